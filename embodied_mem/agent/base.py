@@ -1,0 +1,31 @@
+"""The contract between the episode runner and any agent (closed-loop memory agent or baseline)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+__all__ = ["Agent"]
+
+
+class Agent(ABC):
+    """An agent acting in one environment.
+
+    The runner calls ``reset`` at each episode start (with the run's ``Memory``, or None for agents
+    that keep none), then ``act`` once per step with the adapter's observation and ``info`` (whose
+    ``info["percept"]`` is the sensor-only ``Percept``). Agents that use memory write percepts into
+    it themselves (the preprocessor does). ``record()`` describes the last decision for
+    ``episodes.jsonl`` (compact: e.g. ``{"subgoal": "collect_wood", "verdict": "ok"}``).
+    """
+
+    name: str = "agent"
+    uses_memory: bool = False
+
+    @abstractmethod
+    def reset(self, memory: Any | None, *, seed: int | None = None) -> None: ...
+
+    @abstractmethod
+    def act(self, obs: Any, info: dict[str, Any]) -> int: ...
+
+    def record(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,50 @@
+"""The one place that knows the optional dependencies and how to install each.
+
+``require(module)`` imports an optional package or raises ``DependencyNotInstalled`` with the pip
+extra (or the install route for packages pip cannot install, such as rclpy or habitat_sim).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+__all__ = ["DependencyNotInstalled", "require", "available", "INSTALL_HINTS"]
+
+INSTALL_HINTS: dict[str, str] = {
+    "crafter": 'pip install "embodied_mem[crafter]"',
+    "torch": 'pip install torch==2.13.0 && pip install "embodied_mem[encoders]"  (CPU wheel first: an unpinned torch pulls a CUDA build)',
+    "safetensors": 'pip install "embodied_mem[encoders]"',
+    "cyclonedds": 'pip install "embodied_mem[ros2]"',
+    "rosbags": 'pip install "embodied_mem[ros2]"',
+    "open3d": 'pip install "embodied_mem[3d]"  (on Debian/Ubuntu also: apt-get install -y libusb-1.0-0)',
+    "rclpy": "rclpy comes with a ROS 2 installation (Humble or Jazzy): install ROS 2 and `source /opt/ros/<distro>/setup.bash`; or use transport=dds, which needs no ROS",
+    "minerl": "pip install minerl (needs Java 8 / JDK 1.8 and downloads Minecraft at build time); see https://minerl.readthedocs.io",
+    "habitat_sim": "conda install habitat-sim -c conda-forge -c aihabitat (habitat-sim is distributed through conda only)",
+    "ray": 'pip install "embodied_mem[ray]"',
+    "hydra_plugins.hydra_joblib_launcher": 'pip install "embodied_mem[sweeps]"',
+    "model2vec": 'pip install "embodied_mem[text]"',
+}
+
+
+class DependencyNotInstalled(ImportError):
+    """An optional dependency is missing; the message says how to install it."""
+
+
+def available(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def require(module: str, purpose: str | None = None) -> ModuleType:
+    """Import ``module`` or raise ``DependencyNotInstalled`` naming the install route."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        hint = INSTALL_HINTS.get(module) or INSTALL_HINTS.get(top) or f"pip install {top}"
+        what = f" (needed for {purpose})" if purpose else ""
+        raise DependencyNotInstalled(f"{top} is not installed{what}: {hint}. [{exc}]") from exc

@@ -1,0 +1,99 @@
+"""Typed configuration of the memory modules (also registered as Hydra structured configs).
+
+Units are map units (metres for robots, cells for grid worlds) and percept time units.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any
+
+
+@dataclass
+class SpatialConfig:
+    enabled: bool = True
+    match_tolerance: float = 0.5  # a sighting within this distance of a belief is the same object
+    place_radius: float = 3.0  # a new place is made when the agent is farther than this from all places
+    cell_size: float = 1.0  # occupancy cell edge; cell centres lie on multiples of it
+    index_cell: float = 4.0  # bucket size of the spatial hash over beliefs
+    connectivity: int = 4  # 4 or 8: moves allowed by path()
+
+
+@dataclass
+class TemporalConfig:
+    enabled: bool = True
+
+
+@dataclass
+class EpisodicConfig:
+    enabled: bool = True
+    max_chunk_size: int = 32  # percepts per chunk at most (a chunk also ends on a place change)
+    encoder: str = "hashing"  # "hashing" (deterministic) or "place_transformer" (encoders/)
+    encoder_checkpoint: str | None = None
+    key_dim: int = 256
+    retention_weight: float = 0.1  # weight of R = exp(-dt / S) in the recall score
+    utility_weight: float = 0.1  # weight of the learned utility in the recall score
+    initial_strength: float = 1000.0  # S of a new chunk, in percept time units
+    strength_increment: float = 1000.0  # S grows by this on each recall
+    utility_rate: float = 0.2  # learning rate of reinforce(): U += rate * (reward - U)
+    items_per_chunk: int = 3
+
+
+@dataclass
+class SemanticConfig:
+    enabled: bool = True
+    prior: str | None = None  # path or packaged name of a YAML knowledge file ("crafter")
+    min_support: int = 3  # observations needed before consolidate() states a fact
+    min_fraction: float = 0.6  # share of observations that must agree
+    functional_relations: list[str] = field(default_factory=lambda: ["located_in"])
+
+
+@dataclass
+class LongTermConfig:
+    enabled: bool = True
+    working_memory_size: int = 64  # percepts kept when long-term memory is off
+
+
+@dataclass
+class MemoryConfig:
+    spatial: SpatialConfig = field(default_factory=SpatialConfig)
+    temporal: TemporalConfig = field(default_factory=TemporalConfig)
+    episodic: EpisodicConfig = field(default_factory=EpisodicConfig)
+    semantic: SemanticConfig = field(default_factory=SemanticConfig)
+    long_term: LongTermConfig = field(default_factory=LongTermConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: Any) -> MemoryConfig:
+        """Build from a mapping (or OmegaConf node); unknown keys raise ``ValueError`` listing valid ones."""
+        if d is None:
+            return MemoryConfig()
+        if isinstance(d, MemoryConfig):
+            return d
+        if hasattr(d, "_metadata"):  # OmegaConf DictConfig
+            from omegaconf import OmegaConf
+
+            d = OmegaConf.to_container(d, resolve=True)
+        return _build(MemoryConfig, d, "memory")
+
+
+def _build(cls: type, d: Any, path: str) -> Any:
+    if is_dataclass(d):
+        return d
+    if not isinstance(d, dict):
+        raise TypeError(f"{path} must be a mapping, got {type(d).__name__}")
+    valid = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in {path}; valid keys: {sorted(valid)}")
+    kwargs = {}
+    for name, value in d.items():
+        f = valid[name]
+        default = f.default_factory() if f.default_factory is not MISSING else None
+        if is_dataclass(default):
+            kwargs[name] = _build(type(default), value, f"{path}.{name}")
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)

@@ -1,0 +1,279 @@
+"""Episodic memory: what happened, stored as chunks of experience and recalled hierarchically.
+
+Each percept becomes an *item* (time, place, a short text). Items are grouped into *chunks*: a
+chunk ends when the agent changes place or reaches ``max_chunk_size`` items, and when an episode
+ends (HCAM's chunking). Every chunk has a key vector (from a ``KeyEncoder``: a deterministic
+hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similarity, weighed with
+
+- retention ``R = exp(-Δt / S)`` (MemoryBank's forgetting curve; Δt = time since the chunk was
+  made or last recalled, S its strength, which grows by ``strength_increment`` on each recall), and
+- utility ``U`` learned from outcomes with ``reinforce(chunk_id, reward)`` (MemRL),
+
+``score = similarity + retention_weight * R + utility_weight * U``, then ranks items inside the
+top chunks. Chunks with no similarity to the query are never returned: a query with nothing
+relevant recalls an empty list.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..percept import Percept
+from .config import EpisodicConfig
+from .featurize import HashingFeaturizer, KeyEncoder, tokens
+
+if TYPE_CHECKING:
+    from ..graph import MemoryGraph
+
+__all__ = ["EpisodicMemory", "Chunk", "Item"]
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    t: float
+    text: str
+    place: str | None
+    percept_id: int
+    score: float = 0.0
+
+    def __str__(self) -> str:
+        return f"t={self.t:g}: {self.text}"
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A recalled chunk with its best items. ``score`` is the ranking score, ``similarity`` the key match."""
+
+    id: str
+    episode: str
+    t0: float
+    t1: float
+    place: str | None
+    items: tuple[Item, ...]
+    score: float
+    similarity: float
+    retention: float
+    utility: float
+    size: int = 0
+
+    def __str__(self) -> str:
+        head = f"{self.id} [{self.t0:g}..{self.t1:g}] at {self.place} (score {self.score:.2f})"
+        return head + "".join(f"\n    {it}" for it in self.items)
+
+
+@dataclass(slots=True)
+class _ChunkRec:
+    id: str
+    episode: str
+    place: str | None
+    t0: float
+    t1: float
+    items: list[tuple[float, str, int]] = field(default_factory=list)
+    row: int = -1  # row in the key matrix once closed
+    utility: float = 0.0  # while open; moved into the utility column on close
+
+
+class EpisodicMemory:
+    def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
+                 encoder: KeyEncoder | None = None) -> None:
+        self.graph = graph
+        self.config = config or EpisodicConfig()
+        self.enabled = self.config.enabled
+        self.encoder: KeyEncoder = encoder or HashingFeaturizer(self.config.key_dim)
+        dim = self.encoder.dim
+        self._keys = np.zeros((64, dim), np.float32)
+        self._strength = np.zeros(64, np.float64)
+        self._last_access = np.zeros(64, np.float64)
+        self._utility = np.zeros(64, np.float64)
+        self._chunks: list[_ChunkRec] = []  # closed chunks, row = index
+        self._by_id: dict[str, _ChunkRec] = {}
+        self._open: _ChunkRec | None = None
+        self._episode: str | None = None
+        self._n_episodes = 0
+        self._n_chunks = 0
+        self.now = -math.inf
+
+    # ------------------------------------------------------------------ ingest
+    def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
+        self._close()
+        eid = name or f"episode-{self._n_episodes}"
+        self._n_episodes += 1
+        self._episode = eid
+        if eid not in self.graph.nx:
+            self.graph.add_node(eid, "episode", created=t)
+        return eid
+
+    def observe(self, p: Percept, pid: int, place: str | None, recorded_at: float) -> None:
+        if not self.enabled:
+            return
+        self.now = max(self.now, p.t)
+        if self._episode is None:
+            self.new_episode(p.t, recorded_at=recorded_at)
+        text = p.text()
+        o = self._open
+        if o is not None and (o.place != place or len(o.items) >= self.config.max_chunk_size):
+            self._close()
+            o = None
+        if o is None:
+            cid = f"chunk-{self._n_chunks}"
+            self._n_chunks += 1
+            o = self._open = _ChunkRec(cid, self._episode, place, p.t, p.t)
+            self._by_id[cid] = o
+            self.graph.add_node(cid, "chunk", created=p.t)
+            self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
+            if place is not None and place in self.graph.nx:
+                self.graph.add_edge(cid, place, "happened_at", valid_from=p.t, source=pid, recorded_at=recorded_at)
+        o.items.append((p.t, text, pid))
+        o.t0 = min(o.t0, p.t)
+        o.t1 = max(o.t1, p.t)
+
+    def _close(self) -> None:
+        o = self._open
+        if o is None:
+            return
+        self._open = None
+        row = len(self._chunks)
+        if row >= len(self._keys):
+            n = len(self._keys) * 2
+            self._keys = _grow(self._keys, n)
+            self._strength = _grow(self._strength, n)
+            self._last_access = _grow(self._last_access, n)
+            self._utility = _grow(self._utility, n)
+        self._keys[row] = self.encoder.encode([_chunk_text(o)])[0]
+        self._strength[row] = self.config.initial_strength
+        self._last_access[row] = o.t1
+        self._utility[row] = o.utility
+        o.row = row
+        self._chunks.append(o)
+
+    # ------------------------------------------------------------------ recall
+    def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
+        """The ``k`` best chunks for ``query`` (each with its best items), best first; [] if nothing relevant.
+
+        Recalling strengthens the returned chunks (S grows, Δt restarts) unless ``strengthen=False``.
+        """
+        if not self.enabled or k <= 0:
+            return []
+        if not isinstance(query, str):
+            raise TypeError(f"query must be a str, got {type(query).__name__}")
+        q = self.encoder.encode([query])[0]
+        if not q.any():
+            return []
+        n = len(self._chunks)
+        o = self._open
+        recs = self._chunks
+        keys, last, strength, utility = self._keys[:n], self._last_access[:n], self._strength[:n], self._utility[:n]
+        if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
+            recs = self._chunks + [o]
+            keys = np.vstack([keys, self.encoder.encode([_chunk_text(o)])])
+            last = np.append(last, self.now)
+            strength = np.append(strength, self.config.initial_strength)
+            utility = np.append(utility, o.utility)
+        n = len(recs)
+        if n == 0:
+            return []
+        sims = keys @ q
+        cfg = self.config
+        score = sims.astype(np.float64)
+        retention = None
+        if cfg.retention_weight:
+            retention = np.exp(-np.maximum(self.now - last, 0.0) / strength)
+            score = score + cfg.retention_weight * retention
+        if cfg.utility_weight:
+            score = score + cfg.utility_weight * utility
+        score = np.where(sims > 1e-6, score, -np.inf)
+        kk = min(k, n)
+        top = np.argpartition(-score, kk - 1)[:kk] if kk < n else np.arange(n)
+        top = top[np.argsort(-score[top], kind="stable")]
+        qtok = set(tokens(query))
+        out = []
+        for row in top.tolist():
+            if not np.isfinite(score[row]):
+                break
+            rec = recs[row]
+            r = float(retention[row]) if retention is not None else 1.0
+            out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, self._best_items(rec, qtok),
+                             float(score[row]), float(sims[row]), r, float(utility[row]), len(rec.items)))
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _best_items(self, rec: _ChunkRec, qtok: set[str]) -> tuple[Item, ...]:
+        scored = []
+        for t, text, pid in rec.items:
+            toks = tokens(text)
+            s = sum(1 for w in toks if w in qtok) / (1 + len(toks)) ** 0.5
+            if s > 0:
+                scored.append((-s, t, text, pid))
+        scored.sort()
+        return tuple(Item(t, text, rec.place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
+
+    def strengthen(self, chunk_ids: list[str], t: float) -> None:
+        """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
+        for cid in chunk_ids:
+            rec = self._by_id.get(cid)
+            if rec is None or rec.row < 0:
+                continue
+            self._strength[rec.row] += self.config.strength_increment
+            self._last_access[rec.row] = max(self._last_access[rec.row], t)
+
+    def reinforce(self, chunk_id: str, reward: float) -> float:
+        """Update a chunk's utility from an outcome: U += rate * (reward - U). Returns the new U."""
+        if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
+            raise ValueError(f"reward must be a finite number, got {reward!r}")
+        rec = self._by_id.get(chunk_id)
+        if rec is None:
+            raise KeyError(f"no chunk {chunk_id!r} in episodic memory")
+        u = rec.utility if rec.row < 0 else float(self._utility[rec.row])
+        u += self.config.utility_rate * (float(reward) - u)
+        if rec.row < 0:
+            rec.utility = u
+        else:
+            self._utility[rec.row] = u
+        return float(u)
+
+    def retention(self, chunk_id: str) -> float:
+        rec = self._by_id[chunk_id]
+        if rec.row < 0:
+            return 1.0
+        return float(math.exp(-max(self.now - self._last_access[rec.row], 0.0) / self._strength[rec.row]))
+
+    def chunks(self) -> list[str]:
+        ids = [c.id for c in self._chunks]
+        if self._open is not None:
+            ids.append(self._open.id)
+        return ids
+
+    def chunk_items(self, chunk_id: str) -> list[Item]:
+        rec = self._by_id[chunk_id]
+        return [Item(t, text, rec.place, pid) for t, text, pid in rec.items]
+
+    def stats(self) -> dict[str, int]:
+        return {"episodes": self._n_episodes, "chunks": self._n_chunks,
+                "items": sum(len(c.items) for c in self._chunks) + (len(self._open.items) if self._open else 0)}
+
+    @property
+    def episode(self) -> str | None:
+        return self._episode
+
+    def set_encoder(self, encoder: KeyEncoder) -> None:
+        """Swap the key encoder and recompute every closed chunk's key with it."""
+        self.encoder = encoder
+        keys = np.zeros((max(64, len(self._keys)), encoder.dim), np.float32)
+        if self._chunks:
+            keys[: len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks])
+        self._keys = keys
+
+
+def _chunk_text(rec: _ChunkRec) -> str:
+    return " ".join(text for _, text, _ in rec.items)
+
+
+def _grow(a: np.ndarray, n: int) -> np.ndarray:
+    out = np.zeros((n,) + a.shape[1:], a.dtype)
+    out[: len(a)] = a
+    return out

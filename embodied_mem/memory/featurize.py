@@ -1,0 +1,69 @@
+"""Deterministic text featurizer for chunk keys and queries (feature hashing, no model needed).
+
+Tokens are lower-cased alphanumeric words with a crude plural stem ("keys" -> "key") and a few
+question words removed; each token maps to a fixed dimension by CRC32 (stable across processes,
+unlike Python's salted ``hash``) with a hashed sign. Vectors are L2-normalised float32.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Sequence
+
+import numpy as np
+
+__all__ = ["HashingFeaturizer", "tokens", "KeyEncoder"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+STOPWORDS = frozenset(
+    "a an the is are was were where when what which who how did do does i you we it of in on at to "
+    "for with and or my your there here this that these those have has had see saw seen last first "
+    "ever now near from by be been any".split()
+)
+
+
+def _stem(w: str) -> str:
+    if len(w) > 3 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        return w[:-1]
+    return w
+
+
+def tokens(text: str) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text.lower().replace("_", " ")) if w not in STOPWORDS]
+
+
+class KeyEncoder:
+    """What episodic memory needs from a key encoder: ``dim`` and ``encode(texts) -> (n, dim)``."""
+
+    dim: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class HashingFeaturizer(KeyEncoder):
+    def __init__(self, dim: int = 256) -> None:
+        if dim < 8:
+            raise ValueError(f"key_dim must be >= 8, got {dim}")
+        self.dim = int(dim)
+        self._cache: dict[str, tuple[int, float]] = {}
+
+    def _slot(self, tok: str) -> tuple[int, float]:
+        s = self._cache.get(tok)
+        if s is None:
+            h = zlib.crc32(tok.encode())
+            s = self._cache[tok] = (h % self.dim, 1.0 if (h >> 31) & 1 else -1.0)
+        return s
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), np.float32)
+        for i, text in enumerate(texts):
+            for tok in tokens(text):
+                j, sign = self._slot(tok)
+                out[i, j] += sign
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out

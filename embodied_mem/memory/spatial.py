@@ -1,0 +1,741 @@
+"""Spatial memory: where things are, where the agent has been, and how to get there.
+
+Three layers, all in the world frame (map units):
+
+- **Object-location beliefs**: each believed location is an ``object --located_at--> place`` edge
+  in the memory graph with ``valid_from`` / ``valid_to`` (None while current), ``recorded_at``,
+  ``source`` and ``confidence``. A sighting with an ``instance`` is one object: seen farther than
+  ``match_tolerance`` from its belief, the old edge is invalidated (never deleted) and a new one
+  starts. A label-level sighting matches the nearest current belief of that label within the
+  tolerance, else it is a new object. Believed objects inside a percept's ``View`` that it did not
+  see are invalidated from the percept's time (negative evidence).
+- **Topological places**: a new place node whenever the agent is farther than ``place_radius``
+  from every known place; ``connected_to`` edges record traversals between places; a place takes
+  the ``region`` label reported while the agent is there.
+- **Occupancy**: known free and blocked cells (edge ``cell_size``), the frontier between known
+  free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
+  cells are known).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..percept import Percept, Pose, Position, as_position
+from .config import SpatialConfig
+
+if TYPE_CHECKING:
+    from ..graph import MemoryGraph
+
+__all__ = ["SpatialMemory", "Location", "Place"]
+
+FREE, BLOCKED = 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One believed location of an object. Times are percept times of *this* location."""
+
+    label: str
+    instance: str | None
+    position: Position
+    place: str | None
+    region: str | None
+    first_seen: float
+    last_seen: float
+    confidence: float
+    object_id: str
+    valid_to: float | None = None
+
+    def __str__(self) -> str:
+        x, y, z = self.position
+        where = f" in {self.region}" if self.region else ""
+        return f"{self.label} at ({x:g}, {y:g}, {z:g}){where}, last seen t={self.last_seen:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """A node of the topological place graph."""
+
+    id: str
+    position: Position
+    region: str | None
+    visits: int
+    first_visit: float | None
+    last_visit: float | None
+
+
+class _Belief:
+    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "cs", "xs", "ys", "zs", "cell", "seq")
+
+    def __init__(self, seq: int, label: str, instance: str | None, node: str, place: str | None, data: dict):
+        self.seq = seq
+        self.id = node
+        self.label = label
+        self.instance = instance
+        self.node = node
+        self.place = place
+        self.data = data
+        self.ts = array("d")
+        self.cs = array("d")
+        self.xs = array("d")
+        self.ys = array("d")
+        self.zs = array("d")
+        self.cell: tuple[int, int] | None = None
+
+    def add(self, t: float, c: float, p: Position) -> None:
+        # Sightings arrive in time order per source; a late one from another source is inserted.
+        if self.ts and t < self.ts[-1]:
+            i = bisect_right(self.ts, t)
+            for arr, v in ((self.ts, t), (self.cs, c), (self.xs, p[0]), (self.ys, p[1]), (self.zs, p[2])):
+                arr.insert(i, v)
+        else:
+            self.ts.append(t)
+            self.cs.append(c)
+            self.xs.append(p[0])
+            self.ys.append(p[1])
+            self.zs.append(p[2])
+
+    @property
+    def position(self) -> Position:
+        return (self.xs[-1], self.ys[-1], self.zs[-1])
+
+
+class _PlaceRec:
+    __slots__ = ("id", "pos", "region_edge", "visits", "first", "last")
+
+    def __init__(self, pid: str, pos: Position):
+        self.id = pid
+        self.pos = pos
+        self.region_edge: dict | None = None
+        self.visits = 0
+        self.first: float | None = None
+        self.last: float | None = None
+
+
+class SpatialMemory:
+    """Object beliefs, places, occupancy. Built and fed by ``Memory``; query methods are public."""
+
+    def __init__(self, graph: MemoryGraph, config: SpatialConfig | None = None) -> None:
+        self.graph = graph
+        self.config = config or SpatialConfig()
+        self.enabled = self.config.enabled
+        self._tol = float(self.config.match_tolerance)
+        self._tol2 = self._tol * self._tol
+        self._ic = float(self.config.index_cell)
+        self._pr = float(self.config.place_radius)
+        self._cs = float(self.config.cell_size)
+        # beliefs
+        self._grid: dict[tuple[int, int], dict[str, list[_Belief]]] = {}
+        self._current: dict[str, dict[str, _Belief]] = {}  # label -> object node -> belief
+        self._all: dict[str, list[_Belief]] = {}  # label -> every belief ever (for at=)
+        self._instances: dict[str, _Belief] = {}
+        self._n_objects = 0
+        self._n_beliefs = 0
+        self.n_sightings = 0
+        # places
+        self._places: dict[str, _PlaceRec] = {}
+        self._place_grid: dict[tuple[int, int], list[_PlaceRec]] = {}
+        self._adj: dict[str, dict[str, dict]] = {}
+        self._current_place: str | None = None
+        self._regions: set[str] = set()
+        # trajectory
+        self._traj_t: list[float] = []
+        self._traj: list[Pose] = []
+        # occupancy
+        self._occ: dict[tuple[int, int], int] = {}
+        self._frontier: set[tuple[int, int]] = set()
+        self._agent_node = "agent"
+
+    # ================================================================== ingest
+    def observe(self, p: Percept, pid: int, recorded_at: float) -> None:
+        if not self.enabled:
+            return
+        t = p.t
+        if p.pose is not None:
+            self._observe_pose(p, pid, recorded_at)
+        if p.free is not None or p.blocked is not None or p.pose is not None:
+            self._observe_cells(p)
+        matched: set[int] = set()
+        for s in p.sightings:
+            b = self._observe_sighting(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
+            matched.add(b.seq)
+        self.n_sightings += len(p.sightings)
+        if p.view is not None:
+            self._negative_evidence(p.view, matched, t)
+
+    def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
+        pose = p.pose
+        assert pose is not None
+        t = p.t
+        if self._traj_t and t < self._traj_t[-1]:
+            i = bisect_right(self._traj_t, t)
+            self._traj_t.insert(i, t)
+            self._traj.insert(i, pose)
+        else:
+            self._traj_t.append(t)
+            self._traj.append(pose)
+        if self._agent_node not in self.graph.nx:
+            self.graph.add_node(self._agent_node, "agent", created=t)
+        place = self._place_near(pose.position, create=True, t=t)
+        prev = self._current_place
+        if place.id != prev:
+            place.visits += 1
+            if prev is not None:
+                self._connect(prev, place.id, t, pid, recorded_at)
+            self._current_place = place.id
+        if place.first is None:
+            place.first = t
+        place.last = t if place.last is None else max(place.last, t)
+        if p.region is not None:
+            self._set_region(place, p.region, t, pid, recorded_at)
+
+    def _connect(self, a: str, b: str, t: float, pid: int, recorded_at: float) -> None:
+        for u, v in ((a, b), (b, a)):
+            d = self._adj.setdefault(u, {}).get(v)
+            if d is None:
+                d = self.graph.add_edge(u, v, "connected_to", valid_from=t, source=pid, recorded_at=recorded_at,
+                                        traversals=0)
+                self._adj[u][v] = d
+            d["traversals"] += 1
+
+    def _set_region(self, place: _PlaceRec, region: str, t: float, pid: int, recorded_at: float) -> None:
+        node = f"region:{region}"
+        if region not in self._regions:
+            self.graph.add_node(node, "region", name=region, created=t)
+            self._regions.add(region)
+        e = place.region_edge
+        if e is not None and e["region"] == region:
+            return
+        if e is not None:
+            self.graph.invalidate_data(e, t)
+        place.region_edge = self.graph.add_edge(place.id, node, "in_region", valid_from=t, source=pid,
+                                                recorded_at=recorded_at, region=region)
+
+    def _place_near(self, pos: Position, create: bool, t: float) -> _PlaceRec:
+        r = self._pr
+        gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
+        best, best_d = None, r * r + 1e-9
+        for ix in (gx - 1, gx, gx + 1):
+            for iy in (gy - 1, gy, gy + 1):
+                for pl in self._place_grid.get((ix, iy), ()):
+                    d = (pl.pos[0] - pos[0]) ** 2 + (pl.pos[1] - pos[1]) ** 2
+                    if d <= best_d:
+                        best, best_d = pl, d
+        if best is not None or not create:
+            return best  # type: ignore[return-value]
+        pid = f"place:{len(self._places)}"
+        rec = _PlaceRec(pid, pos)
+        self._places[pid] = rec
+        self._place_grid.setdefault((gx, gy), []).append(rec)
+        self.graph.add_node(pid, "place", position=pos, created=t)
+        return rec
+
+    def _place_for_object(self, pos: Position, t: float) -> str | None:
+        """The place an object belongs to: the nearest known place (searching outwards), else None."""
+        if not self._places:
+            return None
+        r = self._pr
+        gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
+        best, best_d = None, float("inf")
+        for ring in range(0, 4):
+            for ix in range(gx - ring, gx + ring + 1):
+                for iy in range(gy - ring, gy + ring + 1):
+                    if max(abs(ix - gx), abs(iy - gy)) != ring:
+                        continue
+                    for pl in self._place_grid.get((ix, iy), ()):
+                        d = (pl.pos[0] - pos[0]) ** 2 + (pl.pos[1] - pos[1]) ** 2
+                        if d < best_d:
+                            best, best_d = pl, d
+            if best is not None and ring >= 1:
+                return best.id
+        if best is not None:
+            return best.id
+        return self._current_place
+
+    # ------------------------------------------------------------ sightings
+    def _icell(self, x: float, y: float) -> tuple[int, int]:
+        return (math.floor(x / self._ic), math.floor(y / self._ic))
+
+    def _observe_sighting(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
+                          recorded_at: float) -> _Belief:
+        if instance is not None:
+            b = self._instances.get(instance)
+            if b is not None:
+                bp = b.position
+                if (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2 <= self._tol2:
+                    self._resight(b, pos, conf, t)
+                    return b
+                # the same object, seen elsewhere: it moved
+                self._end(b, t)
+                return self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
+            return self._new_belief(label, pos, instance, conf, t, pid, recorded_at)
+        b = self._match(label, pos)
+        if b is not None:
+            self._resight(b, pos, conf, t)
+            return b
+        return self._new_belief(label, pos, None, conf, t, pid, recorded_at)
+
+    def _match(self, label: str, pos: Position) -> _Belief | None:
+        tol, ic = self._tol, self._ic
+        x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
+        y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
+        best, best_d = None, self._tol2 + 1e-12
+        for ix in range(x0, x1 + 1):
+            for iy in range(y0, y1 + 1):
+                bucket = self._grid.get((ix, iy))
+                if not bucket:
+                    continue
+                for b in bucket.get(label, ()):
+                    bp = b.position
+                    d = (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2
+                    if d <= best_d:
+                        best, best_d = b, d
+        return best
+
+    def _resight(self, b: _Belief, pos: Position, conf: float, t: float) -> None:
+        b.add(t, conf, pos)
+        d = b.data
+        if t >= d["last_seen"]:
+            d["last_seen"] = t
+            d["confidence"] = conf
+            if d["position"] != pos:
+                d["position"] = pos
+                cell = self._icell(pos[0], pos[1])
+                if cell != b.cell:
+                    self._unindex(b)
+                    self._index(b, cell)
+
+    def _new_belief(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
+                    recorded_at: float, node: str | None = None) -> _Belief:
+        if node is None:
+            node = f"object:{instance}" if instance is not None else f"object:{label}#{self._n_objects}"
+            self._n_objects += 1
+            self.graph.add_node(node, "object", label=label, instance=instance, created=t)
+        place = self._place_for_object(pos, t)
+        if place is None:
+            place = self._place_near(pos, create=True, t=t).id
+        data = self.graph.add_edge(node, place, "located_at", valid_from=t, source=pid, confidence=conf,
+                                   recorded_at=recorded_at, position=pos, last_seen=t)
+        b = _Belief(self._n_beliefs, label, instance, node, place, data)
+        self._n_beliefs += 1
+        b.add(t, conf, pos)
+        self._index(b, self._icell(pos[0], pos[1]))
+        self._current.setdefault(label, {})[node] = b
+        self._all.setdefault(label, []).append(b)
+        if instance is not None:
+            self._instances[instance] = b
+        return b
+
+    def _index(self, b: _Belief, cell: tuple[int, int]) -> None:
+        b.cell = cell
+        self._grid.setdefault(cell, {}).setdefault(b.label, []).append(b)
+
+    def _unindex(self, b: _Belief) -> None:
+        if b.cell is None:
+            return
+        bucket = self._grid.get(b.cell)
+        if bucket is not None:
+            lst = bucket.get(b.label)
+            if lst is not None:
+                try:
+                    lst.remove(b)
+                except ValueError:
+                    pass
+                if not lst:
+                    del bucket[b.label]
+            if not bucket:
+                del self._grid[b.cell]
+        b.cell = None
+
+    def _end(self, b: _Belief, t: float) -> None:
+        self.graph.invalidate_data(b.data, t)
+        self._unindex(b)
+        cur = self._current.get(b.label)
+        if cur is not None and cur.get(b.node) is b:
+            del cur[b.node]
+        if b.instance is not None and self._instances.get(b.instance) is b:
+            del self._instances[b.instance]
+
+    def _negative_evidence(self, view: Any, matched: set[int], t: float) -> None:
+        xmin, ymin, xmax, ymax = view.bounds()
+        ic = self._ic
+        cands = []
+        for ix in range(math.floor(xmin / ic), math.floor(xmax / ic) + 1):
+            for iy in range(math.floor(ymin / ic), math.floor(ymax / ic) + 1):
+                bucket = self._grid.get((ix, iy))
+                if bucket:
+                    for lst in bucket.values():
+                        for b in lst:
+                            if b.seq not in matched:
+                                cands.append(b)
+        if not cands:
+            return
+        xs = np.fromiter((b.data["position"][0] for b in cands), float, len(cands))
+        ys = np.fromiter((b.data["position"][1] for b in cands), float, len(cands))
+        inside = view.contains_xy(xs, ys)
+        for b, ins in zip(cands, inside.tolist()):
+            if ins and b.data["valid_from"] <= t:
+                self._end(b, t)
+            elif ins:
+                # A late percept older than the belief: it cannot disprove what was seen after it.
+                pass
+
+    # ------------------------------------------------------------ occupancy
+    def _cell(self, x: float, y: float) -> tuple[int, int]:
+        cs = self._cs
+        return (math.floor(x / cs + 0.5), math.floor(y / cs + 0.5))
+
+    def _cells_of(self, pts: np.ndarray) -> Iterable[tuple[int, int]]:
+        c = np.floor(pts / self._cs + 0.5).astype(np.int64)
+        return zip(c[:, 0].tolist(), c[:, 1].tolist())
+
+    def _observe_cells(self, p: Percept) -> None:
+        changed: list[tuple[int, int]] = []
+        occ = self._occ
+        if p.blocked is not None and len(p.blocked):
+            for c in self._cells_of(p.blocked):
+                if occ.get(c) != BLOCKED:
+                    occ[c] = BLOCKED
+                    changed.append(c)
+        if p.free is not None and len(p.free):
+            for c in self._cells_of(p.free):
+                if occ.get(c) != FREE:
+                    occ[c] = FREE
+                    changed.append(c)
+        if p.pose is not None:
+            c = self._cell(p.pose.x, p.pose.y)
+            if occ.get(c) != FREE:
+                occ[c] = FREE
+                changed.append(c)
+        if changed:
+            self._update_frontier(changed)
+
+    def _neigh4(self, c: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+        x, y = c
+        return ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+
+    def _update_frontier(self, changed: list[tuple[int, int]]) -> None:
+        occ, fr = self._occ, self._frontier
+        todo = set(changed)
+        for c in changed:
+            todo.update(self._neigh4(c))
+        for c in todo:
+            if occ.get(c) == FREE and any(n not in occ for n in self._neigh4(c)):
+                fr.add(c)
+            else:
+                fr.discard(c)
+
+    # ================================================================== queries
+    def _location(self, b: _Belief, at: float | None) -> Location:
+        d = b.data
+        if at is None:
+            last, conf, pos = d["last_seen"], d["confidence"], d["position"]
+        else:
+            i = bisect_right(b.ts, at) - 1
+            last, conf, pos = b.ts[i], b.cs[i], (b.xs[i], b.ys[i], b.zs[i])
+        return Location(
+            label=b.label,
+            instance=b.instance,
+            position=pos,
+            place=b.place,
+            region=self._region_of(b.place, at),
+            first_seen=d["valid_from"],
+            last_seen=last,
+            confidence=conf,
+            object_id=b.node,
+            valid_to=d["valid_to"] if at is None else None,
+        )
+
+    def _region_of(self, place: str | None, at: float | None) -> str | None:
+        if place is None:
+            return None
+        rec = self._places.get(place)
+        if rec is None or rec.region_edge is None:
+            return None
+        if at is None:
+            return rec.region_edge["region"]
+        for _, _, _, d in self.graph.edges(place, relation="in_region", at=at):
+            return d["region"]
+        return None
+
+    def locate(self, label: str, at: float | None = None) -> list[Location]:
+        """Believed locations of ``label``, most recently seen first.
+
+        ``at=None``: the current belief. ``at=t``: the belief held after every percept with
+        timestamp <= t (objects invalidated at or before t are gone).
+        """
+        if not self.enabled:
+            return []
+        if at is None:
+            beliefs = list(self._current.get(label, {}).values())
+        else:
+            at = float(at)
+            beliefs = [b for b in self._all.get(label, ()) if self.graph.valid_at(b.data, at)]
+        locs = [self._location(b, at) for b in beliefs]
+        locs.sort(key=lambda loc: (-loc.last_seen, loc.object_id))
+        return locs
+
+    def nearest(self, label: str, point: Sequence[float], at: float | None = None) -> Location | None:
+        """The believed ``label`` closest (Euclidean, x–y–z) to ``point``, or None."""
+        if not self.enabled:
+            return None
+        p = as_position(point, "point")
+        best, best_d = None, float("inf")
+        for loc in self.locate(label, at=at):
+            d = sum((a - b) ** 2 for a, b in zip(loc.position, p))
+            if d < best_d:
+                best, best_d = loc, d
+        return best
+
+    def history(self, label: str) -> list[Location]:
+        """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
+        if not self.enabled:
+            return []
+        out = []
+        for b in self._all.get(label, ()):
+            loc = self._location(b, None)
+            out.append(loc)
+        out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
+        return out
+
+    def labels(self) -> list[str]:
+        """Every object label ever sighted."""
+        return sorted(self._all)
+
+    def places(self) -> list[Place]:
+        if not self.enabled:
+            return []
+        return [
+            Place(p.id, p.pos, p.region_edge["region"] if p.region_edge else None, p.visits, p.first, p.last)
+            for p in self._places.values()
+        ]
+
+    def place_of(self, point: Sequence[float]) -> Place | None:
+        """The known place within ``place_radius`` of ``point``, or None (is this a place I know?)."""
+        if not self.enabled:
+            return None
+        rec = self._place_near(as_position(point, "point"), create=False, t=0.0)
+        if rec is None:
+            return None
+        return Place(rec.id, rec.pos, rec.region_edge["region"] if rec.region_edge else None, rec.visits,
+                     rec.first, rec.last)
+
+    @property
+    def current_place(self) -> str | None:
+        return self._current_place
+
+    def neighbours(self, place: str) -> list[str]:
+        return sorted(self._adj.get(place, {}))
+
+    def regions(self) -> list[str]:
+        return sorted(self._regions)
+
+    def trajectory(self, t0: float | None = None, t1: float | None = None) -> list[tuple[float, Pose]]:
+        """The agent's poses with ``t0 <= t <= t1`` (inclusive; None = unbounded), in time order."""
+        if not self.enabled:
+            return []
+        i0 = 0 if t0 is None else bisect_left(self._traj_t, t0)
+        i1 = len(self._traj_t) if t1 is None else bisect_right(self._traj_t, t1)
+        return list(zip(self._traj_t[i0:i1], self._traj[i0:i1]))
+
+    def pose(self) -> Pose | None:
+        """The agent's latest pose."""
+        return self._traj[-1] if (self.enabled and self._traj) else None
+
+    # ------------------------------------------------------------ occupancy queries
+    def cell_of(self, point: Sequence[float]) -> tuple[int, int]:
+        p = as_position(point, "point")
+        return self._cell(p[0], p[1])
+
+    def cell_center(self, cell: tuple[int, int]) -> Position:
+        return (cell[0] * self._cs, cell[1] * self._cs, 0.0)
+
+    def occupancy(self, point: Sequence[float]) -> str:
+        """"free", "blocked" or "unknown" for the cell holding ``point``."""
+        if not self.enabled:
+            return "unknown"
+        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(self.cell_of(point), 0), "unknown")
+
+    def occupancy_grid(self) -> tuple[np.ndarray, tuple[int, int]]:
+        """(grid, (ix0, iy0)): int8 array indexed [iy - iy0, ix - ix0]; 0 unknown, 1 free, 2 blocked."""
+        if not self._occ:
+            return np.zeros((0, 0), np.int8), (0, 0)
+        cells = np.array(list(self._occ.keys()), dtype=np.int64)
+        vals = np.fromiter(self._occ.values(), np.int8, len(self._occ))
+        ix0, iy0 = cells.min(0)
+        ix1, iy1 = cells.max(0)
+        g = np.zeros((iy1 - iy0 + 1, ix1 - ix0 + 1), np.int8)
+        g[cells[:, 1] - iy0, cells[:, 0] - ix0] = vals
+        return g, (int(ix0), int(iy0))
+
+    @property
+    def n_known_cells(self) -> int:
+        return len(self._occ)
+
+    def frontiers(self, near: Sequence[float] | None = None, limit: int | None = None) -> list[Position]:
+        """Known free cells (centres) that border unknown space; nearest to ``near`` first if given."""
+        if not self.enabled:
+            return []
+        cells = list(self._frontier)
+        if near is not None:
+            c0 = self.cell_of(near)
+            cells.sort(key=lambda c: (abs(c[0] - c0[0]) + abs(c[1] - c0[1]), c))
+        else:
+            cells.sort()
+        if limit is not None:
+            cells = cells[:limit]
+        return [self.cell_center(c) for c in cells]
+
+    def path(self, start: Sequence[float], goal: Sequence[float], *, adjacent: bool = False,
+             max_expansions: int = 200_000) -> list[Position] | None:
+        """Waypoints (cell centres) from ``start`` to ``goal`` over known free space, or None.
+
+        A* with the configured connectivity; the start cell may be unknown. With ``adjacent=True``
+        the path ends next to ``goal`` (to interact with a tree, a table). When no cell is known
+        at all, it plans over the place graph instead (waypoints are place positions).
+        """
+        if not self.enabled:
+            return None
+        s, g = as_position(start, "start"), as_position(goal, "goal")
+        if not self._occ:
+            return self._place_path(s, g)
+        sc, gc = self._cell(s[0], s[1]), self._cell(g[0], g[1])
+        occ = self._occ
+        if adjacent:
+            goals = {n for n in self._moves(gc) if occ.get(n) == FREE or n == sc}
+            if gc == sc:
+                goals.add(sc)
+        else:
+            goals = {gc} if (occ.get(gc) == FREE or gc == sc) else set()
+        if not goals:
+            return None
+        if sc in goals:
+            return [self.cell_center(sc)]
+        eight = self.config.connectivity == 8
+
+        def h(c: tuple[int, int]) -> float:
+            best = float("inf")
+            for gg in goals:
+                dx, dy = abs(c[0] - gg[0]), abs(c[1] - gg[1])
+                v = (dx + dy + (math.sqrt(2) - 2) * min(dx, dy)) if eight else (dx + dy)
+                if v < best:
+                    best = v
+            return best
+
+        open_heap = [(h(sc), 0.0, sc)]
+        came: dict[tuple[int, int], tuple[int, int] | None] = {sc: None}
+        cost = {sc: 0.0}
+        expansions = 0
+        while open_heap:
+            _, gcost, c = heapq.heappop(open_heap)
+            if c in goals:
+                out = []
+                node: tuple[int, int] | None = c
+                while node is not None:
+                    out.append(self.cell_center(node))
+                    node = came[node]
+                return out[::-1]
+            if gcost > cost.get(c, float("inf")):
+                continue
+            expansions += 1
+            if expansions > max_expansions:
+                return None
+            for n in self._moves(c):
+                if occ.get(n) != FREE:
+                    continue
+                step = 1.0 if (n[0] == c[0] or n[1] == c[1]) else math.sqrt(2)
+                nc = gcost + step
+                if nc < cost.get(n, float("inf")):
+                    cost[n] = nc
+                    came[n] = c
+                    heapq.heappush(open_heap, (nc + h(n), nc, n))
+        return None
+
+    def _moves(self, c: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+        x, y = c
+        four = ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
+        if self.config.connectivity == 8:
+            return four + ((x + 1, y + 1), (x - 1, y - 1), (x - 1, y + 1), (x + 1, y - 1))
+        return four
+
+    def _place_path(self, s: Position, g: Position) -> list[Position] | None:
+        if not self._places:
+            return None
+        a = self._nearest_place(s)
+        b = self._nearest_place(g)
+        if a is None or b is None:
+            return None
+        pos = {k: v.pos for k, v in self._places.items()}
+
+        def dist(u: str, v: str) -> float:
+            return math.dist(pos[u][:2], pos[v][:2])
+
+        heap = [(dist(a, b), 0.0, a)]
+        came: dict[str, str | None] = {a: None}
+        cost = {a: 0.0}
+        while heap:
+            _, c, u = heapq.heappop(heap)
+            if u == b:
+                nodes = []
+                n: str | None = u
+                while n is not None:
+                    nodes.append(n)
+                    n = came[n]
+                return [s] + [pos[n] for n in reversed(nodes)] + [g]
+            if c > cost[u]:
+                continue
+            for v in self._adj.get(u, {}):
+                nc = c + dist(u, v)
+                if nc < cost.get(v, float("inf")):
+                    cost[v] = nc
+                    came[v] = u
+                    heapq.heappush(heap, (nc + dist(v, b), nc, v))
+        return None
+
+    def _nearest_place(self, p: Position) -> str | None:
+        best, bd = None, float("inf")
+        for k, v in self._places.items():
+            d = (v.pos[0] - p[0]) ** 2 + (v.pos[1] - p[1]) ** 2
+            if d < bd:
+                best, bd = k, d
+        return best
+
+    # ------------------------------------------------------------ stats
+    def stats(self) -> dict[str, int]:
+        return {
+            "objects": self._n_objects,
+            "beliefs": self._n_beliefs,
+            "current_beliefs": sum(len(v) for v in self._current.values()),
+            "sightings": self.n_sightings,
+            "places": len(self._places),
+            "known_cells": len(self._occ),
+            "poses": len(self._traj_t),
+        }
+
+    def region_counts(self) -> dict[tuple[str, str], int]:
+        """(label, region) -> number of objects of that label ever believed in that region."""
+        out: dict[tuple[str, str], int] = {}
+        for label, beliefs in self._all.items():
+            seen: set[str] = set()
+            for b in beliefs:
+                if b.node in seen:
+                    continue
+                seen.add(b.node)
+                r = self._region_of(b.place, None)
+                if r is not None:
+                    out[(label, r)] = out.get((label, r), 0) + 1
+        return out
+
+    def label_counts(self) -> dict[str, int]:
+        """label -> number of distinct objects ever believed."""
+        return {label: len({b.node for b in bs}) for label, bs in self._all.items()}
+

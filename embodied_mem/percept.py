@@ -1,0 +1,408 @@
+"""The one currency between the outside world and memory: ``Pose``, ``Sighting``, ``View``, ``Percept``.
+
+All four are frozen, validated dataclasses. Coordinates are in the *world frame* of the source
+(metres for robots, cells for grid worlds); time ``t`` is in seconds or simulator steps, as the
+source chooses, and must be non-decreasing per source (checked by ``Memory.observe``).
+
+Bad input is refused at construction: a ``TypeError`` for a wrong type, a ``ValueError`` for a
+bad value (NaN/inf, empty label, confidence outside [0, 1]), each naming the field. Nothing is
+coerced silently except ints to floats and 2-D positions to 3-D (z = 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Position = tuple[float, float, float]
+
+__all__ = [
+    "Pose",
+    "Sighting",
+    "View",
+    "DiscView",
+    "RectView",
+    "ConeView",
+    "Percept",
+    "PerceptError",
+    "PerceptTypeError",
+    "as_position",
+]
+
+
+class PerceptError(ValueError):
+    """A percept field holds a bad value (NaN, empty label, ...). The message names the field."""
+
+
+class PerceptTypeError(TypeError):
+    """A percept field holds a value of the wrong type. The message names the field."""
+
+
+def _finite(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise PerceptError(f"{name} must be finite, got {v}")
+    return v
+
+
+def as_position(value: Any, name: str = "position") -> Position:
+    """Validate ``value`` as a 2-D or 3-D point and return it as a 3-tuple of floats (z = 0 if 2-D)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        raise PerceptTypeError(f"{name} must be a sequence of 2 or 3 numbers, got {type(value).__name__}")
+    if len(value) not in (2, 3):
+        raise PerceptError(f"{name} must have 2 or 3 coordinates, got {len(value)}")
+    x = _finite(value[0], f"{name}[0]")
+    y = _finite(value[1], f"{name}[1]")
+    z = _finite(value[2], f"{name}[2]") if len(value) == 3 else 0.0
+    return (x, y, z)
+
+
+def _label(value: Any, name: str) -> str:
+    if not isinstance(value, str):
+        raise PerceptTypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+    if not value.strip():
+        raise PerceptError(f"{name} must be a non-empty label")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """Agent pose in the world frame: position (x, y, z) and heading ``yaw`` in radians (0 = +x, CCW)."""
+
+    x: float
+    y: float
+    z: float = 0.0
+    yaw: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "z", "yaw"):
+            object.__setattr__(self, name, _finite(getattr(self, name), f"Pose.{name}"))
+
+    @property
+    def position(self) -> Position:
+        return (self.x, self.y, self.z)
+
+    def to_dict(self) -> dict[str, float]:
+        return {"x": self.x, "y": self.y, "z": self.z, "yaw": self.yaw}
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One object seen at ``position`` (world frame).
+
+    ``instance`` names one particular object (a key with an id); without it the sighting is
+    label-level (one of possibly many trees). ``confidence`` is in [0, 1].
+    """
+
+    label: str
+    position: Position
+    instance: str | None = None
+    confidence: float = 1.0
+
+    def __post_init__(self) -> None:
+        _label(self.label, "Sighting.label")
+        object.__setattr__(self, "position", as_position(self.position, "Sighting.position"))
+        if self.instance is not None:
+            _label(self.instance, "Sighting.instance")
+        c = _finite(self.confidence, "Sighting.confidence")
+        if not 0.0 <= c <= 1.0:
+            raise PerceptError(f"Sighting.confidence must be in [0, 1], got {c}")
+        object.__setattr__(self, "confidence", c)
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"label": self.label, "position": list(self.position)}
+        if self.instance is not None:
+            d["instance"] = self.instance
+        if self.confidence != 1.0:
+            d["confidence"] = self.confidence
+        return d
+
+
+class View:
+    """What could be seen when a percept was taken: the region where absence is evidence.
+
+    Regions are in the x–y plane of the world frame (z ignored). Subclasses implement
+    ``contains_xy`` (vectorised) and ``bounds`` (xmin, ymin, xmax, ymax).
+    """
+
+    __slots__ = ()
+
+    @staticmethod
+    def disc(center: Sequence[float], radius: float) -> DiscView:
+        return DiscView(as_position(center, "View.center"), radius)
+
+    @staticmethod
+    def rect(xmin: float, ymin: float, xmax: float, ymax: float) -> RectView:
+        return RectView(xmin, ymin, xmax, ymax)
+
+    @staticmethod
+    def cone(pose: Pose, radius: float, fov: float) -> ConeView:
+        """A sector of ``radius`` around ``pose`` facing its yaw, ``fov`` radians wide in total."""
+        if not isinstance(pose, Pose):
+            raise PerceptTypeError(f"View.cone pose must be a Pose, got {type(pose).__name__}")
+        return ConeView(pose.x, pose.y, pose.yaw, radius, fov)
+
+    def contains(self, position: Sequence[float]) -> bool:
+        p = as_position(position, "View.contains position")
+        return bool(self.contains_xy(np.array([p[0]]), np.array([p[1]]))[0])
+
+    def contains_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def bounds(self) -> tuple[float, float, float, float]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> View:
+        kind = d.get("kind")
+        if kind == "disc":
+            return DiscView(tuple(d["center"]), d["radius"])
+        if kind == "rect":
+            return RectView(d["xmin"], d["ymin"], d["xmax"], d["ymax"])
+        if kind == "cone":
+            return ConeView(d["x"], d["y"], d["yaw"], d["radius"], d["fov"])
+        raise PerceptError(f"View kind must be disc, rect or cone, got {kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class DiscView(View):
+    center: Position
+    radius: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "center", as_position(self.center, "View.center"))
+        r = _finite(self.radius, "View.radius")
+        if r < 0:
+            raise PerceptError(f"View.radius must be >= 0, got {r}")
+        object.__setattr__(self, "radius", r)
+
+    def contains_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dx = np.asarray(x, float) - self.center[0]
+        dy = np.asarray(y, float) - self.center[1]
+        return dx * dx + dy * dy <= self.radius * self.radius + 1e-9
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        cx, cy, _ = self.center
+        return (cx - self.radius, cy - self.radius, cx + self.radius, cy + self.radius)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "disc", "center": list(self.center), "radius": self.radius}
+
+
+@dataclass(frozen=True, slots=True)
+class RectView(View):
+    """Axis-aligned rectangle, inclusive at its edges."""
+
+    xmin: float
+    ymin: float
+    xmax: float
+    ymax: float
+
+    def __post_init__(self) -> None:
+        for name in ("xmin", "ymin", "xmax", "ymax"):
+            object.__setattr__(self, name, _finite(getattr(self, name), f"View.{name}"))
+        if self.xmax < self.xmin or self.ymax < self.ymin:
+            raise PerceptError(f"View.rect needs xmin <= xmax and ymin <= ymax, got {self.bounds()}")
+
+    def contains_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, float)
+        y = np.asarray(y, float)
+        return (x >= self.xmin) & (x <= self.xmax) & (y >= self.ymin) & (y <= self.ymax)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.xmin, self.ymin, self.xmax, self.ymax)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "rect", "xmin": self.xmin, "ymin": self.ymin, "xmax": self.xmax, "ymax": self.ymax}
+
+
+@dataclass(frozen=True, slots=True)
+class ConeView(View):
+    """Sector of ``radius`` centred on (x, y), facing ``yaw``, ``fov`` radians wide (0 < fov <= 2π)."""
+
+    x: float
+    y: float
+    yaw: float
+    radius: float
+    fov: float
+
+    def __post_init__(self) -> None:
+        for name in ("x", "y", "yaw", "radius", "fov"):
+            object.__setattr__(self, name, _finite(getattr(self, name), f"View.{name}"))
+        if self.radius < 0:
+            raise PerceptError(f"View.radius must be >= 0, got {self.radius}")
+        if not 0 < self.fov <= 2 * math.pi + 1e-9:
+            raise PerceptError(f"View.fov must be in (0, 2π] radians, got {self.fov}")
+
+    def contains_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        dx = np.asarray(x, float) - self.x
+        dy = np.asarray(y, float) - self.y
+        inside = dx * dx + dy * dy <= self.radius * self.radius + 1e-9
+        ang = np.arctan2(dy, dx) - self.yaw
+        ang = (ang + np.pi) % (2 * np.pi) - np.pi
+        at_apex = (dx == 0) & (dy == 0)
+        return inside & ((np.abs(ang) <= self.fov / 2 + 1e-9) | at_apex)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (self.x - self.radius, self.y - self.radius, self.x + self.radius, self.y + self.radius)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "cone", "x": self.x, "y": self.y, "yaw": self.yaw, "radius": self.radius, "fov": self.fov}
+
+
+def _cells(value: Any, name: str) -> np.ndarray | None:
+    """Validate an (N, 2) array of x–y points (free or blocked space), returned read-only float64."""
+    if value is None:
+        return None
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PerceptTypeError(f"{name} must be an (N, 2) array of numbers: {exc}") from None
+    if arr.size == 0:
+        arr = arr.reshape(0, 2)
+    if arr.ndim != 2 or arr.shape[1] not in (2, 3):
+        raise PerceptError(f"{name} must have shape (N, 2), got {arr.shape}")
+    arr = arr[:, :2]
+    if not np.isfinite(arr).all():
+        raise PerceptError(f"{name} must hold finite coordinates (found NaN or inf)")
+    arr = np.ascontiguousarray(arr)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, slots=True)
+class Percept:
+    """Everything one source perceived at time ``t``.
+
+    - ``pose``: the agent's pose, or None when unknown (a detection-only message).
+    - ``sightings``: objects seen, in the world frame.
+    - ``view``: the region that could be seen; believed objects inside it that are not among the
+      sightings are invalidated (negative evidence). None: no negative evidence.
+    - ``events``: free-text happenings ("collected wood").
+    - ``region``: a semantic region label for where the agent is ("kitchen"), if known.
+    - ``source``: who produced it; time must be non-decreasing per source.
+    - ``free`` / ``blocked``: (N, 2) x–y points observed free or blocked (occupancy layer).
+    - ``action`` / ``target``: what the agent did just before (e.g. "do", "tree"), so memory can
+      learn what acting on a thing yields.
+    """
+
+    t: float
+    pose: Pose | None = None
+    sightings: tuple[Sighting, ...] = ()
+    view: View | None = None
+    events: tuple[str, ...] = ()
+    region: str | None = None
+    source: str = "default"
+    free: np.ndarray | None = field(default=None, compare=False)
+    blocked: np.ndarray | None = field(default=None, compare=False)
+    action: str | None = None
+    target: str | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "t", _finite(self.t, "Percept.t"))
+        if self.pose is not None and not isinstance(self.pose, Pose):
+            raise PerceptTypeError(f"Percept.pose must be a Pose or None, got {type(self.pose).__name__}")
+        object.__setattr__(self, "sightings", _tuple_of(self.sightings, Sighting, "Percept.sightings"))
+        if self.view is not None and not isinstance(self.view, View):
+            raise PerceptTypeError(f"Percept.view must be a View or None, got {type(self.view).__name__}")
+        events = _tuple_of(self.events, str, "Percept.events")
+        for i, e in enumerate(events):
+            _label(e, f"Percept.events[{i}]")
+        object.__setattr__(self, "events", events)
+        if self.region is not None:
+            _label(self.region, "Percept.region")
+        _label(self.source, "Percept.source")
+        object.__setattr__(self, "free", _cells(self.free, "Percept.free"))
+        object.__setattr__(self, "blocked", _cells(self.blocked, "Percept.blocked"))
+        if self.action is not None:
+            _label(self.action, "Percept.action")
+        if self.target is not None:
+            _label(self.target, "Percept.target")
+
+    @property
+    def labels(self) -> list[str]:
+        return [s.label for s in self.sightings]
+
+    def text(self) -> str:
+        """A short text rendering used by text featurizers (region, labels seen, events)."""
+        parts = []
+        if self.region:
+            parts.append(self.region)
+        parts.extend(s.label for s in self.sightings)
+        parts.extend(self.events)
+        if self.action:
+            parts.append(self.action if not self.target else f"{self.action} {self.target}")
+        return " ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form; ``Percept.from_dict(p.to_dict()) == p``."""
+        d: dict[str, Any] = {"t": self.t, "source": self.source}
+        if self.pose is not None:
+            d["pose"] = self.pose.to_dict()
+        if self.sightings:
+            d["sightings"] = [s.to_dict() for s in self.sightings]
+        if self.view is not None:
+            d["view"] = self.view.to_dict()
+        if self.events:
+            d["events"] = list(self.events)
+        if self.region is not None:
+            d["region"] = self.region
+        if self.free is not None:
+            d["free"] = self.free.tolist()
+        if self.blocked is not None:
+            d["blocked"] = self.blocked.tolist()
+        if self.action is not None:
+            d["action"] = self.action
+        if self.target is not None:
+            d["target"] = self.target
+        return d
+
+    @staticmethod
+    def from_dict(d: Mapping[str, Any]) -> Percept:
+        if not isinstance(d, Mapping):
+            raise PerceptTypeError(f"a percept must be a mapping, got {type(d).__name__}")
+        unknown = set(d) - {"t", "source", "pose", "sightings", "view", "events", "region", "free",
+                            "blocked", "action", "target"}
+        if unknown:
+            raise PerceptError(f"unknown percept field(s): {sorted(unknown)}")
+        if "t" not in d:
+            raise PerceptError("Percept.t is missing")
+        pose = d.get("pose")
+        sightings = d.get("sightings", ())
+        if not isinstance(sightings, (list, tuple)):
+            raise PerceptTypeError("Percept.sightings must be a list")
+        return Percept(
+            t=d["t"],
+            pose=Pose(**pose) if pose is not None else None,
+            sightings=tuple(
+                Sighting(s["label"], tuple(s["position"]), s.get("instance"), s.get("confidence", 1.0))
+                for s in sightings
+            ),
+            view=View.from_dict(d["view"]) if d.get("view") is not None else None,
+            events=tuple(d.get("events", ())),
+            region=d.get("region"),
+            source=d.get("source", "default"),
+            free=d.get("free"),
+            blocked=d.get("blocked"),
+            action=d.get("action"),
+            target=d.get("target"),
+        )
+
+
+def _tuple_of(value: Any, kind: type, name: str) -> tuple:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise PerceptTypeError(f"{name} must be a sequence of {kind.__name__}, got {type(value).__name__}")
+    out = tuple(value)
+    for i, item in enumerate(out):
+        if not isinstance(item, kind):
+            raise PerceptTypeError(f"{name}[{i}] must be a {kind.__name__}, got {type(item).__name__}")
+    return out

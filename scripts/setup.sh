@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up everything embodied_mem needs on a fresh Debian-like machine: system libraries (when
+# root), a virtual environment with the CPU torch wheel first, the project with all extras, and
+# the Node packages of the Minecraft sidecar (when node/npm exist).
+set -euo pipefail
+VENV=${1:-.venv}
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+  # open3d-cpu needs libusb; the DDS tests use iproute2 (ip) inside a private network namespace.
+  need=""
+  dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need="$need libusb-1.0-0"
+  command -v ip >/dev/null || need="$need iproute2"
+  if [ -n "$need" ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
+  fi
+fi
+
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+PIP="$VENV/bin/python -m pip"
+$PIP install -q --upgrade pip
+# The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
+$PIP install -q "torch==2.13.0"
+$PIP install -q -e ".[all,dev]"
+
+if [ -x scripts/install_minecraft.sh ] && command -v npm >/dev/null; then
+  bash scripts/install_minecraft.sh || echo "warning: Minecraft sidecar packages not installed; Minecraft tests will skip"
+fi
+echo "embodied_mem set up in $VENV"
