@@ -1,0 +1,239 @@
+"""``embodied-mem run``: closed-loop episodes driven by Hydra, each run in its own directory.
+
+The run directory (Hydra's ``hydra.run.dir``, or one job folder of a sweep) receives:
+
+- ``config.yaml``: the resolved, read-only config of the run;
+- ``metrics.json``: ``episodes`` (each: ``length``, ``reward``, plus the env's episode metrics,
+  e.g. Crafter ``achievements``), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
+  timings (``steps_per_second``, ``agent_ms_per_step``, ``env_ms_per_step``) and ``status``;
+- ``episodes.jsonl``: one compact line per step (episode, step, action, reward, subgoal, verdict);
+- ``memory.db`` (one per episode when every episode is a new world: ``memory-ep000.db``...);
+- PNG plots from the env's ``plot`` hook (Crafter: ``map.png``, ``success_rates.png``).
+
+In a sweep (``-m``), a job that raises is recorded as ``status: failed`` (with the error) in its
+``metrics.json`` and the sweep goes on; a single run re-raises.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "run_episodes", "import_string"]
+
+
+def import_string(spec: str) -> Any:
+    """``"package.module:attr"`` -> the attribute (gymnasium's entry-point style)."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ValueError(f"expected 'package.module:attr', got {spec!r}")
+    module, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except AttributeError:
+        raise ImportError(f"{module} has no attribute {attr!r} (from {spec!r})") from None
+
+
+def _plain(cfg: Any) -> Any:
+    from omegaconf import OmegaConf
+
+    return OmegaConf.to_container(cfg, resolve=True) if cfg is not None else None
+
+
+def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
+    """Run ``cfg.episodes`` episodes of ``cfg.steps`` steps; write the run directory; return metrics."""
+    from omegaconf import OmegaConf
+
+    from embodied_mem import envs
+    from embodied_mem.memory import Memory, MemoryConfig
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    env_cfg = cfg.env
+    agent_cfg = _plain(cfg.agent) or {}
+    agent_name = agent_cfg.get("name", "robomemory")
+    agents = _plain(env_cfg.agents) or {}
+    if agent_name not in agents:
+        raise ValueError(f"env {env_cfg.id!r} has no agent {agent_name!r}; available: {sorted(agents)}")
+    factory = import_string(agents[agent_name])
+    mem_cfg = MemoryConfig.from_dict(cfg.memory)
+    episode_metrics = import_string(env_cfg.episode_metrics) if env_cfg.episode_metrics else (lambda info: {})
+
+    env = envs.make(env_cfg.id, **(_plain(env_cfg.kwargs) or {}))
+    agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
+    uses_memory = bool(getattr(agent, "uses_memory", False))
+    episodes: list[dict[str, Any]] = []
+    log = open(run_dir / "episodes.jsonl", "w") if cfg.log_steps else None
+    memory = None
+    t_agent = t_env = 0.0
+    n_steps = 0
+    carried: list[Any] = []
+    try:
+        from tqdm import tqdm
+
+        for ep in range(int(cfg.episodes)):
+            if uses_memory and (memory is None or env_cfg.world_per_episode):
+                if memory is not None:
+                    carried = _learned_facts(memory) if env_cfg.carry_facts else []
+                    memory.close()
+                name = "memory.db" if (int(cfg.episodes) == 1 or not env_cfg.world_per_episode) else f"memory-ep{ep:03d}.db"
+                memory = Memory.open(run_dir / name, config=mem_cfg, durability="batch")
+                if mem_cfg.semantic.enabled and mem_cfg.semantic.prior:
+                    memory.load_priors(mem_cfg.semantic.prior)
+                for f in carried:
+                    memory.semantic.assert_fact(f.subject, f.relation, f.object, confidence=f.confidence,
+                                                support=f.support, t=0.0, source="carried")
+            if memory is not None:
+                memory.new_episode(f"episode-{ep}")
+            episode_seed = int(cfg.seed) * 1000 + ep
+            agent.reset(memory if uses_memory else None, seed=episode_seed)
+            obs, info = env.reset(seed=episode_seed)
+            total_reward, length = 0.0, 0
+            bar = tqdm(total=int(cfg.steps), desc=f"episode {ep + 1}/{cfg.episodes} [{agent_name}]", unit="step",
+                       disable=not cfg.progress, dynamic_ncols=True, mininterval=0.5)
+            for step in range(int(cfg.steps)):
+                t0 = time.perf_counter()
+                action = agent.act(obs, info)
+                t1 = time.perf_counter()
+                obs, reward, terminated, truncated, info = env.step(action)
+                t2 = time.perf_counter()
+                t_agent += t1 - t0
+                t_env += t2 - t1
+                n_steps += 1
+                total_reward += float(reward)
+                length = step + 1
+                if log is not None:
+                    rec = {"ep": ep, "step": step, "action": _jsonable(action), "reward": round(float(reward), 4)}
+                    rec.update(agent.record())
+                    log.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
+                if memory is not None and cfg.flush_every and length % int(cfg.flush_every) == 0:
+                    memory.flush()
+                if length % 100 == 0 or terminated or truncated:
+                    bar.update(length - bar.n)
+                    unlocked = info.get("achievements")
+                    if isinstance(unlocked, dict):
+                        bar.set_postfix(achievements=sum(1 for v in unlocked.values() if v), reward=f"{total_reward:.1f}")
+                if terminated or truncated:
+                    break
+            bar.update(length - bar.n)
+            bar.close()
+            if memory is not None:
+                memory.flush()
+            episodes.append({"episode": ep, "seed": episode_seed, "length": length, "reward": total_reward,
+                             **episode_metrics(info)})
+            if log is not None:
+                log.flush()
+    finally:
+        if log is not None:
+            log.close()
+        close = getattr(env, "close", None)
+        if close:
+            close()
+    metrics: dict[str, Any] = {
+        "status": "ok",
+        "env": env_cfg.id,
+        "agent": agent_name,
+        "ablation": cfg.ablation_name,
+        "seed": int(cfg.seed),
+        "episodes": episodes,
+        "timing": {
+            "steps": n_steps,
+            "agent_ms_per_step": 1e3 * t_agent / max(1, n_steps),
+            "env_ms_per_step": 1e3 * t_env / max(1, n_steps),
+            "agent_overhead_ratio": t_agent / t_env if t_env else None,
+            "steps_per_second": n_steps / (t_agent + t_env) if (t_agent + t_env) else None,
+        },
+    }
+    if env_cfg.summarize:
+        metrics.update(import_string(env_cfg.summarize)(episodes))
+    if memory is not None:
+        metrics["memory"] = {"path": str(memory.path.name), **{k: v for k, v in memory.stats().items()
+                                                               if isinstance(v, (int, float))}}
+    _write_json(run_dir / "metrics.json", metrics)
+    if cfg.plots and env_cfg.plot:
+        try:
+            paths = import_string(env_cfg.plot)(run_dir, memory, episodes, metrics)
+            metrics["plots"] = [str(Path(p).name) for p in (paths or [])]
+        except Exception as exc:  # a broken plot must not lose the metrics
+            metrics["plots_error"] = f"{type(exc).__name__}: {exc}"
+        _write_json(run_dir / "metrics.json", metrics)
+    if memory is not None:
+        memory.close()
+    return metrics
+
+
+def _learned_facts(memory: Any) -> list[Any]:
+    return [f for f in memory.semantic.facts() if f.source not in ("prior",)]
+
+
+def _jsonable(a: Any) -> Any:
+    if hasattr(a, "item"):
+        try:
+            return a.item()
+        except (ValueError, AttributeError):
+            pass
+    if hasattr(a, "tolist"):
+        return a.tolist()
+    return a
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    tmp.replace(path)
+
+
+def _task(cfg: Any) -> float | None:
+    """The Hydra task: one run (or one sweep job)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+    from omegaconf import OmegaConf
+
+    OmegaConf.set_readonly(cfg, True)
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    multirun = hc.mode == RunMode.MULTIRUN
+    try:
+        metrics = run_episodes(cfg, run_dir)
+    except Exception as exc:
+        if not multirun:
+            raise
+        _write_json(run_dir / "metrics.json", {
+            "status": "failed", "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+            "env": cfg.env.id, "agent": (cfg.agent or {}).get("name"), "ablation": cfg.ablation_name,
+            "seed": int(cfg.seed)})
+        print(f"job failed ({type(exc).__name__}: {exc}); recorded in {run_dir / 'metrics.json'}", file=sys.stderr)
+        return None
+    score = metrics.get("crafter_score")
+    summary = f"run directory: {run_dir}"
+    if score is not None:
+        summary += f"\nCrafter score: {score:.2f}%  (episodes: {len(metrics['episodes'])})"
+    print(summary)
+    return score
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``embodied-mem run [-m] [overrides...]``."""
+    import hydra
+
+    from .config_schema import ConfigKeyError, check_overrides, register_configs
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        check_overrides([a for a in argv if not a.startswith("-")])
+    except ConfigKeyError as exc:
+        print(f"embodied-mem run: {exc}", file=sys.stderr)
+        return 2
+    register_configs()
+    app = hydra.main(config_path="pkg://embodied_mem.configs", config_name="run", version_base="1.3")(_task)
+    old = sys.argv
+    sys.argv = ["embodied-mem-run", *argv]
+    try:
+        app()
+    finally:
+        sys.argv = old
+    return 0

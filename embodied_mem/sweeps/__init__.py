@@ -1,0 +1,1 @@
+"""Ablation sweeps: summarising a Hydra multirun directory."""
