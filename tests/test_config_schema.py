@@ -1,0 +1,25 @@
+"""Config validation: a typo in an override fails before anything runs, listing the valid keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from embodied_mem.config_schema import ConfigKeyError, check_overrides
+
+
+def test_unknown_memory_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigKeyError) as err:
+        check_overrides(["memory.spatial.enabeld=false"])
+    msg = str(err.value)
+    assert "'enabeld' is not a key of memory.spatial" in msg
+    assert "enabled" in msg and "place_radius" in msg
+
+
+def test_unknown_top_level_key_lists_valid_keys() -> None:
+    with pytest.raises(ConfigKeyError, match="valid keys: .*episodes.*steps"):
+        check_overrides(["episode=3"])
+
+
+def test_valid_overrides_and_free_form_sections_pass() -> None:
+    check_overrides(["episodes=2", "steps=100", "seed=1", "memory.spatial.enabled=false", "ablation=no_spatial",
+                     "env.kwargs.length=500", "agent.critic.enabled=false", "hydra/launcher=joblib", "+foo=1"])
