@@ -166,17 +166,17 @@ class EpisodicMemory:
         n = len(self._chunks)
         o = self._open
         recs = self._chunks
-        keys, last, strength, utility = self._keys[:n], self._last_access[:n], self._strength[:n], self._utility[:n]
+        last, strength, utility = self._last_access[:n], self._strength[:n], self._utility[:n]
+        sims = self._keys[:n] @ q
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
-            recs = self._chunks + [o]
-            keys = np.vstack([keys, self.encoder.encode([_chunk_text(o)])])
+            # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
+            sims = np.append(sims, self.encoder.encode([_chunk_text(o)])[0] @ q)
             last = np.append(last, self.now)
             strength = np.append(strength, self.config.initial_strength)
             utility = np.append(utility, o.utility)
-        n = len(recs)
+        n_closed, n = len(recs), len(sims)
         if n == 0:
             return []
-        sims = keys @ q
         cfg = self.config
         score = sims.astype(np.float64)
         retention = None
@@ -194,7 +194,7 @@ class EpisodicMemory:
         for row in top.tolist():
             if not np.isfinite(score[row]):
                 break
-            rec = recs[row]
+            rec = recs[row] if row < n_closed else o
             r = float(retention[row]) if retention is not None else 1.0
             out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, self._best_items(rec, qtok),
                              float(score[row]), float(sims[row]), r, float(utility[row]), len(rec.items)))

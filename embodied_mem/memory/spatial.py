@@ -274,6 +274,10 @@ class SpatialMemory:
                 if (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2 <= self._tol2:
                     self._resight(b, pos, conf, t)
                     return b
+                if t < b.data["last_seen"]:
+                    # A late percept (another source) saw it elsewhere before its latest sighting:
+                    # history, not the current belief.
+                    return self._past_belief(b, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
                 self._end(b, t)
                 return self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
@@ -335,6 +339,23 @@ class SpatialMemory:
             self._instances[instance] = b
         return b
 
+    def _past_belief(self, cur: _Belief, label: str, pos: Position, instance: str | None, conf: float, t: float,
+                     pid: int, recorded_at: float) -> _Belief:
+        """Record a late sighting of an instance elsewhere as a closed location edge (never current).
+
+        It is valid from ``t`` until the next known sighting of the object after ``t``.
+        """
+        nxt = cur.ts[bisect_right(cur.ts, t)]
+        place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t).id
+        data = self.graph.add_edge(cur.node, place, "located_at", valid_from=t, source=pid, confidence=conf,
+                                   recorded_at=recorded_at, position=pos, last_seen=t)
+        self.graph.invalidate_data(data, nxt)
+        b = _Belief(self._n_beliefs, label, instance, cur.node, place, data)
+        self._n_beliefs += 1
+        b.add(t, conf, pos)
+        self._all.setdefault(label, []).append(b)
+        return b
+
     def _index(self, b: _Belief, cell: tuple[int, int]) -> None:
         b.cell = cell
         self._grid.setdefault(cell, {}).setdefault(b.label, []).append(b)
@@ -383,11 +404,9 @@ class SpatialMemory:
         ys = np.fromiter((b.data["position"][1] for b in cands), float, len(cands))
         inside = view.contains_xy(xs, ys)
         for b, ins in zip(cands, inside.tolist()):
-            if ins and b.data["valid_from"] <= t:
+            # A late percept (from another source) cannot disprove a sighting made after it.
+            if ins and b.data["last_seen"] <= t:
                 self._end(b, t)
-            elif ins:
-                # A late percept older than the belief: it cannot disprove what was seen after it.
-                pass
 
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
