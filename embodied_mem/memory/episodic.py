@@ -10,8 +10,8 @@ hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similar
 - utility ``U`` learned from outcomes with ``reinforce(chunk_id, reward)`` (MemRL),
 
 ``score = similarity + retention_weight * R + utility_weight * U``, then ranks items inside the
-top chunks. Chunks with no similarity to the query are never returned: a query with nothing
-relevant recalls an empty list.
+top chunks. Chunks with no similarity to the query are never returned (with the lexical hashing
+encoder: no item sharing a word with the query), so a query with nothing relevant recalls [].
 """
 
 from __future__ import annotations
@@ -186,18 +186,32 @@ class EpisodicMemory:
         if cfg.utility_weight:
             score = score + cfg.utility_weight * utility
         score = np.where(sims > 1e-6, score, -np.inf)
-        kk = min(k, n)
-        top = np.argpartition(-score, kk - 1)[:kk] if kk < n else np.arange(n)
-        top = top[np.argsort(-score[top], kind="stable")]
         qtok = set(tokens(query))
-        out = []
-        for row in top.tolist():
-            if not np.isfinite(score[row]):
+        # Hashed keys collide: with a lexical encoder a chunk is relevant only if one of its items
+        # shares a word with the query, so look further down the ranking until k relevant ones are found.
+        lexical = bool(getattr(self.encoder, "lexical", False))
+        out: list[Chunk] = []
+        kk = min(k, n)
+        done = 0
+        while True:
+            top = np.argpartition(-score, kk - 1)[:kk] if kk < n else np.arange(n)
+            top = top[np.argsort(-score[top], kind="stable")]
+            for row in top[done:].tolist():
+                if not np.isfinite(score[row]):
+                    kk = n
+                    break
+                rec = recs[row] if row < n_closed else o
+                items = self._best_items(rec, qtok)
+                if lexical and not items:
+                    continue
+                r = float(retention[row]) if retention is not None else 1.0
+                out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, items, float(score[row]),
+                                 float(sims[row]), r, float(utility[row]), len(rec.items)))
+                if len(out) == k:
+                    break
+            if len(out) >= k or kk >= n:
                 break
-            rec = recs[row] if row < n_closed else o
-            r = float(retention[row]) if retention is not None else 1.0
-            out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, self._best_items(rec, qtok),
-                             float(score[row]), float(sims[row]), r, float(utility[row]), len(rec.items)))
+            done, kk = kk, min(n, kk * 4)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out

@@ -45,6 +45,14 @@ class KeyEncoder:
 
 
 class HashingFeaturizer(KeyEncoder):
+    """Feature hashing of ``tokens(text)`` into ``dim`` signed slots, L2-normalised.
+
+    ``lexical = True`` tells episodic memory that similarity means shared words, so hash collisions
+    (two different words in one slot) are filtered out by checking for a shared token.
+    """
+
+    lexical = True
+
     def __init__(self, dim: int = 256) -> None:
         if dim < 8:
             raise ValueError(f"key_dim must be >= 8, got {dim}")

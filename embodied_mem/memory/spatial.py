@@ -418,17 +418,19 @@ class SpatialMemory:
         return zip(c[:, 0].tolist(), c[:, 1].tolist())
 
     def _observe_cells(self, p: Percept) -> None:
+        # The latest percept decides a cell; inside one percept blocked beats free (a laser ray passes
+        # through a cell another ray ends in), and the agent's own cell is free.
         changed: list[tuple[int, int]] = []
         occ = self._occ
-        if p.blocked is not None and len(p.blocked):
-            for c in self._cells_of(p.blocked):
-                if occ.get(c) != BLOCKED:
-                    occ[c] = BLOCKED
-                    changed.append(c)
         if p.free is not None and len(p.free):
             for c in self._cells_of(p.free):
                 if occ.get(c) != FREE:
                     occ[c] = FREE
+                    changed.append(c)
+        if p.blocked is not None and len(p.blocked):
+            for c in self._cells_of(p.blocked):
+                if occ.get(c) != BLOCKED:
+                    occ[c] = BLOCKED
                     changed.append(c)
         if p.pose is not None:
             c = self._cell(p.pose.x, p.pose.y)

@@ -1,0 +1,448 @@
+"""Memory operations benchmark: ingest rate and query latency at 1k … 1M sightings, beside naive baselines.
+
+Run: ``.venv/bin/python benchmarks/memory_ops.py`` (the full run, 1k/10k/100k/1M sightings; several
+minutes) or ``--quick`` (1k/10k/100k). Results go to ``benchmarks/results/memory_ops.{json,md}``.
+
+Workload (deterministic, seeded): a world of ``--objects`` objects (label-level objects with
+``--per-label`` objects per label, plus movable keyed instances) scattered over a square map; an
+agent random-walks through it and every step produces one ``Percept`` with its pose, a disc view of
+radius 4.5 (negative evidence), the ``--per-percept`` objects nearest to it (so 10 sightings per
+percept by default), a region label and, now and then, an event. Every few hundred steps a keyed
+object is moved (so instance moves and invalidations happen). Percepts are built before the timed
+part, in blocks, so only ``Memory.observe`` is timed.
+
+Measured per level (N sightings):
+
+- ingest rate (sightings/s) for ``Memory()`` (in memory), ``Memory.open(durability="percept")``
+  (each percept committed before observe returns) and ``durability="batch"`` (flush at the end,
+  included in the time);
+- the per-percept ingest cost of the in-memory run over its last 10% of percepts (the cost at size N);
+- p50/p99 latency of ``spatial.locate(label)``, ``temporal.last_seen(label)``,
+  ``temporal.between(t, t + 10)`` and ``episodic.recall(text, k=10)``, each beside a naive baseline
+  in the same run: a linear scan over a Python list of (t, label, x, y, z) sightings for
+  locate/last_seen/between, and numpy brute force (``keys @ q`` then ``argpartition``) over the same
+  chunk-key matrix for recall;
+- the time to reopen the durable database (journal replay).
+
+A separate recall level measures top-10 over exactly ``--recall-chunks`` chunks (default 100k).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting, View
+from embodied_mem.memory.episodic import EpisodicMemory
+from embodied_mem.memory.featurize import HashingFeaturizer
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REGIONS = ["kitchen", "hall", "bedroom", "bathroom", "garage", "garden", "office", "attic"]
+WORDS = ["red", "blue", "green", "old", "small", "large", "wooden", "metal", "glass", "paper"]
+NOUNS = ["cup", "book", "chair", "lamp", "box", "plant", "shoe", "bottle", "bag", "pen", "bowl", "clock",
+         "phone", "towel", "pillow", "key", "apple", "spoon", "knife", "plate"]
+
+
+# ---------------------------------------------------------------------------- workload
+class World:
+    """An endless strip of objects; the agent wanders along it, so the stream is stationary.
+
+    Objects lie on a jittered 2×2 grid (one per cell), created lazily and deterministically per cell.
+    Labels are ``<noun>_<block>`` for 20-unit blocks along the strip, so a label names about
+    ``HEIGHT * 20 / 4 / len(NOUNS)`` = 5 objects however long the run. One object in 50 is a keyed
+    instance; every 200 steps one keyed object already seen is moved next to the agent. The agent
+    drifts forward (0.25 units/step) with a random walk on top, so it keeps both discovering and
+    revisiting at a steady rate. Each percept sees every object within ``RADIUS`` (about 10).
+    """
+
+    HEIGHT = 40.0
+    RADIUS = 3.6
+    CELL = 2.0
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.cells: dict[tuple[int, int], list[list]] = {}  # cell -> [[label, instance, x, y], ...]
+        self.seen_keyed: list[list] = []
+        self.labels: list[str] = []
+        self._label_set: set[str] = set()
+        self.x, self.y = 0.0, self.HEIGHT / 2
+        self.t = 0.0
+        self.step = 0
+
+    def _cell(self, c: tuple[int, int]) -> list[list]:
+        objs = self.cells.get(c)
+        if objs is None:
+            r = random.Random(hash((self.seed, c)) & 0xFFFFFFFF)
+            x = (c[0] + r.random()) * self.CELL
+            y = (c[1] + r.random()) * self.CELL
+            noun = NOUNS[r.randrange(len(NOUNS))]
+            label = f"{noun}_{int(x // 20)}"
+            inst = f"{noun}-{c[0]}-{c[1]}" if r.randrange(50) == 0 else None
+            objs = self.cells[c] = [[label, inst, x, y]] if 0 <= y <= self.HEIGHT else []
+        return objs
+
+    def percepts(self, n: int) -> list[Percept]:
+        out = []
+        rng, rad, cs = self.rng, self.RADIUS, self.CELL
+        for _ in range(n):
+            self.step += 1
+            self.t += 1.0
+            self.x += 0.25 + rng.uniform(-1.5, 1.5)
+            self.y = min(max(self.y + rng.uniform(-1.5, 1.5), 0.0), self.HEIGHT)
+            if self.step % 200 == 0 and self.seen_keyed:  # someone moves a keyed object next to the agent
+                o = rng.choice(self.seen_keyed)
+                old = self.cells[(int(o[2] // cs), int(o[3] // cs))]
+                old.remove(o)
+                o[2], o[3] = self.x + rng.uniform(-2, 2), min(max(self.y + rng.uniform(-2, 2), 0.0), self.HEIGHT)
+                self._cell((int(o[2] // cs), int(o[3] // cs))).append(o)
+            seen = []
+            for ix in range(int((self.x - rad) // cs), int((self.x + rad) // cs) + 1):
+                for iy in range(int((self.y - rad) // cs), int((self.y + rad) // cs) + 1):
+                    for o in self._cell((ix, iy)):
+                        if (o[2] - self.x) ** 2 + (o[3] - self.y) ** 2 <= rad * rad:
+                            seen.append(o)
+            for o in seen:
+                if o[0] not in self._label_set:
+                    self._label_set.add(o[0])
+                    self.labels.append(o[0])
+                if o[1] is not None and o not in self.seen_keyed:
+                    self.seen_keyed.append(o)
+            sightings = tuple(Sighting(o[0], (o[2], o[3], 0.0), instance=o[1]) for o in seen)
+            region = REGIONS[int(self.x // 25) % len(REGIONS)]
+            events = (f"found {seen[0][0]}",) if self.step % 25 == 0 and seen else ()
+            out.append(Percept(t=self.t, pose=Pose(self.x, self.y, 0.0, 0.0), sightings=sightings,
+                               view=View.disc((self.x, self.y), rad), events=events, region=region, source="bench"))
+        return out
+
+
+# ---------------------------------------------------------------------------- timing helpers
+def pct(samples: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(samples), q))
+
+
+def latency(fn, args_list: list, repeat: int = 1) -> dict[str, float]:
+    """p50/p99 of fn(*a) over args_list (seconds -> reported in ms)."""
+    samples = []
+    for _ in range(repeat):
+        for a in args_list:
+            t0 = time.perf_counter()
+            fn(*a)
+            samples.append(time.perf_counter() - t0)
+    return {"p50_ms": pct(samples, 50) * 1e3, "p99_ms": pct(samples, 99) * 1e3, "n": len(samples)}
+
+
+# ---------------------------------------------------------------------------- naive baselines
+class Naive:
+    """What you would write without an index: one Python list of sightings, scanned linearly."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, str, float, float, float]] = []
+
+    def observe(self, p: Percept) -> None:
+        for s in p.sightings:
+            self.rows.append((p.t, s.label, *s.position))
+
+    def last_seen(self, label: str) -> float | None:
+        best = None
+        for t, lbl, *_ in self.rows:
+            if lbl == label:
+                best = t
+        return best
+
+    def locate(self, label: str) -> list[tuple[float, float, float]]:
+        # latest sighting position of each distinct spot of the label (0.5 tolerance cells)
+        spots: dict[tuple[int, int], tuple[float, float, float, float]] = {}
+        for t, lbl, x, y, z in self.rows:
+            if lbl == label:
+                spots[(round(x * 2), round(y * 2))] = (t, x, y, z)
+        return sorted(spots.values(), reverse=True)
+
+    def between(self, t0: float, t1: float) -> list[tuple]:
+        return [r for r in self.rows if t0 <= r[0] <= t1]
+
+
+def numpy_topk(keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
+    s = keys @ q
+    top = np.argpartition(-s, k - 1)[:k]
+    return top[np.argsort(-s[top])]
+
+
+# ---------------------------------------------------------------------------- the run
+def query_level(mem: Memory, naive: Naive, world: World, n_sightings: int, args: argparse.Namespace) -> dict:
+    """Latencies of the four queries on ``mem`` as it is now, beside the naive baselines."""
+    res: dict = {}
+    rng = random.Random(args.seed + n_sightings)
+    q_labels = [(rng.choice(world.labels),) for _ in range(args.queries)]
+    t_max = world.t
+    windows = [(t0, t0 + 10.0) for t0 in (rng.uniform(0, max(0.0, t_max - 10.0)) for _ in range(args.queries))]
+    naive_q = max(20, min(args.queries, 2_000_000 // max(1, n_sightings)))  # the linear scan is slow at 1M
+    res["locate"] = latency(mem.spatial.locate, q_labels)
+    res["locate_naive"] = latency(naive.locate, q_labels[:naive_q])
+    res["locate_results_mean"] = float(np.mean([len(mem.spatial.locate(*q)) for q in q_labels[:200]]))
+    res["last_seen"] = latency(mem.temporal.last_seen, q_labels)
+    res["last_seen_naive"] = latency(naive.last_seen, q_labels[:naive_q])
+    res["between"] = latency(mem.temporal.between, windows)
+    res["between_naive"] = latency(naive.between, windows[:naive_q])
+    res["between_items_mean"] = float(np.mean([len(mem.temporal.between(*w)) for w in windows[:200]]))
+    texts = [(f"{rng.choice(NOUNS)} {rng.choice(NOUNS)} in the {rng.choice(REGIONS)}",) for _ in range(args.queries)]
+    res["recall"] = latency(lambda q: mem.episodic.recall(q, k=10, strengthen=False), texts)
+    ep = mem.episodic
+    keys = ep._keys[: len(ep._chunks)]
+    qv = [(ep.encoder.encode([q])[0],) for (q,) in texts]
+    res["recall_numpy"] = latency(lambda q: numpy_topk(keys, q, 10), qv) if len(keys) >= 10 else None
+    res["chunks"] = ep.stats()["chunks"]
+    res["objects"] = mem.spatial.stats()["objects"]
+    return res
+
+
+def durable_level(stream: list[Percept], n_percepts: int, n_sightings: int, args: argparse.Namespace,
+                  tmp: Path) -> dict:
+    """Durable ingest (per-percept commits; batched with one flush) and reopening of the batched file."""
+    from tqdm import tqdm
+
+    res: dict = {}
+    for mode in ("percept", "batch"):
+        ps = stream[:n_percepts] if mode == "batch" else stream[: min(n_percepts, args.durable_percepts)]
+        path = tmp / f"{mode}-{n_sightings}.db"
+        dm = Memory.open(path, durability=mode)
+        gc.collect()
+        t0 = time.perf_counter()
+        for p in tqdm(ps, desc=f"{n_sightings:>9,} sightings: durable {mode}", unit="percept", leave=False,
+                      disable=args.no_progress):
+            dm.observe(p)
+        dm.flush()
+        dt = time.perf_counter() - t0
+        n_s = sum(len(p.sightings) for p in ps)
+        res[f"ingest_durable_{mode}_sightings_per_s"] = n_s / dt
+        res[f"ingest_durable_{mode}_percepts"] = len(ps)
+        if mode == "batch":
+            probe = sorted({s.label for p in ps[-50:] for s in p.sightings})
+            before = [[(loc.position, loc.first_seen, loc.last_seen) for loc in dm.spatial.locate(lbl)]
+                      + [dm.temporal.last_seen(lbl)] for lbl in probe]
+            dm.close()
+            t0 = time.perf_counter()
+            rm = Memory.open(path, readonly=True)
+            res["reopen_s"] = time.perf_counter() - t0
+            res["reopen_percepts"] = len(ps)
+            after = [[(loc.position, loc.first_seen, loc.last_seen) for loc in rm.spatial.locate(lbl)]
+                     + [rm.temporal.last_seen(lbl)] for lbl in probe]
+            res["reopen_equal"] = before == after
+            res["db_mb"] = path.stat().st_size / 1e6
+            rm.close()
+        else:
+            dm.close()
+        os.unlink(path)
+    return res
+
+
+def run(levels: list[int], args: argparse.Namespace, tmp: Path) -> list[dict]:
+    """One stationary stream, one in-memory Memory; each level is a checkpoint of the same run."""
+    from tqdm import tqdm
+
+    warm = Memory()  # first calls (numpy paths, caches) are not what a long-running agent pays
+    for p in World(args.seed + 99).percepts(300):
+        warm.observe(p)
+    del warm
+    world = World(args.seed)
+    mem = Memory()
+    naive = Naive()
+    stream: list[Percept] = []
+    times: list[float] = []  # seconds per observe, per percept
+    n_sightings, t_ingest = 0, 0.0
+    out = []
+    perf = time.perf_counter
+    bar = tqdm(total=max(levels), desc="in-memory ingest", unit="sighting", disable=args.no_progress)
+    for level in sorted(levels):
+        while n_sightings < level:
+            ps = world.percepts(1000)
+            for p in ps:
+                t0 = perf()
+                mem.observe(p)
+                dt = perf() - t0
+                times.append(dt)
+                t_ingest += dt
+                stream.append(p)
+                naive.observe(p)
+                n_sightings += len(p.sightings)
+                bar.update(len(p.sightings))
+                if n_sightings >= level:
+                    break
+        n_p = len(stream)
+        half = np.asarray(times[n_p // 2:])
+        res = {
+            "sightings": n_sightings,
+            "level": level,
+            "percepts": n_p,
+            "ingest_memory_sightings_per_s": n_sightings / t_ingest,
+            "ingest_memory_s": t_ingest,
+            # the median observe() time over the second half of the level: robust to other jobs' bursts
+            "per_percept_us_at_size": float(np.median(half)) * 1e6,
+            "per_percept_us_mean_second_half": float(np.mean(half)) * 1e6,
+            "per_percept_sightings_mean": n_sightings / n_p,
+        }
+        res.update(query_level(mem, naive, world, n_sightings, args))
+        res.update(durable_level(stream, n_p, level, args, tmp))
+        out.append(res)
+        bar.write(f"{level:>9,} sightings: ingest {res['ingest_memory_sightings_per_s']:,.0f}/s in memory, "
+                  f"{res['ingest_durable_batch_sightings_per_s']:,.0f}/s batched, "
+                  f"{res['ingest_durable_percept_sightings_per_s']:,.0f}/s per-percept; "
+                  f"{res['per_percept_us_at_size']:.0f} µs/percept; locate p99 {res['locate']['p99_ms']:.4f} ms, "
+                  f"last_seen p99 {res['last_seen']['p99_ms']:.4f} ms, recall p50 {res['recall']['p50_ms']:.3f} ms; "
+                  f"reopen {res['reopen_s']:.2f} s (equal: {res['reopen_equal']})")
+    bar.close()
+    return out
+
+
+def run_recall_level(n_chunks: int, args: argparse.Namespace) -> dict:
+    """Top-10 recall over exactly n_chunks closed chunks vs numpy brute force over the same keys."""
+    from embodied_mem.graph import MemoryGraph
+    from embodied_mem.memory.config import EpisodicConfig
+
+    rng = random.Random(args.seed + 2)
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1))
+    enc = HashingFeaturizer(ep.encoder.dim)
+    # One percept per chunk (max_chunk_size=1), through the public observe path.
+    for i in range(n_chunks + 1):  # the last one stays open
+        text = f"{rng.choice(REGIONS)} {rng.choice(WORDS)} {rng.choice(NOUNS)} {rng.choice(NOUNS)}"
+        ep.observe(Percept(t=float(i), events=(text,)), i, None, 0.0)
+    q_texts = [(f"{rng.choice(WORDS)} {rng.choice(NOUNS)}",) for _ in range(args.queries)]
+    qv = [(enc.encode([q])[0],) for (q,) in q_texts]
+    keys = ep._keys[:n_chunks]
+    return {
+        "chunks": n_chunks,
+        "recall": latency(lambda q: ep.recall(q, k=10, strengthen=False), q_texts),
+        "recall_numpy": latency(lambda q: numpy_topk(keys, q, 10), qv),
+    }
+
+
+# ---------------------------------------------------------------------------- report
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2g}×" if b else "n/a"
+
+
+def markdown(out: dict) -> str:
+    m = out["machine"]
+    lines = [
+        "# Memory operations benchmark",
+        "",
+        f"Machine: {m['cpu']} ({m['cores']} cores, shared with other jobs), Python {m['python']}, "
+        f"{m['date']}. Command: `{out['command']}`.",
+        "",
+        "Latencies are p50 / p99 in milliseconds; the naive baselines run in the same process on the same "
+        "data (a linear scan over a list of sightings; numpy brute-force top-k for recall).",
+        "",
+        "| sightings | ingest in memory (sightings/s) | durable per-percept | durable batched | "
+        "µs/percept at size | locate p50/p99 | naive | last_seen p50/p99 | naive | between p50/p99 | naive | "
+        "recall top-10 p50/p99 (chunks) | numpy | reopen (s) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in out["levels"]:
+        rn = r.get("recall_numpy")
+        lines.append(
+            f"| {r['sightings']:,} | {r['ingest_memory_sightings_per_s']:,.0f} | "
+            f"{r['ingest_durable_percept_sightings_per_s']:,.0f} | {r['ingest_durable_batch_sightings_per_s']:,.0f} | "
+            f"{r['per_percept_us_at_size']:.0f} | "
+            f"{r['locate']['p50_ms']:.4f} / {r['locate']['p99_ms']:.4f} | {r['locate_naive']['p50_ms']:.2f} | "
+            f"{r['last_seen']['p50_ms']:.4f} / {r['last_seen']['p99_ms']:.4f} | {r['last_seen_naive']['p50_ms']:.2f} | "
+            f"{r['between']['p50_ms']:.3f} / {r['between']['p99_ms']:.3f} | {r['between_naive']['p50_ms']:.2f} | "
+            f"{r['recall']['p50_ms']:.3f} / {r['recall']['p99_ms']:.3f} ({r['chunks']:,}) | "
+            + (f"{rn['p50_ms']:.3f} / {rn['p99_ms']:.3f} | " if rn else "n/a | ")
+        )
+        lines[-1] += f"{r['reopen_s']:.2f} ({r['reopen_percepts']:,} percepts) |"
+    rl = out.get("recall_level")
+    if rl:
+        lines += ["", f"Recall over {rl['chunks']:,} chunks: top-10 p50/p99 {rl['recall']['p50_ms']:.2f} / "
+                      f"{rl['recall']['p99_ms']:.2f} ms; numpy brute force {rl['recall_numpy']['p50_ms']:.2f} / "
+                      f"{rl['recall_numpy']['p99_ms']:.2f} ms (ratio at p50 "
+                      f"{ratio(rl['recall']['p50_ms'], rl['recall_numpy']['p50_ms'])})."]
+    lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
+    for t in out["targets"]:
+        lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def targets(out: dict) -> list[dict]:
+    lv = {r["sightings"]: r for r in out["levels"]}
+    big, small = lv[max(lv)], lv[min(lv)]
+    ts = []
+    best_mem = min(r["ingest_memory_sightings_per_s"] for r in lv.values())
+    ts.append({"target": "ingest in memory ≥ 50k sightings/s (slowest level)", "measured": f"{best_mem:,.0f}/s",
+               "met": best_mem >= 50_000})
+    best_b = min(r["ingest_durable_batch_sightings_per_s"] for r in lv.values())
+    ts.append({"target": "ingest durable batched ≥ 20k sightings/s (slowest level)", "measured": f"{best_b:,.0f}/s",
+               "met": best_b >= 20_000})
+    for q in ("locate", "last_seen"):
+        p99 = big[q]["p99_ms"]
+        ts.append({"target": f"{q} p99 ≤ 0.1 ms at {big['sightings']:,} sightings", "measured": f"{p99:.4f} ms",
+                   "met": p99 <= 0.1})
+    rl = out.get("recall_level")
+    if rl:
+        r = rl["recall"]["p50_ms"] / rl["recall_numpy"]["p50_ms"]
+        ts.append({"target": f"recall top-10 over {rl['chunks']:,} chunks within 2× numpy brute force (p50)",
+                   "measured": f"{r:.2f}×", "met": r <= 2.0})
+    r = big["per_percept_us_at_size"] / small["per_percept_us_at_size"]
+    ts.append({"target": f"per-percept cost at {big['sightings']:,} within 1.5× of that at {small['sightings']:,}",
+               "measured": f"{big['per_percept_us_at_size']:.0f} µs vs {small['per_percept_us_at_size']:.0f} µs "
+                           f"= {r:.2f}×", "met": r <= 1.5})
+    return ts
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="levels 1k, 10k, 100k only (development)")
+    ap.add_argument("--levels", type=str, default=None, help="comma-separated sighting counts")
+    ap.add_argument("--queries", type=int, default=2000, help="queries per latency measurement")
+    ap.add_argument("--durable-percepts", type=int, default=10_000,
+                    help="durable per-percept ingest is measured over at most this many percepts")
+    ap.add_argument("--recall-chunks", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-progress", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    args = ap.parse_args(argv)
+    if args.levels:
+        levels = [int(x) for x in args.levels.split(",")]
+    else:
+        levels = [1_000, 10_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
+    out: dict = {
+        "command": "python benchmarks/memory_ops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+                    "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "memory_config": MemoryConfig().to_dict(),
+        "levels": [],
+    }
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    out["machine"]["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    with tempfile.TemporaryDirectory(prefix="memory_ops-") as tmp:
+        out["levels"] = run(levels, args, Path(tmp))
+    if args.recall_chunks:
+        out["recall_level"] = run_recall_level(args.recall_chunks, args)
+    out["targets"] = targets(out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "memory_ops.json").write_text(json.dumps(out, indent=2))
+    md = markdown(out)
+    (args.out / "memory_ops.md").write_text(md)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

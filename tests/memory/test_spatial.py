@@ -1,0 +1,187 @@
+"""Spatial memory: object beliefs (instances, label-level, tolerance, negative evidence, late percepts),
+places and regions, trajectory, occupancy, frontiers and paths."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from embodied_mem import Memory, Percept, Pose, Sighting, View
+
+
+def located_at_edges(mem: Memory, node: str) -> list[dict]:
+    return sorted((d for _, _, d in mem.graph.nx.out_edges(node, data=True) if d["relation"] == "located_at"),
+                  key=lambda d: d["valid_from"])
+
+
+def test_instance_move_is_a_new_location_edge_and_the_old_one_is_invalidated():
+    mem = Memory()
+    mem.observe(Percept(t=1, pose=Pose(0, 0), sightings=[Sighting("key", (1, 0), instance="key-1", confidence=0.7)],
+                        region="kitchen"))
+    mem.observe(Percept(t=2, pose=Pose(0, 0), sightings=[Sighting("key", (1.3, 0), instance="key-1")]))  # within 0.5
+    mem.observe(Percept(t=5, pose=Pose(20, 0), sightings=[Sighting("key", (21, 0), instance="key-1", confidence=0.9)],
+                        region="hall"))
+    (loc,) = mem.spatial.locate("key")
+    assert loc.position == (21.0, 0.0, 0.0) and loc.region == "hall" and loc.instance == "key-1"
+    assert (loc.first_seen, loc.last_seen, loc.confidence) == (5.0, 5.0, 0.9)  # this location's own times
+    old, new = located_at_edges(mem, "object:key-1")
+    for d in (old, new):
+        assert {"valid_from", "valid_to", "recorded_at", "source", "confidence"} <= set(d)
+    assert (old["valid_from"], old["valid_to"], old["source"]) == (1.0, 5.0, 0)
+    assert (new["valid_from"], new["valid_to"], new["source"], new["confidence"]) == (5.0, None, 2, 0.9)
+    assert new["recorded_at"] >= old["recorded_at"] > 1e9  # wall clock
+    (past,) = mem.spatial.locate("key", at=3)
+    assert past.position == (1.3, 0.0, 0.0) and past.region == "kitchen"
+    assert (past.first_seen, past.last_seen) == (1.0, 2.0)
+    assert [h.valid_to for h in mem.spatial.history("key")] == [5.0, None]
+
+
+def test_label_level_matching_uses_the_tolerance():
+    mem = Memory({"spatial": {"match_tolerance": 1.0}})
+    mem.observe(Percept(t=1, sightings=[Sighting("tree", (0, 0)), Sighting("tree", (5, 0))]))
+    mem.observe(Percept(t=2, sightings=[Sighting("tree", (0.9, 0))]))  # the first tree again
+    mem.observe(Percept(t=3, sightings=[Sighting("tree", (2.5, 0))]))  # a third tree
+    locs = mem.spatial.locate("tree")
+    assert len(locs) == 3
+    assert [loc.last_seen for loc in locs] == [3.0, 2.0, 1.0]  # most recently seen first
+    assert locs[1].position == (0.9, 0.0, 0.0) and locs[1].first_seen == 1.0
+    assert mem.spatial.stats()["objects"] == 3
+
+
+def test_negative_evidence_invalidates_unseen_beliefs_inside_the_view_only():
+    mem = Memory()
+    mem.observe(Percept(t=1, pose=Pose(0, 0), sightings=[Sighting("apple", (1, 0)), Sighting("cup", (3, 0)),
+                                                         Sighting("tree", (10, 0))]))
+    mem.observe(Percept(t=4, pose=Pose(0, 0), sightings=[Sighting("cup", (3, 0))], view=View.disc((0, 0), 4)))
+    assert mem.spatial.locate("apple") == []  # eaten: in view, not seen
+    assert len(mem.spatial.locate("cup")) == 1  # seen again
+    assert len(mem.spatial.locate("tree")) == 1  # outside the view: no evidence
+    assert len(mem.spatial.locate("apple", at=3.9)) == 1 and mem.spatial.locate("apple", at=4) == []
+    (edge,) = located_at_edges(mem, mem.spatial.history("apple")[0].object_id)
+    assert edge["valid_to"] == 4.0
+
+
+def test_rect_and_cone_views_give_negative_evidence():
+    mem = Memory()
+    mem.observe(Percept(t=1, sightings=[Sighting("a", (1, 1)), Sighting("b", (-1, 0)), Sighting("c", (1, 0))]))
+    mem.observe(Percept(t=2, view=View.rect(0, 0, 2, 2)))  # a and c
+    assert mem.spatial.locate("a") == [] and mem.spatial.locate("c") == [] and mem.spatial.locate("b")
+    mem.observe(Percept(t=3, view=View.cone(Pose(0, 0, yaw=math.pi), 2, math.pi / 4)))  # facing -x: b
+    assert mem.spatial.locate("b") == []
+
+
+def test_late_percept_from_another_source_cannot_end_or_move_newer_beliefs():
+    mem = Memory()
+    mem.observe(Percept(t=10, source="lidar", sightings=[Sighting("key", (5, 0), instance="k"),
+                                                         Sighting("box", (0, 1))]))
+    # a camera percept stamped earlier arrives late: it saw the key elsewhere and no box
+    mem.observe(Percept(t=4, source="camera", sightings=[Sighting("key", (0, 0), instance="k")],
+                        view=View.disc((0, 0), 3)))
+    (key,) = mem.spatial.locate("key")
+    assert key.position == (5.0, 0.0, 0.0)  # the newer sighting still holds
+    assert len(mem.spatial.locate("box")) == 1  # seen at t=10: a t=4 view cannot disprove it
+    for _, _, d in mem.graph.nx.edges(data=True):
+        assert d["valid_to"] is None or d["valid_to"] >= d["valid_from"]
+    (then,) = mem.spatial.locate("key", at=5)
+    assert then.position == (0.0, 0.0, 0.0)  # history: at t=5 the camera's sighting was the belief
+
+
+def test_late_negative_evidence_still_ends_older_beliefs_with_valid_to_not_before_valid_from():
+    mem = Memory()
+    mem.observe(Percept(t=5, source="a", sightings=[Sighting("apple", (0, 0))]))
+    mem.observe(Percept(t=9, source="b", view=View.disc((0, 0), 1)))
+    mem.observe(Percept(t=7, source="a", sightings=[Sighting("pear", (0.2, 0))]))
+    mem.observe(Percept(t=8, source="a", view=View.disc((0, 0), 1)))  # older than the newest (t=9)
+    assert mem.spatial.locate("apple") == [] and mem.spatial.locate("pear") == []
+    for _, _, d in mem.graph.nx.edges(data=True):
+        assert d["valid_to"] is None or d["valid_to"] >= d["valid_from"]
+
+
+def test_nearest_and_locate_for_unknown_labels():
+    mem = Memory()
+    mem.observe(Percept(t=1, sightings=[Sighting("tree", (0, 0)), Sighting("tree", (10, 0))]))
+    assert mem.spatial.nearest("tree", (8, 0)).position == (10.0, 0.0, 0.0)
+    assert mem.spatial.nearest("tree", (1, 1, 0)).position == (0.0, 0.0, 0.0)
+    assert mem.spatial.nearest("unicorn", (0, 0)) is None
+    assert mem.spatial.locate("unicorn") == [] and mem.spatial.locate("tree", at=0.5) == []
+    with pytest.raises(ValueError, match="point"):
+        mem.spatial.nearest("tree", (float("nan"), 0))
+
+
+def test_places_grow_with_radius_and_connect_on_traversal():
+    mem = Memory({"spatial": {"place_radius": 3.0}})
+    for t, (x, region) in enumerate([(0, "kitchen"), (1, "kitchen"), (5, "hall"), (10, "bedroom"), (5, "hall")]):
+        mem.observe(Percept(t=t, pose=Pose(x, 0), region=region))
+    places = mem.spatial.places()
+    assert [p.region for p in places] == ["kitchen", "hall", "bedroom"]
+    assert [p.visits for p in places] == [1, 2, 1]
+    assert (places[1].first_visit, places[1].last_visit) == (2, 4)
+    assert mem.spatial.neighbours(places[1].id) == sorted([places[0].id, places[2].id])
+    assert mem.spatial.current_place == places[1].id
+    assert mem.spatial.place_of((0.5, 0.5)).id == places[0].id and mem.spatial.place_of((50, 50)) is None
+    assert mem.spatial.regions() == ["bedroom", "hall", "kitchen"]
+
+
+def test_region_relabel_is_bitemporal():
+    mem = Memory()
+    mem.observe(Percept(t=1, pose=Pose(0, 0), region="kitchen", sightings=[Sighting("cup", (0.5, 0))]))
+    mem.observe(Percept(t=5, pose=Pose(0, 0), region="diner", sightings=[Sighting("cup", (0.5, 0))]))
+    assert mem.spatial.locate("cup")[0].region == "diner"
+    assert mem.spatial.locate("cup", at=2)[0].region == "kitchen"
+
+
+def test_trajectory_is_inclusive_and_time_ordered_with_late_poses():
+    mem = Memory()
+    for t in (0, 1, 2, 3):
+        mem.observe(Percept(t=t, pose=Pose(t, 0)))
+    mem.observe(Percept(t=1.5, pose=Pose(9, 9), source="other"))
+    assert [t for t, _ in mem.spatial.trajectory(1, 2)] == [1, 1.5, 2]
+    assert [t for t, _ in mem.spatial.trajectory()] == [0, 1, 1.5, 2, 3]
+    assert mem.spatial.trajectory(5, 9) == []
+    assert mem.spatial.pose() == Pose(3, 0)
+
+
+def test_occupancy_frontiers_and_path():
+    mem = Memory({"spatial": {"cell_size": 1.0}})
+    free = [[x, y] for x in range(0, 5) for y in range(0, 3)]
+    blocked = [[2, 0], [2, 1]]  # a wall with a gap at y=2
+    mem.observe(Percept(t=0, pose=Pose(0, 0), free=free, blocked=blocked))
+    sp = mem.spatial
+    assert sp.occupancy((0, 0)) == "free" and sp.occupancy((2, 1)) == "blocked" and sp.occupancy((9, 9)) == "unknown"
+    grid, (ix0, iy0) = sp.occupancy_grid()
+    assert grid.shape == (3, 5) and (ix0, iy0) == (0, 0) and grid[1, 2] == 2 and grid[0, 0] == 1
+    path = sp.path((0, 0), (4, 0))
+    assert path[0] == (0.0, 0.0, 0.0) and path[-1] == (4.0, 0.0, 0.0)
+    assert all(sp.occupancy(p) == "free" for p in path)
+    assert (2.0, 2.0, 0.0) in path and len(path) == 9  # around the wall through the gap
+    adj = sp.path((0, 0), (2, 0), adjacent=True)  # next to the wall cell
+    assert adj[-1] in [(1.0, 0.0, 0.0), (3.0, 0.0, 0.0), (2.0, 2.0, 0.0)] and len(adj) == 2
+    assert sp.path((0, 0), (9, 9)) is None  # unknown goal
+    fr = sp.frontiers(near=(4, 2), limit=3)
+    assert len(fr) == 3 and fr[0] == (4.0, 2.0, 0.0)
+    assert all(sp.occupancy(p) == "free" for p in sp.frontiers())
+    assert (1.0, 1.0, 0.0) not in sp.frontiers()  # interior cell
+
+
+def test_path_over_the_place_graph_when_no_cells_are_known():
+    mem = Memory({"spatial": {"place_radius": 2.0}})
+    sp = mem.spatial
+    mem.observe(Percept(t=0, pose=Pose(0, 0)))
+    mem.spatial._occ.clear()  # a pose marks its cell free; plan as if nothing were known
+    mem.spatial._frontier.clear()
+    for t, x in enumerate([3, 6, 9], start=1):
+        mem.observe(Percept(t=t, pose=Pose(x, 0)))
+    sp._occ.clear()
+    path = sp.path((0, 0), (9, 0))
+    assert path[0] == (0.0, 0.0, 0.0) and path[-1] == (9.0, 0.0, 0.0) and len(path) == 6
+
+
+def test_disabled_spatial_answers_empty():
+    mem = Memory({"spatial": {"enabled": False}})
+    mem.observe(Percept(t=1, pose=Pose(0, 0), sightings=[Sighting("key", (1, 0))], free=np.zeros((1, 2))))
+    sp = mem.spatial
+    assert sp.locate("key") == [] and sp.nearest("key", (0, 0)) is None and sp.places() == []
+    assert sp.trajectory() == [] and sp.pose() is None and sp.frontiers() == [] and sp.path((0, 0), (1, 0)) is None
+    assert sp.occupancy((0, 0)) == "unknown" and sp.place_of((0, 0)) is None and sp.history("key") == []
