@@ -56,3 +56,5 @@ def make(id: str, **kwargs: Any) -> Any:
 # Built-in environments. Entry points are imported only by make().
 register("crafter", "embodied_mem.envs.crafter:CrafterEnv", requires=("crafter",),
          description="Crafter: open-world survival with Minecraft's tech tree (local 9x7 view)")
+register("minecraft", "embodied_mem.envs.minecraft.env:MineflayerEnv", requires=("gymnasium",),
+         description="Minecraft through a Mineflayer sidecar on a real server (local flying-squid by default); resource task")
