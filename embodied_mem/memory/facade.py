@@ -165,13 +165,13 @@ class Memory:
         else:
             raise ValueError(f"unknown journal entry kind {kind!r} at seq {seq}")
 
-    def _journal(self, kind: str, payload: dict[str, Any]) -> int:
+    def _journal(self, kind: str, payload: dict[str, Any], recorded_at: float | None = None) -> int:
         """Record an operation (not during replay). Returns its sequence number."""
         if self._replaying:
             return -1
         seq = self._next_seq
         if self._store is not None:
-            seq = self._store.append(kind, time.time(), payload)
+            seq = self._store.append(kind, time.time() if recorded_at is None else recorded_at, payload)
         self._next_seq = seq + 1
         return seq
 
@@ -204,12 +204,16 @@ class Memory:
                 mem._journal("reinforce", {"chunk": chunk_id, "reward": float(reward)})
             return u
 
+        # Facts carry the wall-clock time they were learned (recorded_at); the journal keeps that
+        # same value so that replaying on open rebuilds identical edges.
         def assert_fact(subject: str, relation: str, obj: str, **kw: Any) -> Operation:
+            if kw.get("recorded_at") is None:
+                kw["recorded_at"] = time.time()
             op = nested(raw_assert)(subject, relation, obj, **kw)
             if depth["n"] == 0 and sem.enabled:
                 mem._journal("assert", {"s": subject, "r": relation, "o": obj, "confidence": op.fact.confidence,
                                         "support": op.fact.support, "t": op.t, "source": kw.get("source", "asserted"),
-                                        "exclusive": kw.get("exclusive")})
+                                        "exclusive": kw.get("exclusive")}, kw["recorded_at"])
             return op
 
         def retract(subject: str, relation: str, obj: str, **kw: Any) -> Operation:
@@ -219,23 +223,28 @@ class Memory:
                                          "source": kw.get("source", "retracted")})
             return op
 
-        def load_priors(knowledge: Mapping[str, Any], t: float | None = None, recorded_at: float = 0.0) -> int:
+        def load_priors(knowledge: Mapping[str, Any], t: float | None = None, recorded_at: float | None = None) -> int:
             if isinstance(knowledge, (str, Path)):
                 knowledge = load_knowledge(knowledge)
+            if recorded_at is None:
+                recorded_at = time.time()
             n = nested(raw_priors)(knowledge, t=t, recorded_at=recorded_at)
             if knowledge not in mem._priors:
                 mem._priors.append(knowledge)
             if depth["n"] == 0:
-                mem._journal("priors", {"knowledge": _plain(knowledge), "t": t})
+                mem._journal("priors", {"knowledge": _plain(knowledge), "t": t}, recorded_at)
             return n
 
         def consolidate(region_counts: Mapping[tuple[str, str], int], t: float | None = None,
-                        recorded_at: float = 0.0) -> list[Operation]:
+                        recorded_at: float | None = None) -> list[Operation]:
+            if recorded_at is None:
+                recorded_at = time.time()
+            if t is None:  # journal the time actually used (never -inf: JSON has no infinities)
+                t = sem.now if math.isfinite(sem.now) else 0.0
             ops = nested(raw_consolidate)(region_counts, t=t, recorded_at=recorded_at)
             if depth["n"] == 0 and sem.enabled:
                 mem._journal("consolidate", {"region_counts": [[a, b, n] for (a, b), n in
-                                                                sorted(region_counts.items())],
-                                             "t": sem.now if t is None else t})
+                                                                sorted(region_counts.items())], "t": t}, recorded_at)
             return ops
 
         ep.strengthen = strengthen  # type: ignore[method-assign]

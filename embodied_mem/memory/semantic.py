@@ -164,6 +164,8 @@ class SemanticMemory:
                 source: str = "retracted") -> Operation:
         """Invalidate a current fact (DELETE), or NOOP if it is not believed."""
         t = self.now if t is None else float(t)
+        if not math.isfinite(t):
+            t = 0.0
         rec = self._current.get((subject, relation, obj))
         if rec is None:
             op = Operation(NOOP, Fact(subject, relation, obj, 0.0, 0, t), t, source)
