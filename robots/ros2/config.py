@@ -1,0 +1,148 @@
+"""Typed settings of the ROS 2 bridge (also the schema of ``configs/robot/ros2.yaml``).
+
+Units: metres, radians, seconds. Frames follow REP 105: ``map`` (world) -> ``odom`` -> ``base_link``.
+Memory positions are in ``world_frame``; when no ``world_frame`` -> ``odom`` transform has been
+received (a robot without localisation) and ``odom_fallback`` is true, ``odom`` stands in for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
+from typing import Any
+
+__all__ = ["TopicsConfig", "FramesConfig", "QosConfig", "ScanConfig", "CloudConfig", "DetectionConfig",
+           "Ros2BridgeConfig", "robot_memory_config"]
+
+
+@dataclass
+class TopicsConfig:
+    """Topic names (ROS 2 names; on DDS they travel as ``rt/<name>``). Empty string: not subscribed."""
+
+    odom: str = "/odom"  # nav_msgs/Odometry
+    tf: str = "/tf"  # tf2_msgs/TFMessage
+    tf_static: str = "/tf_static"  # tf2_msgs/TFMessage (transient local)
+    pose: str = "/amcl_pose"  # geometry_msgs/PoseWithCovarianceStamped (or PoseStamped, see pose_type)
+    pose_type: str = "geometry_msgs/msg/PoseWithCovarianceStamped"
+    scan: str = "/scan"  # sensor_msgs/LaserScan
+    cloud: str = ""  # sensor_msgs/PointCloud2, off by default
+    detections: str = "/detections"  # vision_msgs/Detection3DArray
+    detections_json: str = "/detections_json"  # std_msgs/String carrying JSON (see convert.detections_from_json)
+    query: str = "/memory/query"  # std_msgs/String, JSON request
+    answer: str = "/memory/answer"  # std_msgs/String, JSON response
+    markers: str = "/memory/markers"  # visualization_msgs/MarkerArray
+    goal: str = "/goal_pose"  # geometry_msgs/PoseStamped (Nav2's goal topic)
+
+
+@dataclass
+class FramesConfig:
+    world_frame: str = "map"
+    odom_frame: str = "odom"
+    base_frame: str = "base_link"
+    odom_fallback: bool = True  # no map -> odom yet: use odom as the world frame
+    tf_tolerance: float = 0.5  # s: a transform this much older/newer than a stamp is still used
+
+
+@dataclass
+class QosConfig:
+    """ROS 2 QoS of the bridge's subscriptions and publishers."""
+
+    reliability: str = "reliable"  # reliable | best_effort (sensor topics usually best_effort)
+    sensor_reliability: str = "best_effort"  # for scan and cloud
+    depth: int = 50
+    tf_static_durability: str = "transient_local"
+
+
+@dataclass
+class ScanConfig:
+    max_free_range: float = 4.0  # m: free space is marked along rays up to this distance
+    max_hit_range: float = 12.0  # m: farther returns are not marked blocked
+    inf_is_free: bool = True  # +inf range (no return) marks the ray free up to max_free_range
+    min_interval: float = 0.0  # s between scans turned into cells (0: every scan)
+
+
+@dataclass
+class CloudConfig:
+    min_height: float = 0.05  # m in the world frame: points between these are obstacles
+    max_height: float = 1.5
+    max_range: float = 8.0
+
+
+@dataclass
+class DetectionConfig:
+    view: bool = True  # detections carry a cone View (negative evidence) from the sensor frame
+    fov: float = 1.2  # rad, the camera's horizontal field of view
+    range: float = 3.0  # m, how far a missing object counts as evidence it is gone
+    min_score: float = 0.3
+
+
+@dataclass
+class Ros2BridgeConfig:
+    """Everything the bridge needs besides memory's own config."""
+
+    name: str = "robot"  # percept source prefix: sources are "<name>:<topic>"
+    transport: str = "dds"  # dds | rclpy | bag
+    domain_id: int = 0
+    pose_source: str = "auto"  # auto | odom | tf | pose: which messages give the robot's trajectory
+    min_pose_distance: float = 0.02  # m: a pose closer than this (and ...)
+    min_pose_rotation: float = 0.05  # rad: ... turned less than this is not stored (keyframes)
+    max_pose_interval: float = 1.0  # s: ... unless this long has passed
+    marker_period: float = 2.0  # s between MarkerArray publications (live transports)
+    flush_period: float = 5.0  # s between memory flushes (durability="batch")
+    topics: TopicsConfig = field(default_factory=TopicsConfig)
+    frames: FramesConfig = field(default_factory=FramesConfig)
+    qos: QosConfig = field(default_factory=QosConfig)
+    scan: ScanConfig = field(default_factory=ScanConfig)
+    cloud: CloudConfig = field(default_factory=CloudConfig)
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+
+    def __post_init__(self) -> None:
+        if self.transport not in ("dds", "rclpy", "bag"):
+            raise ValueError(f"robot.transport must be dds, rclpy or bag, got {self.transport!r}")
+        if self.pose_source not in ("auto", "odom", "tf", "pose"):
+            raise ValueError(f"robot.pose_source must be auto, odom, tf or pose, got {self.pose_source!r}")
+        for r in (self.qos.reliability, self.qos.sensor_reliability):
+            if r not in ("reliable", "best_effort"):
+                raise ValueError(f"robot.qos reliability must be reliable or best_effort, got {r!r}")
+        if self.scan.max_free_range <= 0 or self.scan.max_hit_range <= 0:
+            raise ValueError("robot.scan ranges must be > 0 metres")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: Any) -> Ros2BridgeConfig:
+        """Build from a mapping or OmegaConf node; an unknown key raises ``ValueError`` listing valid keys."""
+        if d is None:
+            return Ros2BridgeConfig()
+        if isinstance(d, Ros2BridgeConfig):
+            return d
+        if hasattr(d, "_metadata"):
+            from omegaconf import OmegaConf
+
+            d = OmegaConf.to_container(d, resolve=True)
+        return _build(Ros2BridgeConfig, dict(d), "robot")
+
+
+def _build(cls: type, d: Any, path: str) -> Any:
+    if not isinstance(d, dict):
+        raise TypeError(f"{path} must be a mapping, got {type(d).__name__}")
+    valid = {f.name: f for f in fields(cls)}
+    unknown = set(d) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown key(s) {sorted(unknown)} in {path}; valid keys: {sorted(valid)}")
+    kw = {}
+    for k, v in d.items():
+        f = valid[k]
+        default = f.default_factory() if f.default_factory is not MISSING else None
+        kw[k] = _build(type(default), v, f"{path}.{k}") if is_dataclass(default) else v
+    return cls(**kw)
+
+
+def robot_memory_config(cell_size: float = 0.05, place_radius: float = 1.5, match_tolerance: float = 0.3,
+                        connectivity: int = 8) -> Any:
+    """A ``MemoryConfig`` suited to a metric robot map (metres), for callers that have none."""
+    from embodied_mem.memory.config import MemoryConfig, SpatialConfig
+
+    return MemoryConfig(spatial=SpatialConfig(cell_size=cell_size, place_radius=place_radius,
+                                              match_tolerance=match_tolerance, index_cell=2.0,
+                                              connectivity=connectivity))

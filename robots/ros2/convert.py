@@ -1,0 +1,476 @@
+"""ROS 2 messages -> ``Percept`` in the world (map) frame.
+
+The converter reads messages by their ROS field names only, so rosbags objects, rclpy messages
+and cyclonedds samples all work. Times are header stamps in seconds (``sec + nanosec·1e-9``);
+a zero stamp falls back to the receive time passed in. Positions are metres in
+``frames.world_frame`` (``map``), resolved through the TF buffer (map -> odom -> base_link -> sensor,
+REP 105); with no map frame yet and ``odom_fallback`` on, ``odom`` stands in for the world.
+
+Each percept gets the source ``"<name>:<topic>"`` so every topic keeps its own time order.
+
+Bad messages raise ``MalformedMessage`` (a ``ValueError``) with the reason: NaN or zero
+quaternion poses, unknown frames or transforms out of range, stamps going backwards on a topic,
+truncated or inconsistent point clouds and scans, unparsable JSON. The bridge logs and skips them;
+the converter's state is unchanged by a refused message.
+
+Occupancy: a LaserScan marks the cells at its hits blocked and the cells along its rays free
+(up to ``scan.max_free_range``); a PointCloud2 marks obstacle points (between ``cloud.min_height``
+and ``cloud.max_height`` above the world frame's x–y plane) blocked. Only cells whose state
+*changes* relative to what this converter already sent are put in the percept (memory's occupancy
+layer keeps the last observation of each cell, so re-sending an unchanged cell does nothing). This
+assumes the converter is the only writer of occupancy into that memory, which is how the bridge
+uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import numpy as np
+
+from embodied_mem.percept import ConeView, Percept, PerceptError, PerceptTypeError, Pose, Sighting
+
+from .config import Ros2BridgeConfig
+from .tf import TfBuffer, TfError, Transform, quat_to_matrix
+
+__all__ = ["MalformedMessage", "MessageConverter", "stamp_of", "OccupancyMirror"]
+
+FREE, BLOCKED = 1, 2
+
+
+class MalformedMessage(ValueError):
+    """A message cannot become a percept; ``reason`` is a short category for counting."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+
+
+def stamp_of(header: Any, fallback: float | None = None) -> float:
+    """Header stamp in seconds; a zero stamp gives ``fallback`` (receive time), NaN is refused."""
+    st = header.stamp
+    t = float(st.sec) + float(st.nanosec) * 1e-9
+    if t == 0.0 and fallback is not None:
+        return float(fallback)
+    if not math.isfinite(t):
+        raise MalformedMessage("bad_stamp", f"stamp {t}")
+    return t
+
+
+class OccupancyMirror:
+    """What this converter has told memory about each cell, on a dense int8 grid that grows as needed."""
+
+    def __init__(self) -> None:
+        self.grid = np.zeros((0, 0), np.int8)
+        self.x0 = 0
+        self.y0 = 0
+
+    def _fit(self, ix: np.ndarray, iy: np.ndarray) -> None:
+        if ix.size == 0:
+            return
+        xmin, xmax, ymin, ymax = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+        h, w = self.grid.shape
+        if h and xmin >= self.x0 and ymin >= self.y0 and xmax < self.x0 + w and ymax < self.y0 + h:
+            return
+        pad = 128
+        nx0 = min(xmin, self.x0 if w else xmin) - pad
+        ny0 = min(ymin, self.y0 if h else ymin) - pad
+        nx1 = max(xmax, self.x0 + w - 1 if w else xmax) + pad
+        ny1 = max(ymax, self.y0 + h - 1 if h else ymax) + pad
+        g = np.zeros((ny1 - ny0 + 1, nx1 - nx0 + 1), np.int8)
+        if h and w:
+            g[self.y0 - ny0:self.y0 - ny0 + h, self.x0 - nx0:self.x0 - nx0 + w] = self.grid
+        self.grid, self.x0, self.y0 = g, nx0, ny0
+
+    def changed(self, ix: np.ndarray, iy: np.ndarray, state: int) -> np.ndarray:
+        """Mask of the cells whose state differs from ``state``; call ``commit`` once memory took them."""
+        self._fit(ix, iy)
+        return self.grid[iy - self.y0, ix - self.x0] != state
+
+    def commit(self, ix: np.ndarray, iy: np.ndarray, state: int) -> None:
+        self._fit(ix, iy)
+        self.grid[iy - self.y0, ix - self.x0] = state
+
+
+def _key(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+    return (ix.astype(np.int64) + (1 << 24)) * (1 << 25) + (iy.astype(np.int64) + (1 << 24))
+
+
+def _unique_cells(ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if ix.size == 0:
+        return ix, iy
+    key = np.unique(_key(ix, iy))
+    return key // (1 << 25) - (1 << 24), key % (1 << 25) - (1 << 24)
+
+
+def _finite_pose(pos: Any, q: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    p = np.array([float(pos.x), float(pos.y), float(pos.z)])
+    r = np.array([float(q.x), float(q.y), float(q.z), float(q.w)])
+    if not (np.isfinite(p).all() and np.isfinite(r).all()):
+        raise MalformedMessage("nan_pose", f"{what} holds NaN or inf")
+    if float(r @ r) < 1e-12:
+        raise MalformedMessage("nan_pose", f"{what} has a zero quaternion")
+    return p, r
+
+
+class MessageConverter:
+    """Turns ROS 2 messages into percepts. Not thread-safe: the bridge calls it under its lock."""
+
+    def __init__(self, config: Ros2BridgeConfig | None = None, cell_size: float = 0.05) -> None:
+        self.config = config or Ros2BridgeConfig()
+        if not (cell_size > 0 and math.isfinite(cell_size)):
+            raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}")
+        self.cs = float(cell_size)
+        fr = self.config.frames
+        self.tf = TfBuffer(tolerance=fr.tf_tolerance)
+        self.mirror = OccupancyMirror()
+        self._last_stamp: dict[str, float] = {}
+        self._last_pose: dict[str, tuple[float, Pose]] = {}
+        self._pending_pose: dict[str, Percept] = {}
+        self._last_scan_t = -math.inf
+        self._pending_scan: set[str] = set()
+        self.pose_source = self.config.pose_source
+
+    # ------------------------------------------------------------------ frames and time
+    def source(self, topic: str) -> str:
+        return f"{self.config.name}:{topic}"
+
+    def _check_order(self, source: str, t: float) -> None:
+        prev = self._last_stamp.get(source)
+        if prev is not None and t < prev:
+            raise MalformedMessage("out_of_order", f"{source}: stamp {t:.6f} is older than {prev:.6f}")
+
+    def _accept(self, source: str, t: float) -> None:
+        self._last_stamp[source] = t
+
+    def world_frame(self) -> str:
+        fr = self.config.frames
+        if self.tf.has_frame(fr.world_frame) or not fr.odom_fallback:
+            return fr.world_frame
+        return fr.odom_frame
+
+    def to_world(self, frame: str, t: float) -> Transform:
+        """``T_world_frame`` at ``t``; raises ``MalformedMessage("unknown_frame"|"tf", ...)``."""
+        frame = (frame or "").lstrip("/")
+        if not frame:
+            raise MalformedMessage("unknown_frame", "empty frame_id")
+        world = self.world_frame()
+        if frame == world:
+            return Transform.identity()
+        try:
+            return self.tf.lookup(world, frame, t)
+        except TfError as exc:
+            reason = "unknown_frame" if "unknown frame" in str(exc) else "tf"
+            raise MalformedMessage(reason, str(exc)) from None
+
+    # ------------------------------------------------------------------ TF
+    def on_tf(self, msg: Any, static: bool, recv_t: float | None = None) -> tuple[list[Percept], list[str]]:
+        """Feed a TFMessage into the buffer. Returns (pose percepts if pose_source is "tf", problems)."""
+        problems: list[str] = []
+        percepts: list[Percept] = []
+        fr = self.config.frames
+        for tr in msg.transforms:
+            try:
+                t = stamp_of(tr.header, recv_t)
+                v, q = tr.transform.translation, tr.transform.rotation
+                self.tf.set_transform(tr.header.frame_id, tr.child_frame_id, t, (v.x, v.y, v.z),
+                                      (q.x, q.y, q.z, q.w), static=static)
+            except (ValueError, MalformedMessage) as exc:
+                problems.append(str(exc))
+                continue
+            if self.pose_source == "tf" and tr.child_frame_id.lstrip("/") == fr.base_frame:
+                try:
+                    T = self.to_world(fr.base_frame, t)
+                    p = self._pose_percept(self.source("tf"), t, T)
+                except (MalformedMessage, PerceptError, PerceptTypeError) as exc:
+                    problems.append(str(exc))
+                    continue
+                if p is not None:
+                    percepts.append(p)
+        return percepts, problems
+
+    # ------------------------------------------------------------------ poses
+    def _pose_percept(self, source: str, t: float, T: Transform) -> Percept | None:
+        self._check_order(source, t)
+        pose = Pose(float(T.p[0]), float(T.p[1]), float(T.p[2]), T.yaw)
+        self._accept(source, t)
+        last = self._last_pose.get(source)
+        c = self.config
+        percept = Percept(t=t, pose=pose, source=source)
+        if last is not None:
+            lt, lp = last
+            d = math.hypot(pose.x - lp.x, pose.y - lp.y)
+            dyaw = abs((pose.yaw - lp.yaw + math.pi) % (2 * math.pi) - math.pi)
+            if d < c.min_pose_distance and dyaw < c.min_pose_rotation and t - lt < c.max_pose_interval:
+                self._pending_pose[source] = percept  # kept back; emitted by finish() if it is the last
+                return None
+        self._last_pose[source] = (t, pose)
+        self._pending_pose.pop(source, None)
+        return percept
+
+    def odometry(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
+        """nav_msgs/Odometry -> pose percept (the child frame's pose in the world), or None (keyframing)."""
+        t = stamp_of(msg.header, recv_t)
+        p, q = _finite_pose(msg.pose.pose.position, msg.pose.pose.orientation, "odometry pose")
+        T = self.to_world(msg.header.frame_id, t) @ Transform(quat_to_matrix(*q), p)
+        return self._pose_percept(self.source(topic), t, T)
+
+    def pose_stamped(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
+        """geometry_msgs/PoseStamped or PoseWithCovarianceStamped -> pose percept, or None."""
+        t = stamp_of(msg.header, recv_t)
+        pose = msg.pose.pose if hasattr(msg.pose, "covariance") else msg.pose
+        p, q = _finite_pose(pose.position, pose.orientation, "pose")
+        T = self.to_world(msg.header.frame_id, t) @ Transform(quat_to_matrix(*q), p)
+        return self._pose_percept(self.source(topic), t, T)
+
+    def finish(self) -> list[Percept]:
+        """Poses held back by keyframing that are the latest of their source (call at the end)."""
+        out = list(self._pending_pose.values())
+        self._pending_pose.clear()
+        for p in out:
+            self._last_pose[p.source] = (p.t, p.pose)  # type: ignore[assignment]
+        return out
+
+    # ------------------------------------------------------------------ occupancy
+    def _cells(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = np.floor(xy / self.cs + 0.5).astype(np.int64)
+        return c[:, 0], c[:, 1]
+
+    def _occupancy_percept(self, source: str, t: float, free: tuple[np.ndarray, np.ndarray] | None,
+                           blocked: tuple[np.ndarray, np.ndarray] | None) -> Percept:
+        """A percept of the cells whose state *changes* (given cells may repeat); the mirror is
+        updated by ``commit(percept)`` once memory took it. A cell both hit and passed stays blocked."""
+        cs = self.cs
+        fb = np.zeros((0, 2))
+        bb = np.zeros((0, 2))
+        if blocked is not None and blocked[0].size:
+            bx, by = blocked
+            m = self.mirror.changed(bx, by, BLOCKED)  # first the mirror (cheap), then dedupe the few left
+            bx, by = _unique_cells(bx[m], by[m])
+            bb = np.stack([bx, by], 1) * cs
+        if free is not None and free[0].size:
+            fx, fy = free
+            m = self.mirror.changed(fx, fy, FREE)
+            fx, fy = _unique_cells(fx[m], fy[m])
+            if blocked is not None and blocked[0].size and fx.size:
+                keep = ~np.isin(_key(fx, fy), _key(*blocked))
+                fx, fy = fx[keep], fy[keep]
+            fb = np.stack([fx, fy], 1) * cs
+        return Percept(t=t, free=fb, blocked=bb, source=source)
+
+    def commit(self, percept: Percept) -> None:
+        """Record that memory accepted ``percept``'s cells (call after ``Memory.observe`` succeeded)."""
+        for arr, state in ((percept.free, FREE), (percept.blocked, BLOCKED)):
+            if arr is not None and len(arr):
+                ix, iy = self._cells(arr)
+                self.mirror.commit(ix, iy, state)
+        if percept.source in self._pending_scan:
+            self._last_scan_t = percept.t
+            self._pending_scan.discard(percept.source)
+
+    def scan(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
+        """sensor_msgs/LaserScan -> occupancy percept (changed cells only), or None when throttled."""
+        t = stamp_of(msg.header, recv_t)
+        source = self.source(topic)
+        self._check_order(source, t)
+        sc = self.config.scan
+        if sc.min_interval > 0 and t - self._last_scan_t < sc.min_interval:
+            self._accept(source, t)
+            return None
+        r = np.asarray(msg.ranges, dtype=np.float32).astype(np.float64)
+        n = r.size
+        inc, a0 = float(msg.angle_increment), float(msg.angle_min)
+        rmin, rmax = float(msg.range_min), float(msg.range_max)
+        if n == 0:
+            raise MalformedMessage("bad_scan", "no ranges")
+        if not all(math.isfinite(v) for v in (inc, a0, rmin, rmax)) or rmax <= 0:
+            raise MalformedMessage("bad_scan", f"angle/range limits not finite or range_max <= 0 ({a0}, {inc}, {rmax})")
+        a1 = float(msg.angle_max)
+        if inc != 0 and math.isfinite(a1) and abs((a1 - a0) / inc + 1 - n) > 2:
+            raise MalformedMessage("bad_scan", f"{n} ranges but angle_min/max/increment imply {(a1 - a0) / inc + 1:.0f}")
+        T = self.to_world(msg.header.frame_id, t)
+        ang = a0 + inc * np.arange(n)
+        d = np.stack([np.cos(ang), np.sin(ang), np.zeros(n)], 1) @ T.R.T  # ray directions in the world
+        dxy = d[:, :2]
+        o = T.p[:2]
+        hit = np.isfinite(r) & (r >= rmin) & (r < rmax) & (r <= sc.max_hit_range)
+        free_len = np.where(hit, np.minimum(r, sc.max_free_range), 0.0)
+        if sc.inf_is_free:
+            free_len = np.where(np.isposinf(r) | (np.isfinite(r) & (r >= rmax)), min(rmax, sc.max_free_range), free_len)
+        hits = o + r[hit, None] * dxy[hit]
+        # sample each ray once per cell length, stopping half a cell before its end
+        step = self.cs
+        k = int(math.ceil(float(free_len.max(initial=0.0)) / step))
+        if k > 0:
+            s = np.arange(k) * step
+            keep = s[None, :] < (free_len[:, None] - 0.5 * self.cs)
+            rays = np.nonzero(keep.any(1))[0]
+            keep = keep[rays]
+            px = (o[0] + dxy[rays, 0:1] * s[None, :])[keep]
+            py = (o[1] + dxy[rays, 1:2] * s[None, :])[keep]
+            free = np.floor(np.stack([px, py], 1) / self.cs + 0.5).astype(np.int64)
+            free_cells = (free[:, 0], free[:, 1])
+        else:
+            free_cells = None
+        blocked_cells = self._cells(hits) if len(hits) else None
+        p = self._occupancy_percept(source, t, free_cells, blocked_cells)
+        self._accept(source, t)
+        self._pending_scan.add(source)
+        return p
+
+    def cloud(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
+        """sensor_msgs/PointCloud2 (float32/float64 x, y, z) -> blocked cells of obstacle points."""
+        t = stamp_of(msg.header, recv_t)
+        source = self.source(topic)
+        self._check_order(source, t)
+        pts = cloud_points(msg)
+        T = self.to_world(msg.header.frame_id, t)
+        cc = self.config.cloud
+        near = np.einsum("ij,ij->i", pts, pts) <= cc.max_range ** 2
+        w = T.apply(pts[near])
+        band = (w[:, 2] >= cc.min_height) & (w[:, 2] <= cc.max_height)
+        cells = self._cells(w[band, :2]) if band.any() else None
+        p = self._occupancy_percept(source, t, None, cells)
+        self._accept(source, t)
+        return p
+
+    # ------------------------------------------------------------------ detections
+    def _cone(self, frame: str, t: float, fov: float, rng: float) -> ConeView | None:
+        """Cone view from a sensor frame: forward is +z for optical frames (REP 103), else +x."""
+        if not self.config.detection.view or rng <= 0:
+            return None
+        if frame.lstrip("/") == self.world_frame():
+            return None
+        T = self.to_world(frame, t)
+        fwd = T.R[:, 2] if frame.endswith("optical_frame") else T.R[:, 0]
+        if math.hypot(fwd[0], fwd[1]) < 1e-6:
+            return None  # looking straight up or down: no horizontal cone
+        return ConeView(float(T.p[0]), float(T.p[1]), math.atan2(fwd[1], fwd[0]), float(rng), float(fov))
+
+    def detections3d(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
+        """vision_msgs/Detection3DArray -> sightings (best hypothesis per detection) in the world frame."""
+        t = stamp_of(msg.header, recv_t)
+        source = self.source(topic)
+        self._check_order(source, t)
+        dc = self.config.detection
+        sightings = []
+        frame = msg.header.frame_id
+        for i, det in enumerate(msg.detections):
+            if not det.results:
+                continue
+            best = max(det.results, key=lambda h: float(h.hypothesis.score))
+            label, score = str(best.hypothesis.class_id), float(best.hypothesis.score)
+            if not math.isfinite(score):
+                raise MalformedMessage("bad_detection", f"detection {i} score {score}")
+            if score < dc.min_score or not label.strip():
+                continue
+            c = det.bbox.center.position
+            hp = best.pose.pose.position
+            src = c if (c.x, c.y, c.z) != (0.0, 0.0, 0.0) else hp
+            p, _ = _finite_pose(src, det.bbox.center.orientation if src is c else best.pose.pose.orientation,
+                                f"detection {i}")
+            dframe = det.header.frame_id or frame
+            w = self.to_world(dframe, t).apply(p[None, :])[0]
+            sightings.append(Sighting(label, tuple(w.tolist()), instance=det.id or None,
+                                      confidence=min(1.0, max(0.0, score))))
+        view = self._cone(frame, t, dc.fov, dc.range) if frame else None
+        p = Percept(t=t, sightings=tuple(sightings), view=view, source=source)
+        self._accept(source, t)
+        return p
+
+    def detections_json(self, text: str, topic: str, recv_t: float | None = None) -> Percept | None:
+        """std_msgs/String JSON detections -> sightings. Format::
+
+            {"stamp": 12.5,                  # s; optional (receive time)
+             "frame_id": "base_link",        # frame of the positions (default: the world frame)
+             "sensor_frame": "camera_link",  # optional: cone View from this frame (fov, range below)
+             "fov": 1.2, "range": 3.0,       # optional, default from the detection config
+             "detections": [{"label": "cup", "position": [x, y, z], "id": "cup-1", "score": 0.9}]}
+        """
+        try:
+            d = json.loads(text)
+        except (json.JSONDecodeError, TypeError) as exc:
+            raise MalformedMessage("bad_json", f"not JSON: {exc}") from None
+        if not isinstance(d, dict) or not isinstance(d.get("detections"), list):
+            raise MalformedMessage("bad_json", "expected an object with a 'detections' list")
+        stamp = d.get("stamp", recv_t)
+        if stamp is None or isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
+            raise MalformedMessage("bad_json", f"stamp must be a finite number of seconds, got {stamp!r}")
+        t = float(stamp)
+        source = self.source(topic)
+        self._check_order(source, t)
+        frame = str(d.get("frame_id") or self.world_frame())
+        T = self.to_world(frame, t)
+        dc = self.config.detection
+        sightings = []
+        try:
+            for i, det in enumerate(d["detections"]):
+                if not isinstance(det, dict):
+                    raise MalformedMessage("bad_json", f"detections[{i}] must be an object")
+                score = float(det.get("score", 1.0))
+                if score < dc.min_score:
+                    continue
+                pos = det.get("position")
+                if not isinstance(pos, list) or len(pos) not in (2, 3):
+                    raise MalformedMessage("bad_json", f"detections[{i}].position must be [x, y] or [x, y, z]")
+                p = np.array([float(v) for v in pos] + ([0.0] if len(pos) == 2 else []))
+                if not np.isfinite(p).all():
+                    raise MalformedMessage("nan_pose", f"detections[{i}].position holds NaN or inf")
+                w = T.apply(p[None, :])[0]
+                inst = det.get("id")
+                sightings.append(Sighting(det.get("label"), tuple(w.tolist()), instance=str(inst) if inst else None,
+                                          confidence=min(1.0, max(0.0, score))))
+        except (PerceptError, PerceptTypeError, TypeError, ValueError) as exc:
+            if isinstance(exc, MalformedMessage):
+                raise
+            raise MalformedMessage("bad_json", str(exc)) from None
+        sensor = d.get("sensor_frame")
+        view = None
+        if sensor:
+            view = self._cone(str(sensor), t, float(d.get("fov", dc.fov)), float(d.get("range", dc.range)))
+        p = Percept(t=t, sightings=tuple(sightings), view=view, source=source)
+        self._accept(source, t)
+        return p
+
+
+_PC2_TYPES = {1: np.int8, 2: np.uint8, 3: np.int16, 4: np.uint16, 5: np.int32, 6: np.uint32, 7: np.float32,
+              8: np.float64}
+
+
+def cloud_points(msg: Any) -> np.ndarray:
+    """(N, 3) float64 finite x, y, z of a sensor_msgs/PointCloud2, in its header frame.
+
+    Raises ``MalformedMessage("truncated_cloud", ...)`` when ``data`` is shorter than
+    ``height · row_step`` or a point does not fit ``point_step``; ``"bad_cloud"`` when x, y or z is missing.
+    """
+    fields = {f.name: f for f in msg.fields}
+    if not all(k in fields for k in ("x", "y", "z")):
+        raise MalformedMessage("bad_cloud", f"PointCloud2 without x, y, z fields (has {sorted(fields)})")
+    h, w, ps, rs = int(msg.height), int(msg.width), int(msg.point_step), int(msg.row_step)
+    data = msg.data
+    buf = data if isinstance(data, (bytes, bytearray, memoryview)) else np.asarray(data, dtype=np.uint8).tobytes()
+    if h * w == 0:
+        return np.zeros((0, 3))
+    if ps <= 0 or rs < w * ps:
+        raise MalformedMessage("truncated_cloud", f"point_step {ps} / row_step {rs} too small for width {w}")
+    if len(buf) < h * rs:
+        raise MalformedMessage("truncated_cloud", f"{len(buf)} bytes of data, {h} rows × {rs} bytes expected")
+    end = ">" if msg.is_bigendian else "<"
+    names, formats, offsets = [], [], []
+    for k in ("x", "y", "z"):
+        f = fields[k]
+        if int(f.datatype) not in _PC2_TYPES:
+            raise MalformedMessage("bad_cloud", f"field {k} has unknown datatype {f.datatype}")
+        dt = np.dtype(_PC2_TYPES[int(f.datatype)]).newbyteorder(end)
+        if int(f.offset) + dt.itemsize > ps:
+            raise MalformedMessage("truncated_cloud", f"field {k} at offset {f.offset} does not fit point_step {ps}")
+        names.append(k)
+        formats.append(dt)
+        offsets.append(int(f.offset))
+    dtype = np.dtype({"names": names, "formats": formats, "offsets": offsets, "itemsize": ps})
+    rows = np.frombuffer(buf, dtype=np.uint8, count=h * rs).reshape(h, rs)[:, : w * ps]
+    arr = np.ascontiguousarray(rows).view(dtype).reshape(-1)
+    pts = np.stack([arr["x"], arr["y"], arr["z"]], 1).astype(np.float64)
+    return pts[np.isfinite(pts).all(1)]
