@@ -119,6 +119,9 @@ class SemanticMemory:
                     recorded_at: float = 0.0) -> Operation:
         """State a fact. Returns the operation taken: ADD (new), UPDATE (confidence/support changed), NOOP.
 
+        An UPDATE closes the old version at ``t`` and starts a new one (a new fact id), so the
+        record stays bi-temporal.
+
         For a functional relation (or ``exclusive=True``) other current objects of (subject,
         relation) are invalidated first (each logged as DELETE).
         """
@@ -137,28 +140,38 @@ class SemanticMemory:
         if rec is not None:
             if abs(rec.confidence - confidence) < 1e-12 and rec.support == support:
                 op = Operation(NOOP, rec.fact(), t, source)
-            else:
-                rec.confidence, rec.support = float(confidence), int(support)
-                rec.data["confidence"] = rec.confidence
-                rec.data["support"] = rec.support
-                op = Operation(UPDATE, rec.fact(), t, source)
+                self.operations.append(op)
+                return op
+            # UPDATE: the old version is invalidated at t and a new version starts (never overwritten),
+            # so facts(at=) answers with the confidence and support believed then.
+            t = max(t, rec.data["valid_from"])  # a late assertion cannot start before the version it replaces
+            self.graph.invalidate_data(rec.data, t)
+            del self._current[key]
+            del self._by_sr[(subject, relation)][obj]
+            new = self._add(subject, relation, obj, confidence, support, t, source, recorded_at)
+            op = Operation(UPDATE, new.fact(), t, source)
             self.operations.append(op)
             return op
         excl = exclusive if exclusive is not None else relation in self.config.functional_relations
         if excl:
             for other in list(self._by_sr.get((subject, relation), {}).values()):
                 self._delete(other, t, f"contradicted by {subject} {relation} {obj}")
+        rec = self._add(subject, relation, obj, confidence, support, t, source, recorded_at)
+        op = Operation(ADD, rec.fact(), t, source)
+        self.operations.append(op)
+        return op
+
+    def _add(self, subject: str, relation: str, obj: str, confidence: float, support: int, t: float, source: str,
+             recorded_at: float) -> _FactRec:
         s_node, o_node = self._concept(subject, t), self._concept(obj, t)
         data = self.graph.add_edge(s_node, o_node, relation, valid_from=t, source=source, confidence=confidence,
                                    recorded_at=recorded_at, support=support)
         rec = _FactRec(f"fact-{len(self._facts)}", subject, relation, obj, float(confidence), int(support), source,
                        data)
         self._facts.append(rec)
-        self._current[key] = rec
+        self._current[(subject, relation, obj)] = rec
         self._by_sr.setdefault((subject, relation), {})[obj] = rec
-        op = Operation(ADD, rec.fact(), t, source)
-        self.operations.append(op)
-        return op
+        return rec
 
     def retract(self, subject: str, relation: str, obj: str, *, t: float | None = None,
                 source: str = "retracted") -> Operation:

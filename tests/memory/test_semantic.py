@@ -23,7 +23,8 @@ def test_operations_and_contradiction_of_a_functional_relation():
     assert sem.facts(at=0.5) == []
     # the old fact is invalidated in the graph, not deleted
     edges = [d for _, _, d in mem.graph.nx.out_edges("concept:key", data=True)]
-    assert sorted((d["valid_from"], d["valid_to"]) for d in edges) == [(1.0, 5.0), (5.0, None)]
+    assert sorted((d["valid_from"], d["valid_to"], d["confidence"]) for d in edges) == [
+        (1.0, 3.0, 1.0), (3.0, 5.0, 0.5), (5.0, None, 1.0)]  # the UPDATE is a new version too
 
 
 def test_non_functional_relations_accumulate_and_retract_deletes():
@@ -109,3 +110,13 @@ def test_disabled_semantic_answers_empty():
     mem.semantic.assert_fact("a", "is", "b")
     mem.observe(Percept(t=1, action="do", target="tree", events=["wood"]))
     assert mem.semantic.facts() == [] and mem.consolidate() == [] and mem.semantic.about({"a"}) == []
+
+
+def test_update_keeps_the_old_version_for_at_queries():
+    sem = Memory().semantic
+    sem.assert_fact("door", "is", "open", confidence=0.9, t=1)
+    op = sem.assert_fact("door", "is", "open", confidence=0.4, support=2, t=5)
+    assert op.op == "UPDATE" and op.fact.confidence == 0.4
+    assert [(f.confidence, f.support) for f in sem.facts(at=2)] == [(0.9, 1)]
+    assert [(f.confidence, f.support, f.valid_from) for f in sem.facts()] == [(0.4, 2, 5.0)]
+    assert [(f.confidence, f.valid_to) for f in sem.facts(at=5)] == [(0.4, None)]
