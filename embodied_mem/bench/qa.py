@@ -1,0 +1,240 @@
+"""The memory QA benchmark: feed one percept stream to every answerer, ask, score, report.
+
+``run_qa(settings, out_dir)`` does, in one run (so every ratio is measured under the same load):
+
+1. Crafter: one stream of ``max(lengths)`` percepts (``crafter_qa.crafter_stream``) goes to every
+   answerer; at each length in ``lengths`` (e.g. 1k, 10k, 100k percepts) the questions about that
+   prefix are generated from the ground truth and asked, and each answerer's footprint is taken.
+2. Robots: each TurtleBot 4 recording found (``bags``) is replayed into fresh answerers and asked
+   its questions once, at its full length.
+3. Every answer is scored (``questions.score``); per-question latency is wall time of
+   ``answer()`` (for answers under 5 ms, the median of 5 calls, to damp noise from other load).
+   Footprint is ``answerers.deep_sizeof`` (bytes reachable from the answerer).
+
+Outputs in ``out_dir``: ``questions.json`` (every question with its ground truth), ``answers.jsonl``
+(every answer, score, latency), ``qa.csv`` (aggregates), ``qa.json`` (aggregates, footprints,
+ingest costs, settings), ``qa.md`` (tables) and PNG plots (``report.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .answerers import deep_sizeof, make_answerers
+from .questions import Question, aggregate, percentile, save_questions, score
+
+__all__ = ["QASettings", "run_qa", "ask_all", "default_data_dir", "DEFAULT_BAGS"]
+
+DEFAULT_BAGS: dict[str, str] = {
+    "turtlebot4_real": "ros2_bags/turtlebot4_real_macfirst_floor/bag",
+    "turtlebot4_sim": "ros2_bags/turtlebot4_sim_nav2/nav2_turtlebot.mcap",
+}
+
+
+@dataclass
+class QASettings:
+    """Settings of one benchmark run (the Hydra config ``bench_qa`` has the same keys)."""
+
+    lengths: list[int] = field(default_factory=lambda: [1000, 10000, 100000])  # Crafter memory lengths (percepts)
+    seed: int = 0
+    per_type: int = 10  # questions per type and length (fewer when the stream offers fewer)
+    fifo_k: int = 500  # percepts kept by the FIFO baseline
+    vector_k: int = 32  # documents retrieved by the vector store
+    vector_dim: int = 256  # hashed bag-of-words dimensions
+    footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
+    data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
+    bags: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BAGS))  # name -> path under data_dir
+    progress: bool = True
+    plots: bool = True
+    publish_dir: str | None = None  # also copy qa.md/csv/json/png and the questions here (benchmarks/results)
+
+    def __post_init__(self) -> None:
+        ls = list(self.lengths)
+        if not ls or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in ls):
+            raise ValueError(f"lengths must be a non-empty list of positive ints (percepts), got {self.lengths!r}")
+        self.lengths = sorted(set(ls))
+        for name in ("per_type", "fifo_k", "vector_k", "vector_dim"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+    @staticmethod
+    def from_mapping(d: Mapping[str, Any]) -> QASettings:
+        valid = set(QASettings.__dataclass_fields__)
+        unknown = set(d) - valid
+        if unknown:
+            raise ValueError(f"unknown bench qa setting(s) {sorted(unknown)}; valid: {sorted(valid)}")
+        return QASettings(**{k: (list(v) if k == "lengths" else dict(v) if k == "bags" else v) for k, v in d.items()})
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("EMBODIED_MEM_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+def _timed_answer(answerer: Any, q: Question) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    ans = answerer.answer(q)
+    dt = time.perf_counter() - t0
+    if dt < 5e-3:  # fast answers: median of 5 calls (the machine is shared; single calls are noisy)
+        times = [dt]
+        for _ in range(4):
+            t0 = time.perf_counter()
+            answerer.answer(q)
+            times.append(time.perf_counter() - t0)
+        dt = statistics.median(times)
+    return ans, dt
+
+
+def ask_all(answerers: list[Any], questions: list[Question], progress: bool = False, desc: str = "") -> list[dict]:
+    """Ask every question of every answerer; one row per (question, answerer) with score and latency."""
+    rows = []
+    it = [(a, q) for q in questions for a in answerers]
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(it, desc=desc or "questions", unit="answer", mininterval=2.0)
+    for a, q in it:
+        ans, dt = _timed_answer(a, q)
+        s = score(q, ans)
+        rows.append({"question": q.id, "world": q.world, "length": q.length, "type": q.type, "answerer": a.name,
+                     "answer": ans, "truth": q.answer, "error": s["error"], "correct": s["correct"],
+                     "latency_s": dt})
+    return rows
+
+
+def latency_summary(rows: list[dict]) -> list[dict[str, Any]]:
+    """Per (world, length, answerer): latency p50 / p99 / max over all its questions (ms)."""
+    groups: dict[tuple, list[float]] = {}
+    for r in rows:
+        groups.setdefault((r["world"], r["length"], r["answerer"]), []).append(1e3 * r["latency_s"])
+    return [{"world": w, "length": n, "answerer": a, "n": len(v), "p50_ms": percentile(v, 50),
+             "p99_ms": percentile(v, 99), "max_ms": max(v)} for (w, n, a), v in sorted(groups.items())]
+
+
+def _footprints(answerers: list[Any]) -> dict[str, int]:
+    return {a.name: deep_sizeof(a) for a in answerers}
+
+
+def run_crafter(st: QASettings, log: Any = print) -> tuple[list[Question], list[dict], dict[str, Any]]:
+    from .crafter_qa import CrafterTruth, crafter_questions, crafter_stream
+
+    answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim)
+    truth = CrafterTruth()
+    ingest = {a.name: 0.0 for a in answerers}
+    questions: list[Question] = []
+    rows: list[dict] = []
+    per_length: dict[int, dict[str, Any]] = {}
+    checkpoints = set(st.lengths)
+    n = 0
+    t_stream = 0.0
+    t0 = time.perf_counter()
+    for p in crafter_stream(max(st.lengths), seed=st.seed, truth=truth, progress=st.progress):
+        for a in answerers:
+            s = time.perf_counter()
+            a.observe(p)
+            ingest[a.name] += time.perf_counter() - s
+        n += 1
+        if n in checkpoints:
+            t_stream += time.perf_counter() - t0
+            qs = crafter_questions(truth, n, per_type=st.per_type, seed=st.seed)
+            questions += qs
+            rows += ask_all(answerers, qs, progress=st.progress, desc=f"crafter {n} percepts")
+            fp = _footprints(answerers) if st.footprint else {}
+            per_length[n] = {"percepts": n, "questions": len(qs), "footprint_bytes": fp,
+                             "ingest_us_per_percept": {k: 1e6 * v / n for k, v in ingest.items()},
+                             "respawns": sum(1 for r in truth.respawns if r < n),
+                             "truth_rows": len(truth.t)}
+            log(f"crafter {n}: {len(qs)} questions; footprint "
+                + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in fp.items()))
+            t0 = time.perf_counter()
+    t_stream += time.perf_counter() - t0
+    meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "labels": sorted(truth.labels),
+            "respawns": len(truth.respawns)}
+    return questions, rows, meta
+
+
+def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[dict], dict[str, Any]]:
+    from .robot_qa import odometry_percepts, read_odometry, robot_questions
+
+    data = Path(st.data_dir) if st.data_dir else default_data_dir()
+    questions: list[Question] = []
+    rows: list[dict] = []
+    meta: dict[str, Any] = {}
+    for name, rel in st.bags.items():
+        path = Path(rel) if Path(rel).is_absolute() else data / rel
+        if not path.exists():
+            log(f"robot recording {name!r} not found at {path}; skipped")
+            meta[name] = {"skipped": f"not found: {path}"}
+            continue
+        odom = read_odometry(path, name=name)
+        answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim)
+        ingest = {a.name: 0.0 for a in answerers}
+        for p in odometry_percepts(odom):
+            for a in answerers:
+                s = time.perf_counter()
+                a.observe(p)
+                ingest[a.name] += time.perf_counter() - s
+        qs = robot_questions(odom, per_type=st.per_type, seed=st.seed)
+        questions += qs
+        rows += ask_all(answerers, qs, progress=st.progress, desc=name)
+        meta[name] = {"path": str(path), "percepts": len(odom), "duration_s": float(odom.t[-1]),
+                      "path_length_m": float(sum(((odom.x[i + 1] - odom.x[i]) ** 2 + (odom.y[i + 1] - odom.y[i]) ** 2)
+                                                 ** 0.5 for i in range(len(odom) - 1))),
+                      "frame": odom.frame,
+                      "footprint_bytes": _footprints(answerers) if st.footprint else {},
+                      "ingest_us_per_percept": {k: 1e6 * v / len(odom) for k, v in ingest.items()}}
+        log(f"{name}: {len(odom)} odometry percepts, {len(qs)} questions")
+    return questions, rows, meta
+
+
+def run_qa(settings: QASettings | Mapping[str, Any] | None = None, out_dir: str | Path = ".",
+           log: Any = print) -> dict[str, Any]:
+    """Run the whole benchmark; write the outputs into ``out_dir``; return the ``qa.json`` content."""
+    st = settings if isinstance(settings, QASettings) else QASettings.from_mapping(settings or {})
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    cq, crows, cmeta = run_crafter(st, log)
+    rq, rrows, rmeta = run_robots(st, log)
+    questions, rows = cq + rq, crows + rrows
+    save_questions(questions, out / "questions.json")
+    with open(out / "answers.jsonl", "w") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+    result = {
+        "settings": asdict(st),
+        "aggregates": aggregate(rows),
+        "latency": latency_summary(rows),
+        "crafter": cmeta,
+        "robots": rmeta,
+        "questions": len(questions),
+        "wall_s": time.perf_counter() - t0,
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    from .report import write_report
+
+    paths = write_report(result, out, plots=st.plots)
+    result["files"] = [p.name for p in paths]
+    (out / "qa.json").write_text(json.dumps(result, indent=1, default=str))
+    if st.publish_dir:
+        import shutil
+
+        dest = Path(st.publish_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in ["qa.json", "questions.json", *result["files"]]:
+            target = dest / ("qa_questions.json" if name == "questions.json" else name)
+            shutil.copyfile(out / name, target)
+        log(f"copied the results to {dest}")
+    return result
