@@ -1,6 +1,6 @@
 """embodied_mem: lifelong, brain-inspired memory for embodied agents.
 
-``import embodied_mem`` is light: it imports numpy and networkx, never a simulator, torch or DDS.
+``import embodied_mem`` is light: it imports numpy (networkx on first use), never a simulator, torch or DDS.
 """
 
 from .graph import MemoryGraph

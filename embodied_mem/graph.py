@@ -15,9 +15,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
+if TYPE_CHECKING:
+    import networkx as nx
 
 NODE_KINDS = frozenset({"agent", "place", "region", "object", "event", "episode", "chunk", "concept"})
 
@@ -32,7 +33,9 @@ class MemoryGraph:
     """Typed, bi-temporal knowledge graph. Node ids are strings; edges are keyed per (u, v)."""
 
     def __init__(self) -> None:
-        self.nx: nx.MultiDiGraph = nx.MultiDiGraph()
+        import networkx  # deferred: about half of ``import embodied_mem``'s time otherwise
+
+        self.nx: nx.MultiDiGraph = networkx.MultiDiGraph()
 
     # ------------------------------------------------------------------ nodes
     def add_node(self, node_id: str, kind: str, **props: Any) -> str:
@@ -157,6 +160,8 @@ class MemoryGraph:
     # ------------------------------------------------------------------ export
     def to_dict(self) -> dict[str, Any]:
         """Node-link JSON form (networkx ``node_link_data``), positions as lists."""
+        import networkx as nx
+
         return nx.node_link_data(self.nx, edges="edges")
 
     def to_json(self, path: str | Path) -> Path:
@@ -166,6 +171,8 @@ class MemoryGraph:
 
     def to_graphml(self, path: str | Path) -> Path:
         """Write GraphML. None values are dropped (GraphML has no null); tuples become JSON strings."""
+        import networkx as nx
+
         g = nx.MultiDiGraph()
         for n, d in self.nx.nodes(data=True):
             g.add_node(n, **_graphml_attrs(d))
