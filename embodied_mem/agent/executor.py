@@ -1,0 +1,385 @@
+"""Cerebellum-like executor: one subgoal -> one primitive Crafter action per step.
+
+Navigation follows paths from the world model (A* over spatial memory's occupancy via
+``mem.spatial.path(..., adjacent=True)``, or BFS in view), kept while they stay valid instead of
+being recomputed every step; exploration heads for ``frontiers()``; with a pickaxe it digs
+through stone toward targets no known path reaches. Survival reflexes (fight adjacent zombies and
+skeletons; drink, eat, sleep when a vital runs low) come before the plan. It never steps onto
+lava and never reads anything but the ``State`` (view, inventory, own pose) and the world model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .config import ExecutorConfig
+from .planner import Subgoal
+from .world import CREATURES, WALKABLE
+
+__all__ = ["Executor", "ACTION_IDS"]
+
+ACTION_IDS = {name: i for i, name in enumerate((
+    "noop", "move_left", "move_right", "move_up", "move_down", "do", "sleep", "place_stone", "place_table",
+    "place_furnace", "place_plant", "make_wood_pickaxe", "make_stone_pickaxe", "make_iron_pickaxe", "make_wood_sword",
+    "make_stone_sword", "make_iron_sword"))}
+NOOP, DO, SLEEP = ACTION_IDS["noop"], ACTION_IDS["do"], ACTION_IDS["sleep"]
+MOVES = {(-1, 0): 1, (1, 0): 2, (0, -1): 3, (0, 1): 4}
+DIRS = tuple(MOVES)
+PLACE_ON = {"stone": frozenset({"grass", "sand", "path", "water", "lava"}),
+            "table": frozenset({"grass", "sand", "path"}), "furnace": frozenset({"grass", "sand", "path"}),
+            "plant": frozenset({"grass"})}
+MINE_TOOL = {"tree": None, "stone": "wood_pickaxe", "coal": "wood_pickaxe", "iron": "stone_pickaxe",
+             "diamond": "iron_pickaxe"}
+ENEMIES = ("zombie", "skeleton")
+
+
+def _md(a: tuple[int, int], b: tuple[int, int]) -> int:
+    return abs(a[0] - b[0]) + abs(a[1] - b[1])
+
+
+def _add(a: tuple[int, int], d: tuple[int, int], k: int = 1) -> tuple[int, int]:
+    return (a[0] + k * d[0], a[1] + k * d[1])
+
+
+class Executor:
+    """Turns subgoals into actions. ``act`` returns an action id, or None when the subgoal cannot be
+    pursued from here (no known target and nowhere to explore, or an unreachable target)."""
+
+    def __init__(self, config: ExecutorConfig, rng: np.random.Generator) -> None:
+        self.config = config
+        self.rng = rng
+        self.reset()
+
+    def reset(self) -> None:
+        self.path: list[tuple[int, int]] | None = None
+        self.path_goal: tuple[tuple[int, int], bool] | None = None
+        self.explore_target: tuple[int, int] | None = None
+        self.explore_until = -1.0
+        self.wander_dir: tuple[int, int] = (1, 0)
+        self.wander_until = -1.0
+        self.need: Subgoal | None = None
+        self.last_target: tuple[str, tuple[int, int]] | None = None
+        self.replans = 0
+
+    # ------------------------------------------------------------------ reflexes and needs
+    def reflex(self, state: Any) -> int | None:
+        """Fight a zombie or skeleton within reach (it would hit us anyway)."""
+        for lab in ENEMIES:
+            for c in state.visible.get(lab, ()):
+                if _md(c, state.pos) <= self.config.fight_radius:
+                    return self._face_then(c, DO, state)
+        return None
+
+    def survival_need(self, state: Any) -> Subgoal | None:
+        """A subgoal for a vital running low (kept until satisfied: hysteresis), else None."""
+        inv, cfg = state.inventory, self.config
+        if self.need is not None and not self.need_satisfied(self.need, state):
+            return self.need
+        self.need = None
+        if inv.get("drink", 9) < cfg.drink_below:
+            self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
+        elif inv.get("food", 9) < cfg.food_below:
+            self.need = Subgoal("hunt", "cow", goal="eat")
+        elif inv.get("energy", 9) < cfg.energy_below:
+            self.need = Subgoal("sleep", None, goal="rest")
+        return self.need
+
+    @staticmethod
+    def need_satisfied(need: Subgoal, state: Any) -> bool:
+        inv = state.inventory
+        if need.goal == "drink":
+            return inv.get("drink", 0) >= 8
+        if need.goal == "eat":
+            return inv.get("food", 0) >= 6
+        if need.goal == "rest":
+            return not state.sleeping and inv.get("energy", 0) >= 8
+        return True
+
+    # ------------------------------------------------------------------ subgoals
+    def act(self, sg: Subgoal, state: Any, world: Any) -> int | None:
+        kind = sg.kind
+        if kind == "collect":
+            return self._collect(sg, state, world)
+        if kind == "hunt":
+            target = sg.target or "cow"
+            if target == "cow" and sg.goal == "eat":  # a ripe plant is food too
+                pc = world.nearest("ripe_plant", state.pos, max_dist=8)
+                if pc is not None:
+                    return self._interact(pc, DO, state, world, "ripe_plant")
+            cell = world.nearest(target, state.pos)
+            if cell is None:
+                return self.explore(state, world, target)
+            return self._interact(cell, DO, state, world, target)
+        if kind == "place":
+            return self._place(sg.target or "stone", state, world)
+        if kind == "make":
+            missing = [s for s in self._stations_for(sg.target, world) if not self._station_adjacent(s, state)]
+            if not missing:
+                return ACTION_IDS.get(f"make_{sg.target}")
+            cell = world.nearest(missing[0], state.pos)
+            if cell is None:
+                return None
+            return self._interact(cell, NOOP, state, world, missing[0])
+        if kind == "near":
+            if self._station_adjacent(sg.target, state):
+                return NOOP
+            cell = world.nearest(sg.target, state.pos)
+            if cell is None:
+                return None
+            return self._interact(cell, NOOP, state, world, sg.target)
+        if kind == "sleep":
+            if state.inventory.get("stone", 0) > 0 and self._facing_free(state, PLACE_ON["stone"]) and \
+                    state.label_at(state.facing_cell) in WALKABLE:
+                return ACTION_IDS["place_stone"]  # close the side we face: a little shelter
+            return SLEEP
+        if kind == "wait":
+            cell = world.nearest(sg.target or "plant", state.pos)
+            if cell is None:
+                return None
+            if _md(cell, state.pos) > 4:
+                return self._interact(cell, NOOP, state, world, sg.target or "plant")
+            if state.label_at(state.facing_cell) == "grass" and _md(state.facing_cell, cell) > 0:
+                return DO  # while the plant grows, gather saplings around it
+            return self._wander(state, world, near=cell, radius=4)
+        if kind == "explore":
+            return self.explore(state, world, sg.target)
+        if kind == "experiment":
+            return self._experiment(sg, state, world)
+        raise ValueError(f"unknown subgoal kind {kind!r}")
+
+    def done(self, sg: Subgoal, state: Any, start: Any) -> bool:
+        """Whether ``sg`` is achieved, given the ``State`` when it started."""
+        inv, inv0 = state.inventory, start.inventory
+        kind = sg.kind
+        if kind == "collect":
+            return inv.get(sg.item or "", 0) >= sg.level
+        if kind == "hunt":
+            if sg.goal == "eat":
+                return inv.get("food", 0) > inv0.get("food", 0)
+            return bool(sg.goal) and state.achievements.get(sg.goal, 0) > start.achievements.get(sg.goal, 0)
+        if kind == "place":
+            key = f"place_{sg.target}"
+            return state.achievements.get(key, 0) > start.achievements.get(key, 0)
+        if kind == "make":
+            return inv.get(sg.target or "", 0) > inv0.get(sg.target or "", 0)
+        if kind == "near":
+            return self._station_adjacent(sg.target, state)
+        if kind == "sleep":
+            return (not state.sleeping and inv.get("energy", 0) >= 9) or state.achievements.get("wake_up", 0) > \
+                start.achievements.get("wake_up", 0)
+        if kind == "wait":
+            return "ripe_plant" in state.visible
+        if kind == "explore":
+            return sg.target is not None and sg.target in state.visible
+        if kind == "experiment":
+            return inv != inv0
+        return False
+
+    # ------------------------------------------------------------------ pieces
+    def _collect(self, sg: Subgoal, state: Any, world: Any) -> int | None:
+        target = sg.target or "tree"
+        if target == "grass":
+            return self._face_kind_then(frozenset({"grass"}), DO, state, world)
+        tool = MINE_TOOL.get(target)
+        if tool and state.inventory.get(tool, 0) < 1:
+            return None
+        cell = world.nearest(target, state.pos)
+        if cell is None:
+            return self.explore(state, world, target)
+        return self._interact(cell, DO, state, world, target)
+
+    def _place(self, thing: str, state: Any, world: Any) -> int | None:
+        action = ACTION_IDS.get(f"place_{thing}")
+        if action is None:
+            return None
+        allowed = PLACE_ON.get(thing, frozenset({"grass", "sand", "path"}))
+        return self._face_kind_then(allowed, action, state, world)
+
+    @staticmethod
+    def _stations_for(tool: str | None, world: Any) -> list[str]:
+        tree = getattr(world, "tree", None)
+        r = tree.get(f"make_{tool}") if tree is not None else None
+        if r is not None and r.near:
+            return sorted(r.near)
+        return ["table", "furnace"] if tool and tool.startswith("iron") else ["table"]
+
+    @staticmethod
+    def _station_adjacent(station: str | None, state: Any) -> bool:
+        # Crafter's "nearby" for crafting: the 3×3 cells around the player (diagonals included)
+        px, py = state.pos
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                if state.label_at((px + dx, py + dy)) == station:
+                    return True
+        return False
+
+    @staticmethod
+    def _facing_free(state: Any, allowed: frozenset[str]) -> bool:
+        return state.label_at(state.facing_cell) in allowed
+
+    def _face_then(self, cell: tuple[int, int], action: int, state: Any) -> int:
+        d = (cell[0] - state.pos[0], cell[1] - state.pos[1])
+        if tuple(state.facing) == d:
+            return action
+        return MOVES[d] if d in MOVES else action
+
+    def _face_kind_then(self, allowed: frozenset[str], action: int, state: Any, world: Any) -> int:
+        """Face a cell whose label is in ``allowed`` (empty of creatures), then do ``action``."""
+        if self._facing_free(state, allowed):
+            return action
+        pos = state.pos
+        order = list(DIRS)
+        self.rng.shuffle(order)
+        for d in order:  # a blocked cell of the right kind (water for stone): bumping into it turns us
+            n1 = _add(pos, d)
+            lab = state.label_at(n1)
+            if lab in allowed and lab not in WALKABLE:
+                return MOVES[d]
+        for d in order:  # step so that the cell after is of the right kind
+            n1, n2 = _add(pos, d), _add(pos, d, 2)
+            if state.label_at(n1) in WALKABLE and state.label_at(n2) in allowed:
+                return MOVES[d]
+        return self._wander(state, world)
+
+    def _interact(self, cell: tuple[int, int], action: int, state: Any, world: Any, label: str) -> int | None:
+        pos = state.pos
+        self.last_target = (label, cell)
+        if _md(cell, pos) == 1:
+            return self._face_then(cell, action, state)
+        if _md(cell, pos) == 0:
+            return self._wander(state, world)
+        path = self._path_to(cell, state, world)
+        if path is None:
+            if self.config.dig and label in MINE_TOOL:
+                return self._dig_toward(cell, state)
+            return None
+        return self._follow(path, state, world, cell)
+
+    def _path_to(self, cell: tuple[int, int], state: Any, world: Any, adjacent: bool = True) -> list | None:
+        pos = state.pos
+        if self.path is not None and self.path_goal == (cell, adjacent) and pos in self.path:
+            i = self.path.index(pos)
+            rest = self.path[i + 1:i + 3]
+            if all(world.walkable(c) is not False and state.label_at(c) != "lava" for c in rest):
+                return self.path
+        self.replans += 1
+        path = world.path(pos, cell, adjacent=adjacent)
+        self.path, self.path_goal = path, (cell, adjacent)
+        return path
+
+    def _follow(self, path: list[tuple[int, int]], state: Any, world: Any, goal: tuple[int, int]) -> int | None:
+        pos = state.pos
+        i = path.index(pos) if pos in path else -1
+        if i < 0 or i + 1 >= len(path):
+            self.path = None
+            return self._face_then(goal, NOOP, state) if _md(goal, pos) == 1 else self._wander(state, world)
+        nxt = path[i + 1]
+        d = (nxt[0] - pos[0], nxt[1] - pos[1])
+        if d not in MOVES:  # waypoints over the place graph are far apart: head that way
+            d = self._axis_step(pos, nxt)
+            nxt = _add(pos, d)
+        lab = state.label_at(nxt)
+        if lab in CREATURES:
+            if lab == "arrow":
+                return NOOP
+            return self._face_then(nxt, DO, state)  # whatever blocks the way gets hit (food, or defence)
+        if lab == "lava" or (lab not in WALKABLE and lab != "unknown"):
+            self.path = None
+            if lab in ("stone", "coal", "iron", "diamond", "tree") and self._can_mine(lab, state):
+                return self._face_then(nxt, DO, state)
+            return self._wander(state, world)
+        return MOVES[d]
+
+    @staticmethod
+    def _axis_step(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+        dx, dy = b[0] - a[0], b[1] - a[1]
+        if abs(dx) >= abs(dy) and dx:
+            return (int(np.sign(dx)), 0)
+        return (0, int(np.sign(dy)) or 1)
+
+    def _can_mine(self, label: str, state: Any) -> bool:
+        if label not in MINE_TOOL:
+            return False
+        tool = MINE_TOOL[label]
+        return tool is None or state.inventory.get(tool, 0) > 0
+
+    def _dig_toward(self, cell: tuple[int, int], state: Any) -> int | None:
+        """Greedy step toward ``cell``, mining what we can on the way; never onto lava or water."""
+        pos = state.pos
+        dx, dy = cell[0] - pos[0], cell[1] - pos[1]
+        axes = []
+        if dx:
+            axes.append((int(np.sign(dx)), 0))
+        if dy:
+            axes.append((0, int(np.sign(dy))))
+        if abs(dy) > abs(dx):
+            axes.reverse()
+        for d in axes:
+            n1 = _add(pos, d)
+            lab = state.label_at(n1)
+            if n1 == cell:
+                return self._face_then(cell, DO, state)
+            if lab in WALKABLE:
+                return MOVES[d]
+            if self._can_mine(lab, state):
+                return self._face_then(n1, DO, state)
+            if lab in CREATURES:
+                return self._face_then(n1, DO, state)
+        return None
+
+    def explore(self, state: Any, world: Any, hint: str | None = None) -> int | None:
+        """Head for a frontier of the known map (or wander with a persistent heading without memory)."""
+        pos, t = state.pos, state.t
+        tgt = self.explore_target
+        if tgt is not None and (t > self.explore_until or _md(tgt, pos) <= 1):
+            world.put_aside("frontier", tgt, t + 300)
+            tgt = None
+        for _ in range(3):
+            if tgt is None:
+                tgt = world.frontier(pos, self.rng)
+                if tgt is None:
+                    break
+                self.explore_until = t + 40 + _md(tgt, pos) * 2
+            path = self._path_to(tgt, state, world, adjacent=False)
+            if path is not None:
+                self.explore_target = tgt
+                a = self._follow(path, state, world, tgt)
+                if a is not None:
+                    return a
+            world.put_aside("frontier", tgt, t + 300)
+            tgt = None
+        self.explore_target = None
+        return self._wander(state, world)
+
+    def _wander(self, state: Any, world: Any, near: tuple[int, int] | None = None, radius: int = 0) -> int:
+        """Random walk with a persistent heading (reactive exploration); digs if it has a pickaxe."""
+        pos, t = state.pos, state.t
+        if t > self.wander_until or (near is not None and _md(_add(pos, self.wander_dir), near) > radius):
+            self.wander_dir = DIRS[int(self.rng.integers(4))]
+            self.wander_until = t + self.config.explore_persistence
+        order = [self.wander_dir] + [d for d in DIRS if d != self.wander_dir]
+        for k, d in enumerate(order):
+            n1 = _add(pos, d)
+            lab = state.label_at(n1)
+            if near is not None and _md(n1, near) > radius:
+                continue
+            if lab in WALKABLE:
+                if k:
+                    self.wander_dir, self.wander_until = d, t + self.config.explore_persistence
+                return MOVES[d]
+            if self._can_mine(lab, state) and lab != "tree" and k == 0:
+                return self._face_then(n1, DO, state)
+        safe = [d for d in DIRS if state.label_at(_add(pos, d)) not in ("lava", "unknown")]
+        return MOVES[safe[int(self.rng.integers(len(safe)))]] if safe else NOOP
+
+    def _experiment(self, sg: Subgoal, state: Any, world: Any) -> int:
+        """No known way to the goal: try things (interact with what we face, craft, place)."""
+        lab = state.label_at(state.facing_cell)
+        r = self.rng.random()
+        if lab not in WALKABLE and lab not in ("lava", "unknown") and r < 0.5:
+            return DO
+        if r < 0.75:
+            return int(self.rng.integers(7, 17))  # place_* / make_*
+        return self._wander(state, world)
