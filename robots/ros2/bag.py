@@ -8,7 +8,8 @@ time is its bag timestamp (s), used when a header stamp is zero.
 
 With ``pose_source: auto`` the trajectory comes from the odometry topic when the bag has it, else
 from the pose topic (e.g. /amcl_pose), else from TF (``frames.odom_frame`` -> ``frames.base_frame``).
-What the bridge publishes during replay (answers to recorded queries, markers) is kept in
+The world frame is decided before replay: ``frames.world_frame`` if the recording's TF mentions it
+anywhere, else ``frames.odom_frame`` (with ``odom_fallback``). What the bridge publishes during replay (answers to recorded queries, markers) is kept in
 ``published`` (the last 1000) instead of being sent anywhere.
 """
 
@@ -88,6 +89,23 @@ class BagTransport:
             routes[t.pose] = "pose"
         self.routes = routes
         self.pose_source = source
+        self.world_frame = self._decide_world(cfg, [topics[k] for k in (t.tf, t.tf_static) if k and k in topics])
+        bridge.converter.lock_world(self.world_frame)
+
+    def _decide_world(self, cfg: Any, tf_conns: list[Any]) -> str:
+        """The world frame if the recording's TF ever mentions it, else odom (with odom_fallback)."""
+        fr = cfg.frames
+        if not fr.odom_fallback:
+            return fr.world_frame
+        for conn, _, raw in self.reader.messages(connections=tf_conns):
+            try:
+                msg = self.reader.deserialize(raw, conn.msgtype)
+            except Exception:
+                continue
+            for tr in msg.transforms:
+                if fr.world_frame in (tr.header.frame_id.lstrip("/"), tr.child_frame_id.lstrip("/")):
+                    return fr.world_frame
+        return fr.odom_frame
 
     def stop(self) -> None:
         if self.reader is not None:

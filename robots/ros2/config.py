@@ -1,8 +1,12 @@
 """Typed settings of the ROS 2 bridge (also the schema of ``configs/robot/ros2.yaml``).
 
 Units: metres, radians, seconds. Frames follow REP 105: ``map`` (world) -> ``odom`` -> ``base_link``.
-Memory positions are in ``world_frame``; when no ``world_frame`` -> ``odom`` transform has been
-received (a robot without localisation) and ``odom_fallback`` is true, ``odom`` stands in for it.
+Memory positions are in ``world_frame``. When TF holds no ``world_frame`` within
+``odom_fallback_after`` seconds of the first message (a robot without localisation) and
+``odom_fallback`` is true, ``odom`` becomes the world frame for the rest of the session (it never
+switches back and forth, so the map stays consistent); until then messages that need the world
+frame are skipped as ``waiting_for_world``. Bag replay decides at once by looking through the
+recording's TF.
 """
 
 from __future__ import annotations
@@ -38,7 +42,8 @@ class FramesConfig:
     world_frame: str = "map"
     odom_frame: str = "odom"
     base_frame: str = "base_link"
-    odom_fallback: bool = True  # no map -> odom yet: use odom as the world frame
+    odom_fallback: bool = True  # no world frame in TF after odom_fallback_after s: use odom as the world frame
+    odom_fallback_after: float = 2.0  # s of message time to wait for the world frame before falling back
     tf_tolerance: float = 0.5  # s: a transform this much older/newer than a stamp is still used
 
 

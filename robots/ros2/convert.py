@@ -25,6 +25,7 @@ uses it.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from typing import Any
 
@@ -38,6 +39,7 @@ from .tf import TfBuffer, TfError, Transform, quat_to_matrix
 __all__ = ["MalformedMessage", "MessageConverter", "stamp_of", "OccupancyMirror"]
 
 FREE, BLOCKED = 1, 2
+log = logging.getLogger("embodied_mem.robots.ros2")
 
 
 class MalformedMessage(ValueError):
@@ -131,6 +133,8 @@ class MessageConverter:
         self._pending_pose: dict[str, Percept] = {}
         self._last_scan_t = -math.inf
         self._pending_scan: set[str] = set()
+        self._world: str | None = None
+        self._t_first: float | None = None
         self.pose_source = self.config.pose_source
 
     # ------------------------------------------------------------------ frames and time
@@ -145,18 +149,37 @@ class MessageConverter:
     def _accept(self, source: str, t: float) -> None:
         self._last_stamp[source] = t
 
+    def lock_world(self, frame: str) -> None:
+        """Fix the world frame for the rest of the session (bag replay decides from the recording)."""
+        self._world = frame
+
     def world_frame(self) -> str:
+        """The frame memory positions are in (the configured world frame until a fallback is decided)."""
+        return self._world or self.config.frames.world_frame
+
+    def _resolve_world(self, t: float) -> str:
+        if self._world is not None:
+            return self._world
         fr = self.config.frames
         if self.tf.has_frame(fr.world_frame) or not fr.odom_fallback:
-            return fr.world_frame
-        return fr.odom_frame
+            self._world = fr.world_frame
+            return self._world
+        if self._t_first is None:
+            self._t_first = t
+        if t - self._t_first >= fr.odom_fallback_after:
+            log.warning("no %r frame in TF after %.1f s: using %r as the world frame", fr.world_frame,
+                        fr.odom_fallback_after, fr.odom_frame)
+            self._world = fr.odom_frame
+            return self._world
+        raise MalformedMessage("waiting_for_world", f"no {fr.world_frame!r} frame in TF yet (fallback to "
+                                                    f"{fr.odom_frame!r} after {fr.odom_fallback_after} s)")
 
     def to_world(self, frame: str, t: float) -> Transform:
-        """``T_world_frame`` at ``t``; raises ``MalformedMessage("unknown_frame"|"tf", ...)``."""
+        """``T_world_frame`` at ``t``; raises ``MalformedMessage("unknown_frame"|"tf"|"waiting_for_world", ...)``."""
         frame = (frame or "").lstrip("/")
         if not frame:
             raise MalformedMessage("unknown_frame", "empty frame_id")
-        world = self.world_frame()
+        world = self._resolve_world(t)
         if frame == world:
             return Transform.identity()
         try:
@@ -300,18 +323,19 @@ class MessageConverter:
         if sc.inf_is_free:
             free_len = np.where(np.isposinf(r) | (np.isfinite(r) & (r >= rmax)), min(rmax, sc.max_free_range), free_len)
         hits = o + r[hit, None] * dxy[hit]
-        # sample each ray once per cell length, stopping half a cell before its end
-        step = self.cs
-        k = int(math.ceil(float(free_len.max(initial=0.0)) / step))
+        # Sample each ray once per cell length, in cell units (float32: half the memory traffic), stopping
+        # half a cell before its end so the hit cell is not also marked free.
+        lc = free_len / self.cs - 0.5
+        k = int(math.ceil(float(lc.max(initial=0.0))))
         if k > 0:
-            s = np.arange(k) * step
-            keep = s[None, :] < (free_len[:, None] - 0.5 * self.cs)
-            rays = np.nonzero(keep.any(1))[0]
-            keep = keep[rays]
-            px = (o[0] + dxy[rays, 0:1] * s[None, :])[keep]
-            py = (o[1] + dxy[rays, 1:2] * s[None, :])[keep]
-            free = np.floor(np.stack([px, py], 1) / self.cs + 0.5).astype(np.int64)
-            free_cells = (free[:, 0], free[:, 1])
+            s = np.arange(k, dtype=np.float32)
+            keep = s[None, :] < lc[:, None].astype(np.float32)
+            oc = o / self.cs + 0.5
+            dx = dxy[:, 0:1].astype(np.float32)
+            dy = dxy[:, 1:2].astype(np.float32)
+            fx = np.floor(np.float32(oc[0]) + dx * s)[keep].astype(np.int64)
+            fy = np.floor(np.float32(oc[1]) + dy * s)[keep].astype(np.int64)
+            free_cells = (fx, fy)
         else:
             free_cells = None
         blocked_cells = self._cells(hits) if len(hits) else None

@@ -1,0 +1,386 @@
+"""Test and demo helpers for the ROS 2 bridge: a simulated robot, bag writing, and an rclpy contract fake.
+
+``SimulatedRobot``: a differential-drive robot in a rectangular room (walls at x = 0, x = width,
+y = 0, y = height of the *map* frame) with known objects. It produces exactly the messages a
+ROS 2 robot would (TurtleBot 4 layout): ``/odom`` (odom -> base_link), ``/tf`` (map -> odom as a
+localiser would publish, odom -> base_link), ``/tf_static`` (base_link -> laser rotated by
+``laser_yaw``, base_link -> camera_link), ``/scan`` (ray-cast against the walls: exact ranges) and
+``/detections`` (vision_msgs, only objects inside the camera's field of view, in the camera frame).
+The robot sees only what its sensors can: nothing outside the camera cone is reported.
+
+``write_bag(path, messages)`` writes (topic, type, t, msg) tuples to a rosbag2 recording (sqlite3
+or mcap) with rosbags.
+
+``FakeRclpy``: a *contract fake* of the parts of rclpy the rclpy transport uses (``init``/``ok``/
+``shutdown``, ``create_node``, ``Node.declare_parameter``/``get_parameter``/``create_subscription``
+(``raw=True``)/``create_publisher``/``create_timer``/``get_clock``/``destroy_node``,
+``QoSProfile`` and its policies, ``SingleThreadedExecutor``, ``get_message``), written against the
+real API's names and semantics (a RELIABLE subscription does not match a BEST_EFFORT publisher;
+``Publisher.publish`` takes the message type or serialized ``bytes``). rclpy cannot be installed
+with pip, so this is how the transport is exercised where ROS 2 is absent; with ROS 2 sourced the
+real rclpy is used instead.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import queue
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from . import messages as M
+
+__all__ = ["SimulatedRobot", "write_bag", "FakeRclpy"]
+
+
+@dataclass
+class SimulatedRobot:
+    """A robot driving ``waypoints`` (map frame, metres) at ``speed`` m/s in a ``width`` × ``height`` room."""
+
+    width: float = 6.0
+    height: float = 4.0
+    waypoints: Sequence[tuple[float, float]] = ((1.0, 1.0), (5.0, 1.0), (5.0, 3.0), (1.0, 3.0))
+    speed: float = 0.5
+    objects: dict[str, tuple[float, float, float]] = field(
+        default_factory=lambda: {"cup": (5.5, 2.0, 0.4), "chair": (0.5, 2.0, 0.3)})
+    map_to_odom: tuple[float, float, float] = (0.5, -0.3, 0.1)  # x, y, yaw of odom in map
+    laser_yaw: float = math.pi / 2  # the TurtleBot 4's RPLIDAR is mounted turned by 90°
+    laser_offset: tuple[float, float, float] = (-0.04, 0.0, 0.2)
+    camera_offset: tuple[float, float, float] = (0.1, 0.0, 0.3)
+    camera_fov: float = 1.2
+    camera_range: float = 3.0
+    n_rays: int = 360
+    odom_rate: float = 20.0
+    scan_rate: float = 5.0
+    detection_rate: float = 2.0
+    t0: float = 1000.0
+
+    def pose_at(self, s: float) -> tuple[float, float, float]:
+        """Map-frame (x, y, yaw) after driving ``s`` metres along the closed waypoint loop."""
+        pts = list(self.waypoints) + [self.waypoints[0]]
+        seg = [math.dist(a, b) for a, b in zip(pts, pts[1:])]
+        s = s % sum(seg)
+        for (a, b), L in zip(zip(pts, pts[1:]), seg):
+            if s <= L:
+                f = s / L if L else 0.0
+                return (a[0] + f * (b[0] - a[0]), a[1] + f * (b[1] - a[1]), math.atan2(b[1] - a[1], b[0] - a[0]))
+            s -= L
+        return (*pts[0], 0.0)
+
+    def odom_pose(self, x: float, y: float, yaw: float) -> tuple[float, float, float]:
+        """Map pose -> odom-frame pose (inverse of map -> odom)."""
+        ox, oy, oyaw = self.map_to_odom
+        dx, dy = x - ox, y - oy
+        c, s = math.cos(-oyaw), math.sin(-oyaw)
+        return (c * dx - s * dy, s * dx + c * dy, yaw - oyaw)
+
+    def ranges(self, x: float, y: float, yaw: float) -> np.ndarray:
+        """Exact ranges (m) from the laser at map pose (x, y, yaw) of the base to the room's walls."""
+        lx, ly, _ = self.laser_offset
+        sx, sy = x + math.cos(yaw) * lx - math.sin(yaw) * ly, y + math.sin(yaw) * lx + math.cos(yaw) * ly
+        ang = yaw + self.laser_yaw + (-math.pi + np.arange(self.n_rays) * 2 * math.pi / self.n_rays)
+        dx, dy = np.cos(ang), np.sin(ang)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tx = np.where(dx > 0, (self.width - sx) / dx, np.where(dx < 0, -sx / dx, np.inf))
+            ty = np.where(dy > 0, (self.height - sy) / dy, np.where(dy < 0, -sy / dy, np.inf))
+        return np.minimum(tx, ty)
+
+    def visible(self, x: float, y: float, yaw: float) -> list[tuple[str, tuple[float, float, float]]]:
+        """Objects inside the camera cone, as (label, position in camera_link)."""
+        cx, cy, cz = self.camera_offset
+        camx, camy = x + math.cos(yaw) * cx - math.sin(yaw) * cy, y + math.sin(yaw) * cx + math.cos(yaw) * cy
+        out = []
+        for label, (px, py, pz) in self.objects.items():
+            dx, dy = px - camx, py - camy
+            r = math.hypot(dx, dy)
+            bearing = (math.atan2(dy, dx) - yaw + math.pi) % (2 * math.pi) - math.pi
+            if r <= self.camera_range and abs(bearing) <= self.camera_fov / 2:
+                c, s = math.cos(-yaw), math.sin(-yaw)
+                out.append((label, (c * dx - s * dy, s * dx + c * dy, pz - cz)))
+        return out
+
+    def messages(self, duration: float) -> Iterator[tuple[str, str, float, Any]]:
+        """(topic, ROS 2 type, t, message) in time order for ``duration`` seconds of driving."""
+        yield ("/tf_static", "tf2_msgs/msg/TFMessage", self.t0, M.tf_message([
+            ("base_link", "laser", self.t0, *self.laser_offset, self.laser_yaw),
+            ("base_link", "camera_link", self.t0, *self.camera_offset, 0.0)]))
+        n = int(duration * self.odom_rate)
+        scan_every = max(1, round(self.odom_rate / self.scan_rate))
+        det_every = max(1, round(self.odom_rate / self.detection_rate))
+        mx, my, myaw = self.map_to_odom
+        for i in range(n + 1):
+            t = self.t0 + i / self.odom_rate
+            x, y, yaw = self.pose_at(self.speed * (t - self.t0))
+            ox, oy, oyaw = self.odom_pose(x, y, yaw)
+            yield ("/tf", "tf2_msgs/msg/TFMessage", t, M.tf_message([
+                ("map", "odom", t, mx, my, 0.0, myaw), ("odom", "base_link", t, ox, oy, 0.0, oyaw)]))
+            yield ("/odom", "nav_msgs/msg/Odometry", t, M.odometry(t, ox, oy, oyaw))
+            if i % scan_every == 0:
+                yield ("/scan", "sensor_msgs/msg/LaserScan", t,
+                       M.laser_scan(t, "laser", self.ranges(x, y, yaw), angle_min=-math.pi,
+                                    angle_increment=2 * math.pi / self.n_rays, range_max=12.0))
+            if i % det_every == 0:
+                dets = [(label, p, 0.9, "") for label, p in self.visible(x, y, yaw)]
+                yield ("/detections", "vision_msgs/msg/Detection3DArray", t,
+                       M.detection3d_array(t, "camera_link", dets))
+
+    def path_length(self, duration: float) -> float:
+        """Length (m) of the map-frame path driven in ``duration`` s, sampled like ``/odom``."""
+        pts = [self.pose_at(self.speed * i / self.odom_rate) for i in range(int(duration * self.odom_rate) + 1)]
+        return sum(math.dist(a[:2], b[:2]) for a, b in zip(pts, pts[1:]))
+
+
+def write_bag(path: str | Path, messages: Iterator[tuple[str, str, float, Any]], storage: str = "sqlite3",
+              raw: dict[str, bytes] | None = None) -> Path:
+    """Write (topic, type, t, msg) tuples into a new rosbag2 recording at ``path`` (sqlite3 or mcap).
+
+    A message may be ``bytes`` (already CDR, e.g. deliberately corrupt) instead of an object.
+    """
+    from rosbags.rosbag2 import StoragePlugin, Writer
+
+    from .types import typestore
+
+    store = typestore()
+    plugin = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}[storage]
+    conns: dict[str, Any] = {}
+    path = Path(path)
+    with Writer(path, version=8, storage_plugin=plugin) as w:
+        for topic, typ, t, msg in messages:
+            if topic not in conns:
+                conns[topic] = w.add_connection(topic, typ, typestore=store)
+            data = msg if isinstance(msg, (bytes, bytearray)) else store.serialize_cdr(msg, typ)
+            w.write(conns[topic], int(round(t * 1e9)), bytes(data))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# rclpy contract fake
+
+
+class HistoryPolicy(enum.Enum):
+    KEEP_LAST = 1
+    KEEP_ALL = 2
+
+
+class ReliabilityPolicy(enum.Enum):
+    RELIABLE = 1
+    BEST_EFFORT = 2
+
+
+class DurabilityPolicy(enum.Enum):
+    TRANSIENT_LOCAL = 1
+    VOLATILE = 2
+
+
+class QoSProfile:
+    """``rclpy.qos.QoSProfile`` (keyword arguments, as in rclpy)."""
+
+    def __init__(self, *, depth: int = 10, history: HistoryPolicy = HistoryPolicy.KEEP_LAST,
+                 reliability: ReliabilityPolicy = ReliabilityPolicy.RELIABLE,
+                 durability: DurabilityPolicy = DurabilityPolicy.VOLATILE) -> None:
+        if history == HistoryPolicy.KEEP_LAST and depth < 1:
+            raise ValueError("A zero depth with KEEP_LAST doesn't make sense; no data could be stored.")
+        self.depth, self.history, self.reliability, self.durability = depth, history, reliability, durability
+
+
+class _Graph:
+    def __init__(self) -> None:
+        self.subs: dict[str, list[Any]] = {}
+        self.latched: dict[str, list[tuple[Any, bytes]]] = {}
+
+
+class _Parameter:
+    def __init__(self, name: str, value: Any) -> None:
+        self.name, self.value = name, value
+
+
+class _Time:
+    def __init__(self, ns: int) -> None:
+        self.nanoseconds = ns
+
+
+class _Clock:
+    def now(self) -> _Time:
+        return _Time(time.time_ns())
+
+
+class _Publisher:
+    def __init__(self, node: _Node, msg_type: type, topic: str, qos: QoSProfile) -> None:
+        self.node, self.msg_type, self.topic, self.qos = node, msg_type, topic, qos
+        self.sent: list[bytes] = []
+
+    def publish(self, msg: Any) -> None:
+        if isinstance(msg, bytes):
+            data = msg
+        elif isinstance(msg, self.msg_type):
+            data = msg.serialize()
+        else:
+            raise TypeError(f"Expected {self.msg_type}, got {type(msg)}")
+        self.sent.append(data)
+        if self.qos.durability == DurabilityPolicy.TRANSIENT_LOCAL:
+            self.node.graph.latched.setdefault(self.topic, []).append((self, data))
+        for sub in self.node.graph.subs.get(self.topic, []):
+            sub.offer(self, data)
+
+    def get_subscription_count(self) -> int:
+        return len(self.node.graph.subs.get(self.topic, []))
+
+
+class _Subscription:
+    def __init__(self, node: _Node, msg_type: type, topic: str, cb: Any, qos: QoSProfile, raw: bool) -> None:
+        self.node, self.msg_type, self.topic, self.cb, self.qos, self.raw = node, msg_type, topic, cb, qos, raw
+
+    def offer(self, pub: _Publisher, data: bytes) -> None:
+        if pub.msg_type.__name__ != self.msg_type.__name__:
+            return  # different types never match on one topic
+        if self.qos.reliability == ReliabilityPolicy.RELIABLE and pub.qos.reliability == ReliabilityPolicy.BEST_EFFORT:
+            return  # DDS request/offer rule: a reliable reader does not match a best-effort writer
+        self.node.queue.put((self.cb, data if self.raw else self.msg_type.deserialize(data)))
+
+
+class _Node:
+    def __init__(self, name: str, graph: _Graph) -> None:
+        self.name, self.graph = name, graph
+        self.params: dict[str, _Parameter] = {}
+        self.queue: queue.Queue = queue.Queue()
+        self.timers: list[list[Any]] = []
+        self.subscriptions: list[_Subscription] = []
+        self.publishers: list[_Publisher] = []
+        self.destroyed = False
+
+    def get_name(self) -> str:
+        return self.name
+
+    def declare_parameter(self, name: str, value: Any = None) -> _Parameter:
+        if name in self.params:
+            raise RuntimeError(f"ParameterAlreadyDeclaredException: {name}")
+        self.params[name] = _Parameter(name, value)
+        return self.params[name]
+
+    def get_parameter(self, name: str) -> _Parameter:
+        if name not in self.params:
+            raise RuntimeError(f"ParameterNotDeclaredException: {name}")
+        return self.params[name]
+
+    def create_subscription(self, msg_type: type, topic: str, callback: Any, qos_profile: QoSProfile | int, *,
+                            raw: bool = False) -> _Subscription:
+        qos = qos_profile if isinstance(qos_profile, QoSProfile) else QoSProfile(depth=int(qos_profile))
+        sub = _Subscription(self, msg_type, topic, callback, qos, raw)
+        self.graph.subs.setdefault(topic, []).append(sub)
+        self.subscriptions.append(sub)
+        if qos.durability == DurabilityPolicy.TRANSIENT_LOCAL:
+            for pub, data in self.graph.latched.get(topic, []):
+                sub.offer(pub, data)
+        return sub
+
+    def create_publisher(self, msg_type: type, topic: str, qos_profile: QoSProfile | int) -> _Publisher:
+        qos = qos_profile if isinstance(qos_profile, QoSProfile) else QoSProfile(depth=int(qos_profile))
+        pub = _Publisher(self, msg_type, topic, qos)
+        self.publishers.append(pub)
+        return pub
+
+    def create_timer(self, period: float, callback: Any) -> Any:
+        t = [float(period), time.monotonic() + period, callback]
+        self.timers.append(t)
+        return t
+
+    def get_clock(self) -> _Clock:
+        return _Clock()
+
+    def destroy_node(self) -> None:
+        for sub in self.subscriptions:
+            self.graph.subs.get(sub.topic, []).remove(sub)
+        self.destroyed = True
+
+
+class _Executor:
+    def __init__(self) -> None:
+        self.nodes: list[_Node] = []
+        self._shutdown = threading.Event()
+
+    def add_node(self, node: _Node) -> bool:
+        self.nodes.append(node)
+        return True
+
+    def spin_once(self, timeout_sec: float = 0.01) -> None:
+        now = time.monotonic()
+        for node in self.nodes:
+            for t in node.timers:
+                if now >= t[1]:
+                    t[1] = now + t[0]
+                    t[2]()
+            try:
+                cb, data = node.queue.get(timeout=timeout_sec / max(1, len(self.nodes)))
+            except queue.Empty:
+                continue
+            cb(data)
+
+    def spin(self) -> None:
+        while not self._shutdown.is_set():
+            self.spin_once()
+
+    def shutdown(self, timeout_sec: float | None = None) -> bool:
+        self._shutdown.set()
+        return True
+
+
+class FakeRclpy:
+    """One in-process ROS 2 graph; ``api`` plugs into ``RclpyTransport(config, rclpy_api=fake.api)``.
+
+    ``node(name)`` makes another node on the same graph (a stand-in robot or query client);
+    ``get_message(type)`` returns a message class whose ``serialize``/``deserialize`` use rosbags' CDR.
+    """
+
+    def __init__(self) -> None:
+        self.graph = _Graph()
+        self._ok = False
+        self._classes: dict[str, type] = {}
+        rclpy = SimpleNamespace(init=self.init, ok=self.ok, shutdown=self.shutdown, create_node=self.node)
+        qos = SimpleNamespace(QoSProfile=QoSProfile, HistoryPolicy=HistoryPolicy, ReliabilityPolicy=ReliabilityPolicy,
+                              DurabilityPolicy=DurabilityPolicy)
+        executors = SimpleNamespace(SingleThreadedExecutor=_Executor)
+        self.api = SimpleNamespace(rclpy=rclpy, qos=qos, executors=executors, get_message=self.get_message)
+
+    def init(self, args: Any = None) -> None:
+        if self._ok:
+            raise RuntimeError("Context.init() must only be called once")
+        self._ok = True
+
+    def ok(self) -> bool:
+        return self._ok
+
+    def shutdown(self) -> None:
+        if not self._ok:
+            raise RuntimeError("Context must be initialized before it can be shutdown")
+        self._ok = False
+
+    def node(self, name: str) -> _Node:
+        if not self._ok:
+            raise RuntimeError("rclpy.init() has not been called")
+        return _Node(name, self.graph)
+
+    def get_message(self, name: str) -> type:
+        from .types import ros_type_name, typestore
+
+        name = ros_type_name(name)
+        if name not in self._classes:
+            store = typestore()
+            if name not in store.types:
+                raise ValueError(f"The message type '{name}' is invalid")
+            cls = store.types[name]
+
+            def serialize(msg: Any, _n: str = name) -> bytes:
+                return bytes(store.serialize_cdr(msg, _n))
+
+            self._classes[name] = type(name.split("/")[-1], (), {
+                "rosbags": cls, "serialize": staticmethod(serialize),
+                "deserialize": staticmethod(lambda data, _n=name: store.deserialize_cdr(data, _n))})
+        return self._classes[name]
