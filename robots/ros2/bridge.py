@@ -42,7 +42,7 @@ from ..base import RobotBridge
 from .config import Ros2BridgeConfig, robot_memory_config
 from .convert import MalformedMessage, MessageConverter
 
-__all__ = ["Ros2Bridge", "Transport", "KINDS", "TYPES"]
+__all__ = ["Ros2Bridge", "Transport", "DirectTransport", "KINDS", "TYPES"]
 
 log = logging.getLogger("embodied_mem.robots.ros2")
 
@@ -74,6 +74,24 @@ class Transport(Protocol):
     def stop(self) -> None: ...
 
     def publish(self, key: str, msg: Any, type_name: str) -> None: ...
+
+
+class DirectTransport:
+    """In-process transport: your code calls ``bridge.handle(...)`` with message objects (e.g. from
+    your own ROS 2 node) and reads what the bridge published from ``published`` (key, message)."""
+
+    def __init__(self) -> None:
+        self.published: list[tuple[str, Any]] = []
+        self.running = False
+
+    def start(self, bridge: Ros2Bridge) -> None:
+        self.running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def publish(self, key: str, msg: Any, type_name: str) -> None:
+        self.published.append((key, msg))
 
 
 class Ros2Bridge(RobotBridge):
