@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from embodied_mem.robots import DeviceAlreadyConnectedError, DeviceNotConnectedError, RobotBridge
 
 

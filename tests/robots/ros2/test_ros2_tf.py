@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-
 from embodied_mem.robots.ros2.tf import TfBuffer, TfError
 
 
