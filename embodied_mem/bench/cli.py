@@ -33,7 +33,7 @@ class BenchQAConfig:
     vector_dim: int = 256
     footprint: bool = True
     data_dir: str | None = None
-    bags: dict[str, str] = field(default_factory=dict)
+    bags: list[str] = field(default_factory=list)
     progress: bool = True
     plots: bool = True
     publish_dir: str | None = None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -184,11 +184,13 @@ def respawn(crafter_env: Any) -> None:
 
 
 def crafter_stream(length: int, seed: int = 0, truth: CrafterTruth | None = None,
-                   progress: bool = False) -> Iterator[Any]:
+                   progress: bool = False, inspect: Callable[[int, Any], None] | None = None) -> Iterator[Any]:
     """Yield ``length`` sensor-only Percepts (``t`` = 0 … length-1) of one Crafter world.
 
     The percepts are the adapter's ``info["percept"]``. If ``truth`` is given, each step's true
-    view contents are recorded into it (evaluation only). Dead players respawn (module docstring).
+    view contents are recorded into it (evaluation only); ``inspect(t, crafter_env)``, if given, is
+    called at each step with the raw ``crafter.Env`` (evaluation only: tests recompute ground truth
+    with it). Dead players respawn (module docstring).
     ``length`` must be a positive int (ValueError otherwise).
     """
     if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
@@ -211,6 +213,8 @@ def crafter_stream(length: int, seed: int = 0, truth: CrafterTruth | None = None
                 raise RuntimeError(f"the Crafter adapter's percept time {p.t} is not the step count {t}")
             if truth is not None:
                 truth.record(t, raw._world, raw._player)
+            if inspect is not None:
+                inspect(t, raw)
             yield p
             if bar is not None:
                 bar.update(1)

@@ -33,10 +33,10 @@ from .questions import Question, aggregate, percentile, save_questions, score
 
 __all__ = ["QASettings", "run_qa", "ask_all", "default_data_dir", "DEFAULT_BAGS"]
 
-DEFAULT_BAGS: dict[str, str] = {
-    "turtlebot4_real": "ros2_bags/turtlebot4_real_macfirst_floor/bag",
-    "turtlebot4_sim": "ros2_bags/turtlebot4_sim_nav2/nav2_turtlebot.mcap",
-}
+DEFAULT_BAGS: list[str] = [
+    "ros2_bags/turtlebot4_real_macfirst_floor/bag",
+    "ros2_bags/turtlebot4_sim_nav2/nav2_turtlebot.mcap",
+]
 
 
 @dataclass
@@ -51,7 +51,7 @@ class QASettings:
     vector_dim: int = 256  # hashed bag-of-words dimensions
     footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
     data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
-    bags: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BAGS))  # name -> path under data_dir
+    bags: list[str] = field(default_factory=lambda: list(DEFAULT_BAGS))  # recordings (paths under data_dir)
     progress: bool = True
     plots: bool = True
     publish_dir: str | None = None  # also copy qa.md/csv/json/png and the questions here (benchmarks/results)
@@ -72,7 +72,7 @@ class QASettings:
         unknown = set(d) - valid
         if unknown:
             raise ValueError(f"unknown bench qa setting(s) {sorted(unknown)}; valid: {sorted(valid)}")
-        return QASettings(**{k: (list(v) if k == "lengths" else dict(v) if k == "bags" else v) for k, v in d.items()})
+        return QASettings(**{k: (list(v) if k in ("lengths", "bags") else v) for k, v in d.items()})
 
 
 def default_data_dir() -> Path:
@@ -164,6 +164,11 @@ def run_crafter(st: QASettings, log: Any = print) -> tuple[list[Question], list[
     return questions, rows, meta
 
 
+def recording_name(path: Path) -> str:
+    """A recording's name: its folder (the parent of a ``bag`` folder or of a file), e.g. turtlebot4_sim_nav2."""
+    return path.parent.name if (path.name == "bag" or path.suffix in (".mcap", ".db3")) else path.name
+
+
 def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[dict], dict[str, Any]]:
     from .robot_qa import odometry_percepts, read_odometry, robot_questions
 
@@ -171,8 +176,9 @@ def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[d
     questions: list[Question] = []
     rows: list[dict] = []
     meta: dict[str, Any] = {}
-    for name, rel in st.bags.items():
+    for rel in st.bags:
         path = Path(rel) if Path(rel).is_absolute() else data / rel
+        name = recording_name(path)
         if not path.exists():
             log(f"robot recording {name!r} not found at {path}; skipped")
             meta[name] = {"skipped": f"not found: {path}"}
