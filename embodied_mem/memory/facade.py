@@ -193,12 +193,22 @@ class Memory:
                     depth["n"] -= 1
             return run
 
+        def writable() -> bool:
+            """Refuse a change before it is made (closed or read-only memory); replay always applies."""
+            if depth["n"] == 0 and not mem._replaying:
+                mem._check_open()
+            return True
+
         def strengthen(chunk_ids: list[str], t: float) -> None:
+            if mem.readonly and not mem._replaying:
+                return  # recalling from a read-only memory does not change it
+            writable()
             raw_strengthen(chunk_ids, t)
             if depth["n"] == 0 and chunk_ids:
                 mem._journal("strengthen", {"chunks": list(chunk_ids), "t": t})
 
         def reinforce(chunk_id: str, reward: float) -> float:
+            writable()
             u = raw_reinforce(chunk_id, reward)
             if depth["n"] == 0:
                 mem._journal("reinforce", {"chunk": chunk_id, "reward": float(reward)})
@@ -207,6 +217,7 @@ class Memory:
         # Facts carry the wall-clock time they were learned (recorded_at); the journal keeps that
         # same value so that replaying on open rebuilds identical edges.
         def assert_fact(subject: str, relation: str, obj: str, **kw: Any) -> Operation:
+            writable()
             if kw.get("recorded_at") is None:
                 kw["recorded_at"] = time.time()
             op = nested(raw_assert)(subject, relation, obj, **kw)
@@ -217,6 +228,7 @@ class Memory:
             return op
 
         def retract(subject: str, relation: str, obj: str, **kw: Any) -> Operation:
+            writable()
             op = nested(raw_retract)(subject, relation, obj, **kw)
             if depth["n"] == 0:
                 mem._journal("retract", {"s": subject, "r": relation, "o": obj, "t": op.t,
@@ -224,6 +236,7 @@ class Memory:
             return op
 
         def load_priors(knowledge: Mapping[str, Any], t: float | None = None, recorded_at: float | None = None) -> int:
+            writable()
             if isinstance(knowledge, (str, Path)):
                 knowledge = load_knowledge(knowledge)
             if recorded_at is None:
@@ -237,6 +250,7 @@ class Memory:
 
         def consolidate(region_counts: Mapping[tuple[str, str], int], t: float | None = None,
                         recorded_at: float | None = None) -> list[Operation]:
+            writable()
             if recorded_at is None:
                 recorded_at = time.time()
             if t is None:  # journal the time actually used (never -inf: JSON has no infinities)
@@ -291,6 +305,11 @@ class Memory:
             raise TimeOrderError(f"Percept.t={p.t:g} goes backwards for source {p.source!r} (last t={prev:g}); "
                                  "time must be non-decreasing per source")
 
+    @property
+    def readonly(self) -> bool:
+        """True when opened with ``readonly=True``: queries only; recall does not strengthen."""
+        return self._store is not None and self._store.readonly
+
     def _check_open(self) -> None:
         if self._store is not None and self._store.conn is None:
             raise ValueError("this memory is closed")
@@ -341,6 +360,7 @@ class Memory:
     def new_episode(self, name: str | None = None) -> str:
         """End the current episode (and its open chunk); later percepts belong to a new one."""
         with self._lock:
+            self._check_open()
             t = self.now if math.isfinite(self.now) else 0.0
             eid = self.episodic.new_episode(t, name)
             self._journal("episode", {"t": t, "name": eid})
@@ -400,7 +420,7 @@ class Memory:
                               "count": self.temporal.count(lbl, None, at)} for lbl in labels}
 
             def episodic() -> list[Chunk]:
-                return self.episodic.recall(query, k=k, strengthen=at is None)
+                return self.episodic.recall(query, k=k, strengthen=at is None and not self.readonly)
 
             def semantic() -> list[Fact]:
                 names = set(labels) | set(tokens(query))

@@ -11,7 +11,8 @@ Three layers, all in the world frame (map units):
   see are invalidated from the percept's time (negative evidence).
 - **Topological places**: a new place node whenever the agent is farther than ``place_radius``
   from every known place; ``connected_to`` edges record traversals between places; a place takes
-  the ``region`` label reported while the agent is there.
+  the ``region`` label reported most often while the agent is there (a bi-temporal ``in_region``
+  edge, replaced when another label overtakes it).
 - **Occupancy**: known free and blocked cells (edge ``cell_size``), the frontier between known
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
@@ -110,12 +111,13 @@ class _Belief:
 
 
 class _PlaceRec:
-    __slots__ = ("id", "pos", "region_edge", "visits", "first", "last")
+    __slots__ = ("id", "pos", "region_edge", "region_votes", "visits", "first", "last")
 
     def __init__(self, pid: str, pos: Position):
         self.id = pid
         self.pos = pos
         self.region_edge: dict | None = None
+        self.region_votes: dict[str, int] = {}
         self.visits = 0
         self.first: float | None = None
         self.last: float | None = None
@@ -212,8 +214,12 @@ class SpatialMemory:
         if region not in self._regions:
             self.graph.add_node(node, "region", name=region, created=t)
             self._regions.add(region)
+        # A place near a doorway hears several region labels: it takes the one reported most often
+        # while the agent is there (ties keep the current label), so it does not flip at each pass.
+        votes = place.region_votes
+        votes[region] = votes.get(region, 0) + 1
         e = place.region_edge
-        if e is not None and e["region"] == region:
+        if e is not None and (e["region"] == region or votes[region] <= votes.get(e["region"], 0)):
             return
         if e is not None:
             self.graph.invalidate_data(e, t)
@@ -322,8 +328,9 @@ class SpatialMemory:
                     recorded_at: float, node: str | None = None) -> _Belief:
         if node is None:
             node = f"object:{instance}" if instance is not None else f"object:{label}#{self._n_objects}"
-            self._n_objects += 1
-            self.graph.add_node(node, "object", label=label, instance=instance, created=t)
+            if node not in self.graph.nx:  # an instance seen again after it was invalidated is the same object
+                self._n_objects += 1
+                self.graph.add_node(node, "object", label=label, instance=instance, created=t)
         place = self._place_for_object(pos, t)
         if place is None:
             place = self._place_near(pos, create=True, t=t).id

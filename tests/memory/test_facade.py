@@ -141,3 +141,22 @@ def test_closed_or_readonly_memory_refuses_writes(tmp_path):
         ro.observe(Percept(t=2))
     assert ro.stats()["percepts"] == 1
     ro.close()
+
+
+def test_readonly_memory_answers_without_changing_and_refuses_changes(tmp_path):
+    path = tmp_path / "m.db"
+    with Memory.open(path) as mem:
+        scene(mem)
+    ro = Memory.open(path, readonly=True)
+    assert ro.readonly
+    before = snapshot(ro)
+    r = ro.retrieve("where is the key?")  # a recall does not strengthen a read-only memory
+    assert r.episodic and ro.episodic.recall("key")
+    assert snapshot(ro) == before
+    for change in (lambda: ro.semantic.assert_fact("a", "is", "b"), lambda: ro.semantic.retract("a", "is", "b"),
+                   lambda: ro.consolidate(), lambda: ro.new_episode(), lambda: ro.reinforce("chunk-0", 1.0),
+                   lambda: ro.load_priors({"facts": [["a", "is", "b"]]})):
+        with pytest.raises(ValueError, match="read-only"):
+            change()
+    assert snapshot(ro) == before
+    ro.close()

@@ -128,8 +128,12 @@ def test_region_relabel_is_bitemporal():
     mem = Memory()
     mem.observe(Percept(t=1, pose=Pose(0, 0), region="kitchen", sightings=[Sighting("cup", (0.5, 0))]))
     mem.observe(Percept(t=5, pose=Pose(0, 0), region="diner", sightings=[Sighting("cup", (0.5, 0))]))
-    assert mem.spatial.locate("cup")[0].region == "diner"
-    assert mem.spatial.locate("cup", at=2)[0].region == "kitchen"
+    assert mem.spatial.locate("cup")[0].region == "kitchen"  # one vote each: the label stays
+    mem.observe(Percept(t=6, pose=Pose(0.5, 0), region="diner"))
+    assert mem.spatial.locate("cup")[0].region == "diner"  # overtaken
+    assert mem.spatial.locate("cup", at=5.5)[0].region == "kitchen"
+    (edge,) = [d for _, _, _, d in mem.graph.edges("place:0", relation="in_region") if d["region"] == "kitchen"]
+    assert (edge["valid_from"], edge["valid_to"]) == (1.0, 6.0)
 
 
 def test_trajectory_is_inclusive_and_time_ordered_with_late_poses():
