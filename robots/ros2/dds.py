@@ -187,6 +187,7 @@ class DdsPeer:
         return self._writers[topic]
 
     def publish(self, topic: str, msg: Any, type_name: str, **qos: Any) -> None:
+        """Publish a rosbags message; the writer (with ``qos``) is made on first use of ``topic``."""
         self.writer(topic, type_name, **qos).write(to_idl(msg, type_name))
 
     def subscribe(self, topic: str, type_name: str, reliability: str = "reliable", durability: str = "volatile",

@@ -38,7 +38,7 @@ import numpy as np
 
 from . import messages as M
 
-__all__ = ["SimulatedRobot", "write_bag", "FakeRclpy"]
+__all__ = ["SimulatedRobot", "write_bag", "play_over_dds", "FakeRclpy"]
 
 
 @dataclass
@@ -159,6 +159,40 @@ def write_bag(path: str | Path, messages: Iterator[tuple[str, str, float, Any]],
             data = msg if isinstance(msg, (bytes, bytearray)) else store.serialize_cdr(msg, typ)
             w.write(conns[topic], int(round(t * 1e9)), bytes(data))
     return path
+
+
+def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, domain_id: int = 0,
+                  wait_for: Sequence[str] = ("/odom",), match_timeout: float = 15.0) -> dict[str, int]:
+    """Publish ``robot.messages(duration)`` on DDS as a ROS 2 robot would, paced at ``speed`` × real time.
+
+    Waits (up to ``match_timeout`` s) until a reader matched each topic in ``wait_for`` so nothing
+    is lost to discovery; ``/tf_static`` is transient local (late joiners get it). Returns counts per topic.
+    """
+    from .dds import DdsPeer
+
+    peer = DdsPeer(domain_id)
+    qos = {"/tf_static": {"durability": "transient_local"}, "/scan": {"reliability": "best_effort"}}
+    types = {"/tf_static": "tf2_msgs/msg/TFMessage", "/tf": "tf2_msgs/msg/TFMessage",
+             "/odom": "nav_msgs/msg/Odometry", "/scan": "sensor_msgs/msg/LaserScan",
+             "/detections": "vision_msgs/msg/Detection3DArray"}
+    for topic, typ in types.items():
+        peer.writer(topic, typ, **qos.get(topic, {}), depth=100)
+    t_wait = time.monotonic()
+    while any(peer.matched(t) == 0 for t in wait_for):
+        if time.monotonic() - t_wait > match_timeout:
+            raise TimeoutError(f"no DDS reader matched {list(wait_for)} within {match_timeout} s")
+        time.sleep(0.05)
+    counts: dict[str, int] = {}
+    start = time.monotonic()
+    for topic, typ, t, msg in robot.messages(duration):
+        wait = (t - robot.t0) / speed - (time.monotonic() - start)
+        if wait > 0:
+            time.sleep(wait)
+        peer.publish(topic, msg, typ, **qos.get(topic, {}), depth=100)
+        counts[topic] = counts.get(topic, 0) + 1
+    time.sleep(0.5)  # let reliable writers deliver before the participant goes away
+    peer.close()
+    return counts
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""Live over real DDS on loopback, in separate processes: a simulated robot publishes ROS 2 topics,
+the bridge (``embodied-mem robot run``) builds memory, this test queries it over DDS, and the
+``cyclonedds`` command-line tool, an independent peer, sees the bridge's topics under ROS 2 type
+names and decodes its answers. Runs in a private network namespace (see tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cyclonedds")
+pytest.importorskip("rosbags")
+
+from embodied_mem.robots.ros2 import messages as M  # noqa: E402
+from embodied_mem.robots.ros2.dds import LOOPBACK_URI, DdsPeer, dds_topic  # noqa: E402
+from embodied_mem.robots.ros2.testing import SimulatedRobot  # noqa: E402
+
+pytestmark = pytest.mark.netns
+
+BIN = Path(sys.executable).parent
+ROBOT = SimulatedRobot()
+PLAY = 12.0  # seconds of robot time, played at 3x
+ROBOT_CODE = (
+    "from embodied_mem.robots.ros2.testing import SimulatedRobot, play_over_dds; import json; "
+    f"print(json.dumps(play_over_dds(SimulatedRobot(), {PLAY}, speed=3.0, "
+    "wait_for=('/odom', '/tf', '/detections', '/tf_static'))))"
+)
+
+
+@pytest.fixture
+def dds_env(monkeypatch):
+    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_URI)
+    return {**os.environ, "CYCLONEDDS_URI": LOOPBACK_URI}
+
+
+def ask(peer, req, timeout=10.0):
+    """Send a query until its answer (matched by id) arrives: the first ones may race discovery."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        peer.publish("/memory/query", M.string(json.dumps(req)), "std_msgs/msg/String")
+        t_send = time.monotonic()
+        while time.monotonic() - t_send < 1.0:
+            for s in peer.read("/memory/answer"):
+                a = json.loads(s.data)
+                if a.get("id") == req["id"]:
+                    return a
+            time.sleep(0.01)
+    raise TimeoutError(f"no answer to {req} within {timeout} s")
+
+
+def test_live_bridge_over_dds_with_independent_peers(tmp_path, dds_env):
+    run_dir = tmp_path / "run"
+    bridge = subprocess.Popen(
+        [str(BIN / "embodied-mem"), "robot", "run", "robot.transport=dds", "loopback=true", "duration=120",
+         "robot.marker_period=1.0", f"hydra.run.dir={run_dir}"],
+        env=dds_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    robot = None
+    try:
+        peer = DdsPeer()
+        peer.subscribe("/memory/answer", "std_msgs/msg/String")
+        peer.subscribe("/goal_pose", "geometry_msgs/msg/PoseStamped")
+        peer.subscribe("/memory/markers", "visualization_msgs/msg/MarkerArray")
+        assert ask(peer, {"id": 0, "op": "stats"}, timeout=40)["ok"]  # the bridge is up
+
+        robot = subprocess.run([sys.executable, "-c", ROBOT_CODE], env=dds_env, capture_output=True, text=True,
+                               timeout=60)
+        assert robot.returncode == 0, robot.stderr
+        counts = json.loads(robot.stdout.strip().splitlines()[-1])
+        assert counts["/odom"] == int(PLAY * ROBOT.odom_rate) + 1
+        time.sleep(0.5)
+
+        a = ask(peer, {"id": 1, "op": "locate", "label": "cup"})
+        assert a["ok"] and len(a["locations"]) == 1
+        assert a["locations"][0]["position"] == pytest.approx(list(ROBOT.objects["cup"]), abs=1e-6)
+        last = ask(peer, {"id": 2, "op": "last_seen", "label": "cup"})
+        assert ROBOT.t0 < last["t"] <= ROBOT.t0 + PLAY
+        ev = ask(peer, {"id": 3, "op": "between", "t0": ROBOT.t0, "t1": ROBOT.t0 + PLAY})
+        assert any(e["label"] == "cup" for e in ev["events"])
+        path = ask(peer, {"id": 4, "op": "path", "label": "cup"})
+        assert path["waypoints"] and len(path["waypoints"]) > 5
+        stats = ask(peer, {"id": 5, "op": "stats"})
+        assert stats["bridge"]["received"]["odom"] == counts["/odom"]  # reliable: nothing lost
+        assert stats["bridge"]["skipped"] == {}
+        goto = ask(peer, {"id": 6, "op": "goto", "label": "cup"})
+        assert goto["ok"]
+        goals = peer.wait_for("/goal_pose", timeout=5)
+        assert goals and goals[-1].header.frame_id == "map"
+        assert abs(goals[-1].pose.position.x - goto["goal"]["x"]) < 1e-9
+        markers = peer.wait_for("/memory/markers", timeout=5)
+        assert markers and any(m.ns == "objects" for m in markers[-1].markers)
+
+        # the cyclonedds CLI, an independent DDS peer, lists the bridge's topics with ROS 2 type names
+        ls = subprocess.run([str(BIN / "cyclonedds"), "ls", "-r", "2s", "--suppress-progress-bar", "--color", "none"],
+                            env=dds_env, capture_output=True, text=True, timeout=60)
+        assert ls.returncode == 0, ls.stderr
+        for topic, typ in [("/odom", "nav_msgs::msg::dds_::Odometry_"),
+                           ("/scan", "sensor_msgs::msg::dds_::LaserScan_"),
+                           ("/memory/answer", "std_msgs::msg::dds_::String_"),
+                           ("/memory/markers", "visualization_msgs::msg::dds_::MarkerArray_"),
+                           ("/goal_pose", "geometry_msgs::msg::dds_::PoseStamped_")]:
+            assert dds_topic(topic) in ls.stdout and typ in ls.stdout
+        # ... and decodes the bridge's answers from the type information alone (XTypes)
+        sub = subprocess.Popen([str(BIN / "cyclonedds"), "subscribe", "rt/memory/answer", "-r", "2s", "--qos",
+                                "scan-random", "--suppress-progress-bar", "--color", "none"],
+                               env=dds_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4.0)
+        ask(peer, {"id": 77, "op": "last_seen", "label": "cup"})
+        time.sleep(1.0)
+        sub.send_signal(signal.SIGINT)
+        out, _ = sub.communicate(timeout=20)
+        assert '\\"id\\": 77' in out or '"id": 77' in out, out[-2000:]
+        peer.close()
+    finally:
+        if bridge.poll() is None:
+            bridge.send_signal(signal.SIGINT)
+        out, _ = bridge.communicate(timeout=30)
+    assert bridge.returncode == 0, out[-3000:]
+    # the bridge shut down cleanly: memory.db is durable and holds what the robot showed it
+    from embodied_mem.memory import Memory
+
+    assert (run_dir / "metrics.json").exists() and (run_dir / "map.png").exists()
+    with Memory.open(run_dir / "memory.db", readonly=True) as mem:
+        (loc,) = mem.spatial.locate("cup")
+        assert loc.position == pytest.approx(ROBOT.objects["cup"], abs=1e-6)
+        end = mem.spatial.trajectory()[-1]
+        x, y, _ = ROBOT.pose_at(ROBOT.speed * PLAY)
+        assert end[0] == pytest.approx(ROBOT.t0 + PLAY) and (end[1].x, end[1].y) == pytest.approx((x, y), abs=1e-6)
