@@ -98,6 +98,7 @@ def _build_class() -> type:
                                     seed=0 if seed is None else int(seed))
             self._render_pixels = False
             self._env._obs = self._pixels_or_nothing  # type: ignore[method-assign]  # skip per-step rendering
+            _make_chunks_ordered(self._env._world)
             self._default_seed = seed
             self.length = length
             self.area = area
@@ -218,6 +219,31 @@ def _build_class() -> type:
     _CrafterEnv.__name__ = _CrafterEnv.__qualname__ = "CrafterEnv"
     _CrafterEnv.__module__ = __name__
     return _CrafterEnv
+
+
+class _OrderedSet(dict):
+    """The part of ``set`` Crafter's world uses for its chunks, iterating in insertion order."""
+
+    def add(self, item: Any) -> None:
+        self[item] = None
+
+    def remove(self, item: Any) -> None:
+        del self[item]
+
+
+def _make_chunks_ordered(world: Any) -> None:
+    """Crafter keeps each chunk's objects in a ``set`` of objects hashed by address, and picks the
+    creature to despawn by index into it: the same seed and actions then give different worlds
+    from run to run. Insertion-ordered chunks make episodes reproducible."""
+    import collections
+
+    original = world.reset
+
+    def reset(seed: Any = None) -> None:
+        original(seed=seed)
+        world._chunks = collections.defaultdict(_OrderedSet)
+
+    world.reset = reset
 
 
 def _object_label(obj: Any) -> str:

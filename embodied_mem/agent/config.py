@@ -35,6 +35,7 @@ class PlannerConfig:
     consolidate_every: int = 500  # steps between mem.consolidate() calls (learning facts from events)
     retrieve_on_replan: bool = True  # ask mem.retrieve(goal query) when a new plan is made
     station_radius: int = 12  # a known table/furnace farther than this (path cells) is replaced by a new one
+    fight_health: int = 7  # pursue defeat_zombie / defeat_skeleton only with at least this health
     replan_every: int = 50  # steps: replan even without a verdict (new knowledge may shorten the plan)
 
 
@@ -51,11 +52,15 @@ class CriticConfig:
 
 @dataclass
 class ExecutorConfig:
-    drink_below: int = 4  # survival reflexes: vitals (0-9) below which the need preempts the plan
-    food_below: int = 4
+    drink_below: int = 5  # survival reflexes: vitals (0-9) below which the need preempts the plan
+    food_below: int = 5
     energy_below: int = 3
     fight_radius: int = 1  # attack zombies/skeletons this close (Manhattan cells) whatever the plan
-    flee_health: int = 3  # below this health, keep away from zombies unless cornered
+    flee_health: int = 0  # at or below this health, step away from zombies (0: never; fleeing rarely outruns them)
+    heal_below: int = 4  # health at or below which it hides in a sealed shelter to recover...
+    heal_until: int = 8  # ...until health is back to this
+    shelter_below_daylight: float = 0.65  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
+    shelter_until_daylight: float = 0.6  # leave it when the morning is this bright
     dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
     explore_persistence: int = 12  # steps to keep an exploration target before choosing again
 

@@ -62,14 +62,32 @@ class Executor:
         self.need: Subgoal | None = None
         self.last_target: tuple[str, tuple[int, int]] | None = None
         self.replans = 0
+        self.shelter_plan: dict[str, Any] | None = None
+        self.shelter_exit: tuple[int, int] | None = None
+        self.rock_target: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ reflexes and needs
     def reflex(self, state: Any) -> int | None:
-        """Fight a zombie or skeleton within reach (it would hit us anyway)."""
+        """Fight a zombie or skeleton within reach (it would hit us anyway); when weak, keep away."""
+        pos = state.pos
+        near = []
         for lab in ENEMIES:
             for c in state.visible.get(lab, ()):
-                if _md(c, state.pos) <= self.config.fight_radius:
+                d = _md(c, pos)
+                if d <= self.config.fight_radius:
                     return self._face_then(c, DO, state)
+                if lab == "zombie" and d <= 3:
+                    near.append(c)
+        if near and state.inventory.get("health", 9) <= self.config.flee_health:
+            best, score = None, sum(_md(c, pos) for c in near)
+            for d in DIRS:
+                n = _add(pos, d)
+                if state.label_at(n) in WALKABLE:
+                    sc = sum(_md(c, n) for c in near)
+                    if sc > score:
+                        best, score = d, sc
+            if best is not None:
+                return MOVES[best]
         return None
 
     def survival_need(self, state: Any) -> Subgoal | None:
@@ -78,21 +96,36 @@ class Executor:
         if self.need is not None and not self.need_satisfied(self.need, state):
             return self.need
         self.need = None
-        if inv.get("drink", 9) < cfg.drink_below:
+        drink, food = inv.get("drink", 9), inv.get("food", 9)
+        dusk = state.daylight < cfg.shelter_below_daylight + 0.2  # top up before the night
+        near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
+        near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 3
+        if drink <= 2 and not self.sealed(state):
             self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif inv.get("food", 9) < cfg.food_below:
+        elif food <= 2 and not self.sealed(state):
+            self.need = Subgoal("hunt", "cow", goal="eat")
+        elif inv.get("health", 9) <= cfg.heal_below and self._can_dig_shelter(state):
+            self.need = Subgoal("shelter", None, goal="heal")  # hide and recover
+        elif state.daylight < cfg.shelter_below_daylight and self._can_dig_shelter(state):
+            self.need = Subgoal("shelter", None, goal="night")
+        elif drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 7):
+            self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
+        elif food < cfg.food_below or (near_cow and food < 7) or (dusk and food < 6):
             self.need = Subgoal("hunt", "cow", goal="eat")
         elif inv.get("energy", 9) < cfg.energy_below:
             self.need = Subgoal("sleep", None, goal="rest")
         return self.need
 
-    @staticmethod
-    def need_satisfied(need: Subgoal, state: Any) -> bool:
+    def need_satisfied(self, need: Subgoal, state: Any) -> bool:
         inv = state.inventory
         if need.goal == "drink":
             return inv.get("drink", 0) >= 8
         if need.goal == "eat":
             return inv.get("food", 0) >= 6
+        if need.goal == "heal":
+            return inv.get("health", 0) >= self.config.heal_until or inv.get("food", 9) <= 1 or inv.get("drink", 9) <= 1
+        if need.goal == "night":
+            return state.daylight >= self.config.shelter_until_daylight and not state.sleeping
         if need.goal == "rest":
             return not state.sleeping and inv.get("energy", 0) >= 8
         return True
@@ -134,6 +167,8 @@ class Executor:
                     state.label_at(state.facing_cell) in WALKABLE:
                 return ACTION_IDS["place_stone"]  # close the side we face: a little shelter
             return SLEEP
+        if kind == "shelter":
+            return self.shelter(state, world)
         if kind == "wait":
             cell = world.nearest(sg.target or "plant", state.pos)
             if cell is None:
@@ -176,6 +211,146 @@ class Executor:
         if kind == "experiment":
             return inv != inv0
         return False
+
+    # ------------------------------------------------------------------ night shelter
+    def _can_dig_shelter(self, state: Any) -> bool:
+        return state.inventory.get("wood_pickaxe", 0) > 0 or self.sealed(state)
+
+    def sealed(self, state: Any) -> bool:
+        """Whether the walkable cells connected to us (in view) are few and closed in."""
+        pos = state.pos
+        seen = {pos}
+        stack = [pos]
+        while stack:
+            c = stack.pop()
+            for d in DIRS:
+                n = _add(c, d)
+                if n in seen:
+                    continue
+                lab = state.label_at(n)
+                if lab == "unknown":
+                    return False
+                if lab in WALKABLE or lab in CREATURES:
+                    seen.add(n)
+                    if len(seen) > 6:
+                        return False
+                    stack.append(n)
+        return True
+
+    def shelter(self, state: Any, world: Any) -> int | None:
+        """At night: dig two cells into rock, step back and seal the entrance with a stone; sleep there.
+
+        The walk in faces the rock, so the entrance can only be faced from inside after stepping to
+        the inner cell and back (Crafter turns the player only by moving or bumping).
+        """
+        pos = state.pos
+        if self.sealed(state):
+            self.shelter_plan = None
+            if state.inventory.get("energy", 9) < 9:
+                return SLEEP
+            return NOOP
+        plan = self.shelter_plan
+        if plan is not None:
+            a = self._shelter_step(plan, state, world)
+            if a is not None:
+                return a
+            self.shelter_plan = None
+        site = self._find_dig_site(state)
+        if site is None:
+            rock = self.rock_target
+            if rock is None or _md(rock, pos) <= 1 or world.put_aside_now("rock", rock):
+                rock = self.rock_target = world.rock(pos)
+            if rock is None:
+                return self.explore(state, world, "stone")
+            a = self._interact(rock, NOOP, state, world, "stone")
+            if a is None:
+                world.put_aside("rock", rock, state.t + 300)
+                self.rock_target = None
+                return self._wander(state, world)
+            return a
+        self.shelter_plan = {"B": site[0], "d": site[1], "phase": 0}
+        a = self._shelter_step(self.shelter_plan, state, world)
+        return a if a is not None else self._wander(state, world)
+
+    def escape(self, state: Any) -> int | None:
+        """Mine out of a closed-in spot, through the entrance we sealed if we remember it."""
+        pos = state.pos
+        order = list(DIRS)
+        if self.shelter_exit is not None:
+            d = self._axis_step(pos, self.shelter_exit) if self.shelter_exit != pos else DIRS[0]
+            order.remove(d)
+            order.insert(0, d)
+        for d in order:
+            n = _add(pos, d)
+            lab = state.label_at(n)
+            if self._can_mine(lab, state) or lab in ("table", "furnace"):
+                if lab in ("table", "furnace"):
+                    continue
+                return self._face_then(n, DO, state)
+        return None
+
+    def _find_dig_site(self, state: Any) -> tuple[tuple[int, int], tuple[int, int]] | None:
+        best, bd = None, 1e9
+        pos = state.pos
+        for b in state.visible.get("grass", []) + state.visible.get("sand", []) + state.visible.get("path", []) + [pos]:
+            dist = _md(b, pos)
+            if dist >= bd:
+                continue
+            stone = state.inventory.get("stone", 0)
+            for d in DIRS:
+                p1, f1, g1 = _add(b, d), _add(b, d, 2), _add(b, d, 3)
+                lp, lf = state.label_at(p1), state.label_at(f1)
+                mined = 0
+                for lab in (lp, lf):
+                    if self._can_mine(lab, state) and lab not in ("tree", "diamond"):
+                        mined += lab == "stone"
+                    elif lab not in WALKABLE:
+                        break
+                else:
+                    if stone + mined < 1:
+                        continue
+                    e = (d[1], d[0])
+                    walls = (g1, _add(p1, e), _add(p1, e, -1), _add(f1, e), _add(f1, e, -1))
+                    if all(self._wall(state.label_at(w)) for w in walls):
+                        best, bd = (b, d), dist
+                        break
+                continue
+        return best
+
+    @staticmethod
+    def _wall(label: str) -> bool:
+        return label not in WALKABLE and label not in CREATURES and label not in ("unknown", "lava", "plant",
+                                                                                 "ripe_plant")
+
+    def _shelter_step(self, plan: dict[str, Any], state: Any, world: Any) -> int | None:
+        B, d = plan["B"], plan["d"]
+        P, F = _add(B, d), _add(B, d, 2)
+        pos = state.pos
+        back = (-d[0], -d[1])
+        if pos == B:
+            lab = state.label_at(P)
+            if lab in WALKABLE:
+                return MOVES[d]
+            return self._face_then(P, DO, state) if self._can_mine(lab, state) else None
+        if pos == P:
+            labf = state.label_at(F)
+            if plan.get("inner"):
+                if tuple(state.facing) != back:
+                    return MOVES[back] if state.label_at(B) not in WALKABLE else None
+                if state.label_at(B) in WALKABLE and state.inventory.get("stone", 0) > 0:
+                    self.shelter_exit = B
+                    return ACTION_IDS["place_stone"]
+                return None
+            if labf in WALKABLE:
+                return MOVES[d]
+            return self._face_then(F, DO, state) if self._can_mine(labf, state) else None
+        if pos == F:
+            plan["inner"] = True
+            return MOVES[back]
+        path = self._path_to(B, state, world, adjacent=False)
+        if path is None:
+            return None
+        return self._follow(path, state, world, B)
 
     # ------------------------------------------------------------------ pieces
     def _collect(self, sg: Subgoal, state: Any, world: Any) -> int | None:
@@ -335,7 +510,12 @@ class Executor:
         tgt = self.explore_target
         if tgt is not None and (t > self.explore_until or _md(tgt, pos) <= 1):
             world.put_aside("frontier", tgt, t + 300)
+            world.put_aside("area", tgt, t + 150)
             tgt = None
+        if tgt is None and hint in ("cow", "water", "zombie", "skeleton"):
+            tgt = world.recall_area(hint, pos, self.rng)  # memory: where it used to be
+            if tgt is not None:
+                self.explore_until = t + 20 + _md(tgt, pos) * 2
         for _ in range(3):
             if tgt is None:
                 tgt = world.frontier(pos, self.rng)

@@ -42,12 +42,14 @@ class MinecraftAgentConfig:
     stride: float = 8.0  # the farthest a single move_to goes, blocks
     approach_range: float = 2.0  # move_to ends within this distance of a block to dig
     explore_min_distance: float = 4.0  # frontiers closer than this are not worth a step
+    turn_cost: float = 4.0  # frontier choice: blocks of detour one U-turn is worth (half for 90 degrees)
     explore_persistence: int = 6  # steps to keep an exploration target before choosing again
     fail_limit: int = 2  # failures on one target before the critic puts it aside
     blacklist_steps: int = 60  # how long a put-aside target stays aside
     stall_steps: int = 40  # steps on one subgoal without progress -> "stalled"
     loop_window: int = 12  # recent positions inspected for a loop
     loop_cells: int = 2  # at most this many distinct cells in the window (no progress) -> "loop"
+    move_timeout_ms: int = 6000  # a move_to that takes longer is stopped (and counts as failed)
     critic: bool = True  # off: no blacklisting, no loop mitigation (ablation)
     write_memory: bool = True
 
@@ -274,8 +276,8 @@ class Executor:
             mx, my, mz = f.memory_to_feet(goal[0], goal[1], None)
             bx, by, bz = f.memory_to_block(*goal)
             if final_range > 0:
-                return {"op": "move_to", "x": bx + 0.5, "y": float(by), "z": bz + 0.5, "range": final_range}
-            return {"op": "move_to", "x": mx, "z": mz, "range": 1.0}
+                return self._move(bx + 0.5, float(by), bz + 0.5, final_range)
+            return self._move(mx, None, mz, 1.0)
         waypoint = None
         if sp is not None:
             path = sp.path(here, goal, adjacent=True)
@@ -290,7 +292,7 @@ class Executor:
             s = self.cfg.stride / dist
             waypoint = (here[0] + (goal[0] - here[0]) * s, here[1] + (goal[1] - here[1]) * s, here[2])
         mx, _, mz = f.memory_to_feet(waypoint[0], waypoint[1], None)
-        return {"op": "move_to", "x": mx, "z": mz, "range": 1.0}
+        return self._move(mx, None, mz, 1.0)
 
     def explore(self, state: State, memory: Any, critic: Critic) -> dict[str, Any]:
         sp = self.spatial(memory)
@@ -303,11 +305,20 @@ class Executor:
                 if t is not None and not state.last_ok:
                     critic.put_aside(t, state.t)
                 self.explore_target = None
+                # the nearest frontier, preferring to keep going the way the agent went (less zig-zag)
+                best, best_score = None, math.inf
                 for c in sp.frontiers(near=here, limit=400):
-                    if math.dist(here[:2], c[:2]) >= self.cfg.explore_min_distance and not critic.is_aside(c, state.t):
-                        self.explore_target = (c[0], c[1], here[2])
-                        self.explore_since = state.t
-                        break
+                    d = math.dist(here[:2], c[:2])
+                    if d < self.cfg.explore_min_distance or critic.is_aside(c, state.t):
+                        continue
+                    turn = math.atan2(c[1] - here[1], c[0] - here[0]) - self.heading
+                    score = d + self.cfg.turn_cost * (1.0 - math.cos(turn))
+                    if score < best_score:
+                        best, best_score = c, score
+                if best is not None:
+                    self.explore_target = (best[0], best[1], here[2])
+                    self.explore_since = state.t
+                    self.heading = math.atan2(best[1] - here[1], best[0] - here[0])
             if self.explore_target is not None:
                 self.target = self.explore_target
                 return self.move_towards(self.explore_target, state, memory, final_range=0.0)
@@ -324,13 +335,21 @@ class Executor:
             score = math.cos(ang) * d
             if score > best_score:
                 best, best_score = (cx, cy), score
-        if best is None or best_score <= 0:
+        if best is None or best_score <= 0:  # nothing ahead: a new heading, and any free cell in view
             self.heading = self.rng.uniform(-math.pi, math.pi)
-            c, s = math.cos(self.heading), math.sin(self.heading)
-            best = (here[0] + c * 3.0, here[1] + s * 3.0)
+            near = [c for c in state.free if math.hypot(c[0] - here[0], c[1] - here[1]) >= 1.0]
+            if not near:
+                return {"op": "control", "controls": {"back": True, "jump": True}, "ticks": 6}
+            best = self.rng.choice(near)
         f = _frames()
         mx, _, mz = f.memory_to_feet(best[0], best[1], None)
-        return {"op": "move_to", "x": mx, "z": mz, "range": 1.0}
+        return self._move(mx, None, mz, 1.0)
+
+    def _move(self, x: float, y: float | None, z: float, range_: float) -> dict[str, Any]:
+        cmd: dict[str, Any] = {"op": "move_to", "x": x, "z": z, "range": range_, "timeout_ms": self.cfg.move_timeout_ms}
+        if y is not None:
+            cmd["y"] = y
+        return cmd
 
 
 class MinecraftAgent(Agent):

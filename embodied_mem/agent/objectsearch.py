@@ -28,8 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ..mapping3d.frames import camera_pose
-from ..mapping3d.fusion import Map3D, TSDFMap
+from ..mapping3d.fusion import Map3D, ObjectMap
 from ..mapping3d.navgrid import geodesic
 from ..percept import Percept
 from .base import Agent
@@ -37,7 +36,7 @@ from .base import Agent
 __all__ = ["ObjectSearchAgent", "RandomSearchAgent", "make_robomemory", "make_reactive", "make_random", "make_agent"]
 
 STOP, FORWARD, LEFT, RIGHT = 0, 1, 2, 3
-FUSED_POINTS_FILE = "fused_points.npz"  # read by the indoor3d plot hook
+MAP_FILE = "map3d.npz"  # the 3D map beside memory.db; the indoor3d plot hook reads its "points"
 _KNOWN_KEYS = {"name", "fuse", "stop_distance", "spin_first", "voxel_size", "nav_resolution", "memory_source"}
 
 
@@ -73,15 +72,19 @@ class ObjectSearchAgent(Agent):
         self.source = memory_source
         self._rng = np.random.default_rng(seed)
         self.memory: Any = None
-        self._tsdf: TSDFMap | None = None
-        self._tsdf_memory: Any = None
+        self._map_memory: Any = None
         self._last_t = -1.0
         self._record: dict[str, Any] = {}
         self._new_map()
+        self._new_episode()
 
     def _new_map(self) -> None:
-        self.map = Map3D(self.intr, sensor_height=self.sensor_height, fuse=False, nav_resolution=self.nav_resolution,
+        self.map = Map3D(self.intr, sensor_height=self.sensor_height, fuse=self.fuse and self.uses_memory,
+                         voxel_size=self.voxel_size, nav_resolution=self.nav_resolution,
                          max_depth=min(self.max_depth, 6.0))
+
+    def _new_episode(self) -> None:
+        self.map.objects = ObjectMap()  # objects of earlier episodes come from Memory, not from here
         self._spin_left = int(round(2 * math.pi / self.turn)) if self.spin_first else 0
         self._frontier_goal: tuple[float, float] | None = None
         self._failed: list[tuple[float, float]] = []
@@ -89,23 +92,30 @@ class ObjectSearchAgent(Agent):
         self._steps = 0
         self._stuck = 0
         self._collisions = 0
+        self._look_steps = 0
         self._t0 = self._last_t + 1.0
 
     # ------------------------------------------------------------ Agent API
     def reset(self, memory: Any | None, *, seed: int | None = None) -> None:
+        """Start an episode. Without memory the map starts empty every episode; with memory the
+        3D map (geometry and navigable floor) lives as long as the ``Memory`` object and is saved
+        beside its database (``map3d.npz``), from where a reopened memory reloads it."""
         if self.uses_memory and memory is None:
             raise ValueError(f"{self.name} needs a Memory (got None)")
         self.memory = memory if self.uses_memory else None
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-        if self.memory is not None:
+        if self.memory is None:
+            self._new_map()
+        else:
             traj = self.memory.spatial.trajectory()
             if traj:
                 self._last_t = max(self._last_t, traj[-1][0])
-            if self.fuse and self._tsdf_memory is not self.memory:
-                self._tsdf = TSDFMap(self.voxel_size, max_depth=min(self.max_depth, 6.0))
-                self._tsdf_memory = self.memory
-        self._new_map()
+            if self._map_memory is not self.memory:
+                self._new_map()
+                self._map_memory = self.memory
+                self._load_map()
+        self._new_episode()
 
     def act(self, obs: Mapping[str, Any], info: Mapping[str, Any]) -> int:
         percept: Percept = info["percept"]
@@ -114,7 +124,7 @@ class ObjectSearchAgent(Agent):
             raise ValueError("object search needs info['percept'].pose (a localized agent)")
         labels = info.get("labels") or {}
         self.map.labels = dict(labels)
-        seen = self.map.add_frame(obs["depth"], obs.get("semantic"), pose)
+        seen = self.map.add_frame(obs["depth"], obs.get("semantic"), pose, obs.get("rgb"))
         if info.get("collided") and self._last_action == FORWARD:
             # something the camera missed (below its view): block a short arc ahead
             for da in (-0.4, -0.2, 0.0, 0.2, 0.4):
@@ -138,8 +148,8 @@ class ObjectSearchAgent(Agent):
         self._record = {"mode": mode, "goal": goal}
         if target is not None:
             self._record["target"] = [round(target[0], 2), round(target[1], 2)]
-        if self._tsdf is not None and (action == STOP or self._steps % 200 == 0):
-            self.save_fused()
+        if self.memory is not None and (action == STOP or self._steps % 200 == 0):
+            self.save_map()
         return action
 
     def record(self) -> dict[str, Any]:
@@ -150,23 +160,39 @@ class ObjectSearchAgent(Agent):
         sightings = tuple(o.sighting(min(1.0, o.n_points / 30.0)) for o in seen)
         p = dataclasses.replace(percept, t=t, sightings=sightings, source=self.source)
         self.memory.observe(p)
-        if self._tsdf is not None:
-            pose = percept.pose
-            T = camera_pose(pose.x, pose.y, pose.z + self.sensor_height, pose.yaw)
-            self._tsdf.integrate(obs["depth"], self.intr, T, obs.get("rgb"))
 
-    def save_fused(self) -> None:
-        """Write the fused surface points beside the memory database (``fused_points.npz``)."""
+    def _map_file(self) -> Any:
         path = getattr(self.memory, "path", None)
-        if self._tsdf is None or path is None:
-            return
+        if path is None:
+            return None
         from pathlib import Path
 
-        pts = self._tsdf.surface_points()
-        out = Path(path).parent / FUSED_POINTS_FILE
-        tmp = out.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, points=pts.astype(np.float32))
+        return Path(path).parent / MAP_FILE
+
+    def save_map(self) -> None:
+        """Write the 3D map beside the memory database: ``map3d.npz`` (navigable floor grid and,
+        when fusing, the fused surface points, which the indoor3d plot hook draws)."""
+        out = self._map_file()
+        if out is None:
+            return
+        nav = self.map.nav
+        arrays: dict[str, Any] = {"nav_grid": nav.grid, "nav_origin": np.array([nav.x0, nav.y0]),
+                                  "nav_resolution": np.array(nav.res)}
+        if self.map.tsdf is not None:
+            arrays["points"] = self.map.tsdf.surface_points().astype(np.float32)
+        tmp = out.with_name(out.stem + ".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
         tmp.replace(out)
+
+    def _load_map(self) -> None:
+        f = self._map_file()
+        if f is None or not f.exists():
+            return
+        with np.load(f) as d:
+            if float(d["nav_resolution"]) != self.map.nav.res:
+                return  # saved at another resolution: start afresh rather than resample
+            self.map.nav.grid = d["nav_grid"].copy()
+            self.map.nav.x0, self.map.nav.y0 = (float(v) for v in d["nav_origin"])
 
     # ------------------------------------------------------------ decisions
     def _goal_position(self, goal: str, pose: Any) -> tuple[tuple[float, float] | None, str]:
@@ -204,8 +230,6 @@ class ObjectSearchAgent(Agent):
             self._spin_left -= 1
             return LEFT, "look", None
         return self._explore(pose), "explore", None
-
-    _look_steps = 0
 
     def _explore(self, pose: Any) -> int:
         nav = self.map.nav

@@ -195,6 +195,8 @@ class Planner:
         for goal in self.config.goals:
             if state.unlocked(goal) or self.cooldown.get(goal, -1) > state.t:
                 continue
+            if goal.startswith("defeat_") and state.inventory.get("health", 9) < self.config.fight_health:
+                continue  # pick fights only when healthy
             try:
                 steps = self.expand(goal, state, world)
             except NoPlan:
@@ -216,7 +218,8 @@ class Planner:
     def maintenance(self, state: Any, world: Any) -> list[Subgoal]:
         """Once every reachable goal is done: hunt what is left, keep a stock of materials, explore."""
         for label in ("zombie", "skeleton"):
-            if world.nearest(label, state.pos, max_dist=12) is not None:
+            if state.inventory.get("health", 9) >= self.config.fight_health and \
+                    world.nearest(label, state.pos, max_dist=12) is not None:
                 return [Subgoal("hunt", label, goal="defeat_" + label)]
         inv = state.inventory
         if inv.get("sapling", 0) > 0:

@@ -24,6 +24,8 @@ from .world import MemoryWorld, ViewWorld
 
 __all__ = ["RoboMemoryAgent"]
 
+NEEDS = ("drink", "eat", "rest", "night", "heal")  # survival subgoals' goal names (not achievements)
+
 
 class RoboMemoryAgent(Agent):
     """The memory-driven agent. ``labels``/``inventory_names`` describe the adapter's observation.
@@ -95,6 +97,11 @@ class RoboMemoryAgent(Agent):
             self.source, self.last_action = "reflex", a
             return a
         need = self.executor.survival_need(state)
+        if need is None and self.executor.sealed(state):
+            a = self.executor.escape(state)  # morning: dig out of the night shelter
+            if a is not None:
+                self.source, self.last_action = "escape", a
+                return a
         if need is not None:
             if self.subgoal != need:
                 self._start(need, state)
@@ -123,7 +130,7 @@ class RoboMemoryAgent(Agent):
             a = ex.explore(state, self.world, None)
             return a if a is not None else NOOP
         for _ in range(3):
-            if self.subgoal is None or self.subgoal.goal in ("drink", "eat", "rest") or \
+            if self.subgoal is None or self.subgoal.goal in NEEDS or \
                     state.t - self.last_plan_t >= self.config.planner.replan_every:
                 self._replan(state)
             assert self.subgoal is not None
@@ -202,7 +209,7 @@ class RoboMemoryAgent(Agent):
         if tgt is not None:
             self.world.put_aside(tgt[0], tgt[1], t + self.config.critic.blacklist_steps)
         sg = self.subgoal
-        if sg is not None and sg.goal and sg.goal not in ("drink", "eat", "rest") and tgt is None:
+        if sg is not None and sg.goal and sg.goal not in NEEDS and tgt is None:
             self.planner.put_aside(sg.goal, t + self.config.critic.blacklist_steps / 4)
         self.executor.path = None
         self.subgoal = None

@@ -97,6 +97,17 @@ class ViewWorld:
     def frontier(self, pos: tuple[int, int], rng: Any) -> tuple[int, int] | None:
         return None  # nothing beyond the view is known: the executor wanders instead
 
+    def recall_area(self, label: str, pos: tuple[int, int], rng: Any) -> tuple[int, int] | None:
+        return None
+
+    def put_aside_now(self, label: str, cell: tuple[int, int]) -> bool:
+        return not self._ok(label, cell)
+
+    def rock(self, pos: tuple[int, int]) -> tuple[int, int] | None:
+        """A stone cell with much rock around it (somewhere to dig a shelter), nearest first."""
+        stones = set(self.visible("stone"))
+        return _rock_in(stones, pos, self)
+
 
 class MemoryWorld(ViewWorld):
     """Spatial memory (beliefs, occupancy, places) merged with the current view."""
@@ -151,3 +162,33 @@ class MemoryWorld(ViewWorld):
         # the nearest few, picked at random so that two agents do not wander identically forever
         k = min(len(cells), 3)
         return cells[int(rng.integers(k))]
+
+    def recall_area(self, label: str, pos: tuple[int, int], rng: Any) -> tuple[int, int] | None:
+        """Where ``label`` used to be (invalidated beliefs too): cows graze where cows grazed.
+
+        A cell at least 6 cells away, not visited for this purpose lately; nearest of a random few.
+        """
+        hist = self.sp.history(label)
+        cells = {(int(round(loc.position[0])), int(round(loc.position[1]))) for loc in hist[-300:]}
+        cells = [c for c in cells if abs(c[0] - pos[0]) + abs(c[1] - pos[1]) >= 6 and self._ok("area", c)]
+        if not cells:
+            return None
+        cells.sort(key=lambda c: abs(c[0] - pos[0]) + abs(c[1] - pos[1]))
+        return cells[int(rng.integers(min(3, len(cells))))]
+
+    def rock(self, pos: tuple[int, int]) -> tuple[int, int] | None:
+        stones = {(int(round(loc.position[0])), int(round(loc.position[1]))) for loc in self.sp.locate("stone")}
+        stones |= set(self.visible("stone"))
+        return _rock_in(stones, pos, self)
+
+
+def _rock_in(stones: set[tuple[int, int]], pos: tuple[int, int], world: ViewWorld) -> tuple[int, int] | None:
+    best, bd = None, float("inf")
+    for c in stones:
+        d = abs(c[0] - pos[0]) + abs(c[1] - pos[1])
+        if d >= bd or not world._ok("rock", c):
+            continue
+        n = sum((c[0] + dx, c[1] + dy) in stones for dx in (-2, -1, 0, 1, 2) for dy in (-2, -1, 0, 1, 2))
+        if n >= 14:
+            best, bd = c, d
+    return best
