@@ -182,7 +182,8 @@ def _run_task(cfg: Any) -> None:
         memory.close()
 
 
-def _hydra(task: Any, config_name: str, overrides: list[str]) -> None:
+def _hydra(task: Any, config_name: str, overrides: list[str]) -> int:
+    """Run a Hydra app; returns its exit status (Hydra reports bad overrides and errors, then exits 1)."""
     import hydra
 
     _register()
@@ -191,8 +192,11 @@ def _hydra(task: Any, config_name: str, overrides: list[str]) -> None:
     sys.argv = [f"embodied-mem-{config_name}", *overrides]
     try:
         app()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
     finally:
         sys.argv = old
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     cmd, rest = argv[0], argv[1:]
     if cmd == "run":
-        _hydra(_run_task, "robot_run", rest)
-        return 0
+        return _hydra(_run_task, "robot_run", rest)
     if cmd == "replay":
         if not rest or "=" in rest[0] or rest[0].startswith("-"):
             print("embodied-mem robot replay: give the recording first: robot replay BAG_PATH [overrides]\n\n" + USAGE,
@@ -217,7 +220,6 @@ def main(argv: list[str] | None = None) -> int:
         if "'" in str(bag):
             print(f"embodied-mem robot replay: paths with a single quote are not supported: {bag}", file=sys.stderr)
             return 2
-        _hydra(_replay_task, "robot_replay", [f"bag='{bag}'", *rest[1:]])
-        return 0
+        return _hydra(_replay_task, "robot_replay", [f"bag='{bag}'", *rest[1:]])
     print(f"embodied-mem robot: unknown sub-command {cmd!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -1,0 +1,54 @@
+"""`embodied-mem robot replay BAG_PATH` / `robot run`: Hydra run directory with memory.db, map.png, metrics.json."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("rosbags")
+
+from embodied_mem.cli import main as cli  # noqa: E402
+from embodied_mem.memory import Memory  # noqa: E402
+
+
+def test_replay_writes_memory_map_and_metrics(sim_bags, sim_robot, tmp_path, capsys):
+    run_dir = tmp_path / "replay"
+    rc = cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={run_dir}", "memory.spatial.cell_size=0.1",
+              "robot.scan.max_free_range=3.0"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "replayed 1415 messages" in out and str(run_dir) in out
+    m = json.loads((run_dir / "metrics.json").read_text())
+    assert m["status"] == "ok" and m["world_frame"] == "map"
+    assert m["trajectory"]["duration_s"] == pytest.approx(30.0)
+    assert m["trajectory"]["length_m"] == pytest.approx(sim_robot.path_length(30.0), rel=0.01)
+    png = (run_dir / "map.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert "cell_size: 0.1" in (run_dir / "config.yaml").read_text()
+    with Memory.open(run_dir / "memory.db", readonly=True) as mem:  # durable, and re-derived identically
+        assert mem.config.spatial.cell_size == 0.1
+        assert mem.spatial.locate("cup")[0].position == pytest.approx(sim_robot.objects["cup"])
+        assert mem.spatial.n_known_cells == m["memory"]["spatial.known_cells"]
+
+
+def test_usage_errors(tmp_path, capsys):
+    assert cli(["robot"]) == 2
+    assert cli(["robot", "fly"]) == 2
+    assert "unknown sub-command 'fly'" in capsys.readouterr().err
+    assert cli(["robot", "replay"]) == 2
+    assert cli(["robot", "replay", str(tmp_path / "nope")]) == 2
+    assert "no rosbag2 recording" in capsys.readouterr().err
+
+
+def test_bad_config_is_refused_naming_the_key(sim_bags, tmp_path, capsys):
+    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "robot.warp_speed=9"]) == 1
+    assert "warp_speed" in capsys.readouterr().err
+    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "realtime=fast"]) == 1
+    assert "realtime" in capsys.readouterr().err
+    assert not (tmp_path / "memory.db").exists()
+
+
+def test_run_refuses_the_bag_transport(tmp_path, capsys):
+    assert cli(["robot", "run", "robot.transport=bag", f"hydra.run.dir={tmp_path}"]) == 1
+    assert "robot replay" in capsys.readouterr().err
