@@ -10,13 +10,14 @@ import pytest
 
 pytest.importorskip("rosbags")
 
-from embodied_mem.deps import DependencyNotInstalled, available  # noqa: E402
 from embodied_mem.robots.ros2 import messages as M  # noqa: E402
 from embodied_mem.robots.ros2.bridge import Ros2Bridge  # noqa: E402
 from embodied_mem.robots.ros2.config import Ros2BridgeConfig  # noqa: E402
 from embodied_mem.robots.ros2.rclpy_node import RclpyTransport  # noqa: E402
 from embodied_mem.robots.ros2.testing import FakeRclpy, SimulatedRobot  # noqa: E402
 from embodied_mem.robots.ros2.types import typestore  # noqa: E402
+
+from embodied_mem.deps import DependencyNotInstalled, available  # noqa: E402
 
 
 def wait_until(cond, timeout=5.0):
