@@ -76,7 +76,8 @@ def plot_memory_map(memory: Any, path: str | Path, *, title: str | None = None, 
     stats = sp.stats()
     ax.set_title(title or f"spatial memory: {stats['places']} places, {stats['current_beliefs']} objects, "
                           f"{stats['known_cells']} known cells")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7, frameon=False)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,12 @@ class Job:
     status: str  # ok | failed | missing
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    common: frozenset[str] = frozenset()  # overrides every job shares (left out of the key)
+
     @property
     def config_key(self) -> str:
-        rest = [o for o in self.overrides if not o.startswith("seed=") and not o.startswith("hydra")]
+        rest = [o for o in self.overrides if not o.startswith("seed=") and not o.startswith("hydra")
+                and o not in self.common]
         abl = self.metrics.get("ablation") or next((o.split("=", 1)[1] for o in rest if o.startswith("ablation=")), None)
         others = [o for o in rest if not o.startswith("ablation=")]
         name = abl or "full"
@@ -83,6 +86,10 @@ def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
             ovs = tuple(sorted([f"{k}={v.strip()}" for k, v in zip(keys, combo)] + task))
             if not any(set(ovs) <= set(s) for s in seen_overrides):
                 expected_missing.append(" ".join(ovs))
+    if jobs:
+        common = frozenset.intersection(*(frozenset(j.overrides) for j in jobs))
+        for j in jobs:
+            j.common = frozenset(o for o in common if not o.startswith("ablation="))
     return jobs, expected_missing
 
 
@@ -99,6 +106,18 @@ def _reference() -> dict[str, Any] | None:
     if not f.is_file():
         return None
     return json.loads(f.read_text())
+
+
+def _published(ref: dict[str, Any]) -> dict[str, float]:
+    """name -> published mean score (%), from the packaged reference (a number, [mean, std] or {"mean": ...})."""
+    out = {}
+    for name, v in (ref.get("scores") or {}).items():
+        if isinstance(v, dict):
+            v = v["mean"]
+        elif isinstance(v, (list, tuple)):
+            v = v[0]
+        out[name] = float(v)
+    return out
 
 
 def summarise(jobs: list[Job]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -149,7 +168,7 @@ def write_report(sweep_dir: Path) -> dict[str, Any]:
         d = "–" if math.isnan(r["delta"]) else f"{r['delta']:+.1f}"
         lines.append(f"| {r['configuration']} | {r['seeds']} | {_fmt(r['score'])} | {d} | {_fmt(r['agent_ms_per_step'], 2)} |")
     if ref:
-        for name, score in (ref.get("published_scores") or {}).items():
+        for name, score in _published(ref).items():
             lines.append(f"| *{name} (published)* | | {score} | | |")
     if achievements:
         lines += ["", "Success rates (%) per achievement, mean ± std over seeds:", ""]
@@ -179,7 +198,7 @@ def write_report(sweep_dir: Path) -> dict[str, Any]:
                 line += list(r[a])
             w.writerow(line)
         if ref:
-            for name, score in (ref.get("published_scores") or {}).items():
+            for name, score in _published(ref).items():
                 w.writerow([f"{name} (published)", "", score, "", ""] + [""] * (2 * len(achievements)))
     # ---------------- png
     if rows:
@@ -202,10 +221,11 @@ def _plot(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None) ->
     ax.set_title("Ablations: Crafter score, mean ± std over seeds")
     if ref:
         colors = iter(["#c44e52", "#dd8452", "#55a868", "#8172b3", "#937860"])
-        for name, score in (ref.get("published_scores") or {}).items():
+        for name, score in _published(ref).items():
             if name.lower().startswith(("human", "spring", "random", "dreamerv3")):
-                ax.axhline(float(score), ls="--", lw=1, color=next(colors, "gray"), label=f"{name} {score}")
-        ax.legend(fontsize=7, loc="upper right")
+                ax.axhline(float(score), ls="--", lw=1, color=next(colors, "gray"), label=f"{name} {score:g}")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
