@@ -52,15 +52,15 @@ class CriticConfig:
 
 @dataclass
 class ExecutorConfig:
-    drink_below: int = 5  # survival reflexes: vitals (0-9) below which the need preempts the plan
+    drink_below: int = 6  # survival reflexes: vitals (0-9) below which the need preempts the plan
     food_below: int = 5
     energy_below: int = 3
     fight_radius: int = 1  # attack zombies/skeletons this close (Manhattan cells) whatever the plan
     flee_health: int = 0  # at or below this health, step away from zombies (0: never; fleeing rarely outruns them)
     heal_below: int = 4  # health at or below which it hides in a sealed shelter to recover...
     heal_until: int = 8  # ...until health is back to this
-    shelter_below_daylight: float = 0.65  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
-    shelter_until_daylight: float = 0.6  # leave it when the morning is this bright
+    shelter_below_daylight: float = 0.5  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
+    shelter_until_daylight: float = 0.5  # leave it when the morning is this bright
     dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
     explore_persistence: int = 12  # steps to keep an exploration target before choosing again
 

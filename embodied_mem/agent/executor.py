@@ -97,29 +97,33 @@ class Executor:
             return self.need
         self.need = None
         drink, food = inv.get("drink", 9), inv.get("food", 9)
-        dusk = state.daylight < cfg.shelter_below_daylight + 0.2  # top up before the night
+        dusk = state.daylight < cfg.shelter_below_daylight + 0.25  # top up before the night
         near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
         near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 3
-        if drink <= 2 and not self.sealed(state):
+        sealed = self.sealed(state)
+        if (drink <= 2 and not sealed) or drink == 0:
             self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif food <= 2 and not self.sealed(state):
+        elif (food <= 2 and not sealed) or food == 0:
             self.need = Subgoal("hunt", "cow", goal="eat")
         elif inv.get("health", 9) <= cfg.heal_below and self._can_dig_shelter(state):
             self.need = Subgoal("shelter", None, goal="heal")  # hide and recover
         elif state.daylight < cfg.shelter_below_daylight and self._can_dig_shelter(state):
             self.need = Subgoal("shelter", None, goal="night")
-        elif drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 7):
+        elif drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 8):
             self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif food < cfg.food_below or (near_cow and food < 7) or (dusk and food < 6):
+        elif food < cfg.food_below or (near_cow and food < 7) or (dusk and food < 7):
             self.need = Subgoal("hunt", "cow", goal="eat")
         elif inv.get("energy", 9) < cfg.energy_below:
-            self.need = Subgoal("sleep", None, goal="rest")
+            if self._can_dig_shelter(state):
+                self.need = Subgoal("shelter", None, goal="rest")
+            else:
+                self.need = Subgoal("sleep", None, goal="rest")
         return self.need
 
     def need_satisfied(self, need: Subgoal, state: Any) -> bool:
         inv = state.inventory
         if need.goal == "drink":
-            return inv.get("drink", 0) >= 8
+            return inv.get("drink", 0) >= 9
         if need.goal == "eat":
             return inv.get("food", 0) >= 6
         if need.goal == "heal":
@@ -127,7 +131,7 @@ class Executor:
         if need.goal == "night":
             return state.daylight >= self.config.shelter_until_daylight and not state.sleeping
         if need.goal == "rest":
-            return not state.sleeping and inv.get("energy", 0) >= 8
+            return not state.sleeping and inv.get("energy", 0) >= 9
         return True
 
     # ------------------------------------------------------------------ subgoals
@@ -141,20 +145,28 @@ class Executor:
                 pc = world.nearest("ripe_plant", state.pos, max_dist=8)
                 if pc is not None:
                     return self._interact(pc, DO, state, world, "ripe_plant")
-            cell = world.nearest(target, state.pos)
-            if cell is None:
-                return self.explore(state, world, target)
-            return self._interact(cell, DO, state, world, target)
+            for _ in range(3):
+                cell = world.nearest(target, state.pos)
+                if cell is None:
+                    return self.explore(state, world, target)
+                a = self._interact(cell, DO, state, world, target)
+                if a is not None:
+                    return a
+            return None
         if kind == "place":
             return self._place(sg.target or "stone", state, world)
         if kind == "make":
-            missing = [s for s in self._stations_for(sg.target, world) if not self._station_adjacent(s, state)]
-            if not missing:
+            stations = self._stations_for(sg.target, world)
+            if all(self._station_adjacent(st, state) for st in stations):
                 return ACTION_IDS.get(f"make_{sg.target}")
-            cell = world.nearest(missing[0], state.pos)
-            if cell is None:
+            spot = self._craft_spot(stations, state, world)
+            if spot is None:
                 return None
-            return self._interact(cell, NOOP, state, world, missing[0])
+            path = self._path_to(spot, state, world, adjacent=False)
+            if path is None:
+                return None
+            self.last_target = ("craft", spot)
+            return self._follow(path, state, world, spot)
         if kind == "near":
             if self._station_adjacent(sg.target, state):
                 return NOOP
@@ -360,10 +372,14 @@ class Executor:
         tool = MINE_TOOL.get(target)
         if tool and state.inventory.get(tool, 0) < 1:
             return None
-        cell = world.nearest(target, state.pos)
-        if cell is None:
-            return self.explore(state, world, target)
-        return self._interact(cell, DO, state, world, target)
+        for _ in range(3):
+            cell = world.nearest(target, state.pos)
+            if cell is None:
+                return self.explore(state, world, target)
+            a = self._interact(cell, DO, state, world, target)
+            if a is not None:
+                return a
+        return None
 
     def _place(self, thing: str, state: Any, world: Any) -> int | None:
         action = ACTION_IDS.get(f"place_{thing}")
@@ -379,6 +395,30 @@ class Executor:
         if r is not None and r.near:
             return sorted(r.near)
         return ["table", "furnace"] if tool and tool.startswith("iron") else ["table"]
+
+    @staticmethod
+    def _craft_spot(stations: list[str], state: Any, world: Any) -> tuple[int, int] | None:
+        """A walkable cell with every station among its 8 neighbours (nearest to us)."""
+        first = world.nearest(stations[0], state.pos)
+        if first is None:
+            return None
+        cells = {stations[0]: first}
+        for st in stations[1:]:
+            c = world.nearest(st, first, max_dist=3)
+            if c is None:
+                return None
+            cells[st] = c
+        best, bd = None, 1e9
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                c = (first[0] + dx, first[1] + dy)
+                if world.walkable(c) is not True or state.label_at(c) in CREATURES:
+                    continue
+                if all(max(abs(c[0] - p[0]), abs(c[1] - p[1])) <= 1 for p in cells.values()):
+                    d = _md(c, state.pos)
+                    if d < bd:
+                        best, bd = c, d
+        return best
 
     @staticmethod
     def _station_adjacent(station: str | None, state: Any) -> bool:
@@ -427,8 +467,11 @@ class Executor:
             return self._wander(state, world)
         path = self._path_to(cell, state, world)
         if path is None:
-            if self.config.dig and label in MINE_TOOL:
-                return self._dig_toward(cell, state)
+            if self.config.dig and (label in MINE_TOOL or state.inventory.get("wood_pickaxe", 0)):
+                a = self._dig_toward(cell, state)
+                if a is not None:
+                    return a
+            world.put_aside(label, cell, state.t + 100)  # unreachable for now: the next one will do
             return None
         return self._follow(path, state, world, cell)
 

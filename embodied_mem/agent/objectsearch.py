@@ -273,6 +273,21 @@ class ObjectSearchAgent(Agent):
             passable[r0, c0] = True
         return passable
 
+    def _window(self, pose: Any, target: tuple[float, float] | None = None, margin: float = 1.5) -> tuple[slice, slice]:
+        """Rows/cols of the grid worth planning over: the known cells, the agent and the target,
+        plus ``margin`` metres (unknown space farther out only slows the search down)."""
+        nav = self.map.nav
+        H, W = nav.grid.shape
+        known_r = np.flatnonzero(nav.grid.any(axis=1))
+        known_c = np.flatnonzero(nav.grid.any(axis=0))
+        pts = [nav.cell(pose.x, pose.y)] + ([nav.cell(*target)] if target is not None else [])
+        r_lo = min([p[0] for p in pts] + ([known_r[0]] if len(known_r) else []))
+        r_hi = max([p[0] for p in pts] + ([known_r[-1]] if len(known_r) else []))
+        c_lo = min([p[1] for p in pts] + ([known_c[0]] if len(known_c) else []))
+        c_hi = max([p[1] for p in pts] + ([known_c[-1]] if len(known_c) else []))
+        m = int(math.ceil(margin / nav.res))
+        return slice(max(0, r_lo - m), min(H, r_hi + m + 1)), slice(max(0, c_lo - m), min(W, c_hi + m + 1))
+
     def _pick_frontier(self, pose: Any) -> tuple[float, float] | None:
         from scipy.ndimage import binary_dilation
 
@@ -280,29 +295,35 @@ class ObjectSearchAgent(Agent):
         front = nav.frontier()
         if not front.any():
             return None
-        passable = self._passable(pose, optimistic=False)
+        rs, cs = self._window(pose, margin=0.5)
+        front = front[rs, cs]
+        passable = self._passable(pose, optimistic=False)[rs, cs]
         r, c = nav.cell(pose.x, pose.y)
-        dist = geodesic(passable, [(r, c)])
+        dist = geodesic(passable, [(r - rs.start, c - cs.start)])
         # stand on a known, passable cell next to the frontier
         cand = binary_dilation(front, structure=np.ones((5, 5), bool)) & passable & np.isfinite(dist)
         cand &= dist * nav.res >= 0.5
         for f in self._failed:
             fr, fc = nav.cell(*f)
-            cand[max(0, fr - 3):fr + 4, max(0, fc - 3):fc + 4] = False
+            fr, fc = fr - rs.start, fc - cs.start
+            cand[max(0, fr - 3):max(0, fr + 4), max(0, fc - 3):max(0, fc + 4)] = False
         if not cand.any():
             return None
         rr, cc = np.nonzero(cand)
         k = int(np.argmin(dist[rr, cc]))
+        rr, cc = rr + rs.start, cc + cs.start
         return nav.center(int(rr[k]), int(cc[k]))
 
     def _navigate(self, pose: Any, target: tuple[float, float], radius: float) -> int | None:
         """One action toward the cells within ``radius`` of ``target``; None when no path is known."""
         nav = self.map.nav
         nav.ensure(min(pose.x, target[0]), min(pose.y, target[1]), max(pose.x, target[0]), max(pose.y, target[1]))
-        passable = self._passable(pose, optimistic=True)
+        rs, cs = self._window(pose, target)
+        passable = self._passable(pose, optimistic=True)[rs, cs]
         r0, c0 = nav.cell(pose.x, pose.y)
+        r0, c0 = r0 - rs.start, c0 - cs.start
         H, W = passable.shape
-        rr, cc = np.mgrid[0:H, 0:W]
+        rr, cc = np.mgrid[rs, cs]
         cx = nav.x0 + (cc + 0.5) * nav.res
         cy = nav.y0 + (rr + 0.5) * nav.res
         goal_mask = passable & ((cx - target[0]) ** 2 + (cy - target[1]) ** 2 <= radius * radius)
@@ -335,7 +356,7 @@ class ObjectSearchAgent(Agent):
                 if _clear(passable, (r0, c0), (pr, pc)):
                     wr, wc = pr, pc
                     break
-            wx, wy = nav.center(wr, wc)
+            wx, wy = nav.center(wr + rs.start, wc + cs.start)
         ang = math.atan2(wy - pose.y, wx - pose.x) - pose.yaw
         ang = (ang + math.pi) % (2 * math.pi) - math.pi
         if abs(ang) > self.turn / 2 + 1e-6:

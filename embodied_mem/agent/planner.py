@@ -255,27 +255,40 @@ class Planner:
         for tool in sorted(r.requires):
             if inv.get(tool, 0) < 1:
                 self._obtain(tool, 1, inv, state, world, out, goal, depth + 1)
-        missing_stations = [s for s in sorted(r.near) if not world.station_near(s, state.pos, self.config.station_radius)]
+        # Stations must all be next to one cell: the first one (the table) anchors the others.
+        stations = sorted(r.near, key=lambda n: (n != "table", n))
+        anchor, missing_stations, present = None, [], []
+        for st in stations:
+            if anchor is None:
+                cell = world.nearest(st, state.pos, max_dist=self.config.station_radius)
+            else:
+                cell = world.nearest(st, anchor, max_dist=2)
+            if cell is None:
+                missing_stations.append(st)
+            else:
+                present.append(st)
+                anchor = anchor or cell
         needs = dict(r.consumes)
-        for s in missing_stations:
-            pr = self.tree.get(f"place_{s}")
+        for st in missing_stations:
+            pr = self.tree.get(f"place_{st}")
             for item, n in (pr.consumes.items() if pr else ()):
                 needs[item] = needs.get(item, 0) + n
         for item, n in sorted(needs.items()):
             if inv.get(item, 0) < n:
                 self._obtain(item, n, inv, state, world, out, goal, depth + 1)
-        for s in missing_stations:
-            pr = self.tree.get(f"place_{s}")
+        if present and missing_stations:
+            out.append(Subgoal("near", present[0], goal=goal))  # place the others next to it
+        for st in missing_stations:
+            pr = self.tree.get(f"place_{st}")
             if pr is None:
-                out.append(Subgoal("experiment", f"place_{s}", goal=goal))
+                out.append(Subgoal("experiment", f"place_{st}", goal=goal))
                 return
-            out.append(Subgoal("place", s, goal=goal))
+            out.append(Subgoal("place", st, goal=goal))
             for item, n in pr.consumes.items():
                 inv[item] = inv.get(item, 0) - n
-            world.planned_station(s)
-        for s in sorted(r.near):
-            if s not in missing_stations:
-                out.append(Subgoal("near", s, goal=goal))
+            world.planned_station(st)
+        if present and not missing_stations:
+            out.append(Subgoal("near", present[0], goal=goal))
         if action == "do" and world.nearest(target, state.pos) is None:
             if target == "ripe_plant":
                 if world.nearest("plant", state.pos) is None:
