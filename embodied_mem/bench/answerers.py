@@ -316,7 +316,9 @@ class EmbodiedMemAnswerer:
             ts = np.unique(np.asarray(tm.seen_times(p["label"]), float))
             return float(np.diff(ts).max()) if len(ts) >= 2 else None
         if qt == "count":
-            return len({loc.object_id for loc in sp.history(p["label"])})
+            # Distinct places ever believed to hold the label: a static thing hidden for a moment (an arrow
+            # flying over lava) and seen again is a new belief in the same cell, not a new thing.
+            return len({(loc.position[0], loc.position[1]) for loc in sp.history(p["label"])})
         if qt == "change":
             return self._follow(p["label"], p["t"], p["position"])
         if qt == "robot_position":
@@ -383,10 +385,11 @@ class EmbodiedMemAnswerer:
         return [cur.position[0], cur.position[1]]
 
 
-def make_answerers(fifo_k: int = 500, vector_k: int = 32, vector_dim: int = 512, memory_config: Any = None) -> list:
-    """The four answerers of the benchmark, fresh."""
-    return [EmbodiedMemAnswerer(config=memory_config), FifoAnswerer(fifo_k), VectorStoreAnswerer(vector_k, vector_dim),
-            FullLogAnswerer()]
+def make_answerers(fifo_k: int = 500, vector_k: int = 32, vector_dim: int = 512, memory_config: Any = None,
+                   memory: Any = None) -> list:
+    """The four answerers of the benchmark, fresh (``memory``: an embodied_mem ``Memory`` to use, e.g. on SQLite)."""
+    return [EmbodiedMemAnswerer(memory=memory, config=memory_config), FifoAnswerer(fifo_k),
+            VectorStoreAnswerer(vector_k, vector_dim), FullLogAnswerer()]
 
 
 def deep_sizeof(root: Any) -> int:

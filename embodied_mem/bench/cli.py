@@ -32,6 +32,7 @@ class BenchQAConfig:
     vector_k: int = 32
     vector_dim: int = 256
     footprint: bool = True
+    durable: bool = False
     data_dir: str | None = None
     bags: list[str] = field(default_factory=list)
     progress: bool = True

@@ -319,7 +319,8 @@ def crafter_questions(truth: CrafterTruth, length: int, per_type: int = 10, seed
     for n in pick([n for n in seen if n in COUNTABLE], per_type):
         k = int(len(np.unique(ident[rows_of[n]])))
         add("count", f"How many different {n}s did you see?", k, "objects", label=n)
-    # change: the X you saw at (x, y) at step s — where is it now? (it moved, or was seen to be gone)
+    # change: the X you saw at (x, y) at step s — where is it now? (it moved, or was seen to be gone).
+    # Identity is the simulator's; creatures are asked about only from where the agent kept them in view.
     # A cell's latest view: a thing last seen at t_last whose cell was in view after t_last is gone.
     last_view = np.full((64, 64), -1, np.int64)
     for vt, a, b, c, e in zip(*(d[k].tolist() for k in ("vt", "vx0", "vy0", "vx1", "vy1"))):
@@ -333,6 +334,15 @@ def crafter_questions(truth: CrafterTruth, length: int, per_type: int = 10, seed
         _, i_first = np.unique(ids, return_index=True)
         _, i_last = np.unique(ids[::-1], return_index=True)
         rf, rl = rows[i_first], rows[len(rows) - 1 - i_last]
+        if n in CREATURE_LABELS:
+            # A creature's reference sighting starts its last unbroken run in view: the agent watched it
+            # from there to its last sighting, so where it went is observable (not a guess about identity).
+            srt = rows[np.argsort(ids, kind="stable")]  # grouped by identity, in time order within a group
+            bounds = np.cumsum(np.unique(ids, return_counts=True)[1])[:-1]
+            for j, group in enumerate(np.split(srt, bounds)):
+                breaks = np.nonzero(np.diff(t[group]) > 1)[0]
+                if len(breaks):
+                    rf[j] = group[breaks[-1] + 1]
         gone = last_view[x[rl], y[rl]] > t[rl]
         moved = (x[rf] != x[rl]) | (y[rf] != y[rl])
         for j in np.nonzero(gone | moved)[0].tolist():

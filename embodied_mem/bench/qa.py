@@ -50,6 +50,7 @@ class QASettings:
     vector_k: int = 32  # documents retrieved by the vector store
     vector_dim: int = 256  # hashed bag-of-words dimensions
     footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
+    durable: bool = False  # embodied_mem journals to SQLite (Memory.open(..., durability="batch")) in the run dir
     data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
     bags: list[str] = field(default_factory=lambda: list(DEFAULT_BAGS))  # recordings (paths under data_dir)
     progress: bool = True
@@ -126,10 +127,23 @@ def _footprints(answerers: list[Any]) -> dict[str, int]:
     return {a.name: deep_sizeof(a) for a in answerers}
 
 
-def run_crafter(st: QASettings, log: Any = print) -> tuple[list[Question], list[dict], dict[str, Any]]:
+def _memory(st: QASettings, out: Path, name: str) -> Any:
+    """The embodied_mem memory under test: in RAM, or journaled to SQLite in the run dir (``durable``)."""
+    if not st.durable:
+        return None
+    from embodied_mem import Memory
+
+    path = out / f"memory-{name}.db"
+    if path.exists():
+        path.unlink()  # a fresh memory per run: never replay an older run's percepts
+    return Memory.open(path, durability="batch")
+
+
+def run_crafter(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple[list[Question], list[dict],
+                                                                                dict[str, Any]]:
     from .crafter_qa import CrafterTruth, crafter_questions, crafter_stream
 
-    answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim)
+    answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, "crafter"))
     truth = CrafterTruth()
     ingest = {a.name: 0.0 for a in answerers}
     questions: list[Question] = []
@@ -146,6 +160,10 @@ def run_crafter(st: QASettings, log: Any = print) -> tuple[list[Question], list[
             ingest[a.name] += time.perf_counter() - s
         n += 1
         if n in checkpoints:
+            if st.durable:
+                s = time.perf_counter()
+                answerers[0].mem.flush()
+                ingest[answerers[0].name] += time.perf_counter() - s
             t_stream += time.perf_counter() - t0
             qs = crafter_questions(truth, n, per_type=st.per_type, seed=st.seed)
             questions += qs
@@ -159,6 +177,7 @@ def run_crafter(st: QASettings, log: Any = print) -> tuple[list[Question], list[
                 + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in fp.items()))
             t0 = time.perf_counter()
     t_stream += time.perf_counter() - t0
+    answerers[0].mem.close()
     meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "labels": sorted(truth.labels),
             "respawns": len(truth.respawns)}
     return questions, rows, meta
@@ -169,7 +188,8 @@ def recording_name(path: Path) -> str:
     return path.parent.name if (path.name == "bag" or path.suffix in (".mcap", ".db3")) else path.name
 
 
-def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[dict], dict[str, Any]]:
+def run_robots(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple[list[Question], list[dict],
+                                                                              dict[str, Any]]:
     from .robot_qa import odometry_percepts, read_odometry, robot_questions
 
     data = Path(st.data_dir) if st.data_dir else default_data_dir()
@@ -184,13 +204,14 @@ def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[d
             meta[name] = {"skipped": f"not found: {path}"}
             continue
         odom = read_odometry(path, name=name)
-        answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim)
+        answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, name))
         ingest = {a.name: 0.0 for a in answerers}
         for p in odometry_percepts(odom):
             for a in answerers:
                 s = time.perf_counter()
                 a.observe(p)
                 ingest[a.name] += time.perf_counter() - s
+        answerers[0].mem.flush()
         qs = robot_questions(odom, per_type=st.per_type, seed=st.seed)
         questions += qs
         rows += ask_all(answerers, qs, progress=st.progress, desc=name)
@@ -200,6 +221,7 @@ def run_robots(st: QASettings, log: Any = print) -> tuple[list[Question], list[d
                       "frame": odom.frame,
                       "footprint_bytes": _footprints(answerers) if st.footprint else {},
                       "ingest_us_per_percept": {k: 1e6 * v / len(odom) for k, v in ingest.items()}}
+        answerers[0].mem.close()
         log(f"{name}: {len(odom)} odometry percepts, {len(qs)} questions")
     return questions, rows, meta
 
@@ -211,8 +233,8 @@ def run_qa(settings: QASettings | Mapping[str, Any] | None = None, out_dir: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    cq, crows, cmeta = run_crafter(st, log)
-    rq, rrows, rmeta = run_robots(st, log)
+    cq, crows, cmeta = run_crafter(st, log, out)
+    rq, rrows, rmeta = run_robots(st, log, out)
     questions, rows = cq + rq, crows + rrows
     save_questions(questions, out / "questions.json")
     with open(out / "answers.jsonl", "w") as f:

@@ -176,6 +176,9 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
     lengths = sorted({a["length"] for a in aggs})
     idx = {(a["length"], a["answerer"], a["type"]): a for a in aggs}
     colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52"]))
+    # embodied_mem and full_log often coincide (both exact): draw embodied_mem wide underneath
+    style = {n: ({"lw": 4, "alpha": 0.55, "marker": "o"} if n == "embodied_mem" else {"lw": 1.4, "marker": "s"})
+             for n in names}
     paths = []
     if not lengths:
         return paths
@@ -185,7 +188,7 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
         for a in names:
             ys = [idx[(n, a, qt)]["accuracy" if exact else "mean_error"] if (n, a, qt) in idx else math.nan
                   for n in lengths]
-            ax.plot(lengths, ys, "o-", color=colors[a], label=a)
+            ax.plot(lengths, ys, "-", color=colors[a], label=a, **style[a])
         ax.set_xscale("log")
         ax.set_title(qt)
         ax.set_ylabel("accuracy" if exact else f"mean error ({UNITS.get(qt, '')})")
@@ -200,19 +203,27 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
 
     lat = [x for x in result.get("latency", []) if x["world"] == "crafter"]
     if lat:
-        fig, ax = plt.subplots(figsize=(7, 4.5), dpi=100)
+        fig, (ax, bx) = plt.subplots(1, 2, figsize=(13, 4.8), dpi=100)
         for a in names:
             rows = sorted((x for x in lat if x["answerer"] == a), key=lambda x: x["length"])
             ax.plot([x["length"] for x in rows], [x["p50_ms"] for x in rows], "o--", color=colors[a], alpha=0.6)
             ax.plot([x["length"] for x in rows], [x["p99_ms"] for x in rows], "o-", color=colors[a], label=f"{a} p99")
-        ax.axhline(1.0, color="grey", lw=0.8, ls=":", label="1 ms")
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("percepts in memory")
-        ax.set_ylabel("latency per question (ms); dashed: p50")
-        ax.set_title("Crafter memory QA: latency vs memory length")
-        ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8)
+        type_colors = dict(zip(CRAFTER_TYPES, plt.get_cmap("tab10").colors))
+        for qt in CRAFTER_TYPES:
+            ys = [idx[(n, "embodied_mem", qt)]["latency_p99_ms"] if (n, "embodied_mem", qt) in idx else math.nan
+                  for n in lengths]
+            bx.plot(lengths, [max(y, 1e-4) for y in ys], "o-", color=type_colors[qt], label=qt)
+        for axis, title in ((ax, "all questions, per answerer (dashed: p50)"),
+                            (bx, "embodied_mem p99 per question type")):
+            axis.axhline(1.0, color="grey", lw=0.8, ls=":", label="1 ms")
+            axis.set_xscale("log")
+            axis.set_yscale("log")
+            axis.set_xlabel("percepts in memory")
+            axis.set_ylabel("latency per question (ms)")
+            axis.set_title(title)
+            axis.grid(alpha=0.3, which="both")
+            axis.legend(fontsize=7)
+        fig.suptitle("Crafter memory QA: latency vs memory length")
         fig.tight_layout()
         paths.append(out / "qa_latency.png")
         fig.savefig(paths[-1])
