@@ -278,7 +278,11 @@ class MessageConverter:
             m = self.mirror.changed(fx, fy, FREE)
             fx, fy = _unique_cells(fx[m], fy[m])
             if blocked is not None and blocked[0].size and fx.size:
-                keep = ~np.isin(_key(fx, fy), _key(*blocked))
+                # Rays grazing a wall pass through the cells next to where they or their neighbours hit;
+                # clearing those would erode walls and flip cells scan after scan. Keep a one-cell margin.
+                bx, by = _unique_cells(*blocked)
+                near = np.concatenate([_key(bx + dx, by + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
+                keep = ~np.isin(_key(fx, fy), near)
                 fx, fy = fx[keep], fy[keep]
             fb = np.stack([fx, fy], 1) * cs
         return Percept(t=t, free=fb, blocked=bb, source=source)

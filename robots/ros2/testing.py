@@ -162,13 +162,16 @@ def write_bag(path: str | Path, messages: Iterator[tuple[str, str, float, Any]],
 
 
 def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, domain_id: int = 0,
-                  wait_for: Sequence[str] = ("/odom",), match_timeout: float = 15.0) -> dict[str, int]:
+                  wait_for: Sequence[str] = ("/odom",), match_timeout: float = 15.0,
+                  log: list[tuple[str, float, float]] | None = None) -> dict[str, int]:
     """Publish ``robot.messages(duration)`` on DDS as a ROS 2 robot would, paced at ``speed`` × real time.
 
     Waits (up to ``match_timeout`` s) until a reader matched each topic in ``wait_for`` so nothing
-    is lost to discovery; ``/tf_static`` is transient local (late joiners get it). Returns counts per topic.
+    is lost to discovery; ``/tf_static`` is transient local (late joiners get it). Returns counts per
+    topic; ``log`` receives (topic, stamp, wall-clock time just before ``write``) per message.
     """
     from .dds import DdsPeer
+    from .types import to_idl
 
     peer = DdsPeer(domain_id)
     qos = {"/tf_static": {"durability": "transient_local"}, "/scan": {"reliability": "best_effort"}}
@@ -188,7 +191,13 @@ def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, do
         wait = (t - robot.t0) / speed - (time.monotonic() - start)
         if wait > 0:
             time.sleep(wait)
-        peer.publish(topic, msg, typ, **qos.get(topic, {}), depth=100)
+        if log is not None:
+            sample = to_idl(msg, typ)  # convert first, so the logged time is that of the DDS write
+            w = peer.writer(topic, typ, **qos.get(topic, {}), depth=100)
+            log.append((topic, t, time.time()))
+            w.write(sample)
+        else:
+            peer.publish(topic, msg, typ, **qos.get(topic, {}), depth=100)
         counts[topic] = counts.get(topic, 0) + 1
     time.sleep(0.5)  # let reliable writers deliver before the participant goes away
     peer.close()
