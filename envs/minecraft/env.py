@@ -168,6 +168,8 @@ class MineflayerEnv(gym.Env):
         self._last_inv: dict[str, int] = {}
         self._inv0: dict[str, int] = {}
         self._odo0 = 0.0
+        self._dirty = False
+        self._world_seed: int | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def _stop(self) -> None:
@@ -184,23 +186,37 @@ class MineflayerEnv(gym.Env):
         super().close()
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[dict, dict]:
+        """Start the episode. Local mode: the world for ``seed`` on a fresh flying-squid server, except
+        that a server still holding that very world untouched (no block dug or placed) is reused; the
+        bot always reconnects (spawn point, empty inventory)."""
         super().reset(seed=seed)
+        if self.sidecar is not None and not self.sidecar.alive:
+            self.sidecar.close()
+            self.sidecar = None
+        if self.sidecar is None:
+            self.sidecar = MineflayerSidecar()  # it loads Mineflayer while the server boots
+        else:
+            self.sidecar.request("disconnect", timeout=self.request_timeout)
         if self.host is None:
-            self._stop()
             world_seed = int(seed) if seed is not None else int(self.np_random.integers(0, 2**31 - 1))
-            kw = {"kinds": self.task.order, **self.world_kwargs}
-            self.world_layout = resource_world(world_seed, **kw)
-            self.server = FlyingSquidServer(version=self.version, spawn=self.world_layout.spawn,
-                                            blocks=self.world_layout.blocks)
+            reuse = (self.server is not None and self.server.alive and not self._dirty
+                     and self._world_seed == world_seed)
+            if not reuse:
+                if self.server is not None:
+                    self.server.close()
+                    self.server = None
+                kw = {"kinds": self.task.order, **self.world_kwargs}
+                self.world_layout = resource_world(world_seed, **kw)
+                self.server = FlyingSquidServer(version=self.version, spawn=self.world_layout.spawn,
+                                                blocks=self.world_layout.blocks)
+                self._world_seed = world_seed
+            assert self.server is not None
             port, host = self.server.port, "127.0.0.1"
         else:
             port, host = int(self.port), self.host  # type: ignore[arg-type]
-        if self.sidecar is None or self.sidecar.lost is not None or not self.sidecar.alive:
-            if self.sidecar is not None:
-                self.sidecar.close()
-            self.sidecar = MineflayerSidecar()
-            self.sidecar.request("connect", timeout=self.request_timeout, host=host, port=port,
-                                 username=self.username, version=self.version)
+        self._dirty = False
+        self.sidecar.request("connect", timeout=self.request_timeout, host=host, port=port,
+                             username=self.username, version=self.version)
         self._steps = 0
         self._t0 = time.perf_counter()
         self._done_at = {}
@@ -248,6 +264,8 @@ class MineflayerEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         op, args, timeout = self._command(action)
         result = self.sidecar.request(op, timeout=timeout, **args)
+        if op in ("dig", "place", "control") and isinstance(result, Mapping) and (result.get("dug") or result.get("placed")):
+            self._dirty = True  # the world differs from its generated layout
         self._steps += 1
         raw = self._observe()
         before = self._task_progress(self._last_inv)

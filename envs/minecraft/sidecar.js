@@ -18,10 +18,12 @@ console.info = console.log
 console.warn = console.log
 
 const readline = require('readline')
+// Loaded at start (not on connect), so the sidecar warms up while a server boots.
+const mineflayer = require('mineflayer')
+const pathfinderPkg = require('mineflayer-pathfinder')
+const { Vec3 } = require('vec3')
 
 let bot = null
-let Vec3 = null
-let pathfinderPkg = null
 let ended = false
 let odometer = 0 // horizontal distance walked since connect, in blocks
 let lastPos = null
@@ -174,29 +176,30 @@ function observe (args) {
 
 // ------------------------------------------------------------------ acting
 async function connect (args) {
-  if (bot && !ended) throw new Error('already connected')
+  if (bot && !ended) throw new Error('already connected (send {"op": "disconnect"} first)')
   odometer = 0
   lastPos = null
-  const mineflayer = require('mineflayer')
-  pathfinderPkg = require('mineflayer-pathfinder')
-  Vec3 = require('vec3').Vec3
   const host = args.host ?? '127.0.0.1'
   ended = false
-  bot = mineflayer.createBot({
+  const me = mineflayer.createBot({
     host,
     port: args.port ?? 25565,
     username: args.username ?? 'embodied_mem',
     version: args.version ?? false,
     auth: args.auth ?? 'offline',
     hideErrors: true,
+    viewDistance: args.view_distance ?? 'short', // chunks the server sends around the bot
     checkTimeoutInterval: args.keepalive_ms ?? 30000
   })
+  bot = me
   bot.loadPlugin(pathfinderPkg.pathfinder)
-  bot.on('end', (reason) => { ended = true; send({ event: 'end', reason: String(reason ?? '') }) })
-  bot.on('kicked', (reason) => { ended = true; send({ event: 'kicked', reason: typeof reason === 'string' ? reason : JSON.stringify(reason) }) })
-  bot.on('error', (err) => send({ event: 'error', message: String(err && err.message ? err.message : err) }))
-  bot.on('death', () => send({ event: 'death' }))
+  // events of a bot that was since replaced (disconnect + connect) are ignored
+  bot.on('end', (reason) => { if (me !== bot) return; ended = true; send({ event: 'end', reason: String(reason ?? '') }) })
+  bot.on('kicked', (reason) => { if (me !== bot) return; ended = true; send({ event: 'kicked', reason: typeof reason === 'string' ? reason : JSON.stringify(reason) }) })
+  bot.on('error', (err) => { if (me === bot) send({ event: 'error', message: String(err && err.message ? err.message : err) }) })
+  bot.on('death', () => { if (me === bot) send({ event: 'death' }) })
   bot.on('physicsTick', () => {
+    if (me !== bot) return
     const p = bot.entity && bot.entity.position
     if (!p) return
     if (lastPos) {
@@ -220,6 +223,19 @@ async function connect (args) {
   bot.pathfinder.setMovements(moves)
   bot.pathfinder.thinkTimeout = args.think_timeout_ms ?? 2000
   return { username: bot.username, version: bot.version, position: [bot.entity.position.x, bot.entity.position.y, bot.entity.position.z] }
+}
+
+async function disconnect (args) {
+  if (!bot) return { disconnected: false }
+  const old = bot
+  bot = null
+  ended = true
+  if (old.pathfinder) old.pathfinder.stop()
+  await withTimeout(new Promise((resolve) => {
+    old.once('end', resolve)
+    old.quit()
+  }), args.timeout_ms ?? 5000, 'disconnect').catch(() => old.end())
+  return { disconnected: true }
 }
 
 async function moveTo (args) {
@@ -362,12 +378,16 @@ async function control (args) {
   const ticks = args.ticks ?? 4
   for (let i = 0; i < ticks; i++) await b.waitForTicks(1)
   b.clearControlStates()
+  let dug = null
   if (args.attack) {
     const target = b.blockAtCursor(4)
-    if (target && b.canDigBlock(target)) await withTimeout(b.dig(target, true), 15000, 'dig')
+    if (target && b.canDigBlock(target)) {
+      await withTimeout(b.dig(target, true), 15000, 'dig')
+      dug = target.name
+    }
   }
   const p = b.entity.position
-  return { position: [p.x, p.y, p.z], yaw: b.entity.yaw, pitch: b.entity.pitch }
+  return { position: [p.x, p.y, p.z], yaw: b.entity.yaw, pitch: b.entity.pitch, dug: dug !== null, block: dug }
 }
 
 async function chat (args) {
@@ -381,6 +401,7 @@ async function handle (req) {
   switch (req.op) {
     case 'ping': return { pong: true, connected: !!bot && !ended }
     case 'connect': return connect(req)
+    case 'disconnect': return disconnect(req)
     case 'observe': return observe(req)
     case 'move_to': return moveTo(req)
     case 'dig': return dig(req)

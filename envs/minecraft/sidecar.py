@@ -263,7 +263,7 @@ class MineflayerSidecar(_NodeProcess):
 
     def request(self, op: str, *, timeout: float = 30.0, **args: Any) -> Any:
         with self._lock:
-            if self.lost is not None and op not in ("quit", "ping"):
+            if self.lost is not None and op not in ("quit", "ping", "connect", "disconnect"):
                 raise ConnectionLost(f"the connection to the Minecraft server was lost ({self.lost})")
             if not self.alive:
                 raise SidecarError(f"{self.name} is not running (code {self.proc.poll()}); stderr: {self.stderr_tail()}")
@@ -285,13 +285,15 @@ class MineflayerSidecar(_NodeProcess):
                     continue  # not a protocol line
                 if "event" in msg:
                     self.events.append(msg)
-                    if msg["event"] in ("end", "kicked"):
+                    if msg["event"] in ("end", "kicked") and op != "disconnect":
                         self.lost = f"{msg['event']}: {msg.get('reason', '')}"
                         if op not in ("quit", "ping"):
                             raise ConnectionLost(f"the connection to the Minecraft server was lost ({self.lost})")
                     continue
                 if msg.get("id") != rid:
                     continue
+                if msg.get("ok") and op in ("connect", "disconnect"):
+                    self.lost = None  # a new connection (or none, on purpose)
                 if not msg.get("ok"):
                     err = msg.get("error", "unknown error")
                     if self.lost is not None:

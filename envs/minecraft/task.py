@@ -6,8 +6,8 @@ scattered behind obstacles. An agent with spatial memory explores, remembers whe
 kind, and returns to remembered deposits; without spatial memory it only knows what it sees now.
 
 **World** (``resource_world``): a superflat world (the surface to stand on is y = 5), a square
-arena of ``size`` x ``size`` blocks centred on the spawn at (0, 5, 0), walled with 2-high stone,
-``obstacles`` random 2-high stone walls inside, and ``deposits_per_kind`` deposits of ``deposit_size``
+arena of ``size`` x ``size`` blocks centred on the spawn at (0, 5, 0), walled with 3-high stone,
+``obstacles`` random 3-high stone walls inside, and ``deposits_per_kind`` deposits of ``deposit_size``
 blocks of each kind on the ground. The layout is a pure function of the seed.
 
 All positions here are Minecraft block coordinates (x east, y up, z south).
@@ -29,6 +29,7 @@ DROPS: dict[str, str] = {
     "melon": "melon_slice", "clay": "clay_ball", "gravel": "gravel", "white_wool": "white_wool", "sponge": "sponge",
 }
 GROUND_Y = 5  # superflat: bedrock y=0, dirt 1-3, grass y=4; one stands at y=5
+WALL_HEIGHT = 3  # walls the bot cannot climb, even from a 1-block step
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,7 @@ def resource_world(seed: int, *, size: int = 48, kinds: Sequence[str] = ("oak_lo
         for x, z in ((i, -half), (i, half), (-half, i), (half, i)):
             if (x, z) not in occupied:
                 occupied.add((x, z))
-                blocks += [(x, y, z, "stone"), (x, y + 1, z, "stone")]
+                blocks += [(x, y + h, z, "stone") for h in range(WALL_HEIGHT)]
     keep_clear = {(x, z) for x in range(-2, 3) for z in range(-2, 3)}  # around the spawn
     for _ in range(obstacles):
         length = rng.randint(4, max(5, size // 4))
@@ -113,7 +114,7 @@ def resource_world(seed: int, *, size: int = 48, kinds: Sequence[str] = ("oak_lo
         for x, z in cells:
             if (x, z) not in occupied:
                 occupied.add((x, z))
-                blocks += [(x, y, z, "stone"), (x, y + 1, z, "stone")]
+                blocks += [(x, y + h, z, "stone") for h in range(WALL_HEIGHT)]
     deposits: dict[str, list[list[tuple[int, int, int]]]] = {}
     for kind in kinds:
         for _ in range(deposits_per_kind):
