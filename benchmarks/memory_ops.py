@@ -3,20 +3,22 @@
 Run: ``.venv/bin/python benchmarks/memory_ops.py`` (the full run, 1k/10k/100k/1M sightings; several
 minutes) or ``--quick`` (1k/10k/100k). Results go to ``benchmarks/results/memory_ops.{json,md}``.
 
-Workload (deterministic, seeded): a world of ``--objects`` objects (label-level objects with
-``--per-label`` objects per label, plus movable keyed instances) scattered over a square map; an
-agent random-walks through it and every step produces one ``Percept`` with its pose, a disc view of
-radius 4.5 (negative evidence), the ``--per-percept`` objects nearest to it (so 10 sightings per
-percept by default), a region label and, now and then, an event. Every few hundred steps a keyed
-object is moved (so instance moves and invalidations happen). Percepts are built before the timed
-part, in blocks, so only ``Memory.observe`` is timed.
+Workload (deterministic, seeded; see ``World``): an agent wanders along an endless strip of objects
+(one per 2×2 cell, about 5 objects per label, 2% keyed instances, one keyed object moved every 200
+steps), seeing every object within 3.6 units (about 10 sightings per percept) with a disc view of
+that radius (negative evidence), a pose, a region label and now and then an event. It keeps
+discovering and revisiting at a steady rate, so the stream is stationary: the levels are
+checkpoints of one run, and the per-percept cost at 1k and at 1M sightings compare like with like.
+Percepts are built outside the timed part; only ``Memory.observe`` is timed. A throwaway memory
+is warmed up first.
 
 Measured per level (N sightings):
 
-- ingest rate (sightings/s) for ``Memory()`` (in memory), ``Memory.open(durability="percept")``
-  (each percept committed before observe returns) and ``durability="batch"`` (flush at the end,
-  included in the time);
-- the per-percept ingest cost of the in-memory run over its last 10% of percepts (the cost at size N);
+- ingest rate (sightings/s) for ``Memory()`` (in memory, cumulative up to N),
+  ``Memory.open(durability="percept")`` (each percept committed before observe returns; over the
+  first ``--durable-percepts`` percepts) and ``durability="batch"`` (all N, flush included);
+- the per-percept cost at size N: the median ``observe`` time over the second half of the level
+  (a median, because other jobs on a shared machine add bursts);
 - p50/p99 latency of ``spatial.locate(label)``, ``temporal.last_seen(label)``,
   ``temporal.between(t, t + 10)`` and ``episodic.recall(text, k=10)``, each beside a naive baseline
   in the same run: a linear scan over a Python list of (t, label, x, y, z) sightings for
@@ -217,23 +219,25 @@ def durable_level(stream: list[Percept], n_percepts: int, n_sightings: int, args
         path = tmp / f"{mode}-{n_sightings}.db"
         dm = Memory.open(path, durability=mode)
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         for p in tqdm(ps, desc=f"{n_sightings:>9,} sightings: durable {mode}", unit="percept", leave=False,
                       disable=args.no_progress):
             dm.observe(p)
         dm.flush()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         n_s = sum(len(p.sightings) for p in ps)
         res[f"ingest_durable_{mode}_sightings_per_s"] = n_s / dt
+        res[f"ingest_durable_{mode}_sightings_per_cpu_s"] = n_s / dc
         res[f"ingest_durable_{mode}_percepts"] = len(ps)
         if mode == "batch":
             probe = sorted({s.label for p in ps[-50:] for s in p.sightings})
             before = [[(loc.position, loc.first_seen, loc.last_seen) for loc in dm.spatial.locate(lbl)]
                       + [dm.temporal.last_seen(lbl)] for lbl in probe]
             dm.close()
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             rm = Memory.open(path, readonly=True)
             res["reopen_s"] = time.perf_counter() - t0
+            res["reopen_cpu_s"] = time.process_time() - c0
             res["reopen_percepts"] = len(ps)
             after = [[(loc.position, loc.first_seen, loc.last_seen) for loc in rm.spatial.locate(lbl)]
                      + [rm.temporal.last_seen(lbl)] for lbl in probe]
@@ -258,34 +262,43 @@ def run(levels: list[int], args: argparse.Namespace, tmp: Path) -> list[dict]:
     mem = Memory()
     naive = Naive()
     stream: list[Percept] = []
-    times: list[float] = []  # seconds per observe, per percept
-    n_sightings, t_ingest = 0, 0.0
+    times: list[float] = []  # wall seconds per observe, per percept
+    pending: list[Percept] = []  # generated, not yet observed (carried over to the next level)
+    n_sightings, t_wall, t_cpu = 0, 0.0, 0.0
     out = []
-    perf = time.perf_counter
+    perf, cpu = time.perf_counter, time.process_time
     bar = tqdm(total=max(levels), desc="in-memory ingest", unit="sighting", disable=args.no_progress)
     for level in sorted(levels):
         while n_sightings < level:
-            ps = world.percepts(1000)
-            for p in ps:
+            if not pending:
+                pending = world.percepts(1000)
+            take, s = 0, n_sightings
+            while take < len(pending) and s < level:
+                s += len(pending[take].sightings)
+                take += 1
+            block, pending = pending[:take], pending[take:]
+            c0, w0 = cpu(), perf()
+            for p in block:
                 t0 = perf()
                 mem.observe(p)
-                dt = perf() - t0
-                times.append(dt)
-                t_ingest += dt
-                stream.append(p)
+                times.append(perf() - t0)
+            t_wall += perf() - w0
+            t_cpu += cpu() - c0
+            for p in block:  # the baseline and the stream are built outside the timed part
                 naive.observe(p)
-                n_sightings += len(p.sightings)
-                bar.update(len(p.sightings))
-                if n_sightings >= level:
-                    break
+            stream.extend(block)
+            bar.update(s - n_sightings)
+            n_sightings = s
         n_p = len(stream)
         half = np.asarray(times[n_p // 2:])
         res = {
             "sightings": n_sightings,
             "level": level,
             "percepts": n_p,
-            "ingest_memory_sightings_per_s": n_sightings / t_ingest,
-            "ingest_memory_s": t_ingest,
+            "ingest_memory_sightings_per_s": n_sightings / t_wall,
+            "ingest_memory_sightings_per_cpu_s": n_sightings / t_cpu,
+            "ingest_memory_s": t_wall,
+            "ingest_memory_cpu_s": t_cpu,
             # the median observe() time over the second half of the level: robust to other jobs' bursts
             "per_percept_us_at_size": float(np.median(half)) * 1e6,
             "per_percept_us_mean_second_half": float(np.mean(half)) * 1e6,
@@ -337,29 +350,37 @@ def markdown(out: dict) -> str:
         "# Memory operations benchmark",
         "",
         f"Machine: {m['cpu']} ({m['cores']} cores, shared with other jobs), Python {m['python']}, "
-        f"{m['date']}. Command: `{out['command']}`.",
+        f"{m['date']}; load average {m['load_avg_at_start']:.1f} at the start (other engineers' jobs). "
+        f"Command: `{out['command']}`.",
         "",
         "Latencies are p50 / p99 in milliseconds; the naive baselines run in the same process on the same "
         "data (a linear scan over a list of sightings; numpy brute-force top-k for recall).",
         "",
-        "| sightings | ingest in memory (sightings/s) | durable per-percept | durable batched | "
-        "µs/percept at size | locate p50/p99 | naive | last_seen p50/p99 | naive | between p50/p99 | naive | "
-        "recall top-10 p50/p99 (chunks) | numpy | reopen (s) |",
+        "Ingest rates are sightings per second of wall-clock time / of this process's CPU time (the "
+        "second is the code's own cost; the first also holds the waits for a CPU on a shared machine). "
+        "Durable per-percept ingest is measured over the first "
+        f"{out['config']['durable_percepts']:,} percepts of a level at most; reopening replays the batched file.",
+        "",
+        "| sightings | ingest in memory | durable per-percept | durable batched | µs/percept at size (median) | "
+        "locate p50/p99 | naive | last_seen p50/p99 | naive | between p50/p99 | naive | "
+        "recall top-10 p50/p99 (chunks) | numpy | reopen s (percepts) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in out["levels"]:
         rn = r.get("recall_numpy")
         lines.append(
-            f"| {r['sightings']:,} | {r['ingest_memory_sightings_per_s']:,.0f} | "
-            f"{r['ingest_durable_percept_sightings_per_s']:,.0f} | {r['ingest_durable_batch_sightings_per_s']:,.0f} | "
+            f"| {r['sightings']:,} | {r['ingest_memory_sightings_per_s']:,.0f} / "
+            f"{r['ingest_memory_sightings_per_cpu_s']:,.0f} | "
+            f"{r['ingest_durable_percept_sightings_per_s']:,.0f} / {r['ingest_durable_percept_sightings_per_cpu_s']:,.0f} | "
+            f"{r['ingest_durable_batch_sightings_per_s']:,.0f} / {r['ingest_durable_batch_sightings_per_cpu_s']:,.0f} | "
             f"{r['per_percept_us_at_size']:.0f} | "
             f"{r['locate']['p50_ms']:.4f} / {r['locate']['p99_ms']:.4f} | {r['locate_naive']['p50_ms']:.2f} | "
             f"{r['last_seen']['p50_ms']:.4f} / {r['last_seen']['p99_ms']:.4f} | {r['last_seen_naive']['p50_ms']:.2f} | "
             f"{r['between']['p50_ms']:.3f} / {r['between']['p99_ms']:.3f} | {r['between_naive']['p50_ms']:.2f} | "
             f"{r['recall']['p50_ms']:.3f} / {r['recall']['p99_ms']:.3f} ({r['chunks']:,}) | "
             + (f"{rn['p50_ms']:.3f} / {rn['p99_ms']:.3f} | " if rn else "n/a | ")
+            + f"{r['reopen_s']:.2f} ({r['reopen_percepts']:,}) |"
         )
-        lines[-1] += f"{r['reopen_s']:.2f} ({r['reopen_percepts']:,} percepts) |"
     rl = out.get("recall_level")
     if rl:
         lines += ["", f"Recall over {rl['chunks']:,} chunks: top-10 p50/p99 {rl['recall']['p50_ms']:.2f} / "
@@ -377,12 +398,11 @@ def targets(out: dict) -> list[dict]:
     lv = {r["sightings"]: r for r in out["levels"]}
     big, small = lv[max(lv)], lv[min(lv)]
     ts = []
-    best_mem = min(r["ingest_memory_sightings_per_s"] for r in lv.values())
-    ts.append({"target": "ingest in memory ≥ 50k sightings/s (slowest level)", "measured": f"{best_mem:,.0f}/s",
-               "met": best_mem >= 50_000})
-    best_b = min(r["ingest_durable_batch_sightings_per_s"] for r in lv.values())
-    ts.append({"target": "ingest durable batched ≥ 20k sightings/s (slowest level)", "measured": f"{best_b:,.0f}/s",
-               "met": best_b >= 20_000})
+    for key, target, name in (("ingest_memory", 50_000, "in memory"), ("ingest_durable_batch", 20_000, "durable batched")):
+        for clock, suffix in (("wall-clock", "_sightings_per_s"), ("CPU time", "_sightings_per_cpu_s")):
+            worst = min(r[key + suffix] for r in lv.values())
+            ts.append({"target": f"ingest {name} ≥ {target // 1000}k sightings/s, {clock} (slowest level)",
+                       "measured": f"{worst:,.0f}/s", "met": worst >= target})
     for q in ("locate", "last_seen"):
         p99 = big[q]["p99_ms"]
         ts.append({"target": f"{q} p99 ≤ 0.1 ms at {big['sightings']:,} sightings", "measured": f"{p99:.4f} ms",
@@ -397,6 +417,34 @@ def targets(out: dict) -> list[dict]:
                "measured": f"{big['per_percept_us_at_size']:.0f} µs vs {small['per_percept_us_at_size']:.0f} µs "
                            f"= {r:.2f}×", "met": r <= 1.5})
     return ts
+
+
+def plot(out: dict, path: Path) -> None:
+    """Latency (p50, log scale) against memory size for each query, memory vs naive baseline."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lv = out["levels"]
+    n = [r["sightings"] for r in lv]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.6))
+    for ax, (q, base, name) in zip(axes, [("locate", "locate_naive", "linear scan"),
+                                          ("last_seen", "last_seen_naive", "linear scan"),
+                                          ("between", "between_naive", "linear scan"),
+                                          ("recall", "recall_numpy", "numpy brute force")]):
+        ax.loglog(n, [r[q]["p50_ms"] for r in lv], "o-", label="embodied_mem p50")
+        ax.loglog(n, [r[q]["p99_ms"] for r in lv], "o:", label="embodied_mem p99")
+        ax.loglog(n, [r[base]["p50_ms"] if r.get(base) else float("nan") for r in lv], "s--", label=f"{name} p50")
+        ax.set_title(q)
+        ax.set_xlabel("sightings in memory")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_ylabel("latency (ms)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle("memory_ops: query latency vs memory size (" + out["machine"]["date"] + ")")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     out: dict = {
         "command": "python benchmarks/memory_ops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-                    "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())},
+                    "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                    "load_avg_at_start": os.getloadavg()[0]},
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "memory_config": MemoryConfig().to_dict(),
         "levels": [],
@@ -440,6 +489,7 @@ def main(argv: list[str] | None = None) -> int:
     (args.out / "memory_ops.json").write_text(json.dumps(out, indent=2))
     md = markdown(out)
     (args.out / "memory_ops.md").write_text(md)
+    plot(out, args.out / "memory_ops.png")
     print(md)
     return 0
 
