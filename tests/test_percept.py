@@ -124,3 +124,20 @@ def test_cone_faces_the_pose_yaw():
     # vectorised form agrees with contains()
     pts = np.array([[0, 4], [0, -4], [1, 3]], float)
     assert c.contains_xy(pts[:, 0], pts[:, 1]).tolist() == [True, False, True]
+
+
+def test_percept_from_journal_rebuilds_what_to_dict_wrote():
+    import json
+
+    from embodied_mem.percept import percept_from_journal
+
+    p = Percept(t=2, pose=Pose(1, 2, yaw=0.5), sightings=[Sighting("key", (1, 2), "k", 0.5), Sighting("tree", (3, 4))],
+                view=View.disc((1, 2), 3), events=["x"], region="hall", source="cam", free=[[1, 2]], blocked=[[3, 3]],
+                action="do", target="tree")
+    q = percept_from_journal(json.loads(json.dumps(p.to_dict())))
+    assert q == p and q.to_dict() == p.to_dict()
+    assert isinstance(q.sightings, tuple) and isinstance(q.sightings[0].position, tuple)
+    assert not q.free.flags.writeable and q.free.shape == (1, 2)
+    with pytest.raises(AttributeError):
+        q.t = 5.0  # type: ignore[misc]
+    assert percept_from_journal({"t": 1.0}) == Percept(t=1)

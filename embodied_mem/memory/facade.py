@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..graph import MemoryGraph
-from ..percept import Percept
+from ..percept import Percept, percept_from_journal
 from ..store import MemoryStore
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
@@ -144,7 +144,7 @@ class Memory:
 
     def _apply_entry(self, seq: int, kind: str, recorded_at: float, d: dict[str, Any]) -> None:
         if kind == "percept":
-            self._apply(Percept.from_dict(d), seq, recorded_at)
+            self._apply(percept_from_journal(d), seq, recorded_at)
         elif kind == "episode":
             self.episodic.new_episode(d["t"], d.get("name"), recorded_at)
         elif kind == "strengthen":
