@@ -20,6 +20,7 @@ INSTALL_HINTS: dict[str, str] = {
     "rosbags": 'pip install "embodied_mem[ros2]"',
     "open3d": 'pip install "embodied_mem[3d]"  (on Debian/Ubuntu also: apt-get install -y libusb-1.0-0)',
     "rclpy": "rclpy comes with a ROS 2 installation (Humble or Jazzy): install ROS 2 and `source /opt/ros/<distro>/setup.bash`; or use transport=dds, which needs no ROS",
+    "rosidl_runtime_py": "rosidl_runtime_py comes with a ROS 2 installation: `source /opt/ros/<distro>/setup.bash`; or use transport=dds",
     "minerl": "pip install minerl (needs Java 8 / JDK 1.8 and downloads Minecraft at build time); see https://minerl.readthedocs.io",
     "habitat_sim": "conda install habitat-sim -c conda-forge -c aihabitat (habitat-sim is distributed through conda only)",
     "ray": 'pip install "embodied_mem[ray]"',

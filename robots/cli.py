@@ -1,6 +1,6 @@
 """``embodied-mem robot``: run the ROS 2 bridge live, or replay a rosbag2 recording into memory.
 
-    embodied-mem robot run [overrides]              # robot.transport=dds|rclpy duration=60 loopback=true
+    embodied-mem robot run [overrides]              # robot=ros2 transport=dds|rclpy duration=60 loopback=true
     embodied-mem robot replay BAG_PATH [overrides]  # realtime=1.0 robot.frames.world_frame=odom
 
 Both are Hydra apps (``configs/robot_run.yaml``, ``configs/robot_replay.yaml``, the robot group
@@ -28,7 +28,7 @@ __all__ = ["main", "replay", "RobotRunConfig", "RobotReplayConfig"]
 USAGE = """usage: embodied-mem robot run [overrides...]
        embodied-mem robot replay BAG_PATH [overrides...]
 
-  run      bridge a live ROS 2 robot into memory (robot.transport=dds|rclpy, duration=SECONDS, loopback=true)
+  run      bridge a live ROS 2 robot into memory (transport=dds|rclpy, duration=SECONDS, loopback=true)
   replay   replay a rosbag2 recording (folder, .db3 or .mcap) into memory.db and map.png
 """
 
@@ -41,6 +41,7 @@ def _robot_memory() -> MemoryConfig:
 class RobotRunConfig:
     robot: Ros2BridgeConfig = field(default_factory=Ros2BridgeConfig)
     memory: MemoryConfig = field(default_factory=_robot_memory)
+    transport: str = "dds"  # shorthand for robot.transport (the yaml interpolates it)
     duration: float | None = None
     loopback: bool = False
     plot: bool = True

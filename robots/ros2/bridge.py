@@ -31,7 +31,7 @@ import logging
 import math
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
@@ -64,6 +64,18 @@ TYPES: dict[str, tuple[str, str]] = {
     "markers": ("markers", "visualization_msgs/msg/MarkerArray"),
     "goal": ("goal", "geometry_msgs/msg/PoseStamped"),
 }
+
+
+class _Wait(Exception):
+    """A message needs a transform newer than TF holds yet."""
+
+
+def _stamp_or_none(msg: Any) -> float | None:
+    try:
+        st = msg.header.stamp
+        return float(st.sec) + float(st.nanosec) * 1e-9
+    except AttributeError:
+        return None
 
 
 class Transport(Protocol):
@@ -127,6 +139,7 @@ class Ros2Bridge(RobotBridge):
         self.on_observed: list[Callable[[Percept, float], None]] = []  # (percept, perf_counter when in memory)
         self._last_tick = {"markers": -math.inf, "flush": time.monotonic()}
         self._log_budget: Counter[str] = Counter()
+        self._waiting: dict[str, deque[tuple[str, Any, float | None]]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> None:
@@ -189,47 +202,93 @@ class Ros2Bridge(RobotBridge):
 
     def handle(self, kind: str, topic: str, msg: Any, recv_t: float | None = None) -> list[Percept]:
         """Convert one message and write it into memory. Never raises for a bad message: it is logged,
-        counted in ``skipped`` and dropped, leaving memory unchanged. Returns the percepts observed."""
+        counted in ``skipped`` and dropped, leaving memory unchanged. Returns the percepts observed.
+
+        A sensor message stamped after the newest transform it needs waits (like tf2's message
+        filter) until TF catches up, at most ``frames.tf_wait`` seconds of TF time or 100 messages per
+        topic; later messages of that topic queue behind it, so each topic keeps its time order."""
         self.require_connected("handle()")
-        conv = self.converter
-        assert conv is not None
         with self._lock:
             self.received[kind] += 1
+            if kind == "query":
+                self._answer(msg.data)
+                return []
+            if kind in ("tf", "tf_static"):
+                out = self._convert(kind, topic, msg, recv_t)
+                return out + self._retry_waiting()
+            if kind not in KINDS:
+                raise ValueError(f"unknown message kind {kind!r}; known: {sorted(KINDS)}")
+            queue = self._waiting.get(topic)
+            if queue:
+                queue.append((kind, msg, recv_t))
+                if len(queue) > 100:
+                    queue.popleft()
+                    self._skip("tf_timeout", "more than 100 messages waiting for a transform", topic)
+                return []
             try:
-                if kind == "query":
-                    self._answer(msg.data)
-                    return []
-                if kind in ("tf", "tf_static"):
-                    percepts, problems = conv.on_tf(msg, static=kind == "tf_static", recv_t=recv_t)
-                    for pr in problems:
-                        self._skip("tf", pr, topic)
-                elif kind == "odom":
-                    percepts = [conv.odometry(msg, topic, recv_t)]
-                elif kind == "pose":
-                    percepts = [conv.pose_stamped(msg, topic, recv_t)]
-                elif kind == "scan":
-                    percepts = [conv.scan(msg, topic, recv_t)]
-                elif kind == "cloud":
-                    percepts = [conv.cloud(msg, topic, recv_t)]
-                elif kind == "detections":
-                    percepts = [conv.detections3d(msg, topic, recv_t)]
-                elif kind == "detections_json":
-                    percepts = [conv.detections_json(msg.data, topic, recv_t)]
-                else:
-                    raise ValueError(f"unknown message kind {kind!r}; known: {sorted(KINDS)}")
-            except MalformedMessage as exc:
-                self._skip(exc.reason, str(exc), topic)
+                return self._convert(kind, topic, msg, recv_t, may_wait=True)
+            except _Wait:
+                self._waiting.setdefault(topic, deque()).append((kind, msg, recv_t))
                 return []
-            except (PerceptError, PerceptTypeError, AttributeError, TypeError, ValueError) as exc:
-                if kind not in KINDS:
-                    raise
-                self._skip("malformed", f"{type(exc).__name__}: {exc}", topic)
-                return []
-            out = []
-            for p in percepts:
-                if p is not None and self._observe(p):
-                    out.append(p)
-            return out
+
+    def _convert(self, kind: str, topic: str, msg: Any, recv_t: float | None, may_wait: bool = False) -> list[Percept]:
+        conv = self.converter
+        assert conv is not None
+        try:
+            if kind in ("tf", "tf_static"):
+                percepts, problems = conv.on_tf(msg, static=kind == "tf_static", recv_t=recv_t)
+                for pr in problems:
+                    self._skip("tf", pr, topic)
+            elif kind == "odom":
+                percepts = [conv.odometry(msg, topic, recv_t)]
+            elif kind == "pose":
+                percepts = [conv.pose_stamped(msg, topic, recv_t)]
+            elif kind == "scan":
+                percepts = [conv.scan(msg, topic, recv_t)]
+            elif kind == "cloud":
+                percepts = [conv.cloud(msg, topic, recv_t)]
+            elif kind == "detections":
+                percepts = [conv.detections3d(msg, topic, recv_t)]
+            else:
+                percepts = [conv.detections_json(msg.data, topic, recv_t)]
+        except MalformedMessage as exc:
+            if exc.reason == "tf_wait" and may_wait:
+                raise _Wait() from None
+            self._skip("tf" if exc.reason == "tf_wait" else exc.reason, str(exc), topic)
+            return []
+        except (PerceptError, PerceptTypeError, AttributeError, TypeError, ValueError) as exc:
+            self._skip("malformed", f"{type(exc).__name__}: {exc}", topic)
+            return []
+        out = []
+        for p in percepts:
+            if p is not None and self._observe(p):
+                out.append(p)
+        return out
+
+    def _retry_waiting(self) -> list[Percept]:
+        """After new TF: convert waiting messages in order; drop those TF did not reach within tf_wait."""
+        out: list[Percept] = []
+        newest = self.converter.tf.newest_stamp() if self.converter else None
+        for topic, queue in list(self._waiting.items()):
+            while queue:
+                kind, msg, recv_t = queue[0]
+                try:
+                    out += self._convert(kind, topic, msg, recv_t, may_wait=True)
+                except _Wait:
+                    st = _stamp_or_none(msg)
+                    if newest is not None and st is not None and newest - st > self.config.frames.tf_wait:
+                        pass  # TF moved on past it without covering it: give up below
+                    elif newest is not None and st is not None and st - newest > self.config.frames.tf_wait:
+                        pass  # stamped far ahead of every transform: give up
+                    else:
+                        break
+                    queue.popleft()
+                    self._skip("tf_timeout", f"no transform for stamp {st:.3f} (newest TF {newest:.3f})", topic)
+                    continue
+                queue.popleft()
+            if not queue:
+                del self._waiting[topic]
+        return out
 
     def _observe(self, p: Percept) -> bool:
         try:
@@ -252,8 +311,13 @@ class Ros2Bridge(RobotBridge):
             log.warning("skipped a message on %s (%s, %d so far): %s", topic, reason, n, detail)
 
     def finish(self) -> None:
-        """Write poses held back by keyframing (the latest pose of each source) into memory."""
+        """Write poses held back by keyframing (the latest pose of each source) into memory; messages
+        still waiting for a transform are dropped (counted as ``tf_timeout``)."""
         with self._lock:
+            for topic, queue in self._waiting.items():
+                for _ in queue:
+                    self._skip("tf_timeout", "still waiting for a transform at the end", topic)
+            self._waiting.clear()
             for p in self.converter.finish() if self.converter else []:
                 self._observe(p)
 

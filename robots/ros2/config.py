@@ -45,6 +45,7 @@ class FramesConfig:
     odom_fallback: bool = True  # no world frame in TF after odom_fallback_after s: use odom as the world frame
     odom_fallback_after: float = 2.0  # s of message time to wait for the world frame before falling back
     tf_tolerance: float = 0.5  # s: a transform this much older/newer than a stamp is still used
+    tf_wait: float = 1.0  # s of TF time a message stamped ahead of TF waits for its transform
 
 
 @dataclass

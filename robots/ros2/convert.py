@@ -34,7 +34,7 @@ import numpy as np
 from embodied_mem.percept import ConeView, Percept, PerceptError, PerceptTypeError, Pose, Sighting
 
 from .config import Ros2BridgeConfig
-from .tf import TfBuffer, TfError, Transform, quat_to_matrix
+from .tf import TfBuffer, TfError, TfExtrapolationError, Transform, quat_to_matrix
 
 __all__ = ["MalformedMessage", "MessageConverter", "stamp_of", "OccupancyMirror"]
 
@@ -184,6 +184,8 @@ class MessageConverter:
             return Transform.identity()
         try:
             return self.tf.lookup(world, frame, t)
+        except TfExtrapolationError as exc:
+            raise MalformedMessage("tf_wait", str(exc)) from None
         except TfError as exc:
             reason = "unknown_frame" if "unknown frame" in str(exc) else "tf"
             raise MalformedMessage(reason, str(exc)) from None

@@ -15,11 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Transform", "TfBuffer", "TfError", "quat_to_matrix", "yaw_of"]
+__all__ = ["Transform", "TfBuffer", "TfError", "TfExtrapolationError", "quat_to_matrix", "yaw_of"]
 
 
 class TfError(LookupError):
     """A transform cannot be resolved (unknown frame, disconnected trees, stamp out of range)."""
+
+
+class TfExtrapolationError(TfError):
+    """The stamp is newer than the newest transform (by more than the tolerance): it may still come."""
 
 
 def quat_to_matrix(x: float, y: float, z: float, w: float) -> np.ndarray:
@@ -99,6 +103,11 @@ class TfBuffer:
         self.tolerance = float(tolerance)
         self._edges: dict[str, _Edge] = {}  # child -> edge to its parent
 
+    def newest_stamp(self) -> float | None:
+        """The newest stamp of any dynamic transform (s), or None."""
+        ts = [e.ts[-1] for e in self._edges.values() if not e.static and e.ts]
+        return max(ts) if ts else None
+
     def frames(self) -> set[str]:
         out = set(self._edges)
         out.update(e.parent for e in self._edges.values())
@@ -162,7 +171,7 @@ class TfBuffer:
         ts = e.ts
         if t is None or t >= ts[-1]:
             if t is not None and t - ts[-1] > self.tolerance:
-                raise TfError(f"{e.parent} -> {child}: no transform at t={t:.3f} (latest {ts[-1]:.3f}, "
+                raise TfExtrapolationError(f"{e.parent} -> {child}: no transform at t={t:.3f} (latest {ts[-1]:.3f}, "
                               f"tolerance {self.tolerance} s)")
             return Transform(quat_to_matrix(*e.qs[-1]), e.ps[-1])
         if t <= ts[0]:

@@ -50,5 +50,6 @@ def test_bad_config_is_refused_naming_the_key(sim_bags, tmp_path, capsys):
 
 
 def test_run_refuses_the_bag_transport(tmp_path, capsys):
-    assert cli(["robot", "run", "robot.transport=bag", f"hydra.run.dir={tmp_path}"]) == 1
+    assert cli(["robot", "run", "robot=ros2", "transport=bag", f"hydra.run.dir={tmp_path}"]) == 1
     assert "robot replay" in capsys.readouterr().err
+    assert (tmp_path / "config.yaml").read_text().count("transport: bag") == 2  # the shorthand reached robot.*

@@ -158,3 +158,31 @@ def test_odom_fallback_waits_then_locks(caplog):
         b.handle("tf", "/tf", M.tf_message([("map", "odom", 102.0, 5.0, 0.0, 0.0, 0.0)]), 102.0)
         b.handle("odom", "/odom", M.odometry(102.0, 4.0, 0.0), 102.0)
         assert b.memory.spatial.pose().x == pytest.approx(4.0)
+
+
+def test_messages_ahead_of_tf_wait_for_it_in_order(bridge):
+    msgs = list(ROBOT.messages(1.0))
+    feed(bridge, msgs)
+    scan = next(m for topic, _, _, m in msgs if topic == "/scan")
+    ranges = np.asarray(scan.ranges)
+    t_tf = ROBOT.t0 + 1.0  # newest transform
+    s1, s2 = (M.laser_scan(t, "laser", ranges, angle_min=scan.angle_min, angle_increment=scan.angle_increment)
+              for t in (t_tf + 0.8, t_tf + 0.9))
+    assert bridge.handle("scan", "/scan", s1, None) == []  # 0.8 s ahead of TF (> 0.5 s tolerance): waits
+    assert bridge.handle("scan", "/scan", s2, None) == []  # queues behind it
+    x, y, yaw = ROBOT.pose_at(ROBOT.speed * 1.9)
+    ox, oy, oyaw = ROBOT.odom_pose(x, y, yaw)
+    mx, my, myaw = ROBOT.map_to_odom
+    t = t_tf + 0.9
+    out = bridge.handle("tf", "/tf", M.tf_message([("map", "odom", t, mx, my, 0.0, myaw),
+                                                  ("odom", "base_link", t, ox, oy, 0.0, oyaw)]), t)
+    assert [p.t for p in out] == pytest.approx([t_tf + 0.8, t_tf + 0.9])  # both, in order
+    assert dict(bridge.skipped) == {}
+    # a scan whose transform never comes is dropped once TF has moved tf_wait (1 s) past it
+    s3 = M.laser_scan(t + 0.7, "laser", ranges, angle_min=scan.angle_min, angle_increment=scan.angle_increment)
+    assert bridge.handle("scan", "/scan", s3, None) == []
+    for i in range(1, 4):  # TF continues, but only the map -> odom edge (odom -> base_link is stale)
+        tt = t + 0.8 * i
+        bridge.handle("tf", "/tf", M.tf_message([("map", "odom", tt, mx, my, 0.0, myaw)]), tt)
+    assert bridge.skipped["tf_timeout"] == 1
+    assert not bridge._waiting

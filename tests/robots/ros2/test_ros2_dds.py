@@ -58,7 +58,7 @@ def ask(peer, req, timeout=10.0):
 def test_live_bridge_over_dds_with_independent_peers(tmp_path, dds_env):
     run_dir = tmp_path / "run"
     bridge = subprocess.Popen(
-        [str(BIN / "embodied-mem"), "robot", "run", "robot.transport=dds", "loopback=true", "duration=120",
+        [str(BIN / "embodied-mem"), "robot", "run", "robot=ros2", "transport=dds", "loopback=true", "duration=120",
          "robot.marker_period=1.0", f"hydra.run.dir={run_dir}"],
         env=dds_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     robot = None
