@@ -5,8 +5,27 @@ Units are map units (metres for robots, cells for grid worlds) and percept time 
 
 from __future__ import annotations
 
+import math
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
+
+
+def _check(section: str, name: str, value: Any, ok: bool, need: str) -> None:
+    """Refuse a bad setting with a ValueError naming it (``spatial.place_radius must be > 0, got 0``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not ok:
+        raise ValueError(f"{section}.{name} must be {need}, got {value!r}")
+
+
+def _positive(section: str, obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(section, n, v, isinstance(v, (int, float)) and v > 0, "a finite number > 0")
+
+
+def _non_negative(section: str, obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(section, n, v, isinstance(v, (int, float)) and v >= 0, "a finite number >= 0")
 
 
 @dataclass
@@ -17,6 +36,12 @@ class SpatialConfig:
     cell_size: float = 1.0  # occupancy cell edge; cell centres lie on multiples of it
     index_cell: float = 4.0  # bucket size of the spatial hash over beliefs
     connectivity: int = 4  # 4 or 8: moves allowed by path()
+
+    def __post_init__(self) -> None:
+        _non_negative("spatial", self, "match_tolerance")
+        _positive("spatial", self, "place_radius", "cell_size", "index_cell")
+        if self.connectivity not in (4, 8):
+            raise ValueError(f"spatial.connectivity must be 4 or 8, got {self.connectivity!r}")
 
 
 @dataclass
@@ -38,6 +63,11 @@ class EpisodicConfig:
     utility_rate: float = 0.2  # learning rate of reinforce(): U += rate * (reward - U)
     items_per_chunk: int = 3
 
+    def __post_init__(self) -> None:
+        _positive("episodic", self, "max_chunk_size", "key_dim", "initial_strength", "items_per_chunk")
+        _non_negative("episodic", self, "retention_weight", "utility_weight", "strength_increment")
+        _check("episodic", "utility_rate", self.utility_rate, 0 <= self.utility_rate <= 1, "in [0, 1]")
+
 
 @dataclass
 class SemanticConfig:
@@ -47,11 +77,18 @@ class SemanticConfig:
     min_fraction: float = 0.6  # share of observations that must agree
     functional_relations: list[str] = field(default_factory=lambda: ["located_in"])
 
+    def __post_init__(self) -> None:
+        _positive("semantic", self, "min_support")
+        _check("semantic", "min_fraction", self.min_fraction, 0 <= self.min_fraction <= 1, "in [0, 1]")
+
 
 @dataclass
 class LongTermConfig:
     enabled: bool = True
     working_memory_size: int = 64  # percepts kept when long-term memory is off
+
+    def __post_init__(self) -> None:
+        _positive("long_term", self, "working_memory_size")
 
 
 @dataclass
