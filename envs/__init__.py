@@ -58,3 +58,7 @@ register("crafter", "embodied_mem.envs.crafter:CrafterEnv", requires=("crafter",
          description="Crafter: open-world survival with Minecraft's tech tree (local 9x7 view)")
 register("minecraft", "embodied_mem.envs.minecraft.env:MineflayerEnv", requires=("gymnasium",),
          description="Minecraft through a Mineflayer sidecar on a real server (local flying-squid by default); resource task")
+register("indoor3d", "embodied_mem.envs.indoor3d.env:Indoor3DEnv", requires=("open3d",),
+         description="Embedded 3D apartments (open3d ray casting): object search with Habitat-style RGB-D-semantic sensors")
+register("habitat", "embodied_mem.envs.habitat.env:HabitatEnv", requires=("habitat_sim",),
+         description="habitat-sim scenes: object search with RGB-D-semantic sensors (habitat_sim via conda)")

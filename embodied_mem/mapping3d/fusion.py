@@ -185,8 +185,9 @@ class Map3D:
         if self.tsdf is not None:
             self.tsdf.integrate(depth, self.intr, T, rgb)
         pts, flat = backproject(depth, self.intr, T, stride=self.stride, max_depth=self.max_depth)
-        self.nav.add_points(pts)
-        self.nav.carve((pose.x, pose.y), pts)
+        rel = pts - np.array([0.0, 0.0, pose.z])  # the grid classifies heights above the agent's floor
+        self.nav.add_points(rel)
+        self.nav.carve((pose.x, pose.y), rel)
         self.nav.mark_free(pose.x, pose.y, 0.15)
         if semantic is None:
             return []

@@ -104,7 +104,7 @@ def frame_percept(depth: np.ndarray, semantic: np.ndarray | None, intr: Intrinsi
                     region = regions[i]
                     break
     g = grid or NavGrid(cell)
-    floor, obst = g.classify(pts)
+    floor, obst = g.classify(pts - np.array([0.0, 0.0, pose.z]))  # heights above the agent's floor
     free = _cell_centres(floor, cell)
     blocked = _cell_centres(obst, cell)
     if len(free) and len(blocked):
@@ -120,5 +120,8 @@ def frame_percept(depth: np.ndarray, semantic: np.ndarray | None, intr: Intrinsi
 def _cell_centres(points: np.ndarray, cell: float) -> np.ndarray:
     if len(points) == 0:
         return np.zeros((0, 2))
-    c = np.unique(np.floor(points[:, :2] / cell + 0.5).astype(np.int64), axis=0)
-    return c.astype(float) * cell
+    c = np.floor(points[:, :2] / cell + 0.5).astype(np.int64)
+    lo = c.min(0)
+    span = int(c[:, 1].max() - lo[1]) + 1
+    flat = np.unique((c[:, 0] - lo[0]) * span + (c[:, 1] - lo[1]))
+    return np.stack([flat // span + lo[0], flat % span + lo[1]], axis=1).astype(float) * cell

@@ -22,7 +22,10 @@ metres (x–y) of its centre. SPL = success × shortest / max(shortest, travelle
 the geodesic distance on the ground-truth navigable grid from the start to any cell within
 ``success_distance`` of a goal instance. With ``scene_seed`` fixed (the default) every episode
 happens in the same apartment with a new start and goal drawn from ``reset(seed=...)``; set
-``new_scene_each_episode=True`` to draw a new apartment per episode.
+``new_scene_each_episode=True`` to draw a new apartment per episode. ``reset(options={"goal": name})``
+fixes the goal; ``reset(options={"tour": True})`` asks for a category absent from the apartment, so
+the episode is pure exploration (a "tour" that lets a memory agent see the apartment first; its
+success is always False and its shortest path 0).
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from embodied_mem.mapping3d.frames import Intrinsics, Quaternion, camera_pose, habitat_rotation_from_yaw, memory_to_habitat
+from embodied_mem.mapping3d.frames import (
+    Intrinsics,
+    Quaternion,
+    camera_pose,
+    habitat_rotation_from_yaw,
+    memory_to_habitat,
+)
 from embodied_mem.mapping3d.navgrid import geodesic
 from embodied_mem.mapping3d.percepts import frame_percept
 from embodied_mem.percept import Pose
@@ -55,7 +64,8 @@ class Indoor3DEnv(gym.Env):
     def __init__(self, scene_seed: int = 0, *, width: int = 128, height: int = 128, hfov_deg: float = 90.0,
                  sensor_height: float = 1.25, forward_step: float = 0.25, turn_deg: float = 30.0,
                  max_steps: int = 500, success_distance: float = 1.0, max_depth: float = 10.0,
-                 agent_radius: float = 0.18, new_scene_each_episode: bool = False, min_start_distance: float = 2.0,
+                 agent_radius: float = 0.18, new_scene_each_episode: bool = False, min_start_distance: float = 4.0,
+                 rooms: tuple[int, int] | None = None, n_small_objects: int = 10,
                  render_mode: str | None = None) -> None:
         for name, v in (("width", width), ("height", height), ("max_steps", max_steps)):
             if not isinstance(v, (int, np.integer)) or v <= 0:
@@ -78,6 +88,8 @@ class Indoor3DEnv(gym.Env):
         self.agent_radius = float(agent_radius)
         self.new_scene_each_episode = bool(new_scene_each_episode)
         self.min_start_distance = float(min_start_distance)
+        self.rooms = tuple(rooms) if rooms is not None else None
+        self.n_small_objects = int(n_small_objects)
         H, W = int(height), int(width)
         self.observation_space = spaces.Dict({
             "rgb": spaces.Box(0, 255, (H, W, 3), np.uint8),
@@ -103,7 +115,8 @@ class Indoor3DEnv(gym.Env):
     def _load(self, seed: int) -> None:
         if self.apartment is not None and self.apartment.seed == seed:
             return
-        self.apartment = generate_apartment(seed, agent_radius=self.agent_radius)
+        self.apartment = generate_apartment(seed, agent_radius=self.agent_radius, rooms=self.rooms,
+                                            n_small_objects=self.n_small_objects)
         self._renderer = Renderer(self.apartment, self.intrinsics, max_depth=self.max_depth)
         self.labels = self.apartment.categories()
         self.regions = {b.id: b.region for b in self.apartment.boxes if b.category == "floor" and b.region}
@@ -129,15 +142,24 @@ class Indoor3DEnv(gym.Env):
         apt = self.apartment
         assert apt is not None
         goals = self.goal_categories
-        if options and "goal" in options:
+        tour = bool(options and options.get("tour"))
+        if tour:  # a goal that is not in this apartment: the agent explores the whole episode
+            absent = [g for g in GOAL_CATEGORIES if g not in self._goal_cells]
+            if not absent:
+                raise ValueError("options['tour'] needs a goal category absent from the apartment")
+            goals = absent[:1]
+        elif options and "goal" in options:
             if options["goal"] not in self._goal_cells:
                 raise ValueError(f"options['goal'] must be one of {goals}, got {options['goal']!r}")
             goals = [options["goal"]]
         nav = np.argwhere(apt.navigable)
         for _ in range(100):
             goal = goals[int(rng.integers(len(goals)))]
-            dist = geodesic(apt.navigable, self._goal_cells[goal]) * apt.nav_resolution
             r, c = nav[int(rng.integers(len(nav)))]
+            if tour:
+                dist = np.zeros(apt.navigable.shape)
+                break
+            dist = geodesic(apt.navigable, self._goal_cells[goal]) * apt.nav_resolution
             if math.isfinite(dist[r, c]) and dist[r, c] >= self.min_start_distance:
                 break
         self.goal = goal
@@ -225,7 +247,7 @@ class Indoor3DEnv(gym.Env):
             "percept": percept,
             "agent_state": {"position": memory_to_habitat([self.x, self.y, 0.0]).astype(np.float32),
                             "rotation": Quaternion(*habitat_rotation_from_yaw(self.yaw))},
-            "labels": self.labels,
+            "labels": dict(self.labels),
             "goal": self.goal,
             "collided": collided,
         }

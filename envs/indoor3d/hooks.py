@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["episode_metrics", "summarize", "plot", "FUSED_POINTS_FILE"]
+__all__ = ["episode_metrics", "summarize", "plot", "MAP_FILE"]
 
-FUSED_POINTS_FILE = "fused_points.npz"  # written by the object-search agent beside memory.db
+MAP_FILE = "map3d.npz"  # written by the object-search agent beside memory.db ("points": fused surface)
 
 
 def episode_metrics(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -36,7 +36,10 @@ def summarize(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     s = np.array([float(e.get("success", False)) for e in episodes])
     spl = np.array([float(e.get("spl", 0.0)) for e in episodes])
     n = len(episodes)
-    se = (lambda a: float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0)
+
+    def se(a: np.ndarray) -> float:
+        return float(a.std(ddof=1) / math.sqrt(n)) if n > 1 else 0.0
+
     return {"success_rate": float(s.mean()), "success_rate_se": se(s), "spl": float(spl.mean()), "spl_se": se(spl),
             "n_episodes": n}
 
@@ -55,9 +58,12 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
         if sr is not None:
             title += f" (success {sr:.0%}, SPL {spl:.2f})"
         out.append(plot_memory_map(memory, run_dir / "map.png", title=title))
-    fused = run_dir / FUSED_POINTS_FILE
+    fused = run_dir / MAP_FILE
     if fused.exists():
-        out.append(plot_fused_topdown(np.load(fused)["points"], run_dir / "fused_topdown.png", memory=memory))
+        with np.load(fused) as d:
+            points = d["points"] if "points" in d else None
+        if points is not None:
+            out.append(plot_fused_topdown(points, run_dir / "fused_topdown.png", memory=memory))
     (run_dir / "object_search.json").write_text(json.dumps({"summary": dict(summary)}, default=str, indent=1))
     return out
 

@@ -5,7 +5,7 @@ the floor's top surface is z = 0). Each box is one semantic *instance* with a ca
 Habitat's semantic scene calls an object) and the region (room) it lies in. ``Apartment.mesh()``
 returns the triangle soup with a per-triangle instance id, which the renderer casts rays against.
 
-Generation is deterministic in ``seed``: a grid of 2×2 or 3×2 rooms (3–4.5 m each), doors (1 m
+Generation is deterministic in ``seed``: a grid of 3×2 or 3×3 rooms (or ``rooms=(columns, rows)``) (3–4.5 m each), doors (1 m
 wide) along a random spanning tree of the room grid plus some extra doors, furniture against the
 walls (away from doors), and small objects of distinct categories on furniture tops or the floor.
 ``navigable`` is the ground-truth floor grid for the agent's centre (used for collisions and for
@@ -194,7 +194,7 @@ def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float,
 
 
 def generate_apartment(seed: int, *, agent_radius: float = 0.18, nav_resolution: float = 0.05,
-                       n_small_objects: int = 10) -> Apartment:
+                       n_small_objects: int = 10, rooms: tuple[int, int] | None = None) -> Apartment:
     """A deterministic apartment for ``seed`` (see the module docstring). Bad arguments raise ``ValueError``."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"seed must be an int, got {type(seed).__name__}")
@@ -203,18 +203,28 @@ def generate_apartment(seed: int, *, agent_radius: float = 0.18, nav_resolution:
     if not 0 <= n_small_objects <= len(SMALL_OBJECTS):
         raise ValueError(f"n_small_objects must be in [0, {len(SMALL_OBJECTS)}], got {n_small_objects}")
     rng = np.random.default_rng(int(seed))
-    ncols, nrows = int(rng.integers(2, 4)), 2
+    if rooms is None:
+        ncols, nrows = 3, int(rng.integers(2, 4))
+    else:
+        ncols, nrows = (int(v) for v in rooms)
+        if not (1 <= ncols <= 5 and 1 <= nrows <= 5):
+            raise ValueError(f"rooms must be (columns, rows) with 1..5 each, got {rooms}")
     xs = np.concatenate([[0.0], np.cumsum(rng.uniform(3.0, 4.5, ncols))]).round(2)
     ys = np.concatenate([[0.0], np.cumsum(rng.uniform(3.0, 4.5, nrows))]).round(2)
-    kinds = list(rng.permutation(list(ROOM_FURNITURE)))[: ncols * nrows]
-    rooms: list[Room] = []
+    types = list(ROOM_FURNITURE)
+    kinds = list(rng.permutation(types)) + list(rng.choice(types, size=max(0, ncols * nrows - len(types))))
+    rooms_: list[Room] = []
     grid: dict[tuple[int, int], Room] = {}
+    used: dict[str, int] = {}
     for j in range(nrows):
         for i in range(ncols):
             cat = str(kinds[j * ncols + i])
-            r = Room(cat, cat, float(xs[i]), float(ys[j]), float(xs[i + 1]), float(ys[j + 1]))
-            rooms.append(r)
+            used[cat] = used.get(cat, 0) + 1
+            name = cat if used[cat] == 1 else f"{cat}_{used[cat]}"
+            r = Room(name, cat, float(xs[i]), float(ys[j]), float(xs[i + 1]), float(ys[j + 1]))
+            rooms_.append(r)
             grid[(i, j)] = r
+    rooms = rooms_
 
     # doors: a random spanning tree over the room grid, plus extra doors
     cells = list(grid)
