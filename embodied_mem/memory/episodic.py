@@ -75,6 +75,8 @@ class _ChunkRec:
     items: list[tuple[float, str, int]] = field(default_factory=list)
     row: int = -1  # row in the key matrix once closed
     utility: float = 0.0  # while open; moved into the utility column on close
+    item_tokens: list[list[str]] = field(default_factory=list)  # filled lazily by recall
+    open_key: tuple[int, np.ndarray] | None = None  # (items encoded, key) of the open chunk, for recall
 
 
 class EpisodicMemory:
@@ -170,7 +172,9 @@ class EpisodicMemory:
         sims = self._keys[:n] @ q
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
             # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
-            sims = np.append(sims, self.encoder.encode([_chunk_text(o)])[0] @ q)
+            if o.open_key is None or o.open_key[0] != len(o.items):
+                o.open_key = (len(o.items), self.encoder.encode([_chunk_text(o)])[0])
+            sims = np.append(sims, o.open_key[1] @ q)
             last = np.append(last, self.now)
             strength = np.append(strength, self.config.initial_strength)
             utility = np.append(utility, o.utility)
@@ -217,9 +221,11 @@ class EpisodicMemory:
         return out
 
     def _best_items(self, rec: _ChunkRec, qtok: set[str]) -> tuple[Item, ...]:
+        cache = rec.item_tokens
+        for _, text, _ in rec.items[len(cache):]:  # tokenise each item once, on its first recall
+            cache.append(tokens(text))
         scored = []
-        for t, text, pid in rec.items:
-            toks = tokens(text)
+        for (t, text, pid), toks in zip(rec.items, cache):
             s = sum(1 for w in toks if w in qtok) / (1 + len(toks)) ** 0.5
             if s > 0:
                 scored.append((-s, t, text, pid))
