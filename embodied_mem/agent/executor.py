@@ -62,6 +62,7 @@ class Executor:
         self.need: Subgoal | None = None
         self.last_target: tuple[str, tuple[int, int]] | None = None
         self.replans = 0
+        self.tried: dict[str, int] = {}  # action key -> attempts made while experimenting
         self.shelter_plan: dict[str, Any] | None = None
         self.shelter_exit: tuple[int, int] | None = None
         self.rock_target: tuple[int, int] | None = None
@@ -200,6 +201,8 @@ class Executor:
         """Whether ``sg`` is achieved, given the ``State`` when it started."""
         inv, inv0 = state.inventory, start.inventory
         kind = sg.kind
+        if sg.goal and state.achievements.get(sg.goal, 0) > start.achievements.get(sg.goal, 0):
+            return True  # the achievement the subgoal served is unlocked
         if kind == "collect":
             return inv.get(sg.item or "", 0) >= sg.level
         if kind == "hunt":
@@ -598,11 +601,26 @@ class Executor:
         return MOVES[safe[int(self.rng.integers(len(safe)))]] if safe else NOOP
 
     def _experiment(self, sg: Subgoal, state: Any, world: Any) -> int:
-        """No known way to the goal: try things (interact with what we face, craft, place)."""
-        lab = state.label_at(state.facing_cell)
-        r = self.rng.random()
-        if lab not in WALKABLE and lab not in ("lava", "unknown") and r < 0.5:
+        """No known way to the goal: try what has been tried least — interacting with each kind of
+        thing in view, crafting, placing — so that consolidation can learn what yields what."""
+        tried = self.tried
+        facing = state.label_at(state.facing_cell)
+        options = [lab for lab in state.visible if lab not in WALKABLE and lab not in ("lava", "unknown", "player",
+                                                                                     "arrow")]
+        options.sort(key=lambda lab: (tried.get(f"do {lab}", 0), lab))
+        if facing in options and tried.get(f"do {facing}", 0) <= tried.get(f"do {options[0]}", 0) + 2:
+            tried[f"do {facing}"] = tried.get(f"do {facing}", 0) + 1
             return DO
-        if r < 0.75:
-            return int(self.rng.integers(7, 17))  # place_* / make_*
+        if self.rng.random() < 0.3:
+            key = min((k for k in ACTION_IDS if k.startswith(("make_", "place_"))), key=lambda k: (tried.get(k, 0), k))
+            tried[key] = tried.get(key, 0) + 1
+            return ACTION_IDS[key]
+        if options:
+            cell = world.nearest(options[0], state.pos)
+            if cell is not None:
+                a = self._interact(cell, DO, state, world, options[0])
+                if a is not None:
+                    if a == DO:
+                        tried[f"do {options[0]}"] = tried.get(f"do {options[0]}", 0) + 1
+                    return a
         return self._wander(state, world)

@@ -236,7 +236,9 @@ class Planner:
         if goal == "wake_up" and inv.get("energy", 9) >= 9:
             raise NoPlan("not tired")
         if kind == "item":
-            self._obtain(what, inv.get(what, 0) + 1, inv, state, world, out, goal, depth=0)
+            if inv.get(what, 0) >= 9:  # inventories stop at 9: act as if one short (the unlock ends it)
+                inv[what] = 8
+            self._obtain(what, min(9, inv.get(what, 0) + 1), inv, state, world, out, goal, depth=0)
         else:
             self._perform(what, inv, state, world, out, goal, depth=0)
         return out

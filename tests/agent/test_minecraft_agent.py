@@ -113,8 +113,8 @@ def test_short_episode_on_a_real_server(spatial):
         pytest.skip(f"Minecraft sidecar unavailable: {why}")
     from embodied_mem import envs
 
-    env = envs.make("minecraft", world={"size": 20, "deposits_per_kind": 1, "deposit_size": 2, "obstacles": 1,
-                                        "min_spawn_distance": 5.0},
+    env = envs.make("minecraft", world={"size": 16, "deposits_per_kind": 1, "deposit_size": 2, "obstacles": 1,
+                                        "min_spawn_distance": 4.0},
                     task={"order": ["sand", "pumpkin"], "count": 1}, max_steps=60)
     try:
         mem = Memory(MemoryConfig.from_dict({"spatial": {"enabled": spatial}}))
