@@ -96,15 +96,15 @@ def test_malformed_actions_raise_naming_the_field(env):
         env.step(1.5)
 
 
-def test_truncates_after_max_steps(node_ready):
-    e = MineflayerEnv(world=SMALL, task={"order": ["sand"], "count": 1}, max_steps=2)
+def test_truncates_after_max_steps(env):
+    env.reset(seed=7)
+    env.max_steps = 2
     try:
-        e.reset(seed=1)
-        assert e.step(0)[3] is False
-        _, _, term, trunc, _ = e.step(0)
+        assert env.step(0)[3] is False
+        _, _, term, trunc, _ = env.step(0)
         assert trunc and not term
     finally:
-        e.close()
+        env.max_steps = 30
 
 
 def test_check_env(node_ready):
