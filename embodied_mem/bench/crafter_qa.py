@@ -63,6 +63,7 @@ class CrafterTruth:
         self.vt, self.vx0, self.vy0, self.vx1, self.vy1 = (array("l") for _ in range(5))
         self._objs: dict[int, tuple[Any, int]] = {}  # id(obj) -> (obj, number); holds obj so ids stay unique
         self.steps = 0
+        self.area: tuple[int, int] = (64, 64)  # world size in cells (taken from the world when recording)
         self.respawns: list[int] = []
 
     def label_id(self, name: str) -> int:
@@ -75,6 +76,7 @@ class CrafterTruth:
     def record(self, t: int, world: Any, player: Any) -> None:
         """Record step ``t`` from Crafter's ``world`` and ``player`` (their true state)."""
         self.steps = max(self.steps, t + 1)
+        self.area = (int(world.area[0]), int(world.area[1]))
         if player.sleeping:
             return
         px, py = int(player.pos[0]), int(player.pos[1])
@@ -250,7 +252,7 @@ def crafter_questions(truth: CrafterTruth, length: int, per_type: int = 10, seed
     d = truth.prefix(length)
     t, lab, x, y, ident = d["t"], d["lab"], d["x"], d["y"], d["ident"]
     names = truth.labels
-    diameter = math.hypot(64, 64)
+    diameter = math.hypot(*truth.area)
     pos_params = {"tolerance": 0.5, "miss_penalty": diameter}
     time_params = {"tolerance": 0.0, "miss_penalty": float(length)}
     seen = sorted({names[i] for i in np.unique(lab).tolist()})
@@ -322,7 +324,7 @@ def crafter_questions(truth: CrafterTruth, length: int, per_type: int = 10, seed
     # change: the X you saw at (x, y) at step s — where is it now? (it moved, or was seen to be gone).
     # Identity is the simulator's; creatures are asked about only from where the agent kept them in view.
     # A cell's latest view: a thing last seen at t_last whose cell was in view after t_last is gone.
-    last_view = np.full((64, 64), -1, np.int64)
+    last_view = np.full(truth.area, -1, np.int64)
     for vt, a, b, c, e in zip(*(d[k].tolist() for k in ("vt", "vx0", "vy0", "vx1", "vy1"))):
         last_view[max(a, 0):max(c + 1, 0), max(b, 0):max(e + 1, 0)] = vt
     changed: dict[bool, list] = {True: [], False: []}
