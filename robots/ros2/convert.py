@@ -62,17 +62,22 @@ def stamp_of(header: Any, fallback: float | None = None) -> float:
 
 
 class OccupancyMirror:
-    """What this converter has told memory about each cell, on a dense int8 grid that grows as needed."""
+    """What this converter has told memory about each cell, on a dense int8 grid that grows as needed.
+
+    Cells are addressed by flat indices into the grid (valid until the next ``fit``); two int32
+    scratch grids of the same shape serve de-duplication and the per-scan hit margin in O(n).
+    """
 
     def __init__(self) -> None:
         self.grid = np.zeros((0, 0), np.int8)
+        self.mark = np.zeros((0, 0), np.int32)
+        self.scratch = np.zeros((0, 0), np.int32)
         self.x0 = 0
         self.y0 = 0
+        self.stamp = 0
 
-    def _fit(self, ix: np.ndarray, iy: np.ndarray) -> None:
-        if ix.size == 0:
-            return
-        xmin, xmax, ymin, ymax = int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max())
+    def fit(self, xmin: int, xmax: int, ymin: int, ymax: int) -> None:
+        """Grow the grid (with a margin) so cells in [xmin, xmax] × [ymin, ymax] have an index."""
         h, w = self.grid.shape
         if h and xmin >= self.x0 and ymin >= self.y0 and xmax < self.x0 + w and ymax < self.y0 + h:
             return
@@ -85,26 +90,31 @@ class OccupancyMirror:
         if h and w:
             g[self.y0 - ny0:self.y0 - ny0 + h, self.x0 - nx0:self.x0 - nx0 + w] = self.grid
         self.grid, self.x0, self.y0 = g, nx0, ny0
+        self.mark = np.zeros(g.shape, np.int32)
+        self.scratch = np.zeros(g.shape, np.int32)
 
-    def changed(self, ix: np.ndarray, iy: np.ndarray, state: int) -> np.ndarray:
-        """Mask of the cells whose state differs from ``state``; call ``commit`` once memory took them."""
-        self._fit(ix, iy)
-        return self.grid[iy - self.y0, ix - self.x0] != state
+    def flat(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
+        return (iy - self.y0) * self.grid.shape[1] + (ix - self.x0)
+
+    def cells(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        iy, ix = np.divmod(flat, self.grid.shape[1])
+        return ix + self.x0, iy + self.y0
+
+    def changed(self, flat: np.ndarray, state: int) -> np.ndarray:
+        """The distinct cells among ``flat`` whose state differs from ``state``."""
+        flat = flat[self.grid.ravel()[flat] != state]
+        return flat[self.first(flat)]
+
+    def first(self, flat: np.ndarray) -> np.ndarray:
+        """Mask keeping one occurrence of each index (O(n): last write wins on the scratch grid)."""
+        order = np.arange(flat.size, dtype=np.int32)
+        sc = self.scratch.ravel()
+        sc[flat] = order
+        return sc[flat] == order
 
     def commit(self, ix: np.ndarray, iy: np.ndarray, state: int) -> None:
-        self._fit(ix, iy)
-        self.grid[iy - self.y0, ix - self.x0] = state
-
-
-def _key(ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
-    return (ix.astype(np.int64) + (1 << 24)) * (1 << 25) + (iy.astype(np.int64) + (1 << 24))
-
-
-def _unique_cells(ix: np.ndarray, iy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if ix.size == 0:
-        return ix, iy
-    key = np.unique(_key(ix, iy))
-    return key // (1 << 25) - (1 << 24), key % (1 << 25) - (1 << 24)
+        self.fit(int(ix.min()), int(ix.max()), int(iy.min()), int(iy.max()))
+        self.grid.ravel()[self.flat(ix, iy)] = state
 
 
 def _finite_pose(pos: Any, q: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -135,6 +145,7 @@ class MessageConverter:
         self._pending_scan: set[str] = set()
         self._world: str | None = None
         self._t_first: float | None = None
+        self._ray_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
         self.pose_source = self.config.pose_source
 
     # ------------------------------------------------------------------ frames and time
@@ -266,26 +277,35 @@ class MessageConverter:
     def _occupancy_percept(self, source: str, t: float, free: tuple[np.ndarray, np.ndarray] | None,
                            blocked: tuple[np.ndarray, np.ndarray] | None) -> Percept:
         """A percept of the cells whose state *changes* (given cells may repeat); the mirror is
-        updated by ``commit(percept)`` once memory took it. A cell both hit and passed stays blocked."""
-        cs = self.cs
+        updated by ``commit(percept)`` once memory took it.
+
+        Rays grazing a wall pass through the cells next to where they or their neighbours hit;
+        clearing those would erode walls and flip cells scan after scan, so free cells within one
+        cell of this scan's hits are left alone (a hit cell itself always stays blocked)."""
+        m = self.mirror
+        have_b = blocked is not None and blocked[0].size > 0
+        have_f = free is not None and free[0].size > 0
+        parts = ([blocked] if have_b else []) + ([free] if have_f else [])
         fb = np.zeros((0, 2))
         bb = np.zeros((0, 2))
-        if blocked is not None and blocked[0].size:
-            bx, by = blocked
-            m = self.mirror.changed(bx, by, BLOCKED)  # first the mirror (cheap), then dedupe the few left
-            bx, by = _unique_cells(bx[m], by[m])
+        if not parts:
+            return Percept(t=t, free=fb, blocked=bb, source=source)
+        m.fit(min(int(p[0].min()) for p in parts) - 1, max(int(p[0].max()) for p in parts) + 1,
+              min(int(p[1].min()) for p in parts) - 1, max(int(p[1].max()) for p in parts) + 1)
+        cs = self.cs
+        if have_b:
+            hits = m.flat(*blocked)
+            bx, by = m.cells(m.changed(hits, BLOCKED))
             bb = np.stack([bx, by], 1) * cs
-        if free is not None and free[0].size:
-            fx, fy = free
-            m = self.mirror.changed(fx, fy, FREE)
-            fx, fy = _unique_cells(fx[m], fy[m])
-            if blocked is not None and blocked[0].size and fx.size:
-                # Rays grazing a wall pass through the cells next to where they or their neighbours hit;
-                # clearing those would erode walls and flip cells scan after scan. Keep a one-cell margin.
-                bx, by = _unique_cells(*blocked)
-                near = np.concatenate([_key(bx + dx, by + dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1)])
-                keep = ~np.isin(_key(fx, fy), near)
-                fx, fy = fx[keep], fy[keep]
+        if have_f:
+            ff = m.changed(m.flat(*free), FREE)
+            if have_b and ff.size:
+                m.stamp += 1
+                mark, w = m.mark.ravel(), m.grid.shape[1]
+                for off in (-w - 1, -w, -w + 1, -1, 0, 1, w - 1, w, w + 1):
+                    mark[hits + off] = m.stamp
+                ff = ff[mark[ff] != m.stamp]
+            fx, fy = m.cells(ff)
             fb = np.stack([fx, fy], 1) * cs
         return Percept(t=t, free=fb, blocked=bb, source=source)
 
@@ -298,6 +318,24 @@ class MessageConverter:
         if percept.source in self._pending_scan:
             self._last_scan_t = percept.t
             self._pending_scan.discard(percept.source)
+
+    def _rays(self, n: int, a0: float, inc: float, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Cached per scan geometry: (n, 3) ray directions in the sensor frame, and the (n, K) mask of
+        which ray is sampled at j cells out (every max(1, 1 / (j · increment))-th ray)."""
+        key = (n, a0, inc)
+        hit = self._ray_cache.get(key)
+        if hit is not None and hit[1].shape[1] >= k:
+            return hit
+        k = max(k, int(math.ceil(self.config.scan.max_free_range / self.cs)) + 1)
+        ang = a0 + inc * np.arange(n)
+        cos_sin = np.stack([np.cos(ang), np.sin(ang), np.zeros(n)], 1)
+        j = np.arange(k, dtype=np.float64)
+        stride = np.maximum(1, np.floor(1.0 / (np.maximum(j, 1.0) * max(abs(inc), 1e-6)))).astype(np.int64)
+        stride_ok = (np.arange(n)[:, None] % stride[None, :]) == 0
+        if len(self._ray_cache) > 8:
+            self._ray_cache.clear()
+        self._ray_cache[key] = (cos_sin, stride_ok)
+        return cos_sin, stride_ok
 
     def scan(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
         """sensor_msgs/LaserScan -> occupancy percept (changed cells only), or None when throttled."""
@@ -320,8 +358,8 @@ class MessageConverter:
         if inc != 0 and math.isfinite(a1) and abs((a1 - a0) / inc + 1 - n) > 2:
             raise MalformedMessage("bad_scan", f"{n} ranges but angle_min/max/increment imply {(a1 - a0) / inc + 1:.0f}")
         T = self.to_world(msg.header.frame_id, t)
-        ang = a0 + inc * np.arange(n)
-        d = np.stack([np.cos(ang), np.sin(ang), np.zeros(n)], 1) @ T.R.T  # ray directions in the world
+        cos_sin, stride_ok = self._rays(n, a0, inc)
+        d = cos_sin @ T.R.T  # ray directions in the world
         dxy = d[:, :2]
         o = T.p[:2]
         hit = np.isfinite(r) & (r >= rmin) & (r < rmax) & (r <= sc.max_hit_range)
@@ -329,18 +367,21 @@ class MessageConverter:
         if sc.inf_is_free:
             free_len = np.where(np.isposinf(r) | (np.isfinite(r) & (r >= rmax)), min(rmax, sc.max_free_range), free_len)
         hits = o + r[hit, None] * dxy[hit]
-        # Sample each ray once per cell length, in cell units (float32: half the memory traffic), stopping
-        # half a cell before its end so the hit cell is not also marked free.
+        # Sample each ray once per cell length, in cell units, stopping half a cell before its end so the
+        # hit cell is not also marked free. Near the sensor neighbouring rays cross the same cells, so at
+        # j cells out only every max(1, 1 / (j · increment))-th ray is sampled (spacing stays <= 1 cell).
         lc = free_len / self.cs - 0.5
         k = int(math.ceil(float(lc.max(initial=0.0))))
         if k > 0:
+            if k > stride_ok.shape[1]:
+                cos_sin, stride_ok = self._rays(n, a0, inc, k)
             s = np.arange(k, dtype=np.float32)
-            keep = s[None, :] < lc[:, None].astype(np.float32)
+            keep = (s[None, :] < lc[:, None].astype(np.float32)) & stride_ok[:, :k]
+            ri, si = np.nonzero(keep)
             oc = o / self.cs + 0.5
-            dx = dxy[:, 0:1].astype(np.float32)
-            dy = dxy[:, 1:2].astype(np.float32)
-            fx = np.floor(np.float32(oc[0]) + dx * s)[keep].astype(np.int64)
-            fy = np.floor(np.float32(oc[1]) + dy * s)[keep].astype(np.int64)
+            sv = s[si]
+            fx = np.floor(oc[0] + dxy[ri, 0] * sv).astype(np.int64)
+            fy = np.floor(oc[1] + dxy[ri, 1] * sv).astype(np.int64)
             free_cells = (fx, fy)
         else:
             free_cells = None
