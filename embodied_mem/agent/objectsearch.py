@@ -253,13 +253,14 @@ class ObjectSearchAgent(Agent):
         self._stuck += 1
         return int(self._rng.choice([FORWARD, LEFT, RIGHT]))
 
-    def _passable(self, pose: Any, optimistic: bool) -> np.ndarray:
+    def _passable(self, pose: Any, optimistic: bool, margin: float | None = None) -> np.ndarray:
         """Cells the agent may plan through; around the agent itself only raw obstacles count, so
         it can leave the inflated margin it may have been pushed into."""
         from ..mapping3d.navgrid import BLOCKED, disk
 
         nav = self.map.nav
-        passable = nav.passable(self.agent_radius + nav.res, optimistic=optimistic)
+        margin = nav.res / 2 if margin is None else margin  # clearance beyond the agent's radius
+        passable = nav.passable(self.agent_radius + margin, optimistic=optimistic)
         r0, c0 = nav.cell(pose.x, pose.y)
         k = disk(self.agent_radius / nav.res)
         h = k.shape[0] // 2
@@ -315,11 +316,22 @@ class ObjectSearchAgent(Agent):
         return nav.center(int(rr[k]), int(cc[k]))
 
     def _navigate(self, pose: Any, target: tuple[float, float], radius: float) -> int | None:
-        """One action toward the cells within ``radius`` of ``target``; None when no path is known."""
+        """One action toward the cells within ``radius`` of ``target``; None when no path is known.
+
+        Cells within the agent radius of an obstacle are impassable; cells within one more cell of
+        one cost 3× (keep clear of walls where there is room, squeeze through doors where not);
+        unknown cells cost 1.25× (optimistic, but known floor is preferred)."""
+        from scipy.ndimage import binary_dilation
+
+        from ..mapping3d.navgrid import BLOCKED, UNKNOWN, disk
+
         nav = self.map.nav
         nav.ensure(min(pose.x, target[0]), min(pose.y, target[1]), max(pose.x, target[0]), max(pose.y, target[1]))
         rs, cs = self._window(pose, target)
-        passable = self._passable(pose, optimistic=True)[rs, cs]
+        passable = self._passable(pose, optimistic=True, margin=0.0)[rs, cs]
+        g = nav.grid[rs, cs]
+        near = binary_dilation(g == BLOCKED, structure=disk((self.agent_radius + nav.res) / nav.res))
+        cost = 1.0 + 2.0 * near + 0.25 * (g == UNKNOWN)
         r0, c0 = nav.cell(pose.x, pose.y)
         r0, c0 = r0 - rs.start, c0 - cs.start
         H, W = passable.shape
@@ -331,7 +343,7 @@ class ObjectSearchAgent(Agent):
             goal_mask = passable & ((cx - target[0]) ** 2 + (cy - target[1]) ** 2 <= (radius + 0.3) ** 2)
             if not goal_mask.any():
                 return None
-        dist = geodesic(passable, goal_mask)
+        dist = geodesic(passable, goal_mask, cost)
         if not math.isfinite(dist[r0, c0]):
             return None
         # follow the steepest descent; the waypoint is the farthest path cell in straight sight

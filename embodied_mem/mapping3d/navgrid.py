@@ -26,13 +26,15 @@ def disk(radius_cells: float) -> np.ndarray:
     return (xx * xx + yy * yy) <= radius_cells * radius_cells + 1e-9
 
 
-def geodesic(passable: np.ndarray, sources: np.ndarray | Sequence[tuple[int, int]]) -> np.ndarray:
+def geodesic(passable: np.ndarray, sources: np.ndarray | Sequence[tuple[int, int]],
+             cost: np.ndarray | None = None) -> np.ndarray:
     """Distances (in cells) from the nearest source to every cell over ``passable`` cells; inf if unreachable.
 
     ``passable`` is a boolean (H, W) array indexed [row, col]; ``sources`` a boolean mask of the same
     shape or a list of (row, col). Sources need not be passable themselves (a goal inside an
     obstacle is reached from its passable neighbours). Moves: 4 neighbours (cost 1) and diagonals
-    (cost √2) when both adjoining orthogonal cells are passable.
+    (cost √2) when both adjoining orthogonal cells are passable. ``cost`` (H, W) >= 1, optional,
+    multiplies each move by the mean cost of the two cells (e.g. to keep away from walls).
     """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import dijkstra
@@ -40,6 +42,10 @@ def geodesic(passable: np.ndarray, sources: np.ndarray | Sequence[tuple[int, int
     P = np.asarray(passable, dtype=bool)
     if P.ndim != 2:
         raise ValueError(f"passable must be a 2-D mask, got shape {P.shape}")
+    if cost is not None:
+        cost = np.asarray(cost, dtype=float)
+        if cost.shape != P.shape or not (cost >= 1.0).all():
+            raise ValueError(f"cost must be an array of shape {P.shape} with values >= 1")
     H, W = P.shape
     if isinstance(sources, np.ndarray) and sources.dtype == bool:
         if sources.shape != P.shape:
@@ -66,7 +72,10 @@ def geodesic(passable: np.ndarray, sources: np.ndarray | Sequence[tuple[int, int
             ok &= P[rb, ca] & P[ra, cb]
         rows.append(idx[ra, ca][ok])
         cols.append(idx[rb, cb][ok])
-        wts.append(np.full(int(ok.sum()), w))
+        if cost is None:
+            wts.append(np.full(int(ok.sum()), w))
+        else:
+            wts.append(w * 0.5 * (cost[ra, ca][ok] + cost[rb, cb][ok]))
     r = np.concatenate(rows)
     c = np.concatenate(cols)
     w = np.concatenate(wts)
