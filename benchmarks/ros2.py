@@ -227,13 +227,18 @@ def plot(live: dict, replay: dict, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), dpi=110)
     ax = axes[0]
     names = list(replay)
-    vals = [replay[n]["x_realtime_median"] for n in names]
-    ax.barh(names, vals, color=["#999", "#4c72b0", "#dd8452"][: len(names)])
+    y = np.arange(len(names))
+    ax.barh(y + 0.2, [replay[n]["x_realtime_median"] for n in names], height=0.4, color="#4c72b0",
+            label="wall clock (median, shared cores)")
+    ax.barh(y - 0.2, [replay[n]["x_realtime_cpu"] for n in names], height=0.4, color="#dd8452",
+            label="CPU time (best)")
+    ax.set_yticks(y, names)
     ax.axvline(20, color="red", ls="--", label="target 20x")
     ax.set_xscale("log")
-    ax.set_xlabel("x real time (median wall clock), log scale")
+    ax.set_xlim(left=1)
+    ax.set_xlabel("x real time, log scale")
     ax.set_title("replay: real TurtleBot 4 recording (46.2 s)")
-    ax.legend()
+    ax.legend(fontsize=8)
     ax = axes[1]
     for topic, s in (live.get("samples") or {}).items():
         s = np.sort(np.array(s))

@@ -66,6 +66,9 @@ class OccupancyMirror:
 
     Cells are addressed by flat indices into the grid (valid until the next ``fit``); two int32
     scratch grids of the same shape serve de-duplication and the per-scan hit margin in O(n).
+    Memory: 9 bytes per cell of the bounding box of everything seen (plus a 128-cell margin), e.g.
+    about 40 MB for a 100 m × 100 m floor at 5 cm cells; a kilometre-scale outdoor run would need
+    a tiled mirror instead.
     """
 
     def __init__(self) -> None:
