@@ -60,7 +60,7 @@ class ExecutorConfig:
     heal_below: int = 4  # health at or below which it hides in a sealed shelter to recover...
     heal_until: int = 8  # ...until health is back to this
     shelter_below_daylight: float = 0.5  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
-    shelter_until_daylight: float = 0.5  # leave it when the morning is this bright
+    shelter_until_daylight: float = 0.75  # leave it when the morning is this bright
     dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
     explore_persistence: int = 12  # steps to keep an exploration target before choosing again
 

@@ -33,6 +33,7 @@ PLACE_ON = {"stone": frozenset({"grass", "sand", "path", "water", "lava"}),
 MINE_TOOL = {"tree": None, "stone": "wood_pickaxe", "coal": "wood_pickaxe", "iron": "stone_pickaxe",
              "diamond": "iron_pickaxe"}
 ENEMIES = ("zombie", "skeleton")
+_RANK = {"drink": 0, "eat": 1, "heal": 2, "night": 3, "rest": 4}  # survival needs, most pressing first
 
 
 def _md(a: tuple[int, int], b: tuple[int, int]) -> int:
@@ -92,33 +93,45 @@ class Executor:
         return None
 
     def survival_need(self, state: Any) -> Subgoal | None:
-        """A subgoal for a vital running low (kept until satisfied: hysteresis), else None."""
+        """A subgoal for a vital running low, else None.
+
+        By priority: parched or starving (<= 2); badly hurt (hide and heal); night (shelter);
+        then topping up drink and food (earlier at dusk, or when water/a cow is right here) and
+        sleep. A need is kept until satisfied (hysteresis) unless a higher-priority one arises.
+        """
         inv, cfg = state.inventory, self.config
+        drink, food = inv.get("drink", 9), inv.get("food", 9)
+        sealed = self.sealed(state)
+        can_hide = self._can_dig_shelter(state)
+        urgent: Subgoal | None = None
+        if (drink <= 2 and not sealed) or drink == 0:
+            urgent = Subgoal("collect", "water", item="drink", level=9, goal="drink")
+        elif (food <= 2 and not sealed) or food == 0:
+            urgent = Subgoal("hunt", "cow", goal="eat")
+        elif inv.get("health", 9) <= cfg.heal_below and can_hide:
+            urgent = Subgoal("shelter", None, goal="heal")  # hide and recover
+        elif state.daylight < cfg.shelter_below_daylight and can_hide:
+            urgent = Subgoal("shelter", None, goal="night")
+        if urgent is not None:
+            cur = self.need
+            pressing = cur is not None and ((cur.goal == "drink" and drink <= 4) or (cur.goal == "eat" and food <= 4)
+                                            or (cur.goal == "heal" and not self.need_satisfied(cur, state)))
+            keep = pressing and _RANK[cur.goal] <= _RANK[urgent.goal]  # type: ignore[union-attr]
+            if not keep:
+                self.need = urgent
+            return self.need
         if self.need is not None and not self.need_satisfied(self.need, state):
             return self.need
         self.need = None
-        drink, food = inv.get("drink", 9), inv.get("food", 9)
         dusk = state.daylight < cfg.shelter_below_daylight + 0.25  # top up before the night
         near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
         near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 3
-        sealed = self.sealed(state)
-        if (drink <= 2 and not sealed) or drink == 0:
-            self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif (food <= 2 and not sealed) or food == 0:
-            self.need = Subgoal("hunt", "cow", goal="eat")
-        elif inv.get("health", 9) <= cfg.heal_below and self._can_dig_shelter(state):
-            self.need = Subgoal("shelter", None, goal="heal")  # hide and recover
-        elif state.daylight < cfg.shelter_below_daylight and self._can_dig_shelter(state):
-            self.need = Subgoal("shelter", None, goal="night")
-        elif drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 8):
+        if drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 8):
             self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
         elif food < cfg.food_below or (near_cow and food < 7) or (dusk and food < 7):
             self.need = Subgoal("hunt", "cow", goal="eat")
         elif inv.get("energy", 9) < cfg.energy_below:
-            if self._can_dig_shelter(state):
-                self.need = Subgoal("shelter", None, goal="rest")
-            else:
-                self.need = Subgoal("sleep", None, goal="rest")
+            self.need = Subgoal("shelter" if can_hide else "sleep", None, goal="rest")
         return self.need
 
     def need_satisfied(self, need: Subgoal, state: Any) -> bool:
@@ -286,6 +299,13 @@ class Executor:
         self.shelter_plan = {"B": site[0], "d": site[1], "phase": 0}
         a = self._shelter_step(self.shelter_plan, state, world)
         return a if a is not None else self._wander(state, world)
+
+    def danger_outside(self, state: Any) -> bool:
+        """Zombies close by while we are shut in (and not starving or parched)."""
+        inv = state.inventory
+        if inv.get("food", 9) <= 1 or inv.get("drink", 9) <= 1:
+            return False
+        return any(_md(c, state.pos) <= 5 for c in state.visible.get("zombie", ()))
 
     def escape(self, state: Any) -> int | None:
         """Mine out of a closed-in spot, through the entrance we sealed if we remember it."""

@@ -98,6 +98,9 @@ class RoboMemoryAgent(Agent):
             return a
         need = self.executor.survival_need(state)
         if need is None and self.executor.sealed(state):
+            if self.executor.danger_outside(state):
+                self.source, self.last_action = "shelter(wait)", NOOP
+                return NOOP  # zombies wait outside: stay in until they wander off
             a = self.executor.escape(state)  # morning: dig out of the night shelter
             if a is not None:
                 self.source, self.last_action = "escape", a
