@@ -5,7 +5,8 @@ minutes) or ``--quick`` (1k/10k/100k). Results go to ``benchmarks/results/memory
 
 Workload (deterministic, seeded; see ``World``): an agent wanders along an endless strip of objects
 (one per 2×2 cell, about 5 objects per label, 2% keyed instances, one keyed object moved every 200
-steps), seeing every object within 3.6 units (about 10 sightings per percept) with a disc view of
+steps; about 10 objects per label in the world, of which the agent meets a few), seeing every
+object within 3.6 units (about 10 sightings per percept) with a disc view of
 that radius (negative evidence), a pose, a region label and now and then an event. It keeps
 discovering and revisiting at a steady rate, so the stream is stationary: the levels are
 checkpoints of one run, and the per-percept cost at 1k and at 1M sightings compare like with like.
@@ -61,7 +62,7 @@ class World:
 
     Objects lie on a jittered 2×2 grid (one per cell), created lazily and deterministically per cell.
     Labels are ``<noun>_<block>`` for 20-unit blocks along the strip, so a label names about
-    ``HEIGHT * 20 / 4 / len(NOUNS)`` = 5 objects however long the run. One object in 50 is a keyed
+    ``HEIGHT * 20 / CELL**2 / len(NOUNS)`` = 10 objects however long the run. One object in 50 is a keyed
     instance; every 200 steps one keyed object already seen is moved next to the agent. The agent
     drifts forward (0.25 units/step) with a random walk on top, so it keeps both discovering and
     revisiting at a steady rate. Each percept sees every object within ``RADIUS`` (about 10).
@@ -181,12 +182,13 @@ def numpy_topk(keys: np.ndarray, q: np.ndarray, k: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- the run
-def query_level(mem: Memory, naive: Naive, world: World, n_sightings: int, args: argparse.Namespace) -> dict:
+def query_level(mem: Memory, naive: Naive, n_sightings: int, args: argparse.Namespace) -> dict:
     """Latencies of the four queries on ``mem`` as it is now, beside the naive baselines."""
     res: dict = {}
     rng = random.Random(args.seed + n_sightings)
-    q_labels = [(rng.choice(world.labels),) for _ in range(args.queries)]
-    t_max = world.t
+    known = mem.temporal.labels()  # labels this memory has seen (the world generates ahead of it)
+    q_labels = [(rng.choice(known),) for _ in range(args.queries)]
+    t_max = mem.now
     windows = [(t0, t0 + 10.0) for t0 in (rng.uniform(0, max(0.0, t_max - 10.0)) for _ in range(args.queries))]
     naive_q = max(20, min(args.queries, 2_000_000 // max(1, n_sightings)))  # the linear scan is slow at 1M
     res["locate"] = latency(mem.spatial.locate, q_labels)
@@ -304,7 +306,7 @@ def run(levels: list[int], args: argparse.Namespace, tmp: Path) -> list[dict]:
             "per_percept_us_mean_second_half": float(np.mean(half)) * 1e6,
             "per_percept_sightings_mean": n_sightings / n_p,
         }
-        res.update(query_level(mem, naive, world, n_sightings, args))
+        res.update(query_level(mem, naive, n_sightings, args))
         res.update(durable_level(stream, n_p, level, args, tmp))
         out.append(res)
         bar.write(f"{level:>9,} sightings: ingest {res['ingest_memory_sightings_per_s']:,.0f}/s in memory, "
