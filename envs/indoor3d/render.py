@@ -26,11 +26,12 @@ _LIGHT = _LIGHT / np.linalg.norm(_LIGHT)
 
 
 class Renderer:
-    def __init__(self, apartment: Apartment, intrinsics: Intrinsics, *, max_depth: float = 10.0) -> None:
+    def __init__(self, apartment: Apartment, intrinsics: Intrinsics, *, max_depth: float = 10.0, nthreads: int = 0) -> None:
         o3d = require("open3d", "the embedded indoor3d world")
         self.apartment = apartment
         self.intr = intrinsics
         self.max_depth = float(max_depth)
+        self.nthreads = int(nthreads)  # ray-casting threads; 0 = all cores
         verts, tris, ids = apartment.mesh()
         self._scene = o3d.t.geometry.RaycastingScene()
         mesh = o3d.t.geometry.TriangleMesh()
@@ -55,7 +56,7 @@ class Renderer:
         rays = np.empty((H * W, 6), np.float32)
         rays[:, :3] = T[:3, 3]
         rays[:, 3:] = d
-        ans = self._scene.cast_rays(self._o3c.Tensor(rays), nthreads=0)
+        ans = self._scene.cast_rays(self._o3c.Tensor(rays), nthreads=self.nthreads)
         t_hit = ans["t_hit"].numpy()
         prim = ans["primitive_ids"].numpy().astype(np.int64)
         prim[prim >= len(self._tri_ids) - 1] = -1

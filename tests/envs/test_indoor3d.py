@@ -10,12 +10,12 @@ import pytest
 pytest.importorskip("open3d")
 pytest.importorskip("gymnasium")
 
-from gymnasium.utils.env_checker import check_env  # noqa: E402
-
-from embodied_mem import Memory, Percept, envs  # noqa: E402
 from embodied_mem.envs.indoor3d import hooks  # noqa: E402
 from embodied_mem.envs.indoor3d.env import GOAL_CATEGORIES, Indoor3DEnv  # noqa: E402
 from embodied_mem.envs.indoor3d.world import generate_apartment  # noqa: E402
+from gymnasium.utils.env_checker import check_env  # noqa: E402
+
+from embodied_mem import Memory, Percept, envs  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +76,7 @@ def test_actions_move_turn_collide_and_stop(env):
     assert (p1.x, p1.y) == (p0.x, p0.y)
     assert math.isclose(math.cos(p1.yaw - p0.yaw - math.radians(30)), 1.0, abs_tol=1e-9)
     moved = collided = False
+    prev = p1
     for _ in range(60):  # walk straight until something is in the way
         obs, _, term, trunc, info = env.step(1)
         p = info["percept"].pose

@@ -11,6 +11,7 @@ pytest.importorskip("open3d")
 
 from embodied_mem.envs.indoor3d.render import Renderer  # noqa: E402
 from embodied_mem.envs.indoor3d.world import generate_apartment  # noqa: E402
+
 from embodied_mem.mapping3d.frames import Intrinsics, camera_pose  # noqa: E402
 from embodied_mem.mapping3d.fusion import Map3D, ObjectMap, TSDFMap  # noqa: E402
 from embodied_mem.mapping3d.percepts import STRUCTURAL, segment_instances  # noqa: E402
