@@ -54,7 +54,7 @@ class QosConfig:
 
     reliability: str = "reliable"  # reliable | best_effort (sensor topics usually best_effort)
     sensor_reliability: str = "best_effort"  # for scan and cloud
-    depth: int = 50
+    depth: int = 200  # KEEP_LAST depth: a backlog this long survives a busy moment without loss
     tf_static_durability: str = "transient_local"
 
 

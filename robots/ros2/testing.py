@@ -179,7 +179,7 @@ def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, do
              "/odom": "nav_msgs/msg/Odometry", "/scan": "sensor_msgs/msg/LaserScan",
              "/detections": "vision_msgs/msg/Detection3DArray"}
     for topic, typ in types.items():
-        peer.writer(topic, typ, **qos.get(topic, {}), depth=100)
+        peer.writer(topic, typ, **qos.get(topic, {}), depth=1000)
     t_wait = time.monotonic()
     while any(peer.matched(t) == 0 for t in wait_for):
         if time.monotonic() - t_wait > match_timeout:
@@ -193,11 +193,11 @@ def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, do
             time.sleep(wait)
         if log is not None:
             sample = to_idl(msg, typ)  # convert first, so the logged time is that of the DDS write
-            w = peer.writer(topic, typ, **qos.get(topic, {}), depth=100)
+            w = peer.writer(topic, typ, **qos.get(topic, {}), depth=1000)
             log.append((topic, t, time.time()))
             w.write(sample)
         else:
-            peer.publish(topic, msg, typ, **qos.get(topic, {}), depth=100)
+            peer.publish(topic, msg, typ, **qos.get(topic, {}), depth=1000)
         counts[topic] = counts.get(topic, 0) + 1
     time.sleep(0.5)  # let reliable writers deliver before the participant goes away
     peer.close()
