@@ -141,7 +141,9 @@ def write_results(rows: list[dict[str, Any]], summary: dict[str, Any], args: arg
                          f"{'yes' if d['m']['success'] else 'no'} / {'yes' if d['n']['success'] else 'no'} | "
                          f"{d['m']['wall_s']:.0f} / {d['n']['wall_s']:.0f} |")
     lines += ["", "Episodes that hit the step cap count with the cap as their step count (flatters the memory-off "
-              "condition). Plot: `minecraft.png`.", ""]
+              "condition). The server runs in real time and the memory-off agent explores by random headings, so "
+              "per-world step counts vary from run to run (most for the memory-off condition); compare means, "
+              "not single worlds. Plot: `minecraft.png`.", ""]
     (RESULTS / "minecraft.md").write_text("\n".join(lines))
     try:
         import matplotlib
