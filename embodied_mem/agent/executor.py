@@ -67,6 +67,7 @@ class Executor:
         self.shelter_plan: dict[str, Any] | None = None
         self.shelter_exit: tuple[int, int] | None = None
         self.rock_target: tuple[int, int] | None = None
+        self._last_daylight = 1.0
 
     # ------------------------------------------------------------------ reflexes and needs
     def reflex(self, state: Any) -> int | None:
@@ -92,7 +93,7 @@ class Executor:
                 return MOVES[best]
         return None
 
-    def survival_need(self, state: Any) -> Subgoal | None:
+    def survival_need(self, state: Any, world: Any = None) -> Subgoal | None:
         """A subgoal for a vital running low, else None.
 
         By priority: parched or starving (<= 2); badly hurt (hide and heal); night (shelter);
@@ -112,6 +113,10 @@ class Executor:
             urgent = Subgoal("shelter", None, goal="heal")  # hide and recover
         elif state.daylight < cfg.shelter_below_daylight and can_hide:
             urgent = Subgoal("shelter", None, goal="night")
+        elif can_hide and cfg.shelter_below_daylight <= state.daylight < self._last_daylight < \
+                cfg.shelter_below_daylight + 0.2 and not self._near_rock(state, world):
+            urgent = Subgoal("shelter", None, goal="night")  # evening and far from rock: set off now
+        self._last_daylight = state.daylight
         if urgent is not None:
             cur = self.need
             pressing = cur is not None and ((cur.goal == "drink" and drink <= 4) or (cur.goal == "eat" and food <= 4)
@@ -122,6 +127,7 @@ class Executor:
             return self.need
         if self.need is not None and not self.need_satisfied(self.need, state):
             return self.need
+        self._last_daylight = state.daylight
         self.need = None
         dusk = state.daylight < cfg.shelter_below_daylight + 0.25  # top up before the night
         near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
@@ -241,6 +247,12 @@ class Executor:
         return False
 
     # ------------------------------------------------------------------ night shelter
+    def _near_rock(self, state: Any, world: Any) -> bool:
+        if world is None or len(state.visible.get("stone", ())) >= 12:
+            return True
+        rock = world.rock(state.pos)
+        return rock is None or _md(rock, state.pos) <= 6
+
     def _can_dig_shelter(self, state: Any) -> bool:
         return state.inventory.get("wood_pickaxe", 0) > 0 or self.sealed(state)
 
@@ -299,6 +311,17 @@ class Executor:
         self.shelter_plan = {"B": site[0], "d": site[1], "phase": 0}
         a = self._shelter_step(self.shelter_plan, state, world)
         return a if a is not None else self._wander(state, world)
+
+    def opportunity(self, state: Any, world: Any) -> int | None:
+        """Cheap chances taken in passing: plant a sapling on the grass we face (a farm for food)."""
+        if state.inventory.get("sapling", 0) <= 0 or state.daylight < 0.5:
+            return None
+        if state.label_at(state.facing_cell) != "grass":
+            return None
+        plants = len(state.visible.get("plant", ())) + len(state.visible.get("ripe_plant", ()))
+        if plants >= self.config.farm_size:
+            return None
+        return ACTION_IDS["place_plant"]
 
     def danger_outside(self, state: Any) -> bool:
         """Zombies close by while we are shut in (and not starving or parched)."""

@@ -203,7 +203,7 @@ class Planner:
                 continue
             if not steps:
                 continue
-            if steps[0].kind in ("explore", "experiment"):
+            if steps[0].kind in ("explore", "experiment", "wait"):
                 if fallback is None:
                     fallback = steps
                 continue

@@ -96,7 +96,7 @@ class RoboMemoryAgent(Agent):
         if a is not None:
             self.source, self.last_action = "reflex", a
             return a
-        need = self.executor.survival_need(state)
+        need = self.executor.survival_need(state, self.world)
         if need is None and self.executor.sealed(state):
             if self.executor.danger_outside(state):
                 self.source, self.last_action = "shelter(wait)", NOOP
@@ -117,6 +117,10 @@ class RoboMemoryAgent(Agent):
             a = self.executor.explore(state, self.world, need.target)
             self.source, self.last_action = "need-explore", a if a is not None else NOOP
             return self.last_action
+        a = self.executor.opportunity(state, self.world)
+        if a is not None:
+            self.source, self.last_action = "opportunity", a
+            return a
         a = self._plan_step(state)
         self.last_action = a
         return a
@@ -139,7 +143,7 @@ class RoboMemoryAgent(Agent):
             assert self.subgoal is not None
             if self.start_state is not None and ex.done(self.subgoal, state, self.start_state):
                 self.verdict = "done"
-                self._advance(state)
+                self.subgoal = None  # replan from what is known now (the rest of the old plan may be stale)
                 continue
             a = ex.act(self.subgoal, state, self.world)
             verdict = self._judge(state)
@@ -170,14 +174,6 @@ class RoboMemoryAgent(Agent):
         self.verdict = self.critic.check(sg, state, done, dist)
         return self.verdict
 
-    def _advance(self, state: State) -> None:
-        if self.plan and self.plan[0] == self.subgoal:
-            self.plan.pop(0)
-        if self.plan:
-            self._start(self.plan[0], state)
-        else:
-            self.subgoal = None
-
     def _start(self, sg: Subgoal, state: State) -> None:
         self.subgoal = sg
         self.start_state = state
@@ -201,6 +197,8 @@ class RoboMemoryAgent(Agent):
             # what memory recalls about the goal (kept for inspection; the plan already used its parts)
             self.planner.recall = mem.retrieve(self.pre.query(self.planner.goal, self.plan[0] if self.plan else None),
                                                k=3)
+        while len(self.plan) > 1 and self.executor.done(self.plan[0], state, state):
+            self.plan.pop(0)  # already true (e.g. "near table" while standing by it)
         sg = self.plan[0] if self.plan else Subgoal("explore")
         if sg != self.subgoal:
             self._start(sg, state)
