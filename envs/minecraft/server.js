@@ -7,8 +7,8 @@
 // port 0 picks a free loopback port. The server always runs in offline mode (no Mojang
 // authentication, nothing leaves the machine). Protocol lines on stdout start with "@@em " and hold
 // JSON: {"event": "ready", "port": N, "placed": K} once listening with every block placed, or
-// {"event": "error", "message": "..."} (then it exits with code 2). Its stdin belongs to
-// flying-squid's console; the parent stops the server with SIGTERM.
+// {"event": "error", "message": "..."} (then it exits with code 2). The parent stops the server
+// with SIGTERM; the server also exits when its stdin closes (the parent died), so it never outlives it.
 'use strict'
 
 const fs = require('fs')
@@ -25,6 +25,9 @@ function fail (message) {
 process.on('uncaughtException', (err) => fail('uncaught: ' + (err && err.stack ? err.stack : String(err))))
 process.on('unhandledRejection', (err) => fail('unhandled rejection: ' + (err && err.stack ? err.stack : String(err))))
 process.on('SIGTERM', () => process.exit(0))
+// The parent holds our stdin open; when it dies (even by SIGKILL) stdin ends and so do we: no orphans.
+process.stdin.on('end', () => process.exit(0))
+process.stdin.resume()
 
 async function main () {
   const path = process.argv[2]

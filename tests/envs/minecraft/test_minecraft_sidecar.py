@@ -149,3 +149,29 @@ def test_server_refuses_a_non_loopback_host_and_bad_port(node_ready):
         FlyingSquidServer(port=70000)
     with pytest.raises(SidecarError, match="unknown block name"):
         FlyingSquidServer(blocks=[(0, 5, 0, "unobtainium")])
+
+
+def test_no_orphans_when_the_python_parent_is_killed(node_ready, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from embodied_mem.envs.minecraft.sidecar import FlyingSquidServer, MineflayerSidecar\n"
+        "srv = FlyingSquidServer(spawn=(0, 5, 0))\n"
+        "sc = MineflayerSidecar()\n"
+        "sc.request('connect', port=srv.port, version=srv.version)\n"
+        "print(srv.proc.pid, sc.proc.pid, flush=True)\n"
+        "import time; time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        line = parent.stdout.readline()
+        server_pid, sidecar_pid = (int(v) for v in line.split())
+        os.kill(parent.pid, signal.SIGKILL)  # no atexit, no finalizers
+        parent.wait(10)
+        assert _gone(server_pid, 10) and _gone(sidecar_pid, 10)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
