@@ -139,7 +139,8 @@ class Ros2Bridge(RobotBridge):
         self.on_observed: list[Callable[[Percept, float], None]] = []  # (percept, perf_counter when in memory)
         self._last_tick = {"markers": -math.inf, "flush": time.monotonic()}
         self._log_budget: Counter[str] = Counter()
-        self._waiting: dict[str, deque[tuple[str, Any, float | None]]] = {}
+        # topic -> messages waiting for TF: (kind, message, receive time, newest TF stamp on arrival)
+        self._waiting: dict[str, deque[tuple[str, Any, float | None, float | None]]] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> None:
@@ -211,7 +212,11 @@ class Ros2Bridge(RobotBridge):
         with self._lock:
             self.received[kind] += 1
             if kind == "query":
-                self._answer(msg.data)
+                text = getattr(msg, "data", None)
+                if not isinstance(text, str):
+                    self._skip("malformed", f"a query must be a std_msgs/String, got {type(msg).__name__}", topic)
+                    return []
+                self._answer(text)
                 return []
             if kind in ("tf", "tf_static"):
                 out = self._convert(kind, topic, msg, recv_t)
@@ -219,8 +224,9 @@ class Ros2Bridge(RobotBridge):
             if kind not in KINDS:
                 raise ValueError(f"unknown message kind {kind!r}; known: {sorted(KINDS)}")
             queue = self._waiting.get(topic)
+            arrival = self.converter.tf.newest_stamp()
             if queue:
-                queue.append((kind, msg, recv_t))
+                queue.append((kind, msg, recv_t, arrival))
                 if len(queue) > 100:
                     queue.popleft()
                     self._skip("tf_timeout", "more than 100 messages waiting for a transform", topic)
@@ -228,7 +234,7 @@ class Ros2Bridge(RobotBridge):
             try:
                 return self._convert(kind, topic, msg, recv_t, may_wait=True)
             except _Wait:
-                self._waiting.setdefault(topic, deque()).append((kind, msg, recv_t))
+                self._waiting.setdefault(topic, deque()).append((kind, msg, recv_t, arrival))
                 return []
 
     def _convert(self, kind: str, topic: str, msg: Any, recv_t: float | None, may_wait: bool = False) -> list[Percept]:
@@ -271,19 +277,19 @@ class Ros2Bridge(RobotBridge):
         newest = self.converter.tf.newest_stamp() if self.converter else None
         for topic, queue in list(self._waiting.items()):
             while queue:
-                kind, msg, recv_t = queue[0]
+                kind, msg, recv_t, arrival = queue[0]
                 try:
                     out += self._convert(kind, topic, msg, recv_t, may_wait=True)
                 except _Wait:
                     st = _stamp_or_none(msg)
-                    if newest is not None and st is not None and newest - st > self.config.frames.tf_wait:
-                        pass  # TF moved on past it without covering it: give up below
-                    elif newest is not None and st is not None and st - newest > self.config.frames.tf_wait:
-                        pass  # stamped far ahead of every transform: give up
-                    else:
-                        break
+                    wait = self.config.frames.tf_wait
+                    moved_on = newest is not None and arrival is not None and newest - arrival > wait
+                    far_ahead = newest is not None and st is not None and st - newest > wait
+                    if not (moved_on or far_ahead):
+                        break  # keep waiting (and keep the topic's order)
                     queue.popleft()
-                    self._skip("tf_timeout", f"no transform for stamp {st:.3f} (newest TF {newest:.3f})", topic)
+                    where = f"stamp {st:.3f}" if st is not None else "its stamp"
+                    self._skip("tf_timeout", f"no transform for {where}; TF moved on to {newest:.3f}", topic)
                     continue
                 queue.popleft()
             if not queue:

@@ -144,3 +144,11 @@ def test_disconnected_bridge_refuses_clearly():
         b.answer('{"op": "stats"}')
     with pytest.raises(DeviceNotConnectedError):
         b.send_action("cup")
+
+
+def test_non_string_query_is_skipped_and_unknown_kind_refused():
+    with Ros2Bridge(transport=DirectTransport()) as b:
+        assert b.handle("query", "/memory/query", M.odometry(1.0, 0, 0)) == []
+        assert b.skipped["malformed"] == 1 and b.transport.published == []
+        with pytest.raises(ValueError, match="unknown message kind 'teleport'"):
+            b.handle("teleport", "/x", M.string("{}"))
