@@ -53,3 +53,13 @@ def test_run_refuses_the_bag_transport(tmp_path, capsys):
     assert cli(["robot", "run", "robot=ros2", "transport=bag", f"hydra.run.dir={tmp_path}"]) == 1
     assert "robot replay" in capsys.readouterr().err
     assert (tmp_path / "config.yaml").read_text().count("transport: bag") == 2  # the shorthand reached robot.*
+
+
+def test_run_without_rclpy_says_how_to_get_it(tmp_path, capsys):
+    from embodied_mem.deps import available
+
+    if available("rclpy"):
+        pytest.skip("rclpy is installed")
+    assert cli(["robot", "run", "robot=ros2", "transport=rclpy", "duration=1", f"hydra.run.dir={tmp_path}"]) == 1
+    err = capsys.readouterr().err
+    assert "rclpy is not installed" in err and "transport=dds" in err
