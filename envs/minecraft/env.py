@@ -160,7 +160,7 @@ class MineflayerEnv(gym.Env):
         self.action_space = spaces.Discrete(len(LOW_LEVEL))
         self.server: FlyingSquidServer | None = None
         self.sidecar: MineflayerSidecar | None = None
-        self.world_layout = None
+        self.world_layout = None  # the generated world (ground truth for tests and plots; agents never get it)
         self._steps = 0
         self._t0 = 0.0
         self._done_at: dict[str, int] = {}
