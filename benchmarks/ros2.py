@@ -254,6 +254,10 @@ def plot(live: dict, replay: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
 def write_report(res: dict) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     light = {k: v for k, v in res.items() if k != "live"}
@@ -271,8 +275,7 @@ def write_report(res: dict) -> None:
         for name, r in rp.items():
             lines.append(f"| {name} | {r['messages']} | {r['wall_s_best']:.2f} / {r['wall_s_median']:.2f} | "
                          f"{r['msgs_per_s_median']:.0f} | {r['x_realtime_median']:.1f} | {r['x_realtime_cpu']:.1f} | "
-                         f"{r['cpu_s_best']:.2f} | {r.get('observe_cpu_s', float('nan')):.2f} | "
-                         f"{r.get('occupancy_cpu_s', float('nan')):.2f} |")
+                         f"{r['cpu_s_best']:.2f} | {_fmt(r.get('observe_cpu_s'))} | {_fmt(r.get('occupancy_cpu_s'))} |")
         base = rp["read"]
         full = rp["bridge (memory.db)"]
         conv = full["cpu_s_best"] - base["cpu_s_best"] - full["observe_cpu_s"]

@@ -148,7 +148,7 @@ class MessageConverter:
         self._pending_scan: set[str] = set()
         self._world: str | None = None
         self._t_first: float | None = None
-        self._ray_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray]] = {}
+        self._ray_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray, np.ndarray, int]] = {}
         self.pose_source = self.config.pose_source
 
     # ------------------------------------------------------------------ frames and time
@@ -322,23 +322,23 @@ class MessageConverter:
             self._last_scan_t = percept.t
             self._pending_scan.discard(percept.source)
 
-    def _rays(self, n: int, a0: float, inc: float, k: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """Cached per scan geometry: (n, 3) ray directions in the sensor frame, and the (n, K) mask of
-        which ray is sampled at j cells out (every max(1, 1 / (j · increment))-th ray)."""
+    def _rays(self, n: int, a0: float, inc: float, k: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Cached per scan geometry: (n, 3) ray directions in the sensor frame, and the (ray, j) sample
+        pairs (j cells out; every max(1, 1 / (j · increment))-th ray, sorted by ray) up to K cells."""
         key = (n, a0, inc)
         hit = self._ray_cache.get(key)
-        if hit is not None and hit[1].shape[1] >= k:
+        if hit is not None and hit[3] >= k:
             return hit
         k = max(k, int(math.ceil(self.config.scan.max_free_range / self.cs)) + 1)
         ang = a0 + inc * np.arange(n)
         cos_sin = np.stack([np.cos(ang), np.sin(ang), np.zeros(n)], 1)
         j = np.arange(k, dtype=np.float64)
         stride = np.maximum(1, np.floor(1.0 / (np.maximum(j, 1.0) * max(abs(inc), 1e-6)))).astype(np.int64)
-        stride_ok = (np.arange(n)[:, None] % stride[None, :]) == 0
+        ri, si = np.nonzero((np.arange(n)[:, None] % stride[None, :]) == 0)
         if len(self._ray_cache) > 8:
             self._ray_cache.clear()
-        self._ray_cache[key] = (cos_sin, stride_ok)
-        return cos_sin, stride_ok
+        self._ray_cache[key] = hit = (cos_sin, ri, si.astype(np.float64), k)
+        return hit
 
     def scan(self, msg: Any, topic: str, recv_t: float | None = None) -> Percept | None:
         """sensor_msgs/LaserScan -> occupancy percept (changed cells only), or None when throttled."""
@@ -361,7 +361,7 @@ class MessageConverter:
         if inc != 0 and math.isfinite(a1) and abs((a1 - a0) / inc + 1 - n) > 2:
             raise MalformedMessage("bad_scan", f"{n} ranges but angle_min/max/increment imply {(a1 - a0) / inc + 1:.0f}")
         T = self.to_world(msg.header.frame_id, t)
-        cos_sin, stride_ok = self._rays(n, a0, inc)
+        cos_sin, ray_i, ray_j, k_max = self._rays(n, a0, inc)
         d = cos_sin @ T.R.T  # ray directions in the world
         dxy = d[:, :2]
         o = T.p[:2]
@@ -376,13 +376,11 @@ class MessageConverter:
         lc = free_len / self.cs - 0.5
         k = int(math.ceil(float(lc.max(initial=0.0))))
         if k > 0:
-            if k > stride_ok.shape[1]:
-                cos_sin, stride_ok = self._rays(n, a0, inc, k)
-            s = np.arange(k, dtype=np.float32)
-            keep = (s[None, :] < lc[:, None].astype(np.float32)) & stride_ok[:, :k]
-            ri, si = np.nonzero(keep)
+            if k > k_max:
+                cos_sin, ray_i, ray_j, k_max = self._rays(n, a0, inc, k)
+            keep = ray_j < lc[ray_i]
+            ri, sv = ray_i[keep], ray_j[keep]
             oc = o / self.cs + 0.5
-            sv = s[si]
             fx = np.floor(oc[0] + dxy[ri, 0] * sv).astype(np.int64)
             fy = np.floor(oc[1] + dxy[ri, 1] * sv).astype(np.int64)
             free_cells = (fx, fy)
