@@ -133,3 +133,13 @@ def test_voxels_hold_visible_blocks(env):
 def _in_box(env, info, p):
     fx, fy, fz = (math.floor(v) for v in info["position"])
     return abs(p[0] - fx) <= env.radius and abs(p[2] - fz) <= env.radius and -env.below <= p[1] - fy <= env.above
+
+
+def test_missing_node_says_how_to_install(monkeypatch):
+    from embodied_mem.envs.minecraft.sidecar import NodeNotAvailable
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    e = MineflayerEnv()
+    with pytest.raises(NodeNotAvailable, match="Node.js"):
+        e.reset(seed=0)
+    e.close()
