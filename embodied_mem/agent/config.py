@@ -53,7 +53,7 @@ class CriticConfig:
 @dataclass
 class ExecutorConfig:
     drink_below: int = 6  # survival reflexes: vitals (0-9) below which the need preempts the plan
-    food_below: int = 5
+    food_below: int = 6
     energy_below: int = 3
     fight_radius: int = 1  # attack zombies/skeletons this close (Manhattan cells) whatever the plan
     flee_health: int = 0  # at or below this health, step away from zombies (0: never; fleeing rarely outruns them)

@@ -102,16 +102,18 @@ class Executor:
         """
         inv, cfg = state.inventory, self.config
         drink, food = inv.get("drink", 9), inv.get("food", 9)
-        sealed = self.sealed(state)
         can_hide = self._can_dig_shelter(state)
         urgent: Subgoal | None = None
-        if (drink <= 2 and not sealed) or drink == 0:
+        night = state.daylight < cfg.shelter_below_daylight and can_hide
+        # At night the shelter wins: hunger and thirst cost 1 health per 15-30 steps, zombies 2 a hit.
+        if drink <= 2 and not night:
             urgent = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif (food <= 2 and not sealed) or food == 0:
+        elif food <= 2 and not night:
             urgent = Subgoal("hunt", "cow", goal="eat")
-        elif inv.get("health", 9) <= cfg.heal_below and can_hide:
-            urgent = Subgoal("shelter", None, goal="heal")  # hide and recover
-        elif state.daylight < cfg.shelter_below_daylight and can_hide:
+        elif inv.get("health", 9) <= cfg.heal_below and can_hide and food > 0 and drink > 0:
+            # health only comes back while fed and watered: hiding hungry would just starve
+            urgent = Subgoal("shelter", None, goal="heal")
+        elif night:
             urgent = Subgoal("shelter", None, goal="night")
         elif can_hide and cfg.shelter_below_daylight <= state.daylight < self._last_daylight < \
                 cfg.shelter_below_daylight + 0.2 and not self._near_rock(state, world):
@@ -119,8 +121,9 @@ class Executor:
         self._last_daylight = state.daylight
         if urgent is not None:
             cur = self.need
-            pressing = cur is not None and ((cur.goal == "drink" and drink <= 4) or (cur.goal == "eat" and food <= 4)
-                                            or (cur.goal == "heal" and not self.need_satisfied(cur, state)))
+            pressing = cur is not None and not night and (
+                (cur.goal == "drink" and drink <= 4) or (cur.goal == "eat" and food <= 4)
+                or (cur.goal == "heal" and not self.need_satisfied(cur, state)))
             keep = pressing and _RANK[cur.goal] <= _RANK[urgent.goal]  # type: ignore[union-attr]
             if not keep:
                 self.need = urgent
@@ -131,10 +134,10 @@ class Executor:
         self.need = None
         dusk = state.daylight < cfg.shelter_below_daylight + 0.25  # top up before the night
         near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
-        near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 3
+        near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 6
         if drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 8):
             self.need = Subgoal("collect", "water", item="drink", level=9, goal="drink")
-        elif food < cfg.food_below or (near_cow and food < 7) or (dusk and food < 7):
+        elif food < cfg.food_below or (near_cow and food <= 6) or (dusk and food < 7):
             self.need = Subgoal("hunt", "cow", goal="eat")
         elif inv.get("energy", 9) < cfg.energy_below:
             self.need = Subgoal("shelter" if can_hide else "sleep", None, goal="rest")
@@ -326,7 +329,7 @@ class Executor:
     def danger_outside(self, state: Any) -> bool:
         """Zombies close by while we are shut in (and not starving or parched)."""
         inv = state.inventory
-        if inv.get("food", 9) <= 1 or inv.get("drink", 9) <= 1:
+        if (inv.get("food", 9) == 0 or inv.get("drink", 9) == 0) and inv.get("health", 9) <= 2:
             return False
         return any(_md(c, state.pos) <= 5 for c in state.visible.get("zombie", ()))
 
@@ -548,7 +551,11 @@ class Executor:
         if lab in CREATURES:
             if lab == "arrow":
                 return NOOP
-            return self._face_then(nxt, DO, state)  # whatever blocks the way gets hit (food, or defence)
+            if lab == "cow" and nxt != goal and state.inventory.get("food", 9) >= 6:
+                # cows are scarce food: step around one rather than kill it when not hungry
+                self.path = None
+                return self._wander(state, world)
+            return self._face_then(nxt, DO, state)  # an enemy in the way gets hit
         if lab == "lava" or (lab not in WALKABLE and lab != "unknown"):
             self.path = None
             if lab in ("stone", "coal", "iron", "diamond", "tree") and self._can_mine(lab, state):
