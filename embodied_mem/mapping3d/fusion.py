@@ -167,7 +167,7 @@ class Map3D:
 
     def __init__(self, intrinsics: Intrinsics, *, sensor_height: float, labels: Mapping[int, str] | None = None,
                  fuse: bool = True, voxel_size: float = 0.05, nav_resolution: float = 0.1,
-                 max_depth: float = 6.0, stride: int = 2, min_pixels: int = 6) -> None:
+                 max_depth: float = 6.0, stride: int = 2, min_pixels: int = 2) -> None:
         self.intr = intrinsics
         self.sensor_height = float(sensor_height)
         self.labels = dict(labels or {})

@@ -71,7 +71,7 @@ def segment_instances(points: np.ndarray, ids: np.ndarray, labels: Mapping[int, 
 
 def frame_percept(depth: np.ndarray, semantic: np.ndarray | None, intr: Intrinsics, pose: Pose, *, t: float,
                   sensor_height: float, labels: Mapping[int, str], regions: Mapping[int, str] | None = None,
-                  source: str = "camera", stride: int = 2, min_pixels: int = 6, cell: float = 0.25,
+                  source: str = "camera", stride: int = 2, min_pixels: int = 2, cell: float = 0.25,
                   max_depth: float | None = None, grid: NavGrid | None = None,
                   action: str | None = None) -> tuple[Percept, list[ObjectObservation]]:
     """Build the ``Percept`` for one frame; also returns the per-instance observations.
