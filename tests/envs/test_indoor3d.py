@@ -181,3 +181,29 @@ def test_runner_hooks_summarize_and_plot(tmp_path):
     paths = hooks.plot(tmp_path, mem, eps, s)
     assert [p.name for p in paths] == ["map.png", "fused_topdown.png"]
     assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_embodied_mem_run_env_indoor3d_writes_3d_plots(tmp_path):
+    """`embodied-mem run env=indoor3d`: the closed loop with 3D memory and its top-down plots."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run_dir = tmp_path / "run"
+    r = subprocess.run([sys.executable, "-m", "embodied_mem.cli", "run", "env=indoor3d", "episodes=2", "steps=40",
+                        "env.kwargs.width=64", "env.kwargs.height=64", "progress=false", f"hydra.run.dir={run_dir}"],
+                       cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg", "HYDRA_FULL_ERROR": "1"}, text=True,
+                       capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["status"] == "ok" and metrics["env"] == "indoor3d"
+    assert len(metrics["episodes"]) == 2 and {"success", "spl", "goal"} <= set(metrics["episodes"][0])
+    assert metrics["n_episodes"] == 2 and 0.0 <= metrics["spl"] <= 1.0
+    assert set(metrics["plots"]) == {"map.png", "fused_topdown.png"}
+    with np.load(run_dir / hooks.MAP_FILE) as d:
+        assert d["points"].shape[1] == 3 and len(d["points"]) > 1000
+    with Memory.open(run_dir / "memory.db") as mem:  # one memory for both episodes (same apartment)
+        traj = mem.spatial.trajectory()
+        assert len(traj) == sum(e["length"] for e in metrics["episodes"])
+        assert mem.spatial.labels() and mem.spatial.places()
