@@ -169,7 +169,11 @@ class EpisodicMemory:
         o = self._open
         recs = self._chunks
         last, strength, utility = self._last_access[:n], self._strength[:n], self._utility[:n]
-        sims = self._keys[:n] @ q
+        # einsum, not ``keys @ q``: BLAS runs this matrix-vector product on worker threads that sleep
+        # between recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms
+        # per recall here even for 2k chunks; one thread streaming the keys takes 0.07 ms for 2k, 11 ms
+        # for 100k (benchmarks/memory_ops.py measures both against brute force).
+        sims = np.einsum("ij,j->i", self._keys[:n], q)
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
             # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
             if o.open_key is None or o.open_key[0] != len(o.items):
