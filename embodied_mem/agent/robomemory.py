@@ -97,10 +97,11 @@ class RoboMemoryAgent(Agent):
             self.source, self.last_action = "reflex", a
             return a
         need = self.executor.survival_need(state, self.world)
-        if need is None and self.executor.sealed(state):
-            if self.executor.danger_outside(state):
-                self.source, self.last_action = "shelter(wait)", NOOP
-                return NOOP  # zombies wait outside: stay in until they wander off
+        sealed = self.executor.sealed(state)
+        if sealed and (need is None or need.kind != "shelter") and self.executor.danger_outside(state):
+            self.source, self.last_action = "shelter(wait)", NOOP
+            return NOOP  # zombies wait outside: stay in until they wander off (hunger is slower)
+        if need is None and sealed:
             a = self.executor.escape(state)  # morning: dig out of the night shelter
             if a is not None:
                 self.source, self.last_action = "escape", a
