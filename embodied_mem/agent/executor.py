@@ -331,7 +331,8 @@ class Executor:
         inv = state.inventory
         if (inv.get("food", 9) == 0 or inv.get("drink", 9) == 0) and inv.get("health", 9) <= 2:
             return False
-        return any(_md(c, state.pos) <= 5 for c in state.visible.get("zombie", ()))
+        n = sum(1 for c in state.visible.get("zombie", ()) if _md(c, state.pos) <= 5)
+        return n >= 3 or (n >= 1 and inv.get("health", 9) < 7)  # healthy and armed, one or two can be fought
 
     def escape(self, state: Any) -> int | None:
         """Mine out of a closed-in spot, through the entrance we sealed if we remember it."""
