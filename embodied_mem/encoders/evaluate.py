@@ -34,7 +34,7 @@ def evaluate_checkpoint(path: str | Path, *, samples: int = 512, seed: int = 0, 
         raise ValueError(f"checkpoint {path} has no task in its config.json")
     task = make_task(name, **task_cfg)
     kind, budget = cfg["memory"]["kind"], int(cfg["memory"]["budget_slots"])
-    batch = task.batch(np.random.default_rng(seed + _EVAL_OFFSET), int(samples), budget, kind,
+    batch = task.heldout().batch(np.random.default_rng(seed + _EVAL_OFFSET), int(samples), budget, kind,
                        model.config.chunk_size)
     metric = "accuracy" if not task.multilabel else "micro_f1"
     res = evaluate_model(model, task, batch)

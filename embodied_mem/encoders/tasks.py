@@ -99,6 +99,10 @@ class RoomBallet:
 
         return gym.spaces.Box(0.0, 1.0, (_CROP, _CROP, 3), np.float32)
 
+    def heldout(self) -> RoomBallet:
+        """The task to evaluate on: the same generator (held-out samples come from another seed)."""
+        return self
+
     def room_position(self, room: int) -> tuple[float, float]:
         """Room centre in world cells (x right, y down); rooms share walls, so pitch is ROOM - 1."""
         r, c = divmod(room, self.cols)
@@ -240,7 +244,8 @@ class CrafterPlaceRecall:
     """Place recall on Crafter experience. Windows of ``steps`` steps cut from ``walks`` walks.
 
     Places for memory organisation (and the learned place embedding) are ``place_cell``×``place_cell``
-    blocks of the 64×64 world. Walks are generated lazily, once, from ``seed``.
+    blocks of the 64×64 world. Walks are generated lazily, once, from ``seed`` (walk ``i`` is the
+    world and walk of Crafter seed ``seed * 1000 + i``); ``heldout()`` gives other worlds.
     """
 
     steps: int = 64
@@ -270,6 +275,11 @@ class CrafterPlaceRecall:
             if not self._walks:
                 raise RuntimeError("every Crafter walk ended before `steps` steps; lower steps")
         return self._walks
+
+    def heldout(self) -> CrafterPlaceRecall:
+        """The task to evaluate on: the same settings over other Crafter worlds (walk seeds)."""
+        return CrafterPlaceRecall(self.steps, max(1, self.walks // 2), self.walk_length, self.place_cell,
+                                  self.seed + 10_007)
 
     def place_ids(self, pos: np.ndarray) -> np.ndarray:
         n = 64 // self.place_cell

@@ -135,7 +135,7 @@ def fit(settings: dict[str, Any] | None = None, out_dir: str | Path | None = Non
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=float(tr["lr"]), total_steps=max(steps, 1),
                                                 pct_start=0.1)
     rng = np.random.default_rng(seed)
-    eval_batch = task.batch(np.random.default_rng(seed + 1_000_003), int(tr["eval_samples"]), budget, kind,
+    eval_batch = task.heldout().batch(np.random.default_rng(seed + 1_000_003), int(tr["eval_samples"]), budget, kind,
                             cfg.chunk_size)
     metric = "accuracy" if not task.multilabel else "micro_f1"
     history: list[dict[str, float]] = []
@@ -193,8 +193,9 @@ def plot_history(history: list[dict[str, float]], metric: str, path: str | Path,
     ax2.plot(steps, [h[metric] for h in history], color="tab:green", label=f"eval {metric}")
     ax2.set_ylabel(metric)
     ax2.set_ylim(0, 1)
-    fig.legend(loc="upper center", ncol=3, fontsize=8)
-    ax.set_title(title, fontsize=9, pad=22)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], loc="center right", fontsize=8)
+    ax.set_title(title, fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

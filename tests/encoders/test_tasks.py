@@ -69,3 +69,13 @@ def test_crafter_place_recall_batch_from_a_real_crafter_walk() -> None:
     assert (b["target"].sum(1) >= 1).all()  # something (grass at least) is always in view
     walk = t.data()[0]
     assert (walk["view"][:, 3, 4] == 13).all()  # the player stands at the centre of its own view
+
+
+def test_held_out_crafter_worlds_differ_from_training_worlds() -> None:
+    from embodied_mem.encoders.tasks import CrafterPlaceRecall
+
+    t = CrafterPlaceRecall(steps=16, walks=4, walk_length=40, seed=3)
+    h = t.heldout()
+    assert h.seed != t.seed and h.steps == t.steps and h.place_cell == t.place_cell
+    train_seeds = {t.seed * 1000 + i for i in range(t.walks)}
+    assert not train_seeds & {h.seed * 1000 + i for i in range(h.walks)}
