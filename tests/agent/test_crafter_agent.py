@@ -93,19 +93,22 @@ def test_the_agent_cannot_read_the_world_outside_its_view():
     world = env_b._env._world  # test-only access to change the hidden part of world B
     px, py = info_b["position"]
     changed = 0
-    for x in range(max(0, px - 20), min(64, px + 21)):
-        for y in range(max(0, py - 18), min(64, py + 19)):
-            if (abs(x - px) > 10 or abs(y - py) > 8) and world[(x, y)][1] is None and world[(x, y)][0] != "diamond":
-                world[(x, y)] = "diamond" if (x + y) % 3 else "iron"
+    # Only non-walkable cells become other non-walkable cells (stone -> diamond, tree -> iron): creatures
+    # move and spawn exactly as before, so the worlds differ only in what the player could see there.
+    for x in range(64):
+        for y in range(64):
+            mat = world[(x, y)][0]
+            if (abs(x - px) > 10 or abs(y - py) > 9) and mat in ("stone", "tree"):
+                world[(x, y)] = "diamond" if mat == "stone" else "iron"
                 changed += 1
-    assert changed > 100
+    assert changed > 300
     agent_a = make_robomemory({}, env=env_a, seed=7)
     agent_b = make_robomemory({}, env=env_b, seed=7)
     mem_a, mem_b = _memory(), _memory()
     agent_a.reset(mem_a, seed=7)
     agent_b.reset(mem_b, seed=7)
     matched = 0
-    for _ in range(200):
+    for _ in range(400):
         same_view = (np.array_equal(obs_a["view"], obs_b["view"]) and np.array_equal(obs_a["inventory"], obs_b["inventory"])
                      and info_a["position"] == info_b["position"] and info_a["facing"] == info_b["facing"])
         if not same_view:
@@ -117,4 +120,5 @@ def test_the_agent_cannot_read_the_world_outside_its_view():
         obs_b, _, term_b, _, info_b = env_b.step(b)
         if term_a or term_b:
             break
+    print("steps with identical views and actions:", matched)
     assert matched >= 20, f"the views diverged after {matched} steps: the test says too little"
