@@ -11,7 +11,9 @@ an earlier episode, it asks ``memory.spatial.locate(goal)`` and goes straight th
 Decision each step: if a goal position is known (seen this episode, else remembered), follow the
 geodesic over the navigable grid (unknown cells optimistically passable, walls inflated by the
 agent radius) and ``stop`` within ``stop_distance``; otherwise look around once (a full turn),
-then explore the nearest frontier (free floor bordering unknown space). ``record()`` reports the
+then explore the nearest frontier (free floor bordering unknown space) and, once the map has no
+frontier left, the nearest free floor not yet seen from within detection range (2.2 m). A
+remembered goal is trusted: the agent stops on reaching it. ``record()`` reports the
 mode ("seen", "remembered", "explore") and the goal.
 
 The env must expose ``intrinsics`` (``mapping3d.Intrinsics``), ``sensor_height``, ``turn``
@@ -87,12 +89,12 @@ class ObjectSearchAgent(Agent):
         self.map.objects = ObjectMap()  # objects of earlier episodes come from Memory, not from here
         self._spin_left = int(round(2 * math.pi / self.turn)) if self.spin_first else 0
         self._frontier_goal: tuple[float, float] | None = None
+        self._coverage = False
         self._failed: list[tuple[float, float]] = []
         self._last_action: int | None = None
         self._steps = 0
         self._stuck = 0
         self._collisions = 0
-        self._look_steps = 0
         self._t0 = self._last_t + 1.0
 
     # ------------------------------------------------------------ Agent API
@@ -213,14 +215,9 @@ class ObjectSearchAgent(Agent):
         if target is not None:
             d = math.hypot(target[0] - pose.x, target[1] - pose.y)
             if d <= self.stop_distance:
-                if mode == "remembered":  # trust it only if we see it: look around first
-                    if self._look_steps < int(round(2 * math.pi / self.turn)):
-                        self._look_steps += 1
-                        return LEFT, mode, target
-                    self._failed.append(target)
-                    return self._explore(pose), "explore", None
+                # a remembered goal is trusted: small objects near the floor fall into the camera's
+                # blind zone close up, so "look again before stopping" would miss them
                 return STOP, mode, target
-            self._look_steps = 0
             a = self._navigate(pose, target, self.stop_distance - 0.1)
             if a is not None:
                 return a, mode, target
@@ -237,11 +234,18 @@ class ObjectSearchAgent(Agent):
             fg = self._frontier_goal
             if fg is not None:
                 r, c = nav.cell(*fg)
-                still = nav.inside(r, c) and nav.frontier()[max(0, r - 2):r + 3, max(0, c - 2):c + 3].any()
+                if self._coverage:
+                    still = nav.inside(r, c) and not nav.seen_close[r, c]
+                else:
+                    still = nav.inside(r, c) and nav.frontier()[max(0, r - 2):r + 3, max(0, c - 2):c + 3].any()
                 if not still or math.hypot(fg[0] - pose.x, fg[1] - pose.y) < 0.3:
                     fg = self._frontier_goal = None
             if fg is None:
                 fg = self._frontier_goal = self._pick_frontier(pose)
+                self._coverage = False
+                if fg is None:  # the map is complete: look closely where we have not yet
+                    fg = self._frontier_goal = self._pick_coverage(pose)
+                    self._coverage = fg is not None
             if fg is None:
                 break
             a = self._navigate(pose, fg, 0.15)
@@ -288,6 +292,30 @@ class ObjectSearchAgent(Agent):
         c_hi = max([p[1] for p in pts] + ([known_c[-1]] if len(known_c) else []))
         m = int(math.ceil(margin / nav.res))
         return slice(max(0, r_lo - m), min(H, r_hi + m + 1)), slice(max(0, c_lo - m), min(W, c_hi + m + 1))
+
+    def _pick_coverage(self, pose: Any) -> tuple[float, float] | None:
+        """The nearest reachable known-free cell never seen from within detection range (small
+        objects show only from close by), or None when every free cell has been."""
+        from ..mapping3d.navgrid import FREE
+
+        nav = self.map.nav
+        rs, cs = self._window(pose, margin=0.5)
+        todo = (nav.grid[rs, cs] == FREE) & ~nav.seen_close[rs, cs]
+        if not todo.any():
+            return None
+        passable = self._passable(pose, optimistic=False)[rs, cs]
+        r, c = nav.cell(pose.x, pose.y)
+        dist = geodesic(passable, [(r - rs.start, c - cs.start)])
+        cand = todo & passable & np.isfinite(dist) & (dist * nav.res >= 0.5)
+        for f in self._failed:
+            fr, fc = nav.cell(*f)
+            fr, fc = fr - rs.start, fc - cs.start
+            cand[max(0, fr - 3):max(0, fr + 4), max(0, fc - 3):max(0, fc + 4)] = False
+        if not cand.any():
+            return None
+        rr, cc = np.nonzero(cand)
+        k = int(np.argmin(dist[rr, cc]))
+        return nav.center(int(rr[k] + rs.start), int(cc[k] + cs.start))
 
     def _pick_frontier(self, pose: Any) -> tuple[float, float] | None:
         from scipy.ndimage import binary_dilation

@@ -188,6 +188,7 @@ class Map3D:
         rel = pts - np.array([0.0, 0.0, pose.z])  # the grid classifies heights above the agent's floor
         self.nav.add_points(rel)
         self.nav.carve((pose.x, pose.y), rel)
+        self.nav.mark_seen_close((pose.x, pose.y), rel)
         self.nav.mark_free(pose.x, pose.y, 0.15)
         if semantic is None:
             return []

@@ -105,6 +105,7 @@ class NavGrid:
         self.margin = float(margin)
         self.x0 = self.y0 = 0.0
         self.grid = np.zeros((0, 0), np.uint8)
+        self.seen_close = np.zeros((0, 0), bool)  # cells seen from within detection range (see mark_seen_close)
 
     # ------------------------------------------------------------ geometry
     @property
@@ -145,7 +146,10 @@ class NavGrid:
             oc = int(round((self.x0 - nx0) / self.res))
             orow = int(round((self.y0 - ny0) / self.res))
             g[orow:orow + H, oc:oc + W] = self.grid
-        self.grid, self.x0, self.y0 = g, nx0, ny0
+        sc = np.zeros((nH, nW), bool)
+        if H and W:
+            sc[orow:orow + H, oc:oc + W] = self.seen_close
+        self.grid, self.seen_close, self.x0, self.y0 = g, sc, nx0, ny0
 
     # ------------------------------------------------------------ evidence
     def classify(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,6 +217,19 @@ class NavGrid:
         blocked_so_far = np.maximum.accumulate((state == BLOCKED) | ~inside, axis=1)
         mark = inside & ~blocked_so_far & (state == UNKNOWN)
         self.grid[rows[mark], cols[mark]] = FREE
+
+    def mark_seen_close(self, origin: tuple[float, float], points: np.ndarray, max_range: float = 2.2) -> None:
+        """Record the cells of ``points`` (x–y) within ``max_range`` metres of ``origin``: places
+        looked at from close enough to spot small objects (used for coverage search)."""
+        p = np.asarray(points, dtype=float).reshape(-1, 3)
+        if len(p) == 0:
+            return
+        near = p[np.hypot(p[:, 0] - origin[0], p[:, 1] - origin[1]) <= max_range]
+        if len(near) == 0:
+            return
+        self.ensure(near[:, 0].min(), near[:, 1].min(), near[:, 0].max(), near[:, 1].max())
+        c = self._cells(near)
+        self.seen_close[c[:, 0], c[:, 1]] = True
 
     def mark_blocked(self, x: float, y: float) -> None:
         self.ensure(x, y, x, y)
