@@ -201,8 +201,8 @@ def place_keys(memory: Any, encoder: KeyEncoder | None = None) -> tuple[list[str
 
 
 def recognize_place(memory: Any, observation: Any, *, threshold: float = 0.8, encoder: KeyEncoder | None = None,
-                    keys: tuple[list[str], np.ndarray] | None = None) -> str | None:
-    """Is this a place I know? The id of the known place whose chunks best match ``observation``.
+                    keys: tuple[list[str], np.ndarray] | None = None) -> Any:
+    """Is this a place I know? The known ``Place`` (spatial memory's) whose chunks best match ``observation``.
 
     ``memory``: a ``Memory`` (its episodic chunks, each tied to a spatial place, are the known
     places). ``observation``: a ``Percept`` (its ``text()`` is used) or a text. Returns the best
@@ -226,4 +226,6 @@ def recognize_place(memory: Any, observation: Any, *, threshold: float = 0.8, en
         return None
     sims = k @ q
     best = int(np.argmax(sims))
-    return places[best] if sims[best] >= threshold else None
+    if sims[best] < threshold:
+        return None
+    return next((p for p in memory.spatial.places() if p.id == places[best]), None)

@@ -83,7 +83,8 @@ def test_recognize_place_known_and_unknown() -> None:
     for p in _percepts():
         mem.observe(p)
     here = Percept(t=40.0, pose=Pose(0.5, 0.0), sightings=(Sighting("tree", (1, 0)), Sighting("water", (1, 1))))
-    assert recognize_place(mem, here, threshold=0.5) == mem.spatial.place_of((0.0, 0.0)).id
+    got = recognize_place(mem, here, threshold=0.5)
+    assert got is not None and got.id == mem.spatial.place_of((0.0, 0.0)).id and got.visits >= 1
     assert recognize_place(mem, "diamond lava", threshold=0.5) is None
     with pytest.raises(TypeError, match="observation"):
         recognize_place(mem, 3)
