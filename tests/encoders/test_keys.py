@@ -88,3 +88,14 @@ def test_recognize_place_known_and_unknown() -> None:
     assert recognize_place(mem, "diamond lava", threshold=0.5) is None
     with pytest.raises(TypeError, match="observation"):
         recognize_place(mem, 3)
+
+
+def test_shipped_place_keys_checkpoint_serves_memory() -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("safetensors")
+    mem = Memory({"episodic": {"encoder": "place_transformer"}})  # no checkpoint named: the shipped one
+    for p in _percepts():
+        mem.observe(p)
+    keys = mem.episodic.encoder.encode(["tree water", "stone coal"])
+    np.testing.assert_allclose(np.linalg.norm(keys, axis=1), 1.0, atol=1e-5)
+    assert mem.episodic.recall("tree water", k=2)
