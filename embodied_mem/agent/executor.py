@@ -609,7 +609,7 @@ class Executor:
             world.put_aside("frontier", tgt, t + 300)
             world.put_aside("area", tgt, t + 150)
             tgt = None
-        if tgt is None and hint in ("cow", "water", "zombie", "skeleton"):
+        if tgt is None and hint in ("water", "zombie", "skeleton"):
             tgt = world.recall_area(hint, pos, self.rng)  # memory: where it used to be
             if tgt is not None:
                 self.explore_until = t + 20 + _md(tgt, pos) * 2
