@@ -223,7 +223,10 @@ class HabitatEnv(gym.Env):
         pf = self._sim.pathfinder
         path = self.hs.MultiGoalShortestPath()
         path.requested_start = start
-        path.requested_ends = [pf.snap_point(c) for _, name, c in self._objects if name == goal]
+        ends = [np.asarray(pf.snap_point(c), dtype=np.float32) for _, name, c in self._objects if name == goal]
+        path.requested_ends = [e for e in ends if np.isfinite(e).all()]  # snap_point gives NaN off the navmesh
+        if not path.requested_ends:
+            return math.inf
         if not pf.find_path(path):
             return math.inf
         return max(0.0, float(path.geodesic_distance) - self.success_distance)
