@@ -34,9 +34,9 @@ import numpy as np
 from embodied_mem.deps import require
 from embodied_mem.percept import Percept, Pose, Sighting, View
 
-__all__ = ["CrafterEnv", "LABELS"  # noqa: F822 (CrafterEnv is built on first access)
-           , "INVENTORY", "ACTIONS", "ACHIEVEMENTS", "episode_metrics", "summarize",
-           "crafter_score", "plot", "load_reference", "VIEW_W", "VIEW_H"]
+# CrafterEnv is built on first access (module __getattr__), so that gymnasium is imported only when used.
+__all__ = ["CrafterEnv", "LABELS", "INVENTORY", "ACTIONS", "ACHIEVEMENTS", "episode_metrics",  # noqa: F822
+           "summarize", "crafter_score", "plot", "load_reference", "make_percept", "VIEW_W", "VIEW_H"]
 
 # Label codes 0..18 are Crafter's semantic ids (materials, then objects); 19 is a ripe plant, which
 # Crafter draws with its own texture.
