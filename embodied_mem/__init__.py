@@ -14,13 +14,24 @@ from .memory import (
     Place,
     Recall,
 )
-from .percept import ConeView, DiscView, Percept, PerceptError, PerceptTypeError, Pose, RectView, Sighting, View
+from .percept import (
+    ConeView,
+    DiscView,
+    MaskedView,
+    Percept,
+    PerceptError,
+    PerceptTypeError,
+    Pose,
+    RectView,
+    Sighting,
+    View,
+)
 from .store import StoreError
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Memory", "MemoryConfig", "MemoryGraph", "Percept", "Pose", "Sighting", "View", "DiscView", "RectView",
-    "ConeView", "Location", "Place", "Event", "Chunk", "Fact", "Recall", "PerceptError", "PerceptTypeError",
+    "ConeView", "MaskedView", "Location", "Place", "Event", "Chunk", "Fact", "Recall", "PerceptError", "PerceptTypeError",
     "StoreError", "__version__",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "DiscView",
     "RectView",
     "ConeView",
+    "MaskedView",
     "Percept",
     "PerceptError",
     "PerceptTypeError",
@@ -148,6 +149,15 @@ class View:
             raise PerceptTypeError(f"View.cone pose must be a Pose, got {type(pose).__name__}")
         return ConeView(pose.x, pose.y, pose.yaw, radius, fov)
 
+    def without(self, holes: Any, radius: float = 0.5) -> MaskedView:
+        """This view minus occluded spots: points within ``radius`` of a hole were not visible.
+
+        Use it for what the sensor could not see inside its field of view (a creature standing
+        on a cell hides the ground under it; a wall hides what is behind it), so that absence
+        there is not taken as evidence. ``holes``: (N, 2) x–y points in the world frame.
+        """
+        return MaskedView(self, holes, radius)
+
     def contains(self, position: Sequence[float]) -> bool:
         p = as_position(position, "View.contains position")
         return bool(self.contains_xy(np.array([p[0]]), np.array([p[1]]))[0])
@@ -170,7 +180,9 @@ class View:
             return RectView(d["xmin"], d["ymin"], d["xmax"], d["ymax"])
         if kind == "cone":
             return ConeView(d["x"], d["y"], d["yaw"], d["radius"], d["fov"])
-        raise PerceptError(f"View kind must be disc, rect or cone, got {kind!r}")
+        if kind == "masked":
+            return MaskedView(View.from_dict(d["base"]), d["holes"], d["hole_radius"])
+        raise PerceptError(f"View kind must be disc, rect, cone or masked, got {kind!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +269,46 @@ class ConeView(View):
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": "cone", "x": self.x, "y": self.y, "yaw": self.yaw, "radius": self.radius, "fov": self.fov}
+
+
+@dataclass(frozen=True, slots=True)
+class MaskedView(View):
+    """A view with occluded holes: inside ``base`` except within ``hole_radius`` of any hole.
+
+    ``holes`` is stored as a tuple of (x, y) pairs (so views compare and hash by value).
+    """
+
+    base: View
+    holes: tuple[tuple[float, float], ...]
+    hole_radius: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.base, View):
+            raise PerceptTypeError(f"View.without base must be a View, got {type(self.base).__name__}")
+        arr = _cells(self.holes if not isinstance(self.holes, tuple) or self.holes else None, "View.holes")
+        holes = () if arr is None else tuple((float(a), float(b)) for a, b in arr.tolist())
+        object.__setattr__(self, "holes", holes)
+        r = _finite(self.hole_radius, "View.hole_radius")
+        if r < 0:
+            raise PerceptError(f"View.hole_radius must be >= 0, got {r}")
+        object.__setattr__(self, "hole_radius", r)
+
+    def contains_xy(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        inside = self.base.contains_xy(x, y)
+        if not self.holes or not inside.any():
+            return inside
+        h = np.asarray(self.holes, float)
+        dx = np.asarray(x, float)[:, None] - h[None, :, 0]
+        dy = np.asarray(y, float)[:, None] - h[None, :, 1]
+        hidden = (dx * dx + dy * dy <= self.hole_radius * self.hole_radius + 1e-9).any(axis=1)
+        return inside & ~hidden
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        return self.base.bounds()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": "masked", "base": self.base.to_dict(), "holes": [list(h) for h in self.holes],
+                "hole_radius": self.hole_radius}
 
 
 def _cells(value: Any, name: str) -> np.ndarray | None:

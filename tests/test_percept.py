@@ -141,3 +141,24 @@ def test_percept_from_journal_rebuilds_what_to_dict_wrote():
     with pytest.raises(AttributeError):
         q.t = 5.0  # type: ignore[misc]
     assert percept_from_journal({"t": 1.0}) == Percept(t=1)
+
+
+def test_masked_view_leaves_occluded_spots_out() -> None:
+    """A creature standing on lava hides the lava: absence there is not evidence (View.without)."""
+    from embodied_mem import Memory, Percept, Pose, Sighting, View
+    from embodied_mem.percept import MaskedView, PerceptError
+
+    v = View.rect(0, 0, 8, 6).without([(3, 3)], radius=0.5)
+    assert isinstance(v, MaskedView)
+    assert not v.contains((3, 3)) and v.contains((3, 4)) and not v.contains((9, 9))
+    assert View.from_dict(v.to_dict()) == v  # survives the journal
+    m = Memory()
+    m.observe(Percept(t=0, pose=Pose(1, 1), sightings=[Sighting("lava", (3, 3))], view=View.rect(0, 0, 8, 6)))
+    m.observe(Percept(t=1, pose=Pose(1, 1), sightings=[Sighting("arrow", (3, 3))], view=v))
+    assert [loc.label for loc in m.spatial.locate("lava")] == ["lava"]  # hidden, not gone
+    m.observe(Percept(t=2, pose=Pose(1, 1), view=View.rect(0, 0, 8, 6)))
+    assert m.spatial.locate("lava") == []  # seen again, and absent: gone
+    with pytest.raises(PerceptError, match="View.holes"):
+        View.rect(0, 0, 1, 1).without([(float("nan"), 1.0)])
+    with pytest.raises(PerceptError, match="hole_radius"):
+        View.rect(0, 0, 1, 1).without([(0.0, 1.0)], radius=-1)
