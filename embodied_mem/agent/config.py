@@ -61,6 +61,7 @@ class ExecutorConfig:
     heal_until: int = 8  # ...until health is back to this
     shelter_below_daylight: float = 0.5  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
     shelter_until_daylight: float = 0.75  # leave it when the morning is this bright
+    top_up_daylight: float = 0.9  # once the light starts to fall below this, fill up drink and food for the night
     farm_size: int = 4  # plant saplings in passing while fewer plants than this are in view
     dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
     explore_persistence: int = 12  # steps to keep an exploration target before choosing again

@@ -68,6 +68,7 @@ class Executor:
         self.shelter_exit: tuple[int, int] | None = None
         self.rock_target: tuple[int, int] | None = None
         self._last_daylight = 1.0
+        self._day_seen = 1.0
 
     # ------------------------------------------------------------------ reflexes and needs
     def reflex(self, state: Any) -> int | None:
@@ -102,6 +103,8 @@ class Executor:
         """
         inv, cfg = state.inventory, self.config
         drink, food = inv.get("drink", 9), inv.get("food", 9)
+        falling = state.daylight < self._day_seen  # afternoon: the light is going
+        self._day_seen = state.daylight
         can_hide = self._can_dig_shelter(state)
         urgent: Subgoal | None = None
         night = state.daylight < cfg.shelter_below_daylight and can_hide
@@ -132,7 +135,8 @@ class Executor:
             return self.need
         self._last_daylight = state.daylight
         self.need = None
-        dusk = state.daylight < cfg.shelter_below_daylight + 0.25  # top up before the night
+        # top up before the night: from the afternoon on (the night's hunger and thirst come at once)
+        dusk = state.daylight < cfg.shelter_below_daylight + 0.25 or (falling and state.daylight < cfg.top_up_daylight)
         near_water = "water" in state.visible and min(_md(c, state.pos) for c in state.visible["water"]) <= 3
         near_cow = "cow" in state.visible and min(_md(c, state.pos) for c in state.visible["cow"]) <= 6
         if drink < cfg.drink_below or (near_water and drink < 8) or (dusk and drink < 8):
