@@ -181,9 +181,21 @@ def _jsonable(a: Any) -> Any:
     return a
 
 
+def _finite_or_none(obj: Any) -> Any:
+    """NaN/inf -> None, so metrics.json is strict JSON that every reader accepts."""
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
+
+
 def _write_json(path: Path, obj: Any) -> None:
+    """Write atomically (a crash never leaves a half-written metrics.json)."""
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=1, default=str))
+    tmp.write_text(json.dumps(_finite_or_none(obj), indent=1, default=str, allow_nan=False))
     tmp.replace(path)
 
 
