@@ -59,7 +59,7 @@ class ExecutorConfig:
     flee_health: int = 0  # at or below this health, step away from zombies (0: never; fleeing rarely outruns them)
     heal_below: int = 4  # health at or below which it hides in a sealed shelter to recover...
     heal_until: int = 8  # ...until health is back to this
-    shelter_below_daylight: float = 0.5  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
+    shelter_below_daylight: float = 0.4  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
     shelter_until_daylight: float = 0.75  # leave it when the morning is this bright
     top_up_daylight: float = 0.9  # once the light starts to fall below this, fill up drink and food for the night
     farm_size: int = 4  # plant saplings in passing while fewer plants than this are in view
