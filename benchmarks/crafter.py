@@ -144,6 +144,10 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     lines = [f"# Crafter benchmark ({cfg['episodes']} episodes × up to {cfg['steps']} steps per agent, seed {cfg['seed']})",
              "", f"Run {results['date']} on {results['machine']}; {results['wall_s']:.0f} s wall. "
              "Produced by `benchmarks/crafter.py`.", "",
+             f"Worlds: seeds {1000 * cfg['seed']}..{1000 * cfg['seed'] + cfg['episodes'] - 1}, the same for every agent."
+             + (" These worlds (seed 0) were also used while developing the agent, so its score here is optimistic;"
+                " `crafter_heldout*.md` hold runs on worlds it never saw." if cfg["seed"] == 0 else
+                " The agent was not tuned on these worlds."), "",
              "| agent | Crafter score (%) | mean achievements | mean length (steps) | deaths | agent ms/step | overhead vs raw Crafter step |",
              "|---|---|---|---|---|---|---|"]
     raw = results["raw_env_ms_per_step"]
