@@ -58,12 +58,12 @@ ACHIEVEMENTS: tuple[str, ...] = ("collect_coal", "collect_diamond", "collect_dri
 VIEW_W, VIEW_H = 9, 7
 WALKABLE = frozenset({"grass", "sand", "path"})
 # Reported as free space for the occupancy layer: walkable ground, also under creatures (they move).
-FREE_CODES = np.array([CODE[n] for n in ("grass", "sand", "path", "cow", "zombie", "skeleton", "arrow")])
+FREE_CODES = np.array([CODE[n] for n in ("grass", "sand", "path", "cow", "zombie", "skeleton")])
 # Not sighted: plain ground, the player itself, and unknown cells.
 UNSIGHTED = frozenset({"unknown", "grass", "sand", "path", "player"})
 _SIGHTED_CODE = np.array([name not in UNSIGHTED for name in LABELS])
 _FREE_CODE = np.isin(np.arange(len(LABELS)), FREE_CODES)
-_BLOCKED_CODE = ~_FREE_CODE & (np.arange(len(LABELS)) != CODE["unknown"]) & (np.arange(len(LABELS)) != CODE["player"])
+_BLOCKED_CODE = ~_FREE_CODE & ~np.isin(np.arange(len(LABELS)), [CODE["unknown"], CODE["player"], CODE["arrow"]])
 _YAW = {(1, 0): 0.0, (0, 1): math.pi / 2, (-1, 0): math.pi, (0, -1): -math.pi / 2}
 
 
@@ -259,8 +259,10 @@ def make_percept(t: float, pos: tuple[int, int], facing: tuple[int, int], view: 
 
     Sightings: every visible cell that is not plain ground (grass, sand, path), unknown or the
     player. ``view`` (the visible rectangle, clipped to known cells) lets memory forget what is gone.
-    ``free``: walkable ground (also under creatures); ``blocked``: everything else that is seen
-    (lava is blocked: walking onto it kills), and cells beyond the world's edge. While asleep nothing is seen (no view, no sightings).
+    ``free``: walkable ground (also under cows, zombies, skeletons: they walk only on it);
+    ``blocked``: everything else that is seen (lava is blocked: walking onto it kills), and cells
+    beyond the world's edge. Under an arrow the ground is unknown (arrows also fly over water and
+    lava): neither free nor blocked, and a hole in the view (no negative evidence there). While asleep nothing is seen (no view, no sightings).
     """
     px, py = pos
     pose = Pose(x=float(px), y=float(py), z=0.0, yaw=_YAW.get(tuple(facing), 0.0))
@@ -270,6 +272,9 @@ def make_percept(t: float, pos: tuple[int, int], facing: tuple[int, int], view: 
         return Percept(t=t, pose=pose, events=events, action=action, target=target, source="crafter")
     rows, cols = np.nonzero(known)
     v = View.rect(float(x0 + cols.min()), float(y0 + rows.min()), float(x0 + cols.max()), float(y0 + rows.max()))
+    ar, ac = np.nonzero(view == CODE["arrow"])
+    if len(ar):  # an arrow flies over water or lava too: the ground under it is not seen
+        v = v.without(np.stack([ac + x0, ar + y0], 1).astype(float))
     rs, cs = np.nonzero(_SIGHTED_CODE[view])
     sightings = [Sighting(LABELS[view[r, c]], (float(x0 + c), float(y0 + r), 0.0)) for r, c in zip(rs.tolist(), cs.tolist())]
     fr, fc = np.nonzero(_FREE_CODE[view])
