@@ -312,13 +312,11 @@ class EmbodiedMemAnswerer:
         if qt == "order":
             return tm.order(p["labels"])
         if qt == "duration":
-            # No core query for "longest time out of sight": every sighting time, then the largest gap.
-            ts = np.unique(np.asarray(tm.seen_times(p["label"]), float))
-            return float(np.diff(ts).max()) if len(ts) >= 2 else None
+            return tm.longest_gap(p["label"])
         if qt == "count":
-            # Distinct places ever believed to hold the label: a static thing hidden for a moment (an arrow
-            # flying over lava) and seen again is a new belief in the same cell, not a new thing.
-            return len({(loc.position[0], loc.position[1]) for loc in sp.history(p["label"])})
+            # Distinct things ever believed (static things: one per cell; one hidden for a moment, as
+            # under a flying arrow, and seen again where it was is the same thing, not a new one).
+            return sp.count(p["label"])
         if qt == "change":
             return self._follow(p["label"], p["t"], p["position"])
         if qt == "robot_position":
@@ -355,34 +353,10 @@ class EmbodiedMemAnswerer:
         raise ValueError(f"unknown question type {qt!r}")
 
     def _follow(self, label: str, s: float, position: Sequence[float]) -> list[float] | None:
-        """Follow an object through the bi-temporal record from its belief at time ``s`` to now.
-
-        A label-level object that moves becomes a new belief that starts when the old one was
-        invalidated, within one cell for things that walk. A chain ending in an invalidated belief
-        means it was seen to be gone (None).
-        """
-        hist = self.mem.spatial.history(label)
-        reach = 1.0 if label in MOVING_LABELS else 0.0
-        px, py = float(position[0]), float(position[1])
-        cur = None
-        for loc in hist:
-            if loc.first_seen > s:
-                break
-            if (loc.valid_to is None or loc.valid_to >= s) and abs(loc.position[0] - px) + abs(loc.position[1] - py) < 0.5:
-                cur = loc
-        if cur is None:
-            return None
-        starts: dict[float, list[Any]] = {}
-        for loc in hist:
-            if loc.first_seen >= s:
-                starts.setdefault(loc.first_seen, []).append(loc)
-        while cur.valid_to is not None:
-            nxt = [loc for loc in starts.get(cur.valid_to, ()) if loc.object_id != cur.object_id and
-                   abs(loc.position[0] - cur.position[0]) + abs(loc.position[1] - cur.position[1]) <= reach + 1e-9]
-            if not nxt:
-                return None
-            cur = min(nxt, key=lambda loc: abs(loc.position[0] - cur.position[0]) + abs(loc.position[1] - cur.position[1]))
-        return [cur.position[0], cur.position[1]]
+        """Where is it now: ``spatial.follow`` from the belief at time ``s``, through the moves of
+        things that walk (one cell per step) to the current belief; None when seen to be gone."""
+        loc = self.mem.spatial.follow(label, position, s, reach=1.0 if label in MOVING_LABELS else 0.0)
+        return None if loc is None else [loc.position[0], loc.position[1]]
 
 
 def make_answerers(fifo_k: int = 500, vector_k: int = 32, vector_dim: int = 512, memory_config: Any = None,

@@ -75,7 +75,8 @@ class Place:
 
 
 class _Belief:
-    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "cs", "xs", "ys", "zs", "cell", "seq")
+    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "cs", "xs", "ys", "zs", "cell", "seq",
+                 "next")
 
     def __init__(self, seq: int, label: str, instance: str | None, node: str, place: str | None, data: dict):
         self.seq = seq
@@ -91,6 +92,9 @@ class _Belief:
         self.ys = array("d")
         self.zs = array("d")
         self.cell: tuple[int, int] | None = None
+        # Beliefs that may continue this one once it ends: the new beliefs of the same label born in
+        # the percept that ended it (label level), or the instance's next belief. None: no candidate.
+        self.next: list[_Belief] | None = None
 
     def add(self, t: float, c: float, p: Position) -> None:
         # Sightings arrive in time order per source; a late one from another source is inserted.
@@ -141,6 +145,13 @@ class SpatialMemory:
         self._all: dict[str, list[_Belief]] = {}  # label -> every belief ever (for at=)
         self._instances: dict[str, _Belief] = {}
         self._n_objects = 0
+        # count(): per label, the times at which a new distinct object was first believed (sorted),
+        # and for label-level sightings the positions that started one (hashed by index cell).
+        self._new_obj_t: dict[str, array] = {}
+        self._obj_grid: dict[tuple[str, int, int], list[Position]] = {}
+        # follow(): every index cell a belief ever occupied -> those beliefs (never pruned).
+        self._ever: dict[tuple[str, int, int], list[_Belief]] = {}
+        self._ended_now: list[_Belief] | None = None
         self._n_beliefs = 0
         self.n_sightings = 0
         # places
@@ -167,12 +178,28 @@ class SpatialMemory:
         if p.free is not None or p.blocked is not None or p.pose is not None:
             self._observe_cells(p)
         matched: set[int] = set()
+        n0 = self._n_beliefs
+        born: dict[str, list[_Belief]] | None = None
         for s in p.sightings:
             b = self._observe_sighting(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
             matched.add(b.seq)
+            if b.seq >= n0 and b.instance is None:
+                if born is None:
+                    born = {}
+                born.setdefault(b.label, []).append(b)
         self.n_sightings += len(p.sightings)
         if p.view is not None:
-            self._negative_evidence(p.view, matched, t)
+            if born is None:
+                self._negative_evidence(p.view, matched, t)
+            else:
+                self._ended_now = ended = []
+                try:
+                    self._negative_evidence(p.view, matched, t)
+                finally:
+                    self._ended_now = None
+                for b in ended:
+                    if b.instance is None and b.label in born:
+                        b.next = born[b.label]
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -286,7 +313,9 @@ class SpatialMemory:
                     return self._past_belief(b, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
                 self._end(b, t)
-                return self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
+                nb = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
+                b.next = [nb]
+                return nb
             return self._new_belief(label, pos, instance, conf, t, pid, recorded_at)
         b = self._match(label, pos)
         if b is not None:
@@ -331,6 +360,10 @@ class SpatialMemory:
             if node not in self.graph.nx:  # an instance seen again after it was invalidated is the same object
                 self._n_objects += 1
                 self.graph.add_node(node, "object", label=label, instance=instance, created=t)
+                if instance is not None:
+                    self._count_new(label, t)
+            if instance is None and self._is_new_object(label, pos):
+                self._count_new(label, t)
         place = self._place_for_object(pos, t)
         if place is None:
             place = self._place_near(pos, create=True, t=t).id
@@ -345,6 +378,31 @@ class SpatialMemory:
         if instance is not None:
             self._instances[instance] = b
         return b
+
+    def _is_new_object(self, label: str, pos: Position) -> bool:
+        """True (and remembered) unless a label-level belief of ``label`` ever started within the tolerance."""
+        tol, ic = self._tol, self._ic
+        x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
+        y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
+        lim = self._tol2 + 1e-12
+        grid = self._obj_grid
+        for ix in range(x0, x1 + 1):
+            for iy in range(y0, y1 + 1):
+                for q in grid.get((label, ix, iy), ()):
+                    if (q[0] - pos[0]) ** 2 + (q[1] - pos[1]) ** 2 + (q[2] - pos[2]) ** 2 <= lim:
+                        return False
+        c = self._icell(pos[0], pos[1])
+        grid.setdefault((label, c[0], c[1]), []).append(pos)
+        return True
+
+    def _count_new(self, label: str, t: float) -> None:
+        ts = self._new_obj_t.get(label)
+        if ts is None:
+            ts = self._new_obj_t[label] = array("d")
+        if ts and t < ts[-1]:
+            ts.insert(bisect_right(ts, t), t)
+        else:
+            ts.append(t)
 
     def _past_belief(self, cur: _Belief, label: str, pos: Position, instance: str | None, conf: float, t: float,
                      pid: int, recorded_at: float) -> _Belief:
@@ -366,6 +424,9 @@ class SpatialMemory:
     def _index(self, b: _Belief, cell: tuple[int, int]) -> None:
         b.cell = cell
         self._grid.setdefault(cell, {}).setdefault(b.label, []).append(b)
+        ever = self._ever.setdefault((b.label, cell[0], cell[1]), [])
+        if not ever or ever[-1] is not b:
+            ever.append(b)
 
     def _unindex(self, b: _Belief) -> None:
         if b.cell is None:
@@ -385,6 +446,8 @@ class SpatialMemory:
         b.cell = None
 
     def _end(self, b: _Belief, t: float) -> None:
+        if self._ended_now is not None:
+            self._ended_now.append(b)
         self.graph.invalidate_data(b.data, t)
         self._unindex(b)
         cur = self._current.get(b.label)
@@ -457,10 +520,13 @@ class SpatialMemory:
         for c in changed:
             todo.update(self._neigh4(c))
         for c in todo:
-            if occ.get(c) == FREE and any(n not in occ for n in self._neigh4(c)):
-                fr.add(c)
-            else:
-                fr.discard(c)
+            # the four neighbour checks inlined: this loop is the hot spot of occupancy updates
+            if occ.get(c) == FREE:
+                x, y = c
+                if (x + 1, y) not in occ or (x - 1, y) not in occ or (x, y + 1) not in occ or (x, y - 1) not in occ:
+                    fr.add(c)
+                    continue
+            fr.discard(c)
 
     # ================================================================== queries
     def _location(self, b: _Belief, at: float | None) -> Location:
@@ -534,6 +600,78 @@ class SpatialMemory:
             out.append(loc)
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
+
+    def count(self, label: str, at: float | None = None) -> int:
+        """How many different ``label`` objects were ever believed (up to time ``at`` if given).
+
+        Counted once each: every ``instance`` seen; for label-level sightings, every place where a
+        belief of ``label`` started farther than ``match_tolerance`` from wherever one ever started
+        before. So a thing hidden for a while (its belief invalidated) and seen again where it was
+        is one object, not two; a label-level thing that moved out of tolerance and could not be
+        matched counts again (no identity to tell it apart). Objects invalidated since still count
+        (use ``len(locate(label))`` for the ones believed now). O(1) now, O(log n) with ``at``.
+        """
+        if not self.enabled:
+            return 0
+        ts = self._new_obj_t.get(label)
+        if not ts:
+            return 0
+        return len(ts) if at is None else bisect_right(ts, float(at))
+
+    def follow(self, label: str, position: Sequence[float], t: float, reach: float | None = None) -> Location | None:
+        """Where is it now? The ``label`` believed within ``match_tolerance`` of ``position`` at time
+        ``t``, followed through its moves to its current belief; None if no such belief or it was
+        seen to be gone.
+
+        A belief ends when the object was looked for and not seen (negative evidence) or, for an
+        instance, when it was seen elsewhere. An instance continues in its next belief; a
+        label-level belief continues in the nearest new belief of the same label, within ``reach``
+        (map units; default ``match_tolerance``, e.g. 1 cell for a thing that walks one cell per
+        step), started by the very percept that ended it. No such belief: it is gone (None).
+        O(beliefs near ``position`` + moves followed), not O(history).
+        """
+        if not self.enabled:
+            return None
+        p = as_position(position, "position")
+        t = float(t)
+        r = self._tol if reach is None else float(reach)
+        if not (r >= 0 and math.isfinite(r)):
+            raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
+        tol, ic = self._tol, self._ic
+        lim = self._tol2 + 1e-12
+        best, best_d = None, lim
+        seen: set[int] = set()
+        for ix in range(math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic) + 1):
+            for iy in range(math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic) + 1):
+                for b in self._ever.get((label, ix, iy), ()):
+                    if b.seq in seen or not self.graph.valid_at(b.data, t):
+                        continue
+                    seen.add(b.seq)
+                    i = bisect_right(b.ts, t) - 1
+                    if i < 0:
+                        continue
+                    d = (b.xs[i] - p[0]) ** 2 + (b.ys[i] - p[1]) ** 2 + (b.zs[i] - p[2]) ** 2
+                    if d < best_d or (d == best_d and best is not None and b.seq < best.seq):
+                        best, best_d = b, d
+        cur = best
+        if cur is None:
+            return None
+        r2 = r * r + 1e-12
+        while cur.data["valid_to"] is not None:
+            cp = cur.data["position"]
+            nxt, nd = None, r2
+            for c in cur.next or ():
+                if c.instance is not None and c.node == cur.node:
+                    nxt = c
+                    break
+                q = c.xs[0], c.ys[0], c.zs[0]
+                d = (q[0] - cp[0]) ** 2 + (q[1] - cp[1]) ** 2 + (q[2] - cp[2]) ** 2
+                if d <= nd:
+                    nxt, nd = c, d
+            if nxt is None:
+                return None
+            cur = nxt
+        return self._location(cur, None)
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""

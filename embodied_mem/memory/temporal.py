@@ -2,7 +2,10 @@
 
 Columnar storage (``array`` of times, kinds, interned labels, positions) kept sorted by time, so
 ``between`` is a binary search plus the k items returned (O(log n + k)); ``first_seen`` and
-``last_seen`` are O(1) for "now" and O(log n) with ``at=``. Intervals are inclusive at both ends.
+``last_seen`` are O(1) for "now" and O(log n) with ``at=``; ``longest_gap`` (the longest time a
+label went unseen between two of its sightings) is O(1) unbounded and O(log n) over a time range,
+from a per-label max hierarchy over the gaps kept up to date on every sighting. Intervals are
+inclusive at both ends.
 """
 
 from __future__ import annotations
@@ -39,6 +42,65 @@ class Event:
         return f"t={self.t:g}: {self.text}"
 
 
+_FAN = 64  # gaps per block of the max hierarchy
+
+
+class _Gaps:
+    """Gaps between consecutive sighting times of one label, with block maxima for range queries.
+
+    ``levels[0][i] = ts[i + 1] - ts[i]`` (0 for sightings in the same percept time);
+    ``levels[k + 1][j] = max(levels[k][j * 64 : (j + 1) * 64])``. Appending is O(levels); a range
+    maximum reads at most 2 × 64 entries per level (C-speed slices), so O(log n) overall.
+    """
+
+    __slots__ = ("levels", "best")
+
+    def __init__(self) -> None:
+        self.levels: list[array] = [array("d")]
+        self.best = -1.0
+
+    def append(self, g: float) -> None:
+        i = len(self.levels[0])
+        self.levels[0].append(g)
+        if g > self.best:
+            self.best = g
+        k = 0
+        while len(self.levels[k]) > _FAN:
+            i //= _FAN
+            if k + 1 == len(self.levels):
+                lv = self.levels[k]
+                self.levels.append(array("d", (max(lv[j:j + _FAN]) for j in range(0, len(lv), _FAN))))
+                return
+            up = self.levels[k + 1]
+            if i == len(up):
+                up.append(g)
+            elif g > up[i]:
+                up[i] = g
+            k += 1
+
+    @classmethod
+    def build(cls, ts: array) -> _Gaps:
+        out = cls()
+        for a, b in zip(ts, ts[1:]):
+            out.append(b - a)
+        return out
+
+    def max(self, a: int, b: int, k: int = 0) -> float:
+        """max(levels[k][a:b]) for a < b."""
+        lv = self.levels[k]
+        if b - a <= 2 * _FAN or k + 1 == len(self.levels):
+            return max(lv[a:b])
+        a1, b1 = -(-a // _FAN), b // _FAN
+        if a1 >= b1:
+            return max(lv[a:b])
+        m = self.max(a1, b1, k + 1)
+        if a < a1 * _FAN:
+            m = max(m, max(lv[a:a1 * _FAN]))
+        if b1 * _FAN < b:
+            m = max(m, max(lv[b1 * _FAN:b]))
+        return m
+
+
 class TemporalMemory:
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
@@ -55,6 +117,7 @@ class TemporalMemory:
         self._first: dict[str, float] = {}
         self._last: dict[str, float] = {}
         self._times: dict[str, array] = {}  # label -> sorted sighting times (for at=)
+        self._gaps: dict[str, _Gaps] = {}  # label -> gaps between consecutive sighting times
 
     def _intern(self, s: str) -> int:
         i = self._ids.get(s)
@@ -84,7 +147,13 @@ class TemporalMemory:
                     self._last[lbl] = t
             if ts and t < ts[-1]:
                 ts.insert(bisect_right(ts, t), t)
+                self._gaps[lbl] = _Gaps.build(ts)  # a late sighting from another source: rare, O(n)
             else:
+                if ts:
+                    gp = self._gaps.get(lbl)
+                    if gp is None:
+                        gp = self._gaps[lbl] = _Gaps()
+                    gp.append(t - ts[-1])
                 ts.append(t)
         for e in p.events:
             self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), late)
@@ -145,6 +214,27 @@ class TemporalMemory:
         i0 = 0 if t0 is None else bisect_left(ts, t0)
         i1 = len(ts) if t1 is None else bisect_right(ts, t1)
         return max(0, i1 - i0)
+
+    def longest_gap(self, label: str, t0: float | None = None, t1: float | None = None) -> float | None:
+        """Longest time between two consecutive sightings of ``label`` inside [t0, t1] (inclusive).
+
+        In percept time units; only sightings inside the range count (the stretch before the first
+        and after the last one is not a gap). None when ``label`` was sighted at fewer than two
+        distinct times in the range. O(1) without a range, O(log n) with one.
+        """
+        ts = self._times.get(label) if self.enabled else None
+        if not ts:
+            return None
+        if t0 is not None and t1 is not None and t1 < t0:
+            raise ValueError(f"longest_gap: t1 ({t1}) is before t0 ({t0})")
+        i0 = 0 if t0 is None else bisect_left(ts, t0)
+        i1 = len(ts) if t1 is None else bisect_right(ts, t1)
+        if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
+            return None
+        gp = self._gaps[label]
+        if i0 == 0 and i1 == len(ts):
+            return gp.best
+        return gp.max(i0, i1 - 1)
 
     def between(self, t0: float, t1: float, kind: str | None = None, limit: int | None = None) -> list[Event]:
         """Sightings and events with ``t0 <= t <= t1``, in time order (ties in arrival order)."""
