@@ -102,6 +102,8 @@ def test_at_t_equals_a_fresh_memory_fed_up_to_t(stream):
             assert full.temporal.last_seen(label, at=t) == fresh.temporal.last_seen(label), (label, t)
             assert full.temporal.first_seen(label, at=t) == fresh.temporal.first_seen(label), (label, t)
             assert full.temporal.count(label, None, t) == fresh.temporal.count(label)
+            assert full.spatial.count(label, at=t) == fresh.spatial.count(label), (label, t)
+            assert full.temporal.longest_gap(label, None, t) == fresh.temporal.longest_gap(label), (label, t)
             near = full.spatial.nearest(label, (3, 3), at=t)
             assert near == fresh.spatial.nearest(label, (3, 3)), (label, t)
         assert full.temporal.between(-1, t) == fresh.temporal.between(-1, math.inf)

@@ -189,3 +189,62 @@ def test_disabled_spatial_answers_empty():
     assert sp.locate("key") == [] and sp.nearest("key", (0, 0)) is None and sp.places() == []
     assert sp.trajectory() == [] and sp.pose() is None and sp.frontiers() == [] and sp.path((0, 0), (1, 0)) is None
     assert sp.occupancy((0, 0)) == "unknown" and sp.place_of((0, 0)) is None and sp.history("key") == []
+
+
+def test_count_is_distinct_objects_ever_believed_with_at():
+    mem = Memory()
+    mem.observe(Percept(t=1, pose=Pose(0, 0), sightings=[Sighting("tree", (1, 0)), Sighting("tree", (3, 0))]))
+    mem.observe(Percept(t=2, pose=Pose(0, 0), sightings=[Sighting("tree", (1.2, 0))]))  # the first one again
+    mem.observe(Percept(t=3, pose=Pose(0, 0), sightings=[], view=View.disc((1, 0), 0.6)))  # hidden: invalidated
+    mem.observe(Percept(t=4, pose=Pose(0, 0), sightings=[Sighting("tree", (1, 0))]))  # back where it was: same
+    mem.observe(Percept(t=5, sightings=[Sighting("tree", (8, 0)), Sighting("key", (0, 0), instance="k1")]))
+    mem.observe(Percept(t=6, sightings=[Sighting("key", (9, 0), instance="k1"), Sighting("key", (0, 5))]))
+    sp = mem.spatial
+    assert sp.count("tree") == 3 and len(sp.history("tree")) == 4  # 4 beliefs, 3 trees
+    assert [sp.count("tree", at=t) for t in (0.5, 1, 4.9, 5)] == [0, 2, 2, 3]
+    assert sp.count("key") == 2  # k1 moved: still one object; plus a label-level key
+    assert sp.count("unicorn") == 0 and Memory({"spatial": {"enabled": False}}).spatial.count("tree") == 0
+
+
+def test_follow_a_walking_thing_through_its_moves_and_to_its_disappearance():
+    mem = Memory()
+    view = View.disc((0, 0), 10)
+    mem.observe(Percept(t=1, pose=Pose(0, 0), view=view, sightings=[Sighting("cow", (2, 0)), Sighting("tree", (5, 5))]))
+    mem.observe(Percept(t=2, pose=Pose(0, 0), view=view, sightings=[Sighting("cow", (3, 0)), Sighting("tree", (5, 5))]))
+    mem.observe(Percept(t=3, pose=Pose(0, 0), view=view, sightings=[Sighting("cow", (3, 1)), Sighting("tree", (5, 5))]))
+    sp = mem.spatial
+    assert len(sp.history("cow")) == 3  # each step out of tolerance: a new belief, the old one invalidated
+    now = sp.follow("cow", (2, 0), 1, reach=1.0)
+    assert now is not None and now.position == (3.0, 1.0, 0.0) and now.valid_to is None
+    assert sp.follow("cow", (3, 0), 2.5, reach=1.0).position == (3.0, 1.0, 0.0)
+    assert sp.follow("cow", (2, 0), 1) is None  # default reach (match_tolerance 0.5): a one-cell move is a loss
+    assert sp.follow("cow", (2, 0), 2, reach=1.0) is None  # no cow believed there at t=2
+    assert sp.follow("tree", (5, 5), 1).position == (5.0, 5.0, 0.0)
+    mem.observe(Percept(t=4, pose=Pose(0, 0), view=view, sightings=[Sighting("cow", (6, 6))]))  # too far: not it
+    assert sp.follow("cow", (2, 0), 1, reach=1.0) is None and sp.follow("tree", (5, 5), 1) is None  # both gone
+    assert sp.follow("cow", (6, 6), 4).position == (6.0, 6.0, 0.0)
+    with pytest.raises(ValueError, match="reach"):
+        sp.follow("cow", (2, 0), 1, reach=-1)
+
+
+def test_follow_an_instance_that_moved():
+    mem = Memory()
+    mem.observe(Percept(t=1, sightings=[Sighting("key", (0, 0), instance="k1")]))
+    mem.observe(Percept(t=2, sightings=[Sighting("key", (7, 0), instance="k1")]))
+    mem.observe(Percept(t=3, sightings=[Sighting("key", (9, 9), instance="k1")]))
+    assert mem.spatial.follow("key", (0, 0), 1).position == (9.0, 9.0, 0.0)
+
+
+def test_frontier_is_the_free_cells_next_to_unknown_ones():
+    rng = np.random.default_rng(5)
+    mem = Memory()
+    for t in range(60):
+        free = rng.integers(-6, 7, size=(12, 2)).astype(float)
+        blocked = rng.integers(-6, 7, size=(3, 2)).astype(float)
+        mem.observe(Percept(t=t, free=free, blocked=blocked))
+    sp = mem.spatial
+    g, (ix0, iy0) = sp.occupancy_grid()
+    known = {(ix0 + ix, iy0 + iy): int(g[iy, ix]) for iy, ix in zip(*np.nonzero(g))}
+    want = sorted(c for c, v in known.items() if v == 1 and any(
+        n not in known for n in ((c[0] + 1, c[1]), (c[0] - 1, c[1]), (c[0], c[1] + 1), (c[0], c[1] - 1))))
+    assert [sp.cell_of(p) for p in sp.frontiers()] == want and want

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from embodied_mem import Memory, Percept, Sighting
 
 
@@ -60,3 +64,45 @@ def test_disabled_temporal_answers_empty():
     tm = mem.temporal
     assert tm.first_seen("key") is None and tm.last_seen("key") is None and tm.between(0, 9) == []
     assert tm.order(["key"]) == [] and tm.count("key") == 0 and tm.seen_times("key") == [] and tm.labels() == []
+
+
+def _brute_gap(ts, t0=None, t1=None):
+    ts = sorted(t for t in ts if (t0 is None or t >= t0) and (t1 is None or t <= t1))
+    gaps = [b - a for a, b in zip(ts, ts[1:])]
+    return max(gaps) if gaps and ts[-1] > ts[0] else None
+
+
+def test_longest_gap_unbounded_and_in_ranges():
+    mem = Memory()
+    for t in (1, 2, 2, 7, 8, 20, 21):  # two sightings at t=2 (one percept): not a gap
+        mem.observe(Percept(t=t, sightings=[Sighting("key", (0, 0))]))
+    tm = mem.temporal
+    assert tm.longest_gap("key") == 12  # 8 -> 20
+    assert tm.longest_gap("key", 0, 8) == 5 and tm.longest_gap("key", 2, 7) == 5
+    assert tm.longest_gap("key", 7, 8) == 1
+    assert tm.longest_gap("key", 2, 2) is None  # one distinct time: no gap
+    assert tm.longest_gap("key", 9, 19) is None and tm.longest_gap("unicorn") is None
+    with pytest.raises(ValueError, match="before t0"):
+        tm.longest_gap("key", 5, 1)
+
+
+def test_longest_gap_matches_a_brute_force_scan_over_long_histories_and_late_sightings():
+    rng = random.Random(3)
+    mem = Memory({"spatial": {"enabled": False}, "episodic": {"enabled": False}})
+    t, ts = 0.0, []
+    for _ in range(9000):  # > 64 * 64 gaps: three levels of block maxima
+        t += rng.choice([0, 1, 1, 2, 5, 40 * rng.random()])
+        mem.observe(Percept(t=t, sightings=[Sighting("key", (0, 0))]))
+        ts.append(t)
+    tm = mem.temporal
+    for _ in range(300):
+        a, b = sorted(rng.uniform(-5, t + 5) for _ in range(2))
+        assert tm.longest_gap("key", a, b) == _brute_gap(ts, a, b)
+    assert tm.longest_gap("key") == _brute_gap(ts)
+    mem.observe(Percept(t=t / 2 + 0.123, source="radio", sightings=[Sighting("key", (0, 0))]))  # late
+    ts.append(t / 2 + 0.123)
+    for a, b in ((None, None), (0, t / 2 + 1), (t / 3, t)):
+        assert tm.longest_gap("key", a, b) == _brute_gap(ts, a, b)
+    mem.observe(Percept(t=t + 100, sightings=[Sighting("key", (0, 0))]))  # appends keep working after it
+    ts.append(t + 100)
+    assert tm.longest_gap("key") == _brute_gap(ts) and tm.longest_gap("key", t - 50, None) == _brute_gap(ts, t - 50)
