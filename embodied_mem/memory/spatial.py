@@ -75,8 +75,11 @@ class Place:
 
 
 class _Belief:
-    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "cs", "xs", "ys", "zs", "cell", "seq",
-                 "next")
+    """One located_at edge's sightings: their times ``ts`` (ascending) and, run-length coded, the
+    (confidence, position) each reported: ``rs[j]`` is the index in ``ts`` where run ``j`` with
+    value ``rv[j]`` starts. A thing that stays put at one confidence costs 8 bytes a sighting."""
+
+    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "rs", "rv", "cell", "seq", "next")
 
     def __init__(self, seq: int, label: str, instance: str | None, node: str, place: str | None, data: dict):
         self.seq = seq
@@ -87,10 +90,8 @@ class _Belief:
         self.place = place
         self.data = data
         self.ts = array("d")
-        self.cs = array("d")
-        self.xs = array("d")
-        self.ys = array("d")
-        self.zs = array("d")
+        self.rs = array("l")
+        self.rv: list[tuple[float, Position]] = []
         self.cell: tuple[int, int] | None = None
         # Beliefs that may continue this one once it ends: the new beliefs of the same label born in
         # the percept that ended it (label level), or the instance's next belief. None: no candidate.
@@ -98,20 +99,30 @@ class _Belief:
 
     def add(self, t: float, c: float, p: Position) -> None:
         # Sightings arrive in time order per source; a late one from another source is inserted.
+        v = (c, p)
         if self.ts and t < self.ts[-1]:
             i = bisect_right(self.ts, t)
-            for arr, v in ((self.ts, t), (self.cs, c), (self.xs, p[0]), (self.ys, p[1]), (self.zs, p[2])):
-                arr.insert(i, v)
-        else:
-            self.ts.append(t)
-            self.cs.append(c)
-            self.xs.append(p[0])
-            self.ys.append(p[1])
-            self.zs.append(p[2])
+            vals = [self.at(k) for k in range(len(self.ts))]
+            vals.insert(i, v)
+            self.ts.insert(i, t)
+            self.rs, self.rv = array("l"), []
+            for k, w in enumerate(vals):
+                if not self.rv or self.rv[-1] != w:
+                    self.rs.append(k)
+                    self.rv.append(w)
+            return
+        if not self.rv or self.rv[-1] != v:
+            self.rs.append(len(self.ts))
+            self.rv.append(v)
+        self.ts.append(t)
+
+    def at(self, i: int) -> tuple[float, Position]:
+        """(confidence, position) of sighting ``i`` (index into ``ts``)."""
+        return self.rv[bisect_right(self.rs, i) - 1]
 
     @property
     def position(self) -> Position:
-        return (self.xs[-1], self.ys[-1], self.zs[-1])
+        return self.rv[-1][1]
 
 
 class _PlaceRec:
@@ -535,7 +546,8 @@ class SpatialMemory:
             last, conf, pos = d["last_seen"], d["confidence"], d["position"]
         else:
             i = bisect_right(b.ts, at) - 1
-            last, conf, pos = b.ts[i], b.cs[i], (b.xs[i], b.ys[i], b.zs[i])
+            last = b.ts[i]
+            conf, pos = b.at(i)
         return Location(
             label=b.label,
             instance=b.instance,
@@ -650,7 +662,8 @@ class SpatialMemory:
                     i = bisect_right(b.ts, t) - 1
                     if i < 0:
                         continue
-                    d = (b.xs[i] - p[0]) ** 2 + (b.ys[i] - p[1]) ** 2 + (b.zs[i] - p[2]) ** 2
+                    q = b.at(i)[1]
+                    d = (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 + (q[2] - p[2]) ** 2
                     if d < best_d or (d == best_d and best is not None and b.seq < best.seq):
                         best, best_d = b, d
         cur = best
@@ -664,7 +677,7 @@ class SpatialMemory:
                 if c.instance is not None and c.node == cur.node:
                     nxt = c
                     break
-                q = c.xs[0], c.ys[0], c.zs[0]
+                q = c.rv[0][1]
                 d = (q[0] - cp[0]) ** 2 + (q[1] - cp[1]) ** 2 + (q[2] - cp[2]) ** 2
                 if d <= nd:
                     nxt, nd = c, d

@@ -107,11 +107,11 @@ class TemporalMemory:
         self.enabled = self.config.enabled
         self._t = array("d")
         self._kind = array("b")
-        self._sym = array("l")  # interned label or text
-        self._src = array("l")  # interned source
+        self._sym = array("i")  # interned label or text
+        self._src = array("i")  # interned source
         self._x = array("d")
         self._y = array("d")
-        self._z = array("d")
+        self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
         self._names: list[str] = []
         self._ids: dict[str, int] = {}
         self._first: dict[str, float] = {}
@@ -162,16 +162,25 @@ class TemporalMemory:
         if late:
             i = bisect_right(self._t, t)
             for arr, v in ((self._t, t), (self._kind, kind), (self._sym, sym), (self._src, src),
-                           (self._x, pos[0]), (self._y, pos[1]), (self._z, pos[2])):
+                           (self._x, pos[0]), (self._y, pos[1])):
                 arr.insert(i, v)
         else:
+            i = len(self._t)
             self._t.append(t)
             self._kind.append(kind)
             self._sym.append(sym)
             self._src.append(src)
             self._x.append(pos[0])
             self._y.append(pos[1])
-            self._z.append(pos[2])
+        z = self._z
+        if z is None and pos[2] != 0.0:
+            z = self._z = array("d", bytes(8 * (len(self._t) - 1)))
+            z.insert(i, pos[2])
+        elif z is not None:
+            if late:
+                z.insert(i, pos[2])
+            else:
+                z.append(pos[2])
 
     # ------------------------------------------------------------------ queries
     def first_seen(self, label: str, at: float | None = None) -> float | None:
@@ -244,14 +253,15 @@ class TemporalMemory:
         i1 = bisect_right(self._t, t1)
         want = None if kind is None else _KIND.index(kind)
         out = []
-        names = self._names
+        names, z = self._names, self._z
         for i in range(i0, i1):
             k = self._kind[i]
             if want is not None and k != want:
                 continue
             if k == SIGHTING:
                 out.append(Event(self._t[i], "sighting", label=names[self._sym[i]],
-                                 position=(self._x[i], self._y[i], self._z[i]), source=names[self._src[i]]))
+                                 position=(self._x[i], self._y[i], 0.0 if z is None else z[i]),
+                                 source=names[self._src[i]]))
             else:
                 out.append(Event(self._t[i], "event", text=names[self._sym[i]], source=names[self._src[i]]))
             if limit is not None and len(out) >= limit:

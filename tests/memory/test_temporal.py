@@ -106,3 +106,13 @@ def test_longest_gap_matches_a_brute_force_scan_over_long_histories_and_late_sig
     mem.observe(Percept(t=t + 100, sightings=[Sighting("key", (0, 0))]))  # appends keep working after it
     ts.append(t + 100)
     assert tm.longest_gap("key") == _brute_gap(ts) and tm.longest_gap("key", t - 50, None) == _brute_gap(ts, t - 50)
+
+
+def test_heights_are_kept_once_any_sighting_has_one_including_late_ones():
+    mem = Memory()
+    mem.observe(Percept(t=1, sightings=[Sighting("key", (0, 0))]))
+    mem.observe(Percept(t=3, sightings=[Sighting("key", (1, 0, 2.5))]))
+    mem.observe(Percept(t=2, source="radio", sightings=[Sighting("cup", (1, 1, -1.0))]))  # late, with a height
+    mem.observe(Percept(t=4, sightings=[Sighting("key", (2, 0))]))
+    assert [e.position for e in mem.temporal.between(0, 9)] == [
+        (0.0, 0.0, 0.0), (1.0, 1.0, -1.0), (1.0, 0.0, 2.5), (2.0, 0.0, 0.0)]
