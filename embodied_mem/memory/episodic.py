@@ -17,6 +17,7 @@ encoder: no item sharing a word with the query), so a query with nothing relevan
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from ..graph import MemoryGraph
 
 __all__ = ["EpisodicMemory", "Chunk", "Item"]
+
+
+_MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +76,10 @@ class _ChunkRec:
     place: str | None
     t0: float
     t1: float
-    items: list[tuple[float, str, int]] = field(default_factory=list)
+    # items, as columns (a tuple and two boxed numbers per item cost ~120 bytes more)
+    ts: array = field(default_factory=lambda: array("d"))
+    texts: list[str] = field(default_factory=list)  # interned: the same scene text is one string
+    pids: array = field(default_factory=lambda: array("q"))
     row: int = -1  # row in the key matrix once closed
     utility: float = 0.0  # while open; moved into the utility column on close
     item_tokens: list[list[str]] = field(default_factory=list)  # filled lazily by recall
@@ -94,6 +101,7 @@ class EpisodicMemory:
         self._chunks: list[_ChunkRec] = []  # closed chunks, row = index
         self._by_id: dict[str, _ChunkRec] = {}
         self._open: _ChunkRec | None = None
+        self._texts: dict[str, str] = {}  # item text interning (bounded by _MAX_INTERNED)
         self._episode: str | None = None
         self._n_episodes = 0
         self._n_chunks = 0
@@ -117,7 +125,7 @@ class EpisodicMemory:
             self.new_episode(p.t, recorded_at=recorded_at)
         text = p.text()
         o = self._open
-        if o is not None and (o.place != place or len(o.items) >= self.config.max_chunk_size):
+        if o is not None and (o.place != place or len(o.texts) >= self.config.max_chunk_size):
             self._close()
             o = None
         if o is None:
@@ -129,7 +137,14 @@ class EpisodicMemory:
             self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
             if place is not None and place in self.graph.nx:
                 self.graph.add_edge(cid, place, "happened_at", valid_from=p.t, source=pid, recorded_at=recorded_at)
-        o.items.append((p.t, text, pid))
+        itext = self._texts.get(text)
+        if itext is None:
+            itext = text
+            if len(self._texts) < _MAX_INTERNED:
+                self._texts[text] = text
+        o.ts.append(p.t)
+        o.texts.append(itext)
+        o.pids.append(pid)
         o.t0 = min(o.t0, p.t)
         o.t1 = max(o.t1, p.t)
 
@@ -176,8 +191,8 @@ class EpisodicMemory:
         sims = np.einsum("ij,j->i", self._keys[:n], q)
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
             # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
-            if o.open_key is None or o.open_key[0] != len(o.items):
-                o.open_key = (len(o.items), self.encoder.encode([_chunk_text(o)])[0])
+            if o.open_key is None or o.open_key[0] != len(o.texts):
+                o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
             sims = np.append(sims, o.open_key[1] @ q)
             last = np.append(last, self.now)
             strength = np.append(strength, self.config.initial_strength)
@@ -214,7 +229,7 @@ class EpisodicMemory:
                     continue
                 r = float(retention[row]) if retention is not None else 1.0
                 out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, items, float(score[row]),
-                                 float(sims[row]), r, float(utility[row]), len(rec.items)))
+                                 float(sims[row]), r, float(utility[row]), len(rec.texts)))
                 if len(out) == k:
                     break
             if len(out) >= k or kk >= n:
@@ -226,10 +241,10 @@ class EpisodicMemory:
 
     def _best_items(self, rec: _ChunkRec, qtok: set[str]) -> tuple[Item, ...]:
         cache = rec.item_tokens
-        for _, text, _ in rec.items[len(cache):]:  # tokenise each item once, on its first recall
+        for text in rec.texts[len(cache):]:  # tokenise each item once, on its first recall
             cache.append(tokens(text))
         scored = []
-        for (t, text, pid), toks in zip(rec.items, cache):
+        for t, text, pid, toks in zip(rec.ts, rec.texts, rec.pids, cache):
             s = sum(1 for w in toks if w in qtok) / (1 + len(toks)) ** 0.5
             if s > 0:
                 scored.append((-s, t, text, pid))
@@ -274,11 +289,11 @@ class EpisodicMemory:
 
     def chunk_items(self, chunk_id: str) -> list[Item]:
         rec = self._by_id[chunk_id]
-        return [Item(t, text, rec.place, pid) for t, text, pid in rec.items]
+        return [Item(t, text, rec.place, pid) for t, text, pid in zip(rec.ts, rec.texts, rec.pids)]
 
     def stats(self) -> dict[str, int]:
         return {"episodes": self._n_episodes, "chunks": self._n_chunks,
-                "items": sum(len(c.items) for c in self._chunks) + (len(self._open.items) if self._open else 0)}
+                "items": sum(len(c.texts) for c in self._chunks) + (len(self._open.texts) if self._open else 0)}
 
     @property
     def episode(self) -> str | None:
@@ -294,7 +309,7 @@ class EpisodicMemory:
 
 
 def _chunk_text(rec: _ChunkRec) -> str:
-    return " ".join(text for _, text, _ in rec.items)
+    return " ".join(rec.texts)
 
 
 def _grow(a: np.ndarray, n: int) -> np.ndarray:
