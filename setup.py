@@ -18,7 +18,7 @@ setup(
     packages=packages,
     package_dir=package_dir,
     package_data={
-        "embodied_mem": ["py.typed", "data/**/*"],
+        "embodied_mem": ["py.typed", "data/**/*", "encoders/pretrained/**/*"],
         "embodied_mem.configs": ["*.yaml", "**/*.yaml"],
         "embodied_mem.envs": ["**/*.js", "**/*.json", "**/*.md"],
         "embodied_mem.robots": ["**/*.yaml", "**/*.md"],

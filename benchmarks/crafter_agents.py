@@ -1,6 +1,6 @@
 """Crafter benchmark: the RoboMemory agent beside the memoryless reactive and the random baselines.
 
-Run: ``.venv/bin/python benchmarks/crafter.py`` (10 episodes × 10,000 steps per agent, the
+Run: ``.venv/bin/python benchmarks/crafter_agents.py`` (10 episodes × 10,000 steps per agent, the
 standard protocol; minutes to an hour on a shared CPU) or e.g. ``--episodes 3 --steps 2000`` for
 a quick look. Results go to ``benchmarks/results/crafter.{md,json}`` and ``crafter.png``.
 
@@ -29,8 +29,6 @@ from typing import Any
 
 import numpy as np
 
-# This file is named like the simulator it benchmarks: keep its folder off the import path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = [("Human experts", 50.5), ("SPRING (GPT-4, reads the paper)", 27.3), ("DreamerV3", 14.5),
@@ -143,7 +141,7 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
     cfg = results["config"]
     lines = [f"# Crafter benchmark ({cfg['episodes']} episodes × up to {cfg['steps']} steps per agent, seed {cfg['seed']})",
              "", f"Run {results['date']} on {results['machine']}; {results['wall_s']:.0f} s wall. "
-             "Produced by `benchmarks/crafter.py`.", "",
+             "Produced by `benchmarks/crafter_agents.py`.", "",
              f"Worlds: seeds {1000 * cfg['seed']}..{1000 * cfg['seed'] + cfg['episodes'] - 1}, the same for every agent."
              + (" These worlds (seed 0) were also used while developing the agent, so its score here is optimistic;"
                 " `crafter_heldout*.md` hold runs on worlds it never saw." if cfg["seed"] == 0 else
