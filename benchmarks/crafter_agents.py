@@ -29,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-
 RESULTS = Path(__file__).resolve().parent / "results"
 PUBLISHED = [("Human experts", 50.5), ("SPRING (GPT-4, reads the paper)", 27.3), ("DreamerV3", 14.5),
              ("PPO", 4.6), ("Random (published)", 1.6)]

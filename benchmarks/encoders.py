@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-
 RESULTS = Path(__file__).resolve().parent / "results"
 BUDGETS = (0.25, 0.5, 1.0)
 KINDS = ("fifo", "place")

@@ -26,7 +26,7 @@ def test_valid_overrides_and_free_form_sections_pass() -> None:
 
 
 @pytest.mark.parametrize(("experiment", "env", "episodes", "steps"), [
-    ("crafter_ablation", "crafter", 2, 10000), ("indoor3d", "indoor3d", 8, 500), ("minecraft", "minecraft", 5, 300)])
+    ("crafter_ablation", "crafter", 10, 10000), ("indoor3d", "indoor3d", 8, 500), ("minecraft", "minecraft", 5, 300)])
 def test_an_experiment_sets_episodes_and_steps_and_the_command_line_still_wins(
         experiment: str, env: str, episodes: int, steps: int) -> None:
     from hydra import compose, initialize_config_module

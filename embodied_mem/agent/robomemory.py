@@ -110,7 +110,11 @@ class RoboMemoryAgent(Agent):
             if self.subgoal != need:
                 self._start(need, state)
             a = self.executor.act(need, state, self.world)
-            self._judge(state)
+            if self._judge(state) in ("stalled", "loop"):
+                # the critic: no progress towards this target (unreachable water, a cow behind
+                # lava): put the target aside and take the next one, or explore
+                self._put_aside(state)
+                a = self.executor.act(need, state, self.world)
             if a is not None:
                 self.source, self.last_action = "need", a
                 return a

@@ -55,6 +55,27 @@ def _read_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text()) if path.exists() else None
 
 
+def _norm(override: str) -> str:
+    """``key=value`` as Hydra records it in a job's overrides.yaml (``+``/``~`` dropped, booleans lower case)."""
+    k, _, v = override.partition("=")
+    v = v.strip()
+    return f"{k.lstrip('+~')}={v.lower() if v.lower() in ('true', 'false') else v}"
+
+
+def _sweep_values(value: str) -> list[str]:
+    """The values a sweep override stands for: ``a,b``, ``range(0,3)``, ``choice(a,b)``; a list
+    ``[1,2]`` or a dict is one value."""
+    v = value.strip()
+    if v.startswith(("[", "{", "'", '"')):
+        return [v]
+    if v.startswith("range(") and v.endswith(")"):
+        args = [int(float(a)) for a in v[6:-1].split(",")]
+        return [str(i) for i in range(*args)]
+    if v.startswith("choice(") and v.endswith(")"):
+        v = v[7:-1]
+    return [x.strip() for x in v.split(",")]
+
+
 def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     """All jobs under ``sweep_dir`` (found by their ``.hydra`` folders) and the expected ones that never ran."""
     jobs = []
@@ -63,7 +84,7 @@ def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
         job_dir = hydra_dir.parent
         overrides = _read_yaml(hydra_dir / "overrides.yaml") or []
         overrides = [o for o in overrides if not o.startswith("hydra")]
-        seen_overrides.add(tuple(sorted(overrides)))
+        seen_overrides.add(tuple(sorted(_norm(o) for o in overrides)))
         mpath = job_dir / "metrics.json"
         if not mpath.exists():
             jobs.append(Job(job_dir, overrides, "missing"))
@@ -76,16 +97,21 @@ def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
         jobs.append(Job(job_dir, overrides, metrics.get("status", "ok"), metrics))
     expected_missing = []
     mr = _read_yaml(sweep_dir / "multirun.yaml")
-    params = (((mr or {}).get("hydra") or {}).get("sweeper") or {}).get("params") or {}
-    task = [o for o in (((mr or {}).get("hydra") or {}).get("overrides") or {}).get("task", [])
-            if "," not in o.split("=", 1)[-1]]
-    if params:
-        keys = list(params)
-        values = [str(params[k]).split(",") for k in keys]
-        for combo in itertools.product(*values):
-            ovs = tuple(sorted([f"{k}={v.strip()}" for k, v in zip(keys, combo)] + task))
-            if not any(set(ovs) <= set(s) for s in seen_overrides):
-                expected_missing.append(" ".join(ovs))
+    hydra_cfg = (mr or {}).get("hydra") or {}
+    # the sweep's dimensions: the sweeper's params (e.g. from an experiment), then the command
+    # line's overrides, which win (``ablation=full,no_critic`` narrows an experiment's sweep; a
+    # single value fixes that key)
+    dims: dict[str, list[str]] = {k: _sweep_values(str(v)) for k, v in (hydra_cfg.get("sweeper") or {}).get(
+        "params", {}).items()}
+    for o in (hydra_cfg.get("overrides") or {}).get("task", []):
+        k, _, v = o.partition("=")
+        dims[k.lstrip("+~")] = _sweep_values(v)
+    if any(len(v) > 1 for v in dims.values()):
+        keys = list(dims)
+        for combo in itertools.product(*(dims[k] for k in keys)):
+            ovs = {_norm(f"{k}={v}") for k, v in zip(keys, combo)}
+            if not any(ovs <= set(s) for s in seen_overrides):
+                expected_missing.append(" ".join(sorted(ovs)))
     if jobs:
         common = frozenset.intersection(*(frozenset(j.overrides) for j in jobs))
         for j in jobs:

@@ -63,6 +63,24 @@ def test_report_lists_failed_and_missing_jobs_instead_of_failing(tmp_path: Path)
     assert "never ran: `ablation=no_spatial seed=0`" in md
 
 
+def test_command_line_narrows_an_experiments_sweep_and_fixed_values_match_hydras_spelling(tmp_path: Path) -> None:
+    # `run -m experiment=crafter_ablation ablation=full,no_critic progress=false`: the experiment's
+    # params sweep all ablations, the command line narrows them; Hydra records progress=False
+    for num, (ab, seed) in enumerate([("full", 0), ("full", 1), ("no_critic", 0)]):
+        d = _job(tmp_path, num, ab, seed, 20.0)
+        (d / ".hydra" / "overrides.yaml").write_text(
+            f"- ablation={ab}\n- seed={seed}\n- experiment=crafter_ablation\n- progress=False\n")
+    (tmp_path / "multirun.yaml").write_text(
+        "hydra:\n  sweeper:\n    params:\n      ablation: full,no_spatial,no_critic\n      seed: 0,1\n"
+        "  overrides:\n    task:\n    - experiment=crafter_ablation\n    - ablation=full,no_critic\n"
+        "    - progress=false\n")
+    out = write_report(tmp_path)
+    assert out["missing"] == 1  # only no_critic seed 1; no_spatial was not asked for
+    md = (tmp_path / "ablation.md").read_text()
+    assert "never ran: `ablation=no_critic experiment=crafter_ablation progress=false seed=1`" in md
+    assert "no_spatial" not in md.split("## Jobs without results")[1]
+
+
 def test_report_cli_refuses_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
