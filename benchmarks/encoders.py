@@ -28,6 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+# benchmarks/crafter.py would shadow the `crafter` package for scripts run from this folder
+# (sys.path[0] is the script's folder; spawned workers inherit sys.path): drop that entry.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 RESULTS = Path(__file__).resolve().parent / "results"
 BUDGETS = (0.25, 0.5, 1.0)
 KINDS = ("fifo", "place")
