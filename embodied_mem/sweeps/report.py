@@ -101,8 +101,8 @@ def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     # the sweep's dimensions: the sweeper's params (e.g. from an experiment), then the command
     # line's overrides, which win (``ablation=full,no_critic`` narrows an experiment's sweep; a
     # single value fixes that key)
-    dims: dict[str, list[str]] = {k: _sweep_values(str(v)) for k, v in (hydra_cfg.get("sweeper") or {}).get(
-        "params", {}).items()}
+    params = ((hydra_cfg.get("sweeper") or {}).get("params") or {})
+    dims: dict[str, list[str]] = {k: _sweep_values(str(v)) for k, v in params.items()}
     for o in (hydra_cfg.get("overrides") or {}).get("task", []):
         k, _, v = o.partition("=")
         dims[k.lstrip("+~")] = _sweep_values(v)
