@@ -70,6 +70,10 @@ async function main () {
     serv.on('error', (e) => { clearTimeout(timer); reject(e) })
   })
   await serv.waitForReady(20000)
+  // The world lives only in memory (no world folder): flying-squid unloads a chunk column when its
+  // last viewer leaves, and an unloaded column comes back freshly generated — without the placed
+  // blocks and without what the bot dug. Our arenas are small: keep every column loaded.
+  serv.overworld.unloadColumn = () => {}
   const registry = serv.registry
   let placed = 0
   for (const [x, y, z, name] of cfg.blocks || []) {

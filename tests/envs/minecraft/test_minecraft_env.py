@@ -58,14 +58,25 @@ def test_reset_observation_and_percept_frame(env):
     assert info["task"]["current"] == "sand" and not info["task"]["done"]
 
 
+def test_the_world_survives_the_bot_reconnecting(env):
+    # reset() with the same seed reuses the server and reconnects the bot; flying-squid used to
+    # unload a column when its last viewer left and regenerate it flat: the placed blocks vanished
+    for _ in range(12):
+        obs, info = env.reset(seed=7)
+        seen = {s.position for s in info["percept"].sightings if s.label == "sand"}
+        assert {(float(bx), float(bz), by + 0.5) for bx, by, bz in env.world_layout.deposits["sand"][0]} <= seen
+
+
 def test_actions_reward_and_termination(env):
     obs, info = env.reset(seed=7)
     (bx, by, bz) = env.world_layout.deposits["sand"][0][0]
     obs, r, term, trunc, info = env.step({"op": "move_to", "x": bx + 0.5, "y": by, "z": bz + 0.5, "range": 2})
     assert info["action_ok"] and r == 0.0 and not term
     assert info["distance"] > 0.1 and info["percept"].action == "move_to"
+    moved = info["result"]
     obs, r, term, trunc, info = env.step({"op": "dig", "x": bx, "y": by, "z": bz})
-    assert info["result"]["dug"] and r == 1.0 and term and not trunc
+    assert info["result"]["dug"], (moved, info["result"], obs["position"].tolist())
+    assert r == 1.0 and term and not trunc
     assert info["inventory"]["sand"] == 1 and info["task"]["done"] and info["task"]["order_kept"]
     assert "dug sand" in info["percept"].events and info["percept"].target == "sand"
     obs, r, term, trunc, info = env.step(LOW_LEVEL.index("turn_left"))
