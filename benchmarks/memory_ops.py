@@ -219,7 +219,7 @@ def query_level(mem: Memory, naive: Naive, n_sightings: int, args: argparse.Name
     texts = [(f"{rng.choice(NOUNS)} {rng.choice(NOUNS)} in the {rng.choice(REGIONS)}",) for _ in range(args.queries)]
     res["recall"] = latency(lambda q: mem.episodic.recall(q, k=10, strengthen=False), texts)
     ep = mem.episodic
-    keys = ep._keys[: len(ep._chunks)]
+    keys = np.ascontiguousarray(ep.keys)  # one row per chunk, as a user's brute force would hold them
     qv = [(ep.encoder.encode([q])[0],) for (q,) in texts]
     res["recall_numpy"] = best_numpy(keys, qv, 10) if len(keys) >= 10 else None
     res["chunks"] = ep.stats()["chunks"]
@@ -367,7 +367,7 @@ def run_recall_level(n_chunks: int, args: argparse.Namespace) -> dict:
         ep.observe(Percept(t=float(i), events=(text,)), i, None, 0.0)
     q_texts = [(f"{rng.choice(WORDS)} {rng.choice(NOUNS)}",) for _ in range(args.queries)]
     qv = [(enc.encode([q])[0],) for (q,) in q_texts]
-    keys = ep._keys[:n_chunks]
+    keys = np.ascontiguousarray(ep.keys[:n_chunks])
     return {
         "chunks": n_chunks,
         "recall": latency(lambda q: ep.recall(q, k=10, strengthen=False), q_texts),

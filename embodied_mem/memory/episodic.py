@@ -94,7 +94,9 @@ class EpisodicMemory:
         self.enabled = self.config.enabled
         self.encoder: KeyEncoder = encoder or HashingFeaturizer(self.config.key_dim)
         dim = self.encoder.dim
-        self._keys = np.zeros((64, dim), np.float32)
+        # chunk keys by dimension (dim x capacity): a sparse query (hashed words) reads only the rows
+        # of its non-zero dimensions, contiguous
+        self._keys_t = np.zeros((dim, 64), np.float32)
         self._strength = np.zeros(64, np.float64)
         self._last_access = np.zeros(64, np.float64)
         self._utility = np.zeros(64, np.float64)
@@ -154,13 +156,13 @@ class EpisodicMemory:
             return
         self._open = None
         row = len(self._chunks)
-        if row >= len(self._keys):
-            n = len(self._keys) * 2
-            self._keys = _grow(self._keys, n)
+        if row >= self._keys_t.shape[1]:
+            n = self._keys_t.shape[1] * 2
+            self._keys_t = _grow(self._keys_t.T, n).T.copy()
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
-        self._keys[row] = self.encoder.encode([_chunk_text(o)])[0]
+        self._keys_t[:, row] = self.encoder.encode([_chunk_text(o)])[0]
         self._strength[row] = self.config.initial_strength
         self._last_access[row] = o.t1
         self._utility[row] = o.utility
@@ -184,11 +186,15 @@ class EpisodicMemory:
         o = self._open
         recs = self._chunks
         last, strength, utility = self._last_access[:n], self._strength[:n], self._utility[:n]
-        # einsum, not ``keys @ q``: BLAS runs this matrix-vector product on worker threads that sleep
-        # between recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms
-        # per recall here even for 2k chunks; one thread streaming the keys takes 0.07 ms for 2k, 11 ms
-        # for 100k (benchmarks/memory_ops.py measures both against brute force).
-        sims = np.einsum("ij,j->i", self._keys[:n], q)
+        # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
+        # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
+        # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
+        # reads only those rows of the dimension-major key matrix.
+        nz = np.flatnonzero(q)
+        if len(nz) * 4 <= len(q):
+            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
+        else:
+            sims = np.einsum("i,ij->j", q, self._keys_t[:, :n])
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
             # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
             if o.open_key is None or o.open_key[0] != len(o.texts):
@@ -302,10 +308,17 @@ class EpisodicMemory:
     def set_encoder(self, encoder: KeyEncoder) -> None:
         """Swap the key encoder and recompute every closed chunk's key with it."""
         self.encoder = encoder
-        keys = np.zeros((max(64, len(self._keys)), encoder.dim), np.float32)
+        keys = np.zeros((encoder.dim, max(64, self._keys_t.shape[1])), np.float32)
         if self._chunks:
-            keys[: len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks])
-        self._keys = keys
+            keys[:, : len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks]).T
+        self._keys_t = keys
+
+    @property
+    def keys(self) -> np.ndarray:
+        """The closed chunks' key vectors, one row per chunk in creation order (a read-only view)."""
+        v = self._keys_t[:, : len(self._chunks)].T
+        v.flags.writeable = False
+        return v
 
 
 def _chunk_text(rec: _ChunkRec) -> str:

@@ -74,6 +74,10 @@ class Place:
     last_visit: float | None
 
 
+def _d2(a: Position, b: Position) -> float:
+    return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2
+
+
 class _Belief:
     """One located_at edge's sightings: their times ``ts`` (ascending) and, run-length coded, the
     (confidence, position) each reported: ``rs[j]`` is the index in ``ts`` where run ``j`` with
@@ -595,12 +599,49 @@ class SpatialMemory:
         if not self.enabled:
             return None
         p = as_position(point, "point")
-        best, best_d = None, float("inf")
-        for loc in self.locate(label, at=at):
-            d = sum((a - b) ** 2 for a, b in zip(loc.position, p))
-            if d < best_d:
-                best, best_d = loc, d
-        return best
+        if at is not None:
+            best, best_d = None, float("inf")
+            for loc in self.locate(label, at=at):
+                d = sum((a - b) ** 2 for a, b in zip(loc.position, p))
+                if d < best_d:
+                    best, best_d = loc, d
+            return best
+        cur = self._current.get(label)
+        if not cur:
+            return None
+        # Ties go to the most recently seen, then the smaller object id (as in ``locate``'s order).
+        b = self._nearest_in_grid(label, p, len(cur)) if len(cur) > 64 else None
+        if b is None:
+            b = min(cur.values(), key=lambda b: (_d2(b.data["position"], p), -b.data["last_seen"], b.node))
+        return self._location(b, None)
+
+    def _nearest_in_grid(self, label: str, p: Position, n: int) -> _Belief | None:
+        """Ring search over the belief hash: rings of index cells around ``p`` until no unvisited
+        belief can be closer. None when that would visit more cells than there are beliefs (the
+        caller then scans them all)."""
+        ic, grid = self._ic, self._grid
+        cx, cy = math.floor(p[0] / ic), math.floor(p[1] / ic)
+        best, best_key, seen, visited, r = None, None, 0, 0, 0
+        while True:
+            # every belief outside rings 0..r-1 is at least (r - 1) * ic away in x or y
+            if best_key is not None and best_key[0] < ((r - 1) * ic) ** 2:
+                return best
+            if seen >= n or visited > 4 * n:
+                return best if seen >= n else None
+            cells = [(cx, cy)] if r == 0 else (
+                [(cx + i, cy - r) for i in range(-r, r + 1)] + [(cx + i, cy + r) for i in range(-r, r + 1)]
+                + [(cx - r, cy + j) for j in range(-r + 1, r)] + [(cx + r, cy + j) for j in range(-r + 1, r)])
+            visited += len(cells)
+            for c in cells:
+                bucket = grid.get(c)
+                if not bucket:
+                    continue
+                for b in bucket.get(label, ()):
+                    seen += 1
+                    key = (_d2(b.data["position"], p), -b.data["last_seen"], b.node)
+                    if best_key is None or key < best_key:
+                        best, best_key = b, key
+            r += 1
 
     def history(self, label: str) -> list[Location]:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""

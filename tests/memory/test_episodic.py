@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from embodied_mem import Memory, Percept, Pose, Sighting
+from embodied_mem.graph import MemoryGraph
+from embodied_mem.memory.config import EpisodicConfig
+from embodied_mem.memory.episodic import EpisodicMemory
 
 
 def walk(mem: Memory) -> None:
@@ -97,3 +101,29 @@ def test_disabled_episodic_answers_empty():
     mem = Memory({"episodic": {"enabled": False}})
     walk(mem)
     assert mem.episodic.recall("key") == [] and mem.episodic.chunks() == []
+
+
+@pytest.mark.parametrize("query", ["apple kitchen", "w3 w7 w11 w19 w23 w29 w31 w37 w41 w43 w47 w53 w59 w61 w67 w71 "
+                                   "w73 w79 w83 w89 w97 w101 w103 w107 w109 w113 w127 w131 w137 w139 w149 w151 "
+                                   "w157 w163 w167 w173 w179 w181 w191 w193 w197 w199 w211 w223 w227 w229"])
+def test_recall_similarities_equal_the_dense_key_product(query: str) -> None:
+    # a sparse query (few words) reads only its non-zero dimensions; a long one scores densely:
+    # both must give what keys @ q gives, and rank by similarity when retention and utility are off
+    import random
+
+    rng = random.Random(1)
+    words = [f"w{i}" for i in range(230)] + ["apple", "kitchen"]
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, retention_weight=0.0, utility_weight=0.0))
+    for i in range(500):
+        ep.observe(Percept(t=float(i), events=(" ".join(rng.choice(words) for _ in range(5)),)), i, None, 0.0)
+    q = ep.encoder.encode([query])[0]
+    dense = ep.keys.astype(np.float64) @ q
+    got = ep.recall(query, k=10, strengthen=False)
+    assert got
+    ids = ep.chunks()
+    for c in got:
+        row = ids.index(c.id) if c.id in ids else None
+        if row is not None:
+            assert c.similarity == pytest.approx(dense[row], rel=1e-5, abs=1e-6)
+    sims = [c.similarity for c in got]
+    assert sims == sorted(sims, reverse=True)

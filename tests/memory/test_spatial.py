@@ -248,3 +248,27 @@ def test_frontier_is_the_free_cells_next_to_unknown_ones():
     want = sorted(c for c, v in known.items() if v == 1 and any(
         n not in known for n in ((c[0] + 1, c[1]), (c[0] - 1, c[1]), (c[0], c[1] + 1), (c[0], c[1] - 1))))
     assert [sp.cell_of(p) for p in sp.frontiers()] == want and want
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nearest_equals_brute_force_over_locate(seed: int) -> None:
+    # hundreds of beliefs (the hashed ring search), ties on a lattice, beliefs ended by negative
+    # evidence and instances that moved: nearest must be locate()'s closest, most recent on ties
+    rng = np.random.default_rng(seed)
+    mem = Memory({"spatial": {"index_cell": float(rng.choice([1.0, 4.0, 7.5]))}})
+    t = 0.0
+    for _ in range(30):
+        t += 1.0
+        pts = rng.integers(-40, 40, size=(12, 2)).astype(float)
+        sightings = [Sighting("stone", (x, y)) for x, y in pts]
+        sightings += [Sighting("cup", tuple(rng.uniform(-40, 40, 2)), instance=f"cup-{rng.integers(5)}")]
+        view = View.disc(tuple(rng.uniform(-40, 40, 2)), 3.0) if rng.random() < 0.5 else None
+        mem.observe(Percept(t=t, sightings=sightings, view=view))
+    assert len(mem.spatial.locate("stone")) > 64
+    for q in list(rng.uniform(-60, 60, size=(40, 2))) + [(0.5, 0.5), (100.0, -100.0)]:
+        for label in ("stone", "cup"):
+            locs = mem.spatial.locate(label)
+            want = min(locs, key=lambda loc: (math.dist(loc.position, (q[0], q[1], 0.0)), -loc.last_seen,
+                                              loc.object_id))
+            got = mem.spatial.nearest(label, (q[0], q[1]))
+            assert got == want
