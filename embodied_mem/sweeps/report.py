@@ -105,7 +105,10 @@ def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
     dims: dict[str, list[str]] = {k: _sweep_values(str(v)) for k, v in params.items()}
     for o in (hydra_cfg.get("overrides") or {}).get("task", []):
         k, _, v = o.partition("=")
-        dims[k.lstrip("+~")] = _sweep_values(v)
+        if k.startswith("~"):  # a deletion: not a dimension, and jobs record it as given
+            dims.pop(k.lstrip("~"), None)
+            continue
+        dims[k.lstrip("+")] = _sweep_values(v)
     if any(len(v) > 1 for v in dims.values()):
         keys = list(dims)
         for combo in itertools.product(*(dims[k] for k in keys)):
