@@ -254,7 +254,7 @@ def _plot(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None) ->
             if name.lower().startswith(("human", "spring", "random", "dreamerv3")):
                 ax.axhline(float(score), ls="--", lw=1, color=next(colors, "gray"), label=f"{name} {score:g}")
         if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="upper right")
+            ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)  # beside the bars
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
