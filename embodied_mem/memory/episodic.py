@@ -158,7 +158,9 @@ class EpisodicMemory:
         row = len(self._chunks)
         if row >= self._keys_t.shape[1]:
             n = self._keys_t.shape[1] * 2
-            self._keys_t = _grow(self._keys_t.T, n).T.copy()
+            keys = np.zeros((self._keys_t.shape[0], n), np.float32)
+            keys[:, :row] = self._keys_t[:, :row]
+            self._keys_t = keys
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
