@@ -5,13 +5,27 @@ All four are frozen, validated dataclasses. Coordinates are in the *world frame*
 source chooses, and must be non-decreasing per source (checked by ``Memory.observe``).
 
 Bad input is refused at construction: a ``TypeError`` for a wrong type, a ``ValueError`` for a
-bad value (NaN/inf, empty label, confidence outside [0, 1]), each naming the field. Nothing is
-coerced silently except ints to floats and 2-D positions to 3-D (z = 0).
+bad value (NaN/inf, out of range, empty or over-long label, confidence outside [0, 1]), each naming
+the field. Nothing is coerced silently except ints to floats and 2-D positions to 3-D (z = 0):
+``True``, ``"1.0"``, ``b"1"`` and ``Decimal`` are refused, in point arrays too.
+
+Limits (so that one percept can never cost unbounded time or memory, and arithmetic on what memory
+stores never overflows):
+
+- coordinates, view radii and yaw: ``|value| <= MAX_COORD`` (1e9 map units);
+- time: ``|t| <= MAX_TIME`` (1e15 s — use seconds, not nanoseconds);
+- labels, instance names, source, region, action, target: at most ``MAX_LABEL_LEN`` (256)
+  characters; event texts at most ``MAX_TEXT_LEN`` (4096). Text must be valid Unicode without
+  control characters (no lone surrogates, no NUL; events may hold tab and newline);
+- at most ``MAX_SIGHTINGS`` (10,000) sightings and ``MAX_EVENTS`` (1,000) events per percept,
+  ``MAX_POINTS`` (1,000,000) points in ``free`` / ``blocked`` each, ``MAX_HOLES`` (10,000) view holes.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +46,24 @@ __all__ = [
     "PerceptError",
     "PerceptTypeError",
     "as_position",
+    "MAX_COORD",
+    "MAX_TIME",
+    "MAX_LABEL_LEN",
+    "MAX_TEXT_LEN",
+    "MAX_SIGHTINGS",
+    "MAX_EVENTS",
+    "MAX_POINTS",
+    "MAX_HOLES",
 ]
+
+MAX_COORD = 1e9
+MAX_TIME = 1e15
+MAX_LABEL_LEN = 256
+MAX_TEXT_LEN = 4096
+MAX_SIGHTINGS = 10_000
+MAX_EVENTS = 1_000
+MAX_POINTS = 1_000_000
+MAX_HOLES = 10_000
 
 
 class PerceptError(ValueError):
@@ -43,13 +74,28 @@ class PerceptTypeError(TypeError):
     """A percept field holds a value of the wrong type. The message names the field."""
 
 
-def _finite(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
-    v = float(value)
+def _finite(value: Any, name: str, limit: float = MAX_COORD) -> float:
+    """``value`` as a float: a real number (not bool/str/bytes/Decimal), finite, ``|value| <= limit``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
+    try:
+        v = float(value)
+    except OverflowError:
+        raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got an integer of "
+                           f"{len(str(abs(int(value))))} digits") from None
     if not math.isfinite(v):
         raise PerceptError(f"{name} must be finite, got {v}")
+    if abs(v) > limit:
+        raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got {v:g}")
     return v
+
+
+def _short(value: Any) -> str:
+    """A repr for error messages, never longer than 80 characters (the input may be huge)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<int of {value.bit_length()} bits>"
+    r = repr(value)
+    return r if len(r) <= 80 else r[:77] + "..."
 
 
 def as_position(value: Any, name: str = "position") -> Position:
@@ -64,11 +110,25 @@ def as_position(value: Any, name: str = "position") -> Position:
     return (x, y, z)
 
 
-def _label(value: Any, name: str) -> str:
+_CONTROL = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+_CONTROL_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def _label(value: Any, name: str, max_len: int = MAX_LABEL_LEN, text: bool = False) -> str:
+    """A non-empty str of at most ``max_len`` characters, valid Unicode, no control characters
+    (``text=True``: tab, newline and carriage return allowed)."""
     if not isinstance(value, str):
-        raise PerceptTypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+        raise PerceptTypeError(f"{name} must be a str, got {type(value).__name__} {_short(value)}")
+    if len(value) > max_len:
+        raise PerceptError(f"{name} is too long ({len(value)} characters, at most {max_len})")
     if not value.strip():
         raise PerceptError(f"{name} must be a non-empty label")
+    bad = (_CONTROL_TEXT if text else _CONTROL).search(value)
+    if bad is not None:
+        c = bad.group()
+        what = "a lone surrogate" if "\ud800" <= c <= "\udfff" else "a control character"
+        raise PerceptError(f"{name} contains {what} (U+{ord(c):04X}) at index {bad.start()}; "
+                           "labels must be printable Unicode text")
     return value
 
 
@@ -285,7 +345,7 @@ class MaskedView(View):
     def __post_init__(self) -> None:
         if not isinstance(self.base, View):
             raise PerceptTypeError(f"View.without base must be a View, got {type(self.base).__name__}")
-        arr = _cells(self.holes if not isinstance(self.holes, tuple) or self.holes else None, "View.holes")
+        arr = _cells(self.holes if not isinstance(self.holes, tuple) or self.holes else None, "View.holes", MAX_HOLES)
         holes = () if arr is None else tuple((float(a), float(b)) for a, b in arr.tolist())
         object.__setattr__(self, "holes", holes)
         r = _finite(self.hole_radius, "View.hole_radius")
@@ -311,21 +371,43 @@ class MaskedView(View):
                 "hole_radius": self.hole_radius}
 
 
-def _cells(value: Any, name: str) -> np.ndarray | None:
-    """Validate an (N, 2) array of x–y points (free or blocked space), returned read-only float64."""
+def _cells(value: Any, name: str, max_points: int = MAX_POINTS) -> np.ndarray | None:
+    """Validate an (N, 2) array of x–y points (free or blocked space), returned read-only float64.
+
+    Only real numbers are accepted (an array of ints or floats, or nested sequences of them): bools,
+    strings, bytes and Decimals are refused, never converted. At most ``max_points`` rows."""
     if value is None:
         return None
+    if isinstance(value, (str, bytes)):
+        raise PerceptTypeError(f"{name} must be an (N, 2) array of numbers, got {type(value).__name__}")
+    if not isinstance(value, np.ndarray):
+        if hasattr(value, "__len__") and len(value) > max_points:
+            raise PerceptError(f"{name} has too many points ({len(value)}, at most {max_points})")
     try:
-        arr = np.asarray(value, dtype=float)
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
     except (TypeError, ValueError) as exc:
         raise PerceptTypeError(f"{name} must be an (N, 2) array of numbers: {exc}") from None
+    if raw.dtype.kind == "O":  # nested sequences: check every element's type, convert nothing else
+        for typ in set(map(type, raw.ravel().tolist())):
+            if issubclass(typ, (bool, np.bool_)) or not issubclass(typ, (int, float, np.integer, np.floating)):
+                raise PerceptTypeError(f"{name} must be an (N, 2) array of real numbers, got {typ.__name__} values")
+    elif raw.size and raw.dtype.kind not in "iuf":
+        raise PerceptTypeError(f"{name} must be an (N, 2) array of real numbers, got {raw.dtype} values")
+    try:
+        arr = raw.astype(float) if raw.size else np.zeros((0, 2))
+    except OverflowError:
+        raise PerceptError(f"{name} is out of range (|coordinate| <= {MAX_COORD:g}): an integer too large") from None
     if arr.size == 0:
         arr = arr.reshape(0, 2)
     if arr.ndim != 2 or arr.shape[1] not in (2, 3):
         raise PerceptError(f"{name} must have shape (N, 2), got {arr.shape}")
+    if len(arr) > max_points:
+        raise PerceptError(f"{name} has too many points ({len(arr)}, at most {max_points})")
     arr = arr[:, :2]
     if not np.isfinite(arr).all():
         raise PerceptError(f"{name} must hold finite coordinates (found NaN or inf)")
+    if arr.size and float(np.abs(arr).max()) > MAX_COORD:
+        raise PerceptError(f"{name} is out of range (|coordinate| <= {MAX_COORD:g}), got {float(np.abs(arr).max()):g}")
     arr = np.ascontiguousarray(arr)
     arr.setflags(write=False)
     return arr
@@ -360,15 +442,15 @@ class Percept:
     target: str | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "t", _finite(self.t, "Percept.t"))
+        object.__setattr__(self, "t", _finite(self.t, "Percept.t", MAX_TIME))
         if self.pose is not None and not isinstance(self.pose, Pose):
             raise PerceptTypeError(f"Percept.pose must be a Pose or None, got {type(self.pose).__name__}")
-        object.__setattr__(self, "sightings", _tuple_of(self.sightings, Sighting, "Percept.sightings"))
+        object.__setattr__(self, "sightings", _tuple_of(self.sightings, Sighting, "Percept.sightings", MAX_SIGHTINGS))
         if self.view is not None and not isinstance(self.view, View):
             raise PerceptTypeError(f"Percept.view must be a View or None, got {type(self.view).__name__}")
-        events = _tuple_of(self.events, str, "Percept.events")
+        events = _tuple_of(self.events, str, "Percept.events", MAX_EVENTS)
         for i, e in enumerate(events):
-            _label(e, f"Percept.events[{i}]")
+            _label(e, f"Percept.events[{i}]", MAX_TEXT_LEN, text=True)
         object.__setattr__(self, "events", events)
         if self.region is not None:
             _label(self.region, "Percept.region")
@@ -471,13 +553,27 @@ def percept_from_journal(d: Mapping[str, Any]) -> Percept:
 
     Skips re-validation (it was validated when first observed, and the journal is written only by
     ``MemoryStore`` into a file stamped as ours), which makes replaying a journal about twice as
-    fast. Not for untrusted input: use ``Percept.from_dict`` there.
+    fast. It does check ranges (time, pose, positions, cells: a file written before the range
+    checks existed may hold 1e200), raising ``PerceptError`` before anything is built.
+    Not for untrusted input: use ``Percept.from_dict`` there.
     """
     pose = d.get("pose")
     view = d.get("view")
+    t = d["t"]
+    if not isinstance(t, (int, float)) or not abs(t) <= MAX_TIME:
+        raise PerceptError(f"Percept.t is {_short(t)}: not a number within |t| <= {MAX_TIME:g}")
+    if pose is not None and not max(abs(pose["x"]), abs(pose["y"]), abs(pose["z"]), abs(pose["yaw"])) <= MAX_COORD:
+        raise PerceptError(f"Percept.pose {pose} is out of range (|value| <= {MAX_COORD:g})")
+    for s in d.get("sightings", ()):
+        if not max(abs(c) for c in s["position"]) <= MAX_COORD or len(s["position"]) != 3:
+            raise PerceptError(f"Sighting.position {s['position']} is out of range (|coordinate| <= {MAX_COORD:g})")
+    free, blocked = _frozen_cells(d.get("free")), _frozen_cells(d.get("blocked"))
+    for name, arr in (("free", free), ("blocked", blocked)):
+        if arr is not None and arr.size and not float(np.abs(arr).max()) <= MAX_COORD:
+            raise PerceptError(f"Percept.{name} is out of range (|coordinate| <= {MAX_COORD:g}) or not finite")
     return _raw(
         Percept,
-        t=float(d["t"]),
+        t=float(t),
         pose=None if pose is None else _raw(Pose, x=pose["x"], y=pose["y"], z=pose["z"], yaw=pose["yaw"]),
         sightings=tuple(_raw(Sighting, label=s["label"], position=tuple(s["position"]), instance=s.get("instance"),
                              confidence=s.get("confidence", 1.0)) for s in d.get("sightings", ())),
@@ -485,17 +581,19 @@ def percept_from_journal(d: Mapping[str, Any]) -> Percept:
         events=tuple(d.get("events", ())),
         region=d.get("region"),
         source=d.get("source", "default"),
-        free=_frozen_cells(d.get("free")),
-        blocked=_frozen_cells(d.get("blocked")),
+        free=free,
+        blocked=blocked,
         action=d.get("action"),
         target=d.get("target"),
     )
 
 
-def _tuple_of(value: Any, kind: type, name: str) -> tuple:
+def _tuple_of(value: Any, kind: type, name: str, max_items: int) -> tuple:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise PerceptTypeError(f"{name} must be a sequence of {kind.__name__}, got {type(value).__name__}")
-    out = tuple(value)
+    out = tuple(itertools.islice(value, max_items + 1))  # never drains an endless iterator
+    if len(out) > max_items:
+        raise PerceptError(f"{name} has too many items (more than {max_items})")
     for i, item in enumerate(out):
         if not isinstance(item, kind):
             raise PerceptTypeError(f"{name}[{i}] must be a {kind.__name__}, got {type(item).__name__}")

@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import sqlite3
+import stat
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +36,92 @@ _SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 class StoreError(ValueError):
-    """The file cannot be used as a memory database (foreign, newer schema, locked, read-only)."""
+    """The file cannot be used as a memory database (foreign, newer schema, locked, read-only,
+    damaged), or the journal could not be written (disk full). The message names the file."""
+
+
+_TABLES = {"meta": ["key", "value"], "journal": ["seq", "kind", "recorded_at", "payload"]}
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"payload holds {name} (not valid JSON)")
+
+
+def _decode_row(kind: Any, rec: Any, payload: Any) -> dict[str, Any]:
+    """One journal row's payload, or ``ValueError`` saying what is wrong with the row."""
+    if not isinstance(kind, str):
+        raise ValueError(f"kind is {type(kind).__name__}, not text")
+    if not isinstance(rec, (int, float)) or not math.isfinite(rec):
+        raise ValueError(f"recorded_at is {rec!r}, not a finite number")
+    if not isinstance(payload, str):
+        raise ValueError(f"payload is {type(payload).__name__}, not JSON text")
+    try:
+        d = json.loads(payload, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("payload is nested too deeply") from None
+    except ValueError as exc:
+        raise ValueError(f"payload is not valid JSON ({exc})") from None
+    if not isinstance(d, dict):
+        raise ValueError(f"payload is a JSON {type(d).__name__}, not an object")
+    return d
+
+
+def wal_problem(path: str | Path) -> str | None:
+    """Check the write-ahead log next to ``path`` (``PATH-wal``) frame by frame; None when sound.
+
+    SQLite stops reading a WAL at the first frame whose checksum fails and silently drops every
+    commit after it. This finds that case (a flipped bit, a damaged sector) before SQLite opens the
+    file and says how many later commits would be lost. A torn last frame after a crash, and stale
+    frames of an earlier WAL generation, are normal and not reported.
+    """
+    wal = Path(str(path) + "-wal")
+    try:
+        size = wal.stat().st_size
+    except OSError:
+        return None
+    if size < 32:
+        return None
+    with open(wal, "rb") as fh:
+        data = fh.read()
+    magic, _ver, page_size, _ckpt, salt1, salt2, c1, c2 = struct.unpack(">8I", data[:32])
+    if magic not in (0x377F0682, 0x377F0683):
+        return f"its write-ahead log {wal.name} has a damaged header (bad magic number)"
+    order = ">" if magic & 1 else "<"
+    s0, s1 = _wal_checksum(data[:24], order, 0, 0)
+    frame = 24 + page_size
+    n_frames = (len(data) - 32) // frame
+    if (s0, s1) != (c1, c2):
+        commits = sum(1 for i in range(n_frames) if struct.unpack_from(">I", data, 32 + i * frame + 4)[0])
+        if commits:
+            return (f"its write-ahead log {wal.name} has a damaged header: SQLite would silently ignore all "
+                    f"{n_frames} frames ({commits} commits) in it")
+        return None
+    for i in range(n_frames):
+        off = 32 + i * frame
+        _pg, _commit, fs1, fs2, fc1, fc2 = struct.unpack_from(">6I", data, off)
+        if (fs1, fs2) != (salt1, salt2):
+            return None  # the end of this WAL generation
+        s0, s1 = _wal_checksum(data[off:off + 8], order, s0, s1)
+        s0, s1 = _wal_checksum(data[off + 24:off + frame], order, s0, s1)
+        if (s0, s1) != (fc1, fc2):
+            later = [j for j in range(i + 1, n_frames)
+                     if struct.unpack_from(">2I", data, 32 + j * frame + 8) == (salt1, salt2)]
+            if not later:
+                return None  # a torn last frame: the commit it belonged to never completed
+            commits = sum(1 for j in later if struct.unpack_from(">I", data, 32 + j * frame + 4)[0])
+            return (f"its write-ahead log {wal.name} is damaged at frame {i} (checksum mismatch): SQLite would "
+                    f"silently drop the {commits} commit(s) in the {len(later)} frames after it")
+    return None
+
+
+def _wal_checksum(buf: bytes, order: str, s0: int, s1: int) -> tuple[int, int]:
+    """SQLite's WAL checksum (two cumulative 32-bit sums over pairs of words)."""
+    words = struct.unpack(f"{order}{len(buf) // 4}I", buf)
+    m = 0xFFFFFFFF
+    for i in range(0, len(words), 2):
+        s0 = (s0 + words[i] + s1) & m
+        s1 = (s1 + words[i + 1] + s0) & m
+    return s0, s1
 
 
 class MemoryStore:
@@ -49,48 +137,98 @@ class MemoryStore:
         self.batch_size = int(batch_size)
         self._pending: list[tuple[int, str, float, str]] = []
         self._lock_fd: int | None = None
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        if readonly and new:
-            raise StoreError(f"{self.path}: no memory database there to open read-only")
-        if not new:
-            with open(self.path, "rb") as f:
-                head = f.read(16)
-            if head != _SQLITE_HEADER:
-                raise StoreError(f"{self.path} is not an embodied_mem memory database (not an SQLite file)")
-        if new:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        if not readonly:
-            self._lock_fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(self._lock_fd)
-                self._lock_fd = None
-                raise StoreError(f"{self.path} is already open for writing by another Memory "
-                                 "(one writer per file; open it with readonly=True to read)") from None
+        self.conn: sqlite3.Connection | None = None
+        self.last_error: str | None = None
         try:
-            if readonly:
-                self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                            check_same_thread=False)
-            else:
-                self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
-            self._check_or_create(new, synchronous)
-        except sqlite3.DatabaseError as exc:
+            new = self._check_path()
+            if not readonly:
+                self._lock(new)
+            self._connect(new, synchronous)
+            row = self.conn.execute("SELECT COALESCE(MAX(seq), -1) FROM journal").fetchone()  # type: ignore[union-attr]
+            self._next_seq = int(row[0]) + 1
+        except BaseException as exc:
+            # every failure path closes the connection and releases the writer lock
+            if self.conn is not None:
+                try:
+                    self.conn.close()
+                except sqlite3.Error:
+                    pass
+                self.conn = None
             self._release()
-            raise StoreError(f"{self.path} is not a usable embodied_mem memory database: {exc}") from None
-        except BaseException:
-            self._release()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path} is not a usable embodied_mem memory database: {exc}; "
+                                 f"run `embodied-mem memory check {self.path}`") from None
+            if isinstance(exc, OSError) and not isinstance(exc, StoreError):
+                raise StoreError(f"{self.path}: cannot open ({exc.strerror or exc})") from None
             raise
-        row = self.conn.execute("SELECT COALESCE(MAX(seq), -1) FROM journal").fetchone()
-        self._next_seq = int(row[0]) + 1
+
+    def _check_path(self) -> bool:
+        """Refuse what cannot be a memory file (naming it); True when a new file is to be made."""
+        p = self.path
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            if p.is_symlink():
+                raise StoreError(f"{p} is a dangling symbolic link") from None
+            st = None
+        except OSError as exc:  # a symlink loop (ELOOP), a path through a file (ENOTDIR), ...
+            raise StoreError(f"{p}: cannot open ({exc.strerror or exc})") from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
+            raise StoreError(f"{p} is a directory, not a memory database file")
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise StoreError(f"{p} is not a regular file (a device, pipe or socket), not a memory database")
+        new = st is None or st.st_size == 0
+        if self.readonly and new:
+            raise StoreError(f"{p}: no memory database there to open read-only")
+        if not new:
+            with open(p, "rb") as fh:
+                head = fh.read(16)
+            if head != _SQLITE_HEADER:
+                raise StoreError(f"{p} is not an embodied_mem memory database (not an SQLite file)")
+            problem = wal_problem(p)
+            if problem is not None:
+                raise StoreError(f"{p}: {problem}; nothing was changed. Run `embodied-mem memory check {p}` "
+                                 "(README, 'Recovering a damaged memory file')")
+        else:
+            parent = p.parent
+            if not parent.exists():
+                parent.mkdir(parents=True, exist_ok=True)
+            elif not parent.is_dir():
+                raise StoreError(f"{p}: its parent {parent} is not a directory")
+        return new
+
+    def _lock(self, new: bool) -> None:
+        p = self.path
+        try:
+            self._lock_fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError as exc:
+            raise StoreError(f"{p} is not writable ({exc.strerror}); open it with readonly=True to read it") from None
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"{p} is already open for writing by another Memory "
+                             "(one writer per file; open it with readonly=True to read)") from None
+        if not os.access(p.parent, os.W_OK):
+            # SQLite needs the directory to create its -wal and -shm files next to the database
+            raise StoreError(f"{p}: its directory {p.parent} is not writable; open it with readonly=True to read it")
+
+    def _connect(self, new: bool, synchronous: str) -> None:
+        if self.readonly:
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
+                                        check_same_thread=False)
+        else:
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
+        self._check_or_create(new, synchronous)
 
     def _check_or_create(self, new: bool, synchronous: str) -> None:
         c = self.conn
+        assert c is not None
         if new:
             c.execute("PRAGMA journal_mode=WAL")
+            # One transaction: a crash leaves either an empty file (a new memory) or a complete one.
+            c.execute("BEGIN IMMEDIATE")
             c.execute(f"PRAGMA application_id={APPLICATION_ID}")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            c.execute("BEGIN")
             c.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             c.execute("CREATE TABLE journal (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, "
                       "recorded_at REAL NOT NULL, payload TEXT NOT NULL)")
@@ -106,6 +244,15 @@ class MemoryStore:
             if ver > SCHEMA_VERSION:
                 raise StoreError(f"{self.path} has memory schema version {ver}, newer than this embodied_mem "
                                  f"reads ({SCHEMA_VERSION}); upgrade embodied_mem to open it")
+            tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            for table, cols in _TABLES.items():
+                if table not in tables:
+                    raise StoreError(f"{self.path} has no {table} table: a half-created or damaged memory "
+                                     "database (it holds no journal to replay); delete it to start a new memory")
+                have = [r[1] for r in c.execute(f"PRAGMA table_info({table})")]
+                if have[:len(cols)] != cols:
+                    raise StoreError(f"{self.path}: table {table} has columns {have}, expected {cols} "
+                                     "(a damaged or foreign memory database)")
             if not self.readonly:
                 c.execute("PRAGMA journal_mode=WAL")
         c.execute(f"PRAGMA synchronous={synchronous.upper()}")
@@ -121,38 +268,96 @@ class MemoryStore:
 
     # ------------------------------------------------------------------ journal
     def append(self, kind: str, recorded_at: float, payload: dict[str, Any]) -> int:
-        """Journal one entry; returns its sequence number (the percept id for percepts)."""
+        """Journal one entry; returns its sequence number (the percept id for percepts).
+
+        On a write error (disk full, I/O error) nothing is journaled and ``StoreError`` is raised;
+        in batch mode the entries buffered before stay buffered for the next ``flush()``."""
         self._writable()
         seq = self._next_seq
         row = (seq, kind, recorded_at, json.dumps(payload, separators=(",", ":"), allow_nan=False))
         if self.durability == "percept":
-            self.conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?)", row)
+            try:
+                self.conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?)", row)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._write_error(exc, "") from None
         else:
             self._pending.append(row)
             if len(self._pending) >= self.batch_size:
-                self.flush()
+                try:
+                    self.flush()
+                except StoreError:
+                    self._pending.pop()  # refused: this entry is not taken; the earlier ones wait
+                    raise StoreError(f"{self.path}: could not write the journal: {self.last_error}; this entry "
+                                     f"was refused, the {len(self._pending)} unflushed entries before it are "
+                                     "kept in memory and written by the next flush()") from None
         self._next_seq = seq + 1
         return seq
 
     def flush(self) -> None:
-        """Commit buffered entries (batch mode); after it returns they survive a crash."""
-        if not self._pending or self.readonly:
+        """Commit buffered entries (batch mode); after it returns they survive a crash.
+
+        On a write error (disk full, I/O error) raises ``StoreError`` saying so; the transaction
+        is rolled back, the entries stay buffered, and a later ``flush()`` writes them."""
+        if not self._pending or self.readonly or self.conn is None:
             return
         c = self.conn
-        c.execute("BEGIN IMMEDIATE")
         try:
+            c.execute("BEGIN IMMEDIATE")
             c.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", self._pending)
             c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise self._write_error(exc, f"; {len(self._pending)} unflushed entries are kept in memory and "
+                                         "written by the next flush()") from None
         self._pending.clear()
+        self.last_error = None
 
-    def entries(self) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
-        """Every committed journal entry, in order: (seq, kind, recorded_at, payload)."""
-        cur = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal ORDER BY seq")
-        for seq, kind, rec, payload in cur:
-            yield seq, kind, rec, json.loads(payload)
+    def _rollback(self) -> None:
+        """Undo a failed write; SQLite may already have rolled back itself (disk full)."""
+        c = self.conn
+        if c is not None and c.in_transaction:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+
+    def _write_error(self, exc: sqlite3.Error, tail: str) -> StoreError:
+        code = getattr(exc, "sqlite_errorname", "") or ""
+        if code.startswith("SQLITE_IOERR"):
+            what = "an I/O error"
+        else:
+            what = {"SQLITE_FULL": "the disk (or the database size limit) is full",
+                    "SQLITE_READONLY": "the file became read-only",
+                    "SQLITE_BUSY": "the database is busy"}.get(code, "a write error")
+        self.last_error = f"{what} ({exc})"
+        return StoreError(f"{self.path}: could not write the journal: {what} ({exc}){tail}")
+
+    def entries(self, problems: list[str] | None = None) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
+        """Every committed journal entry, in order: (seq, kind, recorded_at, payload).
+
+        A row that cannot be decoded (bad JSON, NaN/Infinity, a payload that is not an object, a
+        non-finite time) is skipped; with ``problems`` given, a line naming it is appended there,
+        otherwise ``StoreError`` is raised."""
+        c = self.conn
+        assert c is not None
+        last = -1
+        while True:  # in pages, so that no cursor stays open while the caller works
+            rows = c.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq > ? ORDER BY seq "
+                             "LIMIT 4096", (last,)).fetchall()
+            if not rows:
+                return
+            for seq, kind, rec, payload in rows:
+                last = seq
+                try:
+                    d = _decode_row(kind, rec, payload)
+                except ValueError as exc:
+                    msg = f"journal row seq {seq}: {exc}"
+                    if problems is None:
+                        raise StoreError(f"{self.path}: {msg}") from None
+                    problems.append(msg)
+                    continue
+                yield seq, kind, float(rec), d
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:
@@ -171,15 +376,22 @@ class MemoryStore:
             raise StoreError(f"{self.path}: the memory is closed")
 
     def close(self) -> None:
+        """Flush and close. If the flush fails (disk full) ``StoreError`` is raised and the store
+        stays open with its entries buffered, so that ``close()`` can be retried once space returns."""
         if getattr(self, "conn", None) is None:
             return
+        self.flush()
         try:
-            self.flush()
             if not self.readonly:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                # never wait for readers: a reader holding a transaction only defers the checkpoint
+                self.conn.execute("PRAGMA busy_timeout=0")  # type: ignore[union-attr]
+                try:
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+                except sqlite3.Error:
+                    pass  # the WAL stays; it is checkpointed at the next open
         finally:
-            self.conn.close()
-            self.conn = None  # type: ignore[assignment]
+            self.conn.close()  # type: ignore[union-attr]
+            self.conn = None
             self._release()
 
     def _release(self) -> None:

@@ -17,6 +17,7 @@ import json
 import math
 import threading
 import time
+import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -80,6 +81,7 @@ class Memory:
         self._replaying = False
         self._window: deque[tuple[int, float, Percept]] | None = None
         self._priors: list[Any] = []
+        self.replay_problems: list[str] = []  # damaged journal rows skipped when the file was opened
         if not self.config.long_term.enabled:
             self._window = deque()
         self._build_modules()
@@ -134,13 +136,24 @@ class Memory:
         return mem
 
     def _replay(self, store: MemoryStore) -> None:
+        """Apply every journal row. A damaged row (undecodable, out of range, or failing to apply)
+        is skipped and named in ``self.replay_problems`` (and a warning): one bad row never makes
+        a file unopenable."""
+        problems = self.replay_problems
         self._replaying = True
         try:
-            for seq, kind, recorded_at, payload in store.entries():
-                self._apply_entry(seq, kind, recorded_at, payload)
+            for seq, kind, recorded_at, payload in store.entries(problems):
+                try:
+                    self._apply_entry(seq, kind, recorded_at, payload)
+                except Exception as exc:  # noqa: BLE001 - any damage in one row: skip it, say so
+                    problems.append(f"journal row seq {seq} ({kind}): {type(exc).__name__}: {exc}"[:300])
                 self._next_seq = seq + 1
         finally:
             self._replaying = False
+        if problems:
+            warnings.warn(f"{store.path}: skipped {len(problems)} damaged journal row(s) on open; first: "
+                          f"{problems[0]} (see Memory.replay_problems; `embodied-mem memory check`)",
+                          RuntimeWarning, stacklevel=3)
 
     def _apply_entry(self, seq: int, kind: str, recorded_at: float, d: dict[str, Any]) -> None:
         if kind == "percept":
