@@ -358,9 +358,14 @@ class MaskedView(View):
         if not self.holes or not inside.any():
             return inside
         h = np.asarray(self.holes, float)
-        dx = np.asarray(x, float)[:, None] - h[None, :, 0]
-        dy = np.asarray(y, float)[:, None] - h[None, :, 1]
-        hidden = (dx * dx + dy * dy <= self.hole_radius * self.hole_radius + 1e-9).any(axis=1)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        r2 = self.hole_radius * self.hole_radius + 1e-9
+        hidden = np.zeros(len(x), bool)
+        step = max(1, (1 << 20) // len(h))  # points per chunk: at most ~1M point-hole pairs in RAM at once
+        for a in range(0, len(x), step):
+            dx = x[a:a + step, None] - h[None, :, 0]
+            dy = y[a:a + step, None] - h[None, :, 1]
+            hidden[a:a + step] = (dx * dx + dy * dy <= r2).any(axis=1)
         return inside & ~hidden
 
     def bounds(self) -> tuple[float, float, float, float]:

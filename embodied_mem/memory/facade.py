@@ -9,6 +9,14 @@ A refused percept raises ``ValueError``/``TypeError`` naming the field and chang
 Modules switched off in the config answer empty. With ``long_term.enabled=False`` only a working
 memory is kept: the modules are rebuilt from the last ``working_memory_size`` percepts whenever
 twice that many have accumulated (so queries see between K and 2K recent percepts).
+
+Threads: one writer thread (``observe``, ``new_episode``, ``flush``, ...) and any number of reader
+threads (``retrieve``, ``stats``, and the modules' public query methods such as
+``mem.episodic.recall`` or ``mem.spatial.locate``) may share one ``Memory``: every public method
+takes the memory's lock, so a reader sees memory before or after a percept, never halfway. Readers
+wait while a percept is applied (tens of microseconds). ``mem.graph.nx`` (the raw networkx graph)
+is not guarded: use ``mem.graph.as_of``/``edges``/``to_json`` from other threads, or read ``nx``
+only in the writer thread.
 """
 
 from __future__ import annotations
@@ -76,6 +84,7 @@ class Memory:
         self._encoder = encoder
         self._store: MemoryStore | None = None
         self._lock = threading.RLock()
+        self._tls = threading.local()  # .inherit: a retrieve() worker running under its caller's lock
         self._pool: ThreadPoolExecutor | None = None
         self._next_seq = 0
         self._replaying = False
@@ -97,6 +106,7 @@ class Memory:
         self.now = -math.inf
         self._n_percepts = 0
         self._wrap_journaled_methods()
+        self._guard_readers()
 
     def _make_encoder(self) -> Any:
         if self._encoder is not None:
@@ -187,6 +197,33 @@ class Memory:
             seq = self._store.append(kind, time.time() if recorded_at is None else recorded_at, payload)
         self._next_seq = seq + 1
         return seq
+
+    _GRAPH_READERS = ("nodes", "node", "edges", "history", "as_of", "valid_at", "to_dict", "to_json", "to_graphml")
+
+    def _guard_readers(self) -> None:
+        """Make the modules' public methods (and the graph's readers) take the memory's lock, so that
+        queries in other threads never see a half-applied percept (threading rule: module docstring)."""
+        lock, tls = self._lock, self._tls
+
+        def guard(fn: Any) -> Any:
+            def run(*a: Any, **k: Any) -> Any:
+                if getattr(tls, "inherit", False):
+                    return fn(*a, **k)
+                with lock:
+                    return fn(*a, **k)
+            run.__wrapped__ = fn  # type: ignore[attr-defined]
+            run.__doc__ = fn.__doc__
+            return run
+
+        for module in (self.spatial, self.temporal, self.episodic, self.semantic):
+            for name in dir(type(module)):
+                if name.startswith("_") or name == "observe" or not callable(getattr(type(module), name)):
+                    continue
+                setattr(module, name, guard(getattr(module, name)))
+        for name in self._GRAPH_READERS:
+            setattr(self.graph, name, guard(getattr(self.graph, name)))
+        raw_edges = self.graph.edges.__wrapped__  # a generator: collect it under the lock
+        self.graph.edges = guard(lambda *a, **k: iter(list(raw_edges(*a, **k))))  # type: ignore[method-assign]
 
     def _wrap_journaled_methods(self) -> None:
         """Make direct calls on the modules (``mem.episodic.reinforce``...) journaled too."""
@@ -301,6 +338,10 @@ class Memory:
     def observe_many(self, percepts: Iterable[Percept]) -> list[int]:
         """Observe several percepts; all are checked first, so a bad one refuses the whole batch."""
         ps = list(percepts)
+        with self._lock:
+            return self._observe_many(ps)
+
+    def _observe_many(self, ps: list[Percept]) -> list[int]:
         last = dict(self._last_t)
         for i, p in enumerate(ps):
             if not isinstance(p, Percept):
@@ -397,7 +438,8 @@ class Memory:
     def labels_in(self, query: str) -> list[str]:
         """Known object labels mentioned in ``query`` (plural-insensitive; "iron pickaxe" matches iron_pickaxe)."""
         q = set(tokens(query))
-        vocab = set(self.spatial.labels()) | set(self.temporal.labels())
+        with self._lock:
+            vocab = set(self.spatial.labels()) | set(self.temporal.labels())
         out = []
         for label in sorted(vocab):
             lt = tokens(label)
@@ -417,9 +459,13 @@ class Memory:
 
             def timed(fn: Any) -> Any:
                 def run() -> tuple[Any, float]:
-                    t0 = time.perf_counter()
-                    out = fn()
-                    return out, time.perf_counter() - t0
+                    self._tls.inherit = True  # the caller holds the lock and waits for this worker
+                    try:
+                        t0 = time.perf_counter()
+                        out = fn()
+                        return out, time.perf_counter() - t0
+                    finally:
+                        self._tls.inherit = False
                 return run
 
             def spatial() -> dict[str, list[Location]]:
@@ -453,6 +499,10 @@ class Memory:
             return recall
 
     def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return self._stats()
+
+    def _stats(self) -> dict[str, Any]:
         span = self.temporal.span()
         return {
             "percepts": self._n_percepts,

@@ -105,20 +105,34 @@ class _Belief:
         # Sightings arrive in time order per source; a late one from another source is inserted.
         v = (c, p)
         if self.ts and t < self.ts[-1]:
-            i = bisect_right(self.ts, t)
-            vals = [self.at(k) for k in range(len(self.ts))]
-            vals.insert(i, v)
-            self.ts.insert(i, t)
-            self.rs, self.rv = array("l"), []
-            for k, w in enumerate(vals):
-                if not self.rv or self.rv[-1] != w:
-                    self.rs.append(k)
-                    self.rv.append(w)
+            self._insert(bisect_right(self.ts, t), t, v)
             return
         if not self.rv or self.rv[-1] != v:
             self.rs.append(len(self.ts))
             self.rv.append(v)
         self.ts.append(t)
+
+    def _insert(self, i: int, t: float, v: tuple[float, Position]) -> None:
+        """Insert a late sighting at index ``i`` of ``ts``; the cost is in the runs after ``i``
+        (memmoves aside), not in all sightings: a late percept near "now" is cheap."""
+        rs, rv = self.rs, self.rv
+        prev_j = bisect_right(rs, i - 1) - 1 if i > 0 else -1  # the run holding element i - 1
+        next_starts = bisect_left(rs, i)  # first run starting at or after old index i
+        self.ts.insert(i, t)
+        for j in range(next_starts, len(rs)):
+            rs[j] += 1
+        if prev_j >= 0 and rv[prev_j] == v:
+            return  # joins the run before it
+        has_next = i + 1 < len(self.ts)
+        if has_next and next_starts < len(rs) and rs[next_starts] == i + 1 and rv[next_starts] == v:
+            rs[next_starts] = i  # starts the run after it one element earlier
+            return
+        if has_next and (next_starts == len(rs) or rs[next_starts] != i + 1):
+            # element i + 1 continues run prev_j: split it around the new run
+            rs.insert(next_starts, i + 1)
+            rv.insert(next_starts, rv[prev_j])
+        rs.insert(next_starts, i)
+        rv.insert(next_starts, v)
 
     def at(self, i: int) -> tuple[float, Position]:
         """(confidence, position) of sighting ``i`` (index into ``ts``)."""
@@ -472,17 +486,23 @@ class SpatialMemory:
             del self._instances[b.instance]
 
     def _negative_evidence(self, view: Any, matched: set[int], t: float) -> None:
+        # Cost: the index cells the view covers or the cells holding current beliefs, whichever is
+        # fewer (a view of radius 1e7 touches no more than the beliefs there are).
         xmin, ymin, xmax, ymax = view.bounds()
         ic = self._ic
+        x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
+        y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(self._grid):
+            buckets = [bk for bk in (self._grid.get((ix, iy)) for ix in range(x0, x1 + 1)
+                                     for iy in range(y0, y1 + 1)) if bk]
+        else:
+            buckets = [bk for (ix, iy), bk in self._grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
         cands = []
-        for ix in range(math.floor(xmin / ic), math.floor(xmax / ic) + 1):
-            for iy in range(math.floor(ymin / ic), math.floor(ymax / ic) + 1):
-                bucket = self._grid.get((ix, iy))
-                if bucket:
-                    for lst in bucket.values():
-                        for b in lst:
-                            if b.seq not in matched:
-                                cands.append(b)
+        for bucket in buckets:
+            for lst in bucket.values():
+                for b in lst:
+                    if b.seq not in matched:
+                        cands.append(b)
         if not cands:
             return
         xs = np.fromiter((b.data["position"][0] for b in cands), float, len(cands))

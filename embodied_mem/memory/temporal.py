@@ -78,6 +78,27 @@ class _Gaps:
                 up[i] = g
             k += 1
 
+    def insert(self, i: int, ts: array) -> None:
+        """``ts`` just had a late time inserted at index ``i`` (``0 <= i < len(ts) - 1``): split the
+        gap it falls into and refresh the block maxima from there on (O((n - i) / 64) plus memmoves)."""
+        lv0 = self.levels[0]
+        if i == 0:
+            lv0.insert(0, ts[1] - ts[0])
+        else:
+            lv0[i - 1] = ts[i] - ts[i - 1]
+            lv0.insert(i, ts[i + 1] - ts[i])
+        start, k = max(i - 1, 0), 0
+        while len(self.levels[k]) > _FAN:
+            lv = self.levels[k]
+            if k + 1 == len(self.levels):
+                self.levels.append(array("d"))
+            up = self.levels[k + 1]
+            b0 = start // _FAN
+            del up[b0:]
+            up.extend(max(lv[j:j + _FAN]) for j in range(b0 * _FAN, len(lv), _FAN))
+            start, k = b0, k + 1
+        self.best = max(self.levels[k]) if self.levels[k] else -1.0
+
     @classmethod
     def build(cls, ts: array) -> _Gaps:
         out = cls()
@@ -146,8 +167,13 @@ class TemporalMemory:
                 if t > self._last[lbl]:
                     self._last[lbl] = t
             if ts and t < ts[-1]:
-                ts.insert(bisect_right(ts, t), t)
-                self._gaps[lbl] = _Gaps.build(ts)  # a late sighting from another source: rare, O(n)
+                i = bisect_right(ts, t)
+                ts.insert(i, t)
+                gp = self._gaps.get(lbl)
+                if gp is None:
+                    self._gaps[lbl] = _Gaps.build(ts)
+                else:
+                    gp.insert(i, ts)  # a late sighting from another source: cost in what follows it
             else:
                 if ts:
                     gp = self._gaps.get(lbl)
