@@ -13,6 +13,7 @@ clamped so that ``valid_to >= valid_from`` even when a late percept from another
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,14 +171,16 @@ class MemoryGraph:
         return path
 
     def to_graphml(self, path: str | Path) -> Path:
-        """Write GraphML. None values are dropped (GraphML has no null); tuples become JSON strings."""
+        """Write GraphML. None values are dropped (GraphML has no null); tuples become JSON strings;
+        characters XML cannot hold (NUL and other control characters, lone surrogates) are written
+        as the text ``\\uXXXX``, so that every export reads back."""
         import networkx as nx
 
         g = nx.MultiDiGraph()
         for n, d in self.nx.nodes(data=True):
-            g.add_node(n, **_graphml_attrs(d))
+            g.add_node(_xml_text(n), **_graphml_attrs(d))
         for a, b, k, d in self.nx.edges(keys=True, data=True):
-            g.add_edge(a, b, key=k, **_graphml_attrs(d))
+            g.add_edge(_xml_text(a), _xml_text(b), key=_xml_text(k), **_graphml_attrs(d))
         path = Path(path)
         nx.write_graphml(g, path)
         return path
@@ -191,13 +194,22 @@ def _jsonable(o: Any) -> Any:
     return str(o)
 
 
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml_text(v: Any) -> Any:
+    if isinstance(v, str) and _NOT_XML.search(v):
+        return _NOT_XML.sub(lambda m: f"\\u{ord(m.group()):04x}", v)
+    return v
+
+
 def _graphml_attrs(d: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for k, v in d.items():
         if v is None:
             continue
         if isinstance(v, (bool, int, float, str)):
-            out[k] = v
+            out[_xml_text(k)] = _xml_text(v)
         else:
-            out[k] = json.dumps(v, default=_jsonable)
+            out[_xml_text(k)] = json.dumps(v, default=_jsonable)
     return out

@@ -8,18 +8,21 @@
     embodied-mem memory query PATH facts [--subject S] [--relation R] [--at T]
     embodied-mem memory query PATH path X,Y X,Y [--adjacent]
     embodied-mem memory export PATH OUT.graphml|OUT.json [--at T]
+    embodied-mem memory check PATH [--json] [--repair-wal] [--salvage NEW.db]
 
 The database is opened read-only (``Memory.open(path, readonly=True)``): a recall does not
 strengthen chunks, and another process may be writing meanwhile (it sees what is committed).
 Times are percept times; positions are world-frame map units. Every query takes ``--json``.
 Exit status: 0 on success (an empty answer included), 2 for bad arguments or a file that is
-missing, not a memory database, or of a newer schema (the message names the file).
+missing, not a memory database, or of a newer schema (the message names the file). ``check``
+exits 0 when the file is sound and 1 when it found problems (it lists them, and what to do).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,12 +43,25 @@ def _point(text: str) -> tuple[float, float, float]:
         raise argparse.ArgumentTypeError(f"a point is X,Y or X,Y,Z (numbers), got {text!r}") from None
     if len(parts) not in (2, 3):
         raise argparse.ArgumentTypeError(f"a point is X,Y or X,Y,Z, got {text!r}")
+    if not all(math.isfinite(v) for v in parts):
+        raise argparse.ArgumentTypeError(f"a point needs finite coordinates, got {text!r}")
     return (parts[0], parts[1], parts[2] if len(parts) == 3 else 0.0)
+
+
+def _time(text: str) -> float:
+    """A percept time: a number, or inf/-inf for an open end; NaN is refused."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a time is a number, got {text!r}") from None
+    if math.isnan(v):
+        raise argparse.ArgumentTypeError(f"a time is a number, got {text!r}")
+    return v
 
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=PROG, description="Inspect, query or export a memory database (read-only).")
-    sub = ap.add_subparsers(dest="command", required=True, metavar="{inspect,query,export}")
+    sub = ap.add_subparsers(dest="command", required=True, metavar="{inspect,query,export,check}")
 
     p = sub.add_parser("inspect", help="counts, time span, regions and labels")
     p.add_argument("path", type=Path)
@@ -59,11 +75,11 @@ def _parser() -> argparse.ArgumentParser:
                         ("last_seen", "when LABEL was last seen"), ("first_seen", "when LABEL was first seen")):
         s = q.add_parser(name, help=help_)
         s.add_argument("label")
-        s.add_argument("--at", type=float, default=None, help="answer as memory stood at this percept time")
+        s.add_argument("--at", type=_time, default=None, help="answer as memory stood at this percept time")
         s.add_argument("--json", action="store_true")
     s = q.add_parser("between", help="sightings and events with T0 <= t <= T1, in time order")
-    s.add_argument("t0", type=float)
-    s.add_argument("t1", type=float)
+    s.add_argument("t0", type=_time)
+    s.add_argument("t1", type=_time)
     s.add_argument("--limit", type=int, default=None)
     s.add_argument("--json", action="store_true")
     s = q.add_parser("recall", help="episodic recall: best chunks and items for TEXT")
@@ -74,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--subject", default=None)
     s.add_argument("--relation", default=None)
     s.add_argument("--object", default=None)
-    s.add_argument("--at", type=float, default=None)
+    s.add_argument("--at", type=_time, default=None)
     s.add_argument("--json", action="store_true")
     s = q.add_parser("path", help="waypoints from START to GOAL over known free space (X,Y)")
     s.add_argument("start", type=_point)
@@ -82,10 +98,19 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--adjacent", action="store_true", help="end next to GOAL (to reach an object)")
     s.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("check", help="integrity check, journal counts, last good percept; recovery")
+    p.add_argument("path", type=Path)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--no-replay", action="store_true", help="do not replay the journal (faster on big files)")
+    p.add_argument("--repair-wal", action="store_true",
+                   help="keep the commits before a damaged write-ahead log frame, move the log aside")
+    p.add_argument("--salvage", type=Path, default=None, metavar="NEW.db",
+                   help="copy every readable journal row into a new memory database NEW.db")
+
     p = sub.add_parser("export", help="write the knowledge graph as GraphML or node-link JSON")
     p.add_argument("path", type=Path)
     p.add_argument("out", type=Path, help="OUT.graphml or OUT.json")
-    p.add_argument("--at", type=float, default=None, help="export the graph as it stood at this time")
+    p.add_argument("--at", type=_time, default=None, help="export the graph as it stood at this time")
     return ap
 
 
@@ -194,18 +219,51 @@ def _export(mem: Any, out: Path, at: float | None) -> Any:
     suffix = out.suffix.lower()
     if suffix not in (".graphml", ".json"):
         raise _Usage(f"export: {out} must end in .graphml or .json")
+    if out.is_dir():
+        raise _Usage(f"export: {out} is a directory; give a file name ending in .graphml or .json")
     g = mem.graph if at is None else mem.graph.as_of(at)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if suffix == ".graphml":
-        g.to_graphml(out)
-    else:
-        g.to_json(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        if suffix == ".graphml":
+            g.to_graphml(out)
+        else:
+            g.to_json(out)
+    except OSError as exc:
+        raise _Usage(f"export: cannot write {out} ({exc.strerror or exc})") from None
     return g
+
+
+def _check(a: argparse.Namespace) -> int:
+    from .memory_check import check_file, repair_wal, salvage
+    from .store import StoreError
+
+    try:
+        if a.repair_wal:
+            print(repair_wal(a.path))
+        if a.salvage is not None:
+            copied, lost = salvage(a.path, a.salvage)
+            print(f"salvaged {copied:,} journal rows into {a.salvage} ({lost:,} unreadable rows left out)")
+        rep = check_file(a.path, replay=not a.no_replay)
+    except (StoreError, OSError) as exc:
+        print(f"{PROG}: error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps(rep.to_dict(), indent=2))
+    else:
+        print(_printable("\n".join(rep.lines())))
+    return 0 if rep.ok else 1
+
+
+def _printable(text: str) -> str:
+    """``text`` with lone surrogates (undecodable bytes in argv) escaped, so printing never fails."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = _parser()
     a = ap.parse_args(argv)  # exits 2 with argparse's message on bad usage
+    if a.command == "check":
+        return _check(a)
     try:
         mem = _open(a.path)
         try:
@@ -224,8 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                       + (f", as of t={a.at:g}" if a.at is not None else "") + ")")
         finally:
             mem.close()
-    except _Usage as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
+    except (_Usage, ValueError) as exc:  # ValueError: the library refused an argument, naming it
+        print(f"{PROG}: error: {_printable(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # `... | head`: the reader has gone, which is not an error
         import os

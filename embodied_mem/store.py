@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MemoryStore", "StoreError", "SCHEMA_VERSION", "APPLICATION_ID"]
+__all__ = ["MemoryStore", "StoreError", "SCHEMA_VERSION", "APPLICATION_ID", "decode_row", "wal_problem"]
 
 SCHEMA_VERSION = 1
 APPLICATION_ID = 0x454D454D  # "EMEM"
@@ -47,7 +47,7 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"payload holds {name} (not valid JSON)")
 
 
-def _decode_row(kind: Any, rec: Any, payload: Any) -> dict[str, Any]:
+def decode_row(kind: Any, rec: Any, payload: Any) -> dict[str, Any]:
     """One journal row's payload, or ``ValueError`` saying what is wrong with the row."""
     if not isinstance(kind, str):
         raise ValueError(f"kind is {type(kind).__name__}, not text")
@@ -350,7 +350,7 @@ class MemoryStore:
             for seq, kind, rec, payload in rows:
                 last = seq
                 try:
-                    d = _decode_row(kind, rec, payload)
+                    d = decode_row(kind, rec, payload)
                 except ValueError as exc:
                     msg = f"journal row seq {seq}: {exc}"
                     if problems is None:
