@@ -224,8 +224,8 @@ class MemoryStore:
         c = self.conn
         assert c is not None
         if new:
-            c.execute("PRAGMA journal_mode=WAL")
-            # One transaction: a crash leaves either an empty file (a new memory) or a complete one.
+            # One transaction, committed through a rollback journal: a crash leaves either an empty
+            # file (a new memory) or a complete one; then the file switches to WAL.
             c.execute("BEGIN IMMEDIATE")
             c.execute(f"PRAGMA application_id={APPLICATION_ID}")
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -235,6 +235,7 @@ class MemoryStore:
             c.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_at', ?)",
                       (str(SCHEMA_VERSION), repr(time.time())))
             c.execute("COMMIT")
+            c.execute("PRAGMA journal_mode=WAL")
         else:
             app = c.execute("PRAGMA application_id").fetchone()[0]
             if app != APPLICATION_ID:
