@@ -98,12 +98,13 @@ def check_file(path: str | Path, replay: bool = True) -> CheckReport:
         rep.problem(wal + f"; `embodied-mem memory check {path} --repair-wal` keeps the commits before the damage")
     try:
         c = _ro(path)
+        c.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
     except sqlite3.Error as exc:
         rep.problem(f"SQLite cannot open it: {exc}")
         return rep
     try:
         _check_db(c, rep)
-    except sqlite3.DatabaseError as exc:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
         rep.problem(f"SQLite error while checking: {exc}; `embodied-mem memory check {path} --salvage NEW.db` copies "
                     "the readable journal rows into a new file")
     finally:
@@ -224,6 +225,7 @@ def salvage(path: str | Path, out: str | Path) -> tuple[int, int]:
         raise StoreError(f"{out} exists; salvage writes a new file")
     MemoryStore(out).close()  # a new, empty memory database
     c = _ro(path)
+    c.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
     dst = sqlite3.connect(str(out), isolation_level=None)
     copied = lost = 0
     try:
@@ -245,14 +247,14 @@ def salvage(path: str | Path, out: str | Path) -> tuple[int, int]:
             try:
                 rows = c.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq > ? ORDER BY seq "
                                  "LIMIT 1024", (seq,)).fetchall()
-            except sqlite3.DatabaseError:
+            except (sqlite3.DatabaseError, UnicodeDecodeError):
                 rows = None
             if rows is None:  # a damaged page: step over it row by row
                 seq += 1
                 try:
                     rows = c.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq = ?",
                                      (seq,)).fetchall()
-                except sqlite3.DatabaseError:
+                except (sqlite3.DatabaseError, UnicodeDecodeError):
                     lost += 1
                     misses += 1
                     continue

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..graph import MemoryGraph
 from ..percept import Percept, percept_from_journal
-from ..store import MemoryStore
+from ..store import MemoryStore, StoreError
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import tokens
@@ -134,7 +134,11 @@ class Memory:
         try:
             stored = store.get_meta("config")
             if config is None and stored is not None:
-                config = json.loads(stored)
+                try:
+                    config = MemoryConfig.from_dict(json.loads(stored))
+                except (ValueError, TypeError) as exc:
+                    raise StoreError(f"{store.path}: the stored config is damaged ({str(exc)[:200]}); "
+                                     "pass config= to open it with a given config") from None
             mem = cls(config, encoder=encoder)
             if stored is None and not readonly:
                 store.set_meta("config", json.dumps(mem.config.to_dict()))
