@@ -52,7 +52,11 @@ def open_reader(path: str | Path) -> Any:
             p = mcaps[0]
         else:
             raise ValueError(f"{p} is not a rosbag2 folder (no metadata.yaml, {len(mcaps)} .mcap files)")
-    return AnyReader([p], default_typestore=typestore())
+    try:
+        return AnyReader([p], default_typestore=typestore())
+    except Exception as exc:  # rosbags refuses a file it does not recognise
+        raise RecordingError(f"{path} is not a readable ROS recording (rosbag2 folder, .db3, .mcap or ROS 1 "
+                             f".bag): {type(exc).__name__}: {exc}") from None
 
 
 def _open(path: str | Path) -> Any:
@@ -116,6 +120,7 @@ class BagTransport:
         self.tf_frames, mentions_world = self._scan_tf(cfg, tf_conns)
         self.world_frame = self._decide_world(cfg, tf_conns, mentions_world, topics)
         bridge.converter.lock_world(self.world_frame)
+        bridge.converter.tf_expected = bool(tf_conns)
         if source == "tf":
             bridge.converter.set_base_frame(self._decide_base(cfg))
 

@@ -261,6 +261,10 @@ class Ros2Bridge(RobotBridge):
         arrival = self.converter.tf.newest_stamp()
         if queue:
             self._enqueue(topic, (kind, msg, recv_t, arrival))
+            head = _stamp_or_none(queue[0][1])
+            fr = self.config.frames
+            if head is not None and self._waiting_newest.get(topic, head) - head > min(fr.tf_wait, fr.tf_chain_wait):
+                return self._retry_topic(topic)  # the topic moved on: its first may have waited long enough
             return []
         try:
             return self._convert(kind, topic, msg, recv_t, may_wait=True)
@@ -294,7 +298,7 @@ class Ros2Bridge(RobotBridge):
             if kind in ("tf", "tf_static"):
                 percepts, problems = conv.on_tf(msg, static=kind == "tf_static", recv_t=recv_t)
                 for pr in problems:
-                    self._skip("tf", pr, topic)
+                    self._skip(pr.reason if isinstance(pr, MalformedMessage) else "tf", str(pr), topic)
             elif kind == "odom":
                 percepts = [conv.odometry(msg, topic, recv_t)]
             elif kind == "pose":
@@ -325,32 +329,39 @@ class Ros2Bridge(RobotBridge):
         return out
 
     def _retry_waiting(self) -> list[Percept]:
-        """After new TF: convert waiting messages in order; drop those whose wait ran out (TF moved
-        on past their limit, or their topic did)."""
+        """After new TF: convert waiting messages in order; drop those whose wait ran out."""
         out: list[Percept] = []
+        for topic in list(self._waiting):
+            out += self._retry_topic(topic)
+        return out
+
+    def _retry_topic(self, topic: str) -> list[Percept]:
+        """Convert ``topic``'s waiting messages in order; drop those whose wait ran out (TF moved on
+        past their limit, or their topic did)."""
+        out: list[Percept] = []
+        queue = self._waiting.get(topic)
         newest = self.converter.tf.newest_stamp() if self.converter else None
-        for topic, queue in list(self._waiting.items()):
-            while queue:
-                kind, msg, recv_t, arrival = queue[0]
-                try:
-                    out += self._convert(kind, topic, msg, recv_t, may_wait=True)
-                except _Wait as w:
-                    st = _stamp_or_none(msg)
-                    moved_on = newest is not None and arrival is not None and newest - arrival > w.limit
-                    far_ahead = newest is not None and st is not None and st - newest > w.limit
-                    topic_on = st is not None and self._waiting_newest.get(topic, st) - st > w.limit
-                    if not (moved_on or far_ahead or topic_on):
-                        break  # keep waiting (and keep the topic's order)
-                    queue.popleft()
-                    self._waiting_bytes -= _size_of(msg)
-                    where = f"stamp {st:.3f}" if st is not None else "its stamp"
-                    self._skip(w.reason, f"no transform for {where} within {w.limit} s: {w}", topic)
-                    continue
+        while queue:
+            kind, msg, recv_t, arrival = queue[0]
+            try:
+                out += self._convert(kind, topic, msg, recv_t, may_wait=True)
+            except _Wait as w:
+                st = _stamp_or_none(msg)
+                moved_on = newest is not None and arrival is not None and newest - arrival > w.limit
+                far_ahead = newest is not None and st is not None and st - newest > w.limit
+                topic_on = st is not None and self._waiting_newest.get(topic, st) - st > w.limit
+                if not (moved_on or far_ahead or topic_on):
+                    break  # keep waiting (and keep the topic's order)
                 queue.popleft()
                 self._waiting_bytes -= _size_of(msg)
-            if not queue:
-                del self._waiting[topic]
-                self._waiting_newest.pop(topic, None)
+                where = f"stamp {st:.3f}" if st is not None else "its stamp"
+                self._skip(w.reason, f"no transform for {where} within {w.limit} s: {w}", topic)
+                continue
+            queue.popleft()
+            self._waiting_bytes -= _size_of(msg)
+        if not queue:
+            self._waiting.pop(topic, None)
+            self._waiting_newest.pop(topic, None)
         return out
 
     def _observe(self, p: Percept) -> bool:

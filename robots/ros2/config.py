@@ -92,14 +92,15 @@ _MOTION_KEYS = ("max_speed", "max_acceleration", "tolerance")
 class MotionConfig:
     """Plausible motion of one source (a pose topic, or a sensor's origin): a step from the last
     accepted position longer than ``min(max_speed·dt, (v + max_acceleration·dt)·dt) + tolerance``
-    (v: the speed of the step before) is refused as ``implausible_jump``. ``relocalize_after``
-    consecutive refused steps that agree with each other are taken as a real relocalisation.
+    (v: the speed of the step before) is refused as ``implausible_jump``. Refused positions in a
+    row that agree with each other for ``relocalize_after`` seconds are taken as a real
+    relocalisation (a shorter glitch never gets in).
     ``per_source`` overrides by topic, e.g. ``{"/amcl_pose": {"max_speed": 50.0}}``."""
 
     max_speed: float = 20.0  # m/s; 0 switches the check off
     max_acceleration: float = 50.0  # m/s²; 0: speed only
     tolerance: float = 0.5  # m always allowed (jitter, a stamp off by a frame)
-    relocalize_after: int = 3
+    relocalize_after: float = 1.0  # s
     per_source: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def limits(self, topic: str) -> tuple[float, float, float]:
@@ -143,7 +144,7 @@ class Ros2BridgeConfig:
     def __post_init__(self) -> None:
         m = self.motion
         for name, v in [("max_speed", m.max_speed), ("max_acceleration", m.max_acceleration),
-                        ("tolerance", m.tolerance)] + [
+                        ("tolerance", m.tolerance), ("relocalize_after", m.relocalize_after)] + [
                 (f"per_source[{k!r}].{kk}", vv) for k, o in (m.per_source or {}).items() for kk, vv in
                 (o.items() if isinstance(o, dict) else [("(mapping)", None)])]:
             if name.endswith("(mapping)"):

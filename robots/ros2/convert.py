@@ -169,6 +169,7 @@ class MessageConverter:
         fr = self.config.frames
         self.tf = TfBuffer(tolerance=fr.tf_tolerance, max_frames=fr.max_frames)
         self.mirror = OccupancyMirror()
+        self.tf_expected = True  # False: no TF will ever come (a recording without /tf), so never wait for it
         self._base: str | None = None  # the base frame of a TF trajectory, once decided
         self._warned_base = False
         # source -> (t, position, speed of the step before) of the last plausible position
@@ -260,17 +261,18 @@ class MessageConverter:
             reason = "unknown_frame" if "unknown frame" in text else "tf"
             # the chain may still come: the world frame is not in TF yet, or the frame's tree is not
             # joined to the world's yet (e.g. the static map -> odom arrives seconds in)
-            wait = not self.tf.has_frame(world) or "not connected" in text
+            wait = self.tf_expected and (not self.tf.has_frame(world) or "not connected" in text)
             raise MalformedMessage(reason, text, wait=wait) from None
 
     # ------------------------------------------------------------------ TF
-    def on_tf(self, msg: Any, static: bool, recv_t: float | None = None) -> tuple[list[Percept], list[str]]:
-        """Feed a TFMessage into the buffer. Returns (pose percepts if pose_source is "tf", problems).
+    def on_tf(self, msg: Any, static: bool, recv_t: float | None = None) -> tuple[list[Percept], list[Any]]:
+        """Feed a TFMessage into the buffer. Returns (pose percepts if pose_source is "tf", problems:
+        texts, or ``MalformedMessage`` for a refused pose).
 
         With ``pose_source: tf`` a pose of the base frame is made at the stamp of every transform
         that moves it: the base frame's own, or that of a frame it hangs below through static
         transforms only (odom -> base_footprint -> base_link)."""
-        problems: list[str] = []
+        problems: list[Any] = []
         percepts: list[Percept] = []
         stamps: dict[str, float] = {}
         transforms = msg.transforms
@@ -293,7 +295,10 @@ class MessageConverter:
                 try:
                     T = self.to_world(base, t)
                     p = self._pose_percept(self.source("tf"), t, T)
-                except (MalformedMessage, PerceptError, PerceptTypeError) as exc:
+                except MalformedMessage as exc:
+                    problems.append(exc)  # counted under its reason (e.g. implausible_jump)
+                    continue
+                except (PerceptError, PerceptTypeError) as exc:
                     problems.append(str(exc))
                     continue
                 if p is not None:
@@ -305,8 +310,9 @@ class MessageConverter:
         """Refuse (``MalformedMessage("implausible_jump")``) a position of ``source`` at ``t`` that is
         farther from its last plausible one than ``config.motion`` allows; otherwise record it.
 
-        ``relocalize_after`` refused positions in a row that are plausible among themselves are
-        accepted as a real jump (a relocalisation), so one bad start never locks a source out."""
+        Refused positions in a row that are plausible among themselves for ``relocalize_after``
+        seconds are accepted as a real jump (a relocalisation), so one bad start never locks a
+        source out, while a glitch shorter than that never gets in."""
         m = self.config.motion
         topic = source.split(":", 1)[1] if ":" in source else source
         vmax, amax, tol = m.limits(topic)
@@ -329,12 +335,12 @@ class MessageConverter:
                 if run and not plausible(run[-1][0], run[-1][1], vmax)[0]:
                     run.clear()
                 run.append((t, p.copy()))
-                if len(run) < max(1, m.relocalize_after):
+                if len(run) < 2 or run[-1][0] - run[0][0] < m.relocalize_after:
                     raise MalformedMessage("implausible_jump", f"{source} moved {d:.1f} m in {dt:.3f} s (max_speed "
                                                               f"{vmax} m/s, max_acceleration {amax} m/s², tolerance "
                                                               f"{tol} m)")
-                log.warning("%s: %d positions in a row agree after a jump of %.1f m: taking it as a relocalisation",
-                            source, len(run), d)
+                log.warning("%s: %d positions over %.1f s agree after a jump of %.1f m: taking it as a "
+                            "relocalisation", source, len(run), run[-1][0] - run[0][0], d)
         self._refused.pop(source, None)
         v = 0.0
         if last is not None and t > last[0]:
