@@ -15,7 +15,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 __all__ = ["TopicsConfig", "FramesConfig", "QosConfig", "ScanConfig", "CloudConfig", "DetectionConfig",
-           "MotionConfig", "DetectionLimits", "Ros2BridgeConfig", "robot_memory_config"]
+           "MotionConfig", "MessageLimits", "Ros2BridgeConfig", "robot_memory_config"]
 
 
 @dataclass
@@ -111,12 +111,15 @@ class MotionConfig:
 
 
 @dataclass
-class DetectionLimits:
-    """Bounds on one detections message (a bigger one is refused as ``too_large`` / ``bad_json``)."""
+class MessageLimits:
+    """Bounds on one message, so none can cost unbounded time or memory (a bigger one is refused as
+    ``too_large``; a camera cone too long as ``bad_json``)."""
 
     max_view_range: float = 50.0  # m: a camera cone longer than this is refused
     max_detections: int = 1000  # per message
     max_json_bytes: int = 1 << 20  # bytes of a JSON detections message or query
+    max_transforms: int = 10_000  # per TFMessage
+    max_points: int = 4_000_000  # rays of a LaserScan, points of a PointCloud2
 
 
 @dataclass
@@ -139,7 +142,7 @@ class Ros2BridgeConfig:
     cloud: CloudConfig = field(default_factory=CloudConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     motion: MotionConfig = field(default_factory=MotionConfig)
-    limits: DetectionLimits = field(default_factory=DetectionLimits)
+    limits: MessageLimits = field(default_factory=MessageLimits)
 
     def __post_init__(self) -> None:
         m = self.motion

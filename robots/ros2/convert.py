@@ -276,6 +276,9 @@ class MessageConverter:
         percepts: list[Percept] = []
         stamps: dict[str, float] = {}
         transforms = msg.transforms
+        if len(transforms) > self.config.limits.max_transforms:
+            raise MalformedMessage("too_large", f"{len(transforms)} transforms in one message "
+                                                f"(limit {self.config.limits.max_transforms})")
         for tr in transforms:
             try:
                 t = stamp_of(tr.header, recv_t)
@@ -466,6 +469,8 @@ class MessageConverter:
         if sc.min_interval > 0 and t - self._last_scan_t < sc.min_interval:
             self._accept(source, t)
             return None
+        if len(msg.ranges) > self.config.limits.max_points:
+            raise MalformedMessage("too_large", f"{len(msg.ranges)} ranges (limit {self.config.limits.max_points})")
         r = np.asarray(msg.ranges, dtype=np.float32).astype(np.float64)
         n = r.size
         inc, a0 = float(msg.angle_increment), float(msg.angle_min)
@@ -515,6 +520,9 @@ class MessageConverter:
         t = stamp_of(msg.header, recv_t)
         source = self.source(topic)
         self._check_order(source, t)
+        if int(msg.width) * int(msg.height) > self.config.limits.max_points:
+            raise MalformedMessage("too_large", f"{int(msg.width) * int(msg.height)} points "
+                                                f"(limit {self.config.limits.max_points})")
         pts = cloud_points(msg)
         T = self.to_world(msg.header.frame_id, t)
         self.check_motion(source, t, T.p)
