@@ -33,13 +33,11 @@ def plot_memory_map(memory: Any, path: str | Path, *, title: str | None = None, 
 
     sp = memory.spatial
     fig, ax = plt.subplots(figsize=(8, 8), dpi=110)
-    grid, (ix0, iy0) = sp.occupancy_grid()
-    cs = sp.config.cell_size
+    grid, extent = sp.occupancy_image(max_side=2048)  # bounded, however far apart the known cells are
     if grid.size:
         from matplotlib.colors import ListedColormap
 
         cmap = ListedColormap(["#ffffff", "#d9ecd0", "#5a5a5a"])  # unknown, free, blocked
-        extent = ((ix0 - 0.5) * cs, (ix0 + grid.shape[1] - 0.5) * cs, (iy0 - 0.5) * cs, (iy0 + grid.shape[0] - 0.5) * cs)
         ax.imshow(grid, cmap=cmap, vmin=0, vmax=2, origin="lower", extent=extent, interpolation="nearest", zorder=0)
     if places:
         pl = sp.places()

@@ -221,6 +221,13 @@ def main(argv: list[str] | None = None) -> int:
         if "'" in str(bag):
             print(f"embodied-mem robot replay: paths with a single quote are not supported: {bag}", file=sys.stderr)
             return 2
+        try:
+            from .ros2.bag import check_recording
+
+            check_recording(bag)
+        except (OSError, ValueError) as exc:  # not a recording, damaged, unreadable: one line, no traceback
+            print(f"embodied-mem robot replay: {exc}", file=sys.stderr)
+            return 2
         return _hydra(_replay_task, "robot_replay", [f"bag='{bag}'", *rest[1:]])
     print(f"embodied-mem robot: unknown sub-command {cmd!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -805,17 +805,61 @@ class SpatialMemory:
             return "unknown"
         return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(self.cell_of(point), 0), "unknown")
 
-    def occupancy_grid(self) -> tuple[np.ndarray, tuple[int, int]]:
-        """(grid, (ix0, iy0)): int8 array indexed [iy - iy0, ix - ix0]; 0 unknown, 1 free, 2 blocked."""
-        if not self._occ:
-            return np.zeros((0, 0), np.int8), (0, 0)
-        cells = np.array(list(self._occ.keys()), dtype=np.int64)
-        vals = np.fromiter(self._occ.values(), np.int8, len(self._occ))
-        ix0, iy0 = cells.min(0)
-        ix1, iy1 = cells.max(0)
-        g = np.zeros((iy1 - iy0 + 1, ix1 - ix0 + 1), np.int8)
-        g[cells[:, 1] - iy0, cells[:, 0] - ix0] = vals
+    def occupancy_cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked).
+        Memory is proportional to the known cells, however far apart they are."""
+        if not self.enabled or not self._occ:
+            return np.zeros((0, 2), np.int64), np.zeros(0, np.int8)
+        cells = np.array(list(self._occ.keys()), dtype=np.int64).reshape(-1, 2)
+        return cells, np.fromiter(self._occ.values(), np.int8, len(self._occ))
+
+    def occupancy_grid(self, window: tuple[int, int, int, int] | None = None,
+                       max_cells: int = 1 << 24) -> tuple[np.ndarray, tuple[int, int]]:
+        """(grid, (ix0, iy0)): a dense int8 view indexed [iy - iy0, ix - ix0]; 0 unknown, 1 free, 2 blocked.
+
+        ``window=(ix0, iy0, ix1, iy1)`` (cells, inclusive) bounds the view; by default it is the
+        bounding box of the known cells. A view of more than ``max_cells`` cells (16 Mi, 16 MiB)
+        raises ``ValueError`` instead of allocating it: known cells kilometres apart (a pose glitch,
+        an outdoor run) are read with ``occupancy_cells()`` or drawn with ``occupancy_image()``.
+        """
+        cells, vals = self.occupancy_cells()
+        if window is None:
+            if not len(cells):
+                return np.zeros((0, 0), np.int8), (0, 0)
+            (ix0, iy0), (ix1, iy1) = cells.min(0), cells.max(0)
+        else:
+            ix0, iy0, ix1, iy1 = (int(v) for v in window)
+            if ix1 < ix0 or iy1 < iy0:
+                raise ValueError(f"window {window} is empty: give (ix0, iy0, ix1, iy1) with ix0 <= ix1, iy0 <= iy1")
+        w, h = int(ix1) - int(ix0) + 1, int(iy1) - int(iy0) + 1
+        if w * h > max_cells:
+            raise ValueError(f"an occupancy view of {w} x {h} cells is more than max_cells={max_cells}; pass a "
+                             f"window, or use occupancy_cells() (sparse) or occupancy_image() (bounded)")
+        g = np.zeros((h, w), np.int8)
+        inside = (cells[:, 0] >= ix0) & (cells[:, 0] <= ix1) & (cells[:, 1] >= iy0) & (cells[:, 1] <= iy1)
+        g[cells[inside, 1] - iy0, cells[inside, 0] - ix0] = vals[inside]
         return g, (int(ix0), int(iy0))
+
+    def occupancy_image(self, max_side: int = 2048) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+        """A bounded picture of the whole occupancy layer, for plots: (image, (xmin, xmax, ymin, ymax)).
+
+        ``image[row, col]`` (row = y, upwards) holds the strongest state of the ``step × step`` cells
+        it covers (2 blocked > 1 free > 0 unknown), with ``step`` the smallest whole number that keeps
+        both sides within ``max_side``; the extent is in world units (cell edges). Memory:
+        O(known cells + max_side²)."""
+        cells, vals = self.occupancy_cells()
+        if not len(cells):
+            return np.zeros((0, 0), np.int8), (0.0, 0.0, 0.0, 0.0)
+        lo = cells.min(0)
+        span = cells.max(0) - lo + 1
+        step = max(1, int(-(-int(span.max()) // max(1, int(max_side)))))
+        idx = (cells - lo) // step
+        w, h = (int(v) for v in idx.max(0) + 1)
+        img = np.zeros(h * w, np.int8)
+        np.maximum.at(img, idx[:, 1] * w + idx[:, 0], vals)
+        cs = self._cs
+        x0, y0 = (lo[0] - 0.5) * cs, (lo[1] - 0.5) * cs
+        return img.reshape(h, w), (float(x0), float(x0 + w * step * cs), float(y0), float(y0 + h * step * cs))
 
     @property
     def n_known_cells(self) -> int:

@@ -15,6 +15,7 @@ anywhere, else ``frames.odom_frame`` (with ``odom_fallback``). What the bridge p
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import deque
 from pathlib import Path
@@ -22,11 +23,17 @@ from typing import Any
 
 from embodied_mem.deps import require
 
-__all__ = ["BagTransport", "open_reader"]
+__all__ = ["BagTransport", "open_reader", "check_recording", "RecordingError"]
+
+log = logging.getLogger("embodied_mem.robots.ros2")
+
+
+class RecordingError(ValueError):
+    """The file is not a readable recording (not a bag, truncated, damaged); the message names it."""
 
 
 def open_reader(path: str | Path) -> Any:
-    """A rosbags ``AnyReader`` (not yet opened) for a rosbag2 folder, .db3 or .mcap file."""
+    """A rosbags ``AnyReader`` (not yet opened) for a rosbag2 folder, .db3 or .mcap file, or a ROS 1 .bag."""
     require("rosbags", "rosbag2 replay")
     from rosbags.highlevel import AnyReader
 
@@ -45,7 +52,28 @@ def open_reader(path: str | Path) -> Any:
             p = mcaps[0]
         else:
             raise ValueError(f"{p} is not a rosbag2 folder (no metadata.yaml, {len(mcaps)} .mcap files)")
-    return AnyReader([p], default_typestore=typestore())
+    try:
+        return AnyReader([p], default_typestore=typestore())
+    except Exception as exc:  # rosbags refuses a file it does not recognise
+        raise RecordingError(f"{path} is not a readable ROS recording (rosbag2 folder, .db3, .mcap or ROS 1 "
+                             f".bag): {type(exc).__name__}: {exc}") from None
+
+
+def _open(path: str | Path) -> Any:
+    """``open_reader(path)``, opened; any failure of a file that is no readable recording -> RecordingError."""
+    reader = open_reader(path)
+    try:
+        reader.open()
+    except Exception as exc:  # rosbags raises its own errors, struct/yaml/sqlite errors on damaged files
+        raise RecordingError(f"{path} is not a readable ROS recording (rosbag2 folder, .db3, .mcap or ROS 1 "
+                             f".bag): {type(exc).__name__}: {exc}") from None
+    return reader
+
+
+def check_recording(path: str | Path) -> None:
+    """Open and close the recording at ``path``; raises ``FileNotFoundError`` / ``ValueError``
+    (``RecordingError`` for a file that is not a readable recording) with one clear line."""
+    _open(path).close()
 
 
 class BagTransport:
@@ -68,8 +96,7 @@ class BagTransport:
 
     def start(self, bridge: Any) -> None:
         self.bridge = bridge
-        self.reader = open_reader(self.path)
-        self.reader.open()
+        self.reader = _open(self.path)
         self.duration = self.reader.duration * 1e-9
         cfg = bridge.config
         topics = {c.topic: c for c in self.reader.connections}
@@ -89,23 +116,73 @@ class BagTransport:
             routes[t.pose] = "pose"
         self.routes = routes
         self.pose_source = source
-        self.world_frame = self._decide_world(cfg, [topics[k] for k in (t.tf, t.tf_static) if k and k in topics])
+        tf_conns = [topics[k] for k in (t.tf, t.tf_static) if k and k in topics]
+        self.tf_frames, mentions_world = self._scan_tf(cfg, tf_conns)
+        self.world_frame = self._decide_world(cfg, tf_conns, mentions_world, topics)
         bridge.converter.lock_world(self.world_frame)
+        bridge.converter.tf_expected = bool(tf_conns)
+        if source == "tf":
+            bridge.converter.set_base_frame(self._decide_base(cfg))
 
-    def _decide_world(self, cfg: Any, tf_conns: list[Any]) -> str:
-        """The world frame if the recording's TF ever mentions it, else odom (with odom_fallback)."""
-        fr = cfg.frames
-        if not fr.odom_fallback:
-            return fr.world_frame
+    def _scan_tf(self, cfg: Any, tf_conns: list[Any]) -> tuple[set[str], bool]:
+        """(every frame the recording's TF names, whether it mentions the world frame); reads TF once."""
+        frames: set[str] = set()
+        if not tf_conns:  # rosbags reads connections=[] as "every message": never pass an empty list
+            return frames, False
         for conn, _, raw in self.reader.messages(connections=tf_conns):
             try:
                 msg = self.reader.deserialize(raw, conn.msgtype)
+                for tr in msg.transforms:
+                    frames.add(str(tr.header.frame_id).lstrip("/"))
+                    frames.add(str(tr.child_frame_id).lstrip("/"))
+            except Exception:  # an undecodable record is counted during the replay itself
+                continue
+            if len(frames) > 10_000:
+                break
+        frames.discard("")
+        return frames, cfg.frames.world_frame in frames
+
+    def _decide_world(self, cfg: Any, tf_conns: list[Any], mentions_world: bool, topics: dict[str, Any]) -> str:
+        """The world frame if the recording's TF ever mentions it, else odom (with odom_fallback).
+
+        A recording without /tf and /tf_static (odometry only, e.g. converted from ROS 1) uses the
+        frame of its first odometry (or pose) message as the world frame."""
+        fr = cfg.frames
+        if not tf_conns:
+            frame = self._first_pose_frame(cfg, topics)
+            if frame and frame != fr.world_frame:
+                log.warning("%s has no /tf or /tf_static: using the odometry frame %r as the world frame",
+                            self.path.name, frame)
+                return frame
+        if not fr.odom_fallback:
+            return fr.world_frame
+        return fr.world_frame if mentions_world else fr.odom_frame
+
+    def _first_pose_frame(self, cfg: Any, topics: dict[str, Any]) -> str | None:
+        key = cfg.topics.odom if self.pose_source == "odom" else cfg.topics.pose if self.pose_source == "pose" else ""
+        conn = topics.get(key) if key else None
+        if conn is None:
+            return None
+        for c, _, raw in self.reader.messages(connections=[conn]):
+            try:
+                return str(self.reader.deserialize(raw, c.msgtype).header.frame_id).lstrip("/") or None
             except Exception:
                 continue
-            for tr in msg.transforms:
-                if fr.world_frame in (tr.header.frame_id.lstrip("/"), tr.child_frame_id.lstrip("/")):
-                    return fr.world_frame
-        return fr.odom_frame
+        return None
+
+    def _decide_base(self, cfg: Any) -> str:
+        """The robot's base frame for a TF trajectory: the configured one, else base_footprint (REP 105)."""
+        base = cfg.frames.base_frame
+        if base in self.tf_frames:
+            return base
+        seen = ", ".join(sorted(self.tf_frames)[:20]) or "none"
+        if "base_footprint" in self.tf_frames:
+            log.warning("%s: no %r frame in TF; using 'base_footprint' (REP 105) for the trajectory. Frames "
+                        "seen: %s", self.path.name, base, seen)
+            return "base_footprint"
+        log.warning("%s: no %r frame in TF, so no trajectory from TF; set robot.frames.base_frame to one of: %s",
+                    self.path.name, base, seen)
+        return base
 
     def stop(self) -> None:
         if self.reader is not None:
@@ -115,6 +192,21 @@ class BagTransport:
     def publish(self, key: str, msg: Any, type_name: str) -> None:
         self.published.append((key, msg))
         self.n_published += 1
+
+    def _messages(self, conns: list[Any]) -> Any:
+        """The reader's messages; a read error (a damaged file) ends the stream with the exception."""
+        if not conns:
+            return
+        it = self.reader.messages(connections=conns)
+        while True:
+            try:
+                item = next(it)
+            except StopIteration:
+                return
+            except Exception as exc:
+                yield exc, 0, b""
+                return
+            yield item
 
     def run(self, duration: float | None = None) -> dict[str, Any]:
         """Feed the recording (or its first ``duration`` seconds) to the bridge; returns counts and timing."""
@@ -132,8 +224,12 @@ class BagTransport:
         n = 0
         handle = self.bridge.handle
         deser = self.reader.deserialize
+        damage = None
         try:
-            for conn, ts, raw in self.reader.messages(connections=conns):
+            for conn, ts, raw in self._messages(conns):
+                if isinstance(conn, Exception):
+                    damage = conn
+                    break
                 t = ts * 1e-9
                 if first is None:
                     first = t
@@ -161,6 +257,10 @@ class BagTransport:
         self.bridge.finish()
         self.wall = time.perf_counter() - t_start
         self.n_messages = n
+        if damage is not None:
+            self.bridge._skip("damaged_recording", f"{type(damage).__name__}: {damage}", str(self.path))
+            raise RecordingError(f"{self.path} is damaged after {n} messages ({type(damage).__name__}: {damage}); "
+                                 f"memory keeps what came before")
         return {"messages": n, "wall_s": self.wall, "bag_duration_s": self.duration,
                 "messages_per_s": n / self.wall if self.wall else None,
                 "x_realtime": self.duration / self.wall if self.wall else None, "pose_source": self.pose_source}

@@ -67,7 +67,24 @@ TYPES: dict[str, tuple[str, str]] = {
 
 
 class _Wait(Exception):
-    """A message needs a transform newer than TF holds yet."""
+    """A message needs a transform TF does not hold yet (``limit``: s it may wait; ``reason`` if dropped)."""
+
+    def __init__(self, reason: str, limit: float, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.limit = limit
+
+
+def _size_of(msg: Any) -> int:
+    """Rough bytes of a message's bulk data (what waiting for TF costs)."""
+    for name in ("data", "ranges", "detections"):
+        v = getattr(msg, name, None)
+        if v is not None:
+            try:
+                return 256 + len(v) * (4 if name == "ranges" else 1 if name == "data" else 512)
+            except TypeError:
+                pass
+    return 256
 
 
 def _stamp_or_none(msg: Any) -> float | None:
@@ -141,6 +158,8 @@ class Ros2Bridge(RobotBridge):
         self._log_budget: Counter[str] = Counter()
         # topic -> messages waiting for TF: (kind, message, receive time, newest TF stamp on arrival)
         self._waiting: dict[str, deque[tuple[str, Any, float | None, float | None]]] = {}
+        self._waiting_bytes = 0
+        self._waiting_newest: dict[str, float] = {}  # topic -> newest stamp queued
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> None:
@@ -203,48 +222,83 @@ class Ros2Bridge(RobotBridge):
 
     def handle(self, kind: str, topic: str, msg: Any, recv_t: float | None = None) -> list[Percept]:
         """Convert one message and write it into memory. Never raises for a bad message: it is logged,
-        counted in ``skipped`` and dropped, leaving memory unchanged. Returns the percepts observed.
+        counted in ``skipped`` and dropped, leaving memory unchanged (a bad query gets an error
+        answer). Returns the percepts observed.
 
         A sensor message stamped after the newest transform it needs waits (like tf2's message
-        filter) until TF catches up, at most ``frames.tf_wait`` seconds of TF time or 100 messages per
-        topic; later messages of that topic queue behind it, so each topic keeps its time order."""
+        filter) until TF catches up, at most ``frames.tf_wait`` s of TF time; one whose frame has no
+        chain to the world yet (the static ``map -> odom`` comes a little later, TF just started)
+        waits up to ``frames.tf_chain_wait`` s. At most ``frames.max_waiting`` messages per topic
+        and ``frames.max_waiting_bytes`` in all wait; later messages of a topic queue behind its
+        first, so each topic keeps its time order."""
         self.require_connected("handle()")
         with self._lock:
             self.received[kind] += 1
-            if kind == "query":
-                text = getattr(msg, "data", None)
-                if not isinstance(text, str):
-                    self._skip("malformed", f"a query must be a std_msgs/String, got {type(msg).__name__}", topic)
-                    return []
-                self._answer(text)
-                return []
-            if kind in ("tf", "tf_static"):
-                out = self._convert(kind, topic, msg, recv_t)
-                return out + self._retry_waiting()
             if kind not in KINDS:
                 raise ValueError(f"unknown message kind {kind!r}; known: {sorted(KINDS)}")
-            queue = self._waiting.get(topic)
-            arrival = self.converter.tf.newest_stamp()
-            if queue:
-                queue.append((kind, msg, recv_t, arrival))
-                if len(queue) > 100:
-                    queue.popleft()
-                    self._skip("tf_timeout", "more than 100 messages waiting for a transform", topic)
-                return []
             try:
-                return self._convert(kind, topic, msg, recv_t, may_wait=True)
-            except _Wait:
-                self._waiting.setdefault(topic, deque()).append((kind, msg, recv_t, arrival))
+                return self._handle(kind, topic, msg, recv_t)
+            except Exception as exc:  # a bug or an input no check foresaw: count it, keep the bridge running
+                log.exception("error handling a %s message on %s", kind, topic)
+                self._skip("error", f"{type(exc).__name__}: {exc}", topic)
+                if kind == "query":
+                    self._reply({"id": None, "op": None, "ok": False, "error": f"internal error: {type(exc).__name__}"})
                 return []
+
+    def _handle(self, kind: str, topic: str, msg: Any, recv_t: float | None) -> list[Percept]:
+        if kind == "query":
+            text = getattr(msg, "data", None)
+            if not isinstance(text, str):
+                self._skip("malformed", f"a query must be a std_msgs/String, got {type(msg).__name__}", topic)
+                self._reply({"id": None, "op": None, "ok": False, "error": "a query must be a std_msgs/String"})
+                return []
+            self._answer(text, topic)
+            return []
+        if kind in ("tf", "tf_static"):
+            out = self._convert(kind, topic, msg, recv_t)
+            return out + self._retry_waiting()
+        queue = self._waiting.get(topic)
+        arrival = self.converter.tf.newest_stamp()
+        if queue:
+            self._enqueue(topic, (kind, msg, recv_t, arrival))
+            head = _stamp_or_none(queue[0][1])
+            fr = self.config.frames
+            if head is not None and self._waiting_newest.get(topic, head) - head > min(fr.tf_wait, fr.tf_chain_wait):
+                return self._retry_topic(topic)  # the topic moved on: its first may have waited long enough
+            return []
+        try:
+            return self._convert(kind, topic, msg, recv_t, may_wait=True)
+        except _Wait:
+            self._enqueue(topic, (kind, msg, recv_t, arrival))
+            return []
+
+    def _enqueue(self, topic: str, entry: tuple[str, Any, float | None, float | None]) -> None:
+        """Queue a message behind its topic's waiting ones; drop the oldest beyond the bounds."""
+        fr = self.config.frames
+        queue = self._waiting.setdefault(topic, deque())
+        queue.append(entry)
+        size = _size_of(entry[1])
+        self._waiting_bytes += size
+        st = _stamp_or_none(entry[1])
+        if st is not None:
+            self._waiting_newest[topic] = max(st, self._waiting_newest.get(topic, st))
+        while queue and (len(queue) > fr.max_waiting or self._waiting_bytes > fr.max_waiting_bytes):
+            old = queue.popleft()
+            self._waiting_bytes -= _size_of(old[1])
+            self._skip("tf_timeout", f"more than {fr.max_waiting} messages or {fr.max_waiting_bytes} bytes waiting "
+                                     f"for a transform", topic)
+        if not queue:
+            del self._waiting[topic]
 
     def _convert(self, kind: str, topic: str, msg: Any, recv_t: float | None, may_wait: bool = False) -> list[Percept]:
         conv = self.converter
         assert conv is not None
+        fr = self.config.frames
         try:
             if kind in ("tf", "tf_static"):
                 percepts, problems = conv.on_tf(msg, static=kind == "tf_static", recv_t=recv_t)
                 for pr in problems:
-                    self._skip("tf", pr, topic)
+                    self._skip(pr.reason if isinstance(pr, MalformedMessage) else "tf", str(pr), topic)
             elif kind == "odom":
                 percepts = [conv.odometry(msg, topic, recv_t)]
             elif kind == "pose":
@@ -258,11 +312,14 @@ class Ros2Bridge(RobotBridge):
             else:
                 percepts = [conv.detections_json(msg.data, topic, recv_t)]
         except MalformedMessage as exc:
-            if exc.reason == "tf_wait" and may_wait:
-                raise _Wait() from None
+            if may_wait and exc.reason == "tf_wait":
+                raise _Wait("tf_timeout", fr.tf_wait, str(exc)) from None
+            if may_wait and exc.wait:
+                raise _Wait(exc.reason, fr.tf_chain_wait, str(exc)) from None
             self._skip("tf" if exc.reason == "tf_wait" else exc.reason, str(exc), topic)
             return []
-        except (PerceptError, PerceptTypeError, AttributeError, TypeError, ValueError) as exc:
+        except (PerceptError, PerceptTypeError, AttributeError, TypeError, ValueError, OverflowError,
+                RecursionError) as exc:
             self._skip("malformed", f"{type(exc).__name__}: {exc}", topic)
             return []
         out = []
@@ -272,28 +329,39 @@ class Ros2Bridge(RobotBridge):
         return out
 
     def _retry_waiting(self) -> list[Percept]:
-        """After new TF: convert waiting messages in order; drop those TF did not reach within tf_wait."""
+        """After new TF: convert waiting messages in order; drop those whose wait ran out."""
         out: list[Percept] = []
+        for topic in list(self._waiting):
+            out += self._retry_topic(topic)
+        return out
+
+    def _retry_topic(self, topic: str) -> list[Percept]:
+        """Convert ``topic``'s waiting messages in order; drop those whose wait ran out (TF moved on
+        past their limit, or their topic did)."""
+        out: list[Percept] = []
+        queue = self._waiting.get(topic)
         newest = self.converter.tf.newest_stamp() if self.converter else None
-        for topic, queue in list(self._waiting.items()):
-            while queue:
-                kind, msg, recv_t, arrival = queue[0]
-                try:
-                    out += self._convert(kind, topic, msg, recv_t, may_wait=True)
-                except _Wait:
-                    st = _stamp_or_none(msg)
-                    wait = self.config.frames.tf_wait
-                    moved_on = newest is not None and arrival is not None and newest - arrival > wait
-                    far_ahead = newest is not None and st is not None and st - newest > wait
-                    if not (moved_on or far_ahead):
-                        break  # keep waiting (and keep the topic's order)
-                    queue.popleft()
-                    where = f"stamp {st:.3f}" if st is not None else "its stamp"
-                    self._skip("tf_timeout", f"no transform for {where}; TF moved on to {newest:.3f}", topic)
-                    continue
+        while queue:
+            kind, msg, recv_t, arrival = queue[0]
+            try:
+                out += self._convert(kind, topic, msg, recv_t, may_wait=True)
+            except _Wait as w:
+                st = _stamp_or_none(msg)
+                moved_on = newest is not None and arrival is not None and newest - arrival > w.limit
+                far_ahead = newest is not None and st is not None and st - newest > w.limit
+                topic_on = st is not None and self._waiting_newest.get(topic, st) - st > w.limit
+                if not (moved_on or far_ahead or topic_on):
+                    break  # keep waiting (and keep the topic's order)
                 queue.popleft()
-            if not queue:
-                del self._waiting[topic]
+                self._waiting_bytes -= _size_of(msg)
+                where = f"stamp {st:.3f}" if st is not None else "its stamp"
+                self._skip(w.reason, f"no transform for {where} within {w.limit} s: {w}", topic)
+                continue
+            queue.popleft()
+            self._waiting_bytes -= _size_of(msg)
+        if not queue:
+            self._waiting.pop(topic, None)
+            self._waiting_newest.pop(topic, None)
         return out
 
     def _observe(self, p: Percept) -> bool:
@@ -310,6 +378,10 @@ class Ros2Bridge(RobotBridge):
                 cb(p, now)
         return True
 
+    def skip(self, reason: str, detail: str, topic: str) -> None:
+        """Count a message dropped for ``reason`` (and log it, rate-limited); transports call this too."""
+        self._skip(reason, detail, topic)
+
     def _skip(self, reason: str, detail: str, topic: str) -> None:
         self.skipped[reason] += 1
         n = self.skipped[reason]
@@ -321,9 +393,14 @@ class Ros2Bridge(RobotBridge):
         still waiting for a transform are dropped (counted as ``tf_timeout``)."""
         with self._lock:
             for topic, queue in self._waiting.items():
-                for _ in queue:
-                    self._skip("tf_timeout", "still waiting for a transform at the end", topic)
+                for kind, msg, recv_t, _ in queue:
+                    try:  # one last try; what still fails is counted under its own reason
+                        self._convert(kind, topic, msg, recv_t, may_wait=True)
+                    except _Wait as w:
+                        self._skip(w.reason, f"still waiting for a transform at the end: {w}", topic)
             self._waiting.clear()
+            self._waiting_newest.clear()
+            self._waiting_bytes = 0
             for p in self.converter.finish() if self.converter else []:
                 self._observe(p)
 
@@ -359,12 +436,28 @@ class Ros2Bridge(RobotBridge):
         with self._lock:
             return answer_query(self, request)
 
-    def _answer(self, text: str) -> None:
+    def _answer(self, text: str, topic: str) -> None:
+        limit = self.config.limits.max_json_bytes
+        if len(text) > limit:
+            self._skip("too_large", f"a query of {len(text)} characters (limit {limit})", topic)
+            self._reply({"id": None, "op": None, "ok": False,
+                         "error": f"request of {len(text)} characters is longer than {limit}"})
+            return
+        reply = self.answer(text)
+        if not reply.get("ok"):
+            self._skip("bad_query", str(reply.get("error")), topic)
+        self._reply(reply)
+
+    def _reply(self, reply: dict[str, Any]) -> None:
         from .outputs import string_msg
 
-        reply = self.answer(text)
+        try:
+            text = json.dumps(reply, allow_nan=False)
+        except (TypeError, ValueError, OverflowError, RecursionError) as exc:
+            text = json.dumps({"id": None, "op": reply.get("op") if isinstance(reply.get("op"), str) else None,
+                               "ok": False, "error": f"the answer cannot be sent as JSON: {type(exc).__name__}"})
         self.answers += 1
-        self._transport.publish("answer", string_msg(json.dumps(reply)), TYPES["answer"][1])
+        self._transport.publish("answer", string_msg(text), TYPES["answer"][1])
 
     def goal_for(self, label: str) -> Any:
         """geometry_msgs/PoseStamped next to where ``label`` was last seen, facing it; None if never seen."""

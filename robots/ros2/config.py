@@ -15,7 +15,7 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
 __all__ = ["TopicsConfig", "FramesConfig", "QosConfig", "ScanConfig", "CloudConfig", "DetectionConfig",
-           "Ros2BridgeConfig", "robot_memory_config"]
+           "MotionConfig", "MessageLimits", "Ros2BridgeConfig", "robot_memory_config"]
 
 
 @dataclass
@@ -46,6 +46,10 @@ class FramesConfig:
     odom_fallback_after: float = 2.0  # s of message time to wait for the world frame before falling back
     tf_tolerance: float = 0.5  # s: a transform this much older/newer than a stamp is still used
     tf_wait: float = 1.0  # s of TF time a message stamped ahead of TF waits for its transform
+    tf_chain_wait: float = 10.0  # s a message waits while its frame's chain to the world is not yet in TF
+    max_waiting: int = 500  # messages per topic waiting for TF (the oldest is dropped beyond it)
+    max_waiting_bytes: int = 64 << 20  # bytes of message data waiting for TF, all topics together
+    max_frames: int = 10_000  # TF frames kept; transforms naming new frames beyond it are refused
 
 
 @dataclass
@@ -81,6 +85,43 @@ class DetectionConfig:
     min_score: float = 0.3
 
 
+_MOTION_KEYS = ("max_speed", "max_acceleration", "tolerance")
+
+
+@dataclass
+class MotionConfig:
+    """Plausible motion of one source (a pose topic, or a sensor's origin): a step from the last
+    accepted position longer than ``min(max_speed·dt, (v + max_acceleration·dt)·dt) + tolerance``
+    (v: the speed of the step before) is refused as ``implausible_jump``. Refused positions in a
+    row that agree with each other for ``relocalize_after`` seconds are taken as a real
+    relocalisation (a shorter glitch never gets in).
+    ``per_source`` overrides by topic, e.g. ``{"/amcl_pose": {"max_speed": 50.0}}``."""
+
+    max_speed: float = 20.0  # m/s; 0 switches the check off
+    max_acceleration: float = 50.0  # m/s²; 0: speed only
+    tolerance: float = 0.5  # m always allowed (jitter, a stamp off by a frame)
+    relocalize_after: float = 1.0  # s
+    per_source: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def limits(self, topic: str) -> tuple[float, float, float]:
+        """(max_speed, max_acceleration, tolerance) for ``topic``."""
+        o = self.per_source.get(topic, {})
+        return (float(o.get("max_speed", self.max_speed)), float(o.get("max_acceleration", self.max_acceleration)),
+                float(o.get("tolerance", self.tolerance)))
+
+
+@dataclass
+class MessageLimits:
+    """Bounds on one message, so none can cost unbounded time or memory (a bigger one is refused as
+    ``too_large``; a camera cone too long as ``bad_json``)."""
+
+    max_view_range: float = 50.0  # m: a camera cone longer than this is refused
+    max_detections: int = 1000  # per message
+    max_json_bytes: int = 1 << 20  # bytes of a JSON detections message or query
+    max_transforms: int = 10_000  # per TFMessage
+    max_points: int = 4_000_000  # rays of a LaserScan, points of a PointCloud2
+
+
 @dataclass
 class Ros2BridgeConfig:
     """Everything the bridge needs besides memory's own config."""
@@ -100,8 +141,24 @@ class Ros2BridgeConfig:
     scan: ScanConfig = field(default_factory=ScanConfig)
     cloud: CloudConfig = field(default_factory=CloudConfig)
     detection: DetectionConfig = field(default_factory=DetectionConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    limits: MessageLimits = field(default_factory=MessageLimits)
 
     def __post_init__(self) -> None:
+        m = self.motion
+        for name, v in [("max_speed", m.max_speed), ("max_acceleration", m.max_acceleration),
+                        ("tolerance", m.tolerance), ("relocalize_after", m.relocalize_after)] + [
+                (f"per_source[{k!r}].{kk}", vv) for k, o in (m.per_source or {}).items() for kk, vv in
+                (o.items() if isinstance(o, dict) else [("(mapping)", None)])]:
+            if name.endswith("(mapping)"):
+                raise ValueError(f"robot.motion.{name[:-9]} must be a mapping of {list(_MOTION_KEYS)}")
+            if name.startswith("per_source") and name.rsplit(".", 1)[1] not in _MOTION_KEYS:
+                raise ValueError(f"unknown key in robot.motion.{name}; valid keys: {list(_MOTION_KEYS)}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not (0 <= v < float("inf")):
+                raise ValueError(f"robot.motion.{name} must be a finite number >= 0, got {v!r}")
+        f = self.frames
+        if f.max_waiting < 1 or f.max_waiting_bytes < 1 or f.max_frames < 1:
+            raise ValueError("robot.frames.max_waiting, max_waiting_bytes and max_frames must be >= 1")
         if self.transport not in ("dds", "rclpy", "bag"):
             raise ValueError(f"robot.transport must be dds, rclpy or bag, got {self.transport!r}")
         if self.pose_source not in ("auto", "odom", "tf", "pose"):

@@ -45,9 +45,10 @@ log = logging.getLogger("embodied_mem.robots.ros2")
 class MalformedMessage(ValueError):
     """A message cannot become a percept; ``reason`` is a short category for counting."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, wait: bool = False) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
+        self.wait = wait  # the frame's chain to the world is not in TF yet: the message may wait for it
 
 
 def stamp_of(header: Any, fallback: float | None = None) -> float:
@@ -62,16 +63,22 @@ def stamp_of(header: Any, fallback: float | None = None) -> float:
 
 
 class OccupancyMirror:
-    """What this converter has told memory about each cell, on a dense int8 grid that grows as needed.
+    """What this converter has told memory about each cell: int8 tiles of 64 × 64 cells, only where
+    something is known, and a dense working window over the cells of the current message.
 
-    Cells are addressed by flat indices into the grid (valid until the next ``fit``); two int32
-    scratch grids of the same shape serve de-duplication and the per-scan hit margin in O(n).
-    Memory: 9 bytes per cell of the bounding box of everything seen (plus a 128-cell margin), e.g.
-    about 40 MB for a 100 m × 100 m floor at 5 cm cells; a kilometre-scale outdoor run would need
-    a tiled mirror instead.
+    Cells are addressed by flat indices into the window ``grid`` (valid until the next ``fit``); two
+    int32 scratch grids of the window's shape serve de-duplication and the per-scan hit margin in
+    O(n). When a message falls outside the window, the window is written back to the tiles and
+    re-centred on the message, so memory is 4 KiB per known tile plus 9 bytes per window cell
+    (``window`` cells a side, at least twice the message's extent): a pose or TF glitch that puts
+    one scan kilometres away costs a few tiles, not a grid over the whole bounding box.
     """
 
-    def __init__(self) -> None:
+    TILE = 64
+
+    def __init__(self, window: int = 1024) -> None:
+        self.side = max(self.TILE, int(window) // self.TILE * self.TILE)
+        self.tiles: dict[tuple[int, int], np.ndarray] = {}
         self.grid = np.zeros((0, 0), np.int8)
         self.mark = np.zeros((0, 0), np.int32)
         self.scratch = np.zeros((0, 0), np.int32)
@@ -80,21 +87,42 @@ class OccupancyMirror:
         self.stamp = 0
 
     def fit(self, xmin: int, xmax: int, ymin: int, ymax: int) -> None:
-        """Grow the grid (with a margin) so cells in [xmin, xmax] × [ymin, ymax] have an index."""
+        """Move the window (if needed) so cells in [xmin, xmax] × [ymin, ymax] have an index."""
         h, w = self.grid.shape
         if h and xmin >= self.x0 and ymin >= self.y0 and xmax < self.x0 + w and ymax < self.y0 + h:
             return
-        pad = 128
-        nx0 = min(xmin, self.x0 if w else xmin) - pad
-        ny0 = min(ymin, self.y0 if h else ymin) - pad
-        nx1 = max(xmax, self.x0 + w - 1 if w else xmax) + pad
-        ny1 = max(ymax, self.y0 + h - 1 if h else ymax) + pad
-        g = np.zeros((ny1 - ny0 + 1, nx1 - nx0 + 1), np.int8)
-        if h and w:
-            g[self.y0 - ny0:self.y0 - ny0 + h, self.x0 - nx0:self.x0 - nx0 + w] = self.grid
-        self.grid, self.x0, self.y0 = g, nx0, ny0
-        self.mark = np.zeros(g.shape, np.int32)
-        self.scratch = np.zeros(g.shape, np.int32)
+        self._store()
+        T = self.TILE
+        side_x = max(self.side, -(-2 * (xmax - xmin + 1) // T) * T)
+        side_y = max(self.side, -(-2 * (ymax - ymin + 1) // T) * T)
+        x0 = ((xmin + xmax) // 2 - side_x // 2) // T * T
+        y0 = ((ymin + ymax) // 2 - side_y // 2) // T * T
+        g = np.zeros((side_y, side_x), np.int8)
+        for (tx, ty), tile in self.tiles.items():
+            ox, oy = tx * T - x0, ty * T - y0
+            if 0 <= ox < side_x and 0 <= oy < side_y:
+                g[oy:oy + T, ox:ox + T] = tile
+        self.grid, self.x0, self.y0 = g, x0, y0
+        if self.mark.shape != g.shape:
+            self.mark = np.zeros(g.shape, np.int32)
+            self.scratch = np.zeros(g.shape, np.int32)
+
+    def _store(self) -> None:
+        """Write the window back into tiles (tiles with something known only)."""
+        h, w = self.grid.shape
+        if not h:
+            return
+        T = self.TILE
+        blocks = self.grid.reshape(h // T, T, w // T, T)
+        known = blocks.any(axis=(1, 3))
+        tx0, ty0 = self.x0 // T, self.y0 // T
+        for by, bx in zip(*np.nonzero(known)):
+            self.tiles[(tx0 + int(bx), ty0 + int(by))] = blocks[by, :, bx, :].copy()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: tiles plus the window and its two scratch grids."""
+        return len(self.tiles) * self.TILE ** 2 + self.grid.nbytes + self.mark.nbytes + self.scratch.nbytes
 
     def flat(self, ix: np.ndarray, iy: np.ndarray) -> np.ndarray:
         return (iy - self.y0) * self.grid.shape[1] + (ix - self.x0)
@@ -139,8 +167,14 @@ class MessageConverter:
             raise ValueError(f"cell_size must be a positive number of metres, got {cell_size!r}")
         self.cs = float(cell_size)
         fr = self.config.frames
-        self.tf = TfBuffer(tolerance=fr.tf_tolerance)
+        self.tf = TfBuffer(tolerance=fr.tf_tolerance, max_frames=fr.max_frames)
         self.mirror = OccupancyMirror()
+        self.tf_expected = True  # False: no TF will ever come (a recording without /tf), so never wait for it
+        self._base: str | None = None  # the base frame of a TF trajectory, once decided
+        self._warned_base = False
+        # source -> (t, position, speed of the step before) of the last plausible position
+        self._motion: dict[str, tuple[float, np.ndarray, float]] = {}
+        self._refused: dict[str, list[tuple[float, np.ndarray]]] = {}
         self._last_stamp: dict[str, float] = {}
         self._last_pose: dict[str, tuple[float, Pose]] = {}
         self._pending_pose: dict[str, Percept] = {}
@@ -162,6 +196,28 @@ class MessageConverter:
 
     def _accept(self, source: str, t: float) -> None:
         self._last_stamp[source] = t
+
+    def set_base_frame(self, frame: str) -> None:
+        """Fix the robot's base frame for a TF trajectory (bag replay decides from the recording)."""
+        self._base = frame.lstrip("/")
+
+    def base_frame(self) -> str:
+        """The base frame of a TF trajectory: the configured one; when TF has no such frame but has
+        ``base_footprint`` (REP 105 allows either), that one, with a warning naming the frames seen."""
+        if self._base is not None:
+            return self._base
+        want = self.config.frames.base_frame.lstrip("/")
+        if self.tf.has_frame(want):
+            self._base = want
+        elif self.tf.has_frame("base_footprint"):
+            log.warning("no %r frame in TF; using 'base_footprint' (REP 105) for the trajectory. Frames seen: %s",
+                        want, ", ".join(sorted(self.tf.frames())[:20]))
+            self._base = "base_footprint"
+        elif not self._warned_base and self.tf.n_dynamic() > 0:
+            self._warned_base = True
+            log.warning("no %r frame in TF yet, so no trajectory from TF; frames seen: %s (set "
+                        "robot.frames.base_frame)", want, ", ".join(sorted(self.tf.frames())[:20]))
+        return self._base or want
 
     def lock_world(self, frame: str) -> None:
         """Fix the world frame for the rest of the session (bag replay decides from the recording)."""
@@ -201,16 +257,29 @@ class MessageConverter:
         except TfExtrapolationError as exc:
             raise MalformedMessage("tf_wait", str(exc)) from None
         except TfError as exc:
-            reason = "unknown_frame" if "unknown frame" in str(exc) else "tf"
-            raise MalformedMessage(reason, str(exc)) from None
+            text = str(exc)
+            reason = "unknown_frame" if "unknown frame" in text else "tf"
+            # the chain may still come: the world frame is not in TF yet, or the frame's tree is not
+            # joined to the world's yet (e.g. the static map -> odom arrives seconds in)
+            wait = self.tf_expected and (not self.tf.has_frame(world) or "not connected" in text)
+            raise MalformedMessage(reason, text, wait=wait) from None
 
     # ------------------------------------------------------------------ TF
-    def on_tf(self, msg: Any, static: bool, recv_t: float | None = None) -> tuple[list[Percept], list[str]]:
-        """Feed a TFMessage into the buffer. Returns (pose percepts if pose_source is "tf", problems)."""
-        problems: list[str] = []
+    def on_tf(self, msg: Any, static: bool, recv_t: float | None = None) -> tuple[list[Percept], list[Any]]:
+        """Feed a TFMessage into the buffer. Returns (pose percepts if pose_source is "tf", problems:
+        texts, or ``MalformedMessage`` for a refused pose).
+
+        With ``pose_source: tf`` a pose of the base frame is made at the stamp of every transform
+        that moves it: the base frame's own, or that of a frame it hangs below through static
+        transforms only (odom -> base_footprint -> base_link)."""
+        problems: list[Any] = []
         percepts: list[Percept] = []
-        fr = self.config.frames
-        for tr in msg.transforms:
+        stamps: dict[str, float] = {}
+        transforms = msg.transforms
+        if len(transforms) > self.config.limits.max_transforms:
+            raise MalformedMessage("too_large", f"{len(transforms)} transforms in one message "
+                                                f"(limit {self.config.limits.max_transforms})")
+        for tr in transforms:
             try:
                 t = stamp_of(tr.header, recv_t)
                 v, q = tr.transform.translation, tr.transform.rotation
@@ -219,11 +288,20 @@ class MessageConverter:
             except (ValueError, MalformedMessage) as exc:
                 problems.append(str(exc))
                 continue
-            if self.pose_source == "tf" and tr.child_frame_id.lstrip("/") == fr.base_frame:
+            if self.pose_source == "tf" and not static:
+                child = str(tr.child_frame_id).lstrip("/")
+                stamps[child] = max(t, stamps.get(child, t))
+        if stamps:
+            base = self.base_frame()
+            movers = self.tf.static_ancestors(base)
+            for t in sorted({t for f, t in stamps.items() if f in movers}):
                 try:
-                    T = self.to_world(fr.base_frame, t)
+                    T = self.to_world(base, t)
                     p = self._pose_percept(self.source("tf"), t, T)
-                except (MalformedMessage, PerceptError, PerceptTypeError) as exc:
+                except MalformedMessage as exc:
+                    problems.append(exc)  # counted under its reason (e.g. implausible_jump)
+                    continue
+                except (PerceptError, PerceptTypeError) as exc:
                     problems.append(str(exc))
                     continue
                 if p is not None:
@@ -231,9 +309,51 @@ class MessageConverter:
         return percepts, problems
 
     # ------------------------------------------------------------------ poses
+    def check_motion(self, source: str, t: float, p: np.ndarray) -> None:
+        """Refuse (``MalformedMessage("implausible_jump")``) a position of ``source`` at ``t`` that is
+        farther from its last plausible one than ``config.motion`` allows; otherwise record it.
+
+        Refused positions in a row that are plausible among themselves for ``relocalize_after``
+        seconds are accepted as a real jump (a relocalisation), so one bad start never locks a
+        source out, while a glitch shorter than that never gets in."""
+        m = self.config.motion
+        topic = source.split(":", 1)[1] if ":" in source else source
+        vmax, amax, tol = m.limits(topic)
+        last = self._motion.get(source)
+
+        def plausible(t0: float, p0: np.ndarray, v0: float) -> tuple[bool, float, float]:
+            dt = max(0.0, t - t0)
+            d = float(np.linalg.norm(p[:2] - p0[:2]))
+            if vmax <= 0:
+                return True, d, dt
+            allowed = vmax * dt
+            if amax > 0:
+                allowed = min(allowed, (v0 + amax * dt) * dt)
+            return d <= allowed + tol, d, dt
+
+        if last is not None:
+            ok, d, dt = plausible(*last)
+            if not ok:
+                run = self._refused.setdefault(source, [])
+                if run and not plausible(run[-1][0], run[-1][1], vmax)[0]:
+                    run.clear()
+                run.append((t, p.copy()))
+                if len(run) < 2 or run[-1][0] - run[0][0] < m.relocalize_after:
+                    raise MalformedMessage("implausible_jump", f"{source} moved {d:.1f} m in {dt:.3f} s (max_speed "
+                                                              f"{vmax} m/s, max_acceleration {amax} m/s², tolerance "
+                                                              f"{tol} m)")
+                log.warning("%s: %d positions over %.1f s agree after a jump of %.1f m: taking it as a "
+                            "relocalisation", source, len(run), run[-1][0] - run[0][0], d)
+        self._refused.pop(source, None)
+        v = 0.0
+        if last is not None and t > last[0]:
+            v = float(np.linalg.norm(p[:2] - last[1][:2])) / (t - last[0])
+        self._motion[source] = (t, p.copy(), v)
+
     def _pose_percept(self, source: str, t: float, T: Transform) -> Percept | None:
         self._check_order(source, t)
         pose = Pose(float(T.p[0]), float(T.p[1]), float(T.p[2]), T.yaw)
+        self.check_motion(source, t, T.p)
         self._accept(source, t)
         last = self._last_pose.get(source)
         c = self.config
@@ -349,6 +469,8 @@ class MessageConverter:
         if sc.min_interval > 0 and t - self._last_scan_t < sc.min_interval:
             self._accept(source, t)
             return None
+        if len(msg.ranges) > self.config.limits.max_points:
+            raise MalformedMessage("too_large", f"{len(msg.ranges)} ranges (limit {self.config.limits.max_points})")
         r = np.asarray(msg.ranges, dtype=np.float32).astype(np.float64)
         n = r.size
         inc, a0 = float(msg.angle_increment), float(msg.angle_min)
@@ -361,6 +483,7 @@ class MessageConverter:
         if inc != 0 and math.isfinite(a1) and abs((a1 - a0) / inc + 1 - n) > 2:
             raise MalformedMessage("bad_scan", f"{n} ranges but angle_min/max/increment imply {(a1 - a0) / inc + 1:.0f}")
         T = self.to_world(msg.header.frame_id, t)
+        self.check_motion(source, t, T.p)
         cos_sin, ray_i, ray_j, k_max = self._rays(n, a0, inc)
         d = cos_sin @ T.R.T  # ray directions in the world
         dxy = d[:, :2]
@@ -397,8 +520,12 @@ class MessageConverter:
         t = stamp_of(msg.header, recv_t)
         source = self.source(topic)
         self._check_order(source, t)
+        if int(msg.width) * int(msg.height) > self.config.limits.max_points:
+            raise MalformedMessage("too_large", f"{int(msg.width) * int(msg.height)} points "
+                                                f"(limit {self.config.limits.max_points})")
         pts = cloud_points(msg)
         T = self.to_world(msg.header.frame_id, t)
+        self.check_motion(source, t, T.p)
         cc = self.config.cloud
         near = np.einsum("ij,ij->i", pts, pts) <= cc.max_range ** 2
         w = T.apply(pts[near])
@@ -429,6 +556,9 @@ class MessageConverter:
         dc = self.config.detection
         sightings = []
         frame = msg.header.frame_id
+        if len(msg.detections) > self.config.limits.max_detections:
+            raise MalformedMessage("too_large", f"{len(msg.detections)} detections "
+                                                f"(limit {self.config.limits.max_detections})")
         for i, det in enumerate(msg.detections):
             if not det.results:
                 continue
@@ -461,12 +591,19 @@ class MessageConverter:
              "fov": 1.2, "range": 3.0,       # optional, default from the detection config
              "detections": [{"label": "cup", "position": [x, y, z], "id": "cup-1", "score": 0.9}]}
         """
+        lim = self.config.limits
+        if isinstance(text, str) and len(text) > lim.max_json_bytes:
+            raise MalformedMessage("too_large", f"{len(text)} characters of JSON (limit {lim.max_json_bytes})")
         try:
             d = json.loads(text)
         except (json.JSONDecodeError, TypeError) as exc:
             raise MalformedMessage("bad_json", f"not JSON: {exc}") from None
+        except RecursionError:
+            raise MalformedMessage("bad_json", "JSON nested too deeply") from None
         if not isinstance(d, dict) or not isinstance(d.get("detections"), list):
             raise MalformedMessage("bad_json", "expected an object with a 'detections' list")
+        if len(d["detections"]) > lim.max_detections:
+            raise MalformedMessage("too_large", f"{len(d['detections'])} detections (limit {lim.max_detections})")
         stamp = d.get("stamp", recv_t)
         if stamp is None or isinstance(stamp, bool) or not isinstance(stamp, (int, float)) or not math.isfinite(stamp):
             raise MalformedMessage("bad_json", f"stamp must be a finite number of seconds, got {stamp!r}")
@@ -501,7 +638,11 @@ class MessageConverter:
         sensor = d.get("sensor_frame")
         view = None
         if sensor:
-            view = self._cone(str(sensor), t, float(d.get("fov", dc.fov)), float(d.get("range", dc.range)))
+            fov, rng = d.get("fov", dc.fov), d.get("range", dc.range)
+            for name, v, hi in (("fov", fov, 2 * math.pi), ("range", rng, lim.max_view_range)):
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= hi:
+                    raise MalformedMessage("bad_json", f"'{name}' must be a number from 0 to {hi:g}, got {v!r}")
+            view = self._cone(str(sensor), t, float(fov), float(rng))
         p = Percept(t=t, sightings=tuple(sightings), view=view, source=source)
         self._accept(source, t)
         return p

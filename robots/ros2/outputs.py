@@ -144,6 +144,7 @@ def _xy(v: Any, key: str) -> tuple[float, float, float]:
     return (float(v[0]), float(v[1]), float(v[2]) if len(v) == 3 else 0.0)
 
 
+MAX_EVENTS = 100_000  # most events one "between" answer may hold
 OPS = ("locate", "last_seen", "first_seen", "between", "path", "goto", "places", "stats")
 
 
@@ -155,11 +156,13 @@ def answer_query(bridge: Any, request: str | Mapping[str, Any]) -> dict[str, Any
         if isinstance(request, (str, bytes)):
             try:
                 request = json.loads(request)
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise QueryError(f"request is not JSON: {exc}") from None
+            except RecursionError:
+                raise QueryError("request is nested too deeply") from None
         if not isinstance(request, Mapping):
             raise QueryError("request must be a JSON object")
-        rid = request.get("id")
+        rid = _plain(request.get("id"))
         op = request.get("op")
         if op not in OPS:
             raise QueryError(f"unknown op {op!r}; ops: {', '.join(OPS)}")
@@ -178,7 +181,9 @@ def answer_query(bridge: Any, request: str | Mapping[str, Any]) -> dict[str, Any
             t0, t1 = _num(request, "t0"), _num(request, "t1")
             if t1 < t0:
                 raise QueryError(f"t1 ({t1}) is before t0 ({t0})")
-            limit = int(request.get("limit", 1000))
+            limit = request.get("limit", 1000)
+            if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_EVENTS:
+                raise QueryError(f"'limit' must be a whole number from 0 to {MAX_EVENTS}, got {limit!r}")
             evs = mem.temporal.between(t0, t1, limit=limit)
             out = {"events": [{"t": e.t, "kind": e.kind, "label": e.label, "text": e.text,
                                "position": list(e.position) if e.position else None} for e in evs]}
@@ -215,5 +220,14 @@ def answer_query(bridge: Any, request: str | Mapping[str, Any]) -> dict[str, Any
             out = {"stats": {k: v for k, v in mem.stats().items() if isinstance(v, (int, float, str, list))},
                    "bridge": bridge.stats()}
         return {"id": rid, "op": op, "ok": True, **out}
-    except (QueryError, ValueError, TypeError, LookupError) as exc:
-        return {"id": rid, "op": op, "ok": False, "error": str(exc)}
+    except (QueryError, ValueError, TypeError, LookupError, OverflowError) as exc:
+        return {"id": _plain(rid), "op": _plain(op), "ok": False, "error": str(exc)}
+    except Exception as exc:  # a request no check foresaw must still get an answer
+        return {"id": _plain(rid), "op": _plain(op), "ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
+
+
+def _plain(v: Any) -> Any:
+    """An id or op that can be echoed back as JSON (a scalar); anything else is not echoed."""
+    if v is None or isinstance(v, (str, bool, int)) or (isinstance(v, float) and math.isfinite(v)):
+        return v if not isinstance(v, str) or len(v) <= 256 else None
+    return None

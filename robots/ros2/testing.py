@@ -38,7 +38,7 @@ import numpy as np
 
 from . import messages as M
 
-__all__ = ["SimulatedRobot", "write_bag", "play_over_dds", "FakeRclpy"]
+__all__ = ["SimulatedRobot", "write_bag", "copy_recording", "convert_recording", "play_over_dds", "FakeRclpy"]
 
 
 @dataclass
@@ -159,6 +159,68 @@ def write_bag(path: str | Path, messages: Iterator[tuple[str, str, float, Any]],
             data = msg if isinstance(msg, (bytes, bytearray)) else store.serialize_cdr(msg, typ)
             w.write(conns[topic], int(round(t * 1e9)), bytes(data))
     return path
+
+
+def copy_recording(src: str | Path, dst: str | Path, *, edit: Any = None, topics: Sequence[str] | None = None,
+                   extra: Sequence[tuple[str, str, float, Any]] = (), storage: str = "sqlite3",
+                   compress: bool = False) -> Path:
+    """Copy a real recording into a new rosbag2 one, changing what a test needs.
+
+    ``topics``: keep only these (default: all). ``edit(topic, t, msg)`` (message objects of the
+    topics it is asked about) returns the message to write, or None to drop it; messages it leaves
+    alone are copied byte for byte. ``extra``: (topic, type, t, msg) tuples to add. ``compress``:
+    zstd (chunks of an MCAP file; whole file for sqlite3).
+    """
+    from rosbags.rosbag2 import CompressionFormat, CompressionMode, StoragePlugin, Writer
+
+    from .bag import open_reader
+    from .types import typestore
+
+    store = typestore()
+    plugin = {"sqlite3": StoragePlugin.SQLITE3, "mcap": StoragePlugin.MCAP}[storage]
+    dst = Path(dst)
+    reader = open_reader(src)
+    reader.open()
+    try:
+        keep = [c for c in reader.connections if topics is None or c.topic in topics]
+        out: list[tuple[int, str, bytes]] = []
+        types: dict[str, str] = {}
+        for conn, ts, raw in reader.messages(connections=keep):
+            types[conn.topic] = conn.msgtype
+            data = bytes(raw)
+            if edit is not None:
+                msg = edit(conn.topic, ts * 1e-9, reader.deserialize(raw, conn.msgtype))
+                if msg is None:
+                    continue
+                data = bytes(store.serialize_cdr(msg, conn.msgtype))
+            out.append((ts, conn.topic, data))
+    finally:
+        reader.close()
+    for topic, typ, t, msg in extra:
+        types[topic] = typ
+        out.append((int(round(t * 1e9)), topic, bytes(store.serialize_cdr(msg, typ))))
+    out.sort(key=lambda m: m[0])
+    w = Writer(dst, version=8, storage_plugin=plugin)
+    if compress:
+        w.set_compression(CompressionMode.STORAGE if storage == "mcap" else CompressionMode.FILE,
+                          CompressionFormat.ZSTD)
+    with w:
+        conns = {topic: w.add_connection(topic, typ, typestore=store) for topic, typ in types.items()}
+        for ts, topic, data in out:
+            w.write(conns[topic], ts, data)
+    return dst
+
+
+def convert_recording(src: str | Path, dst: str | Path, topics: Sequence[str] | None = None) -> Path:
+    """Convert with rosbags-convert's own code: rosbag2 -> ROS 1 when ``dst`` ends in ``.bag``, else
+    ROS 1 (or rosbag2) -> rosbag2 (sqlite3); ``topics`` keeps only those."""
+    from rosbags.convert.converter import convert
+
+    from .types import typestore
+
+    dst = Path(dst)
+    convert([Path(src)], dst, "sqlite3", 8, None, "file", typestore(), None, [], list(topics or []), [], [])
+    return dst
 
 
 def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, domain_id: int = 0,

@@ -96,25 +96,67 @@ class _Edge:
 
 
 class TfBuffer:
-    """Frame tree with per-edge history (``cache_time`` seconds kept). Not thread-safe; the bridge locks."""
+    """Frame tree with per-edge history (``cache_time`` seconds kept). Not thread-safe; the bridge locks.
 
-    def __init__(self, cache_time: float = 30.0, tolerance: float = 0.5) -> None:
+    Bounded: at most ``max_frames`` frames (a transform naming a new frame beyond that raises
+    ``ValueError``), and a dynamic edge not updated for ``cache_time`` s of TF time is dropped, so
+    a stream of ever-new frame ids costs O(1) per transform, not O(frames)."""
+
+    def __init__(self, cache_time: float = 30.0, tolerance: float = 0.5, max_frames: int = 10_000) -> None:
         self.cache_time = float(cache_time)
         self.tolerance = float(tolerance)
+        self.max_frames = int(max_frames)
         self._edges: dict[str, _Edge] = {}  # child -> edge to its parent
+        self._children: dict[str, int] = {}  # parent -> number of edges below it
+        self._newest: float | None = None
+        self._n_dynamic = 0
+        self._last_prune: float | None = None
 
     def newest_stamp(self) -> float | None:
         """The newest stamp of any dynamic transform (s), or None."""
-        ts = [e.ts[-1] for e in self._edges.values() if not e.static and e.ts]
-        return max(ts) if ts else None
+        return self._newest
+
+    def n_dynamic(self) -> int:
+        """Number of dynamic (``/tf``) edges."""
+        return self._n_dynamic
 
     def frames(self) -> set[str]:
         out = set(self._edges)
-        out.update(e.parent for e in self._edges.values())
+        out.update(self._children)
         return out
 
     def has_frame(self, frame: str) -> bool:
-        return frame in self._edges or any(e.parent == frame for e in self._edges.values())
+        return frame in self._edges or frame in self._children
+
+    def static_ancestors(self, frame: str) -> set[str]:
+        """``frame`` and the frames above it reached through static edges only: a dynamic transform
+        of any of these moves ``frame``."""
+        out = {frame}
+        e = self._edges.get(frame)
+        while e is not None and e.static and len(out) < 1000:
+            frame = e.parent
+            out.add(frame)
+            e = self._edges.get(frame)
+        return out
+
+    def _remove(self, child: str) -> None:
+        e = self._edges.pop(child)
+        if not e.static:
+            self._n_dynamic -= 1
+        n = self._children.get(e.parent, 0) - 1
+        if n > 0:
+            self._children[e.parent] = n
+        else:
+            self._children.pop(e.parent, None)
+
+    def _prune(self, now: float) -> None:
+        """Drop dynamic edges whose newest transform is older than ``cache_time`` (at most once per second)."""
+        if self._last_prune is not None and now - self._last_prune < 1.0:
+            return
+        self._last_prune = now
+        old = [c for c, e in self._edges.items() if not e.static and e.ts and now - e.ts[-1] > self.cache_time]
+        for c in old:
+            self._remove(c)
 
     def set_transform(self, parent: str, child: str, t: float, translation: tuple[float, float, float],
                       rotation: tuple[float, float, float, float], static: bool = False) -> None:
@@ -136,6 +178,13 @@ class TfBuffer:
             raise ValueError(f"transform {parent} -> {child} has a non-finite stamp")
         e = self._edges.get(child)
         if e is None or e.parent != parent:
+            new = (child not in self._edges and child not in self._children) + (
+                parent not in self._edges and parent not in self._children)
+            if new and len(self._edges) + len(self._children) + new > self.max_frames:
+                self._prune(self._newest if self._newest is not None else t)
+                if len(self._edges) + len(self._children) + new > self.max_frames:
+                    raise ValueError(f"transform {parent} -> {child} refused: TF already holds max_frames "
+                                     f"{self.max_frames} frames")
             # walking up from parent must not reach child (a cycle)
             f, seen = parent, 0
             while f in self._edges and seen < 1000:
@@ -143,9 +192,16 @@ class TfBuffer:
                 seen += 1
                 if f == child:
                     raise ValueError(f"transform {parent} -> {child} would make a cycle in the TF tree")
+            if e is not None:
+                self._remove(child)
             e = _Edge(parent, static)
             self._edges[child] = e
+            self._children[parent] = self._children.get(parent, 0) + 1
+            if not static:
+                self._n_dynamic += 1
         if static or e.static:
+            if not e.static:
+                self._n_dynamic -= 1
             e.static = True
             e.ts, e.ps, e.qs = [t], [p], [q]
             e.cache = None
@@ -162,6 +218,9 @@ class TfBuffer:
         if len(e.ts) > 64 and e.ts[-1] - e.ts[0] > self.cache_time:
             k = bisect_left(e.ts, e.ts[-1] - self.cache_time)
             del e.ts[:k], e.ps[:k], e.qs[:k]
+        if self._newest is None or t > self._newest:
+            self._newest = t
+        self._prune(self._newest)
 
     def _edge_at(self, child: str, e: _Edge, t: float | None) -> Transform:
         if e.static:
@@ -199,7 +258,8 @@ class TfBuffer:
             return Transform.identity()
         for f in (target, source):
             if not self.has_frame(f):
-                raise TfError(f"unknown frame {f!r} (known: {sorted(self.frames())[:12]})")
+                known = sorted(self.frames()) if len(self._edges) < 200 else sorted(list(self._edges)[:200])
+                raise TfError(f"unknown frame {f!r} (known: {known[:12]})")
         up_s, up_t = self._chain(source), self._chain(target)
         common = set(up_t)
         root = next((f for f in up_s if f in common), None)

@@ -137,8 +137,9 @@ def test_real_turtlebot4_recording(bags):
         sp = b.memory.spatial
         assert sp.n_known_cells > 10_000
         assert all(sp.occupancy((p.x, p.y)) == "free" for _, p in traj[::20])
-        # only the first scans (before odom -> base_link arrives) were skipped
-        assert sum(b.skipped.values()) <= 5 and set(b.skipped) <= {"unknown_frame", "tf"}
+        # only the first scans were skipped: they wait for odom -> base_link, whose first stamps lag
+        # theirs by ~4.7 s, so they time out
+        assert sum(b.skipped.values()) <= 5 and set(b.skipped) <= {"unknown_frame", "tf", "tf_timeout"}
     finally:
         b.disconnect()
 

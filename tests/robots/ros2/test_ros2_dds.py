@@ -132,3 +132,51 @@ def test_live_bridge_over_dds_with_independent_peers(tmp_path, dds_env):
         end = mem.spatial.trajectory()[-1]
         x, y, _ = ROBOT.pose_at(ROBOT.speed * PLAY)
         assert end[0] == pytest.approx(ROBOT.t0 + PLAY) and (end[1].x, end[1].y) == pytest.approx((x, y), abs=1e-6)
+
+
+def test_live_bridge_keeps_answering_through_hostile_messages(tmp_path, dds_env):
+    """Over real DDS: a cone of 10,000 km, a query nested 100,000 deep, "limit": Infinity, 20,000
+    new TF frame ids, a JSON detections message of 2 MB. Each is refused and counted, every query
+    gets an answer, the bridge keeps answering and stops on SIGINT."""
+    run_dir = tmp_path / "run"
+    bridge = subprocess.Popen(
+        [str(BIN / "embodied-mem"), "robot", "run", "robot=ros2", "transport=dds", "loopback=true", "duration=120",
+         "robot.marker_period=0", "robot.frames.max_frames=5000", f"hydra.run.dir={run_dir}"],
+        env=dds_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        peer = DdsPeer()
+        peer.subscribe("/memory/answer", "std_msgs/msg/String")
+        assert ask(peer, {"id": 0, "op": "stats"}, timeout=40)["ok"]
+        t = 100.0
+        tf = M.tf_message([("map", "odom", t, 0.0, 0.0, 0.0, 0.0), ("odom", "base_link", t, 1.0, 0.0, 0.0, 0.0),
+                           ("base_link", "camera_link", t, 0.1, 0.0, 0.3, 0.0)])
+        peer.publish("/tf", tf, "tf2_msgs/msg/TFMessage")
+        huge_cone = {"stamp": t, "frame_id": "map", "sensor_frame": "camera_link", "range": 1e7,
+                     "detections": [{"label": "cup", "position": [1.0, 1.0, 0.0]}]}
+        peer.publish("/detections_json", M.string(json.dumps(huge_cone)), "std_msgs/msg/String")
+        peer.publish("/detections_json", M.string(json.dumps({"stamp": t, "detections": [], "pad": "x" * (2 << 20)})),
+                     "std_msgs/msg/String")
+        for i in range(40):  # 20,000 new frame ids in 40 messages
+            peer.publish("/tf", M.tf_message([("odom", f"junk_{i}_{j}", t + 0.01 * i, 0.0, 0.0, 0.0, 0.0)
+                                              for j in range(500)]), "tf2_msgs/msg/TFMessage")
+        nested = '{"id": 10, "op": "between", "t0": ' + "[" * 100_000 + "]" * 100_000 + "}"
+        peer.publish("/memory/query", M.string(nested), "std_msgs/msg/String")
+        deadline, answers = time.monotonic() + 20, []
+        while time.monotonic() < deadline and not any("nested" in str(a.get("error")) for a in answers):
+            answers += [json.loads(s.data) for s in peer.read("/memory/answer")]
+            time.sleep(0.05)
+        assert any(a["ok"] is False and "nested too deeply" in a["error"] for a in answers), answers
+        inf = ask(peer, {"id": 11, "op": "between", "t0": 0, "t1": 1e9, "limit": float("inf")})
+        assert inf["ok"] is False and "limit" in inf["error"]
+        good = ask(peer, {"id": 12, "op": "stats"})
+        assert good["ok"]
+        skipped = good["bridge"]["skipped"]
+        assert skipped.get("bad_json", 0) >= 1 and skipped.get("too_large", 0) >= 1, skipped
+        assert skipped.get("bad_query", 0) >= 2 and skipped.get("tf", 0) >= 1, skipped  # nested, limit; frames
+        assert good["bridge"]["received"]["tf"] >= 41
+        peer.close()
+    finally:
+        if bridge.poll() is None:
+            bridge.send_signal(signal.SIGINT)
+        out, _ = bridge.communicate(timeout=30)
+    assert bridge.returncode == 0, out[-3000:]

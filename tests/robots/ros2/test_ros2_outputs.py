@@ -104,9 +104,11 @@ def test_send_action_returns_what_was_sent(bridge):
     ('{"op": "goto", "label": "unicorn"}', "never saw 'unicorn'"),
 ])
 def test_bad_requests_get_an_error_answer(bridge, req, error):
+    before = bridge.skipped["bad_query"]
     bridge.handle("query", "/memory/query", M.string(req), None)
     a = json.loads(bridge.transport.published[-1][1].data)
     assert a["ok"] is False and error in a["error"]
+    assert bridge.skipped["bad_query"] == before + 1
 
 
 def test_places_and_stats(bridge):
@@ -149,6 +151,8 @@ def test_disconnected_bridge_refuses_clearly():
 def test_non_string_query_is_skipped_and_unknown_kind_refused():
     with Ros2Bridge(transport=DirectTransport()) as b:
         assert b.handle("query", "/memory/query", M.odometry(1.0, 0, 0)) == []
-        assert b.skipped["malformed"] == 1 and b.transport.published == []
+        assert b.skipped["malformed"] == 1
+        (key, msg), = b.transport.published  # an error answer, so the asker is not left waiting
+        assert key == "answer" and json.loads(msg.data)["ok"] is False
         with pytest.raises(ValueError, match="unknown message kind 'teleport'"):
             b.handle("teleport", "/x", M.string("{}"))
