@@ -14,7 +14,7 @@ __all__ = ["DependencyNotInstalled", "require", "available", "as_dependency_erro
 
 INSTALL_HINTS: dict[str, str] = {
     "crafter": 'pip install "embodied_mem[crafter]"',
-    "torch": 'pip install torch==2.13.0 && pip install "embodied_mem[encoders]"  (CPU wheel first: an unpinned torch pulls a CUDA build)',
+    "torch": 'pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install "embodied_mem[encoders]"  (the CPU wheel first: a plain `pip install torch` pulls a multi-GB CUDA build)',
     "safetensors": 'pip install "embodied_mem[encoders]"',
     "cyclonedds": 'pip install "embodied_mem[ros2]"',
     "rosbags": 'pip install "embodied_mem[ros2]"',

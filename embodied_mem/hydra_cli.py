@@ -100,7 +100,7 @@ def check_additions(overrides: Iterable[str], open_sections: Iterable[str]) -> N
         if key.startswith(("hydra.", "hydra/")) or any(key == s or key.startswith(s + ".") for s in open_sections):
             continue
         where = f" (free-form sections: {', '.join(open_sections)})" if open_sections else ""
-        raise UsageError(f"{ov!r}: '+' adds a key, but this config has a fixed schema; set an existing key "
+        raise UsageError(f"{ov!r}: '+' adds a key, but this config's keys are fixed; set an existing key "
                          f"with {key}=VALUE{where}")
 
 
