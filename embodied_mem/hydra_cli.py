@@ -87,7 +87,16 @@ def launcher_overrides(argv: list[str]) -> list[str]:
         hint = INSTALL_HINTS.get(module) or f'pip install "embodied_mem[{extra}]"'
         alt = " (or add hydra/launcher=basic to run the jobs one after another)" if not chosen else ""
         raise UsageError(f"the {name} launcher is not installed: {hint}{alt}")
-    return argv if chosen else [*argv, "hydra/launcher=joblib"]
+    if chosen:
+        return argv
+    # Hydra's parser takes the overrides as one run of positional arguments: join that run (or lead it)
+    first = next((i for i, a in enumerate(argv) if "=" in a and not a.startswith("-")
+                  and (i == 0 or argv[i - 1] not in _VALUED_OPTIONS)), 0)
+    return [*argv[:first], "hydra/launcher=joblib", *argv[first:]]
+
+
+_VALUED_OPTIONS = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn", "--config-dir",
+                   "-cd", "--info", "-i", "--experimental-rerun", "-sc", "--shell-completion"}
 
 
 def check_additions(overrides: Iterable[str], open_sections: Iterable[str]) -> None:
