@@ -28,7 +28,6 @@ INSTALL_HINTS: dict[str, str] = {
     "hydra_plugins.hydra_submitit_launcher": 'pip install "embodied_mem[sweeps]"',
     "hydra_plugins.hydra_ray_launcher": 'pip install "embodied_mem[ray]"',
     "submitit": 'pip install "embodied_mem[sweeps]"',
-    "model2vec": 'pip install "embodied_mem[text]"',
 }
 
 
