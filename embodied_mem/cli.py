@@ -1,7 +1,8 @@
 """The ``embodied-mem`` command: a small dispatcher; each sub-command lives in its own module.
 
 Hydra-driven sub-commands (``run``, ``train-encoder``, ``robot``, ``bench``) receive the remaining
-arguments as Hydra overrides (``embodied-mem run episodes=2 steps=500 seed=3``).
+arguments as Hydra overrides (``embodied-mem run episodes=2 steps=500 seed=3``). A missing optional
+package prints one line naming its install command (exit 2); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -21,9 +22,40 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+HYDRA_COMMANDS = ("run", "train-encoder", "eval-encoder")  # Hydra completes their keys and choices
+
+BASH_COMPLETION = r"""# bash completion for embodied-mem: eval "$(embodied-mem --shell-completion install=bash)"
+_embodied_mem_complete() {
+    local cur=${COMP_WORDS[COMP_CWORD]}
+    if (( COMP_CWORD == 1 )); then
+        COMPREPLY=($(compgen -W "%(commands)s" -- "$cur")); return
+    fi
+    local sub=${COMP_WORDS[1]}
+    case " %(hydra)s " in
+        *" $sub "*)
+            local line="embodied-mem-$sub ${COMP_LINE#*"$sub"}"
+            local choices=$(COMP_POINT=${#line} COMP_LINE="$line" "${COMP_WORDS[0]}" "$sub" -sc query=bash 2>/dev/null)
+            COMPREPLY=($(compgen -o nospace -o default -W "$choices" -- "$cur"));;
+        *) COMPREPLY=($(compgen -f -- "$cur"));;
+    esac
+}
+COMP_WORDBREAKS=${COMP_WORDBREAKS//=}
+complete -o nospace -o default -F _embodied_mem_complete embodied-mem
+"""
+
+
+def completion_script(shell: str) -> str:
+    """The shell completion script: sub-commands, then Hydra's keys and choices for Hydra commands."""
+    if shell != "bash":
+        raise ValueError(f"shell completion is available for bash, not {shell!r}")
+    return BASH_COMPLETION % {"commands": " ".join(COMMANDS), "hydra": " ".join(HYDRA_COMMANDS)}
+
+
 def usage() -> str:
     lines = ["usage: embodied-mem COMMAND [ARGS...]", "", "commands:"]
     lines += [f"  {name:<14} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "`embodied-mem COMMAND --help` for a command's options; --debug shows full tracebacks;",
+              'bash completion: eval "$(embodied-mem --shell-completion install=bash)"']
     return "\n".join(lines)
 
 
@@ -32,13 +64,33 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
+    if argv[0] in ("-sc", "--shell-completion"):
+        shell = next((a.split("=", 1)[1] for a in argv[1:] if a.startswith("install=")), "bash")
+        try:
+            print(completion_script(shell))
+        except ValueError as exc:
+            print(f"embodied-mem: {exc}", file=sys.stderr)
+            return 2
+        return 0
     name, rest = argv[0], argv[1:]
+    if name in HYDRA_COMMANDS and any(a in ("-sc", "--shell-completion") for a in rest) and any(
+            a.startswith("install=") for a in rest):
+        return main(["--shell-completion", *[a for a in rest if a.startswith("install=")]])
     if name not in COMMANDS:
         print(f"embodied-mem: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    from .deps import as_dependency_error
+
     module, _, func = COMMANDS[name][0].partition(":")
-    fn = getattr(importlib.import_module(module), func)
-    result = fn(rest)
+    try:
+        fn = getattr(importlib.import_module(module), func)
+        result = fn(rest)
+    except Exception as exc:  # a missing optional package is the user's to install, not a bug
+        dep = as_dependency_error(exc)
+        if dep is None or "--debug" in rest:
+            raise
+        print(f"embodied-mem {name}: {dep}", file=sys.stderr)
+        return 2
     return int(result or 0)
 
 

@@ -11,13 +11,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .hydra_cli import UsageError
 from .memory.config import MemoryConfig
 
-__all__ = ["EnvConfig", "RunConfig", "register_configs", "check_overrides", "ConfigKeyError"]
+__all__ = ["EnvConfig", "RunConfig", "register_configs", "check_overrides", "validate_run_config", "ConfigKeyError"]
 
 
-class ConfigKeyError(ValueError):
+class ConfigKeyError(UsageError):
     """An override names a key that does not exist; the message lists the valid keys."""
+
+
+class ConfigValueError(UsageError):
+    """An override gives a key a value it cannot take (``steps=-5``); the message names key and rule."""
 
 
 @dataclass
@@ -48,6 +53,29 @@ class RunConfig:
     log_steps: bool = True  # write episodes.jsonl
     plots: bool = True
 
+    def __post_init__(self) -> None:
+        for name, low in (("episodes", 1), ("steps", 1), ("seed", 0), ("flush_every", 0)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}")
+
+
+def validate_run_config(cfg: Any) -> None:
+    """Check a composed run config's values (``steps`` >= 1, ``memory.spatial.place_radius`` > 0, ...).
+
+    Raises ``ValueError`` naming the key; nothing has run yet when it does.
+    """
+    from omegaconf import OmegaConf
+
+    from .memory.config import MemoryConfig
+
+    d = OmegaConf.to_container(cfg, resolve=True) if not isinstance(cfg, dict) else cfg
+    RunConfig(**{k: d[k] for k in ("episodes", "steps", "seed", "flush_every") if k in d})
+    try:
+        MemoryConfig.from_dict(d.get("memory"))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"memory.{exc}" if not str(exc).startswith(("memory", "unknown")) else str(exc)) from None
+
 
 _REGISTERED = False
 
@@ -72,7 +100,8 @@ def register_configs() -> None:
     _REGISTERED = True
 
 
-_OPEN = {"env.kwargs", "env.agents", "agent", "encoder"}  # free-form sections (checked by their owners)
+OPEN_SECTIONS = ("env.kwargs", "env.agents", "agent", "encoder")  # free-form sections (checked by their owners)
+_OPEN = set(OPEN_SECTIONS)
 
 
 def check_overrides(overrides: list[str], schema: type = RunConfig) -> None:
@@ -85,18 +114,43 @@ def check_overrides(overrides: list[str], schema: type = RunConfig) -> None:
             continue  # a group choice, checked by Hydra (it lists the available options)
         parts = key.split(".")
         cls: Any = schema
-        path = []
+        path: list[str] = []
+        chain: list[tuple[type, str]] = []  # (dataclass, field) from the root down to the key
         for part in parts:
             if ".".join(path + [part]) in _OPEN or ".".join(path) in _OPEN:
+                chain = []
                 break
             if not dataclasses.is_dataclass(cls):
+                chain = []
                 break
             fields = {f.name: f for f in dataclasses.fields(cls)}
             if part not in fields:
-                where = ".".join(path) or "the run config"
+                where = ".".join(path) or "the config"
                 raise ConfigKeyError(f"unknown config key {key!r}: {part!r} is not a key of {where}; "
                                      f"valid keys: {', '.join(sorted(fields))}")
             path.append(part)
+            chain.append((cls, part))
             f = fields[part]
             default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
             cls = type(default) if dataclasses.is_dataclass(default) else None
+        if chain and cls is None:
+            _check_value(chain, ov)
+
+
+def _check_value(chain: list[tuple[type, str]], override: str) -> None:
+    """Build the dataclasses on the key's path with the override's value (each value of a sweep), so
+    their own checks (``__post_init__``) refuse a bad value now, before Hydra starts anything."""
+    try:
+        from hydra.core.override_parser.overrides_parser import OverridesParser
+
+        parsed = OverridesParser.create().parse_override(override)
+        values = list(parsed.sweep_iterator()) if parsed.is_sweep_override() else [parsed.value()]
+    except Exception:  # noqa: BLE001 - a malformed override: Hydra reports it with its own message
+        return
+    for value in values:
+        try:
+            obj = value
+            for cls, name in reversed(chain):
+                obj = cls(**{name: obj})
+        except (ValueError, TypeError) as exc:
+            raise ConfigValueError(f"{override}: {exc}") from None

@@ -10,11 +10,11 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-__all__ = ["DependencyNotInstalled", "require", "available", "INSTALL_HINTS"]
+__all__ = ["DependencyNotInstalled", "require", "available", "as_dependency_error", "INSTALL_HINTS"]
 
 INSTALL_HINTS: dict[str, str] = {
     "crafter": 'pip install "embodied_mem[crafter]"',
-    "torch": 'pip install torch==2.13.0 && pip install "embodied_mem[encoders]"  (CPU wheel first: an unpinned torch pulls a CUDA build)',
+    "torch": 'pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install "embodied_mem[encoders]"  (the CPU wheel first: a plain `pip install torch` pulls a multi-GB CUDA build)',
     "safetensors": 'pip install "embodied_mem[encoders]"',
     "cyclonedds": 'pip install "embodied_mem[ros2]"',
     "rosbags": 'pip install "embodied_mem[ros2]"',
@@ -25,7 +25,9 @@ INSTALL_HINTS: dict[str, str] = {
     "habitat_sim": "conda install habitat-sim -c conda-forge -c aihabitat (habitat-sim is distributed through conda only)",
     "ray": 'pip install "embodied_mem[ray]"',
     "hydra_plugins.hydra_joblib_launcher": 'pip install "embodied_mem[sweeps]"',
-    "model2vec": 'pip install "embodied_mem[text]"',
+    "hydra_plugins.hydra_submitit_launcher": 'pip install "embodied_mem[sweeps]"',
+    "hydra_plugins.hydra_ray_launcher": 'pip install "embodied_mem[ray]"',
+    "submitit": 'pip install "embodied_mem[sweeps]"',
 }
 
 
@@ -49,3 +51,21 @@ def require(module: str, purpose: str | None = None) -> ModuleType:
         hint = INSTALL_HINTS.get(module) or INSTALL_HINTS.get(top) or f"pip install {top}"
         what = f" (needed for {purpose})" if purpose else ""
         raise DependencyNotInstalled(f"{top} is not installed{what}: {hint}. [{exc}]") from exc
+
+
+def as_dependency_error(exc: BaseException) -> DependencyNotInstalled | None:
+    """``exc`` as a ``DependencyNotInstalled`` when it is a missing *optional* package, else None.
+
+    A bare ``ModuleNotFoundError`` for a package listed in ``INSTALL_HINTS`` (say, torch imported at
+    the top of a module) gets its install route; a missing core package or our own module is a bug.
+    """
+    if isinstance(exc, DependencyNotInstalled):
+        return exc
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    name = exc.name
+    for known in (name, *[name.rsplit(".", i)[0] for i in range(1, name.count(".") + 1)]):
+        if known in INSTALL_HINTS:
+            top = known.split(".")[0]
+            return DependencyNotInstalled(f"{top} is not installed: {INSTALL_HINTS[known]}")
+    return None

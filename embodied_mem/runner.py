@@ -205,11 +205,18 @@ def _task(cfg: Any) -> float | None:
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
+    from .config_schema import validate_run_config
+    from .hydra_cli import UsageError
+
     OmegaConf.set_readonly(cfg, True)
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
     try:
+        try:
+            validate_run_config(cfg)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
         metrics = run_episodes(cfg, run_dir)
     except Exception as exc:
         if not multirun:
@@ -228,24 +235,16 @@ def _task(cfg: Any) -> float | None:
     return score
 
 
+ABOUT = ("Run closed-loop episodes: an agent with lifelong memory in a world (Crafter by default).\n"
+         "Examples: `embodied-mem run episodes=3 seed=1`, `embodied-mem run experiment=indoor3d`,\n"
+         "`embodied-mem run -m ablation=full,no_spatial seed=0,1` (a sweep; then `embodied-mem report DIR`).")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``embodied-mem run [-m] [overrides...]``."""
-    import hydra
+    """Entry point of ``embodied-mem run [-m] [--debug] [overrides...]``; returns the exit status."""
+    from .config_schema import OPEN_SECTIONS, check_overrides, register_configs
+    from .hydra_cli import run_app
 
-    from .config_schema import ConfigKeyError, check_overrides, register_configs
-
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        check_overrides([a for a in argv if not a.startswith("-")])
-    except ConfigKeyError as exc:
-        print(f"embodied-mem run: {exc}", file=sys.stderr)
-        return 2
     register_configs()
-    app = hydra.main(config_path="pkg://embodied_mem.configs", config_name="run", version_base="1.3")(_task)
-    old = sys.argv
-    sys.argv = ["embodied-mem-run", *argv]
-    try:
-        app()
-    finally:
-        sys.argv = old
-    return 0
+    return run_app(_task, "run", list(sys.argv[1:] if argv is None else argv), prog="embodied-mem run",
+                   about=ABOUT, check=check_overrides, open_sections=OPEN_SECTIONS)

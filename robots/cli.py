@@ -184,20 +184,15 @@ def _run_task(cfg: Any) -> None:
 
 
 def _hydra(task: Any, config_name: str, overrides: list[str]) -> int:
-    """Run a Hydra app; returns its exit status (Hydra reports bad overrides and errors, then exits 1)."""
-    import hydra
+    """Run a Hydra app; returns its exit status (a bad key, value or choice: one line, exit 2)."""
+    from embodied_mem.config_schema import check_overrides
+    from embodied_mem.hydra_cli import run_app
 
     _register()
-    app = hydra.main(config_path="pkg://embodied_mem.configs", config_name=config_name, version_base="1.3")(task)
-    old = sys.argv
-    sys.argv = [f"embodied-mem-{config_name}", *overrides]
-    try:
-        app()
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    finally:
-        sys.argv = old
-    return 0
+    schema = RobotRunConfig if config_name == "robot_run" else RobotReplayConfig
+    prog = "embodied-mem robot " + config_name.split("_", 1)[1]
+    return run_app(task, config_name, overrides, prog=prog, about=USAGE,
+                   check=lambda ovs: check_overrides(ovs, schema=schema))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -210,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     if cmd == "run":
         return _hydra(_run_task, "robot_run", rest)
     if cmd == "replay":
+        if rest and rest[0] in ("-h", "--help"):
+            return _hydra(_replay_task, "robot_replay", rest[:1])
         if not rest or "=" in rest[0] or rest[0].startswith("-"):
             print("embodied-mem robot replay: give the recording first: robot replay BAG_PATH [overrides]\n\n" + USAGE,
                   file=sys.stderr)

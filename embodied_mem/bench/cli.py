@@ -85,14 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     if suite not in SUITES:
         print(f"embodied-mem bench: unknown suite {suite!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    import hydra
+    from ..config_schema import check_overrides
+    from ..hydra_cli import run_app
 
     register_configs()
-    app = hydra.main(config_path="pkg://embodied_mem.configs", config_name="bench_qa", version_base="1.3")(_qa_task)
-    old = sys.argv
-    sys.argv = ["embodied-mem-bench-qa", *rest]
-    try:
-        app()
-    finally:
-        sys.argv = old
-    return 0
+    return run_app(_qa_task, "bench_qa", rest, prog="embodied-mem bench qa", about=SUITES["qa"],
+                   check=lambda ovs: check_overrides(ovs, schema=BenchQAConfig))

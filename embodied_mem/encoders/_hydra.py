@@ -8,10 +8,16 @@ from pathlib import Path
 from typing import Any
 
 
-def run_hydra(config_name: str, argv: list[str] | None, job: Callable[[Any, Path], None]) -> int:
-    """Run ``job(cfg, run_dir)`` under ``hydra.main`` with ``argv`` as overrides; the config is read-only."""
-    import hydra
+def run_hydra(config_name: str, argv: list[str] | None, job: Callable[[Any, Path], None], *, prog: str,
+              about: str = "", help_keys: tuple[str, ...] | None = None) -> int:
+    """Run ``job(cfg, run_dir)`` under Hydra with ``argv`` as overrides; the config is read-only.
+
+    Returns the exit status: 2 with one line for a user error (bad key, value or choice, missing torch).
+    """
     from omegaconf import OmegaConf
+
+    from ..hydra_cli import run_app
+    from .schema import register
 
     def _task(cfg: Any) -> None:
         from hydra.core.hydra_config import HydraConfig
@@ -19,11 +25,6 @@ def run_hydra(config_name: str, argv: list[str] | None, job: Callable[[Any, Path
         OmegaConf.set_readonly(cfg, True)
         job(cfg, Path(HydraConfig.get().runtime.output_dir))
 
-    app = hydra.main(config_path="pkg://embodied_mem.configs", config_name=config_name, version_base="1.3")(_task)
-    old = sys.argv
-    sys.argv = [f"embodied-mem-{config_name}", *(sys.argv[1:] if argv is None else argv)]
-    try:
-        app()
-    finally:
-        sys.argv = old
-    return 0
+    register()
+    return run_app(_task, config_name, list(sys.argv[1:] if argv is None else argv), prog=prog, about=about,
+                   help_keys=help_keys)

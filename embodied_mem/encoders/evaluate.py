@@ -49,9 +49,14 @@ def main(argv: list[str] | None = None) -> int:
     from .train import plot_history
 
     def job(cfg: Any, run_dir: Path) -> None:
+        from ..hydra_cli import UsageError
+
         if not cfg.checkpoint:
-            raise ValueError("eval-encoder needs checkpoint=PATH (a checkpoint/ directory written by train-encoder)")
+            raise UsageError("eval-encoder needs checkpoint=PATH (a checkpoint/ directory written by train-encoder)")
         path = Path(str(cfg.checkpoint))
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise UsageError(f"checkpoint={path}: not a checkpoint directory (expected config.json in it, "
+                             "as train-encoder writes into <run dir>/checkpoint)")
         metrics = evaluate_checkpoint(path, samples=int(cfg.train.eval_samples), seed=int(cfg.seed),
                                       threads=int(cfg.threads))
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -65,4 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(metrics, indent=2))
         print(f"run directory: {run_dir}")
 
-    return run_hydra("train_encoder", argv, job)
+    return run_hydra("train_encoder", argv, job, prog="embodied-mem eval-encoder", about=(
+        "Evaluate a checkpoint written by train-encoder on fresh samples of its own task (task, memory\n"
+        "kind and budget come from the checkpoint). Example: `embodied-mem eval-encoder\n"
+        "checkpoint=runs/encoders/.../checkpoint train.eval_samples=1024 seed=1`."),
+        help_keys=("checkpoint", "seed", "threads", "train.eval_samples"))

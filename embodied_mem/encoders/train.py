@@ -205,7 +205,7 @@ def plot_history(history: list[dict[str, float]], metric: str, path: str | Path,
 def _settings_from_cfg(cfg: Any) -> dict[str, Any]:
     from omegaconf import OmegaConf
 
-    d = OmegaConf.to_container(cfg, resolve=True)
+    d = OmegaConf.to_container(cfg, resolve=True, enum_to_str=True)
     d.pop("hydra", None)
     return {k: v for k, v in d.items() if k in DEFAULTS}
 
@@ -221,4 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(res.metrics, indent=2))
         print(f"run directory: {run_dir}")
 
-    return run_hydra("train_encoder", argv, job)
+    return run_hydra("train_encoder", argv, job, prog="embodied-mem train-encoder", about=(
+        "Train the place-centric transformer on a memory task; writes checkpoint/, metrics.json and\n"
+        "learning_curve.png into the run directory. Example: `embodied-mem train-encoder encoder=tiny\n"
+        "memory.kind=fifo memory.budget=0.25 train.steps=800 seed=1` (needs torch: the [encoders] extra)."))

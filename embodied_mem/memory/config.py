@@ -36,9 +36,12 @@ class SpatialConfig:
     cell_size: float = 1.0  # occupancy cell edge; cell centres lie on multiples of it
     index_cell: float = 4.0  # bucket size of the spatial hash over beliefs
     connectivity: int = 4  # 4 or 8: moves allowed by path()
+    walk_max_step: float | None = None  # longest pose-to-pose step path() takes as walked (None: 4 * place_radius)
 
     def __post_init__(self) -> None:
         _non_negative("spatial", self, "match_tolerance")
+        if self.walk_max_step is not None:
+            _non_negative("spatial", self, "walk_max_step")
         _positive("spatial", self, "place_radius", "cell_size", "index_cell")
         if self.connectivity not in (4, 8):
             raise ValueError(f"spatial.connectivity must be 4 or 8, got {self.connectivity!r}")

@@ -174,6 +174,7 @@ class Memory:
             self._apply(percept_from_journal(d), seq, recorded_at)
         elif kind == "episode":
             self.episodic.new_episode(d["t"], d.get("name"), recorded_at)
+            self.spatial.break_walk()
         elif kind == "strengthen":
             self.episodic.strengthen(d["chunks"], d["t"])
         elif kind == "reinforce":
@@ -421,6 +422,7 @@ class Memory:
             self._check_open()
             t = self.now if math.isfinite(self.now) else 0.0
             eid = self.episodic.new_episode(t, name)
+            self.spatial.break_walk()  # the next pose may be a reset, not a step
             self._journal("episode", {"t": t, "name": eid})
             return eid
 

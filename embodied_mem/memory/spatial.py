@@ -195,6 +195,10 @@ class SpatialMemory:
         # occupancy
         self._occ: dict[tuple[int, int], int] = {}
         self._frontier: set[tuple[int, int]] = set()
+        # cells the agent walked through between consecutive poses: known free for path() unless a
+        # later observation blocked them (a step longer than walk_max_step is no walk: a reset, a glitch)
+        self._walked: set[tuple[int, int]] = set()
+        self._walk_from: Pose | None = None
         self._agent_node = "agent"
 
     # ================================================================== ingest
@@ -241,6 +245,8 @@ class SpatialMemory:
         else:
             self._traj_t.append(t)
             self._traj.append(pose)
+            self._walk(self._walk_from, pose)
+            self._walk_from = pose
         if self._agent_node not in self.graph.nx:
             self.graph.add_node(self._agent_node, "agent", created=t)
         place = self._place_near(pose.position, create=True, t=t)
@@ -544,6 +550,34 @@ class SpatialMemory:
                 changed.append(c)
         if changed:
             self._update_frontier(changed)
+
+    def break_walk(self) -> None:
+        """The next pose starts a new walk (a new episode, a reset): no segment joins it to the last."""
+        self._walk_from = None
+
+    def _walk(self, a: Pose | None, b: Pose) -> None:
+        """Remember the cells of the segment a -> b as walked (4-connected: a diagonal crossing adds
+        the side cell the segment passes nearer to)."""
+        if a is None:
+            return
+        d = math.hypot(b.x - a.x, b.y - a.y)
+        limit = self.config.walk_max_step
+        if d == 0.0 or d > (4.0 * self.config.place_radius if limit is None else limit):
+            return
+        n = max(1, math.ceil(d / self._cs * 4))
+        prev = self._cell(a.x, a.y)
+        walked = self._walked
+        walked.add(prev)
+        for k in range(1, n + 1):
+            x, y = a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n
+            c = self._cell(x, y)
+            if c == prev:
+                continue
+            if c[0] != prev[0] and c[1] != prev[1]:  # crossed a corner: add the side cell nearer the segment
+                side1, side2 = (c[0], prev[1]), (prev[0], c[1])
+                walked.add(min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b)))
+            walked.add(c)
+            prev = c
 
     def _neigh4(self, c: tuple[int, int]) -> tuple[tuple[int, int], ...]:
         x, y = c
@@ -883,7 +917,9 @@ class SpatialMemory:
              max_expansions: int = 200_000) -> list[Position] | None:
         """Waypoints (cell centres) from ``start`` to ``goal`` over known free space, or None.
 
-        A* with the configured connectivity; the start cell may be unknown. With ``adjacent=True``
+        Known free: cells observed free, and cells on the segments the agent walked between
+        consecutive poses (unless observed blocked since). A* with the configured connectivity; a
+        diagonal step needs both side cells free (no cutting corners); the start cell may be unknown. With ``adjacent=True``
         the path ends next to ``goal`` (to interact with a tree, a table). When no cell is known
         at all, it plans over the place graph instead (waypoints are place positions).
         """
@@ -893,13 +929,18 @@ class SpatialMemory:
         if not self._occ:
             return self._place_path(s, g)
         sc, gc = self._cell(s[0], s[1]), self._cell(g[0], g[1])
-        occ = self._occ
+        occ, walked = self._occ, self._walked
+
+        def free(c: tuple[int, int]) -> bool:  # observed free, or walked through and not blocked since
+            v = occ.get(c)
+            return v == FREE or (v is None and c in walked)
+
         if adjacent:
-            goals = {n for n in self._moves(gc) if occ.get(n) == FREE or n == sc}
+            goals = {n for n in self._moves(gc) if free(n) or n == sc}
             if gc == sc:
                 goals.add(sc)
         else:
-            goals = {gc} if (occ.get(gc) == FREE or gc == sc) else set()
+            goals = {gc} if (free(gc) or gc == sc) else set()
         if not goals:
             return None
         if sc in goals:
@@ -934,9 +975,12 @@ class SpatialMemory:
             if expansions > max_expansions:
                 return None
             for n in self._moves(c):
-                if occ.get(n) != FREE:
+                if not free(n):
                     continue
-                step = 1.0 if (n[0] == c[0] or n[1] == c[1]) else math.sqrt(2)
+                straight = n[0] == c[0] or n[1] == c[1]
+                if not straight and not (free((n[0], c[1])) and free((c[0], n[1]))):
+                    continue  # a diagonal step needs both side cells free: no cutting past a corner
+                step = 1.0 if straight else math.sqrt(2)
                 nc = gcost + step
                 if nc < cost.get(n, float("inf")):
                     cost[n] = nc
@@ -1023,3 +1067,11 @@ class SpatialMemory:
         """label -> number of distinct objects ever believed."""
         return {label: len({b.node for b in bs}) for label, bs in self._all.items()}
 
+
+def _seg_dist(p: Position, a: Pose, b: Pose) -> float:
+    """Distance in the x-y plane from ``p`` to the segment a -> b."""
+    ax, ay, bx, by = a.x, a.y, b.x, b.y
+    dx, dy = bx - ax, by - ay
+    L = dx * dx + dy * dy
+    u = 0.0 if L == 0 else max(0.0, min(1.0, ((p[0] - ax) * dx + (p[1] - ay) * dy) / L))
+    return math.hypot(p[0] - ax - u * dx, p[1] - ay - u * dy)

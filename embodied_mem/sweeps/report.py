@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "collect", "write_report", "Job"]
+__all__ = ["main", "collect", "write_report", "is_sweep_dir", "Job"]
 
 
 @dataclass
@@ -74,6 +74,16 @@ def _sweep_values(value: str) -> list[str]:
     if v.startswith("choice(") and v.endswith(")"):
         v = v[7:-1]
     return [x.strip() for x in v.split(",")]
+
+
+def is_sweep_dir(path: Path) -> bool:
+    """A Hydra multirun folder: it holds ``multirun.yaml`` or job folders with a ``.hydra/`` inside."""
+    if (path / "multirun.yaml").is_file():
+        return True
+    try:
+        return any((child / ".hydra").is_dir() for child in path.iterdir() if child.is_dir())
+    except OSError:
+        return False
 
 
 def collect(sweep_dir: Path) -> tuple[list[Job], list[str]]:
@@ -268,6 +278,11 @@ def main(argv: list[str] | None = None) -> int:
     sweep = Path(argv[0])
     if not sweep.is_dir():
         print(f"embodied-mem report: {sweep} is not a directory", file=sys.stderr)
+        return 2
+    if not is_sweep_dir(sweep):
+        print(f"embodied-mem report: {sweep} is not a sweep folder (no multirun.yaml and no job folders with "
+              ".hydra/ in it); give the folder `embodied-mem run -m ...` printed, e.g. multirun/<date>/<time>",
+              file=sys.stderr)
         return 2
     out = write_report(sweep)
     if not out["rows"] and not out["failed"] and not out["missing"]:

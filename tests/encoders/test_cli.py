@@ -32,6 +32,8 @@ def test_train_then_evaluate_writes_artefacts(tmp_path) -> None:
 
 
 def test_bad_override_fails_with_a_clear_message(tmp_path, capsys) -> None:
-    with pytest.raises(SystemExit):
-        main(["train-encoder", *SMALL, "memory.kind=lifo", f"hydra.run.dir={tmp_path}"])
-    assert "memory kind must be one of" in capsys.readouterr().err
+    # refused while composing the config (an Enum in the schema), before any training starts
+    assert main(["train-encoder", *SMALL, "memory.kind=lifo", f"hydra.run.dir={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value 'lifo', expected one of [fifo, place]" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

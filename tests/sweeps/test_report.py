@@ -84,4 +84,17 @@ def test_command_line_narrows_an_experiments_sweep_and_fixed_values_match_hydras
 def test_report_cli_refuses_a_missing_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "nope")]) == 2
     assert "is not a directory" in capsys.readouterr().err
-    assert main([str(tmp_path)]) == 1  # an empty directory: says no jobs found
+    assert main([str(tmp_path)]) == 2  # an empty directory is not a sweep folder
+    assert "is not a sweep folder" in capsys.readouterr().err
+
+
+def test_report_refuses_a_folder_that_is_not_a_sweep_without_scanning_it(tmp_path: Path,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    # `report /tmp` used to glob the whole tree and crash: a folder whose job folders are deeper
+    # down (or absent) is refused in one line, exit 2, and nothing is written into it
+    deep = tmp_path / "a" / "b" / "0_full_s0" / ".hydra"
+    deep.mkdir(parents=True)
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a sweep folder" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "ablation.md").exists()
