@@ -14,7 +14,10 @@ critic and executor, the same four parts as the Crafter agent, with a Minecraft 
 Where resources are comes from **spatial memory** (``memory.spatial.locate``) when it is enabled;
 without it (``memory.spatial.enabled=false`` or the ``reactive`` agent) only from what is visible
 now. Exploration with spatial memory walks to the nearest frontier of known free space; without it,
-it keeps a random heading through the free cells in view and turns when blocked.
+it keeps a random heading through the free cells in view and turns when blocked (``reactive``), or,
+in the ``sweep`` agent (the stronger memoryless baseline), walks a fixed outward square spiral around
+its start (``SpiralSweep``): no map and no remembered resource positions, only its own position and
+the spiral's geometry; it collects whatever of the current kind it sees on the way.
 
 Units: blocks; positions in memory's frame (``envs/minecraft/frames.py``) unless named ``mc``.
 """
@@ -31,7 +34,8 @@ from typing import Any
 from .base import Agent
 
 __all__ = ["MinecraftAgentConfig", "Subgoal", "State", "Preprocessor", "Planner", "Critic", "Executor",
-           "MinecraftAgent", "RandomMinecraftAgent", "make_agent", "make_robomemory", "make_reactive", "make_random"]
+           "MinecraftAgent", "RandomMinecraftAgent", "SpiralSweep", "make_agent", "make_robomemory", "make_reactive",
+           "make_sweep", "make_random"]
 
 EYE = 1.62  # eye height above the feet, blocks
 DIG_REACH = 4.5  # Mineflayer digs blocks whose centre is within 5.1 of the eyes; keep a margin
@@ -51,6 +55,9 @@ class MinecraftAgentConfig:
     loop_cells: int = 2  # at most this many distinct cells in the window (no progress) -> "loop"
     move_timeout_ms: int = 6000  # a move_to that takes longer is stopped (and counts as failed)
     critic: bool = True  # off: no blacklisting, no loop mitigation (ablation)
+    explore: str = "auto"  # auto (frontiers with spatial memory, else random heading) | heading | spiral
+    sweep_spacing: float = 10.0  # spiral: blocks between parallel passes (about the sight radius, 8, plus a margin)
+    sweep_misses: int = 8  # spiral: consecutive unreachable or blocked waypoints before it starts over
     write_memory: bool = True
 
     @staticmethod
@@ -76,6 +83,11 @@ class MinecraftAgentConfig:
             raise ValueError(f"unknown key(s) {sorted(bad)} in agent.minecraft; valid keys: {sorted(valid)}")
         for k, v in own.items():
             setattr(out, k, v)
+        if out.explore not in ("auto", "heading", "spiral"):
+            raise ValueError(f"agent.minecraft.explore must be auto, heading or spiral, got {out.explore!r}")
+        if out.sweep_spacing <= 0 or out.sweep_misses < 1:
+            raise ValueError(f"agent.minecraft sweep_spacing must be > 0 and sweep_misses >= 1, "
+                             f"got {out.sweep_spacing}, {out.sweep_misses}")
         if out.stride <= 0 or out.approach_range <= 0:
             raise ValueError(f"agent.minecraft stride and approach_range must be > 0, got {out.stride}, {out.approach_range}")
         return out
@@ -212,6 +224,60 @@ class Critic:
         return verdict
 
 
+class SpiralSweep:
+    """A memoryless systematic sweep: waypoints along an outward square spiral around ``origin``.
+
+    Legs run east, south, west, north (memory +x, +y, -x, -y) with lengths ``spacing``,
+    ``spacing``, ``2 spacing``, ``2 spacing``, ... so parallel passes lie ``spacing`` blocks apart;
+    each leg is cut into waypoints at most ``step`` blocks apart. The sweep keeps only its index
+    along the spiral and a count of consecutive misses (waypoints the agent could not reach or saw
+    blocked); after ``misses`` in a row (the spiral has left the reachable area) it starts over at
+    the origin. It holds no map and no positions of anything seen. Units: blocks, memory frame.
+    """
+
+    def __init__(self, spacing: float, step: float, misses: int) -> None:
+        if spacing <= 0 or step <= 0 or misses < 1:
+            raise ValueError(f"SpiralSweep needs spacing > 0, step > 0, misses >= 1; got {spacing}, {step}, {misses}")
+        self.spacing, self.step, self.max_misses = float(spacing), float(step), int(misses)
+        self.reset()
+
+    def reset(self, origin: tuple[float, float] | None = None) -> None:
+        self.origin, self.index, self.misses = origin, 0, 0
+        self._points: list[tuple[float, float]] = []
+        self._legs = 0
+
+    def point(self, i: int) -> tuple[float, float]:
+        """The i-th waypoint (memory x, y); the spiral is generated as far as needed."""
+        assert self.origin is not None
+        while len(self._points) <= i:
+            self._extend()
+        return self._points[i]
+
+    def _extend(self) -> None:
+        assert self.origin is not None
+        if not self._points:
+            self._points.append(self.origin)
+        leg = self._legs
+        direction = ((1, 0), (0, 1), (-1, 0), (0, -1))[leg % 4]
+        length = self.spacing * (leg // 2 + 1)
+        n = max(1, math.ceil(length / self.step))
+        x0, y0 = self._points[-1]
+        for k in range(1, n + 1):
+            f = length * k / n
+            self._points.append((x0 + direction[0] * f, y0 + direction[1] * f))
+        self._legs += 1
+
+    def current(self) -> tuple[float, float]:
+        return self.point(self.index)
+
+    def advance(self, *, missed: bool) -> None:
+        """Go on to the next waypoint; ``missed``: this one was unreachable or seen blocked."""
+        self.misses = self.misses + 1 if missed else 0
+        self.index += 1
+        if self.misses >= self.max_misses:
+            self.index, self.misses = 0, 0
+
+
 class Executor:
     """Subgoal -> one env primitive (a dict in Minecraft coordinates)."""
 
@@ -225,6 +291,10 @@ class Executor:
         self.explore_since = 0.0
         self.heading = self.rng.uniform(-math.pi, math.pi)
         self.target: tuple[float, float, float] | None = None
+        self.sweep = SpiralSweep(self.cfg.sweep_spacing, min(self.cfg.stride, self.cfg.sweep_spacing),
+                                 self.cfg.sweep_misses)
+        self.sweeping = False  # the last action was a move towards a sweep waypoint
+        self.sweep_direct: int | None = None  # ... straight to waypoint number sweep_direct (within stride)
 
     # ---------------------------------------------------------------- knowledge of resources
     @staticmethod
@@ -253,6 +323,7 @@ class Executor:
     def act(self, subgoal: Subgoal, state: State, memory: Any, critic: Critic) -> dict[str, Any]:
         f = _frames()
         self.target = None
+        was_sweeping, self.sweeping = self.sweeping, False
         if subgoal.kind == "collect" and subgoal.target:
             target = self.choose(subgoal.target, state, memory, critic)
             if target is not None:
@@ -264,7 +335,37 @@ class Executor:
                 if math.dist(eye, centre) <= DIG_REACH - 0.5:
                     return {"op": "dig", "x": bx, "y": by, "z": bz}
                 return self.move_towards(target, state, memory, final_range=self.cfg.approach_range)
+        if self.cfg.explore == "spiral":
+            return self.sweep_step(state, was_sweeping)
         return self.explore(state, memory, critic)
+
+    def sweep_step(self, state: State, was_sweeping: bool) -> dict[str, Any]:
+        """One move along the spiral (``SpiralSweep``). A waypoint counts as reached within 2 blocks
+        or when the move that went straight for it reports success; one the last move towards failed
+        to reach, or one in view that is not a free cell (a wall, outside the arena), is skipped as a
+        miss. Uses only the current view."""
+        here = state.position
+        sw = self.sweep
+        if sw.origin is None:
+            sw.reset((here[0], here[1]))
+        if was_sweeping and self.sweep_direct == sw.index:
+            sw.advance(missed=not state.last_ok)
+        elif was_sweeping and not state.last_ok:
+            sw.advance(missed=True)
+        free = {(round(a), round(b)) for a, b in state.free}
+        for _ in range(4 * sw.max_misses + 4):
+            px, py = sw.current()
+            d = math.hypot(px - here[0], py - here[1])
+            if d <= 2.0:
+                sw.advance(missed=False)
+            elif free and d <= 6.0 and (round(px), round(py)) not in free:
+                sw.advance(missed=True)
+            else:
+                break
+        px, py = sw.current()
+        self.sweeping = True
+        self.sweep_direct = sw.index if math.hypot(px - here[0], py - here[1]) <= self.cfg.stride else None
+        return self.move_towards((px, py, here[2]), state, None, final_range=0.0)
 
     def move_towards(self, goal: Sequence[float], state: State, memory: Any, *, final_range: float) -> dict[str, Any]:
         """One ``move_to`` of at most ``stride`` blocks towards ``goal`` (memory frame)."""
@@ -420,6 +521,14 @@ def make_reactive(cfg: Mapping[str, Any] | None, env: Any = None, seed: int | No
     return MinecraftAgent(MinecraftAgentConfig.from_agent_cfg(cfg), uses_memory=False, seed=seed, name="reactive")
 
 
+def make_sweep(cfg: Mapping[str, Any] | None, env: Any = None, seed: int | None = None) -> MinecraftAgent:
+    """The strongest memoryless baseline: no memory at all; explores by an outward square spiral
+    around its start (``SpiralSweep``) and collects what it sees on the way."""
+    c = MinecraftAgentConfig.from_agent_cfg(cfg)
+    c.explore = "spiral"
+    return MinecraftAgent(c, uses_memory=False, seed=seed, name="sweep")
+
+
 def make_random(cfg: Mapping[str, Any] | None, env: Any = None, seed: int | None = None) -> RandomMinecraftAgent:
     n = int(env.action_space.n) if env is not None else 12
     return RandomMinecraftAgent(n, seed=seed)
@@ -427,10 +536,10 @@ def make_random(cfg: Mapping[str, Any] | None, env: Any = None, seed: int | None
 
 def make_agent(cfg: Mapping[str, Any] | None, env: Any = None, seed: int | None = None) -> Agent:
     """Dispatch on ``cfg["name"]``: robomemory | no_spatial (robomemory; set memory.spatial.enabled=false) |
-    reactive | random."""
+    reactive | sweep | random."""
     name = (cfg or {}).get("name", "robomemory")
     factories = {"robomemory": make_robomemory, "no_spatial": make_robomemory, "reactive": make_reactive,
-                 "random": make_random}
+                 "sweep": make_sweep, "random": make_random}
     if name not in factories:
         raise ValueError(f"unknown Minecraft agent {name!r}; valid: {sorted(factories)}")
     return factories[name](cfg, env, seed)

@@ -14,9 +14,11 @@ from embodied_mem.agent.minecraft import (
     MinecraftAgentConfig,
     Planner,
     Preprocessor,
+    SpiralSweep,
     make_agent,
     make_reactive,
     make_robomemory,
+    make_sweep,
 )
 from embodied_mem.memory import Memory, MemoryConfig
 from embodied_mem.percept import Percept, Pose, Sighting, View
@@ -104,8 +106,45 @@ def test_config_from_the_runs_agent_section():
     assert isinstance(make_agent({"name": "reactive"}), MinecraftAgent)
 
 
-@pytest.mark.parametrize("spatial", [True, False])
-def test_short_episode_on_a_real_server(spatial):
+def test_spiral_sweep_passes_lie_spacing_apart_and_it_starts_over_after_misses():
+    sw = SpiralSweep(spacing=10.0, step=4.0, misses=3)
+    sw.reset((2.0, -1.0))
+    pts = [sw.point(i) for i in range(80)]
+    assert pts[0] == (2.0, -1.0)
+    assert all(math.dist(a, b) <= 4.0 + 1e-9 for a, b in zip(pts, pts[1:]))
+    corners = [p for a, p, b in zip(pts, pts[1:], pts[2:]) if (p[0] - a[0]) * (b[1] - p[1]) != (p[1] - a[1]) * (b[0] - p[0])]
+    assert [(round(x - 2.0), round(y + 1.0)) for x, y in corners[:6]] == [(10, 0), (10, 10), (-10, 10), (-10, -10),
+                                                                          (20, -10), (20, 20)]
+    sw.advance(missed=False)
+    sw.advance(missed=True)
+    sw.advance(missed=True)
+    assert sw.index == 3
+    sw.advance(missed=True)  # the third miss in a row: back to the origin
+    assert sw.index == 0 and sw.current() == (2.0, -1.0)
+    with pytest.raises(ValueError, match="spacing"):
+        SpiralSweep(spacing=0.0, step=4.0, misses=3)
+
+
+def test_sweep_agent_walks_the_spiral_keeps_no_memory_and_collects_what_it_sees():
+    mem = Memory(MemoryConfig())
+    agent = make_sweep({}, None, seed=0)
+    agent.reset(mem, seed=0)
+    assert agent.uses_memory is False and agent.memory is None
+    a = agent.act(None, _info(0, 0.0, 0.0))  # nothing in view: the first leg goes east (+x = Minecraft +x)
+    assert a["op"] == "move_to" and a["x"] > 0.5 + 3.0 and abs(a["z"] - 0.5) < 1e-9
+    a = agent.act(None, _info(1, 5.0, 0.0, sightings=[("sand", (7.0, 1.0, 5.5))]))
+    assert a == {"op": "dig", "x": 7, "y": 5, "z": 1}  # what it sees on the way, it collects
+    a = agent.act(None, _info(2, 5.0, 0.0))  # the sand is out of view again: it is forgotten, the sweep goes on
+    assert a["op"] == "move_to" and agent.executor.target is None
+    assert mem.stats()["percepts"] == 0
+    a = agent.act(None, _info(3, 10.0, 0.0, free_radius=0))  # the next waypoint (10, 5) is in view but not free
+    assert agent.executor.sweep.misses >= 1
+    with pytest.raises(ValueError, match="explore"):
+        MinecraftAgentConfig.from_agent_cfg({"minecraft": {"explore": "zigzag"}})
+
+
+@pytest.mark.parametrize("name,spatial", [("robomemory", True), ("robomemory", False), ("sweep", False)])
+def test_short_episode_on_a_real_server(name, spatial):
     from embodied_mem.envs.minecraft.sidecar import node_available
 
     ok, why = node_available()
@@ -118,7 +157,7 @@ def test_short_episode_on_a_real_server(spatial):
                     task={"order": ["sand", "pumpkin"], "count": 1}, max_steps=60)
     try:
         mem = Memory(MemoryConfig.from_dict({"spatial": {"enabled": spatial}}))
-        agent = make_robomemory({}, env, seed=2)
+        agent = make_agent({"name": name}, env, seed=2)
         agent.reset(mem, seed=2)
         obs, info = env.reset(seed=2)
         for _ in range(60):
@@ -126,7 +165,10 @@ def test_short_episode_on_a_real_server(spatial):
             if term or trunc:
                 break
         assert info["task"]["done"] and info["task"]["order_kept"], info["task"]
-        assert mem.stats()["percepts"] >= info["steps"]
+        if name == "sweep":
+            assert mem.stats()["percepts"] == 0
+        else:
+            assert mem.stats()["percepts"] >= info["steps"]
         if spatial:
             assert mem.spatial.history("sand") and mem.spatial.trajectory()
         else:
