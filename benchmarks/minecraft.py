@@ -4,18 +4,23 @@ Run: ``.venv/bin/python benchmarks/minecraft.py`` (5 worlds, seeds 0-4; about 15
 workers) or ``--seeds 0 1 --max-steps 120`` for a quick look. Needs Node.js >= 18 and
 ``scripts/install_minecraft.sh``. Results: ``benchmarks/results/minecraft.{md,json,png}``.
 
-Each world (seed) is played three times on a real flying-squid server through the Mineflayer
-sidecar (agents from ``embodied_mem.agent.minecraft``):
+Each world (seed) is played four times on a real flying-squid server through the Mineflayer
+sidecar, by the shared ``AgentLoop`` with the Minecraft world's skills
+(``embodied_mem.agent.worlds.minecraft``; agents from ``embodied_mem.agent.factory``):
 
-- ``memory``: the ``robomemory`` agent with the full memory (remembers where it saw each kind,
-  explores the nearest frontier of its map, walks A* paths over known free cells);
-- ``sweep`` (the stronger baseline): the ``sweep`` agent, no memory at all; it explores by a fixed
-  outward square spiral around its start (passes 10 blocks apart; its sight reaches 8) and
-  collects whatever of the current kind it sees on the way;
-- ``no_spatial`` (the floor): the ``robomemory`` agent with ``memory.spatial.enabled=false``; it
-  knows only the resources in view and explores by random headings through the free cells in view.
+- ``memory``: ``robomemory`` with the full memory: it remembers where it saw each kind and goes
+  back there (A* over known free cells); while nothing of the kind is known it explores by the
+  outward square spiral (``agent.minecraft.explore=spiral``, the default);
+- ``memory_frontier``: the same with ``agent.minecraft.explore=frontier`` (the nearest frontier of
+  its map: how the pre-loop Minecraft agent explored);
+- ``sweep`` (the stronger baseline): ``reactive``, no memory at all and no critic; it explores by
+  the same spiral (passes 10 blocks apart; its sight reaches 8) and collects whatever of the
+  current kind it sees on the way: it differs from ``memory`` only in what it remembers;
+- ``no_spatial`` (the floor): ``robomemory`` with ``memory.spatial.enabled=false`` and
+  ``agent.minecraft.explore=heading``: it knows only the resources in view and explores by random
+  headings through the free cells in view (the baseline of the earlier -52 % figure).
 
-The three runs of a world are started together (``--workers 3``) so that they share the machine's
+The runs of a world are started together (``--workers 4``) so that they share the machine's
 load; wall times are compared within the world. An episode that does not finish within
 ``--max-steps`` counts as a failure with ``max_steps`` steps (which flatters the baselines, never
 the memory condition).
@@ -42,11 +47,15 @@ from typing import Any
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-# condition -> (agent name, spatial memory on)
-CONDITIONS: dict[str, tuple[str, bool]] = {"memory": ("robomemory", True), "sweep": ("sweep", False),
-                                           "no_spatial": ("robomemory", False)}
-LABELS = {"memory": "full memory", "sweep": "no memory, spiral sweep (baseline)",
-          "no_spatial": "spatial memory off, random headings (floor)"}
+# condition -> (agent config, spatial memory on)
+CONDITIONS: dict[str, tuple[dict[str, Any], bool]] = {
+    "memory": ({"name": "robomemory"}, True),
+    "memory_frontier": ({"name": "robomemory", "minecraft": {"explore": "frontier"}}, True),
+    "sweep": ({"name": "reactive"}, False),
+    "no_spatial": ({"name": "robomemory", "minecraft": {"explore": "heading"}}, False),
+}
+LABELS = {"memory": "full memory (spiral exploration)", "memory_frontier": "full memory, frontier exploration",
+          "sweep": "no memory, spiral sweep (baseline)", "no_spatial": "spatial memory off, random headings (floor)"}
 
 
 def run_episode(seed: int, condition: str, max_steps: int, world: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -54,15 +63,16 @@ def run_episode(seed: int, condition: str, max_steps: int, world: dict[str, Any]
     from embodied_mem.envs.minecraft.task import episode_metrics
 
     from embodied_mem import envs
-    from embodied_mem.agent.minecraft import make_agent
+    from embodied_mem.agent.factory import make_agent
     from embodied_mem.memory import Memory, MemoryConfig
 
-    name, spatial = CONDITIONS[condition]
+    agent_cfg, spatial = CONDITIONS[condition]
+    name = str(agent_cfg["name"])
     env = envs.make("minecraft", max_steps=max_steps, **({"world": world} if world else {}))
     try:
         mem = Memory(MemoryConfig.from_dict({"spatial": {"enabled": spatial}}))
         mem.new_episode(f"seed-{seed}")
-        agent = make_agent({"name": name}, env, seed)
+        agent = make_agent(agent_cfg, env, seed)
         agent.reset(mem, seed=seed)
         obs, info = env.reset(seed=seed)
         t_agent = 0.0
@@ -133,12 +143,12 @@ def write_results(rows: list[dict[str, Any]], summary: dict[str, Any], args: arg
     (RESULTS / "minecraft.json").write_text(json.dumps({"meta": meta, "summary": summary, "episodes": rows},
                                                        indent=1, default=str))
     lines = [
-        "# Minecraft resource task: full memory vs a systematic memoryless sweep vs random headings",
+        "# Minecraft resource task: full memory vs a systematic memoryless sweep (and random headings as the floor)",
         "",
         f"Real flying-squid server (Minecraft 1.16.5) + Mineflayer sidecar, {len(args.seeds)} worlds (seeds "
         f"{', '.join(map(str, args.seeds))}), task: collect 2 oak_log, then 2 pumpkin, then 2 sand in a 48x48 walled "
         f"arena; cap {args.max_steps} steps (a step = one primitive: move_to of at most 8 blocks, or dig). "
-        f"{meta['date']}, {meta['cpus']} CPUs shared with other jobs, the three conditions of a world run side by "
+        f"{meta['date']}, {meta['cpus']} CPUs shared with other jobs, the four conditions of a world run side by "
         f"side (absolute wall times are disturbed by the load; compare within the run); whole benchmark "
         f"{total_s / 60:.1f} min.",
         "",
@@ -157,7 +167,8 @@ def write_results(rows: list[dict[str, Any]], summary: dict[str, Any], args: arg
                      f"distance {v['distance_reduction']:.0%} less.")
     lines += [
         "",
-        "| seed | steps: memory / sweep / random headings | ratio vs sweep | ratio vs random | success (m / s / r) |",
+        "| seed | steps: memory / memory+frontier / sweep / random headings | ratio vs sweep | ratio vs random "
+        "| success (m / f / s / r) |",
         "|---|---|---|---|---|",
     ]
     by_seed: dict[int, dict[str, Any]] = {}
@@ -165,13 +176,13 @@ def write_results(rows: list[dict[str, Any]], summary: dict[str, Any], args: arg
         by_seed.setdefault(x["seed"], {})[x["condition"]] = x
     for s, d in sorted(by_seed.items()):
         if all(c in d for c in CONDITIONS):
-            m, w, n = d["memory"], d["sweep"], d["no_spatial"]
-            lines.append(f"| {s} | {m['steps']} / {w['steps']} / {n['steps']} | {m['steps'] / w['steps']:.2f} | "
-                         f"{m['steps'] / n['steps']:.2f} | " + " / ".join("yes" if x["success"] else "no" for x in (m, w, n))
-                         + " |")
+            m, f, w, n = d["memory"], d["memory_frontier"], d["sweep"], d["no_spatial"]
+            lines.append(f"| {s} | {m['steps']} / {f['steps']} / {w['steps']} / {n['steps']} | {m['steps'] / w['steps']:.2f} | "
+                         f"{m['steps'] / n['steps']:.2f} | "
+                         + " / ".join("yes" if x["success"] else "no" for x in (m, f, w, n)) + " |")
     lines += ["", "Episodes that hit the step cap count with the cap as their step count (flatters the baselines). "
               "The sweep holds no map and no remembered positions: only its own position and the spiral's geometry "
-              "(it starts over after 8 unreachable waypoints in a row). The server runs in real time and the random "
+              "(it starts over after 8 unreachable waypoints in a row); the memory agent walks the same spiral while it knows no block of the kind it needs. The server runs in real time and the random "
               "heading agent is random, so per-world step counts vary from run to run; compare means, not single "
               "worlds. Plot: `minecraft.png`.", ""]
     (RESULTS / "minecraft.md").write_text("\n".join(lines))
@@ -183,9 +194,9 @@ def write_results(rows: list[dict[str, Any]], summary: dict[str, Any], args: arg
 
         seeds = sorted(by_seed)
         fig, ax = plt.subplots(figsize=(8, 4), dpi=110)
-        w = 0.27
+        w = 0.2
         for j, name in enumerate(CONDITIONS):
-            ax.bar([i + (j - 1) * w for i in range(len(seeds))], [by_seed[s].get(name, {}).get("steps", 0) for s in seeds],
+            ax.bar([i + (j - 1.5) * w for i in range(len(seeds))], [by_seed[s].get(name, {}).get("steps", 0) for s in seeds],
                    w, label=LABELS[name])
         ax.set_xticks(range(len(seeds)), [f"seed {s}" for s in seeds])
         ax.set_ylabel("steps to finish (cap = failure)")
@@ -203,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--max-steps", type=int, default=200)
-    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=4)
     args = ap.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from embodied_mem.envs.minecraft.sidecar import node_available
