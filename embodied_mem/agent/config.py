@@ -14,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
 from .worlds.crafter.config import CrafterConfig
+from .worlds.minecraft.config import MinecraftConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
-           "WORLD_SECTIONS", "check_world_sections", "CrafterConfig"]
+           "WORLD_SECTIONS", "check_world_sections", "CrafterConfig", "MinecraftConfig"]
 
 
 @dataclass
@@ -55,6 +56,7 @@ class AgentConfig:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     crafter: CrafterConfig = field(default_factory=CrafterConfig)  # Crafter's skills (agent/worlds/crafter)
+    minecraft: MinecraftConfig = field(default_factory=MinecraftConfig)  # Minecraft's skills (agent/worlds/minecraft)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,7 +76,7 @@ class AgentConfig:
 
 
 # world name -> its own section of AgentConfig (world packages own these dataclasses)
-WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter"}
+WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft"}
 
 
 def check_world_sections(cfg: AgentConfig, world: str) -> None:
