@@ -148,11 +148,23 @@ class MemoryStore:
             raise
         self._pending.clear()
 
-    def entries(self) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
-        """Every committed journal entry, in order: (seq, kind, recorded_at, payload)."""
-        cur = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal ORDER BY seq")
+    def entries(self, start: int = 0) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
+        """Committed journal entries with ``seq >= start``, in order: (seq, kind, recorded_at, payload)."""
+        cur = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq >= ? ORDER BY seq",
+                                (int(start),))
         for seq, kind, rec, payload in cur:
             yield seq, kind, rec, json.loads(payload)
+
+    def raw_entry(self, seq: int) -> tuple[int, str, float, str] | None:
+        """One committed entry as stored (payload text not decoded), or None when there is none."""
+        row = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq=?",
+                                (int(seq),)).fetchone()
+        return None if row is None else (int(row[0]), row[1], float(row[2]), row[3])
+
+    @property
+    def committed_next_seq(self) -> int:
+        """One past the last committed entry (buffered batch rows not counted)."""
+        return self._next_seq - len(self._pending)
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:
