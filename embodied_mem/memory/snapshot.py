@@ -29,6 +29,7 @@ numpy's arrays, ``array``, builtin containers), never arbitrary callables.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import io
@@ -38,7 +39,6 @@ import pickle
 import struct
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +69,7 @@ def entry_fingerprint(seq: int, kind: str, recorded_at: float, payload_text: str
     return [int(seq), str(kind), float(recorded_at), zlib.crc32(data)]
 
 
-@dataclass
+@dataclasses.dataclass
 class Snapshot:
     """A loaded, verified snapshot: ``state`` is the state after journal entries ``< upto``."""
 
@@ -86,7 +86,15 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
     folder cannot be written (the caller decides whether that matters: the journal is untouched).
     """
     path = Path(path)
-    payload = pickle.dumps(state, protocol=5)
+    buf = io.BytesIO()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        _Pickler(buf, protocol=5).dump(state)
+    finally:
+        if was:
+            gc.enable()
+    payload = buf.getbuffer()
     header = json.dumps({
         "format": FORMAT_VERSION, "memory_id": memory_id, "upto": int(upto), "last_entry": last_entry,
         "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
@@ -115,6 +123,36 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
     except OSError:
         pass
     return len(MAGIC) + 8 + len(header) + len(payload)
+
+
+def _slotted(cls: type, values: tuple[Any, ...]) -> Any:
+    """Rebuild an instance of a slotted dataclass from its field values (no ``__init__`` checks: the
+    values were checked when the object was first made)."""
+    obj = object.__new__(cls)
+    for name, v in zip(_field_names(cls), values):
+        object.__setattr__(obj, name, v)
+    return obj
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+class _Pickler(pickle.Pickler):
+    """Slotted dataclasses (poses, chunk records) as one tuple each: unpickling them through the
+    dataclass ``__setstate__`` costs several times more."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
+            return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
+        return NotImplemented
 
 
 class _Rejected(Exception):
@@ -193,7 +231,7 @@ _BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "int", "floa
 _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("array", "_array_reconstructor"),
                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-                        ("numpy", "dtype"), ("_codecs", "encode")})
+                        ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
                  "embodied_mem.graph", "embodied_mem.percept", "networkx.classes.", "collections")
