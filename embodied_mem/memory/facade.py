@@ -306,17 +306,24 @@ class Memory:
         """The world (map) id spatial and temporal memory are scoped to; None for the default world."""
         return self._world
 
+    def worlds(self) -> list[str]:
+        """Ids of every world this memory has entered (the default world, None, not listed)."""
+        return sorted(w for w in (self._world, *self._worlds) if w is not None)
+
     def enter_world(self, world: str) -> None:
         """Continue in world (map) ``world``: a new id starts an empty map and clock, a known id brings
-        back that world's map. Semantic facts and episodic memory carry over. Journaled."""
+        back that world's map. Semantic facts and episodic memory carry over. Journaled (on a
+        read-only memory it only changes which world's map the queries see)."""
         if not isinstance(world, str) or not world.strip() or "/" in world:
             raise ValueError(f"world must be a non-empty id without '/', got {world!r}")
         with self._lock:
-            self._check_open()
+            if not self.readonly:
+                self._check_open()
             if world == self._world:
                 return
             self._switch_world(world)
-            self._journal("world", {"id": world})
+            if not self.readonly:
+                self._journal("world", {"id": world})
 
     def _switch_world(self, world: str) -> None:
         if world == self._world:
