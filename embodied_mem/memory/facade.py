@@ -98,6 +98,7 @@ class Memory:
         self._snap_upto = 0  # journal position of the snapshot on disk (0: none usable)
         self._snap_fp: str | None = None  # config fingerprint; None: snapshots off (explicit encoder)
         self.snapshot_status = "no file"  # why the last open did or did not use a snapshot
+        self.replayed_entries = 0  # journal entries replayed by the last open (after the snapshot, if one)
         if not self.config.long_term.enabled:
             self._window = deque()
         self._build_modules()
@@ -159,9 +160,12 @@ class Memory:
     def _replay(self, store: MemoryStore, start: int = 0) -> None:
         self._replaying = True
         try:
+            n = 0
             for seq, kind, recorded_at, payload in store.entries(start):
                 self._apply_entry(seq, kind, recorded_at, payload)
                 self._next_seq = seq + 1
+                n += 1
+            self.replayed_entries = n
         finally:
             self._replaying = False
 
