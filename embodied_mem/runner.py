@@ -7,7 +7,10 @@ The run directory (Hydra's ``hydra.run.dir``, or one job folder of a sweep) rece
   e.g. Crafter ``achievements``), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
   timings (``steps_per_second``, ``agent_ms_per_step``, ``env_ms_per_step``) and ``status``;
 - ``episodes.jsonl``: one compact line per step (episode, step, action, reward, subgoal, verdict);
-- ``memory.db`` (one per episode when every episode is a new world: ``memory-ep000.db``...);
+- ``memory.db`` (one per episode when every episode is a new world: ``memory-ep000.db``...), unless
+  ``memory.path=PATH`` names one memory that the run opens and continues: then every episode goes into
+  it, each new world (``env.world_per_episode``) under its own world id (``<env>:<seed>``) so that
+  its map is its own, while semantic facts and episodic memory carry over between episodes and runs;
 - PNG plots from the env's ``plot`` hook (Crafter: ``map.png``, ``success_rates.png``).
 
 In a sweep (``-m``), a job that raises is recorded as ``status: failed`` (with the error) in its
@@ -76,7 +79,13 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
         from tqdm import tqdm
 
         for ep in range(int(cfg.episodes)):
-            if uses_memory and (memory is None or env_cfg.world_per_episode):
+            episode_seed = int(cfg.seed) * 1000 + ep
+            if uses_memory and mem_cfg.path is not None:
+                if memory is None:
+                    memory = _continue_memory(Path(mem_cfg.path).expanduser(), mem_cfg)
+                if env_cfg.world_per_episode:
+                    memory.enter_world(_new_world_id(memory, f"{env_cfg.id}:{episode_seed}"))
+            elif uses_memory and (memory is None or env_cfg.world_per_episode):
                 if memory is not None:
                     carried = _learned_facts(memory) if env_cfg.carry_facts else []
                     memory.close()
@@ -89,7 +98,6 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
                                                 support=f.support, t=0.0, source="carried")
             if memory is not None:
                 memory.new_episode(f"episode-{ep}")
-            episode_seed = int(cfg.seed) * 1000 + ep
             agent.reset(memory if uses_memory else None, seed=episode_seed)
             obs, info = env.reset(seed=episode_seed)
             total_reward, length = 0.0, 0
@@ -164,6 +172,28 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     if memory is not None:
         memory.close()
     return metrics
+
+
+def _continue_memory(path: Path, mem_cfg: Any) -> Any:
+    """Open (or create) the memory at ``path`` to continue it; the prior is loaded once per memory."""
+    from embodied_mem.memory import Memory
+
+    memory = Memory.open(path, config=mem_cfg, durability="batch")
+    if mem_cfg.semantic.enabled and mem_cfg.semantic.prior and not any(
+            f.source == "prior" for f in memory.semantic.facts()):
+        memory.load_priors(mem_cfg.semantic.prior)
+    return memory
+
+
+def _new_world_id(memory: Any, base: str) -> str:
+    """``base``, or ``base#2``, ``base#3``... when a world of that id is already in the memory (a reset
+    simulator world is a new world even with the same seed: its clock starts again)."""
+    known = set(memory.worlds())
+    wid, n = base, 1
+    while wid in known:
+        n += 1
+        wid = f"{base}#{n}"
+    return wid
 
 
 def _learned_facts(memory: Any) -> list[Any]:

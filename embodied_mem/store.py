@@ -351,15 +351,15 @@ class MemoryStore:
         self.last_error = f"{what} ({exc})"
         return StoreError(f"{self.path}: could not write the journal: {what} ({exc}){tail}")
 
-    def entries(self, problems: list[str] | None = None) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
-        """Every committed journal entry, in order: (seq, kind, recorded_at, payload).
+    def entries(self, problems: list[str] | None = None, start: int = 0) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
+        """Committed journal entries with ``seq >= start``, in order: (seq, kind, recorded_at, payload).
 
         A row that cannot be decoded (bad JSON, NaN/Infinity, a payload that is not an object, a
         non-finite time) is skipped; with ``problems`` given, a line naming it is appended there,
         otherwise ``StoreError`` is raised."""
         c = self.conn
         assert c is not None
-        last = -1
+        last = int(start) - 1
         while True:  # in pages, so that no cursor stays open while the caller works
             try:
                 rows = c.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq > ? ORDER BY seq "
@@ -381,6 +381,23 @@ class MemoryStore:
                     problems.append(msg)
                     continue
                 yield seq, kind, float(rec), d
+
+    def raw_entry(self, seq: int) -> tuple[int, str, float, str] | None:
+        """One committed entry as stored (payload text not decoded), or None when there is none or
+        it is damaged (then no snapshot is written against it, nor trusted)."""
+        row = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq=?",
+                                (int(seq),)).fetchone()
+        if row is None:
+            return None
+        try:
+            return (int(row[0]), str(row[1]), float(row[2]), row[3])
+        except (TypeError, ValueError):  # a damaged row: nothing to fingerprint a snapshot against
+            return None
+
+    @property
+    def committed_next_seq(self) -> int:
+        """One past the last committed entry (buffered batch rows not counted)."""
+        return self._next_seq - len(self._pending)
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:

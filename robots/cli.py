@@ -106,7 +106,9 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
     cfg = Ros2BridgeConfig.from_dict(robot)
     cfg.transport = "bag"
     mem_cfg = MemoryConfig.from_dict(memory_config) if memory_config is not None else robot_memory_config()
-    memory = Memory.open(run_dir / "memory.db", config=mem_cfg, durability="batch")
+    # memory.path=PATH: continue that memory (the same building's map, facts) instead of a new one
+    memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
+                         config=mem_cfg, durability="batch")
     try:
         transport = BagTransport(bag, realtime=realtime, progress=progress)
         bridge = Ros2Bridge(cfg, memory=memory, transport=transport)
@@ -163,12 +165,13 @@ def _run_task(cfg: Any) -> None:
         from .ros2.dds import LOOPBACK_URI
 
         os.environ["CYCLONEDDS_URI"] = LOOPBACK_URI
-    memory = Memory.open(run_dir / "memory.db", config=MemoryConfig.from_dict(OmegaConf.to_container(cfg.memory)),
-                         durability="batch")
+    mem_cfg = MemoryConfig.from_dict(OmegaConf.to_container(cfg.memory))
+    memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
+                         config=mem_cfg, durability="batch")
     try:
         bridge = Ros2Bridge(robot, memory=memory)
         with bridge:
-            print(f"bridging ROS 2 ({robot.transport}, domain {robot.domain_id}) into {run_dir / 'memory.db'}; "
+            print(f"bridging ROS 2 ({robot.transport}, domain {robot.domain_id}) into {memory.path}; "
                   f"queries on {robot.topics.query} -> {robot.topics.answer}. Ctrl-C to stop.")
             result = bridge.transport.run(duration=cfg.duration)
         memory.flush()

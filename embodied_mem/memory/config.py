@@ -101,6 +101,15 @@ class MemoryConfig:
     episodic: EpisodicConfig = field(default_factory=EpisodicConfig)
     semantic: SemanticConfig = field(default_factory=SemanticConfig)
     long_term: LongTermConfig = field(default_factory=LongTermConfig)
+    # Storage only (the answers do not depend on these):
+    path: str | None = None  # a memory file that commands open and continue (created when missing)
+    snapshot_every: int = 100_000  # journal entries between automatic snapshots (0: only at close/checkpoint)
+
+    def __post_init__(self) -> None:
+        _check("memory", "snapshot_every", self.snapshot_every,
+               isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer >= 0")
+        if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
+            raise ValueError(f"memory.path must be a non-empty file path or null, got {self.path!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,14 +17,25 @@ takes the memory's lock, so a reader sees memory before or after a percept, neve
 wait while a percept is applied (tens of microseconds). ``mem.graph.nx`` (the raw networkx graph)
 is not guarded: use ``mem.graph.as_of``/``edges``/``to_json`` from other threads, or read ``nx``
 only in the writer thread.
+
+Reopening: ``Memory.open`` loads the snapshot beside the file (``snapshot.py``) when it is
+intact and matches the journal, and replays only the journal entries after it; otherwise it
+replays the whole journal. Snapshots are written at ``close()``/``checkpoint()`` and every
+``snapshot_every`` journal entries.
+
+Worlds: ``enter_world(id)`` scopes spatial and temporal memory (map, places, trajectory, the
+per-source clock) to one world or map; semantic facts and episodic memory (chunks, utilities)
+are shared by every world. Returning to a world brings back its map.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import threading
 import time
+import uuid
 import warnings
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -40,6 +51,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import tokens
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
+from .snapshot import config_fingerprint, entry_fingerprint, read_snapshot, snapshot_path, write_snapshot
 from .spatial import Location, SpatialMemory
 from .temporal import TemporalMemory
 
@@ -91,6 +103,12 @@ class Memory:
         self._window: deque[tuple[int, float, Percept]] | None = None
         self._priors: list[Any] = []
         self.replay_problems: list[str] = []  # damaged journal rows skipped when the file was opened
+        self._world: str | None = None
+        self._worlds: dict[str | None, tuple[Any, ...]] = {}  # other worlds' spatial/temporal state
+        self._snap_upto = 0  # journal position of the snapshot on disk (0: none usable)
+        self._snap_fp: str | None = None  # config fingerprint; None: snapshots off (explicit encoder)
+        self.snapshot_status = "no file"  # why the last open did or did not use a snapshot
+        self.replayed_entries = 0  # journal entries replayed by the last open (after the snapshot, if one)
         if not self.config.long_term.enabled:
             self._window = deque()
         self._build_modules()
@@ -98,7 +116,7 @@ class Memory:
     def _build_modules(self) -> None:
         cfg = self.config
         self.graph = MemoryGraph()
-        self.spatial = SpatialMemory(self.graph, cfg.spatial)
+        self.spatial = SpatialMemory(self.graph, cfg.spatial, world=getattr(self, "_world", None))
         self.temporal = TemporalMemory(cfg.temporal)
         self.episodic = EpisodicMemory(self.graph, cfg.episodic, encoder=self._make_encoder())
         self.semantic = SemanticMemory(self.graph, cfg.semantic)
@@ -142,26 +160,34 @@ class Memory:
             mem = cls(config, encoder=encoder)
             if stored is None and not readonly:
                 store.set_meta("config", json.dumps(mem.config.to_dict()))
-            mem._replay(store)
+            if store.get_meta("memory_id") is None and not readonly:
+                store.set_meta("memory_id", uuid.uuid4().hex)
+            mem._snap_fp = None if encoder is not None else config_fingerprint(mem.config.to_dict(),
+                                                                                mem._encoder_fingerprint())
+            start = mem._load_snapshot(store)
+            mem._replay(store, start)
             mem._store = store
         except BaseException:
             store.close()
             raise
         return mem
 
-    def _replay(self, store: MemoryStore) -> None:
-        """Apply every journal row. A damaged row (undecodable, out of range, or failing to apply)
-        is skipped and named in ``self.replay_problems`` (and a warning): one bad row never makes
-        a file unopenable."""
+    def _replay(self, store: MemoryStore, start: int = 0) -> None:
+        """Apply every journal row from ``start`` on. A damaged row (undecodable, out of range, or
+        failing to apply) is skipped and named in ``self.replay_problems`` (and a warning): one bad
+        row never makes a file unopenable."""
         problems = self.replay_problems
         self._replaying = True
         try:
-            for seq, kind, recorded_at, payload in store.entries(problems):
+            n = 0
+            for seq, kind, recorded_at, payload in store.entries(problems, start=start):
                 try:
                     self._apply_entry(seq, kind, recorded_at, payload)
                 except Exception as exc:  # noqa: BLE001 - any damage in one row: skip it, say so
                     problems.append(f"journal row seq {seq} ({kind}): {type(exc).__name__}: {exc}"[:300])
                 self._next_seq = seq + 1
+                n += 1
+            self.replayed_entries = n
         finally:
             self._replaying = False
         if problems:
@@ -190,6 +216,8 @@ class Memory:
         elif kind == "consolidate":
             counts = {(a, b): n for a, b, n in d["region_counts"]}
             self.semantic.consolidate(counts, t=d["t"], recorded_at=recorded_at)
+        elif kind == "world":
+            self._switch_world(d["id"])
         else:
             raise ValueError(f"unknown journal entry kind {kind!r} at seq {seq}")
 
@@ -201,11 +229,12 @@ class Memory:
         if self._store is not None:
             seq = self._store.append(kind, time.time() if recorded_at is None else recorded_at, payload)
         self._next_seq = seq + 1
+        self._maybe_snapshot()
         return seq
 
     _GRAPH_READERS = ("nodes", "node", "edges", "history", "as_of", "valid_at", "to_dict", "to_json", "to_graphml")
 
-    def _guard_readers(self) -> None:
+    def _guard_readers(self, modules: tuple[Any, ...] | None = None, graph: bool = True) -> None:
         """Make the modules' public methods (and the graph's readers) take the memory's lock, so that
         queries in other threads never see a half-applied percept (threading rule: module docstring)."""
         lock, tls = self._lock, self._tls
@@ -217,18 +246,199 @@ class Memory:
                 with lock:
                     return fn(*a, **k)
             run.__wrapped__ = fn  # type: ignore[attr-defined]
+            run._memory_lock_guard = True  # type: ignore[attr-defined]
             run.__doc__ = fn.__doc__
             return run
 
-        for module in (self.spatial, self.temporal, self.episodic, self.semantic):
+        for module in modules if modules is not None else (self.spatial, self.temporal, self.episodic, self.semantic):
             for name in dir(type(module)):
                 if name.startswith("_") or name == "observe" or not callable(getattr(type(module), name)):
                     continue
                 setattr(module, name, guard(getattr(module, name)))
+        if not graph:
+            return
         for name in self._GRAPH_READERS:
             setattr(self.graph, name, guard(getattr(self.graph, name)))
         raw_edges = self.graph.edges.__wrapped__  # a generator: collect it under the lock
         self.graph.edges = guard(lambda *a, **k: iter(list(raw_edges(*a, **k))))  # type: ignore[method-assign]
+
+    # ------------------------------------------------------------------ snapshots
+    _MODULES = ("spatial", "temporal", "episodic", "semantic")
+    _NOT_STATE = frozenset({"strengthen", "reinforce", "assert_fact", "retract", "load_priors", "consolidate",
+                            "encoder", "config"})  # journaling wrappers, the encoder and settings: rebuilt
+    _FACADE_STATE = ("_last_t", "now", "_n_percepts", "_next_seq", "_priors", "_window", "_world", "_worlds",
+                     "replay_problems")  # damaged rows skipped before the snapshot are still reported
+
+    def _encoder_fingerprint(self) -> str:
+        ep = self.config.episodic
+        if ep.encoder == "hashing":
+            return "hashing"
+        ckpt = ep.encoder_checkpoint
+        stamp = None
+        if ckpt and os.path.exists(ckpt):
+            st = os.stat(ckpt)
+            stamp = [st.st_size, st.st_mtime_ns]
+        return json.dumps([ep.encoder, ckpt, stamp])
+
+    @staticmethod
+    def _is_guard(v: Any) -> bool:
+        """A lock-taking wrapper set by ``_guard_readers`` (closures: never snapshotted)."""
+        return callable(v) and getattr(v, "_memory_lock_guard", False)
+
+    def _all_modules(self) -> tuple[Any, ...]:
+        others = tuple(m for w in self._worlds.values() for m in w[:2])
+        return (self.spatial, self.temporal, self.episodic, self.semantic, *others)
+
+    def _unguard(self) -> None:
+        """Drop the lock-taking wrappers (the caller holds the lock and mutates nothing meanwhile)."""
+        for obj in (*self._all_modules(), self.graph):
+            for k in [k for k, v in vars(obj).items() if self._is_guard(v)]:
+                inner = vars(obj)[k].__wrapped__
+                if obj is self.graph or (getattr(inner, "__self__", None) is obj
+                                         and getattr(type(obj), k, None) is getattr(inner, "__func__", None)):
+                    del vars(obj)[k]  # it wrapped the class's own method
+                else:
+                    vars(obj)[k] = inner  # it wrapped an instance-level wrapper (journaling): keep that
+
+    def _state(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"graph": self.graph}
+        for name in self._MODULES:
+            state[name] = {k: v for k, v in vars(getattr(self, name)).items() if k not in self._NOT_STATE}
+        state["facade"] = {k: getattr(self, k) for k in self._FACADE_STATE}
+        return state
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.graph = state["graph"]
+        for name in self._MODULES:
+            vars(getattr(self, name)).update(state[name])
+        for k, v in state["facade"].items():
+            setattr(self, k, v)
+        self._unguard()
+        self._guard_readers(modules=self._all_modules())  # restored objects take the lock too
+
+    def _load_snapshot(self, store: MemoryStore) -> int:
+        """Restore the snapshot beside ``store`` when it can be trusted; the journal position to replay from."""
+        if self._snap_fp is None:
+            self.snapshot_status = "snapshots off (explicit encoder)"
+            return 0
+
+        def entry_at(seq: int) -> list[Any] | None:
+            raw = store.raw_entry(seq)
+            return None if raw is None else entry_fingerprint(*raw)
+
+        snap, why = read_snapshot(snapshot_path(store.path), memory_id=self._memory_id(store),
+                                  config_fp=self._snap_fp, journal_next_seq=store.committed_next_seq,
+                                  entry_at=entry_at)
+        self.snapshot_status = why
+        if snap is None:
+            return 0
+        try:
+            self._restore(snap.state)
+        except Exception as exc:  # a verified file of an incompatible shape: rebuild from the journal
+            self.snapshot_status = f"snapshot state unusable: {type(exc).__name__}: {exc}"
+            self._world, self._worlds, self._next_seq = None, {}, 0
+            self._build_modules()
+            return 0
+        self._snap_upto = snap.upto
+        return snap.upto
+
+    @staticmethod
+    def _memory_id(store: MemoryStore) -> str:
+        return store.get_meta("memory_id") or f"created:{store.get_meta('created_at')}"
+
+    def checkpoint(self) -> int | None:
+        """Make everything durable and write a snapshot, so that reopening replays nothing.
+
+        Returns the snapshot's size in bytes (None for an in-RAM, read-only or explicit-encoder
+        memory). A failure to write the snapshot (disk full, read-only folder) raises ``OSError``;
+        the journal, and so the memory, is unaffected by it.
+        """
+        with self._lock:
+            self._check_open()
+            return self._write_snapshot()
+
+    def _write_snapshot(self) -> int | None:
+        store = self._store
+        if store is None or store.readonly or store.conn is None or self._snap_fp is None:
+            return None
+        store.flush()
+        upto = store.committed_next_seq
+        if upto == 0:
+            return None
+        raw = store.raw_entry(upto - 1)
+        if raw is None:
+            return None
+        self._unguard()  # the lock-taking wrappers are closures: not part of the state
+        try:
+            size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
+                                  upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp)
+        finally:
+            self._guard_readers(modules=self._all_modules())
+        self._snap_upto = upto
+        return size
+
+    def _maybe_snapshot(self) -> None:
+        every = self.config.snapshot_every
+        if (every and self._store is not None and not self._replaying
+                and self._next_seq - self._snap_upto >= every and not self._store.readonly):
+            try:
+                self._write_snapshot()
+            except OSError as exc:  # the journal holds everything: warn, go on, retry later
+                self._snap_upto = self._next_seq
+                warnings.warn(f"could not write the snapshot of {self._store.path}: {exc}", RuntimeWarning,
+                              stacklevel=3)
+
+    # ------------------------------------------------------------------ worlds
+    @property
+    def world(self) -> str | None:
+        """The world (map) id spatial and temporal memory are scoped to; None for the default world."""
+        return self._world
+
+    def worlds(self) -> list[str]:
+        """Ids of every world this memory has entered (the default world, None, not listed)."""
+        return sorted(w for w in (self._world, *self._worlds) if w is not None)
+
+    def enter_world(self, world: str) -> None:
+        """Continue in world (map) ``world``: a new id starts an empty map and clock, a known id brings
+        back that world's map. Semantic facts and episodic memory carry over. Journaled (on a
+        read-only memory it only changes which world's map the queries see)."""
+        if not isinstance(world, str) or not world.strip() or "/" in world:
+            raise ValueError(f"world must be a non-empty id without '/', got {world!r}")
+        with self._lock:
+            if not self.readonly:
+                self._check_open()
+            if world == self._world:
+                return
+            self._switch_world(world)
+            if not self.readonly:
+                self._journal("world", {"id": world})
+
+    def _switch_world(self, world: str) -> None:
+        if world == self._world:
+            return
+        if self._window is not None:  # working memory only: nothing of the old world is kept
+            self._window.clear()
+            priors = self._priors
+            self._world = world
+            self._build_modules()
+            self._priors = priors
+            self._replaying, was = True, self._replaying
+            try:
+                for knowledge in priors:
+                    self.semantic.load_priors(knowledge, t=0.0)
+            finally:
+                self._replaying = was
+            return
+        self._worlds[self._world] = (self.spatial, self.temporal, self._last_t, self.now)
+        saved = self._worlds.pop(world, None)
+        if saved is not None:
+            self.spatial, self.temporal, self._last_t, self.now = saved
+        else:
+            self.spatial = SpatialMemory(self.graph, self.config.spatial, world=world)
+            self.temporal = TemporalMemory(self.config.temporal)
+            self._last_t, self.now = {}, -math.inf
+            self._guard_readers(modules=(self.spatial, self.temporal), graph=False)
+        self._world = world
 
     def _wrap_journaled_methods(self) -> None:
         """Make direct calls on the modules (``mem.episodic.reinforce``...) journaled too."""
@@ -338,6 +548,7 @@ class Memory:
                 seq = self._next_seq
             self._next_seq = seq + 1
             self._apply(percept, seq, recorded_at)
+            self._maybe_snapshot()
             return seq
 
     def observe_many(self, percepts: Iterable[Percept]) -> list[int]:
@@ -534,8 +745,15 @@ class Memory:
                 self._store.flush()
 
     def close(self) -> None:
+        """Flush, write a snapshot when the journal grew since the last one, close the file."""
         with self._lock:
             if self._store is not None:
+                if self._store.conn is not None and self._next_seq > self._snap_upto:
+                    try:
+                        self._write_snapshot()
+                    except OSError as exc:  # reopening then replays the journal: slower, same answers
+                        warnings.warn(f"could not write the snapshot of {self._store.path}: {exc}", RuntimeWarning,
+                                      stacklevel=2)
                 self._store.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=True)

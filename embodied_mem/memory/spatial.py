@@ -159,8 +159,12 @@ class _PlaceRec:
 class SpatialMemory:
     """Object beliefs, places, occupancy. Built and fed by ``Memory``; query methods are public."""
 
-    def __init__(self, graph: MemoryGraph, config: SpatialConfig | None = None) -> None:
+    def __init__(self, graph: MemoryGraph, config: SpatialConfig | None = None, world: str | None = None) -> None:
         self.graph = graph
+        # World (map) id: beliefs, places and regions of different worlds are different graph nodes
+        # ("<world>/place:3"); None (the default world) keeps the plain ids.
+        self.world = world
+        self._ns = "" if world is None else f"{world}/"
         self.config = config or SpatialConfig()
         self.enabled = self.config.enabled
         self._tol = float(self.config.match_tolerance)
@@ -272,7 +276,7 @@ class SpatialMemory:
             d["traversals"] += 1
 
     def _set_region(self, place: _PlaceRec, region: str, t: float, pid: int, recorded_at: float) -> None:
-        node = f"region:{region}"
+        node = f"{self._ns}region:{region}"
         if region not in self._regions:
             self.graph.add_node(node, "region", name=region, created=t)
             self._regions.add(region)
@@ -300,7 +304,7 @@ class SpatialMemory:
                         best, best_d = pl, d
         if best is not None or not create:
             return best  # type: ignore[return-value]
-        pid = f"place:{len(self._places)}"
+        pid = f"{self._ns}place:{len(self._places)}"
         rec = _PlaceRec(pid, pos)
         self._places[pid] = rec
         self._place_grid.setdefault((gx, gy), []).append(rec)
@@ -391,7 +395,8 @@ class SpatialMemory:
     def _new_belief(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
                     recorded_at: float, node: str | None = None) -> _Belief:
         if node is None:
-            node = f"object:{instance}" if instance is not None else f"object:{label}#{self._n_objects}"
+            node = (f"{self._ns}object:{instance}" if instance is not None
+                    else f"{self._ns}object:{label}#{self._n_objects}")
             if node not in self.graph.nx:  # an instance seen again after it was invalidated is the same object
                 self._n_objects += 1
                 self.graph.add_node(node, "object", label=label, instance=instance, created=t)

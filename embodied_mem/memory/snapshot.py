@@ -1,0 +1,259 @@
+"""Snapshots: the in-RAM state of a memory, saved beside its journal so that reopening replays only
+the journal entries after it.
+
+The journal (``store.py``) stays the source of truth; a snapshot is a cache of "the state after
+journal entry N". It lives in its own file beside the database (``memory.db`` ->
+``memory.db.snapshot``), written atomically (temporary file, fsync, rename, fsync of the folder),
+so a crash while writing leaves the previous snapshot (or none), never half of one.
+
+File layout (format version ``FORMAT_VERSION``)::
+
+    b"EMSNAP\\r\\n"  magic (8 bytes)
+    u32 little-endian   length H of the header
+    H bytes             header: JSON (format, memory id, journal position and fingerprint,
+                        config and encoder fingerprints, payload length and CRC-32)
+    u32 little-endian   CRC-32 of the header bytes
+    payload             the module state, pickle protocol 5: bulk data (temporal columns, chunk
+                        keys, trajectories) are ``array``/numpy buffers stored column by column
+
+A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
+is replayed (``load`` returns None with the reason in ``SnapshotInfo``-free form: the ``reason``
+attribute of the last ``SnapshotReader``). Checks: magic and format version; header CRC; payload
+length and CRC (a torn or bit-flipped file); the memory id of the database (a snapshot of another
+file); the journal entry it ends at still exists with the same fingerprint (seq, kind, recorded
+time, CRC of the payload text) — a snapshot newer than the journal, or of a journal that has since
+diverged, is refused; the memory config and key encoder it was made with (the state depends on
+them). The payload is unpickled with an allow-list of classes (this package's, networkx's,
+numpy's arrays, ``array``, builtin containers), never arbitrary callables.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import io
+import json
+import os
+import pickle
+import struct
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapshot", "read_snapshot",
+           "config_fingerprint", "entry_fingerprint"]
+
+MAGIC = b"EMSNAP\r\n"
+FORMAT_VERSION = 1
+_U32 = struct.Struct("<I")
+
+
+def snapshot_path(db_path: str | Path) -> Path:
+    """Where the snapshot of the memory database at ``db_path`` lives."""
+    p = Path(db_path)
+    return p.with_name(p.name + ".snapshot")
+
+
+def config_fingerprint(config: dict[str, Any], encoder: str) -> str:
+    """SHA-256 of the settings the in-RAM state depends on (storage-only keys left out)."""
+    d = {k: v for k, v in config.items() if k not in ("path", "snapshot_every")}
+    blob = json.dumps({"config": d, "encoder": encoder}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def entry_fingerprint(seq: int, kind: str, recorded_at: float, payload_text: str | bytes) -> list[Any]:
+    """What identifies one journal entry: its position, kind, wall-clock time and payload CRC."""
+    data = payload_text.encode() if isinstance(payload_text, str) else bytes(payload_text)
+    return [int(seq), str(kind), float(recorded_at), zlib.crc32(data)]
+
+
+@dataclasses.dataclass
+class Snapshot:
+    """A loaded, verified snapshot: ``state`` is the state after journal entries ``< upto``."""
+
+    upto: int
+    state: dict[str, Any]
+    header: dict[str, Any]
+
+
+def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, upto: int,
+                   last_entry: list[Any], config_fp: str) -> int:
+    """Atomically write a snapshot of ``state`` (the state after entries ``< upto``); returns its size.
+
+    ``last_entry`` is ``entry_fingerprint`` of entry ``upto - 1``. Raises ``OSError`` when the
+    folder cannot be written (the caller decides whether that matters: the journal is untouched).
+    """
+    path = Path(path)
+    buf = io.BytesIO()
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        _Pickler(buf, protocol=5).dump(state)
+    finally:
+        if was:
+            gc.enable()
+    payload = buf.getbuffer()
+    header = json.dumps({
+        "format": FORMAT_VERSION, "memory_id": memory_id, "upto": int(upto), "last_entry": last_entry,
+        "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
+        "written_at": time.time(),
+    }, separators=(",", ":")).encode()
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + _U32.pack(len(header)) + header + _U32.pack(zlib.crc32(header)))
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
+    return len(MAGIC) + 8 + len(header) + len(payload)
+
+
+def _slotted(cls: type, values: tuple[Any, ...]) -> Any:
+    """Rebuild an instance of a slotted dataclass from its field values (no ``__init__`` checks: the
+    values were checked when the object was first made)."""
+    obj = object.__new__(cls)
+    for name, v in zip(_field_names(cls), values):
+        object.__setattr__(obj, name, v)
+    return obj
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+class _Pickler(pickle.Pickler):
+    """Slotted dataclasses (poses, chunk records) as one tuple each: unpickling them through the
+    dataclass ``__setstate__`` costs several times more."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        cls = type(obj)
+        if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
+            return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
+        return NotImplemented
+
+
+class _Rejected(Exception):
+    pass
+
+
+def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_next_seq: int,
+                  entry_at: Any) -> tuple[Snapshot | None, str]:
+    """Load and verify the snapshot at ``path``; ``(None, why)`` when it is absent or not to be trusted.
+
+    ``entry_at(seq)`` returns ``entry_fingerprint`` of the committed journal entry ``seq``, or None.
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            blob = f.read()
+    except FileNotFoundError:
+        return None, "no snapshot"
+    except OSError as exc:
+        return None, f"snapshot unreadable: {exc}"
+    try:
+        return _verify(blob, memory_id, config_fp, journal_next_seq, entry_at), "ok"
+    except _Rejected as exc:
+        return None, str(exc)
+
+
+def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at: Any) -> Snapshot:
+    view = memoryview(blob)
+    if len(blob) < len(MAGIC) + 8 or blob[:len(MAGIC)] != MAGIC:
+        raise _Rejected("not a snapshot file (bad magic or too short)")
+    (hlen,) = _U32.unpack_from(blob, len(MAGIC))
+    h0 = len(MAGIC) + 4
+    if h0 + hlen + 4 > len(blob):
+        raise _Rejected("torn snapshot (header cut short)")
+    hbytes = bytes(view[h0:h0 + hlen])
+    (hcrc,) = _U32.unpack_from(blob, h0 + hlen)
+    if zlib.crc32(hbytes) != hcrc:
+        raise _Rejected("damaged snapshot (header checksum mismatch)")
+    try:
+        header = json.loads(hbytes)
+    except ValueError:
+        raise _Rejected("damaged snapshot (header is not JSON)") from None
+    if header.get("format") != FORMAT_VERSION:
+        raise _Rejected(f"snapshot format {header.get('format')!r}, this version reads {FORMAT_VERSION}")
+    if header.get("memory_id") != memory_id:
+        raise _Rejected("snapshot of another memory database")
+    if header.get("config") != config_fp:
+        raise _Rejected("snapshot made with other memory settings or another key encoder")
+    upto = header.get("upto")
+    if not isinstance(upto, int) or upto < 1 or upto > next_seq:
+        raise _Rejected(f"snapshot ends at journal entry {upto}, past the journal's end ({next_seq})")
+    if entry_at(upto - 1) != header.get("last_entry"):
+        raise _Rejected(f"snapshot does not match journal entry {upto - 1} (the journal diverged)")
+    p0 = h0 + hlen + 4
+    payload = view[p0:]
+    if len(payload) != header.get("payload_len"):
+        raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {header.get('payload_len')})")
+    if zlib.crc32(payload) != header.get("payload_crc"):
+        raise _Rejected("damaged snapshot (payload checksum mismatch)")
+    was = gc.isenabled()
+    gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
+    try:
+        state = _SafeUnpickler(io.BytesIO(payload)).load()
+    except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
+        raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
+    finally:
+        if was:
+            gc.enable()
+    if not isinstance(state, dict):
+        raise _Rejected("snapshot payload is not a state mapping")
+    return Snapshot(upto=upto, state=state, header=header)
+
+
+_BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "int", "float", "str", "bytes", "bytearray",
+                       "complex", "bool", "slice", "range", "object"})
+_FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("array", "_array_reconstructor"),
+                        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                        ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
+                        ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted")})
+_TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
+                 "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
+                 "embodied_mem.graph", "embodied_mem.percept", "networkx.classes.", "collections")
+_NUMPY_TYPES = frozenset({"ndarray", "dtype"})
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Resolves only data classes (no arbitrary callables, nothing that opens files): a crafted file
+    cannot run code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        ok = False
+        if module == "builtins":
+            ok = name in _BUILTINS
+        elif (module, name) in _FUNCTIONS:
+            ok = True
+        elif module == "array":
+            ok = name == "array"
+        elif module.startswith("numpy"):
+            ok = name in _NUMPY_TYPES or (name.endswith("DType") and module == "numpy.dtypes")
+        elif module in _TYPE_MODULES or module.startswith(_TYPE_MODULES):
+            ok = isinstance(getattr(__import__(module, fromlist=[name]), name, None), type)
+        if not ok:
+            raise pickle.UnpicklingError(f"snapshot refers to {module}.{name}, which a snapshot may not contain")
+        return super().find_class(module, name)
