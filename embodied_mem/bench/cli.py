@@ -31,6 +31,8 @@ class BenchQAConfig:
     fifo_k: int = 500
     vector_k: int = 32
     vector_dim: int = 256
+    sentence_embedders: list[str] = field(default_factory=lambda: ["minilm", "minilm_static"])
+    embed_cache: str | None = None
     footprint: bool = True
     durable: bool = False
     data_dir: str | None = None
