@@ -53,6 +53,10 @@ class QASettings:
     # with a log line (and noted in qa.json) when the [baselines] extra is not installed.
     sentence_embedders: list[str] = field(default_factory=lambda: ["minilm", "minilm_static"])
     embed_cache: str | None = None  # where distilled static models are kept (default ~/.cache/embodied_mem)
+    # Largest Crafter length at which each sentence store is still fed and asked (MiniLM encodes ~30-400
+    # captions/s on a CPU: 100k percepts take from minutes to most of an hour); missing: every length.
+    embedder_upto: dict[str, int] = field(default_factory=dict)
+    embed_threads: int = 1  # torch threads for MiniLM (1 is fastest on a shared machine)
     footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
     durable: bool = False  # embodied_mem journals to SQLite (Memory.open(..., durability="batch")) in the run dir
     data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
@@ -68,9 +72,14 @@ class QASettings:
         self.lengths = sorted(set(ls))
         from .sentence_embedders import EMBEDDERS
 
-        bad = [e for e in self.sentence_embedders if e not in EMBEDDERS]
+        bad = [e for e in [*self.sentence_embedders, *self.embedder_upto] if e not in EMBEDDERS]
         if bad:
-            raise ValueError(f"sentence_embedders: unknown {bad}; valid: {list(EMBEDDERS)}")
+            raise ValueError(f"sentence_embedders / embedder_upto: unknown {bad}; valid: {list(EMBEDDERS)}")
+        for k, v in self.embedder_upto.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"embedder_upto[{k}] must be a positive int (percepts), got {v!r}")
+        if isinstance(self.embed_threads, bool) or not isinstance(self.embed_threads, int) or self.embed_threads <= 0:
+            raise ValueError(f"embed_threads must be a positive int, got {self.embed_threads!r}")
         for name in ("per_type", "fifo_k", "vector_k", "vector_dim"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -157,7 +166,7 @@ def load_embedders(st: QASettings, log: Any = print) -> tuple[list[Any], dict[st
     embedders, meta = [], {}
     for name in st.sentence_embedders:
         try:
-            e = make_embedder(name, st.embed_cache)
+            e = make_embedder(name, st.embed_cache, threads=st.embed_threads)
         except (DependencyNotInstalled, ImportError) as err:
             log(f"sentence embedder {name!r} skipped: {err}")
             meta[name] = {"skipped": str(err)}
@@ -192,6 +201,8 @@ def run_crafter(st: QASettings, log: Any = print, out: Path = Path("."),
     n = 0
     t_stream = 0.0
     t0 = time.perf_counter()
+    upto = {f"{e.name}_top{st.vector_k}": st.embedder_upto.get(e.name) for e in embedders}
+    retired: list[str] = []
     for p in crafter_stream(max(st.lengths), seed=st.seed, truth=truth, progress=st.progress):
         for a in answerers:
             s = time.perf_counter()
@@ -210,15 +221,20 @@ def run_crafter(st: QASettings, log: Any = print, out: Path = Path("."),
             rows += ask_all(answerers, qs, progress=st.progress, desc=f"crafter {n} percepts")
             fp = _footprints(answerers) if st.footprint else {}
             per_length[n] = {"percepts": n, "questions": len(qs), "footprint_bytes": fp,
-                             "ingest_us_per_percept": {k: 1e6 * v / n for k, v in ingest.items()},
+                             "ingest_us_per_percept": {a.name: 1e6 * ingest[a.name] / n for a in answerers},
                              "respawns": sum(1 for r in truth.respawns if r < n),
                              "truth_rows": len(truth.t)}
             log(f"crafter {n}: {len(qs)} questions; footprint "
                 + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in fp.items()))
+            done = [a for a in answerers if upto.get(a.name) is not None and n >= upto[a.name]]
+            if done:  # past its embedder_upto: not fed nor asked any more
+                retired += [a.name for a in done]
+                answerers = [a for a in answerers if a not in done]
+                log(f"crafter: {', '.join(a.name for a in done)} stop at {n} percepts (embedder_upto)")
             t0 = time.perf_counter()
     t_stream += time.perf_counter() - t0
     answerers[0].mem.close()
-    meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "labels": sorted(truth.labels),
+    meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "stopped_early": retired, "labels": sorted(truth.labels),
             "respawns": len(truth.respawns)}
     return questions, rows, meta
 

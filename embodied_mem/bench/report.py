@@ -101,6 +101,17 @@ def markdown(result: Mapping[str, Any]) -> str:
             f"`{k}` {v['dim']}-d, {v['model_bytes'] / 2**20:.1f} MiB of weights (not counted in the footprints "
             f"below), loaded in {v['load_s']:.1f} s" for k, v in emb.items()) + ". Their ingest cost is the "
             "caption encoding (batches of 256).", ""]
+    pl0 = result.get("crafter", {}).get("per_length", {})
+    for k in sorted(st.get("embedder_upto") or {}):
+        name = f"{k}_top{st['vector_k']}"
+        fed = [int(n) for n, d in pl0.items() if name in (d.get("ingest_us_per_percept") or {})]
+        if not fed:
+            continue
+        us = pl0.get(max(fed), pl0.get(str(max(fed)), {}))["ingest_us_per_percept"][name]
+        top = max(int(n) for n in pl0)
+        lines += [f"`{name}` was fed and asked up to {max(fed):,} percepts only (`embedder_upto`): at "
+                  f"{us / 1e3:.1f} ms per caption on this machine, {top:,} percepts would take "
+                  f"{us * top / 6e7:.0f} min to encode.", ""]
     for n in crafter_lengths:
         lines += [f"## Crafter, {n:,} percepts in memory", "",
                   "| question | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]

@@ -59,11 +59,15 @@ class SentenceEmbedder:
         return v / np.where(n > 0, n, 1.0)
 
 
-def _load_minilm() -> SentenceEmbedder:
+def _load_minilm(threads: int | None = None) -> SentenceEmbedder:
     _offline()
     from embodied_mem.deps import require
 
     st = require("sentence_transformers", _EXTRA)
+    if threads:
+        import torch
+
+        torch.set_num_threads(int(threads))  # process-wide: on a shared CPU one thread is often fastest
     t0 = time.perf_counter()
     model = st.SentenceTransformer(str(_minilm_dir()), device="cpu")
     nbytes = sum(p.numel() * p.element_size() for p in model.parameters())
@@ -105,10 +109,11 @@ def _load_static(cache_dir: Path, dims: int = 128) -> SentenceEmbedder:
     return SentenceEmbedder("minilm_static", encode, int(emb.shape[1]), int(emb.nbytes), time.perf_counter() - t0)
 
 
-def make_embedder(name: str, cache_dir: str | Path | None = None) -> SentenceEmbedder:
-    """The embedder ``name`` (one of ``EMBEDDERS``); unknown names raise ``ValueError``."""
+def make_embedder(name: str, cache_dir: str | Path | None = None, threads: int | None = None) -> SentenceEmbedder:
+    """The embedder ``name`` (one of ``EMBEDDERS``); unknown names raise ``ValueError``. ``threads``:
+    torch threads for MiniLM (sets ``torch.set_num_threads`` for the process; None leaves it)."""
     if name == "minilm":
-        return _load_minilm()
+        return _load_minilm(threads)
     if name == "minilm_static":
         return _load_static(Path(cache_dir) if cache_dir else default_cache_dir())
     raise ValueError(f"unknown sentence embedder {name!r}; valid: {list(EMBEDDERS)}")

@@ -1,4 +1,5 @@
-"""The Crafter adapter: Gymnasium conformance, sensor-only percepts, metrics and the score formula."""
+"""The Crafter adapter: Gymnasium conformance, sensor-only percepts, metrics and the score formula,
+comparability with a standard crafter.Env (render=True), and the counterfactual fairness check."""
 
 from __future__ import annotations
 
@@ -264,6 +265,7 @@ def _assert_step_matches(obs, info, ref, ref_info, prev_inv, unlocked, action, t
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [3, 7, 10])  # random play that lives into the first night
 def test_render_mode_keeps_the_world_identical_to_crafter_env(seed):
     """render=True: whole episodes (past the first nights), every field of obs and info, the reward,
@@ -327,3 +329,114 @@ def test_without_rendering_the_world_drifts_from_the_first_night():
             break
     assert first_diff is not None, "render=False stayed identical: the README's caveat would be wrong"
     assert first_diff > 140, f"render=False differs at step {first_diff}, before any night-time noise"
+
+
+# ---------------------------------------------------------------------- counterfactual: the view is all an agent has
+def _agent_factory(name: str):
+    """An agent factory as the runner finds it: by name, in the env's config (configs/env/crafter.yaml)."""
+    from importlib import resources
+
+    import embodied_mem.configs
+    import yaml
+
+    from embodied_mem.runner import import_string
+
+    cfg = yaml.safe_load(resources.files(embodied_mem.configs).joinpath("env/crafter.yaml").read_text())
+    return import_string(cfg["agents"][name])
+
+
+def _twin_worlds(seed: int, margin: tuple[int, int] = (18, 16)):
+    """Two adapters on the same seed; in the second, every stone and tree at least ``margin`` cells
+    from the player (outside its 9x7 view) becomes diamond and iron. Non-walkable stays non-walkable
+    and no grass or path changes, so creatures move and spawn alike: the worlds differ only in what
+    the player could see there."""
+    from embodied_mem import envs
+
+    env_a, env_b = envs.make("crafter", length=1000), envs.make("crafter", length=1000)
+    start_a, start_b = env_a.reset(seed=seed), env_b.reset(seed=seed)
+    mat = env_b._env._world._mat_map  # test-only access: change the hidden part of world B
+    ids = env_b._env._world._mat_ids
+    px, py = start_b[1]["position"]
+    xs, ys = np.meshgrid(np.arange(mat.shape[0]), np.arange(mat.shape[1]), indexing="ij")
+    far = (np.abs(xs - px) >= margin[0]) | (np.abs(ys - py) >= margin[1])
+    stone, tree = far & (mat == ids["stone"]), far & (mat == ids["tree"])
+    mat[stone], mat[tree] = ids["diamond"], ids["iron"]
+    assert stone.sum() + tree.sum() > 300
+    return (env_a, *start_a), (env_b, *start_b)
+
+
+def _same_input(obs_a, info_a, obs_b, info_b) -> bool:
+    """Everything an agent is handed is equal (observation, info, percept)."""
+    if not all(np.array_equal(obs_a[k], obs_b[k]) for k in obs_a):
+        return False
+    pa, pb = info_a["percept"], info_b["percept"]
+    return (all(info_a[k] == info_b[k] for k in info_a if k != "percept")
+            and (pa.t, pa.pose, pa.sightings, pa.events, pa.action, pa.target)
+            == (pb.t, pb.pose, pb.sightings, pb.events, pb.action, pb.target))
+
+
+def _steps_with_same_actions(make_agent, seed: int, steps: int) -> tuple[int, str | None]:
+    """Run one agent per twin world while their inputs are identical; return (steps compared, first
+    mismatch or None)."""
+    from embodied_mem import Memory
+
+    (env_a, obs_a, info_a), (env_b, obs_b, info_b) = _twin_worlds(seed)
+    agents = [make_agent(env_a), make_agent(env_b)]
+    for ag in agents:
+        mem = None
+        if getattr(ag, "uses_memory", False):
+            mem = Memory()
+            if mem.semantic.enabled:
+                mem.load_priors("crafter")
+            mem.new_episode("episode-0")
+        ag.reset(mem, seed=seed)
+    for t in range(steps):
+        if not _same_input(obs_a, info_a, obs_b, info_b):
+            return t, None
+        a, b = agents[0].act(obs_a, info_a), agents[1].act(obs_b, info_b)
+        if a != b:
+            return t, f"step {t}: same input, actions {a} vs {b}"
+        obs_a, _, term_a, trunc_a, info_a = env_a.step(a)
+        obs_b, _, term_b, trunc_b, info_b = env_b.step(b)
+        if term_a or trunc_a or term_b or trunc_b:
+            return t + 1, None
+    return steps, None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("agent", ["robomemory", "reactive"])
+@pytest.mark.parametrize("seed", [5, 8])
+def test_worlds_differing_outside_the_view_give_the_same_actions(agent, seed):
+    factory = _agent_factory(agent)
+    n, mismatch = _steps_with_same_actions(lambda env: factory({}, env=env, seed=seed), seed, steps=300)
+    assert mismatch is None, f"{agent} acted on what it cannot see: {mismatch}"
+    assert n >= 50, f"the views differed after {n} steps: the test says too little"
+
+
+class _Peeker:
+    """A cheating policy (reads the simulator's map): walks toward the nearest diamond anywhere."""
+
+    uses_memory = False
+
+    def __init__(self, env):
+        self.env = env
+
+    def reset(self, memory, *, seed=None):
+        pass
+
+    def act(self, obs, info):
+        world = self.env._env._world
+        xs, ys = np.nonzero(world._mat_map == world._mat_ids["diamond"])
+        if not len(xs):
+            return 0
+        px, py = info["position"]
+        i = int(np.argmin(np.abs(xs - px) + np.abs(ys - py)))
+        dx, dy = int(xs[i]) - px, int(ys[i]) - py
+        if abs(dx) >= abs(dy):
+            return 2 if dx > 0 else 1
+        return 4 if dy > 0 else 3
+
+
+def test_the_counterfactual_check_catches_an_agent_that_peeks():
+    _, mismatch = _steps_with_same_actions(_Peeker, seed=5, steps=300)
+    assert mismatch is not None
