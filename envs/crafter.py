@@ -20,6 +20,18 @@ Observation (``gymnasium.spaces.Dict``):
 ``info`` holds ``percept`` (a ``Percept`` of this step), ``achievements`` (counts this episode),
 ``position`` (x, y), ``facing`` (dx, dy), ``sleeping``, ``inventory`` (dict), ``unlocked`` (names
 unlocked this step) and ``daylight`` (0–1, what the brightness of the image tells the player).
+
+Comparability with a standard ``crafter.Env`` (``render``): Crafter draws the night-time noise of
+its image from the world's random generator, the one that also moves creatures and spawns them.
+By default (``render=False``) the adapter draws no image, so from the first night (step ~150) its
+world goes its own way: scores are comparable in distribution, not episode by episode. With
+``render=True`` every step renders the frame exactly as ``crafter.Env.step`` does, so the world
+(materials, creatures, inventory, achievements, rewards) stays identical, step for step, to
+``crafter.Env(area=area, view=(9, 9), size=size, length=length, seed=seed)`` given the same
+actions (the noise draws one number per pixel, so ``size`` must match; Crafter's default is
+64×64, as here). It costs the rendering (benchmarks/crafter.py measures steps/s of both).
+In both modes the adapter keeps each chunk's creatures in insertion order (standard Crafter's
+sets order them by memory address, which makes its own episodes differ from run to run).
 """
 
 from __future__ import annotations
@@ -76,8 +88,11 @@ def _build_class() -> type:
 
         ``length``: steps per episode (Crafter's standard 10,000); ``area``: world size in cells
         (default 64×64); ``seed``: world seed used when ``reset`` is called without one; ``reward``:
-        pass Crafter's reward (achievement unlocks + health changes) or 0. ``reset(seed=s)`` makes
-        the same world for the same ``s``. Bad arguments raise ``ValueError`` naming them.
+        pass Crafter's reward (achievement unlocks + health changes) or 0; ``render``: draw Crafter's
+        image every step, as ``crafter.Env`` does, so the world stays identical to the standard env's
+        (module docstring; ``render()`` then returns this step's frame without drawing it again);
+        ``size``: the image size in pixels (Crafter's default 64×64). ``reset(seed=s)`` makes the
+        same world for the same ``s``. Bad arguments raise ``ValueError`` naming them.
         """
 
         # "embodied_mem": what agents may know of this env (its world and vocabulary), so that no
@@ -87,7 +102,8 @@ def _build_class() -> type:
                                      "achievements": ACHIEVEMENTS}}
 
         def __init__(self, length: int = 10_000, area: Sequence[int] = (64, 64), seed: int | None = None,
-                     reward: bool = True, render_mode: str | None = None, size: Sequence[int] = (256, 256)) -> None:
+                     reward: bool = True, render_mode: str | None = None, size: Sequence[int] = (64, 64),
+                     render: bool = False) -> None:
             crafter = require("crafter", "the Crafter environment")
             if isinstance(length, bool) or not isinstance(length, int) or length <= 0:
                 raise ValueError(f"length must be a positive int (steps per episode), got {length!r}")
@@ -96,12 +112,17 @@ def _build_class() -> type:
                 raise ValueError(f"area must be two ints >= {VIEW_W} (world width, height in cells), got {area!r}")
             if render_mode not in (None, "rgb_array"):
                 raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+            if not isinstance(render, bool):
+                raise ValueError(f"render must be a bool (draw Crafter's image every step), got {render!r}")
             self.render_mode = render_mode
             self._crafter = crafter
             self._env = crafter.Env(area=area, view=(VIEW_W, VIEW_W), size=tuple(size), reward=reward, length=length,
                                     seed=0 if seed is None else int(seed))
             self._render_pixels = False
-            self._env._obs = self._pixels_or_nothing  # type: ignore[method-assign]  # skip per-step rendering
+            self.render_every_step = render
+            self._frame: np.ndarray | None = None
+            # Per-step rendering: skipped by default; with render=True drawn as crafter.Env does, and kept.
+            self._env._obs = self._draw_and_keep if render else self._pixels_or_nothing  # type: ignore[method-assign]
             _make_chunks_ordered(self._env._world)
             self._default_seed = seed
             self.length = length
@@ -155,6 +176,8 @@ def _build_class() -> type:
         def render(self) -> np.ndarray | None:
             if self.render_mode != "rgb_array":
                 return None
+            if self.render_every_step:  # this step's frame: drawing it again would draw night noise again
+                return None if self._frame is None else self._frame.copy()
             self._render_pixels = True
             try:
                 return self._env.render()
@@ -167,6 +190,10 @@ def _build_class() -> type:
         # -------------------------------------------------------------- internals
         def _pixels_or_nothing(self) -> Any:
             return self._env.render() if self._render_pixels else None
+
+        def _draw_and_keep(self) -> np.ndarray:
+            self._frame = self._env.render()
+            return self._frame
 
         def _facing_label(self) -> str:
             p = self._env._player

@@ -21,7 +21,8 @@ PIP="$VENV/bin/python -m pip"
 $PIP install -q --upgrade pip
 # The CPU wheel of torch first: an unpinned torch would pull a multi-GB CUDA build.
 $PIP install -q "torch==2.13.0"
-$PIP install -q -e ".[all,dev]"
+# torch named again so no extra (sentence-transformers in [baselines]) can move it off the CPU wheel.
+$PIP install -q -e ".[all,dev]" "torch==2.13.0"
 
 if [ -x scripts/install_minecraft.sh ] && command -v npm >/dev/null; then
   bash scripts/install_minecraft.sh || echo "warning: Minecraft sidecar packages not installed; Minecraft tests will skip"

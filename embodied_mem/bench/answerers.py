@@ -11,6 +11,10 @@ queries — no language model, no parsing of the text (except the vector store, 
   one document per percept (its labels, events, action, time and position as text, hashed
   bag-of-words, L2-normalised), top-``k`` cosine retrieval with the question text, then an exact
   scan of the retrieved percepts.
+- ``SentenceVectorAnswerer``: the same flat store with real sentence embeddings (MiniLM, or a
+  static model2vec distillation of it, ``sentence_embedders.py``) of a one-sentence caption per
+  percept (``caption``), as in ReMEmbR / Mem0-style stores; the same top-``k`` retrieval with the
+  question text and the same scan of the hits.
 - ``FullLogAnswerer``: every percept, scanned in full for each question (exact, slow: the upper bound).
 
 The scans are one function, ``answer_from_log``, so the baselines differ only in what they keep.
@@ -33,7 +37,7 @@ from ..percept import Percept
 from .questions import Question
 
 __all__ = ["Record", "to_record", "answer_from_log", "EmbodiedMemAnswerer", "FifoAnswerer", "VectorStoreAnswerer",
-           "FullLogAnswerer", "make_answerers", "deep_sizeof", "MOVING_LABELS"]
+           "SentenceVectorAnswerer", "caption", "FullLogAnswerer", "make_answerers", "deep_sizeof", "MOVING_LABELS"]
 
 # Things that walk (a sighting one cell away may be the same thing, moved); everything else stays put.
 MOVING_LABELS = frozenset({"cow", "zombie", "skeleton", "arrow"})
@@ -274,6 +278,89 @@ class VectorStoreAnswerer:
         return answer_from_log(q, self.retrieve(q.text))
 
 
+def _place(x: float) -> str:
+    return str(int(round(x))) if abs(x - round(x)) < 1e-6 else f"{x:.2f}"
+
+
+def caption(p: Percept) -> str:
+    """One English sentence per percept: when, where, what was seen, what happened, what was done.
+
+    E.g. ``"At time 1234, at (12, 40): I see coal, tree and water. Events: +1 wood. I did do on tree."``
+    (time in the percept's units: steps in Crafter, seconds on robots; position in world-frame cells or metres).
+    """
+    parts = [f"At time {_place(p.t)}"]
+    if p.pose is not None:
+        parts.append(f", at ({_place(p.pose.x)}, {_place(p.pose.y)})")
+    parts.append(":")
+    labels = sorted({s.label.replace("_", " ") for s in p.sightings})
+    if labels:
+        seen = labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+        parts.append(f" I see {seen}.")
+    else:
+        parts.append(" I see nothing of note.")
+    if p.events:
+        parts.append(" Events: " + "; ".join(e.replace("_", " ") for e in p.events) + ".")
+    if p.action:
+        act = p.action.replace("_", " ")
+        parts.append(f" I did {act}" + (f" on {p.target.replace('_', ' ')}." if p.target else "."))
+    return "".join(parts)
+
+
+class SentenceVectorAnswerer:
+    """A flat vector store of per-percept captions embedded by a sentence model; top-``k`` cosine
+    retrieval with the question text, then the same scan of the hits as ``VectorStoreAnswerer``.
+
+    ``embedder``: an object with ``encode(list[str]) -> float32 (n, dim)`` unit rows, ``name`` and
+    ``dim`` (``sentence_embedders.make_embedder``). Captions are encoded in batches of ``batch``
+    (``observe`` buffers them; ``flush`` encodes the rest; ``answer`` flushes first). The store holds
+    the float32 keys and compact records; the model's weights are shared code, not memory contents
+    (``deep_sizeof`` skips them: the answerer keeps only the bound ``encode`` method).
+    """
+
+    def __init__(self, embedder: Any, k: int = 32, batch: int = 256) -> None:
+        if isinstance(k, bool) or not isinstance(k, int) or k <= 0:
+            raise ValueError(f"SentenceVectorAnswerer k must be a positive int (documents retrieved), got {k!r}")
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0:
+            raise ValueError(f"SentenceVectorAnswerer batch must be a positive int (captions per encode), got {batch!r}")
+        self.k, self.batch, self.dim = k, batch, int(embedder.dim)
+        self.name = f"{embedder.name}_top{k}"
+        self._encode = embedder.encode  # a bound method: deep_sizeof does not count the model
+        self._keys = np.zeros((1024, self.dim), np.float32)
+        self._n = 0
+        self._pending: list[str] = []
+        self.records: list[Record] = []
+
+    def observe(self, p: Percept) -> None:
+        self._pending.append(caption(p))
+        self.records.append(to_record(p))
+        if len(self._pending) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        """Encode the buffered captions into the store."""
+        if not self._pending:
+            return
+        v = self._encode(self._pending)
+        while self._n + len(v) > len(self._keys):
+            self._keys = np.concatenate([self._keys, np.zeros_like(self._keys)])
+        self._keys[self._n: self._n + len(v)] = v
+        self._n += len(v)
+        self._pending = []
+
+    def retrieve(self, text: str) -> list[Record]:
+        self.flush()
+        if self._n == 0:
+            return []
+        q = self._encode([text])[0]
+        sims = self._keys[: self._n] @ q
+        k = min(self.k, self._n)
+        idx = np.argpartition(-sims, k - 1)[:k]
+        return [self.records[i] for i in sorted(idx.tolist())]
+
+    def answer(self, q: Question) -> Any:
+        return answer_from_log(q, self.retrieve(q.text))
+
+
 class EmbodiedMemAnswerer:
     """``embodied_mem.Memory`` answering through its query API (a small type → query mapping)."""
 
@@ -360,10 +447,12 @@ class EmbodiedMemAnswerer:
 
 
 def make_answerers(fifo_k: int = 500, vector_k: int = 32, vector_dim: int = 512, memory_config: Any = None,
-                   memory: Any = None) -> list:
-    """The four answerers of the benchmark, fresh (``memory``: an embodied_mem ``Memory`` to use, e.g. on SQLite)."""
+                   memory: Any = None, embedders: Sequence[Any] = ()) -> list:
+    """The answerers of the benchmark, fresh (``memory``: an embodied_mem ``Memory`` to use, e.g. on
+    SQLite; ``embedders``: sentence embedders, one ``SentenceVectorAnswerer`` each, top-``vector_k``)."""
     return [EmbodiedMemAnswerer(memory=memory, config=memory_config), FifoAnswerer(fifo_k),
-            VectorStoreAnswerer(vector_k, vector_dim), FullLogAnswerer()]
+            VectorStoreAnswerer(vector_k, vector_dim), *(SentenceVectorAnswerer(e, vector_k) for e in embedders),
+            FullLogAnswerer()]
 
 
 def deep_sizeof(root: Any) -> int:

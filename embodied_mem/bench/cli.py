@@ -31,6 +31,10 @@ class BenchQAConfig:
     fifo_k: int = 500
     vector_k: int = 32
     vector_dim: int = 256
+    sentence_embedders: list[str] = field(default_factory=lambda: ["minilm", "minilm_static"])
+    embed_cache: str | None = None
+    embedder_upto: dict[str, int] = field(default_factory=dict)
+    embed_threads: int = 1
     footprint: bool = True
     durable: bool = False
     data_dir: str | None = None

@@ -49,6 +49,14 @@ class QASettings:
     fifo_k: int = 500  # percepts kept by the FIFO baseline
     vector_k: int = 32  # documents retrieved by the vector store
     vector_dim: int = 256  # hashed bag-of-words dimensions
+    # Caption stores with real sentence embeddings (sentence_embedders.EMBEDDERS); [] to skip. Skipped
+    # with a log line (and noted in qa.json) when the [baselines] extra is not installed.
+    sentence_embedders: list[str] = field(default_factory=lambda: ["minilm", "minilm_static"])
+    embed_cache: str | None = None  # where distilled static models are kept (default ~/.cache/embodied_mem)
+    # Largest Crafter length at which each sentence store is still fed and asked (MiniLM encodes ~30-400
+    # captions/s on a CPU: 100k percepts take from minutes to most of an hour); missing: every length.
+    embedder_upto: dict[str, int] = field(default_factory=dict)
+    embed_threads: int = 1  # torch threads for MiniLM (1 is fastest on a shared machine)
     footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
     durable: bool = False  # embodied_mem journals to SQLite (Memory.open(..., durability="batch")) in the run dir
     data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
@@ -62,6 +70,16 @@ class QASettings:
         if not ls or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in ls):
             raise ValueError(f"lengths must be a non-empty list of positive ints (percepts), got {self.lengths!r}")
         self.lengths = sorted(set(ls))
+        from .sentence_embedders import EMBEDDERS
+
+        bad = [e for e in [*self.sentence_embedders, *self.embedder_upto] if e not in EMBEDDERS]
+        if bad:
+            raise ValueError(f"sentence_embedders / embedder_upto: unknown {bad}; valid: {list(EMBEDDERS)}")
+        for k, v in self.embedder_upto.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"embedder_upto[{k}] must be a positive int (percepts), got {v!r}")
+        if isinstance(self.embed_threads, bool) or not isinstance(self.embed_threads, int) or self.embed_threads <= 0:
+            raise ValueError(f"embed_threads must be a positive int, got {self.embed_threads!r}")
         for name in ("per_type", "fifo_k", "vector_k", "vector_dim"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -73,7 +91,7 @@ class QASettings:
         unknown = set(d) - valid
         if unknown:
             raise ValueError(f"unknown bench qa setting(s) {sorted(unknown)}; valid: {sorted(valid)}")
-        return QASettings(**{k: (list(v) if k in ("lengths", "bags") else v) for k, v in d.items()})
+        return QASettings(**{k: (list(v) if k in ("lengths", "bags", "sentence_embedders") else v) for k, v in d.items()})
 
 
 def default_data_dir() -> Path:
@@ -139,11 +157,41 @@ def _memory(st: QASettings, out: Path, name: str) -> Any:
     return Memory.open(path, durability="batch")
 
 
-def run_crafter(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple[list[Question], list[dict],
-                                                                                dict[str, Any]]:
+def load_embedders(st: QASettings, log: Any = print) -> tuple[list[Any], dict[str, Any]]:
+    """The sentence embedders of ``st`` and what loading them cost (or why one was skipped)."""
+    from embodied_mem.deps import DependencyNotInstalled
+
+    from .sentence_embedders import make_embedder
+
+    embedders, meta = [], {}
+    for name in st.sentence_embedders:
+        try:
+            e = make_embedder(name, st.embed_cache, threads=st.embed_threads)
+        except (DependencyNotInstalled, ImportError) as err:
+            log(f"sentence embedder {name!r} skipped: {err}")
+            meta[name] = {"skipped": str(err)}
+            continue
+        embedders.append(e)
+        meta[name] = {"dim": e.dim, "model_bytes": e.model_bytes, "load_s": e.load_s}
+        log(f"sentence embedder {name}: {e.dim}-d, {e.model_bytes / 2**20:.1f} MiB of weights, loaded in {e.load_s:.1f} s")
+    return embedders, meta
+
+
+def _flush(answerers: list[Any], ingest: dict[str, float]) -> None:
+    """Encode what the caption stores still buffer (counted as ingest)."""
+    for a in answerers:
+        if hasattr(a, "flush"):
+            s = time.perf_counter()
+            a.flush()
+            ingest[a.name] += time.perf_counter() - s
+
+
+def run_crafter(st: QASettings, log: Any = print, out: Path = Path("."),
+                embedders: list[Any] = ()) -> tuple[list[Question], list[dict], dict[str, Any]]:
     from .crafter_qa import CrafterTruth, crafter_questions, crafter_stream
 
-    answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, "crafter"))
+    answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, "crafter"),
+                               embedders=embedders)
     truth = CrafterTruth()
     ingest = {a.name: 0.0 for a in answerers}
     questions: list[Question] = []
@@ -153,6 +201,8 @@ def run_crafter(st: QASettings, log: Any = print, out: Path = Path(".")) -> tupl
     n = 0
     t_stream = 0.0
     t0 = time.perf_counter()
+    upto = {f"{e.name}_top{st.vector_k}": st.embedder_upto.get(e.name) for e in embedders}
+    retired: list[str] = []
     for p in crafter_stream(max(st.lengths), seed=st.seed, truth=truth, progress=st.progress):
         for a in answerers:
             s = time.perf_counter()
@@ -160,6 +210,7 @@ def run_crafter(st: QASettings, log: Any = print, out: Path = Path(".")) -> tupl
             ingest[a.name] += time.perf_counter() - s
         n += 1
         if n in checkpoints:
+            _flush(answerers, ingest)
             if st.durable:
                 s = time.perf_counter()
                 answerers[0].mem.flush()
@@ -170,15 +221,20 @@ def run_crafter(st: QASettings, log: Any = print, out: Path = Path(".")) -> tupl
             rows += ask_all(answerers, qs, progress=st.progress, desc=f"crafter {n} percepts")
             fp = _footprints(answerers) if st.footprint else {}
             per_length[n] = {"percepts": n, "questions": len(qs), "footprint_bytes": fp,
-                             "ingest_us_per_percept": {k: 1e6 * v / n for k, v in ingest.items()},
+                             "ingest_us_per_percept": {a.name: 1e6 * ingest[a.name] / n for a in answerers},
                              "respawns": sum(1 for r in truth.respawns if r < n),
                              "truth_rows": len(truth.t)}
             log(f"crafter {n}: {len(qs)} questions; footprint "
                 + ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in fp.items()))
+            done = [a for a in answerers if upto.get(a.name) is not None and n >= upto[a.name]]
+            if done:  # past its embedder_upto: not fed nor asked any more
+                retired += [a.name for a in done]
+                answerers = [a for a in answerers if a not in done]
+                log(f"crafter: {', '.join(a.name for a in done)} stop at {n} percepts (embedder_upto)")
             t0 = time.perf_counter()
     t_stream += time.perf_counter() - t0
     answerers[0].mem.close()
-    meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "labels": sorted(truth.labels),
+    meta = {"per_length": per_length, "stream_and_ingest_s": t_stream, "stopped_early": retired, "labels": sorted(truth.labels),
             "respawns": len(truth.respawns)}
     return questions, rows, meta
 
@@ -188,8 +244,8 @@ def recording_name(path: Path) -> str:
     return path.parent.name if (path.name == "bag" or path.suffix in (".mcap", ".db3")) else path.name
 
 
-def run_robots(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple[list[Question], list[dict],
-                                                                              dict[str, Any]]:
+def run_robots(st: QASettings, log: Any = print, out: Path = Path("."),
+               embedders: list[Any] = ()) -> tuple[list[Question], list[dict], dict[str, Any]]:
     from .robot_qa import odometry_percepts, read_odometry, robot_questions
 
     data = Path(st.data_dir) if st.data_dir else default_data_dir()
@@ -204,7 +260,8 @@ def run_robots(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple
             meta[name] = {"skipped": f"not found: {path}"}
             continue
         odom = read_odometry(path, name=name)
-        answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, name))
+        answerers = make_answerers(st.fifo_k, st.vector_k, st.vector_dim, memory=_memory(st, out, name),
+                                   embedders=embedders)
         ingest = {a.name: 0.0 for a in answerers}
         for p in odometry_percepts(odom):
             for a in answerers:
@@ -212,6 +269,7 @@ def run_robots(st: QASettings, log: Any = print, out: Path = Path(".")) -> tuple
                 a.observe(p)
                 ingest[a.name] += time.perf_counter() - s
         answerers[0].mem.flush()
+        _flush(answerers, ingest)
         qs = robot_questions(odom, per_type=st.per_type, seed=st.seed)
         questions += qs
         rows += ask_all(answerers, qs, progress=st.progress, desc=name)
@@ -233,8 +291,9 @@ def run_qa(settings: QASettings | Mapping[str, Any] | None = None, out_dir: str 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    cq, crows, cmeta = run_crafter(st, log, out)
-    rq, rrows, rmeta = run_robots(st, log, out)
+    embedders, emeta = load_embedders(st, log)
+    cq, crows, cmeta = run_crafter(st, log, out, embedders)
+    rq, rrows, rmeta = run_robots(st, log, out, embedders)
     questions, rows = cq + rq, crows + rrows
     save_questions(questions, out / "questions.json")
     with open(out / "answers.jsonl", "w") as f:
@@ -246,6 +305,7 @@ def run_qa(settings: QASettings | Mapping[str, Any] | None = None, out_dir: str 
         "latency": latency_summary(rows),
         "crafter": cmeta,
         "robots": rmeta,
+        "sentence_embedders": emeta,
         "questions": len(questions),
         "wall_s": time.perf_counter() - t0,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform()},

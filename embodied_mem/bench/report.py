@@ -67,8 +67,9 @@ def write_report(result: Mapping[str, Any], out: Path, plots: bool = True) -> li
 
 
 def _answerers(aggs: list[Mapping[str, Any]]) -> list[str]:
-    """Answerer names in a fixed order: embodied_mem, the FIFO, the vector store, the full log, others."""
-    rank = {"embodied_mem": 0, "fifo": 1, "vector": 2, "full_log": 3}
+    """Answerer names in a fixed order: embodied_mem, the FIFO, the hashed vector store, the sentence
+    vector stores (static, then MiniLM), the full log, others."""
+    rank = {"embodied_mem": 0, "fifo": 1, "vector": 2, "minilm_static": 2.4, "minilm": 2.5, "full_log": 3}
     names = sorted({a["answerer"] for a in aggs})
     return sorted(names, key=lambda n: (min([v for k, v in rank.items() if n.startswith(k)] or [9]), n))
 
@@ -88,7 +89,29 @@ def markdown(result: Mapping[str, Any]) -> str:
              "times, counts, binary and order) and, in brackets, the **mean error** (cells, steps or objects; a missing "
              "or wrong 'gone' answer costs the map diameter, 90.5 cells, or the memory length in steps). "
              "Answerers: `embodied_mem` (its query API), `fifo_K` (last K percepts), `vector_topK` (flat vector "
-             "store, top-K retrieval), `full_log` (every percept, scanned: exact, slow).", ""]
+             "store of hashed bag-of-words, top-K retrieval: the floor), `minilm_topK` (the stronger baseline: a "
+             "caption per percept embedded by all-MiniLM-L6-v2, 384-d, top-K cosine retrieval with the question "
+             "text, ReMEmbR/Mem0-style), `minilm_static_topK` (the same over a 128-d static model2vec distillation "
+             "of MiniLM), `full_log` (every percept, scanned: exact, slow). All vector stores answer with the same "
+             "scan of the retrieved percepts.", ""]
+    emb = {k: v for k, v in (result.get("sentence_embedders") or {}).items()}
+    if emb:
+        lines += ["Sentence embedders (CPU): " + "; ".join(
+            f"`{k}` skipped ({v['skipped']})" if "skipped" in v else
+            f"`{k}` {v['dim']}-d, {v['model_bytes'] / 2**20:.1f} MiB of weights (not counted in the footprints "
+            f"below), loaded in {v['load_s']:.1f} s" for k, v in emb.items()) + ". Their ingest cost is the "
+            "caption encoding (batches of 256).", ""]
+    pl0 = result.get("crafter", {}).get("per_length", {})
+    for k in sorted(st.get("embedder_upto") or {}):
+        name = f"{k}_top{st['vector_k']}"
+        fed = [int(n) for n, d in pl0.items() if name in (d.get("ingest_us_per_percept") or {})]
+        if not fed:
+            continue
+        us = pl0.get(max(fed), pl0.get(str(max(fed)), {}))["ingest_us_per_percept"][name]
+        top = max(int(n) for n in pl0)
+        lines += [f"`{name}` was fed and asked up to {max(fed):,} percepts only (`embedder_upto`): at "
+                  f"{us / 1e3:.1f} ms per caption on this machine, {top:,} percepts would take "
+                  f"{us * top / 6e7:.0f} min to encode.", ""]
     for n in crafter_lengths:
         lines += [f"## Crafter, {n:,} percepts in memory", "",
                   "| question | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
@@ -175,7 +198,8 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
     names = _answerers(aggs)
     lengths = sorted({a["length"] for a in aggs})
     idx = {(a["length"], a["answerer"], a["type"]): a for a in aggs}
-    colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52"]))
+    colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#937860", "#da8bc3",
+                                      "#8172b3", "#c44e52", "#8c8c8c"]))
     # embodied_mem and full_log often coincide (both exact): draw embodied_mem wide underneath
     style = {n: ({"lw": 4, "alpha": 0.55, "marker": "o"} if n == "embodied_mem" else {"lw": 1.4, "marker": "s"})
              for n in names}

@@ -37,7 +37,7 @@ def test_bench_qa_writes_tables_plots_questions_and_publishes(tmp_path, shared_d
     run_dir, pub = tmp_path / "run", tmp_path / "pub"
     rc = main(["qa", "lengths=[150,300]", "per_type=2", "progress=false", f"hydra.run.dir={run_dir}",
                f"data_dir={shared_data}", "bags=[ros2_bags/turtlebot4_real_macfirst_floor/bag]",
-               f"publish_dir={pub}"])
+               f"publish_dir={pub}", "sentence_embedders=[]"])  # tests/bench/test_sentence_store.py has them
     assert rc == 0
     for name in ("qa.md", "qa.csv", "qa.json", "questions.json", "answers.jsonl", "qa_error.png", "qa_latency.png",
                  "qa_footprint.png"):

@@ -14,7 +14,7 @@ def test_durable_run_journals_embodied_mem_to_sqlite(tmp_path) -> None:
     from embodied_mem import Memory
 
     result = run_qa({"lengths": [120], "per_type": 2, "progress": False, "plots": False, "footprint": False,
-                     "bags": [], "durable": True}, tmp_path, log=lambda *a: None)
+                     "bags": [], "durable": True, "sentence_embedders": []}, tmp_path, log=lambda *a: None)
     db = tmp_path / "memory-crafter.db"
     assert db.stat().st_size > 0
     with Memory.open(db, readonly=True) as mem:  # the journal replays into the same memory
