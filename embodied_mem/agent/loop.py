@@ -67,17 +67,24 @@ class AgentLoop(Agent):
         self.n_plans = 0
         self.recall: Recall | None = None
         self.executor.reset(self.rng)
+        section = [f"agent.{kit.config_section}"] if kit.config_section else []
+        if memoryless:  # no memory, no critic, replans every step: only these settings act
+            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior"]
+        else:
+            reads = ["agent.preprocessor", "agent.planner", "agent.critic"]
+        self.reads_config = frozenset(reads + section)
 
     @classmethod
     def for_world(cls, config: AgentConfig, desc: EnvDescription, *, seed: int | None = None,
                   memoryless: bool = False) -> AgentLoop:
         """Build the loop for the world ``desc`` names: its kit's roles and the configured planner backend."""
-        from .config import check_world_sections
+        from .config import check_planner_sections, check_world_sections
         from .planners import make_planner
         from .worlds import world_kit
 
         kit = world_kit(desc.world)
         check_world_sections(config, kit.name)
+        check_planner_sections(config)
         rng = np.random.default_rng(seed)
         return cls(config, kit=kit, desc=desc, preprocessor=kit.preprocessor(config, desc),
                    planner=make_planner(config, kit, desc), executor=kit.executor(config, desc, rng),
