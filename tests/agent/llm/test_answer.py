@@ -1,0 +1,55 @@
+"""The skill-call answer contract: schema shape and validation of what a model may send back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embodied_mem.agent.llm import InvalidAnswer, SkillCall, answer_schema, parse_answer
+
+SKILLS = {"collect": ("wood", "stone"), "place": ("table",), "explore": ()}
+
+
+def plan(*steps, **extra):
+    return json.dumps({"plan": [{"skill": s, "target": t} for s, t in steps], **extra})
+
+
+def test_valid_plan_in_order():
+    calls = parse_answer(plan(("collect", "wood"), ("place", "table"), ("explore", None)), SKILLS)
+    assert calls == [SkillCall("collect", "wood"), SkillCall("place", "table"), SkillCall("explore", None)]
+    assert str(calls[0]) == "collect wood" and str(calls[2]) == "explore"
+
+
+def test_code_fence_and_reason_accepted():
+    text = "```json\n" + plan(("collect", "stone"), reason="need stone") + "\n```"
+    assert parse_answer(text, SKILLS) == [SkillCall("collect", "stone")]
+
+
+@pytest.mark.parametrize("text,kind,names", [
+    ("", "empty", "empty"),
+    ('{"plan": [{"skill": "collect", "target": "wo', "json", "not JSON"),
+    ("[1, 2]", "schema", "'plan'"),
+    (json.dumps({"plan": "collect wood"}), "schema", "'plan' must be a list"),
+    (json.dumps({"plan": []}), "empty", "empty"),
+    (plan(("fly", None)), "skill", "'fly'"),
+    (plan(("collect", "diamond")), "target", "'diamond'"),
+    (plan(("explore", "north")), "target", "takes no target"),
+    (plan(("collect", "wood"), extra=1), "schema", "extra"),
+    (json.dumps({"plan": [{"skill": "collect", "target": "wood", "times": 3}]}), "schema", "times"),
+    (plan(*[("collect", "wood")] * 5), "schema", "at most 4"),
+])
+def test_invalid_answers_name_the_problem(text, kind, names):
+    with pytest.raises(InvalidAnswer) as info:
+        parse_answer(text, SKILLS)
+    assert info.value.kind == kind
+    assert names in str(info.value)
+
+
+def test_schema_pairs_each_skill_with_its_targets():
+    s = answer_schema(SKILLS, max_steps=3)
+    assert s["properties"]["plan"]["maxItems"] == 3
+    options = {o["properties"]["skill"]["const"]: o["properties"]["target"] for o in s["properties"]["plan"]["items"]["anyOf"]}
+    assert options == {"collect": {"enum": ["stone", "wood"]}, "place": {"enum": ["table"]}, "explore": {"type": "null"}}
+    with pytest.raises(ValueError, match="skills"):
+        answer_schema({})
