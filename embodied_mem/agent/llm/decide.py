@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .answer import InvalidAnswer, SkillCall, Skills, answer_schema, parse_answer
+from .answer import InvalidAnswer, SkillCall, Skills, answer_schema, normalize_skills, parse_answer
 from .cache import DecisionCache, request_key
 from .client import ChatClient, LLMError
 from .config import LLMConfig
@@ -55,13 +55,10 @@ class LLMDecider:
     RAM only (``config.cache`` False disables it).
     """
 
-    def __init__(self, config: LLMConfig, skills: Skills, *, descriptions: Mapping[str, str] | None = None,
-                 cache_dir: str | Path | None = None, client: ChatClient | None = None) -> None:
-        if not skills:
-            raise ValueError("skills must name at least one skill")
+    def __init__(self, config: LLMConfig, skills: Skills, *, cache_dir: str | Path | None = None,
+                 client: ChatClient | None = None) -> None:
         self.config = config
-        self.skills = {k: tuple(v) for k, v in skills.items()}
-        self.descriptions = dict(descriptions or {})
+        self.skills = normalize_skills(skills)
         self.schema = answer_schema(self.skills, config.max_subgoals)
         self.client = client or ChatClient(config)
         self.cache: DecisionCache | None = None
@@ -72,7 +69,7 @@ class LLMDecider:
     def messages(self, task: str, recall: Any, *, state: Mapping[str, Any] | None = None, now: float | None = None,
                  frame: Any = None) -> list[dict[str, Any]]:
         cfg = self.config
-        return build_messages(task, recall, self.skills, state=state, now=now, descriptions=self.descriptions,
+        return build_messages(task, recall, self.skills, state=state, now=now,
                               frame=frame if cfg.images else None, max_items=cfg.max_items,
                               system=cfg.system_prompt)
 

@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from .answer import Skills
+from .answer import Skills, normalize_skills
 
 __all__ = ["SYSTEM_PROMPT", "render_recall", "render_skills", "build_messages", "frame_part", "encode_png"]
 
@@ -77,27 +77,30 @@ def render_recall(recall: Any, now: float | None = None, max_items: int = 6) -> 
     return "\n\n".join(out) if out else "Memory recalls nothing relevant."
 
 
-def render_skills(skills: Skills, descriptions: Mapping[str, str] | None = None) -> str:
-    """One line per skill: its name, what it does (when described) and its allowed targets."""
+def render_skills(skills: Skills) -> str:
+    """One line per skill: its name, what it does and its parameters with their allowed values."""
+    shapes = normalize_skills(skills)
     lines = []
-    for name in sorted(skills):
-        targets = list(skills[name])
-        doc = f": {descriptions[name]}" if descriptions and descriptions.get(name) else ""
-        tgt = f" targets: {', '.join(sorted(targets))}" if targets else " target: null"
-        lines.append(f"- {name}{doc};{tgt}")
+    for name in sorted(shapes):
+        sh = shapes[name]
+        doc = f": {sh.description}" if sh.description else ""
+        params = []
+        for p in sh.params:
+            allowed = f" one of {', '.join(map(str, p.choices))}" if p.choices else f" ({p.type})"
+            params.append(f"{p.name}{'' if p.required else ' (optional)'}:{allowed}")
+        lines.append(f"- {name}{doc}" + (f"; {'; '.join(params)}" if params else "; no parameters"))
     return "Skills:\n" + "\n".join(lines)
 
 
 def build_messages(task: str, recall: Any, skills: Skills, *, state: Mapping[str, Any] | None = None,
-                   now: float | None = None, descriptions: Mapping[str, str] | None = None,
-                   frame: Any = None, max_items: int = 6, system: str = "") -> list[dict[str, Any]]:
+                   now: float | None = None, frame: Any = None, max_items: int = 6, system: str = "") -> list[dict[str, Any]]:
     """Chat messages (system + user) for one planning decision; ``frame`` (H×W×3 uint8) adds an image part."""
     parts = [f"Task: {task}"]
     if state:
         parts.append("State: " + ", ".join(f"{k}={_fmt_state(v)}" for k, v in state.items()))
     parts.append(render_recall(recall, now=now, max_items=max_items) if recall is not None
                  else "Memory recalls nothing relevant.")
-    parts.append(render_skills(skills, descriptions))
+    parts.append(render_skills(skills))
     parts.append("Answer with the JSON plan now.")
     text = "\n\n".join(parts)
     user: Any = text

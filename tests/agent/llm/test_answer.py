@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_code_fence_and_reason_accepted():
     (json.dumps({"plan": []}), "empty", "empty"),
     (plan(("fly", None)), "skill", "'fly'"),
     (plan(("collect", "diamond")), "target", "'diamond'"),
-    (plan(("explore", "north")), "target", "takes no target"),
+    (plan(("explore", "north")), "target", "takes no parameter 'target'"),
     (plan(("collect", "wood"), extra=1), "schema", "extra"),
     (json.dumps({"plan": [{"skill": "collect", "target": "wood", "times": 3}]}), "schema", "times"),
     (plan(*[("collect", "wood")] * 5), "schema", "at most 4"),
@@ -49,7 +50,48 @@ def test_invalid_answers_name_the_problem(text, kind, names):
 def test_schema_pairs_each_skill_with_its_targets():
     s = answer_schema(SKILLS, max_steps=3)
     assert s["properties"]["plan"]["maxItems"] == 3
-    options = {o["properties"]["skill"]["const"]: o["properties"]["target"] for o in s["properties"]["plan"]["items"]["anyOf"]}
-    assert options == {"collect": {"enum": ["stone", "wood"]}, "place": {"enum": ["table"]}, "explore": {"type": "null"}}
+    options = {o["properties"]["skill"]["const"]: o for o in s["properties"]["plan"]["items"]["anyOf"]}
+    assert options["collect"]["properties"]["target"] == {"type": "string", "enum": ["wood", "stone"]}
+    assert options["collect"]["required"] == ["skill", "target"]
+    assert options["explore"]["properties"] == {"skill": {"const": "explore"}}
     with pytest.raises(ValueError, match="skills"):
         answer_schema({})
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str = "string"
+    choices: tuple = ()
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    params: tuple = ()
+
+
+SPECS = (Spec("collect", "gather a material", (Param("target", choices=("tree", "stone")),
+                                               Param("item", choices=("wood", "stone")),
+                                               Param("level", "integer", required=False))),
+         Spec("explore", "walk to unseen places"))
+
+
+def test_skill_specs_with_typed_parameters():
+    calls = parse_answer(json.dumps({"plan": [{"skill": "collect", "target": "tree", "item": "wood", "level": 2},
+                                              {"skill": "explore", "target": None}]}), SPECS)
+    assert calls[0] == SkillCall("collect", "tree", (("item", "wood"), ("level", 2)))
+    assert calls[0].get("level") == 2 and calls[1] == SkillCall("explore")
+    for step, kind in [({"skill": "collect", "target": "tree"}, "schema"),  # item required
+                       ({"skill": "collect", "target": "tree", "item": "gold"}, "param"),
+                       ({"skill": "collect", "target": "tree", "item": "wood", "level": "2"}, "param"),
+                       ({"skill": "collect", "target": "tree", "item": "wood", "level": True}, "param"),
+                       ({"skill": "collect", "target": "tree", "item": "wood", "speed": 3}, "schema")]:
+        with pytest.raises(InvalidAnswer) as info:
+            parse_answer(json.dumps({"plan": [step]}), SPECS)
+        assert info.value.kind == kind, step
+    s = answer_schema(SPECS)
+    collect = s["properties"]["plan"]["items"]["anyOf"][0]
+    assert collect["required"] == ["skill", "target", "item"] and collect["properties"]["level"] == {"type": "integer"}
