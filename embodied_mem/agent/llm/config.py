@@ -30,6 +30,9 @@ class LLMConfig:
     max_subgoals: int = 4  # the schema allows at most this many skill calls per answer
     max_items: int = 6  # at most this many entries per memory section in the prompt
     system_prompt: str = ""  # replaces the built-in system prompt when not empty
+    min_interval_steps: int = 25  # steps between LLM decisions; in between: the rest of its plan, else symbolic
+    suggest: bool = True  # show the symbolic planner's next steps to the model as a suggestion it may override
+    cache_dir: str = ""  # where llm_decisions.jsonl lives; "": beside the memory file (the run directory)
 
     def __post_init__(self) -> None:
         if not isinstance(self.base_url, str) or not self.base_url.startswith(("http://", "https://")):
@@ -46,5 +49,7 @@ class LLMConfig:
             raise ValueError(f"llm.response_format must be one of {RESPONSE_FORMATS}, got {self.response_format!r}")
         if not (isinstance(self.max_subgoals, int) and self.max_subgoals >= 1):
             raise ValueError(f"llm.max_subgoals must be an int >= 1, got {self.max_subgoals!r}")
+        if not (isinstance(self.min_interval_steps, int) and self.min_interval_steps >= 0):
+            raise ValueError(f"llm.min_interval_steps must be an int >= 0, got {self.min_interval_steps!r}")
         if not (isinstance(self.max_items, int) and self.max_items >= 0):
             raise ValueError(f"llm.max_items must be an int >= 0, got {self.max_items!r}")
