@@ -127,6 +127,7 @@ def summarize(records: list[dict[str, Any]]) -> dict[str, Any]:
             "invalid": invalid, "invalid_rate": invalid / n if n else None, "fallback_reasons": fallbacks,
             "cached": sum(1 for r in records if r["cached"]),
             "latency_ms_p50": percentile(lat, 50), "latency_ms_p99": percentile(lat, 99),
+            "latencies_ms": [round(x, 2) for x in lat],
             "prompt_tokens": sum(r["prompt_tokens"] for r in records),
             "completion_tokens": sum(r["completion_tokens"] for r in records)}
 
