@@ -60,7 +60,7 @@ def run_agent(name: str, episodes: int, steps: int, seed: int, workdir: Path, pr
     from tqdm import tqdm
 
     from embodied_mem import envs
-    from embodied_mem.agent.crafter import make_agent
+    from embodied_mem.agent.factory import make_agent
     from embodied_mem.memory import Memory
 
     env = envs.make("crafter", length=steps)

@@ -80,7 +80,11 @@ def _build_class() -> type:
         the same world for the same ``s``. Bad arguments raise ``ValueError`` naming them.
         """
 
-        metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
+        # "embodied_mem": what agents may know of this env (its world and vocabulary), so that no
+        # agent imports this module (embodied_mem/agent/worlds/crafter reads it)
+        metadata = {"render_modes": ["rgb_array"], "render_fps": 10,
+                    "embodied_mem": {"world": "crafter", "labels": LABELS, "inventory": INVENTORY, "actions": ACTIONS,
+                                     "achievements": ACHIEVEMENTS}}
 
         def __init__(self, length: int = 10_000, area: Sequence[int] = (64, 64), seed: int | None = None,
                      reward: bool = True, render_mode: str | None = None, size: Sequence[int] = (256, 256)) -> None:

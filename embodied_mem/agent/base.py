@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any
 
+from .protocols import Action
+
 __all__ = ["Agent"]
 
 
@@ -13,7 +15,8 @@ class Agent(ABC):
 
     The runner calls ``reset`` at each episode start (with the run's ``Memory``, or None for agents
     that keep none), then ``act`` once per step with the adapter's observation and ``info`` (whose
-    ``info["percept"]`` is the sensor-only ``Percept``). Agents that use memory write percepts into
+    ``info["percept"]`` is the sensor-only ``Percept``); ``act`` returns an ``Action`` (an action id,
+    or a command mapping such as Minecraft's ``{"op": "move_to", ...}``). Agents that use memory write percepts into
     it themselves (the preprocessor does). ``record()`` describes the last decision for
     ``episodes.jsonl`` (compact: e.g. ``{"subgoal": "collect_wood", "verdict": "ok"}``).
     """
@@ -25,7 +28,8 @@ class Agent(ABC):
     def reset(self, memory: Any | None, *, seed: int | None = None) -> None: ...
 
     @abstractmethod
-    def act(self, obs: Any, info: dict[str, Any]) -> int: ...
+    def act(self, obs: Any, info: dict[str, Any]) -> Action:
+        """The action for this step: an action id, or a structured command (Minecraft)."""
 
     def record(self) -> dict[str, Any]:
         return {}

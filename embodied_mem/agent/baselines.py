@@ -1,4 +1,5 @@
-"""Baselines run through the same runner: a uniformly random agent and a memoryless reactive one."""
+"""The random baseline (any discrete-action world). The memoryless ``reactive`` baseline is the
+shared loop with ``memoryless=True`` (``factory.make_reactive``)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from typing import Any
 import numpy as np
 
 from .base import Agent
-from .config import AgentConfig
-from .robomemory import RoboMemoryAgent
 
-__all__ = ["RandomAgent", "ReactiveAgent"]
+__all__ = ["RandomAgent"]
 
 
 class RandomAgent(Agent):
@@ -34,32 +33,3 @@ class RandomAgent(Agent):
 
     def record(self) -> dict[str, Any]:
         return {"by": "random"}
-
-
-class ReactiveAgent(RoboMemoryAgent):
-    """No memory: every step it decides from the current percept only (view, inventory, vitals).
-
-    It follows the same rules of the game (the packaged tech tree is its built-in policy, not
-    something it remembers), replans from scratch each step with nothing but what is in view,
-    and explores by a random walk whose heading persists a few steps (its only state).
-    """
-
-    name = "reactive"
-    uses_memory = False
-
-    def __init__(self, config: AgentConfig, labels: tuple[str, ...], inventory_names: tuple[str, ...],
-                 seed: int | None = None) -> None:
-        config.planner.replan_every = 1
-        config.planner.consolidate_every = 0
-        config.critic.enabled = False
-        config.preprocessor.write_memory = False
-        super().__init__(config, labels, inventory_names, seed=seed)
-
-    def reset(self, memory: Any | None, *, seed: int | None = None) -> None:
-        super().reset(None, seed=seed)  # never keeps a memory, whatever it is given
-
-    def act(self, obs: Any, info: dict[str, Any]) -> int:
-        self.executor.path = None  # nothing carried over between steps but the wander heading
-        self.planner.cooldown.clear()
-        self.world.blacklist.clear()
-        return super().act(obs, info)

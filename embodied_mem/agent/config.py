@@ -1,24 +1,22 @@
-"""Typed configuration of the closed-loop agent's four parts (also Hydra structured configs).
+"""Typed configuration of the closed loop (also Hydra structured configs: ``agent/schema``).
 
-Every section is a dataclass usable from a plain dict (``AgentConfig.from_dict``); an unknown key
-raises ``ValueError`` listing the valid keys. Units: steps (one environment step each) and cells.
+Sections: ``preprocessor``, ``planner`` (``backend`` picks the planner: ``symbolic`` or a registered
+one such as ``llm``), ``critic`` — read by the shared ``AgentLoop`` in every world — and one section
+per world for its skills (``crafter``; other worlds add theirs). A world section set away from its
+defaults while running another world is refused (``check_world_sections``), so no key is silently
+ignored. Every section is a dataclass buildable from a plain dict (``AgentConfig.from_dict``); an
+unknown key raises ``ValueError`` listing the valid keys. Units: steps (one env step each), cells.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
-from typing import Any
 
-__all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "ExecutorConfig", "AgentConfig",
-           "register_agent_schemas", "DEFAULT_GOALS"]
+from .worlds.crafter.config import CrafterConfig
 
-# Crafter's achievements in the order the planner pursues them (cheap and enabling ones first).
-DEFAULT_GOALS: tuple[str, ...] = (
-    "collect_wood", "place_table", "make_wood_pickaxe", "make_wood_sword", "collect_sapling", "place_plant",
-    "collect_drink", "wake_up", "eat_cow", "collect_stone", "place_stone", "make_stone_pickaxe", "make_stone_sword",
-    "place_furnace", "collect_coal", "collect_iron", "make_iron_pickaxe", "make_iron_sword", "collect_diamond",
-    "defeat_zombie", "eat_plant", "defeat_skeleton",
-)
+__all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
+           "WORLD_SECTIONS", "check_world_sections", "CrafterConfig"]
 
 
 @dataclass
@@ -29,13 +27,13 @@ class PreprocessorConfig:
 
 @dataclass
 class PlannerConfig:
+    backend: str = "symbolic"  # a registered planner backend (embodied_mem.agent.planners): symbolic, llm
     use_prior: bool = True  # plan over the knowledge prior's facts when memory holds them
     use_learned: bool = True  # also plan over facts consolidated from experience ("do tree" yields "+1 wood")
-    goals: list[str] = field(default_factory=lambda: list(DEFAULT_GOALS))
-    consolidate_every: int = 500  # steps between mem.consolidate() calls (learning facts from events)
-    retrieve_on_replan: bool = True  # ask mem.retrieve(goal query) when a new plan is made
-    station_radius: int = 12  # a known table/furnace farther than this (path cells) is replaced by a new one
-    fight_health: int = 7  # pursue defeat_zombie / defeat_skeleton only with at least this health
+    goals: list[str] = field(default_factory=list)  # the task's goals in order; empty: the world's default task
+    consolidate_every: int = 500  # steps between mem.consolidate() calls (learning facts from events); 0: never
+    retrieve_on_replan: bool = True  # ask mem.retrieve(goal query) before planning, every `retrieve_every` plans
+    retrieve_every: int = 20  # plans between retrievals (1: every plan; the symbolic planner reads memory directly)
     replan_every: int = 50  # steps: replan even without a verdict (new knowledge may shorten the plan)
 
 
@@ -51,35 +49,18 @@ class CriticConfig:
 
 
 @dataclass
-class ExecutorConfig:
-    drink_below: int = 6  # survival reflexes: vitals (0-9) below which the need preempts the plan
-    food_below: int = 6
-    energy_below: int = 3
-    fight_radius: int = 1  # attack zombies/skeletons this close (Manhattan cells) whatever the plan
-    flee_health: int = 0  # at or below this health, step away from zombies (0: never; fleeing rarely outruns them)
-    heal_below: int = 4  # health at or below which it hides in a sealed shelter to recover...
-    heal_until: int = 8  # ...until health is back to this
-    shelter_below_daylight: float = 0.4  # dusk: dig a sealed shelter (needs a pickaxe) and sleep there
-    shelter_until_daylight: float = 0.75  # leave it when the morning is this bright
-    top_up_daylight: float = 0.9  # once the light starts to fall below this, fill up drink and food for the night
-    farm_size: int = 4  # plant saplings in passing while fewer plants than this are in view
-    dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
-    explore_persistence: int = 12  # steps to keep an exploration target before choosing again
-
-
-@dataclass
 class AgentConfig:
     name: str = "robomemory"
     preprocessor: PreprocessorConfig = field(default_factory=PreprocessorConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
-    executor: ExecutorConfig = field(default_factory=ExecutorConfig)
+    crafter: CrafterConfig = field(default_factory=CrafterConfig)  # Crafter's skills (agent/worlds/crafter)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @staticmethod
-    def from_dict(d: Any) -> AgentConfig:
+    def from_dict(d: object) -> AgentConfig:
         """Build from a mapping (or OmegaConf node); unknown keys raise ``ValueError`` listing valid ones."""
         if d is None:
             return AgentConfig()
@@ -88,14 +69,29 @@ class AgentConfig:
         if hasattr(d, "_metadata"):
             from omegaconf import OmegaConf
 
-            d = OmegaConf.to_container(d, resolve=True)
+            d = OmegaConf.to_container(d, resolve=True)  # type: ignore[arg-type]
         return _build(AgentConfig, d, "agent")
 
 
-def _build(cls: type, d: Any, path: str) -> Any:
+# world name -> its own section of AgentConfig (world packages own these dataclasses)
+WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter"}
+
+
+def check_world_sections(cfg: AgentConfig, world: str) -> None:
+    """Refuse a world section (``agent.<section>``) set away from its defaults in another world."""
+    for other, section in WORLD_SECTIONS.items():
+        if other == world or not hasattr(cfg, section):
+            continue
+        value = getattr(cfg, section)
+        if value != type(value)():
+            raise ValueError(f"agent.{section} configures the {other!r} world's skills, but this run is in world "
+                             f"{world!r}: remove the agent.{section} settings (they would be ignored)")
+
+
+def _build(cls: type, d: object, path: str) -> object:
     if is_dataclass(d):
         return d
-    if not isinstance(d, dict):
+    if not isinstance(d, Mapping):
         raise TypeError(f"{path} must be a mapping, got {type(d).__name__}")
     valid = {f.name: f for f in fields(cls)}
     unknown = set(d) - set(valid)
@@ -112,6 +108,6 @@ def _build(cls: type, d: Any, path: str) -> Any:
     return cls(**kwargs)
 
 
-def register_agent_schemas(cs: Any) -> None:
+def register_agent_schemas(cs: object) -> None:
     """Register ``agent/schema`` in Hydra's ConfigStore (``configs/agent/*.yaml`` extend it)."""
-    cs.store(group="agent", name="schema", node=AgentConfig)
+    cs.store(group="agent", name="schema", node=AgentConfig)  # type: ignore[attr-defined]

@@ -1,29 +1,33 @@
 """The critic: progress of the current subgoal, failure and loop detection (RoboMemory's
-infinite-loop mitigation).
+infinite-loop mitigation), for every world: it reads only the ``Progress`` the running skill reports.
 
-Verdicts, one per step: ``"ok"`` (working on it), ``"progress"`` (something improved),
-``"done"``, ``"stalled"`` (no progress for ``stall_steps``: put the target aside and replan),
-``"loop"`` (oscillating between few cells without progress, or the same (subgoal, place) cycle
-repeated ``cycle_repeats`` times: replan and explore for ``explore_steps``), ``"off"`` when the
-critic is disabled (it then never intervenes; the agent still replans when a subgoal is done).
+Verdicts, one per step: ``"ok"`` (working on it), ``"progress"`` (something improved: the skill
+got closer to its target than ever, gained inventory / task count, saw new cells, or is busy, e.g.
+asleep), ``"done"``, ``"stalled"`` (no progress for ``stall_steps``: the loop puts the target aside
+and replans), ``"loop"`` (oscillating between few cells without progress, or the same
+(subgoal, place) cycle repeated ``cycle_repeats`` times: the loop puts it aside and explores for
+``explore_steps``), ``"off"`` when the critic is disabled (it then never intervenes; the loop still
+replans when a subgoal is done).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from collections.abc import Hashable, Sequence
 
 from .config import CriticConfig
+from .protocols import Progress, Subgoal, Verdict
 
-__all__ = ["Critic", "find_cycle"]
+__all__ = ["ProgressCritic", "find_cycle"]
 
 
-def find_cycle(seq: list[Any], repeats: int) -> int:
+def find_cycle(seq: Sequence[Hashable], repeats: int) -> int:
     """Length of a cycle that the end of ``seq`` repeats at least ``repeats`` times (0 if none).
 
     ``[a, b, a, b, a, b]`` with repeats=3 -> 2. Cycles of length 1 (one item repeated) count too.
     """
     n = len(seq)
+    seq = list(seq)
     for k in range(1, n // repeats + 1):
         tail = seq[n - k:]
         if all(seq[n - (r + 1) * k:n - r * k] == tail for r in range(1, repeats)):
@@ -31,22 +35,24 @@ def find_cycle(seq: list[Any], repeats: int) -> int:
     return 0
 
 
-class Critic:
+class ProgressCritic:
+    """The default ``Critic``: stall, oscillation and (subgoal, place) cycle detection."""
+
     def __init__(self, config: CriticConfig) -> None:
         self.config = config
+        self.verdicts: dict[str, int] = {}
         self.reset()
 
     def reset(self) -> None:
-        self.subgoal: Any = None
+        self.subgoal: Subgoal | None = None
         self.since = 0.0
         self.last_progress = 0.0
         self.best_dist: float | None = None
-        self.positions: deque[tuple[int, int]] = deque(maxlen=max(1, self.config.loop_window))
-        self.cycle: list[Any] = []
-        self.last_inv: dict[str, int] | None = None
-        self.verdicts: dict[str, int] = {}
+        self.positions: deque[tuple[float, ...]] = deque(maxlen=max(1, self.config.loop_window))
+        self.cycle: list[tuple[str, Hashable]] = []
+        self.verdicts = {}
 
-    def start(self, subgoal: Any, place: Any, t: float) -> None:
+    def start(self, subgoal: Subgoal, place: Hashable | None, t: float) -> None:
         """A new subgoal begins (at ``place``): record it for cycle detection."""
         self.subgoal, self.since, self.last_progress, self.best_dist = subgoal, t, t, None
         entry = (str(subgoal), place)
@@ -54,24 +60,20 @@ class Critic:
             self.cycle.append(entry)
             del self.cycle[:-60]
 
-    def check(self, subgoal: Any, state: Any, done: bool, target_dist: float | None) -> str:
+    def judge(self, subgoal: Subgoal | None, progress: Progress) -> Verdict:
         """The verdict for this step (see the module docstring)."""
         if not self.config.enabled:
             return "off"
-        t = state.t
-        self.positions.append(state.pos)
-        inv = state.inventory
-        progressed = False
-        if self.last_inv is not None and any(inv.get(k, 0) > v for k, v in self.last_inv.items()
-                                             if k not in ("health", "food", "drink", "energy")):
+        t = progress.t
+        self.positions.append(progress.position)
+        progressed = progress.gained > 0 or progress.new_cells > 0
+        dist = progress.target_distance
+        if dist is not None and (self.best_dist is None or dist < self.best_dist):
+            self.best_dist = dist
             progressed = True
-        self.last_inv = dict(inv)
-        if target_dist is not None and (self.best_dist is None or target_dist < self.best_dist):
-            self.best_dist = target_dist
-            progressed = True
-        if done:
+        if progress.done:
             return self._say("done")
-        if progressed or state.sleeping:
+        if progressed or progress.busy:
             self.last_progress = t
             self.positions.clear()
             return self._say("progress")
@@ -87,6 +89,6 @@ class Critic:
             return self._say("loop")
         return "ok"
 
-    def _say(self, verdict: str) -> str:
+    def _say(self, verdict: Verdict) -> Verdict:
         self.verdicts[verdict] = self.verdicts.get(verdict, 0) + 1
         return verdict

@@ -30,7 +30,7 @@ from .config import SemanticConfig
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
 
-__all__ = ["SemanticMemory", "Fact", "Operation", "load_knowledge"]
+__all__ = ["SemanticMemory", "Fact", "Operation", "load_knowledge", "knowledge_facts"]
 
 ADD, UPDATE, DELETE, NOOP = "ADD", "UPDATE", "DELETE", "NOOP"
 
@@ -198,7 +198,7 @@ class SemanticMemory:
     def load_priors(self, knowledge: Mapping[str, Any], t: float | None = None, recorded_at: float = 0.0) -> int:
         """Add the facts of a knowledge mapping (see ``load_knowledge``) as priors. Returns the count."""
         n = 0
-        for f in _facts_of(knowledge):
+        for f in knowledge_facts(knowledge):
             self.assert_fact(f["subject"], f["relation"], f["object"], confidence=float(f.get("confidence", 1.0)),
                              support=int(f.get("support", 1)), t=0.0 if t is None else t, source="prior",
                              recorded_at=recorded_at)
@@ -271,7 +271,9 @@ class SemanticMemory:
         return {"facts": len(self._current), "facts_ever": len(self._facts), "operations": len(self.operations)}
 
 
-def _facts_of(knowledge: Mapping[str, Any]) -> list[dict[str, Any]]:
+def knowledge_facts(knowledge: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The validated facts of a knowledge file (``load_knowledge``) as dicts (subject, relation,
+    object, confidence); ``ValueError`` naming the bad entry otherwise."""
     if not isinstance(knowledge, Mapping) or "facts" not in knowledge:
         raise ValueError("a knowledge file must be a mapping with a 'facts' list")
     out = []
@@ -306,5 +308,5 @@ def load_knowledge(name_or_path: str | Path) -> dict[str, Any]:
     else:
         text = p.read_text()
     data = yaml.safe_load(text)
-    _facts_of(data)  # validate
+    knowledge_facts(data)  # validate
     return data

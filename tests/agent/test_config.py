@@ -11,7 +11,7 @@ def test_from_plain_dict():
     cfg = AgentConfig.from_dict({"name": "robomemory", "critic": {"enabled": False, "stall_steps": 10},
                                  "planner": {"use_prior": False}})
     assert cfg.critic.enabled is False and cfg.critic.stall_steps == 10
-    assert cfg.planner.use_prior is False and cfg.executor.dig is True
+    assert cfg.planner.use_prior is False and cfg.crafter.dig is True and cfg.planner.backend == "symbolic"
     assert AgentConfig.from_dict(cfg.to_dict()) == cfg
 
 

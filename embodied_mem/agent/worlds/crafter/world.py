@@ -27,6 +27,7 @@ class ViewWorld:
         self.state: Any = None
         self.blacklist: dict[tuple[str, tuple[int, int]], float] = {}
         self.placed: dict[str, tuple[int, int]] = {}
+        self.tree: Any = None  # the planner's TechTree (shared by CrafterPlanner.refresh)
 
     def reset(self) -> None:
         self.state = None
@@ -35,6 +36,10 @@ class ViewWorld:
 
     def update(self, state: Any) -> None:
         self.state = state
+
+    def forget(self) -> None:
+        """Drop the put-aside targets (the memoryless baseline keeps nothing between steps)."""
+        self.blacklist.clear()
 
     def put_aside(self, label: str, cell: tuple[int, int], until: float) -> None:
         self.blacklist[(label, cell)] = until

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from embodied_mem import Memory
-from embodied_mem.agent.crafter import make_random, make_reactive, make_robomemory
+from embodied_mem.agent.factory import make_random, make_reactive, make_robomemory
 
 pytest.importorskip("crafter")
 pytest.importorskip("gymnasium")

@@ -16,32 +16,23 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .config import PlannerConfig
+from ...config import PlannerConfig
+from ...protocols import Subgoal, Task
+from .config import CrafterConfig
 
-__all__ = ["Subgoal", "Recipe", "TechTree", "Planner"]
+__all__ = ["Subgoal", "Recipe", "TechTree", "CrafterPlanner", "DEFAULT_GOALS", "goal_meaning"]
+
+# Crafter's achievements in the order the planner pursues them (cheap and enabling ones first).
+DEFAULT_GOALS: tuple[str, ...] = (
+    "collect_wood", "place_table", "make_wood_pickaxe", "make_wood_sword", "collect_sapling", "place_plant",
+    "collect_drink", "wake_up", "eat_cow", "collect_stone", "place_stone", "make_stone_pickaxe", "make_stone_sword",
+    "place_furnace", "collect_coal", "collect_iron", "make_iron_pickaxe", "make_iron_sword", "collect_diamond",
+    "defeat_zombie", "eat_plant", "defeat_skeleton",
+)
 
 STATIONS = ("table", "furnace")
 _DELTA = re.compile(r"^([+-]\d+) (\w+)$")
 _AMOUNT = re.compile(r"^(\d+) (\w+)$")
-
-
-@dataclass(frozen=True)
-class Subgoal:
-    """One step of a plan. ``kind``: collect | hunt | place | make | near | sleep | wait | explore | experiment.
-
-    ``target``: the label to act on (material, creature, station, tool or thing placed); ``item``
-    and ``level``: the inventory item a ``collect`` raises and the count it must reach.
-    """
-
-    kind: str
-    target: str | None = None
-    item: str | None = None
-    level: int = 0
-    goal: str | None = None
-
-    def __str__(self) -> str:
-        s = self.kind if self.target is None else f"{self.kind} {self.target}"
-        return s + (f" {self.item}>={self.level}" if self.item else "")
 
 
 @dataclass
@@ -156,46 +147,65 @@ class NoPlan(Exception):
     pass
 
 
-class Planner:
-    """Chooses the next goal and expands it into ordered subgoals.
+class CrafterPlanner:
+    """The symbolic ``Planner`` in Crafter: chooses the next goal and expands it into ordered subgoals.
 
-    ``world`` (a ``WorldModel``) answers where things are; ``tree`` is rebuilt from memory's facts
-    when they change (``refresh``). ``plan(state)`` returns a list of subgoals whose first one is
-    the thing to do now; it is cheap enough to call on every replan, not on every step.
+    ``world`` (a ``ViewWorld``/``MemoryWorld``) answers where things are; ``tree`` is rebuilt from
+    memory's facts when they change (``refresh``; without memory, from the packaged prior).
+    ``plan`` returns a list of subgoals whose first one is the thing to do now; it is cheap enough
+    to call on every replan, not on every step. ``recall`` is not needed: it reads memory directly.
     """
 
-    def __init__(self, config: PlannerConfig) -> None:
+    def __init__(self, config: PlannerConfig, crafter: CrafterConfig | None = None) -> None:
         self.config = config
+        self.crafter = crafter or CrafterConfig()
+        self.goals: tuple[str, ...] = tuple(config.goals) or DEFAULT_GOALS
         self.tree = TechTree({})
         self.cooldown: dict[str, float] = {}  # goal -> step until which it is put aside
         self.goal: str | None = None
         self.n_facts = -1
         self.recall: Any = None
 
-    def reset(self) -> None:
+    # ------------------------------------------------------------------ the Planner protocol
+    def reset(self, memory: Any, world: Any) -> None:
         self.cooldown.clear()
         self.goal = None
         self.n_facts = -1
         self.recall = None
+        self.refresh(memory, world)
 
-    def refresh(self, facts: list[Any]) -> None:
-        """Rebuild the tech tree when memory's facts changed."""
-        if len(facts) != self.n_facts:
-            self.n_facts = len(facts)
-            self.tree = TechTree.from_facts(facts, prior=self.config.use_prior, learned=self.config.use_learned)
+    def refresh(self, memory: Any, world: Any) -> None:
+        """Rebuild the tech tree from memory's facts (the packaged prior without memory); share it with the world."""
+        self.refresh_facts(memory.semantic.facts() if memory is not None else prior_facts())
+        world.tree = self.tree
+
+    def plan(self, task: Task, recall: Any, state: Any, world: Any) -> list[Subgoal]:
+        """Ordered subgoals for the first of ``task.goals`` that can make progress now."""
+        self.recall = recall if recall is not None else self.recall
+        world.tree = self.tree
+        return self.plan_goals(task.goals, state, world)
+
+    def forget(self) -> None:
+        self.cooldown.clear()
 
     def put_aside(self, goal: str | None, until: float) -> None:
         if goal:
             self.cooldown[goal] = until
 
+    def refresh_facts(self, facts: list[Any]) -> None:
+        """Rebuild the tech tree when memory's facts changed."""
+        if len(facts) != self.n_facts:
+            self.n_facts = len(facts)
+            self.tree = TechTree.from_facts(facts, prior=self.config.use_prior, learned=self.config.use_learned)
+
     # ------------------------------------------------------------------ planning
-    def plan(self, state: Any, world: Any) -> list[Subgoal]:
+    def plan_goals(self, goals: Any, state: Any, world: Any) -> list[Subgoal]:
         """Ordered subgoals for the first goal that can make progress now (explore/experiment if none)."""
         fallback: list[Subgoal] | None = None
-        for goal in self.config.goals:
+        for goal in goals:
             if state.unlocked(goal) or self.cooldown.get(goal, -1) > state.t:
                 continue
-            if goal.startswith("defeat_") and state.inventory.get("health", 9) < self.config.fight_health:
+            if goal.startswith("defeat_") and state.inventory.get("health", 9) < self.crafter.fight_health:
                 continue  # pick fights only when healthy
             try:
                 steps = self.expand(goal, state, world)
@@ -218,7 +228,7 @@ class Planner:
     def maintenance(self, state: Any, world: Any) -> list[Subgoal]:
         """Once every reachable goal is done: hunt what is left, keep a stock of materials, explore."""
         for label in ("zombie", "skeleton"):
-            if state.inventory.get("health", 9) >= self.config.fight_health and \
+            if state.inventory.get("health", 9) >= self.crafter.fight_health and \
                     world.nearest(label, state.pos, max_dist=12) is not None:
                 return [Subgoal("hunt", label, goal="defeat_" + label)]
         inv = state.inventory
@@ -262,7 +272,7 @@ class Planner:
         anchor, missing_stations, present = None, [], []
         for st in stations:
             if anchor is None:
-                cell = world.nearest(st, state.pos, max_dist=self.config.station_radius)
+                cell = world.nearest(st, state.pos, max_dist=self.crafter.station_radius)
             else:
                 cell = world.nearest(st, anchor, max_dist=2)
             if cell is None:
@@ -339,3 +349,15 @@ class Planner:
             self._perform(r.key, inv, state, world, out, goal, depth + 1)
             if len(out) == before or r.yields.get(item, 0) <= 0:
                 break
+
+
+def prior_facts() -> list[Any]:
+    """The packaged Crafter tech tree as facts (source ``"prior"``), for a memoryless run (no learning then)."""
+    from embodied_mem.memory.semantic import knowledge_facts, load_knowledge
+
+    class _Fact:
+        def __init__(self, d: dict[str, Any]) -> None:
+            self.subject, self.relation, self.object = d["subject"], d["relation"], d["object"]
+            self.confidence, self.source = float(d.get("confidence", 1.0)), "prior"
+
+    return [_Fact(d) for d in knowledge_facts(load_knowledge("crafter"))]

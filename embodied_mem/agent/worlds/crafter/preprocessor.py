@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import PreprocessorConfig
+from ...config import PreprocessorConfig
 
-__all__ = ["State", "Preprocessor"]
+__all__ = ["State", "CrafterPreprocessor"]
 
 
 @dataclass
@@ -49,8 +49,8 @@ class State:
         return self.achievements.get(achievement, 0) > 0
 
 
-class Preprocessor:
-    """Turns the adapter's observation into a ``State`` and writes the step's ``Percept`` into memory.
+class CrafterPreprocessor:
+    """The ``Preprocessor`` role in Crafter: turns the adapter's observation into a ``State`` and writes the step's ``Percept`` into memory.
 
     ``memory`` may be None (memoryless agents); with ``write_memory=False`` nothing is written.
     Raises ``KeyError`` naming the missing field when ``info`` lacks ``percept``/``position``/``facing``.
@@ -67,7 +67,14 @@ class Preprocessor:
         self._last_key = None
         self.written = 0
 
-    def state(self, obs: Any, info: dict[str, Any]) -> State:
+    def place(self, state: State) -> tuple[int, int]:
+        """A coarse place (4x4-cell blocks) for cycle detection without spatial memory."""
+        return (state.pos[0] // 4, state.pos[1] // 4)
+
+    def perceive(self, obs: Any, info: Any) -> State:
+        return self.state(obs, info)
+
+    def state(self, obs: Any, info: Any) -> State:
         for k in ("position", "facing"):
             if k not in info:
                 raise KeyError(f"info[{k!r}] is missing: the agent needs its own pose from the adapter")
@@ -88,7 +95,7 @@ class Preprocessor:
                      sleeping=bool(info.get("sleeping", False)), daylight=float(info.get("daylight", 1.0)),
                      labels=labels, visible=visible)
 
-    def write(self, memory: Any, info: dict[str, Any], state: State) -> int | None:
+    def write(self, memory: Any, info: Any, state: State) -> int | None:
         """Write ``info["percept"]`` into ``memory``; returns its id (None when skipped)."""
         if memory is None or not self.config.write_memory:
             return None

@@ -14,16 +14,18 @@ from typing import Any
 
 import numpy as np
 
-from .config import ExecutorConfig
-from .planner import Subgoal
+from ...protocols import Action, Preemption, Progress, SkillSpec, Subgoal
+from .config import CrafterConfig
 from .world import CREATURES, WALKABLE
 
-__all__ = ["Executor", "ACTION_IDS"]
+__all__ = ["CrafterExecutor", "ACTION_IDS", "ACTIONS", "NEED_GOALS", "VITALS"]
 
-ACTION_IDS = {name: i for i, name in enumerate((
+# Crafter's action table, in action-id order (the env declares the same names; the kit checks they match)
+ACTIONS: tuple[str, ...] = (
     "noop", "move_left", "move_right", "move_up", "move_down", "do", "sleep", "place_stone", "place_table",
     "place_furnace", "place_plant", "make_wood_pickaxe", "make_stone_pickaxe", "make_iron_pickaxe", "make_wood_sword",
-    "make_stone_sword", "make_iron_sword"))}
+    "make_stone_sword", "make_iron_sword")
+ACTION_IDS = {name: i for i, name in enumerate(ACTIONS)}
 NOOP, DO, SLEEP = ACTION_IDS["noop"], ACTION_IDS["do"], ACTION_IDS["sleep"]
 MOVES = {(-1, 0): 1, (1, 0): 2, (0, -1): 3, (0, 1): 4}
 DIRS = tuple(MOVES)
@@ -33,6 +35,8 @@ PLACE_ON = {"stone": frozenset({"grass", "sand", "path", "water", "lava"}),
 MINE_TOOL = {"tree": None, "stone": "wood_pickaxe", "coal": "wood_pickaxe", "iron": "stone_pickaxe",
              "diamond": "iron_pickaxe"}
 ENEMIES = ("zombie", "skeleton")
+NEED_GOALS = frozenset({"drink", "eat", "rest", "night", "heal"})  # survival needs' goal names (not achievements)
+VITALS = frozenset({"health", "food", "drink", "energy"})
 _RANK = {"drink": 0, "eat": 1, "heal": 2, "night": 3, "rest": 4}  # survival needs, most pressing first
 
 
@@ -44,16 +48,79 @@ def _add(a: tuple[int, int], d: tuple[int, int], k: int = 1) -> tuple[int, int]:
     return (a[0] + k * d[0], a[1] + k * d[1])
 
 
-class Executor:
-    """Turns subgoals into actions. ``act`` returns an action id, or None when the subgoal cannot be
-    pursued from here (no known target and nowhere to explore, or an unreachable target)."""
+class CrafterExecutor:
+    """Turns subgoals into actions (the ``Executor`` role in Crafter). ``act`` returns an action id,
+    or None when the subgoal cannot be pursued from here (no known target and nowhere to explore,
+    or an unreachable target)."""
 
-    def __init__(self, config: ExecutorConfig, rng: np.random.Generator) -> None:
+    need_goals = NEED_GOALS
+    idle: Action = NOOP
+
+    def __init__(self, config: CrafterConfig, rng: np.random.Generator, skills: tuple[SkillSpec, ...] = ()) -> None:
         self.config = config
         self.rng = rng
-        self.reset()
+        self.skills = skills
+        self._clear()
 
-    def reset(self) -> None:
+    # ------------------------------------------------------------------ the Executor protocol
+    def reset(self, rng: np.random.Generator) -> None:
+        self.rng = rng
+        self._clear()
+
+    def preempt(self, state: Any, world: Any) -> Preemption | None:
+        """Asleep, reflexes, the night shelter, survival needs, then opportunities (in that order)."""
+        if state.sleeping:
+            return Preemption("asleep", NOOP)
+        a = self.reflex(state)
+        if a is not None:
+            return Preemption("reflex", a)
+        need = self.survival_need(state, world)
+        sealed = self.sealed(state)
+        if sealed and (need is None or need.kind != "shelter") and self.danger_outside(state):
+            return Preemption("shelter(wait)", NOOP)  # zombies wait outside: stay in until they wander off
+        if need is None and sealed:
+            a = self.escape(state)  # morning: dig out of the night shelter
+            if a is not None:
+                return Preemption("escape", a)
+        if need is not None:
+            return Preemption("need", need=need)
+        a = self.opportunity(state, world)
+        if a is not None:
+            return Preemption("opportunity", a)
+        return None
+
+    def begin(self, subgoal: Subgoal) -> None:
+        self.last_target = None
+
+    def progress(self, subgoal: Subgoal | None, state: Any, start: Any | None) -> Progress:
+        """Manhattan distance to the last target, non-vital inventory gained since the last call."""
+        dist = None
+        tgt = self.last_target
+        if tgt is not None:
+            dist = float(abs(tgt[1][0] - state.pos[0]) + abs(tgt[1][1] - state.pos[1]))
+        inv = state.inventory
+        gained = 0
+        if self._last_inv is not None:
+            gained = sum(inv.get(k, 0) - v for k, v in self._last_inv.items() if k not in VITALS and inv.get(k, 0) > v)
+        self._last_inv = dict(inv)
+        done = subgoal is not None and start is not None and self.done(subgoal, state, start)
+        return Progress(t=state.t, position=tuple(float(v) for v in state.pos), target_distance=dist, gained=gained,
+                        busy=bool(state.sleeping), done=done)
+
+    def target(self) -> tuple[str, tuple[int, int]] | None:
+        return self.last_target
+
+    def stop(self, subgoal: Subgoal | None, reason: str) -> None:
+        if reason == "unreachable":
+            self.need = None
+        else:
+            self.path = None
+
+    def forget(self) -> None:
+        self.path = None
+
+    def _clear(self) -> None:
+        self._last_inv: dict[str, int] | None = None
         self.path: list[tuple[int, int]] | None = None
         self.path_goal: tuple[tuple[int, int], bool] | None = None
         self.explore_target: tuple[int, int] | None = None
@@ -162,7 +229,7 @@ class Executor:
         return True
 
     # ------------------------------------------------------------------ subgoals
-    def act(self, sg: Subgoal, state: Any, world: Any) -> int | None:
+    def act(self, sg: Subgoal, state: Any, world: Any) -> Action | None:
         kind = sg.kind
         if kind == "collect":
             return self._collect(sg, state, world)

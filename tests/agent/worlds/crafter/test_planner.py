@@ -7,9 +7,10 @@ from embodied_mem.envs.crafter import LABELS
 
 from embodied_mem import Memory, Percept, Pose
 from embodied_mem.agent.config import PlannerConfig
-from embodied_mem.agent.planner import Planner, TechTree
-from embodied_mem.agent.preprocessor import State
-from embodied_mem.agent.world import ViewWorld
+from embodied_mem.agent.protocols import Task
+from embodied_mem.agent.worlds.crafter.planner import CrafterPlanner, TechTree
+from embodied_mem.agent.worlds.crafter.preprocessor import State
+from embodied_mem.agent.worlds.crafter.world import ViewWorld
 
 
 def _state(visible: dict[str, list[tuple[int, int]]], t=1.0, **inv):
@@ -27,9 +28,14 @@ def _state(visible: dict[str, list[tuple[int, int]]], t=1.0, **inv):
                  visible=vis)
 
 
+class _Planner(CrafterPlanner):
+    def plan(self, state, world):  # the task is the configured goals
+        return super().plan(Task(self.goals), None, state, world)
+
+
 def _planner(facts, goals, **kw):
-    p = Planner(PlannerConfig(goals=list(goals), **kw))
-    p.refresh(facts)
+    p = _Planner(PlannerConfig(goals=list(goals), **kw))
+    p.refresh_facts(facts)
     return p
 
 
@@ -88,7 +94,7 @@ def test_without_prior_it_experiments_then_learns_from_consolidated_experience()
     tree = TechTree.from_facts(mem.semantic.facts())
     assert tree.producer("wood").key == "do tree"
     assert tree.get("make_wood_pickaxe").consumes == {"wood": 1}
-    p2.refresh(mem.semantic.facts())
+    p2.refresh_facts(mem.semantic.facts())
     plan = p2.plan(s, _world(s))
     assert [str(g) for g in plan] == ["collect tree wood>=1", "make wood_pickaxe"]
 
