@@ -4,7 +4,8 @@ The run directory (Hydra's ``hydra.run.dir``, or one job folder of a sweep) rece
 
 - ``config.yaml``: the resolved, read-only config of the run;
 - ``metrics.json``: ``episodes`` (each: ``length``, ``reward``, plus the env's episode metrics,
-  e.g. Crafter ``achievements``), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
+  e.g. Crafter ``achievements``, and the agent's ``episode_metrics()``, e.g. ``planner``: the LLM
+  backend's decisions, latency p50/p99, tokens and fallbacks), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
   timings (``steps_per_second``, ``agent_ms_per_step``, ``env_ms_per_step``) and ``status``;
 - ``episodes.jsonl``: one compact line per step (episode, step, action, reward, subgoal, verdict);
 - ``memory.db`` (one per episode when every episode is a new world: ``memory-ep000.db``...);
@@ -123,8 +124,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
             bar.close()
             if memory is not None:
                 memory.flush()
+            report = getattr(agent, "episode_metrics", None)  # e.g. {"planner": LLM decisions, latency, fallbacks}
             episodes.append({"episode": ep, "seed": episode_seed, "length": length, "reward": total_reward,
-                             **episode_metrics(info)})
+                             **episode_metrics(info), **(report() if callable(report) else {})})
             if log is not None:
                 log.flush()
     finally:

@@ -33,3 +33,8 @@ class Agent(ABC):
 
     def record(self) -> dict[str, Any]:
         return {}
+
+    def episode_metrics(self) -> dict[str, Any]:
+        """What the agent reports about the episode that just ended (e.g. ``{"planner": {...}}``: LLM
+        decisions, latency, fallbacks); the runner adds it to the episode's entry in metrics.json."""
+        return {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
+from .llm.config import LLMConfig
 from .worlds.crafter.config import CrafterConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
@@ -35,6 +36,7 @@ class PlannerConfig:
     retrieve_on_replan: bool = True  # ask mem.retrieve(goal query) before planning, every `retrieve_every` plans
     retrieve_every: int = 20  # plans between retrievals (1: every plan; the symbolic planner reads memory directly)
     replan_every: int = 50  # steps: replan even without a verdict (new knowledge may shorten the plan)
+    llm: LLMConfig = field(default_factory=LLMConfig)  # the `llm` backend's endpoint and limits (agent/llm/config.py)
 
 
 @dataclass

@@ -127,8 +127,17 @@ class AgentLoop(Agent):
         return self.last_action
 
     def record(self) -> dict[str, object]:
-        return {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
-                "verdict": self.verdict, "by": self.source}
+        rec: dict[str, object] = {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
+                                  "verdict": self.verdict, "by": self.source}
+        extra = getattr(self.planner, "record", None)  # optional: e.g. the LLM backend's plan origin
+        if callable(extra):
+            rec.update(extra())
+        return rec
+
+    def episode_metrics(self) -> dict[str, object]:
+        """The planner's episode report when it keeps one (the LLM backend: decisions, latency, fallbacks)."""
+        metrics = getattr(self.planner, "metrics", None)
+        return {"planner": metrics()} if callable(metrics) else {}
 
     # ------------------------------------------------------------------ the loop
     def _need_step(self, need: Subgoal, source: str, state: object) -> Action:

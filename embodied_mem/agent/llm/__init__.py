@@ -2,16 +2,34 @@
 
 The prompt is built from ``mem.retrieve()`` and the world's skills; the answer is constrained to a
 JSON schema of skill calls and validated; an invalid answer, a timeout or a refusal falls back to
-the symbolic planner. See ``embodied_mem/agent/llm/README.md``.
+the symbolic planner. Names are imported lazily (``agent.config`` imports ``LLMConfig`` without
+pulling in the HTTP client).
 """
 
-from .answer import InvalidAnswer, SkillCall, answer_schema, parse_answer
-from .cache import DecisionCache, request_key
-from .client import ChatClient, ChatReply, LLMError, LLMRefusal, LLMTimeout
-from .config import LLMConfig
-from .decide import Decision, LLMDecider
-from .prompt import build_messages, render_recall
+from __future__ import annotations
 
-__all__ = ["LLMConfig", "ChatClient", "ChatReply", "LLMError", "LLMTimeout", "LLMRefusal", "SkillCall",
-           "InvalidAnswer", "answer_schema", "parse_answer", "DecisionCache", "request_key", "Decision",
-           "LLMDecider", "build_messages", "render_recall"]
+import importlib
+from typing import Any
+
+_NAMES = {
+    "LLMConfig": "config", "ChatClient": "client", "ChatReply": "client", "LLMError": "client",
+    "LLMTimeout": "client", "LLMRefusal": "client", "SkillCall": "answer", "InvalidAnswer": "answer",
+    "answer_schema": "answer", "parse_answer": "answer", "DecisionCache": "cache", "request_key": "cache",
+    "Decision": "decide", "LLMDecider": "decide", "build_messages": "prompt", "render_recall": "prompt",
+    "LLMPlanner": "planner", "make_llm_planner": "planner", "start_llama_server": "server",
+    "find_test_model": "server",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _NAMES[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,6 +1,7 @@
 """The answer contract: a JSON schema of skill calls, and its validation.
 
-The LLM must answer ``{"plan": [{"skill": "collect", "target": "tree", ...}, ...], "reason": "..."}``
+The LLM must answer ``{"plan": [{"skill": "collect", "target": "tree", ...}, ...]}`` (a ``"reason"``
+string is tolerated, not asked for: small models ramble in it until ``max_tokens``),
 where every skill is one of the world's skills and every parameter one that skill declares, of its
 type and among its allowed values. Skills come as the world's ``SkillSpec`` records (``name``,
 ``description``, ``params`` with ``name``/``type``/``choices``/``required``) or, for short, as a
@@ -110,8 +111,7 @@ def answer_schema(skills: Skills, max_steps: int = 4) -> dict[str, Any]:
                         "required": ["skill", *[p.name for p in shapes[name].params if p.required]]})
     return {"type": "object",
             "properties": {"plan": {"type": "array", "items": {"anyOf": options},
-                                    "minItems": 1, "maxItems": int(max_steps)},
-                           "reason": {"type": "string"}},
+                                    "minItems": 1, "maxItems": int(max_steps)}},
             "required": ["plan"], "additionalProperties": False}
 
 

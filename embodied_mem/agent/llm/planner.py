@@ -143,8 +143,11 @@ def task_text(task: Task, state: Any, suggestion: Sequence[Subgoal] = ()) -> str
     if callable(unlocked):
         goals = [g for g in goals if not unlocked(g)]
     text = task.text or "reach the goals"
+    listed = ", ".join(task.goals)
+    if goals != list(task.goals) and listed and text.endswith(listed):
+        text = text[: -len(listed)].rstrip(" :,")  # the task text lists every goal: list the open ones only
     if goals:
-        text += ". Goals not reached yet, in order: " + ", ".join(goals[:8]) + (" ..." if len(goals) > 8 else "")
+        text += ". Goals not reached yet, in order: " + ", ".join(goals[:8]) + (", ..." if len(goals) > 8 else "")
     if suggestion:
         text += ". A rule-based planner suggests: " + "; ".join(_call_text(sg) for sg in suggestion) + \
             " (follow it unless memory shows a better plan)"

@@ -22,8 +22,8 @@ __all__ = ["SYSTEM_PROMPT", "render_recall", "render_skills", "build_messages", 
 
 SYSTEM_PROMPT = (
     "You are the planner of an embodied agent. Read the task, the agent's state and what its memory "
-    "recalls, then choose the next steps. Use only the listed skills and targets. Answer with JSON only: "
-    '{"plan": [{"skill": "<skill>", "target": "<target or null>"}], "reason": "<short>"}'
+    "recalls, then choose the next steps. Use only the listed skills and parameter values. Answer with JSON "
+    'only: {"plan": [{"skill": "<skill>", "target": "<target>"}, ...]}'
 )
 
 
@@ -66,7 +66,7 @@ def render_recall(recall: Any, now: float | None = None, max_items: int = 6) -> 
     lines = []
     for c in episodic:
         place = f" at {c.place}" if c.place else ""
-        items = "; ".join(f"t={it.t:g} {it.text}" for it in list(c.items)[:3])
+        items = "; ".join(f"t={it.t:g} {_clip(it.text, 80)}" for it in list(c.items)[:3])
         lines.append(f"- t={c.t0:g}..{c.t1:g}{place}: {items}")
     if lines:
         out.append("Related past moments (episodic memory):\n" + "\n".join(lines))
@@ -75,6 +75,10 @@ def render_recall(recall: Any, now: float | None = None, max_items: int = 6) -> 
         out.append("Known facts (semantic memory):\n" + "\n".join(
             f"- {f.subject} {f.relation} {f.object} (confidence {f.confidence:.2f})" for f in semantic))
     return "\n\n".join(out) if out else "Memory recalls nothing relevant."
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
 
 
 def render_skills(skills: Skills) -> str:
@@ -94,19 +98,22 @@ def render_skills(skills: Skills) -> str:
 
 def build_messages(task: str, recall: Any, skills: Skills, *, state: Mapping[str, Any] | None = None,
                    now: float | None = None, frame: Any = None, max_items: int = 6, system: str = "") -> list[dict[str, Any]]:
-    """Chat messages (system + user) for one planning decision; ``frame`` (H×W×3 uint8) adds an image part."""
+    """Chat messages for one planning decision: the system message holds what never changes (the
+    instructions and the skills), so servers that reuse a cached prompt prefix (llama.cpp does)
+    only read the user message anew; the user message holds the task, the state and the recall.
+    ``frame`` (H×W×3 uint8) adds an image content part."""
     parts = [f"Task: {task}"]
     if state:
         parts.append("State: " + ", ".join(f"{k}={_fmt_state(v)}" for k, v in state.items()))
     parts.append(render_recall(recall, now=now, max_items=max_items) if recall is not None
                  else "Memory recalls nothing relevant.")
-    parts.append(render_skills(skills))
     parts.append("Answer with the JSON plan now.")
     text = "\n\n".join(parts)
     user: Any = text
     if frame is not None:
         user = [{"type": "text", "text": text}, frame_part(frame)]
-    return [{"role": "system", "content": system or SYSTEM_PROMPT}, {"role": "user", "content": user}]
+    return [{"role": "system", "content": (system or SYSTEM_PROMPT) + "\n\n" + render_skills(skills)},
+            {"role": "user", "content": user}]
 
 
 def _fmt_state(v: Any) -> str:

@@ -84,7 +84,7 @@ def test_valid_answer_and_request_shape(server, monkeypatch):
     assert body["model"] == "m" and body["max_tokens"] == 64 and body["temperature"] == 0.0
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["schema"] == dec.schema
-    assert "get a table" in body["messages"][1]["content"] and "collect" in body["messages"][1]["content"]
+    assert "get a table" in body["messages"][1]["content"] and "collect" in body["messages"][0]["content"]
     assert d.prompt_tokens == 100 and d.completion_tokens == 12 and d.latency_s > 0
 
 
