@@ -70,7 +70,7 @@ class AgentLoop(Agent):
         self.executor.reset(self.rng)
         section = [f"agent.{kit.config_section}"] if kit.config_section else []
         if memoryless:  # no memory, no critic, replans every step: only these settings act
-            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior"]
+            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior", "agent.planner.llm"]
         else:
             reads = ["agent.preprocessor", "agent.planner", "agent.critic"]
         self.reads_config = frozenset(reads + section)
