@@ -156,8 +156,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     _write_json(run_dir / "metrics.json", metrics)
     if cfg.plots and env_cfg.plot:
         try:
-            paths = import_string(env_cfg.plot)(run_dir, memory, episodes, metrics)
-            metrics["plots"] = [str(Path(p).name) for p in (paths or [])]
+            paths = list(import_string(env_cfg.plot)(run_dir, memory, episodes, metrics) or [])
+            paths += agent.artefacts(run_dir, memory)  # what the agent draws of its own state
+            metrics["plots"] = [str(Path(p).name) for p in paths]
         except Exception as exc:  # a broken plot must not lose the metrics
             metrics["plots_error"] = f"{type(exc).__name__}: {exc}"
         _write_json(run_dir / "metrics.json", metrics)

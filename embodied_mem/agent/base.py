@@ -33,3 +33,9 @@ class Agent(ABC):
 
     def record(self) -> dict[str, Any]:
         return {}
+
+    def artefacts(self, run_dir: Any, memory: Any | None = None) -> list[Any]:
+        """Files the agent itself draws into ``run_dir`` at the end of a run (e.g. its own 3D map);
+        the runner calls it after the env's plot hook, which sees only memory's public API.
+        Returns the paths written (default: none)."""
+        return []

@@ -126,6 +126,16 @@ class AgentLoop(Agent):
         self.last_action = self._plan_step(state, t)
         return self.last_action
 
+    def artefacts(self, run_dir: object, memory: Memory | None = None) -> list[object]:
+        """What the world's roles draw of their own state (a role with an ``artefacts(run_dir,
+        memory)`` method: e.g. object search's fused 3D surface)."""
+        out: list[object] = []
+        for role in (self.pre, self.executor, self.world):
+            hook = getattr(role, "artefacts", None)
+            if callable(hook):
+                out += list(hook(run_dir, memory) or [])
+        return out
+
     def record(self) -> dict[str, object]:
         return {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
                 "verdict": self.verdict, "by": self.source}
