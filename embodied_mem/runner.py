@@ -65,6 +65,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
 
     env = envs.make(env_cfg.id, **(_plain(env_cfg.kwargs) or {}))
     agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
+    check_ablation = getattr(agent, "check_ablation", None)
+    if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
+        check_ablation(str(cfg.ablation_name))
     uses_memory = bool(getattr(agent, "uses_memory", False))
     episodes: list[dict[str, Any]] = []
     log = open(run_dir / "episodes.jsonl", "w") if cfg.log_steps else None

@@ -22,6 +22,9 @@ ACTIONS = ("stop", "move_forward", "turn_left", "turn_right")
 class ObjectNavKit:
     name = "objectnav"
     config_section = "objectnav"
+    # ablations (configs/ablation) that change what this agent does; the runner refuses the others
+    ablations = ("full", "no_critic", "no_spatial", "no_long_term")
+    ablation_note = ("no decision of the object-search agent reads episodic, temporal or semantic memory or a knowledge prior (it reads spatial memory: remembered goal objects)")
 
     def skills(self, desc: EnvDescription) -> tuple[SkillSpec, ...]:
         cats = tuple(desc.labels)

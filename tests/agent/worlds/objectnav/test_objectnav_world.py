@@ -120,3 +120,18 @@ def test_ablations_act_in_this_world(env):
     assert mem.spatial.labels() == [] and mem.stats()["percepts"] > 0
     for goal in env.goal_names:  # whatever it knows of a goal, it saw this episode; nothing is remembered
         assert agent.world.goal_position(goal, (0.0, 0.0))[1] in ("seen", "explore")
+
+
+def test_ablations_no_decision_reads_are_refused_by_the_runner(tmp_path):
+    """`embodied-mem run env=indoor3d ablation=no_temporal` stops before any episode with a clear error."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "embodied_mem.cli", "run", "env=indoor3d", "ablation=no_temporal",
+                        "episodes=1", "steps=5", "env.kwargs.width=32", "env.kwargs.height=32", "progress=false",
+                        f"hydra.run.dir={tmp_path / 'run'}"], cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"},
+                       text=True, capture_output=True, timeout=300)
+    assert r.returncode != 0
+    assert "ablation 'no_temporal' cannot act in the 'objectnav' world" in r.stderr
+    assert not (tmp_path / "run" / "metrics.json").exists()
