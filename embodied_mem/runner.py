@@ -70,6 +70,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
         uses_memory = bool(getattr(agent, "uses_memory", False))
         refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
                               ablation=str(cfg.ablation_name))
+        check_ablation = getattr(agent, "check_ablation", None)
+        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
+            check_ablation(str(cfg.ablation_name))
     except BaseException:
         close = getattr(env, "close", None)
         if close:
@@ -166,8 +169,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     _write_json(run_dir / "metrics.json", metrics)
     if cfg.plots and env_cfg.plot:
         try:
-            paths = import_string(env_cfg.plot)(run_dir, memory, episodes, metrics)
-            metrics["plots"] = [str(Path(p).name) for p in (paths or [])]
+            paths = list(import_string(env_cfg.plot)(run_dir, memory, episodes, metrics) or [])
+            paths += agent.artefacts(run_dir, memory)  # what the agent draws of its own state
+            metrics["plots"] = [str(Path(p).name) for p in paths]
         except Exception as exc:  # a broken plot must not lose the metrics
             metrics["plots_error"] = f"{type(exc).__name__}: {exc}"
         _write_json(run_dir / "metrics.json", metrics)

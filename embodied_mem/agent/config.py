@@ -15,10 +15,12 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
 from .llm.config import LLMConfig
 from .worlds.crafter.config import CrafterConfig
+from .worlds.minecraft.config import MinecraftConfig
+from .worlds.objectnav.config import ObjectNavConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
            "WORLD_SECTIONS", "PLANNER_SECTIONS", "check_world_sections", "check_planner_sections", "changed_keys",
-           "CrafterConfig"]
+           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig"]
 
 
 @dataclass
@@ -60,6 +62,8 @@ class AgentConfig:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     critic: CriticConfig = field(default_factory=CriticConfig)
     crafter: CrafterConfig = field(default_factory=CrafterConfig)  # Crafter's skills (agent/worlds/crafter)
+    minecraft: MinecraftConfig = field(default_factory=MinecraftConfig)  # Minecraft's skills (agent/worlds/minecraft)
+    objectnav: ObjectNavConfig = field(default_factory=ObjectNavConfig)  # object search (agent/worlds/objectnav)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -79,7 +83,7 @@ class AgentConfig:
 
 
 # world name -> its own section of AgentConfig (world packages own these dataclasses)
-WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter"}
+WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft", "objectnav": "objectnav"}
 
 
 def check_world_sections(cfg: AgentConfig, world: str) -> None:

@@ -135,6 +135,28 @@ class AgentLoop(Agent):
         self.last_action = self._plan_step(state, t)
         return self.last_action
 
+    def check_ablation(self, name: str) -> None:
+        """Refuse an ablation (``configs/ablation/<name>``) that cannot change this world's decisions.
+
+        A world kit may declare ``ablations`` (the names that act in it) and ``ablation_note`` (why
+        the others cannot); kits that declare none accept every ablation. Raises ``ValueError``."""
+        acting = getattr(self.kit, "ablations", None)
+        if acting is None or name in acting:
+            return
+        note = getattr(self.kit, "ablation_note", "")
+        raise ValueError(f"ablation {name!r} cannot act in the {self.kit.name!r} world{': ' + note if note else ''}; "
+                         f"ablations that act here: {sorted(acting)}")
+
+    def artefacts(self, run_dir: object, memory: Memory | None = None) -> list[object]:
+        """What the world's roles draw of their own state (a role with an ``artefacts(run_dir,
+        memory)`` method: e.g. object search's fused 3D surface)."""
+        out: list[object] = []
+        for role in (self.pre, self.executor, self.world):
+            hook = getattr(role, "artefacts", None)
+            if callable(hook):
+                out += list(hook(run_dir, memory) or [])
+        return out
+
     def record(self) -> dict[str, object]:
         """The last decision; ``critic`` (only when it intervened this step) says what it put aside;
         a planner with a ``record()`` of its own (the LLM backend: where the plan came from) adds it."""

@@ -60,7 +60,7 @@ from gymnasium import spaces
 
 from embodied_mem.percept import Percept, Pose, Sighting, View
 
-from .frames import block_to_memory, feet_to_memory, yaw_to_memory
+from .frames import FRAME, block_to_memory, feet_to_memory, yaw_to_memory
 from .sidecar import FlyingSquidServer, MineflayerSidecar
 from .task import DROPS, TaskSpec, resource_world
 
@@ -158,6 +158,12 @@ class MineflayerEnv(gym.Env):
             "entities": spaces.Box(-64.0, 64.0, (self.max_entities, 4), np.float32),
         })
         self.action_space = spaces.Discrete(len(LOW_LEVEL))
+        # what agents may know of this env (embodied_mem/agent/worlds/minecraft reads it; no agent imports
+        # this module): its vocabulary, its commands, the drop table, the frame and the task
+        self.metadata = {**type(self).metadata, "embodied_mem": {
+            "world": "minecraft", "labels": list(self.block_vocab[2:]), "inventory": list(self.item_vocab),
+            "actions": list(LOW_LEVEL), "primitives": sorted(PRIMITIVES), "drops": dict(DROPS), "frame": dict(FRAME),
+            "task": {"order": list(self.task.order), "count": self.task.count}}}
         self.server: FlyingSquidServer | None = None
         self.sidecar: MineflayerSidecar | None = None
         self.world_layout = None  # the generated world (ground truth for tests and plots; agents never get it)

@@ -21,8 +21,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["block_to_memory", "feet_to_memory", "memory_to_feet", "memory_to_block", "yaw_to_memory",
+__all__ = ["FRAME", "block_to_memory", "feet_to_memory", "memory_to_feet", "memory_to_block", "yaw_to_memory",
            "yaw_from_memory"]
+
+# The same mapping as data, for agents (declared in the env's metadata): memory axis i is the
+# Minecraft axis axes[i] plus offset[i] blocks.
+FRAME: dict[str, list] = {"axes": ["x", "z", "y"], "offset": [-0.5, -0.5, 0.0]}
 
 
 def block_to_memory(bx: float, by: float, bz: float) -> tuple[float, float, float]:
