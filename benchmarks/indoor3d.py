@@ -18,9 +18,12 @@ episode (the goal category is absent, so the agent explores for up to 500 steps;
 ``--searches`` scored episodes, each with a random start and goal category (drawn from the episode
 seed, identical for both agents; start at least 4 m geodesic from the goal). Success = ``stop``
 within 1 m of a goal object; SPL = success × shortest / max(shortest, travelled) (Anderson et al.
-2018). *With memory*: the agent writes every frame into one ``Memory`` per apartment and keeps its
-3D map across episodes; it goes to remembered goals. *Without memory*: the same agent with a map of
-the current episode only (frontier exploration, then the goal once seen). Mean ± standard error.
+2018). Both agents are the shared ``AgentLoop`` with the object-search skills
+(``embodied_mem.agent.worlds.objectnav``). *With memory* (``robomemory``, critic on): the agent
+writes every frame into one ``Memory`` per apartment and keeps its 3D map across episodes; it goes
+to remembered goals. *Without memory* (``reactive``: no memory, no critic): the same skills with a
+map of the current episode only (frontier exploration, then the goal once seen). Mean ± standard
+error.
 """
 
 from __future__ import annotations
@@ -117,7 +120,7 @@ def run_search(apartments: int, searches: int, seed: int, max_steps: int) -> dic
     from tqdm import tqdm
 
     from embodied_mem import Memory
-    from embodied_mem.agent.objectsearch import make_reactive, make_robomemory
+    from embodied_mem.agent.factory import make_reactive, make_robomemory
 
     episodes: list[dict[str, Any]] = []
     total = apartments * (searches + 1) * 2
@@ -125,7 +128,7 @@ def run_search(apartments: int, searches: int, seed: int, max_steps: int) -> dic
     for a in range(apartments):
         env = Indoor3DEnv(scene_seed=a, max_steps=max_steps)
         for name, maker in (("with memory", make_robomemory), ("without memory", make_reactive)):
-            agent = maker({"fuse": False}, env, seed=seed)
+            agent = maker({"objectnav": {"fuse": False}}, env, seed=seed)
             mem = Memory() if agent.uses_memory else None
             for i in range(searches + 1):
                 ep_seed = 1000 * seed + 100 * a + i

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_memory_map", "plot_bars"]
+__all__ = ["plot_memory_map", "plot_bars", "plot_fused_topdown"]
 
 
 def _pyplot() -> Any:
@@ -106,6 +106,53 @@ def plot_bars(groups: Mapping[str, Mapping[str, float]], path: str | Path, *, er
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_fused_topdown(points: Any, path: str | Path, *, memory: Any = None, title: str | None = None,
+                       max_height: float = 2.0) -> Path:
+    """Top-down scatter of fused surface points (memory frame, below ``max_height`` so ceilings do
+    not hide the rooms), coloured by height; places and current object beliefs from ``memory``."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    p = np.asarray(points, float).reshape(-1, 3)
+    p = p[p[:, 2] < max_height]
+    fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
+    if len(p):
+        order = np.argsort(p[:, 2])
+        sc = ax.scatter(p[order, 0], p[order, 1], c=p[order, 2], s=0.3, cmap="viridis", vmin=0.0, vmax=max_height,
+                        zorder=1, rasterized=True)
+        fig.colorbar(sc, ax=ax, label="height z (m)", shrink=0.7)
+    if memory is not None:
+        sp = memory.spatial
+        pl = sp.places()
+        if pl:
+            xy = np.array([q.position[:2] for q in pl])
+            ax.scatter(xy[:, 0], xy[:, 1], s=25, c="#4c72b0", marker="s", label=f"places ({len(pl)})", zorder=3)
+        traj = sp.trajectory()
+        if traj:
+            xy = np.array([[q.x, q.y] for _, q in traj])
+            ax.plot(xy[:, 0], xy[:, 1], color="#dd8452", lw=0.6, alpha=0.7, label="trajectory", zorder=2)
+        for label in sp.labels():
+            for loc in sp.locate(label):
+                ax.scatter([loc.position[0]], [loc.position[1]], s=30, c="red", edgecolors="black", linewidths=0.4,
+                           zorder=4)
+                ax.annotate(label, loc.position[:2], fontsize=6, xytext=(3, 3), textcoords="offset points", zorder=5)
+    ax.set_aspect("equal")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(title or f"fused geometry (top-down, {len(p)} surface points below {max_height} m)")
+    if memory is not None:
+        ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@ The run directory (Hydra's ``hydra.run.dir``, or one job folder of a sweep) rece
 
 - ``config.yaml``: the resolved, read-only config of the run;
 - ``metrics.json``: ``episodes`` (each: ``length``, ``reward``, plus the env's episode metrics,
-  e.g. Crafter ``achievements``), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
+  e.g. Crafter ``achievements``, and the agent's ``episode_metrics()``, e.g. ``planner``: the LLM
+  backend's decisions, latency p50/p99, tokens and fallbacks), the env's summary (Crafter: ``success_rates``, ``crafter_score``),
   timings (``steps_per_second``, ``agent_ms_per_step``, ``env_ms_per_step``) and ``status``;
 - ``episodes.jsonl``: one compact line per step (episode, step, action, reward, subgoal, verdict);
 - ``memory.db`` (one per episode when every episode is a new world: ``memory-ep000.db``...), unless
@@ -72,6 +73,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
         uses_memory = bool(getattr(agent, "uses_memory", False))
         refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
                               ablation=str(cfg.ablation_name))
+        check_ablation = getattr(agent, "check_ablation", None)
+        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
+            check_ablation(str(cfg.ablation_name))
     except BaseException:
         close = getattr(env, "close", None)
         if close:
@@ -139,8 +143,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
             bar.close()
             if memory is not None:
                 memory.flush()
+            report = getattr(agent, "episode_metrics", None)  # e.g. {"planner": LLM decisions, latency, fallbacks}
             episodes.append({"episode": ep, "seed": episode_seed, "length": length, "reward": total_reward,
-                             **episode_metrics(info)})
+                             **episode_metrics(info), **(report() if callable(report) else {})})
             if log is not None:
                 log.flush()
     finally:
@@ -172,8 +177,9 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     _write_json(run_dir / "metrics.json", metrics)
     if cfg.plots and env_cfg.plot:
         try:
-            paths = import_string(env_cfg.plot)(run_dir, memory, episodes, metrics)
-            metrics["plots"] = [str(Path(p).name) for p in (paths or [])]
+            paths = list(import_string(env_cfg.plot)(run_dir, memory, episodes, metrics) or [])
+            paths += agent.artefacts(run_dir, memory)  # what the agent draws of its own state
+            metrics["plots"] = [str(Path(p).name) for p in paths]
         except Exception as exc:  # a broken plot must not lose the metrics
             metrics["plots_error"] = f"{type(exc).__name__}: {exc}"
         _write_json(run_dir / "metrics.json", metrics)

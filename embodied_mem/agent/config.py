@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
+from .llm.config import LLMConfig
 from .worlds.crafter.config import CrafterConfig
 from .worlds.minecraft.config import MinecraftConfig
+from .worlds.objectnav.config import ObjectNavConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
            "WORLD_SECTIONS", "PLANNER_SECTIONS", "check_world_sections", "check_planner_sections", "changed_keys",
-           "CrafterConfig", "MinecraftConfig"]
+           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig"]
 
 
 @dataclass
@@ -29,7 +31,7 @@ class PreprocessorConfig:
 
 @dataclass
 class PlannerConfig:
-    # Backends with settings of their own add a section here (e.g. `llm: LLMPlannerConfig`) and name it
+    # Backends with settings of their own add a section here (e.g. `llm: LLMConfig`) and name it
     # in PLANNER_SECTIONS: a backend's section set while another backend runs is refused.
     backend: str = "symbolic"  # a registered planner backend (embodied_mem.agent.planners): symbolic, llm
     use_prior: bool = True  # plan over the knowledge prior's facts when memory holds them
@@ -39,6 +41,7 @@ class PlannerConfig:
     retrieve_on_replan: bool = True  # ask mem.retrieve(goal query) before planning, every `retrieve_every` plans
     retrieve_every: int = 20  # plans between retrievals (1: every plan; the symbolic planner reads memory directly)
     replan_every: int = 50  # steps: replan even without a verdict (new knowledge may shorten the plan)
+    llm: LLMConfig = field(default_factory=LLMConfig)  # the `llm` backend's endpoint and limits (agent/llm/config.py)
 
 
 @dataclass
@@ -60,6 +63,7 @@ class AgentConfig:
     critic: CriticConfig = field(default_factory=CriticConfig)
     crafter: CrafterConfig = field(default_factory=CrafterConfig)  # Crafter's skills (agent/worlds/crafter)
     minecraft: MinecraftConfig = field(default_factory=MinecraftConfig)  # Minecraft's skills (agent/worlds/minecraft)
+    objectnav: ObjectNavConfig = field(default_factory=ObjectNavConfig)  # object search (agent/worlds/objectnav)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -79,7 +83,7 @@ class AgentConfig:
 
 
 # world name -> its own section of AgentConfig (world packages own these dataclasses)
-WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft"}
+WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft", "objectnav": "objectnav"}
 
 
 def check_world_sections(cfg: AgentConfig, world: str) -> None:
@@ -94,7 +98,7 @@ def check_world_sections(cfg: AgentConfig, world: str) -> None:
 
 
 # planner backend -> its own section of PlannerConfig
-PLANNER_SECTIONS: dict[str, str] = {}
+PLANNER_SECTIONS: dict[str, str] = {"llm": "llm"}
 
 
 def check_planner_sections(cfg: AgentConfig) -> None:

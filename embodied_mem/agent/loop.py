@@ -70,7 +70,7 @@ class AgentLoop(Agent):
         self.executor.reset(self.rng)
         section = [f"agent.{kit.config_section}"] if kit.config_section else []
         if memoryless:  # no memory, no critic, replans every step: only these settings act
-            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior"]
+            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior", "agent.planner.llm"]
         else:
             reads = ["agent.preprocessor", "agent.planner", "agent.critic"]
         self.reads_config = frozenset(reads + section)
@@ -135,13 +135,44 @@ class AgentLoop(Agent):
         self.last_action = self._plan_step(state, t)
         return self.last_action
 
+    def check_ablation(self, name: str) -> None:
+        """Refuse an ablation (``configs/ablation/<name>``) that cannot change this world's decisions.
+
+        A world kit may declare ``ablations`` (the names that act in it) and ``ablation_note`` (why
+        the others cannot); kits that declare none accept every ablation. Raises ``ValueError``."""
+        acting = getattr(self.kit, "ablations", None)
+        if acting is None or name in acting:
+            return
+        note = getattr(self.kit, "ablation_note", "")
+        raise ValueError(f"ablation {name!r} cannot act in the {self.kit.name!r} world{': ' + note if note else ''}; "
+                         f"ablations that act here: {sorted(acting)}")
+
+    def artefacts(self, run_dir: object, memory: Memory | None = None) -> list[object]:
+        """What the world's roles draw of their own state (a role with an ``artefacts(run_dir,
+        memory)`` method: e.g. object search's fused 3D surface)."""
+        out: list[object] = []
+        for role in (self.pre, self.executor, self.world):
+            hook = getattr(role, "artefacts", None)
+            if callable(hook):
+                out += list(hook(run_dir, memory) or [])
+        return out
+
     def record(self) -> dict[str, object]:
-        """The last decision; ``critic`` (only when it intervened this step) says what it put aside."""
+        """The last decision; ``critic`` (only when it intervened this step) says what it put aside;
+        a planner with a ``record()`` of its own (the LLM backend: where the plan came from) adds it."""
         rec: dict[str, object] = {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
                                   "verdict": self.verdict, "by": self.source}
         if self.intervention is not None:
             rec["critic"] = self.intervention
+        extra = getattr(self.planner, "record", None)
+        if callable(extra):
+            rec.update(extra())
         return rec
+
+    def episode_metrics(self) -> dict[str, object]:
+        """The planner's episode report when it keeps one (the LLM backend: decisions, latency, fallbacks)."""
+        metrics = getattr(self.planner, "metrics", None)
+        return {"planner": metrics()} if callable(metrics) else {}
 
     # ------------------------------------------------------------------ the loop
     def _need_step(self, need: Subgoal, source: str, state: object) -> Action:

@@ -28,7 +28,8 @@ def _symbolic(config: AgentConfig, kit: WorldKit, desc: EnvDescription, fallback
     return fallback
 
 
-_BACKENDS: dict[str, PlannerFactory | str] = {"symbolic": _symbolic}
+_BACKENDS: dict[str, PlannerFactory | str] = {"symbolic": _symbolic,
+                                              "llm": "embodied_mem.agent.llm.planner:make_llm_planner"}
 
 
 def register_planner(name: str, factory: PlannerFactory | str) -> None:

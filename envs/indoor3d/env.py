@@ -100,6 +100,13 @@ class Indoor3DEnv(gym.Env):
             "compass": spaces.Box(-math.pi, math.pi, (1,), np.float32),
         })
         self.action_space = spaces.Discrete(len(ACTIONS))
+        # what agents may know of this env (embodied_mem/agent/worlds/objectnav reads it; no agent imports
+        # this module): goal categories in objectgoal order, action names in id order, the camera
+        self.metadata = {**type(self).metadata, "embodied_mem": {
+            "world": "objectnav", "labels": list(GOAL_CATEGORIES), "actions": list(ACTIONS),
+            "camera": {"width": W, "height": H, "hfov": self.intrinsics.hfov, "sensor_height": self.sensor_height,
+                       "max_depth": self.max_depth},
+            "turn": self.turn, "agent_radius": self.agent_radius}}
         self.apartment: Apartment | None = None
         self._renderer: Renderer | None = None
         self._load(self.scene_seed)

@@ -13,9 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["episode_metrics", "summarize", "plot", "MAP_FILE"]
-
-MAP_FILE = "map3d.npz"  # written by the object-search agent beside memory.db ("points": fused surface)
+__all__ = ["episode_metrics", "summarize", "plot"]
 
 
 def episode_metrics(info: Mapping[str, Any]) -> dict[str, Any]:
@@ -45,9 +43,9 @@ def summarize(episodes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]], summary: Mapping[str, Any]) -> list[Path]:
-    """``map.png`` (spatial memory: occupancy, places, objects, trajectory) and, when the agent left
-    its fused 3D map beside the memory, ``fused_topdown.png`` (fused surface points coloured by
-    height, with places and believed objects on top)."""
+    """``map.png``: spatial memory (occupancy, places, objects, trajectory), drawn through memory's
+    public API. (The fused 3D surface, ``fused_topdown.png``, is the agent's own artefact: the
+    runner asks the agent for it, see ``Agent.artefacts``.)"""
     from embodied_mem.plots import plot_memory_map
 
     run_dir = Path(run_dir)
@@ -58,57 +56,5 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
         if sr is not None:
             title += f" (success {sr:.0%}, SPL {spl:.2f})"
         out.append(plot_memory_map(memory, run_dir / "map.png", title=title))
-    fused = run_dir / MAP_FILE
-    if fused.exists():
-        with np.load(fused) as d:
-            points = d["points"] if "points" in d else None
-        if points is not None:
-            out.append(plot_fused_topdown(points, run_dir / "fused_topdown.png", memory=memory))
     (run_dir / "object_search.json").write_text(json.dumps({"summary": dict(summary)}, default=str, indent=1))
     return out
-
-
-def plot_fused_topdown(points: np.ndarray, path: str | Path, *, memory: Any = None, title: str | None = None,
-                       max_height: float = 2.0) -> Path:
-    """Top-down scatter of fused surface points (memory frame, below ``max_height`` so ceilings do
-    not hide the rooms), coloured by height; places and current object beliefs from ``memory``."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    p = np.asarray(points, float).reshape(-1, 3)
-    p = p[p[:, 2] < max_height]
-    fig, ax = plt.subplots(figsize=(8, 7), dpi=110)
-    if len(p):
-        order = np.argsort(p[:, 2])
-        sc = ax.scatter(p[order, 0], p[order, 1], c=p[order, 2], s=0.3, cmap="viridis", vmin=0.0, vmax=max_height,
-                        zorder=1, rasterized=True)
-        fig.colorbar(sc, ax=ax, label="height z (m)", shrink=0.7)
-    if memory is not None:
-        sp = memory.spatial
-        pl = sp.places()
-        if pl:
-            xy = np.array([q.position[:2] for q in pl])
-            ax.scatter(xy[:, 0], xy[:, 1], s=25, c="#4c72b0", marker="s", label=f"places ({len(pl)})", zorder=3)
-        traj = sp.trajectory()
-        if traj:
-            xy = np.array([[q.x, q.y] for _, q in traj])
-            ax.plot(xy[:, 0], xy[:, 1], color="#dd8452", lw=0.6, alpha=0.7, label="trajectory", zorder=2)
-        for label in sp.labels():
-            for loc in sp.locate(label):
-                ax.scatter([loc.position[0]], [loc.position[1]], s=30, c="red", edgecolors="black", linewidths=0.4,
-                           zorder=4)
-                ax.annotate(label, loc.position[:2], fontsize=6, xytext=(3, 3), textcoords="offset points", zorder=5)
-    ax.set_aspect("equal")
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    ax.set_title(title or f"fused geometry (top-down, {len(p)} surface points below {max_height} m)")
-    if memory is not None:
-        ax.legend(loc="upper left", fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path

@@ -109,14 +109,19 @@ def test_adapter_turns_habitat_state_into_memory_frame_percepts(env):
 
 def test_object_search_agent_runs_on_the_adapter(env):
     from embodied_mem import Memory
-    from embodied_mem.agent.objectsearch import make_robomemory
+    from embodied_mem.agent.factory import make_robomemory
+    from embodied_mem.agent.worlds import describe
 
-    agent = make_robomemory({"fuse": False}, env, seed=0)
+    desc = describe(env)  # the same declaration as the embedded world's
+    assert desc.world == "objectnav" and desc.actions == ("stop", "move_forward", "turn_left", "turn_right")
+    agent = make_robomemory({"objectnav": {"fuse": False}}, env, seed=0)
     mem = Memory()
     agent.reset(mem, seed=0)
     obs, info = env.reset(seed=0)
     for _ in range(40):
-        obs, _, term, trunc, info = env.step(agent.act(obs, info))
+        action = agent.act(obs, info)
+        assert env.action_space.contains(action)
+        obs, _, term, trunc, info = env.step(action)
         if term or trunc:
             break
     assert mem.spatial.trajectory() and mem.spatial.labels()

@@ -22,7 +22,8 @@ __all__ = ["register_world", "world_kit", "describe", "worlds", "METADATA_KEY"]
 METADATA_KEY = "embodied_mem"
 
 _WORLDS: dict[str, str] = {"crafter": "embodied_mem.agent.worlds.crafter.kit:KIT",
-                           "minecraft": "embodied_mem.agent.worlds.minecraft.kit:KIT"}
+                           "minecraft": "embodied_mem.agent.worlds.minecraft.kit:KIT",
+                           "objectnav": "embodied_mem.agent.worlds.objectnav.kit:KIT"}
 
 
 def register_world(name: str, spec: str) -> None:

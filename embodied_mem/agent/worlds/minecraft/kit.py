@@ -33,6 +33,9 @@ NEEDED_PRIMITIVES = ("move_to", "dig")
 class MinecraftKit:
     name = "minecraft"
     config_section = "minecraft"
+    # ablations (configs/ablation) that change what this agent does; the runner refuses the others
+    ablations = ("full", "no_critic", "no_spatial", "no_long_term")
+    ablation_note = ("no decision of the Minecraft agent reads episodic, temporal or semantic memory or a knowledge prior (it reads spatial memory: remembered blocks, occupancy, paths)")
 
     def skills(self, desc: EnvDescription) -> tuple[SkillSpec, ...]:
         kinds = tuple(self._drops(desc))

@@ -217,3 +217,14 @@ def test_short_episode_on_a_real_server(cfg, spatial):
             assert mem.spatial.history("sand") and mem.spatial.trajectory()
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("name", ["full", "no_critic", "no_spatial", "no_long_term"])
+def test_ablations_that_act_here_are_accepted(desc, name):
+    _agent(desc).check_ablation(name)
+
+
+@pytest.mark.parametrize("name", ["no_temporal", "no_episodic", "no_semantic", "no_prior"])
+def test_ablations_no_decision_reads_are_refused(desc, name):
+    with pytest.raises(ValueError, match=f"ablation '{name}' cannot act in the 'minecraft' world.*spatial"):
+        _agent(desc).check_ablation(name)
