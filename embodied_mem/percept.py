@@ -76,16 +76,19 @@ class PerceptTypeError(TypeError):
 
 def _finite(value: Any, name: str, limit: float = MAX_COORD) -> float:
     """``value`` as a float: a real number (not bool/str/bytes/Decimal), finite, ``|value| <= limit``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
-    try:
-        v = float(value)
-    except OverflowError:
-        raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got an integer of "
-                           f"{len(str(abs(int(value))))} digits") from None
-    if not math.isfinite(v):
-        raise PerceptError(f"{name} must be finite, got {v}")
-    if abs(v) > limit:
+    if type(value) is float:
+        v = value
+    else:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
+        try:
+            v = float(value)
+        except OverflowError:
+            raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got an integer of "
+                               f"{len(str(abs(int(value))))} digits") from None
+    if not -limit <= v <= limit:  # also false for NaN
+        if not math.isfinite(v):
+            raise PerceptError(f"{name} must be finite, got {v}")
         raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got {v:g}")
     return v
 
@@ -376,6 +379,9 @@ class MaskedView(View):
                 "hole_radius": self.hole_radius}
 
 
+_PLAIN_NUMBERS = {float, int, np.float64, np.float32, np.int64, np.int32}
+
+
 def _cells(value: Any, name: str, max_points: int = MAX_POINTS) -> np.ndarray | None:
     """Validate an (N, 2) array of x–y points (free or blocked space), returned read-only float64.
 
@@ -389,8 +395,18 @@ def _cells(value: Any, name: str, max_points: int = MAX_POINTS) -> np.ndarray | 
         if hasattr(value, "__len__") and len(value) > max_points:
             raise PerceptError(f"{name} has too many points ({len(value)}, at most {max_points})")
     try:
-        raw = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
-    except (TypeError, ValueError) as exc:
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if raw.dtype.kind in "iuf" and not isinstance(value, np.ndarray):
+            # numpy turns True into 1.0 beside floats: look at the element types themselves
+            try:
+                types = set(map(type, itertools.chain.from_iterable(value)))
+            except TypeError:
+                types = set()
+            if not types <= _PLAIN_NUMBERS:
+                raw = np.asarray(value, dtype=object)
+        elif raw.dtype.kind not in "iuf":
+            raw = np.asarray(value, dtype=object)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PerceptTypeError(f"{name} must be an (N, 2) array of numbers: {exc}") from None
     if raw.dtype.kind == "O":  # nested sequences: check every element's type, convert nothing else
         for typ in set(map(type, raw.ravel().tolist())):
