@@ -236,14 +236,19 @@ class View:
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> View:
+        """A view from ``View.to_dict()`` output; a malformed mapping raises naming the key."""
+        d = _fields(d, "Percept.view", _VIEW_KEYS.get(d.get("kind") if isinstance(d, Mapping) else None, {"kind"}),
+                    required=_VIEW_KEYS.get(d.get("kind") if isinstance(d, Mapping) else None, {"kind"}))
         kind = d.get("kind")
         if kind == "disc":
-            return DiscView(tuple(d["center"]), d["radius"])
+            return DiscView(as_position(d["center"], "View.center"), d["radius"])
         if kind == "rect":
             return RectView(d["xmin"], d["ymin"], d["xmax"], d["ymax"])
         if kind == "cone":
             return ConeView(d["x"], d["y"], d["yaw"], d["radius"], d["fov"])
         if kind == "masked":
+            if not isinstance(d["base"], Mapping):
+                raise PerceptTypeError(f"View.base must be a mapping, got {type(d['base']).__name__}")
             return MaskedView(View.from_dict(d["base"]), d["holes"], d["hole_radius"])
         raise PerceptError(f"View kind must be disc, rect, cone or masked, got {kind!r}")
 
@@ -532,17 +537,27 @@ class Percept:
         if "t" not in d:
             raise PerceptError("Percept.t is missing")
         pose = d.get("pose")
+        if pose is not None:
+            pose = Pose(**_fields(pose, "Percept.pose", {"x", "y", "z", "yaw"}, required={"x", "y"}))
         sightings = d.get("sightings", ())
         if not isinstance(sightings, (list, tuple)):
-            raise PerceptTypeError("Percept.sightings must be a list")
+            raise PerceptTypeError(f"Percept.sightings must be a list, got {type(sightings).__name__}")
+        if len(sightings) > MAX_SIGHTINGS:
+            raise PerceptError(f"Percept.sightings has too many items (more than {MAX_SIGHTINGS})")
+        built = []
+        for i, s in enumerate(sightings):
+            s = _fields(s, f"Percept.sightings[{i}]", {"label", "position", "instance", "confidence"},
+                        required={"label", "position"})
+            built.append(Sighting(s["label"], as_position(s["position"], f"Percept.sightings[{i}].position"),
+                                  s.get("instance"), s.get("confidence", 1.0)))
+        view = d.get("view")
+        if view is not None and not isinstance(view, Mapping):
+            raise PerceptTypeError(f"Percept.view must be a mapping, got {type(view).__name__}")
         return Percept(
             t=d["t"],
-            pose=Pose(**pose) if pose is not None else None,
-            sightings=tuple(
-                Sighting(s["label"], tuple(s["position"]), s.get("instance"), s.get("confidence", 1.0))
-                for s in sightings
-            ),
-            view=View.from_dict(d["view"]) if d.get("view") is not None else None,
+            pose=pose,
+            sightings=tuple(built),
+            view=View.from_dict(view) if view is not None else None,
             events=tuple(d.get("events", ())),
             region=d.get("region"),
             source=d.get("source", "default"),
@@ -551,6 +566,25 @@ class Percept:
             action=d.get("action"),
             target=d.get("target"),
         )
+
+
+_VIEW_KEYS = {"disc": {"kind", "center", "radius"}, "rect": {"kind", "xmin", "ymin", "xmax", "ymax"},
+              "cone": {"kind", "x", "y", "yaw", "radius", "fov"}, "masked": {"kind", "base", "holes", "hole_radius"}}
+
+
+def _fields(d: Any, name: str, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
+    """``d`` as a mapping with only ``allowed`` keys and every ``required`` one, else an error naming it."""
+    if not isinstance(d, Mapping):
+        raise PerceptTypeError(f"{name} must be a mapping, got {type(d).__name__}")
+    if "kind" in required and d.get("kind") not in _VIEW_KEYS:
+        raise PerceptError(f"View kind must be disc, rect, cone or masked, got {_short(d.get('kind'))}")
+    unknown = set(d) - allowed
+    if unknown:
+        raise PerceptError(f"{name} has unknown field(s): {sorted(map(str, unknown))[:5]}")
+    missing = required - set(d)
+    if missing:
+        raise PerceptError(f"{name} is missing {sorted(missing)}")
+    return d
 
 
 def _raw(cls: type, **fields: Any) -> Any:
