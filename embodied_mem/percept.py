@@ -76,16 +76,19 @@ class PerceptTypeError(TypeError):
 
 def _finite(value: Any, name: str, limit: float = MAX_COORD) -> float:
     """``value`` as a float: a real number (not bool/str/bytes/Decimal), finite, ``|value| <= limit``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
-    try:
-        v = float(value)
-    except OverflowError:
-        raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got an integer of "
-                           f"{len(str(abs(int(value))))} digits") from None
-    if not math.isfinite(v):
-        raise PerceptError(f"{name} must be finite, got {v}")
-    if abs(v) > limit:
+    if type(value) is float:
+        v = value
+    else:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise PerceptTypeError(f"{name} must be a number, got {type(value).__name__} {_short(value)}")
+        try:
+            v = float(value)
+        except OverflowError:
+            raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got an integer of "
+                               f"{len(str(abs(int(value))))} digits") from None
+    if not -limit <= v <= limit:  # also false for NaN
+        if not math.isfinite(v):
+            raise PerceptError(f"{name} must be finite, got {v}")
         raise PerceptError(f"{name} is out of range (|{name}| <= {limit:g}), got {v:g}")
     return v
 
@@ -233,14 +236,19 @@ class View:
 
     @staticmethod
     def from_dict(d: Mapping[str, Any]) -> View:
+        """A view from ``View.to_dict()`` output; a malformed mapping raises naming the key."""
+        d = _fields(d, "Percept.view", _VIEW_KEYS.get(d.get("kind") if isinstance(d, Mapping) else None, {"kind"}),
+                    required=_VIEW_KEYS.get(d.get("kind") if isinstance(d, Mapping) else None, {"kind"}))
         kind = d.get("kind")
         if kind == "disc":
-            return DiscView(tuple(d["center"]), d["radius"])
+            return DiscView(as_position(d["center"], "View.center"), d["radius"])
         if kind == "rect":
             return RectView(d["xmin"], d["ymin"], d["xmax"], d["ymax"])
         if kind == "cone":
             return ConeView(d["x"], d["y"], d["yaw"], d["radius"], d["fov"])
         if kind == "masked":
+            if not isinstance(d["base"], Mapping):
+                raise PerceptTypeError(f"View.base must be a mapping, got {type(d['base']).__name__}")
             return MaskedView(View.from_dict(d["base"]), d["holes"], d["hole_radius"])
         raise PerceptError(f"View kind must be disc, rect, cone or masked, got {kind!r}")
 
@@ -376,6 +384,9 @@ class MaskedView(View):
                 "hole_radius": self.hole_radius}
 
 
+_PLAIN_NUMBERS = {float, int, np.float64, np.float32, np.int64, np.int32}
+
+
 def _cells(value: Any, name: str, max_points: int = MAX_POINTS) -> np.ndarray | None:
     """Validate an (N, 2) array of x–y points (free or blocked space), returned read-only float64.
 
@@ -389,8 +400,18 @@ def _cells(value: Any, name: str, max_points: int = MAX_POINTS) -> np.ndarray | 
         if hasattr(value, "__len__") and len(value) > max_points:
             raise PerceptError(f"{name} has too many points ({len(value)}, at most {max_points})")
     try:
-        raw = value if isinstance(value, np.ndarray) else np.asarray(value, dtype=object)
-    except (TypeError, ValueError) as exc:
+        raw = value if isinstance(value, np.ndarray) else np.asarray(value)
+        if raw.dtype.kind in "iuf" and not isinstance(value, np.ndarray):
+            # numpy turns True into 1.0 beside floats: look at the element types themselves
+            try:
+                types = set(map(type, itertools.chain.from_iterable(value)))
+            except TypeError:
+                types = set()
+            if not types <= _PLAIN_NUMBERS:
+                raw = np.asarray(value, dtype=object)
+        elif raw.dtype.kind not in "iuf":
+            raw = np.asarray(value, dtype=object)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise PerceptTypeError(f"{name} must be an (N, 2) array of numbers: {exc}") from None
     if raw.dtype.kind == "O":  # nested sequences: check every element's type, convert nothing else
         for typ in set(map(type, raw.ravel().tolist())):
@@ -516,17 +537,27 @@ class Percept:
         if "t" not in d:
             raise PerceptError("Percept.t is missing")
         pose = d.get("pose")
+        if pose is not None:
+            pose = Pose(**_fields(pose, "Percept.pose", {"x", "y", "z", "yaw"}, required={"x", "y"}))
         sightings = d.get("sightings", ())
         if not isinstance(sightings, (list, tuple)):
-            raise PerceptTypeError("Percept.sightings must be a list")
+            raise PerceptTypeError(f"Percept.sightings must be a list, got {type(sightings).__name__}")
+        if len(sightings) > MAX_SIGHTINGS:
+            raise PerceptError(f"Percept.sightings has too many items (more than {MAX_SIGHTINGS})")
+        built = []
+        for i, s in enumerate(sightings):
+            s = _fields(s, f"Percept.sightings[{i}]", {"label", "position", "instance", "confidence"},
+                        required={"label", "position"})
+            built.append(Sighting(s["label"], as_position(s["position"], f"Percept.sightings[{i}].position"),
+                                  s.get("instance"), s.get("confidence", 1.0)))
+        view = d.get("view")
+        if view is not None and not isinstance(view, Mapping):
+            raise PerceptTypeError(f"Percept.view must be a mapping, got {type(view).__name__}")
         return Percept(
             t=d["t"],
-            pose=Pose(**pose) if pose is not None else None,
-            sightings=tuple(
-                Sighting(s["label"], tuple(s["position"]), s.get("instance"), s.get("confidence", 1.0))
-                for s in sightings
-            ),
-            view=View.from_dict(d["view"]) if d.get("view") is not None else None,
+            pose=pose,
+            sightings=tuple(built),
+            view=View.from_dict(view) if view is not None else None,
             events=tuple(d.get("events", ())),
             region=d.get("region"),
             source=d.get("source", "default"),
@@ -535,6 +566,25 @@ class Percept:
             action=d.get("action"),
             target=d.get("target"),
         )
+
+
+_VIEW_KEYS = {"disc": {"kind", "center", "radius"}, "rect": {"kind", "xmin", "ymin", "xmax", "ymax"},
+              "cone": {"kind", "x", "y", "yaw", "radius", "fov"}, "masked": {"kind", "base", "holes", "hole_radius"}}
+
+
+def _fields(d: Any, name: str, allowed: set[str], required: set[str]) -> Mapping[str, Any]:
+    """``d`` as a mapping with only ``allowed`` keys and every ``required`` one, else an error naming it."""
+    if not isinstance(d, Mapping):
+        raise PerceptTypeError(f"{name} must be a mapping, got {type(d).__name__}")
+    if "kind" in required and d.get("kind") not in _VIEW_KEYS:
+        raise PerceptError(f"View kind must be disc, rect, cone or masked, got {_short(d.get('kind'))}")
+    unknown = set(d) - allowed
+    if unknown:
+        raise PerceptError(f"{name} has unknown field(s): {sorted(map(str, unknown))[:5]}")
+    missing = required - set(d)
+    if missing:
+        raise PerceptError(f"{name} is missing {sorted(missing)}")
+    return d
 
 
 def _raw(cls: type, **fields: Any) -> Any:

@@ -16,6 +16,7 @@ answers every query exactly as before, and nothing acknowledged is ever rewritte
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import math
@@ -208,8 +209,10 @@ class MemoryStore:
         p = self.path
         try:
             self._lock_fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
-        except PermissionError as exc:
-            raise StoreError(f"{p} is not writable ({exc.strerror}); open it with readonly=True to read it") from None
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise StoreError(f"{p} is not writable ({exc.strerror}); open it with readonly=True to read it") from None
+            raise
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -221,14 +224,28 @@ class MemoryStore:
 
     def _connect(self, new: bool, synchronous: str) -> None:
         if self.readonly:
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, isolation_level=None,
-                                        check_same_thread=False)
+            uri = f"file:{self.path}?mode=ro"
+            if self._read_only_fs():
+                # SQLite cannot make the -shm file there; with no WAL left, the file cannot change
+                wal = Path(f"{self.path}-wal")
+                if wal.exists() and wal.stat().st_size > 0:
+                    raise StoreError(f"{self.path} is on a read-only file system with an un-checkpointed "
+                                     "write-ahead log; copy the file and its -wal to a writable directory to read it")
+                uri += "&immutable=1"
+            self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         else:
             self.conn = sqlite3.connect(str(self.path), isolation_level=None, check_same_thread=False)
         # damaged text (invalid UTF-8) must not fail a whole page of rows: undecodable bytes become
         # lone surrogates, and decode_row refuses a payload that is not ASCII (json.dumps writes ASCII)
         self.conn.text_factory = _text
         self._check_or_create(new, synchronous)
+
+    def _read_only_fs(self) -> bool:
+        parent = self.path.parent
+        try:
+            return bool(os.statvfs(parent).f_flag & os.ST_RDONLY)
+        except OSError:
+            return False
 
     def _check_or_create(self, new: bool, synchronous: str) -> None:
         c = self.conn

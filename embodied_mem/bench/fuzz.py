@@ -7,8 +7,10 @@ only when a strategy is built.
 Outcomes, per input:
 
 - ``accepted``: observed (or the damaged file opened) without error;
-- ``refused``: a ``ValueError``/``TypeError`` subclass (``StoreError`` for files) whose message
-  names the field or the file — and nothing changed (journal rows, percept count, answers);
+- ``refused``: one of the library's ``ValueError``/``TypeError`` subclasses (``PerceptError``,
+  ``PerceptTypeError``, ``TimeOrderError``; ``StoreError`` for files), whose messages name the
+  field or the file — and nothing changed (journal rows, percept count, answers); a bare
+  ``ValueError``/``TypeError`` (which names nothing) counts as ``crashed``;
 - ``crashed``: any other exception; ``hung``: over the time limit (``SIGALRM``);
 - ``state_changed``: refused, but the journal or the answers changed anyway;
 - ``lost``: after close and reopen, an acknowledged percept is missing or an answer differs
@@ -36,13 +38,14 @@ from typing import Any
 
 import numpy as np
 
-from ..memory import Memory
-from ..percept import Percept
+from ..memory import Memory, TimeOrderError
+from ..percept import Percept, PerceptError, PerceptTypeError
 from ..store import StoreError
 
 __all__ = ["percept_dicts", "Oracle", "answers", "damage_file", "check_damaged_open", "make_memory", "copy_memory",
            "Hung", "time_limit", "OUTCOMES", "DAMAGES"]
 
+_NAMED_REFUSALS = (PerceptError, PerceptTypeError, TimeOrderError, StoreError)
 OUTCOMES = ("tried", "accepted", "refused", "crashed", "hung", "state_changed", "lost", "undetectable")
 LABELS = ["key", "tree", "apple", "door", "cup"]
 
@@ -143,8 +146,9 @@ def percept_dicts() -> Any:
                   "sightings": st.one_of(st.lists(sighting, max_size=5), st.just("key"), st.just({"label": "x"})),
                   "view": view, "events": st.one_of(st.lists(text, max_size=3), st.just("e")),
                   "region": st.one_of(st.sampled_from(["kitchen", "hall"]), label), "free": cells,
-                  "blocked": cells, "action": label, "target": label, "bogus": st.just(1)})
-    return st.one_of(clean, clean, hostile)
+                  "blocked": cells, "action": label, "target": label})
+    unknown_field = hostile.map(lambda d: {**d, "bogus": 1})
+    return st.one_of(clean, clean, clean, hostile, hostile, unknown_field)
 
 
 # ------------------------------------------------------------------ oracle
@@ -211,6 +215,9 @@ class Oracle:
                 self._bad("state_changed", f"{exc}: {d!r}")
                 return "state_changed"
             msg = str(exc)
+            if not isinstance(exc, _NAMED_REFUSALS):  # a bare ValueError/TypeError names no field
+                self._bad("crashed", f"unnamed refusal {type(exc).__name__}: {exc}: {d!r}")
+                return "crashed"
             self.refusals[msg.split(" ")[0][:40]] += 1
             self.counts["refused"] += 1
             return "refused"

@@ -303,3 +303,20 @@ def test_writer_close_does_not_wait_for_a_reader_transaction(tmp_path):
     assert waited < 2.5, f"close() waited {waited:.1f} s for a reader (SQLite's busy timeout is 5 s)"
     with Memory.open(path) as mem:
         assert mem.stats()["percepts"] == 50
+
+
+def test_read_only_file_system(tmp_path):
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if not _can_mount_tmpfs(mnt):
+        pytest.skip("needs root with permission to mount a tmpfs")
+    try:
+        path = mnt / "m.db"
+        fill(path)
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        with pytest.raises(StoreError, match=rf"{path} is not writable .*readonly=True"):
+            Memory.open(path)
+        with Memory.open(path, readonly=True) as mem:
+            assert mem.stats()["percepts"] == 5
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])
