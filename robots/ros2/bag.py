@@ -129,7 +129,9 @@ class BagTransport:
         frames: set[str] = set()
         if not tf_conns:  # rosbags reads connections=[] as "every message": never pass an empty list
             return frames, False
-        for conn, _, raw in self.reader.messages(connections=tf_conns):
+        for conn, _, raw in self._messages(tf_conns):
+            if isinstance(conn, Exception):
+                break  # a damaged recording: run() reports it where the replay reaches it
             try:
                 msg = self.reader.deserialize(raw, conn.msgtype)
                 for tr in msg.transforms:
@@ -163,7 +165,9 @@ class BagTransport:
         conn = topics.get(key) if key else None
         if conn is None:
             return None
-        for c, _, raw in self.reader.messages(connections=[conn]):
+        for c, _, raw in self._messages([conn]):
+            if isinstance(c, Exception):
+                return None
             try:
                 return str(self.reader.deserialize(raw, c.msgtype).header.frame_id).lstrip("/") or None
             except Exception:

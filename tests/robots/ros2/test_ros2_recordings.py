@@ -314,3 +314,23 @@ def test_files_that_are_no_recording_are_refused_in_one_line(turtlebot, tmp_path
         assert main(["replay", str(bad), f"hydra.run.dir={tmp_path / 'run'}"]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err and str(bad.name) in err, err
+
+
+def test_a_recording_damaged_part_way_stops_with_one_line_and_keeps_what_came_before(turtlebot, tmp_path, capsys):
+    from embodied_mem.robots.cli import main
+
+    from embodied_mem.memory import Memory
+
+    path = copy_recording(turtlebot, tmp_path / "zstd", storage="mcap", compress=True)
+    f = next(path.glob("*.mcap"))
+    data = bytearray(f.read_bytes())
+    at = int(len(data) * 0.6)
+    data[at:at + 64] = bytes(b ^ 0x5A for b in data[at:at + 64])  # one damaged zstd chunk, 60 % in
+    f.write_bytes(bytes(data))
+    run = tmp_path / "run"
+    assert main(["replay", str(path), f"hydra.run.dir={run}", "plot=false"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("embodied-mem robot replay: ")
+    assert "is damaged after" in err
+    with Memory.open(run / "memory.db", readonly=True) as mem:
+        assert len(mem.spatial.trajectory()) > 50  # what came before the damage is in memory
