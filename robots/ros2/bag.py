@@ -246,7 +246,7 @@ class BagTransport:
                 try:
                     msg = deser(raw, conn.msgtype)
                 except Exception as exc:  # a corrupt record: count it, keep going
-                    self.bridge._skip("undecodable", f"{type(exc).__name__}: {exc}", conn.topic)
+                    self.bridge.skip("undecodable", f"{type(exc).__name__}: {exc}", conn.topic)
                     continue
                 handle(self.routes[conn.topic], conn.topic, msg, t)
                 n += 1
@@ -262,7 +262,7 @@ class BagTransport:
         self.wall = time.perf_counter() - t_start
         self.n_messages = n
         if damage is not None:
-            self.bridge._skip("damaged_recording", f"{type(damage).__name__}: {damage}", str(self.path))
+            self.bridge.skip("damaged_recording", f"{type(damage).__name__}: {damage}", str(self.path))
             raise RecordingError(f"{self.path} is damaged after {n} messages ({type(damage).__name__}: {damage}); "
                                  f"memory keeps what came before")
         return {"messages": n, "wall_s": self.wall, "bag_duration_s": self.duration,
