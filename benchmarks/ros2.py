@@ -288,8 +288,8 @@ def write_report(res: dict) -> None:
                   f"{full['observe_cpu_s']:.2f} s, of which the core's occupancy update "
                   f"(`SpatialMemory._observe_cells` + `_update_frontier`) {full['occupancy_cpu_s']:.2f} s. "
                   f"{full['percepts']} percepts, "
-                  f"{full['known_cells']} known cells, {full['skipped']} messages skipped (scans before the first "
-                  "odom -> base_link transform)."]
+                  f"{full['known_cells']} known cells, {full['skipped']} messages skipped (the first scans, stamped "
+                  "~4.7 s ahead of the first odom -> base_link transform: they wait for it and time out)."]
     lv = res.get("live")
     if lv:
         lines += ["", "## Live DDS ingest latency (loopback, separate processes, real time)", "",

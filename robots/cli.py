@@ -136,14 +136,25 @@ def _replay_task(cfg: Any) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    m = replay(cfg.bag, run_dir, OmegaConf.to_container(cfg.robot, resolve=True),
-               OmegaConf.to_container(cfg.memory, resolve=True), realtime=float(cfg.realtime),
-               duration=cfg.duration, plot=bool(cfg.plot))
+    from .ros2.bag import RecordingError
+
+    try:
+        m = replay(cfg.bag, run_dir, OmegaConf.to_container(cfg.robot, resolve=True),
+                   OmegaConf.to_container(cfg.memory, resolve=True), realtime=float(cfg.realtime),
+                   duration=cfg.duration, plot=bool(cfg.plot))
+    except RecordingError as exc:  # damaged part-way: one line, exit 2 (memory.db keeps what came before)
+        print(f"embodied-mem robot replay: {exc}", file=sys.stderr)
+        sys.exit(2)
     r, tr = m["replay"], m["trajectory"]
     print(f"run directory: {run_dir}")
+    skipped = m["bridge"]["skipped"]
+    why = ", ".join(f"{k} {v}" for k, v in sorted(skipped.items(), key=lambda kv: -kv[1]))
     print(f"replayed {r['messages']} messages in {r['wall_s']:.2f} s ({r['x_realtime']:.1f}x real time); "
           f"trajectory {tr.get('length_m', 0):.2f} m over {tr.get('duration_s', 0):.1f} s; "
-          f"skipped {sum(m['bridge']['skipped'].values())}")
+          f"skipped {sum(skipped.values())}" + (f" ({why})" if why else ""))
+    if not tr.get("poses"):
+        print(f"warning: no trajectory (pose source {r.get('pose_source')!r}); see the warnings above for the frames "
+              f"the recording has", file=sys.stderr)
 
 
 def _run_task(cfg: Any) -> None:

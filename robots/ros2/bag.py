@@ -129,7 +129,9 @@ class BagTransport:
         frames: set[str] = set()
         if not tf_conns:  # rosbags reads connections=[] as "every message": never pass an empty list
             return frames, False
-        for conn, _, raw in self.reader.messages(connections=tf_conns):
+        for conn, _, raw in self._messages(tf_conns):
+            if isinstance(conn, Exception):
+                break  # a damaged recording: run() reports it where the replay reaches it
             try:
                 msg = self.reader.deserialize(raw, conn.msgtype)
                 for tr in msg.transforms:
@@ -163,7 +165,9 @@ class BagTransport:
         conn = topics.get(key) if key else None
         if conn is None:
             return None
-        for c, _, raw in self.reader.messages(connections=[conn]):
+        for c, _, raw in self._messages([conn]):
+            if isinstance(c, Exception):
+                return None
             try:
                 return str(self.reader.deserialize(raw, c.msgtype).header.frame_id).lstrip("/") or None
             except Exception:
@@ -242,7 +246,7 @@ class BagTransport:
                 try:
                     msg = deser(raw, conn.msgtype)
                 except Exception as exc:  # a corrupt record: count it, keep going
-                    self.bridge._skip("undecodable", f"{type(exc).__name__}: {exc}", conn.topic)
+                    self.bridge.skip("undecodable", f"{type(exc).__name__}: {exc}", conn.topic)
                     continue
                 handle(self.routes[conn.topic], conn.topic, msg, t)
                 n += 1
@@ -258,7 +262,7 @@ class BagTransport:
         self.wall = time.perf_counter() - t_start
         self.n_messages = n
         if damage is not None:
-            self.bridge._skip("damaged_recording", f"{type(damage).__name__}: {damage}", str(self.path))
+            self.bridge.skip("damaged_recording", f"{type(damage).__name__}: {damage}", str(self.path))
             raise RecordingError(f"{self.path} is damaged after {n} messages ({type(damage).__name__}: {damage}); "
                                  f"memory keeps what came before")
         return {"messages": n, "wall_s": self.wall, "bag_duration_s": self.duration,

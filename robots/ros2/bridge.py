@@ -289,6 +289,7 @@ class Ros2Bridge(RobotBridge):
                                      f"for a transform", topic)
         if not queue:
             del self._waiting[topic]
+            self._waiting_newest.pop(topic, None)
 
     def _convert(self, kind: str, topic: str, msg: Any, recv_t: float | None, may_wait: bool = False) -> list[Percept]:
         conv = self.converter

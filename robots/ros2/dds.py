@@ -118,7 +118,7 @@ class DdsTransport:
                     samples = reader.take(N=256)
                 except Exception as exc:  # a sample cyclonedds cannot decode: count and go on
                     self.errors += 1
-                    bridge._skip("undecodable", f"{type(exc).__name__}: {exc}", topic)
+                    bridge.skip("undecodable", f"{type(exc).__name__}: {exc}", topic)
                     continue
                 for s in samples:
                     if isinstance(s, T):  # take() also yields InvalidSample for instance state changes

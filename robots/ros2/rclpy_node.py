@@ -115,7 +115,7 @@ class RclpyTransport:
         try:
             msg = store.deserialize_cdr(bytes(raw), typ)
         except Exception as exc:
-            self.bridge._skip("undecodable", f"{type(exc).__name__}: {exc}", topic)
+            self.bridge.skip("undecodable", f"{type(exc).__name__}: {exc}", topic)
             return
         self.bridge.handle(kind, topic, msg, self._now())
 
