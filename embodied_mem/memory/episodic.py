@@ -187,26 +187,34 @@ class EpisodicMemory:
         n = len(self._chunks)
         o = self._open
         recs = self._chunks
-        last, strength, utility = self._last_access[:n], self._strength[:n], self._utility[:n]
         # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
         # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
         # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
         # reads only those rows of the dimension-major key matrix.
         nz = np.flatnonzero(q)
         if len(nz) * 4 <= len(q):
-            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
+            sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
         else:
-            sims = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+            sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+        # Only chunks the query matches at all are scored (retention, utility, ranking): a sparse
+        # query matches a small share of them. Rows >= n_closed stand for the open chunk.
+        cand = np.flatnonzero(sims_all > 1e-6)
+        sims = sims_all[cand]
+        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        n_closed = len(recs)
         if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
             # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
             if o.open_key is None or o.open_key[0] != len(o.texts):
                 o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
-            sims = np.append(sims, o.open_key[1] @ q)
-            last = np.append(last, self.now)
-            strength = np.append(strength, self.config.initial_strength)
-            utility = np.append(utility, o.utility)
-        n_closed, n = len(recs), len(sims)
-        if n == 0:
+            so = float(o.open_key[1] @ q)
+            if so > 1e-6:
+                cand = np.append(cand, n_closed)
+                sims = np.append(sims, so)
+                last = np.append(last, self.now)
+                strength = np.append(strength, self.config.initial_strength)
+                utility = np.append(utility, o.utility)
+        m = len(cand)
+        if m == 0:
             return []
         cfg = self.config
         score = sims.astype(np.float64)
@@ -216,33 +224,30 @@ class EpisodicMemory:
             score = score + cfg.retention_weight * retention
         if cfg.utility_weight:
             score = score + cfg.utility_weight * utility
-        score = np.where(sims > 1e-6, score, -np.inf)
         qtok = set(tokens(query))
         # Hashed keys collide: with a lexical encoder a chunk is relevant only if one of its items
         # shares a word with the query, so look further down the ranking until k relevant ones are found.
         lexical = bool(getattr(self.encoder, "lexical", False))
         out: list[Chunk] = []
-        kk = min(k, n)
+        kk = min(k, m)
         done = 0
         while True:
-            top = np.argpartition(-score, kk - 1)[:kk] if kk < n else np.arange(n)
+            top = np.argpartition(-score, kk - 1)[:kk] if kk < m else np.arange(m)
             top = top[np.argsort(-score[top], kind="stable")]
-            for row in top[done:].tolist():
-                if not np.isfinite(score[row]):
-                    kk = n
-                    break
+            for i in top[done:].tolist():
+                row = int(cand[i])
                 rec = recs[row] if row < n_closed else o
                 items = self._best_items(rec, qtok)
                 if lexical and not items:
                     continue
-                r = float(retention[row]) if retention is not None else 1.0
-                out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, items, float(score[row]),
-                                 float(sims[row]), r, float(utility[row]), len(rec.texts)))
+                r = float(retention[i]) if retention is not None else 1.0
+                out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, items, float(score[i]),
+                                 float(sims[i]), r, float(utility[i]), len(rec.texts)))
                 if len(out) == k:
                     break
-            if len(out) >= k or kk >= n:
+            if len(out) >= k or kk >= m:
                 break
-            done, kk = kk, min(n, kk * 4)
+            done, kk = kk, min(m, kk * 4)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out
