@@ -7,7 +7,8 @@ Three steppers take the same random actions in the same worlds, in the same proc
 in blocks of 100 steps (so load from other processes hits all three alike): the adapter with
 ``render=False`` (the default: no image, the world diverges from the first night), the adapter with
 ``render=True`` (draws the image every step as ``crafter.Env`` does; the world stays identical) and
-the raw ``crafter.Env`` (renders, no percept). Reported: steps/s of each (resets untimed) and the
+the raw ``crafter.Env`` (renders, no percept). An episode that ends is followed by the next world
+(resets untimed). Reported: steps/s of each and the
 ratio render=True / render=False. Absolute speeds depend on the machine's load; the ratios are
 measured in one run.
 """
@@ -41,30 +42,29 @@ def measure(steps: int, seeds: list[int], block: int = 100) -> dict[str, Any]:
                 "crafter.Env (raw)": crafter.Env()}
     times = {k: 0.0 for k in steppers}
     counts = {k: 0 for k in steppers}
+
+    def reset(name: str, env: Any, seed: int) -> None:  # untimed
+        if name.startswith("crafter.Env"):
+            env._seed, env._episode = seed, 0
+            env.reset()
+        else:
+            env.reset(seed=seed)
+
     for seed in seeds:
-        rng = np.random.default_rng(seed)
-        actions = rng.integers(17, size=steps)
+        actions = np.random.default_rng(seed).integers(17, size=steps)
+        episode = {k: 0 for k in steppers}
         for name, env in steppers.items():
-            if name.startswith("crafter.Env"):
-                env._seed, env._episode = seed, 0
-                env.reset()
-            else:
-                env.reset(seed=seed)
-        done = {k: False for k in steppers}
+            reset(name, env, seed)
         for start in range(0, steps, block):
             for name, env in steppers.items():
-                if done[name]:
-                    continue
-                t0 = time.perf_counter()
-                n = 0
                 for a in actions[start:start + block]:
+                    t0 = time.perf_counter()
                     out = env.step(int(a))
-                    n += 1
-                    if (out[2] if len(out) == 4 else (out[2] or out[3])):
-                        done[name] = True
-                        break
-                times[name] += time.perf_counter() - t0
-                counts[name] += n
+                    times[name] += time.perf_counter() - t0
+                    counts[name] += 1
+                    if out[2] if len(out) == 4 else (out[2] or out[3]):  # died: a new world (same for all)
+                        episode[name] += 1
+                        reset(name, env, 1000 * seed + episode[name])
     sps = {k: counts[k] / times[k] for k in steppers}
     return {"steps_per_s": sps, "steps": counts,
             "render_true_over_false": sps["adapter render=True"] / sps["adapter render=False"],

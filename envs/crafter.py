@@ -29,7 +29,8 @@ world goes its own way: scores are comparable in distribution, not episode by ep
 (materials, creatures, inventory, achievements, rewards) stays identical, step for step, to
 ``crafter.Env(area=area, view=(9, 9), size=size, length=length, seed=seed)`` given the same
 actions (the noise draws one number per pixel, so ``size`` must match; Crafter's default is
-64×64, as here). It costs the rendering (benchmarks/crafter.py measures steps/s of both).
+64×64, as here). It costs the rendering: ~0.3× the steps/s of render=False
+(benchmarks/crafter_render.py, both measured in one run).
 In both modes the adapter keeps each chunk's creatures in insertion order (standard Crafter's
 sets order them by memory address, which makes its own episodes differ from run to run).
 """
