@@ -101,7 +101,7 @@ class LLMPlanner:
             self.source = f"fallback({d.fallback})"
             self.n_plans["fallback"] += 1
             return symbolic
-        self.queue = [to_subgoal(c, self.goal) for c in d.calls]
+        self.queue = [to_subgoal(c, None) for c in d.calls]  # the model names no task goal
         self.source = "llm"
         self.n_plans["llm"] += 1
         return list(self.queue)
