@@ -133,3 +133,11 @@ def test_config_refuses_bad_values():
                       (dict(temperature=-1), "temperature")]:
         with pytest.raises(ValueError, match=field):
             LLMConfig(**kw)
+
+
+def test_server_launcher_refuses_a_missing_model(tmp_path):
+    from embodied_mem.agent.llm.server import start_llama_server
+
+    with pytest.raises(FileNotFoundError, match="nope.gguf"):
+        with start_llama_server(tmp_path / "nope.gguf"):
+            pass

@@ -19,6 +19,9 @@ import pytest
 
 pytest.importorskip("crafter")
 
+# a few LLM requests per episode: seconds each on an idle machine, much longer on a busy shared one
+pytestmark = pytest.mark.timeout(900)
+
 
 def run(run_dir: Path, *overrides: str, env: str = "crafter", steps: int = 120) -> dict:
     cmd = [sys.executable, "-m", "embodied_mem.cli", "run", f"env={env}", f"steps={steps}", "seed=3", "progress=false",
