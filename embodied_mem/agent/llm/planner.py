@@ -101,7 +101,7 @@ class LLMPlanner:
             self.source = f"fallback({d.fallback})"
             self.n_plans["fallback"] += 1
             return symbolic
-        self.queue = [to_subgoal(c, self.goal) for c in d.calls]
+        self.queue = [to_subgoal(c, None) for c in d.calls]  # the model names no task goal
         self.source = "llm"
         self.n_plans["llm"] += 1
         return list(self.queue)
@@ -163,7 +163,8 @@ def _call_text(sg: Subgoal) -> str:
 
 def state_summary(state: Any) -> dict[str, Any]:
     """What the model is told about the agent now: ``state.describe()`` if the world offers it, else
-    time, position and the non-zero inventory read off the state's common fields."""
+    time, position (``position``, ``pos`` or ``pose``), the episode's ``goal`` and the non-zero
+    inventory, read off the state's common fields."""
     describe = getattr(state, "describe", None)
     if callable(describe):
         return dict(describe())
@@ -171,8 +172,14 @@ def state_summary(state: Any) -> dict[str, Any]:
     pos = getattr(state, "position", None)
     if pos is None:
         pos = getattr(state, "pos", None)
+    pose = getattr(state, "pose", None)
+    if pos is None and pose is not None and hasattr(pose, "x"):
+        pos = (pose.x, pose.y)
     if pos is not None:
         out["position"] = tuple(round(float(v), 2) for v in pos)
+    goal = getattr(state, "goal", None)
+    if isinstance(goal, str):
+        out["goal"] = goal
     inv = getattr(state, "inventory", None)
     if isinstance(inv, Mapping):
         out["inventory"] = {k: v for k, v in inv.items() if v}

@@ -1,16 +1,15 @@
 """Fallback and bookkeeping of LLM decisions, against a scripted OpenAI-compatible endpoint.
 
-The endpoint here is a real HTTP server on loopback that replays scripted chat-completion bodies
-(a stand-in for a misbehaving model, which a real small model does not produce on demand). The
-end-to-end tests against the real llama.cpp server are in test_llm_server.py.
+The endpoint (conftest ``server``) is a real HTTP server on loopback that replays scripted
+chat-completion bodies: a stand-in for a misbehaving model, which a real small model does not
+produce on demand. The tests against the real llama.cpp server are test_llm_server.py and
+test_llm_episodes.py.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,53 +17,6 @@ from embodied_mem import Memory, Percept, Pose, Sighting, View
 from embodied_mem.agent.llm import LLMConfig, LLMDecider, SkillCall
 
 SKILLS = {"collect": ("wood", "stone"), "place": ("table",), "explore": ()}
-
-
-class Scripted:
-    """Loopback HTTP server answering each POST with the next scripted (delay_s, status, body)."""
-
-    def __init__(self) -> None:
-        self.script: list[tuple[float, int, dict | str]] = []
-        self.requests: list[dict] = []
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                n = int(self.headers["Content-Length"])
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"),
-                                       "body": json.loads(self.rfile.read(n))})
-                delay, status, body = outer.script.pop(0)
-                time.sleep(delay)
-                data = body if isinstance(body, str) else json.dumps(body)
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(data.encode())
-                except OSError:
-                    pass
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def reply(self, content=None, finish="stop", delay=0.0, status=200, refusal=None, raw=None):
-        body = raw if raw is not None else {
-            "choices": [{"message": {"role": "assistant", "content": content, "refusal": refusal},
-                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 12}}
-        self.script.append((delay, status, body))
-
-
-@pytest.fixture
-def server():
-    s = Scripted()
-    yield s
-    s.httpd.shutdown()
-    s.httpd.server_close()
 
 
 def good(*steps):
@@ -181,3 +133,11 @@ def test_config_refuses_bad_values():
                       (dict(temperature=-1), "temperature")]:
         with pytest.raises(ValueError, match=field):
             LLMConfig(**kw)
+
+
+def test_server_launcher_refuses_a_missing_model(tmp_path):
+    from embodied_mem.agent.llm.server import start_llama_server
+
+    with pytest.raises(FileNotFoundError, match="nope.gguf"):
+        with start_llama_server(tmp_path / "nope.gguf"):
+            pass

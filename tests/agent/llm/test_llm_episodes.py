@@ -19,6 +19,9 @@ import pytest
 
 pytest.importorskip("crafter")
 
+# a few LLM requests per episode: seconds each on an idle machine, much longer on a busy shared one
+pytestmark = pytest.mark.timeout(900)
+
 
 def run(run_dir: Path, *overrides: str, env: str = "crafter", steps: int = 120) -> dict:
     cmd = [sys.executable, "-m", "embodied_mem.cli", "run", f"env={env}", f"steps={steps}", "seed=3", "progress=false",
@@ -67,3 +70,16 @@ def test_unusable_answers_fall_back_and_the_episode_goes_on(llama_server, tmp_pa
     assert p["decisions"] >= 1 and p["fallbacks"] == p["decisions"] == p["invalid"]
     assert p["fallback_reasons"] == {"length": p["decisions"]} and p["plans"]["llm"] == 0
     assert p["fallback_rate"] == 1.0 and p["plans"]["fallback"] == p["decisions"]
+
+
+def test_indoor3d_episode_plans_with_the_llm(llama_server, tmp_path):
+    pytest.importorskip("open3d")
+    m = run(tmp_path / "run", f"agent.planner.llm.base_url={llama_server}", "agent.planner.llm.max_tokens=48",
+            "agent.planner.llm.min_interval_steps=40", env="indoor3d", steps=50)
+    (ep,) = m["episodes"]
+    p = ep["planner"]
+    assert ep["length"] >= 1 and "spl" in ep  # stops early on success, else runs its 50 steps
+    assert p["decisions"] >= 1 and p["plans"]["llm"] + p["plans"]["fallback"] == p["decisions"]
+    assert p["plans"]["llm"] >= 1 and p["fallbacks"] == 0  # answers inside the schema: search/explore a category
+    decided = [json.loads(line) for line in (tmp_path / "run" / "llm_decisions.jsonl").read_text().splitlines()]
+    assert all(json.loads(d["content"])["plan"][0]["skill"] in ("search", "explore") for d in decided)
