@@ -54,7 +54,7 @@ def run_summary(metrics: Mapping[str, Any], run_dir: Path, *, steps: int,
     caveat = ""
     if 0 < n < SMALL_N:
         caveat = (f"  (n = {n}: a few episodes are noisy, one achievement or success more or less moves the score "
-                  "by several points; the README's figures are over 100 episodes)")
+                  "by several points; the README's figures are over far more episodes)")
     if metrics.get("crafter_score") is not None:
         lines.append(f"  Crafter score: {metrics['crafter_score']:.2f} % over {_episodes_word(n)}, mean "
                      f"{metrics.get('mean_achievements', 0):.1f} achievements per episode")
