@@ -67,6 +67,9 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
             points = d["points"] if "points" in d else None
         if points is not None:
             out.append(plot_fused_topdown(points, run_dir / "fused_topdown.png", memory=memory))
+            from embodied_mem.map_export import write_ply
+
+            out.append(write_ply(points, run_dir / "fused.ply"))  # the fused surface for RViz, Open3D, MeshLab
     (run_dir / "object_search.json").write_text(json.dumps({"summary": dict(summary)}, default=str, indent=1))
     return out
 
