@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
     (["-m", "seed=0,-1"], "seed must be an integer >= 0, got -1"),  # every value of a sweep is checked
     (["memory.spatial.connectivity=5"], "connectivity must be 4 or 8"),
     (["memory.episodic.utility_rate=2"], "utility_rate must be in [0, 1]"),
+    (["memory.episodic.encoder=transformer"], "episodic.encoder must be one of hashing, place_transformer"),
     (["+foo=1"], "'+' adds a key"),  # was accepted silently
     (["memory.spatial.radius=3"], "valid keys"),
     (["env=nope"], "Available options in 'env': crafter, habitat, indoor3d, minecraft"),
