@@ -21,7 +21,11 @@ __all__ = ["UsageError", "run_app", "one_line", "launcher_overrides"]
 
 
 class UsageError(ValueError):
-    """A mistake in what the user asked for (not a bug): reported in one line, exit status 2."""
+    """A mistake in what the user asked for (not a bug): reported in one line, exit status 2.
+
+    Other exceptions with a true ``user_facing`` class attribute (a missing Node.js, say) are
+    reported the same way.
+    """
 
 
 # launcher choice (configs/hydra/launcher/*.yaml or the plugin's own names) -> plugin module
@@ -178,7 +182,8 @@ def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, pr
             return task(cfg)
         except Exception as exc:
             dep = as_dependency_error(exc)
-            if (dep is None and not isinstance(exc, UsageError)) or debug:
+            user = isinstance(exc, UsageError) or getattr(exc, "user_facing", False)  # e.g. Node.js missing
+            if (dep is None and not user) or debug:
                 raise
             failure["user"] = dep or exc  # reported below in one line; not a failed job with a traceback
             return None

@@ -70,6 +70,17 @@ def test_a_missing_launcher_plugin_names_the_extra(tmp_path: Path, capsys: pytes
     assert 'pip install "embodied_mem[ray]"' in capsys.readouterr().err
 
 
+def test_missing_node_for_minecraft_is_one_line_naming_the_install_script(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from embodied_mem.envs.minecraft import sidecar
+
+    monkeypatch.setattr(sidecar.shutil, "which", lambda name: None)  # no node on PATH
+    code = main(["run", "experiment=minecraft", "episodes=1", "steps=5", f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "Node.js >= 18" in err and "Traceback" not in err
+
+
 def test_a_missing_optional_module_maps_to_its_extra() -> None:
     dep = as_dependency_error(ModuleNotFoundError("No module named 'torch'", name="torch"))
     assert isinstance(dep, DependencyNotInstalled) and "embodied_mem[encoders]" in str(dep)
