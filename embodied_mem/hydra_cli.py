@@ -202,9 +202,14 @@ def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, pr
     except Exception as exc:
         if debug:
             raise
-        if _raised_in(exc, _task):
-            raise  # a bug: the traceback is what a developer needs
-        print(f"{prog}: {one_line(exc)}", file=sys.stderr)  # composing the config failed: the user's input
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        config_error = isinstance(exc, (HydraException, OmegaConfBaseException)) and not _raised_in(exc, _task)
+        if not (config_error or isinstance(exc, UsageError) or as_dependency_error(exc) is not None
+                or getattr(exc, "user_facing", False)):
+            raise  # a bug (in a job, say): the traceback is what a developer needs
+        print(f"{prog}: {one_line(as_dependency_error(exc) or exc)}", file=sys.stderr)  # the user's input
         return 2
     finally:
         sys.argv = old_argv
