@@ -21,6 +21,6 @@ setup(
         "embodied_mem": ["py.typed", "data/**/*", "encoders/pretrained/**/*"],
         "embodied_mem.configs": ["*.yaml", "**/*.yaml"],
         "embodied_mem.envs": ["**/*.js", "**/*.json", "**/*.md"],
-        "embodied_mem.robots": ["**/*.yaml", "**/*.md"],
+        "embodied_mem.robots": ["**/*.yaml", "**/*.md", "**/*.rviz"],
     },
 )

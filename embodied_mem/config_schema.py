@@ -37,6 +37,7 @@ class EnvConfig:
     knowledge: str | None = None  # prior knowledge file for semantic memory (memory.semantic.prior)
     world_per_episode: bool = True  # each episode is a new world: a fresh spatial map per episode
     carry_facts: bool = True  # learned semantic facts carry over to the next episode's memory
+    end_reasons: dict[str, str] = field(default_factory=dict)  # terminated/truncated -> words for the run summary
 
 
 @dataclass
@@ -99,7 +100,7 @@ def register_configs() -> None:
 
 
 OPEN_SECTIONS = ("env.kwargs", "env.agents", "encoder")  # free-form sections (checked by their owners)
-_OPEN = set(OPEN_SECTIONS)
+_OPEN = set(OPEN_SECTIONS) | {"env.end_reasons"}
 
 
 def check_overrides(overrides: list[str], schema: type = RunConfig) -> None:

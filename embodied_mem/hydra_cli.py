@@ -21,7 +21,11 @@ __all__ = ["UsageError", "run_app", "one_line", "launcher_overrides"]
 
 
 class UsageError(ValueError):
-    """A mistake in what the user asked for (not a bug): reported in one line, exit status 2."""
+    """A mistake in what the user asked for (not a bug): reported in one line, exit status 2.
+
+    Other exceptions with a true ``user_facing`` class attribute (a missing Node.js, say) are
+    reported the same way.
+    """
 
 
 # launcher choice (configs/hydra/launcher/*.yaml or the plugin's own names) -> plugin module
@@ -178,7 +182,8 @@ def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, pr
             return task(cfg)
         except Exception as exc:
             dep = as_dependency_error(exc)
-            if (dep is None and not isinstance(exc, UsageError)) or debug:
+            user = isinstance(exc, UsageError) or getattr(exc, "user_facing", False)  # e.g. Node.js missing
+            if (dep is None and not user) or debug:
                 raise
             failure["user"] = dep or exc  # reported below in one line; not a failed job with a traceback
             return None
@@ -197,9 +202,14 @@ def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, pr
     except Exception as exc:
         if debug:
             raise
-        if _raised_in(exc, _task):
-            raise  # a bug: the traceback is what a developer needs
-        print(f"{prog}: {one_line(exc)}", file=sys.stderr)  # composing the config failed: the user's input
+        from hydra.errors import HydraException
+        from omegaconf.errors import OmegaConfBaseException
+
+        config_error = isinstance(exc, (HydraException, OmegaConfBaseException)) and not _raised_in(exc, _task)
+        if not (config_error or isinstance(exc, UsageError) or as_dependency_error(exc) is not None
+                or getattr(exc, "user_facing", False)):
+            raise  # a bug (in a job, say): the traceback is what a developer needs
+        print(f"{prog}: {one_line(as_dependency_error(exc) or exc)}", file=sys.stderr)  # the user's input
         return 2
     finally:
         sys.argv = old_argv

@@ -9,6 +9,7 @@
     embodied-mem memory query PATH path X,Y X,Y [--adjacent]
     embodied-mem memory export PATH OUT.graphml|OUT.json [--at T]
     embodied-mem memory check PATH [--json] [--repair-wal] [--salvage NEW.db]
+    embodied-mem memory export PATH map.yaml          (ROS map_server map: map.yaml + map.pgm)
 
 The database is opened read-only (``Memory.open(path, readonly=True)``): a recall does not
 strengthen chunks, and another process may be writing meanwhile (it sees what is committed).
@@ -107,9 +108,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--salvage", type=Path, default=None, metavar="NEW.db",
                    help="copy every readable journal row into a new memory database NEW.db")
 
-    p = sub.add_parser("export", help="write the knowledge graph as GraphML or node-link JSON")
+    p = sub.add_parser("export", help="write the knowledge graph as GraphML or node-link JSON, or the occupancy "
+                                      "as a ROS map_server map (OUT.yaml + OUT.pgm)")
     p.add_argument("path", type=Path)
-    p.add_argument("out", type=Path, help="OUT.graphml or OUT.json")
+    p.add_argument("out", type=Path, help="OUT.graphml, OUT.json or OUT.yaml (map_server)")
     p.add_argument("--at", type=_time, default=None, help="export the graph as it stood at this time")
     return ap
 
@@ -276,6 +278,16 @@ def main(argv: list[str] | None = None) -> int:
             elif a.command == "query":
                 data, lines = _query(mem, a)
                 print(json.dumps(data) if a.json else "\n".join(lines))
+            elif a.out.suffix.lower() in (".yaml", ".yml"):  # a ROS map_server map (.pgm beside it)
+                from .map_export import write_map_server
+
+                if a.at is not None:
+                    raise _Usage("export: a map_server map is the current occupancy (--at is for graphs)")
+                try:
+                    pgm, yml = write_map_server(mem, a.out)
+                except ValueError as exc:
+                    raise _Usage(f"export: {exc}") from None
+                print(f"wrote {yml} and {pgm} (map_server occupancy map, {mem.spatial.config.cell_size:g} m/cell)")
             else:
                 g = _export(mem, a.out, a.at)
                 print(f"wrote {a.out} ({g.nx.number_of_nodes():,} nodes, {g.nx.number_of_edges():,} edges"

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import sys
 import time
 import traceback
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["main", "run_episodes", "import_string", "refuse_inert_settings"]
+
+logger = logging.getLogger("embodied_mem.runner")  # lands in Hydra's run.log (and on the console)
 
 
 def import_string(spec: str) -> Any:
@@ -48,8 +51,13 @@ def _plain(cfg: Any) -> Any:
     return OmegaConf.to_container(cfg, resolve=True) if cfg is not None else None
 
 
-def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
-    """Run ``cfg.episodes`` episodes of ``cfg.steps`` steps; write the run directory; return metrics."""
+def run_episodes(cfg: Any, run_dir: Path, *, bars: bool = True) -> dict[str, Any]:
+    """Run ``cfg.episodes`` episodes of ``cfg.steps`` steps; write the run directory; return metrics.
+
+    Progress bars (``cfg.progress`` and ``bars``) refresh twice a second whatever a step costs. Each
+    episode records how it ended: ``terminated`` (the env ended it), ``truncated`` (the env's time
+    limit) or ``step_limit`` (``cfg.steps`` reached).
+    """
     from omegaconf import OmegaConf
 
     from embodied_mem import envs
@@ -68,6 +76,8 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     episode_metrics = import_string(env_cfg.episode_metrics) if env_cfg.episode_metrics else (lambda info: {})
 
     env = envs.make(env_cfg.id, **(_plain(env_cfg.kwargs) or {}))
+    logger.info("env %s (%s), agent %s, ablation %s, seed %s: %s episode(s) of up to %s steps into %s",
+             env_cfg.id, type(env).__name__, agent_name, cfg.ablation_name, cfg.seed, cfg.episodes, cfg.steps, run_dir)
     try:
         agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
         uses_memory = bool(getattr(agent, "uses_memory", False))
@@ -103,6 +113,7 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
                     memory.close()
                 name = "memory.db" if (int(cfg.episodes) == 1 or not env_cfg.world_per_episode) else f"memory-ep{ep:03d}.db"
                 memory = Memory.open(run_dir / name, config=mem_cfg, durability="batch")
+                logger.info("memory %s (carried facts: %d)", run_dir / name, len(carried))
                 if mem_cfg.semantic.enabled and mem_cfg.semantic.prior:
                     memory.load_priors(mem_cfg.semantic.prior)
                 for f in carried:
@@ -112,9 +123,11 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
                 memory.new_episode(f"episode-{ep}")
             agent.reset(memory if uses_memory else None, seed=episode_seed)
             obs, info = env.reset(seed=episode_seed)
-            total_reward, length = 0.0, 0
+            total_reward, length, ended = 0.0, 0, "step_limit"
+            logger.info("episode %d/%d: seed %d", ep + 1, cfg.episodes, episode_seed)
             bar = tqdm(total=int(cfg.steps), desc=f"episode {ep + 1}/{cfg.episodes} [{agent_name}]", unit="step",
-                       disable=not cfg.progress, dynamic_ncols=True, mininterval=0.5)
+                       disable=not (cfg.progress and bars), dynamic_ncols=True, mininterval=0.5)
+            shown = time.perf_counter()
             for step in range(int(cfg.steps)):
                 t0 = time.perf_counter()
                 action = agent.act(obs, info)
@@ -132,20 +145,26 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
                     log.write(json.dumps(rec, separators=(",", ":"), default=str) + "\n")
                 if memory is not None and cfg.flush_every and length % int(cfg.flush_every) == 0:
                     memory.flush()
-                if length % 100 == 0 or terminated or truncated:
+                if t2 - shown >= 0.5 or terminated or truncated:  # by time: a slow world's bar moves too
+                    shown = t2
                     bar.update(length - bar.n)
                     unlocked = info.get("achievements")
                     if isinstance(unlocked, dict):
                         bar.set_postfix(achievements=sum(1 for v in unlocked.values() if v), reward=f"{total_reward:.1f}")
                 if terminated or truncated:
+                    ended = "terminated" if terminated else "truncated"
                     break
             bar.update(length - bar.n)
             bar.close()
             if memory is not None:
                 memory.flush()
+                logger.info("memory after episode %d: %s", ep + 1, {k: v for k, v in memory.stats().items()
+                                                                    if isinstance(v, (int, float))})
             report = getattr(agent, "episode_metrics", None)  # e.g. {"planner": LLM decisions, latency, fallbacks}
             episodes.append({"episode": ep, "seed": episode_seed, "length": length, "reward": total_reward,
-                             **episode_metrics(info), **(report() if callable(report) else {})})
+                             "ended": ended, **episode_metrics(info), **(report() if callable(report) else {})})
+            logger.info("episode %d/%d ended after %d steps (%s), reward %.2f", ep + 1, cfg.episodes, length, ended,
+                        total_reward)
             if log is not None:
                 log.flush()
     finally:
@@ -288,12 +307,15 @@ def _task(cfg: Any) -> float | None:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     multirun = hc.mode == RunMode.MULTIRUN
+    job = f"job {hc.job.num} ({' '.join(hc.overrides.task) or 'defaults'})" if multirun else ""
     try:
         try:
             validate_run_config(cfg)
         except ValueError as exc:
             raise UsageError(str(exc)) from None
-        metrics = run_episodes(cfg, run_dir)
+        if multirun:  # parallel jobs share the terminal: one line each at start and end, no bars
+            print(f"{job}: started in {run_dir}", flush=True)
+        metrics = run_episodes(cfg, run_dir, bars=not multirun)
     except Exception as exc:
         if not multirun:
             raise
@@ -303,11 +325,16 @@ def _task(cfg: Any) -> float | None:
             "seed": int(cfg.seed)})
         print(f"job failed ({type(exc).__name__}: {exc}); recorded in {run_dir / 'metrics.json'}", file=sys.stderr)
         return None
+    from .summary import run_summary
+
     score = metrics.get("crafter_score")
-    summary = f"run directory: {run_dir}"
-    if score is not None:
-        summary += f"\nCrafter score: {score:.2f}%  (episodes: {len(metrics['episodes'])})"
-    print(summary)
+    if multirun:
+        headline = (f"Crafter score {score:.2f} %" if score is not None else
+                    f"success rate {100 * metrics['success_rate']:.1f} %" if metrics.get("success_rate") is not None
+                    else "done")
+        print(f"{job}: {headline} over {len(metrics['episodes'])} episode(s) -> {run_dir}", flush=True)
+    else:
+        print(run_summary(metrics, run_dir, steps=int(cfg.steps), end_reasons=_plain(cfg.env.end_reasons)))
     return score
 
 

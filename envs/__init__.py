@@ -15,8 +15,11 @@ sensors see. A missing simulator raises ``DependencyNotInstalled`` naming its in
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
+
+log = logging.getLogger("embodied_mem.envs")
 
 __all__ = ["register", "make", "spec", "registry", "EnvSpec", "GYM_NAMESPACE"]
 
@@ -79,6 +82,7 @@ def make(id: str, **kwargs: Any) -> Any:
     module, _, attr = s.entry_point.partition(":")
     cls = getattr(importlib.import_module(module), attr)
     env = cls(**{**s.kwargs, **kwargs})
+    log.info("made env %s (%s) with %s", s.gym_id or s.id, s.entry_point, {**s.kwargs, **kwargs})
     if s.gym_id is not None and getattr(env, "spec", None) is None:
         import dataclasses
 

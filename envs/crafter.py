@@ -371,11 +371,14 @@ def load_reference() -> dict[str, Any]:
 
 def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]],
          summary: Mapping[str, Any]) -> list[Path]:
-    """Write ``success_rates.png`` (beside human experts and random) and ``map.png``; return the paths."""
-    from embodied_mem.plots import _pyplot
+    """Write ``success_rates.png`` (beside human experts and random) and ``map.png``; return the paths.
+
+    With several episodes each is a new world, so ``map.png`` is the last episode's memory (the title
+    says so; the others are in ``memory-epNNN.db``)."""
+    from embodied_mem.plots import pyplot
 
     run_dir = Path(run_dir)
-    plt = _pyplot()
+    plt = pyplot()
     ref = load_reference()
     rates = summary.get("success_rates") or summarize(episodes)["success_rates"]
     names = list(ACHIEVEMENTS)
@@ -393,8 +396,13 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
     ax.set_ylabel("success rate (%)")
     ax.set_ylim(0, 105)
     score = summary.get("crafter_score")
-    ax.set_title("Crafter success rates" + (f" — score {score:.1f}%" if score is not None else ""))
-    ax.legend(fontsize=8)
+    n = len(episodes)
+    head = f"Crafter success rates over {n} episode{'s' if n != 1 else ''}" + (
+        f" — score {score:.1f}%" if score is not None else "")
+    if 0 < n < 10:
+        head += f"\n(n = {n}: a rate moves in steps of {100 / n:.0f} %; the references are over many episodes)"
+    ax.set_title(head, fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars
     fig.tight_layout()
     out = [run_dir / "success_rates.png"]
     fig.savefig(out[0])
@@ -404,7 +412,11 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
             from embodied_mem.plots import plot_memory_map
         except ImportError:  # the map plot is optional
             return out
+        n = len(episodes)
+        note = (f"episode {n} of {n} (the last; each episode is a new world, the others: memory-epNNN.db)"
+                if n > 1 else None)
         out.append(Path(plot_memory_map(memory, run_dir / "map.png", title="Crafter: spatial memory", invert_y=True,
+                                        units="cells", frame="Crafter world grid", note=note,
                                         labels=("tree", "water", "stone", "coal", "iron", "diamond", "table",
                                                 "furnace", "plant", "cow", "lava"))))
     return out

@@ -76,7 +76,7 @@ def _plot(memory: Any, path: Path, title: str) -> str | None:
         from embodied_mem.plots import plot_memory_map
     except ImportError:  # plots ship with the runner; without them, no map
         return None
-    plot_memory_map(memory, path, title=title)
+    plot_memory_map(memory, path, title=title, units="m", frame="map frame (REP 105)")
     return path.name
 
 

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
     (["-m", "seed=0,-1"], "seed must be an integer >= 0, got -1"),  # every value of a sweep is checked
     (["memory.spatial.connectivity=5"], "connectivity must be 4 or 8"),
     (["memory.episodic.utility_rate=2"], "utility_rate must be in [0, 1]"),
+    (["memory.episodic.encoder=transformer"], "episodic.encoder must be one of hashing, place_transformer"),
     (["+foo=1"], "'+' adds a key"),  # was accepted silently
     (["memory.spatial.radius=3"], "valid keys"),
     (["env=nope"], "Available options in 'env': crafter, habitat, indoor3d, minecraft"),
@@ -67,6 +68,17 @@ def test_a_missing_launcher_plugin_names_the_extra(tmp_path: Path, capsys: pytes
     assert err.count("\n") == 0 and 'pip install "embodied_mem[sweeps]"' in err and "hydra/launcher=basic" in err
     assert main(["run", "-m", "seed=0,1", "hydra/launcher=ray_local"]) == 2
     assert 'pip install "embodied_mem[ray]"' in capsys.readouterr().err
+
+
+def test_missing_node_for_minecraft_is_one_line_naming_the_install_script(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from embodied_mem.envs.minecraft import sidecar
+
+    monkeypatch.setattr(sidecar.shutil, "which", lambda name: None)  # no node on PATH
+    code = main(["run", "experiment=minecraft", "episodes=1", "steps=5", f"hydra.run.dir={tmp_path / 'run'}"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "Node.js >= 18" in err and "Traceback" not in err
 
 
 def test_a_missing_optional_module_maps_to_its_extra() -> None:

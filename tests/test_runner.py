@@ -28,7 +28,15 @@ def test_run_writes_the_run_directory(tmp_path: Path) -> None:
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["status"] == "ok" and metrics["agent"] == "robomemory"
     (ep,) = metrics["episodes"]
-    assert ep["length"] == 120 and "achievements" in ep
+    assert ep["length"] == 120 and "achievements" in ep and ep["ended"] == "step_limit"
+    # the end of the run says what happened, with its n and a caveat, and where the files are
+    out = r.stdout
+    assert "run finished: 1 episode of crafter with agent robomemory (ablation full, seed 3)" in out
+    assert "episode 1 (seed 3000): 120 steps, ended: the run's step limit (steps=120)" in out
+    assert f"Crafter score: {metrics['crafter_score']:.2f} % over 1 episode" in out and "n = 1:" in out
+    assert f"files in {run_dir}: " in out and "metrics.json" in out and "memory.db" in out
+    log = (run_dir / "run.log").read_text()  # Hydra's run log tells what happened
+    assert "episode 1/1 ended after 120 steps (step_limit)" in log and "memory after episode 1" in log
     assert len(metrics["success_rates"]) == 22
     assert 0.0 <= metrics["crafter_score"] <= 100.0
     assert metrics["timing"]["steps"] == 120
@@ -57,9 +65,15 @@ def test_bad_override_fails_before_running(tmp_path: Path) -> None:
 
 def _sweep(tmp_path: Path, *extra: str) -> Path:
     sweep = tmp_path / "sweep"
-    r = _cli("run", "-m", "ablation=full,no_spatial", "seed=0", "episodes=1", "steps=100", "progress=false",
+    r = _cli("run", "-m", "ablation=full,no_spatial", "seed=0", "episodes=1", "steps=100",
              f"hydra.sweep.dir={sweep}", *extra, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
+    # parallel jobs share the terminal: whole lines, one at start and one at the end of each job, no bars
+    assert "\r" not in r.stdout + r.stderr and "step/s" not in r.stderr
+    for num, name in ((0, "full"), (1, "no_spatial")):
+        assert f"job {num} (ablation={name} seed=0 episodes=1 steps=100): started in" in r.stdout
+        assert any(line.startswith(f"job {num} (ablation={name}") and "Crafter score" in line and "over 1 episode(s)"
+                   in line for line in r.stdout.splitlines())
     return sweep
 
 

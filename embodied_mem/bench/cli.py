@@ -67,11 +67,12 @@ def settings_from_config(cfg: Any) -> dict[str, Any]:
 def _qa_task(cfg: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from ..summary import qa_summary
     from .qa import run_qa
 
     out = Path(HydraConfig.get().runtime.output_dir)
     result = run_qa(settings_from_config(cfg), out)
-    print(f"bench qa: {result['questions']} questions in {result['wall_s']:.0f} s; results in {out}")
+    print(qa_summary(result, out))
 
 
 def usage() -> str:

@@ -191,36 +191,45 @@ def markdown(result: Mapping[str, Any]) -> str:
 
 
 def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
-    from embodied_mem.plots import _pyplot
+    from embodied_mem.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     aggs = [a for a in result["aggregates"] if a["world"] == "crafter"]
     names = _answerers(aggs)
     lengths = sorted({a["length"] for a in aggs})
     idx = {(a["length"], a["answerer"], a["type"]): a for a in aggs}
-    colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#937860", "#da8bc3",
-                                      "#8172b3", "#c44e52", "#8c8c8c"]))
-    # embodied_mem and full_log often coincide (both exact): draw embodied_mem wide underneath
-    style = {n: ({"lw": 4, "alpha": 0.55, "marker": "o"} if n == "embodied_mem" else {"lw": 1.4, "marker": "s"})
-             for n in names}
+    colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52"]))
+    # exact answerers coincide (embodied_mem, full_log, a FIFO that still holds everything): each gets
+    # its own marker and line style and is dodged sideways a little, so no line hides another
+    markers, dashes = ["o", "s", "^", "D", "v"], ["-", "--", "-.", ":", (0, (3, 1, 1, 1))]
+    style = {n: {"marker": markers[i % 5], "ls": dashes[i % 5], "lw": 1.6, "ms": 6 - i % 3, "zorder": 3 + i}
+             for i, n in enumerate(names)}
+    dodge = {n: 1.05 ** (i - (len(names) - 1) / 2) for i, n in enumerate(names)}
     paths = []
     if not lengths:
         return paths
-    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), dpi=100)
+    fig, axes = plt.subplots(2, 4, figsize=(15, 7), dpi=100)
     for ax, qt in zip(axes.flat, CRAFTER_TYPES):
         exact = KIND[qt] == "exact"
         for a in names:
             ys = [idx[(n, a, qt)]["accuracy" if exact else "mean_error"] if (n, a, qt) in idx else math.nan
                   for n in lengths]
-            ax.plot(lengths, ys, "-", color=colors[a], label=a, **style[a])
+            ax.plot([n * dodge[a] for n in lengths], ys, color=colors[a], label=a, **style[a])
         ax.set_xscale("log")
         ax.set_title(qt)
         ax.set_ylabel("accuracy" if exact else f"mean error ({UNITS.get(qt, '')})")
+        if exact:
+            ax.set_ylim(-0.03, 1.05)
+        else:
+            ax.set_ylim(bottom=-0.03 * max(1e-9, ax.get_ylim()[1]))  # an error is never below 0
         ax.set_xlabel("percepts in memory")
         ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=8)
-    fig.suptitle("Crafter memory QA: error (accuracy for exact types) vs memory length")
-    fig.tight_layout()
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(names), bbox_to_anchor=(0.5, 0.95), fontsize=9,
+               frameon=False)
+    fig.suptitle("Crafter memory QA: error (accuracy for exact types) vs memory length "
+                 "(coinciding answerers dodged sideways)")
+    fig.tight_layout(rect=(0, 0, 1, 0.92))
     paths.append(out / "qa_error.png")
     fig.savefig(paths[-1])
     plt.close(fig)

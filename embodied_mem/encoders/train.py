@@ -185,12 +185,17 @@ def plot_history(history: list[dict[str, float]], metric: str, path: str | Path,
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
     steps = [h["step"] for h in history]
-    ax.plot(steps, [h["train_loss"] for h in history], label="train loss")
-    ax.plot(steps, [h["eval_loss"] for h in history], label="eval loss")
+    # markers: a short run has one or two evaluations, which a bare line would not show at all
+    mk = {"marker": "o", "ms": 4 if len(history) < 30 else 0}
+    ax.plot(steps, [h["train_loss"] for h in history], label="train loss", **mk)
+    ax.plot(steps, [h["eval_loss"] for h in history], label="eval loss", **mk)
     ax.set_xlabel("training step")
     ax.set_ylabel("loss")
+    if len(history) < 3:
+        ax.text(0.02, 0.04, f"{len(history)} evaluation(s): train longer or lower train.eval_every for a curve",
+                transform=ax.transAxes, fontsize=7, color="#555555")
     ax2 = ax.twinx()
-    ax2.plot(steps, [h[metric] for h in history], color="tab:green", label=f"eval {metric}")
+    ax2.plot(steps, [h[metric] for h in history], color="tab:green", label=f"eval {metric}", **mk)
     ax2.set_ylabel(metric)
     ax2.set_ylim(0, 1)
     lines = ax.get_lines() + ax2.get_lines()

@@ -52,6 +52,9 @@ class TemporalConfig:
     enabled: bool = True
 
 
+EPISODIC_ENCODERS = ("hashing", "place_transformer")  # chunk-key encoders (embodied_mem/encoders)
+
+
 @dataclass
 class EpisodicConfig:
     enabled: bool = True
@@ -67,6 +70,8 @@ class EpisodicConfig:
     items_per_chunk: int = 3
 
     def __post_init__(self) -> None:
+        if self.encoder not in EPISODIC_ENCODERS:
+            raise ValueError(f"episodic.encoder must be one of {', '.join(EPISODIC_ENCODERS)}, got {self.encoder!r}")
         _positive("episodic", self, "max_chunk_size", "key_dim", "initial_strength", "items_per_chunk")
         _non_negative("episodic", self, "retention_weight", "utility_weight", "strength_increment")
         _check("episodic", "utility_rate", self.utility_rate, 0 <= self.utility_rate <= 1, "in [0, 1]")

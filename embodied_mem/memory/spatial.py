@@ -203,6 +203,7 @@ class SpatialMemory:
         # later observation blocked them (a step longer than walk_max_step is no walk: a reset, a glitch)
         self._walked: set[tuple[int, int]] = set()
         self._walk_from: Pose | None = None
+        self._walk_starts: list[float] = []  # times at which a new walk began (see walks())
         self._agent_node = "agent"
 
     # ================================================================== ingest
@@ -249,7 +250,8 @@ class SpatialMemory:
         else:
             self._traj_t.append(t)
             self._traj.append(pose)
-            self._walk(self._walk_from, pose)
+            if not self._walk(self._walk_from, pose):
+                self._walk_starts.append(t)
             self._walk_from = pose
         if self._agent_node not in self.graph.nx:
             self.graph.add_node(self._agent_node, "agent", created=t)
@@ -560,15 +562,17 @@ class SpatialMemory:
         """The next pose starts a new walk (a new episode, a reset): no segment joins it to the last."""
         self._walk_from = None
 
-    def _walk(self, a: Pose | None, b: Pose) -> None:
+    def _walk(self, a: Pose | None, b: Pose) -> bool:
         """Remember the cells of the segment a -> b as walked (4-connected: a diagonal crossing adds
-        the side cell the segment passes nearer to)."""
+        the side cell the segment passes nearer to). False when b starts a new walk (no a, or a jump)."""
         if a is None:
-            return
+            return False
         d = math.hypot(b.x - a.x, b.y - a.y)
         limit = self.config.walk_max_step
-        if d == 0.0 or d > (4.0 * self.config.place_radius if limit is None else limit):
-            return
+        if d > (4.0 * self.config.place_radius if limit is None else limit):
+            return False
+        if d == 0.0:
+            return True
         n = max(1, math.ceil(d / self._cs * 4))
         prev = self._cell(a.x, a.y)
         walked = self._walked
@@ -583,6 +587,7 @@ class SpatialMemory:
                 walked.add(min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b)))
             walked.add(c)
             prev = c
+        return True
 
     def _neigh4(self, c: tuple[int, int]) -> tuple[tuple[int, int], ...]:
         x, y = c
@@ -825,6 +830,15 @@ class SpatialMemory:
         i0 = 0 if t0 is None else bisect_left(self._traj_t, t0)
         i1 = len(self._traj_t) if t1 is None else bisect_right(self._traj_t, t1)
         return list(zip(self._traj_t[i0:i1], self._traj[i0:i1]))
+
+    def walks(self) -> list[list[tuple[float, Pose]]]:
+        """The trajectory cut into walks: a new walk starts at a new episode and after a step longer
+        than ``walk_max_step`` (a reset or a teleport), so a plot never joins them through walls."""
+        if not self.enabled or not self._traj_t:
+            return []
+        cuts = sorted({bisect_left(self._traj_t, t) for t in self._walk_starts} | {0, len(self._traj_t)})
+        traj = list(zip(self._traj_t, self._traj))
+        return [traj[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
 
     def pose(self) -> Pose | None:
         """The agent's latest pose."""

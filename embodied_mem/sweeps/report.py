@@ -23,6 +23,9 @@ from typing import Any
 __all__ = ["main", "collect", "write_report", "is_sweep_dir", "Job"]
 
 
+DEFAULT_AGENT = "robomemory"  # the agent ablations apply to: its rows are labelled by the ablation alone
+
+
 @dataclass
 class Job:
     dir: Path
@@ -37,8 +40,11 @@ class Job:
         rest = [o for o in self.overrides if not o.startswith("seed=") and not o.startswith("hydra")
                 and o not in self.common]
         abl = self.metrics.get("ablation") or next((o.split("=", 1)[1] for o in rest if o.startswith("ablation=")), None)
-        others = [o for o in rest if not o.startswith("ablation=")]
+        agent = self.metrics.get("agent") or next((o.split("=", 1)[1] for o in rest if o.startswith("agent=")), None)
+        others = [o for o in rest if not o.startswith(("ablation=", "agent="))]
         name = abl or "full"
+        if agent and agent != DEFAULT_AGENT:  # the row is that agent (its ablation only when not "full")
+            name = agent if name == "full" else f"{agent} {name}"
         return name + (" " + " ".join(sorted(others)) if others else "")
 
     @property
@@ -209,6 +215,14 @@ def write_report(sweep_dir: Path) -> dict[str, Any]:
     if ref:
         for name, score in _published(ref).items():
             lines.append(f"| *{name} (published)* | | {score} | | |")
+    ok_jobs = [j for j in jobs if j.status == "ok"]
+    if rows and ok_jobs:
+        seeds = min(r["seeds"] for r in rows)
+        eps = min(len(j.metrics.get("episodes") or [None]) for j in ok_jobs)
+        if seeds * eps < 100:
+            lines += ["", f"*Small n: as few as {seeds} seed(s) × {eps} episode(s) per row. A Crafter score over "
+                          "few episodes moves by several points with one achievement more or less; published "
+                          "scores are over 100+ episodes, so the rows above are not comparable to them at this n.*"]
     if achievements:
         lines += ["", "Success rates (%) per achievement, mean ± std over seeds:", ""]
         lines.append("| achievement | " + " | ".join(r["configuration"] for r in rows) + " |")
@@ -246,18 +260,27 @@ def write_report(sweep_dir: Path) -> dict[str, Any]:
 
 
 def _plot(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None) -> None:
-    from ..plots import _pyplot
+    import numpy as np
 
-    plt = _pyplot()
+    from ..plots import pyplot
+
+    plt = pyplot()
     names = [r["configuration"] for r in rows]
-    means = [0.0 if math.isnan(r["score"][0]) else r["score"][0] for r in rows]
-    stds = [0.0 if math.isnan(r["score"][1]) else r["score"][1] for r in rows]
+    means = np.array([0.0 if math.isnan(r["score"][0]) else r["score"][0] for r in rows])
+    stds = np.array([0.0 if math.isnan(r["score"][1]) else r["score"][1] for r in rows])
+    # a score lies in [0, 100]: the spread is not drawn past either end
+    yerr = np.vstack([np.minimum(stds, means), np.minimum(stds, 100.0 - means)])
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(rows) + 3), 4.5), dpi=110)
-    ax.bar(range(len(rows)), means, yerr=stds, capsize=4, color="#4c72b0")
+    ax.bar(range(len(rows)), means, yerr=yerr, capsize=4, color="#4c72b0")
     ax.set_xticks(range(len(rows)))
     ax.set_xticklabels(names, rotation=30, ha="right")
     ax.set_ylabel("Crafter score (%)")
-    ax.set_title("Ablations: Crafter score, mean ± std over seeds")
+    ax.set_ylim(bottom=0)
+    seeds = [int(r["seeds"]) for r in rows if r.get("seeds")]
+    title = "Ablations: Crafter score, mean ± std over seeds"
+    if seeds and min(seeds) < 5:
+        title += f"\n(n = {min(seeds)} seed(s) per bar: a rough estimate, not comparable to published scores)"
+    ax.set_title(title, fontsize=10)
     if ref:
         colors = iter(["#c44e52", "#dd8452", "#55a868", "#8172b3", "#937860"])
         for name, score in _published(ref).items():

@@ -55,6 +55,9 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
         title = "object search: spatial memory"
         if sr is not None:
             title += f" (success {sr:.0%}, SPL {spl:.2f})"
-        out.append(plot_memory_map(memory, run_dir / "map.png", title=title))
+        n = len(episodes)
+        note = f"{n} episodes in the same apartment, one memory (each episode's walk drawn apart)" if n > 1 else None
+        out.append(plot_memory_map(memory, run_dir / "map.png", title=title, units="m", frame="world frame",
+                                   note=note))
     (run_dir / "object_search.json").write_text(json.dumps({"summary": dict(summary)}, default=str, indent=1))
     return out

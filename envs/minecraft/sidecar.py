@@ -57,6 +57,8 @@ class ConnectionLost(SidecarError):
 class NodeNotAvailable(SidecarError):
     """Node.js or the npm packages of the sidecar are missing; the message says how to install them."""
 
+    user_facing = True  # the CLI reports it in one line (exit 2), like a missing pip extra
+
 
 def node_modules_dir() -> Path | None:
     """Where the sidecar's npm packages are: ``$EMBODIED_MEM_MC_NODE_MODULES``, else

@@ -181,5 +181,8 @@ def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]]
 
     labels = [k for k in DROPS if memory.spatial.history(k)]
     ok = sum(1 for e in episodes if e.get("success"))
-    title = f"Minecraft resource task: {ok}/{len(episodes)} solved, memory frame (x east, y south)"
-    return [plot_memory_map(memory, Path(run_dir) / "map.png", title=title, labels=labels, invert_y=True)]
+    title = f"Minecraft resource task: {ok}/{len(episodes)} solved"
+    n = len(episodes)
+    note = f"episode {n} of {n} (the last; each episode is a new world)" if n > 1 else None
+    return [plot_memory_map(memory, Path(run_dir) / "map.png", title=title, labels=labels, invert_y=True,
+                            units="blocks", frame="memory frame: x east, y south", note=note)]

@@ -31,7 +31,7 @@ def test_quick_config_and_bad_settings() -> None:
         QASettings.from_mapping({"lenghts": [10]})
 
 
-def test_bench_qa_writes_tables_plots_questions_and_publishes(tmp_path, shared_data) -> None:
+def test_bench_qa_writes_tables_plots_questions_and_publishes(tmp_path, shared_data, capsys) -> None:
     pytest.importorskip("crafter")
     pytest.importorskip("rosbags")
     run_dir, pub = tmp_path / "run", tmp_path / "pub"
@@ -49,3 +49,10 @@ def test_bench_qa_writes_tables_plots_questions_and_publishes(tmp_path, shared_d
     md = (run_dir / "qa.md").read_text()
     assert "## Crafter, 300 percepts in memory" in md and "ReMEmbR" in md and "**turtlebot4_real_macfirst_floor**" in md
     assert (pub / "qa.md").read_text() == md and (pub / "qa_questions.json").exists()
+    # the terminal gets the result: accuracy with its n per answerer, latency, a small-n caveat, the files
+    out = capsys.readouterr().out
+    n = sum(a["n"] for a in result["aggregates"] if a["answerer"] == "embodied_mem")
+    ok = sum(round(a["accuracy"] * a["n"]) for a in result["aggregates"] if a["answerer"] == "embodied_mem")
+    (line,) = [row for row in out.splitlines() if row.strip().startswith("embodied_mem ")]
+    assert f"{100 * ok / n:.1f} % ({ok}/{n})" in line and line.rstrip().endswith(" ms")
+    assert "(as few as 2 questions per question type and world" in out and f"files in {run_dir}: " in out and "qa.md" in out

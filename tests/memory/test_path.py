@@ -86,3 +86,13 @@ def test_the_longest_walked_step_is_configurable() -> None:
     m.observe(Percept(t=2.0, pose=Pose(3, 0, 0)))  # a 2-cell step: more than 1.5
     assert m.spatial.path((0, 0, 0), (1, 0, 0)) is not None
     assert m.spatial.path((1, 0, 0), (3, 0, 0)) is None
+
+
+def test_walks_split_the_trajectory_at_resets_and_jumps() -> None:
+    m = _mem(4, place_radius=1.0)
+    for t, x in enumerate([0, 1, 2, 30, 31]):  # 28 > 4 * place_radius: a teleport
+        m.observe(Percept(t=float(t), pose=Pose(x, 0, 0)))
+    m.new_episode()
+    m.observe(Percept(t=9.0, pose=Pose(32, 0, 0)))  # a new episode: a new walk even one step away
+    assert [[p.x for _, p in w] for w in m.spatial.walks()] == [[0, 1, 2], [30, 31], [32]]
+    assert sum(len(w) for w in m.spatial.walks()) == len(m.spatial.trajectory())

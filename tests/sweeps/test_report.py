@@ -98,3 +98,19 @@ def test_report_refuses_a_folder_that_is_not_a_sweep_without_scanning_it(tmp_pat
     err = capsys.readouterr().err
     assert "is not a sweep folder" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "ablation.md").exists()
+
+
+def test_rows_are_labelled_by_agent_and_ablation_and_small_n_is_flagged(tmp_path: Path) -> None:
+    # an agent=reactive sweep: its rows are "reactive", not "full" (the ablation default)
+    for num, (agent, seed) in enumerate([("reactive", 0), ("reactive", 1), ("robomemory", 0), ("robomemory", 1)]):
+        d = tmp_path / f"{num}_{agent}_full_s{seed}"
+        (d / ".hydra").mkdir(parents=True)
+        (d / ".hydra" / "overrides.yaml").write_text(f"- agent={agent}\n- seed={seed}\n")
+        (d / "metrics.json").write_text(json.dumps({
+            "status": "ok", "agent": agent, "ablation": "full", "seed": seed, "episodes": [{"length": 10}],
+            "crafter_score": 3.0 + seed, "success_rates": {}, "timing": {}}))
+    out = write_report(tmp_path)
+    assert sorted(r["configuration"] for r in out["rows"]) == ["full", "reactive"]
+    md = (tmp_path / "ablation.md").read_text()
+    assert "| reactive | 2 |" in md and "| full | 2 |" in md
+    assert "Small n: as few as 2 seed(s) × 1 episode(s) per row" in md and "not comparable" in md

@@ -134,12 +134,16 @@ class ObjectNavPreprocessor:
 
     def artefacts(self, run_dir: Any, memory: Any = None) -> list[Any]:
         """``fused_topdown.png``: the fused surface (when ``agent.objectnav.fuse`` and the map is kept),
-        with memory's places and object beliefs on top (public memory API)."""
+        with memory's places and object beliefs on top (public memory API); ``fused.ply``: the same
+        surface points for RViz, Open3D or MeshLab (metres, world frame)."""
         tsdf = getattr(self.map, "tsdf", None)
         if tsdf is None:
             return []
         from pathlib import Path
 
+        from embodied_mem.map_export import write_ply
         from embodied_mem.plots import plot_fused_topdown
 
-        return [plot_fused_topdown(tsdf.surface_points(), Path(run_dir) / "fused_topdown.png", memory=memory)]
+        points = tsdf.surface_points()
+        return [plot_fused_topdown(points, Path(run_dir) / "fused_topdown.png", memory=memory),
+                write_ply(points, Path(run_dir) / "fused.ply")]
