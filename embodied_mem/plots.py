@@ -217,3 +217,6 @@ def plot_fused_topdown(points: Any, path: str | Path, *, memory: Any = None, tit
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+_pyplot = pyplot  # old name, kept for code written against it before it became public

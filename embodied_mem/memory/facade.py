@@ -49,7 +49,7 @@ from ..percept import Percept, percept_from_journal
 from ..store import MemoryStore, StoreError
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
-from .featurize import tokens
+from .featurize import make_key_encoder, tokens
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import config_fingerprint, entry_fingerprint, read_snapshot, snapshot_path, write_snapshot
 from .spatial import Location, SpatialMemory
@@ -129,12 +129,8 @@ class Memory:
     def _make_encoder(self) -> Any:
         if self._encoder is not None:
             return self._encoder
-        name = self.config.episodic.encoder
-        if name == "hashing":
-            return None
-        from ..encoders import key_encoder  # torch only when asked for
-
-        self._encoder = key_encoder(name, self.config.episodic)
+        # a learned encoder is injected from above (``featurize.register_key_encoder``), never imported here
+        self._encoder = make_key_encoder(self.config.episodic.encoder, self.config.episodic)
         return self._encoder
 
     # ------------------------------------------------------------------ opening
