@@ -11,6 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from .agent.config import AgentConfig
 from .memory.config import MemoryConfig
 
 __all__ = ["EnvConfig", "RunConfig", "register_configs", "check_overrides", "ConfigKeyError"]
@@ -36,7 +37,7 @@ class EnvConfig:
 @dataclass
 class RunConfig:
     env: EnvConfig = field(default_factory=EnvConfig)
-    agent: Any = field(default_factory=dict)  # validated by the chosen agent's own schema
+    agent: AgentConfig = field(default_factory=AgentConfig)  # the closed loop's roles (embodied_mem/agent/config.py)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     encoder: Any = field(default_factory=dict)
     episodes: int = 1
@@ -63,21 +64,20 @@ def register_configs() -> None:
     cs.store(name="run_schema", node=RunConfig)
     cs.store(group="memory", name="schema", node=MemoryConfig)
     cs.store(group="env", name="schema", node=EnvConfig)
-    try:
-        from .agent.config import register_agent_schemas  # provided with the agent
-    except ImportError:
-        pass
-    else:
-        register_agent_schemas(cs)
+    from .agent.config import register_agent_schemas
+
+    register_agent_schemas(cs)
     _REGISTERED = True
 
 
-_OPEN = {"env.kwargs", "env.agents", "agent", "encoder"}  # free-form sections (checked by their owners)
+_OPEN = {"env.kwargs", "env.agents", "encoder"}  # free-form sections (checked by their owners)
 
 
 def check_overrides(overrides: list[str], schema: type = RunConfig) -> None:
     """Raise ``ConfigKeyError`` listing the valid keys when an override's key is not in ``schema``."""
     for ov in overrides:
+        if ov.startswith("+") and not ov.startswith("++") and "." in ov.split("=", 1)[0]:
+            ov = ov[1:]  # `+section.key=v` adds a key: in a typed section that is a misspelling too
         if "=" not in ov or ov.startswith(("hydra.", "hydra/", "+", "~")):
             continue
         key = ov.split("=", 1)[0].strip()

@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "run_episodes", "import_string"]
+__all__ = ["main", "run_episodes", "import_string", "refuse_inert_settings"]
 
 
 def import_string(spec: str) -> Any:
@@ -64,11 +64,19 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     episode_metrics = import_string(env_cfg.episode_metrics) if env_cfg.episode_metrics else (lambda info: {})
 
     env = envs.make(env_cfg.id, **(_plain(env_cfg.kwargs) or {}))
-    agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
-    check_ablation = getattr(agent, "check_ablation", None)
-    if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
-        check_ablation(str(cfg.ablation_name))
-    uses_memory = bool(getattr(agent, "uses_memory", False))
+    try:
+        agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
+        uses_memory = bool(getattr(agent, "uses_memory", False))
+        refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
+                              ablation=str(cfg.ablation_name))
+        check_ablation = getattr(agent, "check_ablation", None)
+        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused
+            check_ablation(str(cfg.ablation_name))
+    except BaseException:
+        close = getattr(env, "close", None)
+        if close:
+            close()
+        raise
     episodes: list[dict[str, Any]] = []
     log = open(run_dir / "episodes.jsonl", "w") if cfg.log_steps else None
     memory = None
@@ -168,6 +176,38 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
     if memory is not None:
         memory.close()
     return metrics
+
+
+def refuse_inert_settings(agent: Any, agent_cfg: dict[str, Any], mem_cfg: Any, *, env_id: str,
+                          knowledge: str | None, ablation: str) -> None:
+    """Refuse (``ValueError``) a run whose settings would change nothing, before any episode runs.
+
+    - an agent key set away from its default that the agent does not act on (``agent.reads_config``),
+      e.g. ``agent.critic.enabled=false`` for the random agent;
+    - a memory module switched off (or the prior changed) for an agent that keeps no memory;
+    - an ablation other than ``full`` that changes no setting at all here (``no_prior`` in a world
+      without prior knowledge).
+    """
+    from embodied_mem.agent.config import AgentConfig, changed_keys
+    from embodied_mem.memory import MemoryConfig
+
+    conf = AgentConfig.from_dict(agent_cfg)
+    agent_changes = changed_keys(conf, AgentConfig(name=conf.name), "agent")
+    reads = tuple(getattr(agent, "reads_config", frozenset()))
+    inert = [k for k in agent_changes if not any(k == r or k.startswith(r + ".") for r in reads)]
+    base = MemoryConfig.from_dict({"semantic": {"prior": knowledge}})
+    mem_changes = [k for k in changed_keys(mem_cfg, base, "memory")
+                   if k.endswith(".enabled") or k == "memory.semantic.prior"]
+    if not getattr(agent, "uses_memory", False):
+        inert += mem_changes
+    name = getattr(agent, "name", type(agent).__name__)
+    if inert:
+        raise ValueError(f"{', '.join(inert)}: the {name!r} agent in env {env_id!r} does not act on "
+                         f"{'this setting' if len(inert) == 1 else 'these settings'} (ablation {ablation!r}); "
+                         f"refused rather than silently ignored")
+    if ablation != "full" and not agent_changes and not mem_changes:
+        raise ValueError(f"ablation {ablation!r} changes no setting of the {name!r} agent in env {env_id!r} "
+                         f"(e.g. no prior knowledge to remove); refused rather than reported as a result")
 
 
 def _learned_facts(memory: Any) -> list[Any]:

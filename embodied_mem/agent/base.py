@@ -23,6 +23,9 @@ class Agent(ABC):
 
     name: str = "agent"
     uses_memory: bool = False
+    # dotted agent-config keys (or sections) this agent acts on; the runner refuses a run that sets
+    # any other agent key away from its default (an ablation must act or be refused, never ignored)
+    reads_config: frozenset[str] = frozenset()
 
     @abstractmethod
     def reset(self, memory: Any | None, *, seed: int | None = None) -> None: ...

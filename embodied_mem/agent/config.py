@@ -18,8 +18,8 @@ from .worlds.minecraft.config import MinecraftConfig
 from .worlds.objectnav.config import ObjectNavConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
-           "WORLD_SECTIONS", "check_world_sections", "CrafterConfig", "MinecraftConfig",
-           "ObjectNavConfig"]
+           "WORLD_SECTIONS", "PLANNER_SECTIONS", "check_world_sections", "check_planner_sections", "changed_keys",
+           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig"]
 
 
 @dataclass
@@ -30,6 +30,8 @@ class PreprocessorConfig:
 
 @dataclass
 class PlannerConfig:
+    # Backends with settings of their own add a section here (e.g. `llm: LLMPlannerConfig`) and name it
+    # in PLANNER_SECTIONS: a backend's section set while another backend runs is refused.
     backend: str = "symbolic"  # a registered planner backend (embodied_mem.agent.planners): symbolic, llm
     use_prior: bool = True  # plan over the knowledge prior's facts when memory holds them
     use_learned: bool = True  # also plan over facts consolidated from experience ("do tree" yields "+1 wood")
@@ -91,6 +93,32 @@ def check_world_sections(cfg: AgentConfig, world: str) -> None:
         if value != type(value)():
             raise ValueError(f"agent.{section} configures the {other!r} world's skills, but this run is in world "
                              f"{world!r}: remove the agent.{section} settings (they would be ignored)")
+
+
+# planner backend -> its own section of PlannerConfig
+PLANNER_SECTIONS: dict[str, str] = {}
+
+
+def check_planner_sections(cfg: AgentConfig) -> None:
+    """Refuse a backend's section (``agent.planner.<section>``) set away from its defaults while
+    ``agent.planner.backend`` names another backend."""
+    for backend, section in PLANNER_SECTIONS.items():
+        if backend == cfg.planner.backend or not hasattr(cfg.planner, section):
+            continue
+        value = getattr(cfg.planner, section)
+        if value != type(value)():
+            raise ValueError(f"agent.planner.{section} configures the {backend!r} planner backend, but "
+                             f"agent.planner.backend={cfg.planner.backend!r}: set the backend or remove the settings")
+
+
+def changed_keys(value: object, default: object, prefix: str) -> list[str]:
+    """Dotted keys (``agent.critic.enabled``) where dataclass ``value`` differs from ``default``."""
+    if is_dataclass(value) and is_dataclass(default) and type(value) is type(default):
+        out: list[str] = []
+        for f in fields(value):
+            out += changed_keys(getattr(value, f.name), getattr(default, f.name), f"{prefix}.{f.name}")
+        return out
+    return [] if value == default else [prefix]
 
 
 def _build(cls: type, d: object, path: str) -> object:

@@ -66,18 +66,26 @@ class AgentLoop(Agent):
         self.source = "plan"
         self.n_plans = 0
         self.recall: Recall | None = None
+        self.intervention: str | None = None  # what the critic made the loop do this step (for records)
         self.executor.reset(self.rng)
+        section = [f"agent.{kit.config_section}"] if kit.config_section else []
+        if memoryless:  # no memory, no critic, replans every step: only these settings act
+            reads = ["agent.planner.backend", "agent.planner.goals", "agent.planner.use_prior"]
+        else:
+            reads = ["agent.preprocessor", "agent.planner", "agent.critic"]
+        self.reads_config = frozenset(reads + section)
 
     @classmethod
     def for_world(cls, config: AgentConfig, desc: EnvDescription, *, seed: int | None = None,
                   memoryless: bool = False) -> AgentLoop:
         """Build the loop for the world ``desc`` names: its kit's roles and the configured planner backend."""
-        from .config import check_world_sections
+        from .config import check_planner_sections, check_world_sections
         from .planners import make_planner
         from .worlds import world_kit
 
         kit = world_kit(desc.world)
         check_world_sections(config, kit.name)
+        check_planner_sections(config)
         rng = np.random.default_rng(seed)
         return cls(config, kit=kit, desc=desc, preprocessor=kit.preprocessor(config, desc),
                    planner=make_planner(config, kit, desc), executor=kit.executor(config, desc, rng),
@@ -101,6 +109,7 @@ class AgentLoop(Agent):
         self.planner.reset(memory, self.world)
 
     def act(self, obs: object, info: Mapping[str, object]) -> Action:
+        self.intervention = None
         if self.memoryless:
             self.executor.forget()  # nothing carried over between steps but what the executor keeps to wander
             self.planner.forget()
@@ -149,8 +158,12 @@ class AgentLoop(Agent):
         return out
 
     def record(self) -> dict[str, object]:
-        return {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
-                "verdict": self.verdict, "by": self.source}
+        """The last decision; ``critic`` (only when it intervened this step) says what it put aside."""
+        rec: dict[str, object] = {"subgoal": str(self.subgoal) if self.subgoal else None, "goal": self.planner.goal,
+                                  "verdict": self.verdict, "by": self.source}
+        if self.intervention is not None:
+            rec["critic"] = self.intervention
+        return rec
 
     # ------------------------------------------------------------------ the loop
     def _need_step(self, need: Subgoal, source: str, state: object) -> Action:
@@ -244,10 +257,14 @@ class AgentLoop(Agent):
         t = float(state.t)  # type: ignore[attr-defined]
         cfg = self.config.critic
         tgt = self.executor.target()
+        what = f"{self.verdict}: {self.subgoal}"
         if tgt is not None:
             self.world.put_aside(tgt[0], tgt[1], t + cfg.blacklist_steps)
+            what += f", put aside {tgt[0]} at {tgt[1]}"
         sg = self.subgoal
         if sg is not None and sg.goal and sg.goal not in self.executor.need_goals and tgt is None:
             self.planner.put_aside(sg.goal, t + cfg.blacklist_steps / 4)
+            what += f", put aside goal {sg.goal}"
+        self.intervention = what
         self.executor.stop(sg, "put_aside")
         self.subgoal = None
