@@ -204,7 +204,7 @@ def test_short_episode_on_a_real_server(cfg, spatial):
         obs, info = env.reset(seed=2)
         for _ in range(60):
             action = agent.act(obs, info)
-            assert isinstance(action, dict) or env.action_space.contains(action)
+            assert env.action_space.contains(action)  # a primitive command or a low-level id: both in the space
             obs, r, term, trunc, info = env.step(action)
             if term or trunc:
                 break
@@ -228,3 +228,14 @@ def test_ablations_that_act_here_are_accepted(desc, name):
 def test_ablations_no_decision_reads_are_refused(desc, name):
     with pytest.raises(ValueError, match=f"ablation '{name}' cannot act in the 'minecraft' world.*spatial"):
         _agent(desc).check_ablation(name)
+
+
+def test_the_envs_action_space_holds_what_the_agent_returns():
+    from embodied_mem.envs.minecraft.env import LOW_LEVEL
+
+    space = envs.make("minecraft").action_space
+    assert space.n == len(LOW_LEVEL) and space.contains(space.sample())
+    assert space.contains({"op": "move_to", "x": 1.5, "z": -2.5, "range": 1.0, "timeout_ms": 6000})
+    assert space.contains({"op": "dig", "x": 2, "y": 5, "z": -1})
+    assert not space.contains({"op": "dig", "x": 2})  # missing fields
+    assert not space.contains({"op": "teleport"}) and not space.contains(len(LOW_LEVEL))
