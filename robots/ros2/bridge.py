@@ -282,6 +282,8 @@ class Ros2Bridge(RobotBridge):
         st = _stamp_or_none(entry[1])
         if st is not None:
             self._waiting_newest[topic] = max(st, self._waiting_newest.get(topic, st))
+            if st > 0:
+                self.converter.note_time(st)
         while queue and (len(queue) > fr.max_waiting or self._waiting_bytes > fr.max_waiting_bytes):
             old = queue.popleft()
             self._waiting_bytes -= _size_of(old[1])
