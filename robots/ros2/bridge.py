@@ -239,7 +239,8 @@ class Ros2Bridge(RobotBridge):
             try:
                 return self._handle(kind, topic, msg, recv_t)
             except Exception as exc:  # a bug or an input no check foresaw: count it, keep the bridge running
-                log.exception("error handling a %s message on %s", kind, topic)
+                if self.skipped["error"] < 3:  # the traceback of the first few (rate-limited like skips)
+                    log.exception("error handling a %s message on %s", kind, topic)
                 self._skip("error", f"{type(exc).__name__}: {exc}", topic)
                 if kind == "query":
                     self._reply({"id": None, "op": None, "ok": False, "error": f"internal error: {type(exc).__name__}"})
