@@ -222,7 +222,8 @@ class Ros2Bridge(RobotBridge):
             try:
                 return self._handle(kind, topic, msg, recv_t)
             except Exception as exc:  # a bug or an input no check foresaw: count it, keep the bridge running
-                log.exception("error handling a %s message on %s", kind, topic)
+                if self.skipped["error"] < 3:  # the traceback of the first few (rate-limited like skips)
+                    log.exception("error handling a %s message on %s", kind, topic)
                 self._skip("error", f"{type(exc).__name__}: {exc}", topic)
                 if kind == "query":
                     self._reply({"id": None, "op": None, "ok": False, "error": f"internal error: {type(exc).__name__}"})
@@ -265,6 +266,8 @@ class Ros2Bridge(RobotBridge):
         st = _stamp_or_none(entry[1])
         if st is not None:
             self._waiting_newest[topic] = max(st, self._waiting_newest.get(topic, st))
+            if st > 0:
+                self.converter.note_time(st)
         while queue and (len(queue) > fr.max_waiting or self._waiting_bytes > fr.max_waiting_bytes):
             old = queue.popleft()
             self._waiting_bytes -= _size_of(old[1])

@@ -5,8 +5,9 @@ Memory positions are in ``world_frame``. When TF holds no ``world_frame`` within
 ``odom_fallback_after`` seconds of the first message (a robot without localisation) and
 ``odom_fallback`` is true, ``odom`` becomes the world frame for the rest of the session (it never
 switches back and forth, so the map stays consistent); until then messages that need the world
-frame are skipped as ``waiting_for_world``. Bag replay decides at once by looking through the
-recording's TF.
+frame wait (at most ``tf_chain_wait`` s, ``max_waiting`` per topic) and are placed once it is
+decided, else skipped as ``waiting_for_world``. Bag replay decides at once by looking through the
+recording's TF (a recording without TF: the odometry's frame).
 """
 
 from __future__ import annotations

@@ -182,6 +182,7 @@ class MessageConverter:
         self._pending_scan: set[str] = set()
         self._world: str | None = None
         self._t_first: float | None = None
+        self._t_latest: float | None = None
         self._ray_cache: dict[tuple[int, float, float], tuple[np.ndarray, np.ndarray, np.ndarray, int]] = {}
         self.pose_source = self.config.pose_source
 
@@ -227,6 +228,14 @@ class MessageConverter:
         """The frame memory positions are in (the configured world frame until a fallback is decided)."""
         return self._world or self.config.frames.world_frame
 
+    def note_time(self, t: float | None) -> None:
+        """Message time has reached ``t`` (s): counts toward ``odom_fallback_after`` even for a
+        message that is only queued (waiting for the world frame)."""
+        if t is not None and math.isfinite(t):
+            if self._t_first is None:
+                self._t_first = t
+            self._t_latest = t if self._t_latest is None else max(self._t_latest, t)
+
     def _resolve_world(self, t: float) -> str:
         if self._world is not None:
             return self._world
@@ -234,15 +243,15 @@ class MessageConverter:
         if self.tf.has_frame(fr.world_frame) or not fr.odom_fallback:
             self._world = fr.world_frame
             return self._world
-        if self._t_first is None:
-            self._t_first = t
-        if t - self._t_first >= fr.odom_fallback_after:
+        self.note_time(t)
+        if self._t_latest - self._t_first >= fr.odom_fallback_after:
             log.warning("no %r frame in TF after %.1f s: using %r as the world frame", fr.world_frame,
                         fr.odom_fallback_after, fr.odom_frame)
             self._world = fr.odom_frame
             return self._world
+        # the message waits (bounded) until the world frame is decided, then is placed
         raise MalformedMessage("waiting_for_world", f"no {fr.world_frame!r} frame in TF yet (fallback to "
-                                                    f"{fr.odom_frame!r} after {fr.odom_fallback_after} s)")
+                                                    f"{fr.odom_frame!r} after {fr.odom_fallback_after} s)", wait=True)
 
     def to_world(self, frame: str, t: float) -> Transform:
         """``T_world_frame`` at ``t``; raises ``MalformedMessage("unknown_frame"|"tf"|"waiting_for_world", ...)``."""

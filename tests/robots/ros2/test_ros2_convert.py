@@ -152,8 +152,11 @@ def test_odom_fallback_waits_then_locks(caplog):
         for i in range(30):  # 1.5 s of odometry with no map frame in TF
             t = 100.0 + 0.05 * i
             b.handle("odom", "/odom", M.odometry(t, 0.1 * i, 0.0), t)
-        assert b.skipped["waiting_for_world"] == 20
+        # the first second waited for the decision and was then placed: the trajectory keeps its start
+        assert dict(b.skipped) == {}
         assert b.converter.world_frame() == "odom"
+        traj = b.memory.spatial.trajectory()
+        assert traj[0][0] == pytest.approx(100.0) and traj[-1][0] == pytest.approx(101.45)
         # a map frame appearing later does not move the world frame (the map stays consistent)
         b.handle("tf", "/tf", M.tf_message([("map", "odom", 102.0, 5.0, 0.0, 0.0, 0.0)]), 102.0)
         b.handle("odom", "/odom", M.odometry(102.0, 4.0, 0.0), 102.0)

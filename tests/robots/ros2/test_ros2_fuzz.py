@@ -99,8 +99,9 @@ def test_any_pose_tf_or_scan_numbers(bridge, x, y, yaw, dt, kind, rng, inc):
                                angle_increment=inc if math.isfinite(inc) else 0.1, range_max=12.0)
     except (ValueError, OverflowError):
         return  # the message cannot even be built
+    waiting = sum(len(q) for q in bridge._waiting.values())  # new TF may release these
     assert isinstance(bridge.handle(kind, f"/{kind}", msg, None), list)
-    assert bridge.memory.stats()["percepts"] - n <= 2
+    assert bridge.memory.stats()["percepts"] - n <= 2 + waiting
     assert bridge.converter.mirror.nbytes < 64 << 20
 
 
