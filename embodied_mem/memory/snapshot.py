@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import glob
 import hashlib
 import io
 import json
@@ -100,6 +101,11 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
         "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
         "written_at": time.time(),
     }, separators=(",", ":")).encode()
+    for stale in path.parent.glob(glob.escape(path.name) + ".tmp*"):  # left by a writer killed mid-write (one writer per file)
+        try:
+            stale.unlink()
+        except OSError:
+            pass
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
