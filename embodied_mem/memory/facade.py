@@ -230,6 +230,15 @@ class Memory:
         return state
 
     def _restore(self, state: dict[str, Any]) -> None:
+        # A snapshot written by another version of a module (attributes added or removed) is refused
+        # before anything changes: its state would be wrong in ways no checksum sees.
+        for name in self._MODULES:
+            want = set(vars(getattr(self, name))) - self._NOT_STATE
+            if set(state[name]) != want:
+                raise ValueError(f"{name} state has other fields than this version's "
+                                 f"({sorted(set(state[name]) ^ want)[:5]})")
+        if set(state["facade"]) != set(self._FACADE_STATE):
+            raise ValueError("memory state has other fields than this version's")
         self.graph = state["graph"]
         for name in self._MODULES:
             vars(getattr(self, name)).update(state[name])

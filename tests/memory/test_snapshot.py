@@ -300,3 +300,21 @@ def test_sigkill_while_snapshotting_loses_nothing_and_reopens_exactly(tmp_path):
         assert mem.stats()["percepts"] >= acked[-1] + 1
         assert mem.temporal.last_seen(f"thing{acked[-1]}") == float(acked[-1])
     assert [p.name for p in tmp_path.glob("crash.db.snapshot*")] == ["crash.db.snapshot"]  # no temporary left
+
+
+def test_a_snapshot_of_another_module_version_is_ignored(tmp_path, monkeypatch):
+    from embodied_mem.memory.temporal import TemporalMemory
+
+    path, before = _write_snapshot_pair(tmp_path)
+    real_init = TemporalMemory.__init__
+
+    def init_with_a_new_field(self, *a, **k):
+        real_init(self, *a, **k)
+        self._new_index = {}  # as if a later version added state
+
+    monkeypatch.setattr(TemporalMemory, "__init__", init_with_a_new_field)
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status.startswith("snapshot state unusable")
+        assert m.replayed_entries > 0
+        monkeypatch.undo()
+        assert answers(m) == before
