@@ -43,7 +43,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import tokens
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
-from .snapshot import config_fingerprint, entry_fingerprint, read_snapshot, snapshot_path, write_snapshot
+from .snapshot import config_fingerprint, entry_fingerprint, is_behaviour, read_snapshot, snapshot_path, write_snapshot
 from .spatial import Location, SpatialMemory
 from .temporal import TemporalMemory
 
@@ -190,7 +190,7 @@ class Memory:
             counts = {(a, b): n for a, b, n in d["region_counts"]}
             self.semantic.consolidate(counts, t=d["t"], recorded_at=recorded_at)
         elif kind == "world":
-            self._switch_world(d["id"])
+            self._switch_world(d["id"], recorded_at)
         else:
             raise ValueError(f"unknown journal entry kind {kind!r} at seq {seq}")
 
@@ -225,7 +225,8 @@ class Memory:
     def _state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"graph": self.graph}
         for name in self._MODULES:
-            state[name] = {k: v for k, v in vars(getattr(self, name)).items() if k not in self._NOT_STATE}
+            state[name] = {k: v for k, v in vars(getattr(self, name)).items()
+                           if k not in self._NOT_STATE and not is_behaviour(v)}
         state["facade"] = {k: getattr(self, k) for k in self._FACADE_STATE}
         return state
 
@@ -233,17 +234,23 @@ class Memory:
         # A snapshot written by another version of a module (attributes added or removed) is refused
         # before anything changes: its state would be wrong in ways no checksum sees.
         for name in self._MODULES:
-            want = set(vars(getattr(self, name))) - self._NOT_STATE
+            want = {k for k, v in vars(getattr(self, name)).items() if not is_behaviour(v)} - self._NOT_STATE
             if set(state[name]) != want:
                 raise ValueError(f"{name} state has other fields than this version's "
                                  f"({sorted(set(state[name]) ^ want)[:5]})")
         if set(state["facade"]) != set(self._FACADE_STATE):
             raise ValueError("memory state has other fields than this version's")
-        self.graph = state["graph"]
         for name in self._MODULES:
             vars(getattr(self, name)).update(state[name])
         for k, v in state["facade"].items():
             setattr(self, k, v)
+        # The graph's contents go into this memory's own graph object (wrappers set on it stay);
+        # every module, of every world, points at that one graph.
+        saved = state["graph"]
+        self.graph.nx = saved.nx
+        for mod in [getattr(self, n) for n in self._MODULES] + [m for w in self._worlds.values() for m in w[:2]]:
+            if getattr(mod, "graph", None) is saved:
+                mod.graph = self.graph
 
     def _load_snapshot(self, store: MemoryStore) -> int:
         """Restore the snapshot beside ``store`` when it can be trusted; the journal position to replay from."""
@@ -334,11 +341,12 @@ class Memory:
                 self._check_open()
             if world == self._world:
                 return
-            self._switch_world(world)
+            recorded_at = time.time()
+            self._switch_world(world, recorded_at)
             if not self.readonly:
-                self._journal("world", {"id": world})
+                self._journal("world", {"id": world}, recorded_at)
 
-    def _switch_world(self, world: str) -> None:
+    def _switch_world(self, world: str, recorded_at: float) -> None:
         if world == self._world:
             return
         if self._window is not None:  # working memory only: nothing of the old world is kept
@@ -350,7 +358,7 @@ class Memory:
             self._replaying, was = True, self._replaying
             try:
                 for knowledge in priors:
-                    self.semantic.load_priors(knowledge, t=0.0)
+                    self.semantic.load_priors(knowledge, t=0.0, recorded_at=recorded_at)
             finally:
                 self._replaying = was
             return
@@ -519,7 +527,8 @@ class Memory:
                 self._replaying, was = True, self._replaying
                 try:
                     for knowledge in priors:  # priors are knowledge, not long-term memory: keep them
-                        self.semantic.load_priors(knowledge, t=0.0)
+                        # stamped with this percept's journaled time, so that a replay rebuilds the same
+                        self.semantic.load_priors(knowledge, t=0.0, recorded_at=recorded_at)
                 finally:
                     self._replaying = was
                 for s, r, q in keep[:-1]:

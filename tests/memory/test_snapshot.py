@@ -318,3 +318,19 @@ def test_a_snapshot_of_another_module_version_is_ignored(tmp_path, monkeypatch):
         assert m.replayed_entries > 0
         monkeypatch.undo()
         assert answers(m) == before
+
+
+def test_working_memory_mode_and_instance_wrappers_round_trip(tmp_path):
+    path = tmp_path / "m.db"
+    cfg = {"long_term": {"enabled": False, "working_memory_size": 2}}
+    with Memory.open(path, config=cfg) as mem:
+        feed(mem)
+        mem.enter_world("w")
+        mem.observe(Percept(t=0.5, pose=Pose(1, 1), sightings=[Sighting("cup", (1, 2))]))
+        raw_locate, raw_nodes = mem.spatial.locate, mem.graph.nodes
+        mem.spatial.locate = lambda *a, **k: raw_locate(*a, **k)  # wrappers on instances (locks, journaling)
+        mem.graph.nodes = lambda *a, **k: raw_nodes(*a, **k)
+        before = answers(mem)
+    fast, full, status = replay_both(path)
+    assert status == "ok"
+    assert fast == full == before
