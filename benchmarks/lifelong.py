@@ -72,6 +72,13 @@ def report(workdir: Path, block: int, out_dir: Path) -> dict:
     lines += ["", "Mean achievements unlocked per episode, per block:", ""]
     for name, a in out["arms"].items():
         lines.append(f"- {LABELS[name]}: " + ", ".join(f"{s:.1f}" for s in a["block_mean_achievements"]))
+    lines += ["", "Commands (one `embodied-mem run` per arm; `python benchmarks/lifelong.py --run --workdir DIR`):", ""]
+    for name, extra in ARMS.items():
+        lines.append(f"- {name}: `embodied-mem run ablation=no_prior episodes=100 seed=10 "
+                     + " ".join(a.format(workdir="DIR") for a in extra) + "`")
+    lines += ["", "One sequence of 100 worlds (seed 10): a block of 10 episodes is a noisy estimate (one "
+              "achievement more or less in a few episodes moves the score by points); the three arms play the "
+              "same worlds in the same order, so the first block (nothing learned yet) is identical."]
     (out_dir / "lifelong.md").write_text("\n".join(lines) + "\n")
     plot(out, out_dir / "lifelong.png")
     print("\n".join(lines))

@@ -51,7 +51,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import make_key_encoder, tokens
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
-from .snapshot import config_fingerprint, entry_fingerprint, read_snapshot, snapshot_path, write_snapshot
+from .snapshot import config_fingerprint, entry_fingerprint, is_behaviour, read_snapshot, snapshot_path, write_snapshot
 from .spatial import Location, SpatialMemory
 from .temporal import TemporalMemory
 
@@ -213,7 +213,7 @@ class Memory:
             counts = {(a, b): n for a, b, n in d["region_counts"]}
             self.semantic.consolidate(counts, t=d["t"], recorded_at=recorded_at)
         elif kind == "world":
-            self._switch_world(d["id"])
+            self._switch_world(d["id"], recorded_at)
         else:
             raise ValueError(f"unknown journal entry kind {kind!r} at seq {seq}")
 
@@ -250,6 +250,8 @@ class Memory:
             for name in dir(type(module)):
                 if name.startswith("_") or name == "observe" or not callable(getattr(type(module), name)):
                     continue
+                if getattr(vars(module).get(name), "_memory_lock_guard", False):
+                    continue  # already guarded (a world's modules guarded again on return)
                 setattr(module, name, guard(getattr(module, name)))
         if not graph:
             return
@@ -276,41 +278,35 @@ class Memory:
             stamp = [st.st_size, st.st_mtime_ns]
         return json.dumps([ep.encoder, ckpt, stamp])
 
-    @staticmethod
-    def _is_guard(v: Any) -> bool:
-        """A lock-taking wrapper set by ``_guard_readers`` (closures: never snapshotted)."""
-        return callable(v) and getattr(v, "_memory_lock_guard", False)
-
-    def _all_modules(self) -> tuple[Any, ...]:
-        others = tuple(m for w in self._worlds.values() for m in w[:2])
-        return (self.spatial, self.temporal, self.episodic, self.semantic, *others)
-
-    def _unguard(self) -> None:
-        """Drop the lock-taking wrappers (the caller holds the lock and mutates nothing meanwhile)."""
-        for obj in (*self._all_modules(), self.graph):
-            for k in [k for k, v in vars(obj).items() if self._is_guard(v)]:
-                inner = vars(obj)[k].__wrapped__
-                if obj is self.graph or (getattr(inner, "__self__", None) is obj
-                                         and getattr(type(obj), k, None) is getattr(inner, "__func__", None)):
-                    del vars(obj)[k]  # it wrapped the class's own method
-                else:
-                    vars(obj)[k] = inner  # it wrapped an instance-level wrapper (journaling): keep that
-
     def _state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"graph": self.graph}
         for name in self._MODULES:
-            state[name] = {k: v for k, v in vars(getattr(self, name)).items() if k not in self._NOT_STATE}
+            state[name] = {k: v for k, v in vars(getattr(self, name)).items()
+                           if k not in self._NOT_STATE and not is_behaviour(v)}
         state["facade"] = {k: getattr(self, k) for k in self._FACADE_STATE}
         return state
 
     def _restore(self, state: dict[str, Any]) -> None:
-        self.graph = state["graph"]
+        # A snapshot written by another version of a module (attributes added or removed) is refused
+        # before anything changes: its state would be wrong in ways no checksum sees.
+        for name in self._MODULES:
+            want = {k for k, v in vars(getattr(self, name)).items() if not is_behaviour(v)} - self._NOT_STATE
+            if set(state[name]) != want:
+                raise ValueError(f"{name} state has other fields than this version's "
+                                 f"({sorted(set(state[name]) ^ want)[:5]})")
+        if set(state["facade"]) != set(self._FACADE_STATE):
+            raise ValueError("memory state has other fields than this version's")
         for name in self._MODULES:
             vars(getattr(self, name)).update(state[name])
         for k, v in state["facade"].items():
             setattr(self, k, v)
-        self._unguard()
-        self._guard_readers(modules=self._all_modules())  # restored objects take the lock too
+        # The graph's contents go into this memory's own graph object (wrappers set on it stay);
+        # every module, of every world, points at that one graph.
+        saved = state["graph"]
+        self.graph.nx = saved.nx
+        for mod in [getattr(self, n) for n in self._MODULES] + [m for w in self._worlds.values() for m in w[:2]]:
+            if getattr(mod, "graph", None) is saved:
+                mod.graph = self.graph
 
     def _load_snapshot(self, store: MemoryStore) -> int:
         """Restore the snapshot beside ``store`` when it can be trusted; the journal position to replay from."""
@@ -364,12 +360,8 @@ class Memory:
         raw = store.raw_entry(upto - 1)
         if raw is None:
             return None
-        self._unguard()  # the lock-taking wrappers are closures: not part of the state
-        try:
-            size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
-                                  upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp)
-        finally:
-            self._guard_readers(modules=self._all_modules())
+        size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
+                              upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp)
         self._snap_upto = upto
         return size
 
@@ -405,11 +397,12 @@ class Memory:
                 self._check_open()
             if world == self._world:
                 return
-            self._switch_world(world)
+            recorded_at = time.time()
+            self._switch_world(world, recorded_at)
             if not self.readonly:
-                self._journal("world", {"id": world})
+                self._journal("world", {"id": world}, recorded_at)
 
-    def _switch_world(self, world: str) -> None:
+    def _switch_world(self, world: str, recorded_at: float) -> None:
         if world == self._world:
             return
         if self._window is not None:  # working memory only: nothing of the old world is kept
@@ -421,7 +414,7 @@ class Memory:
             self._replaying, was = True, self._replaying
             try:
                 for knowledge in priors:
-                    self.semantic.load_priors(knowledge, t=0.0)
+                    self.semantic.load_priors(knowledge, t=0.0, recorded_at=recorded_at)
             finally:
                 self._replaying = was
             return
@@ -433,8 +426,8 @@ class Memory:
             self.spatial = SpatialMemory(self.graph, self.config.spatial, world=world)
             self.temporal = TemporalMemory(self.config.temporal)
             self._last_t, self.now = {}, -math.inf
-            self._guard_readers(modules=(self.spatial, self.temporal), graph=False)
         self._world = world
+        self._guard_readers(modules=(self.spatial, self.temporal), graph=False)  # new or restored from a snapshot
 
     def _wrap_journaled_methods(self) -> None:
         """Make direct calls on the modules (``mem.episodic.reinforce``...) journaled too."""
@@ -595,7 +588,8 @@ class Memory:
                 self._replaying, was = True, self._replaying
                 try:
                     for knowledge in priors:  # priors are knowledge, not long-term memory: keep them
-                        self.semantic.load_priors(knowledge, t=0.0)
+                        # stamped with this percept's journaled time, so that a replay rebuilds the same
+                        self.semantic.load_priors(knowledge, t=0.0, recorded_at=recorded_at)
                 finally:
                     self._replaying = was
                 for s, r, q in keep[:-1]:

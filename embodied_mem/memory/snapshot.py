@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import glob
 import hashlib
 import io
 import json
@@ -38,6 +39,7 @@ import os
 import pickle
 import struct
 import time
+import types
 import zlib
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,11 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
         "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
         "written_at": time.time(),
     }, separators=(",", ":")).encode()
+    for stale in path.parent.glob(glob.escape(path.name) + ".tmp*"):  # left by a writer killed mid-write (one writer per file)
+        try:
+            stale.unlink()
+        except OSError:
+            pass
     tmp = path.with_name(path.name + f".tmp{os.getpid()}")
     try:
         with open(tmp, "wb") as f:
@@ -144,14 +151,31 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _with_dict(cls: type, state: dict[str, Any]) -> Any:
+    """Rebuild an instance of one of this package's classes from its data attributes."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(state)
+    return obj
+
+
+def is_behaviour(value: Any) -> bool:
+    """Functions and bound methods set on an instance (journaling or locking wrappers) are behaviour,
+    rebuilt by whoever makes the object, never state."""
+    return isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinMethodType))
+
+
 class _Pickler(pickle.Pickler):
-    """Slotted dataclasses (poses, chunk records) as one tuple each: unpickling them through the
-    dataclass ``__setstate__`` costs several times more."""
+    """Slotted dataclasses (poses, chunk records) as one tuple each (unpickling them through the
+    dataclass ``__setstate__`` costs several times more); this package's other objects as their
+    data attributes only (wrappers set on an instance are left out)."""
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
         if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
             return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
+        if (isinstance(cls.__module__, str) and cls.__module__.startswith("embodied_mem.")
+                and not isinstance(obj, type) and hasattr(obj, "__dict__")):
+            return _with_dict, (cls, {k: v for k, v in vars(obj).items() if not is_behaviour(v)})
         return NotImplemented
 
 
@@ -231,7 +255,8 @@ _BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "int", "floa
 _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("array", "_array_reconstructor"),
                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
-                        ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted")})
+                        ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted"),
+                        (__name__, "_with_dict")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
                  "embodied_mem.graph", "embodied_mem.percept", "networkx.classes.", "collections")

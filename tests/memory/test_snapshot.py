@@ -255,3 +255,82 @@ def test_snapshot_plus_tail_equals_full_replay(stream, durability):
         mem.close()
         assert status == ("ok" if wrote else "no snapshot")
         assert fast_answers == full_answers == live
+
+
+SNAPSHOTTING_WRITER = """
+import sys
+from embodied_mem import Memory, Percept, Pose, Sighting
+mem = Memory.open(sys.argv[1], config={"snapshot_every": 3})
+i = 0
+while True:
+    pid = mem.observe(Percept(t=float(i), pose=Pose(i % 50, 0), sightings=[Sighting(f"thing{i}", (i % 50, 1))]))
+    sys.stdout.write(f"ack {pid}\\n")
+    sys.stdout.flush()
+    i += 1
+"""
+
+
+def test_sigkill_while_snapshotting_loses_nothing_and_reopens_exactly(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "crash.db"
+    script = tmp_path / "writer.py"
+    script.write_text(SNAPSHOTTING_WRITER)
+    proc = subprocess.Popen([sys.executable, str(script), str(path)], stdout=subprocess.PIPE, text=True)
+    acked: list[int] = []
+    deadline = time.monotonic() + 60
+    try:
+        while len(acked) < 200 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            acked.append(int(line.split()[1]))
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # a snapshot is written every 3 percepts: often mid-write
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert len(acked) >= 20
+    fast, full, status = replay_both(path)
+    assert status == "ok"  # the last complete snapshot (a half-written one is a temporary file)
+    assert fast == full
+    with Memory.open(path) as mem:
+        assert mem.stats()["percepts"] >= acked[-1] + 1
+        assert mem.temporal.last_seen(f"thing{acked[-1]}") == float(acked[-1])
+    assert [p.name for p in tmp_path.glob("crash.db.snapshot*")] == ["crash.db.snapshot"]  # no temporary left
+
+
+def test_a_snapshot_of_another_module_version_is_ignored(tmp_path, monkeypatch):
+    from embodied_mem.memory.temporal import TemporalMemory
+
+    path, before = _write_snapshot_pair(tmp_path)
+    real_init = TemporalMemory.__init__
+
+    def init_with_a_new_field(self, *a, **k):
+        real_init(self, *a, **k)
+        self._new_index = {}  # as if a later version added state
+
+    monkeypatch.setattr(TemporalMemory, "__init__", init_with_a_new_field)
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status.startswith("snapshot state unusable")
+        assert m.replayed_entries > 0
+        monkeypatch.undo()
+        assert answers(m) == before
+
+
+def test_working_memory_mode_and_instance_wrappers_round_trip(tmp_path):
+    path = tmp_path / "m.db"
+    cfg = {"long_term": {"enabled": False, "working_memory_size": 2}}
+    with Memory.open(path, config=cfg) as mem:
+        feed(mem)
+        mem.enter_world("w")
+        mem.observe(Percept(t=0.5, pose=Pose(1, 1), sightings=[Sighting("cup", (1, 2))]))
+        raw_locate, raw_nodes = mem.spatial.locate, mem.graph.nodes
+        mem.spatial.locate = lambda *a, **k: raw_locate(*a, **k)  # wrappers on instances (locks, journaling)
+        mem.graph.nodes = lambda *a, **k: raw_nodes(*a, **k)
+        before = answers(mem)
+    fast, full, status = replay_both(path)
+    assert status == "ok"
+    assert fast == full == before
