@@ -158,7 +158,9 @@ def _run_task(cfg: Any) -> None:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     robot = Ros2BridgeConfig.from_dict(OmegaConf.to_container(cfg.robot, resolve=True))
     if robot.transport == "bag":
-        raise ValueError("robot run needs a live transport (dds or rclpy); use `embodied-mem robot replay BAG`")
+        from embodied_mem.hydra_cli import UsageError
+
+        raise UsageError("robot run needs a live transport (dds or rclpy); use `embodied-mem robot replay BAG`")
     if cfg.loopback and robot.transport == "dds" and "CYCLONEDDS_URI" not in os.environ:
         from .ros2.dds import LOOPBACK_URI
 

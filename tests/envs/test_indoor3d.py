@@ -179,8 +179,9 @@ def test_runner_hooks_summarize_and_plot(tmp_path):
         obs, *_, info = e.step(a)
     np.savez_compressed(tmp_path / hooks.MAP_FILE, points=np.random.default_rng(0).uniform(0, 5, (500, 3)))
     paths = hooks.plot(tmp_path, mem, eps, s)
-    assert [p.name for p in paths] == ["map.png", "fused_topdown.png"]
-    assert all(p.stat().st_size > 10_000 for p in paths)
+    assert [p.name for p in paths] == ["map.png", "fused_topdown.png", "fused.ply"]
+    assert all(p.stat().st_size > 10_000 for p in paths if p.suffix == ".png")
+    assert b"element vertex 500" in paths[2].read_bytes()[:200]  # the fused surface as a point cloud
 
 
 def test_embodied_mem_run_env_indoor3d_writes_3d_plots(tmp_path):
@@ -200,7 +201,7 @@ def test_embodied_mem_run_env_indoor3d_writes_3d_plots(tmp_path):
     assert metrics["status"] == "ok" and metrics["env"] == "indoor3d"
     assert len(metrics["episodes"]) == 2 and {"success", "spl", "goal"} <= set(metrics["episodes"][0])
     assert metrics["n_episodes"] == 2 and 0.0 <= metrics["spl"] <= 1.0
-    assert set(metrics["plots"]) == {"map.png", "fused_topdown.png"}
+    assert set(metrics["plots"]) == {"map.png", "fused_topdown.png", "fused.ply"}
     with np.load(run_dir / hooks.MAP_FILE) as d:
         assert d["points"].shape[1] == 3 and len(d["points"]) > 1000
     with Memory.open(run_dir / "memory.db") as mem:  # one memory for both episodes (same apartment)
