@@ -193,7 +193,9 @@ def _hydra(task: Any, config_name: str, overrides: list[str]) -> int:
     _register()
     schema = RobotRunConfig if config_name == "robot_run" else RobotReplayConfig
     prog = "embodied-mem robot " + config_name.split("_", 1)[1]
-    return run_app(task, config_name, overrides, prog=prog, about=USAGE,
+    usage = (f"{prog} BAG_PATH [--debug] [KEY=VALUE ...]" if config_name == "robot_replay"
+             else f"{prog} [--debug] [KEY=VALUE ...]")
+    return run_app(task, config_name, overrides, prog=prog, about=USAGE, usage=usage,
                    check=lambda ovs: check_overrides(ovs, schema=schema))
 
 
