@@ -45,6 +45,8 @@ def test_run_refuses_bad_input_in_one_line_before_anything_runs(tmp_path: Path, 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     with pytest.raises(ConfigValueError, match="steps"):
         main(["run", "steps=-5", "--debug", f"hydra.run.dir={tmp_path / 'run'}"])
+    with pytest.raises(ConfigValueError, match="steps"):  # before the command too
+        main(["--debug", "run", "steps=-5", f"hydra.run.dir={tmp_path / 'run'}"])
 
 
 def test_additions_are_allowed_in_free_form_sections_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
