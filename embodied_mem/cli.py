@@ -61,6 +61,8 @@ def usage() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--debug"]:  # `embodied-mem --debug run ...` is `embodied-mem run ... --debug`
+        argv = [*argv[1:], "--debug"]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0

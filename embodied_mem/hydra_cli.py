@@ -117,7 +117,8 @@ def check_additions(overrides: Iterable[str], open_sections: Iterable[str]) -> N
                          f"with {key}=VALUE{where}")
 
 
-def print_help(prog: str, config_name: str, about: str, keys: Iterable[str] | None = None) -> None:
+def print_help(prog: str, config_name: str, about: str, keys: Iterable[str] | None = None,
+               usage: str | None = None) -> None:
     """The command's own help: what it does, its config groups and options, and the composed config."""
     from hydra import compose, initialize_config_module
     from hydra.core.global_hydra import GlobalHydra
@@ -138,7 +139,7 @@ def print_help(prog: str, config_name: str, about: str, keys: Iterable[str] | No
         if keys is not None:  # only these keys matter to this command
             cfg = OmegaConf.create({k: OmegaConf.select(cfg, k) for k in keys})
     GlobalHydra.instance().clear()
-    text = [f"usage: {prog} [-m] [--debug] [KEY=VALUE ...] [GROUP=OPTION ...]", "", about, ""]
+    text = [f"usage: {usage or prog + ' [-m] [--debug] [KEY=VALUE ...] [GROUP=OPTION ...]'}", "", about, ""]
     if groups:
         text += ["config groups (GROUP=OPTION):", *groups, ""]
     text += ["config (override any key with KEY=VALUE; -m sweeps a comma list, e.g. seed=0,1,2):", "",
@@ -149,7 +150,7 @@ def print_help(prog: str, config_name: str, about: str, keys: Iterable[str] | No
 
 def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, prog: str, about: str = "",
             check: Callable[[list[str]], None] | None = None, open_sections: Iterable[str] = (),
-            help_keys: Iterable[str] | None = None) -> int:
+            help_keys: Iterable[str] | None = None, usage: str | None = None) -> int:
     """Run ``task(cfg)`` under ``hydra.main`` with ``argv``; returns the exit status (0, or 2 on a user error)."""
     import hydra
 
@@ -160,7 +161,7 @@ def run_app(task: Callable[[Any], Any], config_name: str, argv: list[str], *, pr
     argv = [a for a in argv if a != "--debug"]
     completion = any(a in ("-sc", "--shell-completion") for a in argv)
     if not completion and any(a in ("-h", "--help") for a in argv):
-        print_help(prog, config_name, about, help_keys)
+        print_help(prog, config_name, about, help_keys, usage)
         return 0
     try:
         if not completion:

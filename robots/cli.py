@@ -171,7 +171,9 @@ def _run_task(cfg: Any) -> None:
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     robot = Ros2BridgeConfig.from_dict(OmegaConf.to_container(cfg.robot, resolve=True))
     if robot.transport == "bag":
-        raise ValueError("robot run needs a live transport (dds or rclpy); use `embodied-mem robot replay BAG`")
+        from embodied_mem.hydra_cli import UsageError
+
+        raise UsageError("robot run needs a live transport (dds or rclpy); use `embodied-mem robot replay BAG`")
     if cfg.loopback and robot.transport == "dds" and "CYCLONEDDS_URI" not in os.environ:
         from .ros2.dds import LOOPBACK_URI
 
@@ -205,7 +207,9 @@ def _hydra(task: Any, config_name: str, overrides: list[str]) -> int:
     _register()
     schema = RobotRunConfig if config_name == "robot_run" else RobotReplayConfig
     prog = "embodied-mem robot " + config_name.split("_", 1)[1]
-    return run_app(task, config_name, overrides, prog=prog, about=USAGE,
+    usage = (f"{prog} BAG_PATH [--debug] [KEY=VALUE ...]" if config_name == "robot_replay"
+             else f"{prog} [--debug] [KEY=VALUE ...]")
+    return run_app(task, config_name, overrides, prog=prog, about=USAGE, usage=usage,
                    check=lambda ovs: check_overrides(ovs, schema=schema))
 
 

@@ -72,7 +72,8 @@ def _sweep(tmp_path: Path, *extra: str) -> Path:
     assert "\r" not in r.stdout + r.stderr and "step/s" not in r.stderr
     for num, name in ((0, "full"), (1, "no_spatial")):
         assert f"job {num} (ablation={name} seed=0 episodes=1 steps=100): started in" in r.stdout
-        assert any(line.startswith(f"job {num} (ablation={name}") and "Crafter score" in line and "over 1 episode(s)"
+        # (Ray prefixes a worker's lines with its process: "(pid=...) job 0 ...")
+        assert any(f"job {num} (ablation={name}" in line and "Crafter score" in line and "over 1 episode(s)"
                    in line for line in r.stdout.splitlines())
     return sweep
 

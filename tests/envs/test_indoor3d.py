@@ -155,8 +155,9 @@ def test_embodied_mem_run_env_indoor3d_writes_3d_plots(tmp_path):
     assert metrics["status"] == "ok" and metrics["env"] == "indoor3d"
     assert len(metrics["episodes"]) == 2 and {"success", "spl", "goal"} <= set(metrics["episodes"][0])
     assert metrics["n_episodes"] == 2 and 0.0 <= metrics["spl"] <= 1.0
-    assert set(metrics["plots"]) == {"map.png", "fused_topdown.png"}  # fused_topdown: the agent's artefact
+    assert set(metrics["plots"]) == {"map.png", "fused_topdown.png", "fused.ply"}  # fused_*: the agent's artefacts
     assert not list(run_dir.glob("*.npz"))  # no side file between agent and plot hook
+    assert b"element vertex" in (run_dir / "fused.ply").read_bytes()[:200]  # the fused surface as a point cloud
     with Memory.open(run_dir / "memory.db") as mem:  # one memory for both episodes (same apartment)
         traj = mem.spatial.trajectory()
         assert len(traj) == sum(e["length"] for e in metrics["episodes"])

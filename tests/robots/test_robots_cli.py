@@ -42,15 +42,16 @@ def test_usage_errors(tmp_path, capsys):
 
 
 def test_bad_config_is_refused_naming_the_key(sim_bags, tmp_path, capsys):
-    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "robot.warp_speed=9"]) == 1
+    # a user error: one line, exit 2, before anything runs
+    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "robot.warp_speed=9"]) == 2
     assert "warp_speed" in capsys.readouterr().err
-    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "realtime=fast"]) == 1
+    assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={tmp_path}", "realtime=fast"]) == 2
     assert "realtime" in capsys.readouterr().err
     assert not (tmp_path / "memory.db").exists()
 
 
 def test_run_refuses_the_bag_transport(tmp_path, capsys):
-    assert cli(["robot", "run", "robot=ros2", "transport=bag", f"hydra.run.dir={tmp_path}"]) == 1
+    assert cli(["robot", "run", "robot=ros2", "transport=bag", f"hydra.run.dir={tmp_path}"]) == 2
     assert "robot replay" in capsys.readouterr().err
     assert (tmp_path / "config.yaml").read_text().count("transport: bag") == 2  # the shorthand reached robot.*
 
@@ -60,6 +61,6 @@ def test_run_without_rclpy_says_how_to_get_it(tmp_path, capsys):
 
     if available("rclpy"):
         pytest.skip("rclpy is installed")
-    assert cli(["robot", "run", "robot=ros2", "transport=rclpy", "duration=1", f"hydra.run.dir={tmp_path}"]) == 1
+    assert cli(["robot", "run", "robot=ros2", "transport=rclpy", "duration=1", f"hydra.run.dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert "rclpy is not installed" in err and "transport=dds" in err

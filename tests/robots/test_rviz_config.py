@@ -5,7 +5,6 @@ from __future__ import annotations
 from importlib import resources
 
 import yaml
-
 from embodied_mem.robots.ros2.config import FramesConfig, QosConfig, TopicsConfig
 
 
