@@ -80,7 +80,8 @@ def llm_stats(metrics: dict[str, Any]) -> dict[str, Any]:
             "fallback_reasons": reasons, "latency_ms_p50": percentile(lat, 50), "latency_ms_p99": percentile(lat, 99),
             "completion_tokens": sum(e.get("completion_tokens", 0) for e in eps),
             "prompt_tokens": sum(e.get("prompt_tokens", 0) for e in eps),
-            "llm_plans": sum((e.get("plans") or {}).get("llm", 0) for e in eps)}
+            "llm_plans": sum((e.get("plans") or {}).get("llm", 0) for e in eps),
+            "plans": sum(sum((e.get("plans") or {}).values()) for e in eps)}
 
 
 def score(world: str, m: dict[str, Any]) -> dict[str, Any]:
@@ -171,16 +172,17 @@ def rate(x: float | None) -> str:
 def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines = ["# LLM planner beside the symbolic planner", "",
              f"Model: `{meta['model']}` ({meta['endpoint']}), response_format `{meta['response_format']}`, "
-             f"max_tokens {meta['max_tokens']}, at most one LLM decision per {meta['min_interval_steps']} steps; "
+             f"max_tokens {meta['max_tokens']}, at most one LLM decision per {meta['min_interval_steps']} steps (the "
+             "symbolic planner makes the plans in between); "
              f"{meta['episodes']} episodes per world and backend (seeds {meta['seed']}×1000+episode), same worlds "
              "for both backends, run in the same process. Latency is wall time per answered request on a shared "
              "2-core machine with other jobs running (absolute values are disturbed; compare within the table).", "",
-             "| world | backend | episodes × steps | score | decisions / episode | latency p50 / p99 (ms) | "
-             "invalid output | fallback rate | fallback reasons | agent ms/step |",
-             "|---|---|---|---:|---:|---:|---:|---:|---|---:|"]
+             "| world | backend | episodes × steps | score | LLM decisions / episode | plans made by the LLM | "
+             "latency p50 / p99 (ms) | invalid output | fallback rate | fallback reasons | agent ms/step |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['world']} | {r['backend']} | – | failed: {r['error']} | | | | | | |")
+            lines.append(f"| {r['world']} | {r['backend']} | – | failed: {r['error']} | | | | | | | |")
             continue
         sc = (f"Crafter score {fmt(r.get('crafter_score'))} ({fmt(r.get('achievements_per_episode'))} achievements/ep)"
               if r["world"] == "crafter" else f"success {fmt(r.get('success_rate'), 2)}, SPL {fmt(r.get('spl'), 3)}")
@@ -188,10 +190,10 @@ def render(meta: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             lat = f"{fmt(r.get('latency_ms_p50'), 0)} / {fmt(r.get('latency_ms_p99'), 0)}"
             reasons = ", ".join(f"{k} {v}" for k, v in sorted(r.get("fallback_reasons", {}).items())) or "none"
             lines.append(f"| {r['world']} | llm | {r['episodes']} × {r['steps']} | {sc} | "
-                         f"{fmt(r.get('decisions_per_episode'))} | {lat} | {rate(r.get('invalid_rate'))} | "
+                         f"{fmt(r.get('decisions_per_episode'))} | {r.get('llm_plans', 0)} of {r.get('plans', 0)} | {lat} | {rate(r.get('invalid_rate'))} | "
                          f"{rate(r.get('fallback_rate'))} | {reasons} | {fmt(r['agent_ms_per_step'], 2)} |")
         else:
-            lines.append(f"| {r['world']} | symbolic | {r['episodes']} × {r['steps']} | {sc} | – | – | – | – | – | "
+            lines.append(f"| {r['world']} | symbolic | {r['episodes']} × {r['steps']} | {sc} | – | – | – | – | – | – | "
                          f"{fmt(r['agent_ms_per_step'], 2)} |")
     lines += ["", "A 135M-parameter model is a plumbing check of the LLM path (prompt from memory, "
               "schema-constrained answer, validation, fallback, cache, metrics), not a planner to judge the "

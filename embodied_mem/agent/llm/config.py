@@ -30,7 +30,7 @@ class LLMConfig:
     max_subgoals: int = 4  # the schema allows at most this many skill calls per answer
     max_items: int = 6  # at most this many entries per memory section in the prompt
     system_prompt: str = ""  # replaces the built-in system prompt when not empty
-    min_interval_steps: int = 25  # steps between LLM decisions; in between: the rest of its plan, else symbolic
+    min_interval_steps: int = 25  # steps between LLM decisions (the symbolic planner plans in between); 0: every plan
     suggest: bool = True  # show the symbolic planner's next steps to the model as a suggestion it may override
     cache_dir: str = ""  # where llm_decisions.jsonl lives; "": beside the memory file (the run directory)
 

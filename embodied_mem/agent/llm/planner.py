@@ -3,13 +3,14 @@
 On each replan the loop asks for (``AgentLoop`` calls ``plan`` on events: subgoal done, stalled,
 looping, or every ``planner.replan_every`` steps), ``LLMPlanner``:
 
-1. follows the rest of the LLM's last plan if steps remain (the head was run: done, stalled or
-   timed out); otherwise, if the last LLM decision is fewer than ``llm.min_interval_steps`` steps
-   old, the symbolic planner plans (keeps the LLM off the per-step path);
+1. if the last LLM decision is fewer than ``llm.min_interval_steps`` steps old, lets the symbolic
+   planner plan (keeps the LLM off the per-step path; ``min_interval_steps=0``: the LLM makes
+   every plan);
 2. else asks the symbolic planner what it would do (its goal focuses the memory query and, with
    ``llm.suggest``, its first steps are shown to the model as a suggestion the model may override),
    retrieves ``mem.retrieve(query)`` — spatial beliefs, temporal facts, episodic chunks, semantic
    facts — and asks the model for a JSON plan of the world's skill calls (``kit.skills(desc)``);
+   the loop runs its first step until done, stalled, looping or the next replan;
 3. on an invalid answer, a timeout, a refusal or a transport error, uses the symbolic plan: the
    run goes on, and the fallback is counted.
 
@@ -52,7 +53,7 @@ class LLMPlanner:
         self.queue: list[Subgoal] = []
         self.last_llm_t = -1e18
         self.source = "symbolic"
-        self.n_plans = {"llm": 0, "fallback": 0, "symbolic": 0, "follow": 0}
+        self.n_plans = {"llm": 0, "fallback": 0, "symbolic": 0}
         self._first_record = 0
 
     # ------------------------------------------------------------------ Planner protocol
@@ -78,12 +79,11 @@ class LLMPlanner:
 
     def plan(self, task: Task, recall: Recall | None, state: Any, world: WorldModel) -> list[Subgoal]:
         t = float(state.t)
-        if self.queue:
-            self.queue.pop(0)  # the head was run (done, stalled, or its time is up)
-            if self.queue:
-                self.source = "llm"
-                self.n_plans["follow"] += 1
-                return list(self.queue)
+        # The LLM's plan ran until its first step was done, stalled, looped or its replan time came
+        # (the loop only runs a plan's head). Its later steps are not followed blindly: a model may
+        # plan steps that cannot run yet (place a table with no wood); the critic stops such a step,
+        # and from here the symbolic planner or a new LLM decision plans.
+        self.queue = []
         symbolic = self.fallback.plan(task, recall, state, world)
         self.goal = self.fallback.goal
         if t - self.last_llm_t < self.config.min_interval_steps:
