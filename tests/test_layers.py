@@ -16,7 +16,9 @@ ROOTS = {"embodied_mem": REPO / "embodied_mem", "embodied_mem.envs": REPO / "env
 # Layers, lowest first; a module may import its own layer and those below it. The longest matching
 # prefix decides. Apps (runner, CLIs, benchmarks, the robot bridge that owns a Memory) sit on top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("embodied_mem.percept", "embodied_mem.deps", "embodied_mem.plots", "embodied_mem.mapping3d")),
+    # hydra_cli (one-line usage errors) and map_export (PLY / map_server writers) import only deps
+    ("base", ("embodied_mem.percept", "embodied_mem.deps", "embodied_mem.plots", "embodied_mem.mapping3d",
+              "embodied_mem.hydra_cli", "embodied_mem.map_export")),
     ("adapters", ("embodied_mem.envs", "embodied_mem.robots")),
     ("memory", ("embodied_mem.memory", "embodied_mem.graph", "embodied_mem.store")),
     ("encoders", ("embodied_mem.encoders",)),

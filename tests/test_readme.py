@@ -129,6 +129,7 @@ def _commands() -> list[tuple[int, str]]:
     out = []
     for lang, body, _, line in _blocks():
         if lang == "bash":
+            body = re.sub(r"\\\n\s*", " ", body)  # a command continued with a backslash is one command
             out += [(line, row.split("  #")[0].strip()) for row in body.splitlines()
                     if row.startswith("embodied-mem ")]
     prose = _FENCE.sub(lambda m: "\n" * m.group(0).count("\n"), README)

@@ -68,7 +68,7 @@ def test_memory_agent_goes_to_what_it_saw_in_an_earlier_episode(env, tmp_path):
     traj = mem.spatial.trajectory()  # memory's time keeps increasing across episodes
     assert all(t1 > t0 for (t0, _), (t1, _) in zip(traj, traj[1:]))
     paths = agent.artefacts(tmp_path, mem)  # the agent draws its own fused map (no side file)
-    assert [p.name for p in paths] == ["fused_topdown.png"] and paths[0].stat().st_size > 10_000
+    assert [p.name for p in paths] == ["fused_topdown.png", "fused.ply"] and paths[0].stat().st_size > 10_000
 
 
 def test_memoryless_baseline_knows_only_this_episode(env):
