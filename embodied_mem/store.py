@@ -161,6 +161,20 @@ class MemoryStore:
                                 (int(seq),)).fetchone()
         return None if row is None else (int(row[0]), row[1], float(row[2]), row[3])
 
+    def checksum(self, stop: int) -> int:
+        """CRC-32 of the committed entries with ``seq < stop``, as stored (seq, kind, time, payload)."""
+        import zlib
+
+        crc = 0
+        cur = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq < ? ORDER BY seq",
+                                (int(stop),))
+        while True:
+            rows = cur.fetchmany(4096)
+            if not rows:
+                return crc
+            for seq, kind, rec, payload in rows:
+                crc = zlib.crc32(f"{seq}\x1f{kind}\x1f{rec!r}\x1f{payload}\x1e".encode(), crc)
+
     @property
     def committed_next_seq(self) -> int:
         """One past the last committed entry (buffered batch rows not counted)."""
