@@ -165,15 +165,15 @@ class MemoryStore:
         """CRC-32 of the committed entries with ``seq < stop``, as stored (seq, kind, time, payload)."""
         import zlib
 
-        crc = 0
-        cur = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq < ? ORDER BY seq",
-                                (int(stop),))
+        crc, crc32 = 0, zlib.crc32
+        cur = self.conn.execute("SELECT seq, kind, recorded_at, CAST(payload AS BLOB) FROM journal WHERE seq < ? "
+                                "ORDER BY seq", (int(stop),))
         while True:
             rows = cur.fetchmany(4096)
             if not rows:
                 return crc
-            for seq, kind, rec, payload in rows:
-                crc = zlib.crc32(f"{seq}\x1f{kind}\x1f{rec!r}\x1f{payload}\x1e".encode(), crc)
+            for seq, kind, rec, payload in rows:  # the payload's stored bytes, not decoded
+                crc = crc32(payload, crc32(b"%d\x1f%s\x1f%r\x1e" % (seq, kind.encode(), rec), crc))
 
     @property
     def committed_next_seq(self) -> int:
