@@ -411,6 +411,20 @@ class MemoryStore:
         except (TypeError, ValueError):  # a damaged row: nothing to fingerprint a snapshot against
             return None
 
+    def checksum(self, stop: int) -> int:
+        """CRC-32 of the committed entries with ``seq < stop``, as stored (seq, kind, time, payload)."""
+        import zlib
+
+        crc, crc32 = 0, zlib.crc32
+        cur = self.conn.execute("SELECT seq, kind, recorded_at, CAST(payload AS BLOB) FROM journal WHERE seq < ? "
+                                "ORDER BY seq", (int(stop),))
+        while True:
+            rows = cur.fetchmany(4096)
+            if not rows:
+                return crc
+            for seq, kind, rec, payload in rows:  # the payload's stored bytes, not decoded
+                crc = crc32(payload, crc32(b"%d\x1f%s\x1f%r\x1e" % (seq, kind.encode(), rec), crc))
+
     @property
     def committed_next_seq(self) -> int:
         """One past the last committed entry (buffered batch rows not counted)."""

@@ -10,19 +10,19 @@ File layout (format version ``FORMAT_VERSION``)::
 
     b"EMSNAP\\r\\n"  magic (8 bytes)
     u32 little-endian   length H of the header
-    H bytes             header: JSON (format, memory id, journal position and fingerprint,
+    H bytes             header: JSON (format, memory id, journal position, last-entry fingerprint and CRC of every entry before it,
                         config and encoder fingerprints, payload length and CRC-32)
     u32 little-endian   CRC-32 of the header bytes
     payload             the module state, pickle protocol 5: bulk data (temporal columns, chunk
                         keys, trajectories) are ``array``/numpy buffers stored column by column
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
-is replayed (``load`` returns None with the reason in ``SnapshotInfo``-free form: the ``reason``
-attribute of the last ``SnapshotReader``). Checks: magic and format version; header CRC; payload
+is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
 length and CRC (a torn or bit-flipped file); the memory id of the database (a snapshot of another
 file); the journal entry it ends at still exists with the same fingerprint (seq, kind, recorded
-time, CRC of the payload text) — a snapshot newer than the journal, or of a journal that has since
-diverged, is refused; the memory config and key encoder it was made with (the state depends on
+time, CRC of the payload text) and every entry before it has the same CRC-32 as when the snapshot
+was written — a snapshot newer than the journal, or of a journal that has since diverged or been
+damaged or edited, is refused (the full replay then reports damaged rows); the memory config and key encoder it was made with (the state depends on
 them). The payload is unpickled with an allow-list of classes (this package's, networkx's,
 numpy's arrays, ``array``, builtin containers), never arbitrary callables.
 """
@@ -81,10 +81,11 @@ class Snapshot:
 
 
 def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, upto: int,
-                   last_entry: list[Any], config_fp: str) -> int:
+                   last_entry: list[Any], journal_crc: int, config_fp: str) -> int:
     """Atomically write a snapshot of ``state`` (the state after entries ``< upto``); returns its size.
 
-    ``last_entry`` is ``entry_fingerprint`` of entry ``upto - 1``. Raises ``OSError`` when the
+    ``last_entry`` is ``entry_fingerprint`` of entry ``upto - 1``, ``journal_crc`` the CRC-32 of
+    every entry before ``upto`` (``MemoryStore.checksum``). Raises ``OSError`` when the
     folder cannot be written (the caller decides whether that matters: the journal is untouched).
     """
     path = Path(path)
@@ -99,6 +100,7 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
     payload = buf.getbuffer()
     header = json.dumps({
         "format": FORMAT_VERSION, "memory_id": memory_id, "upto": int(upto), "last_entry": last_entry,
+        "journal_crc": int(journal_crc),
         "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
         "written_at": time.time(),
     }, separators=(",", ":")).encode()
@@ -184,10 +186,11 @@ class _Rejected(Exception):
 
 
 def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_next_seq: int,
-                  entry_at: Any) -> tuple[Snapshot | None, str]:
+                  entry_at: Any, journal_crc: Any) -> tuple[Snapshot | None, str]:
     """Load and verify the snapshot at ``path``; ``(None, why)`` when it is absent or not to be trusted.
 
-    ``entry_at(seq)`` returns ``entry_fingerprint`` of the committed journal entry ``seq``, or None.
+    ``entry_at(seq)`` returns ``entry_fingerprint`` of the committed journal entry ``seq``, or None;
+    ``journal_crc(stop)`` the CRC-32 of the committed entries before ``stop``.
     """
     path = Path(path)
     try:
@@ -198,12 +201,12 @@ def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_n
     except OSError as exc:
         return None, f"snapshot unreadable: {exc}"
     try:
-        return _verify(blob, memory_id, config_fp, journal_next_seq, entry_at), "ok"
+        return _verify(blob, memory_id, config_fp, journal_next_seq, entry_at, journal_crc), "ok"
     except _Rejected as exc:
         return None, str(exc)
 
 
-def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at: Any) -> Snapshot:
+def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at: Any, journal_crc: Any) -> Snapshot:
     view = memoryview(blob)
     if len(blob) < len(MAGIC) + 8 or blob[:len(MAGIC)] != MAGIC:
         raise _Rejected("not a snapshot file (bad magic or too short)")
@@ -236,6 +239,8 @@ def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at
         raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {header.get('payload_len')})")
     if zlib.crc32(payload) != header.get("payload_crc"):
         raise _Rejected("damaged snapshot (payload checksum mismatch)")
+    if journal_crc(upto) != header.get("journal_crc"):  # an earlier entry was changed since: replay it all
+        raise _Rejected(f"the journal before entry {upto} changed since the snapshot (the journal diverged)")
     was = gc.isenabled()
     gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
     try:

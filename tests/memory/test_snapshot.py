@@ -334,3 +334,16 @@ def test_working_memory_mode_and_instance_wrappers_round_trip(tmp_path):
     fast, full, status = replay_both(path)
     assert status == "ok"
     assert fast == full == before
+
+
+def test_an_earlier_journal_row_changed_after_the_snapshot_means_full_replay(tmp_path):
+    import sqlite3
+
+    path, _ = _write_snapshot_pair(tmp_path)
+    c = sqlite3.connect(path)
+    c.execute("UPDATE journal SET recorded_at = recorded_at + 1 WHERE seq = 1")  # not the last entry
+    c.commit()
+    c.close()
+    with Memory.open(path, readonly=True) as m:
+        assert "changed since the snapshot" in m.snapshot_status
+        assert m.replayed_entries > 1
