@@ -14,6 +14,7 @@ from .memory import (
     Place,
     Recall,
 )
+from .memory.featurize import register_key_encoder as _register_key_encoder
 from .percept import (
     ConeView,
     DiscView,
@@ -27,6 +28,15 @@ from .percept import (
     View,
 )
 from .store import StoreError
+
+
+def _place_transformer_keys(episodic_config: object) -> object:
+    from .encoders import key_encoder  # torch only when a memory asks for it
+
+    return key_encoder("place_transformer", episodic_config)
+
+
+_register_key_encoder("place_transformer", _place_transformer_keys)  # memory imports no encoder module
 
 __version__ = "0.1.0"
 

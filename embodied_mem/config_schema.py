@@ -76,6 +76,8 @@ _OPEN = {"env.kwargs", "env.agents", "encoder"}  # free-form sections (checked b
 def check_overrides(overrides: list[str], schema: type = RunConfig) -> None:
     """Raise ``ConfigKeyError`` listing the valid keys when an override's key is not in ``schema``."""
     for ov in overrides:
+        if ov.startswith("+") and not ov.startswith("++") and "." in ov.split("=", 1)[0]:
+            ov = ov[1:]  # `+section.key=v` adds a key: in a typed section that is a misspelling too
         if "=" not in ov or ov.startswith(("hydra.", "hydra/", "+", "~")):
             continue
         key = ov.split("=", 1)[0].strip()

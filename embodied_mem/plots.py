@@ -12,10 +12,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["plot_memory_map", "plot_bars", "plot_fused_topdown"]
+__all__ = ["plot_memory_map", "plot_bars", "plot_fused_topdown", "pyplot"]
 
 
-def _pyplot() -> Any:
+def pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -28,7 +28,7 @@ def plot_memory_map(memory: Any, path: str | Path, *, title: str | None = None, 
                     trajectory: bool = True, places: bool = True, invert_y: bool = False,
                     max_objects_per_label: int = 2000) -> Path:
     """Write a top-down PNG of ``memory.spatial`` to ``path`` and return the path."""
-    plt = _pyplot()
+    plt = pyplot()
     import numpy as np
 
     sp = memory.spatial
@@ -90,7 +90,7 @@ def plot_bars(groups: Mapping[str, Mapping[str, float]], path: str | Path, *, er
               | None = None, title: str = "", ylabel: str = "", categories: Sequence[str] | None = None,
               rotate: int = 60) -> Path:
     """Grouped bar chart: one bar group per category, one colour per series in ``groups``."""
-    plt = _pyplot()
+    plt = pyplot()
     import numpy as np
 
     names = list(groups)
@@ -161,3 +161,6 @@ def plot_fused_topdown(points: Any, path: str | Path, *, memory: Any = None, tit
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+_pyplot = pyplot  # old name, kept for code written against it before it became public

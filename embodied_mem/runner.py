@@ -71,7 +71,7 @@ def run_episodes(cfg: Any, run_dir: Path) -> dict[str, Any]:
         refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
                               ablation=str(cfg.ablation_name))
         check_ablation = getattr(agent, "check_ablation", None)
-        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
+        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused
             check_ablation(str(cfg.ablation_name))
     except BaseException:
         close = getattr(env, "close", None)

@@ -344,10 +344,10 @@ def load_reference() -> dict[str, Any]:
 def plot(run_dir: str | Path, memory: Any, episodes: Sequence[Mapping[str, Any]],
          summary: Mapping[str, Any]) -> list[Path]:
     """Write ``success_rates.png`` (beside human experts and random) and ``map.png``; return the paths."""
-    from embodied_mem.plots import _pyplot
+    from embodied_mem.plots import pyplot
 
     run_dir = Path(run_dir)
-    plt = _pyplot()
+    plt = pyplot()
     ref = load_reference()
     rates = summary.get("success_rates") or summarize(episodes)["success_rates"]
     names = list(ACHIEVEMENTS)

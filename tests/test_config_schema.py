@@ -40,3 +40,40 @@ def test_an_experiment_sets_episodes_and_steps_and_the_command_line_still_wins(
         cfg = compose("run", overrides=[f"experiment={experiment}", "episodes=1"])
         assert cfg.episodes == 1
         assert compose("run").episodes == 1  # no experiment: run.yaml's defaults
+
+
+WORLDS = ("crafter", "minecraft", "indoor3d", "habitat")
+ABLATIONS = ("full", "no_spatial", "no_temporal", "no_episodic", "no_semantic", "no_long_term", "no_critic", "no_prior")
+
+
+@pytest.mark.parametrize("env", WORLDS)
+def test_a_misspelt_agent_key_is_an_error_in_every_world(env: str) -> None:
+    """Agent keys are one structured schema (AgentConfig), whatever the world."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import ConfigCompositionException
+
+    from embodied_mem.config_schema import register_configs
+
+    for key in ("agent.critic.enabel=false", "+agent.critic.enabel=false"):
+        with pytest.raises(ConfigKeyError, match="'enabel' is not a key of agent.critic"):
+            check_overrides([f"env={env}", key])
+    register_configs()
+    with initialize_config_module("embodied_mem.configs", version_base="1.3"):
+        with pytest.raises(ConfigCompositionException, match="enabel"):  # Hydra's own check (config files too)
+            compose("run", overrides=[f"env={env}", "agent.critic.enabel=false"])
+        with pytest.raises(ConfigCompositionException, match="stall_steps"):  # a value of the wrong type
+            compose("run", overrides=[f"env={env}", "agent.critic.stall_steps=soon"])
+
+
+@pytest.mark.parametrize("ablation", ABLATIONS)
+def test_every_ablation_composes_to_typed_settings(ablation: str) -> None:
+    from hydra import compose, initialize_config_module
+    from omegaconf import OmegaConf
+
+    from embodied_mem.agent.config import AgentConfig
+    from embodied_mem.config_schema import register_configs
+
+    register_configs()
+    with initialize_config_module("embodied_mem.configs", version_base="1.3"):
+        cfg = compose("run", overrides=[f"ablation={ablation}"])
+        assert isinstance(OmegaConf.to_object(cfg.agent), AgentConfig)

@@ -124,3 +124,39 @@ def test_pip_install_into_a_fresh_venv_and_run_from_elsewhere(tmp_path: Path) ->
                          text=True, cwd=elsewhere).stdout
     assert str(venv) in out  # the installed copy ran, not the source tree
     assert json.loads((elsewhere / "run" / "metrics.json").read_text())["episodes"][0]["length"] == 30
+
+
+class _Agent:
+    def __init__(self, name: str, uses_memory: bool, reads: frozenset[str]) -> None:
+        self.name, self.uses_memory, self.reads_config = name, uses_memory, reads
+
+
+def _refuse(agent: _Agent, agent_cfg: dict, memory: dict | None = None, *, knowledge: str | None = "crafter",
+            ablation: str = "full") -> None:
+    from embodied_mem.memory import MemoryConfig
+    from embodied_mem.runner import refuse_inert_settings
+
+    mem = MemoryConfig.from_dict({"semantic": {"prior": knowledge}, **(memory or {})})
+    refuse_inert_settings(agent, agent_cfg, mem, env_id="w", knowledge=knowledge, ablation=ablation)
+
+
+def test_settings_an_agent_does_not_act_on_are_refused() -> None:
+    loop = _Agent("robomemory", True, frozenset({"agent.preprocessor", "agent.planner", "agent.critic"}))
+    _refuse(loop, {"name": "robomemory", "critic": {"enabled": False}}, ablation="no_critic")  # acts: fine
+    _refuse(loop, {"name": "robomemory"}, {"spatial": {"enabled": False}}, ablation="no_spatial")
+    blind = _Agent("random", False, frozenset())
+    with pytest.raises(ValueError, match=r"agent.critic.enabled: the 'random' agent in env 'w' does not act"):
+        _refuse(blind, {"name": "random", "critic": {"enabled": False}}, ablation="no_critic")
+    with pytest.raises(ValueError, match=r"memory.spatial.enabled: the 'random' agent"):
+        _refuse(blind, {"name": "random"}, {"spatial": {"enabled": False}}, ablation="no_spatial")
+    with pytest.raises(ValueError, match=r"agent.crafter.dig"):
+        _refuse(_Agent("robomemory", True, frozenset({"agent.critic"})), {"crafter": {"dig": False}})
+    with pytest.raises(ValueError, match="ablation 'no_prior' changes no setting"):
+        _refuse(loop, {"name": "robomemory"}, {"semantic": {"prior": None}}, knowledge=None, ablation="no_prior")
+
+
+def test_an_ablation_the_agent_ignores_is_refused_before_running(tmp_path: Path) -> None:
+    r = _cli("run", "agent=random", "ablation=no_critic", "steps=20", "progress=false",
+             f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
+    assert r.returncode != 0 and "does not act on this setting" in r.stderr
+    assert not (tmp_path / "r" / "metrics.json").exists()

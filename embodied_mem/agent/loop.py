@@ -274,6 +274,8 @@ class AgentLoop(Agent):
         if sg is not None and sg.goal and sg.goal not in self.executor.need_goals and tgt is None:
             self.planner.put_aside(sg.goal, t + cfg.blacklist_steps / 4)
             what += f", put aside goal {sg.goal}"
+        elif tgt is None:
+            what += ", dropped (no target to put aside)"
         self.intervention = what
         self.executor.stop(sg, "put_aside")
         self.subgoal = None

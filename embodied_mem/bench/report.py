@@ -168,9 +168,9 @@ def markdown(result: Mapping[str, Any]) -> str:
 
 
 def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
-    from embodied_mem.plots import _pyplot
+    from embodied_mem.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     aggs = [a for a in result["aggregates"] if a["world"] == "crafter"]
     names = _answerers(aggs)
     lengths = sorted({a["length"] for a in aggs})

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..percept import Percept, Pose, Sighting, View
-from .tasks import _CRAFTER_NAMES, VIEW_H, VIEW_W, crafter_walk
+from .tasks import CRAFTER_NAMES, VIEW_H, VIEW_W, crafter_walk
 
 __all__ = ["crafter_percepts", "crafter_key_benchmark", "TRAIN_SEED0", "CALIB_SEED", "EVAL_SEED0"]
 
@@ -42,7 +42,7 @@ def crafter_percepts(walk: dict[str, np.ndarray], source: str = "crafter") -> li
         sightings = []
         for r in range(VIEW_H):
             for c in range(VIEW_W):
-                name = _CRAFTER_NAMES[int(view[r, c])]
+                name = CRAFTER_NAMES[int(view[r, c])]
                 if name not in _SKIP:
                     sightings.append(Sighting(name, (x + c - VIEW_W // 2, y + r - VIEW_H // 2)))
         out.append(Percept(t=float(t), pose=Pose(float(x), float(y)), sightings=tuple(sightings),

@@ -188,10 +188,10 @@ class RoomBallet:
 
 
 # Crafter semantic ids: 0 = outside the world, 1..12 materials, 13.. objects (crafter.engine.SemanticView).
-_CRAFTER_NAMES = [None, "water", "grass", "stone", "path", "sand", "tree", "lava", "coal", "iron", "diamond",
+CRAFTER_NAMES = [None, "water", "grass", "stone", "path", "sand", "tree", "lava", "coal", "iron", "diamond",
                   "table", "furnace", "player", "cow", "zombie", "skeleton", "arrow", "plant"]
-CRAFTER_CLASSES = [n for n in _CRAFTER_NAMES if n not in (None, "player")]  # what a query may ask about
-_CLASS_OF_ID = np.array([CRAFTER_CLASSES.index(n) if n in CRAFTER_CLASSES else -1 for n in _CRAFTER_NAMES])
+CRAFTER_CLASSES = [n for n in CRAFTER_NAMES if n not in (None, "player")]  # what a query may ask about
+_CLASS_OF_ID = np.array([CRAFTER_CLASSES.index(n) if n in CRAFTER_CLASSES else -1 for n in CRAFTER_NAMES])
 VIEW_W, VIEW_H = 9, 7  # Crafter's local view: 9 wide, 7 high (the bottom 2 rows show the inventory)
 
 
@@ -215,7 +215,7 @@ def crafter_walk(seed: int, steps: int, *, min_run: int = 2, max_run: int = 8) -
     pos, views = [], []
     run_left, action, drinking = 0, 0, 0
     moves = {1: (-1, 0), 2: (1, 0), 3: (0, -1), 4: (0, 1)}  # move_left/right/up/down as (dx, dy)
-    water, lava = _CRAFTER_NAMES.index("water"), _CRAFTER_NAMES.index("lava")
+    water, lava = CRAFTER_NAMES.index("water"), CRAFTER_NAMES.index("lava")
     for _ in range(steps):
         sem, (x, y) = info["semantic"], info["player_pos"]
         padded = np.pad(sem, ((4, 4), (3, 3)))
@@ -266,7 +266,7 @@ class CrafterPlaceRecall:
     def observation_space(self) -> Any:
         import gymnasium as gym
 
-        return gym.spaces.MultiDiscrete(np.full((VIEW_H, VIEW_W), len(_CRAFTER_NAMES)))
+        return gym.spaces.MultiDiscrete(np.full((VIEW_H, VIEW_W), len(CRAFTER_NAMES)))
 
     def data(self) -> list[dict[str, np.ndarray]]:
         if self._walks is None:

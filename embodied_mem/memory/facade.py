@@ -29,7 +29,7 @@ from ..percept import Percept, percept_from_journal
 from ..store import MemoryStore
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
-from .featurize import tokens
+from .featurize import make_key_encoder, tokens
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .spatial import Location, SpatialMemory
 from .temporal import TemporalMemory
@@ -99,12 +99,8 @@ class Memory:
     def _make_encoder(self) -> Any:
         if self._encoder is not None:
             return self._encoder
-        name = self.config.episodic.encoder
-        if name == "hashing":
-            return None
-        from ..encoders import key_encoder  # torch only when asked for
-
-        self._encoder = key_encoder(name, self.config.episodic)
+        # a learned encoder is injected from above (``featurize.register_key_encoder``), never imported here
+        self._encoder = make_key_encoder(self.config.episodic.encoder, self.config.episodic)
         return self._encoder
 
     # ------------------------------------------------------------------ opening

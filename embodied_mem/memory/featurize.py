@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["HashingFeaturizer", "tokens", "KeyEncoder"]
+__all__ = ["HashingFeaturizer", "tokens", "KeyEncoder", "register_key_encoder", "make_key_encoder", "key_encoders"]
 
 _WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(
@@ -77,3 +77,34 @@ class HashingFeaturizer(KeyEncoder):
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+
+# Learned key encoders, injected by the layer above (``embodied_mem/__init__.py`` registers the
+# place transformer of ``embodied_mem.encoders``): memory itself imports no encoder module.
+_KEY_ENCODERS: dict[str, Callable[[object], KeyEncoder]] = {}
+
+
+def register_key_encoder(name: str, factory: Callable[[object], KeyEncoder]) -> None:
+    """Make ``memory.episodic.encoder=<name>`` build its keys with ``factory(episodic_config)``."""
+    if not name or name == "hashing":
+        raise ValueError(f"key encoder name must be non-empty and not 'hashing', got {name!r}")
+    _KEY_ENCODERS[name] = factory
+
+
+def key_encoders() -> tuple[str, ...]:
+    """The names ``memory.episodic.encoder`` accepts."""
+    return ("hashing", *sorted(_KEY_ENCODERS))
+
+
+def make_key_encoder(name: str, episodic_config: object) -> KeyEncoder | None:
+    """The registered encoder ``name`` (None for ``"hashing"``: episodic memory's own featurizer).
+
+    Raises ``ValueError`` naming the registered encoders for an unknown name.
+    """
+    if name == "hashing":
+        return None
+    try:
+        factory = _KEY_ENCODERS[name]
+    except KeyError:
+        raise ValueError(f"memory.episodic.encoder must be one of {list(key_encoders())}, got {name!r}") from None
+    return factory(episodic_config)

@@ -236,9 +236,9 @@ def write_report(sweep_dir: Path) -> dict[str, Any]:
 
 
 def _plot(path: Path, rows: list[dict[str, Any]], ref: dict[str, Any] | None) -> None:
-    from ..plots import _pyplot
+    from ..plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     names = [r["configuration"] for r in rows]
     means = [0.0 if math.isnan(r["score"][0]) else r["score"][0] for r in rows]
     stds = [0.0 if math.isnan(r["score"][1]) else r["score"][1] for r in rows]

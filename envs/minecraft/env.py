@@ -27,9 +27,10 @@ cells, and ``view = View.disc(pose, view_radius)``: the disc inside which absenc
 is evidence that it is gone (mined, moved). It is smaller than ``radius`` (default 3 blocks)
 because farther blocks may be occluded. ``t`` is the step count; ``source`` "minecraft".
 
-**Actions.** ``action_space`` is ``Discrete(len(LOW_LEVEL))``: low-level controls held for
-``control_ticks`` game ticks (``LOW_LEVEL`` names them; ``attack`` digs the block under the cursor).
-``step`` also accepts a high-level primitive as a dict ``{"op": name, ...}`` (Minecraft coordinates):
+**Actions.** ``action_space`` (``MinecraftActionSpace``) is ``Discrete(len(LOW_LEVEL))``: low-level
+controls held for ``control_ticks`` game ticks (``LOW_LEVEL`` names them; ``attack`` digs the block
+under the cursor), and it also contains the high-level primitives, dicts ``{"op": name, ...}``
+(Minecraft coordinates) that ``step`` accepts as well (``action_space.contains`` checks both):
 ``move_to`` (x, z, optional y, range: the pathfinder walks there, no digging), ``look`` (yaw, pitch or
 x, y, z), ``dig`` (x, y, z; collects the drop), ``place`` (x, y, z, item), ``craft`` (item, count,
 table), ``equip`` (item), ``attack`` (entity_id), ``chat`` (text), ``control`` (controls, ticks, dyaw,
@@ -64,7 +65,7 @@ from .frames import FRAME, block_to_memory, feet_to_memory, yaw_to_memory
 from .sidecar import FlyingSquidServer, MineflayerSidecar
 from .task import DROPS, TaskSpec, resource_world
 
-__all__ = ["MineflayerEnv", "LOW_LEVEL", "PRIMITIVES", "TERRAIN"]
+__all__ = ["MineflayerEnv", "MinecraftActionSpace", "parse_primitive", "LOW_LEVEL", "PRIMITIVES", "TERRAIN"]
 
 LOW_LEVEL: tuple[str, ...] = ("noop", "forward", "back", "left", "right", "jump_forward", "turn_left", "turn_right",
                               "look_up", "look_down", "attack", "sneak")
@@ -103,6 +104,48 @@ DEFAULT_ITEMS: tuple[str, ...] = tuple(dict.fromkeys(list(DROPS.values()) + ["st
                                                                              "oak_planks", "stick", "crafting_table"]))
 DEFAULT_BLOCKS: tuple[str, ...] = tuple(dict.fromkeys(list(DROPS) + ["crafting_table", "oak_leaves", "coal_ore",
                                                                    "iron_ore"]))
+
+
+def parse_primitive(action: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Validate a high-level command ``{"op": name, ...}`` (``PRIMITIVES``); returns (op, arguments
+    with numbers as floats). Raises ``ValueError``/``TypeError`` naming the field."""
+    op = action.get("op")
+    if op not in PRIMITIVES:
+        raise ValueError(f"action['op'] must be one of {sorted(PRIMITIVES)}, got {op!r}")
+    required, optional = PRIMITIVES[op]
+    args = {k: v for k, v in action.items() if k != "op"}
+    for k in required:
+        if k not in args:
+            raise ValueError(f"action {op!r} needs field {k!r}")
+    unknown = set(args) - set(required) - set(optional)
+    if unknown:
+        raise ValueError(f"action {op!r}: unknown field(s) {sorted(unknown)}; valid: {sorted(required + optional)}")
+    for k, v in args.items():
+        if k in _NUMERIC and v is not None:
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise TypeError(f"action {op!r} field {k!r} must be a number, got {type(v).__name__}")
+            if not math.isfinite(float(v)):
+                raise ValueError(f"action {op!r} field {k!r} must be finite, got {v}")
+            args[k] = float(v)
+    return str(op), args
+
+
+class MinecraftActionSpace(spaces.Discrete):
+    """The env's action space: ``Discrete(len(LOW_LEVEL))`` low-level controls (``n``, ``sample()``
+    as Discrete), and it also *contains* every valid high-level command ``{"op": ...}``
+    (``PRIMITIVES``), which ``step`` accepts too. Agents may return either."""
+
+    def contains(self, x: Any) -> bool:
+        if isinstance(x, Mapping):
+            try:
+                parse_primitive(x)
+            except (ValueError, TypeError):
+                return False
+            return True
+        return super().contains(x)
+
+    def __repr__(self) -> str:
+        return f"MinecraftActionSpace({self.n} low-level controls + primitives {sorted(PRIMITIVES)})"
 
 
 class MineflayerEnv(gym.Env):
@@ -157,7 +200,7 @@ class MineflayerEnv(gym.Env):
             "occupancy": spaces.Box(0, 2, (d, d), np.int8),
             "entities": spaces.Box(-64.0, 64.0, (self.max_entities, 4), np.float32),
         })
-        self.action_space = spaces.Discrete(len(LOW_LEVEL))
+        self.action_space = MinecraftActionSpace(len(LOW_LEVEL))
         # what agents may know of this env (embodied_mem/agent/worlds/minecraft reads it; no agent imports
         # this module): its vocabulary, its commands, the drop table, the frame and the task
         self.metadata = {**type(self).metadata, "embodied_mem": {
@@ -244,24 +287,7 @@ class MineflayerEnv(gym.Env):
             return self._command(int(action))
         if not isinstance(action, Mapping):
             raise TypeError(f"action must be an int (LOW_LEVEL index) or a dict {{'op': ...}}, got {type(action).__name__}")
-        op = action.get("op")
-        if op not in PRIMITIVES:
-            raise ValueError(f"action['op'] must be one of {sorted(PRIMITIVES)}, got {op!r}")
-        required, optional = PRIMITIVES[op]
-        args = {k: v for k, v in action.items() if k != "op"}
-        for k in required:
-            if k not in args:
-                raise ValueError(f"action {op!r} needs field {k!r}")
-        unknown = set(args) - set(required) - set(optional)
-        if unknown:
-            raise ValueError(f"action {op!r}: unknown field(s) {sorted(unknown)}; valid: {sorted(required + optional)}")
-        for k, v in args.items():
-            if k in _NUMERIC and v is not None:
-                if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
-                    raise TypeError(f"action {op!r} field {k!r} must be a number, got {type(v).__name__}")
-                if not math.isfinite(float(v)):
-                    raise ValueError(f"action {op!r} field {k!r} must be finite, got {v}")
-                args[k] = float(v)
+        op, args = parse_primitive(action)
         timeout = self.request_timeout + float(args.get("timeout_ms", 0) or 0) / 1000.0
         return op, args, timeout
 

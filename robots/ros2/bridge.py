@@ -41,29 +41,12 @@ from embodied_mem.percept import Percept, PerceptError, PerceptTypeError
 from ..base import RobotBridge
 from .config import Ros2BridgeConfig, robot_memory_config
 from .convert import MalformedMessage, MessageConverter
+from .topics import KINDS, TYPES
 
 __all__ = ["Ros2Bridge", "Transport", "DirectTransport", "KINDS", "TYPES"]
 
 log = logging.getLogger("embodied_mem.robots.ros2")
 
-# message kind -> (topic config key, ROS 2 type)
-KINDS: dict[str, tuple[str, str]] = {
-    "odom": ("odom", "nav_msgs/msg/Odometry"),
-    "tf": ("tf", "tf2_msgs/msg/TFMessage"),
-    "tf_static": ("tf_static", "tf2_msgs/msg/TFMessage"),
-    "pose": ("pose", "geometry_msgs/msg/PoseWithCovarianceStamped"),
-    "scan": ("scan", "sensor_msgs/msg/LaserScan"),
-    "cloud": ("cloud", "sensor_msgs/msg/PointCloud2"),
-    "detections": ("detections", "vision_msgs/msg/Detection3DArray"),
-    "detections_json": ("detections_json", "std_msgs/msg/String"),
-    "query": ("query", "std_msgs/msg/String"),
-}
-# outputs: key -> (topic config key, ROS 2 type)
-TYPES: dict[str, tuple[str, str]] = {
-    "answer": ("answer", "std_msgs/msg/String"),
-    "markers": ("markers", "visualization_msgs/msg/MarkerArray"),
-    "goal": ("goal", "geometry_msgs/msg/PoseStamped"),
-}
 
 
 class _Wait(Exception):

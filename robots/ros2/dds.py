@@ -75,7 +75,7 @@ class DdsTransport:
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
 
-        from .bridge import TYPES
+        from .topics import TYPES
 
         self.bridge = bridge
         c = self.config

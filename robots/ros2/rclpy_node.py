@@ -62,7 +62,7 @@ class RclpyTransport:
                         else qos.DurabilityPolicy.VOLATILE))
 
     def start(self, bridge: Any) -> None:
-        from .bridge import TYPES
+        from .topics import TYPES
 
         rclpy, qos, get_message = self.rclpy, self.qos, self.get_message
         self.bridge = bridge

@@ -1,10 +1,15 @@
 """Minecraft preprocessor: ``info`` -> ``State`` (pose in memory's frame, inventory, task progress,
 blocks in view, walkable cells in view, whether the last primitive succeeded); writes the step's
 ``info["percept"]`` into memory (the agent's only memory input). Reads only ``info`` (the sensors).
+
+Time: the env counts steps from 0 each episode; the state's ``t`` (and the percept written) runs on
+one lifelong time line (each episode starts one step after the last one ended), so one memory can
+serve several episodes in the same world.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,10 +37,12 @@ class MinecraftPreprocessor:
     def __init__(self, config: Any, place_size: float = 8.0) -> None:
         self.config = config  # agent.preprocessor: write_memory, skip_unchanged
         self.place_size = float(place_size)
+        self.last_t = -1.0
         self.reset()
 
     def reset(self) -> None:
         self._last_written: tuple[Any, ...] | None = None
+        self.t0 = self.last_t + 1.0
 
     def perceive(self, obs: object, info: Mapping[str, Any]) -> State:
         p = info.get("percept")
@@ -46,7 +53,9 @@ class MinecraftPreprocessor:
             if s.instance is None:  # blocks; entities carry an instance id
                 visible.setdefault(s.label, []).append(tuple(s.position))
         free = [] if p.free is None else [(float(a), float(b)) for a, b in p.free]
-        return State(t=float(p.t), position=tuple(p.pose.position), inventory=dict(info.get("inventory", {})),
+        t = self.t0 + float(p.t)
+        self.last_t = t
+        return State(t=t, position=tuple(p.pose.position), inventory=dict(info.get("inventory", {})),
                      task=dict(info.get("task", {})), visible=visible, free=free,
                      last_ok=bool(info.get("action_ok", True)))
 
@@ -58,7 +67,7 @@ class MinecraftPreprocessor:
         if self.config.skip_unchanged and key == self._last_written:
             return None
         self._last_written = key
-        return memory.observe(p)
+        return memory.observe(p if p.t == state.t else dataclasses.replace(p, t=state.t))
 
     def query(self, goal: str | None, subgoal: Any) -> str:
         target = getattr(subgoal, "target", None)

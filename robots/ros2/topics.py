@@ -1,0 +1,25 @@
+"""The bridge's topic tables, shared by the bridge and its transports (DDS, rclpy) without either
+importing the other: message kind -> (topic config key, ROS 2 type name)."""
+
+from __future__ import annotations
+
+__all__ = ["KINDS", "TYPES"]
+
+# message kind -> (topic config key, ROS 2 type)
+KINDS: dict[str, tuple[str, str]] = {
+    "odom": ("odom", "nav_msgs/msg/Odometry"),
+    "tf": ("tf", "tf2_msgs/msg/TFMessage"),
+    "tf_static": ("tf_static", "tf2_msgs/msg/TFMessage"),
+    "pose": ("pose", "geometry_msgs/msg/PoseWithCovarianceStamped"),
+    "scan": ("scan", "sensor_msgs/msg/LaserScan"),
+    "cloud": ("cloud", "sensor_msgs/msg/PointCloud2"),
+    "detections": ("detections", "vision_msgs/msg/Detection3DArray"),
+    "detections_json": ("detections_json", "std_msgs/msg/String"),
+    "query": ("query", "std_msgs/msg/String"),
+}
+# outputs: key -> (topic config key, ROS 2 type)
+TYPES: dict[str, tuple[str, str]] = {
+    "answer": ("answer", "std_msgs/msg/String"),
+    "markers": ("markers", "visualization_msgs/msg/MarkerArray"),
+    "goal": ("goal", "geometry_msgs/msg/PoseStamped"),
+}
