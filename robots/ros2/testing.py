@@ -12,7 +12,7 @@ The robot sees only what its sensors can: nothing outside the camera cone is rep
 or mcap) with rosbags.
 
 ``FakeRclpy``: a *contract fake* of the parts of rclpy the rclpy transport uses (``init``/``ok``/
-``shutdown``, ``create_node``, ``Node.declare_parameter``/``get_parameter``/``create_subscription``
+``shutdown``, ``create_node``, ``Node.declare_parameter``/``has_parameter``/``get_parameter``/``create_subscription``
 (``raw=True``)/``create_publisher``/``create_timer``/``get_clock``/``destroy_node``,
 ``QoSProfile`` and its policies, ``SingleThreadedExecutor``, ``get_message``), written against the
 real API's names and semantics (a RELIABLE subscription does not match a BEST_EFFORT publisher;
@@ -360,6 +360,7 @@ class _Node:
         self.subscriptions: list[_Subscription] = []
         self.publishers: list[_Publisher] = []
         self.destroyed = False
+        self.declare_parameter("use_sim_time", False)  # rclpy's TimeSource declares it on every node
 
     def get_name(self) -> str:
         return self.name
@@ -369,6 +370,9 @@ class _Node:
             raise RuntimeError(f"ParameterAlreadyDeclaredException: {name}")
         self.params[name] = _Parameter(name, value)
         return self.params[name]
+
+    def has_parameter(self, name: str) -> bool:
+        return name in self.params
 
     def get_parameter(self, name: str) -> _Parameter:
         if name not in self.params:
