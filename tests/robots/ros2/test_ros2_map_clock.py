@@ -1,6 +1,6 @@
 """``/memory/map`` (nav_msgs/OccupancyGrid, transient local) and ``use_sim_time`` (``/clock``): in
-process, over bag replay and over the rclpy contract fake. The real-DDS check is in
-``test_ros2_map_dds.py`` (private network namespace)."""
+process, over bag replay, over the rclpy contract fake and over real DDS (the last in a private
+network namespace: ``bash scripts/test.sh .venv tests/robots/ros2/test_ros2_map_clock.py``)."""
 
 from __future__ import annotations
 
@@ -229,3 +229,72 @@ def test_rclpy_node_latches_the_map_and_takes_use_sim_time_from_its_parameter():
         grid = store.deserialize_cdr(got[-1], "nav_msgs/msg/OccupancyGrid")
         assert math.isclose(grid.header.stamp.sec + grid.header.stamp.nanosec * 1e-9, ROBOT.t0 + 4.0, abs_tol=1e-6)
         check_grid(grid, bridge.memory)  # the robot is quiet now: memory holds what the map was made from
+
+
+QOS = {"/tf_static": {"durability": "transient_local"}, "/scan": {"reliability": "best_effort"},
+       "/clock": {"reliability": "best_effort"}}  # rosbag2 / Gazebo publish /clock best effort
+
+
+def stamp_s(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+@pytest.mark.netns
+def test_map_reaches_a_late_transient_local_subscriber_over_dds_on_sim_time(monkeypatch):
+    """Real DDS on loopback (private network namespace): a robot peer drives the bridge on simulated
+    time; a subscriber joining after the map went out, with transient local QoS as RViz's Map display
+    uses, receives it and its cells match memory; a volatile one gets nothing old."""
+    pytest.importorskip("cyclonedds")
+    from embodied_mem.robots.ros2.dds import LOOPBACK_URI, DdsPeer
+
+    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_URI)
+    cfg = {"transport": "dds", "use_sim_time": True, "map_period": 1.0, "marker_period": 0}
+    bridge = Ros2Bridge(cfg)
+    sent: list[tuple[str, object]] = []
+    with bridge:
+        tr = bridge.transport
+        publish = tr.publish
+        tr.publish = lambda key, msg, typ: (sent.append((key, msg)), publish(key, msg, typ))
+        robot = DdsPeer()
+        msgs = list(ROBOT.messages(6.0))
+        for topic, typ, _t, _m in msgs + [("/clock", "rosgraph_msgs/msg/Clock", 0, None)]:
+            robot.writer(topic, typ, **QOS.get(topic, {}), depth=1000)
+        deadline = time.monotonic() + 15.0
+        while any(robot.matched(t) == 0 for t in ("/odom", "/tf", "/scan", "/clock")):
+            assert time.monotonic() < deadline, "the bridge's readers never matched"
+            time.sleep(0.05)
+        t_last = ROBOT.t0
+        for topic, typ, t, msg in msgs:  # the simulator's clock runs ahead of each message it sends
+            if t > t_last:
+                robot.publish("/clock", clock(t), "rosgraph_msgs/msg/Clock", **QOS["/clock"], depth=1000)
+                t_last = t
+            robot.publish(topic, msg, typ, **QOS.get(topic, {}), depth=1000)
+            time.sleep(0.002)
+        final = ROBOT.t0 + 8.0
+        n_odom = sum(1 for m in msgs if m[0] == "/odom")
+        deadline = time.monotonic() + 15.0
+        while not any(k == "map" and stamp_s(m) == final for k, m in sent):
+            assert time.monotonic() < deadline, f"no map stamped {final} (sim time) went out; sent {len(sent)}"
+            if bridge.now() != final and bridge.received["odom"] == n_odom:
+                robot.publish("/clock", clock(final), "rosgraph_msgs/msg/Clock", **QOS["/clock"], depth=1000)
+            time.sleep(0.05)
+        assert bridge.received["odom"] == n_odom
+        assert bridge.skipped.get("no_clock", 0) == 0
+        maps = [m for k, m in sent if k == "map"]
+        assert all(ROBOT.t0 <= stamp_s(m) <= final for m in maps)  # stamped on /clock, not wall time
+        # RViz joins now: transient local gets the last map at once; volatile gets nothing old
+        rviz = DdsPeer()
+        rviz.subscribe("/memory/map", "nav_msgs/msg/OccupancyGrid", durability="transient_local", depth=1)
+        got = rviz.wait_for("/memory/map", timeout=10.0)
+        assert got, "a late transient-local subscriber did not receive the map"
+        grid = got[-1]
+        assert stamp_s(grid) == final
+        data = check_grid(grid, bridge.memory)  # the robot is quiet: memory holds what the map was made from
+        assert (data == 0).sum() > 500 and (data == 100).sum() > 50
+        ours = next(m for k, m in reversed(sent) if k == "map")
+        assert np.array_equal(data.reshape(-1), np.asarray(ours.data)) and (data == -1).any()  # signed int8 on the wire
+        late_volatile = DdsPeer()
+        late_volatile.subscribe("/memory/map", "nav_msgs/msg/OccupancyGrid", depth=1)
+        assert late_volatile.wait_for("/memory/map", timeout=1.5) == []
+        for p in (robot, rviz, late_volatile):
+            p.close()
