@@ -37,16 +37,19 @@ class RclpyTransport:
     """A ROS 2 node ``embodied_mem_bridge`` carrying the bridge's subscriptions and publishers."""
 
     def __init__(self, config: Any, node_name: str = "embodied_mem_bridge", *, rclpy_api: Any = None) -> None:
-        """``rclpy_api``: an object with ``rclpy``, ``qos``, ``executors``, ``get_message`` (the contract
-        fake in ``robots/ros2/testing.py``); None imports the real rclpy and rosidl_runtime_py."""
+        """``rclpy_api``: an object with ``rclpy``, ``qos``, ``executors``, ``get_message`` and optionally
+        ``clock`` (``rclpy.clock``; the contract fake in ``robots/ros2/testing.py``); None imports the
+        real rclpy and rosidl_runtime_py."""
         if rclpy_api is None:
             self.rclpy = require("rclpy", "the rclpy transport")
             self.qos = require("rclpy.qos", "the rclpy transport")
             self.executors = require("rclpy.executors", "the rclpy transport")
+            self.clock = require("rclpy.clock", "the rclpy transport")
             self.get_message = require("rosidl_runtime_py.utilities", "ROS 2 message classes").get_message
         else:
             self.rclpy, self.qos = rclpy_api.rclpy, rclpy_api.qos
             self.executors, self.get_message = rclpy_api.executors, rclpy_api.get_message
+            self.clock = getattr(rclpy_api, "clock", None)
         self.config = config
         self.node_name = node_name
         self.node: Any = None
@@ -103,7 +106,11 @@ class RclpyTransport:
                 profile = (self._profile(qos, "reliable", "transient_local", 1) if key in LATCHED
                            else self._profile(qos, "reliable", "volatile", c.qos.depth))
                 self.publishers[key] = node.create_publisher(get_message(typ), topic, profile)
-        node.create_timer(0.1, self._tick)
+        if self.clock is not None:  # a steady timer: with use_sim_time the node's clock stops when the
+            # simulation pauses, but memory flushes must go on (tick paces markers and maps on sim time itself)
+            node.create_timer(0.1, self._tick, clock=self.clock.Clock(clock_type=self.clock.ClockType.STEADY_TIME))
+        else:
+            node.create_timer(0.1, self._tick)
         self.executor = self.executors.SingleThreadedExecutor()
         self.executor.add_node(node)
         self._thread = threading.Thread(target=self._spin, name="embodied-mem-rclpy", daemon=True)

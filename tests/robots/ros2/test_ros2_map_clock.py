@@ -194,6 +194,8 @@ def test_rclpy_node_latches_the_map_and_takes_use_sim_time_from_its_parameter():
     qos = fake.api.qos
     with bridge:
         assert bridge.config.use_sim_time
+        # the tick timer runs on a steady clock: a paused simulation must not stop memory flushes
+        assert transport.node.timer_clocks == [fake.api.clock.ClockType.STEADY_TIME]
         pubs = {p.topic: p for p in transport.node.publishers}
         assert pubs["/memory/map"].qos.durability == qos.DurabilityPolicy.TRANSIENT_LOCAL
         subs = {s.topic: s for s in transport.node.subscriptions}
