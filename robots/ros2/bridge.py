@@ -14,10 +14,11 @@ Message kinds: ``odom`` (nav_msgs/Odometry), ``tf`` / ``tf_static`` (tf2_msgs/TF
 Time: ``bridge.now()`` is the bridge's clock, seconds: the wall clock, or with ``use_sim_time`` the
 latest ``/clock`` (like a ROS node's clock with ``use_sim_time:=true``; bag replay without a
 recorded ``/clock`` sets it from the recorded times, like ``ros2 bag play --clock``). It stamps
-what the bridge publishes, stands in for a message's zero header stamp, and paces the marker and
-map periods (with ``use_sim_time``, seconds of simulated/recorded time; a jump back, e.g. a
-looping bag, restarts them). Before the first ``/clock`` nothing is published and zero-stamped
-messages are skipped as ``no_clock``. Memory flushes stay on the wall clock.
+the map, stands in for a message's zero header stamp, and paces the marker and map periods (with
+``use_sim_time``, seconds of simulated/recorded time; a jump back, e.g. a looping bag, restarts
+them); markers and goals carry memory's latest time (message stamps). Before the first ``/clock``
+no marker or map is published and zero-stamped messages are skipped as ``no_clock``. Memory
+flushes stay on the wall clock.
 
 Outputs: ``/memory/answer``, ``/memory/markers`` (every ``marker_period`` s), ``/goal_pose`` and
 ``/memory/map`` (nav_msgs/OccupancyGrid every ``map_period`` s, transient local: see
