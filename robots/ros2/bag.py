@@ -4,7 +4,10 @@
 inside one, or a bare ``.mcap`` file. Message types come from the bag's embedded definitions when it
 has them, else from the standard ROS 2 Humble type store (plus vision_msgs). ``realtime=0`` replays
 as fast as possible; ``realtime=k`` paces messages at k × the recorded speed. Each message's receive
-time is its bag timestamp (s), used when a header stamp is zero.
+time is its bag timestamp (s), used when a header stamp is zero. With ``use_sim_time`` the bridge's
+clock follows the recording: its ``/clock`` topic when it has one, else each message's bag
+timestamp (what ``ros2 bag play --clock`` publishes), and markers and maps come out every
+``marker_period`` / ``map_period`` s of recorded time, stamped with it, at any replay speed.
 
 With ``pose_source: auto`` the trajectory comes from the odometry topic when the bag has it, else
 from the pose topic (e.g. /amcl_pose), else from TF (``frames.odom_frame`` -> ``frames.base_frame``).
@@ -90,6 +93,7 @@ class BagTransport:
         self.published: deque[tuple[str, Any]] = deque(maxlen=1000)
         self.n_published = 0
         self.routes: dict[str, str] = {}  # topic -> kind
+        self.clock_from_stamps = False  # use_sim_time and no /clock recorded: the clock follows bag times
         self.duration = 0.0
         self.n_messages = 0
         self.wall = 0.0
@@ -110,6 +114,9 @@ class BagTransport:
                           ("detections", t.detections), ("detections_json", t.detections_json), ("query", t.query)):
             if key and key in topics:
                 routes[key] = kind
+        self.clock_from_stamps = cfg.use_sim_time and not (t.clock and t.clock in topics)
+        if cfg.use_sim_time and not self.clock_from_stamps:
+            routes[t.clock] = "clock"
         if source == "odom" and t.odom in topics:
             routes[t.odom] = "odom"
         if source == "pose" and t.pose in topics:
@@ -227,6 +234,8 @@ class BagTransport:
         first = None
         n = 0
         handle = self.bridge.handle
+        sim_time = self.bridge.config.use_sim_time
+        sim_clock = sim_time and self.clock_from_stamps
         deser = self.reader.deserialize
         damage = None
         try:
@@ -248,12 +257,14 @@ class BagTransport:
                 except Exception as exc:  # a corrupt record: count it, keep going
                     self.bridge.skip("undecodable", f"{type(exc).__name__}: {exc}", conn.topic)
                     continue
+                if sim_clock:
+                    self.bridge.set_sim_time(t)
                 handle(self.routes[conn.topic], conn.topic, msg, t)
                 n += 1
                 if bar is not None and n % 200 == 0:
                     bar.update(200)
-                if self.realtime > 0 and n % 20 == 0:
-                    self.bridge.tick()
+                if sim_time or (self.realtime > 0 and n % 20 == 0):
+                    self.bridge.tick()  # with sim time: periods of recorded time, whatever the speed
         finally:
             if bar is not None:
                 bar.update(n - bar.n)

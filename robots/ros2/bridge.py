@@ -8,7 +8,21 @@ them, as CDR bytes are the same everywhere).
 Message kinds: ``odom`` (nav_msgs/Odometry), ``tf`` / ``tf_static`` (tf2_msgs/TFMessage),
 ``pose`` (geometry_msgs/PoseStamped or PoseWithCovarianceStamped), ``scan``
 (sensor_msgs/LaserScan), ``cloud`` (sensor_msgs/PointCloud2), ``detections``
-(vision_msgs/Detection3DArray), ``detections_json`` and ``query`` (std_msgs/String, JSON).
+(vision_msgs/Detection3DArray), ``detections_json`` and ``query`` (std_msgs/String, JSON), and
+``clock`` (rosgraph_msgs/Clock, only with ``use_sim_time``).
+
+Time: ``bridge.now()`` is the bridge's clock, seconds: the wall clock, or with ``use_sim_time`` the
+latest ``/clock`` (like a ROS node's clock with ``use_sim_time:=true``; bag replay without a
+recorded ``/clock`` sets it from the recorded times, like ``ros2 bag play --clock``). It stamps
+the map, stands in for a message's zero header stamp, and paces the marker and map periods (with
+``use_sim_time``, seconds of simulated/recorded time; a jump back, e.g. a looping bag, restarts
+them); markers and goals carry memory's latest time (message stamps). Before the first ``/clock``
+no marker or map is published and zero-stamped messages are skipped as ``no_clock``. Memory
+flushes stay on the wall clock.
+
+Outputs: ``/memory/answer``, ``/memory/markers`` (every ``marker_period`` s), ``/goal_pose`` and
+``/memory/map`` (nav_msgs/OccupancyGrid every ``map_period`` s, transient local: see
+``outputs.occupancy_grid`` for its bounds and values).
 
 Queries (``/memory/query`` -> ``/memory/answer``, std_msgs/String JSON; ``id`` is echoed back)::
 
@@ -41,9 +55,9 @@ from embodied_mem.percept import Percept, PerceptError, PerceptTypeError
 from ..base import RobotBridge
 from .config import Ros2BridgeConfig, robot_memory_config
 from .convert import MalformedMessage, MessageConverter
-from .topics import KINDS, TYPES
+from .topics import KINDS, LATCHED, TYPES
 
-__all__ = ["Ros2Bridge", "Transport", "DirectTransport", "KINDS", "TYPES"]
+__all__ = ["Ros2Bridge", "Transport", "DirectTransport", "KINDS", "TYPES", "LATCHED"]
 
 log = logging.getLogger("embodied_mem.robots.ros2")
 
@@ -137,7 +151,8 @@ class Ros2Bridge(RobotBridge):
         self.observed = 0
         self.answers = 0
         self.on_observed: list[Callable[[Percept, float], None]] = []  # (percept, perf_counter when in memory)
-        self._last_tick = {"markers": -math.inf, "flush": time.monotonic()}
+        self._last_tick = {"markers": -math.inf, "map": -math.inf, "flush": time.monotonic()}
+        self.sim_time: float | None = None  # latest /clock (s) with use_sim_time; None before the first
         self._log_budget: Counter[str] = Counter()
         # topic -> messages waiting for TF: (kind, message, receive time, newest TF stamp on arrival)
         self._waiting: dict[str, deque[tuple[str, Any, float | None, float | None]]] = {}
@@ -194,6 +209,8 @@ class Ros2Bridge(RobotBridge):
             topic = getattr(c.topics, key)
             if not topic:
                 continue
+            if kind == "clock" and not c.use_sim_time:
+                continue
             if kind == "odom" and c.pose_source not in ("auto", "odom"):
                 continue
             if kind == "pose":
@@ -230,6 +247,14 @@ class Ros2Bridge(RobotBridge):
                 return []
 
     def _handle(self, kind: str, topic: str, msg: Any, recv_t: float | None) -> list[Percept]:
+        if kind == "clock":
+            self._on_clock(msg, topic)
+            return []
+        if self.config.use_sim_time:
+            recv_t = self.sim_time  # the transport's wall-clock receive time means nothing in simulation
+            if recv_t is None and kind not in ("tf", "tf_static", "query", "detections_json") and _stamp_or_none(msg) in (None, 0.0):
+                self._skip("no_clock", "a zero-stamped message before the first /clock (use_sim_time is on)", topic)
+                return []
         if kind == "query":
             text = getattr(msg, "data", None)
             if not isinstance(text, str):
@@ -391,20 +416,63 @@ class Ros2Bridge(RobotBridge):
             for p in self.converter.finish() if self.converter else []:
                 self._observe(p)
 
+    # ------------------------------------------------------------------ time
+    def _on_clock(self, msg: Any, topic: str) -> None:
+        try:
+            st = msg.clock
+            t = float(st.sec) + float(st.nanosec) * 1e-9
+        except (AttributeError, TypeError, ValueError) as exc:
+            self._skip("malformed", f"a /clock message must be rosgraph_msgs/Clock: {exc}", topic)
+            return
+        if not math.isfinite(t) or t < 0:
+            self._skip("bad_stamp", f"/clock {t}", topic)
+            return
+        self.set_sim_time(t)
+
+    def set_sim_time(self, t: float) -> None:
+        """Advance the simulated clock to ``t`` s (``/clock``, or a bag's recorded time). A jump back
+        (a looping bag, a restarted simulation) restarts the marker and map periods."""
+        if self.sim_time is not None and t < self.sim_time:
+            log.warning("/clock jumped back from %.3f to %.3f s: restarting periodic output", self.sim_time, t)
+            self._last_tick["markers"] = self._last_tick["map"] = -math.inf
+        self.sim_time = float(t)
+
+    def now(self) -> float | None:
+        """The bridge's clock in seconds: wall time, or the latest /clock with ``use_sim_time`` (None before it)."""
+        return self.sim_time if self.config.use_sim_time else time.time()
+
     # ------------------------------------------------------------------ periodic work
     def tick(self, now: float | None = None) -> None:
-        """Publish markers and flush memory when their periods have passed (transports call this)."""
+        """Publish markers and the map when their periods have passed on the bridge's clock (``now``:
+        that clock's time, default ``now()``), and flush memory every ``flush_period`` s of wall time
+        (transports call this often)."""
         if not self.is_connected:
             return
-        now = time.monotonic() if now is None else now
         c = self.config
-        if c.marker_period > 0 and now - self._last_tick["markers"] >= c.marker_period:
-            self._last_tick["markers"] = now
-            self.publish_markers()
-        if now - self._last_tick["flush"] >= c.flush_period:
-            self._last_tick["flush"] = now
+        now = self.now() if now is None else now
+        if now is not None:
+            if c.marker_period > 0 and now - self._last_tick["markers"] >= c.marker_period:
+                self._last_tick["markers"] = now
+                self.publish_markers()
+            if c.map_period > 0 and c.topics.map and now - self._last_tick["map"] >= c.map_period:
+                self._last_tick["map"] = now
+                self.publish_map()
+        wall = time.monotonic()
+        if wall - self._last_tick["flush"] >= c.flush_period:
+            self._last_tick["flush"] = wall
             with self._lock:
                 self.memory.flush()
+
+    def publish_map(self) -> Any:
+        """Publish memory's occupancy as nav_msgs/OccupancyGrid on ``topics.map`` (bounded by
+        ``map_window``, stamped ``now()``); returns it, or None while no cell is known."""
+        from .outputs import occupancy_grid
+
+        with self._lock:
+            msg = occupancy_grid(self.memory, self.converter.world_frame(), self.now(), window=self.config.map_window)
+        if msg is not None:
+            self._transport.publish("map", msg, TYPES["map"][1])
+        return msg
 
     def publish_markers(self) -> Any:
         from .outputs import marker_array

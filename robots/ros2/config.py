@@ -36,6 +36,8 @@ class TopicsConfig:
     answer: str = "/memory/answer"  # std_msgs/String, JSON response
     markers: str = "/memory/markers"  # visualization_msgs/MarkerArray
     goal: str = "/goal_pose"  # geometry_msgs/PoseStamped (Nav2's goal topic)
+    map: str = "/memory/map"  # nav_msgs/OccupancyGrid of memory's occupancy (transient local)
+    clock: str = "/clock"  # rosgraph_msgs/Clock, read only with use_sim_time
 
 
 @dataclass
@@ -136,6 +138,9 @@ class Ros2BridgeConfig:
     max_pose_interval: float = 1.0  # s: ... unless this long has passed
     marker_period: float = 2.0  # s between MarkerArray publications (live transports)
     flush_period: float = 5.0  # s between memory flushes (durability="batch")
+    map_period: float = 5.0  # s between OccupancyGrid publications on topics.map (0: off)
+    map_window: float = 40.0  # m: side of the square around the robot the OccupancyGrid covers (at most)
+    use_sim_time: bool = False  # take time from /clock (simulation, bag replay) instead of the wall clock
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     qos: QosConfig = field(default_factory=QosConfig)
@@ -167,6 +172,14 @@ class Ros2BridgeConfig:
         for r in (self.qos.reliability, self.qos.sensor_reliability):
             if r not in ("reliable", "best_effort"):
                 raise ValueError(f"robot.qos reliability must be reliable or best_effort, got {r!r}")
+        if isinstance(self.map_period, bool) or not isinstance(self.map_period, (int, float)) or \
+                not 0 <= self.map_period < float("inf"):
+            raise ValueError(f"robot.map_period must be a number of seconds >= 0 (0: off), got {self.map_period!r}")
+        if isinstance(self.map_window, bool) or not isinstance(self.map_window, (int, float)) or \
+                not 0 < self.map_window <= 10_000:
+            raise ValueError(f"robot.map_window must be metres in (0, 10000], got {self.map_window!r}")
+        if not isinstance(self.use_sim_time, bool):
+            raise ValueError(f"robot.use_sim_time must be true or false, got {self.use_sim_time!r}")
         if self.scan.max_free_range <= 0 or self.scan.max_hit_range <= 0:
             raise ValueError("robot.scan ranges must be > 0 metres")
 

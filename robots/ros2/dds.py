@@ -75,7 +75,7 @@ class DdsTransport:
         from cyclonedds.sub import DataReader
         from cyclonedds.topic import Topic
 
-        from .topics import TYPES
+        from .topics import LATCHED, TYPES
 
         self.bridge = bridge
         c = self.config
@@ -84,7 +84,7 @@ class DdsTransport:
         self.dp = DomainParticipant(int(c.domain_id))
         for kind, (topic, typ) in bridge.subscriptions().items():
             T = idl_type(typ)
-            sensor = kind in ("scan", "cloud")
+            sensor = kind in ("scan", "cloud", "clock")  # /clock: best effort matches any publisher
             qos = _qos(c.qos.sensor_reliability if sensor else c.qos.reliability,
                        c.qos.tf_static_durability if kind == "tf_static" else "volatile", c.qos.depth)
             tp = Topic(self.dp, dds_topic(topic), T)
@@ -93,7 +93,9 @@ class DdsTransport:
             topic = getattr(c.topics, tkey)
             if topic:
                 tp = Topic(self.dp, dds_topic(topic), idl_type(typ))
-                self.writers[key] = DataWriter(self.dp, tp, qos=_qos("reliable", "volatile", c.qos.depth))
+                qos = (_qos("reliable", "transient_local", 1) if key in LATCHED
+                       else _qos("reliable", "volatile", c.qos.depth))
+                self.writers[key] = DataWriter(self.dp, tp, qos=qos)
         self._stop.clear()
         self._thread = threading.Thread(target=self._loop, name="embodied-mem-dds", daemon=True)
         self._thread.start()

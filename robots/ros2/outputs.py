@@ -17,7 +17,7 @@ import numpy as np
 from .messages import header, point, pose, string
 from .types import typestore
 
-__all__ = ["string_msg", "marker_array", "goal_pose", "answer_query", "QueryError"]
+__all__ = ["string_msg", "marker_array", "occupancy_grid", "goal_pose", "answer_query", "QueryError"]
 
 
 class QueryError(ValueError):
@@ -88,6 +88,47 @@ def marker_array(memory: Any, frame: str, stamp: float | None = None, max_object
                                    scale=0.2, text=loc.instance or label))
             mid += 1
     return _T("visualization_msgs/msg/MarkerArray")(markers=markers)
+
+
+def occupancy_grid(memory: Any, frame: str, stamp: float | None, window: float = 40.0,
+                   center: tuple[float, float] | None = None) -> Any:
+    """nav_msgs/OccupancyGrid of memory's occupancy layer, or None when no cell is known.
+
+    ROS conventions: ``data`` row-major from the cell at ``info.origin`` (the lower-left corner of
+    the lower-left cell, metres in ``frame``), rows along +y; -1 unknown, 0 free, 100 blocked;
+    ``resolution`` = memory's cell size in metres. Bounded: it covers the known cells' bounding
+    box clipped to the ``window`` × ``window`` m square centred on ``center`` (the robot; default:
+    the robot's pose in memory, else the middle of the known cells), so however far apart known
+    cells lie, a message holds at most ``(window / cell_size)²`` cells (640 000 at 5 cm, 40 m).
+    """
+    sp = memory.spatial
+    cells, _ = sp.occupancy_cells()
+    if not len(cells):
+        return None
+    cs = float(sp.config.cell_size)
+    lo, hi = cells.min(0), cells.max(0)
+    if center is None:
+        robot = sp.pose()
+        center = (robot.x, robot.y) if robot is not None else tuple(float(v) for v in (lo + hi) * 0.5 * cs)
+    half = max(0, int(window / cs / 2))
+    cx, cy = int(round(center[0] / cs)), int(round(center[1] / cs))
+    ix0, iy0 = max(int(lo[0]), cx - half), max(int(lo[1]), cy - half)
+    ix1, iy1 = min(int(hi[0]), cx + half), min(int(hi[1]), cy + half)
+    if ix1 < ix0 or iy1 < iy0:  # nothing known near the robot: the known cells nearest it instead
+        ix0, ix1 = (ix0, ix1) if ix1 >= ix0 else ((int(lo[0]), min(int(hi[0]), int(lo[0]) + 2 * half))
+                                                 if cx < lo[0] else (max(int(lo[0]), int(hi[0]) - 2 * half), int(hi[0])))
+        iy0, iy1 = (iy0, iy1) if iy1 >= iy0 else ((int(lo[1]), min(int(hi[1]), int(lo[1]) + 2 * half))
+                                                 if cy < lo[1] else (max(int(lo[1]), int(hi[1]) - 2 * half), int(hi[1])))
+    grid, _ = sp.occupancy_grid(window=(ix0, iy0, ix1, iy1))
+    data = np.full(grid.shape, -1, np.int8)
+    data[grid == 1] = 0
+    data[grid == 2] = 100
+    h, w = grid.shape
+    info = _T("nav_msgs/msg/MapMetaData")(
+        map_load_time=_header("", stamp).stamp, resolution=cs, width=int(w), height=int(h),
+        # cell centres lie on multiples of cs: the lower-left cell's corner is half a cell lower-left
+        origin=_pose((ix0 - 0.5) * cs, (iy0 - 0.5) * cs, 0.0))
+    return _T("nav_msgs/msg/OccupancyGrid")(header=_header(frame, stamp), info=info, data=data.reshape(-1))
 
 
 def goal_pose(memory: Any, label: str, frame: str) -> Any:

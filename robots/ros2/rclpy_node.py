@@ -6,11 +6,14 @@ same message objects as with the DDS and bag transports. Message classes for sub
 publishers come from ``rosidl_runtime_py.utilities.get_message``.
 
 Parameters (declared on the node, so ``--ros-args -p world_frame:=map`` works):
-``world_frame``, ``odom_frame``, ``base_frame``, ``marker_period``, ``flush_period``. QoS: sensor
-topics (scan, cloud) use ``qos.sensor_reliability`` (best effort by default, like
-``qos_profile_sensor_data``), ``/tf_static`` is transient local, everything else
-``qos.reliability``, all KEEP_LAST with ``qos.depth``. A ``SingleThreadedExecutor`` spins the node
-on a background thread; a timer calls ``bridge.tick()`` (markers, memory flush) every 0.1 s.
+``world_frame``, ``odom_frame``, ``base_frame``, ``marker_period``, ``map_period``, ``flush_period``;
+and rclpy's own ``use_sim_time`` (``-p use_sim_time:=true`` turns on the bridge's ``use_sim_time``:
+its time then comes from ``/clock``). QoS: sensor topics (scan, cloud) and ``/clock`` use
+``qos.sensor_reliability`` (best effort by default, like ``qos_profile_sensor_data``),
+``/tf_static`` is transient local, everything else ``qos.reliability``, all KEEP_LAST with
+``qos.depth``; ``/memory/map`` is published reliable, transient local, depth 1 (like map_server).
+A ``SingleThreadedExecutor`` spins the node on a background thread; a timer calls ``bridge.tick()``
+(markers, map, memory flush) every 0.1 s.
 
 Without rclpy, ``RclpyTransport(...)`` raises ``DependencyNotInstalled`` saying to source ROS 2
 (or to use ``transport=dds``).
@@ -34,16 +37,19 @@ class RclpyTransport:
     """A ROS 2 node ``embodied_mem_bridge`` carrying the bridge's subscriptions and publishers."""
 
     def __init__(self, config: Any, node_name: str = "embodied_mem_bridge", *, rclpy_api: Any = None) -> None:
-        """``rclpy_api``: an object with ``rclpy``, ``qos``, ``executors``, ``get_message`` (the contract
-        fake in ``robots/ros2/testing.py``); None imports the real rclpy and rosidl_runtime_py."""
+        """``rclpy_api``: an object with ``rclpy``, ``qos``, ``executors``, ``get_message`` and optionally
+        ``clock`` (``rclpy.clock``; the contract fake in ``robots/ros2/testing.py``); None imports the
+        real rclpy and rosidl_runtime_py."""
         if rclpy_api is None:
             self.rclpy = require("rclpy", "the rclpy transport")
             self.qos = require("rclpy.qos", "the rclpy transport")
             self.executors = require("rclpy.executors", "the rclpy transport")
+            self.clock = require("rclpy.clock", "the rclpy transport")
             self.get_message = require("rosidl_runtime_py.utilities", "ROS 2 message classes").get_message
         else:
             self.rclpy, self.qos = rclpy_api.rclpy, rclpy_api.qos
             self.executors, self.get_message = rclpy_api.executors, rclpy_api.get_message
+            self.clock = getattr(rclpy_api, "clock", None)
         self.config = config
         self.node_name = node_name
         self.node: Any = None
@@ -62,7 +68,7 @@ class RclpyTransport:
                         else qos.DurabilityPolicy.VOLATILE))
 
     def start(self, bridge: Any) -> None:
-        from .topics import TYPES
+        from .topics import LATCHED, TYPES
 
         rclpy, qos, get_message = self.rclpy, self.qos, self.get_message
         self.bridge = bridge
@@ -75,18 +81,21 @@ class RclpyTransport:
         fr = c.frames
         for name, value in (("world_frame", fr.world_frame), ("odom_frame", fr.odom_frame),
                             ("base_frame", fr.base_frame), ("marker_period", float(c.marker_period)),
-                            ("flush_period", float(c.flush_period))):
+                            ("map_period", float(c.map_period)), ("flush_period", float(c.flush_period))):
             node.declare_parameter(name, value)
         fr.world_frame = node.get_parameter("world_frame").value
         fr.odom_frame = node.get_parameter("odom_frame").value
         fr.base_frame = node.get_parameter("base_frame").value
         c.marker_period = float(node.get_parameter("marker_period").value)
+        c.map_period = float(node.get_parameter("map_period").value)
         c.flush_period = float(node.get_parameter("flush_period").value)
+        if node.has_parameter("use_sim_time") and node.get_parameter("use_sim_time").value:
+            c.use_sim_time = True  # rclpy declares use_sim_time on every node; --ros-args -p use_sim_time:=true
         if c.pose_source == "auto":
             bridge.converter.pose_source = "odom"
         store = typestore()
         for kind, (topic, typ) in bridge.subscriptions().items():
-            sensor = kind in ("scan", "cloud")
+            sensor = kind in ("scan", "cloud", "clock")
             profile = self._profile(qos, c.qos.sensor_reliability if sensor else c.qos.reliability,
                                     c.qos.tf_static_durability if kind == "tf_static" else "volatile", c.qos.depth)
             cb = functools.partial(self._on_raw, kind, topic, typ, store)
@@ -94,9 +103,14 @@ class RclpyTransport:
         for key, (tkey, typ) in TYPES.items():
             topic = getattr(c.topics, tkey)
             if topic:
-                self.publishers[key] = node.create_publisher(
-                    get_message(typ), topic, self._profile(qos, "reliable", "volatile", c.qos.depth))
-        node.create_timer(0.1, self._tick)
+                profile = (self._profile(qos, "reliable", "transient_local", 1) if key in LATCHED
+                           else self._profile(qos, "reliable", "volatile", c.qos.depth))
+                self.publishers[key] = node.create_publisher(get_message(typ), topic, profile)
+        if self.clock is not None:  # a steady timer: with use_sim_time the node's clock stops when the
+            # simulation pauses, but memory flushes must go on (tick paces markers and maps on sim time itself)
+            node.create_timer(0.1, self._tick, clock=self.clock.Clock(clock_type=self.clock.ClockType.STEADY_TIME))
+        else:
+            node.create_timer(0.1, self._tick)
         self.executor = self.executors.SingleThreadedExecutor()
         self.executor.add_node(node)
         self._thread = threading.Thread(target=self._spin, name="embodied-mem-rclpy", daemon=True)

@@ -12,8 +12,9 @@ The robot sees only what its sensors can: nothing outside the camera cone is rep
 or mcap) with rosbags.
 
 ``FakeRclpy``: a *contract fake* of the parts of rclpy the rclpy transport uses (``init``/``ok``/
-``shutdown``, ``create_node``, ``Node.declare_parameter``/``get_parameter``/``create_subscription``
-(``raw=True``)/``create_publisher``/``create_timer``/``get_clock``/``destroy_node``,
+``shutdown``, ``create_node``, ``Node.declare_parameter``/``has_parameter``/``get_parameter``/``create_subscription``
+(``raw=True``)/``create_publisher``/``create_timer`` (with ``clock=``)/``get_clock``/``destroy_node``,
+``rclpy.clock.Clock``/``ClockType``,
 ``QoSProfile`` and its policies, ``SingleThreadedExecutor``, ``get_message``), written against the
 real API's names and semantics (a RELIABLE subscription does not match a BEST_EFFORT publisher;
 ``Publisher.publish`` takes the message type or serialized ``bytes``). rclpy cannot be installed
@@ -312,9 +313,22 @@ class _Time:
         self.nanoseconds = ns
 
 
+class ClockType(enum.Enum):
+    """``rclpy.clock.ClockType``."""
+
+    ROS_TIME = 1
+    SYSTEM_TIME = 2
+    STEADY_TIME = 3
+
+
 class _Clock:
+    """``rclpy.clock.Clock(clock_type=...)``; a node's clock is ROS_TIME (here: wall time, no /clock)."""
+
+    def __init__(self, *, clock_type: ClockType = ClockType.SYSTEM_TIME) -> None:
+        self.clock_type = clock_type
+
     def now(self) -> _Time:
-        return _Time(time.time_ns())
+        return _Time(time.monotonic_ns() if self.clock_type == ClockType.STEADY_TIME else time.time_ns())
 
 
 class _Publisher:
@@ -357,9 +371,11 @@ class _Node:
         self.params: dict[str, _Parameter] = {}
         self.queue: queue.Queue = queue.Queue()
         self.timers: list[list[Any]] = []
+        self.timer_clocks: list[ClockType] = []  # the clock each timer runs on (the node's ROS_TIME by default)
         self.subscriptions: list[_Subscription] = []
         self.publishers: list[_Publisher] = []
         self.destroyed = False
+        self.declare_parameter("use_sim_time", False)  # rclpy's TimeSource declares it on every node
 
     def get_name(self) -> str:
         return self.name
@@ -369,6 +385,9 @@ class _Node:
             raise RuntimeError(f"ParameterAlreadyDeclaredException: {name}")
         self.params[name] = _Parameter(name, value)
         return self.params[name]
+
+    def has_parameter(self, name: str) -> bool:
+        return name in self.params
 
     def get_parameter(self, name: str) -> _Parameter:
         if name not in self.params:
@@ -392,13 +411,16 @@ class _Node:
         self.publishers.append(pub)
         return pub
 
-    def create_timer(self, period: float, callback: Any) -> Any:
+    def create_timer(self, period: float, callback: Any, callback_group: Any = None, clock: _Clock | None = None) -> Any:
+        if clock is not None and not isinstance(clock, _Clock):
+            raise TypeError(f"clock must be an rclpy.clock.Clock, got {type(clock).__name__}")
+        self.timer_clocks.append(clock.clock_type if clock is not None else ClockType.ROS_TIME)
         t = [float(period), time.monotonic() + period, callback]
         self.timers.append(t)
         return t
 
     def get_clock(self) -> _Clock:
-        return _Clock()
+        return _Clock(clock_type=ClockType.ROS_TIME)
 
     def destroy_node(self) -> None:
         for sub in self.subscriptions:
@@ -452,7 +474,8 @@ class FakeRclpy:
         qos = SimpleNamespace(QoSProfile=QoSProfile, HistoryPolicy=HistoryPolicy, ReliabilityPolicy=ReliabilityPolicy,
                               DurabilityPolicy=DurabilityPolicy)
         executors = SimpleNamespace(SingleThreadedExecutor=_Executor)
-        self.api = SimpleNamespace(rclpy=rclpy, qos=qos, executors=executors, get_message=self.get_message)
+        clock = SimpleNamespace(Clock=_Clock, ClockType=ClockType)
+        self.api = SimpleNamespace(rclpy=rclpy, qos=qos, executors=executors, clock=clock, get_message=self.get_message)
 
     def init(self, args: Any = None) -> None:
         if self._ok:

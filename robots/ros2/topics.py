@@ -3,7 +3,7 @@ importing the other: message kind -> (topic config key, ROS 2 type name)."""
 
 from __future__ import annotations
 
-__all__ = ["KINDS", "TYPES"]
+__all__ = ["KINDS", "TYPES", "LATCHED"]
 
 # message kind -> (topic config key, ROS 2 type)
 KINDS: dict[str, tuple[str, str]] = {
@@ -16,10 +16,14 @@ KINDS: dict[str, tuple[str, str]] = {
     "detections": ("detections", "vision_msgs/msg/Detection3DArray"),
     "detections_json": ("detections_json", "std_msgs/msg/String"),
     "query": ("query", "std_msgs/msg/String"),
+    "clock": ("clock", "rosgraph_msgs/msg/Clock"),  # only with use_sim_time
 }
 # outputs: key -> (topic config key, ROS 2 type)
 TYPES: dict[str, tuple[str, str]] = {
     "answer": ("answer", "std_msgs/msg/String"),
     "markers": ("markers", "visualization_msgs/msg/MarkerArray"),
     "goal": ("goal", "geometry_msgs/msg/PoseStamped"),
+    "map": ("map", "nav_msgs/msg/OccupancyGrid"),
 }
+# outputs published transient local (depth 1): late joiners (RViz) get the last one, like map_server
+LATCHED: frozenset[str] = frozenset({"map"})

@@ -23,7 +23,10 @@ def test_rviz_config_shows_the_bridge_topics_in_its_world_frame() -> None:
     assert shown["Pose"]["Topic"]["Value"] == topics.goal
     assert shown["LaserScan"]["Topic"]["Value"] == topics.scan
     assert shown["Odometry"]["Topic"]["Value"] == topics.odom
-    assert shown["Map"]["Topic"]["Durability Policy"] == "Transient Local"  # map_server latches /map
+    maps = {d["Topic"]["Value"]: d for d in cfg["Displays"] if d["Class"].endswith("/Map")}
+    assert maps[topics.map]["Enabled"]  # the bridge's own occupancy grid, shown by default
+    for m in maps.values():  # the bridge (like map_server) publishes transient local, reliable
+        assert m["Topic"]["Durability Policy"] == "Transient Local" and m["Topic"]["Reliability Policy"] == "Reliable"
     # sensors come best effort, as the bridge subscribes them; its own outputs are reliable
     assert QosConfig().sensor_reliability == "best_effort" and shown["LaserScan"]["Topic"]["Reliability Policy"] == "Best Effort"
     assert shown["MarkerArray"]["Topic"]["Reliability Policy"] == "Reliable"
