@@ -81,11 +81,16 @@ def run_episodes(cfg: Any, run_dir: Path, *, bars: bool = True) -> dict[str, Any
     try:
         agent = factory(agent_cfg, env=env, seed=int(cfg.seed))
         uses_memory = bool(getattr(agent, "uses_memory", False))
-        refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
-                              ablation=str(cfg.ablation_name))
-        check_ablation = getattr(agent, "check_ablation", None)
-        if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused, not ignored
-            check_ablation(str(cfg.ablation_name))
+        try:  # a setting the agent would ignore is the user's mistake: one line, exit 2 (hydra_cli.UsageError)
+            refuse_inert_settings(agent, agent_cfg, mem_cfg, env_id=str(env_cfg.id), knowledge=env_cfg.knowledge,
+                                  ablation=str(cfg.ablation_name))
+            check_ablation = getattr(agent, "check_ablation", None)
+            if callable(check_ablation):  # an ablation no decision of this world's agent reads is refused
+                check_ablation(str(cfg.ablation_name))
+        except ValueError as exc:
+            from .hydra_cli import UsageError
+
+            raise UsageError(str(exc)) from None
     except BaseException:
         close = getattr(env, "close", None)
         if close:

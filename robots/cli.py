@@ -29,7 +29,7 @@ USAGE = """usage: embodied-mem robot run [overrides...]
        embodied-mem robot replay BAG_PATH [overrides...]
 
   run      bridge a live ROS 2 robot into memory (transport=dds|rclpy, duration=SECONDS, loopback=true)
-  replay   replay a rosbag2 recording (folder, .db3 or .mcap) into memory.db and map.png
+  replay   replay a recording (rosbag2 folder, .db3, .mcap or ROS 1 .bag) into memory.db and map.png
 """
 
 

@@ -173,5 +173,6 @@ def test_settings_an_agent_does_not_act_on_are_refused() -> None:
 def test_an_ablation_the_agent_ignores_is_refused_before_running(tmp_path: Path) -> None:
     r = _cli("run", "agent=random", "ablation=no_critic", "steps=20", "progress=false",
              f"hydra.run.dir={tmp_path / 'r'}", cwd=tmp_path)
-    assert r.returncode != 0 and "does not act on this setting" in r.stderr
+    assert r.returncode == 2 and "does not act on this setting" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr, r.stderr  # a user error, not a bug
     assert not (tmp_path / "r" / "metrics.json").exists()
