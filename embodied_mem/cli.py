@@ -8,6 +8,7 @@ package prints one line naming its install command (exit 2); ``--debug`` shows t
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -60,6 +61,19 @@ def usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``embodied-mem``. Output piped into a reader that stops early (``| head``)
+    ends quietly with status 1, as Python's documentation recommends, not with a traceback."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the exit-time flush must not raise again
+        return 1
+
+
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--debug"]:  # `embodied-mem --debug run ...` is `embodied-mem run ... --debug`
         argv = [*argv[1:], "--debug"]
@@ -77,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     name, rest = argv[0], argv[1:]
     if name in HYDRA_COMMANDS and any(a in ("-sc", "--shell-completion") for a in rest) and any(
             a.startswith("install=") for a in rest):
-        return main(["--shell-completion", *[a for a in rest if a.startswith("install=")]])
+        return _main(["--shell-completion", *[a for a in rest if a.startswith("install=")]])
     if name not in COMMANDS:
         print(f"embodied-mem: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2

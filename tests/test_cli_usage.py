@@ -145,3 +145,17 @@ def test_bash_completion_completes_commands_keys_and_choices(tmp_path: Path) -> 
     r = subprocess.run([sys.executable, "-m", "embodied_mem.cli", "run", "--shell-completion", "install=bash"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "complete -o nospace -o default -F _embodied_mem_complete embodied-mem" in r.stdout
+
+
+def test_output_into_a_closed_pipe_ends_quietly() -> None:
+    """`embodied-mem ... | head`: the reader goes away before the output is written."""
+    import subprocess
+    import sys
+
+    p = subprocess.Popen([sys.executable, "-m", "embodied_mem.cli", "--shell-completion", "install=bash"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p.stdout.close()  # closed before the command has started writing
+    err = p.stderr.read().decode()
+    p.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert p.returncode == 1
