@@ -80,10 +80,19 @@ def _plot(memory: Any, path: Path, title: str) -> str | None:
     return path.name
 
 
-def _trajectory_summary(memory: Any) -> dict[str, Any]:
+def _last_pose_time(memory: Any) -> float | None:
+    tr = memory.spatial.trajectory()
+    return tr[-1][0] if tr else None
+
+
+def _trajectory_summary(memory: Any, after: float | None = None) -> dict[str, Any]:
+    """Length and span of the poses this run added (those after ``after``, the last pose time of a
+    continued memory before the run; None: the whole trajectory)."""
     import math
 
-    tr = memory.spatial.trajectory()
+    tr = memory.spatial.trajectory(t0=after)
+    if after is not None:
+        tr = [(t, p) for t, p in tr if t > after]
     if not tr:
         return {"poses": 0}
     length = sum(math.dist((a.x, a.y), (b.x, b.y)) for (_, a), (_, b) in zip(tr, tr[1:]))
@@ -109,6 +118,7 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
     # memory.path=PATH: continue that memory (the same building's map, facts) instead of a new one
     memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
                          config=mem_cfg, durability="batch")
+    before = _last_pose_time(memory)  # a continued memory (memory.path): summarize only this run's poses
     try:
         transport = BagTransport(bag, realtime=realtime, progress=progress)
         bridge = Ros2Bridge(cfg, memory=memory, transport=transport)
@@ -118,7 +128,7 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
             world = bridge.converter.world_frame()
         memory.flush()
         metrics = {"status": "ok", "bag": str(bag), "world_frame": world, "replay": result, "bridge": stats,
-                   "trajectory": _trajectory_summary(memory),
+                   "trajectory": _trajectory_summary(memory, after=before),
                    "memory": {k: v for k, v in memory.stats().items() if isinstance(v, (int, float))}}
         if plot:
             metrics["plots"] = [p for p in [_plot(memory, run_dir / "map.png", f"replay of {bag.parent.name}/{bag.name}")] if p]
@@ -181,6 +191,7 @@ def _run_task(cfg: Any) -> None:
     mem_cfg = MemoryConfig.from_dict(OmegaConf.to_container(cfg.memory))
     memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
                          config=mem_cfg, durability="batch")
+    before = _last_pose_time(memory)  # a continued memory (memory.path): summarize only this run's poses
     try:
         bridge = Ros2Bridge(robot, memory=memory)
         with bridge:
@@ -189,7 +200,7 @@ def _run_task(cfg: Any) -> None:
             result = bridge.transport.run(duration=cfg.duration)
         memory.flush()
         metrics = {"status": "ok", "transport": robot.transport, "run": result,
-                   "trajectory": _trajectory_summary(memory),
+                   "trajectory": _trajectory_summary(memory, after=before),
                    "memory": {k: v for k, v in memory.stats().items() if isinstance(v, (int, float))}}
         if cfg.plot:
             metrics["plots"] = [p for p in [_plot(memory, run_dir / "map.png", "live ROS 2 memory")] if p]

@@ -64,3 +64,19 @@ def test_run_without_rclpy_says_how_to_get_it(tmp_path, capsys):
     assert cli(["robot", "run", "robot=ros2", "transport=rclpy", "duration=1", f"hydra.run.dir={tmp_path}"]) == 2
     err = capsys.readouterr().err
     assert "rclpy is not installed" in err and "transport=dds" in err
+
+
+def test_replay_into_a_continued_memory_summarizes_only_its_own_poses(sim_bags, tmp_path, capsys):
+    life = tmp_path / "life.db"
+    first, second = tmp_path / "r1", tmp_path / "r2"
+    for run_dir in (first, second):  # the same recording twice into one memory (memory.path)
+        assert cli(["robot", "replay", str(sim_bags["mcap"]), f"hydra.run.dir={run_dir}", f"memory.path={life}",
+                    "plot=false"]) == 0
+    capsys.readouterr()
+    m1 = json.loads((first / "metrics.json").read_text())
+    m2 = json.loads((second / "metrics.json").read_text())
+    assert m1["trajectory"]["duration_s"] == pytest.approx(30.0)
+    assert m2["trajectory"] == {"poses": 0}  # its poses are all older than the memory's: none added
+    with Memory.open(life, readonly=True) as mem:
+        # only the first replay's poses (plus, at most, one at exactly its last time: time may stay equal)
+        assert len(mem.spatial.trajectory()) - m1["trajectory"]["poses"] in (0, 1)
