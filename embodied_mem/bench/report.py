@@ -198,7 +198,8 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
     names = _answerers(aggs)
     lengths = sorted({a["length"] for a in aggs})
     idx = {(a["length"], a["answerer"], a["type"]): a for a in aggs}
-    colors = dict(zip(names, ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52"]))
+    palette = ["#4c72b0", "#dd8452", "#55a868", "#8172b3", "#c44e52", "#937860", "#da8bc3", "#8c8c8c"]
+    colors = {n: palette[i % len(palette)] for i, n in enumerate(names)}  # any number of answerers
     # exact answerers coincide (embodied_mem, full_log, a FIFO that still holds everything): each gets
     # its own marker and line style and is dodged sideways a little, so no line hides another
     markers, dashes = ["o", "s", "^", "D", "v"], ["-", "--", "-.", ":", (0, (3, 1, 1, 1))]

@@ -34,3 +34,25 @@ def test_latency_summary_and_recording_names(tmp_path) -> None:
     assert recording_name(tmp_path / "turtlebot4_real_macfirst_floor" / "bag") == "turtlebot4_real_macfirst_floor"
     assert recording_name(tmp_path / "turtlebot4_sim_nav2" / "nav2_turtlebot.mcap") == "turtlebot4_sim_nav2"
     assert recording_name(tmp_path / "tf_example") == "tf_example"
+
+
+def test_report_plots_any_number_of_answerers(tmp_path) -> None:
+    """More answerers than the palette's first colours (e.g. two sentence stores beside the rest) still plot."""
+    pytest.importorskip("crafter")
+    pytest.importorskip("matplotlib")
+    from embodied_mem.bench.report import write_report
+
+    result = run_qa({"lengths": [60, 120], "per_type": 1, "progress": False, "plots": False, "bags": [],
+                     "sentence_embedders": []}, tmp_path, log=lambda *a: None)
+    for extra in ("fifo_10", "fifo_20", "vector_top4", "vector_top8", "zz_other"):  # 4 + 5 = 9 answerers
+        result["aggregates"] += [{**a, "answerer": extra} for a in result["aggregates"] if a["answerer"] == "full_log"]
+        result["latency"] += [{**x, "answerer": extra} for x in result["latency"] if x["answerer"] == "full_log"]
+        for pl in result["crafter"]["per_length"].values():
+            pl["footprint_bytes"][extra] = pl["footprint_bytes"]["full_log"]
+            pl["ingest_us_per_percept"][extra] = pl["ingest_us_per_percept"]["full_log"]
+    (tmp_path / "report").mkdir()
+    paths = write_report(result, tmp_path / "report", plots=True)
+    pngs = [p for p in paths if p.suffix == ".png"]
+    assert {p.name for p in pngs} >= {"qa_error.png", "qa_latency.png"}
+    assert all(p.stat().st_size > 0 for p in pngs)
+    assert "zz_other" in (tmp_path / "report" / "qa.md").read_text()
