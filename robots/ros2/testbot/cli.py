@@ -36,7 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--detect", choices=("objects", "all"), default=None, help="detect small objects, or also furniture")
     p.add_argument("--instance-ids", action="store_true", help="detections carry tracker ids '<label>-<instance>'")
     p.add_argument("--wait-for", action="append", default=[], metavar="TOPIC",
-                   help="hold simulated time until a reader subscribed to TOPIC (repeatable)")
+                   help="hold simulated time until a peer subscribed to TOPIC (or, for /goal_pose and /cmd_vel, "
+                        "publishes it); repeatable")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any TestbotConfig field, e.g. --set detection_rate=5 --set odom_noise=0")
     p.add_argument("--quiet", action="store_true")
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.wait_for:
             node.wait_for_readers(a.wait_for)
         summary = node.run(a.duration)
-    except TimeoutError as exc:
+    except (TimeoutError, ValueError) as exc:
         print(f"embodied-mem robot testbot: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -65,14 +65,21 @@ class TestbotNode:
         self._stop.set()
 
     def wait_for_readers(self, topics: tuple[str, ...] | list[str], timeout: float = 30.0) -> None:
-        """Hold simulated time until a reader matched each of ``topics`` (TimeoutError after ``timeout`` s)."""
+        """Hold simulated time until each of ``topics`` has a peer: a reader of a topic the robot
+        publishes, a writer of one it reads (``/goal_pose``, ``/cmd_vel``); TimeoutError after ``timeout`` s."""
+        def missing() -> list[str]:
+            return [t for t in topics
+                    if (self.peer.matched_publishers(t) if t in ("/goal_pose", "/cmd_vel") else self.peer.matched(t)) == 0]
+
+        for t in topics:
+            if t not in TOPICS and t not in ("/goal_pose", "/cmd_vel"):
+                raise ValueError(f"--wait-for {t!r}: not a topic of the test robot ({sorted(TOPICS)}, /goal_pose, /cmd_vel)")
         t0 = time.monotonic()
-        while any(self.peer.matched(t) == 0 for t in topics):
+        while missing():
             if self._stop.is_set():
                 return
             if time.monotonic() - t0 > timeout:
-                missing = [t for t in topics if self.peer.matched(t) == 0]
-                raise TimeoutError(f"no DDS reader matched {missing} within {timeout} s")
+                raise TimeoutError(f"no DDS peer matched {missing()} within {timeout} s")
             time.sleep(0.02)
 
     def _commands(self) -> None:

@@ -533,16 +533,18 @@ class TestbotSim:
         return camera_pose(x, y, self.config.camera_z, yaw)
 
     def visible_objects(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[Any, int, float]]:
-        """(box, pixels, median depth) of the detectable instances in the camera image now, by instance id."""
+        """(box, pixels, distance) of the detectable instances with at least ``min_pixels`` pixels in the
+        rendered camera image now and their centre within ``detection_range`` m of the camera, by id."""
         c = self.config
         img = image if image is not None else self.renderer.render(self.camera_matrix(), rgb=False)
-        sem, depth = img["semantic"].ravel(), img["depth"].ravel()
-        counts = np.bincount(sem, minlength=len(self._detectable))
+        counts = np.bincount(img["semantic"].ravel(), minlength=len(self._detectable))
+        eye = np.array([self.pose[0], self.pose[1], c.camera_z])
         out = []
         for i in np.flatnonzero((counts[:len(self._detectable)] >= c.min_pixels) & self._detectable):
-            d = float(np.median(depth[sem == i]))
-            if 0 < d <= c.detection_range:
-                out.append((self._boxes[int(i)], int(counts[i]), d))
+            box = self._boxes[int(i)]
+            d = float(np.linalg.norm(np.array(box.center) - eye))
+            if d <= c.detection_range:
+                out.append((box, int(counts[i]), d))
         return out
 
     def _detections(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[str, str, Any]]:
