@@ -2,7 +2,8 @@
 
 ``TestbotNode(sim).run(duration)`` steps ``TestbotSim`` in simulated time, ``rate`` × faster than
 real time (0: as fast as it can), publishes what each step produces and reads ``/goal_pose``
-(geometry_msgs/PoseStamped) and ``/cmd_vel`` (geometry_msgs/Twist) between steps. QoS as on a
+(geometry_msgs/PoseStamped), ``/cmd_vel`` (geometry_msgs/Twist) and ``/testbot/doors`` (non-standard,
+a test harness's control: std_msgs/String ``{"closed": [door indices]}``) between steps. QoS as on a
 real robot: ``/scan`` and camera images best effort, ``/tf_static`` and ``/testbot/goal_status``
 transient local (late joiners get the last one), everything else reliable; ``/cmd_vel`` is read
 best effort (so any publisher matches), ``/goal_pose`` reliable. A malformed command is logged and
@@ -11,6 +12,7 @@ ignored; the robot keeps running. Stops after ``duration`` s of simulated time, 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import signal
@@ -60,6 +62,7 @@ class TestbotNode:
             self.peer.writer(topic, typ, **{"depth": depth, **_QOS.get(topic, {})})
         self.peer.subscribe("/goal_pose", "geometry_msgs/msg/PoseStamped", reliability="reliable")
         self.peer.subscribe("/cmd_vel", "geometry_msgs/msg/Twist", reliability="best_effort")
+        self.peer.subscribe("/testbot/doors", "std_msgs/msg/String", reliability="reliable")
 
     def stop(self) -> None:
         self._stop.set()
@@ -103,6 +106,18 @@ class TestbotNode:
             except Exception as exc:
                 self.ignored["cmd_vel"] += 1
                 log.warning("ignored a /cmd_vel message: %s: %s", type(exc).__name__, exc)
+
+        for s in self.peer.read("/testbot/doors"):
+            try:
+                req = json.loads(s.data)
+                if not isinstance(req, dict) or not isinstance(req.get("closed"), list):
+                    raise ValueError('expected {"closed": [door indices]}')
+                self.sim.set_doors(req["closed"])
+                self.commands["doors"] += 1
+                log.info("doors closed now: %s", list(self.sim.closed_doors))
+            except Exception as exc:
+                self.ignored["doors"] += 1
+                log.warning("ignored a /testbot/doors message: %s: %s", type(exc).__name__, exc)
 
     def run(self, duration: float | None = None) -> dict[str, Any]:
         """Step for ``duration`` s of simulated time (None: until ``stop()``/a signal); returns a summary."""

@@ -99,6 +99,7 @@ class TestbotConfig:
     detect: str = "objects"  # "objects" (small objects) | "all" (also furniture)
     detection_noise: float = 0.03  # m std of the reported centre
     instance_ids: bool = False  # Detection3D.id = "<label>-<instance>" (a tracker's ids) instead of ""
+    closed_doors: tuple[int, ...] = ()  # indices into the world's doors closed from the start
     image_rate: float = 0.0  # Hz of camera images (0: off)
     frames: dict[str, str] = field(default_factory=lambda: {
         "map": "map", "odom": "odom", "base": "base_link", "laser": "laser", "camera": "camera_link",
@@ -125,6 +126,9 @@ class TestbotConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"testbot {name} must be a positive int, got {v!r}")
+        if isinstance(self.closed_doors, int) or not all(isinstance(d, int) and d >= 0 for d in self.closed_doors):
+            raise ValueError(f"testbot closed_doors must be door indices (ints >= 0), got {self.closed_doors!r}")
+        self.closed_doors = tuple(self.closed_doors)
         if self.detect not in ("objects", "all"):
             raise ValueError(f"testbot detect must be 'objects' or 'all', got {self.detect!r}")
         if not self.camera_hfov < math.pi:
@@ -178,7 +182,11 @@ class TestbotSim:
         self.scale_error = float(np.random.default_rng([self.seed, 3]).normal(0.0, c.odom_scale_error))
         self.yaw_drift = float(np.random.default_rng([self.seed, 4]).normal(0.0, c.odom_yaw_drift))
         self.world: Any = None
+        self.map: Any = None  # the robot's map for planning: the world as given (doors open)
+        self.closed_doors: tuple[int, ...] = ()
         self.set_world(world if world is not None else load_world(c.world, int(c.world_seed)))
+        if c.closed_doors:
+            self.set_doors(c.closed_doors)
         self.step_index = 0
         self.t = float(c.t0)
         self.pose = self._start_pose()  # true pose in map
@@ -189,14 +197,17 @@ class TestbotSim:
         self._path: list[tuple[float, float]] = []
         self._path_i = 1
         self._cmd: tuple[float, float, float] | None = None  # (v, w, until t)
-        self._progress = (self.t, self.pose)
+        self._dist: np.ndarray | None = None  # path length to the goal's cell (m) over the map, per cell
+        self._progress = (self.t, math.inf)
         self._replanned = False
         self.blocked_steps = 0
         self.travelled = 0.0
 
     # ------------------------------------------------------------------ world
-    def set_world(self, world: Any) -> None:
-        """Use ``world`` from now on (e.g. the same house after its residents moved things)."""
+    def set_world(self, world: Any, update_map: bool = True) -> None:
+        """Use ``world`` from now on (e.g. the same house after its residents moved things). With
+        ``update_map`` the robot's planning map is the new world too; without it the robot plans on
+        its old map and meets the changes only when it drives into them (a closed door)."""
         from embodied_mem.envs.indoor3d.render import Renderer
         from scipy.ndimage import distance_transform_edt
 
@@ -204,9 +215,13 @@ class TestbotSim:
 
         c = self.config
         self.world = world
-        self.clearance = distance_transform_edt(world.navigable) * world.nav_resolution  # m to non-navigable
-        # planning cost: keep about 0.3 m from walls and furniture where there is room
-        self._cost = 1.0 + 4.0 * np.clip(1.0 - self.clearance / 0.3, 0.0, 1.0)
+        if update_map or self.map is None:
+            self.map = world
+            self._open_world = world
+            self.closed_doors = ()
+            self.clearance = distance_transform_edt(world.navigable) * world.nav_resolution  # m to non-navigable
+            # planning cost: keep about 0.3 m from walls and furniture where there is room
+            self._cost = 1.0 + 4.0 * np.clip(1.0 - self.clearance / 0.3, 0.0, 1.0)
         self.intrinsics = Intrinsics(c.camera_width, c.camera_height, c.camera_hfov)
         self.renderer = Renderer(world, self.intrinsics, max_depth=max(c.detection_range, 10.0), nthreads=1)
         self._boxes = {b.id: b for b in world.boxes}
@@ -216,6 +231,46 @@ class TestbotSim:
             self._detectable[b.id] = b.kind in kinds
         self._laser = _RayCaster(world)
 
+    def set_doors(self, closed: Any) -> None:
+        """Close exactly the doors ``closed`` (indices into ``world.doors``), open the others.
+
+        A closed door is a door-sized panel: the laser and camera see it and the robot cannot pass,
+        but the robot's map still has it open: it plans through and finds out at the door (no
+        progress: aborted there), as a robot with a static map would. ``ValueError`` for a bad index
+        or a world without doors.
+        """
+        import dataclasses
+
+        from embodied_mem.envs.indoor3d.world import DOOR_HEIGHT, DOOR_WIDTH, WALL_THICKNESS, Box
+        from scipy.ndimage import binary_dilation
+
+        from embodied_mem.mapping3d.navgrid import disk
+
+        base = self._open_world
+        doors = list(getattr(base, "doors", []))
+        closed = tuple(sorted({int(i) for i in closed}))
+        bad = [i for i in closed if not 0 <= i < len(doors)]
+        if bad or not dataclasses.is_dataclass(base):
+            raise ValueError(f"doors to close must be indices 0..{len(doors) - 1} of this world's doors, got {list(closed)}")
+        if closed == self.closed_doors:
+            return
+        boxes = list(base.boxes)
+        blocked = np.zeros_like(base.navigable)
+        res, (ox, oy) = base.nav_resolution, base.nav_origin
+        H, W = blocked.shape
+        cx, cy = ox + (np.arange(W) + 0.5) * res, oy + (np.arange(H) + 0.5) * res
+        for i in closed:
+            dx, dy, axis = doors[i]
+            hx, hy = (DOOR_WIDTH / 2, WALL_THICKNESS / 2) if axis == "x" else (WALL_THICKNESS / 2, DOOR_WIDTH / 2)
+            b = Box(len(boxes) + 1, "door", (dx - hx, dy - hy, 0.0), (dx + hx, dy + hy, DOOR_HEIGHT), (120, 85, 60),
+                    None, "structure")
+            boxes.append(b)
+            blocked[np.ix_((cy >= b.lo[1]) & (cy <= b.hi[1]), (cx >= b.lo[0]) & (cx <= b.hi[0]))] = True
+        radius = float(getattr(base, "agent_radius", 0.18))
+        nav = base.navigable & ~binary_dilation(blocked, structure=disk(radius / res)) if closed else base.navigable
+        self.set_world(dataclasses.replace(base, boxes=boxes, navigable=nav), update_map=False)
+        self.closed_doors = closed
+
     def _start_pose(self) -> tuple[float, float, float]:
         c, w = self.config, self.world
         if c.start is not None:
@@ -224,7 +279,7 @@ class TestbotSim:
                 raise ValueError(f"start ({x}, {y}) is not on the world's navigable floor")
             return (x, y, _wrap(yaw))
         rng = np.random.default_rng([self.seed, 0])
-        cells = np.argwhere(self.clearance >= 0.25)
+        cells = np.argwhere((self.clearance >= 0.25) & w.navigable)
         if not len(cells):
             cells = np.argwhere(w.navigable)
         r, col = cells[int(rng.integers(len(cells)))]
@@ -264,7 +319,7 @@ class TestbotSim:
         self._path, self._path_i = path, 1
         self.goal.target = (float(path[-1][0]), float(path[-1][1]))
         self.goal.state = "active"
-        self._progress = (self.t, self.pose)
+        self._progress = (self.t, math.inf)
         self._replanned = False
         return self.goal
 
@@ -287,7 +342,7 @@ class TestbotSim:
     # ------------------------------------------------------------------ planning
     def _snap(self, x: float, y: float) -> tuple[int, int] | None:
         """The navigable cell at (x, y), or the nearest within ``goal_snap`` m; None if there is none."""
-        w = self.world
+        w = self.map
         r, c = w.nav_cell(x, y)
         H, W = w.navigable.shape
         if 0 <= r < H and 0 <= c < W and w.navigable[r, c]:
@@ -309,7 +364,7 @@ class TestbotSim:
         """Waypoints (map, m) from ``start`` to ``goal`` over the navigable grid, or None when unreachable."""
         from embodied_mem.mapping3d.navgrid import geodesic
 
-        w = self.world
+        w = self.map
         g = self._snap(*goal)
         s = self._snap(*start)
         if g is None or s is None:
@@ -317,6 +372,7 @@ class TestbotSim:
         dist = geodesic(w.navigable, [g], cost=self._cost)
         if not math.isfinite(dist[s]):
             return None
+        self._dist = dist * w.nav_resolution
         cells = [s]
         P = w.navigable
         H, W = P.shape
@@ -340,7 +396,7 @@ class TestbotSim:
         return self._shortcut([tuple(start)] + pts[1:] if len(pts) > 1 else [tuple(start), pts[0]])
 
     def _clear(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
-        w = self.world
+        w = self.map
         n = max(2, int(math.dist(a, b) / (w.nav_resolution / 2)) + 1)
         need = min(0.1, self._clearance_at(*a), self._clearance_at(*b)) - 1e-9
         for f in np.linspace(0.0, 1.0, n):
@@ -350,7 +406,7 @@ class TestbotSim:
         return True
 
     def _clearance_at(self, x: float, y: float) -> float:
-        r, c = self.world.nav_cell(x, y)
+        r, c = self.map.nav_cell(x, y)
         H, W = self.clearance.shape
         return float(self.clearance[r, c]) if 0 <= r < H and 0 <= c < W else 0.0
 
@@ -474,10 +530,21 @@ class TestbotSim:
         self.step_index += 1
         return out
 
+    def _remaining(self) -> float:
+        """Path length (m) from the robot to the goal over the map (straight line off the map)."""
+        r, c = self.map.nav_cell(*self.pose[:2])
+        d = self._dist
+        if d is not None and 0 <= r < d.shape[0] and 0 <= c < d.shape[1] and math.isfinite(d[r, c]):
+            return float(d[r, c])
+        return math.dist(self.pose[:2], self._path[-1]) if self._path else math.inf
+
     def _check_progress(self) -> None:
-        t0, p0 = self._progress
-        if math.dist(p0[:2], self.pose[:2]) > 0.1 or abs(_wrap(p0[2] - self.pose[2])) > 0.3:
-            self._progress = (self.t, self.pose)
+        """Progress is the path still to go shrinking by 0.1 m; none for ``stuck_timeout`` s: aborted
+        (one replan half-way). Sliding to and fro along an obstacle is no progress."""
+        t0, best = self._progress
+        left = self._remaining()
+        if left < best - 0.1:
+            self._progress = (self.t, left)
             return
         if self.t - t0 >= self.config.stuck_timeout / 2 and not self._replanned and self.goal.goal:
             self._replanned = True

@@ -131,7 +131,7 @@ def test_unreachable_goal_is_rejected_and_the_robot_does_not_move(world, where):
 def test_robot_stuck_against_an_obstacle_gives_up_and_stops(world):
     """The planner knows the floor, so a goal is blocked only when the world changes under it:
     a wall appears across the path (a closed door); the robot stops where it got stuck."""
-    sim = TestbotSim(TestbotConfig(world_seed=SEED, stuck_timeout=3.0), world=world)
+    sim = TestbotSim(TestbotConfig(world_seed=SEED, stuck_timeout=4.0), world=world)
     gx, gy = far_free_point(sim, 6.0)
     sim.set_goal(gx, gy)
     for _ in range(20):
@@ -276,3 +276,44 @@ def test_bad_config_and_cli_options_are_refused_in_one_line():
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 2, (args, r.stderr)
         assert r.stderr.startswith("embodied-mem robot testbot:") and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_closed_door_on_the_way_the_robot_gets_stuck_there_and_gives_up(world):
+    """The robot's map has every door open; a closed door is met only on arrival: it plans through,
+    makes no progress at the door and stops there (aborted), never passing it."""
+    from embodied_mem.envs.indoor3d.world import DOOR_WIDTH
+
+    sim = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    start = sim.pose
+    # a goal in another room, and the door its path goes through
+    free = np.argwhere(sim.clearance >= 0.3)
+    centres = np.array([world.nav_center(r, c) for r, c in free])
+    for room in world.rooms:
+        gx, gy = centres[np.hypot(*(centres - ((room.xmin + room.xmax) / 2, (room.ymin + room.ymax) / 2)).T).argmin()]
+        path = sim._plan(start[:2], (gx, gy))
+        pts = np.concatenate([np.linspace(a, b, 50) for a, b in zip(path, path[1:])])
+        near = [i for i, (dx, dy, _) in enumerate(world.doors) if np.hypot(*(pts - (dx, dy)).T).min() < 0.3]
+        if len(near) == 1:
+            break
+    (door,) = near
+    dx, dy, axis = world.doors[door]
+    side = (lambda x, y: np.sign(y - dy)) if axis == "x" else (lambda x, y: np.sign(x - dx))
+    sim.set_doors([door])
+    assert sim.closed_doors == (door,) and any(b.category == "door" for b in sim.world.boxes)
+    assert sim.set_goal(gx, gy).state == "active"  # its map has the door open
+    poses = []
+    run_until_done(sim, max_steps=6000, on_step=lambda s: poses.append(s.pose))
+    assert sim.goal.state == "aborted", sim.goal
+    assert len({side(x, y) for x, y, _ in poses} - {0}) == 1  # never passed the door
+    assert math.dist(sim.pose[:2], (dx, dy)) < DOOR_WIDTH + 0.5  # stopped at the door
+    # the laser sees the door: a ray towards it ends there, not in the room behind
+    (_, _, scan), = sim._scan()
+    bearing = math.atan2(dy - sim.pose[1], dx - sim.pose[0]) - sim.pose[2]
+    i = int(round(((bearing + math.pi) % (2 * math.pi)) / scan.angle_increment)) % len(scan.ranges)
+    assert scan.ranges[i] <= math.dist(sim.pose[:2], (dx, dy)) + 0.2
+    with pytest.raises(ValueError, match="doors"):
+        sim.set_doors([len(world.doors)])
+    sim.set_doors([])  # open again: the goal is reachable
+    sim.set_goal(gx, gy)
+    run_until_done(sim, max_steps=6000)
+    assert sim.goal.state == "succeeded"

@@ -138,12 +138,19 @@ def test_goal_reached_and_unreachable_goal_makes_no_progress_over_dds(dds_env, t
         assert len(xy) > 40 and np.ptp(xy, axis=0).max() < 1e-9  # 3 s of odometry without progress
         status = [json.loads(s.data) for s in peer.read("/testbot/goal_status")]
         assert status[-1]["state"] == "rejected" and status[-1]["id"] == 2, status
+        # bad commands are logged and skipped; the robot keeps running
+        peer.publish("/testbot/doors", M.string("{not json"), "std_msgs/msg/String")
+        peer.publish("/testbot/doors", M.string(json.dumps({"closed": [0]})), "std_msgs/msg/String")
+        peer.publish("/goal_pose", M.pose_stamped(0.0, float("nan"), 1.0), "geometry_msgs/msg/PoseStamped")
+        time.sleep(1.0)
+        assert robot.poll() is None
     finally:
         rc, out, err = stop(robot)
         peer.close()
     assert rc == 0, err[-3000:]
     summary = json.loads(out.strip().splitlines()[-1])
-    assert summary["goal"]["state"] == "rejected" and summary["commands"] == {"goal_pose": 2}
+    assert summary["goal"]["state"] == "rejected" and "NaN" in summary["goal"]["reason"]
+    assert summary["commands"] == {"goal_pose": 3, "doors": 1} and summary["ignored"] == {"doors": 1}
     assert math.dist(summary["pose"][:2], (gx, gy)) <= 0.16
 
 
