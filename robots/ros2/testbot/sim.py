@@ -91,9 +91,10 @@ class TestbotConfig:
     # camera and detector
     detection_rate: float = 2.0
     camera_width: int = 128
-    camera_height: int = 96
+    camera_height: int = 128
     camera_hfov: float = math.pi / 2
-    camera_z: float = 1.25  # m above the floor, level, at the robot's centre
+    camera_z: float = 1.0  # m above the floor, at the robot's centre ...
+    camera_pitch: float = 0.55  # rad, tilted down (REP 103: positive pitch looks down): sees the floor from 0.25 m
     detection_range: float = 5.0  # m
     min_pixels: int = 20  # pixels of an object in the image for it to be detected
     detect: str = "objects"  # "objects" (small objects) | "all" (also furniture)
@@ -131,6 +132,8 @@ class TestbotConfig:
         self.closed_doors = tuple(self.closed_doors)
         if self.detect not in ("objects", "all"):
             raise ValueError(f"testbot detect must be 'objects' or 'all', got {self.detect!r}")
+        if not (isinstance(self.camera_pitch, (int, float)) and abs(self.camera_pitch) < math.pi / 2):
+            raise ValueError(f"testbot camera_pitch must be within ±π/2 rad, got {self.camera_pitch!r}")
         if not self.camera_hfov < math.pi:
             raise ValueError(f"testbot camera_hfov must be below π, got {self.camera_hfov}")
 
@@ -341,7 +344,9 @@ class TestbotSim:
 
     # ------------------------------------------------------------------ planning
     def _snap(self, x: float, y: float) -> tuple[int, int] | None:
-        """The navigable cell at (x, y), or the nearest within ``goal_snap`` m; None if there is none."""
+        """The navigable cell at (x, y), or the nearest within ``goal_snap`` m on the same side of the
+        walls (a goal on a cabinet against a wall ends in front of the cabinet, not behind the wall);
+        None if there is none."""
         w = self.map
         r, c = w.nav_cell(x, y)
         H, W = w.navigable.shape
@@ -351,14 +356,36 @@ class TestbotSim:
         r0, r1, c0, c1 = max(0, r - k), min(H, r + k + 1), max(0, c - k), min(W, c + k + 1)
         if r0 >= r1 or c0 >= c1:
             return None
-        sub = np.argwhere(w.navigable[r0:r1, c0:c1])
+        sub = np.argwhere(w.navigable[r0:r1, c0:c1]) + (r0, c0)
         if not len(sub):
             return None
-        d = np.hypot(sub[:, 0] + r0 - r, sub[:, 1] + c0 - c)
-        i = int(d.argmin())
-        if d[i] * w.nav_resolution > self.config.goal_snap:
+        d = np.hypot(sub[:, 0] - r, sub[:, 1] - c) * w.nav_resolution
+        keep = d <= self.config.goal_snap
+        sub, d = sub[keep], d[keep]
+        if not len(sub):
             return None
-        return (int(sub[i, 0] + r0), int(sub[i, 1] + c0))
+        centres = np.array([w.nav_center(int(a), int(b)) for a, b in sub])
+        ok = ~self._crosses_walls(np.array([x, y]), centres)
+        if not ok.any():
+            return None
+        i = int(np.flatnonzero(ok)[d[ok].argmin()])
+        return (int(sub[i, 0]), int(sub[i, 1]))
+
+    def _crosses_walls(self, a: np.ndarray, bs: np.ndarray) -> np.ndarray:
+        """For each point of ``bs`` (N, 2): does the segment from ``a`` cross a wall of the map (2-D)?"""
+        walls = [b for b in self.map.boxes if b.category == "wall" and b.lo[2] < 0.5]
+        if not walls:
+            return np.zeros(len(bs), bool)
+        lo = np.array([b.lo[:2] for b in walls])[:, None, :]
+        hi = np.array([b.hi[:2] for b in walls])[:, None, :]
+        d = bs[None, :, :] - a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1, t2 = (lo - a) / d, (hi - a) / d
+        t1 = np.where(d == 0, np.where((a >= lo) & (a <= hi), -np.inf, np.inf), t1)
+        t2 = np.where(d == 0, np.where((a >= lo) & (a <= hi), np.inf, -np.inf), t2)
+        tmin = np.minimum(t1, t2).max(axis=2)
+        tmax = np.maximum(t1, t2).min(axis=2)
+        return ((tmax >= np.maximum(tmin, 0.0)) & (tmin <= 1.0)).any(axis=0)
 
     def _plan(self, start: tuple[float, float], goal: tuple[float, float]) -> list[tuple[float, float]] | None:
         """Waypoints (map, m) from ``start`` to ``goal`` over the navigable grid, or None when unreachable."""
@@ -575,6 +602,8 @@ class TestbotSim:
         msg = M.tf_message([(f["base"], f["laser"], self.t, 0.0, 0.0, c.scan_height, 0.0),
                             (f["base"], f["camera"], self.t, 0.0, 0.0, c.camera_z, 0.0),
                             (f["camera"], f["optical"], self.t, 0.0, 0.0, 0.0, 0.0)])
+        q = msg.transforms[1].transform.rotation  # pitched down about y
+        q.x, q.y, q.z, q.w = 0.0, math.sin(c.camera_pitch / 2), 0.0, math.cos(c.camera_pitch / 2)
         q = msg.transforms[2].transform.rotation  # REP 103 optical frame: z forward, x right, y down
         q.x, q.y, q.z, q.w = -0.5, 0.5, -0.5, 0.5
         return msg
@@ -592,12 +621,22 @@ class TestbotSim:
         msg.scan_time = 1.0 / c.scan_rate
         return [("/scan", TOPICS["/scan"], msg)]
 
-    def camera_matrix(self) -> np.ndarray:
-        """4×4 map-from-camera (OpenCV axes) of the camera now."""
-        from embodied_mem.mapping3d.frames import camera_pose
+    def camera_rotation(self) -> np.ndarray:
+        """3×3 map-from-camera_link rotation now (x forward, y left, z up; yaw, then pitch down)."""
+        _, _, yaw = self.pose
+        p = self.config.camera_pitch
+        cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(p), math.sin(p)
+        Rz = np.array([[cy, -sy, 0.0], [sy, cy, 0.0], [0.0, 0.0, 1.0]])
+        Ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
+        return Rz @ Ry
 
-        x, y, yaw = self.pose
-        return camera_pose(x, y, self.config.camera_z, yaw)
+    def camera_matrix(self) -> np.ndarray:
+        """4×4 map-from-camera (OpenCV axes: x right, y down, z forward) of the camera now."""
+        R = self.camera_rotation()
+        T = np.eye(4)
+        T[:3, 0], T[:3, 1], T[:3, 2] = -R[:, 1], -R[:, 2], R[:, 0]
+        T[:3, 3] = (self.pose[0], self.pose[1], self.config.camera_z)
+        return T
 
     def visible_objects(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[Any, int, float]]:
         """(box, pixels, distance) of the detectable instances with at least ``min_pixels`` pixels in the
@@ -616,20 +655,18 @@ class TestbotSim:
 
     def _detections(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[str, str, Any]]:
         c, f = self.config, self.config.frames
-        x, y, yaw = self.pose
-        cs, sn = math.cos(yaw), math.sin(yaw)
+        R = self.camera_rotation()
+        eye = np.array([self.pose[0], self.pose[1], c.camera_z])
         dets = []
         for box, n, _ in self.visible_objects(image):
-            cx, cy, cz = box.center
-            dx, dy = cx - x, cy - y
-            p = np.array([cs * dx + sn * dy, -sn * dx + cs * dy, cz - c.camera_z])
+            p = R.T @ (np.array(box.center) - eye)  # in camera_link
             if c.detection_noise:
                 p = p + self._sensor_rng.normal(0.0, c.detection_noise, 3)
             score = round(0.5 + 0.5 * min(1.0, n / 400.0), 3)
             did = f"{box.category}-{box.id}" if c.instance_ids else ""
             size = tuple(h - lo for lo, h in zip(box.lo, box.hi))
             dets.append((box.category, p, score, did, size))
-        return [("/detections", TOPICS["/detections"], _detection_array(self.t, f["camera"], dets, -yaw))]
+        return [("/detections", TOPICS["/detections"], _detection_array(self.t, f["camera"], dets, _quat(R.T)))]
 
     def _images(self) -> list[tuple[str, str, Any]]:
         f, t = self.config.frames, self.t
@@ -657,11 +694,23 @@ class TestbotSim:
                 "config": {k: v for k, v in asdict(self.config).items() if k in ("world", "world_seed", "seed")}}
 
 
-def _detection_array(t: float, frame: str, dets: list[tuple[str, np.ndarray, float, str, tuple]], yaw: float) -> Any:
-    """Detection3DArray from (label, centre, score, id, size) in ``frame``; boxes turned by ``yaw`` there."""
+def _quat(R: np.ndarray) -> tuple[float, float, float, float]:
+    """(x, y, z, w) of a rotation matrix."""
+    w = math.sqrt(max(0.0, 1.0 + R[0, 0] + R[1, 1] + R[2, 2])) / 2
+    x = math.copysign(math.sqrt(max(0.0, 1.0 + R[0, 0] - R[1, 1] - R[2, 2])) / 2, R[2, 1] - R[1, 2])
+    y = math.copysign(math.sqrt(max(0.0, 1.0 - R[0, 0] + R[1, 1] - R[2, 2])) / 2, R[0, 2] - R[2, 0])
+    z = math.copysign(math.sqrt(max(0.0, 1.0 - R[0, 0] - R[1, 1] + R[2, 2])) / 2, R[1, 0] - R[0, 1])
+    return (x, y, z, w)
+
+
+def _detection_array(t: float, frame: str, dets: list[tuple[str, np.ndarray, float, str, tuple]],
+                     q: tuple[float, float, float, float]) -> Any:
+    """Detection3DArray from (label, centre, score, id, size) in ``frame``; boxes oriented by ``q`` there."""
     out = []
     for label, p, score, did, size in dets:
-        centre = M.pose(float(p[0]), float(p[1]), float(p[2]), yaw)
+        centre = M.pose(float(p[0]), float(p[1]), float(p[2]))
+        o = centre.orientation
+        o.x, o.y, o.z, o.w = q
         hyp = M.T("vision_msgs/msg/ObjectHypothesisWithPose")(
             hypothesis=M.T("vision_msgs/msg/ObjectHypothesis")(class_id=label, score=float(score)),
             pose=M.T("geometry_msgs/msg/PoseWithCovariance")(pose=centre, covariance=np.zeros(36)))
