@@ -326,3 +326,15 @@ def test_closed_door_on_the_way_the_robot_gets_stuck_there_and_gives_up(world):
     sim.set_goal(gx, gy)
     run_until_done(sim, max_steps=6000)
     assert sim.goal.state == "succeeded"
+
+
+def test_goal_in_base_link_turns_in_place_to_look_around(world):
+    sim = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    x, y, yaw = sim.pose
+    g = sim.set_goal(0.0, 0.0, yaw=math.pi / 2, frame="base_link")
+    assert g.state == "active" and g.goal[2] == pytest.approx((yaw + math.pi / 2 + math.pi) % (2 * math.pi) - math.pi)
+    run_until_done(sim, max_steps=200)
+    assert sim.goal.state == "succeeded"
+    assert math.dist(sim.pose[:2], (x, y)) < 0.05
+    turned = (sim.pose[2] - yaw) % (2 * math.pi)
+    assert abs(turned - math.pi / 2) <= sim.config.yaw_tolerance
