@@ -204,6 +204,7 @@ class TestbotSim:
         self._progress = (self.t, math.inf)
         self._replanned = False
         self.blocked_steps = 0
+        self.resent_goals = 0  # goals identical to the active one (ignored)
         self.travelled = 0.0
 
     # ------------------------------------------------------------------ world
@@ -297,14 +298,16 @@ class TestbotSim:
 
     # ------------------------------------------------------------------ commands
     def set_goal(self, x: float, y: float, yaw: float | None = None, frame: str = "map") -> GoalState:
-        """A navigation goal (``/goal_pose``) in ``frame`` (map, odom or base_link); returns the goal's state."""
+        """A navigation goal (``/goal_pose``) in ``frame`` (map, odom or base_link); returns the goal's state.
+
+        The same goal again while it is active (within 1 cm and 0.05 rad: a client re-sending it) changes
+        nothing; any other goal replaces the current one (a new plan)."""
         f = self.config.frames
-        self._cmd = None
-        self.goal = GoalState(id=self.goal.id + 1, t=self.t)
-        self._goal_changed = True
+        prev = self.goal
+        new = GoalState(id=prev.id + 1, t=self.t)
         vals = (x, y) + (() if yaw is None else (yaw,))
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
-            return self._finish("rejected", f"goal holds NaN or inf: {vals}")
+            return self._replace(new, "rejected", f"goal holds NaN or inf: {vals}")
         yaw = None if yaw is None else float(yaw)
         frame = (frame or f["map"]).lstrip("/")
         if frame == f["odom"]:
@@ -314,17 +317,34 @@ class TestbotSim:
         elif frame == f["map"]:
             yaw_m = yaw or 0.0
         else:
-            return self._finish("rejected", f"unknown goal frame {frame!r} (use {f['map']}, {f['odom']} or {f['base']})")
-        self.goal.goal = (float(x), float(y), float(yaw_m) if yaw is not None else float("nan"))
+            return self._replace(new, "rejected",
+                                 f"unknown goal frame {frame!r} (use {f['map']}, {f['odom']} or {f['base']})")
+        goal = (float(x), float(y), float(yaw_m) if yaw is not None else float("nan"))
+        if prev.state == "active" and prev.goal is not None and self._cmd is None and \
+                math.dist(prev.goal[:2], goal[:2]) <= 0.01 and (
+                    math.isnan(prev.goal[2]) == math.isnan(goal[2])) and (
+                    math.isnan(goal[2]) or abs(_wrap(prev.goal[2] - goal[2])) <= 0.05):
+            self.resent_goals += 1
+            return prev
+        new.goal = goal
         path = self._plan(self.pose[:2], (x, y))
         if path is None:
-            return self._finish("rejected", "no navigable floor leads there")
+            return self._replace(new, "rejected", "no navigable floor leads there")
+        self._replace(new, "active")
         self._path, self._path_i = path, 1
-        self.goal.target = (float(path[-1][0]), float(path[-1][1]))
-        self.goal.state = "active"
+        new.target = (float(path[-1][0]), float(path[-1][1]))
         self._progress = (self.t, math.inf)
         self._replanned = False
-        return self.goal
+        return new
+
+    def _replace(self, goal: GoalState, state: str, reason: str = "") -> GoalState:
+        self._cmd = None
+        self.goal = goal
+        if state == "active":
+            goal.state, goal.t = state, self.t
+            self._goal_changed = True
+            return goal
+        return self._finish(state, reason)
 
     def set_cmd_vel(self, v: float, w: float) -> None:
         """Drive at ``v`` m/s forward and ``w`` rad/s (clipped to the limits) for ``cmd_vel_timeout`` s."""

@@ -338,3 +338,19 @@ def test_goal_in_base_link_turns_in_place_to_look_around(world):
     assert math.dist(sim.pose[:2], (x, y)) < 0.05
     turned = (sim.pose[2] - yaw) % (2 * math.pi)
     assert abs(turned - math.pi / 2) <= sim.config.yaw_tolerance
+
+
+def test_the_same_goal_resent_while_active_changes_nothing(world):
+    """Clients re-send an unreached goal (lost to discovery?): the robot keeps its plan and its
+    give-up timer, so a goal behind a closed door is still aborted."""
+    sim = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    gx, gy = far_free_point(sim, 4.0)
+    g = sim.set_goal(gx, gy, yaw=0.3)
+    for _ in range(30):
+        sim.step()
+    assert sim.set_goal(gx + 0.005, gy, yaw=0.3) is g and g.state == "active" and sim.resent_goals == 1
+    g2 = sim.set_goal(gx, gy, yaw=1.3)  # another yaw: a new goal
+    assert g2 is not g and g2.id == g.id + 1 and g2.state == "active"
+    run_until_done(sim)
+    assert sim.goal.state == "succeeded"
+    assert sim.set_goal(gx, gy, yaw=1.3).id == g2.id + 1  # reached: the same goal again is a new one
