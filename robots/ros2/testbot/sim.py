@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .. import messages as M
-from .world import load_world
+from .world import check_world, load_world
 
 __all__ = ["TestbotConfig", "TestbotSim", "GoalState", "TOPICS"]
 
@@ -101,6 +101,7 @@ class TestbotConfig:
     detection_noise: float = 0.03  # m std of the reported centre
     instance_ids: bool = False  # Detection3D.id = "<label>-<instance>" (a tracker's ids) instead of ""
     closed_doors: tuple[int, ...] = ()  # indices into the world's doors closed from the start
+    world_period: float = 1.0  # s between asks of a changing world (one with world_at(t)) for its state
     image_rate: float = 0.0  # Hz of camera images (0: off)
     frames: dict[str, str] = field(default_factory=lambda: {
         "map": "map", "odom": "odom", "base": "base_link", "laser": "laser", "camera": "camera_link",
@@ -112,7 +113,7 @@ class TestbotConfig:
             if len(self.start) != 3 or not all(math.isfinite(v) for v in self.start):
                 raise ValueError(f"start must be finite (x, y, yaw), got {self.start}")
         positive = ("dt", "max_speed", "max_turn", "max_accel", "max_turn_accel", "goal_tolerance", "yaw_tolerance",
-                    "stuck_timeout", "cmd_vel_timeout", "scan_range", "camera_hfov", "detection_range")
+                    "stuck_timeout", "cmd_vel_timeout", "scan_range", "camera_hfov", "detection_range", "world_period")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -187,7 +188,11 @@ class TestbotSim:
         self.world: Any = None
         self.map: Any = None  # the robot's map for planning: the world as given (doors open)
         self.closed_doors: tuple[int, ...] = ()
-        self.set_world(world if world is not None else load_world(c.world, int(c.world_seed)))
+        world = world if world is not None else load_world(c.world, int(c.world_seed))
+        # a changing world (world_at(t)) is asked for its state every world_period s
+        self.changing = world if callable(getattr(world, "world_at", None)) else None
+        self._asked_at = float(c.t0)
+        self.set_world(check_world(self.changing.world_at(float(c.t0))) if self.changing else check_world(world))
         if c.closed_doors:
             self.set_doors(c.closed_doors)
         self.step_index = 0
@@ -551,6 +556,11 @@ class TestbotSim:
             out.append(("/tf_static", TOPICS["/tf_static"], self._tf_static()))
         else:
             self.t = c.t0 + self.step_index * c.dt
+            if self.changing is not None and self.t - self._asked_at >= c.world_period - 1e-9:
+                self._asked_at = self.t
+                w = self.changing.world_at(self.t)
+                if w is not self.world:
+                    self.set_world(check_world(w), update_map=False)
             if self._cmd is not None and self.t > self._cmd[2]:
                 self._cmd = None
             if self.goal.state == "active":

@@ -354,3 +354,47 @@ def test_the_same_goal_resent_while_active_changes_nothing(world):
     run_until_done(sim)
     assert sim.goal.state == "succeeded"
     assert sim.set_goal(gx, gy, yaw=1.3).id == g2.id + 1  # reached: the same goal again is a new one
+
+
+def test_a_changing_world_moves_what_the_camera_sees(world):
+    """A world with ``world_at(t)`` (a household whose residents move things) is asked every
+    ``world_period`` s: after the object is taken away the detector no longer reports it."""
+    import dataclasses
+
+    sim0 = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    # a spot 1.5-2.5 m from an object, facing it, from which the camera sees it
+    for obj in world.objects("object"):
+        cells = np.argwhere(world.navigable & (sim0.clearance >= 0.2))
+        xy = np.array([world.nav_center(r, c) for r, c in cells])
+        d = np.hypot(*(xy - obj.center[:2]).T)
+        spot = None
+        for i in np.flatnonzero((d > 1.5) & (d < 2.5)):
+            sim0.pose = (*xy[i], math.atan2(obj.center[1] - xy[i][1], obj.center[0] - xy[i][0]))
+            if obj.id in {b.id for b, _, _ in sim0.visible_objects()}:
+                spot = sim0.pose
+                break
+        if spot:
+            break
+    assert spot
+    far = max(world.objects("object"), key=lambda b: math.dist(b.center[:2], obj.center[:2]))
+    moved = dataclasses.replace(world, boxes=[dataclasses.replace(b, lo=far.lo, hi=far.hi) if b.id == obj.id else b
+                                              for b in world.boxes])
+
+    class Household:
+        asked: list[float] = []
+
+        def world_at(self, t):
+            self.asked.append(t)
+            return world if t < 5.0 else moved
+
+    house = Household()
+    sim = TestbotSim(TestbotConfig(world_seed=SEED, start=spot, detection_noise=0.0), world=house)
+    seen = []
+    for _ in range(int(9.0 / sim.config.dt)):
+        for t, _, m in sim.step():
+            if t == "/detections":
+                seen.append((sim.t, {d.results[0].hypothesis.class_id for d in m.detections}))
+    assert house.asked[0] == sim.config.t0 and len(house.asked) == 1 + 8  # every world_period (1 s)
+    assert all(obj.category in labels for t, labels in seen if t < 5.0)
+    assert not any(obj.category in labels for t, labels in seen if t >= 5.0)
+    assert sim.map is world  # the robot's map stays the first world's
