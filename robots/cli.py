@@ -3,6 +3,7 @@
     embodied-mem robot run [overrides]              # robot=ros2 transport=dds|rclpy duration=60 loopback=true
     embodied-mem robot run task="find mug"          # run one task with the closed loop, then stop
     embodied-mem robot replay BAG_PATH [overrides]  # realtime=1.0 robot.frames.world_frame=odom
+    embodied-mem robot testbot [options]            # the test robot (indoor3d over DDS), not a simulator for users
 
 Both are Hydra apps (``configs/robot_run.yaml``, ``configs/robot_replay.yaml``, the robot group
 ``configs/robot/ros2.yaml``); every key is validated by the structured schemas below. Each run
@@ -32,9 +33,11 @@ __all__ = ["main", "replay", "RobotRunConfig", "RobotReplayConfig"]
 
 USAGE = """usage: embodied-mem robot run [overrides...]
        embodied-mem robot replay BAG_PATH [overrides...]
+       embodied-mem robot testbot [--world-seed N] [--rate R] [...]   (--help for all)
 
   run      bridge a live ROS 2 robot into memory (transport=dds|rclpy, duration=SECONDS, loopback=true)
   replay   replay a recording (rosbag2 folder, .db3, .mcap or ROS 1 .bag) into memory.db and map.png
+  testbot  run the test robot: an indoor3d apartment as a ROS 2 robot over DDS (for tests, not users)
 """
 
 
@@ -330,5 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"embodied-mem robot replay: {exc}", file=sys.stderr)
             return 2
         return _hydra(_replay_task, "robot_replay", [f"bag='{bag}'", *rest[1:]])
+    if cmd == "testbot":
+        from .ros2.testbot.cli import main as testbot_main
+
+        return testbot_main(rest)
     print(f"embodied-mem robot: unknown sub-command {cmd!r}\n\n{USAGE}", file=sys.stderr)
     return 2

@@ -216,6 +216,16 @@ class DdsPeer:
         except Exception:
             return 0
 
+    def matched_publishers(self, topic: str) -> int:
+        """Number of remote writers matched by this peer's reader on ``topic`` (0 if none yet)."""
+        entry = self._readers.get(topic)
+        if entry is None:
+            return 0
+        try:
+            return len(entry[1].get_matched_publications())
+        except Exception:
+            return 0
+
     def wait_for(self, topic: str, timeout: float = 10.0, n: int = 1) -> list[Any]:
         """Read ``topic`` until ``n`` samples came or ``timeout`` s passed; returns what came."""
         out: list[Any] = []
