@@ -182,6 +182,9 @@ class RobotTaskRunner:
         if percept.sightings:
             self._sighting_at = at
             self._urgent = True
+            a = self.active
+            if a is not None and a.task.label is not None and any(s.label == a.task.label for s in percept.sightings):
+                self.loop.last_plan_t = -math.inf  # the task's object in sight: the loop replans at once
 
     def step(self) -> None:
         """Start queued tasks, then one decision when it is due (called on every bridge tick)."""
@@ -220,6 +223,7 @@ class RobotTaskRunner:
             if self.loop.intervention:
                 a.interventions.append(self.loop.intervention)
             self._carry_out(action, now, p3)
+            self._sighting_at = None  # only the decision right after a sighting counts for percept -> goal
             if self.active is a:
                 self._publish_status()
                 self._publish_plan(now, p3)
@@ -232,9 +236,8 @@ class RobotTaskRunner:
             new = self.nav.go(float(action["x"]), float(action["y"]), float(action.get("yaw", 0.0)), now)
             if new:
                 self.active.goals_sent += 1  # type: ignore[union-attr]
-                if self._sighting_at is not None:  # a goal decided after a new sighting
+                if self._sighting_at is not None:  # the first decision after a sighting set a new goal
                     self.percept_to_goal_ms.append((time.perf_counter() - self._sighting_at) * 1e3)
-                    self._sighting_at = None
         elif op == "rotate":
             if self.nav.goal is not None:
                 self.nav.cancel(pose, now)

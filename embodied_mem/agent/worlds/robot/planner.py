@@ -2,10 +2,12 @@
 memory -> the next skill calls. The loop runs the first one until it is done or the critic gives
 up on it (its target put aside), then asks again, so each plan is read off memory as it is now.
 
-- ``goto L``: drive next to where L was last seen (most recent belief not put aside), then report
-  success; never seen (or every belief put aside): report failure.
+- ``goto L``: drive next to where L was last seen (the most recent belief not put aside; with none,
+  the most recent place memory stopped believing in: a detector misses things), then report
+  success; never seen (or every such place put aside): report failure.
 - ``find L``: seen during this task -> drive next to it and report success. Otherwise believed
-  places by recency (drive there, look around; a belief looked at without seeing L is checked),
+  places by recency, then places it was seen before (drive there, look around; a place looked at
+  without seeing L is checked),
   then frontiers of the occupancy map (drive, look around), until L is seen; nothing left: failure.
   With nothing known at the start, look around first.
 - ``patrol``: visit the places checked longest ago (``patrol_places`` of them), look around at
@@ -59,7 +61,8 @@ def _report(text: str, outcome: str, goal: str) -> Subgoal:
 
 
 def _go(target: str, xy: tuple[float, ...], goal: str, place: bool = False) -> Subgoal:
-    args: tuple[tuple[str, Any], ...] = (("x", round(float(xy[0]), 3)), ("y", round(float(xy[1]), 3)))
+    # 0.25 m steps: a belief refined by a few centimetres is the same subgoal (the loop keeps it running)
+    args: tuple[tuple[str, Any], ...] = (("x", round(float(xy[0]) * 4) / 4), ("y", round(float(xy[1]) * 4) / 4))
     if place:
         args += (("place", True),)
     return Subgoal("navigate", target, goal=goal, args=tuple(sorted(args)))
@@ -101,9 +104,9 @@ class RobotPlanner:
 
     # ------------------------------------------------------------------ tasks
     def _goto(self, label: str, pos: tuple[float, float], world: Any, goal: str) -> list[Subgoal]:
-        locs = world.beliefs(label)
+        locs = world.last_seen_places(label)
         if not locs:
-            why = (f"every place where {label} was seen is unreachable" if world.ever_seen(label)
+            why = (f"every place where {label} was seen is unreachable (put aside)" if world.ever_seen(label)
                    else f"never saw {label}")
             return [_report(why, "failed", goal)]
         loc = locs[0]
@@ -120,7 +123,7 @@ class RobotPlanner:
             if math.dist(pos, loc.position[:2]) <= cfg.reach:
                 return [_report(text, "succeeded", goal)]
             return [_go(label, loc.position, goal), _report(text, "succeeded", goal)]
-        for loc in world.beliefs(label):  # believed places, most recently seen first
+        for loc in world.last_seen_places(label):  # believed places, most recently seen first, then past ones
             if world.looked_near(loc.position[:2], cfg.reach + 0.5, start):
                 continue  # looked around there during this task and did not see it
             if math.dist(pos, loc.position[:2]) <= cfg.reach:

@@ -72,6 +72,24 @@ class RobotWorld:
             return []
         return [loc for loc in self.sp.locate(label) if not self.is_aside(label, loc.position[:2])]
 
+    def last_seen_places(self, label: str) -> list[Any]:
+        """Where ``label`` was seen, most recently first: current beliefs, then locations memory no
+        longer believes (negative evidence: looked there and missed it; a detector misses things),
+        one per 0.5 m square, none put aside."""
+        if self.sp is None:
+            return []
+        out, keys = [], set()
+        current = self.beliefs(label)
+        past = sorted((loc for loc in self.sp.history(label) if loc.valid_to is not None),
+                      key=lambda loc: -loc.last_seen)
+        for loc in current + past:
+            k = key(loc.position[:2])
+            if k in keys or self.is_aside(label, loc.position[:2]):
+                continue
+            keys.add(k)
+            out.append(loc)
+        return out
+
     def seen_since(self, label: str, t0: float) -> list[Any]:
         """Beliefs of ``label`` seen at or after ``t0`` (during this task), not put aside."""
         return [loc for loc in self.beliefs(label) if loc.last_seen >= t0]
