@@ -535,8 +535,12 @@ class Ros2Bridge(RobotBridge):
     def use_memory(self, memory: Any) -> Any:
         """Write into ``memory`` from now on (e.g. a fresh one per task for a memoryless baseline);
         returns the memory used so far (its owner closes it)."""
+        from .convert import OccupancyMirror
+
         with self._lock:
             old, self.memory = self.memory, memory
+            if self.converter is not None:  # it sends only changed cells: the new memory needs them all
+                self.converter.mirror = OccupancyMirror()
             return old
 
     # ------------------------------------------------------------------ queries

@@ -85,8 +85,9 @@ class TaskRecord:
     end: float | None = None
     travelled: float = 0.0
     last_xy: tuple[float, float] | None = None
-    decisions: int = 0
+    decisions: int = 0  # loop steps (AgentLoop.act calls)
     plans0: int = 0
+    plans: int = 0  # planner calls (replans) during the task
     text: str = ""
     changes: Any = None
     interventions: list[str] = field(default_factory=list)
@@ -204,6 +205,7 @@ class RobotTaskRunner:
             if a.start is None:
                 a.start = now
                 self.loop.reset(mem)
+                a.plans0 = self.loop.n_plans
                 self._publish_status(force=True)
             xy = (pose.x, pose.y)
             if a.last_xy is not None:
@@ -300,6 +302,7 @@ class RobotTaskRunner:
         self.nav.cancel((pose.x, pose.y, pose.yaw) if pose is not None else None, mem.now or 0.0)
         self._stop_turning()
         a.state, a.end = state, (mem.now if mem.now is not None else a.start)
+        a.plans = self.loop.n_plans - a.plans0
         if state in ("succeeded", "failed") or not a.text:
             a.text = text if state not in ("succeeded", "failed") or not a.text else a.text
         self._publish_status(force=True)
@@ -389,7 +392,7 @@ class RobotTaskRunner:
                     "p99": float(np.percentile(a, 99)), "max": float(a.max())}
 
         return {"tasks": [{"task": r.task.goal, "id": r.task.id, "state": r.state, "elapsed": r.elapsed,
-                           "travelled": r.travelled, "decisions": r.decisions, "text": r.text,
+                           "travelled": r.travelled, "decisions": r.decisions, "plans": r.plans, "text": r.text,
                            "critic": r.interventions, "goals_sent": r.goals_sent} for r in self.results],
                 "decision_ms": pct(self.decision_ms), "percept_to_goal_ms": pct(self.percept_to_goal_ms),
                 "planner": self.config.planner.backend, "lifelong": self.lifelong,

@@ -129,8 +129,9 @@ class RobotPlanner:
             if math.dist(pos, loc.position[:2]) <= cfg.reach:
                 return [Subgoal("look_around", label, goal=goal)]
             return [_go(label, loc.position, goal), Subgoal("look_around", label, goal=goal)]
-        if not world.looked_near(pos, 1.0, start):
-            return [Subgoal("look_around", label, goal=goal)]
+        if not world.looked_near(pos, 1.0, start) and (
+                not world.visited or (cfg.look_at_frontiers and world.visited_near(pos, 0.5, start))):
+            return [Subgoal("look_around", label, goal=goal)]  # at the start, and at each frontier reached
         f = world.frontier(pos)
         if f is not None:
             plan = [_go("frontier", f, goal)]

@@ -98,8 +98,8 @@ class RobotWorld:
         return self.sp is not None and label in self.sp.labels()
 
     def frontier(self, near: tuple[float, float]) -> tuple[float, float] | None:
-        """The nearest frontier goal not put aside and at least ``frontier_min_distance`` from
-        ``near``; None when memory knows none. A frontier cell is known free floor with unknown space
+        """The nearest frontier goal not put aside, not where the robot already went during this
+        task, and at least ``frontier_min_distance`` from ``near``; None when memory knows none. A frontier cell is known free floor with unknown space
         beside it and no blocked cell within ``frontier_clearance`` (cells along walls border the
         unknown space behind them: no goals there); cells are grouped in 0.5 m squares, and a square
         with fewer than ``frontier_min_cells`` is noise. The goal is the square's cell nearest its
@@ -123,6 +123,8 @@ class RobotWorld:
             d = math.hypot(goal[0] - near[0], goal[1] - near[1])
             if d < cfg.frontier_min_distance or d >= best_d or self.is_aside("frontier", (goal[0], goal[1])):
                 continue
+            if any(math.hypot(goal[0] - x, goal[1] - y) <= cfg.frontier_tolerance + 0.4 for x, y, _ in self.visited):
+                continue  # reached during this task and still a frontier: unknown space it cannot see into
             best, best_d = (float(goal[0]), float(goal[1])), d
         return best
 
