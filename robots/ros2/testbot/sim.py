@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from .. import messages as M
-from .world import load_world
+from .world import check_world, load_world
 
 __all__ = ["TestbotConfig", "TestbotSim", "GoalState", "TOPICS"]
 
@@ -101,6 +101,7 @@ class TestbotConfig:
     detection_noise: float = 0.03  # m std of the reported centre
     instance_ids: bool = False  # Detection3D.id = "<label>-<instance>" (a tracker's ids) instead of ""
     closed_doors: tuple[int, ...] = ()  # indices into the world's doors closed from the start
+    world_period: float = 1.0  # s between asks of a changing world (one with world_at(t)) for its state
     image_rate: float = 0.0  # Hz of camera images (0: off)
     frames: dict[str, str] = field(default_factory=lambda: {
         "map": "map", "odom": "odom", "base": "base_link", "laser": "laser", "camera": "camera_link",
@@ -112,7 +113,7 @@ class TestbotConfig:
             if len(self.start) != 3 or not all(math.isfinite(v) for v in self.start):
                 raise ValueError(f"start must be finite (x, y, yaw), got {self.start}")
         positive = ("dt", "max_speed", "max_turn", "max_accel", "max_turn_accel", "goal_tolerance", "yaw_tolerance",
-                    "stuck_timeout", "cmd_vel_timeout", "scan_range", "camera_hfov", "detection_range")
+                    "stuck_timeout", "cmd_vel_timeout", "scan_range", "camera_hfov", "detection_range", "world_period")
         for name in positive:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -187,7 +188,11 @@ class TestbotSim:
         self.world: Any = None
         self.map: Any = None  # the robot's map for planning: the world as given (doors open)
         self.closed_doors: tuple[int, ...] = ()
-        self.set_world(world if world is not None else load_world(c.world, int(c.world_seed)))
+        world = world if world is not None else load_world(c.world, int(c.world_seed))
+        # a changing world (world_at(t)) is asked for its state every world_period s
+        self.changing = world if callable(getattr(world, "world_at", None)) else None
+        self._asked_at = float(c.t0)
+        self.set_world(check_world(self.changing.world_at(float(c.t0))) if self.changing else check_world(world))
         if c.closed_doors:
             self.set_doors(c.closed_doors)
         self.step_index = 0
@@ -204,6 +209,7 @@ class TestbotSim:
         self._progress = (self.t, math.inf)
         self._replanned = False
         self.blocked_steps = 0
+        self.resent_goals = 0  # goals identical to the active one (ignored)
         self.travelled = 0.0
 
     # ------------------------------------------------------------------ world
@@ -297,14 +303,16 @@ class TestbotSim:
 
     # ------------------------------------------------------------------ commands
     def set_goal(self, x: float, y: float, yaw: float | None = None, frame: str = "map") -> GoalState:
-        """A navigation goal (``/goal_pose``) in ``frame`` (map, odom or base_link); returns the goal's state."""
+        """A navigation goal (``/goal_pose``) in ``frame`` (map, odom or base_link); returns the goal's state.
+
+        The same goal again while it is active (within 1 cm and 0.05 rad: a client re-sending it) changes
+        nothing; any other goal replaces the current one (a new plan)."""
         f = self.config.frames
-        self._cmd = None
-        self.goal = GoalState(id=self.goal.id + 1, t=self.t)
-        self._goal_changed = True
+        prev = self.goal
+        new = GoalState(id=prev.id + 1, t=self.t)
         vals = (x, y) + (() if yaw is None else (yaw,))
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals):
-            return self._finish("rejected", f"goal holds NaN or inf: {vals}")
+            return self._replace(new, "rejected", f"goal holds NaN or inf: {vals}")
         yaw = None if yaw is None else float(yaw)
         frame = (frame or f["map"]).lstrip("/")
         if frame == f["odom"]:
@@ -314,17 +322,34 @@ class TestbotSim:
         elif frame == f["map"]:
             yaw_m = yaw or 0.0
         else:
-            return self._finish("rejected", f"unknown goal frame {frame!r} (use {f['map']}, {f['odom']} or {f['base']})")
-        self.goal.goal = (float(x), float(y), float(yaw_m) if yaw is not None else float("nan"))
+            return self._replace(new, "rejected",
+                                 f"unknown goal frame {frame!r} (use {f['map']}, {f['odom']} or {f['base']})")
+        goal = (float(x), float(y), float(yaw_m) if yaw is not None else float("nan"))
+        if prev.state == "active" and prev.goal is not None and self._cmd is None and \
+                math.dist(prev.goal[:2], goal[:2]) <= 0.01 and (
+                    math.isnan(prev.goal[2]) == math.isnan(goal[2])) and (
+                    math.isnan(goal[2]) or abs(_wrap(prev.goal[2] - goal[2])) <= 0.05):
+            self.resent_goals += 1
+            return prev
+        new.goal = goal
         path = self._plan(self.pose[:2], (x, y))
         if path is None:
-            return self._finish("rejected", "no navigable floor leads there")
+            return self._replace(new, "rejected", "no navigable floor leads there")
+        self._replace(new, "active")
         self._path, self._path_i = path, 1
-        self.goal.target = (float(path[-1][0]), float(path[-1][1]))
-        self.goal.state = "active"
+        new.target = (float(path[-1][0]), float(path[-1][1]))
         self._progress = (self.t, math.inf)
         self._replanned = False
-        return self.goal
+        return new
+
+    def _replace(self, goal: GoalState, state: str, reason: str = "") -> GoalState:
+        self._cmd = None
+        self.goal = goal
+        if state == "active":
+            goal.state, goal.t = state, self.t
+            self._goal_changed = True
+            return goal
+        return self._finish(state, reason)
 
     def set_cmd_vel(self, v: float, w: float) -> None:
         """Drive at ``v`` m/s forward and ``w`` rad/s (clipped to the limits) for ``cmd_vel_timeout`` s."""
@@ -531,6 +556,11 @@ class TestbotSim:
             out.append(("/tf_static", TOPICS["/tf_static"], self._tf_static()))
         else:
             self.t = c.t0 + self.step_index * c.dt
+            if self.changing is not None and self.t - self._asked_at >= c.world_period - 1e-9:
+                self._asked_at = self.t
+                w = self.changing.world_at(self.t)
+                if w is not self.world:
+                    self.set_world(check_world(w), update_map=False)
             if self._cmd is not None and self.t > self._cmd[2]:
                 self._cmd = None
             if self.goal.state == "active":

@@ -9,7 +9,12 @@ corners in metres, map frame), ``mesh()`` (triangles with per-triangle instance 
 ``name`` is a registered world (``indoor3d``: a procedural apartment per seed) or a
 ``"package.module:function"`` taking the seed, so another world (a household whose residents move
 things over simulated days) plugs in without changing the robot. The robot swaps worlds while
-running with ``TestbotSim.set_world`` (objects moved: the renderer and planner follow).
+running with ``TestbotSim.set_world``.
+
+A **changing world** is an object with ``world_at(t)`` (t: simulated seconds) returning such a
+world: the robot asks it every ``world_period`` simulated seconds and, when it returns another
+object than before, its sensors and motion use the new one (objects moved, doors closed); the
+robot's planning map stays the first world's (it meets changes when it drives into them).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["WORLDS", "load_world"]
+__all__ = ["WORLDS", "load_world", "check_world"]
 
 # registered world name -> "module:function(seed) -> world"
 WORLDS: dict[str, str] = {
@@ -45,6 +50,14 @@ def load_world(name: str = "indoor3d", seed: int = 0) -> Any:
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise TypeError(f"world seed must be an int, got {type(seed).__name__}")
     world = _factory(name)(seed)
+    check_world(world, name)
+    return world
+
+
+def check_world(world: Any, name: str = "world") -> Any:
+    """``world`` itself when it has what the robot needs (a changing world: its ``world_at``), else ``ValueError``."""
+    if callable(getattr(world, "world_at", None)):
+        return world
     for attr in ("boxes", "mesh", "navigable", "nav_origin", "nav_resolution", "is_navigable", "nav_cell",
                  "nav_center"):
         if not hasattr(world, attr):

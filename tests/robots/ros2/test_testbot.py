@@ -326,3 +326,75 @@ def test_closed_door_on_the_way_the_robot_gets_stuck_there_and_gives_up(world):
     sim.set_goal(gx, gy)
     run_until_done(sim, max_steps=6000)
     assert sim.goal.state == "succeeded"
+
+
+def test_goal_in_base_link_turns_in_place_to_look_around(world):
+    sim = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    x, y, yaw = sim.pose
+    g = sim.set_goal(0.0, 0.0, yaw=math.pi / 2, frame="base_link")
+    assert g.state == "active" and g.goal[2] == pytest.approx((yaw + math.pi / 2 + math.pi) % (2 * math.pi) - math.pi)
+    run_until_done(sim, max_steps=200)
+    assert sim.goal.state == "succeeded"
+    assert math.dist(sim.pose[:2], (x, y)) < 0.05
+    turned = (sim.pose[2] - yaw) % (2 * math.pi)
+    assert abs(turned - math.pi / 2) <= sim.config.yaw_tolerance
+
+
+def test_the_same_goal_resent_while_active_changes_nothing(world):
+    """Clients re-send an unreached goal (lost to discovery?): the robot keeps its plan and its
+    give-up timer, so a goal behind a closed door is still aborted."""
+    sim = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    gx, gy = far_free_point(sim, 4.0)
+    g = sim.set_goal(gx, gy, yaw=0.3)
+    for _ in range(30):
+        sim.step()
+    assert sim.set_goal(gx + 0.005, gy, yaw=0.3) is g and g.state == "active" and sim.resent_goals == 1
+    g2 = sim.set_goal(gx, gy, yaw=1.3)  # another yaw: a new goal
+    assert g2 is not g and g2.id == g.id + 1 and g2.state == "active"
+    run_until_done(sim)
+    assert sim.goal.state == "succeeded"
+    assert sim.set_goal(gx, gy, yaw=1.3).id == g2.id + 1  # reached: the same goal again is a new one
+
+
+def test_a_changing_world_moves_what_the_camera_sees(world):
+    """A world with ``world_at(t)`` (a household whose residents move things) is asked every
+    ``world_period`` s: after the object is taken away the detector no longer reports it."""
+    import dataclasses
+
+    sim0 = TestbotSim(TestbotConfig(world_seed=SEED), world=world)
+    # a spot 1.5-2.5 m from an object, facing it, from which the camera sees it
+    for obj in world.objects("object"):
+        cells = np.argwhere(world.navigable & (sim0.clearance >= 0.2))
+        xy = np.array([world.nav_center(r, c) for r, c in cells])
+        d = np.hypot(*(xy - obj.center[:2]).T)
+        spot = None
+        for i in np.flatnonzero((d > 1.5) & (d < 2.5)):
+            sim0.pose = (*xy[i], math.atan2(obj.center[1] - xy[i][1], obj.center[0] - xy[i][0]))
+            if obj.id in {b.id for b, _, _ in sim0.visible_objects()}:
+                spot = sim0.pose
+                break
+        if spot:
+            break
+    assert spot
+    far = max(world.objects("object"), key=lambda b: math.dist(b.center[:2], obj.center[:2]))
+    moved = dataclasses.replace(world, boxes=[dataclasses.replace(b, lo=far.lo, hi=far.hi) if b.id == obj.id else b
+                                              for b in world.boxes])
+
+    class Household:
+        asked: list[float] = []
+
+        def world_at(self, t):
+            self.asked.append(t)
+            return world if t < 5.0 else moved
+
+    house = Household()
+    sim = TestbotSim(TestbotConfig(world_seed=SEED, start=spot, detection_noise=0.0), world=house)
+    seen = []
+    for _ in range(int(9.0 / sim.config.dt)):
+        for t, _, m in sim.step():
+            if t == "/detections":
+                seen.append((sim.t, {d.results[0].hypothesis.class_id for d in m.detections}))
+    assert house.asked[0] == sim.config.t0 and len(house.asked) == 1 + 8  # every world_period (1 s)
+    assert all(obj.category in labels for t, labels in seen if t < 5.0)
+    assert not any(obj.category in labels for t, labels in seen if t >= 5.0)
+    assert sim.map is world  # the robot's map stays the first world's

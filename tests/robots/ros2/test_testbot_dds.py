@@ -168,7 +168,21 @@ def ask(peer, req, timeout=10.0):
     raise TimeoutError(f"no answer to {req} within {timeout} s")
 
 
-def test_bridge_builds_memory_from_the_test_robot(tmp_path, dds_env, twin):
+def wait_status(peer, goal_id, timeout=60.0):
+    """The robot's (non-standard) goal status once goal ``goal_id`` is no longer active."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for s in peer.read("/testbot/goal_status"):
+            st = json.loads(s.data)
+            if st["id"] == goal_id and st["state"] != "active":
+                return st
+        time.sleep(0.02)
+    raise TimeoutError(f"goal {goal_id} still active after {timeout} s")
+
+
+def test_bridge_builds_memory_from_the_test_robot_and_its_goal_drives_it(tmp_path, dds_env, twin):
+    """The bridge remembers the robot's true path and the objects it saw where they are; its
+    `goto` answer (a /goal_pose) drives the robot to the object: the bridge cannot tell it from a robot."""
     run_dir = tmp_path / "run"
     bridge = subprocess.Popen(
         [str(BIN / "embodied-mem"), "robot", "run", "robot=ros2", "transport=dds", "loopback=true", "duration=120",
@@ -179,42 +193,51 @@ def test_bridge_builds_memory_from_the_test_robot(tmp_path, dds_env, twin):
         peer = DdsPeer()
         peer.subscribe("/memory/answer", "std_msgs/msg/String")
         peer.subscribe("/detections", "vision_msgs/msg/Detection3DArray", depth=1000)
+        peer.subscribe("/testbot/goal_status", "std_msgs/msg/String", durability="transient_local")
         assert ask(peer, {"id": 0, "op": "stats"}, timeout=60)["ok"]
         gx, gy = free_point(twin, 6.0, k=1)
-        # the robot waits for the bridge's readers, drives 40 simulated seconds at 10x, then stops
+        # the robot waits for the bridge's readers (and the bridge's /goal_pose writer), then runs at 10x
         peer.writer("/goal_pose", "geometry_msgs/msg/PoseStamped")
-        robot = start_robot(dds_env, "--rate", "10", "--duration", "40", "--wait-for", "/odom", "--wait-for",
-                            "/detections", "--wait-for", "/tf", "--wait-for", "/goal_pose")
+        robot = start_robot(dds_env, "--rate", "10", "--wait-for", "/odom", "--wait-for", "/detections",
+                            "--wait-for", "/tf", "--wait-for", "/goal_pose")
         deadline = time.monotonic() + 60
         while peer.matched("/goal_pose") == 0:  # the robot's reader: the goal is not lost to discovery
             assert time.monotonic() < deadline and robot.poll() is None
             time.sleep(0.02)
         peer.publish("/goal_pose", M.pose_stamped(0.0, gx, gy), "geometry_msgs/msg/PoseStamped")
-        rc, out, err = stop_after(robot, 60)
-        assert rc == 0, err[-3000:]
-        summary = json.loads(out.strip().splitlines()[-1])
+        assert wait_status(peer, 1)["state"] == "succeeded"
         seen = {d.results[0].hypothesis.class_id for m in peer.read("/detections") for d in m.detections}
         assert seen, "the robot saw nothing on its way"
-        time.sleep(1.0)
+        time.sleep(0.5)
 
-        stats = ask(peer, {"id": 1, "op": "stats"})["bridge"]
-        assert stats["skipped"] == {}, stats["skipped"]  # every message well-formed
-        for kind in ("odom", "tf", "tf_static", "detections", "scan", "clock"):
-            assert stats["received"].get(kind, 0) > 0, (kind, stats["received"])
-        assert stats["received"]["odom"] == summary["published"]["/odom"]  # reliable: nothing lost
         truth = {b.category: b.center for b in twin.world.objects("object")}
         for i, label in enumerate(sorted(seen)):
             a = ask(peer, {"id": 10 + i, "op": "locate", "label": label})
             assert a["ok"] and a["locations"], (label, a)
             assert math.dist(a["locations"][0]["position"][:2], truth[label][:2]) < 0.2, (label, a)
-        peer.close()
+        # "go to where you last saw it": the bridge publishes the goal, the robot drives there
+        label = max(seen, key=lambda lb: math.dist(truth[lb][:2], (gx, gy)))
+        goto = ask(peer, {"id": 50, "op": "goto", "label": label})
+        assert goto["ok"], goto
+        st = wait_status(peer, 2)
+        assert st["state"] == "succeeded" and st["goal"][:2] == pytest.approx([goto["goal"]["x"], goto["goal"]["y"]],
+                                                                             abs=1e-3), st
     finally:
-        if robot is not None and robot.poll() is None:
-            stop(robot)
+        rc, out, err = stop(robot) if robot is not None else (None, "", "")
         if bridge.poll() is None:
             bridge.send_signal(signal.SIGINT)
         bout, _ = bridge.communicate(timeout=30)
+    assert rc == 0, err[-3000:]
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert math.dist(summary["pose"][:2], truth[label][:2]) <= twin.config.goal_snap + twin.config.goal_tolerance
+    assert summary["commands"] == {"goal_pose": 2}  # one from the test, one from the bridge
     assert bridge.returncode == 0, bout[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    stats = metrics["run"]
+    assert stats["skipped"] == {}, stats["skipped"]  # every message well-formed
+    for kind in ("odom", "tf", "tf_static", "detections", "scan", "clock"):
+        assert stats["received"].get(kind, 0) > 0, (kind, stats["received"])
+    assert stats["received"]["odom"] == summary["published"]["/odom"]  # reliable: nothing lost
     from embodied_mem.memory import Memory
 
     with Memory.open(run_dir / "memory.db", readonly=True) as mem:
@@ -224,9 +247,3 @@ def test_bridge_builds_memory_from_the_test_robot(tmp_path, dds_env, twin):
         assert t_end == pytest.approx(summary["t"], abs=0.06)
         assert (end.x, end.y) == pytest.approx(summary["pose"][:2], abs=0.03)  # the true pose, not odometry's
         assert summary["travelled_m"] > 3.0
-
-
-def stop_after(proc, timeout):
-    """Wait for a process that stops by itself (--duration); returns (rc, stdout, stderr)."""
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
