@@ -1,6 +1,7 @@
 """``embodied-mem robot``: run the ROS 2 bridge live, or replay a rosbag2 recording into memory.
 
     embodied-mem robot run [overrides]              # robot=ros2 transport=dds|rclpy duration=60 loopback=true
+    embodied-mem robot run task="find mug"          # run one task with the closed loop, then stop
     embodied-mem robot replay BAG_PATH [overrides]  # realtime=1.0 robot.frames.world_frame=odom
     embodied-mem robot testbot [options]            # the test robot (indoor3d over DDS), not a simulator for users
 
@@ -8,7 +9,10 @@ Both are Hydra apps (``configs/robot_run.yaml``, ``configs/robot_replay.yaml``, 
 ``configs/robot/ros2.yaml``); every key is validated by the structured schemas below. Each run
 writes into its Hydra run directory: ``config.yaml``, ``memory.db``, ``map.png`` (occupancy,
 places, trajectory, objects) and ``metrics.json`` (message counts, skipped messages by reason,
-throughput, memory statistics).
+throughput, memory statistics; with the task runner, ``tasks``: each task's outcome and the loop's
+overhead). ``robot run`` runs the closed loop (``tasks=true``, the default): tasks arrive as JSON on
+``/memory/task`` (robots/ros2/README.md), or one is given with ``task="find mug"`` and the run ends
+when it does (exit status 0 when it succeeded, 1 when it failed or the time ran out).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from embodied_mem.agent.config import AgentConfig
 from embodied_mem.memory.config import MemoryConfig
 
 from .ros2.config import Ros2BridgeConfig, robot_memory_config
@@ -40,6 +45,12 @@ def _robot_memory() -> MemoryConfig:
     return robot_memory_config()
 
 
+def _robot_agent() -> AgentConfig:
+    from .ros2.task_runner import robot_agent_config
+
+    return robot_agent_config()
+
+
 @dataclass
 class RobotRunConfig:
     robot: Ros2BridgeConfig = field(default_factory=Ros2BridgeConfig)
@@ -48,6 +59,10 @@ class RobotRunConfig:
     duration: float | None = None
     loopback: bool = False
     plot: bool = True
+    tasks: bool = True  # run the closed loop: tasks from topics.task (/memory/task), progress on task_status
+    task: str | None = None  # one task to run now ("find mug", or JSON); the run ends when it ends
+    lifelong: bool = True  # false: each task starts on an empty memory (the memoryless baseline)
+    agent: AgentConfig = field(default_factory=_robot_agent)  # planner (symbolic | llm), critic, agent.robot skills
 
 
 @dataclass
@@ -191,26 +206,86 @@ def _run_task(cfg: Any) -> None:
         from .ros2.dds import LOOPBACK_URI
 
         os.environ["CYCLONEDDS_URI"] = LOOPBACK_URI
+    task = None
+    if cfg.task:
+        from .ros2.tasks import TaskError, parse_task
+
+        text = str(cfg.task).strip()
+        try:
+            task = parse_task(text if text.startswith("{") else {"task": text})
+        except TaskError as exc:
+            from embodied_mem.hydra_cli import UsageError
+
+            raise UsageError(f"task={cfg.task!r}: {exc}") from None
+        if not cfg.tasks:
+            from embodied_mem.hydra_cli import UsageError
+
+            raise UsageError("task=... needs the task runner: remove tasks=false")
     mem_cfg = MemoryConfig.from_dict(OmegaConf.to_container(cfg.memory))
     memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
                          config=mem_cfg, durability="batch")
     before = _last_pose_time(memory)  # a continued memory (memory.path): summarize only this run's poses
     try:
         bridge = Ros2Bridge(robot, memory=memory)
+        runner = None
         with bridge:
             print(f"bridging ROS 2 ({robot.transport}, domain {robot.domain_id}) into {memory.path}; "
-                  f"queries on {robot.topics.query} -> {robot.topics.answer}. Ctrl-C to stop.")
-            result = bridge.transport.run(duration=cfg.duration)
+                  f"queries on {robot.topics.query} -> {robot.topics.answer}"
+                  + (f"; tasks on {robot.topics.task} -> {robot.topics.task_status}" if cfg.tasks else "")
+                  + ". Ctrl-C to stop.")
+            if cfg.tasks:
+                from .ros2.task_runner import RobotTaskRunner
+
+                runner = RobotTaskRunner(bridge, OmegaConf.to_container(cfg.agent, resolve=True),
+                                         lifelong=bool(cfg.lifelong)).attach()
+            if task is not None:
+                runner.submit(_request(task))
+                result = _run_until_done(bridge, runner, cfg.duration)
+            else:
+                result = bridge.transport.run(duration=cfg.duration)
+            if runner is not None:
+                runner.detach()
         memory.flush()
         metrics = {"status": "ok", "transport": robot.transport, "run": result,
                    "trajectory": _trajectory_summary(memory, after=before),
                    "memory": {k: v for k, v in memory.stats().items() if isinstance(v, (int, float))}}
+        if runner is not None:
+            metrics["tasks"] = runner.metrics()
         if cfg.plot:
             metrics["plots"] = [p for p in [_plot(memory, run_dir / "map.png", "live ROS 2 memory")] if p]
         _write_json(run_dir / "metrics.json", metrics)
         print(f"run directory: {run_dir}")
     finally:
         memory.close()
+    if task is not None:
+        done = metrics["tasks"]["tasks"]
+        last = done[-1] if done else {"state": "not finished", "text": f"still running after {cfg.duration} s"}
+        print(f"task {task.goal!r}: {last['state']}" + (f" ({last['text']})" if last.get("text") else ""))
+        if last["state"] != "succeeded":
+            sys.exit(1)
+
+
+def _request(task: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"task": task.kind}
+    for k in ("label", "id", "timeout"):
+        if getattr(task, k) is not None:
+            out[k] = getattr(task, k)
+    return out
+
+
+def _run_until_done(bridge: Any, runner: Any, duration: float | None) -> dict[str, Any]:
+    """Wait until the runner has no task left (or ``duration`` s of wall time, or Ctrl-C)."""
+    import time
+
+    t0 = time.monotonic()
+    try:
+        while duration is None or time.monotonic() - t0 < duration:
+            time.sleep(0.05)
+            if not runner.busy:
+                break
+    except KeyboardInterrupt:
+        pass
+    return {"wall_s": time.monotonic() - t0, **bridge.stats()}
 
 
 def _hydra(task: Any, config_name: str, overrides: list[str]) -> int:

@@ -9,7 +9,8 @@ Message kinds: ``odom`` (nav_msgs/Odometry), ``tf`` / ``tf_static`` (tf2_msgs/TF
 ``pose`` (geometry_msgs/PoseStamped or PoseWithCovarianceStamped), ``scan``
 (sensor_msgs/LaserScan), ``cloud`` (sensor_msgs/PointCloud2), ``detections``
 (vision_msgs/Detection3DArray), ``detections_json`` and ``query`` (std_msgs/String, JSON), and
-``clock`` (rosgraph_msgs/Clock, only with ``use_sim_time``).
+``clock`` (rosgraph_msgs/Clock, only with ``use_sim_time``), ``task`` (std_msgs/String, JSON task
+request: handed to the ``on_task`` callbacks, i.e. the task runner, ``task_runner.py``).
 
 Time: ``bridge.now()`` is the bridge's clock, seconds: the wall clock, or with ``use_sim_time`` the
 latest ``/clock`` (like a ROS node's clock with ``use_sim_time:=true``; bag replay without a
@@ -22,7 +23,8 @@ flushes stay on the wall clock.
 
 Outputs: ``/memory/answer``, ``/memory/markers`` (every ``marker_period`` s), ``/goal_pose`` and
 ``/memory/map`` (nav_msgs/OccupancyGrid every ``map_period`` s, transient local: see
-``outputs.occupancy_grid`` for its bounds and values).
+``outputs.occupancy_grid`` for its bounds and values); with a task runner attached also
+``/memory/task_status`` (JSON), ``/memory/plan`` (MarkerArray) and ``/cmd_vel`` (Twist).
 
 Queries (``/memory/query`` -> ``/memory/answer``, std_msgs/String JSON; ``id`` is echoed back)::
 
@@ -151,6 +153,8 @@ class Ros2Bridge(RobotBridge):
         self.observed = 0
         self.answers = 0
         self.on_observed: list[Callable[[Percept, float], None]] = []  # (percept, perf_counter when in memory)
+        self.on_task: list[Callable[[str], None]] = []  # JSON task requests from topics.task (the task runner)
+        self.on_tick: list[Callable[[], None]] = []  # called on every tick(), on the transport's thread
         self._last_tick = {"markers": -math.inf, "map": -math.inf, "flush": time.monotonic()}
         self.sim_time: float | None = None  # latest /clock (s) with use_sim_time; None before the first
         self._log_budget: Counter[str] = Counter()
@@ -255,6 +259,9 @@ class Ros2Bridge(RobotBridge):
             if recv_t is None and kind not in ("tf", "tf_static", "query", "detections_json") and _stamp_or_none(msg) in (None, 0.0):
                 self._skip("no_clock", "a zero-stamped message before the first /clock (use_sim_time is on)", topic)
                 return []
+        if kind == "task":
+            self._on_task(msg, topic)
+            return []
         if kind == "query":
             text = getattr(msg, "data", None)
             if not isinstance(text, str):
@@ -280,6 +287,22 @@ class Ros2Bridge(RobotBridge):
         except _Wait:
             self._enqueue(topic, (kind, msg, recv_t, arrival))
             return []
+
+    def _on_task(self, msg: Any, topic: str) -> None:
+        text = getattr(msg, "data", None)
+        if not isinstance(text, str):
+            self._skip("malformed", f"a task must be a std_msgs/String, got {type(msg).__name__}", topic)
+            return
+        if len(text) > self.config.limits.max_json_bytes:
+            self._skip("too_large", f"a task of {len(text)} characters", topic)
+            text = "{}"  # answered as a bad task below
+        if not self.on_task:
+            self._skip("no_task_runner", "a task came but no task runner is attached", topic)
+            self.publish_json("task_status", {"id": None, "state": "error",
+                                              "error": "this bridge runs no task runner (embodied-mem robot run tasks=true)"})
+            return
+        for cb in self.on_task:
+            cb(text)
 
     def _enqueue(self, topic: str, entry: tuple[str, Any, float | None, float | None]) -> None:
         """Queue a message behind its topic's waiting ones; drop the oldest beyond the bounds."""
@@ -457,6 +480,13 @@ class Ros2Bridge(RobotBridge):
             if c.map_period > 0 and c.topics.map and now - self._last_tick["map"] >= c.map_period:
                 self._last_tick["map"] = now
                 self.publish_map()
+        for cb in self.on_tick:
+            try:
+                cb()
+            except Exception:  # a task runner's bug must not stop the bridge
+                self.skipped["tick_error"] += 1
+                if self.skipped["tick_error"] <= 3:
+                    log.exception("error in a tick callback (task runner)")
         wall = time.monotonic()
         if wall - self._last_tick["flush"] >= c.flush_period:
             self._last_tick["flush"] = wall
@@ -481,6 +511,37 @@ class Ros2Bridge(RobotBridge):
             msg = marker_array(self.memory, self.converter.world_frame(), stamp=self.memory.now)
         self._transport.publish("markers", msg, TYPES["markers"][1])
         return msg
+
+    def publish(self, key: str, msg: Any) -> None:
+        """Publish ``msg`` (a rosbags message object) on the output ``key`` of ``topics.TYPES``
+        (answer, markers, goal, map, task_status, plan, cmd_vel); nothing when its topic is off."""
+        if key not in TYPES:
+            raise ValueError(f"unknown output {key!r}; outputs: {sorted(TYPES)}")
+        if getattr(self.config.topics, TYPES[key][0]):
+            self._transport.publish(key, msg, TYPES[key][1])
+
+    def publish_json(self, key: str, obj: Mapping[str, Any]) -> None:
+        """Publish ``obj`` as JSON text (std_msgs/String) on output ``key``."""
+        from .outputs import string_msg
+
+        self.publish(key, string_msg(json.dumps(obj, allow_nan=False, default=str)))
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The lock that serialises message handling and memory access (hold it to read memory from
+        another thread)."""
+        return self._lock
+
+    def use_memory(self, memory: Any) -> Any:
+        """Write into ``memory`` from now on (e.g. a fresh one per task for a memoryless baseline);
+        returns the memory used so far (its owner closes it)."""
+        from .convert import OccupancyMirror
+
+        with self._lock:
+            old, self.memory = self.memory, memory
+            if self.converter is not None:  # it sends only changed cells: the new memory needs them all
+                self.converter.mirror = OccupancyMirror()
+            return old
 
     # ------------------------------------------------------------------ queries
     def answer(self, request: str | Mapping[str, Any]) -> dict[str, Any]:

@@ -38,6 +38,10 @@ class TopicsConfig:
     goal: str = "/goal_pose"  # geometry_msgs/PoseStamped (Nav2's goal topic)
     map: str = "/memory/map"  # nav_msgs/OccupancyGrid of memory's occupancy (transient local)
     clock: str = "/clock"  # rosgraph_msgs/Clock, read only with use_sim_time
+    task: str = "/memory/task"  # std_msgs/String, JSON task request (tasks.py)
+    task_status: str = "/memory/task_status"  # std_msgs/String, JSON task progress and result
+    plan: str = "/memory/plan"  # visualization_msgs/MarkerArray: the running task's plan and target
+    cmd_vel: str = "/cmd_vel"  # geometry_msgs/Twist: turning in place (look around) and stopping
 
 
 @dataclass
@@ -141,6 +145,8 @@ class Ros2BridgeConfig:
     map_period: float = 5.0  # s between OccupancyGrid publications on topics.map (0: off)
     map_window: float = 40.0  # m: side of the square around the robot the OccupancyGrid covers (at most)
     use_sim_time: bool = False  # take time from /clock (simulation, bag replay) instead of the wall clock
+    navigation: str = "auto"  # auto | nav2 | goal_pose: how navigate goals reach the robot (task runner)
+    nav2_action: str = "navigate_to_pose"  # Nav2's NavigateToPose action server (rclpy transport)
     topics: TopicsConfig = field(default_factory=TopicsConfig)
     frames: FramesConfig = field(default_factory=FramesConfig)
     qos: QosConfig = field(default_factory=QosConfig)
@@ -167,6 +173,8 @@ class Ros2BridgeConfig:
             raise ValueError("robot.frames.max_waiting, max_waiting_bytes and max_frames must be >= 1")
         if self.transport not in ("dds", "rclpy", "bag"):
             raise ValueError(f"robot.transport must be dds, rclpy or bag, got {self.transport!r}")
+        if self.navigation not in ("auto", "nav2", "goal_pose"):
+            raise ValueError(f"robot.navigation must be auto, nav2 or goal_pose, got {self.navigation!r}")
         if self.pose_source not in ("auto", "odom", "tf", "pose"):
             raise ValueError(f"robot.pose_source must be auto, odom, tf or pose, got {self.pose_source!r}")
         for r in (self.qos.reliability, self.qos.sensor_reliability):

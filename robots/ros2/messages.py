@@ -14,7 +14,7 @@ import numpy as np
 from .types import typestore
 
 __all__ = ["T", "stamp", "header", "point", "quat_yaw", "pose", "odometry", "pose_stamped", "tf_message",
-           "laser_scan", "point_cloud", "detection3d_array", "string"]
+           "laser_scan", "point_cloud", "detection3d_array", "string", "twist"]
 
 
 def T(name: str) -> Any:
@@ -113,3 +113,9 @@ def detection3d_array(t: float, frame: str, dets: Iterable[tuple[str, Sequence[f
 
 def string(text: str) -> Any:
     return T("std_msgs/msg/String")(data=text)
+
+
+def twist(linear_x: float = 0.0, angular_z: float = 0.0) -> Any:
+    """geometry_msgs/Twist: forward speed (m/s) and turn rate (rad/s, counter-clockwise); 0, 0 stops."""
+    V = T("geometry_msgs/msg/Vector3")
+    return T("geometry_msgs/msg/Twist")(linear=V(x=float(linear_x), y=0.0, z=0.0), angular=V(x=0.0, y=0.0, z=float(angular_z)))

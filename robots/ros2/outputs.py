@@ -17,7 +17,7 @@ import numpy as np
 from .messages import header, point, pose, string
 from .types import typestore
 
-__all__ = ["string_msg", "marker_array", "occupancy_grid", "goal_pose", "answer_query", "QueryError"]
+__all__ = ["string_msg", "marker_array", "plan_markers", "occupancy_grid", "goal_pose", "answer_query", "QueryError"]
 
 
 class QueryError(ValueError):
@@ -88,6 +88,33 @@ def marker_array(memory: Any, frame: str, stamp: float | None = None, max_object
                                    scale=0.2, text=loc.instance or label))
             mid += 1
     return _T("visualization_msgs/msg/MarkerArray")(markers=markers)
+
+
+def plan_markers(frame: str, stamp: float | None, robot: tuple[float, float] | None,
+                 goal: tuple[float, float] | None, lines: list[str], aside: list[tuple[float, float]] = (),
+                 target: tuple[float, float] | None = None) -> Any:
+    """visualization_msgs/MarkerArray of the running task (namespace ``plan``): DELETEALL, the
+    navigation goal (red arrow-less sphere) and a line from the robot to it, the object the robot
+    heads for (``target``, yellow cube), targets the critic put aside (grey cubes), and the plan as
+    text above the robot (``lines``: the task, then the subgoals, current first)."""
+    M = _T("visualization_msgs/msg/Marker")
+    out = [_marker(frame, stamp, "", 0, M.ARROW, action=M.DELETEALL)]
+    if goal is not None:
+        out.append(_marker(frame, stamp, "plan_goal", 0, M.SPHERE, pose=_pose(goal[0], goal[1], 0.1), scale=0.3,
+                           color=_color(1.0, 0.1, 0.1)))
+        if robot is not None:
+            out.append(_marker(frame, stamp, "plan_path", 0, M.LINE_STRIP, scale=0.05, color=_color(1.0, 0.1, 0.1, 0.8),
+                               points=[_point(robot[0], robot[1], 0.05), _point(goal[0], goal[1], 0.05)]))
+    if target is not None:
+        out.append(_marker(frame, stamp, "plan_target", 0, M.CUBE, pose=_pose(target[0], target[1], 0.3), scale=0.35,
+                           color=_color(1.0, 0.85, 0.0, 0.9)))
+    if aside:
+        out.append(_marker(frame, stamp, "plan_aside", 0, M.CUBE_LIST, scale=0.3, color=_color(0.5, 0.5, 0.5, 0.7),
+                           points=[_point(x, y, 0.15) for x, y in aside]))
+    if lines and robot is not None:
+        out.append(_marker(frame, stamp, "plan_text", 0, M.TEXT_VIEW_FACING, pose=_pose(robot[0], robot[1], 1.2),
+                           scale=0.25, color=_color(1.0, 1.0, 1.0), text="\n".join(lines[:6])))
+    return _T("visualization_msgs/msg/MarkerArray")(markers=out)
 
 
 def occupancy_grid(memory: Any, frame: str, stamp: float | None, window: float = 40.0,

@@ -39,7 +39,8 @@ import numpy as np
 
 from . import messages as M
 
-__all__ = ["SimulatedRobot", "write_bag", "copy_recording", "convert_recording", "play_over_dds", "FakeRclpy"]
+__all__ = ["SimulatedRobot", "DrivenRobot", "write_bag", "copy_recording", "convert_recording", "play_over_dds",
+           "FakeRclpy"]
 
 
 @dataclass
@@ -137,6 +138,174 @@ class SimulatedRobot:
         """Length (m) of the map-frame path driven in ``duration`` s, sampled like ``/odom``."""
         pts = [self.pose_at(self.speed * i / self.odom_rate) for i in range(int(duration * self.odom_rate) + 1)]
         return sum(math.dist(a[:2], b[:2]) for a, b in zip(pts, pts[1:]))
+
+
+@dataclass
+class DrivenRobot:
+    """A robot that obeys ``/goal_pose`` and ``/cmd_vel`` in a ``width`` × ``height`` room with wall
+    segments inside (``walls``, map frame, metres; a list, so a test may close a door mid-run).
+
+    ``goal(msg)`` takes a PoseStamped (map frame): the robot plans a path over the floor (0.1 m
+    grid, 8-connected, cells at least ``radius`` from every wall) and follows it at ``speed``; a
+    goal no path reaches leaves the robot standing (like a follower without a route), and a wall
+    appearing across its path stops it where the wall comes within ``radius``. ``twist(msg)`` turns it in place at ``angular.z`` for 0.5 s.
+    ``step(dt)`` advances it and returns the messages a robot publishes, as ``(kind, topic, msg)``
+    for ``Ros2Bridge.handle``: ``/tf`` (map -> odom identity, odom -> base_link), ``/odom``, ``/scan``
+    (ray-cast against the walls, every ``scan_every`` steps) and ``/detections`` (objects in the
+    camera cone with a clear line of sight, in base_link). In-process, for unit tests of the task
+    runner; the DDS test robot is a separate process.
+    """
+
+    width: float = 8.0
+    height: float = 6.0
+    walls: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)
+    objects: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    x: float = 1.0
+    y: float = 1.0
+    yaw: float = 0.0
+    speed: float = 0.5
+    turn_rate: float = 1.5
+    radius: float = 0.2
+    camera_fov: float = 1.2
+    camera_range: float = 3.0
+    n_rays: int = 180
+    scan_every: int = 2
+    t: float = 1000.0
+
+    def __post_init__(self) -> None:
+        self._goal: tuple[float, float] | None = None
+        self._route: list[tuple[float, float]] = []
+        self._spin: tuple[float, float] | None = None  # (rate, until t)
+        self._i = 0
+        self.path = 0.0
+
+    def segments(self) -> np.ndarray:
+        w, h = self.width, self.height
+        room = [((0, 0), (w, 0)), ((w, 0), (w, h)), ((w, h), (0, h)), ((0, h), (0, 0))]
+        return np.array([[a[0], a[1], b[0], b[1]] for a, b in room + list(self.walls)], dtype=float)
+
+    def goal(self, msg: Any) -> None:
+        self._goal = (float(msg.pose.position.x), float(msg.pose.position.y))
+        self._route = self.plan((self.x, self.y), self._goal)
+
+    def plan(self, a: tuple[float, float], b: tuple[float, float], cell: float = 0.1) -> list[tuple[float, float]]:
+        """Waypoints from ``a`` to ``b`` over cells clear of walls (empty: no path)."""
+        import heapq
+
+        nx, ny = int(self.width / cell), int(self.height / cell)
+        xs, ys = (np.arange(nx) + 0.5) * cell, (np.arange(ny) + 0.5) * cell
+        gx, gy = np.meshgrid(xs, ys, indexing="ij")
+        pts = np.stack([gx.ravel(), gy.ravel()], 1)
+        seg = self.segments()
+        sa, ab = seg[:, :2], seg[:, 2:] - seg[:, :2]
+        clear = np.full(len(pts), np.inf)
+        for k in range(len(seg)):
+            tt = np.clip(((pts - sa[k]) @ ab[k]) / max(float(ab[k] @ ab[k]), 1e-12), 0, 1)
+            clear = np.minimum(clear, np.hypot(*(sa[k] + tt[:, None] * ab[k] - pts).T))
+        ok = (clear > self.radius + 0.02).reshape(nx, ny)
+
+        def cell_of(p: tuple[float, float]) -> tuple[int, int]:
+            return (min(nx - 1, max(0, int(p[0] / cell))), min(ny - 1, max(0, int(p[1] / cell))))
+
+        s0, g0 = cell_of(a), cell_of(b)
+        if not ok[g0]:
+            return []
+        ok[s0] = True
+        dist, prev, heap = {s0: 0.0}, {}, [(0.0, s0)]
+        while heap:
+            d, c = heapq.heappop(heap)
+            if c == g0:
+                break
+            if d > dist.get(c, np.inf):
+                continue
+            for dx in (-1, 0, 1):
+                for dy in (-1, 0, 1):
+                    n = (c[0] + dx, c[1] + dy)
+                    if (dx or dy) and 0 <= n[0] < nx and 0 <= n[1] < ny and ok[n] and ok[c[0] + dx, c[1]] \
+                            and ok[c[0], c[1] + dy]:
+                        nd = d + math.hypot(dx, dy)
+                        if nd < dist.get(n, np.inf):
+                            dist[n], prev[n] = nd, c
+                            heapq.heappush(heap, (nd, n))
+        if g0 not in dist:
+            return []
+        route, c = [b], g0
+        while c in prev:
+            c = prev[c]
+            route.append(((c[0] + 0.5) * cell, (c[1] + 0.5) * cell))
+        return route[::-1][1:] if len(route) > 1 else route
+
+    def twist(self, msg: Any) -> None:
+        rate = float(msg.angular.z)
+        self._spin = (rate, self.t + 0.5) if rate else None
+
+    def _clearance(self, x: float, y: float) -> float:
+        seg = self.segments()
+        a, b = seg[:, :2], seg[:, 2:]
+        ab = b - a
+        tt = np.clip(((np.array([x, y]) - a) * ab).sum(1) / np.maximum((ab * ab).sum(1), 1e-12), 0, 1)
+        return float(np.min(np.hypot(*(a + ab * tt[:, None] - np.array([x, y])).T)))
+
+    def _cast(self, ox: float, oy: float, ang: np.ndarray) -> np.ndarray:
+        seg = self.segments()
+        dx, dy = np.cos(ang)[:, None], np.sin(ang)[:, None]
+        ex, ey = (seg[:, 2] - seg[:, 0])[None], (seg[:, 3] - seg[:, 1])[None]
+        den = dx * ey - dy * ex
+        with np.errstate(divide="ignore", invalid="ignore"):
+            qx, qy = seg[:, 0][None] - ox, seg[:, 1][None] - oy
+            r = (qx * ey - qy * ex) / den
+            u = (qx * dy - qy * dx) / den
+            hit = (np.abs(den) > 1e-12) & (r > 1e-9) & (u >= 0) & (u <= 1)
+        return np.where(hit, r, np.inf).min(1)
+
+    def step(self, dt: float = 0.1) -> list[tuple[str, str, Any]]:
+        self.t += dt
+        if self._spin is not None and self.t <= self._spin[1]:
+            self.yaw += self._spin[0] * dt
+        elif self._route:
+            gx, gy = self._route[0]
+            d = math.hypot(gx - self.x, gy - self.y)
+            if d <= 0.05 or (len(self._route) > 1 and d <= 0.15):
+                self._route.pop(0)
+            else:
+                want = math.atan2(gy - self.y, gx - self.x)
+                err = (want - self.yaw + math.pi) % (2 * math.pi) - math.pi
+                turn = max(-self.turn_rate * dt, min(self.turn_rate * dt, err))
+                self.yaw += turn
+                if abs(err) < 0.3:
+                    step = min(d, self.speed * dt)
+                    nx, ny = self.x + step * math.cos(self.yaw), self.y + step * math.sin(self.yaw)
+                    if self._clearance(nx, ny) > self.radius:
+                        self.path += math.hypot(nx - self.x, ny - self.y)
+                        self.x, self.y = nx, ny
+        self.yaw = (self.yaw + math.pi) % (2 * math.pi) - math.pi
+        t, out = self.t, []
+        out.append(("tf", "/tf", M.tf_message([("map", "odom", t, 0.0, 0.0, 0.0, 0.0),
+                                               ("odom", "base_link", t, self.x, self.y, 0.0, self.yaw)])))
+        out.append(("odom", "/odom", M.odometry(t, self.x, self.y, self.yaw)))
+        if self._i % self.scan_every == 0:
+            inc = 2 * math.pi / self.n_rays
+            ang = self.yaw - math.pi + np.arange(self.n_rays) * inc
+            out.append(("scan", "/scan", M.laser_scan(t, "base_link", self._cast(self.x, self.y, ang),
+                                                      angle_min=-math.pi, angle_increment=inc, range_max=12.0)))
+            out.append(("detections", "/detections", M.detection3d_array(t, "base_link", self.visible())))
+        self._i += 1
+        return out
+
+    def visible(self) -> list[tuple[str, tuple[float, float, float], float, str]]:
+        """Objects in the camera cone with a clear line of sight, as (label, base_link xyz, score, id)."""
+        out = []
+        c, s = math.cos(-self.yaw), math.sin(-self.yaw)
+        for label, (px, py, pz) in self.objects.items():
+            dx, dy = px - self.x, py - self.y
+            r = math.hypot(dx, dy)
+            bearing = (math.atan2(dy, dx) - self.yaw + math.pi) % (2 * math.pi) - math.pi
+            if r > self.camera_range or abs(bearing) > self.camera_fov / 2:
+                continue
+            if self._cast(self.x, self.y, np.array([math.atan2(dy, dx)]))[0] < r - 0.05:
+                continue  # a wall in between
+            out.append((label, (c * dx - s * dy, s * dx + c * dy, pz), 0.9, ""))
+        return out
 
 
 def write_bag(path: str | Path, messages: Iterator[tuple[str, str, float, Any]], storage: str = "sqlite3",
@@ -512,3 +681,102 @@ class FakeRclpy:
                 "rosbags": cls, "serialize": staticmethod(serialize),
                 "deserialize": staticmethod(lambda data, _n=name: store.deserialize_cdr(data, _n))})
         return self._classes[name]
+
+
+# ---------------------------------------------------------------------------------------------
+# Nav2 NavigateToPose contract fake
+
+
+class _Future:
+    """``rclpy.task.Future``: ``result()``, ``done()``, ``add_done_callback(cb)`` (called with the future)."""
+
+    def __init__(self) -> None:
+        self._result: Any = None
+        self._done = False
+        self._cbs: list[Any] = []
+
+    def set_result(self, value: Any) -> None:
+        self._result, self._done = value, True
+        for cb in self._cbs:
+            cb(self)
+
+    def result(self) -> Any:
+        return self._result
+
+    def done(self) -> bool:
+        return self._done
+
+    def add_done_callback(self, cb: Any) -> None:
+        if self._done:
+            cb(self)
+        else:
+            self._cbs.append(cb)
+
+
+def _ns(**kw: Any) -> SimpleNamespace:
+    return SimpleNamespace(**kw)
+
+
+class FakeNav2:
+    """A *contract fake* of Nav2's ``NavigateToPose`` action as rclpy's ``ActionClient`` sees it
+    (``rclpy.action.ActionClient(node, NavigateToPose, "navigate_to_pose")``: ``wait_for_server``,
+    ``send_goal_async(goal, feedback_callback=)`` -> future of a goal handle with ``accepted``,
+    ``get_result_async()`` (-> ``.result().status``) and ``cancel_goal_async()``;
+    ``NavigateToPose.Goal()`` with ``pose`` a PoseStamped; feedback ``.feedback.distance_remaining``;
+    ``action_msgs.msg.GoalStatus`` codes). ``api`` plugs into ``Nav2Navigator(..., action_api=)``.
+    The test plays the server: ``goals`` holds what was sent; ``feedback(d)``, ``finish(status)``
+    and ``reject_next`` act on the latest goal."""
+
+    STATUS_SUCCEEDED, STATUS_CANCELED, STATUS_ABORTED = 4, 5, 6
+
+    def __init__(self, server: bool = True) -> None:
+        self.server = server
+        self.goals: list[Any] = []
+        self.cancels = 0
+        self.reject_next = False
+        self._live: list[tuple[Any, Any]] = []  # (feedback callback, result future) per goal
+        fake = self
+
+        class Goal:
+            def __init__(self) -> None:
+                self.pose = _ns(header=_ns(frame_id="", stamp=_ns(sec=0, nanosec=0)),
+                                pose=_ns(position=_ns(x=0.0, y=0.0, z=0.0), orientation=_ns(x=0.0, y=0.0, z=0.0, w=1.0)))
+                self.behavior_tree = ""
+
+        class ActionClient:
+            def __init__(self, node: Any, action_type: Any, action_name: str) -> None:
+                self.node, self.action_type, self.action_name = node, action_type, action_name
+
+            def wait_for_server(self, timeout_sec: float | None = None) -> bool:
+                return fake.server
+
+            def send_goal_async(self, goal: Any, feedback_callback: Any = None) -> _Future:
+                fake.goals.append(goal)
+                fut, res = _Future(), _Future()
+                accepted = not fake.reject_next
+                fake.reject_next = False
+
+                def cancel() -> _Future:
+                    fake.cancels += 1
+                    f = _Future()
+                    f.set_result(_ns(goals_canceling=[goal]))
+                    if not res.done():
+                        res.set_result(_ns(status=fake.STATUS_CANCELED, result=_ns()))
+                    return f
+
+                handle = _ns(accepted=accepted, get_result_async=lambda: res, cancel_goal_async=cancel)
+                fake._live.append((feedback_callback, res))
+                fut.set_result(handle)
+                return fut
+
+        self.api = _ns(ActionClient=ActionClient, NavigateToPose=_ns(Goal=Goal),
+                       GoalStatus=_ns(STATUS_SUCCEEDED=4, STATUS_CANCELED=5, STATUS_ABORTED=6))
+
+    def feedback(self, distance_remaining: float) -> None:
+        cb, _ = self._live[-1]
+        if cb is not None:
+            cb(_ns(feedback=_ns(distance_remaining=float(distance_remaining))))
+
+    def finish(self, status: int) -> None:
+        _, res = self._live[-1]
+        res.set_result(_ns(status=int(status), result=_ns()))

@@ -17,6 +17,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "detections_json": ("detections_json", "std_msgs/msg/String"),
     "query": ("query", "std_msgs/msg/String"),
     "clock": ("clock", "rosgraph_msgs/msg/Clock"),  # only with use_sim_time
+    "task": ("task", "std_msgs/msg/String"),  # JSON task request (tasks.py), for the task runner
 }
 # outputs: key -> (topic config key, ROS 2 type)
 TYPES: dict[str, tuple[str, str]] = {
@@ -24,6 +25,9 @@ TYPES: dict[str, tuple[str, str]] = {
     "markers": ("markers", "visualization_msgs/msg/MarkerArray"),
     "goal": ("goal", "geometry_msgs/msg/PoseStamped"),
     "map": ("map", "nav_msgs/msg/OccupancyGrid"),
+    "task_status": ("task_status", "std_msgs/msg/String"),  # JSON task progress and result
+    "plan": ("plan", "visualization_msgs/msg/MarkerArray"),  # the running task's plan and target
+    "cmd_vel": ("cmd_vel", "geometry_msgs/msg/Twist"),  # turning in place (look around), stopping
 }
 # outputs published transient local (depth 1): late joiners (RViz) get the last one, like map_server
 LATCHED: frozenset[str] = frozenset({"map"})

@@ -19,7 +19,8 @@ def test_rviz_config_shows_the_bridge_topics_in_its_world_frame() -> None:
     topics, frames = TopicsConfig(), FramesConfig()
     assert cfg["Global Options"]["Fixed Frame"] == frames.world_frame
     shown = {d["Class"].split("/")[-1]: d for d in cfg["Displays"]}
-    assert shown["MarkerArray"]["Topic"]["Value"] == topics.markers
+    arrays = {d["Topic"]["Value"]: d for d in cfg["Displays"] if d["Class"].endswith("/MarkerArray")}
+    assert arrays[topics.markers]["Enabled"] and arrays[topics.plan]["Enabled"]  # memory, and the task's plan
     assert shown["Pose"]["Topic"]["Value"] == topics.goal
     assert shown["LaserScan"]["Topic"]["Value"] == topics.scan
     assert shown["Odometry"]["Topic"]["Value"] == topics.odom
@@ -29,6 +30,6 @@ def test_rviz_config_shows_the_bridge_topics_in_its_world_frame() -> None:
         assert m["Topic"]["Durability Policy"] == "Transient Local" and m["Topic"]["Reliability Policy"] == "Reliable"
     # sensors come best effort, as the bridge subscribes them; its own outputs are reliable
     assert QosConfig().sensor_reliability == "best_effort" and shown["LaserScan"]["Topic"]["Reliability Policy"] == "Best Effort"
-    assert shown["MarkerArray"]["Topic"]["Reliability Policy"] == "Reliable"
+    assert all(d["Topic"]["Reliability Policy"] == "Reliable" for d in arrays.values())
     tools = {t["Class"].split("/")[-1]: t for t in cfg["Tools"]}
     assert tools["SetGoal"]["Topic"]["Value"] == topics.goal

@@ -1,0 +1,305 @@
+"""ROS 2 tasks benchmark: the closed loop drives the test robot over DDS, with lifelong memory vs
+without (frontier search only), on the same worlds and task lists in the same run.
+
+Run: ``.venv/bin/python benchmarks/ros2_tasks.py`` (about 10 minutes; root needed: it re-runs itself
+in a private network namespace so DDS stays on loopback). Results:
+``benchmarks/results/ros2_tasks.{md,json}``.
+
+Per world (an indoor3d apartment, ``--worlds`` seeds) the test robot (``embodied-mem robot
+testbot``, a separate process, ``--rate`` simulated seconds per wall second) is driven by a bridge
+with a ``RobotTaskRunner`` (symbolic planner, default settings) through ``--tasks`` tasks in a row:
+every object of the apartment once (``find``), in a shuffled order, then repeats of objects asked
+before (``goto`` for the memory robot: it remembers where; a memoryless robot cannot, so it gets
+``find``). Before each task the robot is sent (plain ``/goal_pose``, no task running) to the task's
+start point, a random free spot drawn per task, the same for both robots. Two robots, each on a fresh copy of the world from
+the same start pose:
+
+- **memory**: one lifelong memory across the tasks (``lifelong=True``);
+- **memoryless**: every task starts on an empty memory (``lifelong=False``): it maps and searches
+  by frontiers from scratch — the same loop, skills and critic, no memory of earlier tasks.
+
+Scores per task: success = the task reports success and the robot's true pose (map frame, from TF:
+the test robot's localiser corrects its odometry drift exactly) ends within ``SUCCESS_RADIUS`` of
+an object of that label (ground truth from a twin of the world, never shown to the robots); SPL =
+success × shortest / max(shortest, travelled), shortest = geodesic over the apartment's navigable
+floor from the task's start to the nearest cell within ``SUCCESS_RADIUS`` of such an object;
+time = simulated seconds; decisions = loop steps, plans = planner calls. "Seen before" = the memory
+robot's memory held a sighting of the label (current or past) when the task began. Loop overhead
+(wall clock, this process): ms per decision (``AgentLoop.act``), ms from a percept that carried a
+sighting to the new goal the next decision sent. Absolute times are disturbed by other jobs on
+the machine (2 cores shared); the comparison is within the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+SUCCESS_RADIUS = 1.5  # m from the object's centre (reach 1.2 m + localisation and box noise)
+TASK_TIMEOUT = 200.0  # simulated s per task
+
+
+def objects_of(sim) -> dict[str, list[tuple[float, float]]]:
+    out: dict[str, list[tuple[float, float]]] = {}
+    for o in sim.world.objects(kind="object"):
+        out.setdefault(o.category, []).append(((o.lo[0] + o.hi[0]) / 2, (o.lo[1] + o.hi[1]) / 2))
+    return out
+
+
+_CENTRES: dict[int, np.ndarray] = {}
+
+
+def geodesic(sim, start: tuple[float, float], goals: list[tuple[float, float]], radius: float) -> float:
+    """Shortest path (m, 8-connected over navigable cells at least the robot's radius from obstacles)
+    from ``start`` to any cell within ``radius`` of a goal; inf if none."""
+    w = sim.world
+    res = float(w.nav_resolution)
+    free = sim.clearance > 0  # the world's navigable floor (already kept the robot's radius from obstacles)
+    h, wd = free.shape
+    ii, jj = np.nonzero(free)
+    if id(sim) not in _CENTRES:
+        _CENTRES[id(sim)] = np.array([w.nav_center(i, j) for i, j in zip(ii, jj)])
+    centres = _CENTRES[id(sim)]
+    target = np.zeros_like(free)
+    for gx, gy in goals:
+        near = np.hypot(centres[:, 0] - gx, centres[:, 1] - gy) <= radius
+        target[ii[near], jj[near]] = True
+    s = w.nav_cell(*start)
+    s = (int(s[0]), int(s[1]))
+    if not (0 <= s[0] < h and 0 <= s[1] < wd):
+        return math.inf
+    dist = {s: 0.0}
+    heap = [(0.0, s)]
+    steps = [(di, dj, res * math.hypot(di, dj)) for di in (-1, 0, 1) for dj in (-1, 0, 1) if di or dj]
+    while heap:
+        d, (i, j) = heapq.heappop(heap)
+        if target[i, j]:
+            return d
+        if d > dist.get((i, j), math.inf):
+            continue
+        for di, dj, c in steps:
+            n = (i + di, j + dj)
+            if 0 <= n[0] < h and 0 <= n[1] < wd and free[n] and free[i + di, j] and free[i, j + dj]:
+                nd = d + c
+                if nd < dist.get(n, math.inf):
+                    dist[n] = nd
+                    heapq.heappush(heap, (nd, n))
+    return math.inf
+
+
+def task_list(sim, labels: list[str], n: int, seed: int) -> list[tuple[str, str, tuple[float, float]]]:
+    """(kind, label, start): every label once as ``find`` (shuffled), then repeats as ``goto``, n in
+    all; each from a random free start point (at least 0.4 m from obstacles)."""
+    rng = np.random.default_rng(seed)
+    order = [str(x) for x in rng.permutation(labels)]
+    kinds = [("find", lab) for lab in order[:n]]
+    while len(kinds) < n:
+        kinds.append(("goto", order[int(rng.integers(0, min(len(order), len(kinds))))]))
+    cells = np.argwhere(sim.clearance >= 0.4)
+    starts = [tuple(float(v) for v in sim.world.nav_center(*cells[int(rng.integers(len(cells)))])) for _ in kinds]
+    return [(k, lab, st) for (k, lab), st in zip(kinds, starts)]
+
+
+def drive_to(bridge, xy: tuple[float, float], rate: float, timeout_sim: float = 90.0) -> None:
+    """Send the robot to ``xy`` on /goal_pose (between tasks, no task running) and wait until it is there."""
+    from embodied_mem.robots.ros2 import messages as M
+
+    with bridge.lock:
+        t0 = bridge.memory.now
+    sent = -math.inf
+    while True:
+        with bridge.lock:
+            p, now = bridge.memory.spatial.pose(), bridge.memory.now
+        if p is not None and math.dist((p.x, p.y), xy) <= 0.3:
+            return
+        if now is not None and t0 is not None and now - t0 > timeout_sim:
+            print(f"  (could not reach the start {xy} within {timeout_sim:g} s; starting from {p.x:.2f}, {p.y:.2f})")
+            return
+        if time.monotonic() - sent > 5.0:
+            bridge.publish("goal", M.pose_stamped(now or 0.0, xy[0], xy[1], 0.0, frame="map"))
+            sent = time.monotonic()
+        time.sleep(0.05)
+
+
+def run_robot(world_seed: int, tasks: list[tuple[str, str]], lifelong: bool, rate: float, twin, objs) -> dict:
+    """One robot through the task list on a fresh test robot process; per-task records and overhead."""
+    from embodied_mem.robots.ros2.bridge import Ros2Bridge
+    from embodied_mem.robots.ros2.task_runner import RobotTaskRunner
+
+    proc = subprocess.Popen([sys.executable, "-m", "embodied_mem.robots.ros2.testbot", "--world-seed", str(world_seed),
+                             "--loopback", "--quiet", "--rate", str(rate), "--wait-for", "/goal_pose"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    records = []
+    bridge = Ros2Bridge({"use_sim_time": True, "marker_period": 0, "map_period": 0})
+    try:
+        with bridge:
+            runner = RobotTaskRunner(bridge, lifelong=lifelong).attach()
+            t_wait = time.monotonic()
+            while bridge.memory.spatial.pose() is None:
+                if time.monotonic() - t_wait > 60:
+                    raise TimeoutError("the test robot sent no pose within 60 s")
+                time.sleep(0.1)
+            for k, (kind, label, start) in enumerate(tasks):
+                kind = kind if lifelong else "find"  # a memoryless robot cannot go back to what it saw
+                drive_to(bridge, start, rate)  # both robots start each task from the same pose
+                with bridge.lock:
+                    mem = bridge.memory
+                    p0 = mem.spatial.pose()
+                    seen = bool(mem.spatial.history(label)) if lifelong else None
+                n = len(runner.results)
+                w0 = time.monotonic()
+                runner.submit({"id": k, "task": kind, "label": label, "timeout": TASK_TIMEOUT})
+                while len(runner.results) == n:
+                    if time.monotonic() - w0 > TASK_TIMEOUT / max(rate, 0.5) * 3 + 60:
+                        raise TimeoutError(f"task {k} ({kind} {label}) never ended: {runner.status()}")
+                    time.sleep(0.05)
+                r = runner.results[-1]
+                time.sleep(0.3)  # the last poses of the task arrive
+                with bridge.lock:
+                    p1 = bridge.memory.spatial.pose()
+                end_d = min(math.dist((p1.x, p1.y), o) for o in objs[label])
+                success = r.state == "succeeded" and end_d <= SUCCESS_RADIUS
+                shortest = geodesic(twin, (p0.x, p0.y), objs[label], SUCCESS_RADIUS)
+                spl = (shortest / max(shortest, r.travelled, 1e-9)) if success and math.isfinite(shortest) else 0.0
+                records.append({"k": k, "kind": kind, "label": label, "state": r.state, "success": success,
+                                "end_distance": end_d, "shortest": shortest, "travelled": r.travelled, "spl": spl,
+                                "time_s": r.elapsed, "wall_s": time.monotonic() - w0, "decisions": r.decisions,
+                                "plans": r.plans, "seen_before": seen, "critic": len(r.interventions),
+                                "text": r.text})
+                print(f"  {'memory' if lifelong else 'memoryless'} world {world_seed} #{k} {kind} {label}: "
+                      f"{r.state} ({'ok' if success else 'FAIL'}), {r.elapsed:.0f} s, {r.travelled:.1f} m "
+                      f"(shortest {shortest:.1f}), SPL {spl:.2f}", flush=True)
+            m = runner.metrics()
+            runner.detach()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return {"tasks": records, "decision_ms_all": runner.decision_ms, "percept_to_goal_ms_all": runner.percept_to_goal_ms,
+            "decision_ms": m["decision_ms"], "percept_to_goal_ms": m["percept_to_goal_ms"]}
+
+
+def summarize(recs: list[dict], dec: list[float], p2g: list[float]) -> dict:
+    def mean(xs):
+        return float(np.mean(xs)) if xs else float("nan")
+
+    seen = [r for r in recs if r["seen_before"]]
+    return {"n": len(recs), "success": mean([r["success"] for r in recs]), "spl": mean([r["spl"] for r in recs]),
+            "time_s": mean([r["time_s"] for r in recs]), "travelled": mean([r["travelled"] for r in recs]),
+            "decisions": mean([r["decisions"] for r in recs]), "plans": mean([r["plans"] for r in recs]),
+            "n_seen_before": len(seen), "success_seen_before": mean([r["success"] for r in seen]),
+            "spl_seen_before": mean([r["spl"] for r in seen]),
+            "decision_ms_p50": float(np.percentile(dec, 50)) if dec else None,
+            "decision_ms_p99": float(np.percentile(dec, 99)) if dec else None,
+            "percept_to_goal_ms_p50": float(np.percentile(p2g, 50)) if p2g else None,
+            "percept_to_goal_ms_p99": float(np.percentile(p2g, 99)) if p2g else None,
+            "n_decisions": len(dec), "n_percept_to_goal": len(p2g)}
+
+
+def write_report(res: dict) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "ros2_tasks.json").write_text(json.dumps(res, indent=1, default=float))
+    m, b = res["summary"]["memory"], res["summary"]["memoryless"]
+    f = lambda v, d=2: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"  # noqa: E731
+    lines = [
+        "# ROS 2 tasks: the closed loop on the test robot over DDS",
+        "",
+        f"Run {res['when']} on {res['machine']}; load average {res['load_avg'][0]:.1f} → {res['load_avg'][1]:.1f} "
+        f"(2 cores shared with other jobs: wall-clock figures are disturbed, ratios hold within the run). "
+        f"Worlds (indoor3d apartments, seeds) {res['worlds']}, {res['tasks_per_world']} tasks each, test robot at "
+        f"{res['rate']:g}× real time (simulated time), symbolic planner, task timeout {TASK_TIMEOUT:g} s, "
+        f"success radius {SUCCESS_RADIUS} m. Wall time {res['wall_s'] / 60:.1f} min.",
+        "",
+        "| | memory (lifelong) | memoryless (frontier search only) | target |",
+        "|---|---:|---:|---|",
+        f"| tasks | {m['n']} | {b['n']} | ≥ 30 |",
+        f"| success, all tasks | {f(100 * m['success'], 0)} % | {f(100 * b['success'], 0)} % | |",
+        f"| success, objects seen before ({m['n_seen_before']} tasks) | {f(100 * m['success_seen_before'], 0)} % | – "
+        f"| ≥ 90 % {'✔' if m['success_seen_before'] >= 0.9 else '✘'} |",
+        f"| SPL, all tasks | **{f(m['spl'])}** | {f(b['spl'])} | ≥ 2× memoryless "
+        f"{'✔' if b['spl'] > 0 and m['spl'] >= 2 * b['spl'] else '✘'} ({f(m['spl'] / b['spl'] if b['spl'] else float('nan'), 1)}×) |",
+        f"| SPL, objects seen before | {f(m['spl_seen_before'])} | – | |",
+        f"| time per task (simulated s, mean) | {f(m['time_s'], 1)} | {f(b['time_s'], 1)} | |",
+        f"| path per task (m, mean) | {f(m['travelled'], 1)} | {f(b['travelled'], 1)} | |",
+        f"| decisions (loop steps) / planner calls per task | {f(m['decisions'], 0)} / {f(m['plans'], 1)} | "
+        f"{f(b['decisions'], 0)} / {f(b['plans'], 1)} | |",
+        f"| ms per decision, p50 / p99 | {f(m['decision_ms_p50'])} / **{f(m['decision_ms_p99'])}** | "
+        f"{f(b['decision_ms_p50'])} / {f(b['decision_ms_p99'])} | p99 ≤ 50 ms "
+        f"{'✔' if (m['decision_ms_p99'] or 1e9) <= 50 else '✘'} |",
+        f"| ms from a percept with a sighting to the new goal, p50 / p99 | {f(m['percept_to_goal_ms_p50'])} / "
+        f"{f(m['percept_to_goal_ms_p99'])} ({m['n_percept_to_goal']}) | {f(b['percept_to_goal_ms_p50'])} / "
+        f"{f(b['percept_to_goal_ms_p99'])} ({b['n_percept_to_goal']}) | |",
+        "",
+        "Per task (memory robot | memoryless robot): kind, label, success, simulated s, path m / shortest m, SPL.",
+        "",
+        "| world | # | task | memory | memoryless |",
+        "|---:|---:|---|---|---|",
+    ]
+    for w in res["worlds"]:
+        mem, nom = res["runs"][str(w)]["memory"]["tasks"], res["runs"][str(w)]["memoryless"]["tasks"]
+        for a, c in zip(mem, nom):
+            cell = lambda r: (f"{'✔' if r['success'] else '✘'} {r['time_s']:.0f} s, {r['travelled']:.1f}/"  # noqa: E731
+                              f"{r['shortest']:.1f} m, SPL {r['spl']:.2f}")
+            lines.append(f"| {w} | {a['k']} | {a['kind']} {a['label']}{' (seen)' if a['seen_before'] else ''} | "
+                         f"{cell(a)} | {cell(c)} |")
+    lines.append("")
+    (RESULTS / "ros2_tasks.md").write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--worlds", type=int, nargs="+", default=[1, 3, 4])
+    ap.add_argument("--tasks", type=int, default=12, help="tasks per world")
+    ap.add_argument("--rate", type=float, default=8.0, help="simulated seconds per wall second")
+    a = ap.parse_args(argv)
+    if not os.environ.get("EMBODIED_MEM_NETNS"):  # DDS binds every interface: run on loopback only
+        cmd = ("ip link set lo up && EMBODIED_MEM_NETNS=1 exec " + " ".join(
+            [sys.executable, str(Path(__file__).resolve()), *sys.argv[1:]] if argv is None else
+            [sys.executable, str(Path(__file__).resolve()), *argv]))
+        return subprocess.call(["unshare", "-n", "bash", "-c", cmd])
+    from embodied_mem.robots.ros2.dds import LOOPBACK_URI
+    from embodied_mem.robots.ros2.testbot import TestbotConfig, TestbotSim
+
+    os.environ.setdefault("CYCLONEDDS_URI", LOOPBACK_URI)
+    t0, load0 = time.monotonic(), os.getloadavg()
+    runs, all_recs = {}, {"memory": [], "memoryless": []}
+    lat = {"memory": ([], []), "memoryless": ([], [])}
+    for w in a.worlds:
+        twin = TestbotSim(TestbotConfig(world_seed=w))
+        objs = objects_of(twin)
+        tasks = task_list(twin, sorted(objs), a.tasks, seed=w)
+        runs[str(w)] = {"tasks": tasks}
+        for name, lifelong in (("memory", True), ("memoryless", False)):
+            r = run_robot(w, tasks, lifelong, a.rate, twin, objs)
+            runs[str(w)][name] = {k: v for k, v in r.items() if not k.endswith("_all")}
+            all_recs[name] += r["tasks"]
+            lat[name][0].extend(r["decision_ms_all"])
+            lat[name][1].extend(r["percept_to_goal_ms_all"])
+    res = {"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}",
+           "worlds": a.worlds, "tasks_per_world": a.tasks, "rate": a.rate, "runs": runs,
+           "summary": {k: summarize(all_recs[k], *lat[k]) for k in all_recs},
+           "wall_s": time.monotonic() - t0, "load_avg": [load0[0], os.getloadavg()[0]]}
+    write_report(res)
+    print((RESULTS / "ros2_tasks.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,209 @@
+"""What the robot's skills and planner know of the world: spatial memory's beliefs, places and
+frontiers, minus the targets the critic put aside, plus what this task has done (where the robot
+looked around, which places it visited).
+
+``key(xy)`` is the coarse key a position is put aside by (0.5 m squares). Frontier goals are the
+known free cells bordering unknown space (``memory.spatial.frontiers``), grouped in 0.5 m squares;
+a square with fewer than ``frontier_min_cells`` cells is noise and never a goal. Units: metres,
+seconds, memory's world frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable
+from typing import Any
+
+__all__ = ["RobotWorld", "key"]
+
+SQUARE = 0.5  # m: the size of the squares targets are put aside by and frontiers are grouped in
+
+
+def key(xy: tuple[float, float], size: float = SQUARE) -> tuple[int, int]:
+    return (math.floor(xy[0] / size), math.floor(xy[1] / size))
+
+
+class RobotWorld:
+    def __init__(self, memory: Any | None, config: Any) -> None:
+        sp = getattr(memory, "spatial", None) if memory is not None else None
+        self.memory = memory
+        self.sp = sp if sp is not None and getattr(sp, "enabled", False) else None
+        self.config = config
+        self.aside: dict[tuple[str, Hashable], float] = {}
+        self.t = 0.0
+        self.pose: tuple[float, float, float] | None = None
+        self.looked: list[tuple[float, float, float]] = []  # (x, y, t) where a look-around finished
+        self.visited: list[tuple[float, float, float]] = []  # (x, y, t) where a navigation goal was reached
+        self.snapshot: dict[str, list[tuple[float, float, float]]] | None = None  # beliefs when a patrol began
+        self.patrol: list[str] = []  # the place ids a patrol checks, chosen when it began
+
+    # ------------------------------------------------------------------ WorldModel
+    def update(self, state: Any) -> None:
+        self.t = float(state.t)
+        self.pose = state.pose
+
+    def put_aside(self, label: str, where: Hashable, until: float) -> None:
+        self.aside[(label, where)] = float(until)
+
+    def forget(self) -> None:
+        self.aside.clear()
+        self.looked.clear()
+        self.visited.clear()
+
+    # ------------------------------------------------------------------ queries
+    def is_aside(self, label: str, xy: tuple[float, float]) -> bool:
+        return self.aside.get((label, key(xy)), -math.inf) > self.t
+
+    def note_looked(self, xy: tuple[float, float]) -> None:
+        self.looked.append((xy[0], xy[1], self.t))
+
+    def note_visited(self, xy: tuple[float, float]) -> None:
+        self.visited.append((xy[0], xy[1], self.t))
+
+    def looked_near(self, xy: tuple[float, float], radius: float, since: float) -> bool:
+        return any(t >= since and math.hypot(x - xy[0], y - xy[1]) <= radius for x, y, t in self.looked)
+
+    def visited_near(self, xy: tuple[float, float], radius: float, since: float) -> bool:
+        return any(t >= since and math.hypot(x - xy[0], y - xy[1]) <= radius for x, y, t in self.visited)
+
+    def beliefs(self, label: str) -> list[Any]:
+        """Current beliefs of ``label`` not put aside, most recently seen first (``Location``s)."""
+        if self.sp is None:
+            return []
+        return [loc for loc in self.sp.locate(label) if not self.is_aside(label, loc.position[:2])]
+
+    def last_seen_places(self, label: str) -> list[Any]:
+        """Where ``label`` was seen, most recently first: current beliefs, then locations memory no
+        longer believes (negative evidence: looked there and missed it; a detector misses things),
+        one per 0.5 m square, none put aside."""
+        if self.sp is None:
+            return []
+        out, keys = [], set()
+        current = self.beliefs(label)
+        past = sorted((loc for loc in self.sp.history(label) if loc.valid_to is not None),
+                      key=lambda loc: -loc.last_seen)
+        for loc in current + past:
+            k = key(loc.position[:2])
+            if k in keys or self.is_aside(label, loc.position[:2]):
+                continue
+            keys.add(k)
+            out.append(loc)
+        return out
+
+    def seen_since(self, label: str, t0: float) -> list[Any]:
+        """Beliefs of ``label`` seen at or after ``t0`` (during this task), not put aside."""
+        return [loc for loc in self.beliefs(label) if loc.last_seen >= t0]
+
+    def ever_seen(self, label: str) -> bool:
+        return self.sp is not None and label in self.sp.labels()
+
+    def frontier(self, near: tuple[float, float]) -> tuple[float, float] | None:
+        """The nearest frontier goal not put aside, not where the robot already went during this
+        task, and at least ``frontier_min_distance`` from ``near``; None when memory knows none. A frontier cell is known free floor with unknown space
+        beside it and no blocked cell within ``frontier_clearance`` (cells along walls border the
+        unknown space behind them: no goals there); cells are grouped in 0.5 m squares, and a square
+        with fewer than ``frontier_min_cells`` is noise. The goal is the square's cell nearest its
+        middle. Looked for within ``frontier_window`` m of ``near``."""
+        if self.sp is None:
+            return None
+        import numpy as np
+
+        cfg = self.config
+        cells = self._frontier_cells(near)
+        if cells is None or not len(cells):
+            return None
+        sq = np.floor(cells / SQUARE).astype(np.int64)
+        keys, inv, counts = np.unique(sq, axis=0, return_inverse=True, return_counts=True)
+        inv = inv.reshape(-1)
+        best, best_d = None, math.inf
+        for g in np.flatnonzero(counts >= cfg.frontier_min_cells):
+            members = cells[inv == g]
+            mid = members.mean(0)
+            goal = members[np.argmin(((members - mid) ** 2).sum(1))]
+            d = math.hypot(goal[0] - near[0], goal[1] - near[1])
+            if d < cfg.frontier_min_distance or d >= best_d or self.is_aside("frontier", (goal[0], goal[1])):
+                continue
+            if any(math.hypot(goal[0] - x, goal[1] - y) <= cfg.frontier_tolerance + 0.4 for x, y, _ in self.visited):
+                continue  # reached during this task and still a frontier: unknown space it cannot see into
+            best, best_d = (float(goal[0]), float(goal[1])), d
+        return best
+
+    def _frontier_cells(self, near: tuple[float, float]) -> Any:
+        """(N, 2) centres (metres) of frontier cells within ``frontier_window`` of ``near``."""
+        import numpy as np
+
+        sp, cfg = self.sp, self.config
+        cs = float(sp.config.cell_size)
+        known, _ = sp.occupancy_cells()
+        if not len(known):
+            return None
+        half = int(cfg.frontier_window / cs / 2)
+        cx, cy = sp.cell_of((near[0], near[1], 0.0))
+        lo, hi = known.min(0), known.max(0)
+        ix0, iy0 = max(int(lo[0]), cx - half) - 1, max(int(lo[1]), cy - half) - 1
+        ix1, iy1 = min(int(hi[0]), cx + half) + 1, min(int(hi[1]), cy + half) + 1
+        if ix1 < ix0 or iy1 < iy0:
+            return None
+        g, _ = sp.occupancy_grid(window=(ix0, iy0, ix1, iy1))
+        free, unknown, blocked = g == 1, g == 0, g == 2
+        edge = np.zeros_like(free)
+        edge[1:, :] |= unknown[:-1, :]
+        edge[:-1, :] |= unknown[1:, :]
+        edge[:, 1:] |= unknown[:, :-1]
+        edge[:, :-1] |= unknown[:, 1:]
+        r = max(0, int(math.ceil(cfg.frontier_clearance / cs)))
+        if r:  # blocked cells within r cells (box filter over an integral image)
+            ii = np.pad(blocked.astype(np.int32), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+            h, w = blocked.shape
+            ys, xs = np.arange(h), np.arange(w)
+            y0, y1 = np.clip(ys - r, 0, h), np.clip(ys + r + 1, 0, h)
+            x0, x1 = np.clip(xs - r, 0, w), np.clip(xs + r + 1, 0, w)
+            near_wall = (ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]) > 0
+        else:
+            near_wall = np.zeros_like(free)
+        rows, cols = np.nonzero(free & edge & ~near_wall)
+        return np.stack([(cols + ix0) * cs, (rows + iy0) * cs], axis=1)
+
+    def places_by_age(self) -> list[Any]:
+        """Known places, checked longest ago first (never-visited ones first), not put aside."""
+        if self.sp is None:
+            return []
+        places = [p for p in self.sp.places() if not self.is_aside("place", p.position[:2])]
+        places.sort(key=lambda p: (p.last_visit if p.last_visit is not None else -math.inf, p.id))
+        return places
+
+    def approach_goal(self, obj: tuple[float, float], robot: tuple[float, float]) -> tuple[float, float, float]:
+        """A goal pose next to the object at ``obj``: the known free cell about ``approach`` m from it
+        nearest the robot (else the point ``approach`` m from it towards the robot), facing it."""
+        a = self.config.approach
+        best = None
+        if self.sp is not None:
+            cs = float(self.sp.config.cell_size)
+            r = int(math.ceil((a + 0.25) / cs))
+            ox, oy = self.sp.cell_of((obj[0], obj[1], 0.0))
+            best_d = math.inf
+            for ix in range(ox - r, ox + r + 1, max(1, int(0.1 / cs))):
+                for iy in range(oy - r, oy + r + 1, max(1, int(0.1 / cs))):
+                    x, y = ix * cs, iy * cs
+                    d_obj = math.hypot(x - obj[0], y - obj[1])
+                    if not a - 0.25 <= d_obj <= a + 0.25:
+                        continue
+                    if self.sp.occupancy((x, y, 0.0)) != "free":
+                        continue
+                    d = math.hypot(x - robot[0], y - robot[1])
+                    if d < best_d:
+                        best, best_d = (x, y), d
+        if best is None:
+            d = math.hypot(robot[0] - obj[0], robot[1] - obj[1])
+            if d <= a:
+                best = robot
+            else:
+                f = a / d
+                best = (obj[0] + (robot[0] - obj[0]) * f, obj[1] + (robot[1] - obj[1]) * f)
+        return (best[0], best[1], math.atan2(obj[1] - best[1], obj[0] - best[0]))
+
+    def beliefs_now(self) -> dict[str, list[tuple[float, float, float]]]:
+        """Every label's current believed positions (for a patrol's report of what changed)."""
+        if self.sp is None:
+            return {}
+        return {label: [loc.position for loc in self.sp.locate(label)] for label in self.sp.labels()}
