@@ -320,7 +320,7 @@ class Memory:
 
         snap, why = read_snapshot(snapshot_path(store.path), memory_id=self._memory_id(store),
                                   config_fp=self._snap_fp, journal_next_seq=store.committed_next_seq,
-                                  entry_at=entry_at, journal_crc=store.checksum)
+                                  entry_at=entry_at, journal_crc=store.checksum, journal_edits=store.edit_count())
         self.snapshot_status = why
         if snap is None:
             return 0
@@ -360,9 +360,10 @@ class Memory:
         raw = store.raw_entry(upto - 1)
         if raw is None:
             return None
+        edits = store.edit_count()  # counted edits: no need to checksum every row before the snapshot
         size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
-                              upto=upto, last_entry=entry_fingerprint(*raw), journal_crc=store.checksum(upto),
-                              config_fp=self._snap_fp)
+                              upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp,
+                              journal_edits=edits, journal_crc=store.checksum(upto) if edits is None else None)
         self._snap_upto = upto
         return size
 
