@@ -30,6 +30,7 @@ are shared by every world. Returning to a world brings back its map.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -109,6 +110,9 @@ class Memory:
         self._snap_fp: str | None = None  # config fingerprint; None: snapshots off (explicit encoder)
         self.snapshot_status = "no file"  # why the last open did or did not use a snapshot
         self.replayed_entries = 0  # journal entries replayed by the last open (after the snapshot, if one)
+        # wall seconds of the last open: "store" (open and check the file), "snapshot" (verify and load
+        # it), "replay" (the journal after it, or all of it), "total"
+        self.open_timings: dict[str, float] = {}
         if not self.config.long_term.enabled:
             self._window = deque()
         self._build_modules()
@@ -144,7 +148,9 @@ class Memory:
         file (so answers are exactly as before); pass one to re-derive memory with other settings.
         Refuses foreign files and newer schema versions with a ``StoreError`` naming the file.
         """
+        t0 = time.perf_counter()
         store = MemoryStore(path, durability=durability, synchronous=synchronous, readonly=readonly)
+        t1 = time.perf_counter()
         try:
             stored = store.get_meta("config")
             if config is None and stored is not None:
@@ -160,8 +166,12 @@ class Memory:
                 store.set_meta("memory_id", uuid.uuid4().hex)
             mem._snap_fp = None if encoder is not None else config_fingerprint(mem.config.to_dict(),
                                                                                 mem._encoder_fingerprint())
+            t2 = time.perf_counter()
             start = mem._load_snapshot(store)
+            t3 = time.perf_counter()
             mem._replay(store, start)
+            mem.open_timings = {"store": t1 - t0, "snapshot": t3 - t2, "replay": time.perf_counter() - t3,
+                                "total": time.perf_counter() - t0}
             mem._store = store
         except BaseException:
             store.close()
@@ -174,6 +184,10 @@ class Memory:
         row never makes a file unopenable."""
         problems = self.replay_problems
         self._replaying = True
+        # Python's cyclic collector would re-scan the growing state hundreds of times (about a fifth
+        # of a long replay); replay makes no garbage cycles worth collecting meanwhile
+        gc_was = gc.isenabled()
+        gc.disable()
         try:
             n = 0
             for seq, kind, recorded_at, payload in store.entries(problems, start=start):
@@ -186,6 +200,8 @@ class Memory:
             self.replayed_entries = n
         finally:
             self._replaying = False
+            if gc_was:
+                gc.enable()
         if problems:
             warnings.warn(f"{store.path}: skipped {len(problems)} damaged journal row(s) on open; first: "
                           f"{problems[0]} (see Memory.replay_problems; `embodied-mem memory check`)",
