@@ -336,7 +336,7 @@ class Memory:
 
         snap, why = read_snapshot(snapshot_path(store.path), memory_id=self._memory_id(store),
                                   config_fp=self._snap_fp, journal_next_seq=store.committed_next_seq,
-                                  entry_at=entry_at, journal_crc=store.checksum, journal_edits=store.edit_count())
+                                  entry_at=entry_at, journal_crc=store.checksum, journal_edits=_edit_count(store))
         self.snapshot_status = why
         if snap is None:
             return 0
@@ -376,7 +376,7 @@ class Memory:
         raw = store.raw_entry(upto - 1)
         if raw is None:
             return None
-        edits = store.edit_count()  # counted edits: no need to checksum every row before the snapshot
+        edits = _edit_count(store)  # counted edits: no need to checksum every row before the snapshot
         size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
                               upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp,
                               journal_edits=edits, journal_crc=store.checksum(upto) if edits is None else None)
@@ -776,6 +776,13 @@ class Memory:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "in-memory"
         return f"Memory({where}, {self._n_percepts} percepts)"
+
+
+def _edit_count(store: Any) -> int | None:
+    """The store's count of journal edits; None for a store (backend) that does not count them
+    (snapshots are then checked by the CRC of every entry before them)."""
+    count = getattr(store, "edit_count", None)
+    return None if count is None else count()
 
 
 def _plain(obj: Any) -> Any:
