@@ -127,6 +127,8 @@ def decode_row(kind: Any, rec: Any, payload: Any) -> dict[str, Any]:
             raise ValueError(f"payload is not valid MessagePack ({type(exc).__name__}: {exc})"[:300]) from None
         if not isinstance(d, dict):
             raise ValueError(f"payload is a MessagePack {type(d).__name__}, not a map")
+        if _MAYBE_NONFINITE.search(payload) is not None:  # as JSON refused NaN/Infinity: never written
+            _check_finite(d)
         return d
     if not isinstance(payload, str):
         raise ValueError(f"payload is {type(payload).__name__}, not MessagePack bytes or JSON text")

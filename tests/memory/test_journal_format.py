@@ -96,22 +96,24 @@ def test_a_damaged_messagepack_row_is_skipped_named_and_salvaged(tmp_path):
     blob = c.execute("SELECT payload FROM journal WHERE seq=1").fetchone()[0]
     c.execute("UPDATE journal SET payload=? WHERE seq=1", (blob[: len(blob) // 2],))  # cut short
     c.execute("UPDATE journal SET payload=? WHERE seq=2", (b"\x93\x01\x02\x03",))  # an array, not a map
+    nan = b"\x82\xa1t\xcb\x7f\xf8" + bytes(6) + b"\xa6source\xa7default"  # {"t": NaN, "source": "default"}
+    c.execute("UPDATE journal SET payload=? WHERE seq=3", (nan,))
     c.commit()
     c.close()
-    with pytest.warns(RuntimeWarning, match="skipped 2 damaged journal row"):
+    with pytest.warns(RuntimeWarning, match="skipped 3 damaged journal row"):
         mem = Memory.open(path, readonly=True)  # the edits refuse the snapshot: a full replay finds them
     with mem:
         assert "changed since the snapshot" in mem.snapshot_status
-        assert [p.split(":")[0] for p in mem.replay_problems] == ["journal row seq 1", "journal row seq 2"]
-        assert "MessagePack" in " ".join(mem.replay_problems)
-        assert mem.stats()["percepts"] == 3
+        assert [p.split(":")[0] for p in mem.replay_problems] == [f"journal row seq {i}" for i in (1, 2, 3)]
+        assert "MessagePack" in " ".join(mem.replay_problems) and "nan" in mem.replay_problems[2]
+        assert mem.stats()["percepts"] == 2
     rep = check_file(path)
-    assert not rep.ok and len(rep.bad_rows) == 2
+    assert not rep.ok and len(rep.bad_rows) == 3
     out = tmp_path / "salvaged.db"
-    assert salvage(path, out) == (3, 2)
+    assert salvage(path, out) == (2, 3)
     assert check_file(out).ok
     with Memory.open(out, readonly=True) as m:
-        assert m.stats()["percepts"] == 3
+        assert m.stats()["percepts"] == 2
 
 
 @pytest.mark.parametrize("durability", ["percept", "batch"])
@@ -170,6 +172,9 @@ def test_snapshot_check_does_not_read_the_journal(tmp_path, monkeypatch):
     with Memory.open(path, readonly=True) as m:
         assert m.snapshot_status == "ok"
         assert answers(m) == before
+        t = m.open_timings  # where the open's time went (wall seconds)
+        assert set(t) == {"store", "snapshot", "replay", "total"} and min(t.values()) >= 0
+        assert t["total"] >= t["store"] + t["snapshot"] + t["replay"] - 1e-6
     with Memory.open(path) as m:  # and writing the next snapshot does not either
         m.observe(Percept(t=20, sightings=[Sighting("cup", (4, 4))]))
     with Memory.open(path, readonly=True) as m:
