@@ -619,9 +619,19 @@ def percept_from_journal(d: Mapping[str, Any]) -> Percept:
         raise PerceptError(f"Percept.t is {_short(t)}: not a number within |t| <= {MAX_TIME:g}")
     if pose is not None and not max(abs(pose["x"]), abs(pose["y"]), abs(pose["z"]), abs(pose["yaw"])) <= MAX_COORD:
         raise PerceptError(f"Percept.pose {pose} is out of range (|value| <= {MAX_COORD:g})")
-    for s in d.get("sightings", ()):
-        if not max(abs(c) for c in s["position"]) <= MAX_COORD or len(s["position"]) != 3:
-            raise PerceptError(f"Sighting.position {s['position']} is out of range (|coordinate| <= {MAX_COORD:g})")
+    m = MAX_COORD
+    new, put = object.__new__, object.__setattr__
+    sightings = []
+    for s in d.get("sightings", ()):  # one pass: check, then build (this loop is most of a replay's decoding)
+        p = s["position"]
+        if len(p) != 3 or not (abs(p[0]) <= m and abs(p[1]) <= m and abs(p[2]) <= m):
+            raise PerceptError(f"Sighting.position {p} is out of range (|coordinate| <= {MAX_COORD:g})")
+        o = new(Sighting)
+        put(o, "label", s["label"])
+        put(o, "position", (p[0], p[1], p[2]))
+        put(o, "instance", s.get("instance"))
+        put(o, "confidence", s.get("confidence", 1.0))
+        sightings.append(o)
     free, blocked = _frozen_cells(d.get("free")), _frozen_cells(d.get("blocked"))
     for name, arr in (("free", free), ("blocked", blocked)):
         if arr is not None and arr.size and not float(np.abs(arr).max()) <= MAX_COORD:
@@ -630,8 +640,7 @@ def percept_from_journal(d: Mapping[str, Any]) -> Percept:
         Percept,
         t=float(t),
         pose=None if pose is None else _raw(Pose, x=pose["x"], y=pose["y"], z=pose["z"], yaw=pose["yaw"]),
-        sightings=tuple(_raw(Sighting, label=s["label"], position=tuple(s["position"]), instance=s.get("instance"),
-                             confidence=s.get("confidence", 1.0)) for s in d.get("sightings", ())),
+        sightings=tuple(sightings),
         view=None if view is None else View.from_dict(view),
         events=tuple(d.get("events", ())),
         region=d.get("region"),

@@ -12,6 +12,15 @@ answers every query exactly as before, and nothing acknowledged is ever rewritte
   ``batch_size`` rows.
 - The file is stamped with ``PRAGMA application_id`` and a schema version (``user_version``, mirrored
   in the ``meta`` table); foreign files and newer schema versions are refused, naming the file.
+- Encoding (schema version 2): each payload is one MessagePack map stored as a BLOB (about 3/4 of
+  the JSON size, about 7x faster to encode). Version-1 files hold JSON text payloads; they open
+  and replay as before, and a writable open upgrades them in place (later rows are MessagePack:
+  a row's SQLite type, TEXT or BLOB, says how it is encoded).
+- Edit tracking (version 2): triggers count every UPDATE and DELETE of a journal row, and every
+  insert that would replace one, in ``meta.journal_edits``, in the same transaction. A snapshot
+  records that count, so checking that the journal before it is unchanged costs one read
+  (``edit_count``) instead of re-reading every row. Damage below SQL (a flipped bit on disk) is
+  not counted: ``embodied-mem memory check`` reads every row; a full replay reports damaged rows.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import sqlite3
 import stat
 import struct
@@ -29,9 +39,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MemoryStore", "StoreError", "SCHEMA_VERSION", "APPLICATION_ID", "decode_row", "wal_problem"]
+__all__ = ["MemoryStore", "StoreError", "SCHEMA_VERSION", "APPLICATION_ID", "decode_row", "encode_payload",
+           "wal_problem"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+_EDITS_KEY = "journal_edits"
+_TRIGGERS = {
+    "journal_edit_update": "AFTER UPDATE ON journal",
+    "journal_edit_delete": "AFTER DELETE ON journal",
+    # INSERT OR REPLACE deletes the old row without firing delete triggers: count it before
+    "journal_edit_replace": "BEFORE INSERT ON journal WHEN EXISTS (SELECT 1 FROM journal WHERE seq = NEW.seq)",
+}
 APPLICATION_ID = 0x454D454D  # "EMEM"
 _SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -52,14 +70,68 @@ def _text(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
 
+_packer: Any = None
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """A payload as stored by schema version 2: one MessagePack map (floats as 64-bit, exact).
+
+    ``ValueError`` for NaN or infinity anywhere in a payload other than a percept's (percepts are
+    checked when built), ``TypeError`` for values MessagePack cannot hold."""
+    global _packer
+    if _packer is None:
+        import msgpack
+
+        # surrogatepass: any Python str round-trips (lone surrogates too, as JSON's \udcff escapes did)
+        _packer = msgpack.Packer(use_bin_type=True, datetime=False, unicode_errors="surrogatepass")
+    return _packer.pack(payload)
+
+
+def _check_finite(obj: Any, where: str = "payload") -> None:
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise ValueError(f"{where} holds {obj!r} (times and values must be finite)")
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            _check_finite(v, f"{where}.{k}")
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            _check_finite(v, where)
+
+
+# MessagePack float64 (0xcb) whose exponent bits are all ones (NaN, +-inf); a necessary condition,
+# so the exact check runs only when these bytes occur (rarely, inside other values)
+_MAYBE_NONFINITE = re.compile(rb"\xcb[\x7f\xff][\xf0-\xff]")
+
+
+def _unpack(payload: bytes) -> Any:
+    import msgpack
+
+    return msgpack.unpackb(payload, raw=False, strict_map_key=False, use_list=True, timestamp=0,
+                           unicode_errors="surrogatepass")
+
+
 def decode_row(kind: Any, rec: Any, payload: Any) -> dict[str, Any]:
-    """One journal row's payload, or ``ValueError`` saying what is wrong with the row."""
+    """One journal row's payload (MessagePack BLOB or, in files of schema version 1, JSON text),
+    or ``ValueError`` saying what is wrong with the row."""
     if not isinstance(kind, str) or not kind.isascii():
         raise ValueError(f"kind is {kind!r}, not a journal entry kind")
     if not isinstance(rec, (int, float)) or not math.isfinite(rec):
         raise ValueError(f"recorded_at is {rec!r}, not a finite number")
+    if isinstance(payload, bytes):
+        try:
+            d = _unpack(payload)
+        except RecursionError:
+            raise ValueError("payload is nested too deeply") from None
+        except Exception as exc:  # noqa: BLE001 - msgpack raises several types for damaged bytes
+            raise ValueError(f"payload is not valid MessagePack ({type(exc).__name__}: {exc})"[:300]) from None
+        if not isinstance(d, dict):
+            raise ValueError(f"payload is a MessagePack {type(d).__name__}, not a map")
+        if _MAYBE_NONFINITE.search(payload) is not None:  # as JSON refused NaN/Infinity: never written
+            _check_finite(d)
+        return d
     if not isinstance(payload, str):
-        raise ValueError(f"payload is {type(payload).__name__}, not JSON text")
+        raise ValueError(f"payload is {type(payload).__name__}, not MessagePack bytes or JSON text")
     if not payload.isascii():
         raise ValueError("payload holds bytes that are not ASCII (the journal writes ASCII JSON): damaged")
     try:
@@ -142,8 +214,9 @@ class MemoryStore:
         self.durability = durability
         self.readonly = readonly
         self.batch_size = int(batch_size)
-        self._pending: list[tuple[int, str, float, str]] = []
+        self._pending: list[tuple[int, str, float, bytes]] = []
         self._lock_fd: int | None = None
+        self._tracked = False
         self.conn: sqlite3.Connection | None = None
         self.last_error: str | None = None
         try:
@@ -261,8 +334,10 @@ class MemoryStore:
                       "recorded_at REAL NOT NULL, payload TEXT NOT NULL)")
             c.execute("INSERT INTO meta VALUES ('schema_version', ?), ('created_at', ?)",
                       (str(SCHEMA_VERSION), repr(time.time())))
+            self._create_edit_tracking()
             c.execute("COMMIT")
             c.execute("PRAGMA journal_mode=WAL")
+            self._tracked = True
         else:
             app = c.execute("PRAGMA application_id").fetchone()[0]
             if app != APPLICATION_ID:
@@ -290,7 +365,45 @@ class MemoryStore:
                                  "journal rows into a new file")
             if not self.readonly:
                 c.execute("PRAGMA journal_mode=WAL")
+                if ver < SCHEMA_VERSION:
+                    self._upgrade(ver)
+            have = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='trigger'")}
+            self._tracked = set(_TRIGGERS) <= have and self.get_meta(_EDITS_KEY) is not None
+            if not self._tracked and not self.readonly:  # triggers dropped by hand: put them back
+                self._upgrade(ver, repair=True)
+                self._tracked = True
         c.execute(f"PRAGMA synchronous={synchronous.upper()}")
+
+    def _create_edit_tracking(self, repair: bool = False) -> None:
+        c = self.conn
+        assert c is not None
+        if repair:  # edits may have happened while they were not counted: no earlier count matches
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (_EDITS_KEY, str(1 + int(time.time() * 1e3))))
+        else:
+            c.execute("INSERT OR REPLACE INTO meta VALUES (?, '0')", (_EDITS_KEY,))
+        bump = (f"UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = '{_EDITS_KEY}'; ")
+        for name, when in _TRIGGERS.items():
+            c.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {when} BEGIN {bump}END")
+
+    def _upgrade(self, ver: int, repair: bool = False) -> None:
+        """Schema version 1 -> 2 in one transaction: later rows are MessagePack, edits are counted.
+        Earlier (JSON) rows stay as they are; a reader older than version 2 then refuses the file.
+        ``repair``: a version-2 file whose triggers were dropped gets them back, with a new count."""
+        c = self.conn
+        assert c is not None
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            for name in _TRIGGERS:
+                c.execute(f"DROP TRIGGER IF EXISTS {name}")
+            self._create_edit_tracking(repair=repair)
+            if not repair:
+                c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('upgraded_from', ?)", (str(ver),))
+            c.execute("COMMIT")
+        except BaseException:
+            self._rollback()
+            raise
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str) -> str | None:
@@ -309,7 +422,10 @@ class MemoryStore:
         in batch mode the entries buffered before stay buffered for the next ``flush()``."""
         self._writable()
         seq = self._next_seq
-        row = (seq, kind, recorded_at, json.dumps(payload, separators=(",", ":"), allow_nan=False))
+        blob = encode_payload(payload)
+        if _MAYBE_NONFINITE.search(blob) is not None:  # a float64 with an all-ones exponent, or bytes like it
+            _check_finite(payload)
+        row = (seq, kind, recorded_at, blob)
         if self.durability == "percept":
             try:
                 self.conn.execute("INSERT INTO journal VALUES (?, ?, ?, ?)", row)  # type: ignore[union-attr]
@@ -399,8 +515,8 @@ class MemoryStore:
                     continue
                 yield seq, kind, float(rec), d
 
-    def raw_entry(self, seq: int) -> tuple[int, str, float, str] | None:
-        """One committed entry as stored (payload text not decoded), or None when there is none or
+    def raw_entry(self, seq: int) -> tuple[int, str, float, str | bytes] | None:
+        """One committed entry as stored (payload bytes or text, not decoded), or None when there is none or
         it is damaged (then no snapshot is written against it, nor trusted)."""
         row = self.conn.execute("SELECT seq, kind, recorded_at, payload FROM journal WHERE seq=?",
                                 (int(seq),)).fetchone()
@@ -424,6 +540,18 @@ class MemoryStore:
                 return crc
             for seq, kind, rec, payload in rows:  # the payload's stored bytes, not decoded
                 crc = crc32(payload, crc32(b"%d\x1f%s\x1f%r\x1e" % (seq, kind.encode(), rec), crc))
+
+    def edit_count(self) -> int | None:
+        """How many journal rows were ever updated, deleted or replaced (schema version 2 counts
+        them with triggers, in the same transaction as the edit); None when this file does not
+        count them (version 1 opened read-only, or the triggers were dropped)."""
+        if not self._tracked:
+            return None
+        v = self.get_meta(_EDITS_KEY)
+        try:
+            return None if v is None else int(v)
+        except ValueError:
+            return None
 
     @property
     def committed_next_seq(self) -> int:

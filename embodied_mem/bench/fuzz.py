@@ -287,7 +287,10 @@ def damage_file(path: Path, rng: random.Random, kind: str) -> str:
             else:
                 payload = rng.choice(['{"t":NaN}', "{", "[]", '{"t":1e999}', '"x"', "null", '{"t":"1"}',
                                       '{"t":1,"sightings":[{"label":"k","position":[1e300,0,0]}]}',
-                                      '{"t":1,"sightings":7}', "{" * 100_000])
+                                      '{"t":1,"sightings":7}', "{" * 100_000,
+                                      # MessagePack (schema 2): an array, a cut map, t=NaN, deep nesting, junk
+                                      b"\x93\x01\x02\x03", b"\xde\xff\xff", b"\x81\xa1t\xcb\x7f\xf8" + bytes(6),
+                                      b"\x91" * 100_000, bytes(rng.randrange(256) for _ in range(40))])
                 rec = rng.choice([1.0, None, "x", float("nan"), 1e308])
                 kind_col = rng.choice(["percept", "episode", "strengthen", "reinforce", "assert", "zzz", None])
                 seq = rng.choice([c.execute("SELECT MAX(seq) FROM journal").fetchone()[0] or 0, 1, -5])

@@ -21,7 +21,9 @@ only in the writer thread.
 Reopening: ``Memory.open`` loads the snapshot beside the file (``snapshot.py``) when it is
 intact and matches the journal, and replays only the journal entries after it; otherwise it
 replays the whole journal. Snapshots are written at ``close()``/``checkpoint()`` and every
-``snapshot_every`` journal entries.
+``snapshot_every`` journal entries. Checking a snapshot against the journal reads the journal's
+edit count (``MemoryStore.edit_count``), not its rows, so it costs the same at any length;
+``snapshot_status`` says why a snapshot was or was not used, ``open_timings`` where the time went.
 
 Worlds: ``enter_world(id)`` scopes spatial and temporal memory (map, places, trajectory, the
 per-source clock) to one world or map; semantic facts and episodic memory (chunks, utilities)
@@ -30,6 +32,7 @@ are shared by every world. Returning to a world brings back its map.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -109,6 +112,9 @@ class Memory:
         self._snap_fp: str | None = None  # config fingerprint; None: snapshots off (explicit encoder)
         self.snapshot_status = "no file"  # why the last open did or did not use a snapshot
         self.replayed_entries = 0  # journal entries replayed by the last open (after the snapshot, if one)
+        # wall seconds of the last open: "store" (open and check the file), "snapshot" (verify and load
+        # it), "replay" (the journal after it, or all of it), "total"
+        self.open_timings: dict[str, float] = {}
         if not self.config.long_term.enabled:
             self._window = deque()
         self._build_modules()
@@ -144,7 +150,9 @@ class Memory:
         file (so answers are exactly as before); pass one to re-derive memory with other settings.
         Refuses foreign files and newer schema versions with a ``StoreError`` naming the file.
         """
+        t0 = time.perf_counter()
         store = MemoryStore(path, durability=durability, synchronous=synchronous, readonly=readonly)
+        t1 = time.perf_counter()
         try:
             stored = store.get_meta("config")
             if config is None and stored is not None:
@@ -160,8 +168,12 @@ class Memory:
                 store.set_meta("memory_id", uuid.uuid4().hex)
             mem._snap_fp = None if encoder is not None else config_fingerprint(mem.config.to_dict(),
                                                                                 mem._encoder_fingerprint())
+            t2 = time.perf_counter()
             start = mem._load_snapshot(store)
+            t3 = time.perf_counter()
             mem._replay(store, start)
+            mem.open_timings = {"store": t1 - t0, "snapshot": t3 - t2, "replay": time.perf_counter() - t3,
+                                "total": time.perf_counter() - t0}
             mem._store = store
         except BaseException:
             store.close()
@@ -174,6 +186,10 @@ class Memory:
         row never makes a file unopenable."""
         problems = self.replay_problems
         self._replaying = True
+        # Python's cyclic collector would re-scan the growing state hundreds of times (about a fifth
+        # of a long replay); replay makes no garbage cycles worth collecting meanwhile
+        gc_was = gc.isenabled()
+        gc.disable()
         try:
             n = 0
             for seq, kind, recorded_at, payload in store.entries(problems, start=start):
@@ -186,6 +202,8 @@ class Memory:
             self.replayed_entries = n
         finally:
             self._replaying = False
+            if gc_was:
+                gc.enable()
         if problems:
             warnings.warn(f"{store.path}: skipped {len(problems)} damaged journal row(s) on open; first: "
                           f"{problems[0]} (see Memory.replay_problems; `embodied-mem memory check`)",
@@ -320,7 +338,7 @@ class Memory:
 
         snap, why = read_snapshot(snapshot_path(store.path), memory_id=self._memory_id(store),
                                   config_fp=self._snap_fp, journal_next_seq=store.committed_next_seq,
-                                  entry_at=entry_at, journal_crc=store.checksum)
+                                  entry_at=entry_at, journal_crc=store.checksum, journal_edits=_edit_count(store))
         self.snapshot_status = why
         if snap is None:
             return 0
@@ -360,9 +378,10 @@ class Memory:
         raw = store.raw_entry(upto - 1)
         if raw is None:
             return None
+        edits = _edit_count(store)  # counted edits: no need to checksum every row before the snapshot
         size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
-                              upto=upto, last_entry=entry_fingerprint(*raw), journal_crc=store.checksum(upto),
-                              config_fp=self._snap_fp)
+                              upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp,
+                              journal_edits=edits, journal_crc=store.checksum(upto) if edits is None else None)
         self._snap_upto = upto
         return size
 
@@ -759,6 +778,13 @@ class Memory:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "in-memory"
         return f"Memory({where}, {self._n_percepts} percepts)"
+
+
+def _edit_count(store: Any) -> int | None:
+    """The store's count of journal edits; None for a store (backend) that does not count them
+    (snapshots are then checked by the CRC of every entry before them)."""
+    count = getattr(store, "edit_count", None)
+    return None if count is None else count()
 
 
 def _plain(obj: Any) -> Any:

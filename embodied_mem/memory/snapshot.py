@@ -10,8 +10,10 @@ File layout (format version ``FORMAT_VERSION``)::
 
     b"EMSNAP\\r\\n"  magic (8 bytes)
     u32 little-endian   length H of the header
-    H bytes             header: JSON (format, memory id, journal position, last-entry fingerprint and CRC of every entry before it,
-                        config and encoder fingerprints, payload length and CRC-32)
+    H bytes             header: JSON (format, memory id, journal position, last-entry fingerprint, the journal's
+                        edit count -- or, for a journal that does not count edits, the CRC-32 of
+                        every entry before it --, config and encoder fingerprints, payload length
+                        and CRC-32)
     u32 little-endian   CRC-32 of the header bytes
     payload             the module state, pickle protocol 5: bulk data (temporal columns, chunk
                         keys, trajectories) are ``array``/numpy buffers stored column by column
@@ -20,10 +22,15 @@ A snapshot is used only when every check passes; otherwise it is ignored and the
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
 length and CRC (a torn or bit-flipped file); the memory id of the database (a snapshot of another
 file); the journal entry it ends at still exists with the same fingerprint (seq, kind, recorded
-time, CRC of the payload text) and every entry before it has the same CRC-32 as when the snapshot
-was written — a snapshot newer than the journal, or of a journal that has since diverged or been
-damaged or edited, is refused (the full replay then reports damaged rows); the memory config and key encoder it was made with (the state depends on
-them). The payload is unpickled with an allow-list of classes (this package's, networkx's,
+time, CRC of the payload bytes), and no journal row was edited since: the journal's edit count
+(``MemoryStore.edit_count``: SQLite triggers count every UPDATE, DELETE and replacing INSERT of a
+row) is the one the snapshot recorded -- one read, whatever the journal's length. A journal that
+does not count edits (schema version 1 opened read-only, triggers dropped) is checked the old way,
+by the CRC-32 of every entry before the snapshot. So a snapshot newer than the journal, or of a
+journal that has since diverged or been edited, is refused (the full replay then reports damaged
+rows). Damage below SQL (a flipped bit on disk in an earlier row) is not seen by this check:
+``embodied-mem memory check`` reads every row. Also checked: the memory config and key encoder
+it was made with (the state depends on them). The payload is unpickled with an allow-list of classes (this package's, networkx's,
 numpy's arrays, ``array``, builtin containers), never arbitrary callables.
 """
 
@@ -48,7 +55,8 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_READS = (1, 2)  # format 1: no edit count, always the CRC of the journal prefix
 _U32 = struct.Struct("<I")
 
 
@@ -81,13 +89,17 @@ class Snapshot:
 
 
 def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, upto: int,
-                   last_entry: list[Any], journal_crc: int, config_fp: str) -> int:
+                   last_entry: list[Any], journal_crc: int | None = None, config_fp: str,
+                   journal_edits: int | None = None) -> int:
     """Atomically write a snapshot of ``state`` (the state after entries ``< upto``); returns its size.
 
-    ``last_entry`` is ``entry_fingerprint`` of entry ``upto - 1``, ``journal_crc`` the CRC-32 of
-    every entry before ``upto`` (``MemoryStore.checksum``). Raises ``OSError`` when the
+    ``last_entry`` is ``entry_fingerprint`` of entry ``upto - 1``; ``journal_edits`` the journal's
+    edit count (``MemoryStore.edit_count``) or, when it does not count edits, ``journal_crc`` the
+    CRC-32 of every entry before ``upto`` (``MemoryStore.checksum``). Raises ``OSError`` when the
     folder cannot be written (the caller decides whether that matters: the journal is untouched).
     """
+    if journal_edits is None and journal_crc is None:
+        raise ValueError("a snapshot needs journal_edits or journal_crc to be checked against its journal")
     path = Path(path)
     buf = io.BytesIO()
     was = gc.isenabled()
@@ -100,7 +112,8 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
     payload = buf.getbuffer()
     header = json.dumps({
         "format": FORMAT_VERSION, "memory_id": memory_id, "upto": int(upto), "last_entry": last_entry,
-        "journal_crc": int(journal_crc),
+        "journal_crc": None if journal_crc is None else int(journal_crc),
+        "journal_edits": None if journal_edits is None else int(journal_edits),
         "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
         "written_at": time.time(),
     }, separators=(",", ":")).encode()
@@ -137,12 +150,17 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
 def _slotted(cls: type, values: tuple[Any, ...]) -> Any:
     """Rebuild an instance of a slotted dataclass from its field values (no ``__init__`` checks: the
     values were checked when the object was first made)."""
-    obj = object.__new__(cls)
-    for name, v in zip(_field_names(cls), values):
-        object.__setattr__(obj, name, v)
+    obj = _new(cls)
+    setters = _SETTERS.get(cls)
+    if setters is None:  # the slots' own descriptors: a third faster than object.__setattr__ by name
+        setters = _SETTERS[cls] = tuple(getattr(cls, n).__set__ for n in _field_names(cls))
+    for put, v in zip(setters, values):
+        put(obj, v)
     return obj
 
 
+_new = object.__new__
+_SETTERS: dict[type, tuple[Any, ...]] = {}
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -186,44 +204,46 @@ class _Rejected(Exception):
 
 
 def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_next_seq: int,
-                  entry_at: Any, journal_crc: Any) -> tuple[Snapshot | None, str]:
+                  entry_at: Any, journal_crc: Any, journal_edits: int | None = None) -> tuple[Snapshot | None, str]:
     """Load and verify the snapshot at ``path``; ``(None, why)`` when it is absent or not to be trusted.
 
     ``entry_at(seq)`` returns ``entry_fingerprint`` of the committed journal entry ``seq``, or None;
-    ``journal_crc(stop)`` the CRC-32 of the committed entries before ``stop``.
+    ``journal_edits`` is the journal's edit count (None when it does not count edits); only then,
+    or for a snapshot without an edit count, ``journal_crc(stop)`` is called: the CRC-32 of the
+    committed entries before ``stop`` (it reads them all).
     """
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            blob = f.read()
+            return _verify(f, memory_id, config_fp, journal_next_seq, entry_at, journal_crc, journal_edits), "ok"
     except FileNotFoundError:
         return None, "no snapshot"
     except OSError as exc:
         return None, f"snapshot unreadable: {exc}"
-    try:
-        return _verify(blob, memory_id, config_fp, journal_next_seq, entry_at, journal_crc), "ok"
     except _Rejected as exc:
         return None, str(exc)
 
 
-def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at: Any, journal_crc: Any) -> Snapshot:
-    view = memoryview(blob)
-    if len(blob) < len(MAGIC) + 8 or blob[:len(MAGIC)] != MAGIC:
+def _verify(f: Any, memory_id: str, config_fp: str, next_seq: int, entry_at: Any, journal_crc: Any,
+            journal_edits: int | None) -> Snapshot:
+    head = f.read(len(MAGIC) + 4)
+    if len(head) < len(MAGIC) + 4 or head[:len(MAGIC)] != MAGIC:
         raise _Rejected("not a snapshot file (bad magic or too short)")
-    (hlen,) = _U32.unpack_from(blob, len(MAGIC))
-    h0 = len(MAGIC) + 4
-    if h0 + hlen + 4 > len(blob):
+    (hlen,) = _U32.unpack_from(head, len(MAGIC))
+    hbytes = f.read(hlen + 4) if hlen < (1 << 24) else b""
+    if len(hbytes) != hlen + 4:
         raise _Rejected("torn snapshot (header cut short)")
-    hbytes = bytes(view[h0:h0 + hlen])
-    (hcrc,) = _U32.unpack_from(blob, h0 + hlen)
+    (hcrc,) = _U32.unpack_from(hbytes, hlen)
+    hbytes = hbytes[:hlen]
     if zlib.crc32(hbytes) != hcrc:
         raise _Rejected("damaged snapshot (header checksum mismatch)")
     try:
         header = json.loads(hbytes)
     except ValueError:
         raise _Rejected("damaged snapshot (header is not JSON)") from None
-    if header.get("format") != FORMAT_VERSION:
-        raise _Rejected(f"snapshot format {header.get('format')!r}, this version reads {FORMAT_VERSION}")
+    if not isinstance(header, dict) or header.get("format") not in _READS:
+        raise _Rejected(f"snapshot format {header.get('format') if isinstance(header, dict) else None!r}, "
+                        f"this version reads {', '.join(map(str, _READS))}")
     if header.get("memory_id") != memory_id:
         raise _Rejected("snapshot of another memory database")
     if header.get("config") != config_fp:
@@ -233,21 +253,29 @@ def _verify(blob: bytes, memory_id: str, config_fp: str, next_seq: int, entry_at
         raise _Rejected(f"snapshot ends at journal entry {upto}, past the journal's end ({next_seq})")
     if entry_at(upto - 1) != header.get("last_entry"):
         raise _Rejected(f"snapshot does not match journal entry {upto - 1} (the journal diverged)")
-    p0 = h0 + hlen + 4
-    payload = view[p0:]
-    if len(payload) != header.get("payload_len"):
-        raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {header.get('payload_len')})")
+    edits = header.get("journal_edits")
+    if journal_edits is not None and isinstance(edits, int):
+        if edits != journal_edits:  # a row was updated, deleted or replaced since: replay it all
+            raise _Rejected(f"the journal before entry {upto} changed since the snapshot "
+                            f"({journal_edits - edits} row edit(s) since; the journal diverged)")
+    else:
+        want = header.get("journal_crc")
+        if not isinstance(want, int) or journal_crc(upto) != want:  # an earlier entry was changed since
+            raise _Rejected(f"the journal before entry {upto} changed since the snapshot (the journal diverged)")
+    n = header.get("payload_len")
+    payload = f.read(n + 1) if isinstance(n, int) and n >= 0 else b""
+    if len(payload) != n:
+        raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {n})")
     if zlib.crc32(payload) != header.get("payload_crc"):
         raise _Rejected("damaged snapshot (payload checksum mismatch)")
-    if journal_crc(upto) != header.get("journal_crc"):  # an earlier entry was changed since: replay it all
-        raise _Rejected(f"the journal before entry {upto} changed since the snapshot (the journal diverged)")
     was = gc.isenabled()
     gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
     try:
-        state = _SafeUnpickler(io.BytesIO(payload)).load()
+        state = _SafeUnpickler(io.BytesIO(payload)).load()  # BytesIO shares the bytes: no copy
     except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
         raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
     finally:
+        del payload
         if was:
             gc.enable()
     if not isinstance(state, dict):

@@ -90,9 +90,10 @@ def test_a_poisoned_journal_row_is_skipped_and_reported_on_reopen(tmp_path):
             mem.observe(Percept(t=i, sightings=(Sighting("key", (i, 0), instance="k1"),)))
     c = sqlite3.connect(path)
     bad = {"t": 2, "source": "default", "sightings": [{"label": "key", "position": [1e200, 0, 0], "instance": "k1"}]}
-    c.execute("UPDATE journal SET payload=? WHERE kind='percept' AND payload LIKE '%\"t\":2.0%'", (json.dumps(bad),))
-    c.execute("UPDATE journal SET payload=? WHERE kind='percept' AND payload LIKE '%\"t\":1.0%'",
+    c.execute("UPDATE journal SET payload=? WHERE seq=2", (json.dumps(bad),))  # the percept at t=2
+    c.execute("UPDATE journal SET payload=? WHERE seq=1",  # the percept at t=1 (JSON text: as in a version-1 file)
               ('{"t":NaN,"source":"default"}',))
+    assert c.execute("SELECT kind FROM journal WHERE seq IN (1, 2)").fetchall() == [("percept",), ("percept",)]
     c.commit()
     c.close()
     # the snapshot written at close() holds the state after those rows and is trusted while the
