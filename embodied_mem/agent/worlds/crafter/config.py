@@ -24,3 +24,15 @@ class CrafterConfig:
     farm_size: int = 4  # plant saplings in passing while fewer plants than this are in view
     dig: bool = True  # with a pickaxe, dig through stone toward a target no known path reaches
     explore_persistence: int = 12  # steps to keep an exploration target before choosing again
+    # the food plan (food.py): when hungry and no cow is known, walk to the pasture memory rates best
+    food_plan: bool = False  # True: the food plan (off by default: it did not measure better, see README)
+    pasture_size: int = 12  # cells per side of a pasture (a square of world cells)
+    cow_stays: float = 0.9  # chance a cow seen there since the last visit is still there
+    respawn_steps: float = 1000.0  # steps for an emptied pasture to refill to 1 - 1/e
+    visit_margin: float = 8.0  # a visit this many steps after the last cow sighting found the pasture empty
+    min_expect: float = 0.5  # pastures expected to hold a cow with less chance than this are not worth the trip
+    food_utility_weight: float = 2.0  # how much a pasture where hunting paid off (episodic utility) counts
+    distance_scale: float = 20.0  # cells: the score halves at this distance
+    food_recall: int = 20  # chunks about cows recalled to rate the pastures
+    pasture_retry: int = 150  # steps a pasture that failed a trip is put aside
+    fact_support: int = 5  # cows' ground counted before "cow found_on <ground>" is asserted

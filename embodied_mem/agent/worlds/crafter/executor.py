@@ -16,6 +16,7 @@ import numpy as np
 
 from ...protocols import Action, Preemption, Progress, SkillSpec, Subgoal
 from .config import CrafterConfig
+from .food import FoodPlan
 from .world import CREATURES, WALKABLE
 
 __all__ = ["CrafterExecutor", "ACTION_IDS", "ACTIONS", "NEED_GOALS", "VITALS"]
@@ -60,6 +61,7 @@ class CrafterExecutor:
         self.config = config
         self.rng = rng
         self.skills = skills
+        self.food = FoodPlan(config)
         self._clear()
 
     # ------------------------------------------------------------------ the Executor protocol
@@ -69,6 +71,7 @@ class CrafterExecutor:
 
     def preempt(self, state: Any, world: Any) -> Preemption | None:
         """Asleep, reflexes, the night shelter, survival needs, then opportunities (in that order)."""
+        self.food.observe(state, world)
         if state.sleeping:
             return Preemption("asleep", NOOP)
         a = self.reflex(state)
@@ -136,6 +139,7 @@ class CrafterExecutor:
         self.rock_target: tuple[int, int] | None = None
         self._last_daylight = 1.0
         self._day_seen = 1.0
+        self.food.reset()
 
     # ------------------------------------------------------------------ reflexes and needs
     def reflex(self, state: Any) -> int | None:
@@ -242,7 +246,7 @@ class CrafterExecutor:
             for _ in range(3):
                 cell = world.nearest(target, state.pos)
                 if cell is None:
-                    return self.explore(state, world, target)
+                    return self._forage(state, world) if target == "cow" else self.explore(state, world, target)
                 a = self._interact(cell, DO, state, world, target)
                 if a is not None:
                     return a
@@ -501,6 +505,21 @@ class CrafterExecutor:
             if a is not None:
                 return a
         return None
+
+    def _forage(self, state: Any, world: Any) -> int | None:
+        """No cow known: walk to the pasture the food plan rates best, else explore."""
+        for _ in range(2):
+            cell = self.food.target(state, world)
+            if cell is None:
+                break
+            path = self._path_to(cell, state, world, adjacent=True)
+            if path is not None:
+                self.last_target = ("pasture", cell)
+                a = self._follow(path, state, world, cell)
+                if a is not None:
+                    return a
+            self.food.fail(world.memory, world, state.t)  # no way there now: the next pasture
+        return self.explore(state, world, "cow")
 
     def _place(self, thing: str, state: Any, world: Any) -> int | None:
         action = ACTION_IDS.get(f"place_{thing}")
