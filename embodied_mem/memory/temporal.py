@@ -291,6 +291,8 @@ class TemporalMemory:
                 self._last[lbl] = max(self._last[lbl], t)
         for e in p.events:
             rows.append((pg.space, t, EVENT, self._intern(e), src, EVENT_V.pack(t, 0.0, 0.0, 0.0)))
+        if not rows:
+            return
         pg.store.insert_many("INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)", rows)
         self._n_paged += len(rows)
         self._paged_t0 = min(self._paged_t0, t)
