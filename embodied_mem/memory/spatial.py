@@ -899,6 +899,11 @@ class SpatialMemory:
         cuts = sorted({bisect_left(times, t) for t in self._walk_starts} | {0, len(traj)})
         return [traj[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
 
+    @property
+    def n_poses_in_ram(self) -> int:
+        """Poses of the trajectory held in RAM (the rest in the long-term table under a RAM budget)."""
+        return len(self._traj_t)
+
     def pose(self) -> Pose | None:
         """The agent's latest pose."""
         return self._traj[-1] if (self.enabled and self._traj) else None
