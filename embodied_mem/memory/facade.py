@@ -167,7 +167,7 @@ class Memory:
             mem._snap_fp = None if encoder is not None else config_fingerprint(mem.config.to_dict(),
                                                                                 mem._encoder_fingerprint())
             lt = mem._longterm
-            scratch = lt is not None and not lt.attach(store.conn, writable=not readonly)
+            scratch = lt is not None and not lt.attach(getattr(store, "conn", None), writable=not readonly)
             if scratch:  # pages in a scratch file (read-only or non-SQLite store): rebuilt by a full replay
                 mem._snap_fp = None
             start = mem._load_snapshot(store)

@@ -456,7 +456,7 @@ class TemporalMemory:
         want = None if kind is None else _KIND.index(kind)
         out: list[Event] = []
         names = self._names
-        for t, k, sym, src, x, y, z in self._rows(t0, t1, want):
+        for t, k, sym, src, x, y, z in self._rows(t0, t1, want, None if limit is None else max(limit, 1)):
             if k == SIGHTING:
                 out.append(Event(t, "sighting", label=names[sym], position=(x, y, z), source=names[src]))
             else:
@@ -465,8 +465,9 @@ class TemporalMemory:
                 break
         return out
 
-    def _rows(self, t0: float, t1: float, want: int | None) -> Iterator[tuple]:
-        """(t, kind, sym, src, x, y, z) of the entries with t0 <= t <= t1, paged ones first, lazily."""
+    def _rows(self, t0: float, t1: float, want: int | None, limit: int | None = None) -> Iterator[tuple]:
+        """(t, kind, sym, src, x, y, z) of the entries with t0 <= t <= t1 (the first ``limit`` of the
+        paged ones at most), paged ones first, lazily."""
         if self._n_paged and t0 < self._cut:
             from .longterm import EVENT_V
 
@@ -477,7 +478,10 @@ class TemporalMemory:
             if want is not None:
                 sql += " AND kind=?"
                 args += (want,)
-            for k, sym, src, v in pg.store.execute(sql + " ORDER BY t, rowid", args).fetchall():
+            sql += " ORDER BY t, rowid"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            for k, sym, src, v in pg.store.execute(sql, args).fetchall():
                 t, x, y, z = EVENT_V.unpack(v)
                 yield t, k, sym, src, x, y, z
         i0 = bisect_left(self._t, t0)

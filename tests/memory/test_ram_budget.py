@@ -239,3 +239,15 @@ def test_bad_budget_is_refused_naming_the_field(bad):
 def test_working_set_sizes_grow_with_the_budget():
     a, b = longterm.working_set_sizes(16), longterm.working_set_sizes(256)
     assert b["temporal"] == 16 * a["temporal"] and b["poses"] > a["poses"] >= 256
+
+
+def test_the_budget_is_a_hydra_setting_of_every_command():
+    from hydra import compose, initialize_config_module
+
+    from embodied_mem.config_schema import check_overrides, register_configs
+
+    check_overrides(["memory.ram_budget_mb=64"])
+    register_configs()
+    with initialize_config_module("embodied_mem.configs", version_base="1.3"):
+        cfg = compose("run", overrides=["memory.ram_budget_mb=64"])
+    assert MemoryConfig.from_dict(cfg.memory).ram_budget_mb == 64
