@@ -251,3 +251,47 @@ def test_the_budget_is_a_hydra_setting_of_every_command():
     with initialize_config_module("embodied_mem.configs", version_base="1.3"):
         cfg = compose("run", overrides=["memory.ram_budget_mb=64"])
     assert MemoryConfig.from_dict(cfg.memory).ram_budget_mb == 64
+
+
+def test_readers_in_other_threads_while_paging(tmp_path):
+    """retrieve() (its modules run concurrently, recall journals on the same connection) and paged
+    queries from reader threads while the writer pages out: no error, and the same final answers."""
+    import random
+    import threading
+
+    mem, plain = budgeted(tmp_path / "m.db"), Memory()
+    rng = random.Random(3)
+    ops = [("p", Percept(t=float(i), pose=Pose(i % 9, i % 4), events=("tick",) if i % 5 == 0 else (),
+                         sightings=tuple(Sighting(rng.choice(LABELS), (rng.randrange(6), rng.randrange(6)))
+                                         for _ in range(3)))) for i in range(300)]
+    errors, stop = [], threading.Event()
+
+    def read() -> None:
+        r = random.Random()
+        while not stop.is_set():
+            try:
+                lbl = r.choice(LABELS)
+                mem.retrieve(f"where is the {lbl}?", at=r.uniform(0, 300))
+                mem.retrieve(f"where is the {lbl}?")
+                mem.temporal.seen_times(lbl, 0, 100)
+                mem.spatial.trajectory(0, 50)
+            except Exception as exc:  # noqa: BLE001 - any error in a reader fails the test
+                errors.append(exc)
+                return
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    for t in readers:
+        t.start()
+    try:
+        feed(mem, ops)
+    finally:
+        stop.set()
+        for t in readers:
+            t.join()
+    feed(plain, ops)
+    assert not errors, errors
+    assert mem.temporal.n_in_ram <= 4 < len(mem.temporal)
+    a, b = json.loads(answers(mem, wall_clock=False)), json.loads(answers(plain, wall_clock=False))
+    a.pop("recall"), b.pop("recall")  # readers' recalls strengthened chunks in one memory only
+    assert a == b
+    mem.close()
