@@ -23,6 +23,11 @@ intact and matches the journal, and replays only the journal entries after it; o
 replays the whole journal. Snapshots are written at ``close()``/``checkpoint()`` and every
 ``snapshot_every`` journal entries.
 
+RAM budget: with ``memory.ram_budget_mb`` set, temporal entries and trajectory poses older than
+the working set live in long-term SQLite tables (``longterm.py``) and queries read them back;
+answers do not change. A read-only (or non-SQLite) open keeps them in a scratch file and so
+replays the whole journal instead of loading the snapshot.
+
 Worlds: ``enter_world(id)`` scopes spatial and temporal memory (map, places, trajectory, the
 per-source clock) to one world or map; semantic facts and episodic memory (chunks, utilities)
 are shared by every world. Returning to a world brings back its map.
