@@ -698,7 +698,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", type=str, default="memory_ops", help="file stem of the results (NAME.json/.md/.png)")
+    ap.add_argument("--ram-budget", type=float, default=None, metavar="MB",
+                    help="run only the RAM-budget section: RSS and query latency of memory.ram_budget_mb=MB beside "
+                         "no budget and the journal file, at --ram-levels sightings (results NAME_ram.{json,md})")
+    ap.add_argument("--ram-levels", type=str, default="100000,300000,1000000")
+    ap.add_argument("--ram-child", type=str, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.ram_child is not None:
+        return ram_child(args)
+    if args.ram_budget is not None:
+        return ram_main(args, argv)
     if args.levels:
         levels = [int(x) for x in args.levels.split(",")]
     else:
@@ -732,6 +741,154 @@ def main(argv: list[str] | None = None) -> int:
     plot(out, args.out / f"{args.name}.png")
     print(md)
     return 0
+
+
+# ---------------------------------------------------------------------------- RAM budget section
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def ram_child(args: argparse.Namespace) -> int:
+    """One configuration in its own process (so RSS is its own): ``stream`` (the workload alone),
+    ``none`` (no budget) or ``budget`` (``--ram-budget``). Prints one JSON line per level."""
+    import embodied_mem.memory.longterm  # noqa: F401 - same imports in every child
+
+    mode, levels = args.ram_child, [int(x) for x in args.ram_levels.split(",")]
+    world = World(args.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="memory_ram-"))
+    db = tmp / "m.db"
+    mem = None
+    if mode != "stream":
+        cfg = MemoryConfig.from_dict({"ram_budget_mb": args.ram_budget} if mode == "budget" else {})
+        mem = Memory.open(db, config=cfg, durability="batch")
+    gc.collect()
+    rss0 = _rss_bytes()
+    n_s, n_p, t_ingest = 0, 0, 0.0
+    first_t: dict[str, float] = {}
+    for level in levels:
+        while n_s < level:
+            block = world.percepts(1000)
+            t0 = time.perf_counter()
+            if mem is not None:
+                for p in block:
+                    mem.observe(p)
+            t_ingest += time.perf_counter() - t0
+            for p in block:
+                for s in p.sightings:
+                    first_t.setdefault(s.label, p.t)
+            n_s += sum(len(p.sightings) for p in block)
+            n_p += len(block)
+            del block
+        res: dict = {"mode": mode, "sightings": n_s, "percepts": n_p}
+        if mem is not None:
+            mem.flush()
+            res["ingest_sightings_per_s"] = n_s / t_ingest
+            import sqlite3
+
+            c = sqlite3.connect(db)  # fold the WAL into the file, then measure it
+            c.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            c.close()
+            res["file_bytes"] = os.path.getsize(db)
+            tm, sp = mem.temporal, mem.spatial
+            res["temporal_entries_in_ram"], res["temporal_entries"] = tm.n_in_ram, len(tm)
+            res["poses_in_ram"], res["poses"] = sp.n_poses_in_ram, sp.stats()["poses"]
+            rng = random.Random(args.seed)
+            labels = sorted(first_t, key=first_t.get)
+            now = mem.now
+            recent = [lbl for lbl in labels if tm.last_seen(lbl) >= now - 300][-200:]
+            old = labels[: max(1, len(labels) // 2)]
+            q = max(1, args.queries)
+
+            def pick(xs: list[str], rng: random.Random = rng, q: int = q) -> list[tuple[str]]:
+                return [(rng.choice(xs),) for _ in range(q)]
+
+            # old labels, asked as of a time shortly after their first sighting: paged in when paged out
+            old_at = [(lbl, first_t[lbl] + rng.uniform(0, 50)) for lbl, in pick(old)]
+            res["locate_working_set"] = latency(sp.locate, pick(recent))
+            res["last_seen_working_set"] = latency(tm.last_seen, pick(recent))
+            res["last_seen_at_recent"] = latency(tm.last_seen, [(lbl, now - rng.uniform(0, 100)) for lbl, in pick(recent)])
+            res["locate_old_label"] = latency(sp.locate, pick(old))
+            res["last_seen_at_old"] = latency(tm.last_seen, old_at)
+            res["seen_times_old_window"] = latency(tm.seen_times, [(lbl, t, t + 100) for lbl, t in old_at])
+            t_old = [(t, t + 20) for _, t in old_at[: max(1, q // 10)]]
+            res["trajectory_old_window"] = latency(sp.trajectory, t_old)
+            res["between_old_window"] = latency(tm.between, [(t, t + 10) for t, _ in t_old])
+        gc.collect()
+        res["rss_bytes"] = _rss_bytes()
+        res["rss_growth_bytes"] = res["rss_bytes"] - rss0
+        print(json.dumps(res), flush=True)
+    if mem is not None:
+        mem.close()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+def ram_main(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """RSS of a memory without a budget and with ``--ram-budget`` beside the workload alone and the
+    journal file, in one run (three child processes, one after the other)."""
+    import subprocess
+
+    runs: dict[str, list[dict]] = {}
+    base = [sys.executable, __file__, "--ram-budget", str(args.ram_budget), "--ram-levels", args.ram_levels,
+            "--seed", str(args.seed), "--queries", str(args.queries)]
+    t_start = time.time()
+    for mode in ("stream", "none", "budget"):
+        t0 = time.time()
+        proc = subprocess.run(base + ["--ram-child", mode], capture_output=True, text=True, check=True)
+        runs[mode] = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+        print(f"{mode}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    rows = []
+    for s, n, b in zip(runs["stream"], runs["none"], runs["budget"]):
+        mem_none = n["rss_growth_bytes"] - s["rss_growth_bytes"]
+        mem_budget = b["rss_growth_bytes"] - s["rss_growth_bytes"]
+        rows.append({"sightings": n["sightings"], "journal_bytes": n["file_bytes"],
+                     "file_with_long_term_tables_bytes": b["file_bytes"],
+                     "memory_rss_none_bytes": mem_none, "memory_rss_budget_bytes": mem_budget,
+                     "none_over_journal": mem_none / n["file_bytes"],
+                     "budget_over_journal": mem_budget / n["file_bytes"],
+                     "budget_over_none": mem_budget / mem_none, "none": n, "budget": b, "stream": s})
+    out = {"command": "python benchmarks/memory_ops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t_start)), "wall_s": time.time() - t_start,
+           "load_avg_at_start": os.getloadavg()[0], "ram_budget_mb": args.ram_budget, "levels": rows}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.name}_ram.json").write_text(json.dumps(out, indent=2))
+    md = ram_markdown(out)
+    (args.out / f"{args.name}_ram.md").write_text(md)
+    print(md)
+    return 0
+
+
+def ram_markdown(out: dict) -> str:
+    mib = 2**20
+    lines = [f"# Memory under a RAM budget ({out['ram_budget_mb']:g} MiB) — {out['date']}", "",
+             f"`{out['command']}` ({out['wall_s']:.0f} s, load average {out['load_avg_at_start']:.1f} at start). "
+             "Memory RSS = growth of the process's resident set minus that of a process generating the same "
+             "stream without a memory; journal = the SQLite file of the unbudgeted memory (durability=batch, WAL "
+             "checkpointed); with a budget the same file also holds the long-term tables (last column).", "",
+             "| sightings | journal MiB | RSS no budget MiB (× journal) | RSS with budget MiB (× journal) | "
+             "temporal entries in RAM / all | poses in RAM / all | file with tables MiB |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in out["levels"]:
+        b = r["budget"]
+        lines.append(f"| {r['sightings']:,} | {r['journal_bytes'] / mib:.1f} | {r['memory_rss_none_bytes'] / mib:.1f} "
+                     f"({r['none_over_journal']:.2f}×) | {r['memory_rss_budget_bytes'] / mib:.1f} "
+                     f"({r['budget_over_journal']:.2f}×) | {b['temporal_entries_in_ram']:,} / {b['temporal_entries']:,} "
+                     f"| {b['poses_in_ram']:,} / {b['poses']:,} | {r['file_with_long_term_tables_bytes'] / mib:.1f} |")
+    lines += ["", "Query latency p50 / p99 (ms), no budget vs budget, same stream:", "",
+              "| sightings | query | no budget | budget |", "|---:|---|---:|---:|"]
+    for r in out["levels"]:
+        for key in ("locate_working_set", "last_seen_working_set", "last_seen_at_recent", "locate_old_label",
+                    "last_seen_at_old", "seen_times_old_window", "trajectory_old_window", "between_old_window"):
+            n, b = r["none"][key], r["budget"][key]
+            lines.append(f"| {r['sightings']:,} | {key} | {n['p50_ms']:.4f} / {n['p99_ms']:.4f} | "
+                         f"{b['p50_ms']:.4f} / {b['p99_ms']:.4f} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ class BenchQAConfig:
     embed_threads: int = 1
     footprint: bool = True
     durable: bool = False
+    ram_budget_mb: float | None = None
     data_dir: str | None = None
     bags: list[str] = field(default_factory=list)
     progress: bool = True

@@ -59,6 +59,7 @@ class QASettings:
     embed_threads: int = 1  # torch threads for MiniLM (1 is fastest on a shared machine)
     footprint: bool = True  # measure bytes held per answerer (a deep traversal; seconds at 100k)
     durable: bool = False  # embodied_mem journals to SQLite (Memory.open(..., durability="batch")) in the run dir
+    ram_budget_mb: float | None = None  # embodied_mem's memory.ram_budget_mb (None: unbounded)
     data_dir: str | None = None  # ../shared/data by default (robot recordings); None: $EMBODIED_MEM_SHARED_DATA
     bags: list[str] = field(default_factory=lambda: list(DEFAULT_BAGS))  # recordings (paths under data_dir)
     progress: bool = True
@@ -147,14 +148,16 @@ def _footprints(answerers: list[Any]) -> dict[str, int]:
 
 def _memory(st: QASettings, out: Path, name: str) -> Any:
     """The embodied_mem memory under test: in RAM, or journaled to SQLite in the run dir (``durable``)."""
-    if not st.durable:
-        return None
     from embodied_mem import Memory
+
+    config = None if st.ram_budget_mb is None else {"ram_budget_mb": st.ram_budget_mb}
+    if not st.durable:
+        return None if config is None else Memory(config)
 
     path = out / f"memory-{name}.db"
     if path.exists():
         path.unlink()  # a fresh memory per run: never replay an older run's percepts
-    return Memory.open(path, durability="batch")
+    return Memory.open(path, config=config, durability="batch")
 
 
 def load_embedders(st: QASettings, log: Any = print) -> tuple[list[Any], dict[str, Any]]:

@@ -109,10 +109,17 @@ class MemoryConfig:
     # Storage only (the answers do not depend on these):
     path: str | None = None  # a memory file that commands open and continue (created when missing)
     snapshot_every: int = 100_000  # journal entries between automatic snapshots (0: only at close/checkpoint)
+    # RAM budget (MiB) of the paged working sets: the temporal index and the trajectory keep their
+    # newest part in RAM, the rest in indexed SQLite tables read back by queries (memory/longterm.py).
+    # None: everything in RAM. Answers are identical either way.
+    ram_budget_mb: float | None = None
 
     def __post_init__(self) -> None:
         _check("memory", "snapshot_every", self.snapshot_every,
                isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer >= 0")
+        if self.ram_budget_mb is not None:
+            _check("memory", "ram_budget_mb", self.ram_budget_mb,
+                   isinstance(self.ram_budget_mb, (int, float)) and self.ram_budget_mb >= 1, "a number of MiB >= 1 or null")
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             raise ValueError(f"memory.path must be a non-empty file path or null, got {self.path!r}")
 

@@ -25,6 +25,11 @@ replays the whole journal. Snapshots are written at ``close()``/``checkpoint()``
 edit count (``MemoryStore.edit_count``), not its rows, so it costs the same at any length;
 ``snapshot_status`` says why a snapshot was or was not used, ``open_timings`` where the time went.
 
+RAM budget: with ``memory.ram_budget_mb`` set, temporal entries and trajectory poses older than
+the working set live in long-term SQLite tables (``longterm.py``) and queries read them back;
+answers do not change. A read-only (or non-SQLite) open keeps them in a scratch file and so
+replays the whole journal instead of loading the snapshot.
+
 Worlds: ``enter_world(id)`` scopes spatial and temporal memory (map, places, trajectory, the
 per-source clock) to one world or map; semantic facts and episodic memory (chunks, utilities)
 are shared by every world. Returning to a world brings back its map.
@@ -53,6 +58,7 @@ from ..store import MemoryStore, StoreError
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import make_key_encoder, tokens
+from .longterm import LongTermStore
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import config_fingerprint, entry_fingerprint, is_behaviour, read_snapshot, snapshot_path, write_snapshot
 from .spatial import Location, SpatialMemory
@@ -117,6 +123,10 @@ class Memory:
         self.open_timings: dict[str, float] = {}
         if not self.config.long_term.enabled:
             self._window = deque()
+        # RAM budget: the modules' older parts live in long-term tables (memory/longterm.py); a
+        # working memory (long_term.enabled=False) is bounded already
+        budget = self.config.ram_budget_mb
+        self._longterm = LongTermStore(budget) if budget is not None and self._window is None else None
         self._build_modules()
 
     def _build_modules(self) -> None:
@@ -129,6 +139,7 @@ class Memory:
         self._last_t: dict[str, float] = {}
         self.now = -math.inf
         self._n_percepts = 0
+        self._use_long_term(self.spatial, self.temporal)
         self._wrap_journaled_methods()
         self._guard_readers()
 
@@ -168,9 +179,17 @@ class Memory:
                 store.set_meta("memory_id", uuid.uuid4().hex)
             mem._snap_fp = None if encoder is not None else config_fingerprint(mem.config.to_dict(),
                                                                                 mem._encoder_fingerprint())
+            lt = mem._longterm
+            scratch = lt is not None and not lt.attach(getattr(store, "conn", None), writable=not readonly)
+            if scratch:  # pages in a scratch file (read-only or non-SQLite store): rebuilt by a full replay
+                mem._snap_fp = None
             t2 = time.perf_counter()
             start = mem._load_snapshot(store)
             t3 = time.perf_counter()
+            if scratch:
+                mem.snapshot_status = "snapshot not used: ram_budget_mb pages are rebuilt in a scratch file"
+            if lt is not None:
+                mem._adopt_long_term(start)
             mem._replay(store, start)
             mem.open_timings = {"store": t1 - t0, "snapshot": t3 - t2, "replay": time.perf_counter() - t3,
                                 "total": time.perf_counter() - t0}
@@ -326,6 +345,23 @@ class Memory:
             if getattr(mod, "graph", None) is saved:
                 mod.graph = self.graph
 
+    def _use_long_term(self, *modules: Any) -> None:
+        if self._longterm is not None:
+            for m in modules:
+                m.use_long_term(self._longterm)
+
+    def _adopt_long_term(self, start: int) -> None:
+        """After a snapshot load: attach its modules' pages to the store and drop table rows written
+        after the snapshot (start > 0); without one, empty the tables (the replay rebuilds them)."""
+        lt = self._longterm
+        assert lt is not None
+        pages = [m.pages for m in (self.spatial, self.temporal, *(x for w in self._worlds.values() for x in w[:2]))]
+        marks = next((p.marks for p in pages if p is not None and p.marks is not None), None) if start else None
+        for p in pages:
+            if p is not None and p.lt is None:
+                lt.adopt(p)
+        lt.reset(marks)
+
     def _load_snapshot(self, store: MemoryStore) -> int:
         """Restore the snapshot beside ``store`` when it can be trusted; the journal position to replay from."""
         if self._snap_fp is None:
@@ -445,6 +481,7 @@ class Memory:
         else:
             self.spatial = SpatialMemory(self.graph, self.config.spatial, world=world)
             self.temporal = TemporalMemory(self.config.temporal)
+            self._use_long_term(self.spatial, self.temporal)
             self._last_t, self.now = {}, -math.inf
         self._world = world
         self._guard_readers(modules=(self.spatial, self.temporal), graph=False)  # new or restored from a snapshot
@@ -765,6 +802,8 @@ class Memory:
                         warnings.warn(f"could not write the snapshot of {self._store.path}: {exc}", RuntimeWarning,
                                       stacklevel=2)
                 self._store.close()
+            if self._longterm is not None:
+                self._longterm.close()
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None

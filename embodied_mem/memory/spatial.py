@@ -16,6 +16,10 @@ Three layers, all in the world frame (map units):
 - **Occupancy**: known free and blocked cells (edge ``cell_size``), the frontier between known
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
+
+With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
+ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
+and ``trajectory()``/``walks()`` read them back, so their answers do not change.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from .config import SpatialConfig
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
+    from .longterm import LongTermStore, Pages
 
 __all__ = ["SpatialMemory", "Location", "Place"]
 
@@ -205,6 +210,23 @@ class SpatialMemory:
         self._walk_from: Pose | None = None
         self._walk_starts: list[float] = []  # times at which a new walk began (see walks())
         self._agent_node = "agent"
+        # long-term pages (a RAM budget): poses older than _traj_cut live in the lt_poses table
+        self._pages: Pages | None = None
+        self._traj_cut = -math.inf
+        self._n_paged_poses = 0
+
+    def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
+        """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
+        from .longterm import Pages
+
+        if self._traj_t or self._n_paged_poses:
+            raise ValueError("use_long_term must be called before the first percept")
+        self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["poses"])
+
+    @property
+    def pages(self) -> Pages | None:
+        """This module's handle on the long-term store (None: no RAM budget, all poses in RAM)."""
+        return self._pages
 
     # ================================================================== ingest
     def observe(self, p: Percept, pid: int, recorded_at: float) -> None:
@@ -243,7 +265,9 @@ class SpatialMemory:
         pose = p.pose
         assert pose is not None
         t = p.t
-        if self._traj_t and t < self._traj_t[-1]:
+        if t < self._traj_cut:  # a late pose older than every pose in RAM: straight to the table
+            self._page_poses([(t, pose)])
+        elif self._traj_t and t < self._traj_t[-1]:
             i = bisect_right(self._traj_t, t)
             self._traj_t.insert(i, t)
             self._traj.insert(i, pose)
@@ -253,6 +277,15 @@ class SpatialMemory:
             if not self._walk(self._walk_from, pose):
                 self._walk_starts.append(t)
             self._walk_from = pose
+            pg = self._pages
+            if pg is not None and len(self._traj_t) > pg.cap:
+                tt = self._traj_t
+                i = bisect_left(tt, tt[len(tt) - (3 * pg.cap) // 4])  # never split one time
+                if i:
+                    self._page_poses(list(zip(tt[:i], self._traj[:i])))
+                    self._traj_cut = tt[i]
+                    del tt[:i]
+                    del self._traj[:i]
         if self._agent_node not in self.graph.nx:
             self.graph.add_node(self._agent_node, "agent", created=t)
         place = self._place_near(pose.position, create=True, t=t)
@@ -829,16 +862,47 @@ class SpatialMemory:
             return []
         i0 = 0 if t0 is None else bisect_left(self._traj_t, t0)
         i1 = len(self._traj_t) if t1 is None else bisect_right(self._traj_t, t1)
-        return list(zip(self._traj_t[i0:i1], self._traj[i0:i1]))
+        return self._paged_poses(t0, t1) + list(zip(self._traj_t[i0:i1], self._traj[i0:i1]))
+
+    def _page_poses(self, poses: list[tuple[float, Pose]]) -> None:
+        from .longterm import POSE_V
+
+        pg = self._pages
+        assert pg is not None
+        pg.store.insert_many("INSERT INTO lt_poses (space, t, v) VALUES (?, ?, ?)",
+                             [(pg.space, t, POSE_V.pack(t, p.x, p.y, p.z, p.yaw)) for t, p in poses])
+        self._n_paged_poses += len(poses)
+
+    def _paged_poses(self, t0: float | None, t1: float | None) -> list[tuple[float, Pose]]:
+        """Poses in the long-term table with t0 <= t <= t1, in time order (exact values)."""
+        if not self._n_paged_poses or (t0 is not None and t0 >= self._traj_cut):
+            return []
+        from .longterm import POSE_V
+
+        pg = self._pages
+        assert pg is not None
+        rows = pg.store.execute("SELECT v FROM lt_poses WHERE space=? AND t>=? AND t<=? ORDER BY t, rowid",
+                                (pg.space, -math.inf if t0 is None else t0, math.inf if t1 is None else t1))
+        out = []
+        for (v,) in rows.fetchall():
+            t, x, y, z, yaw = POSE_V.unpack(v)
+            out.append((t, Pose(x, y, z, yaw)))
+        return out
 
     def walks(self) -> list[list[tuple[float, Pose]]]:
         """The trajectory cut into walks: a new walk starts at a new episode and after a step longer
         than ``walk_max_step`` (a reset or a teleport), so a plot never joins them through walls."""
         if not self.enabled or not self._traj_t:
             return []
-        cuts = sorted({bisect_left(self._traj_t, t) for t in self._walk_starts} | {0, len(self._traj_t)})
-        traj = list(zip(self._traj_t, self._traj))
+        traj = self.trajectory()
+        times = [t for t, _ in traj]
+        cuts = sorted({bisect_left(times, t) for t in self._walk_starts} | {0, len(traj)})
         return [traj[a:b] for a, b in zip(cuts, cuts[1:]) if b > a]
+
+    @property
+    def n_poses_in_ram(self) -> int:
+        """Poses of the trajectory held in RAM (the rest in the long-term table under a RAM budget)."""
+        return len(self._traj_t)
 
     def pose(self) -> Pose | None:
         """The agent's latest pose."""
@@ -1065,7 +1129,7 @@ class SpatialMemory:
             "sightings": self.n_sightings,
             "places": len(self._places),
             "known_cells": len(self._occ),
-            "poses": len(self._traj_t),
+            "poses": len(self._traj_t) + self._n_paged_poses,
         }
 
     def region_counts(self) -> dict[tuple[str, str], int]:

@@ -6,17 +6,29 @@ Columnar storage (``array`` of times, kinds, interned labels, positions) kept so
 label went unseen between two of its sightings) is O(1) unbounded and O(log n) over a time range,
 from a per-label max hierarchy over the gaps kept up to date on every sighting. Intervals are
 inclusive at both ends.
+
+With a RAM budget (``use_long_term``), only the newest entries stay in the columns: when there
+are more than the working-set size, the oldest quarter moves, in time order, into the
+``lt_events`` table of the long-term store (``longterm.py``). A time boundary ``_cut`` separates
+the two (every moved entry is older than every entry in RAM); a query reaching before it reads the
+table, so every answer is exactly what the unbounded memory gives. First and last sighting times
+per label stay in RAM (one pair per label, kept forever).
 """
 
 from __future__ import annotations
 
+import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..percept import Percept, Position
 from .config import TemporalConfig
+
+if TYPE_CHECKING:
+    from .longterm import LongTermStore, Pages
 
 __all__ = ["TemporalMemory", "Event"]
 
@@ -139,6 +151,27 @@ class TemporalMemory:
         self._last: dict[str, float] = {}
         self._times: dict[str, array] = {}  # label -> sorted sighting times (for at=)
         self._gaps: dict[str, _Gaps] = {}  # label -> gaps between consecutive sighting times
+        # long-term pages (a RAM budget): entries older than _cut live in the lt_events table
+        self._pages: Pages | None = None
+        self._cut = -math.inf
+        self._n_paged = 0
+        self._paged_t0 = math.inf  # earliest paged time
+        self._p_count: dict[str, int] = {}  # label -> paged sightings
+        self._p_last: dict[str, float] = {}  # label -> latest paged sighting time
+        self._p_best: dict[str, float] = {}  # label -> longest gap between two paged sightings (-1: none)
+
+    def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
+        """Keep at most about ``cap`` entries in RAM, the older ones in ``store`` (before any percept)."""
+        from .longterm import Pages
+
+        if self._t or self._n_paged:
+            raise ValueError("use_long_term must be called before the first percept")
+        self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["temporal"])
+
+    @property
+    def pages(self) -> Pages | None:
+        """This module's handle on the long-term store (None: no RAM budget, all entries in RAM)."""
+        return self._pages
 
     def _intern(self, s: str) -> int:
         i = self._ids.get(s)
@@ -152,6 +185,9 @@ class TemporalMemory:
             return
         t = p.t
         src = self._intern(p.source)
+        if t < self._cut:
+            self._observe_paged(p, src)
+            return
         late = bool(self._t) and t < self._t[-1]
         for s in p.sightings:
             self._add(t, SIGHTING, self._intern(s.label), src, s.position, late)
@@ -183,6 +219,105 @@ class TemporalMemory:
                 ts.append(t)
         for e in p.events:
             self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), late)
+        pg = self._pages
+        if pg is not None and len(self._t) > pg.cap:
+            self._page_out(len(self._t) - (3 * pg.cap) // 4)
+
+    # ------------------------------------------------------------------ long-term pages
+    def _page_out(self, n: int) -> None:
+        """Move the oldest ``n`` entries (fewer, so that no time is split between RAM and the
+        table) into the long-term table, in time order."""
+        from .longterm import EVENT_V
+
+        tt = self._t
+        i = bisect_left(tt, tt[n])  # entries [0, i) are all older than tt[i]: the new boundary
+        if i == 0:
+            return
+        pg = self._pages
+        assert pg is not None
+        space, z, pack = pg.space, self._z, EVENT_V.pack
+        kind, sym, src, xs, ys = self._kind, self._sym, self._src, self._x, self._y
+        pg.store.insert_many(
+            "INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)",
+            ((space, tt[j], kind[j], sym[j], src[j], pack(tt[j], xs[j], ys[j], 0.0 if z is None else z[j]))
+             for j in range(i)))
+        cut = tt[i]
+        labels = {self._names[sym[j]] for j in range(i) if kind[j] == SIGHTING}
+        self._paged_t0 = min(self._paged_t0, tt[0])
+        for arr in (tt, kind, sym, src, xs, ys):
+            del arr[:i]
+        if z is not None:
+            del z[:i]
+        self._n_paged += i
+        self._cut = cut
+        for lbl in labels:
+            ts = self._times[lbl]
+            j = bisect_left(ts, cut)
+            if j == 0:
+                continue
+            best = self._p_best.get(lbl, -1.0)
+            prev = self._p_last.get(lbl)
+            if prev is not None:
+                best = max(best, ts[0] - prev)
+            gp = self._gaps.get(lbl)
+            if j >= 2 and gp is not None:
+                best = max(best, gp.max(0, j - 1))
+            self._p_best[lbl] = best
+            self._p_last[lbl] = ts[j - 1]
+            self._p_count[lbl] = self._p_count.get(lbl, 0) + j
+            del ts[:j]
+            if len(ts) >= 2:
+                self._gaps[lbl] = _Gaps.build(ts)
+            else:
+                self._gaps.pop(lbl, None)
+
+    def _observe_paged(self, p: Percept, src: int) -> None:
+        """A late percept (another source) older than every entry in RAM: its entries go straight to
+        the table (after every row of the same time, as in RAM)."""
+        from .longterm import EVENT_V
+
+        pg = self._pages
+        assert pg is not None
+        t, rows = p.t, []
+        for s in p.sightings:
+            lbl = s.label
+            rows.append((pg.space, t, SIGHTING, self._intern(lbl), src,
+                         EVENT_V.pack(t, s.position[0], s.position[1], s.position[2])))
+            if lbl not in self._times:
+                self._times[lbl] = array("d")
+                self._first[lbl] = self._last[lbl] = t
+            else:
+                self._first[lbl] = min(self._first[lbl], t)
+                self._last[lbl] = max(self._last[lbl], t)
+        for e in p.events:
+            rows.append((pg.space, t, EVENT, self._intern(e), src, EVENT_V.pack(t, 0.0, 0.0, 0.0)))
+        if not rows:
+            return
+        pg.store.insert_many("INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self._n_paged += len(rows)
+        self._paged_t0 = min(self._paged_t0, t)
+        for lbl in {s.label for s in p.sightings}:
+            self._p_count[lbl] = self._p_count.get(lbl, 0) + sum(1 for s in p.sightings if s.label == lbl)
+            self._p_last[lbl] = max(self._p_last.get(lbl, -math.inf), t)
+            # the new time may split a paged gap: recompute that label's longest paged gap
+            row = pg.store.execute(
+                "SELECT MAX(t - pt) FROM (SELECT t, LAG(t) OVER (ORDER BY t) AS pt FROM lt_events "
+                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, self._ids[lbl])).fetchone()
+            self._p_best[lbl] = -1.0 if row[0] is None else float(row[0])
+
+    def _paged_times(self, label: str, t0: float | None, t1: float | None) -> list[float]:
+        """Paged sighting times of ``label`` in [t0, t1], ascending (exact values)."""
+        from .longterm import EVENT_V
+
+        if not self._p_count.get(label) or (t0 is not None and t0 > self._p_last[label]):
+            return []
+        pg = self._pages
+        assert pg is not None
+        lo = -math.inf if t0 is None else t0
+        hi = math.inf if t1 is None else t1
+        rows = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? AND t<=? "
+                                "ORDER BY t, rowid", (pg.space, self._ids[label], lo, hi))
+        return [EVENT_V.unpack(r[0])[0] for r in rows]
 
     def _add(self, t: float, kind: int, sym: int, src: int, pos: Position, late: bool) -> None:
         if late:
@@ -225,30 +360,51 @@ class TemporalMemory:
         if at is None:
             return self._last.get(label)
         ts = self._times.get(label)
-        if not ts:
+        if ts:
+            i = bisect_right(ts, at)
+            if i:
+                return ts[i - 1]
+        if not self._p_count.get(label):
             return None
-        i = bisect_right(ts, at)
-        return ts[i - 1] if i else None
+        if at >= self._p_last[label]:
+            return self._p_last[label]
+        from .longterm import EVENT_V
+
+        pg = self._pages
+        assert pg is not None
+        row = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t<=? "
+                               "ORDER BY t DESC LIMIT 1", (pg.space, self._ids[label], at)).fetchone()
+        return None if row is None else EVENT_V.unpack(row[0])[0]
 
     def seen_times(self, label: str, t0: float | None = None, t1: float | None = None) -> list[float]:
         """Every time ``label`` was sighted in [t0, t1] (inclusive), ascending."""
         if not self.enabled:
             return []
         ts = self._times.get(label)
-        if not ts:
+        if ts is None:
             return []
         i0 = 0 if t0 is None else bisect_left(ts, t0)
         i1 = len(ts) if t1 is None else bisect_right(ts, t1)
-        return ts[i0:i1].tolist()
+        return self._paged_times(label, t0, t1) + ts[i0:i1].tolist()
 
     def count(self, label: str, t0: float | None = None, t1: float | None = None) -> int:
         """Number of sightings of ``label`` in [t0, t1]."""
         ts = self._times.get(label) if self.enabled else None
-        if not ts:
+        if ts is None:
             return 0
         i0 = 0 if t0 is None else bisect_left(ts, t0)
         i1 = len(ts) if t1 is None else bisect_right(ts, t1)
-        return max(0, i1 - i0)
+        n = max(0, i1 - i0)
+        if self._p_count.get(label) and (t0 is None or t0 <= self._p_last[label]):
+            if t0 is None and (t1 is None or t1 >= self._p_last[label]):
+                n += self._p_count[label]
+            else:
+                pg = self._pages
+                assert pg is not None
+                n += pg.store.execute("SELECT COUNT(*) FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? "
+                                      "AND t<=?", (pg.space, self._ids[label], -math.inf if t0 is None else t0,
+                                                   math.inf if t1 is None else t1)).fetchone()[0]
+        return n
 
     def longest_gap(self, label: str, t0: float | None = None, t1: float | None = None) -> float | None:
         """Longest time between two consecutive sightings of ``label`` inside [t0, t1] (inclusive).
@@ -258,41 +414,84 @@ class TemporalMemory:
         distinct times in the range. O(1) without a range, O(log n) with one.
         """
         ts = self._times.get(label) if self.enabled else None
-        if not ts:
+        if ts is None:
             return None
         if t0 is not None and t1 is not None and t1 < t0:
             raise ValueError(f"longest_gap: t1 ({t1}) is before t0 ({t0})")
         i0 = 0 if t0 is None else bisect_left(ts, t0)
         i1 = len(ts) if t1 is None else bisect_right(ts, t1)
-        if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
+        if not self._p_count.get(label):
+            if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
+                return None
+            gp = self._gaps[label]
+            if i0 == 0 and i1 == len(ts):
+                return gp.best
+            return gp.max(i0, i1 - 1)
+        # part of this label's times are paged out: the paged ones in range, the boundary, RAM's
+        if t0 is None and t1 is None:
+            if self._first[label] == self._last[label]:
+                return None
+            best = self._p_best[label]
+            if len(ts):
+                best = max(best, ts[0] - self._p_last[label])
+                if len(ts) >= 2:
+                    best = max(best, self._gaps[label].best)
+            return best
+        paged = self._paged_times(label, t0, t1)
+        first = paged[0] if paged else (ts[i0] if i1 > i0 else None)
+        last = ts[i1 - 1] if i1 > i0 else (paged[-1] if paged else None)
+        if first is None or len(paged) + (i1 - i0) < 2 or first == last:
             return None
-        gp = self._gaps[label]
-        if i0 == 0 and i1 == len(ts):
-            return gp.best
-        return gp.max(i0, i1 - 1)
+        best = max((b - a for a, b in zip(paged, paged[1:])), default=-1.0)
+        if paged and i1 > i0:
+            best = max(best, ts[i0] - paged[-1])
+        if i1 - i0 >= 2:
+            best = max(best, self._gaps[label].max(i0, i1 - 1))
+        return best
 
     def between(self, t0: float, t1: float, kind: str | None = None, limit: int | None = None) -> list[Event]:
         """Sightings and events with ``t0 <= t <= t1``, in time order (ties in arrival order)."""
         if not self.enabled:
             return []
+        want = None if kind is None else _KIND.index(kind)
+        out: list[Event] = []
+        names = self._names
+        for t, k, sym, src, x, y, z in self._rows(t0, t1, want, None if limit is None else max(limit, 1)):
+            if k == SIGHTING:
+                out.append(Event(t, "sighting", label=names[sym], position=(x, y, z), source=names[src]))
+            else:
+                out.append(Event(t, "event", text=names[sym], source=names[src]))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def _rows(self, t0: float, t1: float, want: int | None, limit: int | None = None) -> Iterator[tuple]:
+        """(t, kind, sym, src, x, y, z) of the entries with t0 <= t <= t1 (the first ``limit`` of the
+        paged ones at most), paged ones first, lazily."""
+        if self._n_paged and t0 < self._cut:
+            from .longterm import EVENT_V
+
+            pg = self._pages
+            assert pg is not None
+            sql = "SELECT kind, sym, src, v FROM lt_events WHERE space=? AND t>=? AND t<=?"
+            args: tuple = (pg.space, t0, t1)
+            if want is not None:
+                sql += " AND kind=?"
+                args += (want,)
+            sql += " ORDER BY t, rowid"
+            if limit is not None:
+                sql += f" LIMIT {int(limit)}"
+            for k, sym, src, v in pg.store.execute(sql, args).fetchall():
+                t, x, y, z = EVENT_V.unpack(v)
+                yield t, k, sym, src, x, y, z
         i0 = bisect_left(self._t, t0)
         i1 = bisect_right(self._t, t1)
-        want = None if kind is None else _KIND.index(kind)
-        out = []
-        names, z = self._names, self._z
+        zz = self._z
         for i in range(i0, i1):
             k = self._kind[i]
             if want is not None and k != want:
                 continue
-            if k == SIGHTING:
-                out.append(Event(self._t[i], "sighting", label=names[self._sym[i]],
-                                 position=(self._x[i], self._y[i], 0.0 if z is None else z[i]),
-                                 source=names[self._src[i]]))
-            else:
-                out.append(Event(self._t[i], "event", text=names[self._sym[i]], source=names[self._src[i]]))
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+            yield self._t[i], k, self._sym[i], self._src[i], self._x[i], self._y[i], 0.0 if zz is None else zz[i]
 
     def order(self, labels: Iterable[str]) -> list[str]:
         """``labels`` sorted by first sighting; labels never seen are left out."""
@@ -308,7 +507,12 @@ class TemporalMemory:
     def span(self) -> tuple[float, float] | None:
         if not self._t:
             return None
-        return (self._t[0], self._t[-1])
+        return (min(self._t[0], self._paged_t0), self._t[-1])
 
     def __len__(self) -> int:
+        return len(self._t) + self._n_paged
+
+    @property
+    def n_in_ram(self) -> int:
+        """Entries held in RAM (the rest, ``len(self) - n_in_ram``, in the long-term table)."""
         return len(self._t)

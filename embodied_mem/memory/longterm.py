@@ -1,0 +1,204 @@
+"""Long-term memory on disk: where a memory with a RAM budget keeps what falls out of its working set.
+
+With ``memory.ram_budget_mb`` set, the modules keep only a *working set* in RAM (the newest
+temporal entries, the newest part of the trajectory) and move the older part, in blocks, into
+indexed SQLite tables (``lt_events``, ``lt_poses``). Queries that reach back past the working set
+page the rows they need in from those tables, so every answer is exactly the one an unbounded
+memory gives (RTAB-Map's working / long-term memory split, with retrieval by query).
+
+Where the tables live: in the memory's own SQLite file (beside the journal, through the same
+connection) for ``Memory.open(path)``; in a temporary file, deleted on ``close()``, for an
+in-RAM ``Memory()`` or a read-only or non-SQLite store. The journal stays the source of truth:
+the tables are derived from it. Each snapshot records how far the tables were written
+(``marks``); reopening from that snapshot deletes rows written after it (they belong to journal
+entries that are replayed again), and reopening without a snapshot empties the tables and
+rebuilds them by the replay. So a crash between a block move and a snapshot costs nothing.
+
+Nothing is ever deleted from the long-term tables while the memory lives: a block moved out is
+still read by every query that reaches its time range. Row values are stored as packed IEEE
+doubles (``v`` blobs), so paged-in answers are bit-identical (``-0.0`` included).
+
+Rows are ordered by ``(t, rowid)``: a late entry (another source, older time) appended to a
+table sorts after every earlier row of the same time, as ``bisect_right`` places it in RAM.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import struct
+import tempfile
+import weakref
+from typing import Any
+
+__all__ = ["LongTermStore", "Pages", "working_set_sizes", "TABLES"]
+
+TABLES = ("lt_events", "lt_poses")
+
+_SCHEMA = (
+    # temporal memory: one row per sighting or event moved out of RAM
+    "CREATE TABLE IF NOT EXISTS lt_events (space INTEGER NOT NULL, t REAL NOT NULL, kind INTEGER NOT NULL, "
+    "sym INTEGER NOT NULL, src INTEGER NOT NULL, v BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_events_t ON lt_events (space, t)",
+    "CREATE INDEX IF NOT EXISTS lt_events_sym ON lt_events (space, kind, sym, t)",
+    # spatial memory: the agent's older poses
+    "CREATE TABLE IF NOT EXISTS lt_poses (space INTEGER NOT NULL, t REAL NOT NULL, v BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_poses_t ON lt_poses (space, t)",
+)
+
+EVENT_V = struct.Struct("<dddd")  # t, x, y, z
+POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
+
+# Bytes one in-RAM item costs (measured with tracemalloc on the benchmark stream), used to turn the
+# budget into working-set sizes.
+_BYTES_PER_ENTRY = 64  # temporal: columns (t, kind, sym, src, x, y) + per-label time + gap
+_BYTES_PER_POSE = 130  # spatial trajectory: a Pose (4 floats, slots) + its time + list slots
+_SHARE_TEMPORAL = 0.25  # share of the budget for the temporal working set
+_SHARE_TRAJECTORY = 0.05  # share of the budget for the trajectory working set
+
+
+def working_set_sizes(ram_budget_mb: float) -> dict[str, int]:
+    """Items each paged module keeps in RAM under a budget of ``ram_budget_mb`` (MiB): the newest
+    ``temporal`` entries and ``poses``. A module moves its oldest quarter out when it holds more."""
+    b = float(ram_budget_mb) * 2**20
+    return {"temporal": max(256, int(b * _SHARE_TEMPORAL / _BYTES_PER_ENTRY)),
+            "poses": max(256, int(b * _SHARE_TRAJECTORY / _BYTES_PER_POSE))}
+
+
+class LongTermStore:
+    """The long-term tables of one memory, on one SQLite connection (see the module docstring).
+
+    Not thread-safe by itself: the ``Memory`` lock serialises every call (writer and readers).
+    """
+
+    def __init__(self, ram_budget_mb: float) -> None:
+        self.ram_budget_mb = float(ram_budget_mb)
+        self.sizes = working_set_sizes(self.ram_budget_mb)
+        self._conn: sqlite3.Connection | None = None
+        self._own_path: str | None = None  # a temporary file we made (deleted on close)
+        self._next_space = 0
+        self._finalizer: Any = None
+
+    # ------------------------------------------------------------------ connection
+    def attach(self, conn: Any, writable: bool) -> bool:
+        """Keep the tables in the memory file behind ``conn`` (a ``sqlite3.Connection`` of a
+        writable store). Returns False (and keeps a temporary file instead) otherwise."""
+        if not isinstance(conn, sqlite3.Connection) or not writable:
+            return False
+        self._close_own()
+        self._conn = conn
+        self._ensure_schema()
+        return True
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            fd, path = tempfile.mkstemp(prefix="embodied-mem-longterm-", suffix=".db")
+            os.close(fd)
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=OFF")  # a scratch file: the journal is elsewhere
+            conn.execute("PRAGMA synchronous=OFF")
+            self._conn, self._own_path = conn, path
+            self._finalizer = weakref.finalize(self, _drop_file, conn, path)
+            self._ensure_schema()
+        return self._conn
+
+    def _ensure_schema(self) -> None:
+        c = self._conn
+        assert c is not None
+        for stmt in _SCHEMA:
+            c.execute(stmt)
+
+    def close(self) -> None:
+        """Forget the connection (the store closes its own); delete a temporary file."""
+        self._close_own()
+        self._conn = None
+
+    def _close_own(self) -> None:
+        if self._finalizer is not None:
+            self._finalizer()
+            self._finalizer = None
+            self._conn, self._own_path = None, None
+
+    # ------------------------------------------------------------------ consistency with snapshots
+    def marks(self) -> dict[str, int]:
+        """How far each table is written (its largest rowid): recorded in every snapshot."""
+        if self._conn is None:
+            return {t: 0 for t in TABLES}
+        return {t: self._conn.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {t}").fetchone()[0] for t in TABLES}
+
+    def reset(self, marks: dict[str, int] | None) -> None:
+        """Make the tables match a state: ``marks`` of the snapshot just loaded (rows written after
+        it are dropped: the replay writes them again), or None (empty: the replay rebuilds all)."""
+        if self._conn is None and not marks:
+            return
+        c = self.conn
+        for t in TABLES:
+            c.execute(f"DELETE FROM {t} WHERE rowid > ?", (int((marks or {}).get(t, 0)),))
+
+    # ------------------------------------------------------------------ spaces
+    def new_space(self) -> int:
+        """An id separating one module instance's rows (each world has its own temporal memory)."""
+        s = self._next_space
+        self._next_space += 1
+        return s
+
+    def adopt(self, pages: Pages) -> None:
+        """Attach a module's ``Pages`` restored from a snapshot to this store."""
+        pages.lt = self
+        self._next_space = max(self._next_space, pages.space + 1)
+
+    # ------------------------------------------------------------------ rows
+    def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, args)
+
+    def insert_many(self, sql: str, rows: Any) -> None:
+        c = self.conn
+        if c.in_transaction:
+            c.executemany(sql, rows)
+            return
+        c.execute("BEGIN")
+        try:
+            c.executemany(sql, rows)
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+
+class Pages:
+    """A module's handle on the long-term store: its space id and working-set size. Pickles (into a
+    snapshot) as those numbers and the store's ``marks``, never the rows or the connection."""
+
+    __slots__ = ("lt", "space", "cap", "marks")
+
+    def __init__(self, lt: LongTermStore, cap: int) -> None:
+        self.lt: LongTermStore | None = lt
+        self.space = lt.new_space()
+        self.cap = int(cap)
+        self.marks: dict[str, int] | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"space": self.space, "cap": self.cap, "marks": self.lt.marks() if self.lt is not None else None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.lt = None  # re-attached by the memory that loads the snapshot (LongTermStore.adopt)
+        self.space = state["space"]
+        self.cap = state["cap"]
+        self.marks = state["marks"]
+
+    @property
+    def store(self) -> LongTermStore:
+        if self.lt is None:
+            raise RuntimeError("long-term pages restored from a snapshot were not re-attached to a store")
+        return self.lt
+
+
+def _drop_file(conn: sqlite3.Connection, path: str) -> None:
+    try:
+        conn.close()
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
