@@ -15,12 +15,13 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
 from .llm.config import LLMConfig
 from .worlds.crafter.config import CrafterConfig
+from .worlds.household.config import HouseholdConfig
 from .worlds.minecraft.config import MinecraftConfig
 from .worlds.objectnav.config import ObjectNavConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
            "WORLD_SECTIONS", "PLANNER_SECTIONS", "check_world_sections", "check_planner_sections", "changed_keys",
-           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig"]
+           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig", "HouseholdConfig"]
 
 
 @dataclass
@@ -64,6 +65,7 @@ class AgentConfig:
     crafter: CrafterConfig = field(default_factory=CrafterConfig)  # Crafter's skills (agent/worlds/crafter)
     minecraft: MinecraftConfig = field(default_factory=MinecraftConfig)  # Minecraft's skills (agent/worlds/minecraft)
     objectnav: ObjectNavConfig = field(default_factory=ObjectNavConfig)  # object search (agent/worlds/objectnav)
+    household: HouseholdConfig = field(default_factory=HouseholdConfig)  # changing household (agent/worlds/household)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -83,7 +85,8 @@ class AgentConfig:
 
 
 # world name -> its own section of AgentConfig (world packages own these dataclasses)
-WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft", "objectnav": "objectnav"}
+WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft", "objectnav": "objectnav",
+                                  "household": "household"}
 
 
 def check_world_sections(cfg: AgentConfig, world: str) -> None:
