@@ -108,8 +108,8 @@ class Door:
 class Household:
     """The household of ``seed`` over ``days`` days (see the module docstring). Deterministic."""
 
-    DEFAULTS: dict[str, Any] = {"days": 4, "n_objects": 8, "n_doors": 3, "p_follow": 0.85, "p_away": 0.7,
-                                "change_day": 2, "p_change": 0.5, "anywhere_every_h": 2.5, "sensor_range": 7.0,
+    DEFAULTS: dict[str, Any] = {"days": 5, "n_objects": 8, "n_doors": 3, "p_follow": 0.9, "p_away": 0.7,
+                                "change_day": 2, "p_change": 0.5, "anywhere_every_h": 2.5, "sensor_range": 3.0,
                                 "rooms": None}
 
     def __init__(self, seed: int = 0, *, events: list[dict[str, Any]] | None = None, **params: Any) -> None:
@@ -220,9 +220,12 @@ class Household:
                         ev.append({"t": round(t, 1), "kind": "move", "what": obj, "to": nxt})
                         cur = nxt
                 continue
-            homes_pool = [str(x) for x in orng.choice(names, min(3, len(names)), replace=False)]
-            homes = {s: homes_pool[i % len(homes_pool)] for i, s in enumerate(orng.permutation(slots).tolist())}
-            # consecutive slots should differ often: the mug goes from kitchen to desk to sink
+            # a home place per slot, consecutive slots on different places (kitchen -> desk -> sink)
+            homes_pool = [str(x) for x in orng.choice(names, min(4, len(names)), replace=False)]
+            homes = {}
+            for i, s in enumerate(slots):
+                homes[s] = homes_pool[i % len(homes_pool)] if orng.random() < 0.7 else \
+                    homes_pool[int(orng.integers(len(homes_pool)))]
             cur = homes["night"]
             ev.append({"t": 0.0, "kind": "move", "what": obj, "to": cur})
             for day in range(p["days"]):

@@ -2,7 +2,7 @@
 
 Time is simulated seconds since day 0, 00:00 (``obs["clock"]``); between tasks the robot waits at
 its last place while the residents go on (the event log of ``Household``). Each ``reset()`` starts
-the next task of a seeded schedule (one every 12-40 minutes, 07:00-22:00):
+the next task of a seeded schedule (one every ``task_gap_min`` = 25-70 minutes, 07:00-22:00):
 
 - **fetch** ("bring the mug", ``obs["task"] == 0``, ``obs["object"]``): find the object and call
   ``pick`` while standing at the place it lies on. Success iff it lies there at that moment (log
@@ -10,7 +10,8 @@ the next task of a seeded schedule (one every 12-40 minutes, 07:00-22:00):
   to the object's place with the doors as at the task's start. The target is drawn among objects
   that are at home, reachable, and not on the robot's own place.
 - **chore** ("tidy the desk", ``obs["task"] == 1``, ``obs["goal_place"]``): go to that place and
-  ``pick`` (the robot observes on the way: this is how it learns the home).
+  ``pick`` (the robot observes on the way: this is how it learns the home). Chores are at a fixed,
+  seeded half of the places, so other rooms are seen mostly while searching.
 
 **Actions** ``Discrete(1 + P)``: 0 ``pick`` (ends the task), ``1 + k`` go to place ``k`` (drive
 along the shortest path and look around there: ``travelled / speed + look_time`` seconds). A
@@ -43,9 +44,9 @@ __all__ = ["HouseholdEnv"]
 class HouseholdEnv(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, seed: int = 0, *, days: int = 4, n_objects: int = 8, world_file: str | None = None,
+    def __init__(self, seed: int = 0, *, days: int = 5, n_objects: int = 8, world_file: str | None = None,
                  fetch_share: float = 0.45, max_steps: int = 15, speed: float = 0.5, look_time: float = 6.0,
-                 start_hour: float = 7.0) -> None:
+                 start_hour: float = 7.0, task_gap_min: tuple[float, float] = (25.0, 70.0)) -> None:
         if not 0 < fetch_share <= 1:
             raise ValueError(f"fetch_share must be in (0, 1], got {fetch_share!r}")
         if not isinstance(max_steps, int) or max_steps <= 0:
@@ -72,6 +73,12 @@ class HouseholdEnv(gym.Env):
             "rooms": rooms, "doors": [d.name for d in h.doors], "day_length": DAY,
             "slots": [[n, a, b] for n, a, b in SLOTS]}}
         self.fetch_share = float(fetch_share)
+        self.task_gap_min = (float(task_gap_min[0]), float(task_gap_min[1]))
+        if not 0 < self.task_gap_min[0] <= self.task_gap_min[1]:
+            raise ValueError(f"task_gap_min must be (low, high) minutes with 0 < low <= high, got {task_gap_min!r}")
+        # chores happen at a fixed half of the places (the robot's chores: some rooms it rarely enters otherwise)
+        crng = np.random.default_rng([seed if not world_file else h.seed, 77])
+        self.chore_places = sorted(crng.choice(n_places, max(2, n_places // 2), replace=False).tolist())
         self._schedule = self._make_schedule(seed if not world_file else h.seed, start_hour)
         self._next = 0
         self.place = 0
@@ -87,7 +94,7 @@ class HouseholdEnv(gym.Env):
             while t < day * DAY + 22 * 3600.0:
                 kind = "fetch" if rng.random() < self.fetch_share else "chore"
                 out.append((t, kind, float(rng.random())))
-                t += float(rng.uniform(12, 40)) * 60.0
+                t += float(rng.uniform(*self.task_gap_min)) * 60.0
         return out
 
     @property
@@ -115,7 +122,7 @@ class HouseholdEnv(gym.Env):
             else:
                 self.kind = "chore"
         if self.kind == "chore":
-            others = [i for i in range(len(self.place_names)) if i != self.place and math.isfinite(dist[self.place, i])]
+            others = [i for i in self.chore_places if i != self.place and math.isfinite(dist[self.place, i])]
             self.goal_place = others[int(u * len(others))] if others else self.place
             self._shortest = float(dist[self.place, self.goal_place])
         else:

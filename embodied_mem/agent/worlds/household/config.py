@@ -9,13 +9,13 @@ __all__ = ["HouseholdConfig"]
 
 @dataclass
 class HouseholdConfig:
-    routine_min_support: int = 2  # days an object must have been seen on one place in a slot to state a routine
+    routine_min_support: int = 1  # days an object must have been seen on one place in a slot to state a routine
     routine_min_fraction: float = 0.6  # share of those days that must agree
     routine_window_days: int = 4  # routines are learned from the last this many days (old habits fade)
     fresh_weight: float = 0.95  # trust in a belief seen in the current time-of-day slot (temporal on)
-    stale_weight: float = 0.35  # trust in a belief from an earlier slot, decaying with its age (temporal on)
-    stale_time: float = 6 * 3600.0  # e-folding time of that trust (seconds)
+    stale_weight: float = 0.15  # trust in a belief from k slots ago: stale_weight ** k (temporal on)
     blind_weight: float = 0.6  # trust in any belief when its age is unknown (temporal off)
     recall_k: int = 6  # episodic chunks recalled per search
     episodic_weight: float = 0.3  # weight of a recalled successful search (times 0.5 + utility)
     distance_cost: float = 0.03  # score lost per metre of detour (metres of the home map, straight line)
+    unknown_weight: float = 0.05  # belief mass of any place (where no module says anything)

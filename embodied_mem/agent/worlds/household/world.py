@@ -70,6 +70,15 @@ class HomeMap:
                 return day * self.day + a * 3600.0, day * self.day + b * 3600.0
         raise ValueError(f"unknown slot {slot!r}")
 
+    def slot_changes(self, t0: float, t1: float) -> int:
+        """How many slot boundaries lie in (t0, t1]."""
+        n = 0
+        for d in range(int(t0 // self.day), int(t1 // self.day) + 1):
+            for name, _, _ in self.slots:
+                a = self.slot_window(d, name)[0]
+                n += t0 < a <= t1
+        return n
+
     def nearest_place(self, pos: Sequence[float], max_dist: float = 1.5) -> str | None:
         """The place whose stand point is nearest to ``pos`` (x, y), within ``max_dist`` metres."""
         best, bd = None, max_dist
@@ -97,7 +106,7 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     ended, spatial memory's record as of the slot's end (``locate(at=)``) says on which place the
     object was seen during that slot, if it was. A place seen on at least ``routine_min_support``
     of those days and on at least ``routine_min_fraction`` of them becomes (ADD) or refreshes
-    (UPDATE: confidence = fraction, support = days) the fact; a fact whose support fell below the
+    (UPDATE: confidence = agreeing days / (days seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE). Only slots that ended after ``since`` trigger work. Needs
     spatial and semantic memory; returns the operations taken (NOOPs left out).
     """
@@ -128,7 +137,8 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
             n = sum(counts.values())
             best = counts.most_common(1)[0] if counts else None
             if best and best[1] >= config.routine_min_support and best[1] / n >= config.routine_min_fraction:
-                op = sem.assert_fact(label, rel, best[0], confidence=round(best[1] / n, 4), support=best[1], t=now,
+                # confidence: share of the days that agree, shrunk towards 0 for few days (1 day: 0.5)
+                op = sem.assert_fact(label, rel, best[0], confidence=round(best[1] / (n + 1), 4), support=best[1], t=now,
                                      source="routine", exclusive=True)
                 if op.op != "NOOP":
                     ops.append(op)
@@ -199,11 +209,11 @@ class HouseholdWorld:
                 if self.tm is not None:
                     last = self.tm.last_seen(label)
                     age = t - last if last is not None else math.inf
-                    if age < home.day / 2 and home.slot(last) == slot:
-                        w_b = cfg.fresh_weight  # seen since the residents' last routine change
-                    else:  # gone for hours: a routine has probably moved it, look elsewhere first
-                        w_b = cfg.stale_weight * math.exp(-age / cfg.stale_time)
-                    self.reasons[place] = f"believed here (seen {age / 60:.0f} min ago)"
+                    k = home.slot_changes(last, t) if last is not None else 99
+                    # seen since the residents' last routine change: trust it; gone for hours (routines
+                    # moved things k times since): look elsewhere first
+                    w_b = cfg.fresh_weight if k == 0 else cfg.stale_weight ** k
+                    self.reasons[place] = f"believed here (seen {age / 60:.0f} min ago, {k} slot changes since)"
                 else:
                     w_b = cfg.blind_weight
                     self.reasons[place] = "believed here"
@@ -233,15 +243,15 @@ class HouseholdWorld:
         return score
 
     def rank(self, label: str, t: float, here: str, exclude: set[str]) -> list[str]:
-        """Places to search for ``label``, best first: belief mass minus a small detour cost; places
-        no module speaks for come last, nearest first (plain exploration: the memoryless order)."""
+        """Places to search for ``label``, best first: belief mass (``beliefs``) plus a small mass
+        ``unknown_weight`` every place has, minus a detour cost per metre. With no memory every
+        place has the same mass: nearest first (plain exploration, the memoryless order)."""
         score = self.beliefs(label, t)
         cands = [p for p in self.home.places if p not in exclude and not self.is_aside(label, p)]
         cost = self.config.distance_cost
 
-        def key(p: str) -> tuple[int, float]:
-            d = self.home.distance(here, p)
-            s = score.get(p, 0.0)
-            return (0, -(s - cost * d)) if s > 0 else (1, d)
+        def key(p: str) -> tuple[float, str]:
+            return (-(score.get(p, 0.0) + cfg.unknown_weight - cost * self.home.distance(here, p)), p)
 
+        cfg = self.config
         return sorted(cands, key=key)
