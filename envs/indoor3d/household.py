@@ -54,8 +54,8 @@ SLOTS: tuple[tuple[str, float, float], ...] = (("morning", 7, 10), ("midday", 10
                                                  ("evening", 18, 23), ("night", 23, 31))
 # object -> behaviour, in the order objects are taken (n_objects of them)
 OBJECT_KINDS: dict[str, str] = {"mug": "routine", "keys": "away", "book": "routine", "teddy_bear": "anywhere",
-                                "laptop": "routine", "backpack": "away", "toy_car": "anywhere", "bottle": "routine",
-                                "ball": "anywhere", "basket": "routine"}
+                                "laptop": "routine", "backpack": "away", "bottle": "routine", "toy_car": "anywhere",
+                                "basket": "routine", "ball": "anywhere"}
 CAMERA_HEIGHT = 1.25
 PLACE_FURNITURE = HAS_TOP - {"shelf"}
 
@@ -108,7 +108,7 @@ class Door:
 class Household:
     """The household of ``seed`` over ``days`` days (see the module docstring). Deterministic."""
 
-    DEFAULTS: dict[str, Any] = {"days": 5, "n_objects": 8, "n_doors": 3, "p_follow": 0.9, "p_away": 0.7,
+    DEFAULTS: dict[str, Any] = {"days": 5, "n_objects": 9, "n_doors": 3, "p_follow": 0.9, "p_away": 0.7,
                                 "change_day": 2, "p_change": 0.5, "anywhere_every_h": 2.5, "sensor_range": 3.0,
                                 "rooms": None}
 

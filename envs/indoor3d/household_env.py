@@ -44,7 +44,7 @@ __all__ = ["HouseholdEnv"]
 class HouseholdEnv(gym.Env):
     metadata = {"render_modes": []}
 
-    def __init__(self, seed: int = 0, *, days: int = 5, n_objects: int = 8, world_file: str | None = None,
+    def __init__(self, seed: int = 0, *, days: int = 5, n_objects: int = 9, world_file: str | None = None,
                  fetch_share: float = 0.45, max_steps: int = 15, speed: float = 0.5, look_time: float = 6.0,
                  start_hour: float = 7.0, task_gap_min: tuple[float, float] = (25.0, 70.0)) -> None:
         if not 0 < fetch_share <= 1:

@@ -2,8 +2,9 @@
 yet checked in this task; ``pick`` when it lies on the robot's place), ``goto`` a place (chores,
 then ``pick``), ``explore`` (nearest place not checked in this task).
 
-Progress for the critic: ``t`` is the place visit count within the task, ``new_cells`` the places
-whose surface came into view for the first time in this task. A robot that cannot get where it
+Progress for the critic: ``t`` is the simulated clock (seconds: ``agent.critic.stall_steps`` counts
+seconds here; ``configs/experiment/household.yaml`` sets 45), ``new_cells`` the places whose surface
+came into view for the first time in this task. A robot that cannot get where it
 wants (a closed door; nothing tells it so) makes no progress, and only the critic stops it
 retrying: it puts that place aside.
 """
@@ -90,7 +91,7 @@ class HouseholdExecutor:
         return 1 + self.index[p]
 
     def progress(self, subgoal: Subgoal | None, state: Any, start: Any | None) -> Progress:
-        return Progress(t=float(state.step), position=tuple(state.position), new_cells=int(state.new_checked))
+        return Progress(t=float(state.t), position=tuple(state.position), new_cells=int(state.new_checked))
 
     def target(self) -> tuple[str, Hashable] | None:
         return self._target

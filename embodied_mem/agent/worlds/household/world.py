@@ -159,8 +159,9 @@ class HouseholdWorld:
         self.t = 0.0
         self.suggested: dict[str, set[str]] = {}  # place -> episodic chunk ids that suggested it (this search)
         self.judged: set[str] = set()
-        self.recalled_for: tuple[str, str] | None = None
+        self.recalled_for: str | None = None
         self.reasons: dict[str, str] = {}  # place -> why it was ranked (for records)
+        self._persist: dict[str, list[float]] = {}  # label -> persistence by slot changes (this episode)
 
     # ------------------------------------------------------------------ WorldModel
     def update(self, state: Any) -> None:
@@ -209,11 +210,12 @@ class HouseholdWorld:
                 if self.tm is not None:
                     last = self.tm.last_seen(label)
                     age = t - last if last is not None else math.inf
-                    k = home.slot_changes(last, t) if last is not None else 99
-                    # seen since the residents' last routine change: trust it; gone for hours (routines
-                    # moved things k times since): look elsewhere first
-                    w_b = cfg.fresh_weight if k == 0 else cfg.stale_weight ** k
-                    self.reasons[place] = f"believed here (seen {age / 60:.0f} min ago, {k} slot changes since)"
+                    k = home.slot_changes(last, t) if last is not None else 3
+                    # how often this object stayed put over k routine changes (its own record): seen since
+                    # the last change -> trust it; gone for hours while routines moved it -> look elsewhere first
+                    w_b = self.persistence(label, t)[min(k, 3)]
+                    self.reasons[place] = (f"believed here (seen {age / 60:.0f} min ago, {k} slot changes since, "
+                                           f"stays put {w_b:.2f})")
                 else:
                     w_b = cfg.blind_weight
                     self.reasons[place] = "believed here"
@@ -225,22 +227,47 @@ class HouseholdWorld:
                     score[f.object] = score.get(f.object, 0.0) + rest * f.confidence
                     self.reasons.setdefault(f.object, f"routine {slot} (conf {f.confidence:.2f}, {f.support} days)")
         if self.ep is not None:
-            if self.recalled_for != (label, slot):
-                self.recalled_for = (label, slot)
+            if self.recalled_for != label:
+                self.recalled_for = label
                 self.suggested = {}
                 self.judged = set()
-                self._recalled = self.memory.episodic.recall(f"found {label} in the {slot}", k=cfg.recall_k,
-                                                              strengthen=False)
+                self._recalled = self.memory.episodic.recall(f"found {label}", k=cfg.recall_k, strengthen=False)
             for c in self._recalled:
                 for it in c.items:
                     for m in FOUND.finditer(it.text):
                         if m.group(1) != label or m.group(2) not in home.xy:
                             continue
-                        w = cfg.episodic_weight * (0.5 + c.utility) * (1.0 if m.group(3) == slot else 0.3)
+                        w = cfg.episodic_weight * (0.5 + c.utility)
                         score[m.group(2)] = score.get(m.group(2), 0.0) + w
                         self.suggested.setdefault(m.group(2), set()).add(c.id)
                         self.reasons.setdefault(m.group(2), f"recalled search ({c.id}, utility {c.utility:.2f})")
         return score
+
+    def persistence(self, label: str, t: float) -> list[float]:
+        """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from its own
+        sightings in temporal memory over the last ``routine_window_days`` days: consecutive
+        sightings (``temporal.between``) on the same place vs. moved, by the slot changes between
+        them (Laplace-smoothed: (same + 1) / (pairs + 2))."""
+        cached = self._persist.get(label)
+        if cached is not None:
+            return cached
+        same, pairs = [0] * 4, [0] * 4
+        prev: tuple[float, str] | None = None
+        t0 = t - self.config.routine_window_days * self.home.day
+        for e in self.tm.between(t0, t, kind="sighting"):
+            if e.label != label or e.position is None:
+                continue
+            p = self.home.nearest_place(e.position)
+            if p is None:
+                continue
+            if prev is not None and e.t > prev[0]:
+                k = min(self.home.slot_changes(prev[0], e.t), 3)
+                pairs[k] += 1
+                same[k] += prev[1] == p
+            prev = (e.t, p)
+        out = [(same[k] + 1) / (pairs[k] + 2) for k in range(4)]
+        self._persist[label] = out
+        return out
 
     def rank(self, label: str, t: float, here: str, exclude: set[str]) -> list[str]:
         """Places to search for ``label``, best first: belief mass (``beliefs``) plus a small mass
