@@ -36,7 +36,7 @@ def memory_config(ablation: str) -> dict:
 
 
 def agent_config(ablation: str) -> dict:
-    critic = {"stall_steps": 45}  # seconds of simulated time without a new place in view (a blocked trip: 20 s)
+    critic: dict = {}  # stall_steps (60) counts simulated seconds here: three blocked trips (20 s each)
     if ablation == "no_critic":
         critic["enabled"] = False
     return {"critic": critic}

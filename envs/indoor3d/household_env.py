@@ -172,7 +172,9 @@ class HouseholdEnv(gym.Env):
             info.update(success=bool(success), spl=spl, path_length=self._path, shortest_path=self._shortest,
                         steps=self._steps, task=self.kind, t_start=self.t_start, t_end=self.clock,
                         path=list(self._visited), truth_events=moves,
-                        path_xy=[list(h.places[h.place_index[n]].stand) for n in self._visited])
+                        path_xy=[list(h.places[h.place_index[n]].stand) for n in self._visited],
+                        home={"rooms": self.metadata["embodied_mem"]["rooms"],
+                              "places": {p.name: list(p.stand) for p in h.places}})
             reward = float(success)
         return obs, reward, terminated, truncated, info
 

@@ -3,7 +3,7 @@ yet checked in this task; ``pick`` when it lies on the robot's place), ``goto`` 
 then ``pick``), ``explore`` (nearest place not checked in this task).
 
 Progress for the critic: ``t`` is the simulated clock (seconds: ``agent.critic.stall_steps`` counts
-seconds here; ``configs/experiment/household.yaml`` sets 45), ``new_cells`` the places whose surface
+seconds here: the default 60 gives up after three blocked trips of 20 s), ``new_cells`` the places whose surface
 came into view for the first time in this task. A robot that cannot get where it
 wants (a closed door; nothing tells it so) makes no progress, and only the critic stops it
 retrying: it puts that place aside.
