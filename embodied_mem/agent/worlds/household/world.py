@@ -107,8 +107,9 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     object was seen during that slot, if it was. A place seen on at least ``routine_min_support``
     of those days and on at least ``routine_min_fraction`` of them becomes (ADD) or refreshes
     (UPDATE: confidence = agreeing days / (days seen + 1), support = agreeing days) the fact; a fact whose support fell below the
-    thresholds is retracted (DELETE). Only slots that ended after ``since`` trigger work. Needs
-    spatial and semantic memory; returns the operations taken (NOOPs left out).
+    thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
+    old fact, ADD of the new: the relation is exclusive). Only slots that ended after ``since``
+    trigger work. Needs spatial and semantic memory; returns the operations taken (NOOPs left out).
     """
     sp, sem = _on(memory, "spatial"), _on(memory, "semantic")
     if sp is None or sem is None or not math.isfinite(now):
@@ -119,7 +120,7 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
              if d >= 0 and since < home.slot_window(d, s)[1] <= now]
     if not ended:
         return []
-    ops = []
+    n0 = len(sem.operations)
     for label in labels:
         for slot, _, _ in home.slots:
             counts: Counter[str] = Counter()
@@ -138,14 +139,12 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
             best = counts.most_common(1)[0] if counts else None
             if best and best[1] >= config.routine_min_support and best[1] / n >= config.routine_min_fraction:
                 # confidence: share of the days that agree, shrunk towards 0 for few days (1 day: 0.5)
-                op = sem.assert_fact(label, rel, best[0], confidence=round(best[1] / (n + 1), 4), support=best[1], t=now,
-                                     source="routine", exclusive=True)
-                if op.op != "NOOP":
-                    ops.append(op)
+                sem.assert_fact(label, rel, best[0], confidence=round(best[1] / (n + 1), 4), support=best[1], t=now,
+                                source="routine", exclusive=True)
             else:
                 for f in sem.facts(subject=label, relation=rel):
-                    ops.append(sem.retract(label, rel, f.object, t=now, source="routine: support fell below threshold"))
-    return ops
+                    sem.retract(label, rel, f.object, t=now, source="routine: support fell below threshold")
+    return [o for o in sem.operations[n0:] if o.op != "NOOP"]
 
 
 class HouseholdWorld:
