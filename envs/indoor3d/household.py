@@ -5,7 +5,8 @@ writes the **event log** of a few simulated days: every move of every movable ob
 door change, in seconds since day 0, 00:00. The log is the ground truth; nothing else is.
 
 - **Places** are the surfaces objects lie on (tops of tables, desks, counters, cabinets, sinks,
-  beds, TV stands; shelves are above the camera and left out), named ``"<room>:<furniture>"``.
+  beds, TV stands; shelves are above the camera and left out), named ``"<room>:<furniture>"``,
+  and (``floor_places``) one spot on the floor in the middle of each room, ``"<room>:floor"``.
   Each has a *stand point* (a navigable spot next to it, where the robot stops) and a surface point.
 - **Objects** (``mug``, ``keys``, ...) follow one of three behaviours:
   ``routine`` (a home place per time-of-day slot, followed with probability ``p_follow``, else a
@@ -110,7 +111,7 @@ class Household:
 
     DEFAULTS: dict[str, Any] = {"days": 5, "n_objects": 9, "n_doors": 3, "p_follow": 0.9, "p_away": 0.7,
                                 "change_day": 2, "p_change": 0.5, "anywhere_every_h": 2.5, "sensor_range": 3.0,
-                                "rooms": None}
+                                "rooms": None, "floor_places": False}
 
     def __init__(self, seed: int = 0, *, events: list[dict[str, Any]] | None = None, **params: Any) -> None:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
@@ -167,6 +168,17 @@ class Household:
             out.append(Place(name, b.region, (round(float(centres[k, 0]), 3), round(float(centres[k, 1]), 3)),
                              (round(b.center[0], 3), round(b.center[1], 3), round(b.hi[2], 3)),
                              ((b.hi[0] - b.lo[0]) / 2, (b.hi[1] - b.lo[1]) / 2)))
+        if self.params["floor_places"]:  # one spot on the floor per room (toys, bags), near its middle
+            for r in apt.rooms:
+                cx, cy = (r.xmin + r.xmax) / 2, (r.ymin + r.ymax) / 2
+                inside = (centres[:, 0] > r.xmin + 0.5) & (centres[:, 0] < r.xmax - 0.5) & \
+                         (centres[:, 1] > r.ymin + 0.5) & (centres[:, 1] < r.ymax - 0.5)
+                if not inside.any():
+                    continue
+                idx = np.flatnonzero(inside)
+                k = int(idx[np.argmin(np.hypot(centres[idx, 0] - cx, centres[idx, 1] - cy))])
+                x, y = round(float(centres[k, 0]), 3), round(float(centres[k, 1]), 3)
+                out.append(Place(f"{r.name}:floor", r.name, (x, y), (x, y, 0.0), (0.3, 0.3)))
         return out
 
     def _make_doors(self, n: int) -> list[Door]:

@@ -8,7 +8,7 @@ the next task of a seeded schedule (one every ``task_gap_min`` = 25-70 minutes, 
   ``pick`` while standing at the place it lies on. Success iff it lies there at that moment (log
   truth). SPL = success x shortest / max(shortest, travelled); shortest = geodesic from the start
   to the object's place with the doors as at the task's start. The target is drawn among objects
-  that are at home, reachable, and not on the robot's own place.
+  that are at home, reachable, and not in view from where the robot stands.
 - **chore** ("tidy the desk", ``obs["task"] == 1``, ``obs["goal_place"]``): go to that place and
   ``pick`` (the robot observes on the way: this is how it learns the home). Chores are at a fixed,
   seeded half of the places, so other rooms are seen mostly while searching.
@@ -114,8 +114,8 @@ class HouseholdEnv(gym.Env):
         dist = h.distances(self.clock)
         self.kind, self.target, self.goal_place = kind, None, 0
         if kind == "fetch":
-            here = self.place_names[self.place]
-            cands = [o for o in self.object_names if (w := h.where(o, self.clock)) is not None and w != here
+            in_view = h.sense(self.place, self.clock)["objects"]  # asking for what it sees is no search
+            cands = [o for o in self.object_names if (w := h.where(o, self.clock)) is not None and o not in in_view
                      and math.isfinite(dist[self.place, h.place_index[w]])]
             if cands:
                 self.target = cands[int(u * len(cands))]
