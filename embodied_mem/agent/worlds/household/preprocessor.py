@@ -3,7 +3,9 @@
 The state keeps, for the running task only, which places' surfaces have been in view (``checked``:
 the search's working memory, which the memoryless baseline has too). When the fetch target is in
 view, the percept written to memory carries the event ``"found <object> at <place> in the <slot>"``
-(what episodic recall of past searches finds). Reads only ``obs`` and ``info``.
+(what episodic recall of past searches finds), and every percept carries ``"checked <place>"`` for
+each surface in view (temporal memory then knows when each place was last looked at). Reads only
+``obs`` and ``info``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .world import HomeMap, found_text
+from .world import HomeMap, checked_text, found_text
 
 __all__ = ["State", "HouseholdPreprocessor"]
 
@@ -31,6 +33,7 @@ class State:
     seen_at: dict[str, str] = field(default_factory=dict)  # objects in view -> the place they lie on
     checked: set[str] = field(default_factory=set)  # places whose surface was in view during this task
     new_checked: int = 0  # places checked for the first time this step
+    in_view: set[str] = field(default_factory=set)  # places whose surface is in view now
     doors: dict[str, bool] = field(default_factory=dict)
     slot: str = ""
 
@@ -62,7 +65,7 @@ class HouseholdPreprocessor:
         else:
             target = places[int(np.asarray(obs["goal_place"]).ravel()[0])]
         state = State(t=t, step=self.step, place=place, position=self.home.xy[place], task=task, target=target,
-                      seen_at=seen, checked=set(self.checked), new_checked=len(new),
+                      seen_at=seen, checked=set(self.checked), new_checked=len(new), in_view=surf,
                       doors=dict(info.get("doors") or {}), slot=self.home.slot(t))
         self.step += 1
         return state
@@ -71,11 +74,11 @@ class HouseholdPreprocessor:
         if memory is None or not self.pre_config.write_memory:
             return None
         p = info["percept"]
+        extra = tuple(checked_text(place) for place in sorted(state.in_view))
         if state.task == "fetch" and state.target in state.seen_at and not self.found_logged:
             self.found_logged = True
-            p = dataclasses.replace(p, events=tuple(p.events) + (
-                found_text(state.target, state.seen_at[state.target], state.slot),))
-        return memory.observe(p)
+            extra += (found_text(state.target, state.seen_at[state.target], state.slot),)
+        return memory.observe(dataclasses.replace(p, events=tuple(p.events) + extra))
 
     def query(self, goal: str | None, subgoal: Any) -> str:
         target = getattr(subgoal, "target", None)

@@ -16,9 +16,15 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HomeMap", "HouseholdWorld", "FOUND", "found_text", "learn_routines"]
+__all__ = ["HomeMap", "HouseholdWorld", "FOUND", "CHECKED", "found_text", "checked_text", "learn_routines"]
 
 FOUND = re.compile(r"found (\S+) at (\S+) in the (\w+)")
+CHECKED = re.compile(r"checked (\S+)")
+
+
+def checked_text(place: str) -> str:
+    """The event text for a place whose surface was in view (temporal memory keeps when)."""
+    return f"checked {place}"
 
 
 def found_text(label: str, place: str, slot: str) -> str:
@@ -69,6 +75,16 @@ class HomeMap:
             if name == slot:
                 return day * self.day + a * 3600.0, day * self.day + b * 3600.0
         raise ValueError(f"unknown slot {slot!r}")
+
+    def last_slot_change(self, t: float) -> float:
+        """The latest slot start at or before ``t``."""
+        best = -math.inf
+        for d in (int(t // self.day) - 1, int(t // self.day)):
+            for name, _, _ in self.slots:
+                a = self.slot_window(d, name)[0]
+                if a <= t:
+                    best = max(best, a)
+        return best
 
     def slot_changes(self, t0: float, t1: float) -> int:
         """How many slot boundaries lie in (t0, t1]."""
@@ -202,9 +218,10 @@ class HouseholdWorld:
         self.reasons = {}
         slot = home.slot(t)
         w_b = 0.0
+        believed = None
         if self.sp is not None:
             locs = self.sp.locate(label)
-            place = home.nearest_place(locs[0].position) if locs else None
+            place = believed = home.nearest_place(locs[0].position) if locs else None
             if place is not None:
                 if self.tm is not None:
                     last = self.tm.last_seen(label)
@@ -240,6 +257,16 @@ class HouseholdWorld:
                         score[m.group(2)] = score.get(m.group(2), 0.0) + w
                         self.suggested.setdefault(m.group(2), set()).add(c.id)
                         self.reasons.setdefault(m.group(2), f"recalled search ({c.id}, utility {c.utility:.2f})")
+        if self.tm is not None:
+            # places looked at since the residents' last routine change, without the object: it was not
+            # there then and routines move things at slot changes, so a routine or a recalled search
+            # pointing there is out of date (the belief, if any, was already corrected by what was seen)
+            since = home.last_slot_change(t)
+            for e in self.tm.between(since, t, kind="event"):
+                m = CHECKED.fullmatch(e.text or "")
+                if m and m.group(1) in score and m.group(1) != believed:
+                    score[m.group(1)] *= cfg.checked_factor
+                    self.reasons[m.group(1)] = f"checked at {e.t / 3600 % 24:.1f} h without it"
         return score
 
     def persistence(self, label: str, t: float) -> list[float]:

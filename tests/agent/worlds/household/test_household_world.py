@@ -18,7 +18,13 @@ from embodied_mem.agent.factory import make_reactive, make_robomemory  # noqa: E
 from embodied_mem.agent.worlds import describe  # noqa: E402
 from embodied_mem.agent.worlds.household import answers  # noqa: E402
 from embodied_mem.agent.worlds.household.config import HouseholdConfig  # noqa: E402
-from embodied_mem.agent.worlds.household.world import HomeMap, HouseholdWorld, found_text, learn_routines  # noqa: E402
+from embodied_mem.agent.worlds.household.world import (  # noqa: E402
+    HomeMap,
+    HouseholdWorld,
+    checked_text,
+    found_text,
+    learn_routines,
+)
 
 H = 3600.0
 
@@ -221,3 +227,18 @@ def test_questions_are_answered_from_memory(home):
     assert answers.score_answer("changed", set(), []) == 1.0
     assert answers.score_answer("changed", {"mug"}, ["mug", "keys"]) == 0.5
     assert answers.score_answer("where", None, "kitchen:table") == 0.0
+
+
+def test_a_place_looked_at_since_the_last_routine_change_is_searched_later(home):
+    """The routine says B this afternoon, but B was looked at (without the mug) after 13:00."""
+    def memory(ablation=None):
+        mem = Memory({} if ablation is None else {ablation: {"enabled": False}})
+        P = home.places
+        mem.semantic.assert_fact("mug", "afternoon_at", P[1], confidence=0.8, support=3, exclusive=True)
+        x, y = home.xy[P[1]]
+        mem.observe(Percept(t=DAY + 14 * H, pose=Pose(x, y, 0, 0), events=(checked_text(P[1]),), source="test"))
+        return mem
+
+    here = home.places[2]
+    assert first(memory(), home, here)[0] != home.places[1]
+    assert first(memory("temporal"), home, here)[0] == home.places[1]
