@@ -16,5 +16,5 @@ class HouseholdConfig:
     recall_k: int = 6  # episodic chunks recalled per search
     episodic_weight: float = 0.3  # weight of a recalled successful search (times 0.5 + utility)
     distance_cost: float = 0.03  # score lost per metre of detour (metres of the home map, straight line)
-    checked_factor: float = 0.2  # routine/recall mass kept for a place looked at since the last slot change
+    checked_factor: float = 0.1  # routine/recall mass kept for a place looked at since the last slot change
     unknown_weight: float = 0.05  # belief mass of any place (where no module says anything)

@@ -177,6 +177,7 @@ class HouseholdWorld:
         self.recalled_for: str | None = None
         self.reasons: dict[str, str] = {}  # place -> why it was ranked (for records)
         self._persist: dict[str, list[float]] = {}  # label -> persistence by slot changes (this episode)
+        self.recently_checked: set[str] = set()  # places looked at since the last slot change (temporal)
 
     # ------------------------------------------------------------------ WorldModel
     def update(self, state: Any) -> None:
@@ -216,6 +217,7 @@ class HouseholdWorld:
         cfg, home = self.config, self.home
         score: dict[str, float] = {}
         self.reasons = {}
+        self.recently_checked: set[str] = set()
         slot = home.slot(t)
         w_b = 0.0
         believed = None
@@ -264,8 +266,10 @@ class HouseholdWorld:
             since = home.last_slot_change(t)
             for e in self.tm.between(since, t, kind="event"):
                 m = CHECKED.fullmatch(e.text or "")
-                if m and m.group(1) in score and m.group(1) != believed:
-                    score[m.group(1)] *= cfg.checked_factor
+                if m and m.group(1) != believed and m.group(1) in home.xy and m.group(1) not in self.recently_checked:
+                    self.recently_checked.add(m.group(1))
+                    if m.group(1) in score:
+                        score[m.group(1)] *= cfg.checked_factor
                     self.reasons[m.group(1)] = f"checked at {e.t / 3600 % 24:.1f} h without it"
         return score
 
@@ -297,14 +301,16 @@ class HouseholdWorld:
 
     def rank(self, label: str, t: float, here: str, exclude: set[str]) -> list[str]:
         """Places to search for ``label``, best first: belief mass (``beliefs``) plus a small mass
-        ``unknown_weight`` every place has, minus a detour cost per metre. With no memory every
+        ``unknown_weight`` every place has (but those looked at since the last slot change), minus a
+        detour cost per metre. With no memory every
         place has the same mass: nearest first (plain exploration, the memoryless order)."""
         score = self.beliefs(label, t)
         cands = [p for p in self.home.places if p not in exclude and not self.is_aside(label, p)]
         cost = self.config.distance_cost
 
         def key(p: str) -> tuple[float, str]:
-            return (-(score.get(p, 0.0) + cfg.unknown_weight - cost * self.home.distance(here, p)), p)
+            prior = 0.0 if p in self.recently_checked else cfg.unknown_weight  # just seen without it
+            return (-(score.get(p, 0.0) + prior - cost * self.home.distance(here, p)), p)
 
         cfg = self.config
         return sorted(cands, key=key)
