@@ -1,9 +1,9 @@
 """Changing household benchmark: fetch tasks and questions, full memory vs each ablation vs memoryless.
 
-Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 6 households x 5 simulated days, the
-first day lived but not scored: about 250 scored fetch tasks; under a minute). Every agent lives through the same households (the same world
-files, the same task schedule) with one memory kept across all its tasks; memory time is the
-simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question accuracy
+Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 8 households x 5 simulated days, the
+first day lived but not scored: about 290 scored fetch tasks; a minute or two). Every agent lives
+through the same households (the same world files, the same task schedule) with one memory kept
+across all its tasks; memory time is the simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question accuracy
 (where is X? / was door D open at hh:mm today? / what changed in room R since this time
 yesterday?), all scored against the simulator's event log. Paired differences (full minus the
 other agent, over the same tasks) with their standard errors. Results go to
@@ -131,7 +131,7 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=6)
+    ap.add_argument("--households", type=int, default=8)
     ap.add_argument("--days", type=int, default=5)
     ap.add_argument("--agents", default=",".join(AGENTS))
     ap.add_argument("--warmup-days", type=int, default=1,
@@ -186,8 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         row["seconds"] = sum(r["seconds"] for r in runs[n].values())
         row["semantic_ops"] = {k: sum(r["semantic_ops"][k] for r in runs[n].values()) for k in ("ADD", "UPDATE", "DELETE")}
         summary[n] = row
-    res = {"households": args.households, "days": args.days, "warmup_days": args.warmup_days, "agents": names, "summary": summary,
-           "wall_seconds": time.time() - t_start, "runs": runs}
+    compact = {n: {str(s): {"tasks": [[t["ep"], t["task"], int(t["success"]), round(t["spl"], 4), t["steps"]]
+                                      for t in r["tasks"]],
+                            "questions": [[q["kind"], round(q["score"], 4)] for q in r["questions"]],
+                            "seconds": round(r["seconds"], 2)} for s, r in per.items()} for n, per in runs.items()}
+    res = {"households": args.households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
+           "summary": summary, "wall_seconds": time.time() - t_start,
+           "runs_columns": {"tasks": ["ep", "task", "success", "spl", "steps"], "questions": ["kind", "score"]},
+           "runs": compact}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "household.json").write_text(json.dumps(res, indent=1, default=str))
     md = report(res)
