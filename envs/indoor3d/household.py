@@ -318,6 +318,16 @@ class Household:
                 out.add(o)
         return out
 
+    def state(self, t: float) -> dict[str, Any]:
+        """The whole household at time ``t`` (truth, for simulators and robots built on it):
+        ``objects`` {name: (place or None, position (x, y, z) metres or None)} and ``doors``
+        {name: is_open}."""
+        objs = {}
+        for o in self.objects:
+            w = self.where(o, t)
+            objs[o] = (w, self.object_position(o, w) if w is not None else None)
+        return {"objects": objs, "doors": {d.name: self.door_open(d.name, t) for d in self.doors}}
+
     def moves(self, obj: str) -> list[tuple[float, str | None]]:
         ts, vs = self._moves[obj]
         return list(zip(ts, vs))

@@ -13,6 +13,9 @@ the next task of a seeded schedule (one every ``task_gap_min`` = 25-70 minutes, 
   ``pick`` (the robot observes on the way: this is how it learns the home). Chores are at a fixed,
   seeded half of the places, so other rooms are seen mostly while searching.
 
+``world_file`` replays a saved ``Household`` (its seed, days and objects then come from the file;
+the task schedule from its seed).
+
 **Actions** ``Discrete(1 + P)``: 0 ``pick`` (ends the task), ``1 + k`` go to place ``k`` (drive
 along the shortest path and look around there: ``travelled / speed + look_time`` seconds). A
 closed door on every path: the robot does not get there (it stays; 20 s lost), nothing says why.

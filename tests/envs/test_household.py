@@ -111,6 +111,15 @@ def test_routines_hold_in_the_log(house):
     assert set(OBJECT_KINDS.values()) == {"routine", "away", "anywhere"}
 
 
+def test_state_at_a_time_matches_the_log(house):
+    t = DAY + 12 * 3600.0
+    st = house.state(t)
+    for obj, (place, pos) in st["objects"].items():
+        assert place == house.where(obj, t)
+        assert (pos is None) == (place is None)
+    assert st["doors"] == {d.name: house.door_open(d.name, t) for d in house.doors}
+
+
 def test_closed_doors_block_sight_and_passage(house):
     d = house.to_dict()
     opened = [e for e in d["events"] if e["kind"] != "door"] + \
