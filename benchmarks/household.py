@@ -195,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
            "runs_columns": {"tasks": ["ep", "task", "success", "spl", "steps"], "questions": ["kind", "score"]},
            "runs": compact}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "household.json").write_text(json.dumps(res, indent=1, default=str))
+    runs_text = json.dumps(res.pop("runs"), separators=(",", ":"))  # per-task rows: one line, not 60k
+    text = json.dumps(res, indent=1, default=str)
+    (args.out / "household.json").write_text(text[:-2] + ',\n "runs": ' + runs_text + "\n}\n")
+    res["runs"] = json.loads(runs_text)
     md = report(res)
     (args.out / "household.md").write_text(md)
     plot(res, args.out / "household.png")
