@@ -102,6 +102,10 @@ register("minecraft", "embodied_mem.envs.minecraft.env:MineflayerEnv", requires=
 register("indoor3d", "embodied_mem.envs.indoor3d.env:Indoor3DEnv", requires=("open3d",),
          gym_id=f"{GYM_NAMESPACE}/Indoor3D-v0", max_episode_steps=500,
          description="Embedded 3D apartments (open3d ray casting): object search with Habitat-style RGB-D-semantic sensors")
+# Not registered with Gymnasium: each reset() starts the next task of a lifelong schedule on one
+# clock, so resetting twice with one seed does not repeat an episode (Gymnasium's env checker demands it).
+register("household", "embodied_mem.envs.indoor3d.household_env:HouseholdEnv", requires=("open3d",),
+         description="A changing household in the indoor3d apartments: residents move things on routines; fetch tasks")
 register("habitat", "embodied_mem.envs.habitat.env:HabitatEnv", requires=("habitat_sim",),
          gym_id=f"{GYM_NAMESPACE}/Habitat-v0", max_episode_steps=500,
          description="habitat-sim scenes: object search with RGB-D-semantic sensors (habitat_sim via conda)")

@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
     (["memory.episodic.encoder=transformer"], "episodic.encoder must be one of hashing, place_transformer"),
     (["+foo=1"], "'+' adds a key"),  # was accepted silently
     (["memory.spatial.radius=3"], "valid keys"),
-    (["env=nope"], "Available options in 'env': crafter, habitat, indoor3d, minecraft"),
+    (["env=nope"], "Available options in 'env': crafter, habitat, household, indoor3d, minecraft"),
     (["steps=abc"], "steps must be an integer"),
 ])
 def test_run_refuses_bad_input_in_one_line_before_anything_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -98,7 +98,7 @@ def test_a_missing_optional_module_maps_to_its_extra() -> None:
 def test_each_command_has_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--help"]) == 0
     run_help = capsys.readouterr().out
-    assert "env: crafter, habitat, indoor3d, minecraft" in run_help and "agent: random, reactive, robomemory" in run_help
+    assert "env: crafter, habitat, household, indoor3d, minecraft" in run_help and "agent: random, reactive, robomemory" in run_help
     assert not re.search(r"\bschema\b", run_help) and "steps: 10000" in run_help  # no internal schema option
     assert main(["train-encoder", "--help"]) == 0
     train_help = capsys.readouterr().out

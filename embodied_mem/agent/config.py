@@ -15,13 +15,15 @@ from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 
 from .llm.config import LLMConfig
 from .worlds.crafter.config import CrafterConfig
+from .worlds.household.config import HouseholdConfig
 from .worlds.minecraft.config import MinecraftConfig
 from .worlds.objectnav.config import ObjectNavConfig
 from .worlds.robot.config import RobotConfig
 
 __all__ = ["PreprocessorConfig", "PlannerConfig", "CriticConfig", "AgentConfig", "register_agent_schemas",
            "WORLD_SECTIONS", "PLANNER_SECTIONS", "check_world_sections", "check_planner_sections", "changed_keys",
-           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig", "RobotConfig"]
+           "CrafterConfig", "MinecraftConfig", "ObjectNavConfig", "RobotConfig",
+           "HouseholdConfig"]
 
 
 @dataclass
@@ -66,6 +68,7 @@ class AgentConfig:
     minecraft: MinecraftConfig = field(default_factory=MinecraftConfig)  # Minecraft's skills (agent/worlds/minecraft)
     objectnav: ObjectNavConfig = field(default_factory=ObjectNavConfig)  # object search (agent/worlds/objectnav)
     robot: RobotConfig = field(default_factory=RobotConfig)  # ROS 2 robot skills (agent/worlds/robot; seconds, metres)
+    household: HouseholdConfig = field(default_factory=HouseholdConfig)  # changing household (agent/worlds/household)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,7 +89,8 @@ class AgentConfig:
 
 # world name -> its own section of AgentConfig (world packages own these dataclasses)
 WORLD_SECTIONS: dict[str, str] = {"crafter": "crafter", "minecraft": "minecraft", "objectnav": "objectnav",
-                                  "robot": "robot"}
+                                  "robot": "robot",
+                                  "household": "household"}
 
 
 def check_world_sections(cfg: AgentConfig, world: str) -> None:

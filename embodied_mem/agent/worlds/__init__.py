@@ -24,7 +24,8 @@ METADATA_KEY = "embodied_mem"
 _WORLDS: dict[str, str] = {"crafter": "embodied_mem.agent.worlds.crafter.kit:KIT",
                            "minecraft": "embodied_mem.agent.worlds.minecraft.kit:KIT",
                            "objectnav": "embodied_mem.agent.worlds.objectnav.kit:KIT",
-                           "robot": "embodied_mem.agent.worlds.robot.kit:KIT"}
+                           "robot": "embodied_mem.agent.worlds.robot.kit:KIT",
+                           "household": "embodied_mem.agent.worlds.household.kit:KIT"}
 
 
 def register_world(name: str, spec: str) -> None:

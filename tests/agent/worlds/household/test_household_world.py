@@ -1,0 +1,244 @@
+"""The household agent: each memory module changes the search order, the critic stops a blocked
+retry, routines become semantic facts (ADD/UPDATE/DELETE), questions are answered from memory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("open3d")
+pytest.importorskip("gymnasium")
+
+from embodied_mem.envs.indoor3d.household import DAY, Household  # noqa: E402
+from embodied_mem.envs.indoor3d.household_env import HouseholdEnv  # noqa: E402
+
+from embodied_mem import Memory, Percept, Pose, Sighting  # noqa: E402
+from embodied_mem.agent.factory import make_reactive, make_robomemory  # noqa: E402
+from embodied_mem.agent.worlds import describe  # noqa: E402
+from embodied_mem.agent.worlds.household import answers  # noqa: E402
+from embodied_mem.agent.worlds.household.config import HouseholdConfig  # noqa: E402
+from embodied_mem.agent.worlds.household.world import (  # noqa: E402
+    HomeMap,
+    HouseholdWorld,
+    checked_text,
+    found_text,
+    learn_routines,
+)
+
+H = 3600.0
+
+
+@pytest.fixture(scope="module")
+def env():
+    return HouseholdEnv(0, days=2)
+
+
+@pytest.fixture(scope="module")
+def home(env):
+    return HomeMap.from_declared(describe(env).extra)
+
+
+def see(mem: Memory, home: HomeMap, t: float, label: str, place: str, events: tuple[str, ...] = ()) -> None:
+    x, y = home.xy[place]
+    mem.observe(Percept(t=t, pose=Pose(x, y, 0.0, 0.0), sightings=(Sighting(label, (x, y, 0.8), instance=label),),
+                        events=events, region=home.rooms_of[place], source="test"))
+
+
+def memory_with_history(home: HomeMap, ablation: str | None = None) -> Memory:
+    """The mug moves at every slot change (A morning, C midday, B afternoon, D evening) on day 0; on
+    day 1 it was last seen on A in the morning; a routine fact says B in the afternoon; a past
+    search found it on the far place F."""
+    cfg = {} if ablation is None else {ablation: {"enabled": False}}
+    mem = Memory(cfg)
+    P = home.places
+    A, B, C, D, F = P[0], P[1], P[2], P[3], P[-1]
+    for t, p in ((8 * H, A), (8.5 * H, A), (11 * H, C), (14 * H, B), (19 * H, D), (DAY + 8 * H, A)):
+        see(mem, home, t, "mug", p)
+    see(mem, home, DAY + 8.2 * H, "book", F, events=(found_text("mug", F, "morning"),))
+    mem.semantic.assert_fact("mug", "afternoon_at", B, confidence=0.8, support=3, exclusive=True)
+    return mem
+
+
+def first(mem: Memory, home: HomeMap, here: str, t: float = DAY + 15 * H) -> list[str]:
+    w = HouseholdWorld(mem, home, HouseholdConfig())
+    return w.rank("mug", t, here, set())
+
+
+def test_each_memory_module_changes_the_search_order(home):
+    P = home.places
+    A, B, F = P[0], P[1], P[-1]
+    here = P[2]
+    full = first(memory_with_history(home), home, here)
+    assert full[0] == B  # stale belief (moved at each slot change), routine says B this afternoon
+    no_temporal = first(memory_with_history(home, "temporal"), home, here)
+    assert no_temporal[0] == A  # cannot tell the belief is hours old: goes to A first
+    no_semantic = first(memory_with_history(home, "semantic"), home, here)
+    assert no_semantic[0] != B
+    no_spatial = first(memory_with_history(home, "spatial"), home, here)
+    assert A not in no_spatial[:1]
+    no_episodic = first(memory_with_history(home, "episodic"), home, here)
+    assert full.index(F) < no_episodic.index(F)  # the recalled past search pulls the far place forward
+    # a fresh sighting (same slot) beats the routine
+    mem = memory_with_history(home)
+    see(mem, home, DAY + 14.9 * H, "mug", A)
+    assert first(mem, home, here)[0] == A
+
+
+def test_without_memory_the_order_is_nearest_first(home):
+    w = HouseholdWorld(None, home, HouseholdConfig())
+    here = home.places[0]
+    order = w.rank("mug", 10 * H, here, {here})
+    d = [home.distance(here, p) for p in order]
+    assert d == sorted(d) and here not in order
+
+
+def test_routines_become_facts_and_are_replaced_when_they_change(home):
+    mem = Memory()
+    P = home.places
+    cfg = HouseholdConfig(routine_min_support=2)
+    for day in range(2):
+        see(mem, home, day * DAY + 15 * H, "mug", P[1])
+    ops = learn_routines(mem, home, ["mug"], 2 * DAY + 8 * H, cfg)
+    assert [(o.op, o.fact.relation, o.fact.object) for o in ops] == [("ADD", "afternoon_at", P[1])]
+    f = mem.semantic.facts(subject="mug", relation="afternoon_at")[0]
+    assert f.support == 2 and f.confidence == pytest.approx(2 / 3, abs=1e-3)
+    for day in range(2, 6):  # the routine changes: afternoons now on P[3]
+        see(mem, home, day * DAY + 15 * H, "mug", P[3])
+    ops = learn_routines(mem, home, ["mug"], 6 * DAY + 8 * H, cfg)
+    kinds = [(o.op, o.fact.object) for o in ops]
+    assert ("DELETE", P[1]) in kinds and ("ADD", P[3]) in kinds
+    assert [f.object for f in mem.semantic.facts(subject="mug", relation="afternoon_at")] == [P[3]]
+    assert not learn_routines(Memory({"semantic": {"enabled": False}}), home, ["mug"], 6 * DAY, cfg)
+
+
+def _blocked_setup(tmp_path):
+    """A household with every door of its log closed all the time, and a place the robot cannot reach."""
+    for seed in range(8):
+        h = Household(seed, days=2)
+        d = json.loads(json.dumps(h.to_dict()))
+        d["events"] = sorted([e for e in d["events"] if e["kind"] != "door"] +
+                             [{"t": 0.0, "kind": "door", "what": door.name, "to": "closed"} for door in h.doors],
+                             key=lambda e: e["t"])
+        path = tmp_path / f"closed-{seed}.json"
+        path.write_text(json.dumps(d))
+        hc = Household.load(path)
+        dist = hc.distances(8 * H)
+        cut = int((dist[0] > 1e9).sum())
+        if 0 < cut <= len(dist) // 2:  # the robot (starting on place 0) lives in the larger part
+            return path
+    pytest.skip("no household with a door that cuts the home in two")
+
+
+def _fetch_with_false_belief(tmp_path, config):
+    path = _blocked_setup(tmp_path)
+    env = HouseholdEnv(world_file=str(path))
+    agent = make_robomemory(config, env=env, seed=0)
+    mem = Memory()
+    while True:
+        mem.new_episode()
+        agent.reset(mem, seed=0)
+        obs, info = env.reset()
+        if env.kind == "fetch" and env.target not in info["seen_at"]:
+            dist = env.house.distances(env.clock)
+            if not (dist[env.place] < 1e9).all():
+                break
+        for _ in range(env.max_steps):
+            obs, _, term, trunc, info = env.step(agent.act(obs, info))
+            if term or trunc:
+                break
+    dist = env.house.distances(env.clock)
+    cut = next(i for i in range(len(env.place_names)) if not dist[env.place, i] < 1e9)
+    home = HomeMap.from_declared(describe(env).extra)
+    see(mem, home, env.clock, env.target, env.place_names[cut])  # told it is where the robot cannot go
+    actions = []
+    for _ in range(env.max_steps):
+        a = agent.act(obs, info)
+        actions.append(a)
+        obs, _, term, trunc, info = env.step(a)
+        if term or trunc:
+            break
+    return actions, 1 + cut, info
+
+
+def test_the_critic_gives_up_a_place_behind_a_closed_door(tmp_path):
+    with_critic, cut, info = _fetch_with_false_belief(tmp_path, {})
+    assert with_critic[:3] == [cut] * 3  # tried three times (60 s of the clock without progress)
+    assert any(a != cut for a in with_critic[3:])  # then put aside: the search goes on elsewhere
+    without, cut2, info2 = _fetch_with_false_belief(tmp_path, {"critic": {"enabled": False}})
+    assert cut2 == cut and without == [cut] * len(without) and not info2["success"]
+
+
+def test_agents_live_through_a_day_on_the_shared_loop(env):
+    def live(agent, mem):
+        e = HouseholdEnv(0, days=1)
+        out = []
+        for _ in range(e.n_tasks):
+            if mem is not None:
+                mem.new_episode()
+            agent.reset(mem, seed=0)
+            obs, info = e.reset()
+            for _ in range(e.max_steps):
+                obs, _, term, trunc, info = e.step(agent.act(obs, info))
+                if term or trunc:
+                    break
+            out.append(info)
+        return out
+
+    mem = Memory()
+    full = live(make_robomemory({}, env=env, seed=0), mem)
+    fetch = [i for i in full if i["task"] == "fetch"]
+    assert len(fetch) >= 5 and sum(i["success"] for i in fetch) / len(fetch) >= 0.8
+    assert mem.spatial.labels() and mem.temporal.between(0, DAY, kind="event")
+    reactive = make_reactive({}, env=env, seed=0)
+    memless = live(reactive, Memory())
+    assert reactive.memory is None
+    assert sum(i["path_length"] for i in memless if i["task"] == "fetch") > \
+        sum(i["path_length"] for i in fetch)
+
+
+def test_every_ablation_acts_here_and_no_prior_is_refused(env):
+    agent = make_robomemory({}, env=env, seed=0)
+    for name in ("full", "no_spatial", "no_temporal", "no_episodic", "no_semantic", "no_long_term", "no_critic"):
+        agent.check_ablation(name)
+    with pytest.raises(ValueError, match="no_prior"):
+        agent.check_ablation("no_prior")
+
+
+def test_questions_are_answered_from_memory(home):
+    mem = Memory()
+    door = "door:a|b"
+    x, y = home.xy[home.places[0]]
+    for t, state in ((8 * H, "open"), (9 * H, "closed")):
+        mem.observe(Percept(t=t, pose=Pose(x, y, 0, 0), events=(f"{door} {state}",), source="test"))
+    assert answers.was_open(mem, door, 8.5 * H) is True
+    assert answers.was_open(mem, door, 9.5 * H) is False
+    assert answers.was_open(mem, door, 7.5 * H) is True  # nothing before: the first look after
+    assert answers.was_open(mem, "door:c|d", 8.5 * H) is None
+    assert answers.was_open(Memory({"temporal": {"enabled": False}}), door, 8.5 * H) is None
+    P = home.places
+    room = home.rooms_of[P[0]]
+    elsewhere = next(p for p in P if home.rooms_of[p] != room)
+    see(mem, home, 10 * H, "mug", P[0])
+    see(mem, home, DAY + 10 * H, "mug", elsewhere)
+    assert answers.changed_in_room(mem, home, room, DAY + 10.5 * H, 10.5 * H) == {"mug"}
+    assert answers.where_is(mem, home, HouseholdConfig(), "mug", DAY + 10.5 * H) == elsewhere
+    assert answers.where_is(None, home, HouseholdConfig(), "mug", DAY) is None
+    assert answers.score_answer("changed", set(), []) == 1.0
+    assert answers.score_answer("changed", {"mug"}, ["mug", "keys"]) == 0.5
+    assert answers.score_answer("where", None, "kitchen:table") == 0.0
+
+
+def test_a_place_looked_at_since_the_last_routine_change_is_searched_later(home):
+    """The routine says B this afternoon, but B was looked at (without the mug) after 13:00."""
+    def memory(ablation=None):
+        mem = Memory({} if ablation is None else {ablation: {"enabled": False}})
+        P = home.places
+        mem.semantic.assert_fact("mug", "afternoon_at", P[1], confidence=0.8, support=3, exclusive=True)
+        x, y = home.xy[P[1]]
+        mem.observe(Percept(t=DAY + 14 * H, pose=Pose(x, y, 0, 0), events=(checked_text(P[1]),), source="test"))
+        return mem
+
+    here = home.places[2]
+    assert first(memory(), home, here)[0] != home.places[1]
+    assert first(memory("temporal"), home, here)[0] == home.places[1]
