@@ -12,12 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["is_database_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "LocalPostgres"]
+from .urls import is_database_url, redact_url
 
-
-def is_database_url(location: Any) -> bool:
-    """True for ``postgresql://…`` / ``postgres://…`` (a fleet memory), False for a file path."""
-    return isinstance(location, str) and location.split("://", 1)[0].lower() in ("postgresql", "postgres")
+__all__ = ["is_database_url", "redact_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "LocalPostgres"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: psycopg only when used

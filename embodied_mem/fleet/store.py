@@ -33,25 +33,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..store import StoreError
-from . import is_database_url
 from .schema import ROBOT_GROUP, SCHEMA, check_name, ensure_schema
+from .urls import is_database_url, redact_url
 
 __all__ = ["PgMemoryStore", "is_database_url", "redact_url", "percept_digest", "BELIEF_TOLERANCE"]
 
 BELIEF_TOLERANCE = 0.5  # map units: label-level sightings share a belief row per cell of this size
 T = TypeVar("T")
-
-
-def redact_url(url: str) -> str:
-    """The URL without its password (for messages and ``Memory.path``)."""
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        d = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - a malformed URL: show only its scheme
-        return url.split("://", 1)[0] + "://…"
-    host = d.get("host", "localhost")
-    return f"postgresql://{d.get('user', '')}@{host}:{d.get('port', 5432)}/{d.get('dbname', '')}"
 
 
 def _dumps(payload: dict[str, Any]) -> str:

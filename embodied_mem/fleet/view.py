@@ -21,6 +21,7 @@ from typing import Any
 
 from ..store import StoreError
 from .schema import SCHEMA
+from .urls import redact_url
 
 __all__ = ["FleetView", "FleetLocation"]
 
@@ -55,8 +56,6 @@ class FleetView:
 
     def __init__(self, url: str, *, fleet: str, robot: str | None) -> None:
         import psycopg
-
-        from .store import redact_url
 
         self.fleet, self.robot = fleet, robot
         self._where = redact_url(url)
