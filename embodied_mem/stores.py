@@ -14,7 +14,15 @@ from typing import Any
 from .fleet import is_database_url
 from .store import MemoryStore
 
-__all__ = ["open_store", "is_database_url"]
+__all__ = ["open_store", "is_database_url", "default_robot_name"]
+
+
+def default_robot_name() -> str:
+    """A writer name unique to this process (``host-pid``), for a run that names no ``memory.robot``."""
+    import os
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 def open_store(location: str | Path, *, robot: str | None = None, fleet: str | None = None,

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..store import StoreError
-from .schema import ROBOT_GROUP, SCHEMA, check_name, ensure_schema
+from .schema import ROBOT_GROUP, SCHEMA, SCHEMA_VERSION, check_name, ensure_schema
 from .urls import is_database_url, redact_url
 
 __all__ = ["PgMemoryStore", "is_database_url", "redact_url", "percept_digest", "BELIEF_TOLERANCE"]
@@ -233,6 +233,8 @@ class PgMemoryStore:
 
     # ------------------------------------------------------------------ meta
     def get_meta(self, key: str) -> str | None:
+        if key == "schema_version":  # the database's fleet schema (one for all robots)
+            return str(SCHEMA_VERSION)
         row = self._retry("read meta data", lambda c: c.execute(
             f"SELECT value FROM {SCHEMA}.meta WHERE fleet = %s AND robot = %s AND key = %s",
             (self.fleet, self.robot, key)).fetchone())

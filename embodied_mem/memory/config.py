@@ -109,15 +109,34 @@ class MemoryConfig:
     # Storage only (the answers do not depend on these):
     path: str | None = None  # a memory file that commands open and continue (created when missing)
     snapshot_every: int = 100_000  # journal entries between automatic snapshots (0: only at close/checkpoint)
+    # A fleet memory server instead of a file (embodied_mem.fleet): postgresql://user@host/db, written as robot
+    # `robot` (default: host-pid) of `fleet`. Never stored in the memory (to_dict leaves them out): put the password
+    # in ~/.pgpass or PGPASSWORD rather than in the URL, since run directories keep their resolved config.
+    url: str | None = None
+    robot: str | None = None
+    fleet: str | None = None
 
     def __post_init__(self) -> None:
         _check("memory", "snapshot_every", self.snapshot_every,
                isinstance(self.snapshot_every, int) and self.snapshot_every >= 0, "an integer >= 0")
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             raise ValueError(f"memory.path must be a non-empty file path or null, got {self.path!r}")
+        if self.url is not None and (not isinstance(self.url, str)
+                                     or self.url.split("://", 1)[0].lower() not in ("postgresql", "postgres")):
+            raise ValueError(f"memory.url must be a postgresql:// URL or null, got {self.url!r}")
+        if self.url is not None and self.path is not None:
+            raise ValueError("memory.path and memory.url name two memories: give one of them")
+        for key in ("robot", "fleet"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, str) or not v.strip()):
+                raise ValueError(f"memory.{key} must be a non-empty name or null, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every setting but the fleet connection (``url``, ``robot``, ``fleet``: where, not what)."""
+        d = asdict(self)
+        for key in ("url", "robot", "fleet"):
+            d.pop(key)
+        return d
 
     @staticmethod
     def from_dict(d: Any) -> MemoryConfig:
