@@ -12,7 +12,7 @@ it; ``Memory.open("postgresql://…", robot="tb4-2")`` picks it (``stores.open_s
   SHA-256 of its journaled form: source, time, pose, sightings...). A write retried after a dropped
   connection is stored once (``INSERT … ON CONFLICT DO NOTHING``, then the stored row is compared);
   observing a percept already in the journal returns its first id (``known_percept``).
-- Reconnect with backoff: a lost connection is re-opened (50 ms doubling to 2 s) for up to
+- Reconnect with backoff: a lost connection is re-opened (50 ms doubling to 1 s) for up to
   ``retry_for`` seconds, then ``StoreError`` says the entry was not acknowledged.
 - Fleet-shared rows: each percept's sightings go to ``sightings`` (history) and ``beliefs`` (latest
   position per object and robot) in the same statement as its journal row (``fleet.view``).
@@ -58,36 +58,72 @@ def belief_key(label: str, instance: str | None, pos: list[float], tol: float = 
     return "@" + ",".join(str(math.floor(v / tol + 0.5)) for v in pos)
 
 
+_S = ("seq bigint, idx int, t float8, label text, key text, instance text, x float8, y float8, z float8, "
+      "confidence real, region text, source text, recorded_at float8")
+_B = ("label text, key text, instance text, x float8, y float8, z float8, x0 float8, y0 float8, z0 float8, "
+      "anchored bool, first_seen float8, t float8, confidence real, region text, source text, seq bigint, "
+      "recorded_at float8")
+# One statement (so one transaction) per write: the journal rows, then, for the rows that were new,
+# their sightings and the beliefs they change. A retried write finds its rows there and adds nothing.
+# Rows travel as three JSON documents (encoded and parsed in C; psycopg's array quoting is Python).
 _INSERT = f"""
 WITH j AS (
   INSERT INTO {SCHEMA}.journal (fleet, robot, seq, kind, recorded_at, payload, digest)
-  VALUES (%(fleet)s, %(robot)s, %(seq)s, %(kind)s, %(rec)s, %(payload)s, %(digest)s)
+  SELECT %(fleet)s, %(robot)s, u.seq, u.kind, u.recorded_at, u.payload, decode(u.digest, 'hex')
+  FROM json_to_recordset(%(j)s::json) AS u(seq bigint, kind text, recorded_at float8, payload text, digest text)
   ON CONFLICT DO NOTHING RETURNING seq),
 s AS (
-  INSERT INTO {SCHEMA}.sightings (fleet, robot, seq, idx, t, label, key, instance, x, y, z, confidence, region,
-                                  source, recorded_at)
-  SELECT %(fleet)s, %(robot)s, j.seq, u.idx, %(t)s, u.label, u.key, u.instance, u.x, u.y, u.z, u.conf, %(region)s,
-         %(source)s, %(rec)s
-  FROM j, unnest(%(idx)s::int[], %(labels)s::text[], %(keys)s::text[], %(insts)s::text[], %(xs)s::float8[],
-                 %(ys)s::float8[], %(zs)s::float8[], %(confs)s::real[]) AS u(idx, label, key, instance, x, y, z, conf)
+  INSERT INTO {SCHEMA}.sightings (fleet, robot, seq, idx, t, label, key, instance, x, y, z, confidence, region, source,
+                                  recorded_at)
+  SELECT %(fleet)s, %(robot)s, u.* FROM json_to_recordset(%(s)s::json) AS u({_S})
+  WHERE u.seq IN (SELECT seq FROM j)
   RETURNING 1),
 b AS (
   INSERT INTO {SCHEMA}.beliefs AS o (fleet, robot, label, key, instance, x, y, z, region, first_seen, last_seen,
                                      confidence, source, seq, recorded_at)
-  SELECT %(fleet)s, %(robot)s, u.label, u.key, u.instance, u.x, u.y, u.z, %(region)s, %(t)s, %(t)s, u.conf,
-         %(source)s, j.seq, %(rec)s
-  FROM j, unnest(%(blabels)s::text[], %(bkeys)s::text[], %(binsts)s::text[], %(bxs)s::float8[], %(bys)s::float8[],
-                 %(bzs)s::float8[], %(bconfs)s::real[]) AS u(label, key, instance, x, y, z, conf)
+  SELECT %(fleet)s, %(robot)s, u.label, u.key, u.instance, u.x, u.y, u.z, u.region,
+         CASE WHEN u.anchored AND p.key IS NOT NULL AND (p.x - u.x0) ^ 2 + (p.y - u.y0) ^ 2 + (p.z - u.z0) ^ 2 <= %(tol2)s
+              THEN p.first_seen ELSE u.first_seen END,
+         u.t, u.confidence, u.source, u.seq, u.recorded_at
+  FROM json_to_recordset(%(b)s::json) AS u({_B})
+  LEFT JOIN {SCHEMA}.beliefs p ON p.fleet = %(fleet)s AND p.robot = %(robot)s AND p.label = u.label AND p.key = u.key
+  WHERE u.seq IN (SELECT seq FROM j)
   ON CONFLICT (fleet, robot, label, key) DO UPDATE SET
-    first_seen = CASE WHEN (o.x - EXCLUDED.x) ^ 2 + (o.y - EXCLUDED.y) ^ 2 + (o.z - EXCLUDED.z) ^ 2 > %(tol2)s
-                      THEN EXCLUDED.first_seen ELSE o.first_seen END,
-    x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z, region = EXCLUDED.region, last_seen = EXCLUDED.last_seen,
-    confidence = EXCLUDED.confidence, source = EXCLUDED.source, seq = EXCLUDED.seq,
-    recorded_at = EXCLUDED.recorded_at
+    first_seen = EXCLUDED.first_seen, instance = EXCLUDED.instance, x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z,
+    region = EXCLUDED.region, last_seen = EXCLUDED.last_seen, confidence = EXCLUDED.confidence,
+    source = EXCLUDED.source, seq = EXCLUDED.seq, recorded_at = EXCLUDED.recorded_at
   WHERE o.last_seen <= EXCLUDED.last_seen
   RETURNING 1)
-SELECT seq FROM j
+SELECT count(*) FROM j
 """
+
+
+def _params(fleet: str, robot: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of one write of ``rows`` (``PgMemoryStore._row``): journal rows, sightings, and
+    the last sighting of each object with when its current position was first seen (``first_seen``:
+    the start of the last run of sightings within ``BELIEF_TOLERANCE`` of each other; ``anchored``
+    when that run began with this write's first sighting of the object, so that an older belief at
+    the same place keeps its ``first_seen``)."""
+    jrows = [{"seq": r["seq"], "kind": r["kind"], "recorded_at": r["rec"], "payload": r["payload"],
+              "digest": r["digest"].hex()} for r in rows]
+    srows: list[dict[str, Any]] = []
+    objs: dict[tuple[str, str], dict[str, Any]] = {}
+    tol2 = BELIEF_TOLERANCE ** 2
+    for r in rows:
+        for i, (label, inst, pos, conf) in enumerate(r["sightings"]):
+            key = belief_key(label, inst, pos)
+            srows.append({"seq": r["seq"], "idx": i, "t": r["t"], "label": label, "key": key, "instance": inst,
+                          "x": pos[0], "y": pos[1], "z": pos[2], "confidence": conf, "region": r["region"],
+                          "source": r["source"], "recorded_at": r["rec"]})
+            o = objs.get((label, key))
+            if o is None:
+                o = objs[(label, key)] = {"x0": pos[0], "y0": pos[1], "z0": pos[2], "anchored": True, "first_seen": r["t"]}
+            elif (o["x"] - pos[0]) ** 2 + (o["y"] - pos[1]) ** 2 + (o["z"] - pos[2]) ** 2 > tol2:
+                o["anchored"], o["first_seen"] = False, r["t"]  # moved within this write
+            o.update(label=label, key=key, instance=inst, x=pos[0], y=pos[1], z=pos[2], t=r["t"], confidence=conf,
+                     region=r["region"], source=r["source"], seq=r["seq"], recorded_at=r["rec"])
+    return {"fleet": fleet, "robot": robot, "tol2": tol2, "j": json.dumps(jrows), "s": json.dumps(srows),
+            "b": json.dumps(list(objs.values()))}
 
 
 class PgMemoryStore:
@@ -216,7 +252,7 @@ class PgMemoryStore:
                 raise StoreError(f"{self.path}: could not {what} for {self.retry_for:g} s ({self.last_error}); "
                                  "not acknowledged") from None
             time.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            delay = min(delay * 2, 1.0)
             try:
                 old, self.conn = self.conn, None
                 try:
@@ -253,29 +289,14 @@ class PgMemoryStore:
 
     def _row(self, seq: int, kind: str, recorded_at: float, payload: dict[str, Any]) -> dict[str, Any]:
         text = _dumps(payload)
-        row: dict[str, Any] = {"fleet": self.fleet, "robot": self.robot, "seq": seq, "kind": kind,
-                               "rec": float(recorded_at), "payload": text, "digest": percept_digest(kind, text),
-                               "t": payload.get("t") if kind == "percept" else None,
-                               "region": payload.get("region"), "source": payload.get("source", "default"),
-                               "tol2": BELIEF_TOLERANCE ** 2}
-        sights = payload.get("sightings") or [] if kind == "percept" else []
-        cols: dict[str, list[Any]] = {k: [] for k in ("idx", "labels", "keys", "insts", "xs", "ys", "zs", "confs")}
-        latest: dict[tuple[str, str], int] = {}
-        for i, s in enumerate(sights):
-            pos = [float(v) for v in s["position"]]
-            key = belief_key(s["label"], s.get("instance"), pos)
-            for k, v in zip(cols, (i, s["label"], key, s.get("instance"), pos[0], pos[1], pos[2],
-                                   float(s.get("confidence", 1.0)))):
-                cols[k].append(v)
-            latest[(s["label"], key)] = i  # one belief row per object per percept (the last sighting)
-        row.update(cols)
-        keep = sorted(latest.values())
-        for k, bk in (("labels", "blabels"), ("keys", "bkeys"), ("insts", "binsts"), ("xs", "bxs"), ("ys", "bys"),
-                      ("zs", "bzs"), ("confs", "bconfs")):
-            row[bk] = [cols[k][i] for i in keep]
-        if row["t"] is None:
-            row["t"] = 0.0
-        return row
+        sights = []
+        if kind == "percept":
+            for sg in payload.get("sightings") or ():
+                sights.append((sg["label"], sg.get("instance"), [float(v) for v in sg["position"]],
+                               float(sg.get("confidence", 1.0))))
+        return {"seq": seq, "kind": kind, "rec": float(recorded_at), "payload": text,
+                "digest": percept_digest(kind, text), "t": float(payload.get("t", 0.0)) if kind == "percept" else 0.0,
+                "region": payload.get("region"), "source": payload.get("source", "default"), "sightings": sights}
 
     def append(self, kind: str, recorded_at: float, payload: dict[str, Any]) -> int:
         """Journal one entry; returns its sequence number (the percept id for percepts).
@@ -301,12 +322,8 @@ class PgMemoryStore:
         import psycopg
 
         try:
-            if len(rows) == 1:  # one statement: its own transaction, one round trip
-                if conn.execute(_INSERT, rows[0]).fetchone() is not None:
-                    return
-            else:
-                with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(_INSERT, rows)
+            if conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0] == len(rows):
+                return  # all new (one statement: one transaction)
             have = dict(conn.execute(f"SELECT seq, digest FROM {SCHEMA}.journal WHERE fleet = %s AND robot = %s "
                                      "AND seq = ANY(%s)", (self.fleet, self.robot, [r["seq"] for r in rows])).fetchall())
             for r in rows:

@@ -159,3 +159,22 @@ def test_clear_errors(pg_server, pg_url: str, tmp_path) -> None:
         c.execute("UPDATE embodied_mem.schema_info SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(StoreError, match="schema version 99 is newer"):
         Memory.open(pg_url, robot="r")
+
+
+def test_shared_beliefs_are_the_same_whether_written_one_by_one_or_in_batches(pg_url: str) -> None:
+    ps = stream(80)
+    with Memory.open(pg_url, robot="one") as a, Memory.open(pg_url, robot="batched", durability="batch") as b:
+        for i, p in enumerate(ps):
+            a.observe(p)
+            b.observe(p)
+            if i % 7 == 3 or i % 11 == 0:  # flushes of uneven sizes
+                b.flush()
+    with psycopg.connect(pg_url) as c:
+        rows = {r: c.execute("SELECT label, key, instance, x, y, z, region, first_seen, last_seen, confidence, seq "
+                             "FROM embodied_mem.beliefs WHERE robot = %s ORDER BY label, key", (r,)).fetchall()
+                for r in ("one", "batched")}
+    assert rows["one"] == rows["batched"] and len(rows["one"]) == 8  # key-1 and 7 tree cells
+    key = [r for r in rows["one"] if r[0] == "key"][0]
+    assert key[7] == key[8] == 79.0 and key[3] == pytest.approx(79 * 0.8)  # it moved every step: seen there since 79
+    tree = [r for r in rows["one"] if r[1] == "@0,6,0"][0]
+    assert (tree[7], tree[8]) == (0.0, 77.0)  # the tree at (0, 3) never moved: first seen at t=0, last at t=77
