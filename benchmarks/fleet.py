@@ -341,8 +341,11 @@ def isolation(pg: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------- report
 def write_md(res: dict[str, Any], path: Path) -> None:
     ing = res["ingest"]
+    load = res.get("load_average_1min")
+    load_txt = (f" (1-min load average {load['min']:.1f}–{load['max']:.1f}, median {load['median']:.1f}, during the run)"
+                if load else "")
     lines = ["# Fleet memory (PostgreSQL) benchmark", "",
-             f"{res['when']}, {res['machine']}; PostgreSQL {res['server']}, psycopg {res['psycopg']}. "
+             f"{res['when']}, {res['machine']}{load_txt}; {res['seconds']:.0f} s; PostgreSQL {res['server']}, psycopg {res['psycopg']}. "
              f"{res['percepts_per_writer']} percepts per writer (about "
              f"{ing['percept']['sqlite_normal']['sightings'] // max(1, res['percepts_per_writer'])} sightings each). "
              "Percept mode: `durability=\"percept\"`, each percept committed before `observe` returns (PostgreSQL "
@@ -411,6 +414,14 @@ def main(argv: list[str] | None = None) -> int:
                            "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "percepts_per_writer": n,
                            "levels": levels, "psycopg": psycopg.__version__, "flush_every": a.flush_every}
     t_start = time.time()
+    loads: list[float] = []
+    sampling = threading.Event()
+
+    def sample_load() -> None:  # the machine's load while measuring (other jobs share it)
+        while not sampling.wait(5.0):
+            loads.append(os.getloadavg()[0])
+
+    threading.Thread(target=sample_load, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp, LocalPostgres() as pg:
         with psycopg.connect(pg.url()) as c:
             res["server"] = c.execute("SHOW server_version").fetchone()[0]
@@ -431,6 +442,9 @@ def main(argv: list[str] | None = None) -> int:
         res["isolation"] = isolation(pg)
         print(f"  {res['isolation']}", flush=True)
     res["seconds"] = round(time.time() - t_start, 1)
+    sampling.set()
+    if loads:
+        res["load_average_1min"] = {"min": min(loads), "median": statistics.median(loads), "max": max(loads)}
     a.out.mkdir(parents=True, exist_ok=True)
     (a.out / f"{a.name}.json").write_text(json.dumps(res, indent=2))
     write_md(res, a.out / f"{a.name}.md")
