@@ -262,8 +262,8 @@ class PgMemoryStore:
                 self.conn = self._connect()
                 self.reconnects += 1
             except StoreError as exc:
-                if "already open for writing" in str(exc):
-                    raise
+                # "already open for writing" may be this writer's own old session after a network cut,
+                # held until the server notices it is gone: retried like an unreachable server
                 self.conn = old  # keep a (broken) handle so the next attempt reconnects again
                 self.last_error = str(exc)
 
