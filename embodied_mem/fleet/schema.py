@@ -117,13 +117,16 @@ def schema_version(conn: Any, where: str) -> int | None:
     has = conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (SCHEMA,)).fetchone()
     if has is None:
         return None
-    if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_info",)).fetchone()[0] is None:
-        raise StoreError(f"{where}: the database has a schema {SCHEMA!r} that is not an embodied_mem fleet memory "
-                         "(no schema_info table)")
     try:
+        if conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.schema_info",)).fetchone()[0] is None:
+            raise StoreError(f"{where}: the database has a schema {SCHEMA!r} that is not an embodied_mem fleet "
+                             "memory (no schema_info table)")
         info = dict(conn.execute(f"SELECT key, value FROM {SCHEMA}.schema_info").fetchall())
-    except Exception as exc:  # psycopg.Error: no SELECT right on it, damaged
-        raise StoreError(f"{where}: cannot read {SCHEMA}.schema_info ({str(exc).strip()})") from None
+    except StoreError:
+        raise
+    except Exception as exc:  # psycopg.Error: a role that is neither the owner nor a robot, a damaged schema
+        raise StoreError(f"{where}: cannot read {SCHEMA}.schema_info ({' '.join(str(exc).split())}): this role is "
+                         "neither the database owner nor a robot (`embodied-mem fleet add-robot`)") from None
     if info.get("application") != "embodied_mem" or not str(info.get("schema_version", "")).isdigit():
         raise StoreError(f"{where}: the schema {SCHEMA!r} in this database is not an embodied_mem fleet memory "
                          f"(schema_info: {dict(list(info.items())[:4])})")

@@ -85,3 +85,15 @@ def test_operator_sees_every_fleet(pg_url: str, fleets) -> None:
         assert [loc.robot for loc in mem.fleet.locate("cup", fleet=True)] == ["spot"]
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(DISTINCT fleet) FROM embodied_mem.sightings").fetchone()[0] == 2
+
+
+def test_a_role_that_is_neither_owner_nor_robot_is_refused_clearly(pg_url: str) -> None:
+    with psycopg.connect(pg_url, autocommit=True) as c:
+        c.execute("DROP ROLE IF EXISTS visitor")
+        c.execute("CREATE ROLE visitor LOGIN PASSWORD 'pw'")
+    visitor = pg_url.replace("postgres:", "visitor:", 1).replace(pg_url.split(":")[2].split("@")[0], "pw", 1)
+    with pytest.raises(StoreError, match="may not create it"):  # no schema yet, and no right to make one
+        Memory.open(visitor, robot="r")
+    add_robot(pg_url, "house", "tb4-1")  # now the schema exists
+    with pytest.raises(StoreError, match="cannot read embodied_mem.schema_info"):
+        Memory.open(visitor, robot="r")
