@@ -568,9 +568,12 @@ class Memory:
 
     def _observe_many(self, ps: list[Percept]) -> list[int]:
         last = dict(self._last_t)
+        known = getattr(self._store, "known_percept", None)  # a fleet store: re-sent percepts are answered by id
         for i, p in enumerate(ps):
             if not isinstance(p, Percept):
                 raise TypeError(f"percepts[{i}] must be a Percept, got {type(p).__name__}")
+            if known is not None and known(p) is not None:
+                continue
             prev = last.get(p.source)
             if prev is not None and p.t < prev:
                 raise TimeOrderError(f"percepts[{i}]: Percept.t={p.t:g} goes backwards for source {p.source!r} "

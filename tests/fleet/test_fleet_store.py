@@ -59,6 +59,7 @@ def test_same_percept_is_stored_once(pg_url: str) -> None:
         assert mem.stats()["percepts"] == 10
     with Memory.open(pg_url, robot="r") as mem:  # a restarted writer re-sending its stream
         assert [mem.observe(p) for p in ps] == ids
+        assert mem.observe_many(ps[:4]) == ids[:4]
         assert mem.stats()["percepts"] == 10
     with psycopg.connect(pg_url) as c:
         assert c.execute("SELECT count(*) FROM embodied_mem.journal WHERE kind = 'percept'").fetchone()[0] == 10
