@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval-encoder": ("embodied_mem.encoders.evaluate:main", "evaluate an encoder checkpoint (Hydra)"),
     "robot": ("embodied_mem.robots.cli:main", "ROS 2: `robot run transport=dds` or `robot replay BAG_PATH`"),
     "bench": ("embodied_mem.bench.cli:main", "benchmarks: `bench qa` (memory question answering)"),
+    "fleet": ("embodied_mem.fleet.cli:main", "fleet memory on PostgreSQL: `fleet init URL`, `fleet add-robot URL F R`"),
 }
 
 

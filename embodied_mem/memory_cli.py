@@ -9,6 +9,8 @@
     embodied-mem memory query PATH path X,Y X,Y [--adjacent]
     embodied-mem memory export PATH OUT.graphml|OUT.json [--at T]
     embodied-mem memory check PATH [--json] [--repair-wal] [--salvage NEW.db]
+    embodied-mem memory inspect postgresql://USER@HOST/DB --robot R [--fleet F]    (a fleet memory)
+    embodied-mem memory query postgresql://… --robot R locate LABEL [--fleet-wide | --robots A,B]
     embodied-mem memory export PATH map.yaml          (ROS map_server map: map.yaml + map.pgm)
 
 The database is opened read-only (``Memory.open(path, readonly=True)``): a recall does not
@@ -65,11 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = ap.add_subparsers(dest="command", required=True, metavar="{inspect,query,export,check}")
 
     p = sub.add_parser("inspect", help="counts, time span, regions and labels")
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=_location)
+    _fleet_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
 
     p = sub.add_parser("query", help="ask one question")
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=_location)
+    _fleet_args(p)
     q = p.add_subparsers(dest="query", required=True,
                          metavar="{locate,last_seen,first_seen,between,recall,facts,path}")
     for name, help_ in (("locate", "where LABEL is believed to be, most recently seen first"),
@@ -78,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         s.add_argument("label")
         s.add_argument("--at", type=_time, default=None, help="answer as memory stood at this percept time")
         s.add_argument("--json", action="store_true")
+        if name == "locate":  # a fleet memory: what other robots saw
+            s.add_argument("--fleet-wide", action="store_true", help="every robot of the fleet (a fleet memory)")
+            s.add_argument("--robots", default=None, help="these robots, comma-separated (a fleet memory)")
     s = q.add_parser("between", help="sightings and events with T0 <= t <= T1, in time order")
     s.add_argument("t0", type=_time)
     s.add_argument("t1", type=_time)
@@ -116,10 +123,29 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def _open(path: Path) -> Any:
+def _location(text: str) -> Path | str:
+    """A memory file path, or a fleet memory URL (postgresql://…) kept as text."""
+    from .fleet.urls import is_database_url
+
+    return text if is_database_url(text) else Path(text)
+
+
+def _fleet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--robot", default=None, help="whose memory, in a fleet memory (postgresql:// URL)")
+    p.add_argument("--fleet", default=None, help="the robot's fleet (default: from the credentials, or 'default')")
+
+
+def _open(path: Path | str, robot: str | None = None, fleet: str | None = None) -> Any:
     from .memory import Memory
     from .store import StoreError
 
+    if isinstance(path, str):  # a fleet memory server
+        try:
+            return Memory.open(path, readonly=True, robot=robot, fleet=fleet)
+        except (StoreError, ImportError) as exc:
+            raise _Usage(str(exc)) from None
+    if robot is not None or fleet is not None:
+        raise _Usage(f"--robot/--fleet are for a fleet memory (postgresql:// URL), not the file {path}")
     if not path.exists():
         raise _Usage(f"{path}: no such file")
     if path.is_dir():
@@ -176,6 +202,13 @@ def _print_inspect(d: dict[str, Any]) -> None:
 def _query(mem: Any, a: argparse.Namespace) -> tuple[Any, list[str]]:
     """(JSON-ready answer, text lines)."""
     q = a.query
+    if q == "locate" and (a.fleet_wide or a.robots):
+        robots = [r for r in a.robots.split(",") if r] if a.robots else None
+        flocs = mem.fleet.locate(a.label, at=a.at, fleet=a.fleet_wide, robots=robots)
+        data = [{"label": x.label, "instance": x.instance, "position": list(x.position), "region": x.region,
+                 "first_seen": x.first_seen, "last_seen": x.last_seen, "confidence": x.confidence, "robot": x.robot,
+                 "source": x.source, "seq": x.seq} for x in flocs]
+        return data, [str(x) for x in flocs] or [f"no robot saw {a.label!r}"]
     if q == "locate":
         locs = mem.spatial.locate(a.label, at=a.at)
         data = [{"label": x.label, "instance": x.instance, "position": list(x.position), "place": x.place,
@@ -267,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.command == "check":
         return _check(a)
     try:
-        mem = _open(a.path)
+        mem = _open(a.path, getattr(a, "robot", None), getattr(a, "fleet", None))
         try:
             if a.command == "inspect":
                 d = inspect(mem)

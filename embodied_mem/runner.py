@@ -107,9 +107,9 @@ def run_episodes(cfg: Any, run_dir: Path, *, bars: bool = True) -> dict[str, Any
 
         for ep in range(int(cfg.episodes)):
             episode_seed = int(cfg.seed) * 1000 + ep
-            if uses_memory and mem_cfg.path is not None:
+            if uses_memory and (mem_cfg.path is not None or mem_cfg.url is not None):
                 if memory is None:
-                    memory = _continue_memory(Path(mem_cfg.path).expanduser(), mem_cfg)
+                    memory = _continue_memory(mem_cfg.url or Path(mem_cfg.path).expanduser(), mem_cfg)
                 if env_cfg.world_per_episode:
                     memory.enter_world(_new_world_id(memory, f"{env_cfg.id}:{episode_seed}"))
             elif uses_memory and (memory is None or env_cfg.world_per_episode):
@@ -196,7 +196,8 @@ def run_episodes(cfg: Any, run_dir: Path, *, bars: bool = True) -> dict[str, Any
     if env_cfg.summarize:
         metrics.update(import_string(env_cfg.summarize)(episodes))
     if memory is not None:
-        metrics["memory"] = {"path": str(memory.path.name), **{k: v for k, v in memory.stats().items()
+        where = memory.path.name if isinstance(memory.path, Path) else str(memory.path)  # a file, or fleet URL#robot
+        metrics["memory"] = {"path": where, **{k: v for k, v in memory.stats().items()
                                                                if isinstance(v, (int, float))}}
     _write_json(run_dir / "metrics.json", metrics)
     if cfg.plots and env_cfg.plot:
@@ -212,11 +213,15 @@ def run_episodes(cfg: Any, run_dir: Path, *, bars: bool = True) -> dict[str, Any
     return metrics
 
 
-def _continue_memory(path: Path, mem_cfg: Any) -> Any:
-    """Open (or create) the memory at ``path`` to continue it; the prior is loaded once per memory."""
+def _continue_memory(path: Path | str, mem_cfg: Any) -> Any:
+    """Open (or create) the memory at ``path`` (a file, or a fleet memory URL: ``memory.url``, written as
+    ``memory.robot``, default host-pid, so that sweep workers share one server) to continue it; the prior
+    is loaded once per memory."""
     from embodied_mem.memory import Memory
+    from embodied_mem.stores import default_robot_name
 
-    memory = Memory.open(path, config=mem_cfg, durability="batch")
+    fleet = {"robot": mem_cfg.robot or default_robot_name(), "fleet": mem_cfg.fleet} if isinstance(path, str) else {}
+    memory = Memory.open(path, config=mem_cfg, durability="batch", **fleet)
     if mem_cfg.semantic.enabled and mem_cfg.semantic.prior and not any(
             f.source == "prior" for f in memory.semantic.facts()):
         memory.load_priors(mem_cfg.semantic.prior)

@@ -122,7 +122,6 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
            realtime: float = 0.0, duration: float | None = None, plot: bool = True,
            progress: bool = True) -> dict[str, Any]:
     """Replay ``bag`` into ``run_dir/memory.db`` (+ ``map.png``); returns the metrics written to metrics.json."""
-    from embodied_mem.memory import Memory
 
     from .ros2.bag import BagTransport
     from .ros2.bridge import Ros2Bridge
@@ -134,8 +133,7 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
     cfg.transport = "bag"
     mem_cfg = MemoryConfig.from_dict(memory_config) if memory_config is not None else robot_memory_config()
     # memory.path=PATH: continue that memory (the same building's map, facts) instead of a new one
-    memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
-                         config=mem_cfg, durability="batch")
+    memory = _open_memory(mem_cfg, run_dir)
     before = _last_pose_time(memory)  # a continued memory (memory.path): summarize only this run's poses
     try:
         transport = BagTransport(bag, realtime=realtime, progress=progress)
@@ -189,8 +187,6 @@ def _run_task(cfg: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
-    from embodied_mem.memory import Memory
-
     from .ros2.bridge import Ros2Bridge
 
     OmegaConf.set_readonly(cfg, True)
@@ -222,8 +218,7 @@ def _run_task(cfg: Any) -> None:
 
             raise UsageError("task=... needs the task runner: remove tasks=false")
     mem_cfg = MemoryConfig.from_dict(OmegaConf.to_container(cfg.memory))
-    memory = Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
-                         config=mem_cfg, durability="batch")
+    memory = _open_memory(mem_cfg, run_dir)
     before = _last_pose_time(memory)  # a continued memory (memory.path): summarize only this run's poses
     try:
         bridge = Ros2Bridge(robot, memory=memory)
@@ -339,3 +334,16 @@ def main(argv: list[str] | None = None) -> int:
         return testbot_main(rest)
     print(f"embodied-mem robot: unknown sub-command {cmd!r}\n\n{USAGE}", file=sys.stderr)
     return 2
+
+
+def _open_memory(mem_cfg: Any, run_dir: Path) -> Any:
+    """The run's memory: ``memory.url`` (a fleet memory server, written as ``memory.robot``, default
+    host-pid), ``memory.path`` (a file to continue), or a new ``run_dir/memory.db``."""
+    from embodied_mem.memory import Memory
+    from embodied_mem.stores import default_robot_name
+
+    if mem_cfg.url:
+        return Memory.open(mem_cfg.url, config=mem_cfg, durability="batch", robot=mem_cfg.robot or default_robot_name(),
+                           fleet=mem_cfg.fleet)
+    return Memory.open(Path(mem_cfg.path).expanduser() if mem_cfg.path else run_dir / "memory.db",
+                       config=mem_cfg, durability="batch")

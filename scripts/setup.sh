@@ -11,6 +11,13 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
   need=""
   dpkg -s libusb-1.0-0 >/dev/null 2>&1 || need="$need libusb-1.0-0"
   command -v ip >/dev/null || need="$need iproute2"
+  # The fleet-memory tests start their own PostgreSQL server (tests/fleet/conftest.py): the server
+  # binaries only, no cluster of the system's own (create_main_cluster = false).
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    mkdir -p /etc/postgresql-common
+    [ -f /etc/postgresql-common/createcluster.conf ] || echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf
+    need="$need postgresql-15"
+  fi
   if [ -n "$need" ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need
   fi

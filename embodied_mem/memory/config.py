@@ -113,6 +113,12 @@ class MemoryConfig:
     # newest part in RAM, the rest in indexed SQLite tables read back by queries (memory/longterm.py).
     # None: everything in RAM. Answers are identical either way.
     ram_budget_mb: float | None = None
+    # A fleet memory server instead of a file (embodied_mem.fleet): postgresql://user@host/db, written as robot
+    # `robot` (default: host-pid) of `fleet`. Never stored in the memory (to_dict leaves them out): put the password
+    # in ~/.pgpass or PGPASSWORD rather than in the URL, since run directories keep their resolved config.
+    url: str | None = None
+    robot: str | None = None
+    fleet: str | None = None
 
     def __post_init__(self) -> None:
         _check("memory", "snapshot_every", self.snapshot_every,
@@ -122,9 +128,22 @@ class MemoryConfig:
                    isinstance(self.ram_budget_mb, (int, float)) and self.ram_budget_mb >= 1, "a number of MiB >= 1 or null")
         if self.path is not None and (not isinstance(self.path, str) or not self.path.strip()):
             raise ValueError(f"memory.path must be a non-empty file path or null, got {self.path!r}")
+        if self.url is not None and (not isinstance(self.url, str)
+                                     or self.url.split("://", 1)[0].lower() not in ("postgresql", "postgres")):
+            raise ValueError(f"memory.url must be a postgresql:// URL or null, got {self.url!r}")
+        if self.url is not None and self.path is not None:
+            raise ValueError("memory.path and memory.url name two memories: give one of them")
+        for key in ("robot", "fleet"):
+            v = getattr(self, key)
+            if v is not None and (not isinstance(v, str) or not v.strip()):
+                raise ValueError(f"memory.{key} must be a non-empty name or null, got {v!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Every setting but the fleet connection (``url``, ``robot``, ``fleet``: where, not what)."""
+        d = asdict(self)
+        for key in ("url", "robot", "fleet"):
+            d.pop(key)
+        return d
 
     @staticmethod
     def from_dict(d: Any) -> MemoryConfig:

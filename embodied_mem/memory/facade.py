@@ -55,6 +55,7 @@ from typing import Any
 from ..graph import MemoryGraph
 from ..percept import Percept, percept_from_journal
 from ..store import MemoryStore, StoreError
+from ..stores import open_store
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import make_key_encoder, tokens
@@ -154,15 +155,19 @@ class Memory:
     @classmethod
     def open(cls, path: str | Path, config: MemoryConfig | Mapping[str, Any] | None = None, *,
              durability: str = "percept", synchronous: str = "normal", readonly: bool = False,
-             encoder: Any = None) -> Memory:
+             encoder: Any = None, robot: str | None = None, fleet: str | None = None) -> Memory:
         """Open (or create) a memory database at ``path`` and replay it.
+
+        ``path`` may be a ``postgresql://`` URL: a fleet memory on a PostgreSQL server, where
+        ``robot`` (and ``fleet``) name whose memory this is (``embodied_mem.fleet``).
 
         A missing or empty file makes a new memory. ``config`` defaults to the one stored in the
         file (so answers are exactly as before); pass one to re-derive memory with other settings.
         Refuses foreign files and newer schema versions with a ``StoreError`` naming the file.
         """
         t0 = time.perf_counter()
-        store = MemoryStore(path, durability=durability, synchronous=synchronous, readonly=readonly)
+        store = open_store(path, robot=robot, fleet=fleet, durability=durability, synchronous=synchronous,
+                           readonly=readonly)
         t1 = time.perf_counter()
         try:
             stored = store.get_meta("config")
@@ -372,7 +377,7 @@ class Memory:
             raw = store.raw_entry(seq)
             return None if raw is None else entry_fingerprint(*raw)
 
-        snap, why = read_snapshot(snapshot_path(store.path), memory_id=self._memory_id(store),
+        snap, why = read_snapshot(self._snapshot_location(store), memory_id=self._memory_id(store),
                                   config_fp=self._snap_fp, journal_next_seq=store.committed_next_seq,
                                   entry_at=entry_at, journal_crc=store.checksum, journal_edits=_edit_count(store))
         self.snapshot_status = why
@@ -387,6 +392,11 @@ class Memory:
             return 0
         self._snap_upto = snap.upto
         return snap.upto
+
+    @staticmethod
+    def _snapshot_location(store: Any) -> Path:
+        """The snapshot file: beside the database file, or a local copy of a fleet store's snapshot."""
+        return store.snapshot_file() if hasattr(store, "snapshot_file") else snapshot_path(store.path)
 
     @staticmethod
     def _memory_id(store: MemoryStore) -> str:
@@ -415,9 +425,12 @@ class Memory:
         if raw is None:
             return None
         edits = _edit_count(store)  # counted edits: no need to checksum every row before the snapshot
-        size = write_snapshot(snapshot_path(store.path), self._state(), memory_id=self._memory_id(store),
+        where = self._snapshot_location(store)
+        size = write_snapshot(where, self._state(), memory_id=self._memory_id(store),
                               upto=upto, last_entry=entry_fingerprint(*raw), config_fp=self._snap_fp,
                               journal_edits=edits, journal_crc=store.checksum(upto) if edits is None else None)
+        if hasattr(store, "snapshot_saved"):  # a fleet store keeps the snapshot on its server
+            store.snapshot_saved(where, upto)
         self._snap_upto = upto
         return size
 
@@ -585,6 +598,12 @@ class Memory:
         if not isinstance(percept, Percept):
             raise TypeError(f"observe() takes a Percept, got {type(percept).__name__}")
         with self._lock:
+            known = getattr(self._store, "known_percept", None)  # a fleet store: idempotent by percept id
+            if known is not None:
+                self._check_open()
+                seq = known(percept)
+                if seq is not None:
+                    return seq
             self._check_time(percept)
             self._check_open()
             recorded_at = time.time()
@@ -605,9 +624,12 @@ class Memory:
 
     def _observe_many(self, ps: list[Percept]) -> list[int]:
         last = dict(self._last_t)
+        known = getattr(self._store, "known_percept", None)  # a fleet store: re-sent percepts are answered by id
         for i, p in enumerate(ps):
             if not isinstance(p, Percept):
                 raise TypeError(f"percepts[{i}] must be a Percept, got {type(p).__name__}")
+            if known is not None and known(p) is not None:
+                continue
             prev = last.get(p.source)
             if prev is not None and p.t < prev:
                 raise TimeOrderError(f"percepts[{i}]: Percept.t={p.t:g} goes backwards for source {p.source!r} "
@@ -779,6 +801,17 @@ class Memory:
             "graph.edges": self.graph.nx.number_of_edges(),
             "regions": self.spatial.regions(),
         }
+
+    @property
+    def fleet(self) -> Any:
+        """Queries across the robots of a fleet memory (``fleet.view.FleetView``: ``locate(label,
+        robots=[...] | fleet=True, at=)``). ``ValueError`` for a memory that is not a fleet memory."""
+        view = getattr(self._store, "fleet_view", None)
+        if view is None:
+            raise ValueError("fleet queries need a fleet memory: Memory.open('postgresql://…', robot=…)")
+        if self._store.conn is None:
+            raise ValueError("this memory is closed")
+        return view()
 
     # ------------------------------------------------------------------ lifecycle
     @property
