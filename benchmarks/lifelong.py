@@ -43,6 +43,15 @@ def run_arm(name: str, workdir: Path, args: argparse.Namespace) -> None:
     subprocess.run(cmd, check=True)
 
 
+def run_arms(names: list[str], workdir: Path, args: argparse.Namespace) -> None:
+    """Run the arms, ``args.jobs`` at a time (each arm is one process: its episodes are in sequence)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for f in [pool.submit(run_arm, n, workdir, args) for n in names]:
+            f.result()
+
+
 def report(workdir: Path, block: int, out_dir: Path) -> dict:
     from embodied_mem.envs.crafter import summarize
 
@@ -114,11 +123,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=10)
     ap.add_argument("--block", type=int, default=10)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--arms", type=str, default=",".join(ARMS), help="comma-separated arms to run")
+    ap.add_argument("--jobs", type=int, default=1, help="arms run at once (one process each)")
     args = ap.parse_args(argv)
     if args.run:
+        names = [a for a in args.arms.split(",") if a]
+        unknown = sorted(set(names) - set(ARMS))
+        if unknown:
+            ap.error(f"--arms: unknown arm(s) {unknown}; valid: {list(ARMS)}")
         args.workdir.mkdir(parents=True, exist_ok=True)
-        for name in ARMS:
-            run_arm(name, args.workdir.resolve(), args)
+        run_arms(names, args.workdir.resolve(), args)
     report(args.workdir, args.block, args.out)
     return 0
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
+from .ann import IVFIndex
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -108,6 +109,8 @@ class EpisodicMemory:
         self._n_episodes = 0
         self._n_chunks = 0
         self.now = -math.inf
+        self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
+        self._ann: IVFIndex | None = IVFIndex(dim) if self.config.index == "ivf" else None
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -164,7 +167,9 @@ class EpisodicMemory:
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
-        self._keys_t[:, row] = self.encoder.encode([_chunk_text(o)])[0]
+        self._keys_t[:, row] = key = self.encoder.encode([_chunk_text(o)])[0]
+        if self._ann is not None:
+            self._ann.add(row, key)
         self._strength[row] = self.config.initial_strength
         self._last_access[row] = o.t1
         self._utility[row] = o.utility
@@ -175,6 +180,8 @@ class EpisodicMemory:
     def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
         """The ``k`` best chunks for ``query`` (each with its best items), best first; [] if nothing relevant.
 
+        Ties in score go to the older chunk. Exact, except for a dense query (a learned key encoder)
+        with ``index="ivf"``, which is answered from the approximate index (``memory/ann.py``).
         Recalling strengthens the returned chunks (S grows, Δt restarts) unless ``strengthen=False``.
         """
         if not self.enabled or k <= 0:
@@ -185,39 +192,79 @@ class EpisodicMemory:
         if not q.any():
             return []
         n = len(self._chunks)
+        cfg = self.config
+        # The part of a score that is not similarity lies in [lo, hi]: retention in (0, 1], utility
+        # within the bounds of every utility ever set. Only chunks whose similarity could still bring
+        # them into the top k are scored (retention, utility, ranking, items).
         o = self._open
-        recs = self._chunks
+        u_lo, u_hi = self._u_lo, self._u_hi
+        if o is not None:
+            u_lo, u_hi = min(u_lo, o.utility), max(u_hi, o.utility)
+        hi = cfg.retention_weight + cfg.utility_weight * u_hi
+        lo = cfg.utility_weight * u_lo
+        nz = np.flatnonzero(q)
+        if len(nz) * 4 > len(q) and self._ann is not None and self._ann.trained:
+            # dense query, approximate index: only the keys of the probed lists
+            rows, s = self._ann.search(q, cfg.index_nprobe)
+            keep = s > 1e-6
+            return self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), self._open_similarity(q),
+                              strengthen)
         # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
         # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
         # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
         # reads only those rows of the dimension-major key matrix.
-        nz = np.flatnonzero(q)
         if len(nz) * 4 <= len(q):
             sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
         else:
             sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
-        # Only chunks the query matches at all are scored (retention, utility, ranking): a sparse
-        # query matches a small share of them. Rows >= n_closed stand for the open chunk.
-        cand = np.flatnonzero(sims_all > 1e-6)
-        sims = sims_all[cand]
-        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        so = self._open_similarity(q)
+        smax = max(float(sims_all.max()) if n else 0.0, so)
+        if smax <= 1e-6:
+            return []
+        # First only the chunks within (hi - lo) of the best similarity; if the k-th result found
+        # there could still be beaten by a chunk left out, widen to every chunk that could.
+        thr = smax - (hi - lo) - 1e-6
+        while True:
+            full = thr <= 1e-6
+            rows = np.flatnonzero(sims_all > 1e-6) if full else np.flatnonzero(sims_all >= thr)
+            out = self._rank(query, q, k, rows, sims_all[rows].astype(np.float64), so, strengthen=False,
+                             open_sim_min=1e-6 if full else thr)
+            if full or (len(out) == k and out[-1].score >= thr + hi + 1e-6):
+                break
+            thr = out[-1].score - hi - 2e-6 if len(out) == k else 0.0
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _open_similarity(self, q: np.ndarray) -> float:
+        """Key similarity of the chunk being written (0.0 when there is none)."""
+        o = self._open
+        if o is None:
+            return 0.0
+        # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
+        if o.open_key is None or o.open_key[0] != len(o.texts):
+            o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
+        return float(o.open_key[1] @ q)
+
+    def _rank(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
+              strengthen: bool, open_sim_min: float = 1e-6) -> list[Chunk]:
+        """The best ``k`` relevant chunks among closed rows ``cand`` (key similarities ``sims``) and the
+        open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age."""
+        o = self._open
+        recs = self._chunks
         n_closed = len(recs)
-        if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
-            # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
-            if o.open_key is None or o.open_key[0] != len(o.texts):
-                o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
-            so = float(o.open_key[1] @ q)
-            if so > 1e-6:
-                cand = np.append(cand, n_closed)
-                sims = np.append(sims, so)
-                last = np.append(last, self.now)
-                strength = np.append(strength, self.config.initial_strength)
-                utility = np.append(utility, o.utility)
+        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        if o is not None and so > 1e-6 and so >= open_sim_min:  # the chunk being written: retention 1
+            cand = np.append(cand, n_closed)
+            sims = np.append(sims, so)
+            last = np.append(last, self.now)
+            strength = np.append(strength, self.config.initial_strength)
+            utility = np.append(utility, o.utility)
         m = len(cand)
         if m == 0:
             return []
         cfg = self.config
-        score = sims.astype(np.float64)
+        score = sims.copy()
         retention = None
         if cfg.retention_weight:
             retention = np.exp(-np.maximum(self.now - last, 0.0) / strength)
@@ -232,8 +279,12 @@ class EpisodicMemory:
         kk = min(k, m)
         done = 0
         while True:
-            top = np.argpartition(-score, kk - 1)[:kk] if kk < m else np.arange(m)
-            top = top[np.argsort(-score[top], kind="stable")]
+            if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
+                v = np.partition(score, m - kk)[m - kk]
+                top = np.flatnonzero(score >= v)
+            else:
+                top = np.arange(m)
+            top = top[np.lexsort((cand[top], -score[top]))][:kk]
             for i in top[done:].tolist():
                 row = int(cand[i])
                 rec = recs[row] if row < n_closed else o
@@ -286,6 +337,7 @@ class EpisodicMemory:
             rec.utility = u
         else:
             self._utility[rec.row] = u
+        self._u_lo, self._u_hi = min(self._u_lo, u), max(self._u_hi, u)
         return float(u)
 
     def retention(self, chunk_id: str) -> float:
@@ -319,6 +371,10 @@ class EpisodicMemory:
         if self._chunks:
             keys[:, : len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks]).T
         self._keys_t = keys
+        if self._ann is not None:  # the index is rebuilt over the new keys
+            self._ann = IVFIndex(encoder.dim)
+            for row in range(len(self._chunks)):
+                self._ann.add(row, keys[:, row])
 
     @property
     def keys(self) -> np.ndarray:
