@@ -26,7 +26,7 @@ import math
 
 import numpy as np
 
-__all__ = ["IVFIndex"]
+__all__ = ["IVFIndex", "rows_of_bits"]
 
 
 class IVFIndex:
@@ -164,3 +164,19 @@ def _nearest(x: np.ndarray, cent: np.ndarray, block: int = 65536) -> np.ndarray:
     for i in range(0, len(x), block):
         out[i:i + block] = np.argmax(x[i:i + block] @ cent.T, axis=1)
     return out
+
+
+def rows_of_bits(words: np.ndarray) -> np.ndarray:
+    """Positions of the set bits of a bit set held in uint64 words (bit i of word w is row 64·w + i),
+    unsorted. Cost grows with the number of non-zero words and of bits per word, not with the length."""
+    wz = np.flatnonzero(words)
+    vals = words[wz]
+    out = []
+    one = np.uint64(1)
+    while len(vals):
+        low = vals & (~vals + one)  # lowest set bit
+        out.append(wz * 64 + np.log2(low.astype(np.float64)).astype(np.int64))  # exact for powers of two
+        vals = vals & (vals - one)
+        keep = vals != 0
+        wz, vals = wz[keep], vals[keep]
+    return np.concatenate(out) if out else np.zeros(0, np.int64)

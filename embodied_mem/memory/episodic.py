@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
-from .ann import IVFIndex
+from .ann import IVFIndex, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -88,6 +88,8 @@ class _ChunkRec:
 
 
 class EpisodicMemory:
+    _intersect_max_dims = 8  # sparse queries with 2..this many dimensions try the bit-set intersection first
+
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
         self.graph = graph
@@ -98,6 +100,11 @@ class EpisodicMemory:
         # chunk keys by dimension (dim x capacity): a sparse query (hashed words) reads only the rows
         # of its non-zero dimensions, contiguous
         self._keys_t = np.zeros((dim, 64), np.float32)
+        # per dimension, a bit per chunk row: is its key non-zero there (for sparse queries: the rows
+        # that share every query dimension, found without reading every key); bounds of key values
+        self._bits = np.zeros((dim, 1), np.uint64)
+        self._kmax = np.zeros(dim, np.float32)
+        self._kmin = np.zeros(dim, np.float32)
         self._strength = np.zeros(64, np.float64)
         self._last_access = np.zeros(64, np.float64)
         self._utility = np.zeros(64, np.float64)
@@ -167,7 +174,11 @@ class EpisodicMemory:
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
+            bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
+            bits[:, : self._bits.shape[1]] = self._bits
+            self._bits = bits
         self._keys_t[:, row] = key = self.encoder.encode([_chunk_text(o)])[0]
+        self._index_key(row, key)
         if self._ann is not None:
             self._ann.add(row, key)
         self._strength[row] = self.config.initial_strength
@@ -203,38 +214,59 @@ class EpisodicMemory:
         hi = cfg.retention_weight + cfg.utility_weight * u_hi
         lo = cfg.utility_weight * u_lo
         nz = np.flatnonzero(q)
-        if len(nz) * 4 > len(q) and self._ann is not None and self._ann.trained:
+        sparse = len(nz) * 4 <= len(q)
+        so = self._open_similarity(q)
+        if not sparse and self._ann is not None and self._ann.trained:
             # dense query, approximate index: only the keys of the probed lists
             rows, s = self._ann.search(q, cfg.index_nprobe)
             keep = s > 1e-6
-            return self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), self._open_similarity(q),
-                              strengthen)
-        # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
-        # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
-        # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
-        # reads only those rows of the dimension-major key matrix.
-        if len(nz) * 4 <= len(q):
-            sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
-        else:
-            sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
-        so = self._open_similarity(q)
-        smax = max(float(sims_all.max()) if n else 0.0, so)
+            out = self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), so, strengthen)
+            return out
+        out = None
+        if sparse and 2 <= len(nz) <= self._intersect_max_dims and n:
+            # First the chunks whose keys share every query dimension (bit sets, no key read); exact
+            # unless a chunk missing one of them could still score higher, then the full scan below.
+            b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
+            words = np.bitwise_and.reduce(self._bits[nz, : (n + 63) // 64], axis=0)
+            rows = rows_of_bits(words)
+            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz[:, None], rows[None, :]]).astype(np.float64)
+            out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=float(b.sum() - b.min()), complete=False)
+        if out is None:
+            # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
+            # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
+            # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
+            # reads only those rows of the dimension-major key matrix.
+            if sparse:
+                sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
+            else:
+                sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+            out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _pruned(self, query: str, q: np.ndarray, k: int, rows: np.ndarray | None, sims: np.ndarray, so: float,
+                hi: float, lo: float, floor: float, complete: bool) -> list[Chunk] | None:
+        """Exact top ``k`` among closed rows ``rows`` (None: every row) with similarities ``sims``, and
+        the open chunk, scoring only the chunks within reach of the top; every row left out of
+        ``rows`` has similarity <= ``floor``. None when a row left out could be in the top k
+        (``complete=False``); with ``complete=True`` rows left out are irrelevant (similarity ~0)."""
+        smax = max(float(sims.max()) if len(sims) else 0.0, so)
         if smax <= 1e-6:
-            return []
+            return [] if complete else None
         # First only the chunks within (hi - lo) of the best similarity; if the k-th result found
         # there could still be beaten by a chunk left out, widen to every chunk that could.
         thr = smax - (hi - lo) - 1e-6
         while True:
-            full = thr <= 1e-6
-            rows = np.flatnonzero(sims_all > 1e-6) if full else np.flatnonzero(sims_all >= thr)
-            out = self._rank(query, q, k, rows, sims_all[rows].astype(np.float64), so, strengthen=False,
-                             open_sim_min=1e-6 if full else thr)
-            if full or (len(out) == k and out[-1].score >= thr + hi + 1e-6):
-                break
+            everything = thr <= 1e-6
+            sel = np.flatnonzero(sims > 1e-6) if everything else np.flatnonzero(sims >= thr)
+            out = self._rank(query, q, k, sel if rows is None else rows[sel], sims[sel].astype(np.float64), so,
+                             strengthen=False, open_sim_min=1e-6 if everything else thr)
+            if everything or (len(out) == k and out[-1].score >= thr + hi + 1e-6):  # none below thr can win
+                if complete or (len(out) == k and out[-1].score >= floor + hi + 1e-6):
+                    return out
+                return None  # a row left out of ``rows`` could still win
             thr = out[-1].score - hi - 2e-6 if len(out) == k else 0.0
-        if strengthen and out:
-            self.strengthen([c.id for c in out], self.now)
-        return out
 
     def _open_similarity(self, q: np.ndarray) -> float:
         """Key similarity of the chunk being written (0.0 when there is none)."""
@@ -371,10 +403,21 @@ class EpisodicMemory:
         if self._chunks:
             keys[:, : len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks]).T
         self._keys_t = keys
+        self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
+        self._kmax = np.zeros(encoder.dim, np.float32)
+        self._kmin = np.zeros(encoder.dim, np.float32)
+        for row in range(len(self._chunks)):
+            self._index_key(row, keys[:, row])
         if self._ann is not None:  # the index is rebuilt over the new keys
             self._ann = IVFIndex(encoder.dim)
             for row in range(len(self._chunks)):
                 self._ann.add(row, keys[:, row])
+
+    def _index_key(self, row: int, key: np.ndarray) -> None:
+        """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
+        self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
+        np.maximum(self._kmax, key, out=self._kmax)
+        np.minimum(self._kmin, key, out=self._kmin)
 
     @property
     def keys(self) -> np.ndarray:
