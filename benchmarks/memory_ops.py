@@ -578,6 +578,8 @@ def markdown(out: dict) -> str:
         "recall top-10 p50/p99 (chunks) | numpy | reopen wall / CPU s (percepts) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if not out["levels"]:  # only the recall section (--levels none)
+        lines = lines[:4]
     for r in out["levels"]:
         rn = r.get("recall_numpy")
         lines.append(
@@ -593,7 +595,7 @@ def markdown(out: dict) -> str:
             + (f"{rn['p50_ms']:.3f} / {rn['p99_ms']:.3f} | " if rn else "n/a | ")
             + f"{r['reopen_s']:.2f} / {r['reopen_cpu_s']:.2f} ({r['reopen_percepts']:,}) |"
         )
-    lines += ["", "Reopening and durable ingest against raw SQLite on the same journal rows, same run "
+    lines += [] if not out["levels"] else ["", "Reopening and durable ingest against raw SQLite on the same journal rows, same run "
               "(reopen: `Memory.open` of the closed batched file, with its snapshot and without it; raw read: "
               "`SELECT` + `fetchall` of every journal row; raw `executemany`: the same rows into a new file, "
               "WAL, `synchronous=NORMAL`, 10,000 rows per transaction):", "",

@@ -68,8 +68,10 @@ def _reference(ep: EpisodicMemory, query: str, k: int, utilities: dict[str, floa
     return [(cid, -s) for s, _, cid in rows[:k]]
 
 
-@pytest.mark.parametrize("index", ["exact", "ivf"])
-def test_sparse_recall_is_exact(index: str) -> None:
+@pytest.mark.parametrize("index,intersect", [("exact", False), ("exact", True), ("ivf", False)])
+def test_sparse_recall_is_exact(index: str, intersect: bool, monkeypatch) -> None:
+    if intersect:  # the bit-set intersection path (used from 2^17 chunks) on a small memory
+        monkeypatch.setattr(EpisodicMemory, "_intersect_min_rows", 1)
     rng = random.Random(1)
     ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index=index, initial_strength=50.0,
                                                       strength_increment=50.0, utility_weight=0.2))
@@ -87,8 +89,11 @@ def test_sparse_recall_is_exact(index: str) -> None:
     assert ep.recall("zebra", k=10) == []
 
 
-def test_sparse_recall_exact_when_utility_outweighs_similarity() -> None:
+@pytest.mark.parametrize("intersect", [False, True])
+def test_sparse_recall_exact_when_utility_outweighs_similarity(intersect: bool, monkeypatch) -> None:
     """A chunk that matches the query weakly but has a high utility must still win over close matches."""
+    if intersect:
+        monkeypatch.setattr(EpisodicMemory, "_intersect_min_rows", 1)
     ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, utility_weight=1.0))
     rng = random.Random(3)
     for i in range(500):
