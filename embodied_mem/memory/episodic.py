@@ -260,11 +260,12 @@ class EpisodicMemory:
         # First only the chunks within (hi - lo) of the best similarity; if the k-th result found
         # there could still be beaten by a chunk left out, widen to every chunk that could.
         thr = smax - (hi - lo) - 1e-6
+        memo: dict = {}
         while True:
             everything = thr <= 1e-6
             sel = np.flatnonzero(sims > 1e-6) if everything else np.flatnonzero(sims >= thr)
             out = self._rank(query, q, k, sel if rows is None else rows[sel], sims[sel].astype(np.float64), so,
-                             strengthen=False, open_sim_min=1e-6 if everything else thr)
+                             strengthen=False, open_sim_min=1e-6 if everything else thr, memo=memo)
             if everything or (len(out) == k and out[-1].score >= thr + hi + 1e-6):  # none below thr can win
                 if complete or (len(out) == k and out[-1].score >= floor + hi + 1e-6):
                     return out
@@ -282,9 +283,10 @@ class EpisodicMemory:
         return float(o.open_key[1] @ q)
 
     def _rank(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
-              strengthen: bool, open_sim_min: float = 1e-6) -> list[Chunk]:
+              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None) -> list[Chunk]:
         """The best ``k`` relevant chunks among closed rows ``cand`` (key similarities ``sims``) and the
-        open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age."""
+        open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age.
+        ``memo`` keeps each row's best items across calls for one query."""
         o = self._open
         recs = self._chunks
         n_closed = len(recs)
@@ -323,7 +325,11 @@ class EpisodicMemory:
             for i in top[done:].tolist():
                 row = int(cand[i])
                 rec = recs[row] if row < n_closed else o
-                items = self._best_items(rec, qtok)
+                items = memo.get(row) if memo is not None else None
+                if items is None:
+                    items = self._best_items(rec, qtok)
+                    if memo is not None:
+                        memo[row] = items
                 if lexical and not items:
                     continue
                 r = float(retention[i]) if retention is not None else 1.0
@@ -343,10 +349,11 @@ class EpisodicMemory:
         for text in rec.texts[len(cache):]:  # tokenise each item once, on its first recall
             cache.append(tokens(text))
         scored = []
+        hit = qtok.__contains__
         for t, text, pid, toks in zip(rec.ts, rec.texts, rec.pids, cache):
-            s = sum(1 for w in toks if w in qtok) / (1 + len(toks)) ** 0.5
-            if s > 0:
-                scored.append((-s, t, text, pid))
+            n_hits = sum(map(hit, toks))
+            if n_hits:
+                scored.append((-n_hits / (1 + len(toks)) ** 0.5, t, text, pid))
         scored.sort()
         return tuple(Item(t, text, rec.place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
 
