@@ -18,6 +18,8 @@ Sparse queries (the hashing featurizer: a few non-zero dimensions) never use it:
   rebuilt by replaying its journal answers as the one that wrote it).
 
 The state is plain numpy arrays; it is saved with the memory's snapshot and rebuilt by replay.
+It holds its own copy of the keys, grouped by list (n × dim float32 beside episodic memory's key
+matrix): RAM for keys doubles with ``index=ivf``.
 """
 
 from __future__ import annotations
