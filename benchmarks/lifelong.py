@@ -8,10 +8,11 @@ what happens to it. Three arms, each 100 episodes in sequence (worlds ``seed * 1
 - ``continued``: one memory for the whole run (``memory.path=PATH``): every world under its own
   world id, semantic facts and episodic memory (chunks, utilities) carried over.
 
-Run (each arm is one ``embodied-mem run``; about 15-25 minutes each on the shared 2-core machine)::
+Run (each arm is one ``embodied-mem run``: about 4 minutes at load below 2, 15-25 at load 10-25)::
 
     python benchmarks/lifelong.py --run --workdir /tmp/lifelong      # runs the three arms, then reports
     python benchmarks/lifelong.py --workdir /tmp/lifelong            # report only (arms already run)
+    python benchmarks/lifelong.py --run --arms fresh,continued --jobs 2 --workdir /tmp/lifelong  # two at once
 
 Results: ``benchmarks/results/lifelong.{json,md,png}``: Crafter score per block of 10 episodes.
 """
