@@ -8,10 +8,11 @@ what happens to it. Three arms, each 100 episodes in sequence (worlds ``seed * 1
 - ``continued``: one memory for the whole run (``memory.path=PATH``): every world under its own
   world id, semantic facts and episodic memory (chunks, utilities) carried over.
 
-Run (each arm is one ``embodied-mem run``; about 15-25 minutes each on the shared 2-core machine)::
+Run (each arm is one ``embodied-mem run``: about 4 minutes at load below 2, 15-25 at load 10-25)::
 
     python benchmarks/lifelong.py --run --workdir /tmp/lifelong      # runs the three arms, then reports
     python benchmarks/lifelong.py --workdir /tmp/lifelong            # report only (arms already run)
+    python benchmarks/lifelong.py --run --arms fresh,continued --jobs 2 --workdir /tmp/lifelong  # two at once
 
 Results: ``benchmarks/results/lifelong.{json,md,png}``: Crafter score per block of 10 episodes.
 """
@@ -41,6 +42,15 @@ def run_arm(name: str, workdir: Path, args: argparse.Namespace) -> None:
            f"hydra.run.dir={workdir / name}"]
     print(" ".join(cmd[2:]), flush=True)
     subprocess.run(cmd, check=True)
+
+
+def run_arms(names: list[str], workdir: Path, args: argparse.Namespace) -> None:
+    """Run the arms, ``args.jobs`` at a time (each arm is one process: its episodes are in sequence)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for f in [pool.submit(run_arm, n, workdir, args) for n in names]:
+            f.result()
 
 
 def report(workdir: Path, block: int, out_dir: Path) -> dict:
@@ -114,11 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=10)
     ap.add_argument("--block", type=int, default=10)
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--arms", type=str, default=",".join(ARMS), help="comma-separated arms to run")
+    ap.add_argument("--jobs", type=int, default=1, help="arms run at once (one process each)")
     args = ap.parse_args(argv)
     if args.run:
+        names = [a for a in args.arms.split(",") if a]
+        unknown = sorted(set(names) - set(ARMS))
+        if unknown:
+            ap.error(f"--arms: unknown arm(s) {unknown}; valid: {list(ARMS)}")
         args.workdir.mkdir(parents=True, exist_ok=True)
-        for name in ARMS:
-            run_arm(name, args.workdir.resolve(), args)
+        run_arms(names, args.workdir.resolve(), args)
     report(args.workdir, args.block, args.out)
     return 0
 

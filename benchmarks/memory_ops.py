@@ -517,6 +517,133 @@ def run_recall_level(n_chunks: int, args: argparse.Namespace) -> dict:
     }
 
 
+class DenseKeys:
+    """Stand-in for a learned key encoder (dense keys): hashed words through a fixed random
+    projection to ``dim`` dimensions, unit length. Not lexical: similarity is all there is."""
+
+    lexical = False
+
+    def __init__(self, dim: int = 64, seed: int = 7) -> None:
+        self.dim = dim
+        self._h = HashingFeaturizer(256)
+        self._w = np.random.default_rng(seed).standard_normal((256, dim)).astype(np.float32)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        x = self._h.encode(texts) @ self._w
+        n = np.linalg.norm(x, axis=1, keepdims=True)
+        return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
+
+
+def interleaved(runs: dict[str, tuple]) -> dict[str, dict]:
+    """Latency of several query functions over the same query list, taking turns query by query, so
+    that a burst of load on a shared machine falls on all of them alike. ``runs``: name -> (fn, args_list)."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    n = min(len(a) for _, a in runs.values())
+    for i in range(n):
+        for name, (fn, args_list) in runs.items():
+            t0 = time.perf_counter()
+            fn(*args_list[i])
+            samples[name].append(time.perf_counter() - t0)
+    return {name: {"p50_ms": pct(v, 50) * 1e3, "p99_ms": pct(v, 99) * 1e3, "n": len(v)} for name, v in samples.items()}
+
+
+def hnsw_index(keys: np.ndarray, args: argparse.Namespace) -> tuple[object, dict]:
+    """faiss ``IndexHNSWFlat`` (inner product) over ``keys``, and its build time and parameters.
+
+    hnswlib publishes no wheel for this Python (only an sdist needing a compiler), so the HNSW
+    baseline is faiss-cpu's implementation of the same algorithm (``pip install -e '.[ann]'``).
+    Built on two threads; queries run on one, as recall does.
+    """
+    try:
+        import faiss
+    except ImportError:
+        raise SystemExit("--recall-ann needs faiss-cpu: pip install -e '.[ann]'") from None
+
+    faiss.omp_set_num_threads(2)
+    idx = faiss.IndexHNSWFlat(keys.shape[1], args.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    idx.hnsw.efConstruction = args.hnsw_ef_construction
+    t0 = time.perf_counter()
+    idx.add(np.ascontiguousarray(keys, np.float32))
+    build = time.perf_counter() - t0
+    faiss.omp_set_num_threads(1)
+    idx.hnsw.efSearch = args.hnsw_ef_search
+    return idx, {"build_s": build, "params": {"M": args.hnsw_m, "efConstruction": args.hnsw_ef_construction,
+                                              "efSearch": args.hnsw_ef_search}}
+
+
+def sim_recall_at_k(keys: np.ndarray, qv: list, ids: list, k: int) -> float:
+    """Share of the exact top-k by similarity found (a result tied with the exact k-th counts)."""
+    hits = 0
+    for (q,), got in zip(qv, ids):
+        s = keys @ q
+        kth = np.partition(s, len(s) - k)[len(s) - k]
+        got = [int(i) for i in got if i >= 0]
+        hits += int(np.sum(s[got] >= kth - 1e-6))
+    return hits / (k * len(qv))
+
+
+def run_recall_ann(n_chunks: int, args: argparse.Namespace) -> dict:
+    """Top-10 recall over n_chunks chunks beside an HNSW index over the same keys, same run, the
+    measurements taking turns query by query.
+
+    Sparse keys (the default hashing featurizer): episodic recall (exact) vs numpy brute force vs
+    HNSW. Dense keys (``DenseKeys``, a stand-in for a learned encoder): recall with
+    ``episodic.index=ivf`` vs exact (``index_nprobe`` = every list) vs HNSW; recall@10 of the
+    approximate ones measured against exact search.
+    """
+    from embodied_mem.graph import MemoryGraph
+    from embodied_mem.memory.config import EpisodicConfig
+
+    out: dict = {"chunks": n_chunks}
+    rng = random.Random(args.seed + 3)
+    texts = [f"{rng.choice(REGIONS)} {rng.choice(WORDS)} {rng.choice(NOUNS)} {rng.choice(NOUNS)}"
+             for _ in range(n_chunks)]
+    q_texts = [(f"{rng.choice(WORDS)} {rng.choice(NOUNS)}",) for _ in range(args.queries)]
+
+    def build(cfg: EpisodicConfig, encoder: object = None) -> tuple[EpisodicMemory, float]:
+        ep = EpisodicMemory(MemoryGraph(), cfg, encoder=encoder)
+        t0 = time.perf_counter()
+        for i, text in enumerate(texts):  # one percept per chunk, through the public observe path
+            ep.observe(Percept(t=float(i), events=(text,)), i, None, 0.0)
+        ep.new_episode(float(n_chunks))  # every chunk closed
+        return ep, time.perf_counter() - t0
+
+    def measure(prefix: str, ep: EpisodicMemory, qv: list) -> None:
+        keys = np.ascontiguousarray(ep.keys)
+        idx, info = hnsw_index(keys, args)
+        qm = [(q[None, :],) for (q,) in qv]
+        runs = {f"{prefix}_recall": (lambda q: ep.recall(q, k=10, strengthen=False), q_texts),
+                f"{prefix}_hnsw": (lambda q: idx.search(q, 10), qm),
+                f"{prefix}_numpy": (lambda q: numpy_topk_einsum(keys, q, 10), qv)}
+        out.update(interleaved(runs))
+        out[f"{prefix}_hnsw"].update(info)
+        ids = [idx.search(q, 10)[1][0] for (q,) in qm[:200]]
+        out[f"{prefix}_hnsw"]["recall_at_10"] = sim_recall_at_k(keys, qv[:200], ids, 10)
+
+    # sparse keys
+    ep, out["sparse_ingest_s"] = build(EpisodicConfig(max_chunk_size=1))
+    qv = [(ep.encoder.encode([q])[0],) for (q,) in q_texts]
+    out["sparse_match_share"] = float(np.mean([np.count_nonzero(ep.keys @ q > 1e-6) / n_chunks for (q,) in qv[:50]]))
+    measure("sparse", ep, qv)
+    ep = None
+    gc.collect()
+    # dense keys
+    enc = DenseKeys(args.dense_dim)
+    ep, out["dense_ingest_s"] = build(EpisodicConfig(max_chunk_size=1, index="ivf", index_nprobe=args.nprobe), enc)
+    qv = [(enc.encode([q])[0],) for (q,) in q_texts]
+    measure("dense", ep, qv)
+    out["dense_recall"]["nprobe"] = args.nprobe
+    approx = [[c.id for c in ep.recall(q, k=10, strengthen=False)] for (q,) in q_texts[:200]]
+    ep.config.index_nprobe = 1 << 30  # every list: exact
+    exact = [ep.recall(q, k=10, strengthen=False) for (q,) in q_texts[:200]]
+    out["dense_exact"] = latency(lambda q: ep.recall(q, k=10, strengthen=False), q_texts[:200])
+    ep.config.index_nprobe = args.nprobe
+    # by id: equal keys lie in one list, and ties are broken by age in both, so a tie is never a miss
+    hits = sum(len(set(got) & {c.id for c in want}) for got, want in zip(approx, exact))
+    out["dense_recall"]["recall_at_10"] = hits / (10 * len(approx))
+    return out
+
+
 # ---------------------------------------------------------------------------- report
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2g}×" if b else "n/a"
@@ -545,6 +672,8 @@ def markdown(out: dict) -> str:
         "recall top-10 p50/p99 (chunks) | numpy | reopen wall / CPU s (percepts) |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    if not out["levels"]:  # only the recall section (--levels none)
+        lines = lines[:4]
     for r in out["levels"]:
         rn = r.get("recall_numpy")
         lines.append(
@@ -560,7 +689,7 @@ def markdown(out: dict) -> str:
             + (f"{rn['p50_ms']:.3f} / {rn['p99_ms']:.3f} | " if rn else "n/a | ")
             + f"{r['reopen_s']:.2f} / {r['reopen_cpu_s']:.2f} ({r['reopen_percepts']:,}) |"
         )
-    lines += ["", "Reopening and durable ingest against raw SQLite on the same journal rows, same run "
+    lines += [] if not out["levels"] else ["", "Reopening and durable ingest against raw SQLite on the same journal rows, same run "
               "(reopen: `Memory.open` of the closed batched file, with its snapshot and without it; raw read: "
               "`SELECT` + `fetchall` of every journal row; raw `executemany`: the same rows into a new file, "
               "WAL, `synchronous=NORMAL`, 10,000 rows per transaction):", "",
@@ -614,6 +743,8 @@ def markdown(out: dict) -> str:
                       f"{rl['recall']['p99_ms']:.2f} ms; numpy brute force {rl['recall_numpy']['p50_ms']:.2f} / "
                       f"{rl['recall_numpy']['p99_ms']:.2f} ms (ratio at p50 "
                       f"{ratio(rl['recall']['p50_ms'], rl['recall_numpy']['p50_ms'])})."]
+    if out.get("recall_ann"):
+        lines += recall_ann_markdown(out["recall_ann"])
     lines += ["", "## Targets", "", "| target | measured | met |", "|---|---|---|"]
     for t in out["targets"]:
         lines.append(f"| {t['target']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
@@ -621,7 +752,54 @@ def markdown(out: dict) -> str:
     return "\n".join(lines)
 
 
+def recall_ann_markdown(levels: list[dict]) -> list[str]:
+    """The recall-against-HNSW section (``--recall-ann``)."""
+    h = levels[0]["sparse_hnsw"]["params"]
+    lines = ["", "## Recall top-10 beside an HNSW index (same keys, same run)", "",
+             "HNSW: faiss-cpu `IndexHNSWFlat`, inner product, "
+             f"M={h['M']}, efConstruction={h['efConstruction']}, efSearch={h['efSearch']}, one thread for queries "
+             "(hnswlib has no wheel for this Python). Its recall@10 is the share of the exact top 10 by similarity "
+             "it returns (a tie with the 10th counts). Sparse keys: the default hashing featurizer; episodic "
+             "recall is exact there (scores similarity + retention + utility, checks a shared word and picks "
+             "each chunk's best items; HNSW returns ids by similarity only). Dense keys: a fixed random "
+             f"projection of the hashed words to {levels[0].get('dense_dim', 64)} dimensions (a stand-in for a "
+             "learned encoder), `episodic.index=ivf`, recall@10 against exact recall (every list probed).", "",
+             "Latencies p50 / p99 in ms; the three columns of a key type were measured taking turns query by "
+             "query (numpy: single-threaded `einsum` brute force + `argpartition`, ids only).", "",
+             "| chunks | sparse: recall p50/p99 | numpy brute force | HNSW p50/p99 (recall@10, build s) | "
+             "ratio recall / HNSW (p50) | dense: ivf p50/p99 (recall@10) | exact | HNSW p50/p99 (recall@10) | "
+             "ratio ivf / HNSW (p50) |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in levels:
+        sr, sn, sh = r["sparse_recall"], r["sparse_numpy"], r["sparse_hnsw"]
+        di, de, dh = r["dense_recall"], r["dense_exact"], r["dense_hnsw"]
+        lines.append(
+            f"| {r['chunks']:,} | {sr['p50_ms']:.3f} / {sr['p99_ms']:.3f} | {sn['p50_ms']:.3f} | "
+            f"{sh['p50_ms']:.3f} / {sh['p99_ms']:.3f} ({sh['recall_at_10']:.3f}, {sh['build_s']:.0f}) | "
+            f"{ratio(sr['p50_ms'], sh['p50_ms'])} | "
+            f"{di['p50_ms']:.3f} / {di['p99_ms']:.3f} ({di['recall_at_10']:.3f}) | {de['p50_ms']:.3f} | "
+            f"{dh['p50_ms']:.3f} / {dh['p99_ms']:.3f} ({dh['recall_at_10']:.3f}) | {ratio(di['p50_ms'], dh['p50_ms'])} |")
+    lines += ["", f"A sparse query matched {100 * levels[0]['sparse_match_share']:.0f}% of the chunks; recall scores "
+              "only those whose similarity could still reach the top 10 (the rest cannot beat the 10th, since "
+              "retention and utility add a bounded amount)."]
+    return lines
+
+
+def recall_ann_targets(levels: list[dict]) -> list[dict]:
+    ts = []
+    for r in levels:
+        x = r["sparse_recall"]["p50_ms"] / r["sparse_hnsw"]["p50_ms"]
+        ts.append({"target": f"recall top-10 (sparse, exact) within 2× of HNSW at {r['chunks']:,} chunks (p50)",
+                   "measured": f"{x:.2f}× (HNSW recall@10 {r['sparse_hnsw']['recall_at_10']:.3f})", "met": x <= 2.0})
+        x = r["dense_recall"]["p50_ms"] / r["dense_hnsw"]["p50_ms"]
+        ts.append({"target": f"recall top-10 (dense, ivf) within 2× of HNSW at {r['chunks']:,} chunks (p50)",
+                   "measured": f"{x:.2f}× (ivf recall@10 {r['dense_recall']['recall_at_10']:.3f}, HNSW "
+                               f"{r['dense_hnsw']['recall_at_10']:.3f})", "met": x <= 2.0})
+    return ts
+
+
 def targets(out: dict) -> list[dict]:
+    if not out["levels"]:
+        return recall_ann_targets(out.get("recall_ann") or [])
     lv = {r["sightings"]: r for r in out["levels"]}
     big, small = lv[max(lv)], lv[min(lv)]
     ts = []
@@ -655,7 +833,7 @@ def targets(out: dict) -> list[dict]:
     ts.append({"target": f"per-percept cost at {big['sightings']:,} within 1.5× of that at {small['sightings']:,}",
                "measured": f"{big['per_percept_us_at_size']:.0f} µs vs {small['per_percept_us_at_size']:.0f} µs "
                            f"= {r:.2f}×", "met": r <= 1.5})
-    return ts
+    return ts + recall_ann_targets(out.get("recall_ann") or [])
 
 
 def plot(out: dict, path: Path) -> None:
@@ -694,6 +872,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--durable-percepts", type=int, default=10_000,
                     help="durable per-percept ingest is measured over at most this many percepts")
     ap.add_argument("--recall-chunks", type=int, default=100_000)
+    ap.add_argument("--recall-ann", type=str, default="",
+                    help="comma-separated chunk counts: recall beside an HNSW index (faiss-cpu), sparse and dense keys")
+    ap.add_argument("--hnsw-m", type=int, default=16)
+    ap.add_argument("--hnsw-ef-construction", type=int, default=40)
+    ap.add_argument("--hnsw-ef-search", type=int, default=32)
+    ap.add_argument("--nprobe", type=int, default=8, help="episodic.index_nprobe for the dense-key ivf recall")
+    ap.add_argument("--dense-dim", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -708,7 +893,9 @@ def main(argv: list[str] | None = None) -> int:
         return ram_child(args)
     if args.ram_budget is not None:
         return ram_main(args, argv)
-    if args.levels:
+    if args.levels == "none":  # only the recall sections
+        levels = []
+    elif args.levels:
         levels = [int(x) for x in args.levels.split(",")]
     else:
         levels = [1_000, 10_000, 100_000] if args.quick else [1_000, 10_000, 100_000, 1_000_000]
@@ -730,15 +917,21 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     with tempfile.TemporaryDirectory(prefix="memory_ops-") as tmp:
-        out["levels"] = run(levels, args, Path(tmp))
+        out["levels"] = run(levels, args, Path(tmp)) if levels else []
     if args.recall_chunks:
         out["recall_level"] = run_recall_level(args.recall_chunks, args)
+    if args.recall_ann:
+        out["recall_ann"] = []
+        for n in (int(x) for x in args.recall_ann.split(",")):
+            out["recall_ann"].append(run_recall_ann(n, args) | {"dense_dim": args.dense_dim})
+            print("\n".join(recall_ann_markdown(out["recall_ann"][-1:])), flush=True)
     out["targets"] = targets(out)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.name}.json").write_text(json.dumps(out, indent=2))
     md = markdown(out)
     (args.out / f"{args.name}.md").write_text(md)
-    plot(out, args.out / f"{args.name}.png")
+    if out["levels"]:
+        plot(out, args.out / f"{args.name}.png")
     print(md)
     return 0
 

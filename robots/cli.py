@@ -5,6 +5,11 @@
     embodied-mem robot replay BAG_PATH [overrides]  # realtime=1.0 robot.frames.world_frame=odom
     embodied-mem robot testbot [options]            # the test robot (indoor3d over DDS), not a simulator for users
 
+``memory.path=PATH`` writes into that memory (created when missing) instead of a new ``memory.db``;
+``memory.continue=true`` (in a config file: ``continue_memory: true``) insists on continuing it: the
+command refuses to start (exit 2) unless PATH already holds a memory, so a mistyped path cannot
+silently start an empty one.
+
 Both are Hydra apps (``configs/robot_run.yaml``, ``configs/robot_replay.yaml``, the robot group
 ``configs/robot/ros2.yaml``); every key is validated by the structured schemas below. Each run
 writes into its Hydra run directory: ``config.yaml``, ``memory.db``, ``map.png`` (occupancy,
@@ -63,6 +68,7 @@ class RobotRunConfig:
     task: str | None = None  # one task to run now ("find mug", or JSON); the run ends when it ends
     lifelong: bool = True  # false: each task starts on an empty memory (the memoryless baseline)
     agent: AgentConfig = field(default_factory=_robot_agent)  # planner (symbolic | llm), critic, agent.robot skills
+    continue_memory: bool = False  # memory.continue=true: memory.path must name an existing memory
 
 
 @dataclass
@@ -73,6 +79,7 @@ class RobotReplayConfig:
     realtime: float = 0.0
     duration: float | None = None
     plot: bool = True
+    continue_memory: bool = False  # memory.continue=true: memory.path must name an existing memory
 
 
 def _register() -> None:
@@ -154,11 +161,33 @@ def replay(bag: str | Path, run_dir: str | Path, robot: Any = None, memory_confi
         memory.close()
 
 
+def _check_continue(cfg: Any) -> None:
+    """``memory.continue=true``: refuse (UsageError, exit 2) unless ``memory.path`` names an existing memory."""
+    if not cfg.continue_memory:
+        return
+    from embodied_mem.hydra_cli import UsageError
+
+    if getattr(cfg.memory, "url", None):  # a server memory (memory.url) is continued by construction
+        return
+    if not cfg.memory.path:
+        raise UsageError("memory.continue=true needs memory.path=PATH, the memory to continue")
+    path = Path(cfg.memory.path).expanduser()
+    if not path.is_file() or path.stat().st_size == 0:
+        raise UsageError(f"memory.continue=true: no memory to continue at {path} (memory.path); "
+                         "leave memory.continue out to start a new one there")
+
+
+def _alias_overrides(overrides: list[str]) -> list[str]:
+    """``memory.continue=X`` is spelled ``continue_memory=X`` in the schema (``continue`` is a Python keyword)."""
+    return ["continue_memory=" + o.split("=", 1)[1] if o.startswith("memory.continue=") else o for o in overrides]
+
+
 def _replay_task(cfg: Any) -> None:
     from hydra.core.hydra_config import HydraConfig
     from omegaconf import OmegaConf
 
     OmegaConf.set_readonly(cfg, True)
+    _check_continue(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -190,6 +219,7 @@ def _run_task(cfg: Any) -> None:
     from .ros2.bridge import Ros2Bridge
 
     OmegaConf.set_readonly(cfg, True)
+    _check_continue(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
@@ -303,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2
-    cmd, rest = argv[0], argv[1:]
+    cmd, rest = argv[0], _alias_overrides(argv[1:])
     if cmd == "run":
         return _hydra(_run_task, "robot_run", rest)
     if cmd == "replay":

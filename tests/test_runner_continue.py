@@ -41,6 +41,10 @@ def test_two_runs_continue_one_memory(tmp_path: Path) -> None:
             assert 30 <= len(maps[w]) <= 151  # one world's walk only, its clock from the start
         assert maps["crafter:3000"] != maps["crafter:3001"]
     assert priors and first["episodic.episodes"] == 2
+    with Memory.open(life) as mem:  # an outcome learned between runs: a chunk's utility
+        useful = sorted(chunks)[len(chunks) // 2]
+        probe = mem.episodic.chunk_items(useful)[0].text
+        u = mem.episodic.reinforce(useful, 1.0)
     _run(tmp_path, "r2", life)
     with Memory.open(life, readonly=True) as mem:
         assert mem.snapshot_status == "ok"
@@ -52,3 +56,15 @@ def test_two_runs_continue_one_memory(tmp_path: Path) -> None:
         assert len([f for f in mem.semantic.facts() if f.source == "prior"]) == len(priors)  # loaded once
         mem.enter_world("crafter:3000")
         assert mem.spatial.trajectory() == maps["crafter:3000"]
+        # the utility learned before this run is still there (episodic memory is not scoped by world)
+        hit = [c for c in mem.episodic.recall(probe, k=len(chunks) + 100, strengthen=False) if c.id == useful]
+        assert hit and hit[0].utility == pytest.approx(u) and u > 0
+        # the world entered after crafter:3001 starts with its own map, none of 3001's beliefs
+        def beliefs() -> set:
+            return {(loc.label, tuple(loc.position), loc.first_seen) for lbl in mem.temporal.labels()
+                    for loc in mem.spatial.locate(lbl)}
+        mem.enter_world("crafter:3001")
+        previous = beliefs()
+        mem.enter_world("crafter:3000#2")
+        assert previous and beliefs() and not (beliefs() & previous)
+        assert mem.spatial.trajectory()[0][0] <= 1.0  # its clock starts again

@@ -53,6 +53,7 @@ class TemporalConfig:
 
 
 EPISODIC_ENCODERS = ("hashing", "place_transformer")  # chunk-key encoders (embodied_mem/encoders)
+EPISODIC_INDEXES = ("exact", "ivf")  # recall over chunk keys: exact, or an approximate index for dense keys
 
 
 @dataclass
@@ -68,8 +69,14 @@ class EpisodicConfig:
     strength_increment: float = 1000.0  # S grows by this on each recall
     utility_rate: float = 0.2  # learning rate of reinforce(): U += rate * (reward - U)
     items_per_chunk: int = 3
+    index: str = "exact"  # "exact", or "ivf": approximate index for dense (learned) keys (memory/ann.py)
+    index_nprobe: int = 8  # lists the ivf index reads per dense query (more: slower, closer to exact)
 
     def __post_init__(self) -> None:
+        if self.index not in EPISODIC_INDEXES:
+            raise ValueError(f"episodic.index must be one of {', '.join(EPISODIC_INDEXES)}, got {self.index!r}")
+        _check("episodic", "index_nprobe", self.index_nprobe,
+               isinstance(self.index_nprobe, int) and self.index_nprobe >= 1, "an integer >= 1")
         if self.encoder not in EPISODIC_ENCODERS:
             raise ValueError(f"episodic.encoder must be one of {', '.join(EPISODIC_ENCODERS)}, got {self.encoder!r}")
         _positive("episodic", self, "max_chunk_size", "key_dim", "initial_strength", "items_per_chunk")

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
+from .ann import IVFIndex, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -87,6 +88,11 @@ class _ChunkRec:
 
 
 class EpisodicMemory:
+    # Sparse queries with 2..8 dimensions over at least 2^17 chunks first try the bit-set intersection
+    # (below that a scan of the query's key rows was as fast, measured at 100k and 1M chunks)
+    _intersect_max_dims = 8
+    _intersect_min_rows = 1 << 17
+
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
         self.graph = graph
@@ -97,6 +103,11 @@ class EpisodicMemory:
         # chunk keys by dimension (dim x capacity): a sparse query (hashed words) reads only the rows
         # of its non-zero dimensions, contiguous
         self._keys_t = np.zeros((dim, 64), np.float32)
+        # per dimension, a bit per chunk row: is its key non-zero there (for sparse queries: the rows
+        # that share every query dimension, found without reading every key); bounds of key values
+        self._bits = np.zeros((dim, 1), np.uint64)
+        self._kmax = np.zeros(dim, np.float32)
+        self._kmin = np.zeros(dim, np.float32)
         self._strength = np.zeros(64, np.float64)
         self._last_access = np.zeros(64, np.float64)
         self._utility = np.zeros(64, np.float64)
@@ -108,6 +119,8 @@ class EpisodicMemory:
         self._n_episodes = 0
         self._n_chunks = 0
         self.now = -math.inf
+        self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
+        self._ann: IVFIndex | None = IVFIndex(dim) if self.config.index == "ivf" else None
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -164,7 +177,13 @@ class EpisodicMemory:
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
-        self._keys_t[:, row] = self.encoder.encode([_chunk_text(o)])[0]
+            bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
+            bits[:, : self._bits.shape[1]] = self._bits
+            self._bits = bits
+        self._keys_t[:, row] = key = self.encoder.encode([_chunk_text(o)])[0]
+        self._index_key(row, key)
+        if self._ann is not None:
+            self._ann.add(row, key)
         self._strength[row] = self.config.initial_strength
         self._last_access[row] = o.t1
         self._utility[row] = o.utility
@@ -175,6 +194,8 @@ class EpisodicMemory:
     def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
         """The ``k`` best chunks for ``query`` (each with its best items), best first; [] if nothing relevant.
 
+        Ties in score go to the older chunk. Exact, except for a dense query (a learned key encoder)
+        with ``index="ivf"``, which is answered from the approximate index (``memory/ann.py``).
         Recalling strengthens the returned chunks (S grows, Δt restarts) unless ``strengthen=False``.
         """
         if not self.enabled or k <= 0:
@@ -185,39 +206,102 @@ class EpisodicMemory:
         if not q.any():
             return []
         n = len(self._chunks)
+        cfg = self.config
+        # The part of a score that is not similarity lies in [lo, hi]: retention in (0, 1], utility
+        # within the bounds of every utility ever set. Only chunks whose similarity could still bring
+        # them into the top k are scored (retention, utility, ranking, items).
+        o = self._open
+        u_lo, u_hi = self._u_lo, self._u_hi
+        if o is not None:
+            u_lo, u_hi = min(u_lo, o.utility), max(u_hi, o.utility)
+        hi = cfg.retention_weight + cfg.utility_weight * u_hi
+        lo = cfg.utility_weight * u_lo
+        nz = np.flatnonzero(q)
+        sparse = len(nz) * 4 <= len(q)
+        so = self._open_similarity(q)
+        if not sparse and self._ann is not None and self._ann.trained:
+            # dense query, approximate index: only the keys of the probed lists
+            rows, s = self._ann.search(q, cfg.index_nprobe)
+            keep = s > 1e-6
+            out = self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), so, strengthen)
+            return out
+        out = None
+        if sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows:
+            # First the chunks whose keys share every query dimension (bit sets, no key read); exact
+            # unless a chunk missing one of them could still score higher, then the full scan below.
+            b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
+            words = np.bitwise_and.reduce(self._bits[nz, : (n + 63) // 64], axis=0)
+            rows = rows_of_bits(words)
+            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz[:, None], rows[None, :]]).astype(np.float64)
+            out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=float(b.sum() - b.min()), complete=False)
+        if out is None:
+            # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
+            # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
+            # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
+            # reads only those rows of the dimension-major key matrix.
+            if sparse:
+                sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
+            else:
+                sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+            out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _pruned(self, query: str, q: np.ndarray, k: int, rows: np.ndarray | None, sims: np.ndarray, so: float,
+                hi: float, lo: float, floor: float, complete: bool) -> list[Chunk] | None:
+        """Exact top ``k`` among closed rows ``rows`` (None: every row) with similarities ``sims``, and
+        the open chunk, scoring only the chunks within reach of the top; every row left out of
+        ``rows`` has similarity <= ``floor``. None when a row left out could be in the top k
+        (``complete=False``); with ``complete=True`` rows left out are irrelevant (similarity ~0)."""
+        smax = max(float(sims.max()) if len(sims) else 0.0, so)
+        if smax <= 1e-6:
+            return [] if complete else None
+        # First only the chunks within (hi - lo) of the best similarity; if the k-th result found
+        # there could still be beaten by a chunk left out, widen to every chunk that could.
+        thr = smax - (hi - lo) - 1e-6
+        memo: dict = {}
+        while True:
+            everything = thr <= 1e-6
+            sel = np.flatnonzero(sims > 1e-6) if everything else np.flatnonzero(sims >= thr)
+            out = self._rank(query, q, k, sel if rows is None else rows[sel], sims[sel].astype(np.float64), so,
+                             strengthen=False, open_sim_min=1e-6 if everything else thr, memo=memo)
+            if everything or (len(out) == k and out[-1].score >= thr + hi + 1e-6):  # none below thr can win
+                if complete or (len(out) == k and out[-1].score >= floor + hi + 1e-6):
+                    return out
+                return None  # a row left out of ``rows`` could still win
+            thr = out[-1].score - hi - 2e-6 if len(out) == k else 0.0
+
+    def _open_similarity(self, q: np.ndarray) -> float:
+        """Key similarity of the chunk being written (0.0 when there is none)."""
+        o = self._open
+        if o is None:
+            return 0.0
+        # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
+        if o.open_key is None or o.open_key[0] != len(o.texts):
+            o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
+        return float(o.open_key[1] @ q)
+
+    def _rank(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
+              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None) -> list[Chunk]:
+        """The best ``k`` relevant chunks among closed rows ``cand`` (key similarities ``sims``) and the
+        open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age.
+        ``memo`` keeps each row's best items across calls for one query."""
         o = self._open
         recs = self._chunks
-        # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
-        # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
-        # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
-        # reads only those rows of the dimension-major key matrix.
-        nz = np.flatnonzero(q)
-        if len(nz) * 4 <= len(q):
-            sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
-        else:
-            sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
-        # Only chunks the query matches at all are scored (retention, utility, ranking): a sparse
-        # query matches a small share of them. Rows >= n_closed stand for the open chunk.
-        cand = np.flatnonzero(sims_all > 1e-6)
-        sims = sims_all[cand]
-        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
         n_closed = len(recs)
-        if o is not None:  # the chunk being written is recallable too (retention 1, its own utility)
-            # Scored on its own: stacking it onto the key matrix would copy every key on each recall.
-            if o.open_key is None or o.open_key[0] != len(o.texts):
-                o.open_key = (len(o.texts), self.encoder.encode([_chunk_text(o)])[0])
-            so = float(o.open_key[1] @ q)
-            if so > 1e-6:
-                cand = np.append(cand, n_closed)
-                sims = np.append(sims, so)
-                last = np.append(last, self.now)
-                strength = np.append(strength, self.config.initial_strength)
-                utility = np.append(utility, o.utility)
+        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        if o is not None and so > 1e-6 and so >= open_sim_min:  # the chunk being written: retention 1
+            cand = np.append(cand, n_closed)
+            sims = np.append(sims, so)
+            last = np.append(last, self.now)
+            strength = np.append(strength, self.config.initial_strength)
+            utility = np.append(utility, o.utility)
         m = len(cand)
         if m == 0:
             return []
         cfg = self.config
-        score = sims.astype(np.float64)
+        score = sims.copy()
         retention = None
         if cfg.retention_weight:
             retention = np.exp(-np.maximum(self.now - last, 0.0) / strength)
@@ -232,12 +316,20 @@ class EpisodicMemory:
         kk = min(k, m)
         done = 0
         while True:
-            top = np.argpartition(-score, kk - 1)[:kk] if kk < m else np.arange(m)
-            top = top[np.argsort(-score[top], kind="stable")]
+            if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
+                v = np.partition(score, m - kk)[m - kk]
+                top = np.flatnonzero(score >= v)
+            else:
+                top = np.arange(m)
+            top = top[np.lexsort((cand[top], -score[top]))][:kk]
             for i in top[done:].tolist():
                 row = int(cand[i])
                 rec = recs[row] if row < n_closed else o
-                items = self._best_items(rec, qtok)
+                items = memo.get(row) if memo is not None else None
+                if items is None:
+                    items = self._best_items(rec, qtok)
+                    if memo is not None:
+                        memo[row] = items
                 if lexical and not items:
                     continue
                 r = float(retention[i]) if retention is not None else 1.0
@@ -257,10 +349,11 @@ class EpisodicMemory:
         for text in rec.texts[len(cache):]:  # tokenise each item once, on its first recall
             cache.append(tokens(text))
         scored = []
+        hit = qtok.__contains__
         for t, text, pid, toks in zip(rec.ts, rec.texts, rec.pids, cache):
-            s = sum(1 for w in toks if w in qtok) / (1 + len(toks)) ** 0.5
-            if s > 0:
-                scored.append((-s, t, text, pid))
+            n_hits = sum(map(hit, toks))
+            if n_hits:
+                scored.append((-n_hits / (1 + len(toks)) ** 0.5, t, text, pid))
         scored.sort()
         return tuple(Item(t, text, rec.place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
 
@@ -286,6 +379,7 @@ class EpisodicMemory:
             rec.utility = u
         else:
             self._utility[rec.row] = u
+        self._u_lo, self._u_hi = min(self._u_lo, u), max(self._u_hi, u)
         return float(u)
 
     def retention(self, chunk_id: str) -> float:
@@ -319,6 +413,21 @@ class EpisodicMemory:
         if self._chunks:
             keys[:, : len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks]).T
         self._keys_t = keys
+        self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
+        self._kmax = np.zeros(encoder.dim, np.float32)
+        self._kmin = np.zeros(encoder.dim, np.float32)
+        for row in range(len(self._chunks)):
+            self._index_key(row, keys[:, row])
+        if self._ann is not None:  # the index is rebuilt over the new keys
+            self._ann = IVFIndex(encoder.dim)
+            for row in range(len(self._chunks)):
+                self._ann.add(row, keys[:, row])
+
+    def _index_key(self, row: int, key: np.ndarray) -> None:
+        """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
+        self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
+        np.maximum(self._kmax, key, out=self._kmax)
+        np.minimum(self._kmin, key, out=self._kmin)
 
     @property
     def keys(self) -> np.ndarray:

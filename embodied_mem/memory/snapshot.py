@@ -292,7 +292,8 @@ _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__")
                         (__name__, "_with_dict")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
-                 "embodied_mem.memory.longterm", "embodied_mem.graph", "embodied_mem.percept", "networkx.classes.",
+                 "embodied_mem.memory.longterm", "embodied_mem.memory.ann", "embodied_mem.graph", "embodied_mem.percept",
+                 "networkx.classes.",
                  "collections")
 _NUMPY_TYPES = frozenset({"ndarray", "dtype"})
 

@@ -80,3 +80,24 @@ def test_replay_into_a_continued_memory_summarizes_only_its_own_poses(sim_bags, 
     with Memory.open(life, readonly=True) as mem:
         # only the first replay's poses (plus, at most, one at exactly its last time: time may stay equal)
         assert len(mem.spatial.trajectory()) - m1["trajectory"]["poses"] in (0, 1)
+
+
+def test_memory_continue_needs_an_existing_memory(sim_bags, tmp_path, capsys):
+    life = tmp_path / "life.db"
+    bag = str(sim_bags["mcap"])
+    assert cli(["robot", "replay", bag, f"hydra.run.dir={tmp_path / 'r0'}", "memory.continue=true"]) == 2
+    assert "memory.continue=true needs memory.path" in capsys.readouterr().err
+    assert cli(["robot", "replay", bag, f"hydra.run.dir={tmp_path / 'r1'}", f"memory.path={life}",
+                "memory.continue=true", "plot=false"]) == 2
+    assert "no memory to continue" in capsys.readouterr().err and not life.exists()  # nothing created
+    assert cli(["robot", "run", "transport=dds", "duration=1", f"hydra.run.dir={tmp_path / 'r2'}",
+                f"memory.path={life}", "memory.continue=true"]) == 2
+    assert "no memory to continue" in capsys.readouterr().err and not life.exists()
+    assert cli(["robot", "replay", bag, f"hydra.run.dir={tmp_path / 'r3'}", f"memory.path={life}", "plot=false"]) == 0
+    with Memory.open(life, readonly=True) as mem:
+        n = mem.stats()["percepts"]
+    assert cli(["robot", "replay", bag, f"hydra.run.dir={tmp_path / 'r4'}", f"memory.path={life}",
+                "memory.continue=true", "plot=false"]) == 0
+    with Memory.open(life, readonly=True) as mem:
+        assert mem.stats()["percepts"] >= n  # the same memory, continued (the same recording adds no newer poses)
+    assert "continue_memory: true" in (tmp_path / "r4" / "config.yaml").read_text()

@@ -1,0 +1,200 @@
+"""Episodic recall scores only the chunks that can reach the top k, and stays exact for sparse
+(hashed-word) queries; ``episodic.index=ivf`` answers dense (learned-key) queries approximately,
+with a measured recall@10, and comes back on reopen (snapshot or journal replay)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from embodied_mem import Memory, Percept, Pose
+from embodied_mem.graph import MemoryGraph
+from embodied_mem.memory.ann import IVFIndex
+from embodied_mem.memory.config import EpisodicConfig
+from embodied_mem.memory.episodic import EpisodicMemory
+from embodied_mem.memory.featurize import HashingFeaturizer, KeyEncoder, tokens
+
+WORDS = ["red", "blue", "green", "old", "small", "wooden", "metal", "glass"]
+NOUNS = ["cup", "book", "chair", "lamp", "box", "plant", "shoe", "bottle", "bag", "pen", "bowl", "clock"]
+PLACES = ["kitchen", "hall", "bedroom", "garage", "garden", "office"]
+
+
+class DenseKeys(KeyEncoder):
+    """A stand-in for a learned encoder: hashed words through a fixed random projection (every
+    dimension non-zero), unit length. Not lexical: similarity is all there is."""
+
+    lexical = False
+
+    def __init__(self, dim: int = 32, seed: int = 7) -> None:
+        self.dim = dim
+        self._h = HashingFeaturizer(256)
+        self._w = np.random.default_rng(seed).standard_normal((256, dim)).astype(np.float32)
+
+    def encode(self, texts):
+        x = self._h.encode(texts) @ self._w
+        n = np.linalg.norm(x, axis=1, keepdims=True)
+        return np.divide(x, n, out=np.zeros_like(x), where=n > 0)
+
+
+def _text(rng: random.Random) -> str:
+    return " ".join([rng.choice(PLACES), rng.choice(WORDS), rng.choice(NOUNS), rng.choice(NOUNS)])
+
+
+def _fill(ep: EpisodicMemory, n: int, rng: random.Random, utilities: dict[str, float] | None = None) -> None:
+    for i in range(n):
+        ep.observe(Percept(t=float(i), events=(_text(rng),)), i, None, 0.0)
+    ep.new_episode(float(n))  # closes the last chunk
+    if utilities is not None:
+        for cid in rng.sample(ep.chunks(), min(300, n)):
+            utilities[cid] = ep.reinforce(cid, rng.uniform(-3.0, 3.0))
+
+
+def _reference(ep: EpisodicMemory, query: str, k: int, utilities: dict[str, float]) -> list[tuple[str, float]]:
+    """Brute force from public data: every chunk scored, lexical filter, by score then age."""
+    cfg = ep.config
+    q = ep.encoder.encode([query])[0]
+    sims = ep.keys @ q
+    qtok = set(tokens(query))
+    rows = []
+    for row, cid in enumerate(ep.chunks()):
+        if sims[row] <= 1e-6 or not any(w in qtok for it in ep.chunk_items(cid) for w in tokens(it.text)):
+            continue
+        score = float(sims[row]) + cfg.retention_weight * ep.retention(cid) + cfg.utility_weight * utilities.get(cid, 0.0)
+        rows.append((-score, row, cid))
+    rows.sort()
+    return [(cid, -s) for s, _, cid in rows[:k]]
+
+
+@pytest.mark.parametrize("index,intersect", [("exact", False), ("exact", True), ("ivf", False)])
+def test_sparse_recall_is_exact(index: str, intersect: bool, monkeypatch) -> None:
+    if intersect:  # the bit-set intersection path (used from 2^17 chunks) on a small memory
+        monkeypatch.setattr(EpisodicMemory, "_intersect_min_rows", 1)
+    rng = random.Random(1)
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index=index, initial_strength=50.0,
+                                                      strength_increment=50.0, utility_weight=0.2))
+    utilities: dict[str, float] = {}
+    _fill(ep, 3000, rng, utilities)
+    for cid in rng.sample(ep.chunks(), 200):  # some chunks recalled later (retention restarts)
+        ep.strengthen([cid], rng.uniform(0, 3000))
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)}" for _ in range(40)] + [
+        rng.choice(NOUNS), f"{rng.choice(PLACES)} {rng.choice(NOUNS)} {rng.choice(NOUNS)}", "zebra cup"]
+    for query in queries:
+        got = [(c.id, c.score) for c in ep.recall(query, k=10, strengthen=False)]
+        want = _reference(ep, query, 10, utilities)
+        assert [c for c, _ in got] == [c for c, _ in want], query
+        assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-6)
+    assert ep.recall("zebra", k=10) == []
+
+
+@pytest.mark.parametrize("intersect", [False, True])
+def test_sparse_recall_exact_when_utility_outweighs_similarity(intersect: bool, monkeypatch) -> None:
+    """A chunk that matches the query weakly but has a high utility must still win over close matches."""
+    if intersect:
+        monkeypatch.setattr(EpisodicMemory, "_intersect_min_rows", 1)
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, utility_weight=1.0))
+    rng = random.Random(3)
+    for i in range(500):
+        ep.observe(Percept(t=float(i), events=(f"red cup {rng.choice(NOUNS)}",)), i, None, 0.0)
+    ep.observe(Percept(t=500.0, events=("cup on a long shelf with many other things lying around",)), 500, None, 0.0)
+    ep.new_episode(501.0)
+    weak = ep.chunks()[-1]
+    ep.reinforce(weak, 5.0)  # utility 1.0 after one update at rate 0.2
+    top = ep.recall("red cup", k=3, strengthen=False)
+    assert top[0].id == weak and top[0].similarity < top[1].similarity
+
+
+def _recall_at_10(exact: EpisodicMemory, approx: EpisodicMemory, queries: list[str]) -> float:
+    hits = 0
+    for q in queries:
+        want = exact.recall(q, k=10, strengthen=False)
+        got = approx.recall(q, k=10, strengthen=False)
+        tenth = want[-1].score
+        hits += sum(1 for c in got if c.score >= tenth - 1e-6)  # a tie with the 10th counts as found
+    return hits / (10 * len(queries))
+
+
+def test_ivf_recall_at_10_for_dense_keys() -> None:
+    enc = DenseKeys()
+    exact = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1), encoder=enc)
+    approx = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index="ivf"), encoder=enc)
+    for ep in (exact, approx):
+        _fill(ep, 8000, random.Random(5))
+    rng = random.Random(6)
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)} {rng.choice(PLACES)}" for _ in range(60)]
+    r = _recall_at_10(exact, approx, queries)
+    print("ivf recall@10", r)
+    assert r >= 0.85, r  # measured 0.9+ (benchmarks/memory_ops.py reports it at 100k and 1M)
+    # probing every list is exact
+    full = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index="ivf", index_nprobe=10_000), encoder=enc)
+    _fill(full, 8000, random.Random(5))
+    assert _recall_at_10(exact, full, queries) == 1.0
+
+
+def test_ivf_index_is_exact_before_training_and_seeded() -> None:
+    rng = np.random.default_rng(0)
+    keys = rng.standard_normal((5000, 16)).astype(np.float32)
+    a, b = IVFIndex(16, min_rows=1000), IVFIndex(16, min_rows=1000)
+    for i, k in enumerate(keys[:999]):
+        a.add(i, k)
+    q = keys[3]
+    ids, sims = a.search(q, nprobe=1)
+    assert not a.trained and sorted(ids.tolist()) == list(range(999))  # one list: everything, exact
+    assert np.allclose(sims[np.argsort(ids)], keys[:999] @ q, atol=1e-5)
+    for i, k in enumerate(keys[999:], start=999):
+        a.add(i, k)
+    for i, k in enumerate(keys):
+        b.add(i, k)
+    assert a.trained and a.nlist == b.nlist and np.array_equal(a.centroids, b.centroids)
+    assert len(a) == 5000 and sum(a.counts) == 5000
+    with pytest.raises(ValueError, match="dimensions"):
+        a.add(5000, np.zeros(3))
+
+
+def test_config_refuses_unknown_index() -> None:
+    with pytest.raises(ValueError, match="episodic.index"):
+        EpisodicConfig(index="hnsw")
+    with pytest.raises(ValueError, match="episodic.index_nprobe"):
+        EpisodicConfig(index_nprobe=0)
+
+
+def _observe_many(mem: Memory, n: int, t0: int = 0) -> None:
+    rng = random.Random(11 + t0)
+    for i in range(t0, t0 + n):
+        mem.observe(Percept(t=float(i), pose=Pose(float(i % 50), 0.0), region=rng.choice(PLACES),
+                            events=[_text(rng)]))
+
+
+def test_ivf_index_comes_back_on_reopen(tmp_path) -> None:
+    """From the snapshot (hashing keys: snapshots on) and by journal replay (an explicit encoder)."""
+    cfg = {"episodic": {"index": "ivf", "max_chunk_size": 1}, "snapshot_every": 0}
+    queries = ["red cup", "kitchen lamp", "wooden box garden", " ".join(WORDS + NOUNS + PLACES)]
+    path = tmp_path / "m.db"
+    with Memory.open(path, config=cfg, durability="batch") as mem:
+        _observe_many(mem, 4500)
+        before = [[(c.id, round(c.score, 9)) for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries]
+    with Memory.open(path, config=cfg) as mem:
+        assert mem.snapshot_status == "ok"
+        assert [[(c.id, round(c.score, 9)) for c in mem.episodic.recall(q, k=10, strengthen=False)]
+                for q in queries] == before
+        assert all(before)
+
+    enc = DenseKeys()
+    path2 = tmp_path / "dense.db"
+    with Memory.open(path2, config=cfg, encoder=enc, durability="batch") as mem:
+        _observe_many(mem, 4500)
+        before = [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries]
+    with Memory.open(path2, config=cfg, encoder=enc) as mem:  # an explicit encoder: replayed
+        assert [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries] == before
+        assert all(len(b) == 10 for b in before)
+
+
+def test_recall_breaks_ties_by_age() -> None:
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, retention_weight=0.0))
+    for i in range(50):
+        ep.observe(Percept(t=float(i), events=("blue cup",)), i, None, 0.0)
+    ep.new_episode(50.0)
+    assert [c.id for c in ep.recall("cup", k=5)] == [f"chunk-{i}" for i in range(5)]
+    assert math.isclose(ep.recall("blue cup", k=1)[0].score, 1.0, rel_tol=1e-6)
