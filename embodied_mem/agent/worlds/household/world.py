@@ -249,11 +249,12 @@ class HouseholdWorld:
                 self.recalled_for = label
                 self.suggested = {}
                 self.judged = set()
-                self._recalled = self.memory.episodic.recall(f"found {label}", k=cfg.recall_k, strengthen=False)
+                self._recalled = self.memory.episodic.recall(f"found {label} in the {slot}", k=cfg.recall_k,
+                                                             strengthen=False)
             for c in self._recalled:
                 for it in c.items:
                     for m in FOUND.finditer(it.text):
-                        if m.group(1) != label or m.group(2) not in home.xy:
+                        if m.group(1) != label or m.group(2) not in home.xy or m.group(3) != slot:
                             continue
                         w = cfg.episodic_weight * (0.5 + c.utility)
                         score[m.group(2)] = score.get(m.group(2), 0.0) + w
