@@ -48,14 +48,16 @@ def see(mem: Memory, home: HomeMap, t: float, label: str, place: str, events: tu
 def memory_with_history(home: HomeMap, ablation: str | None = None) -> Memory:
     """The mug moves at every slot change (A morning, C midday, B afternoon, D evening) on day 0; on
     day 1 it was last seen on A in the morning; a routine fact says B in the afternoon; a past
-    search found it on the far place F."""
+    search in the afternoon (day 0) found it on the far place F."""
     cfg = {} if ablation is None else {ablation: {"enabled": False}}
     mem = Memory(cfg)
     P = home.places
     A, B, C, D, F = P[0], P[1], P[2], P[3], P[-1]
-    for t, p in ((8 * H, A), (8.5 * H, A), (11 * H, C), (14 * H, B), (19 * H, D), (DAY + 8 * H, A)):
+    for t, p in ((8 * H, A), (8.5 * H, A), (11 * H, C), (14 * H, B)):
         see(mem, home, t, "mug", p)
-    see(mem, home, DAY + 8.2 * H, "book", F, events=(found_text("mug", F, "morning"),))
+    see(mem, home, 15.5 * H, "book", F, events=(found_text("mug", F, "afternoon"),))
+    for t, p in ((19 * H, D), (DAY + 8 * H, A)):
+        see(mem, home, t, "mug", p)
     mem.semantic.assert_fact("mug", "afternoon_at", B, confidence=0.8, support=3, exclusive=True)
     return mem
 
@@ -79,6 +81,9 @@ def test_each_memory_module_changes_the_search_order(home):
     assert A not in no_spatial[:1]
     no_episodic = first(memory_with_history(home, "episodic"), home, here)
     assert full.index(F) < no_episodic.index(F)  # the recalled past search pulls the far place forward
+    # ... but only at the time of day it was made: in the morning it says nothing
+    assert first(memory_with_history(home), home, here, t=DAY + 8.5 * H).index(F) == \
+        first(memory_with_history(home, "episodic"), home, here, t=DAY + 8.5 * H).index(F)
     # a fresh sighting (same slot) beats the routine
     mem = memory_with_history(home)
     see(mem, home, DAY + 14.9 * H, "mug", A)
