@@ -17,4 +17,5 @@ class HouseholdConfig:
     episodic_weight: float = 0.3  # weight of a recalled successful search (times 0.5 + utility)
     distance_cost: float = 0.03  # score lost per metre of detour (metres of the home map, straight line)
     checked_factor: float = 0.1  # routine/recall mass kept for a place looked at since the last slot change
+    settle_s: float = 900.0  # routine moves mostly happen within this long after a slot boundary
     unknown_weight: float = 0.05  # belief mass of any place (where no module says anything)

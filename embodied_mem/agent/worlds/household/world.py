@@ -228,7 +228,7 @@ class HouseholdWorld:
                 if self.tm is not None:
                     last = self.tm.last_seen(label)
                     age = t - last if last is not None else math.inf
-                    k = home.slot_changes(last, t) if last is not None else 3
+                    k = home.slot_changes(last - cfg.settle_s, t) if last is not None else 3
                     # how often this object stayed put over k routine changes (its own record): seen since
                     # the last change -> trust it; gone for hours while routines moved it -> look elsewhere first
                     w_b = self.persistence(label, t)[min(k, 3)]
@@ -263,9 +263,11 @@ class HouseholdWorld:
         if self.tm is not None:
             # places looked at since the residents' last routine change, without the object: it was not
             # there then and routines move things at slot changes, so a routine or a recalled search
-            # pointing there is out of date (the belief, if any, was already corrected by what was seen)
-            since = home.last_slot_change(t)
-            for e in self.tm.between(since, t, kind="event"):
+            # pointing there is out of date (the belief, if any, was already corrected by what was seen).
+            # Residents run a little late: a look within ``settle_s`` after the change says nothing yet,
+            # and a sighting that soon after a change still counts as from before it (persistence).
+            since = home.last_slot_change(t) + cfg.settle_s
+            for e in self.tm.between(since, t, kind="event") if since < t else ():
                 m = CHECKED.fullmatch(e.text or "")
                 if m and m.group(1) != believed and m.group(1) in home.xy and m.group(1) not in self.recently_checked:
                     self.recently_checked.add(m.group(1))
@@ -292,7 +294,7 @@ class HouseholdWorld:
             if p is None:
                 continue
             if prev is not None and e.t > prev[0]:
-                k = min(self.home.slot_changes(prev[0], e.t), 3)
+                k = min(self.home.slot_changes(prev[0] - self.config.settle_s, e.t), 3)
                 pairs[k] += 1
                 same[k] += prev[1] == p
             prev = (e.t, p)

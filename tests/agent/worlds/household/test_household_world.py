@@ -247,3 +247,20 @@ def test_a_place_looked_at_since_the_last_routine_change_is_searched_later(home)
     here = home.places[2]
     assert first(memory(), home, here)[0] != home.places[1]
     assert first(memory("temporal"), home, here)[0] == home.places[1]
+
+
+def test_a_look_right_after_the_slot_change_does_not_rule_out_the_routine_place(home):
+    """Routine moves run a little late: B looked at at 13:05 (before the mug was brought) stays first
+    at 15:00; looked at at 13:30 (after ``settle_s``) it drops back."""
+    def memory(t_check):
+        mem = Memory()
+        P = home.places
+        mem.semantic.assert_fact("mug", "afternoon_at", P[1], confidence=0.8, support=3, exclusive=True)
+        x, y = home.xy[P[1]]
+        mem.observe(Percept(t=DAY + t_check, pose=Pose(x, y, 0, 0), events=(checked_text(P[1]),), source="test"))
+        return mem
+
+    here, B = home.places[2], home.places[1]
+    assert HouseholdConfig().settle_s == 900.0
+    assert first(memory(13 * H + 300), home, here)[0] == B
+    assert first(memory(13.5 * H), home, here)[0] != B
