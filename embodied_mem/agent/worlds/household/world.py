@@ -277,30 +277,36 @@ class HouseholdWorld:
         return score
 
     def persistence(self, label: str, t: float) -> list[float]:
-        """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from its own
+        """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from the
         sightings in temporal memory over the last ``routine_window_days`` days: consecutive
-        sightings (``temporal.between``) on the same place vs. moved, by the slot changes between
-        them (Laplace-smoothed: (same + 1) / (pairs + 2))."""
-        cached = self._persist.get(label)
-        if cached is not None:
-            return cached
-        same, pairs = [0] * 4, [0] * 4
-        prev: tuple[float, str] | None = None
-        t0 = t - self.config.routine_window_days * self.home.day
-        for e in self.tm.between(t0, t, kind="sighting"):
-            if e.label != label or e.position is None:
-                continue
-            p = self.home.nearest_place(e.position)
-            if p is None:
-                continue
-            if prev is not None and e.t > prev[0]:
-                k = min(self.home.slot_changes(prev[0] - self.config.settle_s, e.t), 3)
-                pairs[k] += 1
-                same[k] += prev[1] == p
-            prev = (e.t, p)
-        out = [(same[k] + 1) / (pairs[k] + 2) for k in range(4)]
-        self._persist[label] = out
-        return out
+        sightings of one object (``temporal.between``) on the same place vs. moved, by the slot
+        changes between them. The object's own counts are shrunk towards the whole home's
+        (``(same + 2 * home) / (pairs + 2)``, the home's rate Laplace-smoothed), and the result
+        never rises with more slot changes (a thing left alone longer is not likelier to be there)."""
+        if not self._persist:
+            counts: dict[str, tuple[list[int], list[int]]] = {}
+            prev: dict[str, tuple[float, str]] = {}
+            t0 = t - self.config.routine_window_days * self.home.day
+            for e in self.tm.between(t0, t, kind="sighting"):
+                if e.label is None or e.position is None:
+                    continue
+                p = self.home.nearest_place(e.position)
+                if p is None:
+                    continue
+                same, pairs = counts.setdefault(e.label, ([0] * 4, [0] * 4))
+                q = prev.get(e.label)
+                if q is not None and e.t > q[0]:
+                    k = min(self.home.slot_changes(q[0] - self.config.settle_s, e.t), 3)
+                    pairs[k] += 1
+                    same[k] += q[1] == p
+                prev[e.label] = (e.t, p)
+            home = [(sum(c[0][k] for c in counts.values()) + 1) / (sum(c[1][k] for c in counts.values()) + 2)
+                    for k in range(4)]
+            for lab, (same, pairs) in counts.items():
+                out = [(same[k] + 2 * home[k]) / (pairs[k] + 2) for k in range(4)]
+                self._persist[lab] = [min(out[: k + 1]) for k in range(4)]
+            self._persist[None] = [min(home[: k + 1]) for k in range(4)]  # type: ignore[index]
+        return self._persist.get(label, self._persist[None])  # type: ignore[index]
 
     def rank(self, label: str, t: float, here: str, exclude: set[str]) -> list[str]:
         """Places to search for ``label``, best first: belief mass (``beliefs``) plus a small mass

@@ -264,3 +264,14 @@ def test_a_look_right_after_the_slot_change_does_not_rule_out_the_routine_place(
     assert HouseholdConfig().settle_s == 900.0
     assert first(memory(13 * H + 300), home, here)[0] == B
     assert first(memory(13.5 * H), home, here)[0] != B
+
+
+def test_persistence_is_learned_from_sightings_and_never_rises_with_more_slot_changes(home):
+    """The mug moved at every slot change (memory_with_history): after one change it is unlikely to
+    be where it was; an object never seen gets the home's rate; more changes never make it likelier."""
+    w = HouseholdWorld(memory_with_history(home), home, HouseholdConfig())
+    mug = w.persistence("mug", DAY + 15 * H)
+    assert mug[1] < 0.5 < mug[0]
+    assert all(a >= b for a, b in zip(mug, mug[1:]))
+    unseen = w.persistence("keys", DAY + 15 * H)
+    assert unseen != mug and all(a >= b for a, b in zip(unseen, unseen[1:]))
