@@ -12,6 +12,7 @@ class HouseholdConfig:
     routine_min_support: int = 1  # days an object must have been seen on one place in a slot to state a routine
     routine_min_fraction: float = 0.6  # share of those days that must agree
     routine_window_days: int = 4  # routines are learned from the last this many days (old habits fade)
+    routine_decay: float = 0.6  # weight of a day in routine learning, per day further back (newer habits count more)
     blind_weight: float = 0.6  # trust in any belief when its age is unknown (temporal off)
     recall_k: int = 6  # episodic chunks recalled per search
     episodic_weight: float = 0.3  # weight of a recalled successful search (times 0.5 + utility)

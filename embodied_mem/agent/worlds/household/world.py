@@ -120,9 +120,10 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
 
     For each object and each time-of-day slot of the last ``routine_window_days`` days that has
     ended, spatial memory's record as of the slot's end (``locate(at=)``) says on which place the
-    object was seen during that slot, if it was. A place seen on at least ``routine_min_support``
-    of those days and on at least ``routine_min_fraction`` of them becomes (ADD) or refreshes
-    (UPDATE: confidence = agreeing days / (days seen + 1), support = agreeing days) the fact; a fact whose support fell below the
+    object was seen during that slot, if it was. Days count ``routine_decay`` less per day further
+    back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
+    at least ``routine_min_fraction`` of their weight becomes (ADD) or refreshes (UPDATE:
+    confidence = agreeing weight / (weight seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
     old fact, ADD of the new: the relation is exclusive). Only slots that ended after ``since``
     trigger work. Needs spatial and semantic memory; returns the operations taken (NOOPs left out).
@@ -140,23 +141,25 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     for label in labels:
         for slot, _, _ in home.slots:
             counts: Counter[str] = Counter()
-            for d in range(first, day_now + 1):
+            weights: dict[str, float] = {}
+            days = [d for d in range(first, day_now + 1) if home.slot_window(d, slot)[1] <= now]
+            for d in days:
                 a, b = home.slot_window(d, slot)
-                if b > now:
-                    continue
                 for loc in sp.locate(label, at=b):
                     if a <= loc.last_seen <= b:
                         p = home.nearest_place(loc.position)
                         if p is not None:
                             counts[p] += 1
+                            weights[p] = weights.get(p, 0.0) + config.routine_decay ** (days[-1] - d)
                         break
             rel = f"{slot}_at"
-            n = sum(counts.values())
-            best = counts.most_common(1)[0] if counts else None
-            if best and best[1] >= config.routine_min_support and best[1] / n >= config.routine_min_fraction:
-                # confidence: share of the days that agree, shrunk towards 0 for few days (1 day: 0.5)
-                sem.assert_fact(label, rel, best[0], confidence=round(best[1] / (n + 1), 4), support=best[1], t=now,
-                                source="routine", exclusive=True)
+            n = sum(weights.values())
+            best = max(sorted(weights), key=lambda q: weights[q]) if weights else None
+            if best and counts[best] >= config.routine_min_support and weights[best] / n >= config.routine_min_fraction:
+                # confidence: share of the (recency-weighted) days that agree, shrunk towards 0 for few
+                # days (1 day: 0.5)
+                sem.assert_fact(label, rel, best, confidence=round(weights[best] / (n + 1), 4), support=counts[best],
+                                t=now, source="routine", exclusive=True)
             else:
                 for f in sem.facts(subject=label, relation=rel):
                     sem.retract(label, rel, f.object, t=now, source="routine: support fell below threshold")
