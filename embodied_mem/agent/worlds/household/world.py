@@ -120,9 +120,10 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
 
     For each object and each time-of-day slot of the last ``routine_window_days`` days that has
     ended, spatial memory's record as of the slot's end (``locate(at=)``) says on which place the
-    object was seen during that slot, if it was. A place seen on at least ``routine_min_support``
-    of those days and on at least ``routine_min_fraction`` of them becomes (ADD) or refreshes
-    (UPDATE: confidence = agreeing days / (days seen + 1), support = agreeing days) the fact; a fact whose support fell below the
+    object was seen during that slot, if it was. Days count ``routine_decay`` less per day further
+    back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
+    at least ``routine_min_fraction`` of their weight becomes (ADD) or refreshes (UPDATE:
+    confidence = agreeing weight / (weight seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
     old fact, ADD of the new: the relation is exclusive). Only slots that ended after ``since``
     trigger work. Needs spatial and semantic memory; returns the operations taken (NOOPs left out).
@@ -140,23 +141,25 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     for label in labels:
         for slot, _, _ in home.slots:
             counts: Counter[str] = Counter()
-            for d in range(first, day_now + 1):
+            weights: dict[str, float] = {}
+            days = [d for d in range(first, day_now + 1) if home.slot_window(d, slot)[1] <= now]
+            for d in days:
                 a, b = home.slot_window(d, slot)
-                if b > now:
-                    continue
                 for loc in sp.locate(label, at=b):
                     if a <= loc.last_seen <= b:
                         p = home.nearest_place(loc.position)
                         if p is not None:
                             counts[p] += 1
+                            weights[p] = weights.get(p, 0.0) + config.routine_decay ** (days[-1] - d)
                         break
             rel = f"{slot}_at"
-            n = sum(counts.values())
-            best = counts.most_common(1)[0] if counts else None
-            if best and best[1] >= config.routine_min_support and best[1] / n >= config.routine_min_fraction:
-                # confidence: share of the days that agree, shrunk towards 0 for few days (1 day: 0.5)
-                sem.assert_fact(label, rel, best[0], confidence=round(best[1] / (n + 1), 4), support=best[1], t=now,
-                                source="routine", exclusive=True)
+            n = sum(weights.values())
+            best = max(sorted(weights), key=lambda q: weights[q]) if weights else None
+            if best and counts[best] >= config.routine_min_support and weights[best] / n >= config.routine_min_fraction:
+                # confidence: share of the (recency-weighted) days that agree, shrunk towards 0 for few
+                # days (1 day: 0.5)
+                sem.assert_fact(label, rel, best, confidence=round(weights[best] / (n + 1), 4), support=counts[best],
+                                t=now, source="routine", exclusive=True)
             else:
                 for f in sem.facts(subject=label, relation=rel):
                     sem.retract(label, rel, f.object, t=now, source="routine: support fell below threshold")
@@ -228,7 +231,7 @@ class HouseholdWorld:
                 if self.tm is not None:
                     last = self.tm.last_seen(label)
                     age = t - last if last is not None else math.inf
-                    k = home.slot_changes(last, t) if last is not None else 3
+                    k = home.slot_changes(last - cfg.settle_s, t) if last is not None else 3
                     # how often this object stayed put over k routine changes (its own record): seen since
                     # the last change -> trust it; gone for hours while routines moved it -> look elsewhere first
                     w_b = self.persistence(label, t)[min(k, 3)]
@@ -249,11 +252,12 @@ class HouseholdWorld:
                 self.recalled_for = label
                 self.suggested = {}
                 self.judged = set()
-                self._recalled = self.memory.episodic.recall(f"found {label}", k=cfg.recall_k, strengthen=False)
+                self._recalled = self.memory.episodic.recall(f"found {label} in the {slot}", k=cfg.recall_k,
+                                                             strengthen=False)
             for c in self._recalled:
                 for it in c.items:
                     for m in FOUND.finditer(it.text):
-                        if m.group(1) != label or m.group(2) not in home.xy:
+                        if m.group(1) != label or m.group(2) not in home.xy or m.group(3) != slot:
                             continue
                         w = cfg.episodic_weight * (0.5 + c.utility)
                         score[m.group(2)] = score.get(m.group(2), 0.0) + w
@@ -262,9 +266,11 @@ class HouseholdWorld:
         if self.tm is not None:
             # places looked at since the residents' last routine change, without the object: it was not
             # there then and routines move things at slot changes, so a routine or a recalled search
-            # pointing there is out of date (the belief, if any, was already corrected by what was seen)
-            since = home.last_slot_change(t)
-            for e in self.tm.between(since, t, kind="event"):
+            # pointing there is out of date (the belief, if any, was already corrected by what was seen).
+            # Residents run a little late: a look within ``settle_s`` after the change says nothing yet,
+            # and a sighting that soon after a change still counts as from before it (persistence).
+            since = home.last_slot_change(t) + cfg.settle_s
+            for e in self.tm.between(since, t, kind="event") if since < t else ():
                 m = CHECKED.fullmatch(e.text or "")
                 if m and m.group(1) != believed and m.group(1) in home.xy and m.group(1) not in self.recently_checked:
                     self.recently_checked.add(m.group(1))
@@ -274,30 +280,36 @@ class HouseholdWorld:
         return score
 
     def persistence(self, label: str, t: float) -> list[float]:
-        """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from its own
+        """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from the
         sightings in temporal memory over the last ``routine_window_days`` days: consecutive
-        sightings (``temporal.between``) on the same place vs. moved, by the slot changes between
-        them (Laplace-smoothed: (same + 1) / (pairs + 2))."""
-        cached = self._persist.get(label)
-        if cached is not None:
-            return cached
-        same, pairs = [0] * 4, [0] * 4
-        prev: tuple[float, str] | None = None
-        t0 = t - self.config.routine_window_days * self.home.day
-        for e in self.tm.between(t0, t, kind="sighting"):
-            if e.label != label or e.position is None:
-                continue
-            p = self.home.nearest_place(e.position)
-            if p is None:
-                continue
-            if prev is not None and e.t > prev[0]:
-                k = min(self.home.slot_changes(prev[0], e.t), 3)
-                pairs[k] += 1
-                same[k] += prev[1] == p
-            prev = (e.t, p)
-        out = [(same[k] + 1) / (pairs[k] + 2) for k in range(4)]
-        self._persist[label] = out
-        return out
+        sightings of one object (``temporal.between``) on the same place vs. moved, by the slot
+        changes between them. The object's own counts are shrunk towards the whole home's
+        (``(same + 2 * home) / (pairs + 2)``, the home's rate Laplace-smoothed), and the result
+        never rises with more slot changes (a thing left alone longer is not likelier to be there)."""
+        if not self._persist:
+            counts: dict[str, tuple[list[int], list[int]]] = {}
+            prev: dict[str, tuple[float, str]] = {}
+            t0 = t - self.config.routine_window_days * self.home.day
+            for e in self.tm.between(t0, t, kind="sighting"):
+                if e.label is None or e.position is None:
+                    continue
+                p = self.home.nearest_place(e.position)
+                if p is None:
+                    continue
+                same, pairs = counts.setdefault(e.label, ([0] * 4, [0] * 4))
+                q = prev.get(e.label)
+                if q is not None and e.t > q[0]:
+                    k = min(self.home.slot_changes(q[0] - self.config.settle_s, e.t), 3)
+                    pairs[k] += 1
+                    same[k] += q[1] == p
+                prev[e.label] = (e.t, p)
+            home = [(sum(c[0][k] for c in counts.values()) + 1) / (sum(c[1][k] for c in counts.values()) + 2)
+                    for k in range(4)]
+            for lab, (same, pairs) in counts.items():
+                out = [(same[k] + 2 * home[k]) / (pairs[k] + 2) for k in range(4)]
+                self._persist[lab] = [min(out[: k + 1]) for k in range(4)]
+            self._persist[None] = [min(home[: k + 1]) for k in range(4)]  # type: ignore[index]
+        return self._persist.get(label, self._persist[None])  # type: ignore[index]
 
     def rank(self, label: str, t: float, here: str, exclude: set[str]) -> list[str]:
         """Places to search for ``label``, best first: belief mass (``beliefs``) plus a small mass
