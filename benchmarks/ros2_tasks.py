@@ -8,8 +8,8 @@ in a private network namespace so DDS stays on loopback). Results:
 Per world (an indoor3d apartment, ``--worlds`` seeds) the test robot (``embodied-mem robot
 testbot``, a separate process, ``--rate`` simulated seconds per wall second) is driven by a bridge
 with a ``RobotTaskRunner`` (symbolic planner, default settings) through ``--tasks`` tasks in a row:
-every object of the apartment once (``find``), in a shuffled order, then repeats of objects asked
-before (``goto`` for the memory robot: it remembers where; a memoryless robot cannot, so it gets
+objects of the apartment once each (``find``, 70 % of the tasks), in a shuffled order, then repeats
+of objects asked before (``goto`` for the memory robot: it remembers where; a memoryless robot cannot, so it gets
 ``find``). Before each task the robot is sent (plain ``/goal_pose``, no task running) to the task's
 start point, a random free spot drawn per task, the same for both robots. Two robots, each on a fresh copy of the world from
 the same start pose:
@@ -101,11 +101,11 @@ def geodesic(sim, start: tuple[float, float], goals: list[tuple[float, float]], 
 
 
 def task_list(sim, labels: list[str], n: int, seed: int) -> list[tuple[str, str, tuple[float, float]]]:
-    """(kind, label, start): every label once as ``find`` (shuffled), then repeats as ``goto``, n in
-    all; each from a random free start point (at least 0.4 m from obstacles)."""
+    """(kind, label, start): labels as ``find`` (shuffled, 70 % of the n tasks), then repeats of them
+    as ``goto``; each from a random free start point (at least 0.4 m from obstacles)."""
     rng = np.random.default_rng(seed)
     order = [str(x) for x in rng.permutation(labels)]
-    kinds = [("find", lab) for lab in order[:n]]
+    kinds = [("find", lab) for lab in order[:min(n, math.ceil(0.7 * n))]]
     while len(kinds) < n:
         kinds.append(("goto", order[int(rng.integers(0, min(len(order), len(kinds))))]))
     cells = np.argwhere(sim.clearance >= 0.4)
@@ -181,7 +181,7 @@ def run_robot(world_seed: int, tasks: list[tuple[str, str]], lifelong: bool, rat
                                 "text": r.text})
                 print(f"  {'memory' if lifelong else 'memoryless'} world {world_seed} #{k} {kind} {label}: "
                       f"{r.state} ({'ok' if success else 'FAIL'}), {r.elapsed:.0f} s, {r.travelled:.1f} m "
-                      f"(shortest {shortest:.1f}), SPL {spl:.2f}", flush=True)
+                      f"(shortest {shortest:.1f}), SPL {spl:.2f}; {r.text}", flush=True)
             m = runner.metrics()
             runner.detach()
     finally:
@@ -265,8 +265,8 @@ def write_report(res: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--worlds", type=int, nargs="+", default=[1, 3, 4])
-    ap.add_argument("--tasks", type=int, default=12, help="tasks per world")
-    ap.add_argument("--rate", type=float, default=8.0, help="simulated seconds per wall second")
+    ap.add_argument("--tasks", type=int, default=11, help="tasks per world")
+    ap.add_argument("--rate", type=float, default=6.0, help="simulated seconds per wall second")
     a = ap.parse_args(argv)
     if not os.environ.get("EMBODIED_MEM_NETNS"):  # DDS binds every interface: run on loopback only
         cmd = ("ip link set lo up && EMBODIED_MEM_NETNS=1 exec " + " ".join(
