@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sim = TestbotSim(cfg)
         node = TestbotNode(sim, domain_id=a.domain_id, rate=a.rate)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ImportError) as exc:  # bad option, or open3d / cyclonedds missing
         print(f"embodied-mem robot testbot: {exc}", file=sys.stderr)
         return 2
     node.install_signal_handlers()

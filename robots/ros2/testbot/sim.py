@@ -205,7 +205,7 @@ class TestbotSim:
         self._path: list[tuple[float, float]] = []
         self._path_i = 1
         self._cmd: tuple[float, float, float] | None = None  # (v, w, until t)
-        self._dist: np.ndarray | None = None  # path length to the goal's cell (m) over the map, per cell
+        self._dist: np.ndarray | None = None  # cost to go to the goal's cell, per cell of the map
         self._progress = (self.t, math.inf)
         self._replanned = False
         self.blocked_steps = 0
@@ -332,10 +332,11 @@ class TestbotSim:
             self.resent_goals += 1
             return prev
         new.goal = goal
-        path = self._plan(self.pose[:2], (x, y))
-        if path is None:
+        route = self._route(self.pose[:2], (x, y))
+        if route is None:
             return self._replace(new, "rejected", "no navigable floor leads there")
         self._replace(new, "active")
+        path, self._dist = route
         self._path, self._path_i = path, 1
         new.target = (float(path[-1][0]), float(path[-1][1]))
         self._progress = (self.t, math.inf)
@@ -390,13 +391,13 @@ class TestbotSim:
         if not len(sub):
             return None
         centres = np.array([w.nav_center(int(a), int(b)) for a, b in sub])
-        ok = ~self._crosses_walls(np.array([x, y]), centres)
+        ok = ~self.crosses_walls(np.array([x, y]), centres)
         if not ok.any():
             return None
         i = int(np.flatnonzero(ok)[d[ok].argmin()])
         return (int(sub[i, 0]), int(sub[i, 1]))
 
-    def _crosses_walls(self, a: np.ndarray, bs: np.ndarray) -> np.ndarray:
+    def crosses_walls(self, a: np.ndarray, bs: np.ndarray) -> np.ndarray:
         """For each point of ``bs`` (N, 2): does the segment from ``a`` cross a wall of the map (2-D)?"""
         walls = [b for b in self.map.boxes if b.category == "wall" and b.lo[2] < 0.5]
         if not walls:
@@ -412,8 +413,14 @@ class TestbotSim:
         tmax = np.maximum(t1, t2).min(axis=2)
         return ((tmax >= np.maximum(tmin, 0.0)) & (tmin <= 1.0)).any(axis=0)
 
-    def _plan(self, start: tuple[float, float], goal: tuple[float, float]) -> list[tuple[float, float]] | None:
-        """Waypoints (map, m) from ``start`` to ``goal`` over the navigable grid, or None when unreachable."""
+    def plan(self, start: tuple[float, float], goal: tuple[float, float]) -> list[tuple[float, float]] | None:
+        """Waypoints (map, m) from ``start`` to ``goal`` over the robot's map (its navigable grid; a goal
+        off the floor ends on free floor within ``goal_snap``), or None when there is no way."""
+        route = self._route(start, goal)
+        return route[0] if route else None
+
+    def _route(self, start: tuple[float, float], goal: tuple[float, float]) -> tuple[list, np.ndarray] | None:
+        """(waypoints, cost to go per cell) or None; the cost is metres weighted up near obstacles."""
         from embodied_mem.mapping3d.navgrid import geodesic
 
         w = self.map
@@ -424,7 +431,6 @@ class TestbotSim:
         dist = geodesic(w.navigable, [g], cost=self._cost)
         if not math.isfinite(dist[s]):
             return None
-        self._dist = dist * w.nav_resolution
         cells = [s]
         P = w.navigable
         H, W = P.shape
@@ -445,7 +451,8 @@ class TestbotSim:
             cur = best
         pts = [w.nav_center(r, c) for r, c in cells]
         pts[-1] = goal if w.is_navigable(*goal) else pts[-1]
-        return self._shortcut([tuple(start)] + pts[1:] if len(pts) > 1 else [tuple(start), pts[0]])
+        path = self._shortcut([tuple(start)] + pts[1:] if len(pts) > 1 else [tuple(start), pts[0]])
+        return path, dist * w.nav_resolution
 
     def _clear(self, a: tuple[float, float], b: tuple[float, float]) -> bool:
         w = self.map
@@ -578,7 +585,7 @@ class TestbotSim:
             self._odom_twist = (0.0, 0.0)
         out += self._pose_messages()
         k = self.step_index
-        for rate, make in ((c.scan_rate, self._scan), (c.detection_rate, self._detections), (c.image_rate, self._images)):
+        for rate, make in ((c.scan_rate, self.scan_message), (c.detection_rate, self.detections_message), (c.image_rate, self._images)):
             if rate > 0 and k % max(1, round(1.0 / (rate * c.dt))) == 0:
                 out += make()
         if self._goal_changed:
@@ -588,7 +595,7 @@ class TestbotSim:
         return out
 
     def _remaining(self) -> float:
-        """Path length (m) from the robot to the goal over the map (straight line off the map)."""
+        """Cost to go (metres, weighted up near obstacles) from the robot to the goal (straight line off the map)."""
         r, c = self.map.nav_cell(*self.pose[:2])
         d = self._dist
         if d is not None and 0 <= r < d.shape[0] and 0 <= c < d.shape[1] and math.isfinite(d[r, c]):
@@ -596,7 +603,7 @@ class TestbotSim:
         return math.dist(self.pose[:2], self._path[-1]) if self._path else math.inf
 
     def _check_progress(self) -> None:
-        """Progress is the path still to go shrinking by 0.1 m; none for ``stuck_timeout`` s: aborted
+        """Progress is the cost to go shrinking by 0.1; none for ``stuck_timeout`` s: aborted
         (one replan half-way). Sliding to and fro along an obstacle is no progress."""
         t0, best = self._progress
         left = self._remaining()
@@ -605,9 +612,9 @@ class TestbotSim:
             return
         if self.t - t0 >= self.config.stuck_timeout / 2 and not self._replanned and self.goal.goal:
             self._replanned = True
-            path = self._plan(self.pose[:2], self.goal.goal[:2])
-            if path is not None:
-                self._path, self._path_i = path, 1
+            route = self._route(self.pose[:2], self.goal.goal[:2])
+            if route is not None:
+                (self._path, self._dist), self._path_i = route, 1
         if self.t - t0 >= self.config.stuck_timeout:
             self._finish("aborted", f"no progress for {self.config.stuck_timeout:g} s")
             self.v = self.w = 0.0
@@ -638,7 +645,8 @@ class TestbotSim:
         q.x, q.y, q.z, q.w = -0.5, 0.5, -0.5, 0.5
         return msg
 
-    def _scan(self) -> list[tuple[str, str, Any]]:
+    def scan_message(self) -> list[tuple[str, str, Any]]:
+        """``/scan`` now: 360° LaserScan in ``laser`` (ray-cast at ``scan_height``, +inf beyond ``scan_range``)."""
         c = self.config
         x, y, yaw = self.pose
         inc = 2 * math.pi / c.scan_rays
@@ -683,7 +691,8 @@ class TestbotSim:
                 out.append((box, int(counts[i]), d))
         return out
 
-    def _detections(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[str, str, Any]]:
+    def detections_message(self, image: dict[str, np.ndarray] | None = None) -> list[tuple[str, str, Any]]:
+        """``/detections`` now: a Detection3DArray in ``camera_link`` of ``visible_objects`` (box centres)."""
         c, f = self.config, self.config.frames
         R = self.camera_rotation()
         eye = np.array([self.pose[0], self.pose[1], c.camera_z])

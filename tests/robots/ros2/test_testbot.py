@@ -16,7 +16,6 @@ pytest.importorskip("open3d")
 pytest.importorskip("rosbags")
 
 from embodied_mem.robots.ros2.testbot import TestbotConfig, TestbotSim, load_world  # noqa: E402
-from embodied_mem.robots.ros2.testbot.sim import _compose  # noqa: E402
 from embodied_mem.robots.ros2.types import typestore  # noqa: E402
 
 SEED = 3
@@ -25,6 +24,12 @@ SEED = 3
 @pytest.fixture(scope="module")
 def world():
     return load_world("indoor3d", SEED)
+
+
+def compose(a, b):
+    """Planar pose a ∘ b (b in a's frame)."""
+    c, s = math.cos(a[2]), math.sin(a[2])
+    return (a[0] + c * b[0] - s * b[1], a[1] + s * b[0] + c * b[1], a[2] + b[2])
 
 
 def run_until_done(sim, max_steps=4000, on_step=None):
@@ -105,7 +110,7 @@ def test_goal_at_an_object_ends_on_free_floor_in_front_of_it_and_sees_it():
     turned towards it, the robot's camera shows the object unless it is above the camera's view."""
     world8 = load_world("indoor3d", 8)
     sim = TestbotSim(TestbotConfig(world_seed=8), world=world8)
-    walls = sim._crosses_walls
+    walls = sim.crosses_walls
     for obj in world8.objects("object"):
         g = sim.set_goal(*obj.center[:2])
         assert g.state == "active", (obj.category, g)
@@ -175,7 +180,7 @@ def test_odometry_drifts_but_map_odom_base_link_is_the_true_pose(world):
     msgs = run_until_done(sim)
     assert sim.goal.state == "succeeded"
     # odometry alone (started at the odom origin, placed at the start pose) is off by drift
-    dead = _compose(start, sim.odom)
+    dead = compose(start, sim.odom)
     assert math.dist(dead[:2], sim.pose[:2]) > 0.02
     # TF: map -> odom (the localiser's correction) ∘ odom -> base_link = the true pose
     tf = [m for t, _, m in msgs if t == "/tf"][-1].transforms
@@ -185,7 +190,7 @@ def test_odometry_drifts_but_map_odom_base_link_is_the_true_pose(world):
         q = tr.transform.rotation
         return (tr.transform.translation.x, tr.transform.translation.y, 2 * math.atan2(q.z, q.w))
 
-    chained = _compose(pose2d(tf[0]), pose2d(tf[1]))
+    chained = compose(pose2d(tf[0]), pose2d(tf[1]))
     assert chained[:2] == pytest.approx(sim.pose[:2], abs=1e-9)
     odom = [m for t, _, m in msgs if t == "/odom"][-1]
     assert (odom.header.frame_id, odom.child_frame_id) == ("odom", "base_link")
@@ -231,7 +236,7 @@ def test_detections_are_only_what_the_camera_sees(world):
     for i in rng.choice(len(cells), 150, replace=False):
         x, y = world.nav_center(*cells[i])
         sim.pose = (x, y, float(rng.uniform(-math.pi, math.pi)))
-        (_, _, msg), = sim._detections()
+        (_, _, msg), = sim.detections_message()
         assert msg.header.frame_id == "camera_link"
         labels = set()
         eye = np.array([x, y, c.camera_z])
@@ -299,7 +304,7 @@ def test_closed_door_on_the_way_the_robot_gets_stuck_there_and_gives_up(world):
     centres = np.array([world.nav_center(r, c) for r, c in free])
     for room in world.rooms:
         gx, gy = centres[np.hypot(*(centres - ((room.xmin + room.xmax) / 2, (room.ymin + room.ymax) / 2)).T).argmin()]
-        path = sim._plan(start[:2], (gx, gy))
+        path = sim.plan(start[:2], (gx, gy))
         pts = np.concatenate([np.linspace(a, b, 50) for a, b in zip(path, path[1:])])
         near = [i for i, (dx, dy, _) in enumerate(world.doors) if np.hypot(*(pts - (dx, dy)).T).min() < 0.3]
         if len(near) == 1:
@@ -316,7 +321,7 @@ def test_closed_door_on_the_way_the_robot_gets_stuck_there_and_gives_up(world):
     assert len({side(x, y) for x, y, _ in poses} - {0}) == 1  # never passed the door
     assert math.dist(sim.pose[:2], (dx, dy)) < DOOR_WIDTH + 0.5  # stopped at the door
     # the laser sees the door: a ray towards it ends there, not in the room behind
-    (_, _, scan), = sim._scan()
+    (_, _, scan), = sim.scan_message()
     bearing = math.atan2(dy - sim.pose[1], dx - sim.pose[0]) - sim.pose[2]
     i = int(round(((bearing + math.pi) % (2 * math.pi)) / scan.angle_increment)) % len(scan.ranges)
     assert scan.ranges[i] <= math.dist(sim.pose[:2], (dx, dy)) + 0.2
