@@ -194,6 +194,7 @@ class RobotTaskRunner:
                 self._request(self.pending.popleft())
             a = self.active
             if a is None:
+                self._sighting_at = None  # a sighting with no task running is no cause of a later goal
                 return
             mem = self.bridge.memory
             now, pose = mem.now, mem.spatial.pose()

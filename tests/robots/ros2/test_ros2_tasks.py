@@ -314,3 +314,21 @@ def test_the_rclpy_transport_carries_the_same_skills_on_the_contract_fake():
         assert math.dist((robot.x, robot.y), (4.0, 1.0)) <= 1.3
         assert bridge.transport.publishers["goal"].sent  # the goal went out through the node
         runner.detach()
+
+
+def test_find_sweeps_known_places_when_no_frontier_is_left():
+    # a short-sighted camera (1.5 m); the ball is put down after the room is mapped, away from where
+    # the robot stands: no belief, no frontier; the robot looks around at the places it knows
+    robot = DrivenRobot(objects={}, x=1.0, y=1.0, camera_range=1.5, width=8.0, height=6.0)
+    rig = Rig(robot)
+    try:
+        for goal in ((7.0, 1.0), (7.0, 4.5), (1.0, 1.0)):  # a first walk: the map, and places along it
+            robot.goal(M.pose_stamped(0, *goal))
+            rig.run(20, until_idle=False)
+        robot.objects["ball"] = (4.5, 5.0, 0.1)
+        st = rig.task({"task": "find", "label": "ball"}, max_s=400)
+        assert st["state"] == "succeeded", st
+        subgoals = [s["subgoal"] for s in rig.statuses]
+        assert any(sg and sg.startswith("navigate place:") for sg in subgoals), set(subgoals)
+    finally:
+        rig.close()

@@ -18,6 +18,7 @@ class RobotConfig:
     frontier_clearance: float = 0.3  # frontier cells this close to a blocked cell are no goals
     frontier_window: float = 30.0  # m: frontiers are looked for in this square around the robot
     look_at_frontiers: bool = True  # look around (a full turn) after reaching each frontier
+    sweep_radius: float = 1.5  # find, once no frontier is left: places farther than this from every look-around are visited
     turn_speed: float = 1.0  # rad/s of the look-around turn
     patrol_places: int = 8  # places a patrol visits (those checked longest ago)
     task_timeout: float = 600.0  # s: a task still running this long is reported failed
@@ -25,7 +26,7 @@ class RobotConfig:
 
     def __post_init__(self) -> None:
         for name in ("goal_tolerance", "reach", "approach", "frontier_tolerance", "turn_speed", "task_timeout",
-                     "place_size"):
+                     "place_size", "sweep_radius"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
                 raise ValueError(f"agent.robot.{name} must be a number > 0, got {v!r}")

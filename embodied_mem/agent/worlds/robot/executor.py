@@ -13,8 +13,9 @@
 - ``explore``: navigate to the nearest frontier, else turn.
 
 Progress (the critic's input, all from the robot's own feedback): the distance still to go (the
-navigator's, or the straight line), the turn made so far while looking around (busy), waiting and
-reporting (busy). A robot whose odometry does not move makes no progress: the critic says
+navigator's, or the straight line), driving on along a route (odometry moving 0.5 m, within 3× the
+straight line + 5 m of travel per goal: a detour around walls is not a stall), the turn made so far
+while looking around, waiting and reporting (busy). A robot whose odometry does not move makes no progress: the critic says
 ``stalled`` after ``critic.stall_steps`` seconds. Positions reach the critic in ``place_size`` m
 squares, so oscillation between few squares is a ``loop``.
 """
@@ -56,6 +57,8 @@ class RobotExecutor:
         self.t0: float | None = None
         self.reported = False
         self.aborts_at_start = 0
+        self.anchor: tuple[float, float] | None = None  # where the robot was when it last drove on 0.5 m
+        self.travel = self.budget = 0.0
 
     def forget(self) -> None:
         pass
@@ -63,6 +66,8 @@ class RobotExecutor:
     def begin(self, subgoal: Subgoal) -> None:
         self.current = subgoal
         self.goal, self.obj, self.turned, self.last_yaw, self.t0, self.reported = None, None, 0.0, None, None, False
+        self.anchor = None
+        self.travel = self.budget = 0.0
 
     def stop(self, subgoal: Subgoal | None, reason: str) -> None:
         self.goal, self.obj = None, None
@@ -200,10 +205,22 @@ class RobotExecutor:
         kind = subgoal.kind
         if kind in ("navigate", "explore") and self.goal is not None:
             nav = state.nav
-            dist = nav.distance if (nav.distance is not None and nav.goal is not None and
-                                    math.hypot(nav.goal[0] - self.goal[0], nav.goal[1] - self.goal[1]) < 0.05) \
-                else math.hypot(self.goal[0] - x, self.goal[1] - y)
-            return Progress(t=state.t, position=cell, target_distance=round(dist / 0.1) * 0.1)  # 10 cm steps: jitter is no progress
+            own = nav.distance is not None and nav.goal is not None and \
+                math.hypot(nav.goal[0] - self.goal[0], nav.goal[1] - self.goal[1]) < 0.05 and nav.state != "succeeded"
+            straight = math.hypot(self.goal[0] - x, self.goal[1] - y)
+            dist = nav.distance if own and nav.distance is not None else straight
+            # a route around walls first leads away from the goal: with only the straight line to go by
+            # (/goal_pose), driving on (0.5 m from the last mark) counts as progress, within a travel
+            # budget of 3x the straight line + 5 m; a robot that stops, or drives on past it, stalls
+            moving = False
+            if self.anchor is None:
+                self.anchor, self.travel, self.budget = (x, y), 0.0, 3 * straight + 5.0
+            elif math.hypot(x - self.anchor[0], y - self.anchor[1]) >= 0.5:
+                self.travel += math.hypot(x - self.anchor[0], y - self.anchor[1])
+                self.anchor = (x, y)
+                moving = self.travel <= self.budget
+            return Progress(t=state.t, position=cell, target_distance=round(dist / 0.1) * 0.1,  # 10 cm: jitter is none
+                            busy=moving)
         if kind == "look_around":
             # progress is the turn made so far (as a falling distance): a robot that does not turn stalls
             return Progress(t=state.t, position=cell, target_distance=round(2 * math.pi - self.turned, 2))

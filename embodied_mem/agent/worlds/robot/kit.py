@@ -1,6 +1,10 @@
 """The robot ``WorldKit``: the roles of a ROS 2 robot on the shared ``AgentLoop`` (see the package
 docstring). The robot transport describes the robot as ``EnvDescription(world="robot", labels=...)``
-(labels: the detector's vocabulary when known, else empty: any label)."""
+(labels: the detector's vocabulary when known, else empty: any label).
+
+``world_model(memory)`` takes no config (the ``WorldKit`` protocol): ``KIT.configured(config)``
+returns a kit whose world models read ``config.robot`` (the robot task runner builds its loop with
+it); the registered ``KIT`` uses ``RobotConfig()`` defaults there."""
 
 from __future__ import annotations
 

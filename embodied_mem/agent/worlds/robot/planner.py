@@ -8,7 +8,9 @@ up on it (its target put aside), then asks again, so each plan is read off memor
 - ``find L``: seen during this task -> drive next to it and report success. Otherwise believed
   places by recency, then places it was seen before (drive there, look around; a place looked at
   without seeing L is checked),
-  then frontiers of the occupancy map (drive, look around), until L is seen; nothing left: failure.
+  then frontiers of the occupancy map (drive, look around), then every known place not looked
+  from during the task (nearest first: objects hidden from where the robot passed), until L is
+  seen; nothing left: failure.
   With nothing known at the start, look around first.
 - ``patrol``: visit the places checked longest ago (``patrol_places`` of them), look around at
   each, then report what changed since the patrol began (objects new, gone or moved).
@@ -136,7 +138,14 @@ class RobotPlanner:
         if f is not None:
             plan = [_go("frontier", f, goal)]
             return plan + ([Subgoal("look_around", label, goal=goal)] if cfg.look_at_frontiers else [])
-        return [_report(f"did not find {label}: no believed place or frontier left", "failed", goal)]
+        # everything mapped, and still not seen (hidden from where the robot passed, or too small to
+        # detect from afar): look around at every known place not looked from during this task, nearest first
+        for p in sorted(world.places_by_age(), key=lambda p: math.dist(pos, p.position[:2])):
+            if world.looked_near(p.position[:2], cfg.sweep_radius, start) or \
+                    world.visited_near(p.position[:2], 0.5, start):
+                continue
+            return [_go(p.id, p.position, goal, place=True), Subgoal("look_around", label, goal=goal)]
+        return [_report(f"did not find {label}: no believed place, frontier or unchecked place left", "failed", goal)]
 
     def _patrol(self, pos: tuple[float, float], start: float, world: Any, goal: str) -> list[Subgoal]:
         cfg = self.cfg
