@@ -290,9 +290,7 @@ def write_report(res: dict) -> None:
         f"before) to {f(pr['goto_spl_memory'] / pr['goto_spl_memoryless'], 1)}× (repeated requests) the memoryless "
         f"robot's, and it is {f(pr['seen_time_memoryless'] / pr['seen_time_memory'], 1)}× faster. Wall-clock "
         "latencies (decision, percept → goal) are disturbed by other jobs on the 2 cores; their p50 is the loop's "
-        "own cost. The memory robot's percept → goal p99 (seconds) is a measurement artefact of this run: a "
-        "sighting made while the robot was sent to the next start point (no task running) was counted until the "
-        "next task's first goal; the runner no longer counts those.",
+        "own cost (sightings made between tasks, while the robot is sent to the next start point, are not counted).",
         "",
         "Per task (memory robot | memoryless robot): kind, label, success, simulated s, path m / shortest m, SPL.",
         "",
