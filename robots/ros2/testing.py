@@ -40,7 +40,7 @@ import numpy as np
 from . import messages as M
 
 __all__ = ["SimulatedRobot", "DrivenRobot", "write_bag", "copy_recording", "convert_recording", "play_over_dds",
-           "FakeRclpy"]
+           "ask_memory", "FakeRclpy"]
 
 
 @dataclass
@@ -391,6 +391,25 @@ def convert_recording(src: str | Path, dst: str | Path, topics: Sequence[str] | 
     dst = Path(dst)
     convert([Path(src)], dst, "sqlite3", 8, None, "file", typestore(), None, [], list(topics or []), [], [])
     return dst
+
+
+def ask_memory(peer: Any, req: dict[str, Any], timeout: float = 10.0) -> dict[str, Any]:
+    """Send a query on ``/memory/query`` through a ``DdsPeer`` until its answer (matched by ``id``)
+    arrives on ``/memory/answer``; re-sent every second, since the first ones may race discovery.
+    Raises ``TimeoutError`` after ``timeout`` wall seconds."""
+    import json
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        peer.publish("/memory/query", M.string(json.dumps(req)), "std_msgs/msg/String")
+        t_send = time.monotonic()
+        while time.monotonic() - t_send < 1.0:
+            for s in peer.read("/memory/answer"):
+                a = json.loads(s.data)
+                if a.get("id") == req["id"]:
+                    return a
+            time.sleep(0.01)
+    raise TimeoutError(f"no answer to {req} within {timeout} s")
 
 
 def play_over_dds(robot: SimulatedRobot, duration: float, speed: float = 1.0, domain_id: int = 0,

@@ -6,7 +6,6 @@ names and decodes its answers. Runs in a private network namespace (see tests/co
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -19,8 +18,9 @@ pytest.importorskip("cyclonedds")
 pytest.importorskip("rosbags")
 
 from embodied_mem.robots.ros2 import messages as M  # noqa: E402
-from embodied_mem.robots.ros2.dds import LOOPBACK_URI, DdsPeer, dds_topic  # noqa: E402
+from embodied_mem.robots.ros2.dds import DdsPeer, dds_topic  # noqa: E402
 from embodied_mem.robots.ros2.testing import SimulatedRobot  # noqa: E402
+from embodied_mem.robots.ros2.testing import ask_memory as ask  # noqa: E402
 
 pytestmark = pytest.mark.netns
 
@@ -32,27 +32,6 @@ ROBOT_CODE = (
     f"print(json.dumps(play_over_dds(SimulatedRobot(), {PLAY}, speed=3.0, "
     "wait_for=('/odom', '/tf', '/detections', '/tf_static'))))"
 )
-
-
-@pytest.fixture
-def dds_env(monkeypatch):
-    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_URI)
-    return {**os.environ, "CYCLONEDDS_URI": LOOPBACK_URI}
-
-
-def ask(peer, req, timeout=10.0):
-    """Send a query until its answer (matched by id) arrives: the first ones may race discovery."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        peer.publish("/memory/query", M.string(json.dumps(req)), "std_msgs/msg/String")
-        t_send = time.monotonic()
-        while time.monotonic() - t_send < 1.0:
-            for s in peer.read("/memory/answer"):
-                a = json.loads(s.data)
-                if a.get("id") == req["id"]:
-                    return a
-            time.sleep(0.01)
-    raise TimeoutError(f"no answer to {req} within {timeout} s")
 
 
 def test_live_bridge_over_dds_with_independent_peers(tmp_path, dds_env):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -25,7 +24,7 @@ pytest.importorskip("open3d")
 
 from embodied_mem.robots.ros2 import messages as M  # noqa: E402
 from embodied_mem.robots.ros2.bridge import Ros2Bridge  # noqa: E402
-from embodied_mem.robots.ros2.dds import LOOPBACK_URI, DdsPeer  # noqa: E402
+from embodied_mem.robots.ros2.dds import DdsPeer  # noqa: E402
 from embodied_mem.robots.ros2.task_runner import RobotTaskRunner  # noqa: E402
 from embodied_mem.robots.ros2.testbot import TestbotConfig, TestbotSim  # noqa: E402
 
@@ -34,12 +33,6 @@ pytestmark = pytest.mark.netns
 BIN = Path(sys.executable).parent
 SEED = 3
 RATE = "8"  # simulated seconds per wall second
-
-
-@pytest.fixture
-def dds_env(monkeypatch):
-    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_URI)
-    return {**os.environ, "CYCLONEDDS_URI": LOOPBACK_URI}
 
 
 @pytest.fixture(scope="module")

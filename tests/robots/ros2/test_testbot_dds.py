@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -22,19 +21,14 @@ pytest.importorskip("rosbags")
 pytest.importorskip("open3d")
 
 from embodied_mem.robots.ros2 import messages as M  # noqa: E402
-from embodied_mem.robots.ros2.dds import LOOPBACK_URI, DdsPeer  # noqa: E402
+from embodied_mem.robots.ros2.dds import DdsPeer  # noqa: E402
 from embodied_mem.robots.ros2.testbot import TestbotConfig, TestbotSim  # noqa: E402
+from embodied_mem.robots.ros2.testing import ask_memory as ask  # noqa: E402
 
 pytestmark = pytest.mark.netns
 
 BIN = Path(sys.executable).parent
 SEED = 3
-
-
-@pytest.fixture
-def dds_env(monkeypatch):
-    monkeypatch.setenv("CYCLONEDDS_URI", LOOPBACK_URI)
-    return {**os.environ, "CYCLONEDDS_URI": LOOPBACK_URI}
 
 
 @pytest.fixture(scope="module")
@@ -152,20 +146,6 @@ def test_goal_reached_and_unreachable_goal_makes_no_progress_over_dds(dds_env, t
     assert summary["goal"]["state"] == "rejected" and "NaN" in summary["goal"]["reason"]
     assert summary["commands"] == {"goal_pose": 3, "doors": 1} and summary["ignored"] == {"doors": 1}
     assert math.dist(summary["pose"][:2], (gx, gy)) <= 0.16
-
-
-def ask(peer, req, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        peer.publish("/memory/query", M.string(json.dumps(req)), "std_msgs/msg/String")
-        t_send = time.monotonic()
-        while time.monotonic() - t_send < 1.0:
-            for s in peer.read("/memory/answer"):
-                a = json.loads(s.data)
-                if a.get("id") == req["id"]:
-                    return a
-            time.sleep(0.01)
-    raise TimeoutError(f"no answer to {req} within {timeout} s")
 
 
 def wait_status(peer, goal_id, timeout=60.0):
