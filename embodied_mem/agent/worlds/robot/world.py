@@ -30,6 +30,7 @@ class RobotWorld:
         self.sp = sp if sp is not None and getattr(sp, "enabled", False) else None
         self.config = config
         self.aside: dict[tuple[str, Hashable], float] = {}
+        self.strikes: dict[tuple[str, Hashable], int] = {}  # how often each target was put aside
         self.t = 0.0
         self.pose: tuple[float, float, float] | None = None
         self.looked: list[tuple[float, float, float]] = []  # (x, y, t) where a look-around finished
@@ -43,10 +44,16 @@ class RobotWorld:
         self.pose = state.pose
 
     def put_aside(self, label: str, where: Hashable, until: float) -> None:
-        self.aside[(label, where)] = float(until)
+        """Skip ``label`` at ``where`` until ``until`` (seconds); a target the critic gives up on a
+        second time stays aside for good (until ``forget``), so an unreachable place ends the task
+        instead of being retried each time its time-out runs out."""
+        k = (label, where)
+        self.strikes[k] = self.strikes.get(k, 0) + 1
+        self.aside[k] = math.inf if self.strikes[k] >= 2 else float(until)
 
     def forget(self) -> None:
         self.aside.clear()
+        self.strikes.clear()
         self.looked.clear()
         self.visited.clear()
 
