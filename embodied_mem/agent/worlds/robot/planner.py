@@ -5,7 +5,8 @@ up on it (its target put aside), then asks again, so each plan is read off memor
 - ``goto L``: drive next to where L was last seen (the most recent belief not put aside; with none,
   the most recent place memory stopped believing in: a detector misses things), then report
   success; never seen (or every such place put aside): report failure.
-- ``find L``: seen during this task -> drive next to it and report success. Otherwise believed
+- ``find L``: seen during this task -> drive next to it and report success. Otherwise (after a
+  look around where the task starts, ``look_first``) believed
   places by recency, then places it was seen before (drive there, look around; a place looked at
   without seeing L is checked),
   then frontiers of the occupancy map (drive, look around), then every known place not looked
@@ -125,6 +126,10 @@ class RobotPlanner:
             if math.dist(pos, loc.position[:2]) <= cfg.reach:
                 return [_report(text, "succeeded", goal)]
             return [_go(label, loc.position, goal), _report(text, "succeeded", goal)]
+        if cfg.look_first and not world.looked_since(start):
+            # a full turn where the task starts costs no path: it shows an instance nearer than the one
+            # memory knows, one put somewhere new, or (never seen) one beside the robot
+            return [Subgoal("look_around", label, goal=goal)]
         for loc in world.last_seen_places(label):  # believed places, most recently seen first, then past ones
             if world.looked_near(loc.position[:2], cfg.reach + 0.5, start):
                 continue  # looked around there during this task and did not see it

@@ -14,13 +14,28 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["RobotWorld", "key"]
+__all__ = ["RobotWorld", "key", "near"]
 
 SQUARE = 0.5  # m: the size of the squares targets are put aside by and frontiers are grouped in
 
 
 def key(xy: tuple[float, float], size: float = SQUARE) -> tuple[int, int]:
     return (math.floor(xy[0] / size), math.floor(xy[1] / size))
+
+
+def near(mask: Any, r: int) -> Any:
+    """Cells of a 2-D bool grid with a True cell within ``r`` cells (a square box; box filter over
+    an integral image); all False for ``r`` = 0."""
+    import numpy as np
+
+    if r <= 0:
+        return np.zeros_like(mask, dtype=bool)
+    ii = np.pad(mask.astype(np.int32), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    h, w = mask.shape
+    ys, xs = np.arange(h), np.arange(w)
+    y0, y1 = np.clip(ys - r, 0, h), np.clip(ys + r + 1, 0, h)
+    x0, x1 = np.clip(xs - r, 0, w), np.clip(xs + r + 1, 0, w)
+    return (ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]) > 0
 
 
 class RobotWorld:
@@ -69,6 +84,10 @@ class RobotWorld:
 
     def looked_near(self, xy: tuple[float, float], radius: float, since: float) -> bool:
         return any(t >= since and math.hypot(x - xy[0], y - xy[1]) <= radius for x, y, t in self.looked)
+
+    def looked_since(self, since: float) -> bool:
+        """Whether a look-around finished at or after ``since`` (seconds)."""
+        return any(t >= since for _, _, t in self.looked)
 
     def visited_near(self, xy: tuple[float, float], radius: float, since: float) -> bool:
         return any(t >= since and math.hypot(x - xy[0], y - xy[1]) <= radius for x, y, t in self.visited)
@@ -158,16 +177,7 @@ class RobotWorld:
         edge[:-1, :] |= unknown[1:, :]
         edge[:, 1:] |= unknown[:, :-1]
         edge[:, :-1] |= unknown[:, 1:]
-        r = max(0, int(math.ceil(cfg.frontier_clearance / cs)))
-        if r:  # blocked cells within r cells (box filter over an integral image)
-            ii = np.pad(blocked.astype(np.int32), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
-            h, w = blocked.shape
-            ys, xs = np.arange(h), np.arange(w)
-            y0, y1 = np.clip(ys - r, 0, h), np.clip(ys + r + 1, 0, h)
-            x0, x1 = np.clip(xs - r, 0, w), np.clip(xs + r + 1, 0, w)
-            near_wall = (ii[y1][:, x1] - ii[y0][:, x1] - ii[y1][:, x0] + ii[y0][:, x0]) > 0
-        else:
-            near_wall = np.zeros_like(free)
+        near_wall = near(blocked, max(0, int(math.ceil(cfg.frontier_clearance / cs))))
         rows, cols = np.nonzero(free & edge & ~near_wall)
         return np.stack([(cols + ix0) * cs, (rows + iy0) * cs], axis=1)
 
@@ -180,26 +190,36 @@ class RobotWorld:
         return places
 
     def approach_goal(self, obj: tuple[float, float], robot: tuple[float, float]) -> tuple[float, float, float]:
-        """A goal pose next to the object at ``obj``: the known free cell about ``approach`` m from it
-        nearest the robot (else the point ``approach`` m from it towards the robot), facing it."""
-        a = self.config.approach
+        """A goal pose next to the object at ``obj``, facing it: the known free cell between
+        ``approach`` - 0.25 m and ``reach`` - 0.15 m from it, at least ``approach_clearance`` m from
+        every blocked cell of the occupancy map (a robot fits there: a cell beside a cabinet or under
+        a table edge is free to the laser but not to the wheels), nearest the robot; without such a
+        cell the nearest free one in that ring; else the point ``approach`` m from the object towards
+        the robot."""
+        cfg = self.config
+        a = float(cfg.approach)
+        lo_r, hi_r = max(0.2, a - 0.25), max(a + 0.1, float(cfg.reach) - 0.15)
         best = None
         if self.sp is not None:
+            import numpy as np
+
             cs = float(self.sp.config.cell_size)
-            r = int(math.ceil((a + 0.25) / cs))
+            clear = float(getattr(cfg, "approach_clearance", 0.3))
+            rc = max(0, int(math.ceil(clear / cs)))
+            r = int(math.ceil(hi_r / cs)) + 1
             ox, oy = self.sp.cell_of((obj[0], obj[1], 0.0))
-            best_d = math.inf
-            for ix in range(ox - r, ox + r + 1, max(1, int(0.1 / cs))):
-                for iy in range(oy - r, oy + r + 1, max(1, int(0.1 / cs))):
-                    x, y = ix * cs, iy * cs
-                    d_obj = math.hypot(x - obj[0], y - obj[1])
-                    if not a - 0.25 <= d_obj <= a + 0.25:
-                        continue
-                    if self.sp.occupancy((x, y, 0.0)) != "free":
-                        continue
-                    d = math.hypot(x - robot[0], y - robot[1])
-                    if d < best_d:
-                        best, best_d = (x, y), d
+            g, (ix0, iy0) = self.sp.occupancy_grid(window=(ox - r - rc, oy - r - rc, ox + r + rc, oy + r + rc))
+            free, blocked = g == 1, g == 2
+            ys, xs = np.mgrid[0:g.shape[0], 0:g.shape[1]]
+            X, Y = (xs + ix0) * cs, (ys + iy0) * cs
+            d_obj = np.hypot(X - obj[0], Y - obj[1])
+            ring = free & (d_obj >= lo_r) & (d_obj <= hi_r)
+            d_rob = np.hypot(X - robot[0], Y - robot[1])
+            for cand in (ring & ~near(blocked, rc), ring):
+                if cand.any():
+                    i = np.flatnonzero(cand.ravel())[int(np.argmin(d_rob.ravel()[cand.ravel()]))]
+                    best = (float(X.ravel()[i]), float(Y.ravel()[i]))
+                    break
         if best is None:
             d = math.hypot(robot[0] - obj[0], robot[1] - obj[1])
             if d <= a:

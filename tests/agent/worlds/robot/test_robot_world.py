@@ -82,7 +82,7 @@ def test_goto_drives_next_to_the_last_seen_place_and_an_unreachable_one_is_put_a
 def test_find_goes_to_believed_places_by_recency_then_reports_when_seen():
     mem = Memory()
     mem.observe(Percept(t=1.0, pose=Pose(0, 0, 0, 0), sightings=[Sighting("keys", (3.0, 0.0, 0.0))], source="r"))
-    loop = _loop(mem, "find keys")
+    loop = _loop(mem, "find keys", {"robot": {"look_first": False}})
     task = {"kind": "find", "label": "keys", "start": 5.0}
     a = loop.act(obs(5.0, 0, 0, task=task), {})
     assert a["op"] == "navigate" and loop.subgoal == Subgoal("navigate", "keys", goal="find keys",
@@ -90,3 +90,51 @@ def test_find_goes_to_believed_places_by_recency_then_reports_when_seen():
     mem.observe(Percept(t=6.0, pose=Pose(2.5, 0, 0, 0), sightings=[Sighting("keys", (3.0, 0.0, 0.0))], source="r"))
     a = loop.act(obs(6.0, 2.5, 0, task=task), {})
     assert a["op"] == "report" and a["outcome"] == "succeeded" and "found keys" in a["text"]
+
+
+def _turn(loop, task, t, x, y, mem=None, sighting=None):
+    """Feed a full turn in place (0.5 rad per 0.5 s); ``sighting`` is seen half way round."""
+    yaw = 0.0
+    for i in range(14):
+        t, yaw = t + 0.5, yaw + 0.5
+        if sighting is not None and i == 6:
+            mem.observe(Percept(t=t, pose=Pose(x, y, 0, yaw), sightings=[sighting], source="r"))
+        a = loop.act(obs(t, x, y, yaw=math.remainder(yaw, 2 * math.pi), task=task), {})
+        if a["op"] != "rotate":
+            return a, t
+    return a, t
+
+
+def test_find_looks_around_where_it_starts_before_driving_to_a_far_belief():
+    # keys believed 8 m away; a second one lies behind the robot and shows during the first turn
+    mem = Memory()
+    mem.observe(Percept(t=1.0, pose=Pose(0, 0, 0, 0), sightings=[Sighting("keys", (8.0, 0.0, 0.0))], source="r"))
+    loop = _loop(mem, "find keys")
+    task = {"kind": "find", "label": "keys", "start": 5.0}
+    assert loop.act(obs(5.0, 0, 0, task=task), {})["op"] == "rotate"  # a turn costs no path
+    a, t = _turn(loop, task, 5.0, 0, 0, mem, Sighting("keys", (-2.0, 0.0, 0.0)))
+    assert a["op"] == "navigate" and math.dist((a["x"], a["y"]), (-2.0, 0.0)) < 1.0  # the nearer one it saw
+    # nothing seen during the turn: it drives to the belief
+    mem2 = Memory()
+    mem2.observe(Percept(t=1.0, pose=Pose(0, 0, 0, 0), sightings=[Sighting("keys", (8.0, 0.0, 0.0))], source="r"))
+    loop2 = _loop(mem2, "find keys")
+    a, _ = _turn(loop2, task, 5.0, 0, 0)
+    assert a["op"] == "navigate" and math.dist((a["x"], a["y"]), (8.0, 0.0)) < 1.0
+
+
+def test_the_goal_next_to_an_object_keeps_clear_of_what_the_laser_saw():
+    # a mug on a counter: the counter's edge (x = 1.0 .. 1.2) is blocked, floor before it free; the free
+    # cells right at the counter are no goal (the wheels do not fit): the goal keeps 0.3 m from it
+    mem = Memory({"spatial": {"cell_size": 0.1}})
+    free = [[x / 10, y / 10] for x in range(-20, 10) for y in range(-20, 21)]
+    blocked = [[x / 10, y / 10] for x in range(10, 13) for y in range(-20, 21)]
+    mem.observe(Percept(t=0, pose=Pose(-1.5, 0, 0, 0), free=free, blocked=blocked))
+    kit = world_kit("robot")
+    world = kit.world_model(mem)
+    for robot in [(-1.5, 0.0), (0.9, -3.0)]:  # in front of the counter; along its face
+        x, y, yaw = world.approach_goal((1.4, 0.0), robot)
+        assert x <= 1.0 - 0.3 + 1e-6 and math.dist((x, y), (1.4, 0.0)) <= RobotConfig().reach - 0.1
+        assert abs(math.remainder(yaw - math.atan2(-y, 1.4 - x), 2 * math.pi)) < 1e-6  # facing the mug
+    # no such floor known: the nearest free cell in the ring, else the point towards the robot
+    x, y, _ = world.approach_goal((30.0, 0.0), (-1.5, 0.0))
+    assert math.isclose(math.dist((x, y), (30.0, 0.0)), RobotConfig().approach, abs_tol=1e-6)
