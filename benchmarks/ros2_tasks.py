@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", type=int, default=11, help="tasks per world")
     ap.add_argument("--rate", type=float, default=6.0, help="simulated seconds per wall second")
     ap.add_argument("--report-only", action="store_true", help="rewrite the report from ros2_tasks.json")
+    ap.add_argument("--robots", nargs="+", choices=("memory", "memoryless"), default=["memory", "memoryless"],
+                    help="which robots to run (a check while developing: the report needs both, and is "
+                         "then not written)")
     a = ap.parse_args(argv)
     if a.report_only:
         res = json.loads((RESULTS / "ros2_tasks.json").read_text())
@@ -346,6 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         tasks = task_list(twin, sorted(objs), a.tasks, seed=w)
         runs[str(w)] = {"tasks": tasks}
         for name, lifelong in (("memory", True), ("memoryless", False)):
+            if name not in a.robots:
+                continue
             r = run_robot(w, tasks, lifelong, a.rate, twin, objs)
             runs[str(w)][name] = {k: v for k, v in r.items() if not k.endswith("_all")}
             all_recs[name] += r["tasks"]
@@ -356,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
            "worlds": a.worlds, "tasks_per_world": a.tasks, "rate": a.rate, "runs": runs,
            "summary": {k: summarize(all_recs[k], *lat[k]) for k in all_recs},
            "wall_s": time.monotonic() - t0, "load_avg": [load0[0], os.getloadavg()[0]]}
+    if len(a.robots) < 2:
+        for name in a.robots:
+            print(name, json.dumps(res["summary"][name], default=float))
+        return 0
     write_report(res)
     print((RESULTS / "ros2_tasks.md").read_text())
     return 0

@@ -14,7 +14,7 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["RobotWorld", "key", "near"]
+__all__ = ["RobotWorld", "key", "near_any"]
 
 SQUARE = 0.5  # m: the size of the squares targets are put aside by and frontiers are grouped in
 
@@ -23,7 +23,7 @@ def key(xy: tuple[float, float], size: float = SQUARE) -> tuple[int, int]:
     return (math.floor(xy[0] / size), math.floor(xy[1] / size))
 
 
-def near(mask: Any, r: int) -> Any:
+def near_any(mask: Any, r: int) -> Any:
     """Cells of a 2-D bool grid with a True cell within ``r`` cells (a square box; box filter over
     an integral image); all False for ``r`` = 0."""
     import numpy as np
@@ -177,7 +177,7 @@ class RobotWorld:
         edge[:-1, :] |= unknown[1:, :]
         edge[:, 1:] |= unknown[:, :-1]
         edge[:, :-1] |= unknown[:, 1:]
-        near_wall = near(blocked, max(0, int(math.ceil(cfg.frontier_clearance / cs))))
+        near_wall = near_any(blocked, max(0, int(math.ceil(cfg.frontier_clearance / cs))))
         rows, cols = np.nonzero(free & edge & ~near_wall)
         return np.stack([(cols + ix0) * cs, (rows + iy0) * cs], axis=1)
 
@@ -215,7 +215,7 @@ class RobotWorld:
             d_obj = np.hypot(X - obj[0], Y - obj[1])
             ring = free & (d_obj >= lo_r) & (d_obj <= hi_r)
             d_rob = np.hypot(X - robot[0], Y - robot[1])
-            for cand in (ring & ~near(blocked, rc), ring):
+            for cand in (ring & ~near_any(blocked, rc), ring):
                 if cand.any():
                     i = np.flatnonzero(cand.ravel())[int(np.argmin(d_rob.ravel()[cand.ravel()]))]
                     best = (float(X.ravel()[i]), float(Y.ravel()[i]))
