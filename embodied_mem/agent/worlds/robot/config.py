@@ -13,6 +13,7 @@ class RobotConfig:
     reach: float = 1.2  # an object counts as reached (goto, find) when the robot is this close to it
     approach: float = 0.7  # the goal next to an object: about this far from it, on known free floor
     approach_clearance: float = 0.3  # ... at least this far from blocked cells where there is such floor
+    approach_cone: float = 1.2  # rad: ... and on the side it was seen from (a wall may hide it from the other side)
     frontier_tolerance: float = 0.6  # a frontier counts as reached this close
     frontier_min_distance: float = 1.0  # frontiers nearer than this to the robot are not goals
     frontier_min_cells: int = 4  # frontier cells a 0.5 m square must hold to be a goal (noise off)
@@ -28,7 +29,7 @@ class RobotConfig:
 
     def __post_init__(self) -> None:
         for name in ("goal_tolerance", "reach", "approach", "frontier_tolerance", "turn_speed", "task_timeout",
-                     "place_size", "sweep_radius"):
+                     "place_size", "sweep_radius", "approach_cone"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
                 raise ValueError(f"agent.robot.{name} must be a number > 0, got {v!r}")

@@ -1,8 +1,8 @@
 """Robot skills: subgoal -> one structured action per decision, and the progress the critic judges.
 
 - ``navigate <target>`` (``x``, ``y`` in args; ``target`` a label, ``frontier`` or a place id):
-  an object label drives to a free spot ``approach`` m from it, facing it, and is reached within
-  ``reach`` m of the object; a frontier within ``frontier_tolerance``; anything else within
+  an object label drives to a free spot ``approach`` m from it on the side it was seen from,
+  facing it, and is reached within ``reach`` m of the object on that side (``approach_cone``); a frontier within ``frontier_tolerance``; anything else within
   ``goal_tolerance`` (or when the navigator reports the goal succeeded). Action
   ``{"op": "navigate", "x", "y", "yaw"}``. A goal the navigator aborted cannot be pursued
   (``act`` returns None): the loop puts the target aside and replans.
@@ -131,7 +131,7 @@ class RobotExecutor:
         x, y = float(x), float(y)
         if target not in (None, "frontier", "place", "pose") and not _arg(sg, "place"):
             self.obj = (x, y)
-            self.goal = world.approach_goal((x, y), pos)
+            self.goal = world.approach_goal((x, y), pos, world.seen_from(target, (x, y)))
         else:
             self.goal = (x, y, math.atan2(y - pos[1], x - pos[0]))
         return True
@@ -174,8 +174,13 @@ class RobotExecutor:
                 if subgoal.target not in (None, "frontier", "place", "pose") and not _arg(subgoal, "place"):
                     obj = (float(x), float(y))
             reached = math.hypot(goal[0] - pos[0], goal[1] - pos[1]) <= self._tolerance(subgoal)
-            if obj is not None:
-                reached = reached or math.hypot(obj[0] - pos[0], obj[1] - pos[1]) <= self.cfg.reach
+            if obj is not None and math.hypot(obj[0] - pos[0], obj[1] - pos[1]) <= self.cfg.reach:
+                # near enough, and on the goal's side of the object (within approach_cone of its
+                # bearing): within reach behind a wall is not next to it
+                side = math.atan2(goal[1] - obj[1], goal[0] - obj[0])
+                here = math.atan2(pos[1] - obj[1], pos[0] - obj[0])
+                reached = reached or not mine or \
+                    abs(math.remainder(here - side, 2 * math.pi)) <= self.cfg.approach_cone
             if mine and state.nav.state == "succeeded" and state.nav.goal is not None and \
                     math.hypot(state.nav.goal[0] - goal[0], state.nav.goal[1] - goal[1]) < 0.05:
                 reached = True

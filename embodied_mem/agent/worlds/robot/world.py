@@ -116,6 +116,21 @@ class RobotWorld:
             out.append(loc)
         return out
 
+    def seen_from(self, label: str, xy: tuple[float, float], radius: float = 0.5) -> tuple[float, float] | None:
+        """Where the robot stood (its trajectory in spatial memory) when it last saw ``label`` within
+        ``radius`` m of ``xy``; None when memory has no such sighting or no pose then (±2 s)."""
+        if self.sp is None:
+            return None
+        times = [loc.last_seen for loc in self.sp.history(label) if math.dist(loc.position[:2], xy) <= radius]
+        if not times:
+            return None
+        t = max(times)
+        poses = self.sp.trajectory(t - 2.0, t + 2.0)
+        if not poses:
+            return None
+        _, pose = min(poses, key=lambda tp: abs(tp[0] - t))
+        return (float(pose.x), float(pose.y))
+
     def seen_since(self, label: str, t0: float) -> list[Any]:
         """Beliefs of ``label`` seen at or after ``t0`` (during this task), not put aside."""
         return [loc for loc in self.beliefs(label) if loc.last_seen >= t0]
@@ -189,13 +204,17 @@ class RobotWorld:
         places.sort(key=lambda p: (p.last_visit if p.last_visit is not None else -math.inf, p.id))
         return places
 
-    def approach_goal(self, obj: tuple[float, float], robot: tuple[float, float]) -> tuple[float, float, float]:
+    def approach_goal(self, obj: tuple[float, float], robot: tuple[float, float],
+                      seen_from: tuple[float, float] | None = None) -> tuple[float, float, float]:
         """A goal pose next to the object at ``obj``, facing it: the known free cell between
-        ``approach`` - 0.25 m and ``reach`` - 0.15 m from it, at least ``approach_clearance`` m from
-        every blocked cell of the occupancy map (a robot fits there: a cell beside a cabinet or under
-        a table edge is free to the laser but not to the wheels), nearest the robot; without such a
-        cell the nearest free one in that ring; else the point ``approach`` m from the object towards
-        the robot."""
+        ``approach`` - 0.25 m and ``reach`` - 0.15 m from it, on the side it was seen from (within
+        ``approach_cone`` rad of the bearing from the object to ``seen_from``, where the robot stood
+        when it saw it: the camera had a line of sight from there, while a cell as near on the other
+        side of a wall looks at the wall), at least ``approach_clearance`` m from every blocked cell
+        of the occupancy map (a cell beside a cabinet or under a table edge is free to the laser but
+        not to the wheels), nearest the robot. Rules are dropped in turn (clearance, then side) where
+        no cell meets them; with no known free cell in the ring, the point ``approach`` m from the
+        object towards the robot."""
         cfg = self.config
         a = float(cfg.approach)
         lo_r, hi_r = max(0.2, a - 0.25), max(a + 0.1, float(cfg.reach) - 0.15)
@@ -215,7 +234,15 @@ class RobotWorld:
             d_obj = np.hypot(X - obj[0], Y - obj[1])
             ring = free & (d_obj >= lo_r) & (d_obj <= hi_r)
             d_rob = np.hypot(X - robot[0], Y - robot[1])
-            for cand in (ring & ~near_any(blocked, rc), ring):
+            clear_ok = ~near_any(blocked, rc)
+            if seen_from is not None and math.dist(seen_from, obj) > 0.2:
+                side = math.atan2(seen_from[1] - obj[1], seen_from[0] - obj[0])
+                dev = np.abs(np.angle(np.exp(1j * (np.arctan2(Y - obj[1], X - obj[0]) - side))))
+                cone = dev <= float(getattr(cfg, "approach_cone", 1.2))
+                options = (ring & cone & clear_ok, ring & cone, ring & clear_ok, ring)
+            else:
+                options = (ring & clear_ok, ring)
+            for cand in options:
                 if cand.any():
                     i = np.flatnonzero(cand.ravel())[int(np.argmin(d_rob.ravel()[cand.ravel()]))]
                     best = (float(X.ravel()[i]), float(Y.ravel()[i]))

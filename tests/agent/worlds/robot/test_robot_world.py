@@ -138,3 +138,20 @@ def test_the_goal_next_to_an_object_keeps_clear_of_what_the_laser_saw():
     # no such floor known: the nearest free cell in the ring, else the point towards the robot
     x, y, _ = world.approach_goal((30.0, 0.0), (-1.5, 0.0))
     assert math.isclose(math.dist((x, y), (30.0, 0.0)), RobotConfig().approach, abs_tol=1e-6)
+
+
+def test_the_goal_next_to_an_object_is_on_the_side_it_was_seen_from():
+    # a wall (y = 0.5) between the robot (north) and a mug seen from the south: the nearest cells
+    # within reach lie north of the wall, facing the wall; the goal is south, where the camera saw it
+    mem = Memory({"spatial": {"cell_size": 0.1}})
+    free = [[x / 10, y / 10] for x in range(-30, 31) for y in range(-30, 31) if y != 5]
+    blocked = [[x / 10, 0.5] for x in range(-30, 31)]
+    mem.observe(Percept(t=1.0, pose=Pose(0, -2.0, 0, math.pi / 2), free=free, blocked=blocked,
+                        sightings=[Sighting("mug", (0.0, 0.0, 0.8))], source="r"))
+    mem.observe(Percept(t=30.0, pose=Pose(0, 2.0, 0, -math.pi / 2), source="r"))
+    world = world_kit("robot").world_model(mem)
+    assert world.seen_from("mug", (0.0, 0.0)) == (0.0, -2.0) and world.seen_from("mug", (5.0, 5.0)) is None
+    x, y, _ = world.approach_goal((0.0, 0.0), (0.0, 2.0), world.seen_from("mug", (0.0, 0.0)))
+    assert y < 0.5 - 0.3 and math.dist((x, y), (0.0, 0.0)) <= RobotConfig().reach
+    x, y, _ = world.approach_goal((0.0, 0.0), (0.0, 2.0))  # nothing known of the side: the nearest
+    assert y > 0.5
