@@ -20,10 +20,11 @@ the same start pose:
 
 Scores per task: success = the task reports success and the robot's true pose (map frame, from TF:
 the test robot's localiser corrects its odometry drift exactly) ends within ``SUCCESS_RADIUS`` of
-an object of that label (ground truth from a twin of the world, never shown to the robots); SPL =
-success × shortest / max(shortest, travelled), shortest = geodesic over the apartment's navigable
-floor from the task's start to the nearest cell within ``SUCCESS_RADIUS`` of such an object (at
-least ``MIN_SHORTEST``: a start already inside still needs a look and an approach);
+an object of that label with no wall between them (ground truth from a twin of the world, never
+shown to the robots; as ObjectNav's view points: 1.2 m from a mug on the other side of a wall is
+not next to it); SPL = success × shortest / max(shortest, travelled), shortest = geodesic over the
+apartment's navigable floor from the task's start to the nearest such cell (at least
+``MIN_SHORTEST``: a start already inside still needs a look and an approach);
 time = simulated seconds; decisions = loop steps, plans = planner calls. "Seen before" = the memory
 robot's memory held a sighting of the label (current or past) when the task began. Loop overhead
 (wall clock, this process): ms per decision (``AgentLoop.act``), ms from a percept that carried a
@@ -65,7 +66,7 @@ _CENTRES: dict[int, np.ndarray] = {}
 
 def geodesic(sim, start: tuple[float, float], goals: list[tuple[float, float]], radius: float) -> float:
     """Shortest path (m, 8-connected over navigable cells at least the robot's radius from obstacles)
-    from ``start`` to any cell within ``radius`` of a goal; inf if none."""
+    from ``start`` to any cell within ``radius`` of a goal with no wall between (``next_to``); inf if none."""
     w = sim.world
     res = float(w.nav_resolution)
     free = sim.clearance > 0  # the world's navigable floor (already kept the robot's radius from obstacles)
@@ -77,6 +78,7 @@ def geodesic(sim, start: tuple[float, float], goals: list[tuple[float, float]], 
     target = np.zeros_like(free)
     for gx, gy in goals:
         near = np.hypot(centres[:, 0] - gx, centres[:, 1] - gy) <= radius
+        near[near] = ~sim.crosses_walls(np.array([gx, gy]), centres[near])  # not behind a wall
         target[ii[near], jj[near]] = True
     s = w.nav_cell(*start)
     s = (int(s[0]), int(s[1]))
@@ -99,6 +101,13 @@ def geodesic(sim, start: tuple[float, float], goals: list[tuple[float, float]], 
                     dist[n] = nd
                     heapq.heappush(heap, (nd, n))
     return math.inf
+
+
+def next_to(sim, xy: tuple[float, float], goals: list[tuple[float, float]], radius: float) -> float:
+    """Distance (m) from ``xy`` to the nearest goal with no wall of the map between them (ObjectNav's
+    view-point rule: within reach of an object behind a wall is not next to it); inf if none."""
+    ds = [math.dist(xy, g) for g in goals if not sim.crosses_walls(np.array(xy), np.array([g]))[0]]
+    return min(ds, default=math.inf)
 
 
 MIN_SHORTEST = 0.5  # m: a start already within the success radius still needs a look around and a short approach
@@ -182,7 +191,7 @@ def run_robot(world_seed: int, tasks: list[tuple[str, str]], lifelong: bool, rat
                 time.sleep(0.3)  # the last poses of the task arrive
                 with bridge.lock:
                     p1 = bridge.memory.spatial.pose()
-                end_d = min(math.dist((p1.x, p1.y), o) for o in objs[label])
+                end_d = next_to(twin, (p1.x, p1.y), objs[label], SUCCESS_RADIUS)
                 success = r.state == "succeeded" and end_d <= SUCCESS_RADIUS
                 shortest = geodesic(twin, (p0.x, p0.y), objs[label], SUCCESS_RADIUS)
                 spl = spl_of(success, shortest, r.travelled)
