@@ -155,3 +155,19 @@ def test_the_goal_next_to_an_object_is_on_the_side_it_was_seen_from():
     assert y < 0.5 - 0.3 and math.dist((x, y), (0.0, 0.0)) <= RobotConfig().reach
     x, y, _ = world.approach_goal((0.0, 0.0), (0.0, 2.0))  # nothing known of the side: the nearest
     assert y > 0.5
+
+
+def test_within_reach_behind_a_wall_is_not_next_to_the_object():
+    mem = Memory({"spatial": {"cell_size": 0.1}})
+    free = [[x / 10, y / 10] for x in range(-30, 31) for y in range(-30, 31) if y != 5]
+    blocked = [[x / 10, 0.5] for x in range(-30, 31)]
+    mem.observe(Percept(t=1.0, pose=Pose(0, -2.0, 0, math.pi / 2), free=free, blocked=blocked,
+                        sightings=[Sighting("mug", (0.0, 0.0, 0.8))], source="r"))
+    loop = _loop(mem, "goto mug")
+    task = {"kind": "goto", "label": "mug", "start": 30.0}
+    a = loop.act(obs(30.0, 3.0, 2.0, task=task), {})
+    assert a["op"] == "navigate" and a["y"] < 0.5  # the goal is on the side the mug was seen from
+    a = loop.act(obs(30.5, 0.0, 1.0, task=task), {})  # 1 m from it, behind the wall: drive on
+    assert a["op"] == "navigate"
+    a = loop.act(obs(31.0, 0.3, -0.9, task=task), {})
+    assert a["op"] == "report" and a["outcome"] == "succeeded"
