@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from ...protocols import Subgoal, Task
+from .world import snap
 
 __all__ = ["RobotPlanner", "parse_goal", "changes"]
 
@@ -63,8 +64,9 @@ def _report(text: str, outcome: str, goal: str) -> Subgoal:
 
 
 def _go(target: str, xy: tuple[float, ...], goal: str, place: bool = False) -> Subgoal:
-    # 0.25 m steps: a belief refined by a few centimetres is the same subgoal (the loop keeps it running)
-    args: tuple[tuple[str, Any], ...] = (("x", round(float(xy[0]) * 4) / 4), ("y", round(float(xy[1]) * 4) / 4))
+    # 0.25 m steps (world.snap): a belief refined by a few centimetres is the same subgoal (the loop
+    # keeps it running), and its target is put aside under the belief's own key (world.key)
+    args: tuple[tuple[str, Any], ...] = (("x", snap(xy[0])), ("y", snap(xy[1])))
     if place:
         args += (("place", True),)
     return Subgoal("navigate", target, goal=goal, args=tuple(sorted(args)))
