@@ -25,6 +25,7 @@ import math
 from typing import Any
 
 from ...protocols import Subgoal, Task
+from ...single_goal import SingleGoalPlanner
 from .world import snap
 
 __all__ = ["RobotPlanner", "parse_goal", "changes"]
@@ -72,22 +73,10 @@ def _go(target: str, xy: tuple[float, ...], goal: str, place: bool = False) -> S
     return Subgoal("navigate", target, goal=goal, args=tuple(sorted(args)))
 
 
-class RobotPlanner:
+class RobotPlanner(SingleGoalPlanner):
     def __init__(self, config: Any) -> None:
         self.cfg = config
         self.goal: str | None = None
-
-    def reset(self, memory: Any, world: Any) -> None:
-        self.goal = None
-
-    def refresh(self, memory: Any, world: Any) -> None:
-        pass
-
-    def forget(self) -> None:
-        pass
-
-    def put_aside(self, goal: str | None, until: float) -> None:
-        pass  # the task's only goal; the critic's targets are put aside in the world model
 
     def plan(self, task: Task, recall: Any, state: Any, world: Any) -> list[Subgoal]:
         if not task.goals or task.goals[0] in ("", "wait"):
