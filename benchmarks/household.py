@@ -133,6 +133,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=8)
     ap.add_argument("--days", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="household seeds first-seed .. first-seed + households - 1")
+    ap.add_argument("--sensor-range", type=float, default=None, help="metres (default: the household's)")
+    ap.add_argument("--rooms", default=None, help="apartment grid 'columns,rows' (default: the generator's 3 x 2-3)")
     ap.add_argument("--agents", default=",".join(AGENTS))
     ap.add_argument("--warmup-days", type=int, default=1,
                     help="tasks and questions of the first days are lived but not scored (the agent learns the home)")
@@ -144,8 +147,11 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, dict[int, dict]] = {n: {} for n in names}
     t_start = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.households):
-            wf = Household(seed, days=args.days).save(Path(tmp) / f"household-{seed}.json")
+        for seed in range(args.first_seed, args.first_seed + args.households):
+            extra = {"rooms": tuple(int(v) for v in args.rooms.split(","))} if args.rooms else {}
+            if args.sensor_range is not None:
+                extra["sensor_range"] = args.sensor_range
+            wf = Household(seed, days=args.days, **extra).save(Path(tmp) / f"household-{seed}.json")
             for n in names:
                 runs[n][seed] = run_agent(wf, seed, n)
                 r = runs[n][seed]
