@@ -122,8 +122,8 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     ended, temporal memory's timeline (``between(kind="sighting")``: when what was seen where) says
     on which place the object was last seen during that slot, if it was. The timeline is the one
     record of *when*: without temporal memory no routine is learned (spatial memory's as-of beliefs
-    are not read here, so they cannot stand in for it). Days count ``routine_decay`` less per day further
-    back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
+    are not read here, so they cannot stand in for it). Days count ``routine_decay`` less per day
+    further back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
     at least ``routine_min_fraction`` of their weight becomes (ADD) or refreshes (UPDATE:
     confidence = agreeing weight / (weight seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
