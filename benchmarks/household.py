@@ -1,13 +1,17 @@
 """Changing household benchmark: fetch tasks and questions, full memory vs each ablation vs memoryless.
 
-Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 8 households x 5 simulated days, the
-first day lived but not scored: about 290 scored fetch tasks; a minute or two). Every agent lives
-through the same households (the same world files, the same task schedule) with one memory kept
-across all its tasks; memory time is the simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question accuracy
-(where is X? / was door D open at hh:mm today? / what changed in room R since this time
+Run: ``.venv/bin/python benchmarks/household.py`` (defaults: two seed sets of 8 households x 5
+simulated days each, the first day lived but not scored: about 280 scored fetch tasks per set; a
+few minutes). The **development** households (seeds 0-7) are the ones the agent's settings were
+chosen on; the **held-out** households (seeds 100-107, ``--held-out-seed``) were not looked at
+while choosing them, and both are reported. Every agent lives through the same households (the
+same world files, the same task schedule) with one memory kept across all its tasks; memory time
+is the simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question
+accuracy (where is X? / was door D open at hh:mm today? / what changed in room R since this time
 yesterday?), all scored against the simulator's event log. Paired differences (full minus the
-other agent, over the same tasks) with their standard errors. Results go to
-``benchmarks/results/household.{json,md,png}``.
+other agent, over the same tasks) with their standard errors, and the issue's targets checked per
+set. ``--agents no_semantic+no_episodic`` switches two modules off at once (a diagnostic of how
+much they stand in for each other). Results go to ``benchmarks/results/household.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -28,16 +32,17 @@ QUESTIONS = ("where", "door", "changed")
 
 def memory_config(ablation: str) -> dict:
     cfg: dict = {"spatial": {"place_radius": 1.5}}
-    module = {"no_spatial": "spatial", "no_temporal": "temporal", "no_episodic": "episodic",
-              "no_semantic": "semantic", "no_long_term": "long_term"}.get(ablation)
-    if module:
-        cfg.setdefault(module, {})["enabled"] = False
+    modules = {"no_spatial": "spatial", "no_temporal": "temporal", "no_episodic": "episodic",
+               "no_semantic": "semantic", "no_long_term": "long_term"}
+    for part in ablation.split("+"):  # "no_semantic+no_episodic": both off (a diagnostic, not in the table)
+        if part in modules:
+            cfg.setdefault(modules[part], {})["enabled"] = False
     return cfg
 
 
 def agent_config(ablation: str) -> dict:
     critic: dict = {}  # stall_steps (60) counts simulated seconds here: three blocked trips (20 s each)
-    if ablation == "no_critic":
+    if "no_critic" in ablation.split("+"):
         critic["enabled"] = False
     return {"critic": critic}
 
@@ -79,7 +84,7 @@ def answer(q: dict, memory, home, config) -> object:
     return sorted(a) if a is not None else []
 
 
-def run_agent(world_file: Path, seed: int, name: str) -> dict:
+def run_agent(world_file: Path, seed: int, name: str, max_steps: int = 15) -> dict:
     from embodied_mem.envs.indoor3d.household_env import HouseholdEnv
 
     from embodied_mem.agent.config import AgentConfig
@@ -89,7 +94,7 @@ def run_agent(world_file: Path, seed: int, name: str) -> dict:
     from embodied_mem.agent.worlds.household.world import HomeMap
     from embodied_mem.memory import Memory
 
-    env = HouseholdEnv(world_file=str(world_file))
+    env = HouseholdEnv(world_file=str(world_file), max_steps=max_steps)
     house = env.house
     memoryless = name == "memoryless"
     if memoryless:
@@ -129,29 +134,22 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float]:
     return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--households", type=int, default=8)
-    ap.add_argument("--days", type=int, default=5)
-    ap.add_argument("--agents", default=",".join(AGENTS))
-    ap.add_argument("--warmup-days", type=int, default=1,
-                    help="tasks and questions of the first days are lived but not scored (the agent learns the home)")
-    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    args = ap.parse_args(argv)
+def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
+    """Every agent on the households ``seeds``: (summary per agent, compact per-task rows)."""
     from embodied_mem.envs.indoor3d.household import Household
 
-    names = args.agents.split(",")
     runs: dict[str, dict[int, dict]] = {n: {} for n in names}
-    t_start = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.households):
-            wf = Household(seed, days=args.days).save(Path(tmp) / f"household-{seed}.json")
-            for n in names:
-                runs[n][seed] = run_agent(wf, seed, n)
-                r = runs[n][seed]
-                f = [t for t in r["tasks"] if t["task"] == "fetch"]
-                print(f"household {seed} {n:13s} fetch {len(f)} success {np.mean([t['success'] for t in f]):.2f} "
-                      f"SPL {np.mean([t['spl'] for t in f]):.3f} ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    for seed in seeds:
+        extra = {"rooms": tuple(int(v) for v in args.rooms.split(","))} if args.rooms else {}
+        if args.sensor_range is not None:
+            extra["sensor_range"] = args.sensor_range
+        wf = Household(seed, days=args.days, **extra).save(tmp / f"household-{seed}.json")
+        for n in names:
+            runs[n][seed] = run_agent(wf, seed, n, args.max_steps)
+            r = runs[n][seed]
+            f = [t for t in r["tasks"] if t["task"] == "fetch"]
+            print(f"household {seed} {n:13s} fetch {len(f)} success {np.mean([t['success'] for t in f]):.2f} "
+                  f"SPL {np.mean([t['spl'] for t in f]):.3f} ({r['seconds']:.0f} s)", file=sys.stderr, flush=True)
 
     def fetch_rows(n: str) -> dict[tuple[int, int], dict]:
         return {(s, t["ep"]): t for s, r in runs[n].items() for t in r["tasks"]
@@ -190,15 +188,47 @@ def main(argv: list[str] | None = None) -> int:
                                       for t in r["tasks"]],
                             "questions": [[q["kind"], round(q["score"], 4)] for q in r["questions"]],
                             "seconds": round(r["seconds"], 2)} for s, r in per.items()} for n, per in runs.items()}
-    res = {"households": args.households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
-           "summary": summary, "wall_seconds": time.time() - t_start,
-           "runs_columns": {"tasks": ["ep", "task", "success", "spl", "steps"], "questions": ["kind", "score"]},
-           "runs": compact}
+    return summary, compact
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--households", type=int, default=8, help="households per seed set")
+    ap.add_argument("--days", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="the development households: seeds first-seed .. first-seed + households - 1")
+    ap.add_argument("--held-out-seed", type=int, default=100,
+                    help="the held-out households (never used to choose the agent's settings): seeds "
+                         "held-out-seed .. + households - 1; a negative value runs the development set only")
+    ap.add_argument("--sensor-range", type=float, default=None, help="metres (default: the household's)")
+    ap.add_argument("--max-steps", type=int, default=15, help="place visits (and the pick) a fetch task may take")
+    ap.add_argument("--rooms", default=None, help="apartment grid 'columns,rows' (default: the generator's 3 x 2-3)")
+    ap.add_argument("--agents", default=",".join(AGENTS),
+                    help="comma-separated; 'no_a+no_b' switches both modules off (a diagnostic)")
+    ap.add_argument("--warmup-days", type=int, default=1,
+                    help="tasks and questions of the first days are lived but not scored (the agent learns the home)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = ap.parse_args(argv)
+
+    names = args.agents.split(",")
+    sets = [("development", list(range(args.first_seed, args.first_seed + args.households)))]
+    if args.held_out_seed >= 0:
+        sets.append(("held-out", list(range(args.held_out_seed, args.held_out_seed + args.households))))
+    t_start = time.time()
+    res: dict = {"households": args.households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
+                 "max_steps": args.max_steps, "rooms": args.rooms, "sensor_range": args.sensor_range, "sets": []}
+    all_runs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for set_name, seeds in sets:
+            summary, compact = run_set(seeds, names, args, Path(tmp))
+            res["sets"].append({"name": set_name, "seeds": seeds, "summary": summary})
+            all_runs[set_name] = compact
+    res["wall_seconds"] = time.time() - t_start
+    res["runs_columns"] = {"tasks": ["ep", "task", "success", "spl", "steps"], "questions": ["kind", "score"]}
     args.out.mkdir(parents=True, exist_ok=True)
-    runs_text = json.dumps(res.pop("runs"), separators=(",", ":"))  # per-task rows: one line, not 60k
+    runs_text = json.dumps(all_runs, separators=(",", ":"))  # per-task rows: one line, not 60k
     text = json.dumps(res, indent=1, default=str)
     (args.out / "household.json").write_text(text[:-2] + ',\n "runs": ' + runs_text + "\n}\n")
-    res["runs"] = json.loads(runs_text)
     md = report(res)
     (args.out / "household.md").write_text(md)
     plot(res, args.out / "household.png")
@@ -206,25 +236,59 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def report(res: dict) -> str:
-    s = res["summary"]
-    base = res["agents"][0]
-    lines = [f"# Changing household: {res['households']} households x {res['days']} days, "
-             f"{s[base]['n_fetch']} scored fetch tasks (full; the first {res['warmup_days']} day(s) lived, not scored)", "",
-             "Paired differences are full minus the agent, over the same tasks (mean ± standard error).", "",
-             "| agent | success | SPL | steps | Δ success (full − agent) | Δ SPL | questions: where / door / changed | Δ answers |",
-             "|---|---|---|---|---|---|---|---|"]
+def targets(s: dict) -> list[str]:
+    """The issue's targets checked on one set's summary (relative drops are of full's value)."""
+    out = []
+    f = s.get("full")
+    if f is None:
+        return out
     for n, r in s.items():
-        d = (f"{r['success_diff']:+.3f} ± {r['success_diff_se']:.3f}", f"{r['spl_diff']:+.3f} ± {r['spl_diff_se']:.3f}") \
-            if "success_diff" in r else ("", "")
-        qd = f"{r['q_diff']:+.3f} ± {r['q_diff_se']:.3f}" if "q_diff" in r else ""
-        q = " / ".join("–" if r[f"q_{k}"] is None else f"{r[f'q_{k}']:.2f}" for k in QUESTIONS)
-        lines.append(f"| {n} | {r['success']:.3f} | {r['spl']:.3f} | {r['steps']:.2f} | {d[0]} | {d[1]} | {q} | {qd} |")
-    if "memoryless" in s and base == "full":
-        lines += ["", f"full SPL / memoryless SPL = {s['full']['spl'] / max(s['memoryless']['spl'], 1e-9):.2f}"]
-    ops = s[base]["semantic_ops"]
-    lines += [f"semantic operations of the full agent (routines): ADD {ops['ADD']}, UPDATE {ops['UPDATE']}, "
-              f"DELETE {ops['DELETE']}", f"wall time {res['wall_seconds']:.0f} s (shared 2-core machine)"]
+        if n in ("full", "memoryless") or "spl_diff" not in r:
+            continue
+        rel_spl = r["spl_diff"] / max(f["spl"], 1e-9)
+        rel_succ = r["success_diff"] / max(f["success"], 1e-9)
+        # the drop that counts: the larger relative one of success and SPL
+        m, d, se, rel = ("SPL", r["spl_diff"], r["spl_diff_se"], rel_spl) if rel_spl >= rel_succ else \
+            ("success", r["success_diff"], r["success_diff_se"], rel_succ)
+        ok_se = d > 0 and se < d / 2
+        line = (f"- {n}: costs {rel:.1%} of full's {m} (drop {d:+.3f} ± {se:.3f}; s.e. < half the drop "
+                f"{'✔' if ok_se else '✘'})")
+        if n in ("no_temporal", "no_semantic"):
+            line += f"; ≥ 15 % {'✔' if rel >= 0.15 else '✘'}"
+        out.append(line)
+    if "memoryless" in s:
+        ratio = f["spl"] / max(s["memoryless"]["spl"], 1e-9)
+        out.append(f"- full SPL / memoryless SPL = {ratio:.2f} (≥ 2 {'✔' if ratio >= 2 else '✘'})")
+    return out
+
+
+def report(res: dict) -> str:
+    lines = [f"# Changing household: {res['households']} households x {res['days']} days per seed set "
+             f"(the first {res['warmup_days']} day(s) lived, not scored)", "",
+             "Paired differences are full minus the agent, over the same tasks (mean ± standard error). "
+             "The development households are the ones the agent's settings were chosen on; the held-out "
+             "households were not looked at while choosing them.", ""]
+    if res.get("rooms") or res.get("sensor_range") or res.get("max_steps", 15) != 15:
+        lines += [f"World options: rooms {res.get('rooms') or 'default'}, sensor range "
+                  f"{res.get('sensor_range') or 'default'}, max steps {res.get('max_steps')}", ""]
+    for st in res["sets"]:
+        s = st["summary"]
+        base = res["agents"][0]
+        seeds = st["seeds"]
+        lines += [f"## {st['name']} households (seeds {seeds[0]}–{seeds[-1]}): {s[base]['n_fetch']} scored fetch tasks", "",
+                  "| agent | success | SPL | steps | Δ success (full − agent) | Δ SPL | questions: where / door / changed | Δ answers |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for n, r in s.items():
+            d = (f"{r['success_diff']:+.3f} ± {r['success_diff_se']:.3f}", f"{r['spl_diff']:+.3f} ± {r['spl_diff_se']:.3f}") \
+                if "success_diff" in r else ("", "")
+            qd = f"{r['q_diff']:+.3f} ± {r['q_diff_se']:.3f}" if "q_diff" in r else ""
+            q = " / ".join("–" if r[f"q_{k}"] is None else f"{r[f'q_{k}']:.2f}" for k in QUESTIONS)
+            lines.append(f"| {n} | {r['success']:.3f} | {r['spl']:.3f} | {r['steps']:.2f} | {d[0]} | {d[1]} | {q} | {qd} |")
+        lines += ["", "Targets:"] + targets(s)
+        ops = s[base]["semantic_ops"]
+        lines += [f"semantic operations of the {base} agent (routines): ADD {ops['ADD']}, UPDATE {ops['UPDATE']}, "
+                  f"DELETE {ops['DELETE']}", ""]
+    lines += [f"wall time {res['wall_seconds']:.0f} s (shared 2-core machine)"]
     return "\n".join(lines) + "\n"
 
 
@@ -234,18 +298,21 @@ def plot(res: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    s = res["summary"]
-    names = list(s)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for ax, m, title in ((axes[0], "success", "fetch success"), (axes[1], "spl", "SPL"), (axes[2], "q_all", "answers")):
-        vals = [s[n][m] or 0.0 for n in names]
-        err = [s[n].get(f"{m}_diff_se", 0.0) if m != "q_all" else s[n].get("q_diff_se", 0.0) for n in names]
-        ax.bar(range(len(names)), vals, yerr=err, color=["tab:green"] + ["tab:blue"] * (len(names) - 2) + ["tab:gray"])
-        ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=45, ha="right")
-        ax.set_title(title + " (error bar: SE of the paired difference to full)")
-        ax.title.set_fontsize(8)
-    fig.suptitle(f"changing household: {res['households']} households x {res['days']} days")
+    sets = res["sets"]
+    fig, axes = plt.subplots(len(sets), 3, figsize=(14, 4 * len(sets)), squeeze=False)
+    for row, st in zip(axes, sets):
+        s = st["summary"]
+        names = list(s)
+        for ax, m, title in ((row[0], "success", "fetch success"), (row[1], "spl", "SPL"), (row[2], "q_all", "answers")):
+            vals = [s[n][m] or 0.0 for n in names]
+            err = [s[n].get(f"{m}_diff_se", 0.0) if m != "q_all" else s[n].get("q_diff_se", 0.0) for n in names]
+            ax.bar(range(len(names)), vals, yerr=err,
+                   color=["tab:green"] + ["tab:blue"] * (len(names) - 2) + ["tab:gray"])
+            ax.set_xticks(range(len(names)))
+            ax.set_xticklabels(names, rotation=45, ha="right")
+            ax.set_title(f"{st['name']}: {title} (error bar: SE of the paired difference to full)")
+            ax.title.set_fontsize(8)
+    fig.suptitle(f"changing household: {res['households']} households x {res['days']} days per set")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

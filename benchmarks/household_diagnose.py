@@ -7,7 +7,9 @@ each scored fetch task (day 1 on) it counts, against the simulator's log: whethe
 of the object predates the last slot (routine) change and whether the object moved since; whether
 the spatial belief and the routine fact for this slot are right; and how often the first place of
 ``HouseholdWorld.rank`` is right with all modules, and with temporal / semantic / episodic memory
-left out of the decision (the same memory: only the ranking changes). For the tasks whose first
+left out of the decision (the same memory: only the ranking changes; so "without temporal" here
+still has the routines the full agent consolidated from its timeline, which the no_temporal agent
+never learns), and with two modules left out (how much one stands in for the other). For the tasks whose first
 place is wrong, which module (if any) pointed at the true place. Prints one JSON object.
 """
 
@@ -24,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=8)
     ap.add_argument("--days", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0, help="households first-seed .. + households - 1")
     args = ap.parse_args(argv)
     from embodied_mem.envs.indoor3d.household import DAY, Household
     from embodied_mem.envs.indoor3d.household_env import HouseholdEnv
@@ -36,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
     c: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.households):
+        for seed in range(args.first_seed, args.first_seed + args.households):
             wf = Household(seed, days=args.days).save(Path(tmp) / f"household-{seed}.json")
             env = HouseholdEnv(world_file=str(wf))
             house = env.house
@@ -62,10 +65,11 @@ def main(argv: list[str] | None = None) -> int:
                     c["moved_since_last_sighting"] += last is None or (bool(moved) and moved[-1][0] > last)
                     c["belief_right"] += belief == truth
                     c["routine_fact_right"] += fact == truth
-                    for off in ("none", "tm", "sem", "ep"):
+                    for off in ("none", "tm", "sem", "ep", "sem+ep", "tm+ep"):
                         w = HouseholdWorld(memory, home, cfg)
                         if off != "none":
-                            setattr(w, off, None)
+                            for module in off.split("+"):
+                                setattr(w, module, None)
                         first = w.rank(obj, t, env.place_names[env.place], set())[0]
                         c[f"first_place_right_{'all_modules' if off == 'none' else 'without_' + off}"] += first == truth
                         if off == "none" and first != truth:

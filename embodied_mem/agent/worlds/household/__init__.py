@@ -13,9 +13,10 @@ Which memory module decides what (``world.HouseholdWorld.rank``):
 - temporal: how much that belief is worth, from ``temporal.last_seen`` (seen in this time-of-day
   slot: trust it; seen before the last routine change: "it has been gone for hours, look
   elsewhere first"); door questions read ``temporal.between``;
-- semantic: routines consolidated from spatial memory's bi-temporal record (``locate(at=)`` at
-  the end of each past slot) into facts ``(mug, morning_at, kitchen:table)`` with confidence and
-  support, ADD/UPDATE/DELETE through ``semantic.assert_fact`` / ``retract``;
+- semantic: routines consolidated from temporal memory's timeline of sightings (the last place
+  each object was seen in each past slot; without temporal memory there is nothing to consolidate)
+  into facts ``(mug, morning_at, kitchen:table)`` with confidence and support, ADD/UPDATE/DELETE
+  through ``semantic.assert_fact`` / ``retract``;
 - episodic: recall of past searches for this object in this slot (``"found mug at ... in the
   morning"`` events) weighted by the utility ``reinforce`` learned from whether the recalled
   place held the object.

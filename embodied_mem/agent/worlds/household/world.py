@@ -119,17 +119,19 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     """Consolidate routines into semantic facts ``(label, "<slot>_at", place)``.
 
     For each object and each time-of-day slot of the last ``routine_window_days`` days that has
-    ended, spatial memory's record as of the slot's end (``locate(at=)``) says on which place the
-    object was seen during that slot, if it was. Days count ``routine_decay`` less per day further
-    back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
+    ended, temporal memory's timeline (``between(kind="sighting")``: when what was seen where) says
+    on which place the object was last seen during that slot, if it was. The timeline is the one
+    record of *when*: without temporal memory no routine is learned (spatial memory's as-of beliefs
+    are not read here, so they cannot stand in for it). Days count ``routine_decay`` less per day
+    further back (newer habits win). A place seen on at least ``routine_min_support`` of those days and on
     at least ``routine_min_fraction`` of their weight becomes (ADD) or refreshes (UPDATE:
     confidence = agreeing weight / (weight seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
     old fact, ADD of the new: the relation is exclusive). Only slots that ended after ``since``
-    trigger work. Needs spatial and semantic memory; returns the operations taken (NOOPs left out).
+    trigger work. Needs temporal and semantic memory; returns the operations taken (NOOPs left out).
     """
-    sp, sem = _on(memory, "spatial"), _on(memory, "semantic")
-    if sp is None or sem is None or not math.isfinite(now):
+    tm, sem = _on(memory, "temporal"), _on(memory, "semantic")
+    if tm is None or sem is None or not math.isfinite(now):
         return []
     day_now = int(now // home.day)
     first = max(0, day_now - int(config.routine_window_days))
@@ -138,20 +140,32 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     if not ended:
         return []
     n0 = len(sem.operations)
+    # the last sighting of each object in each (day, slot) window, from the timeline
+    last: dict[tuple[str, int, str], tuple[float, str]] = {}
+    wanted = set(labels)
+    for e in tm.between(first * home.day, now, kind="sighting"):
+        if e.label not in wanted or e.position is None:
+            continue
+        p = home.nearest_place(e.position)
+        if p is None:
+            continue
+        slot = home.slot(e.t)
+        d = int(e.t // home.day)
+        a, _ = home.slot_window(d, slot)
+        if e.t < a:  # the small hours belong to the night slot of the day before
+            d -= 1
+        last[(e.label, d, slot)] = (e.t, p)
     for label in labels:
         for slot, _, _ in home.slots:
             counts: Counter[str] = Counter()
             weights: dict[str, float] = {}
             days = [d for d in range(first, day_now + 1) if home.slot_window(d, slot)[1] <= now]
             for d in days:
-                a, b = home.slot_window(d, slot)
-                for loc in sp.locate(label, at=b):
-                    if a <= loc.last_seen <= b:
-                        p = home.nearest_place(loc.position)
-                        if p is not None:
-                            counts[p] += 1
-                            weights[p] = weights.get(p, 0.0) + config.routine_decay ** (days[-1] - d)
-                        break
+                hit = last.get((label, d, slot))
+                if hit is not None:
+                    p = hit[1]
+                    counts[p] += 1
+                    weights[p] = weights.get(p, 0.0) + config.routine_decay ** (days[-1] - d)
             rel = f"{slot}_at"
             n = sum(weights.values())
             best = max(sorted(weights), key=lambda q: weights[q]) if weights else None

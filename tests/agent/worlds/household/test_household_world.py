@@ -119,6 +119,23 @@ def test_routines_become_facts_and_are_replaced_when_they_change(home):
     assert not learn_routines(Memory({"semantic": {"enabled": False}}), home, ["mug"], 6 * DAY, cfg)
 
 
+def test_routines_are_consolidated_from_the_timeline(home):
+    """Routines come from temporal memory's sightings (when was what seen where): without temporal
+    memory nothing is learned, even though spatial memory still holds its as-of beliefs; without
+    spatial memory the timeline alone suffices."""
+    P = home.places
+    cfg = HouseholdConfig()
+    for ablation, learns in ((None, True), ("temporal", False), ("spatial", True)):
+        mem = Memory({} if ablation is None else {ablation: {"enabled": False}})
+        for day in range(2):
+            see(mem, home, day * DAY + 8 * H, "mug", P[2])
+            see(mem, home, (day + 1) * DAY + 2 * H, "mug", P[4])  # the small hours: the night slot of the day before
+        ops = learn_routines(mem, home, ["mug"], 2 * DAY + 12 * H, cfg)
+        facts = {(o.fact.relation, o.fact.object) for o in ops if o.op == "ADD"}
+        assert (("morning_at", P[2]) in facts) == learns, ablation
+        assert (("night_at", P[4]) in facts) == learns, ablation
+
+
 def _blocked_setup(tmp_path):
     """A household with every door of its log closed all the time, and a place the robot cannot reach."""
     for seed in range(8):
