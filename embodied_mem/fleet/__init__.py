@@ -14,7 +14,8 @@ from typing import Any
 
 from .urls import is_database_url, redact_url
 
-__all__ = ["is_database_url", "redact_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "LocalPostgres"]
+__all__ = ["is_database_url", "redact_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "FleetPlace", "FleetFact",
+           "LocalPostgres"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: psycopg only when used
@@ -24,7 +25,7 @@ def __getattr__(name: str) -> Any:  # lazy: psycopg only when used
     if name == "PgMemoryStore":
         from .store import PgMemoryStore
         return PgMemoryStore
-    if name in ("FleetView", "FleetLocation"):
+    if name in ("FleetView", "FleetLocation", "FleetPlace", "FleetFact"):
         from . import view
         return getattr(view, name)
     if name == "LocalPostgres":

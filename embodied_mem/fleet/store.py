@@ -167,7 +167,7 @@ class PgMemoryStore:
 
     def __init__(self, url: str, *, robot: str | None = None, fleet: str | None = None,
                  durability: str = "percept", readonly: bool = False, batch_size: int = 10_000,
-                 retry_for: float = 30.0, connect_timeout: float = 5.0) -> None:
+                 retry_for: float = 30.0, connect_timeout: float = 5.0, share_every: int = 50) -> None:
         if durability not in ("percept", "batch"):
             raise ValueError(f"durability must be 'percept' or 'batch', got {durability!r}")
         if robot is not None:
@@ -190,6 +190,9 @@ class PgMemoryStore:
         self._snap_dir: str | None = None
         self._view: Any = None
         self._staged_on: Any = None  # the connection whose staging tables exist
+        self._sharer: Any = None  # publishes the memory's place graph and facts (``share_from``)
+        self.share_every = max(1, int(share_every))
+        self._unshared = 0  # percepts appended since the last publish (percept mode)
         self.conn: Any = None
         self.fleet, self.robot = fleet, robot
         try:
@@ -346,7 +349,27 @@ class PgMemoryStore:
         if kind == "percept":
             self._digests.setdefault(row["digest"], seq)
         self._next_seq = seq + 1
+        if self._sharer is not None and self.durability == "percept":
+            self._unshared += kind == "percept"
+            if kind != "percept" or self._unshared >= self.share_every:
+                self.share()
         return seq
+
+    # ------------------------------------------------------------------ fleet sharing
+    def share_from(self, memory: Any) -> None:
+        """Publish ``memory``'s place graph and facts to the fleet now and from then on (after each
+        committed batch, every ``share_every`` percepts, each fact operation and on close)."""
+        if self.readonly:
+            return
+        from .share import FleetSharer
+
+        self._sharer = FleetSharer(self, memory)
+        self.share()
+
+    def share(self) -> int:
+        """Publish what changed in the place graph and facts since the last time; rows written."""
+        self._unshared = 0
+        return 0 if self._sharer is None or self.conn is None else self._sharer.publish()
 
     def _insert(self, conn: Any, rows: list[dict[str, Any]]) -> None:
         """Insert rows idempotently (one transaction); a row already there must be the same entry."""
@@ -388,12 +411,14 @@ class PgMemoryStore:
     def flush(self) -> None:
         """Commit buffered entries (batch mode) in one transaction; durable when it returns.
         A lost connection is retried; on failure the entries stay buffered for the next flush."""
-        if not self._pending or self.readonly or self.conn is None:
+        if self.readonly or self.conn is None:
             return
-        rows = self._pending
-        self._retry("flush the journal", lambda c: self._insert(c, rows))
-        self._pending = []
-        self.last_error = None
+        if self._pending:
+            rows = self._pending
+            self._retry("flush the journal", lambda c: self._insert(c, rows))
+            self._pending = []
+            self.last_error = None
+        self.share()  # and the place graph and facts, for the fleet
 
     def entries(self, problems: list[str] | None = None, start: int = 0) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
         """Committed entries with ``seq >= start`` in order: (seq, kind, recorded_at, payload dict).

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from embodied_mem import Memory, Percept, Pose, Sighting
+from embodied_mem.fleet.schema import SCHEMA_VERSION
 
 
 def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -24,7 +25,7 @@ def cli(*args: str, cwd: Path | None = None, check: bool = True) -> subprocess.C
 
 
 def test_fleet_cli_and_memory_queries_by_url(pg_url: str) -> None:
-    assert cli("fleet", "init", pg_url).stdout.strip().endswith("schema version 1")
+    assert cli("fleet", "init", pg_url).stdout.strip().endswith(f"schema version {SCHEMA_VERSION}")
     creds = json.loads(cli("fleet", "add-robot", pg_url, "house", "tb4-1", "--json").stdout)
     other = json.loads(cli("fleet", "add-robot", pg_url, "house", "tb4-2", "--json").stdout)
     for c, x in ((creds, 1.0), (other, 4.0)):
@@ -32,7 +33,7 @@ def test_fleet_cli_and_memory_queries_by_url(pg_url: str) -> None:
             mem.observe(Percept(t=2.0, pose=Pose(x, 0, 0, 0), sightings=[Sighting("mug", (x, 1.0, 0.0))]))
     out = cli("memory", "inspect", creds["url"], "--json").stdout
     d = json.loads(out)
-    assert d["percepts"] == 1 and d["schema_version"] == 1 and "mug" in d["labels"]
+    assert d["percepts"] == 1 and d["schema_version"] == SCHEMA_VERSION and "mug" in d["labels"]
     assert creds["password"] not in d["path"]
     mine = json.loads(cli("memory", "query", creds["url"], "locate", "mug", "--json").stdout)
     assert [m["position"] for m in mine] == [[1.0, 1.0, 0.0]]
