@@ -23,11 +23,12 @@ from __future__ import annotations
 import math
 import time
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from .schema import SCHEMA
 
-__all__ = ["FleetSharer"]
+__all__ = ["FleetSharer", "write_rows"]
 
 _PLACE = f"""INSERT INTO {SCHEMA}.places AS o (fleet, robot, place, x, y, z, region, visits, first_visit, last_visit,
   recorded_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -47,6 +48,16 @@ _CLOSE = f"""UPDATE {SCHEMA}.facts SET valid_to = GREATEST(%s, valid_from), clos
   AND valid_from <= %s"""
 
 
+def write_rows(conn: Any, rows: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Run the statements in order, pipelined (one round trip), in the caller's transaction."""
+    if not rows:
+        return
+    with conn.pipeline():
+        cur = conn.cursor()
+        for sql, args in rows:
+            cur.execute(sql, args)
+
+
 def _num(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
@@ -64,10 +75,22 @@ class FleetSharer:
         self.published = 0  # rows written, for tests and benchmarks
 
     def publish(self) -> int:
-        """Write what changed since the last publish; returns the number of rows written."""
+        """Write what changed since the last publish (one transaction); returns the number of rows written."""
+        rows, done = self.collect()
+        if rows:
+            def write(conn: Any) -> None:
+                with conn.transaction():
+                    write_rows(conn, rows)
+            self.store._retry("publish the place graph and facts", write)
+        done()
+        return len(rows)
+
+    def collect(self) -> tuple[list[tuple[str, tuple[Any, ...]]], Callable[[], None]]:
+        """The statements that publish what changed, and what to call once they are committed (the
+        store folds them into the transaction of a journal write: one commit for both)."""
         mem = self._mem()
         if mem is None:
-            return 0
+            return [], lambda: None
         fleet, robot, now = self.store.fleet, self.store.robot, time.time()
         rows: list[tuple[str, tuple[Any, ...]]] = []
         places: dict[str, tuple[Any, ...]] = {}
@@ -92,18 +115,12 @@ class FleetSharer:
         else:
             for op in ops[self._ops:]:
                 rows += self._fact_rows(op, now)
-        if rows:
-            def write(conn: Any) -> None:
-                with conn.transaction():
-                    cur = conn.cursor()
-                    for sql, args in rows:
-                        cur.execute(sql, args)
-            self.store._retry("publish the place graph and facts", write)
-        self._places.update(places)
-        self._edges |= edges
-        self._semantic, self._ops = sem, len(ops or ())
-        self.published += len(rows)
-        return len(rows)
+        def done() -> None:
+            self._places.update(places)
+            self._edges |= edges
+            self._semantic, self._ops = sem, len(ops or ())
+            self.published += len(rows)
+        return rows, done
 
     def _fact_rows(self, op: Any, now: float) -> list[tuple[str, tuple[Any, ...]]]:
         f, fleet, robot = op.fact, self.store.fleet, self.store.robot

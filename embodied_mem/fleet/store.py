@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 from ..store import StoreError
 from .schema import ROBOT_GROUP, SCHEMA, SCHEMA_VERSION, check_name, ensure_schema
+from .share import write_rows
 from .urls import is_database_url, redact_url
 
 __all__ = ["PgMemoryStore", "is_database_url", "redact_url", "percept_digest", "BELIEF_TOLERANCE"]
@@ -190,6 +191,7 @@ class PgMemoryStore:
         self._snap_dir: str | None = None
         self._view: Any = None
         self._staged_on: Any = None  # the connection whose staging tables exist
+        self._memo: tuple[dict[str, Any], str, bytes] | None = None  # the last percept known_percept encoded
         self._sharer: Any = None  # publishes the memory's place graph and facts (``share_from``)
         self.share_every = max(1, int(share_every))
         self._unshared = 0  # percepts appended since the last publish (percept mode)
@@ -319,17 +321,26 @@ class PgMemoryStore:
     # ------------------------------------------------------------------ journal
     def known_percept(self, percept: Any) -> int | None:
         """The id this robot's journal already gave the same percept (same content), else None."""
-        return self._digests.get(percept_digest("percept", _dumps(percept.to_dict())))
+        d = percept.to_dict()
+        text = _dumps(d)
+        digest = percept_digest("percept", text)
+        self._memo = (d, text, digest)  # observe() appends this same payload next: encode it once
+        return self._digests.get(digest)
 
     def _row(self, seq: int, kind: str, recorded_at: float, payload: dict[str, Any]) -> dict[str, Any]:
-        text = _dumps(payload)
+        memo, self._memo = self._memo, None
+        if memo is not None and kind == "percept" and memo[0] == payload:
+            text, digest = memo[1], memo[2]
+        else:
+            text = _dumps(payload)
+            digest = percept_digest(kind, text)
         sights = []
         if kind == "percept":
             for sg in payload.get("sightings") or ():
                 sights.append((sg["label"], sg.get("instance"), [float(v) for v in sg["position"]],
                                float(sg.get("confidence", 1.0))))
         return {"seq": seq, "kind": kind, "rec": float(recorded_at), "payload": text,
-                "digest": percept_digest(kind, text), "t": float(payload.get("t", 0.0)) if kind == "percept" else 0.0,
+                "digest": digest, "t": float(payload.get("t", 0.0)) if kind == "percept" else 0.0,
                 "region": payload.get("region"), "source": payload.get("source", "default"), "sightings": sights}
 
     def append(self, kind: str, recorded_at: float, payload: dict[str, Any]) -> int:
@@ -341,7 +352,15 @@ class PgMemoryStore:
         seq = self._next_seq
         row = self._row(seq, kind, recorded_at, payload)
         if self.durability == "percept":
-            self._retry("write the journal", lambda c: self._insert(c, [row]))
+            extra, done = [], None
+            if self._sharer is not None:  # the fleet's copy of places and facts, in the same commit when due
+                self._unshared += kind == "percept"
+                if kind != "percept" or self._unshared >= self.share_every:
+                    extra, done = self._sharer.collect()
+                    self._unshared = 0
+            self._retry("write the journal", lambda c: self._insert(c, [row], extra))
+            if done is not None:
+                done()
         else:
             self._pending.append(row)
             if len(self._pending) >= self.batch_size:
@@ -349,10 +368,6 @@ class PgMemoryStore:
         if kind == "percept":
             self._digests.setdefault(row["digest"], seq)
         self._next_seq = seq + 1
-        if self._sharer is not None and self.durability == "percept":
-            self._unshared += kind == "percept"
-            if kind != "percept" or self._unshared >= self.share_every:
-                self.share()
         return seq
 
     # ------------------------------------------------------------------ fleet sharing
@@ -371,14 +386,22 @@ class PgMemoryStore:
         self._unshared = 0
         return 0 if self._sharer is None or self.conn is None else self._sharer.publish()
 
-    def _insert(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert rows idempotently (one transaction); a row already there must be the same entry."""
+    def _insert(self, conn: Any, rows: list[dict[str, Any]], extra: list[tuple[str, Any]] = ()) -> None:
+        """Insert rows idempotently (one transaction, with the ``extra`` statements after them); a row
+        already there must be the same entry."""
         import psycopg
 
         try:
-            if (self._insert_staged(conn, rows) if len(rows) >= STAGED_FROM else
-                    conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0]) == len(rows):
-                return  # all new (one transaction)
+            if len(rows) >= STAGED_FROM:
+                n = self._insert_staged(conn, rows, extra)
+            elif extra:
+                with conn.transaction():
+                    n = conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0]
+                    write_rows(conn, list(extra))
+            else:  # one statement: one transaction, one round trip
+                n = conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0]
+            if n == len(rows):
+                return  # all new
             have = dict(conn.execute(f"SELECT seq, digest FROM {SCHEMA}.journal WHERE fleet = %s AND robot = %s "
                                      "AND seq = ANY(%s)", (self.fleet, self.robot, [r["seq"] for r in rows])).fetchall())
             for r in rows:
@@ -390,7 +413,7 @@ class PgMemoryStore:
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreError(f"{self.path}: the server refused the write ({_one_line(exc)})") from None
 
-    def _insert_staged(self, conn: Any, rows: list[dict[str, Any]]) -> int:
+    def _insert_staged(self, conn: Any, rows: list[dict[str, Any]], extra: list[tuple[str, Any]] = ()) -> int:
         """One transaction: binary COPY of the rows into this session's staging tables, one statement
         moving the new ones into the fleet's tables, one commit (one WAL flush). Returns how many were new."""
         if self._staged_on is not conn:  # temporary tables live as long as the session
@@ -405,20 +428,27 @@ class PgMemoryStore:
                     cp.set_types(types)
                     for r in data:
                         cp.write_row(r)
-            return int(cur.execute(_INSERT_STAGED, {"fleet": self.fleet, "robot": self.robot,
-                                                    "tol2": BELIEF_TOLERANCE ** 2}).fetchone()[0])
+            n = int(cur.execute(_INSERT_STAGED, {"fleet": self.fleet, "robot": self.robot,
+                                                 "tol2": BELIEF_TOLERANCE ** 2}).fetchone()[0])
+            write_rows(conn, list(extra))
+            return n
 
     def flush(self) -> None:
         """Commit buffered entries (batch mode) in one transaction; durable when it returns.
         A lost connection is retried; on failure the entries stay buffered for the next flush."""
         if self.readonly or self.conn is None:
             return
-        if self._pending:
-            rows = self._pending
-            self._retry("flush the journal", lambda c: self._insert(c, rows))
-            self._pending = []
-            self.last_error = None
-        self.share()  # and the place graph and facts, for the fleet
+        if not self._pending:
+            self.share()  # the place graph and facts, for the fleet
+            return
+        rows = self._pending
+        extra, done = self._sharer.collect() if self._sharer is not None else ([], None)
+        self._retry("flush the journal", lambda c: self._insert(c, rows, extra))  # one commit for both
+        self._pending = []
+        self.last_error = None
+        self._unshared = 0
+        if done is not None:
+            done()
 
     def entries(self, problems: list[str] | None = None, start: int = 0) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
         """Committed entries with ``seq >= start`` in order: (seq, kind, recorded_at, payload dict).
