@@ -2,7 +2,8 @@
 
 ``Memory.open("postgresql://user:pw@host/db", robot="tb4-2")`` keeps the journal, meta data and
 snapshot of that robot in the database (``store.PgMemoryStore``); ``mem.fleet.locate(label,
-fleet=True)`` asks what every robot of the fleet saw (``view.FleetView``). ``add_robot`` (or
+fleet=True)`` asks what every robot of the fleet saw (``view.FleetView``), ``mem.fleet.places()``
+and ``mem.fleet.facts()`` what their place graphs and semantic facts hold (``share.FleetSharer``). ``add_robot`` (or
 ``embodied-mem fleet add-robot``) gives a robot its own login role, limited by row-level security
 (``schema``). ``local_server.LocalPostgres`` runs a throw-away server for tests and benchmarks.
 psycopg is imported only when a fleet memory is opened.

@@ -15,7 +15,12 @@ it; ``Memory.open("postgresql://…", robot="tb4-2")`` picks it (``stores.open_s
 - Reconnect with backoff: a lost connection is re-opened (50 ms doubling to 1 s) for up to
   ``retry_for`` seconds, then ``StoreError`` says the entry was not acknowledged.
 - Fleet-shared rows: each percept's sightings go to ``sightings`` (history) and ``beliefs`` (latest
-  position per object and robot) in the same statement as its journal row (``fleet.view``).
+  position per object and robot) in the same transaction as its journal row (``fleet.view``); the
+  memory's place graph and facts (``fleet.share``, after ``share_from``) are folded into the same
+  commit when they are due (each batch, every ``share_every`` percepts, each fact operation).
+- Cheap writes: a single entry is one statement (one round trip, rows as JSON parsed by the server);
+  a batch of ``STAGED_FROM`` or more is a binary COPY into session-private staging tables and one
+  statement moving the new rows on, then one commit (one WAL flush for the whole batch).
 - Snapshots live in the ``snapshots`` table; ``snapshot_file``/``snapshot_saved`` move the blob
   between the table and a private local file that ``memory/snapshot.py`` reads and writes.
 """
