@@ -10,7 +10,8 @@
     embodied-mem memory export PATH OUT.graphml|OUT.json [--at T]
     embodied-mem memory check PATH [--json] [--repair-wal] [--salvage NEW.db]
     embodied-mem memory inspect postgresql://USER@HOST/DB --robot R [--fleet F]    (a fleet memory)
-    embodied-mem memory query postgresql://… --robot R locate LABEL [--fleet-wide | --robots A,B]
+    embodied-mem memory query postgresql://… --robot R locate LABEL [--fleet-wide | --robots A,B]   (also facts)
+    embodied-mem memory check postgresql://… [--robot R] [--fleet F]    (every robot the role can see)
     embodied-mem memory export PATH map.yaml          (ROS map_server map: map.yaml + map.pgm)
 
 The database is opened read-only (``Memory.open(path, readonly=True)``): a recall does not
@@ -100,6 +101,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--object", default=None)
     s.add_argument("--at", type=_time, default=None)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--fleet-wide", action="store_true", help="every robot of the fleet (a fleet memory)")
+    s.add_argument("--robots", default=None, help="these robots, comma-separated (a fleet memory)")
     s = q.add_parser("path", help="waypoints from START to GOAL over known free space (X,Y)")
     s.add_argument("start", type=_point)
     s.add_argument("goal", type=_point)
@@ -107,7 +110,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
 
     p = sub.add_parser("check", help="integrity check, journal counts, last good percept; recovery")
-    p.add_argument("path", type=Path)
+    p.add_argument("path", type=_location, help="a memory file, or a fleet memory URL (postgresql://…)")
+    _fleet_args(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--no-replay", action="store_true", help="do not replay the journal (faster on big files)")
     p.add_argument("--repair-wal", action="store_true",
@@ -235,6 +239,13 @@ def _query(mem: Any, a: argparse.Namespace) -> tuple[Any, list[str]]:
                  "items": [{"t": it.t, "text": it.text, "percept_id": it.percept_id} for it in c.items]}
                 for c in chunks]
         return data, [str(c) for c in chunks] or [f"nothing relevant to {a.text!r}"]
+    if q == "facts" and (a.fleet_wide or a.robots):
+        robots = [r for r in a.robots.split(",") if r] if a.robots else None
+        ffacts = mem.fleet.facts(a.subject, a.relation, a.object, at=a.at, fleet=a.fleet_wide, robots=robots)
+        data = [{"subject": f.subject, "relation": f.relation, "object": f.object, "confidence": f.confidence,
+                 "support": f.support, "valid_from": f.valid_from, "valid_to": f.valid_to, "source": f.source,
+                 "robot": f.robot, "recorded_at": f.recorded_at} for f in ffacts]
+        return data, [str(f) for f in ffacts] or ["no facts"]
     if q == "facts":
         facts = mem.semantic.facts(subject=a.subject, relation=a.relation, object=a.object, at=a.at)
         data = [{"subject": f.subject, "relation": f.relation, "object": f.object, "confidence": f.confidence,
@@ -272,6 +283,12 @@ def _check(a: argparse.Namespace) -> int:
     from .memory_check import check_file, repair_wal, salvage
     from .store import StoreError
 
+    if isinstance(a.path, str):  # a fleet memory server: one report per robot
+        return _check_url(a)
+    if a.robot is not None or a.fleet is not None:
+        print(f"{PROG}: error: --robot/--fleet are for a fleet memory (postgresql:// URL), not the file {a.path}",
+              file=sys.stderr)
+        return 2
     try:
         if a.repair_wal:
             print(repair_wal(a.path))
@@ -287,6 +304,29 @@ def _check(a: argparse.Namespace) -> int:
     else:
         print(_printable("\n".join(rep.lines())))
     return 0 if rep.ok else 1
+
+
+def _check_url(a: argparse.Namespace) -> int:
+    from .store import StoreError
+
+    if a.repair_wal or a.salvage is not None:
+        print(f"{PROG}: error: --repair-wal and --salvage are for a memory file; a fleet memory's server keeps its "
+              "own write-ahead log (PostgreSQL recovers it on start)", file=sys.stderr)
+        return 2
+    try:
+        from .fleet_check import check_url
+
+        reps = check_url(a.path, robot=a.robot, fleet=a.fleet, replay=not a.no_replay)
+    except (StoreError, ImportError) as exc:
+        print(f"{PROG}: error: {_printable(str(exc))}", file=sys.stderr)
+        return 2
+    if a.json:
+        print(json.dumps([r.to_dict() for r in reps], indent=2))
+    elif not reps:
+        print("no robot has a journal here yet")
+    else:
+        print(_printable("\n".join(line for r in reps for line in r.lines())))
+    return 0 if all(r.ok for r in reps) else 1
 
 
 def _printable(text: str) -> str:

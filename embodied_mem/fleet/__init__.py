@@ -2,7 +2,8 @@
 
 ``Memory.open("postgresql://user:pw@host/db", robot="tb4-2")`` keeps the journal, meta data and
 snapshot of that robot in the database (``store.PgMemoryStore``); ``mem.fleet.locate(label,
-fleet=True)`` asks what every robot of the fleet saw (``view.FleetView``). ``add_robot`` (or
+fleet=True)`` asks what every robot of the fleet saw (``view.FleetView``), ``mem.fleet.places()``
+and ``mem.fleet.facts()`` what their place graphs and semantic facts hold (``share.FleetSharer``). ``add_robot`` (or
 ``embodied-mem fleet add-robot``) gives a robot its own login role, limited by row-level security
 (``schema``). ``local_server.LocalPostgres`` runs a throw-away server for tests and benchmarks.
 psycopg is imported only when a fleet memory is opened.
@@ -14,7 +15,8 @@ from typing import Any
 
 from .urls import is_database_url, redact_url
 
-__all__ = ["is_database_url", "redact_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "LocalPostgres"]
+__all__ = ["is_database_url", "redact_url", "add_robot", "PgMemoryStore", "FleetView", "FleetLocation", "FleetPlace", "FleetFact",
+           "LocalPostgres"]
 
 
 def __getattr__(name: str) -> Any:  # lazy: psycopg only when used
@@ -24,7 +26,7 @@ def __getattr__(name: str) -> Any:  # lazy: psycopg only when used
     if name == "PgMemoryStore":
         from .store import PgMemoryStore
         return PgMemoryStore
-    if name in ("FleetView", "FleetLocation"):
+    if name in ("FleetView", "FleetLocation", "FleetPlace", "FleetFact"):
         from . import view
         return getattr(view, name)
     if name == "LocalPostgres":

@@ -8,8 +8,10 @@ Everything lives in the schema ``embodied_mem`` of one database:
 - Private to each robot: ``journal`` (every percept and memory operation, idempotent by
   (fleet, robot, seq) and, for percepts, by their id ``digest``), ``meta`` (config, memory id),
   ``snapshots`` (the snapshot blob of ``memory/snapshot.py``).
-- Shared within a fleet: ``sightings`` (what each robot saw, bi-temporal: ``t`` and ``recorded_at``)
-  and ``beliefs`` (each robot's latest position of each object, with source and confidence).
+- Shared within a fleet: ``sightings`` (what each robot saw, bi-temporal: ``t`` and ``recorded_at``),
+  ``beliefs`` (each robot's latest position of each object, with source and confidence), and (v2)
+  ``places``/``place_edges`` (each robot's topological place graph) and ``facts`` (its semantic facts,
+  valid ``valid_from``..``valid_to`` in the robot's clock, ``recorded_at``/``closed_at`` wall clock).
 
 Isolation is the server's job: every robot role is a member of ``embodied_mem_robot`` and
 row-level security lets it read and write only its own private rows, read only its own fleet's
@@ -33,7 +35,7 @@ __all__ = ["SCHEMA", "SCHEMA_VERSION", "MIN_SERVER_VERSION", "ROBOT_GROUP", "ens
            "robot_role_name"]
 
 SCHEMA = "embodied_mem"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIN_SERVER_VERSION = 130000  # PostgreSQL 13
 ROBOT_GROUP = "embodied_mem_robot"
 _LOCK_KEY = 0x454D454D  # advisory lock id for migrations ("EMEM")
@@ -100,7 +102,36 @@ for _t in ("sightings", "beliefs"):  # shared: read the fleet's, write only as o
 _RLS.append(f"CREATE POLICY beliefs_update ON {SCHEMA}.beliefs FOR UPDATE TO {ROBOT_GROUP} USING ({_MINE}) "
             f"WITH CHECK ({_MINE})")
 
-MIGRATIONS: dict[int, list[str]] = {1: [_V1, *_RLS]}
+# Version 2: the place graph and semantic facts shared fleet-wide (published from each robot's
+# in-RAM memory, ``fleet.share``); sightings lose their primary key (a sighting is inserted only in
+# the statement that inserts its journal row, which is unique: the key only cost index upkeep).
+_V2 = f"""
+ALTER TABLE {SCHEMA}.sightings DROP CONSTRAINT sightings_pkey;
+CREATE TABLE {SCHEMA}.places (
+  fleet text NOT NULL, robot text NOT NULL, place text NOT NULL, x double precision NOT NULL,
+  y double precision NOT NULL, z double precision NOT NULL, region text, visits int NOT NULL,
+  first_visit double precision, last_visit double precision, recorded_at double precision NOT NULL,
+  updated_at double precision NOT NULL, PRIMARY KEY (fleet, robot, place));
+CREATE TABLE {SCHEMA}.place_edges (
+  fleet text NOT NULL, robot text NOT NULL, a text NOT NULL, b text NOT NULL, recorded_at double precision NOT NULL,
+  PRIMARY KEY (fleet, robot, a, b));
+CREATE TABLE {SCHEMA}.facts (
+  fleet text NOT NULL, robot text NOT NULL, subject text NOT NULL, relation text NOT NULL, object text NOT NULL,
+  valid_from double precision NOT NULL, valid_to double precision, confidence real NOT NULL, support int NOT NULL,
+  source text NOT NULL, recorded_at double precision NOT NULL, closed_at double precision,
+  PRIMARY KEY (fleet, robot, subject, relation, object, valid_from));
+CREATE INDEX facts_subject ON {SCHEMA}.facts (fleet, subject, relation);
+GRANT SELECT, INSERT, UPDATE ON {SCHEMA}.places, {SCHEMA}.place_edges, {SCHEMA}.facts TO {ROBOT_GROUP};
+"""
+_RLS2 = []
+for _t in ("places", "place_edges", "facts"):  # shared: read the fleet's, write only as oneself
+    _RLS2 += [f"ALTER TABLE {SCHEMA}.{_t} ENABLE ROW LEVEL SECURITY",
+              f"CREATE POLICY {_t}_read ON {SCHEMA}.{_t} FOR SELECT TO {ROBOT_GROUP} USING ({_MY_FLEET})",
+              f"CREATE POLICY {_t}_insert ON {SCHEMA}.{_t} FOR INSERT TO {ROBOT_GROUP} WITH CHECK ({_MINE})",
+              f"CREATE POLICY {_t}_update ON {SCHEMA}.{_t} FOR UPDATE TO {ROBOT_GROUP} USING ({_MINE}) "
+              f"WITH CHECK ({_MINE})"]
+
+MIGRATIONS: dict[int, list[str]] = {1: [_V1, *_RLS], 2: [_V2, *_RLS2]}
 
 
 def server_problem(conn: Any) -> str | None:

@@ -15,7 +15,12 @@ it; ``Memory.open("postgresql://…", robot="tb4-2")`` picks it (``stores.open_s
 - Reconnect with backoff: a lost connection is re-opened (50 ms doubling to 1 s) for up to
   ``retry_for`` seconds, then ``StoreError`` says the entry was not acknowledged.
 - Fleet-shared rows: each percept's sightings go to ``sightings`` (history) and ``beliefs`` (latest
-  position per object and robot) in the same statement as its journal row (``fleet.view``).
+  position per object and robot) in the same transaction as its journal row (``fleet.view``); the
+  memory's place graph and facts (``fleet.share``, after ``share_from``) are folded into the same
+  commit when they are due (each batch, every ``share_every`` percepts, each fact operation).
+- Cheap writes: a single entry is one statement (one round trip, rows as JSON parsed by the server);
+  a batch of ``STAGED_FROM`` or more is a binary COPY into session-private staging tables and one
+  statement moving the new rows on, then one commit (one WAL flush for the whole batch).
 - Snapshots live in the ``snapshots`` table; ``snapshot_file``/``snapshot_saved`` move the blob
   between the table and a private local file that ``memory/snapshot.py`` reads and writes.
 """
@@ -34,6 +39,7 @@ from typing import Any, TypeVar
 
 from ..store import StoreError
 from .schema import ROBOT_GROUP, SCHEMA, SCHEMA_VERSION, check_name, ensure_schema
+from .share import write_rows
 from .urls import is_database_url, redact_url
 
 __all__ = ["PgMemoryStore", "is_database_url", "redact_url", "percept_digest", "BELIEF_TOLERANCE"]
@@ -65,17 +71,18 @@ _B = ("label text, key text, instance text, x float8, y float8, z float8, x0 flo
       "recorded_at float8")
 # One statement (so one transaction) per write: the journal rows, then, for the rows that were new,
 # their sightings and the beliefs they change. A retried write finds its rows there and adds nothing.
-# Rows travel as three JSON documents (encoded and parsed in C; psycopg's array quoting is Python).
-_INSERT = f"""
+# ``{j}``/``{s}``/``{b}``: where the rows come from (three JSON documents for a small write, the
+# session's staging tables filled by binary COPY for a batch).
+_INSERT_T = f"""
 WITH j AS (
   INSERT INTO {SCHEMA}.journal (fleet, robot, seq, kind, recorded_at, payload, digest)
-  SELECT %(fleet)s, %(robot)s, u.seq, u.kind, u.recorded_at, u.payload, decode(u.digest, 'hex')
-  FROM json_to_recordset(%(j)s::json) AS u(seq bigint, kind text, recorded_at float8, payload text, digest text)
+  SELECT %(fleet)s, %(robot)s, u.seq, u.kind, u.recorded_at, u.payload, {{jdigest}}
+  FROM {{j}}
   ON CONFLICT DO NOTHING RETURNING seq),
 s AS (
   INSERT INTO {SCHEMA}.sightings (fleet, robot, seq, idx, t, label, key, instance, x, y, z, confidence, region, source,
                                   recorded_at)
-  SELECT %(fleet)s, %(robot)s, u.* FROM json_to_recordset(%(s)s::json) AS u({_S})
+  SELECT %(fleet)s, %(robot)s, u.* FROM {{s}}
   WHERE u.seq IN (SELECT seq FROM j)
   RETURNING 1),
 b AS (
@@ -85,8 +92,9 @@ b AS (
          CASE WHEN u.anchored AND p.key IS NOT NULL AND (p.x - u.x0) ^ 2 + (p.y - u.y0) ^ 2 + (p.z - u.z0) ^ 2 <= %(tol2)s
               THEN p.first_seen ELSE u.first_seen END,
          u.t, u.confidence, u.source, u.seq, u.recorded_at
-  FROM json_to_recordset(%(b)s::json) AS u({_B})
-  LEFT JOIN {SCHEMA}.beliefs p ON p.fleet = %(fleet)s AND p.robot = %(robot)s AND p.label = u.label AND p.key = u.key
+  FROM {{b}}
+  LEFT JOIN LATERAL (SELECT p.key, p.x, p.y, p.z, p.first_seen FROM {SCHEMA}.beliefs p WHERE p.fleet = %(fleet)s
+                     AND p.robot = %(robot)s AND p.label = u.label AND p.key = u.key LIMIT 1) p ON true
   WHERE u.seq IN (SELECT seq FROM j)
   ON CONFLICT (fleet, robot, label, key) DO UPDATE SET
     first_seen = EXCLUDED.first_seen, instance = EXCLUDED.instance, x = EXCLUDED.x, y = EXCLUDED.y, z = EXCLUDED.z,
@@ -96,34 +104,62 @@ b AS (
   RETURNING 1)
 SELECT count(*) FROM j
 """
+_J = "seq bigint, kind text, recorded_at float8, payload text, digest text"
+_INSERT = _INSERT_T.format(
+    jdigest="decode(u.digest, 'hex')", j=f"json_to_recordset(%(j)s::json) AS u({_J})",
+    s=f"json_to_recordset(%(s)s::json) AS u({_S})", b=f"json_to_recordset(%(b)s::json) AS u({_B})")
+# a batch: rows COPYed (binary) into this session's temporary staging tables, emptied at each commit
+_STAGE = ("em_stage_j", "em_stage_s", "em_stage_b")
+_STAGE_DDL = [f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE[0]} ({_J.replace('digest text', 'digest bytea')}) "
+              "ON COMMIT DELETE ROWS",
+              f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE[1]} ({_S}) ON COMMIT DELETE ROWS",
+              f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE[2]} ({_B}) ON COMMIT DELETE ROWS"]
+_INSERT_STAGED = _INSERT_T.format(jdigest="u.digest", j=f"pg_temp.{_STAGE[0]} u", s=f"pg_temp.{_STAGE[1]} u",
+                                  b=f"pg_temp.{_STAGE[2]} u")
+_COPY_TYPES = (["int8", "text", "float8", "text", "bytea"],
+               ["int8", "int4", "float8", "text", "text", "text", "float8", "float8", "float8", "float4", "text",
+                "text", "float8"],
+               ["text", "text", "text", "float8", "float8", "float8", "float8", "float8", "float8", "bool", "float8",
+                "float8", "float4", "text", "text", "int8", "float8"])
+STAGED_FROM = 8  # writes of at least this many entries go through COPY (fewer: one statement, one round trip)
+
+
+def _tables(rows: list[dict[str, Any]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The rows of one write of ``rows`` (``PgMemoryStore._row``) as tuples: journal rows, sightings,
+    and the last sighting of each object with when its current position was first seen (``first_seen``:
+    the start of the last run of sightings within ``BELIEF_TOLERANCE`` of each other; ``anchored``
+    when that run began with this write's first sighting of the object, so that an older belief at
+    the same place keeps its ``first_seen``). Column orders: ``_J``, ``_S``, ``_B``."""
+    jrows = [(r["seq"], r["kind"], r["rec"], r["payload"], r["digest"]) for r in rows]
+    srows: list[tuple[Any, ...]] = []
+    objs: dict[tuple[str, str], list[Any]] = {}
+    tol2 = BELIEF_TOLERANCE ** 2
+    for r in rows:
+        seq, t, region, source, rec = r["seq"], r["t"], r["region"], r["source"], r["rec"]
+        for i, (label, inst, pos, conf) in enumerate(r["sightings"]):
+            key = belief_key(label, inst, pos)
+            x, y, z = pos
+            srows.append((seq, i, t, label, key, inst, x, y, z, conf, region, source, rec))
+            o = objs.get((label, key))
+            if o is None:  # label key instance x y z x0 y0 z0 anchored first_seen t conf region source seq rec
+                objs[(label, key)] = [label, key, inst, x, y, z, x, y, z, True, t, t, conf, region, source, seq, rec]
+                continue
+            if (o[3] - x) ** 2 + (o[4] - y) ** 2 + (o[5] - z) ** 2 > tol2:
+                o[9], o[10] = False, t  # moved within this write
+            o[2:6] = [inst, x, y, z]
+            o[11:17] = [t, conf, region, source, seq, rec]
+    return jrows, srows, [tuple(o) for o in objs.values()]
+
+
+_JK, _SK, _BK = (tuple(c.split()[0] for c in cols.split(", ")) for cols in (_J, _S, _B))
 
 
 def _params(fleet: str, robot: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """The parameters of one write of ``rows`` (``PgMemoryStore._row``): journal rows, sightings, and
-    the last sighting of each object with when its current position was first seen (``first_seen``:
-    the start of the last run of sightings within ``BELIEF_TOLERANCE`` of each other; ``anchored``
-    when that run began with this write's first sighting of the object, so that an older belief at
-    the same place keeps its ``first_seen``)."""
-    jrows = [{"seq": r["seq"], "kind": r["kind"], "recorded_at": r["rec"], "payload": r["payload"],
-              "digest": r["digest"].hex()} for r in rows]
-    srows: list[dict[str, Any]] = []
-    objs: dict[tuple[str, str], dict[str, Any]] = {}
-    tol2 = BELIEF_TOLERANCE ** 2
-    for r in rows:
-        for i, (label, inst, pos, conf) in enumerate(r["sightings"]):
-            key = belief_key(label, inst, pos)
-            srows.append({"seq": r["seq"], "idx": i, "t": r["t"], "label": label, "key": key, "instance": inst,
-                          "x": pos[0], "y": pos[1], "z": pos[2], "confidence": conf, "region": r["region"],
-                          "source": r["source"], "recorded_at": r["rec"]})
-            o = objs.get((label, key))
-            if o is None:
-                o = objs[(label, key)] = {"x0": pos[0], "y0": pos[1], "z0": pos[2], "anchored": True, "first_seen": r["t"]}
-            elif (o["x"] - pos[0]) ** 2 + (o["y"] - pos[1]) ** 2 + (o["z"] - pos[2]) ** 2 > tol2:
-                o["anchored"], o["first_seen"] = False, r["t"]  # moved within this write
-            o.update(label=label, key=key, instance=inst, x=pos[0], y=pos[1], z=pos[2], t=r["t"], confidence=conf,
-                     region=r["region"], source=r["source"], seq=r["seq"], recorded_at=r["rec"])
-    return {"fleet": fleet, "robot": robot, "tol2": tol2, "j": json.dumps(jrows), "s": json.dumps(srows),
-            "b": json.dumps(list(objs.values()))}
+    """The parameters of ``_INSERT`` (one statement) for ``rows``."""
+    jrows, srows, brows = _tables(rows)
+    return {"fleet": fleet, "robot": robot, "tol2": BELIEF_TOLERANCE ** 2,
+            "j": json.dumps([dict(zip(_JK, (*r[:4], r[4].hex()))) for r in jrows]),
+            "s": json.dumps([dict(zip(_SK, r)) for r in srows]), "b": json.dumps([dict(zip(_BK, r)) for r in brows])}
 
 
 class PgMemoryStore:
@@ -137,7 +173,7 @@ class PgMemoryStore:
 
     def __init__(self, url: str, *, robot: str | None = None, fleet: str | None = None,
                  durability: str = "percept", readonly: bool = False, batch_size: int = 10_000,
-                 retry_for: float = 30.0, connect_timeout: float = 5.0) -> None:
+                 retry_for: float = 30.0, connect_timeout: float = 5.0, share_every: int = 50) -> None:
         if durability not in ("percept", "batch"):
             raise ValueError(f"durability must be 'percept' or 'batch', got {durability!r}")
         if robot is not None:
@@ -159,6 +195,11 @@ class PgMemoryStore:
         self._digests: dict[bytes, int] = {}
         self._snap_dir: str | None = None
         self._view: Any = None
+        self._staged_on: Any = None  # the connection whose staging tables exist
+        self._memo: tuple[dict[str, Any], str, bytes] | None = None  # the last percept known_percept encoded
+        self._sharer: Any = None  # publishes the memory's place graph and facts (``share_from``)
+        self.share_every = max(1, int(share_every))
+        self._unshared = 0  # percepts appended since the last publish (percept mode)
         self.conn: Any = None
         self.fleet, self.robot = fleet, robot
         try:
@@ -285,17 +326,26 @@ class PgMemoryStore:
     # ------------------------------------------------------------------ journal
     def known_percept(self, percept: Any) -> int | None:
         """The id this robot's journal already gave the same percept (same content), else None."""
-        return self._digests.get(percept_digest("percept", _dumps(percept.to_dict())))
+        d = percept.to_dict()
+        text = _dumps(d)
+        digest = percept_digest("percept", text)
+        self._memo = (d, text, digest)  # observe() appends this same payload next: encode it once
+        return self._digests.get(digest)
 
     def _row(self, seq: int, kind: str, recorded_at: float, payload: dict[str, Any]) -> dict[str, Any]:
-        text = _dumps(payload)
+        memo, self._memo = self._memo, None
+        if memo is not None and kind == "percept" and memo[0] == payload:
+            text, digest = memo[1], memo[2]
+        else:
+            text = _dumps(payload)
+            digest = percept_digest(kind, text)
         sights = []
         if kind == "percept":
             for sg in payload.get("sightings") or ():
                 sights.append((sg["label"], sg.get("instance"), [float(v) for v in sg["position"]],
                                float(sg.get("confidence", 1.0))))
         return {"seq": seq, "kind": kind, "rec": float(recorded_at), "payload": text,
-                "digest": percept_digest(kind, text), "t": float(payload.get("t", 0.0)) if kind == "percept" else 0.0,
+                "digest": digest, "t": float(payload.get("t", 0.0)) if kind == "percept" else 0.0,
                 "region": payload.get("region"), "source": payload.get("source", "default"), "sightings": sights}
 
     def append(self, kind: str, recorded_at: float, payload: dict[str, Any]) -> int:
@@ -307,7 +357,15 @@ class PgMemoryStore:
         seq = self._next_seq
         row = self._row(seq, kind, recorded_at, payload)
         if self.durability == "percept":
-            self._retry("write the journal", lambda c: self._insert(c, [row]))
+            extra, done = [], None
+            if self._sharer is not None:  # the fleet's copy of places and facts, in the same commit when due
+                self._unshared += kind == "percept"
+                if kind != "percept" or self._unshared >= self.share_every:
+                    extra, done = self._sharer.collect()
+                    self._unshared = 0
+            self._retry("write the journal", lambda c: self._insert(c, [row], extra))
+            if done is not None:
+                done()
         else:
             self._pending.append(row)
             if len(self._pending) >= self.batch_size:
@@ -317,13 +375,38 @@ class PgMemoryStore:
         self._next_seq = seq + 1
         return seq
 
-    def _insert(self, conn: Any, rows: list[dict[str, Any]]) -> None:
-        """Insert rows idempotently (one transaction); a row already there must be the same entry."""
+    # ------------------------------------------------------------------ fleet sharing
+    def share_from(self, memory: Any) -> None:
+        """Publish ``memory``'s place graph and facts to the fleet now and from then on (after each
+        committed batch, every ``share_every`` percepts, each fact operation and on close)."""
+        if self.readonly:
+            return
+        from .share import FleetSharer
+
+        self._sharer = FleetSharer(self, memory)
+        self.share()
+
+    def share(self) -> int:
+        """Publish what changed in the place graph and facts since the last time; rows written."""
+        self._unshared = 0
+        return 0 if self._sharer is None or self.conn is None else self._sharer.publish()
+
+    def _insert(self, conn: Any, rows: list[dict[str, Any]], extra: list[tuple[str, Any]] = ()) -> None:
+        """Insert rows idempotently (one transaction, with the ``extra`` statements after them); a row
+        already there must be the same entry."""
         import psycopg
 
         try:
-            if conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0] == len(rows):
-                return  # all new (one statement: one transaction)
+            if len(rows) >= STAGED_FROM:
+                n = self._insert_staged(conn, rows, extra)
+            elif extra:
+                with conn.transaction():
+                    n = conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0]
+                    write_rows(conn, list(extra))
+            else:  # one statement: one transaction, one round trip
+                n = conn.execute(_INSERT, _params(self.fleet, self.robot, rows)).fetchone()[0]
+            if n == len(rows):
+                return  # all new
             have = dict(conn.execute(f"SELECT seq, digest FROM {SCHEMA}.journal WHERE fleet = %s AND robot = %s "
                                      "AND seq = ANY(%s)", (self.fleet, self.robot, [r["seq"] for r in rows])).fetchall())
             for r in rows:
@@ -335,15 +418,42 @@ class PgMemoryStore:
         except psycopg.errors.InsufficientPrivilege as exc:
             raise StoreError(f"{self.path}: the server refused the write ({_one_line(exc)})") from None
 
+    def _insert_staged(self, conn: Any, rows: list[dict[str, Any]], extra: list[tuple[str, Any]] = ()) -> int:
+        """One transaction: binary COPY of the rows into this session's staging tables, one statement
+        moving the new ones into the fleet's tables, one commit (one WAL flush). Returns how many were new."""
+        if self._staged_on is not conn:  # temporary tables live as long as the session
+            for ddl in _STAGE_DDL:
+                conn.execute(ddl)
+            self._staged_on = conn
+        tables = _tables(rows)
+        with conn.transaction():
+            cur = conn.cursor()
+            for name, types, data in zip(_STAGE, _COPY_TYPES, tables):
+                with cur.copy(f"COPY pg_temp.{name} FROM STDIN (FORMAT BINARY)") as cp:
+                    cp.set_types(types)
+                    for r in data:
+                        cp.write_row(r)
+            n = int(cur.execute(_INSERT_STAGED, {"fleet": self.fleet, "robot": self.robot,
+                                                 "tol2": BELIEF_TOLERANCE ** 2}).fetchone()[0])
+            write_rows(conn, list(extra))
+            return n
+
     def flush(self) -> None:
         """Commit buffered entries (batch mode) in one transaction; durable when it returns.
         A lost connection is retried; on failure the entries stay buffered for the next flush."""
-        if not self._pending or self.readonly or self.conn is None:
+        if self.readonly or self.conn is None:
+            return
+        if not self._pending:
+            self.share()  # the place graph and facts, for the fleet
             return
         rows = self._pending
-        self._retry("flush the journal", lambda c: self._insert(c, rows))
+        extra, done = self._sharer.collect() if self._sharer is not None else ([], None)
+        self._retry("flush the journal", lambda c: self._insert(c, rows, extra))  # one commit for both
         self._pending = []
         self.last_error = None
+        self._unshared = 0
+        if done is not None:
+            done()
 
     def entries(self, problems: list[str] | None = None, start: int = 0) -> Iterator[tuple[int, str, float, dict[str, Any]]]:
         """Committed entries with ``seq >= start`` in order: (seq, kind, recorded_at, payload dict).

@@ -1,8 +1,9 @@
 """``FleetView``: what the robots of one fleet saw, queried on the server (``mem.fleet``).
 
 Each robot's journal (trajectory, observations) stays its own; these queries read the rows every
-robot shares with its fleet: ``beliefs`` (each robot's latest position of each object) and
-``sightings`` (the history, for ``at=``). Scope: ``robots=[...]`` (those robots), ``fleet=True``
+robot shares with its fleet: ``beliefs`` (each robot's latest position of each object),
+``sightings`` (the history, for ``at=``), ``places``/``place_edges`` (each robot's place graph) and
+``facts`` (its semantic facts, bi-temporal), the last three published by ``fleet.share``. Scope: ``robots=[...]`` (those robots), ``fleet=True``
 (every robot of the fleet), neither (this robot only). Row-level security on the server limits a
 robot's credentials to its own fleet whatever is asked.
 
@@ -23,7 +24,7 @@ from ..store import StoreError
 from .schema import SCHEMA
 from .urls import redact_url
 
-__all__ = ["FleetView", "FleetLocation"]
+__all__ = ["FleetView", "FleetLocation", "FleetPlace", "FleetFact"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,47 @@ class FleetLocation:
         name = self.instance or self.label
         return (f"{name} at ({x:.2f}, {y:.2f}, {z:.2f}) seen by {self.robot} t={self.last_seen:g} "
                 f"conf {self.confidence:.2f}")
+
+
+@dataclass(frozen=True)
+class FleetPlace:
+    """A node of one robot's topological place graph (``mem.spatial.places()``), shared with its fleet.
+    ``first_visit``/``last_visit`` in the robot's clock; ``recorded_at``/``updated_at``: wall-clock
+    seconds (Unix time) when the server first got it and last got a change."""
+
+    robot: str
+    id: str
+    position: tuple[float, float, float]
+    region: str | None
+    visits: int
+    first_visit: float | None
+    last_visit: float | None
+    recorded_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class FleetFact:
+    """A semantic fact as robot ``robot`` believes (believed) it: valid from ``valid_from`` to
+    ``valid_to`` (None: still believed) in the robot's clock; ``recorded_at``/``closed_at``: wall-clock
+    seconds when the server learned it began/ended. ``source``: how the robot came by it (observed,
+    consolidated, asserted, prior)."""
+
+    robot: str
+    subject: str
+    relation: str
+    object: str
+    confidence: float
+    support: int
+    source: str
+    valid_from: float
+    valid_to: float | None
+    recorded_at: float
+    closed_at: float | None
+
+    def __str__(self) -> str:
+        return (f"{self.subject} {self.relation} {self.object} (conf {self.confidence:.2f}, {self.source}, "
+                f"by {self.robot})")
 
 
 class FleetView:
@@ -127,6 +169,54 @@ class FleetView:
             sql += f" LIMIT {max(0, limit)}"
         return [FleetLocation(r[0], r[1], (r[2], r[3], r[4]), r[5], r[6], r[7], float(r[8]), r[9], r[10], int(r[11]),
                               r[12]) for r in self._query(sql, args)]
+
+    def places(self, *, robots: Iterable[str] | None = None, fleet: bool = False,
+               at: float | None = None) -> list[FleetPlace]:
+        """The place graph nodes of the robots in scope (``at=t``: those first visited by ``t``), by robot
+        and id. Published by each robot after its batches, every few percepts and on close."""
+        who = self._scope(robots, fleet)
+        sql = (f"SELECT robot, place, x, y, z, region, visits, first_visit, last_visit, recorded_at, updated_at "
+               f"FROM {SCHEMA}.places WHERE fleet = %s")
+        args: tuple[Any, ...] = (self.fleet,)
+        if who is not None:
+            sql, args = sql + " AND robot = ANY(%s)", args + (who,)
+        if at is not None:
+            sql, args = sql + " AND first_visit <= %s", args + (float(at),)
+        return [FleetPlace(r[0], r[1], (r[2], r[3], r[4]), r[5], int(r[6]), r[7], r[8], r[9], r[10])
+                for r in self._query(sql + " ORDER BY robot, place", args)]
+
+    def place_edges(self, *, robots: Iterable[str] | None = None,
+                    fleet: bool = False) -> list[tuple[str, str, str]]:
+        """The place graph's edges (robot, place, place) of the robots in scope (places a robot walked
+        between directly; each edge once, its places in name order)."""
+        who = self._scope(robots, fleet)
+        sql, args = f"SELECT robot, a, b FROM {SCHEMA}.place_edges WHERE fleet = %s", (self.fleet,)
+        if who is not None:
+            sql, args = sql + " AND robot = ANY(%s)", args + (who,)
+        return [(r[0], r[1], r[2]) for r in self._query(sql + " ORDER BY robot, a, b", args)]
+
+    def facts(self, subject: str | None = None, relation: str | None = None, object: str | None = None, *,
+              robots: Iterable[str] | None = None, fleet: bool = False, at: float | None = None) -> list[FleetFact]:
+        """Semantic facts of the robots in scope matching the given fields: those believed now, or
+        (``at=t``) those valid at ``t`` in the robots' clock. Most confident first."""
+        who = self._scope(robots, fleet)
+        sql = (f"SELECT robot, subject, relation, object, confidence, support, source, valid_from, valid_to, "
+               f"recorded_at, closed_at FROM {SCHEMA}.facts WHERE fleet = %s")
+        args: tuple[Any, ...] = (self.fleet,)
+        for col, val in (("subject", subject), ("relation", relation), ("object", object)):
+            if val is not None:
+                if not isinstance(val, str):
+                    raise TypeError(f"{col} must be a str, got {type(val).__name__}")
+                sql, args = sql + f" AND {col} = %s", args + (val,)
+        if who is not None:
+            sql, args = sql + " AND robot = ANY(%s)", args + (who,)
+        if at is None:
+            sql += " AND valid_to IS NULL"
+        else:
+            sql, args = sql + " AND valid_from <= %s AND (valid_to IS NULL OR valid_to > %s)", args + (float(at),) * 2
+        return [FleetFact(r[0], r[1], r[2], r[3], float(r[4]), int(r[5]), r[6], r[7], r[8], r[9], r[10])
+                for r in self._query(sql + " ORDER BY confidence DESC, robot, subject, relation, object, valid_from",
+                                     args)]
 
     def robots(self) -> list[str]:
         """The robots of this fleet (those the server lets these credentials see)."""

@@ -199,6 +199,9 @@ class Memory:
             mem.open_timings = {"store": t1 - t0, "snapshot": t3 - t2, "replay": time.perf_counter() - t3,
                                 "total": time.perf_counter() - t0}
             mem._store = store
+            share = getattr(store, "share_from", None)  # a fleet store: places and facts shared with the fleet
+            if share is not None and not readonly:
+                share(mem)
         except BaseException:
             store.close()
             raise
