@@ -533,7 +533,12 @@ class _Publisher:
             raise TypeError(f"Expected {self.msg_type}, got {type(msg)}")
         self.sent.append(data)
         if self.qos.durability == DurabilityPolicy.TRANSIENT_LOCAL:
-            self.node.graph.latched.setdefault(self.topic, []).append((self, data))
+            # a transient-local writer keeps its last ``depth`` samples (KEEP_LAST) for late joiners
+            kept = self.node.graph.latched.setdefault(self.topic, [])
+            kept.append((self, data))
+            own = [i for i, (p, _) in enumerate(kept) if p is self]
+            for i in reversed(own[:-max(1, int(getattr(self.qos, "depth", 1) or 1))]):
+                del kept[i]
         for sub in self.node.graph.subs.get(self.topic, []):
             sub.offer(self, data)
 
