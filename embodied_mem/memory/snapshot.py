@@ -178,6 +178,18 @@ def _with_dict(cls: type, state: dict[str, Any]) -> Any:
     return obj
 
 
+def _with_state(cls: type, state: Any) -> Any:
+    """Rebuild an instance of one of this package's classes that defines its own snapshot state."""
+    obj = object.__new__(cls)
+    obj.__setstate__(state)
+    return obj
+
+
+def has_own_state(cls: type) -> bool:
+    """True for a class with its own ``__getstate__``/``__setstate__`` pair (its snapshot form)."""
+    return cls.__getstate__ is not object.__getstate__ and "__setstate__" in dir(cls)
+
+
 def is_behaviour(value: Any) -> bool:
     """Functions and bound methods set on an instance (journaling or locking wrappers) are behaviour,
     rebuilt by whoever makes the object, never state."""
@@ -195,6 +207,8 @@ class _Pickler(pickle.Pickler):
             return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
         if (isinstance(cls.__module__, str) and cls.__module__.startswith("embodied_mem.")
                 and not isinstance(obj, type) and hasattr(obj, "__dict__")):
+            if has_own_state(cls):  # a module with a compact snapshot form of its own
+                return _with_state, (cls, obj.__getstate__())
             return _with_dict, (cls, {k: v for k, v in vars(obj).items() if not is_behaviour(v)})
         return NotImplemented
 
@@ -289,7 +303,7 @@ _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__")
                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
                         ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted"),
-                        (__name__, "_with_dict")})
+                        (__name__, "_with_dict"), (__name__, "_with_state")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
                  "embodied_mem.memory.longterm", "embodied_mem.memory.ann", "embodied_mem.graph", "embodied_mem.percept",
