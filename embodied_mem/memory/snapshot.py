@@ -15,8 +15,13 @@ File layout (format version ``FORMAT_VERSION``)::
                         every entry before it --, config and encoder fingerprints, payload length
                         and CRC-32)
     u32 little-endian   CRC-32 of the header bytes
-    payload             the module state, pickle protocol 5: bulk data (temporal columns, chunk
-                        keys, trajectories) are ``array``/numpy buffers stored column by column
+    payload             the module state, pickle protocol 5: bulk data (temporal columns and its
+                        per-label times grouped in one array, chunk keys, trajectories) are
+                        ``array``/numpy buffers stored column by column; a module class with its own
+                        ``__getstate__``/``__setstate__`` (temporal memory) is saved in that compact form
+
+Format 3 (this version) reads only format-3 files: older snapshots are reported ("snapshot format
+2, this version reads 3") and ignored, and the journal is replayed in full.
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -55,8 +60,12 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 2
-_READS = (1, 2)  # format 1: no edit count, always the CRC of the journal prefix
+FORMAT_VERSION = 3
+# Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
+# graph and spatial beliefs) object by object; their states no longer fit this version's modules,
+# so they are ignored (full replay) rather than half-trusted. The journal-CRC check (format 1's)
+# stays for journals that do not count edits.
+_READS = (3,)
 _U32 = struct.Struct("<I")
 
 
