@@ -79,10 +79,13 @@ class _Gaps:
         self.best = -1.0
 
     def append(self, g: float) -> None:
-        i = len(self.levels[0])
-        self.levels[0].append(g)
+        lv0 = self.levels[0]
+        i = len(lv0)
+        lv0.append(g)
         if g > self.best:
             self.best = g
+        if i < _FAN:  # no block maximum yet (most labels): nothing above level 0
+            return
         k = 0
         while len(self.levels[k]) > _FAN:
             i //= _FAN
@@ -269,6 +272,9 @@ class TemporalMemory:
             self._observe_paged(p, src)
             return
         late = bool(self._t) and t < self._t[-1]
+        if not late:
+            self._observe_in_order(p, t, src)
+            return
         for s in p.sightings:
             self._add(t, SIGHTING, self._intern(s.label), src, s.position, late)
             lbl = s.label
@@ -300,6 +306,50 @@ class TemporalMemory:
                 ts.append(t)
         for e in p.events:
             self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), late)
+        pg = self._pages
+        if pg is not None and len(self._t) > pg.cap:
+            self._page_out(len(self._t) - (3 * pg.cap) // 4)
+
+    def _observe_in_order(self, p: Percept, t: float, src: int) -> None:
+        """``observe`` for a percept not older than any entry (the usual case): the columns grow by
+        one extend each, and each label's times by one append and one gap."""
+        sightings = p.sightings
+        n = len(sightings)
+        if n:
+            ids, times, first, last, gaps = self._ids, self._times, self._first, self._last, self._gaps
+            syms = []
+            for s in sightings:
+                lbl = s.label
+                i = ids.get(lbl)
+                syms.append(self._intern(lbl) if i is None else i)
+                ts = times.get(lbl)
+                if ts is None:
+                    times[lbl] = array("d", (t,))
+                    first[lbl] = last[lbl] = t
+                    continue
+                last[lbl] = t  # t is not older than any time held (in RAM or paged)
+                if ts:
+                    gp = gaps.get(lbl)
+                    if gp is None:
+                        gp = gaps[lbl] = _Gaps.build(ts)  # empty for one time; built after a snapshot load
+                    gp.append(t - ts[-1])
+                ts.append(t)
+            tt = self._t
+            m = len(tt)
+            tt.extend([t] * n)
+            self._kind.frombytes(bytes(n))  # SIGHTING == 0
+            self._sym.extend(syms)
+            self._src.extend([src] * n)
+            self._x.extend([s.position[0] for s in sightings])
+            self._y.extend([s.position[1] for s in sightings])
+            zs = [s.position[2] for s in sightings]
+            z = self._z
+            if z is None and any(v != 0.0 for v in zs):
+                z = self._z = array("d", bytes(8 * m))
+            if z is not None:
+                z.extend(zs)
+        for e in p.events:
+            self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), False)
         pg = self._pages
         if pg is not None and len(self._t) > pg.cap:
             self._page_out(len(self._t) - (3 * pg.cap) // 4)

@@ -86,3 +86,28 @@ def test_gap_hierarchy_built_at_once_equals_the_one_built_by_appending():
         built = _Gaps.build(ts)
         assert [list(lv) for lv in built.levels] == [list(lv) for lv in step.levels]
         assert built.best == step.best
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_temporal_answers_match_a_naive_scan_of_the_sightings(seed):
+    """The in-order fast path and the late-percept path against a plain list of (t, label)."""
+    ps = stream(seed, 500)
+    mem = Memory()
+    for p in ps:
+        mem.observe(p)
+    tm = mem.temporal
+    seen = sorted((p.t, s.label) for p in ps for s in p.sightings)
+    span = tm.span()
+    assert span is not None
+    for lbl in LABELS:
+        ts = [t for t, x in seen if x == lbl]
+        assert tm.seen_times(lbl) == ts and tm.count(lbl) == len(ts)
+        assert (tm.first_seen(lbl), tm.last_seen(lbl)) == ((ts[0], ts[-1]) if ts else (None, None))
+        for a, b in [(span[0], span[1]), (span[0], sum(span) / 2), (sum(span) / 3, span[1])]:
+            inside = [t for t in ts if a <= t <= b]
+            gaps = [y - x for x, y in zip(inside, inside[1:])]
+            want = max(gaps) if gaps and inside[-1] != inside[0] else None
+            assert tm.longest_gap(lbl, a, b) == want
+    events = [(p.t, str(p.source)) for p in ps for _ in p.events]
+    assert len(tm.between(span[0], span[1], kind="event")) == len(events)
+    assert [e.t for e in tm.between(span[0], span[1])] == sorted(e.t for e in tm.between(span[0], span[1]))
