@@ -233,14 +233,15 @@ class TemporalMemory:
             d[k] = v
         first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
         names = self._names
-        self._ids = {s: i for i, s in enumerate(names)}
-        self._first, self._last, self._times = {}, {}, {}
-        for i, f in enumerate(first):
-            if f == f:  # a label (NaN: an event text or a source name)
-                lbl = names[i]
-                self._first[lbl] = f
-                self._last[lbl] = last[i]
-                self._times[lbl] = grouped[offsets[i]:offsets[i + 1]]
+        self._ids = dict(zip(names, range(len(names))))
+        f = np.frombuffer(first, dtype=np.float64) if len(first) else np.zeros(0)
+        idx = np.flatnonzero(f == f)  # labels (NaN: an event text or a source name)
+        labels = [names[i] for i in idx.tolist()]
+        self._first = dict(zip(labels, f[idx].tolist()))
+        self._last = dict(zip(labels, np.frombuffer(last, dtype=np.float64)[idx].tolist())) if labels else {}
+        off = np.frombuffer(offsets, dtype=np.int64)
+        self._times = dict(zip(labels, map(grouped.__getitem__, map(slice, off[idx].tolist(),
+                                                                     off[idx + 1].tolist()))))
         self._gaps = {}  # rebuilt per label on first use (_gaps_of)
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
