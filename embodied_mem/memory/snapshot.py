@@ -47,6 +47,7 @@ import glob
 import hashlib
 import io
 import json
+import mmap
 import os
 import pickle
 import struct
@@ -226,6 +227,39 @@ class _Rejected(Exception):
     pass
 
 
+class _MappedReader:
+    """A read-only file over ``size`` bytes of a memory map from ``start``, for the unpickler: each
+    read copies only the piece asked for (``readinto`` straight into the object being built)."""
+
+    def __init__(self, mm: mmap.mmap | None, start: int, size: int) -> None:
+        self.mm = mm
+        self.view = memoryview(mm)[start:start + size] if mm is not None else memoryview(b"")
+        self.start, self.pos, self.size = start, 0, size
+
+    def read(self, n: int = -1) -> bytes:
+        p = self.pos
+        end = self.size if n is None or n < 0 else min(p + n, self.size)
+        self.pos = end
+        return bytes(self.view[p:end])
+
+    def readinto(self, b: Any) -> int:
+        out = memoryview(b).cast("B")
+        p = self.pos
+        k = min(len(out), self.size - p)
+        out[:k] = self.view[p:p + k]
+        self.pos = p + k
+        return k
+
+    def readline(self) -> bytes:
+        if self.mm is None:
+            return b""
+        i = self.mm.find(b"\n", self.start + self.pos, self.start + self.size)
+        return self.read(-1 if i < 0 else i - self.start - self.pos + 1)
+
+    def close(self) -> None:
+        self.view.release()
+
+
 def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_next_seq: int,
                   entry_at: Any, journal_crc: Any, journal_edits: int | None = None) -> tuple[Snapshot | None, str]:
     """Load and verify the snapshot at ``path``; ``(None, why)`` when it is absent or not to be trusted.
@@ -286,19 +320,28 @@ def _verify(f: Any, memory_id: str, config_fp: str, next_seq: int, entry_at: Any
         if not isinstance(want, int) or journal_crc(upto) != want:  # an earlier entry was changed since
             raise _Rejected(f"the journal before entry {upto} changed since the snapshot (the journal diverged)")
     n = header.get("payload_len")
-    payload = f.read(n + 1) if isinstance(n, int) and n >= 0 else b""
-    if len(payload) != n:
-        raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {n})")
-    if zlib.crc32(payload) != header.get("payload_crc"):
-        raise _Rejected("damaged snapshot (payload checksum mismatch)")
+    start = f.tell()
+    have = os.fstat(f.fileno()).st_size - start
+    if not isinstance(n, int) or n < 0 or have != n:
+        raise _Rejected(f"torn snapshot (payload {max(have, 0)} bytes, expected {n})")
+    # The payload is read through a read-only memory map: its CRC and the unpickler read the page
+    # cache directly, so neither a copy of the whole payload nor its RAM is needed. (Snapshots are
+    # replaced by rename, never rewritten in place, so the mapped file does not change under us.)
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if n else None
+    reader = _MappedReader(mm, start, n)
     was = gc.isenabled()
-    gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
     try:
-        state = _SafeUnpickler(io.BytesIO(payload)).load()  # BytesIO shares the bytes: no copy
-    except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
-        raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
+        if zlib.crc32(reader.view) != header.get("payload_crc"):
+            raise _Rejected("damaged snapshot (payload checksum mismatch)")
+        gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
+        try:
+            state = _SafeUnpickler(reader).load()
+        except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
+            raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
     finally:
-        del payload
+        reader.close()
+        if mm is not None:
+            mm.close()
         if was:
             gc.enable()
     if not isinstance(state, dict):
