@@ -298,9 +298,16 @@ def durable_level(n_percepts: int, n_sightings: int, args: argparse.Namespace, t
             res["reopen_snapshot_status"] = rm.snapshot_status
             res["reopen_timings"] = dict(rm.open_timings)  # store open+check / snapshot verify+load / tail
             res["reopen_percepts"] = n
+            c0, t0 = time.process_time(), time.perf_counter()  # what a reopen left to first use is paid here
             res["reopen_equal"] = before == answers(rm)
+            res["reopen_first_answers_s"] = time.perf_counter() - t0
+            res["reopen_first_answers_cpu_s"] = time.process_time() - c0
+            res["reopen_first_answers_n"] = len(before)
             res["db_mb"] = path.stat().st_size / 1e6
             rm.close()
+            del rm
+            gc.collect()
+            res.update(reopen_in_fresh_process(path))
             del rm
             gc.collect()
             if snap.exists():  # the same file without its snapshot: a replay of the whole journal
@@ -394,6 +401,46 @@ def json_journal(path: Path, before: list, answers) -> dict:
     for suffix in ("", "-wal", "-shm"):
         Path(str(out) + suffix).unlink(missing_ok=True)
     return res
+
+
+_FRESH = r"""
+import gc, json, sqlite3, sys, time
+from embodied_mem import Memory
+path, out = sys.argv[1], {}
+gc.collect()
+c0, t0 = time.process_time(), time.perf_counter()
+con = sqlite3.connect(path)
+rows = con.execute("SELECT seq, kind, recorded_at, payload FROM journal").fetchall()
+out["raw_read_s"], out["raw_read_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+con.close()
+del rows
+gc.collect()
+c0, t0 = time.process_time(), time.perf_counter()
+m = Memory.open(path, readonly=True)
+out["reopen_s"], out["reopen_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
+out["status"], out["timings"] = m.snapshot_status, m.open_timings
+m.close()
+print(json.dumps(out))
+"""
+
+
+def reopen_in_fresh_process(path: Path, repeat: int = 3) -> dict:
+    """Reopen ``path`` (and read its journal rows raw) in a new Python process, as a program that
+    restarts does: the best of ``repeat`` runs (each its own process) of each, CPU seconds.
+
+    The in-process reopen above runs in a process that has just ingested and queried the whole
+    stream (gigabytes of heap), which makes the same load cost about twice the CPU here."""
+    import subprocess
+
+    runs = []
+    for _ in range(repeat):
+        cp = subprocess.run([sys.executable, "-c", _FRESH, str(path)], capture_output=True, text=True, check=True)
+        runs.append(json.loads(cp.stdout.strip().splitlines()[-1]))
+    best = min(runs, key=lambda r: r["reopen_cpu_s"])
+    return {"fresh_reopen_s": best["reopen_s"], "fresh_reopen_cpu_s": best["reopen_cpu_s"],
+            "fresh_raw_read_s": min(r["raw_read_s"] for r in runs),
+            "fresh_raw_read_cpu_s": min(r["raw_read_cpu_s"] for r in runs),
+            "fresh_reopen_status": best["status"], "fresh_reopen_runs": runs}
 
 
 def raw_sqlite(path: Path) -> dict:
@@ -693,11 +740,16 @@ def markdown(out: dict) -> str:
               "(reopen: `Memory.open` of the closed batched file, with its snapshot and without it; raw read: "
               "`SELECT` + `fetchall` of every journal row; raw `executemany`: the same rows into a new file, "
               "WAL, `synchronous=NORMAL`, 10,000 rows per transaction):", "",
-              "Times are wall / CPU seconds of this process; the ratios are of CPU time, then wall time.", "",
+              "Times are wall / CPU seconds of this process; the ratios are of CPU time, then wall time. *First "
+              "queries after reopen*: `locate` and `last_seen` of the labels seen in the last 50 percepts, right "
+              "after the reopen (where work a reopen leaves to first use is paid). *Fresh process*: the same reopen "
+              "and raw read, each in a new Python process (best of 3), as a restarting program pays them; the "
+              "in-process reopen runs in a process holding gigabytes of the benchmark's own heap.", "",
               "| sightings | journal rows | reopen (snapshot) s | raw read s | ratio CPU / wall | full replay s | "
               "close + snapshot s | snapshot MB / db MB | durable batched ingest s | raw executemany s | "
-              "ratio CPU / wall |",
-              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+              "ratio CPU / wall | first queries after reopen s (queries) | fresh process: reopen / raw read CPU s "
+              "(ratio) |",
+              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in out["levels"]:
         if "raw_read_s" not in r:
             continue
@@ -711,7 +763,12 @@ def markdown(out: dict) -> str:
             f"{r['ingest_durable_batch_s']:.2f} / {r['ingest_durable_batch_cpu_s']:.2f} | "
             f"{r['raw_executemany_s']:.3f} / {r['raw_executemany_cpu_s']:.3f} | "
             f"{ratio(r['ingest_durable_batch_cpu_s'], r['raw_executemany_cpu_s'])} / "
-            f"{ratio(r['ingest_durable_batch_s'], r['raw_executemany_s'])} |")
+            f"{ratio(r['ingest_durable_batch_s'], r['raw_executemany_s'])} | "
+            + (f"{r['reopen_first_answers_s']:.3f} / {r['reopen_first_answers_cpu_s']:.3f} "
+               f"({r['reopen_first_answers_n']}) |" if "reopen_first_answers_s" in r else "n/a |")
+            + (f" {r['fresh_reopen_cpu_s']:.3f} / {r['fresh_raw_read_cpu_s']:.3f} "
+               f"({ratio(r['fresh_reopen_cpu_s'], r['fresh_raw_read_cpu_s'])}) |" if "fresh_reopen_cpu_s" in r
+               else " n/a |"))
     enc = [r for r in out["levels"] if "json_db_mb" in r]
     if enc:
         lines += ["", "Journal encoding (schema version 2, MessagePack) against the same journal as version 1 wrote "
@@ -823,6 +880,12 @@ def targets(out: dict) -> list[dict]:
                              "and ≤ 1 s (wall)",
                    "measured": f"{r:.1f}× ({big['reopen_cpu_s']:.2f} s vs {big['raw_read_cpu_s']:.2f} s CPU); "
                                f"{big['reopen_s']:.2f} s wall", "met": r <= 1.5 and big["reopen_s"] <= 1.0})
+        if "fresh_reopen_cpu_s" in big:
+            r = big["fresh_reopen_cpu_s"] / big["fresh_raw_read_cpu_s"]
+            ts.append({"target": f"the same, each in a fresh process ({big['sightings']:,})",
+                       "measured": f"{r:.1f}× ({big['fresh_reopen_cpu_s']:.2f} s vs {big['fresh_raw_read_cpu_s']:.2f} s "
+                                   f"CPU); {big['fresh_reopen_s']:.2f} s wall",
+                       "met": r <= 1.5 and big["fresh_reopen_s"] <= 1.0})
         r = big["ingest_durable_batch_cpu_s"] / big["raw_executemany_cpu_s"]
         ts.append({"target": f"durable batched ingest ≤ 5× raw executemany of the same rows, CPU ({big['sightings']:,})",
                    "measured": f"{r:.1f}×", "met": r <= 5.0})
@@ -880,6 +943,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nprobe", type=int, default=8, help="episodic.index_nprobe for the dense-key ivf recall")
     ap.add_argument("--dense-dim", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reopen-file", type=Path, default=None,
+                    help="only reopen this closed memory file (and raw-read its rows), each in fresh processes; print JSON")
     ap.add_argument("--no-progress", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--name", type=str, default="memory_ops", help="file stem of the results (NAME.json/.md/.png)")
@@ -889,6 +954,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ram-levels", type=str, default="100000,300000,1000000")
     ap.add_argument("--ram-child", type=str, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.reopen_file is not None:
+        print(json.dumps(reopen_in_fresh_process(args.reopen_file, repeat=5), indent=1))
+        return 0
     if args.ram_child is not None:
         return ram_child(args)
     if args.ram_budget is not None:

@@ -61,7 +61,15 @@ from .episodic import Chunk, EpisodicMemory
 from .featurize import make_key_encoder, tokens
 from .longterm import LongTermStore
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
-from .snapshot import config_fingerprint, entry_fingerprint, is_behaviour, read_snapshot, snapshot_path, write_snapshot
+from .snapshot import (
+    config_fingerprint,
+    entry_fingerprint,
+    has_own_state,
+    is_behaviour,
+    read_snapshot,
+    snapshot_path,
+    write_snapshot,
+)
 from .spatial import Location, SpatialMemory
 from .temporal import TemporalMemory
 
@@ -326,23 +334,33 @@ class Memory:
     def _state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"graph": self.graph}
         for name in self._MODULES:
-            state[name] = {k: v for k, v in vars(getattr(self, name)).items()
-                           if k not in self._NOT_STATE and not is_behaviour(v)}
+            state[name] = self._module_state(getattr(self, name))
         state["facade"] = {k: getattr(self, k) for k in self._FACADE_STATE}
         return state
+
+    def _module_state(self, mod: Any) -> dict[str, Any]:
+        """What a snapshot keeps of one module: its own compact form where it has one, else its
+        data attributes (wrappers, the encoder and settings left out: rebuilt)."""
+        if has_own_state(type(mod)):
+            return {k: v for k, v in mod.__getstate__().items() if k not in self._NOT_STATE}
+        return {k: v for k, v in vars(mod).items() if k not in self._NOT_STATE and not is_behaviour(v)}
 
     def _restore(self, state: dict[str, Any]) -> None:
         # A snapshot written by another version of a module (attributes added or removed) is refused
         # before anything changes: its state would be wrong in ways no checksum sees.
         for name in self._MODULES:
-            want = {k for k, v in vars(getattr(self, name)).items() if not is_behaviour(v)} - self._NOT_STATE
+            want = set(self._module_state(getattr(self, name)))
             if set(state[name]) != want:
                 raise ValueError(f"{name} state has other fields than this version's "
                                  f"({sorted(set(state[name]) ^ want)[:5]})")
         if set(state["facade"]) != set(self._FACADE_STATE):
             raise ValueError("memory state has other fields than this version's")
         for name in self._MODULES:
-            vars(getattr(self, name)).update(state[name])
+            mod = getattr(self, name)
+            if has_own_state(type(mod)):  # its compact form (keeps the wrappers set on it)
+                mod.__setstate__({**mod.__getstate__(), **state[name]})
+            else:
+                vars(mod).update(state[name])
         for k, v in state["facade"].items():
             setattr(self, k, v)
         # The graph's contents go into this memory's own graph object (wrappers set on it stay);

@@ -15,8 +15,13 @@ File layout (format version ``FORMAT_VERSION``)::
                         every entry before it --, config and encoder fingerprints, payload length
                         and CRC-32)
     u32 little-endian   CRC-32 of the header bytes
-    payload             the module state, pickle protocol 5: bulk data (temporal columns, chunk
-                        keys, trajectories) are ``array``/numpy buffers stored column by column
+    payload             the module state, pickle protocol 5: bulk data (temporal columns and its
+                        per-label times grouped in one array, chunk keys, trajectories) are
+                        ``array``/numpy buffers stored column by column; a module class with its own
+                        ``__getstate__``/``__setstate__`` (temporal memory) is saved in that compact form
+
+Format 3 (this version) reads only format-3 files: older snapshots are reported ("snapshot format
+2, this version reads 3") and ignored, and the journal is replayed in full.
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -42,6 +47,7 @@ import glob
 import hashlib
 import io
 import json
+import mmap
 import os
 import pickle
 import struct
@@ -55,8 +61,12 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 2
-_READS = (1, 2)  # format 1: no edit count, always the CRC of the journal prefix
+FORMAT_VERSION = 3
+# Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
+# graph and spatial beliefs) object by object; their states no longer fit this version's modules,
+# so they are ignored (full replay) rather than half-trusted. The journal-CRC check (format 1's)
+# stays for journals that do not count edits.
+_READS = (3,)
 _U32 = struct.Struct("<I")
 
 
@@ -178,6 +188,18 @@ def _with_dict(cls: type, state: dict[str, Any]) -> Any:
     return obj
 
 
+def _with_state(cls: type, state: Any) -> Any:
+    """Rebuild an instance of one of this package's classes that defines its own snapshot state."""
+    obj = object.__new__(cls)
+    obj.__setstate__(state)
+    return obj
+
+
+def has_own_state(cls: type) -> bool:
+    """True for a class with its own ``__getstate__``/``__setstate__`` pair (its snapshot form)."""
+    return cls.__getstate__ is not object.__getstate__ and "__setstate__" in dir(cls)
+
+
 def is_behaviour(value: Any) -> bool:
     """Functions and bound methods set on an instance (journaling or locking wrappers) are behaviour,
     rebuilt by whoever makes the object, never state."""
@@ -195,12 +217,47 @@ class _Pickler(pickle.Pickler):
             return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
         if (isinstance(cls.__module__, str) and cls.__module__.startswith("embodied_mem.")
                 and not isinstance(obj, type) and hasattr(obj, "__dict__")):
+            if has_own_state(cls):  # a module with a compact snapshot form of its own
+                return _with_state, (cls, obj.__getstate__())
             return _with_dict, (cls, {k: v for k, v in vars(obj).items() if not is_behaviour(v)})
         return NotImplemented
 
 
 class _Rejected(Exception):
     pass
+
+
+class _MappedReader:
+    """A read-only file over ``size`` bytes of a memory map from ``start``, for the unpickler: each
+    read copies only the piece asked for (``readinto`` straight into the object being built)."""
+
+    def __init__(self, mm: mmap.mmap | None, start: int, size: int) -> None:
+        self.mm = mm
+        self.view = memoryview(mm)[start:start + size] if mm is not None else memoryview(b"")
+        self.start, self.pos, self.size = start, 0, size
+
+    def read(self, n: int = -1) -> bytes:
+        p = self.pos
+        end = self.size if n is None or n < 0 else min(p + n, self.size)
+        self.pos = end
+        return bytes(self.view[p:end])
+
+    def readinto(self, b: Any) -> int:
+        out = memoryview(b).cast("B")
+        p = self.pos
+        k = min(len(out), self.size - p)
+        out[:k] = self.view[p:p + k]
+        self.pos = p + k
+        return k
+
+    def readline(self) -> bytes:
+        if self.mm is None:
+            return b""
+        i = self.mm.find(b"\n", self.start + self.pos, self.start + self.size)
+        return self.read(-1 if i < 0 else i - self.start - self.pos + 1)
+
+    def close(self) -> None:
+        self.view.release()
 
 
 def read_snapshot(path: str | Path, *, memory_id: str, config_fp: str, journal_next_seq: int,
@@ -263,19 +320,28 @@ def _verify(f: Any, memory_id: str, config_fp: str, next_seq: int, entry_at: Any
         if not isinstance(want, int) or journal_crc(upto) != want:  # an earlier entry was changed since
             raise _Rejected(f"the journal before entry {upto} changed since the snapshot (the journal diverged)")
     n = header.get("payload_len")
-    payload = f.read(n + 1) if isinstance(n, int) and n >= 0 else b""
-    if len(payload) != n:
-        raise _Rejected(f"torn snapshot (payload {len(payload)} bytes, expected {n})")
-    if zlib.crc32(payload) != header.get("payload_crc"):
-        raise _Rejected("damaged snapshot (payload checksum mismatch)")
+    start = f.tell()
+    have = os.fstat(f.fileno()).st_size - start
+    if not isinstance(n, int) or n < 0 or have != n:
+        raise _Rejected(f"torn snapshot (payload {max(have, 0)} bytes, expected {n})")
+    # The payload is read through a read-only memory map: its CRC and the unpickler read the page
+    # cache directly, so neither a copy of the whole payload nor its RAM is needed. (Snapshots are
+    # replaced by rename, never rewritten in place, so the mapped file does not change under us.)
+    mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if n else None
+    reader = _MappedReader(mm, start, n)
     was = gc.isenabled()
-    gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
     try:
-        state = _SafeUnpickler(io.BytesIO(payload)).load()  # BytesIO shares the bytes: no copy
-    except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
-        raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
+        if zlib.crc32(reader.view) != header.get("payload_crc"):
+            raise _Rejected("damaged snapshot (payload checksum mismatch)")
+        gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
+        try:
+            state = _SafeUnpickler(reader).load()
+        except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
+            raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
     finally:
-        del payload
+        reader.close()
+        if mm is not None:
+            mm.close()
         if was:
             gc.enable()
     if not isinstance(state, dict):
@@ -289,7 +355,7 @@ _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__")
                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
                         ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted"),
-                        (__name__, "_with_dict")})
+                        (__name__, "_with_dict"), (__name__, "_with_state")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
                  "embodied_mem.memory.longterm", "embodied_mem.memory.ann", "embodied_mem.graph", "embodied_mem.percept",

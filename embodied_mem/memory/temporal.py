@@ -13,6 +13,11 @@ are more than the working-set size, the oldest quarter moves, in time order, int
 the two (every moved entry is older than every entry in RAM); a query reaching before it reads the
 table, so every answer is exactly what the unbounded memory gives. First and last sighting times
 per label stay in RAM (one pair per label, kept forever).
+
+Snapshots (``__getstate__``): the columns, the per-label sighting times as one array grouped by
+label (with offsets), first/last times as arrays by label id, the interned names; nothing per
+label as a Python object. Loading rebuilds the per-label time arrays (a slice each) and leaves the
+gap hierarchies to be rebuilt, vectorised, on a label's first gap query or next sighting.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from ..percept import Percept, Position
 from .config import TemporalConfig
@@ -72,10 +79,13 @@ class _Gaps:
         self.best = -1.0
 
     def append(self, g: float) -> None:
-        i = len(self.levels[0])
-        self.levels[0].append(g)
+        lv0 = self.levels[0]
+        i = len(lv0)
+        lv0.append(g)
         if g > self.best:
             self.best = g
+        if i < _FAN:  # no block maximum yet (most labels): nothing above level 0
+            return
         k = 0
         while len(self.levels[k]) > _FAN:
             i //= _FAN
@@ -113,9 +123,23 @@ class _Gaps:
 
     @classmethod
     def build(cls, ts: array) -> _Gaps:
+        """The hierarchy of ``ts`` (ascending times) at once: the same levels ``append`` builds."""
         out = cls()
-        for a, b in zip(ts, ts[1:]):
-            out.append(b - a)
+        if len(ts) < 2:
+            return out
+        if len(ts) <= 2 * _FAN:
+            for a, b in zip(ts, ts[1:]):
+                out.append(b - a)
+            return out
+        lv = np.diff(np.frombuffer(ts, dtype=np.float64))
+        out.levels = [array("d", lv.tobytes())]
+        out.best = float(lv.max())
+        while len(lv) > _FAN:
+            pad = -len(lv) % _FAN
+            if pad:
+                lv = np.concatenate([lv, np.full(pad, -np.inf)])
+            lv = lv.reshape(-1, _FAN).max(axis=1)
+            out.levels.append(array("d", lv.tobytes()))
         return out
 
     def max(self, a: int, b: int, k: int = 0) -> float:
@@ -160,6 +184,66 @@ class TemporalMemory:
         self._p_last: dict[str, float] = {}  # label -> latest paged sighting time
         self._p_best: dict[str, float] = {}  # label -> longest gap between two paged sightings (-1: none)
 
+    def _gaps_of(self, label: str, ts: array) -> _Gaps:
+        """The gap hierarchy of ``label`` (whose times are ``ts``), built on first use after a
+        snapshot load (or for a label with a single sighting so far)."""
+        gp = self._gaps.get(label)
+        if gp is None:
+            gp = self._gaps[label] = _Gaps.build(ts)
+        return gp
+
+    # ------------------------------------------------------------------ snapshot state
+    _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
+    _DERIVED = ("_ids", "_first", "_last", "_times", "_gaps")  # rebuilt from "labels" and the names
+
+    def __getstate__(self) -> dict[str, object]:
+        """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
+        other attribute is kept as it is (so a field added later changes the state's shape, and a
+        snapshot without it is refused)."""
+        from .snapshot import is_behaviour
+
+        d = vars(self)
+        skip = set(self._COLUMNS) | set(self._DERIVED)
+        state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
+        state["columns"] = tuple(d[k] for k in self._COLUMNS)
+        ids, n = self._ids, len(self._names)
+        first, last = array("d", [math.nan]) * n, array("d", [math.nan]) * n
+        offsets = array("q", [0]) * (n + 1)
+        grouped = array("d")
+        for lbl, f in self._first.items():
+            i = ids[lbl]
+            first[i], last[i] = f, self._last[lbl]
+        pos = 0
+        for i in range(n):  # label ids in order; events' ids get empty ranges
+            ts = self._times.get(self._names[i]) if not math.isnan(first[i]) else None
+            if ts:
+                grouped.extend(ts)
+                pos += len(ts)
+            offsets[i + 1] = pos
+        state["labels"] = (first, last, grouped, offsets)
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        """Restore ``__getstate__``'s state (keeps wrappers already set on this instance)."""
+        d = vars(self)
+        for k, v in state.items():
+            if k not in ("columns", "labels"):
+                d[k] = v
+        for k, v in zip(self._COLUMNS, state["columns"]):  # type: ignore[call-overload]
+            d[k] = v
+        first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
+        names = self._names
+        self._ids = dict(zip(names, range(len(names))))
+        f = np.frombuffer(first, dtype=np.float64) if len(first) else np.zeros(0)
+        idx = np.flatnonzero(f == f)  # labels (NaN: an event text or a source name)
+        labels = [names[i] for i in idx.tolist()]
+        self._first = dict(zip(labels, f[idx].tolist()))
+        self._last = dict(zip(labels, np.frombuffer(last, dtype=np.float64)[idx].tolist())) if labels else {}
+        off = np.frombuffer(offsets, dtype=np.int64)
+        self._times = dict(zip(labels, map(grouped.__getitem__, map(slice, off[idx].tolist(),
+                                                                     off[idx + 1].tolist()))))
+        self._gaps = {}  # rebuilt per label on first use (_gaps_of)
+
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
         """Keep at most about ``cap`` entries in RAM, the older ones in ``store`` (before any percept)."""
         from .longterm import Pages
@@ -189,6 +273,9 @@ class TemporalMemory:
             self._observe_paged(p, src)
             return
         late = bool(self._t) and t < self._t[-1]
+        if not late:
+            self._observe_in_order(p, t, src)
+            return
         for s in p.sightings:
             self._add(t, SIGHTING, self._intern(s.label), src, s.position, late)
             lbl = s.label
@@ -204,21 +291,66 @@ class TemporalMemory:
                     self._last[lbl] = t
             if ts and t < ts[-1]:
                 i = bisect_right(ts, t)
-                ts.insert(i, t)
                 gp = self._gaps.get(lbl)
-                if gp is None:
+                if gp is None:  # none yet (one earlier time), or not rebuilt since a snapshot load
+                    ts.insert(i, t)
                     self._gaps[lbl] = _Gaps.build(ts)
                 else:
+                    ts.insert(i, t)
                     gp.insert(i, ts)  # a late sighting from another source: cost in what follows it
             else:
                 if ts:
                     gp = self._gaps.get(lbl)
                     if gp is None:
-                        gp = self._gaps[lbl] = _Gaps()
+                        gp = self._gaps[lbl] = _Gaps.build(ts)  # empty for one time; built after a load
                     gp.append(t - ts[-1])
                 ts.append(t)
         for e in p.events:
             self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), late)
+        pg = self._pages
+        if pg is not None and len(self._t) > pg.cap:
+            self._page_out(len(self._t) - (3 * pg.cap) // 4)
+
+    def _observe_in_order(self, p: Percept, t: float, src: int) -> None:
+        """``observe`` for a percept not older than any entry (the usual case): the columns grow by
+        one extend each, and each label's times by one append and one gap."""
+        sightings = p.sightings
+        n = len(sightings)
+        if n:
+            ids, times, first, last, gaps = self._ids, self._times, self._first, self._last, self._gaps
+            syms = []
+            for s in sightings:
+                lbl = s.label
+                i = ids.get(lbl)
+                syms.append(self._intern(lbl) if i is None else i)
+                ts = times.get(lbl)
+                if ts is None:
+                    times[lbl] = array("d", (t,))
+                    first[lbl] = last[lbl] = t
+                    continue
+                last[lbl] = t  # t is not older than any time held (in RAM or paged)
+                if ts:
+                    gp = gaps.get(lbl)
+                    if gp is None:
+                        gp = gaps[lbl] = _Gaps.build(ts)  # empty for one time; built after a snapshot load
+                    gp.append(t - ts[-1])
+                ts.append(t)
+            tt = self._t
+            m = len(tt)
+            tt.extend([t] * n)
+            self._kind.frombytes(bytes(n))  # SIGHTING == 0
+            self._sym.extend(syms)
+            self._src.extend([src] * n)
+            self._x.extend([s.position[0] for s in sightings])
+            self._y.extend([s.position[1] for s in sightings])
+            zs = [s.position[2] for s in sightings]
+            z = self._z
+            if z is None and any(v != 0.0 for v in zs):
+                z = self._z = array("d", bytes(8 * m))
+            if z is not None:
+                z.extend(zs)
+        for e in p.events:
+            self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), False)
         pg = self._pages
         if pg is not None and len(self._t) > pg.cap:
             self._page_out(len(self._t) - (3 * pg.cap) // 4)
@@ -259,9 +391,8 @@ class TemporalMemory:
             prev = self._p_last.get(lbl)
             if prev is not None:
                 best = max(best, ts[0] - prev)
-            gp = self._gaps.get(lbl)
-            if j >= 2 and gp is not None:
-                best = max(best, gp.max(0, j - 1))
+            if j >= 2:
+                best = max(best, self._gaps_of(lbl, ts).max(0, j - 1))
             self._p_best[lbl] = best
             self._p_last[lbl] = ts[j - 1]
             self._p_count[lbl] = self._p_count.get(lbl, 0) + j
@@ -423,7 +554,7 @@ class TemporalMemory:
         if not self._p_count.get(label):
             if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
                 return None
-            gp = self._gaps[label]
+            gp = self._gaps_of(label, ts)
             if i0 == 0 and i1 == len(ts):
                 return gp.best
             return gp.max(i0, i1 - 1)
@@ -435,7 +566,7 @@ class TemporalMemory:
             if len(ts):
                 best = max(best, ts[0] - self._p_last[label])
                 if len(ts) >= 2:
-                    best = max(best, self._gaps[label].best)
+                    best = max(best, self._gaps_of(label, ts).best)
             return best
         paged = self._paged_times(label, t0, t1)
         first = paged[0] if paged else (ts[i0] if i1 > i0 else None)
@@ -446,7 +577,7 @@ class TemporalMemory:
         if paged and i1 > i0:
             best = max(best, ts[i0] - paged[-1])
         if i1 - i0 >= 2:
-            best = max(best, self._gaps[label].max(i0, i1 - 1))
+            best = max(best, self._gaps_of(label, ts).max(i0, i1 - 1))
         return best
 
     def between(self, t0: float, t1: float, kind: str | None = None, limit: int | None = None) -> list[Event]:

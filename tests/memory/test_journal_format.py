@@ -237,9 +237,10 @@ def test_a_newer_schema_is_still_refused(tmp_path):
         Memory.open(path)
 
 
-def test_a_format_1_snapshot_of_a_version_1_file_is_still_used(tmp_path):
-    """Snapshots written before edit counting hold the CRC-32 of the journal before them (format 1):
-    read-only, and after a writer upgrades the file, they are checked by that CRC and used."""
+def test_a_snapshot_checked_by_journal_crc_is_used_and_an_older_format_is_ignored(tmp_path):
+    """A snapshot that holds the CRC-32 of the journal before it instead of an edit count (as format
+    1 did, and as for a journal that does not count edits) is checked by that CRC and used; the
+    same snapshot stamped with an older format is ignored (full replay, same answers)."""
     import struct
     import zlib
 
@@ -259,11 +260,20 @@ def test_a_format_1_snapshot_of_a_version_1_file_is_still_used(tmp_path):
     h0 = len(MAGIC) + 4
     header = json.loads(blob[h0:h0 + hlen])
     store = MemoryStore(path, readonly=True)
-    header.update(format=1, journal_crc=store.checksum(header["upto"]))
+    header.update(journal_crc=store.checksum(header["upto"]))
     store.close()
     del header["journal_edits"]
-    hb = json.dumps(header, separators=(",", ":")).encode()
-    snap.write_bytes(MAGIC + struct.pack("<I", len(hb)) + hb + struct.pack("<I", zlib.crc32(hb)) + blob[h0 + hlen + 4:])
+
+    def stamp(header: dict) -> None:
+        hb = json.dumps(header, separators=(",", ":")).encode()
+        snap.write_bytes(MAGIC + struct.pack("<I", len(hb)) + hb + struct.pack("<I", zlib.crc32(hb))
+                         + blob[h0 + hlen + 4:])
+
+    stamp({**header, "format": 2})
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "snapshot format 2, this version reads 3" and m.replayed_entries > 0
+        assert answers(m) == before
+    stamp(header)
     with Memory.open(path, readonly=True) as m:
         assert m.snapshot_status == "ok" and m.replayed_entries == 0
         assert answers(m) == before
