@@ -39,6 +39,7 @@ from embodied_mem.agent.loop import AgentLoop
 from embodied_mem.agent.planners import make_planner
 from embodied_mem.agent.protocols import EnvDescription
 from embodied_mem.agent.worlds.robot.kit import KIT, task_for
+from embodied_mem.agent.worlds.robot.world import square_centre
 
 from . import messages as M
 from .tasks import RobotTask, TaskError, parse_task
@@ -370,8 +371,7 @@ class RobotTaskRunner:
         ex, world = self.loop.executor, self.loop.world
         goal = ex.goal[:2] if getattr(ex, "goal", None) is not None else None
         target = getattr(ex, "obj", None)
-        aside = [((k[0] + 0.5) * 0.5, (k[1] + 0.5) * 0.5) for (_, k), until in world.aside.items()
-                 if until > now and isinstance(k, tuple)]
+        aside = [square_centre(k) for (_, k), until in world.aside.items() if until > now and isinstance(k, tuple)]
         lines = [str(self.active.task)] + [str(sg) for sg in self.loop.plan[:4]]  # type: ignore[union-attr]
         key = (goal, target, tuple(aside), tuple(lines))
         if key == self._last_plan_key and now - self._last_status_t < self.status_period:

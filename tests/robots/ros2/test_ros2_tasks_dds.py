@@ -91,8 +91,6 @@ def drive(bridge, xy, timeout=60.0):
     raise AssertionError(f"the robot did not reach {xy} within {timeout} s")
 
 
-@pytest.mark.xfail(strict=False, reason="known bug (open, issue 15): in some full-suite runs the closed-door goto "
-                   "re-puts the same target aside until the 600 s task time-out instead of failing 'unreachable'")
 def test_finds_unseen_and_seen_objects_and_a_closed_door_is_put_aside(dds_env, truth):
     sim, objs = truth
     robot = start_robot(dds_env)

@@ -10,25 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from ...protocols import Subgoal, Task
+from ...single_goal import SingleGoalPlanner
 
 __all__ = ["ObjectNavPlanner"]
 
 
-class ObjectNavPlanner:
+class ObjectNavPlanner(SingleGoalPlanner):
+    """The episode's only goal is never put aside (see the module docstring)."""
+
     def __init__(self) -> None:
         self.goal: str | None = None
-
-    def reset(self, memory: Any, world: Any) -> None:
-        self.goal = None
-
-    def refresh(self, memory: Any, world: Any) -> None:
-        pass
-
-    def forget(self) -> None:
-        pass
-
-    def put_aside(self, goal: str | None, until: float) -> None:
-        pass  # the episode's only goal (see the module docstring)
 
     def plan(self, task: Task, recall: Any, state: Any, world: Any) -> list[Subgoal]:
         self.goal = f"find {state.goal}"

@@ -26,6 +26,8 @@ import math
 from typing import Any
 
 from ...protocols import Subgoal, Task
+from ...single_goal import SingleGoalPlanner
+from .world import snap
 
 __all__ = ["RobotPlanner", "parse_goal", "changes"]
 
@@ -64,29 +66,18 @@ def _report(text: str, outcome: str, goal: str) -> Subgoal:
 
 
 def _go(target: str, xy: tuple[float, ...], goal: str, place: bool = False) -> Subgoal:
-    # 0.25 m steps: a belief refined by a few centimetres is the same subgoal (the loop keeps it running)
-    args: tuple[tuple[str, Any], ...] = (("x", round(float(xy[0]) * 4) / 4), ("y", round(float(xy[1]) * 4) / 4))
+    # 0.25 m steps (world.snap): a belief refined by a few centimetres is the same subgoal (the loop
+    # keeps it running), and its target is put aside under the belief's own key (world.key)
+    args: tuple[tuple[str, Any], ...] = (("x", snap(xy[0])), ("y", snap(xy[1])))
     if place:
         args += (("place", True),)
     return Subgoal("navigate", target, goal=goal, args=tuple(sorted(args)))
 
 
-class RobotPlanner:
+class RobotPlanner(SingleGoalPlanner):
     def __init__(self, config: Any) -> None:
         self.cfg = config
         self.goal: str | None = None
-
-    def reset(self, memory: Any, world: Any) -> None:
-        self.goal = None
-
-    def refresh(self, memory: Any, world: Any) -> None:
-        pass
-
-    def forget(self) -> None:
-        pass
-
-    def put_aside(self, goal: str | None, until: float) -> None:
-        pass  # the task's only goal; the critic's targets are put aside in the world model
 
     def plan(self, task: Task, recall: Any, state: Any, world: Any) -> list[Subgoal]:
         if not task.goals or task.goals[0] in ("", "wait"):

@@ -2,7 +2,10 @@
 frontiers, minus the targets the critic put aside, plus what this task has done (where the robot
 looked around, which places it visited).
 
-``key(xy)`` is the coarse key a position is put aside by (0.5 m squares). Frontier goals are the
+``key(xy)`` is the coarse key a position is put aside by: the 0.5 m square of the position snapped
+to the planner's 0.25 m goal steps (``snap``), so a goal and the belief, frontier or place it was
+made from always share a key (the executor puts the goal's key aside, the planner checks the
+belief's). Frontier goals are the
 known free cells bordering unknown space (``memory.spatial.frontiers``), grouped in 0.5 m squares;
 a square with fewer than ``frontier_min_cells`` cells is noise and never a goal. Units: metres,
 seconds, memory's world frame.
@@ -14,13 +17,27 @@ import math
 from collections.abc import Hashable
 from typing import Any
 
-__all__ = ["RobotWorld", "key", "near_any"]
+__all__ = ["RobotWorld", "key", "snap", "square_centre", "near_any"]
 
 SQUARE = 0.5  # m: the size of the squares targets are put aside by and frontiers are grouped in
+STEP = 0.25  # m: the planner's goal positions are snapped to this grid (a belief refined by a few cm is the same goal)
 
 
-def key(xy: tuple[float, float], size: float = SQUARE) -> tuple[int, int]:
-    return (math.floor(xy[0] / size), math.floor(xy[1] / size))
+def snap(v: float) -> float:
+    """``v`` (metres) rounded to the nearest multiple of ``STEP``; ``snap(snap(v)) == snap(v)``."""
+    return round(float(v) / STEP) * STEP
+
+
+def key(xy: tuple[float, float]) -> tuple[int, int]:
+    """The 0.5 m square a target at ``xy`` (metres) is put aside by: that of ``xy`` snapped to the
+    planner's goal steps, so ``key(xy) == key((snap(x), snap(y)))`` for every position: a goal
+    snapped from a belief just below a square's edge (y = 6.95 -> 7.0) is the same target."""
+    return (math.floor(snap(xy[0]) / SQUARE), math.floor(snap(xy[1]) / SQUARE))
+
+
+def square_centre(k: tuple[int, int]) -> tuple[float, float]:
+    """The middle (metres) of the positions whose ``key`` is ``k`` (for drawing put-aside targets)."""
+    return ((k[0] + 0.5) * SQUARE - STEP / 2, (k[1] + 0.5) * SQUARE - STEP / 2)
 
 
 def near_any(mask: Any, r: int) -> Any:
