@@ -92,49 +92,6 @@ def test_find_goes_to_believed_places_by_recency_then_reports_when_seen():
     assert a["op"] == "report" and a["outcome"] == "succeeded" and "found keys" in a["text"]
 
 
-@pytest.mark.parametrize("where", [(4.79, 6.95), (4.95, 7.3), (4.49, 6.88), (4.8, 7.05), (4.9, 6.2)])
-def test_goto_an_unreachable_place_ends_unreachable_wherever_the_belief_lies(where):
-    # the planner's goal steps are 0.25 m, the squares targets are put aside by 0.5 m: a belief just
-    # below a square's edge (y = 6.95 -> goal y = 7.0) must still be the target that was put aside,
-    # else goto drives to the same place again and again until the task times out
-    mem = Memory()
-    mem.observe(Percept(t=1.0, pose=Pose(0, 0, 0, 0), sightings=[Sighting("mug", (*where, 0.0))], source="r"))
-    loop = _loop(mem, "goto mug")
-    task = {"kind": "goto", "label": "mug", "start": 2.0}
-    t, puts, a = 2.0, 0, None
-    while t < 60.0:  # the robot never moves (a closed door): stalled after 5 s each time
-        a = loop.act(obs(t, 0, 0, task=task), {})
-        puts += "put aside mug" in (loop.intervention or "")
-        if a["op"] == "report":
-            break
-        t += 0.5
-    assert a["op"] == "report" and a["outcome"] == "failed" and "unreachable" in a["text"], (t, puts, a)
-    assert puts == 1  # put aside once, not retried
-
-
-def test_every_target_the_executor_gives_up_on_is_the_one_the_world_skips():
-    # objects, frontiers and places anywhere: a navigate subgoal to a position snapped to the
-    # planner's 0.25 m goal steps, put aside under the key the executor reports, hides the
-    # position it was made from (up to 0.125 m away, on either side of a square's edge)
-    from embodied_mem.agent.worlds.robot.world import RobotWorld, key, snap
-
-    kit = world_kit("robot")
-    ex = kit.executor(AgentConfig(), DESC, None)
-    state = kit.preprocessor(AgentConfig(), DESC).perceive(obs(1.0, 0.0, 0.0), {})
-    for i in range(400):
-        xy = (-3.0 + 0.0173 * i, 2.0 + 0.0119 * i)
-        args = (("x", snap(xy[0])), ("y", snap(xy[1])))
-        for label, sg in (("mug", Subgoal("navigate", "mug", goal="goto mug", args=args)),
-                          ("frontier", Subgoal("navigate", "frontier", goal="find mug", args=args)),
-                          ("place", Subgoal("navigate", "p1", goal="patrol", args=tuple(sorted(args + (("place", True),)))))):
-            world = RobotWorld(None, RobotConfig())
-            assert ex.act(sg, state, world)["op"] == "navigate"
-            tgt = ex.target()
-            world.put_aside(tgt[0], tgt[1], 100.0)
-            assert tgt[0] == label and world.is_aside(label, xy), (label, xy, tgt)
-            assert key(xy) == key((snap(xy[0]), snap(xy[1])))
-
-
 def _turn(loop, task, t, x, y, mem=None, sighting=None):
     """Feed a full turn in place (0.5 rad per 0.5 s); ``sighting`` is seen half way round."""
     yaw = 0.0
@@ -214,3 +171,46 @@ def test_within_reach_behind_a_wall_is_not_next_to_the_object():
     assert a["op"] == "navigate"
     a = loop.act(obs(31.0, 0.3, -0.9, task=task), {})
     assert a["op"] == "report" and a["outcome"] == "succeeded"
+
+
+@pytest.mark.parametrize("where", [(4.79, 6.95), (4.95, 7.3), (4.49, 6.88), (4.8, 7.05), (4.9, 6.2)])
+def test_goto_an_unreachable_place_ends_unreachable_wherever_the_belief_lies(where):
+    # the planner's goal steps are 0.25 m, the squares targets are put aside by 0.5 m: a belief just
+    # below a square's edge (y = 6.95 -> goal y = 7.0) must still be the target that was put aside,
+    # else goto drives to the same place again and again until the task times out
+    mem = Memory()
+    mem.observe(Percept(t=1.0, pose=Pose(0, 0, 0, 0), sightings=[Sighting("mug", (*where, 0.0))], source="r"))
+    loop = _loop(mem, "goto mug")
+    task = {"kind": "goto", "label": "mug", "start": 2.0}
+    t, puts, a = 2.0, 0, None
+    while t < 60.0:  # the robot never moves (a closed door): stalled after 5 s each time
+        a = loop.act(obs(t, 0, 0, task=task), {})
+        puts += "put aside mug" in (loop.intervention or "")
+        if a["op"] == "report":
+            break
+        t += 0.5
+    assert a["op"] == "report" and a["outcome"] == "failed" and "unreachable" in a["text"], (t, puts, a)
+    assert puts == 1  # put aside once, not retried
+
+
+def test_every_target_the_executor_gives_up_on_is_the_one_the_world_skips():
+    # objects, frontiers and places anywhere: a navigate subgoal to a position snapped to the
+    # planner's 0.25 m goal steps, put aside under the key the executor reports, hides the
+    # position it was made from (up to 0.125 m away, on either side of a square's edge)
+    from embodied_mem.agent.worlds.robot.world import RobotWorld, key, snap
+
+    kit = world_kit("robot")
+    ex = kit.executor(AgentConfig(), DESC, None)
+    state = kit.preprocessor(AgentConfig(), DESC).perceive(obs(1.0, 0.0, 0.0), {})
+    for i in range(400):
+        xy = (-3.0 + 0.0173 * i, 2.0 + 0.0119 * i)
+        args = (("x", snap(xy[0])), ("y", snap(xy[1])))
+        for label, sg in (("mug", Subgoal("navigate", "mug", goal="goto mug", args=args)),
+                          ("frontier", Subgoal("navigate", "frontier", goal="find mug", args=args)),
+                          ("place", Subgoal("navigate", "p1", goal="patrol", args=tuple(sorted(args + (("place", True),)))))):
+            world = RobotWorld(None, RobotConfig())
+            assert ex.act(sg, state, world)["op"] == "navigate"
+            tgt = ex.target()
+            world.put_aside(tgt[0], tgt[1], 100.0)
+            assert tgt[0] == label and world.is_aside(label, xy), (label, xy, tgt)
+            assert key(xy) == key((snap(xy[0]), snap(xy[1])))
