@@ -141,7 +141,14 @@ class _Col:
         return c
 
     def append(self, v: Any) -> None:
-        if self.kind == "n":
+        k, t = self.kind, type(v)
+        if k == "d" and t is float or k == "q" and t is int and -(1 << 63) <= v < (1 << 63) or k == "o":
+            self.data.append(v)
+            return
+        if k == "s" and (t is str or v is None):
+            self.data.append(self._code(v))
+            return
+        if k == "n":
             if v is None:
                 self.data += 1
                 return
