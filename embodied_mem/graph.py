@@ -148,6 +148,13 @@ class _Col:
         if k == "s" and (t is str or v is None):
             self.data.append(self._code(v))
             return
+        if k == "v" and t is tuple and len(v) == self.width:
+            for x in v:
+                if type(x) is not float:
+                    break
+            else:
+                self.data.extend(v)
+                return
         if k == "n":
             if v is None:
                 self.data += 1
