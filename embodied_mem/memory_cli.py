@@ -363,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {yml} and {pgm} (map_server occupancy map, {mem.spatial.config.cell_size:g} m/cell)")
             else:
                 g = _export(mem, a.out, a.at)
-                print(f"wrote {a.out} ({g.nx.number_of_nodes():,} nodes, {g.nx.number_of_edges():,} edges"
+                print(f"wrote {a.out} ({g.number_of_nodes():,} nodes, {g.number_of_edges():,} edges"
                       + (f", as of t={a.at:g}" if a.at is not None else "") + ")")
         finally:
             mem.close()

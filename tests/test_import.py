@@ -28,10 +28,12 @@ def test_import_pulls_in_no_heavy_package_and_is_quick():
     assert result["seconds"] < 3.0  # about 0.15 s here (numpy is most of it); generous for a busy machine
 
 
-def test_networkx_arrives_on_first_use_only():
+def test_networkx_arrives_only_with_a_networkx_copy_of_the_graph():
     code = ("import sys, embodied_mem; assert 'networkx' not in sys.modules; "
-            "m = embodied_mem.Memory(); assert 'networkx' in sys.modules; "
-            "m.observe(embodied_mem.Percept(t=0)); print('ok')")
+            "m = embodied_mem.Memory(); m.observe(embodied_mem.Percept(t=0)); m.graph.as_of(0.0); "
+            "assert 'networkx' not in sys.modules; "
+            "g = m.graph.to_nx(); assert 'networkx' in sys.modules and g.number_of_nodes() == len(m.graph); "
+            "print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"

@@ -128,7 +128,7 @@ class EpisodicMemory:
         eid = name or f"episode-{self._n_episodes}"
         self._n_episodes += 1
         self._episode = eid
-        if eid not in self.graph.nx:
+        if eid not in self.graph:
             self.graph.add_node(eid, "episode", created=t)
         return eid
 
@@ -150,7 +150,7 @@ class EpisodicMemory:
             self._by_id[cid] = o
             self.graph.add_node(cid, "chunk", created=p.t)
             self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
-            if place is not None and place in self.graph.nx:
+            if place is not None and place in self.graph:
                 self.graph.add_edge(cid, place, "happened_at", valid_from=p.t, source=pid, recorded_at=recorded_at)
         itext = self._texts.get(text)
         if itext is None:

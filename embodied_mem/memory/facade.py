@@ -14,9 +14,9 @@ Threads: one writer thread (``observe``, ``new_episode``, ``flush``, ...) and an
 threads (``retrieve``, ``stats``, and the modules' public query methods such as
 ``mem.episodic.recall`` or ``mem.spatial.locate``) may share one ``Memory``: every public method
 takes the memory's lock, so a reader sees memory before or after a percept, never halfway. Readers
-wait while a percept is applied (tens of microseconds). ``mem.graph.nx`` (the raw networkx graph)
-is not guarded: use ``mem.graph.as_of``/``edges``/``to_json`` from other threads, or read ``nx``
-only in the writer thread.
+wait while a percept is applied (tens of microseconds). The graph's readers (``as_of``, ``edges``,
+``to_json``, ``to_nx`` ...) take the lock too; ``mem.graph.nx`` (a networkx copy built on each
+access) is not guarded: call ``mem.graph.to_nx()`` from other threads.
 
 Reopening: ``Memory.open`` loads the snapshot beside the file (``snapshot.py``) when it is
 intact and matches the journal, and replays only the journal entries after it; otherwise it
@@ -281,7 +281,8 @@ class Memory:
         self._maybe_snapshot()
         return seq
 
-    _GRAPH_READERS = ("nodes", "node", "edges", "history", "as_of", "valid_at", "to_dict", "to_json", "to_graphml")
+    _GRAPH_READERS = ("nodes", "node", "edges", "history", "as_of", "valid_at", "to_dict", "to_json", "to_graphml",
+                      "to_nx")
 
     def _guard_readers(self, modules: tuple[Any, ...] | None = None, graph: bool = True) -> None:
         """Make the modules' public methods (and the graph's readers) take the memory's lock, so that
@@ -366,7 +367,7 @@ class Memory:
         # The graph's contents go into this memory's own graph object (wrappers set on it stay);
         # every module, of every world, points at that one graph.
         saved = state["graph"]
-        self.graph.nx = saved.nx
+        self.graph.adopt(saved)
         for mod in [getattr(self, n) for n in self._MODULES] + [m for w in self._worlds.values() for m in w[:2]]:
             if getattr(mod, "graph", None) is saved:
                 mod.graph = self.graph
@@ -818,8 +819,8 @@ class Memory:
             "temporal.entries": len(self.temporal),
             **{f"episodic.{k}": v for k, v in self.episodic.stats().items()},
             **{f"semantic.{k}": v for k, v in self.semantic.stats().items()},
-            "graph.nodes": self.graph.nx.number_of_nodes(),
-            "graph.edges": self.graph.nx.number_of_edges(),
+            "graph.nodes": self.graph.number_of_nodes(),
+            "graph.edges": self.graph.number_of_edges(),
             "regions": self.spatial.regions(),
         }
 

@@ -110,7 +110,7 @@ class SemanticMemory:
 
     def _concept(self, name: str, t: float) -> str:
         node = f"concept:{name}"
-        if node not in self.graph.nx:
+        if node not in self.graph:
             self.graph.add_node(node, "concept", name=name, created=t)
         return node
 

@@ -286,7 +286,7 @@ class SpatialMemory:
                     self._traj_cut = tt[i]
                     del tt[:i]
                     del self._traj[:i]
-        if self._agent_node not in self.graph.nx:
+        if self._agent_node not in self.graph:
             self.graph.add_node(self._agent_node, "agent", created=t)
         place = self._place_near(pose.position, create=True, t=t)
         prev = self._current_place
@@ -432,7 +432,7 @@ class SpatialMemory:
         if node is None:
             node = (f"{self._ns}object:{instance}" if instance is not None
                     else f"{self._ns}object:{label}#{self._n_objects}")
-            if node not in self.graph.nx:  # an instance seen again after it was invalidated is the same object
+            if node not in self.graph:  # an instance seen again after it was invalidated is the same object
                 self._n_objects += 1
                 self.graph.add_node(node, "object", label=label, instance=instance, created=t)
                 if instance is not None:
