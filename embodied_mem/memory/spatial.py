@@ -83,76 +83,184 @@ def _d2(a: Position, b: Position) -> float:
     return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2
 
 
-class _Belief:
-    """One located_at edge's sightings: their times ``ts`` (ascending) and, run-length coded, the
-    (confidence, position) each reported: ``rs[j]`` is the index in ``ts`` where run ``j`` with
-    value ``rv[j]`` starts. A thing that stays put at one confidence costs 8 bytes a sighting."""
+_NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
+_NAN = math.nan  # valid_to of a belief that still holds
+_NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
+_BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 
-    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "rs", "rv", "cell", "seq", "next")
 
-    def __init__(self, seq: int, label: str, instance: str | None, node: str, place: str | None, data: dict):
-        self.seq = seq
-        self.id = node
-        self.label = label
-        self.instance = instance
-        self.node = node
-        self.place = place
-        self.data = data
-        self.ts = array("d")
-        self.rs = array("l")
-        self.rv: list[tuple[float, Position]] = []
-        self.cell: tuple[int, int] | None = None
-        # Beliefs that may continue this one once it ends: the new beliefs of the same label born in
-        # the percept that ended it (label level), or the instance's next belief. None: no candidate.
-        self.next: list[_Belief] | None = None
+class _Beliefs:
+    """Every object belief, one row each, stored column by column (``array`` columns: a few bytes a
+    row, no Python object per belief). Row ``r`` is one ``located_at`` edge of the graph.
 
-    def add(self, t: float, c: float, p: Position) -> None:
-        # Sightings arrive in time order per source; a late one from another source is inserted.
-        v = (c, p)
-        if self.ts and t < self.ts[-1]:
-            self._insert(bisect_right(self.ts, t), t, v)
+    Row columns: ``lab`` (label id), ``inst`` (instance id or -1), ``obj`` (the object number of a
+    label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
+    -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
+    (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
+    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's data, kept in step).
+
+    Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
+    sighting before it in time order, -1 for its first) and ``hv`` (index of its value); values
+    ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
+    a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
+    last-seen time are those of its latest sighting (``hlast``).
+
+    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell ->
+    rows of the current beliefs there), ``current`` (label -> rows of its current beliefs), ``all``
+    (label -> every row of it, in creation order), ``instances`` (instance -> its current row).
+    """
+
+    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+                 "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "grid", "current", "all", "instances")
+    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+                "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next")
+
+    def __init__(self, index_cell: float) -> None:
+        self.ic = float(index_cell)
+        self.lab, self.inst, self.obj, self.place = array("i"), array("i"), array("i"), array("i")
+        self.vf, self.vt = array("d"), array("d")
+        self.ecx, self.ecy = array("q"), array("q")
+        self.hlast = array("i")
+        self.edge: list[dict] = []
+        self.ht, self.hprev, self.hv = array("d"), array("i"), array("i")
+        self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
+        self.labels: list[str] = []
+        self.insts: list[str] = []
+        # rows that left the index cell they were first filed under -> the other cells they were in
+        self.moved: dict[int, list[tuple[int, int]]] = {}
+        # beliefs that may continue a belief once it ends (see SpatialMemory.follow): row -> rows
+        self.next: dict[int, list[int]] = {}
+        self._derive()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._PICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k in self._PICKLED:
+            setattr(self, k, state[k])
+        self._derive()
+
+    def _derive(self) -> None:
+        """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
+        self.lab_id = {s: i for i, s in enumerate(self.labels)}
+        self.inst_id = {s: i for i, s in enumerate(self.insts)}
+        self.grid: dict[tuple[int, int], array] = {}
+        self.current: dict[str, array] = {}
+        self.all: dict[str, array] = {}
+        self.instances: dict[str, int] = {}
+        n = len(self.lab)
+        if not n:
             return
-        if not self.rv or self.rv[-1] != v:
-            self.rs.append(len(self.ts))
-            self.rv.append(v)
-        self.ts.append(t)
+        lab = np.frombuffer(self.lab, np.int32)
+        order = np.argsort(lab, kind="stable")
+        cuts = np.flatnonzero(np.diff(lab[order])) + 1
+        for grp in np.split(order, cuts):
+            self.all[self.labels[int(lab[grp[0]])]] = array("i", grp.astype(np.int32).tobytes())
+        live = np.flatnonzero(np.isnan(np.frombuffer(self.vt, np.float64))).astype(np.int32)
+        if len(live):
+            lo = live[np.argsort(lab[live], kind="stable")]
+            for grp in np.split(lo, np.flatnonzero(np.diff(lab[lo])) + 1):
+                self.current[self.labels[int(lab[grp[0]])]] = array("i", grp.tobytes())
+            v = np.frombuffer(self.hv, np.int32)[np.frombuffer(self.hlast, np.int32)[live]]
+            fx = np.floor(np.frombuffer(self.vx, np.float64)[v] / self.ic)
+            fy = np.floor(np.frombuffer(self.vy, np.float64)[v] / self.ic)
+            if len(fx) and max(np.abs(fx).max(), np.abs(fy).max()) < _BIG:
+                cx, cy = fx.astype(np.int64), fy.astype(np.int64)
+                o = np.lexsort((live, cy, cx))
+                cx, cy, rows = cx[o], cy[o], live[o]
+                cuts = np.flatnonzero((np.diff(cx) != 0) | (np.diff(cy) != 0)) + 1
+                starts = np.concatenate(([0], cuts)).tolist()
+                for s, grp in zip(starts, np.split(rows, cuts)):
+                    self.grid[(int(cx[s]), int(cy[s]))] = array("i", grp.tobytes())
+            else:  # cells beyond int64: one by one, as Python ints
+                for r, k in zip(live.tolist(), v.tolist()):
+                    c = (math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
+                    self.grid.setdefault(c, array("i")).append(r)
+            inst = np.frombuffer(self.inst, np.int32)[live]
+            for r, i in zip(live[inst >= 0].tolist(), inst[inst >= 0].tolist()):
+                self.instances[self.insts[i]] = r
 
-    def _insert(self, i: int, t: float, v: tuple[float, Position]) -> None:
-        """Insert a late sighting at index ``i`` of ``ts``; the cost is in the runs after ``i``
-        (memmoves aside), not in all sightings: a late percept near "now" is cheap."""
-        rs, rv = self.rs, self.rv
-        prev_j = bisect_right(rs, i - 1) - 1 if i > 0 else -1  # the run holding element i - 1
-        next_starts = bisect_left(rs, i)  # first run starting at or after old index i
-        self.ts.insert(i, t)
-        for j in range(next_starts, len(rs)):
-            rs[j] += 1
-        if prev_j >= 0 and rv[prev_j] == v:
-            return  # joins the run before it
-        has_next = i + 1 < len(self.ts)
-        if has_next and next_starts < len(rs) and rs[next_starts] == i + 1 and rv[next_starts] == v:
-            rs[next_starts] = i  # starts the run after it one element earlier
+    def __len__(self) -> int:
+        return len(self.lab)
+
+    def label_id(self, label: str) -> int:
+        i = self.lab_id.get(label)
+        if i is None:
+            i = self.lab_id[label] = len(self.labels)
+            self.labels.append(label)
+        return i
+
+    def add_value(self, r: int, c: float, p: Position) -> int:
+        """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
+        if r < len(self.hlast):
+            v = self.hv[self.hlast[r]]
+            if self.vc[v] == c and self.vx[v] == p[0] and self.vy[v] == p[1] and self.vz[v] == p[2]:
+                return v  # equal as in ==: -0.0 joins 0.0, as a belief's position always did
+        v = len(self.vc)
+        self.vc.append(c)
+        self.vx.append(p[0])
+        self.vy.append(p[1])
+        self.vz.append(p[2])
+        return v
+
+    def sighting(self, r: int, t: float, c: float, p: Position) -> None:
+        """Log a sighting of row ``r`` (an existing row). A late one (older than the row's latest,
+        from another source) is linked in at its place in time order; the cost is the sightings
+        after it, not all of them."""
+        v = self.add_value(r, c, p)
+        k = self.hlast[r]
+        ht, hprev = self.ht, self.hprev
+        h = len(ht)
+        ht.append(t)
+        self.hv.append(v)
+        if t >= ht[k]:
+            hprev.append(k)
+            self.hlast[r] = h
             return
-        if has_next and (next_starts == len(rs) or rs[next_starts] != i + 1):
-            # element i + 1 continues run prev_j: split it around the new run
-            rs.insert(next_starts, i + 1)
-            rv.insert(next_starts, rv[prev_j])
-        rs.insert(next_starts, i)
-        rv.insert(next_starts, v)
+        after = k  # the earliest sighting later than t: the new one goes just before it
+        k = hprev[k]
+        while k >= 0 and ht[k] > t:
+            after, k = k, hprev[k]
+        hprev.append(k)
+        hprev[after] = h
 
-    def at(self, i: int) -> tuple[float, Position]:
-        """(confidence, position) of sighting ``i`` (index into ``ts``)."""
-        return self.rv[bisect_right(self.rs, i) - 1]
+    def at(self, r: int, t: float) -> int:
+        """The log index of row ``r``'s latest sighting at or before ``t`` (-1: none)."""
+        ht, hprev = self.ht, self.hprev
+        k = self.hlast[r]
+        while k >= 0 and ht[k] > t:
+            k = hprev[k]
+        return k
 
-    @property
-    def position(self) -> Position:
-        return self.rv[-1][1]
+    def times(self, r: int) -> list[float]:
+        """Every sighting time of row ``r``, ascending."""
+        out = []
+        k = self.hlast[r]
+        while k >= 0:
+            out.append(self.ht[k])
+            k = self.hprev[k]
+        return out[::-1]
+
+    def first(self, r: int) -> int:
+        """The log index of row ``r``'s first sighting."""
+        hprev = self.hprev
+        k = self.hlast[r]
+        while hprev[k] >= 0:
+            k = hprev[k]
+        return k
+
+    def pos(self, v: int) -> Position:
+        return (self.vx[v], self.vy[v], self.vz[v])
+
 
 
 class _PlaceRec:
-    __slots__ = ("id", "pos", "region_edge", "region_votes", "visits", "first", "last")
+    __slots__ = ("id", "k", "pos", "region_edge", "region_votes", "visits", "first", "last")
 
-    def __init__(self, pid: str, pos: Position):
+    def __init__(self, pid: str, k: int, pos: Position):
         self.id = pid
+        self.k = k  # its number: the id is "<world>/place:<k>"
         self.pos = pos
         self.region_edge: dict | None = None
         self.region_votes: dict[str, int] = {}
@@ -177,20 +285,14 @@ class SpatialMemory:
         self._ic = float(self.config.index_cell)
         self._pr = float(self.config.place_radius)
         self._cs = float(self.config.cell_size)
-        # beliefs
-        self._grid: dict[tuple[int, int], dict[str, list[_Belief]]] = {}
-        self._current: dict[str, dict[str, _Belief]] = {}  # label -> object node -> belief
-        self._all: dict[str, list[_Belief]] = {}  # label -> every belief ever (for at=)
-        self._instances: dict[str, _Belief] = {}
+        # beliefs: one row each in a columnar table (see _Beliefs)
+        self._b = _Beliefs(self._ic)
         self._n_objects = 0
         # count(): per label, the times at which a new distinct object was first believed (sorted),
-        # and for label-level sightings the positions that started one (hashed by index cell).
+        # and the positions (x, y, z flat) where a label-level object was first believed.
         self._new_obj_t: dict[str, array] = {}
-        self._obj_grid: dict[tuple[str, int, int], list[Position]] = {}
-        # follow(): every index cell a belief ever occupied -> those beliefs (never pruned).
-        self._ever: dict[tuple[str, int, int], list[_Belief]] = {}
-        self._ended_now: list[_Belief] | None = None
-        self._n_beliefs = 0
+        self._obj_pos: dict[str, array] = {}
+        self._ended_now: list[int] | None = None
         self.n_sightings = 0
         # places
         self._places: dict[str, _PlaceRec] = {}
@@ -237,16 +339,20 @@ class SpatialMemory:
             self._observe_pose(p, pid, recorded_at)
         if p.free is not None or p.blocked is not None or p.pose is not None:
             self._observe_cells(p)
+        if not p.sightings and p.view is None:
+            return
+        B = self._b
+        n0 = len(B.lab)
         matched: set[int] = set()
-        n0 = self._n_beliefs
-        born: dict[str, list[_Belief]] | None = None
+        born: dict[str, list[int]] | None = None
+        see = self._observe_sighting
         for s in p.sightings:
-            b = self._observe_sighting(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
-            matched.add(b.seq)
-            if b.seq >= n0 and b.instance is None:
+            r = see(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
+            matched.add(r)
+            if r >= n0 and B.inst[r] < 0:
                 if born is None:
                     born = {}
-                born.setdefault(b.label, []).append(b)
+                born.setdefault(s.label, []).append(r)
         self.n_sightings += len(p.sightings)
         if p.view is not None:
             if born is None:
@@ -257,9 +363,11 @@ class SpatialMemory:
                     self._negative_evidence(p.view, matched, t)
                 finally:
                     self._ended_now = None
-                for b in ended:
-                    if b.instance is None and b.label in born:
-                        b.next = born[b.label]
+                for r in ended:
+                    if B.inst[r] < 0:
+                        nb = born.get(B.labels[B.lab[r]])
+                        if nb is not None:
+                            B.next[r] = nb
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -286,7 +394,7 @@ class SpatialMemory:
                     self._traj_cut = tt[i]
                     del tt[:i]
                     del self._traj[:i]
-        if self._agent_node not in self.graph.nx:
+        if self._agent_node not in self.graph:
             self.graph.add_node(self._agent_node, "agent", created=t)
         place = self._place_near(pose.position, create=True, t=t)
         prev = self._current_place
@@ -339,14 +447,15 @@ class SpatialMemory:
                         best, best_d = pl, d
         if best is not None or not create:
             return best  # type: ignore[return-value]
-        pid = f"{self._ns}place:{len(self._places)}"
-        rec = _PlaceRec(pid, pos)
+        k = len(self._places)
+        pid = f"{self._ns}place:{k}"
+        rec = _PlaceRec(pid, k, pos)
         self._places[pid] = rec
         self._place_grid.setdefault((gx, gy), []).append(rec)
         self.graph.add_node(pid, "place", position=pos, created=t)
         return rec
 
-    def _place_for_object(self, pos: Position, t: float) -> str | None:
+    def _place_for_object(self, pos: Position, t: float) -> _PlaceRec | None:
         """The place an object belongs to: the nearest known place (searching outwards), else None."""
         if not self._places:
             return None
@@ -363,76 +472,105 @@ class SpatialMemory:
                         if d < best_d:
                             best, best_d = pl, d
             if best is not None and ring >= 1:
-                return best.id
+                return best
         if best is not None:
-            return best.id
-        return self._current_place
+            return best
+        return None if self._current_place is None else self._places[self._current_place]
 
     # ------------------------------------------------------------ sightings
     def _icell(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self._ic), math.floor(y / self._ic))
 
+    def _node(self, r: int) -> str:
+        """The graph node of the object of belief row ``r``."""
+        B = self._b
+        i = B.inst[r]
+        if i >= 0:
+            return f"{self._ns}object:{B.insts[i]}"
+        return f"{self._ns}object:{B.labels[B.lab[r]]}#{B.obj[r]}"
+
     def _observe_sighting(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
-                          recorded_at: float) -> _Belief:
+                          recorded_at: float) -> int:
+        """File one sighting; returns the row of the belief it went to."""
+        B = self._b
         if instance is not None:
-            b = self._instances.get(instance)
-            if b is not None:
-                bp = b.position
-                if (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2 <= self._tol2:
-                    self._resight(b, pos, conf, t)
-                    return b
-                if t < b.data["last_seen"]:
+            r = B.instances.get(instance)
+            if r is not None:
+                k = B.hlast[r]
+                v = B.hv[k]
+                if (B.vx[v] - pos[0]) ** 2 + (B.vy[v] - pos[1]) ** 2 + (B.vz[v] - pos[2]) ** 2 <= self._tol2:
+                    self._resight(r, pos, conf, t)
+                    return r
+                if t < B.ht[k]:
                     # A late percept (another source) saw it elsewhere before its latest sighting:
                     # history, not the current belief.
-                    return self._past_belief(b, label, pos, instance, conf, t, pid, recorded_at)
+                    return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
-                self._end(b, t)
-                nb = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
-                b.next = [nb]
-                return nb
+                self._end(r, t)
+                nr = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=self._node(r))
+                B.next[r] = [nr]
+                return nr
             return self._new_belief(label, pos, instance, conf, t, pid, recorded_at)
-        b = self._match(label, pos)
-        if b is not None:
-            self._resight(b, pos, conf, t)
-            return b
+        r = self._match(label, pos)
+        if r >= 0:
+            self._resight(r, pos, conf, t)
+            return r
         return self._new_belief(label, pos, None, conf, t, pid, recorded_at)
 
-    def _match(self, label: str, pos: Position) -> _Belief | None:
+    def _match(self, label: str, pos: Position) -> int:
+        """The current label-level-or-instance belief of ``label`` nearest ``pos`` within the
+        tolerance (ties: the newest belief), or -1."""
+        B = self._b
+        li = B.lab_id.get(label)
+        if li is None:
+            return -1
         tol, ic = self._tol, self._ic
         x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
         y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
-        best, best_d = None, self._tol2 + 1e-12
+        best, best_d = -1, self._tol2 + 1e-12
+        grid, lab, hlast, hv, vx, vy, vz = self._b.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
+        px, py, pz = pos
         for ix in range(x0, x1 + 1):
             for iy in range(y0, y1 + 1):
-                bucket = self._grid.get((ix, iy))
+                bucket = grid.get((ix, iy))
                 if not bucket:
                     continue
-                for b in bucket.get(label, ()):
-                    bp = b.position
-                    d = (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2
-                    if d <= best_d:
-                        best, best_d = b, d
+                for r in bucket:
+                    if lab[r] != li:
+                        continue
+                    v = hv[hlast[r]]
+                    d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                    if d < best_d or (d == best_d and r > best):
+                        best, best_d = r, d
         return best
 
-    def _resight(self, b: _Belief, pos: Position, conf: float, t: float) -> None:
-        b.add(t, conf, pos)
-        d = b.data
-        if t >= d["last_seen"]:
+    def _resight(self, r: int, pos: Position, conf: float, t: float) -> None:
+        B = self._b
+        k = B.hlast[r]
+        last, v0 = B.ht[k], B.hv[k]
+        B.sighting(r, t, conf, pos)
+        if t >= last:
+            d = B.edge[r]
             d["last_seen"] = t
             d["confidence"] = conf
-            if d["position"] != pos:
+            old = (B.vx[v0], B.vy[v0], B.vz[v0])
+            if old != pos:
                 d["position"] = pos
-                cell = self._icell(pos[0], pos[1])
-                if cell != b.cell:
-                    self._unindex(b)
-                    self._index(b, cell)
+                cell, new = self._icell(old[0], old[1]), self._icell(pos[0], pos[1])
+                if cell != new:
+                    self._unindex(r, cell)
+                    self._index(r, new)
 
     def _new_belief(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
-                    recorded_at: float, node: str | None = None) -> _Belief:
+                    recorded_at: float, node: str | None = None) -> int:
+        obj = -1
         if node is None:
-            node = (f"{self._ns}object:{instance}" if instance is not None
-                    else f"{self._ns}object:{label}#{self._n_objects}")
-            if node not in self.graph.nx:  # an instance seen again after it was invalidated is the same object
+            if instance is not None:
+                node = f"{self._ns}object:{instance}"
+            else:
+                obj = self._n_objects
+                node = f"{self._ns}object:{label}#{obj}"
+            if node not in self.graph:  # an instance seen again after it was invalidated is the same object
                 self._n_objects += 1
                 self.graph.add_node(node, "object", label=label, instance=instance, created=t)
                 if instance is not None:
@@ -441,33 +579,72 @@ class SpatialMemory:
                 self._count_new(label, t)
         place = self._place_for_object(pos, t)
         if place is None:
-            place = self._place_near(pos, create=True, t=t).id
-        data = self.graph.add_edge(node, place, "located_at", valid_from=t, source=pid, confidence=conf,
+            place = self._place_near(pos, create=True, t=t)
+        data = self.graph.add_edge(node, place.id, "located_at", valid_from=t, source=pid, confidence=conf,
                                    recorded_at=recorded_at, position=pos, last_seen=t)
-        b = _Belief(self._n_beliefs, label, instance, node, place, data)
-        self._n_beliefs += 1
-        b.add(t, conf, pos)
-        self._index(b, self._icell(pos[0], pos[1]))
-        self._current.setdefault(label, {})[node] = b
-        self._all.setdefault(label, []).append(b)
+        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data)
+        self._index(r, self._icell(pos[0], pos[1]))
+        B = self._b
+        cur = B.current.get(label)
+        if cur is None:
+            cur = B.current[label] = array("i")
+        cur.append(r)
         if instance is not None:
-            self._instances[instance] = b
-        return b
+            B.instances[instance] = r
+        return r
+
+    def _add_row(self, label: str, instance: str | None, obj: int, place: int, t: float, conf: float, pos: Position,
+                 data: dict) -> int:
+        """Append a belief row with its first sighting (not indexed, not current)."""
+        B = self._b
+        r = len(B.lab)
+        B.lab.append(B.label_id(label))
+        if instance is None:
+            B.inst.append(_NONE)
+        else:
+            i = B.inst_id.get(instance)
+            if i is None:
+                i = B.inst_id[instance] = len(B.insts)
+                B.insts.append(instance)
+            B.inst.append(i)
+        B.obj.append(obj)
+        B.place.append(place)
+        B.vf.append(t)
+        B.vt.append(_NAN)
+        B.ecx.append(_NOCELL)
+        B.ecy.append(_NOCELL)
+        v = B.add_value(r, conf, pos)
+        B.hlast.append(len(B.ht))
+        B.ht.append(t)
+        B.hprev.append(-1)
+        B.hv.append(v)
+        B.edge.append(data)
+        rows = B.all.get(label)
+        if rows is None:
+            rows = B.all[label] = array("i")
+        rows.append(r)
+        return r
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
         """True (and remembered) unless a label-level belief of ``label`` ever started within the tolerance."""
-        tol, ic = self._tol, self._ic
-        x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
-        y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
+        ps = self._obj_pos.get(label)
+        if ps is None:
+            ps = self._obj_pos[label] = array("d")
         lim = self._tol2 + 1e-12
-        grid = self._obj_grid
-        for ix in range(x0, x1 + 1):
-            for iy in range(y0, y1 + 1):
-                for q in grid.get((label, ix, iy), ()):
-                    if (q[0] - pos[0]) ** 2 + (q[1] - pos[1]) ** 2 + (q[2] - pos[2]) ** 2 <= lim:
-                        return False
-        c = self._icell(pos[0], pos[1])
-        grid.setdefault((label, c[0], c[1]), []).append(pos)
+        n = len(ps) // 3
+        if n > 16:
+            q = np.frombuffer(ps, np.float64).reshape(n, 3)
+            near = bool((((q[:, 0] - pos[0]) ** 2 + (q[:, 1] - pos[1]) ** 2 + (q[:, 2] - pos[2]) ** 2) <= lim).any())
+            del q  # release the buffer before ps grows
+        else:
+            near = False
+            for i in range(0, 3 * n, 3):
+                if (ps[i] - pos[0]) ** 2 + (ps[i + 1] - pos[1]) ** 2 + (ps[i + 2] - pos[2]) ** 2 <= lim:
+                    near = True
+                    break
+        if near:
+            return False
+        ps.extend(pos)
         return True
 
     def _count_new(self, label: str, t: float) -> None:
@@ -479,85 +656,97 @@ class SpatialMemory:
         else:
             ts.append(t)
 
-    def _past_belief(self, cur: _Belief, label: str, pos: Position, instance: str | None, conf: float, t: float,
-                     pid: int, recorded_at: float) -> _Belief:
+    def _past_belief(self, cur: int, label: str, pos: Position, instance: str | None, conf: float, t: float,
+                     pid: int, recorded_at: float) -> int:
         """Record a late sighting of an instance elsewhere as a closed location edge (never current).
 
         It is valid from ``t`` until the next known sighting of the object after ``t``.
         """
-        nxt = cur.ts[bisect_right(cur.ts, t)]
-        place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t).id
-        data = self.graph.add_edge(cur.node, place, "located_at", valid_from=t, source=pid, confidence=conf,
-                                   recorded_at=recorded_at, position=pos, last_seen=t)
+        B = self._b
+        k, nxt = B.hlast[cur], None
+        while k >= 0 and B.ht[k] > t:
+            nxt, k = B.ht[k], B.hprev[k]
+        assert nxt is not None  # the caller saw a sighting later than t
+        place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t)
+        data = self.graph.add_edge(self._node(cur), place.id, "located_at", valid_from=t, source=pid,
+                                   confidence=conf, recorded_at=recorded_at, position=pos, last_seen=t)
         self.graph.invalidate_data(data, nxt)
-        b = _Belief(self._n_beliefs, label, instance, cur.node, place, data)
-        self._n_beliefs += 1
-        b.add(t, conf, pos)
-        self._all.setdefault(label, []).append(b)
-        return b
+        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data)
+        B.vt[r] = max(float(nxt), float(t))
+        return r
 
-    def _index(self, b: _Belief, cell: tuple[int, int]) -> None:
-        b.cell = cell
-        self._grid.setdefault(cell, {}).setdefault(b.label, []).append(b)
-        ever = self._ever.setdefault((b.label, cell[0], cell[1]), [])
-        if not ever or ever[-1] is not b:
-            ever.append(b)
+    def _index(self, r: int, cell: tuple[int, int]) -> None:
+        B = self._b
+        rows = B.grid.get(cell)
+        if rows is None:
+            rows = B.grid[cell] = array("i")
+        rows.append(r)
+        if B.ecx[r] == _NOCELL and -_BIG < cell[0] < _BIG and -_BIG < cell[1] < _BIG:
+            B.ecx[r], B.ecy[r] = cell
+        elif cell != (B.ecx[r], B.ecy[r]):
+            other = B.moved.setdefault(r, [])
+            if cell not in other:
+                other.append(cell)
 
-    def _unindex(self, b: _Belief) -> None:
-        if b.cell is None:
-            return
-        bucket = self._grid.get(b.cell)
-        if bucket is not None:
-            lst = bucket.get(b.label)
-            if lst is not None:
-                try:
-                    lst.remove(b)
-                except ValueError:
-                    pass
-                if not lst:
-                    del bucket[b.label]
-            if not bucket:
-                del self._grid[b.cell]
-        b.cell = None
+    def _unindex(self, r: int, cell: tuple[int, int]) -> None:
+        grid = self._b.grid
+        rows = grid.get(cell)
+        if rows is not None:
+            try:
+                rows.remove(r)
+            except ValueError:
+                pass
+            if not rows:
+                del grid[cell]
 
-    def _end(self, b: _Belief, t: float) -> None:
+    def _end(self, r: int, t: float) -> None:
+        B = self._b
         if self._ended_now is not None:
-            self._ended_now.append(b)
-        self.graph.invalidate_data(b.data, t)
-        self._unindex(b)
-        cur = self._current.get(b.label)
-        if cur is not None and cur.get(b.node) is b:
-            del cur[b.node]
-        if b.instance is not None and self._instances.get(b.instance) is b:
-            del self._instances[b.instance]
+            self._ended_now.append(r)
+        self.graph.invalidate_data(B.edge[r], t)
+        if math.isnan(B.vt[r]):
+            B.vt[r] = max(float(t), B.vf[r])
+        v = B.hv[B.hlast[r]]
+        self._unindex(r, self._icell(B.vx[v], B.vy[v]))
+        label = B.labels[B.lab[r]]
+        cur = B.current.get(label)
+        if cur is not None:
+            try:
+                cur.remove(r)
+            except ValueError:
+                pass
+            if not cur:
+                del B.current[label]
+        i = B.inst[r]
+        if i >= 0 and B.instances.get(B.insts[i]) == r:
+            del B.instances[B.insts[i]]
 
     def _negative_evidence(self, view: Any, matched: set[int], t: float) -> None:
         # Cost: the index cells the view covers or the cells holding current beliefs, whichever is
         # fewer (a view of radius 1e7 touches no more than the beliefs there are).
+        B = self._b
+        grid = B.grid
         xmin, ymin, xmax, ymax = view.bounds()
         ic = self._ic
         x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
         y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(self._grid):
-            buckets = [bk for bk in (self._grid.get((ix, iy)) for ix in range(x0, x1 + 1)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
+            buckets = [bk for bk in (grid.get((ix, iy)) for ix in range(x0, x1 + 1)
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
-            buckets = [bk for (ix, iy), bk in self._grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
-        cands = []
-        for bucket in buckets:
-            for lst in bucket.values():
-                for b in lst:
-                    if b.seq not in matched:
-                        cands.append(b)
+            buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+        cands = [r for bucket in buckets for r in bucket if r not in matched]
         if not cands:
             return
-        xs = np.fromiter((b.data["position"][0] for b in cands), float, len(cands))
-        ys = np.fromiter((b.data["position"][1] for b in cands), float, len(cands))
-        inside = view.contains_xy(xs, ys)
-        for b, ins in zip(cands, inside.tolist()):
-            # A late percept (from another source) cannot disprove a sighting made after it.
-            if ins and b.data["last_seen"] <= t:
-                self._end(b, t)
+        rows = np.array(cands, np.int64)
+        k = np.frombuffer(B.hlast, np.int32)[rows]
+        v = np.frombuffer(B.hv, np.int32)[k]
+        inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
+        # A late percept (from another source) cannot disprove a sighting made after it.
+        gone = rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist()
+        del k, v, inside  # release the columns' buffers before they change
+        for r in gone:
+            self._end(r, t)
 
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
@@ -641,25 +830,25 @@ class SpatialMemory:
             fr.discard(c)
 
     # ================================================================== queries
-    def _location(self, b: _Belief, at: float | None) -> Location:
-        d = b.data
-        if at is None:
-            last, conf, pos = d["last_seen"], d["confidence"], d["position"]
-        else:
-            i = bisect_right(b.ts, at) - 1
-            last = b.ts[i]
-            conf, pos = b.at(i)
+    def _location(self, r: int, at: float | None) -> Location:
+        B = self._b
+        k = B.hlast[r] if at is None else B.at(r, at)
+        v = B.hv[k]
+        pk = B.place[r]
+        place = None if pk < 0 else f"{self._ns}place:{pk}"
+        i = B.inst[r]
+        vt = B.vt[r]
         return Location(
-            label=b.label,
-            instance=b.instance,
-            position=pos,
-            place=b.place,
-            region=self._region_of(b.place, at),
-            first_seen=d["valid_from"],
-            last_seen=last,
-            confidence=conf,
-            object_id=b.node,
-            valid_to=d["valid_to"] if at is None else None,
+            label=B.labels[B.lab[r]],
+            instance=None if i < 0 else B.insts[i],
+            position=(B.vx[v], B.vy[v], B.vz[v]),
+            place=place,
+            region=self._region_of(place, at),
+            first_seen=B.vf[r],
+            last_seen=B.ht[k],
+            confidence=B.vc[v],
+            object_id=self._node(r),
+            valid_to=(None if vt != vt else vt) if at is None else None,
         )
 
     def _region_of(self, place: str | None, at: float | None) -> str | None:
@@ -674,6 +863,15 @@ class SpatialMemory:
             return d["region"]
         return None
 
+    def _valid_rows(self, label: str, at: float) -> list[int]:
+        """Rows of ``label`` whose belief holds at ``at`` (valid_from <= at < valid_to)."""
+        B = self._b
+        rows = B.all.get(label)
+        if not rows:
+            return []
+        vf, vt = B.vf, B.vt
+        return [r for r in rows if vf[r] <= at and not (vt[r] <= at)]  # NaN (still holds) compares False
+
     def locate(self, label: str, at: float | None = None) -> list[Location]:
         """Believed locations of ``label``, most recently seen first.
 
@@ -683,11 +881,11 @@ class SpatialMemory:
         if not self.enabled:
             return []
         if at is None:
-            beliefs = list(self._current.get(label, {}).values())
+            rows = self._b.current.get(label, ())
         else:
             at = float(at)
-            beliefs = [b for b in self._all.get(label, ()) if self.graph.valid_at(b.data, at)]
-        locs = [self._location(b, at) for b in beliefs]
+            rows = self._valid_rows(label, at)
+        locs = [self._location(r, at) for r in rows]
         locs.sort(key=lambda loc: (-loc.last_seen, loc.object_id))
         return locs
 
@@ -703,20 +901,27 @@ class SpatialMemory:
                 if d < best_d:
                     best, best_d = loc, d
             return best
-        cur = self._current.get(label)
+        cur = self._b.current.get(label)
         if not cur:
             return None
         # Ties go to the most recently seen, then the smaller object id (as in ``locate``'s order).
-        b = self._nearest_in_grid(label, p, len(cur)) if len(cur) > 64 else None
-        if b is None:
-            b = min(cur.values(), key=lambda b: (_d2(b.data["position"], p), -b.data["last_seen"], b.node))
-        return self._location(b, None)
+        r = self._nearest_in_grid(label, p, len(cur)) if len(cur) > 64 else None
+        if r is None:
+            r = min(cur, key=lambda r: self._near_key(r, p))
+        return self._location(r, None)
 
-    def _nearest_in_grid(self, label: str, p: Position, n: int) -> _Belief | None:
+    def _near_key(self, r: int, p: Position) -> tuple[float, float, str]:
+        B = self._b
+        k = B.hlast[r]
+        v = B.hv[k]
+        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.ht[k], self._node(r))
+
+    def _nearest_in_grid(self, label: str, p: Position, n: int) -> int | None:
         """Ring search over the belief hash: rings of index cells around ``p`` until no unvisited
         belief can be closer. None when that would visit more cells than there are beliefs (the
         caller then scans them all)."""
-        ic, grid = self._ic, self._grid
+        B = self._b
+        ic, grid, lab, li = self._ic, B.grid, B.lab, B.lab_id[label]
         cx, cy = math.floor(p[0] / ic), math.floor(p[1] / ic)
         best, best_key, seen, visited, r = None, None, 0, 0, 0
         while True:
@@ -733,21 +938,20 @@ class SpatialMemory:
                 bucket = grid.get(c)
                 if not bucket:
                     continue
-                for b in bucket.get(label, ()):
+                for row in bucket:
+                    if lab[row] != li:
+                        continue
                     seen += 1
-                    key = (_d2(b.data["position"], p), -b.data["last_seen"], b.node)
+                    key = self._near_key(row, p)
                     if best_key is None or key < best_key:
-                        best, best_key = b, key
+                        best, best_key = row, key
             r += 1
 
     def history(self, label: str) -> list[Location]:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
         if not self.enabled:
             return []
-        out = []
-        for b in self._all.get(label, ()):
-            loc = self._location(b, None)
-            out.append(loc)
+        out = [self._location(r, None) for r in self._b.all.get(label, ())]
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
 
@@ -787,46 +991,58 @@ class SpatialMemory:
         r = self._tol if reach is None else float(reach)
         if not (r >= 0 and math.isfinite(r)):
             raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
+        B = self._b
+        rows = B.all.get(label)
+        if not rows:
+            return None
         tol, ic = self._tol, self._ic
+        x0, x1 = math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic)
+        y0, y1 = math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic)
+        # candidates: beliefs of the label ever filed under an index cell near p
+        ra = np.frombuffer(rows, np.int32)
+        ex, ey = np.frombuffer(B.ecx, np.int64)[ra], np.frombuffer(B.ecy, np.int64)[ra]
+        cands = set(ra[(ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)].tolist())
+        del ra, ex, ey
+        li = B.lab_id[label]
+        for row, cells in B.moved.items():
+            if B.lab[row] == li and any(x0 <= cx <= x1 and y0 <= cy <= y1 for cx, cy in cells):
+                cands.add(row)
         lim = self._tol2 + 1e-12
-        best, best_d = None, lim
-        seen: set[int] = set()
-        for ix in range(math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic) + 1):
-            for iy in range(math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic) + 1):
-                for b in self._ever.get((label, ix, iy), ()):
-                    if b.seq in seen or not self.graph.valid_at(b.data, t):
-                        continue
-                    seen.add(b.seq)
-                    i = bisect_right(b.ts, t) - 1
-                    if i < 0:
-                        continue
-                    q = b.at(i)[1]
-                    d = (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 + (q[2] - p[2]) ** 2
-                    if d < best_d or (d == best_d and best is not None and b.seq < best.seq):
-                        best, best_d = b, d
+        best, best_d = -1, lim
+        for row in sorted(cands):
+            if not (B.vf[row] <= t and not (B.vt[row] <= t)):
+                continue
+            k = B.at(row, t)
+            if k < 0:
+                continue
+            v = B.hv[k]
+            d = (B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2
+            if d < best_d:
+                best, best_d = row, d
         cur = best
-        if cur is None:
+        if cur < 0:
             return None
         r2 = r * r + 1e-12
-        while cur.data["valid_to"] is not None:
-            cp = cur.data["position"]
-            nxt, nd = None, r2
-            for c in cur.next or ():
-                if c.instance is not None and c.node == cur.node:
+        while not math.isnan(B.vt[cur]):
+            v = B.hv[B.hlast[cur]]
+            cp = (B.vx[v], B.vy[v], B.vz[v])
+            nxt, nd = -1, r2
+            for c in B.next.get(cur, ()):
+                if B.inst[c] >= 0 and self._node(c) == self._node(cur):
                     nxt = c
                     break
-                q = c.rv[0][1]
+                q = B.pos(B.hv[B.first(c)])
                 d = (q[0] - cp[0]) ** 2 + (q[1] - cp[1]) ** 2 + (q[2] - cp[2]) ** 2
                 if d <= nd:
                     nxt, nd = c, d
-            if nxt is None:
+            if nxt < 0:
                 return None
             cur = nxt
         return self._location(cur, None)
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""
-        return sorted(self._all)
+        return sorted(self._b.all)
 
     def places(self) -> list[Place]:
         if not self.enabled:
@@ -1124,8 +1340,8 @@ class SpatialMemory:
     def stats(self) -> dict[str, int]:
         return {
             "objects": self._n_objects,
-            "beliefs": self._n_beliefs,
-            "current_beliefs": sum(len(v) for v in self._current.values()),
+            "beliefs": len(self._b.lab),
+            "current_beliefs": sum(len(v) for v in self._b.current.values()),
             "sightings": self.n_sightings,
             "places": len(self._places),
             "known_cells": len(self._occ),
@@ -1134,21 +1350,24 @@ class SpatialMemory:
 
     def region_counts(self) -> dict[tuple[str, str], int]:
         """(label, region) -> number of objects of that label ever believed in that region."""
+        B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label, beliefs in self._all.items():
+        for label, rows in B.all.items():
             seen: set[str] = set()
-            for b in beliefs:
-                if b.node in seen:
+            for r in rows:
+                node = self._node(r)
+                if node in seen:
                     continue
-                seen.add(b.node)
-                r = self._region_of(b.place, None)
-                if r is not None:
-                    out[(label, r)] = out.get((label, r), 0) + 1
+                seen.add(node)
+                pk = B.place[r]
+                reg = None if pk < 0 else self._region_of(f"{self._ns}place:{pk}", None)
+                if reg is not None:
+                    out[(label, reg)] = out.get((label, reg), 0) + 1
         return out
 
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
-        return {label: len({b.node for b in bs}) for label, bs in self._all.items()}
+        return {label: len({self._node(r) for r in rows}) for label, rows in self._b.all.items()}
 
 
 def _seg_dist(p: Position, a: Pose, b: Pose) -> float:
