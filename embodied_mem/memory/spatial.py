@@ -85,6 +85,7 @@ def _d2(a: Position, b: Position) -> float:
 
 _NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
 _NAN = math.nan  # valid_to of a belief that still holds
+_PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 
@@ -100,7 +101,8 @@ class _Beliefs:
     was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's data, kept in step).
 
     Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
-    sighting before it in time order, -1 for its first) and ``hv`` (index of its value); values
+    sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
+    long-term table), ``hv`` (index of its value) and ``hrow`` (its belief); values
     ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
     a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
     last-seen time are those of its latest sighting (``hlast``).
@@ -111,10 +113,10 @@ class _Beliefs:
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
-                 "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
-                 "grid", "current", "all", "instances")
+                 "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "pages", "cap", "limit", "n_paged", "grid", "current", "all", "instances")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
-                "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next")
+                "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next", "pages", "cap", "limit", "n_paged")
 
     def __init__(self, index_cell: float) -> None:
         self.ic = float(index_cell)
@@ -123,7 +125,7 @@ class _Beliefs:
         self.ecx, self.ecy = array("q"), array("q")
         self.hlast = array("i")
         self.edge: list[dict] = []
-        self.ht, self.hprev, self.hv = array("d"), array("i"), array("i")
+        self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str] = []
         self.insts: list[str] = []
@@ -131,6 +133,10 @@ class _Beliefs:
         self.moved: dict[int, list[tuple[int, int]]] = {}
         # beliefs that may continue a belief once it ends (see SpatialMemory.follow): row -> rows
         self.next: dict[int, list[int]] = {}
+        # a RAM budget: sightings beyond ``limit`` in the log move to the lt_sightings table
+        self.pages: Pages | None = None
+        self.cap = self.limit = 0
+        self.n_paged = 0  # sightings in the table
         self._derive()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -207,52 +213,135 @@ class _Beliefs:
     def sighting(self, r: int, t: float, c: float, p: Position) -> None:
         """Log a sighting of row ``r`` (an existing row). A late one (older than the row's latest,
         from another source) is linked in at its place in time order; the cost is the sightings
-        after it, not all of them."""
-        v = self.add_value(r, c, p)
-        k = self.hlast[r]
+        after it, not all of them. One older than every sighting of the row in RAM while older ones
+        are paged out goes straight to the long-term table."""
         ht, hprev = self.ht, self.hprev
-        h = len(ht)
-        ht.append(t)
-        self.hv.append(v)
+        k = self.hlast[r]
         if t >= ht[k]:
+            v = self.add_value(r, c, p)
+            self.hlast[r] = len(ht)
+            ht.append(t)
             hprev.append(k)
-            self.hlast[r] = h
-            return
-        after = k  # the earliest sighting later than t: the new one goes just before it
-        k = hprev[k]
-        while k >= 0 and ht[k] > t:
-            after, k = k, hprev[k]
-        hprev.append(k)
-        hprev[after] = h
+        else:
+            after = k  # the earliest sighting later than t: the new one goes just before it
+            k = hprev[k]
+            while k >= 0 and ht[k] > t:
+                after, k = k, hprev[k]
+            if k == _PAGED:
+                self._write([(r, t, c, p[0], p[1], p[2])])
+                return
+            v = self.add_value(r, c, p)
+            hprev[after] = len(ht)
+            ht.append(t)
+            hprev.append(k)
+        self.hv.append(v)
+        self.hrow.append(r)
 
-    def at(self, r: int, t: float) -> int:
-        """The log index of row ``r``'s latest sighting at or before ``t`` (-1: none)."""
+    def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
+        """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
         ht, hprev = self.ht, self.hprev
         k = self.hlast[r]
         while k >= 0 and ht[k] > t:
             k = hprev[k]
-        return k
+        if k >= 0:
+            v = self.hv[k]
+            return ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+        if k == _PAGED:
+            return self._read("t<=? ORDER BY t DESC, rowid DESC", r, t)
+        return None
 
-    def times(self, r: int) -> list[float]:
-        """Every sighting time of row ``r``, ascending."""
-        out = []
-        k = self.hlast[r]
-        while k >= 0:
-            out.append(self.ht[k])
-            k = self.hprev[k]
-        return out[::-1]
-
-    def first(self, r: int) -> int:
-        """The log index of row ``r``'s first sighting."""
+    def first(self, r: int) -> tuple[float, float, Position]:
+        """(time, confidence, position) of row ``r``'s earliest sighting."""
         hprev = self.hprev
         k = self.hlast[r]
         while hprev[k] >= 0:
             k = hprev[k]
-        return k
+        if hprev[k] == _PAGED:
+            got = self._read("1 ORDER BY t, rowid", r)
+            assert got is not None
+            return got
+        v = self.hv[k]
+        return self.ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
 
-    def pos(self, v: int) -> Position:
-        return (self.vx[v], self.vy[v], self.vz[v])
+    def next_after(self, r: int, t: float) -> float | None:
+        """The time of row ``r``'s earliest sighting later than ``t`` (None: none)."""
+        ht, hprev = self.ht, self.hprev
+        k, nxt = self.hlast[r], None
+        while k >= 0 and ht[k] > t:
+            nxt, k = ht[k], hprev[k]
+        if k == _PAGED:
+            got = self._read("t>? ORDER BY t, rowid", r, t)
+            if got is not None:
+                nxt = got[0]
+        return nxt
 
+    # ------------------------------------------------------------------ long-term pages
+    def page_out(self) -> None:
+        """Move the older sightings of every belief (all but each one's latest, older than a time cut
+        that leaves about half the working set) to the ``lt_sightings`` table and compact the log.
+        The latest sighting of every belief stays: current answers never read the table."""
+        pg = self.pages
+        assert pg is not None
+        n = len(self.ht)
+        ht = np.frombuffer(self.ht, np.float64)
+        hl = np.frombuffer(self.hlast, np.int32)
+        keep_n = max(1, self.cap // 2)
+        tcut = np.partition(ht, n - keep_n)[n - keep_n] if n > keep_n else -math.inf
+        out = ht < tcut
+        out[hl] = False  # each belief's latest sighting stays
+        idx = np.flatnonzero(out)
+        if len(idx):
+            hv = np.frombuffer(self.hv, np.int32)
+            vals = hv[idx]
+            block = np.empty((len(idx), 5), np.float64)
+            block[:, 0] = ht[idx]
+            for j, col in enumerate((self.vc, self.vx, self.vy, self.vz), 1):
+                block[:, j] = np.frombuffer(col, np.float64)[vals]
+            raw = block.tobytes()
+            w = 40  # SIGHT_V: five doubles
+            rows = np.frombuffer(self.hrow, np.int32)[idx].tolist()
+            pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                                 [(pg.space, r, t, raw[i * w:(i + 1) * w])
+                                  for i, (r, t) in enumerate(zip(rows, block[:, 0].tolist()))])
+            self.n_paged += len(idx)
+            keep = ~out
+            newidx = np.cumsum(keep, dtype=np.int64) - 1
+            hp = np.frombuffer(self.hprev, np.int32)[keep].astype(np.int64)
+            src = np.clip(hp, 0, None)
+            hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
+            used, hv_new = np.unique(hv[keep], return_inverse=True)
+            cols = [np.frombuffer(c, np.float64)[used].tobytes() for c in (self.vc, self.vx, self.vy, self.vz)]
+            ht_new, hrow_new = ht[keep].tobytes(), np.frombuffer(self.hrow, np.int32)[keep].tobytes()
+            hlast_new = newidx[hl].astype(np.int32).tobytes()
+            del ht, hl, hv, vals, src, keep, out
+            self.ht, self.hrow = array("d", ht_new), array("i", hrow_new)
+            self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
+            self.hlast = array("i", hlast_new)
+            self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
+        # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
+        # the log has grown by half the working set again (a move costs O(log), so amortised O(1)).
+        self.limit = max(self.cap, len(self.ht) + max(1, self.cap // 2))
+
+    def _write(self, entries: list[tuple[int, float, float, float, float, float]]) -> None:
+        from .longterm import SIGHT_V
+
+        pg = self.pages
+        assert pg is not None
+        pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                             [(pg.space, r, t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
+        self.n_paged += len(entries)
+
+    def _read(self, where: str, r: int, *args: float) -> tuple[float, float, Position] | None:
+        from .longterm import SIGHT_V
+
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute(f"SELECT v FROM lt_sightings WHERE space=? AND row=? AND {where} LIMIT 1",
+                               (pg.space, r, *args)).fetchone()
+        if row is None:
+            return None
+        t, c, x, y, z = SIGHT_V.unpack(row[0])
+        return t, c, (x, y, z)
 
 
 class _PlaceRec:
@@ -321,9 +410,13 @@ class SpatialMemory:
         """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
         from .longterm import Pages
 
-        if self._traj_t or self._n_paged_poses:
+        if self._traj_t or self._n_paged_poses or len(self._b.lab):
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["poses"])
+        B = self._b
+        B.pages = self._pages
+        if store is not None:
+            B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
 
     @property
     def pages(self) -> Pages | None:
@@ -354,6 +447,8 @@ class SpatialMemory:
                     born = {}
                 born.setdefault(s.label, []).append(r)
         self.n_sightings += len(p.sightings)
+        if B.pages is not None and len(B.ht) > B.limit:
+            B.page_out()
         if p.view is not None:
             if born is None:
                 self._negative_evidence(p.view, matched, t)
@@ -618,6 +713,7 @@ class SpatialMemory:
         B.ht.append(t)
         B.hprev.append(-1)
         B.hv.append(v)
+        B.hrow.append(r)
         B.edge.append(data)
         rows = B.all.get(label)
         if rows is None:
@@ -663,9 +759,7 @@ class SpatialMemory:
         It is valid from ``t`` until the next known sighting of the object after ``t``.
         """
         B = self._b
-        k, nxt = B.hlast[cur], None
-        while k >= 0 and B.ht[k] > t:
-            nxt, k = B.ht[k], B.hprev[k]
+        nxt = B.next_after(cur, t)
         assert nxt is not None  # the caller saw a sighting later than t
         place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t)
         data = self.graph.add_edge(self._node(cur), place.id, "located_at", valid_from=t, source=pid,
@@ -832,8 +926,14 @@ class SpatialMemory:
     # ================================================================== queries
     def _location(self, r: int, at: float | None) -> Location:
         B = self._b
-        k = B.hlast[r] if at is None else B.at(r, at)
-        v = B.hv[k]
+        if at is None:
+            k = B.hlast[r]
+            v = B.hv[k]
+            last, conf, pos = B.ht[k], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
+        else:
+            got = B.at(r, at)
+            assert got is not None  # a belief valid at ``at`` was seen at or before it
+            last, conf, pos = got
         pk = B.place[r]
         place = None if pk < 0 else f"{self._ns}place:{pk}"
         i = B.inst[r]
@@ -841,12 +941,12 @@ class SpatialMemory:
         return Location(
             label=B.labels[B.lab[r]],
             instance=None if i < 0 else B.insts[i],
-            position=(B.vx[v], B.vy[v], B.vz[v]),
+            position=pos,
             place=place,
             region=self._region_of(place, at),
             first_seen=B.vf[r],
-            last_seen=B.ht[k],
-            confidence=B.vc[v],
+            last_seen=last,
+            confidence=conf,
             object_id=self._node(r),
             valid_to=(None if vt != vt else vt) if at is None else None,
         )
@@ -1012,11 +1112,11 @@ class SpatialMemory:
         for row in sorted(cands):
             if not (B.vf[row] <= t and not (B.vt[row] <= t)):
                 continue
-            k = B.at(row, t)
-            if k < 0:
+            got = B.at(row, t)
+            if got is None:
                 continue
-            v = B.hv[k]
-            d = (B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2
+            q = got[2]
+            d = (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 + (q[2] - p[2]) ** 2
             if d < best_d:
                 best, best_d = row, d
         cur = best
@@ -1031,7 +1131,7 @@ class SpatialMemory:
                 if B.inst[c] >= 0 and self._node(c) == self._node(cur):
                     nxt = c
                     break
-                q = B.pos(B.hv[B.first(c)])
+                q = B.first(c)[2]
                 d = (q[0] - cp[0]) ** 2 + (q[1] - cp[1]) ** 2 + (q[2] - cp[2]) ** 2
                 if d <= nd:
                     nxt, nd = c, d
