@@ -102,21 +102,26 @@ class _Beliefs:
 
     Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
     sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
-    long-term table), ``hv`` (index of its value) and ``hrow`` (its belief); values
+    long-term table), ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief); values
     ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
     a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
     last-seen time are those of its latest sighting (``hlast``).
 
+    Per label (indexed by label id), two lists threaded through the rows: every belief of the label
+    in creation order (``lhead``, ``ltail``, row column ``lnext``) and its current beliefs (``chead``,
+    ``ccount``, row columns ``cnext``/``cprev``), so a label costs 16 bytes, not a container.
+
     Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell ->
-    rows of the current beliefs there), ``current`` (label -> rows of its current beliefs), ``all``
-    (label -> every row of it, in creation order), ``instances`` (instance -> its current row).
+    rows of the current beliefs there) and ``instances`` (instance -> its current row).
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
                  "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
-                 "pages", "cap", "limit", "n_paged", "grid", "current", "all", "instances")
+                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
+                 "pages", "cap", "limit", "n_paged", "grid", "instances")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
-                "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next", "pages", "cap", "limit", "n_paged")
+                "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
+                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged")
 
     def __init__(self, index_cell: float) -> None:
         self.ic = float(index_cell)
@@ -129,6 +134,11 @@ class _Beliefs:
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str] = []
         self.insts: list[str] = []
+        # per label, two lists threaded through the rows (no container per label): every belief of
+        # the label in creation order (lhead/ltail -> lnext) and its current beliefs (chead -> cnext,
+        # cprev; ccount of them)
+        self.lnext, self.lhead, self.ltail = array("i"), array("i"), array("i")
+        self.cnext, self.cprev, self.chead, self.ccount = array("i"), array("i"), array("i"), array("i")
         # rows that left the index cell they were first filed under -> the other cells they were in
         self.moved: dict[int, list[tuple[int, int]]] = {}
         # beliefs that may continue a belief once it ends (see SpatialMemory.follow): row -> rows
@@ -152,22 +162,11 @@ class _Beliefs:
         self.lab_id = {s: i for i, s in enumerate(self.labels)}
         self.inst_id = {s: i for i, s in enumerate(self.insts)}
         self.grid: dict[tuple[int, int], array] = {}
-        self.current: dict[str, array] = {}
-        self.all: dict[str, array] = {}
         self.instances: dict[str, int] = {}
-        n = len(self.lab)
-        if not n:
+        if not len(self.lab):
             return
-        lab = np.frombuffer(self.lab, np.int32)
-        order = np.argsort(lab, kind="stable")
-        cuts = np.flatnonzero(np.diff(lab[order])) + 1
-        for grp in np.split(order, cuts):
-            self.all[self.labels[int(lab[grp[0]])]] = array("i", grp.astype(np.int32).tobytes())
         live = np.flatnonzero(np.isnan(np.frombuffer(self.vt, np.float64))).astype(np.int32)
         if len(live):
-            lo = live[np.argsort(lab[live], kind="stable")]
-            for grp in np.split(lo, np.flatnonzero(np.diff(lab[lo])) + 1):
-                self.current[self.labels[int(lab[grp[0]])]] = array("i", grp.tobytes())
             v = np.frombuffer(self.hv, np.int32)[np.frombuffer(self.hlast, np.int32)[live]]
             fx = np.floor(np.frombuffer(self.vx, np.float64)[v] / self.ic)
             fy = np.floor(np.frombuffer(self.vy, np.float64)[v] / self.ic)
@@ -195,7 +194,61 @@ class _Beliefs:
         if i is None:
             i = self.lab_id[label] = len(self.labels)
             self.labels.append(label)
+            for col in (self.lhead, self.ltail, self.chead):
+                col.append(-1)
+            self.ccount.append(0)
         return i
+
+    def rows(self, label: str) -> list[int]:
+        """Every belief row of ``label``, in creation order."""
+        li = self.lab_id.get(label)
+        out: list[int] = []
+        if li is None:
+            return out
+        r, nxt = self.lhead[li], self.lnext
+        while r >= 0:
+            out.append(r)
+            r = nxt[r]
+        return out
+
+    def current_rows(self, label: str) -> list[int]:
+        """The rows of ``label``'s current beliefs (in no particular order)."""
+        li = self.lab_id.get(label)
+        out: list[int] = []
+        if li is None:
+            return out
+        r, nxt = self.chead[li], self.cnext
+        while r >= 0:
+            out.append(r)
+            r = nxt[r]
+        return out
+
+    def n_current(self, label: str) -> int:
+        li = self.lab_id.get(label)
+        return 0 if li is None else self.ccount[li]
+
+    def make_current(self, r: int) -> None:
+        li = self.lab[r]
+        h = self.chead[li]
+        self.cnext[r], self.cprev[r] = h, -1
+        if h >= 0:
+            self.cprev[h] = r
+        self.chead[li] = r
+        self.ccount[li] += 1
+
+    def drop_current(self, r: int) -> None:
+        li = self.lab[r]
+        p, n = self.cprev[r], self.cnext[r]
+        if p >= 0:
+            self.cnext[p] = n
+        elif self.chead[li] == r:
+            self.chead[li] = n
+        else:
+            return  # not in the list
+        if n >= 0:
+            self.cprev[n] = p
+        self.cnext[r] = self.cprev[r] = -1
+        self.ccount[li] -= 1
 
     def add_value(self, r: int, c: float, p: Position) -> int:
         """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
@@ -235,7 +288,8 @@ class _Beliefs:
             ht.append(t)
             hprev.append(k)
         self.hv.append(v)
-        self.hrow.append(r)
+        if self.pages is not None:
+            self.hrow.append(r)
 
     def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
         """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
@@ -680,10 +734,7 @@ class SpatialMemory:
         r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data)
         self._index(r, self._icell(pos[0], pos[1]))
         B = self._b
-        cur = B.current.get(label)
-        if cur is None:
-            cur = B.current[label] = array("i")
-        cur.append(r)
+        B.make_current(r)
         if instance is not None:
             B.instances[instance] = r
         return r
@@ -713,12 +764,18 @@ class SpatialMemory:
         B.ht.append(t)
         B.hprev.append(-1)
         B.hv.append(v)
-        B.hrow.append(r)
+        if B.pages is not None:
+            B.hrow.append(r)
         B.edge.append(data)
-        rows = B.all.get(label)
-        if rows is None:
-            rows = B.all[label] = array("i")
-        rows.append(r)
+        li = B.lab[r]
+        B.lnext.append(-1)
+        B.cnext.append(-1)
+        B.cprev.append(-1)
+        if B.ltail[li] >= 0:
+            B.lnext[B.ltail[li]] = r
+        else:
+            B.lhead[li] = r
+        B.ltail[li] = r
         return r
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
@@ -802,15 +859,7 @@ class SpatialMemory:
             B.vt[r] = max(float(t), B.vf[r])
         v = B.hv[B.hlast[r]]
         self._unindex(r, self._icell(B.vx[v], B.vy[v]))
-        label = B.labels[B.lab[r]]
-        cur = B.current.get(label)
-        if cur is not None:
-            try:
-                cur.remove(r)
-            except ValueError:
-                pass
-            if not cur:
-                del B.current[label]
+        B.drop_current(r)
         i = B.inst[r]
         if i >= 0 and B.instances.get(B.insts[i]) == r:
             del B.instances[B.insts[i]]
@@ -966,9 +1015,7 @@ class SpatialMemory:
     def _valid_rows(self, label: str, at: float) -> list[int]:
         """Rows of ``label`` whose belief holds at ``at`` (valid_from <= at < valid_to)."""
         B = self._b
-        rows = B.all.get(label)
-        if not rows:
-            return []
+        rows = B.rows(label)
         vf, vt = B.vf, B.vt
         return [r for r in rows if vf[r] <= at and not (vt[r] <= at)]  # NaN (still holds) compares False
 
@@ -981,7 +1028,7 @@ class SpatialMemory:
         if not self.enabled:
             return []
         if at is None:
-            rows = self._b.current.get(label, ())
+            rows = self._b.current_rows(label)
         else:
             at = float(at)
             rows = self._valid_rows(label, at)
@@ -1001,13 +1048,13 @@ class SpatialMemory:
                 if d < best_d:
                     best, best_d = loc, d
             return best
-        cur = self._b.current.get(label)
-        if not cur:
+        n = self._b.n_current(label)
+        if not n:
             return None
         # Ties go to the most recently seen, then the smaller object id (as in ``locate``'s order).
-        r = self._nearest_in_grid(label, p, len(cur)) if len(cur) > 64 else None
+        r = self._nearest_in_grid(label, p, n) if n > 64 else None
         if r is None:
-            r = min(cur, key=lambda r: self._near_key(r, p))
+            r = min(self._b.current_rows(label), key=lambda r: self._near_key(r, p))
         return self._location(r, None)
 
     def _near_key(self, r: int, p: Position) -> tuple[float, float, str]:
@@ -1051,7 +1098,7 @@ class SpatialMemory:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
         if not self.enabled:
             return []
-        out = [self._location(r, None) for r in self._b.all.get(label, ())]
+        out = [self._location(r, None) for r in self._b.rows(label)]
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
 
@@ -1092,14 +1139,14 @@ class SpatialMemory:
         if not (r >= 0 and math.isfinite(r)):
             raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
         B = self._b
-        rows = B.all.get(label)
+        rows = B.rows(label)
         if not rows:
             return None
         tol, ic = self._tol, self._ic
         x0, x1 = math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic)
         y0, y1 = math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic)
         # candidates: beliefs of the label ever filed under an index cell near p
-        ra = np.frombuffer(rows, np.int32)
+        ra = np.array(rows, np.int64)
         ex, ey = np.frombuffer(B.ecx, np.int64)[ra], np.frombuffer(B.ecy, np.int64)[ra]
         cands = set(ra[(ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)].tolist())
         del ra, ex, ey
@@ -1142,7 +1189,7 @@ class SpatialMemory:
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""
-        return sorted(self._b.all)
+        return sorted(self._b.labels)
 
     def places(self) -> list[Place]:
         if not self.enabled:
@@ -1441,7 +1488,7 @@ class SpatialMemory:
         return {
             "objects": self._n_objects,
             "beliefs": len(self._b.lab),
-            "current_beliefs": sum(len(v) for v in self._b.current.values()),
+            "current_beliefs": sum(self._b.ccount),
             "sightings": self.n_sightings,
             "places": len(self._places),
             "known_cells": len(self._occ),
@@ -1452,9 +1499,9 @@ class SpatialMemory:
         """(label, region) -> number of objects of that label ever believed in that region."""
         B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label, rows in B.all.items():
+        for label in B.labels:
             seen: set[str] = set()
-            for r in rows:
+            for r in B.rows(label):
                 node = self._node(r)
                 if node in seen:
                     continue
@@ -1467,7 +1514,7 @@ class SpatialMemory:
 
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
-        return {label: len({self._node(r) for r in rows}) for label, rows in self._b.all.items()}
+        return {label: len({self._node(r) for r in self._b.rows(label)}) for label in self._b.labels}
 
 
 def _seg_dist(p: Position, a: Pose, b: Pose) -> float:
