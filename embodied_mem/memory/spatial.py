@@ -492,9 +492,57 @@ class SpatialMemory:
         n0 = len(B.lab)
         matched: set[int] = set()
         born: dict[str, list[int]] | None = None
-        see = self._observe_sighting
+        # The common case inline (the same thing seen again where it was, no later sighting of it
+        # known): one log entry; everything else goes through _observe_sighting. A belief's current
+        # position, confidence and last-seen time are read from its graph edge's data (the same
+        # values as its latest sighting's, kept in step), which needs no boxing of column values.
+        grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
+        hlast, hv, ht, hprev = B.hlast, B.hv, B.ht, B.hprev
+        hrow = B.hrow if B.pages is not None else None
+        tol, ic, tol2 = self._tol, self._ic, self._tol2
+        floor = math.floor
         for s in p.sightings:
-            r = see(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
+            pos, conf, inst = s.position, s.confidence, s.instance
+            px, py, pz = pos
+            r = -1
+            if inst is None:
+                li = lab_id.get(s.label)
+                if li is not None:  # _match, inlined
+                    x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
+                    y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
+                    best_d = tol2 + 1e-12
+                    cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
+                                                                        for iy in range(y0, y1 + 1)]
+                    for cell in cells:
+                        bucket = grid.get(cell)
+                        if bucket:
+                            for q in bucket:
+                                if lab[q] == li:
+                                    e = edge[q]["position"]
+                                    d = (e[0] - px) ** 2 + (e[1] - py) ** 2 + (e[2] - pz) ** 2
+                                    if d < best_d or (d == best_d and q > r):
+                                        r, best_d = q, d
+            else:
+                q = instances.get(inst)
+                if q is not None:
+                    e = edge[q]["position"]
+                    if (e[0] - px) ** 2 + (e[1] - py) ** 2 + (e[2] - pz) ** 2 <= tol2:
+                        r = q
+            if r < 0:
+                r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
+            else:
+                d = edge[r]
+                if t >= d["last_seen"] and d["confidence"] == conf and d["position"] == pos:
+                    k = hlast[r]
+                    hlast[r] = len(ht)
+                    ht.append(t)
+                    hprev.append(k)
+                    hv.append(hv[k])
+                    if hrow is not None:
+                        hrow.append(r)
+                    d["last_seen"] = t
+                else:
+                    self._resight(r, pos, conf, t)
             matched.add(r)
             if r >= n0 and B.inst[r] < 0:
                 if born is None:
@@ -611,12 +659,13 @@ class SpatialMemory:
         r = self._pr
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = None, float("inf")
+        grid = self._place_grid
         for ring in range(0, 4):
             for ix in range(gx - ring, gx + ring + 1):
-                for iy in range(gy - ring, gy + ring + 1):
-                    if max(abs(ix - gx), abs(iy - gy)) != ring:
-                        continue
-                    for pl in self._place_grid.get((ix, iy), ()):
+                # the ring's cells only, in (ix, iy) order: whole columns at its two ends, else top and bottom
+                iys = range(gy - ring, gy + ring + 1) if abs(ix - gx) == ring else (gy - ring, gy + ring)
+                for iy in iys:
+                    for pl in grid.get((ix, iy), ()):
                         d = (pl.pos[0] - pos[0]) ** 2 + (pl.pos[1] - pos[1]) ** 2
                         if d < best_d:
                             best, best_d = pl, d
@@ -677,26 +726,39 @@ class SpatialMemory:
         x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
         y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
         best, best_d = -1, self._tol2 + 1e-12
-        grid, lab, hlast, hv, vx, vy, vz = self._b.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
+        grid, lab, hlast, hv, vx, vy, vz = B.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
         px, py, pz = pos
-        for ix in range(x0, x1 + 1):
-            for iy in range(y0, y1 + 1):
-                bucket = grid.get((ix, iy))
-                if not bucket:
+        cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
+                                                            for iy in range(y0, y1 + 1)]
+        for cell in cells:
+            bucket = grid.get(cell)
+            if not bucket:
+                continue
+            for r in bucket:
+                if lab[r] != li:
                     continue
-                for r in bucket:
-                    if lab[r] != li:
-                        continue
-                    v = hv[hlast[r]]
-                    d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
-                    if d < best_d or (d == best_d and r > best):
-                        best, best_d = r, d
+                v = hv[hlast[r]]
+                d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                if d < best_d or (d == best_d and r > best):
+                    best, best_d = r, d
         return best
 
     def _resight(self, r: int, pos: Position, conf: float, t: float) -> None:
         B = self._b
         k = B.hlast[r]
         last, v0 = B.ht[k], B.hv[k]
+        if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
+            # the common case, seen again where it was: one log entry, the edge's last_seen
+            B.hlast[r] = len(B.ht)
+            B.ht.append(t)
+            B.hprev.append(k)
+            B.hv.append(v0)
+            if B.pages is not None:
+                B.hrow.append(r)
+            d = B.edge[r]
+            d["last_seen"] = t
+            d["confidence"] = conf
+            return
         B.sighting(r, t, conf, pos)
         if t >= last:
             d = B.edge[r]
