@@ -9,14 +9,18 @@ Workload: ``memory_ops.World`` (the same deterministic stream as ``benchmarks/me
 about 10 sightings a percept, a pose, a view disc, a region), fed to ``SpatialMemory.observe`` alone
 (its own graph; no journal, no other module). Each version runs in its own processes:
 
-- a timing pass: ingest rate (sightings/s, ``observe`` only, percepts built outside the timed part),
+- a timing pass: ingest rate (sightings/s, ``observe`` only, percepts built outside the timed part;
+  both versions in one process, fed each block of 1,000 percepts in turn, the order alternating),
   p50/p99 of ``locate(label)`` for labels seen in the last 300 steps (working set) and for the
   older half of the labels, p50/p99 of ``locate(label, at=t)`` for old labels, and the time to pickle
   and unpickle the spatial state the way a snapshot does (``snapshot._Pickler``, the cyclic GC off):
   the graph together with the module's attributes, minus the graph alone (the beliefs hold references
   to the graph's edges, so the graph is pickled with them, as in a snapshot);
-- a tracing pass: bytes allocated by ``memory/spatial.py`` lines and still alive (``tracemalloc``,
-  numpy/array buffers included), and by everything (the graph's share is the rest, not this module's).
+- a tracing pass (both versions in one process): bytes allocated by lines of each version's
+  ``spatial.py`` and still alive (``tracemalloc``; numpy/array buffers included; the graph's node
+  ids made there count too, the graph's edges do not).
+
+``--budget MB`` runs both again with ``use_long_term`` (a RAM budget; tables in a temporary file).
 
 Absolute speeds are disturbed by other jobs on a shared machine: compare the two versions' ratios.
 """
@@ -71,54 +75,69 @@ def lat(fn, calls: list[tuple]) -> dict[str, float]:
 
 
 def child(args: argparse.Namespace) -> int:
-    mod = load(args.impl)
+    """Feed every version the same blocks of percepts, interleaved (each block to each version in
+    turn, the order alternating), so load on a shared machine hits them alike."""
+    mods = [(name, load(impl)) for name, impl in (x.split("=", 1) for x in args.impls.split(";"))]
     trace = args.trace
     if trace:
         tracemalloc.start()
-    graph = MemoryGraph()
-    sp = mod.SpatialMemory(graph, SpatialConfig())
+    sps, t_ing = {}, {}
+    for name, mod in mods:
+        sp = mod.SpatialMemory(MemoryGraph(), SpatialConfig())
+        if args.budget:
+            from embodied_mem.memory.longterm import LongTermStore
+
+            sp.use_long_term(LongTermStore(args.budget))
+        sps[name], t_ing[name] = sp, 0.0
     world = World(args.seed)
-    n, pid, t_ing = 0, 0, 0.0
+    n, pid, blocks = 0, 0, 0
     first_t: dict[str, float] = {}
     last_t: dict[str, float] = {}
     for level in [int(x) for x in args.levels.split(",")]:
         while n < level:
             block = world.percepts(1000)
-            t0 = time.perf_counter()
-            for p in block:
-                sp.observe(p, pid, 0.0)
-                pid += 1
-            t_ing += time.perf_counter() - t0
+            order = list(sps) if blocks % 2 == 0 else list(sps)[::-1]
+            blocks += 1
+            for name in order:
+                sp, i = sps[name], pid
+                t0 = time.perf_counter()
+                for p in block:
+                    sp.observe(p, i, 0.0)
+                    i += 1
+                t_ing[name] += time.perf_counter() - t0
+            pid += len(block)
             for p in block:
                 for s in p.sightings:
                     first_t.setdefault(s.label, p.t)
                     last_t[s.label] = p.t
                 n += len(p.sightings)
             del block
-        res: dict = {"impl": "baseline" if args.impl != "current" else "current", "sightings": n, "percepts": pid,
-                     "beliefs": sp.stats()["beliefs"], "places": sp.stats()["places"]}
         if trace:
             gc.collect()
             snap = tracemalloc.take_snapshot()
             by_file: dict[str, int] = {}
             for st in snap.statistics("filename"):
                 by_file[st.traceback[0].filename] = st.size
-            res["spatial_bytes"] = by_file.get(mod.__file__, 0)
-            res["traced_bytes"] = sum(by_file.values())
-        else:
-            res["ingest_sightings_per_s"] = n / t_ing
-            rng = random.Random(args.seed)
-            labels = sorted(first_t, key=first_t.get)
-            now = max(last_t.values())
-            recent = [lbl for lbl in labels if last_t[lbl] >= now - 300][-200:]
-            old = labels[: max(1, len(labels) // 2)]
-            q = args.queries
-            res["locate_working_set"] = lat(sp.locate, [(rng.choice(recent),) for _ in range(q)])
-            res["locate_old"] = lat(sp.locate, [(rng.choice(old),) for _ in range(q)])
-            olds = [rng.choice(old) for _ in range(q)]
-            res["locate_at_old"] = lat(sp.locate, [(lbl, first_t[lbl] + rng.uniform(0, 50)) for lbl in olds])
-            res.update(pickle_times(graph, sp))
-        print(json.dumps(res), flush=True)
+        for name, mod in mods:
+            sp = sps[name]
+            res: dict = {"impl": name + (f", budget {args.budget:g} MiB" if args.budget else ""), "sightings": n,
+                         "percepts": pid, "beliefs": sp.stats()["beliefs"], "places": sp.stats()["places"]}
+            if trace:
+                res["spatial_bytes"] = by_file.get(mod.__file__, 0)
+            else:
+                res["ingest_sightings_per_s"] = n / t_ing[name]
+                rng = random.Random(args.seed)
+                labels = sorted(first_t, key=first_t.get)
+                now = max(last_t.values())
+                recent = [lbl for lbl in labels if last_t[lbl] >= now - 300][-200:]
+                old = labels[: max(1, len(labels) // 2)]
+                q = args.queries
+                res["locate_working_set"] = lat(sp.locate, [(rng.choice(recent),) for _ in range(q)])
+                res["locate_old"] = lat(sp.locate, [(rng.choice(old),) for _ in range(q)])
+                olds = [rng.choice(old) for _ in range(q)]
+                res["locate_at_old"] = lat(sp.locate, [(lbl, first_t[lbl] + rng.uniform(0, 50)) for lbl in olds])
+                res.update(pickle_times(sp.graph, sp))
+            print(json.dumps(res), flush=True)
     return 0
 
 
@@ -153,9 +172,9 @@ def pickle_times(graph: MemoryGraph, sp) -> dict:
             "graph_pickle_s": d_graph, "graph_unpickle_s": l_graph}
 
 
-def run(impl: str, args: argparse.Namespace, trace: bool) -> list[dict]:
-    cmd = [sys.executable, __file__, "--child", "--impl", impl, "--levels", args.levels, "--seed", str(args.seed),
-           "--queries", str(args.queries)] + (["--trace"] if trace else [])
+def run(impls: str, args: argparse.Namespace, trace: bool, budget: float) -> list[dict]:
+    cmd = [sys.executable, __file__, "--child", "--impls", impls, "--levels", args.levels, "--seed", str(args.seed),
+           "--queries", str(args.queries), "--budget", str(budget)] + (["--trace"] if trace else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
@@ -185,8 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=2000)
     ap.add_argument("--baseline", default=BASELINE_REV, help="git revision of memory/spatial.py to compare with")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--impl", default="current", help=argparse.SUPPRESS)
+    ap.add_argument("--impls", default="current=current", help=argparse.SUPPRESS)
     ap.add_argument("--trace", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--budget", type=float, default=0.0,
+                    help="also run both versions with a RAM budget of this many MiB (long-term tables in a temp file)")
     ap.add_argument("--out", default=str(RESULTS / "spatial_memory"))
     args = ap.parse_args(argv)
     if args.child:
@@ -197,9 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="spatial-bench-")) / "spatial_baseline.py"
     tmp.write_text(src)
     rows = []
-    for impl in (str(tmp), "current"):
-        timed = run(impl, args, trace=False)
-        traced = run(impl, args, trace=True)
+    impls = f"baseline={tmp};current=current"
+    for budget in [0.0] + ([args.budget] if args.budget else []):
+        timed = run(impls, args, trace=False, budget=budget)
+        traced = run(impls, args, trace=True, budget=budget)
         for a, b in zip(timed, traced):
             a.update({k: v for k, v in b.items() if k.endswith("_bytes")})
             rows.append(a)
