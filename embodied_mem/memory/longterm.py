@@ -1,8 +1,9 @@
 """Long-term memory on disk: where a memory with a RAM budget keeps what falls out of its working set.
 
 With ``memory.ram_budget_mb`` set, the modules keep only a *working set* in RAM (the newest
-temporal entries, the newest part of the trajectory) and move the older part, in blocks, into
-indexed SQLite tables (``lt_events``, ``lt_poses``). Queries that reach back past the working set
+temporal entries, the newest part of the trajectory, each object belief's newest sightings) and
+move the older part, in blocks, into indexed SQLite tables (``lt_events``, ``lt_poses``,
+``lt_sightings``). Queries that reach back past the working set
 page the rows they need in from those tables, so every answer is exactly the one an unbounded
 memory gives (RTAB-Map's working / long-term memory split, with retrieval by query).
 

@@ -17,9 +17,19 @@ Three layers, all in the world frame (map units):
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
 
+Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
+sightings with their values run-length shared), not one Python object each; a snapshot pickles
+those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
+
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
-and ``trajectory()``/``walks()`` read them back, so their answers do not change.
+and ``trajectory()``/``walks()`` read them back, so their answers do not change. Likewise the
+sightings log keeps about ``sizes["sightings"]`` entries: past it, every belief's sightings older
+than a time cut, except each belief's latest, move to the ``lt_sightings`` table; ``locate(at=)``,
+``nearest(at=)``, ``follow()`` and a late sighting older than RAM read them back (indexed by
+belief and time), exactly. Current answers (``locate``, ``nearest``, matching, negative evidence)
+never read the table. Belief rows (label, object, place, validity), places and the occupancy grid
+stay in RAM: they grow with the world discovered, not with time spent in it.
 """
 
 from __future__ import annotations
