@@ -503,11 +503,10 @@ class SpatialMemory:
         matched: set[int] = set()
         born: dict[str, list[int]] | None = None
         # The common case inline (the same thing seen again where it was, no later sighting of it
-        # known): one log entry; everything else goes through _observe_sighting. A belief's current
-        # position, confidence and last-seen time are read from its graph edge's data (the same
-        # values as its latest sighting's, kept in step), which needs no boxing of column values.
+        # known): one log entry; everything else goes through _observe_sighting. The belief's state
+        # is read from the columns (the graph's edge data is only written, kept in step).
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
-        hlast, hv, ht, hprev = B.hlast, B.hv, B.ht, B.hprev
+        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
         floor = math.floor
@@ -528,29 +527,29 @@ class SpatialMemory:
                         if bucket:
                             for q in bucket:
                                 if lab[q] == li:
-                                    e = edge[q]["position"]
-                                    d = (e[0] - px) ** 2 + (e[1] - py) ** 2 + (e[2] - pz) ** 2
+                                    v = hv[hlast[q]]
+                                    d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
                                     if d < best_d or (d == best_d and q > r):
                                         r, best_d = q, d
             else:
                 q = instances.get(inst)
                 if q is not None:
-                    e = edge[q]["position"]
-                    if (e[0] - px) ** 2 + (e[1] - py) ** 2 + (e[2] - pz) ** 2 <= tol2:
+                    v = hv[hlast[q]]
+                    if (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2 <= tol2:
                         r = q
             if r < 0:
                 r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
             else:
-                d = edge[r]
-                if t >= d["last_seen"] and d["confidence"] == conf and d["position"] == pos:
-                    k = hlast[r]
+                k = hlast[r]
+                v = hv[k]
+                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
                     hlast[r] = len(ht)
                     ht.append(t)
                     hprev.append(k)
-                    hv.append(hv[k])
+                    hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
-                    d["last_seen"] = t
+                    edge[r]["last_seen"] = t
                 else:
                     self._resight(r, pos, conf, t)
             matched.add(r)
