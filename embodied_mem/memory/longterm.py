@@ -1,8 +1,9 @@
 """Long-term memory on disk: where a memory with a RAM budget keeps what falls out of its working set.
 
 With ``memory.ram_budget_mb`` set, the modules keep only a *working set* in RAM (the newest
-temporal entries, the newest part of the trajectory) and move the older part, in blocks, into
-indexed SQLite tables (``lt_events``, ``lt_poses``). Queries that reach back past the working set
+temporal entries, the newest part of the trajectory, each object belief's newest sightings) and
+move the older part, in blocks, into indexed SQLite tables (``lt_events``, ``lt_poses``,
+``lt_sightings``). Queries that reach back past the working set
 page the rows they need in from those tables, so every answer is exactly the one an unbounded
 memory gives (RTAB-Map's working / long-term memory split, with retrieval by query).
 
@@ -31,9 +32,9 @@ import tempfile
 import weakref
 from typing import Any
 
-__all__ = ["LongTermStore", "Pages", "working_set_sizes", "TABLES"]
+__all__ = ["LongTermStore", "Pages", "working_set_sizes", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
 
-TABLES = ("lt_events", "lt_poses")
+TABLES = ("lt_events", "lt_poses", "lt_sightings")
 
 _SCHEMA = (
     # temporal memory: one row per sighting or event moved out of RAM
@@ -44,10 +45,15 @@ _SCHEMA = (
     # spatial memory: the agent's older poses
     "CREATE TABLE IF NOT EXISTS lt_poses (space INTEGER NOT NULL, t REAL NOT NULL, v BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS lt_poses_t ON lt_poses (space, t)",
+    # spatial memory: the older sightings of each object belief (row = the belief's row number)
+    "CREATE TABLE IF NOT EXISTS lt_sightings (space INTEGER NOT NULL, row INTEGER NOT NULL, t REAL NOT NULL, "
+    "v BLOB NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_sightings_row ON lt_sightings (space, row, t)",
 )
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
+SIGHT_V = struct.Struct("<ddddd")  # t, confidence, x, y, z
 
 # Bytes one in-RAM item costs (measured with tracemalloc on the benchmark stream), used to turn the
 # budget into working-set sizes.
@@ -55,14 +61,19 @@ _BYTES_PER_ENTRY = 64  # temporal: columns (t, kind, sym, src, x, y) + per-label
 _BYTES_PER_POSE = 130  # spatial trajectory: a Pose (4 floats, slots) + its time + list slots
 _SHARE_TEMPORAL = 0.25  # share of the budget for the temporal working set
 _SHARE_TRAJECTORY = 0.05  # share of the budget for the trajectory working set
+_BYTES_PER_SIGHTING = 20  # spatial sightings log: t, back link, value index, belief (+ values, shared)
+_SHARE_SIGHTINGS = 0.10  # share of the budget for the sightings log of object beliefs
 
 
 def working_set_sizes(ram_budget_mb: float) -> dict[str, int]:
     """Items each paged module keeps in RAM under a budget of ``ram_budget_mb`` (MiB): the newest
-    ``temporal`` entries and ``poses``. A module moves its oldest quarter out when it holds more."""
+    ``temporal`` entries and ``poses``, and ``sightings`` of object beliefs (spatial: past it, all but
+    each belief's latest sighting older than a time cut move out). A module moves its oldest
+    quarter out when it holds more."""
     b = float(ram_budget_mb) * 2**20
     return {"temporal": max(256, int(b * _SHARE_TEMPORAL / _BYTES_PER_ENTRY)),
-            "poses": max(256, int(b * _SHARE_TRAJECTORY / _BYTES_PER_POSE))}
+            "poses": max(256, int(b * _SHARE_TRAJECTORY / _BYTES_PER_POSE)),
+            "sightings": max(256, int(b * _SHARE_SIGHTINGS / _BYTES_PER_SIGHTING))}
 
 
 class LongTermStore:

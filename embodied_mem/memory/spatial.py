@@ -17,9 +17,19 @@ Three layers, all in the world frame (map units):
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
 
+Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
+sightings with their values run-length shared), not one Python object each; a snapshot pickles
+those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
+
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
-and ``trajectory()``/``walks()`` read them back, so their answers do not change.
+and ``trajectory()``/``walks()`` read them back, so their answers do not change. Likewise the
+sightings log keeps about ``sizes["sightings"]`` entries: past it, every belief's sightings older
+than a time cut, except each belief's latest, move to the ``lt_sightings`` table; ``locate(at=)``,
+``nearest(at=)``, ``follow()`` and a late sighting older than RAM read them back (indexed by
+belief and time), exactly. Current answers (``locate``, ``nearest``, matching, negative evidence)
+never read the table. Belief rows (label, object, place, validity), places and the occupancy grid
+stay in RAM: they grow with the world discovered, not with time spent in it.
 """
 
 from __future__ import annotations
@@ -83,76 +93,327 @@ def _d2(a: Position, b: Position) -> float:
     return (a[0] - b[0]) ** 2 + (a[1] - b[1]) ** 2 + (a[2] - b[2]) ** 2
 
 
-class _Belief:
-    """One located_at edge's sightings: their times ``ts`` (ascending) and, run-length coded, the
-    (confidence, position) each reported: ``rs[j]`` is the index in ``ts`` where run ``j`` with
-    value ``rv[j]`` starts. A thing that stays put at one confidence costs 8 bytes a sighting."""
+_NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
+_NAN = math.nan  # valid_to of a belief that still holds
+_PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
+_NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
+_BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 
-    __slots__ = ("id", "label", "instance", "node", "place", "data", "ts", "rs", "rv", "cell", "seq", "next")
 
-    def __init__(self, seq: int, label: str, instance: str | None, node: str, place: str | None, data: dict):
-        self.seq = seq
-        self.id = node
-        self.label = label
-        self.instance = instance
-        self.node = node
-        self.place = place
-        self.data = data
-        self.ts = array("d")
-        self.rs = array("l")
-        self.rv: list[tuple[float, Position]] = []
-        self.cell: tuple[int, int] | None = None
-        # Beliefs that may continue this one once it ends: the new beliefs of the same label born in
-        # the percept that ended it (label level), or the instance's next belief. None: no candidate.
-        self.next: list[_Belief] | None = None
+class _Beliefs:
+    """Every object belief, one row each, stored column by column (``array`` columns: a few bytes a
+    row, no Python object per belief). Row ``r`` is one ``located_at`` edge of the graph.
 
-    def add(self, t: float, c: float, p: Position) -> None:
-        # Sightings arrive in time order per source; a late one from another source is inserted.
-        v = (c, p)
-        if self.ts and t < self.ts[-1]:
-            self._insert(bisect_right(self.ts, t), t, v)
+    Row columns: ``lab`` (label id), ``inst`` (instance id or -1), ``obj`` (the object number of a
+    label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
+    -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
+    (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
+    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's data, kept in step).
+
+    Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
+    sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
+    long-term table), ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief); values
+    ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
+    a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
+    last-seen time are those of its latest sighting (``hlast``).
+
+    Per label (indexed by label id), two lists threaded through the rows: every belief of the label
+    in creation order (``lhead``, ``ltail``, row column ``lnext``) and its current beliefs (``chead``,
+    ``ccount``, row columns ``cnext``/``cprev``), so a label costs 16 bytes, not a container.
+
+    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell ->
+    rows of the current beliefs there) and ``instances`` (instance -> its current row).
+    """
+
+    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+                 "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
+                 "pages", "cap", "limit", "n_paged", "grid", "instances")
+    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+                "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
+                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged")
+
+    def __init__(self, index_cell: float) -> None:
+        self.ic = float(index_cell)
+        self.lab, self.inst, self.obj, self.place = array("i"), array("i"), array("i"), array("i")
+        self.vf, self.vt = array("d"), array("d")
+        self.ecx, self.ecy = array("q"), array("q")
+        self.hlast = array("i")
+        self.edge: list[dict] = []
+        self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
+        self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
+        self.labels: list[str] = []
+        self.insts: list[str] = []
+        # per label, two lists threaded through the rows (no container per label): every belief of
+        # the label in creation order (lhead/ltail -> lnext) and its current beliefs (chead -> cnext,
+        # cprev; ccount of them)
+        self.lnext, self.lhead, self.ltail = array("i"), array("i"), array("i")
+        self.cnext, self.cprev, self.chead, self.ccount = array("i"), array("i"), array("i"), array("i")
+        # rows that left the index cell they were first filed under -> the other cells they were in
+        self.moved: dict[int, list[tuple[int, int]]] = {}
+        # beliefs that may continue a belief once it ends (see SpatialMemory.follow): row -> rows
+        self.next: dict[int, list[int]] = {}
+        # a RAM budget: sightings beyond ``limit`` in the log move to the lt_sightings table
+        self.pages: Pages | None = None
+        self.cap = self.limit = 0
+        self.n_paged = 0  # sightings in the table
+        self._derive()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self._PICKLED}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k in self._PICKLED:
+            setattr(self, k, state[k])
+        self._derive()
+
+    def _derive(self) -> None:
+        """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
+        self.lab_id = {s: i for i, s in enumerate(self.labels)}
+        self.inst_id = {s: i for i, s in enumerate(self.insts)}
+        self.grid: dict[tuple[int, int], array] = {}
+        self.instances: dict[str, int] = {}
+        if not len(self.lab):
             return
-        if not self.rv or self.rv[-1] != v:
-            self.rs.append(len(self.ts))
-            self.rv.append(v)
-        self.ts.append(t)
+        live = np.flatnonzero(np.isnan(np.frombuffer(self.vt, np.float64))).astype(np.int32)
+        if len(live):
+            v = np.frombuffer(self.hv, np.int32)[np.frombuffer(self.hlast, np.int32)[live]]
+            fx = np.floor(np.frombuffer(self.vx, np.float64)[v] / self.ic)
+            fy = np.floor(np.frombuffer(self.vy, np.float64)[v] / self.ic)
+            if len(fx) and max(np.abs(fx).max(), np.abs(fy).max()) < _BIG:
+                cx, cy = fx.astype(np.int64), fy.astype(np.int64)
+                o = np.lexsort((live, cy, cx))
+                cx, cy, rows = cx[o], cy[o], live[o]
+                cuts = np.flatnonzero((np.diff(cx) != 0) | (np.diff(cy) != 0)) + 1
+                starts = np.concatenate(([0], cuts)).tolist()
+                for s, grp in zip(starts, np.split(rows, cuts)):
+                    self.grid[(int(cx[s]), int(cy[s]))] = array("i", grp.tobytes())
+            else:  # cells beyond int64: one by one, as Python ints
+                for r, k in zip(live.tolist(), v.tolist()):
+                    c = (math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
+                    self.grid.setdefault(c, array("i")).append(r)
+            inst = np.frombuffer(self.inst, np.int32)[live]
+            for r, i in zip(live[inst >= 0].tolist(), inst[inst >= 0].tolist()):
+                self.instances[self.insts[i]] = r
 
-    def _insert(self, i: int, t: float, v: tuple[float, Position]) -> None:
-        """Insert a late sighting at index ``i`` of ``ts``; the cost is in the runs after ``i``
-        (memmoves aside), not in all sightings: a late percept near "now" is cheap."""
-        rs, rv = self.rs, self.rv
-        prev_j = bisect_right(rs, i - 1) - 1 if i > 0 else -1  # the run holding element i - 1
-        next_starts = bisect_left(rs, i)  # first run starting at or after old index i
-        self.ts.insert(i, t)
-        for j in range(next_starts, len(rs)):
-            rs[j] += 1
-        if prev_j >= 0 and rv[prev_j] == v:
-            return  # joins the run before it
-        has_next = i + 1 < len(self.ts)
-        if has_next and next_starts < len(rs) and rs[next_starts] == i + 1 and rv[next_starts] == v:
-            rs[next_starts] = i  # starts the run after it one element earlier
-            return
-        if has_next and (next_starts == len(rs) or rs[next_starts] != i + 1):
-            # element i + 1 continues run prev_j: split it around the new run
-            rs.insert(next_starts, i + 1)
-            rv.insert(next_starts, rv[prev_j])
-        rs.insert(next_starts, i)
-        rv.insert(next_starts, v)
+    def __len__(self) -> int:
+        return len(self.lab)
 
-    def at(self, i: int) -> tuple[float, Position]:
-        """(confidence, position) of sighting ``i`` (index into ``ts``)."""
-        return self.rv[bisect_right(self.rs, i) - 1]
+    def label_id(self, label: str) -> int:
+        i = self.lab_id.get(label)
+        if i is None:
+            i = self.lab_id[label] = len(self.labels)
+            self.labels.append(label)
+            for col in (self.lhead, self.ltail, self.chead):
+                col.append(-1)
+            self.ccount.append(0)
+        return i
 
-    @property
-    def position(self) -> Position:
-        return self.rv[-1][1]
+    def rows(self, label: str) -> list[int]:
+        """Every belief row of ``label``, in creation order."""
+        li = self.lab_id.get(label)
+        out: list[int] = []
+        if li is None:
+            return out
+        r, nxt = self.lhead[li], self.lnext
+        while r >= 0:
+            out.append(r)
+            r = nxt[r]
+        return out
+
+    def current_rows(self, label: str) -> list[int]:
+        """The rows of ``label``'s current beliefs (in no particular order)."""
+        li = self.lab_id.get(label)
+        out: list[int] = []
+        if li is None:
+            return out
+        r, nxt = self.chead[li], self.cnext
+        while r >= 0:
+            out.append(r)
+            r = nxt[r]
+        return out
+
+    def n_current(self, label: str) -> int:
+        li = self.lab_id.get(label)
+        return 0 if li is None else self.ccount[li]
+
+    def make_current(self, r: int) -> None:
+        li = self.lab[r]
+        h = self.chead[li]
+        self.cnext[r], self.cprev[r] = h, -1
+        if h >= 0:
+            self.cprev[h] = r
+        self.chead[li] = r
+        self.ccount[li] += 1
+
+    def drop_current(self, r: int) -> None:
+        li = self.lab[r]
+        p, n = self.cprev[r], self.cnext[r]
+        if p >= 0:
+            self.cnext[p] = n
+        elif self.chead[li] == r:
+            self.chead[li] = n
+        else:
+            return  # not in the list
+        if n >= 0:
+            self.cprev[n] = p
+        self.cnext[r] = self.cprev[r] = -1
+        self.ccount[li] -= 1
+
+    def add_value(self, r: int, c: float, p: Position) -> int:
+        """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
+        if r < len(self.hlast):
+            v = self.hv[self.hlast[r]]
+            if self.vc[v] == c and self.vx[v] == p[0] and self.vy[v] == p[1] and self.vz[v] == p[2]:
+                return v  # equal as in ==: -0.0 joins 0.0, as a belief's position always did
+        v = len(self.vc)
+        self.vc.append(c)
+        self.vx.append(p[0])
+        self.vy.append(p[1])
+        self.vz.append(p[2])
+        return v
+
+    def sighting(self, r: int, t: float, c: float, p: Position) -> None:
+        """Log a sighting of row ``r`` (an existing row). A late one (older than the row's latest,
+        from another source) is linked in at its place in time order; the cost is the sightings
+        after it, not all of them. One older than every sighting of the row in RAM while older ones
+        are paged out goes straight to the long-term table."""
+        ht, hprev = self.ht, self.hprev
+        k = self.hlast[r]
+        if t >= ht[k]:
+            v = self.add_value(r, c, p)
+            self.hlast[r] = len(ht)
+            ht.append(t)
+            hprev.append(k)
+        else:
+            after = k  # the earliest sighting later than t: the new one goes just before it
+            k = hprev[k]
+            while k >= 0 and ht[k] > t:
+                after, k = k, hprev[k]
+            if k == _PAGED:
+                self._write([(r, t, c, p[0], p[1], p[2])])
+                return
+            v = self.add_value(r, c, p)
+            hprev[after] = len(ht)
+            ht.append(t)
+            hprev.append(k)
+        self.hv.append(v)
+        if self.pages is not None:
+            self.hrow.append(r)
+
+    def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
+        """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
+        ht, hprev = self.ht, self.hprev
+        k = self.hlast[r]
+        while k >= 0 and ht[k] > t:
+            k = hprev[k]
+        if k >= 0:
+            v = self.hv[k]
+            return ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+        if k == _PAGED:
+            return self._read("t<=? ORDER BY t DESC, rowid DESC", r, t)
+        return None
+
+    def first(self, r: int) -> tuple[float, float, Position]:
+        """(time, confidence, position) of row ``r``'s earliest sighting."""
+        hprev = self.hprev
+        k = self.hlast[r]
+        while hprev[k] >= 0:
+            k = hprev[k]
+        if hprev[k] == _PAGED:
+            got = self._read("1 ORDER BY t, rowid", r)
+            assert got is not None
+            return got
+        v = self.hv[k]
+        return self.ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+
+    def next_after(self, r: int, t: float) -> float | None:
+        """The time of row ``r``'s earliest sighting later than ``t`` (None: none)."""
+        ht, hprev = self.ht, self.hprev
+        k, nxt = self.hlast[r], None
+        while k >= 0 and ht[k] > t:
+            nxt, k = ht[k], hprev[k]
+        if k == _PAGED:
+            got = self._read("t>? ORDER BY t, rowid", r, t)
+            if got is not None:
+                nxt = got[0]
+        return nxt
+
+    # ------------------------------------------------------------------ long-term pages
+    def page_out(self) -> None:
+        """Move the older sightings of every belief (all but each one's latest, older than a time cut
+        that leaves about half the working set) to the ``lt_sightings`` table and compact the log.
+        The latest sighting of every belief stays: current answers never read the table."""
+        pg = self.pages
+        assert pg is not None
+        n = len(self.ht)
+        ht = np.frombuffer(self.ht, np.float64)
+        hl = np.frombuffer(self.hlast, np.int32)
+        keep_n = max(1, self.cap // 2)
+        tcut = np.partition(ht, n - keep_n)[n - keep_n] if n > keep_n else -math.inf
+        out = ht < tcut
+        out[hl] = False  # each belief's latest sighting stays
+        idx = np.flatnonzero(out)
+        if len(idx):
+            hv = np.frombuffer(self.hv, np.int32)
+            vals = hv[idx]
+            block = np.empty((len(idx), 5), np.float64)
+            block[:, 0] = ht[idx]
+            for j, col in enumerate((self.vc, self.vx, self.vy, self.vz), 1):
+                block[:, j] = np.frombuffer(col, np.float64)[vals]
+            raw = block.tobytes()
+            w = 40  # SIGHT_V: five doubles
+            rows = np.frombuffer(self.hrow, np.int32)[idx].tolist()
+            pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                                 [(pg.space, r, t, raw[i * w:(i + 1) * w])
+                                  for i, (r, t) in enumerate(zip(rows, block[:, 0].tolist()))])
+            self.n_paged += len(idx)
+            keep = ~out
+            newidx = np.cumsum(keep, dtype=np.int64) - 1
+            hp = np.frombuffer(self.hprev, np.int32)[keep].astype(np.int64)
+            src = np.clip(hp, 0, None)
+            hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
+            used, hv_new = np.unique(hv[keep], return_inverse=True)
+            cols = [np.frombuffer(c, np.float64)[used].tobytes() for c in (self.vc, self.vx, self.vy, self.vz)]
+            ht_new, hrow_new = ht[keep].tobytes(), np.frombuffer(self.hrow, np.int32)[keep].tobytes()
+            hlast_new = newidx[hl].astype(np.int32).tobytes()
+            del ht, hl, hv, vals, src, keep, out
+            self.ht, self.hrow = array("d", ht_new), array("i", hrow_new)
+            self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
+            self.hlast = array("i", hlast_new)
+            self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
+        # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
+        # the log has grown by half the working set again (a move costs O(log), so amortised O(1)).
+        self.limit = max(self.cap, len(self.ht) + max(1, self.cap // 2))
+
+    def _write(self, entries: list[tuple[int, float, float, float, float, float]]) -> None:
+        from .longterm import SIGHT_V
+
+        pg = self.pages
+        assert pg is not None
+        pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                             [(pg.space, r, t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
+        self.n_paged += len(entries)
+
+    def _read(self, where: str, r: int, *args: float) -> tuple[float, float, Position] | None:
+        from .longterm import SIGHT_V
+
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute(f"SELECT v FROM lt_sightings WHERE space=? AND row=? AND {where} LIMIT 1",
+                               (pg.space, r, *args)).fetchone()
+        if row is None:
+            return None
+        t, c, x, y, z = SIGHT_V.unpack(row[0])
+        return t, c, (x, y, z)
 
 
 class _PlaceRec:
-    __slots__ = ("id", "pos", "region_edge", "region_votes", "visits", "first", "last")
+    __slots__ = ("id", "k", "pos", "region_edge", "region_votes", "visits", "first", "last")
 
-    def __init__(self, pid: str, pos: Position):
+    def __init__(self, pid: str, k: int, pos: Position):
         self.id = pid
+        self.k = k  # its number: the id is "<world>/place:<k>"
         self.pos = pos
         self.region_edge: dict | None = None
         self.region_votes: dict[str, int] = {}
@@ -177,20 +438,14 @@ class SpatialMemory:
         self._ic = float(self.config.index_cell)
         self._pr = float(self.config.place_radius)
         self._cs = float(self.config.cell_size)
-        # beliefs
-        self._grid: dict[tuple[int, int], dict[str, list[_Belief]]] = {}
-        self._current: dict[str, dict[str, _Belief]] = {}  # label -> object node -> belief
-        self._all: dict[str, list[_Belief]] = {}  # label -> every belief ever (for at=)
-        self._instances: dict[str, _Belief] = {}
+        # beliefs: one row each in a columnar table (see _Beliefs)
+        self._b = _Beliefs(self._ic)
         self._n_objects = 0
         # count(): per label, the times at which a new distinct object was first believed (sorted),
-        # and for label-level sightings the positions that started one (hashed by index cell).
+        # and the positions (x, y, z flat) where a label-level object was first believed.
         self._new_obj_t: dict[str, array] = {}
-        self._obj_grid: dict[tuple[str, int, int], list[Position]] = {}
-        # follow(): every index cell a belief ever occupied -> those beliefs (never pruned).
-        self._ever: dict[tuple[str, int, int], list[_Belief]] = {}
-        self._ended_now: list[_Belief] | None = None
-        self._n_beliefs = 0
+        self._obj_pos: dict[str, array] = {}
+        self._ended_now: list[int] | None = None
         self.n_sightings = 0
         # places
         self._places: dict[str, _PlaceRec] = {}
@@ -219,9 +474,13 @@ class SpatialMemory:
         """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
         from .longterm import Pages
 
-        if self._traj_t or self._n_paged_poses:
+        if self._traj_t or self._n_paged_poses or len(self._b.lab):
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["poses"])
+        B = self._b
+        B.pages = self._pages
+        if store is not None:
+            B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
 
     @property
     def pages(self) -> Pages | None:
@@ -237,17 +496,70 @@ class SpatialMemory:
             self._observe_pose(p, pid, recorded_at)
         if p.free is not None or p.blocked is not None or p.pose is not None:
             self._observe_cells(p)
+        if not p.sightings and p.view is None:
+            return
+        B = self._b
+        n0 = len(B.lab)
         matched: set[int] = set()
-        n0 = self._n_beliefs
-        born: dict[str, list[_Belief]] | None = None
+        born: dict[str, list[int]] | None = None
+        # The common case inline (the same thing seen again where it was, no later sighting of it
+        # known): one log entry; everything else goes through _observe_sighting. The belief's state
+        # is read from the columns (the graph's edge data is only written, kept in step).
+        grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
+        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
+        hrow = B.hrow if B.pages is not None else None
+        tol, ic, tol2 = self._tol, self._ic, self._tol2
+        floor = math.floor
         for s in p.sightings:
-            b = self._observe_sighting(s.label, s.position, s.instance, s.confidence, t, pid, recorded_at)
-            matched.add(b.seq)
-            if b.seq >= n0 and b.instance is None:
+            pos, conf, inst = s.position, s.confidence, s.instance
+            px, py, pz = pos
+            r = -1
+            if inst is None:
+                li = lab_id.get(s.label)
+                if li is not None:  # _match, inlined
+                    x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
+                    y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
+                    best_d = tol2 + 1e-12
+                    cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
+                                                                        for iy in range(y0, y1 + 1)]
+                    for cell in cells:
+                        bucket = grid.get(cell)
+                        if bucket:
+                            for q in bucket:
+                                if lab[q] == li:
+                                    v = hv[hlast[q]]
+                                    d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                                    if d < best_d or (d == best_d and q > r):
+                                        r, best_d = q, d
+            else:
+                q = instances.get(inst)
+                if q is not None:
+                    v = hv[hlast[q]]
+                    if (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2 <= tol2:
+                        r = q
+            if r < 0:
+                r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
+            else:
+                k = hlast[r]
+                v = hv[k]
+                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
+                    hlast[r] = len(ht)
+                    ht.append(t)
+                    hprev.append(k)
+                    hv.append(v)
+                    if hrow is not None:
+                        hrow.append(r)
+                    edge[r]["last_seen"] = t
+                else:
+                    self._resight(r, pos, conf, t)
+            matched.add(r)
+            if r >= n0 and B.inst[r] < 0:
                 if born is None:
                     born = {}
-                born.setdefault(b.label, []).append(b)
+                born.setdefault(s.label, []).append(r)
         self.n_sightings += len(p.sightings)
+        if B.pages is not None and len(B.ht) > B.limit:
+            B.page_out()
         if p.view is not None:
             if born is None:
                 self._negative_evidence(p.view, matched, t)
@@ -257,9 +569,11 @@ class SpatialMemory:
                     self._negative_evidence(p.view, matched, t)
                 finally:
                     self._ended_now = None
-                for b in ended:
-                    if b.instance is None and b.label in born:
-                        b.next = born[b.label]
+                for r in ended:
+                    if B.inst[r] < 0:
+                        nb = born.get(B.labels[B.lab[r]])
+                        if nb is not None:
+                            B.next[r] = nb
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -339,99 +653,143 @@ class SpatialMemory:
                         best, best_d = pl, d
         if best is not None or not create:
             return best  # type: ignore[return-value]
-        pid = f"{self._ns}place:{len(self._places)}"
-        rec = _PlaceRec(pid, pos)
+        k = len(self._places)
+        pid = f"{self._ns}place:{k}"
+        rec = _PlaceRec(pid, k, pos)
         self._places[pid] = rec
         self._place_grid.setdefault((gx, gy), []).append(rec)
         self.graph.add_node(pid, "place", position=pos, created=t)
         return rec
 
-    def _place_for_object(self, pos: Position, t: float) -> str | None:
+    def _place_for_object(self, pos: Position, t: float) -> _PlaceRec | None:
         """The place an object belongs to: the nearest known place (searching outwards), else None."""
         if not self._places:
             return None
         r = self._pr
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = None, float("inf")
+        grid = self._place_grid
         for ring in range(0, 4):
             for ix in range(gx - ring, gx + ring + 1):
-                for iy in range(gy - ring, gy + ring + 1):
-                    if max(abs(ix - gx), abs(iy - gy)) != ring:
-                        continue
-                    for pl in self._place_grid.get((ix, iy), ()):
+                # the ring's cells only, in (ix, iy) order: whole columns at its two ends, else top and bottom
+                iys = range(gy - ring, gy + ring + 1) if abs(ix - gx) == ring else (gy - ring, gy + ring)
+                for iy in iys:
+                    for pl in grid.get((ix, iy), ()):
                         d = (pl.pos[0] - pos[0]) ** 2 + (pl.pos[1] - pos[1]) ** 2
                         if d < best_d:
                             best, best_d = pl, d
             if best is not None and ring >= 1:
-                return best.id
+                return best
         if best is not None:
-            return best.id
-        return self._current_place
+            return best
+        return None if self._current_place is None else self._places[self._current_place]
 
     # ------------------------------------------------------------ sightings
     def _icell(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self._ic), math.floor(y / self._ic))
 
+    def _node(self, r: int) -> str:
+        """The graph node of the object of belief row ``r``."""
+        B = self._b
+        i = B.inst[r]
+        if i >= 0:
+            return f"{self._ns}object:{B.insts[i]}"
+        return f"{self._ns}object:{B.labels[B.lab[r]]}#{B.obj[r]}"
+
     def _observe_sighting(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
-                          recorded_at: float) -> _Belief:
+                          recorded_at: float) -> int:
+        """File one sighting; returns the row of the belief it went to."""
+        B = self._b
         if instance is not None:
-            b = self._instances.get(instance)
-            if b is not None:
-                bp = b.position
-                if (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2 <= self._tol2:
-                    self._resight(b, pos, conf, t)
-                    return b
-                if t < b.data["last_seen"]:
+            r = B.instances.get(instance)
+            if r is not None:
+                k = B.hlast[r]
+                v = B.hv[k]
+                if (B.vx[v] - pos[0]) ** 2 + (B.vy[v] - pos[1]) ** 2 + (B.vz[v] - pos[2]) ** 2 <= self._tol2:
+                    self._resight(r, pos, conf, t)
+                    return r
+                if t < B.ht[k]:
                     # A late percept (another source) saw it elsewhere before its latest sighting:
                     # history, not the current belief.
-                    return self._past_belief(b, label, pos, instance, conf, t, pid, recorded_at)
+                    return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
-                self._end(b, t)
-                nb = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=b.node)
-                b.next = [nb]
-                return nb
+                self._end(r, t)
+                nr = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=self._node(r))
+                B.next[r] = [nr]
+                return nr
             return self._new_belief(label, pos, instance, conf, t, pid, recorded_at)
-        b = self._match(label, pos)
-        if b is not None:
-            self._resight(b, pos, conf, t)
-            return b
+        r = self._match(label, pos)
+        if r >= 0:
+            self._resight(r, pos, conf, t)
+            return r
         return self._new_belief(label, pos, None, conf, t, pid, recorded_at)
 
-    def _match(self, label: str, pos: Position) -> _Belief | None:
+    def _match(self, label: str, pos: Position) -> int:
+        """The current label-level-or-instance belief of ``label`` nearest ``pos`` within the
+        tolerance (ties: the newest belief), or -1."""
+        B = self._b
+        li = B.lab_id.get(label)
+        if li is None:
+            return -1
         tol, ic = self._tol, self._ic
         x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
         y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
-        best, best_d = None, self._tol2 + 1e-12
-        for ix in range(x0, x1 + 1):
-            for iy in range(y0, y1 + 1):
-                bucket = self._grid.get((ix, iy))
-                if not bucket:
+        best, best_d = -1, self._tol2 + 1e-12
+        grid, lab, hlast, hv, vx, vy, vz = B.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
+        px, py, pz = pos
+        cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
+                                                            for iy in range(y0, y1 + 1)]
+        for cell in cells:
+            bucket = grid.get(cell)
+            if not bucket:
+                continue
+            for r in bucket:
+                if lab[r] != li:
                     continue
-                for b in bucket.get(label, ()):
-                    bp = b.position
-                    d = (bp[0] - pos[0]) ** 2 + (bp[1] - pos[1]) ** 2 + (bp[2] - pos[2]) ** 2
-                    if d <= best_d:
-                        best, best_d = b, d
+                v = hv[hlast[r]]
+                d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                if d < best_d or (d == best_d and r > best):
+                    best, best_d = r, d
         return best
 
-    def _resight(self, b: _Belief, pos: Position, conf: float, t: float) -> None:
-        b.add(t, conf, pos)
-        d = b.data
-        if t >= d["last_seen"]:
+    def _resight(self, r: int, pos: Position, conf: float, t: float) -> None:
+        B = self._b
+        k = B.hlast[r]
+        last, v0 = B.ht[k], B.hv[k]
+        if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
+            # the common case, seen again where it was: one log entry, the edge's last_seen
+            B.hlast[r] = len(B.ht)
+            B.ht.append(t)
+            B.hprev.append(k)
+            B.hv.append(v0)
+            if B.pages is not None:
+                B.hrow.append(r)
+            d = B.edge[r]
             d["last_seen"] = t
             d["confidence"] = conf
-            if d["position"] != pos:
+            return
+        B.sighting(r, t, conf, pos)
+        if t >= last:
+            d = B.edge[r]
+            d["last_seen"] = t
+            d["confidence"] = conf
+            old = (B.vx[v0], B.vy[v0], B.vz[v0])
+            if old != pos:
                 d["position"] = pos
-                cell = self._icell(pos[0], pos[1])
-                if cell != b.cell:
-                    self._unindex(b)
-                    self._index(b, cell)
+                cell, new = self._icell(old[0], old[1]), self._icell(pos[0], pos[1])
+                if cell != new:
+                    self._unindex(r, cell)
+                    self._index(r, new)
 
     def _new_belief(self, label: str, pos: Position, instance: str | None, conf: float, t: float, pid: int,
-                    recorded_at: float, node: str | None = None) -> _Belief:
+                    recorded_at: float, node: str | None = None) -> int:
+        obj = -1
         if node is None:
-            node = (f"{self._ns}object:{instance}" if instance is not None
-                    else f"{self._ns}object:{label}#{self._n_objects}")
+            if instance is not None:
+                node = f"{self._ns}object:{instance}"
+            else:
+                obj = self._n_objects
+                node = f"{self._ns}object:{label}#{obj}"
             if node not in self.graph:  # an instance seen again after it was invalidated is the same object
                 self._n_objects += 1
                 self.graph.add_node(node, "object", label=label, instance=instance, created=t)
@@ -441,33 +799,76 @@ class SpatialMemory:
                 self._count_new(label, t)
         place = self._place_for_object(pos, t)
         if place is None:
-            place = self._place_near(pos, create=True, t=t).id
-        data = self.graph.add_edge(node, place, "located_at", valid_from=t, source=pid, confidence=conf,
+            place = self._place_near(pos, create=True, t=t)
+        data = self.graph.add_edge(node, place.id, "located_at", valid_from=t, source=pid, confidence=conf,
                                    recorded_at=recorded_at, position=pos, last_seen=t)
-        b = _Belief(self._n_beliefs, label, instance, node, place, data)
-        self._n_beliefs += 1
-        b.add(t, conf, pos)
-        self._index(b, self._icell(pos[0], pos[1]))
-        self._current.setdefault(label, {})[node] = b
-        self._all.setdefault(label, []).append(b)
+        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data)
+        self._index(r, self._icell(pos[0], pos[1]))
+        B = self._b
+        B.make_current(r)
         if instance is not None:
-            self._instances[instance] = b
-        return b
+            B.instances[instance] = r
+        return r
+
+    def _add_row(self, label: str, instance: str | None, obj: int, place: int, t: float, conf: float, pos: Position,
+                 data: dict) -> int:
+        """Append a belief row with its first sighting (not indexed, not current)."""
+        B = self._b
+        r = len(B.lab)
+        B.lab.append(B.label_id(label))
+        if instance is None:
+            B.inst.append(_NONE)
+        else:
+            i = B.inst_id.get(instance)
+            if i is None:
+                i = B.inst_id[instance] = len(B.insts)
+                B.insts.append(instance)
+            B.inst.append(i)
+        B.obj.append(obj)
+        B.place.append(place)
+        B.vf.append(t)
+        B.vt.append(_NAN)
+        B.ecx.append(_NOCELL)
+        B.ecy.append(_NOCELL)
+        v = B.add_value(r, conf, pos)
+        B.hlast.append(len(B.ht))
+        B.ht.append(t)
+        B.hprev.append(-1)
+        B.hv.append(v)
+        if B.pages is not None:
+            B.hrow.append(r)
+        B.edge.append(data)
+        li = B.lab[r]
+        B.lnext.append(-1)
+        B.cnext.append(-1)
+        B.cprev.append(-1)
+        if B.ltail[li] >= 0:
+            B.lnext[B.ltail[li]] = r
+        else:
+            B.lhead[li] = r
+        B.ltail[li] = r
+        return r
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
         """True (and remembered) unless a label-level belief of ``label`` ever started within the tolerance."""
-        tol, ic = self._tol, self._ic
-        x0, x1 = math.floor((pos[0] - tol) / ic), math.floor((pos[0] + tol) / ic)
-        y0, y1 = math.floor((pos[1] - tol) / ic), math.floor((pos[1] + tol) / ic)
+        ps = self._obj_pos.get(label)
+        if ps is None:
+            ps = self._obj_pos[label] = array("d")
         lim = self._tol2 + 1e-12
-        grid = self._obj_grid
-        for ix in range(x0, x1 + 1):
-            for iy in range(y0, y1 + 1):
-                for q in grid.get((label, ix, iy), ()):
-                    if (q[0] - pos[0]) ** 2 + (q[1] - pos[1]) ** 2 + (q[2] - pos[2]) ** 2 <= lim:
-                        return False
-        c = self._icell(pos[0], pos[1])
-        grid.setdefault((label, c[0], c[1]), []).append(pos)
+        n = len(ps) // 3
+        if n > 16:
+            q = np.frombuffer(ps, np.float64).reshape(n, 3)
+            near = bool((((q[:, 0] - pos[0]) ** 2 + (q[:, 1] - pos[1]) ** 2 + (q[:, 2] - pos[2]) ** 2) <= lim).any())
+            del q  # release the buffer before ps grows
+        else:
+            near = False
+            for i in range(0, 3 * n, 3):
+                if (ps[i] - pos[0]) ** 2 + (ps[i + 1] - pos[1]) ** 2 + (ps[i + 2] - pos[2]) ** 2 <= lim:
+                    near = True
+                    break
+        if near:
+            return False
+        ps.extend(pos)
         return True
 
     def _count_new(self, label: str, t: float) -> None:
@@ -479,85 +880,87 @@ class SpatialMemory:
         else:
             ts.append(t)
 
-    def _past_belief(self, cur: _Belief, label: str, pos: Position, instance: str | None, conf: float, t: float,
-                     pid: int, recorded_at: float) -> _Belief:
+    def _past_belief(self, cur: int, label: str, pos: Position, instance: str | None, conf: float, t: float,
+                     pid: int, recorded_at: float) -> int:
         """Record a late sighting of an instance elsewhere as a closed location edge (never current).
 
         It is valid from ``t`` until the next known sighting of the object after ``t``.
         """
-        nxt = cur.ts[bisect_right(cur.ts, t)]
-        place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t).id
-        data = self.graph.add_edge(cur.node, place, "located_at", valid_from=t, source=pid, confidence=conf,
-                                   recorded_at=recorded_at, position=pos, last_seen=t)
+        B = self._b
+        nxt = B.next_after(cur, t)
+        assert nxt is not None  # the caller saw a sighting later than t
+        place = self._place_for_object(pos, t) or self._place_near(pos, create=True, t=t)
+        data = self.graph.add_edge(self._node(cur), place.id, "located_at", valid_from=t, source=pid,
+                                   confidence=conf, recorded_at=recorded_at, position=pos, last_seen=t)
         self.graph.invalidate_data(data, nxt)
-        b = _Belief(self._n_beliefs, label, instance, cur.node, place, data)
-        self._n_beliefs += 1
-        b.add(t, conf, pos)
-        self._all.setdefault(label, []).append(b)
-        return b
+        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data)
+        B.vt[r] = max(float(nxt), float(t))
+        return r
 
-    def _index(self, b: _Belief, cell: tuple[int, int]) -> None:
-        b.cell = cell
-        self._grid.setdefault(cell, {}).setdefault(b.label, []).append(b)
-        ever = self._ever.setdefault((b.label, cell[0], cell[1]), [])
-        if not ever or ever[-1] is not b:
-            ever.append(b)
+    def _index(self, r: int, cell: tuple[int, int]) -> None:
+        B = self._b
+        rows = B.grid.get(cell)
+        if rows is None:
+            rows = B.grid[cell] = array("i")
+        rows.append(r)
+        if B.ecx[r] == _NOCELL and -_BIG < cell[0] < _BIG and -_BIG < cell[1] < _BIG:
+            B.ecx[r], B.ecy[r] = cell
+        elif cell != (B.ecx[r], B.ecy[r]):
+            other = B.moved.setdefault(r, [])
+            if cell not in other:
+                other.append(cell)
 
-    def _unindex(self, b: _Belief) -> None:
-        if b.cell is None:
-            return
-        bucket = self._grid.get(b.cell)
-        if bucket is not None:
-            lst = bucket.get(b.label)
-            if lst is not None:
-                try:
-                    lst.remove(b)
-                except ValueError:
-                    pass
-                if not lst:
-                    del bucket[b.label]
-            if not bucket:
-                del self._grid[b.cell]
-        b.cell = None
+    def _unindex(self, r: int, cell: tuple[int, int]) -> None:
+        grid = self._b.grid
+        rows = grid.get(cell)
+        if rows is not None:
+            try:
+                rows.remove(r)
+            except ValueError:
+                pass
+            if not rows:
+                del grid[cell]
 
-    def _end(self, b: _Belief, t: float) -> None:
+    def _end(self, r: int, t: float) -> None:
+        B = self._b
         if self._ended_now is not None:
-            self._ended_now.append(b)
-        self.graph.invalidate_data(b.data, t)
-        self._unindex(b)
-        cur = self._current.get(b.label)
-        if cur is not None and cur.get(b.node) is b:
-            del cur[b.node]
-        if b.instance is not None and self._instances.get(b.instance) is b:
-            del self._instances[b.instance]
+            self._ended_now.append(r)
+        self.graph.invalidate_data(B.edge[r], t)
+        if math.isnan(B.vt[r]):
+            B.vt[r] = max(float(t), B.vf[r])
+        v = B.hv[B.hlast[r]]
+        self._unindex(r, self._icell(B.vx[v], B.vy[v]))
+        B.drop_current(r)
+        i = B.inst[r]
+        if i >= 0 and B.instances.get(B.insts[i]) == r:
+            del B.instances[B.insts[i]]
 
     def _negative_evidence(self, view: Any, matched: set[int], t: float) -> None:
         # Cost: the index cells the view covers or the cells holding current beliefs, whichever is
         # fewer (a view of radius 1e7 touches no more than the beliefs there are).
+        B = self._b
+        grid = B.grid
         xmin, ymin, xmax, ymax = view.bounds()
         ic = self._ic
         x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
         y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
-        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(self._grid):
-            buckets = [bk for bk in (self._grid.get((ix, iy)) for ix in range(x0, x1 + 1)
+        if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
+            buckets = [bk for bk in (grid.get((ix, iy)) for ix in range(x0, x1 + 1)
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
-            buckets = [bk for (ix, iy), bk in self._grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
-        cands = []
-        for bucket in buckets:
-            for lst in bucket.values():
-                for b in lst:
-                    if b.seq not in matched:
-                        cands.append(b)
+            buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+        cands = [r for bucket in buckets for r in bucket if r not in matched]
         if not cands:
             return
-        xs = np.fromiter((b.data["position"][0] for b in cands), float, len(cands))
-        ys = np.fromiter((b.data["position"][1] for b in cands), float, len(cands))
-        inside = view.contains_xy(xs, ys)
-        for b, ins in zip(cands, inside.tolist()):
-            # A late percept (from another source) cannot disprove a sighting made after it.
-            if ins and b.data["last_seen"] <= t:
-                self._end(b, t)
+        rows = np.array(cands, np.int64)
+        k = np.frombuffer(B.hlast, np.int32)[rows]
+        v = np.frombuffer(B.hv, np.int32)[k]
+        inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
+        # A late percept (from another source) cannot disprove a sighting made after it.
+        gone = rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist()
+        del k, v, inside  # release the columns' buffers before they change
+        for r in gone:
+            self._end(r, t)
 
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
@@ -641,25 +1044,31 @@ class SpatialMemory:
             fr.discard(c)
 
     # ================================================================== queries
-    def _location(self, b: _Belief, at: float | None) -> Location:
-        d = b.data
+    def _location(self, r: int, at: float | None) -> Location:
+        B = self._b
         if at is None:
-            last, conf, pos = d["last_seen"], d["confidence"], d["position"]
+            k = B.hlast[r]
+            v = B.hv[k]
+            last, conf, pos = B.ht[k], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
         else:
-            i = bisect_right(b.ts, at) - 1
-            last = b.ts[i]
-            conf, pos = b.at(i)
+            got = B.at(r, at)
+            assert got is not None  # a belief valid at ``at`` was seen at or before it
+            last, conf, pos = got
+        pk = B.place[r]
+        place = None if pk < 0 else f"{self._ns}place:{pk}"
+        i = B.inst[r]
+        vt = B.vt[r]
         return Location(
-            label=b.label,
-            instance=b.instance,
+            label=B.labels[B.lab[r]],
+            instance=None if i < 0 else B.insts[i],
             position=pos,
-            place=b.place,
-            region=self._region_of(b.place, at),
-            first_seen=d["valid_from"],
+            place=place,
+            region=self._region_of(place, at),
+            first_seen=B.vf[r],
             last_seen=last,
             confidence=conf,
-            object_id=b.node,
-            valid_to=d["valid_to"] if at is None else None,
+            object_id=self._node(r),
+            valid_to=(None if vt != vt else vt) if at is None else None,
         )
 
     def _region_of(self, place: str | None, at: float | None) -> str | None:
@@ -674,6 +1083,13 @@ class SpatialMemory:
             return d["region"]
         return None
 
+    def _valid_rows(self, label: str, at: float) -> list[int]:
+        """Rows of ``label`` whose belief holds at ``at`` (valid_from <= at < valid_to)."""
+        B = self._b
+        rows = B.rows(label)
+        vf, vt = B.vf, B.vt
+        return [r for r in rows if vf[r] <= at and not (vt[r] <= at)]  # NaN (still holds) compares False
+
     def locate(self, label: str, at: float | None = None) -> list[Location]:
         """Believed locations of ``label``, most recently seen first.
 
@@ -683,11 +1099,11 @@ class SpatialMemory:
         if not self.enabled:
             return []
         if at is None:
-            beliefs = list(self._current.get(label, {}).values())
+            rows = self._b.current_rows(label)
         else:
             at = float(at)
-            beliefs = [b for b in self._all.get(label, ()) if self.graph.valid_at(b.data, at)]
-        locs = [self._location(b, at) for b in beliefs]
+            rows = self._valid_rows(label, at)
+        locs = [self._location(r, at) for r in rows]
         locs.sort(key=lambda loc: (-loc.last_seen, loc.object_id))
         return locs
 
@@ -703,20 +1119,27 @@ class SpatialMemory:
                 if d < best_d:
                     best, best_d = loc, d
             return best
-        cur = self._current.get(label)
-        if not cur:
+        n = self._b.n_current(label)
+        if not n:
             return None
         # Ties go to the most recently seen, then the smaller object id (as in ``locate``'s order).
-        b = self._nearest_in_grid(label, p, len(cur)) if len(cur) > 64 else None
-        if b is None:
-            b = min(cur.values(), key=lambda b: (_d2(b.data["position"], p), -b.data["last_seen"], b.node))
-        return self._location(b, None)
+        r = self._nearest_in_grid(label, p, n) if n > 64 else None
+        if r is None:
+            r = min(self._b.current_rows(label), key=lambda r: self._near_key(r, p))
+        return self._location(r, None)
 
-    def _nearest_in_grid(self, label: str, p: Position, n: int) -> _Belief | None:
+    def _near_key(self, r: int, p: Position) -> tuple[float, float, str]:
+        B = self._b
+        k = B.hlast[r]
+        v = B.hv[k]
+        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.ht[k], self._node(r))
+
+    def _nearest_in_grid(self, label: str, p: Position, n: int) -> int | None:
         """Ring search over the belief hash: rings of index cells around ``p`` until no unvisited
         belief can be closer. None when that would visit more cells than there are beliefs (the
         caller then scans them all)."""
-        ic, grid = self._ic, self._grid
+        B = self._b
+        ic, grid, lab, li = self._ic, B.grid, B.lab, B.lab_id[label]
         cx, cy = math.floor(p[0] / ic), math.floor(p[1] / ic)
         best, best_key, seen, visited, r = None, None, 0, 0, 0
         while True:
@@ -733,21 +1156,20 @@ class SpatialMemory:
                 bucket = grid.get(c)
                 if not bucket:
                     continue
-                for b in bucket.get(label, ()):
+                for row in bucket:
+                    if lab[row] != li:
+                        continue
                     seen += 1
-                    key = (_d2(b.data["position"], p), -b.data["last_seen"], b.node)
+                    key = self._near_key(row, p)
                     if best_key is None or key < best_key:
-                        best, best_key = b, key
+                        best, best_key = row, key
             r += 1
 
     def history(self, label: str) -> list[Location]:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
         if not self.enabled:
             return []
-        out = []
-        for b in self._all.get(label, ()):
-            loc = self._location(b, None)
-            out.append(loc)
+        out = [self._location(r, None) for r in self._b.rows(label)]
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
 
@@ -787,46 +1209,58 @@ class SpatialMemory:
         r = self._tol if reach is None else float(reach)
         if not (r >= 0 and math.isfinite(r)):
             raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
+        B = self._b
+        rows = B.rows(label)
+        if not rows:
+            return None
         tol, ic = self._tol, self._ic
+        x0, x1 = math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic)
+        y0, y1 = math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic)
+        # candidates: beliefs of the label ever filed under an index cell near p
+        ra = np.array(rows, np.int64)
+        ex, ey = np.frombuffer(B.ecx, np.int64)[ra], np.frombuffer(B.ecy, np.int64)[ra]
+        cands = set(ra[(ex >= x0) & (ex <= x1) & (ey >= y0) & (ey <= y1)].tolist())
+        del ra, ex, ey
+        li = B.lab_id[label]
+        for row, cells in B.moved.items():
+            if B.lab[row] == li and any(x0 <= cx <= x1 and y0 <= cy <= y1 for cx, cy in cells):
+                cands.add(row)
         lim = self._tol2 + 1e-12
-        best, best_d = None, lim
-        seen: set[int] = set()
-        for ix in range(math.floor((p[0] - tol) / ic), math.floor((p[0] + tol) / ic) + 1):
-            for iy in range(math.floor((p[1] - tol) / ic), math.floor((p[1] + tol) / ic) + 1):
-                for b in self._ever.get((label, ix, iy), ()):
-                    if b.seq in seen or not self.graph.valid_at(b.data, t):
-                        continue
-                    seen.add(b.seq)
-                    i = bisect_right(b.ts, t) - 1
-                    if i < 0:
-                        continue
-                    q = b.at(i)[1]
-                    d = (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 + (q[2] - p[2]) ** 2
-                    if d < best_d or (d == best_d and best is not None and b.seq < best.seq):
-                        best, best_d = b, d
+        best, best_d = -1, lim
+        for row in sorted(cands):
+            if not (B.vf[row] <= t and not (B.vt[row] <= t)):
+                continue
+            got = B.at(row, t)
+            if got is None:
+                continue
+            q = got[2]
+            d = (q[0] - p[0]) ** 2 + (q[1] - p[1]) ** 2 + (q[2] - p[2]) ** 2
+            if d < best_d:
+                best, best_d = row, d
         cur = best
-        if cur is None:
+        if cur < 0:
             return None
         r2 = r * r + 1e-12
-        while cur.data["valid_to"] is not None:
-            cp = cur.data["position"]
-            nxt, nd = None, r2
-            for c in cur.next or ():
-                if c.instance is not None and c.node == cur.node:
+        while not math.isnan(B.vt[cur]):
+            v = B.hv[B.hlast[cur]]
+            cp = (B.vx[v], B.vy[v], B.vz[v])
+            nxt, nd = -1, r2
+            for c in B.next.get(cur, ()):
+                if B.inst[c] >= 0 and self._node(c) == self._node(cur):
                     nxt = c
                     break
-                q = c.rv[0][1]
+                q = B.first(c)[2]
                 d = (q[0] - cp[0]) ** 2 + (q[1] - cp[1]) ** 2 + (q[2] - cp[2]) ** 2
                 if d <= nd:
                     nxt, nd = c, d
-            if nxt is None:
+            if nxt < 0:
                 return None
             cur = nxt
         return self._location(cur, None)
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""
-        return sorted(self._all)
+        return sorted(self._b.labels)
 
     def places(self) -> list[Place]:
         if not self.enabled:
@@ -1124,8 +1558,8 @@ class SpatialMemory:
     def stats(self) -> dict[str, int]:
         return {
             "objects": self._n_objects,
-            "beliefs": self._n_beliefs,
-            "current_beliefs": sum(len(v) for v in self._current.values()),
+            "beliefs": len(self._b.lab),
+            "current_beliefs": sum(self._b.ccount),
             "sightings": self.n_sightings,
             "places": len(self._places),
             "known_cells": len(self._occ),
@@ -1134,21 +1568,24 @@ class SpatialMemory:
 
     def region_counts(self) -> dict[tuple[str, str], int]:
         """(label, region) -> number of objects of that label ever believed in that region."""
+        B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label, beliefs in self._all.items():
+        for label in B.labels:
             seen: set[str] = set()
-            for b in beliefs:
-                if b.node in seen:
+            for r in B.rows(label):
+                node = self._node(r)
+                if node in seen:
                     continue
-                seen.add(b.node)
-                r = self._region_of(b.place, None)
-                if r is not None:
-                    out[(label, r)] = out.get((label, r), 0) + 1
+                seen.add(node)
+                pk = B.place[r]
+                reg = None if pk < 0 else self._region_of(f"{self._ns}place:{pk}", None)
+                if reg is not None:
+                    out[(label, reg)] = out.get((label, reg), 0) + 1
         return out
 
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
-        return {label: len({b.node for b in bs}) for label, bs in self._all.items()}
+        return {label: len({self._node(r) for r in self._b.rows(label)}) for label in self._b.labels}
 
 
 def _seg_dist(p: Position, a: Pose, b: Pose) -> float:

@@ -13,7 +13,6 @@ import pytest
 
 from embodied_mem import Memory, Percept, Pose, Sighting, View
 from embodied_mem.memory.snapshot import snapshot_path
-from embodied_mem.memory.spatial import _Belief  # noqa: PLC2701 - the test counts its work
 from embodied_mem.memory.temporal import _Gaps  # noqa: PLC2701
 from embodied_mem.percept import (
     MAX_COORD,
@@ -183,14 +182,15 @@ def test_late_sighting_updates_gap_index_in_place(monkeypatch):
         raise AssertionError("a late percept rebuilt the whole gap index (O(n))")
 
     monkeypatch.setattr(_Gaps, "build", classmethod(no_rebuild))
+    beliefs = mem.spatial._b  # the test counts its work: reads of the sightings log's back links
     calls = {"n": 0}
-    raw_at = _Belief.at
 
-    def counting_at(self, i):
-        calls["n"] += 1
-        return raw_at(self, i)
+    class CountingLinks(list):
+        def __getitem__(self, i):
+            calls["n"] += 1
+            return super().__getitem__(i)
 
-    monkeypatch.setattr(_Belief, "at", counting_at)
+    beliefs.hprev = CountingLinks(beliefs.hprev)
     mem.observe(Percept(t=2998.5, source="b", sightings=(Sighting("key", (1, 0)),)))
     assert calls["n"] < 10, f"a late sighting decoded {calls['n']} earlier sightings"
     assert mem.temporal.count("key") == 3001

@@ -34,7 +34,7 @@ coord = st.integers(0, 12).map(lambda v: v / 2)
 
 def tiny(_mb: float) -> dict[str, int]:
     """Working sets of a few items: almost everything is paged out."""
-    return {"temporal": 4, "poses": 3}
+    return {"temporal": 4, "poses": 3, "sightings": 4}
 
 
 @st.composite
@@ -98,6 +98,8 @@ def answers(mem: Memory, wall_clock: bool = True) -> str:
         d["locate"] = [[repr(x) for x in sp.locate(lbl, at=a)] for a in [None, *PROBES]]
         d["history"] = [repr(x) for x in sp.history(lbl)]
         d["count_obj"] = [sp.count(lbl, at=a) for a in [None, *PROBES]]
+        d["nearest"] = [repr(sp.nearest(lbl, (1.0, 1.0), at=a)) for a in [None, *PROBES[::2]]]
+        d["follow"] = [repr(sp.follow(lbl, q, a)) for q in [(0.0, 0.0), (2.0, 1.5), (4.0, 4.0)] for a in PROBES[::2]]
     out["between"] = [[repr(e) for e in tm.between(a, b, kind=k, limit=n)]
                       for a in PROBES[::2] for b in PROBES[1::3] for k in (None, "sighting", "event")
                       for n in (None, 0, 3)]
@@ -161,6 +163,28 @@ def test_paging_really_happens_and_ram_holds_the_working_set():
     assert rows == 400 - small.temporal.n_in_ram
 
 
+def test_old_sightings_of_a_belief_are_paged_out_and_read_back_exactly():
+    """A thing seen at one place for a long time: all but its latest sightings leave RAM; asked
+    as of an old time (its confidence then), a late sighting older than RAM, and where it moved."""
+    ops = [("p", Percept(t=float(i), sightings=(Sighting("cup", (1.0, 1.0), confidence=0.5 + (i % 5) / 10),
+                                                Sighting("key", (float(i // 50), -0.0, 0.0), instance="k"))))
+           for i in range(200)]
+    ops.append(("p", Percept(t=3.5, source="late", sightings=(Sighting("cup", (1.0, 1.0), confidence=0.99),
+                                                                Sighting("key", (9.0, 9.0), instance="k")))))
+    small, plain = budgeted(), Memory()
+    feed(small, ops)
+    feed(plain, ops)
+    lt = small.spatial.pages.store
+    paged = lt.execute("SELECT COUNT(*) FROM lt_sightings").fetchone()[0]
+    assert paged > 300 and len(small.spatial._b.ht) < 50  # noqa: SLF001 - RAM holds the working set
+    for at in (None, 0.0, 3.0, 3.5, 4.0, 60.0, 120.0, 199.0):
+        assert small.spatial.locate("cup", at=at) == plain.spatial.locate("cup", at=at)
+        assert small.spatial.locate("key", at=at) == plain.spatial.locate("key", at=at)
+    assert small.spatial.locate("cup", at=3.5)[0].confidence == 0.99
+    assert small.spatial.history("key") == plain.spatial.history("key")
+    assert small.spatial.follow("key", (0.0, 0.0), 10.0) == plain.spatial.follow("key", (0.0, 0.0), 10.0)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream(), st.integers(0, 60))
 def test_reopen_from_snapshot_and_tail_answers_as_before(tmp_path_factory, ops, cut):
@@ -192,7 +216,7 @@ CRASH = textwrap.dedent("""
     from unittest import mock
     from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
     from embodied_mem.memory import longterm
-    with mock.patch.object(longterm, "working_set_sizes", lambda mb: {"temporal": 4, "poses": 3}):
+    with mock.patch.object(longterm, "working_set_sizes", lambda mb: {"temporal": 4, "poses": 3, "sightings": 4}):
         mem = Memory.open(sys.argv[1], config=MemoryConfig.from_dict({"ram_budget_mb": 1}))
         for i in range(int(sys.argv[2])):
             if i == 40:
