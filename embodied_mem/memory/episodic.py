@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
-from .ann import IVFIndex, rows_of_bits
+from .ann import HNSWIndex, IVFIndex, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -92,6 +92,8 @@ class EpisodicMemory:
     # (below that a scan of the query's key rows was as fast, measured at 100k and 1M chunks)
     _intersect_max_dims = 8
     _intersect_min_rows = 1 << 17
+    # A dense query through index=hnsw re-ranks at most this many fetched chunks
+    _hnsw_max_fetch = 2560
 
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
@@ -120,7 +122,7 @@ class EpisodicMemory:
         self._n_chunks = 0
         self.now = -math.inf
         self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
-        self._ann: IVFIndex | None = IVFIndex(dim) if self.config.index == "ivf" else None
+        self._ann: IVFIndex | HNSWIndex | None = _make_index(self.config.index, dim)
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -219,6 +221,8 @@ class EpisodicMemory:
         nz = np.flatnonzero(q)
         sparse = len(nz) * 4 <= len(q)
         so = self._open_similarity(q)
+        if not sparse and isinstance(self._ann, HNSWIndex) and len(self._ann):
+            return self._recall_hnsw(query, q, k, so, hi - lo, strengthen)
         if not sparse and self._ann is not None and self._ann.trained:
             # dense query, approximate index: only the keys of the probed lists
             rows, s = self._ann.search(q, cfg.index_nprobe)
@@ -232,7 +236,7 @@ class EpisodicMemory:
             b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
             words = np.bitwise_and.reduce(self._bits[nz, : (n + 63) // 64], axis=0)
             rows = rows_of_bits(words)
-            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz[:, None], rows[None, :]]).astype(np.float64)
+            sims = _gather_sims(self._keys_t, q, nz, rows)
             out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=float(b.sum() - b.min()), complete=False)
         if out is None:
             # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
@@ -244,6 +248,30 @@ class EpisodicMemory:
             else:
                 sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
             out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _recall_hnsw(self, query: str, q: np.ndarray, k: int, so: float, spread: float,
+                     strengthen: bool) -> list[Chunk]:
+        """Dense query through the HNSW index: over-fetch the most similar keys, re-rank them by score
+        (similarity + retention + utility); fetch 4x more while a chunk not fetched could still
+        outscore the k-th (its similarity is at most the last fetched one's, if HNSW found the true
+        nearest; retention and utility add at most ``spread`` more), up to ``_hnsw_max_fetch``."""
+        ann = self._ann
+        assert isinstance(ann, HNSWIndex)
+        n = len(ann)
+        m = max(16 * k, self.config.index_ef_search)
+        memo: dict = {}
+        while True:
+            rows, s = ann.search(q, m, self.config.index_ef_search)
+            keep = s > 1e-6
+            out = self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), so, strengthen=False, memo=memo)
+            if m >= n or m >= self._hnsw_max_fetch or len(rows) < m:
+                break
+            if len(out) == k and out[-1].score >= float(s[-1]) + spread + 1e-6:
+                break  # nothing less similar than the last fetched can win
+            m = min(m * 4, self._hnsw_max_fetch)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out
@@ -419,9 +447,12 @@ class EpisodicMemory:
         for row in range(len(self._chunks)):
             self._index_key(row, keys[:, row])
         if self._ann is not None:  # the index is rebuilt over the new keys
-            self._ann = IVFIndex(encoder.dim)
-            for row in range(len(self._chunks)):
-                self._ann.add(row, keys[:, row])
+            self._ann = _make_index(self.config.index, encoder.dim)
+            if isinstance(self._ann, HNSWIndex):
+                self._ann.add_many(keys[:, : len(self._chunks)].T)
+            else:
+                for row in range(len(self._chunks)):
+                    self._ann.add(row, keys[:, row])
 
     def _index_key(self, row: int, key: np.ndarray) -> None:
         """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
@@ -430,11 +461,36 @@ class EpisodicMemory:
         np.minimum(self._kmin, key, out=self._kmin)
 
     @property
+    def index(self) -> IVFIndex | HNSWIndex | None:
+        """The approximate index over the closed chunks' keys (``memory.episodic.index``), None for "exact"."""
+        return self._ann
+
+    @property
     def keys(self) -> np.ndarray:
         """The closed chunks' key vectors, one row per chunk in creation order (a read-only view)."""
         v = self._keys_t[:, : len(self._chunks)].T
         v.flags.writeable = False
         return v
+
+
+def _make_index(kind: str, dim: int) -> IVFIndex | HNSWIndex | None:
+    """The approximate index ``memory.episodic.index`` names (None for "exact"); ImportError naming
+    the ``[ann]`` extra for "hnsw" without faiss-cpu."""
+    if kind == "ivf":
+        return IVFIndex(dim)
+    if kind == "hnsw":
+        return HNSWIndex(dim)
+    return None
+
+
+def _gather_sims(keys_t: np.ndarray, q: np.ndarray, nz: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Similarity of query ``q`` (non-zero in dimensions ``nz``) with the keys of ``rows`` of the
+    dimension-major key matrix, as float64: one 1-D ``take`` per dimension (a 2-D fancy index
+    over the rows costs ~3x more)."""
+    sims = q[nz[0]] * keys_t[nz[0]].take(rows)
+    for d in nz[1:].tolist():
+        sims += q[d] * keys_t[d].take(rows)
+    return sims.astype(np.float64)
 
 
 def _chunk_text(rec: _ChunkRec) -> str:
