@@ -174,7 +174,7 @@ class HNSWIndex:
     the keys (RAM for keys doubles, as with IVF).
     """
 
-    __slots__ = ("dim", "m", "ef_construction", "_index")
+    __slots__ = ("dim", "m", "ef_construction", "_index", "_params")
 
     def __init__(self, dim: int, *, m: int = 16, ef_construction: int = 40) -> None:
         if dim < 1:
@@ -185,6 +185,7 @@ class HNSWIndex:
         self.dim, self.m, self.ef_construction = int(dim), int(m), int(ef_construction)
         self._index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
         self._index.hnsw.efConstruction = self.ef_construction
+        self._params: dict = {}
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
@@ -203,23 +204,28 @@ class HNSWIndex:
             raise ValueError(f"key must have {self.dim} dimensions, got {key.shape[1]}")
         if row != len(self):
             raise ValueError(f"HNSW rows must be added in order: expected row {len(self)}, got {row}")
-        self._index.add(key)
+        with _one_thread():
+            self._index.add(key)
 
     def add_many(self, keys: np.ndarray) -> None:
         """Add ``keys`` (n x dim) as the next rows, in order (one faiss call: faster than ``add`` each)."""
         keys = np.ascontiguousarray(np.asarray(keys, np.float32).reshape(-1, self.dim))
         if len(keys):
-            self._index.add(keys)
+            with _one_thread():  # one thread: the same graph as adding them one by one, whatever the machine
+                self._index.add(keys)
 
     def search(self, q: np.ndarray, m: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and inner products of (about) the ``m`` keys most similar to ``q``, most similar first,
         searching with a candidate list of ``max(ef, m)`` (larger: slower, closer to exact)."""
-        faiss = _faiss()
         q = np.ascontiguousarray(np.asarray(q, np.float32).reshape(1, -1))
         m = max(1, min(int(m), len(self)))
-        params = faiss.SearchParametersHNSW()
-        params.efSearch = max(int(ef), m)
-        sims, rows = self._index.search(q, m, params=params)
+        ef = max(int(ef), m)
+        params = self._params.get(ef)
+        if params is None:
+            params = self._params[ef] = _faiss().SearchParametersHNSW()
+            params.efSearch = ef
+        with _one_thread():
+            sims, rows = self._index.search(q, m, params=params)
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), sims[0][keep]
 
@@ -232,6 +238,24 @@ class HNSWIndex:
         faiss = _faiss()
         self.dim, self.m, self.ef_construction = int(state["dim"]), int(state["m"]), int(state["ef_construction"])
         self._index = faiss.deserialize_index(np.asarray(state["index"], np.uint8))
+        self._params = {}
+
+
+class _one_thread:  # noqa: N801 - used as a context manager
+    """faiss on one OpenMP thread inside the block, the process's setting restored after it: one query
+    gains nothing from a thread team, and waking one on a busy CPU costs more than the search."""
+
+    __slots__ = ("_was",)
+
+    def __enter__(self) -> None:
+        faiss = _faiss()
+        self._was = faiss.omp_get_max_threads()
+        if self._was != 1:
+            faiss.omp_set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._was != 1:
+            _faiss().omp_set_num_threads(self._was)
 
 
 def _faiss():  # noqa: ANN202 - the faiss module
