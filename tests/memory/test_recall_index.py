@@ -210,8 +210,8 @@ def test_hnsw_recall_at_10_for_dense_keys_with_retention_and_utility() -> None:
     exact = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1), encoder=enc)
     approx = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index="hnsw"), encoder=enc)
     for ep in (exact, approx):
-        _fill(ep, 6000, random.Random(5), {})  # same utilities in both (same seed)
-    assert len(approx.index) == 6000
+        _fill(ep, 4000, random.Random(5), {})  # same utilities in both (same seed)
+    assert len(approx.index) == 4000
     rng = random.Random(6)
     queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)} {rng.choice(PLACES)}" for _ in range(60)]
     r = _recall_at_10(exact, approx, queries)
@@ -260,7 +260,7 @@ def test_hnsw_index_comes_back_on_reopen(tmp_path) -> None:
     path = tmp_path / "m.db"
     probe = np.random.default_rng(0).standard_normal(256).astype(np.float32)
     with Memory.open(path, config=cfg, durability="batch") as mem:
-        _observe_many(mem, 3000)
+        _observe_many(mem, 2000)
         before = mem.episodic.index.search(probe, 50, 64)
         n = len(mem.episodic.index)
         recalled = [c.id for c in mem.episodic.recall("red cup", k=10, strengthen=False)]
@@ -270,14 +270,14 @@ def test_hnsw_index_comes_back_on_reopen(tmp_path) -> None:
         after = mem.episodic.index.search(probe, 50, 64)
         assert np.array_equal(before[0], after[0]) and np.allclose(before[1], after[1])
         assert [c.id for c in mem.episodic.recall("red cup", k=10, strengthen=False)] == recalled
-        _observe_many(mem, 10, t0=3000)  # and it keeps growing after the reopen
+        _observe_many(mem, 10, t0=2000)  # and it keeps growing after the reopen
         assert len(mem.episodic.index) == len(mem.episodic.keys)
 
     enc = DenseKeys()
     queries = ["red cup", "kitchen lamp", "wooden box garden"]
     path2 = tmp_path / "dense.db"
     with Memory.open(path2, config=cfg, encoder=enc, durability="batch") as mem:
-        _observe_many(mem, 3000)
+        _observe_many(mem, 2000)
         before = [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries]
     with Memory.open(path2, config=cfg, encoder=enc) as mem:  # an explicit encoder: replayed
         assert [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries] == before
