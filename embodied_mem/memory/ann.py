@@ -1,4 +1,5 @@
-"""Approximate nearest-neighbour index for dense chunk keys (an inverted-file index, IVF).
+"""Approximate nearest-neighbour indexes for dense chunk keys: an inverted-file index (IVF, numpy
+only) and HNSW (faiss-cpu, the ``[ann]`` extra).
 
 Episodic recall is exact by default. A learned key encoder gives dense keys (every dimension
 non-zero), where exact recall reads every chunk key; ``memory.episodic.index=ivf`` then answers
@@ -28,7 +29,7 @@ import math
 
 import numpy as np
 
-__all__ = ["IVFIndex", "rows_of_bits"]
+__all__ = ["IVFIndex", "HNSWIndex", "rows_of_bits"]
 
 
 class IVFIndex:
@@ -155,6 +156,116 @@ class IVFIndex:
         return np.concatenate(ids), np.concatenate(sims)
 
 
+class HNSWIndex:
+    """HNSW graph over inner product (faiss-cpu ``IndexHNSWFlat``): ``add(row, key)``;
+    ``search(q, m, ef)`` -> (rows, sims) of about the ``m`` most similar keys, most similar first.
+
+    Malkov & Yashunin's hierarchical navigable small-world graph, as in hnswlib; faiss-cpu is used
+    because hnswlib publishes no wheel for every Python this package supports. Needs the ``[ann]``
+    extra (``pip install 'embodied_mem[ann]'``): without faiss, construction raises ``ImportError``
+    naming it. Rows must arrive in order 0, 1, 2... (episodic memory's chunk rows do): faiss numbers
+    keys in the order they are added, so a row is its faiss id; another row raises ``ValueError``.
+
+    Adds are incremental (one key at a time, O(log n · M · efConstruction)); nothing is ever removed
+    (episodic memory forgets by retention, which is re-ranked outside the index). Adding the same
+    keys in the same order gives the same graph (faiss draws levels from a fixed seed), so a memory
+    rebuilt by replaying its journal answers as the one that wrote it. Pickled (snapshots) as
+    ``faiss.serialize_index`` bytes: about ``n·(4·dim + 8·M + 16)`` bytes; it holds its own copy of
+    the keys (RAM for keys doubles, as with IVF).
+    """
+
+    __slots__ = ("dim", "m", "ef_construction", "_index", "_params")
+
+    def __init__(self, dim: int, *, m: int = 16, ef_construction: int = 40) -> None:
+        if dim < 1:
+            raise ValueError(f"dim must be >= 1, got {dim}")
+        if m < 2 or ef_construction < 1:
+            raise ValueError(f"HNSW needs m >= 2 and ef_construction >= 1, got {m}, {ef_construction}")
+        faiss = _faiss()
+        self.dim, self.m, self.ef_construction = int(dim), int(m), int(ef_construction)
+        self._index = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+        self._index.hnsw.efConstruction = self.ef_construction
+        self._params: dict = {}
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    trained = True  # usable from the first key
+
+    @property
+    def faiss_index(self):  # noqa: ANN201 - faiss.IndexHNSWFlat
+        """The faiss index itself (to inspect or benchmark it; adding to it directly breaks row order)."""
+        return self._index
+
+    def add(self, row: int, key: np.ndarray) -> None:
+        """Add key ``key`` as id ``row``, which must be ``len(self)``."""
+        key = np.ascontiguousarray(np.asarray(key, np.float32).reshape(1, -1))
+        if key.shape[1] != self.dim:
+            raise ValueError(f"key must have {self.dim} dimensions, got {key.shape[1]}")
+        if row != len(self):
+            raise ValueError(f"HNSW rows must be added in order: expected row {len(self)}, got {row}")
+        with _one_thread():
+            self._index.add(key)
+
+    def add_many(self, keys: np.ndarray) -> None:
+        """Add ``keys`` (n x dim) as the next rows, in order (one faiss call: faster than ``add`` each)."""
+        keys = np.ascontiguousarray(np.asarray(keys, np.float32).reshape(-1, self.dim))
+        if len(keys):
+            with _one_thread():  # one thread: the same graph as adding them one by one, whatever the machine
+                self._index.add(keys)
+
+    def search(self, q: np.ndarray, m: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and inner products of (about) the ``m`` keys most similar to ``q``, most similar first,
+        searching with a candidate list of ``max(ef, m)`` (larger: slower, closer to exact)."""
+        q = np.ascontiguousarray(np.asarray(q, np.float32).reshape(1, -1))
+        m = max(1, min(int(m), len(self)))
+        ef = max(int(ef), m)
+        params = self._params.get(ef)
+        if params is None:
+            params = self._params[ef] = _faiss().SearchParametersHNSW()
+            params.efSearch = ef
+        with _one_thread():
+            sims, rows = self._index.search(q, m, params=params)
+        keep = rows[0] >= 0
+        return rows[0][keep].astype(np.int64), sims[0][keep]
+
+    def __getstate__(self) -> dict:
+        faiss = _faiss()
+        return {"dim": self.dim, "m": self.m, "ef_construction": self.ef_construction,
+                "index": faiss.serialize_index(self._index)}
+
+    def __setstate__(self, state: dict) -> None:
+        faiss = _faiss()
+        self.dim, self.m, self.ef_construction = int(state["dim"]), int(state["m"]), int(state["ef_construction"])
+        self._index = faiss.deserialize_index(np.asarray(state["index"], np.uint8))
+        self._params = {}
+
+
+class _one_thread:  # noqa: N801 - used as a context manager
+    """faiss on one OpenMP thread inside the block, the process's setting restored after it: one query
+    gains nothing from a thread team, and waking one on a busy CPU costs more than the search."""
+
+    __slots__ = ("_was",)
+
+    def __enter__(self) -> None:
+        faiss = _faiss()
+        self._was = faiss.omp_get_max_threads()
+        if self._was != 1:
+            faiss.omp_set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._was != 1:
+            _faiss().omp_set_num_threads(self._was)
+
+
+def _faiss():  # noqa: ANN202 - the faiss module
+    try:
+        import faiss
+    except ImportError:
+        raise ImportError("memory.episodic.index=hnsw needs faiss-cpu: pip install 'embodied_mem[ann]'") from None
+    return faiss
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
@@ -174,11 +285,11 @@ def rows_of_bits(words: np.ndarray) -> np.ndarray:
     wz = np.flatnonzero(words)
     vals = words[wz]
     out = []
-    one = np.uint64(1)
     while len(vals):
-        low = vals & (~vals + one)  # lowest set bit
-        out.append(wz * 64 + np.log2(low.astype(np.float64)).astype(np.int64))  # exact for powers of two
-        vals = vals & (vals - one)
-        keep = vals != 0
-        wz, vals = wz[keep], vals[keep]
+        low = vals & (0 - vals)  # lowest set bit (two's complement)
+        out.append((wz << 6) + (np.frexp(low.astype(np.float64))[1] - 1))  # exact for powers of two
+        vals ^= low
+        keep = vals.astype(bool)
+        if not keep.all():
+            wz, vals = wz[keep], vals[keep]
     return np.concatenate(out) if out else np.zeros(0, np.int64)

@@ -53,7 +53,8 @@ class TemporalConfig:
 
 
 EPISODIC_ENCODERS = ("hashing", "place_transformer")  # chunk-key encoders (embodied_mem/encoders)
-EPISODIC_INDEXES = ("exact", "ivf")  # recall over chunk keys: exact, or an approximate index for dense keys
+# recall over chunk keys: exact, or an approximate index for dense keys (ivf: numpy; hnsw: faiss-cpu, the [ann] extra)
+EPISODIC_INDEXES = ("exact", "ivf", "hnsw")
 
 
 @dataclass
@@ -69,14 +70,17 @@ class EpisodicConfig:
     strength_increment: float = 1000.0  # S grows by this on each recall
     utility_rate: float = 0.2  # learning rate of reinforce(): U += rate * (reward - U)
     items_per_chunk: int = 3
-    index: str = "exact"  # "exact", or "ivf": approximate index for dense (learned) keys (memory/ann.py)
+    index: str = "exact"  # "exact", "ivf" or "hnsw": approximate index for dense (learned) keys (memory/ann.py)
     index_nprobe: int = 8  # lists the ivf index reads per dense query (more: slower, closer to exact)
+    index_ef_search: int = 64  # hnsw: candidate list per dense query (more: slower, closer to exact)
 
     def __post_init__(self) -> None:
         if self.index not in EPISODIC_INDEXES:
             raise ValueError(f"episodic.index must be one of {', '.join(EPISODIC_INDEXES)}, got {self.index!r}")
         _check("episodic", "index_nprobe", self.index_nprobe,
                isinstance(self.index_nprobe, int) and self.index_nprobe >= 1, "an integer >= 1")
+        _check("episodic", "index_ef_search", self.index_ef_search,
+               isinstance(self.index_ef_search, int) and self.index_ef_search >= 1, "an integer >= 1")
         if self.encoder not in EPISODIC_ENCODERS:
             raise ValueError(f"episodic.encoder must be one of {', '.join(EPISODIC_ENCODERS)}, got {self.encoder!r}")
         _positive("episodic", self, "max_chunk_size", "key_dim", "initial_strength", "items_per_chunk")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
-from .ann import IVFIndex, rows_of_bits
+from .ann import HNSWIndex, IVFIndex, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -35,6 +35,7 @@ __all__ = ["EpisodicMemory", "Chunk", "Item"]
 
 
 _MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
+_BLOCK = 1024  # rows per block of the retention bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,10 @@ class EpisodicMemory:
     # (below that a scan of the query's key rows was as fast, measured at 100k and 1M chunks)
     _intersect_max_dims = 8
     _intersect_min_rows = 1 << 17
+    # A dense query through index=hnsw re-ranks at most this many fetched chunks, beside every chunk
+    # of the blocks of rows (of _BLOCK) with the highest retention bounds
+    _hnsw_max_fetch = 2560
+    _hot_blocks = 2
 
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
@@ -111,6 +116,10 @@ class EpisodicMemory:
         self._strength = np.zeros(64, np.float64)
         self._last_access = np.zeros(64, np.float64)
         self._utility = np.zeros(64, np.float64)
+        # per block of _BLOCK rows: the latest last-access and the largest strength (a bound on the
+        # retention of every chunk in the block, for the hnsw re-ranking)
+        self._blk_last = np.full(1, -np.inf)
+        self._blk_strength = np.zeros(1)
         self._chunks: list[_ChunkRec] = []  # closed chunks, row = index
         self._by_id: dict[str, _ChunkRec] = {}
         self._open: _ChunkRec | None = None
@@ -120,7 +129,7 @@ class EpisodicMemory:
         self._n_chunks = 0
         self.now = -math.inf
         self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
-        self._ann: IVFIndex | None = IVFIndex(dim) if self.config.index == "ivf" else None
+        self._ann: IVFIndex | HNSWIndex | None = _make_index(self.config.index, dim)
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -186,6 +195,7 @@ class EpisodicMemory:
             self._ann.add(row, key)
         self._strength[row] = self.config.initial_strength
         self._last_access[row] = o.t1
+        self._bound_block(row)
         self._utility[row] = o.utility
         o.row = row
         self._chunks.append(o)
@@ -219,6 +229,8 @@ class EpisodicMemory:
         nz = np.flatnonzero(q)
         sparse = len(nz) * 4 <= len(q)
         so = self._open_similarity(q)
+        if not sparse and isinstance(self._ann, HNSWIndex) and len(self._ann):
+            return self._recall_hnsw(query, q, k, so, lo, cfg.utility_weight * u_hi, strengthen)
         if not sparse and self._ann is not None and self._ann.trained:
             # dense query, approximate index: only the keys of the probed lists
             rows, s = self._ann.search(q, cfg.index_nprobe)
@@ -232,7 +244,7 @@ class EpisodicMemory:
             b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
             words = np.bitwise_and.reduce(self._bits[nz, : (n + 63) // 64], axis=0)
             rows = rows_of_bits(words)
-            sims = np.einsum("i,ij->j", q[nz], self._keys_t[nz[:, None], rows[None, :]]).astype(np.float64)
+            sims = _gather_sims(self._keys_t, q, nz, rows)
             out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=float(b.sum() - b.min()), complete=False)
         if out is None:
             # One thread, not ``keys @ q``: BLAS runs this product on worker threads that sleep between
@@ -240,10 +252,58 @@ class EpisodicMemory:
             # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
             # reads only those rows of the dimension-major key matrix.
             if sparse:
-                sims_all = np.einsum("i,ij->j", q[nz], self._keys_t[nz, :n])
+                kt = self._keys_t
+                sims_all = q[nz[0]] * kt[nz[0], :n]  # row by row: views, where kt[nz, :n] copies the rows
+                for d in nz[1:].tolist():
+                    sims_all += q[d] * kt[d, :n]
             else:
                 sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
             out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _recall_hnsw(self, query: str, q: np.ndarray, k: int, so: float, lo: float, u_top: float,
+                     strengthen: bool) -> list[Chunk]:
+        """Dense query through the HNSW index: over-fetch the most similar keys and re-rank them by
+        score (similarity + retention + utility), beside every chunk of the ``_hot_blocks`` blocks of
+        rows with the highest retention bound, scored exactly. Fetch 4x more while a chunk not
+        fetched could still outscore the k-th: its similarity is at most the last fetched one's (if
+        HNSW found the true nearest), its retention at most the bound of the other blocks and its
+        utility term at most ``u_top`` (and at least ``lo``); up to ``_hnsw_max_fetch`` chunks."""
+        ann = self._ann
+        assert isinstance(ann, HNSWIndex)
+        cfg = self.config
+        n = len(ann)
+        nb = (n + _BLOCK - 1) // _BLOCK
+        bound = np.exp(-np.maximum(self.now - self._blk_last[:nb], 0.0) / np.maximum(self._blk_strength[:nb], 1e-300))
+        h = self._hot_blocks
+        hot = np.arange(nb) if nb <= h else np.sort(np.argpartition(-bound, h - 1)[:h])
+        is_hot = np.zeros(nb, bool)
+        is_hot[hot] = True
+        cold_r = float(bound[~is_hot].max()) if nb > len(hot) else 0.0
+        kt = self._keys_t
+        runs = [(int(hot[0]), int(hot[-1]) + 1)] if hot[-1] - hot[0] == len(hot) - 1 else [
+            (b, b + 1) for b in hot.tolist()]  # consecutive blocks (the newest, usually) in one slice
+        spans = [(b0 * _BLOCK, min(n, b1 * _BLOCK)) for b0, b1 in runs]
+        hot_rows = np.concatenate([np.arange(a, b) for a, b in spans])
+        hot_sims = np.concatenate([np.einsum("i,ij->j", q, kt[:, a:b]) for a, b in spans]).astype(np.float64)
+        top = cfg.retention_weight * cold_r + u_top + 1e-6
+        m = max(16 * k, cfg.index_ef_search)
+        memo: dict = {}
+        while True:
+            rows, s = ann.search(q, m, cfg.index_ef_search)
+            keep = (s > 1e-6) & ~is_hot[rows // _BLOCK]
+            hk = hot_sims > 1e-6
+            if len(s) >= k:  # a hot chunk below this similarity cannot beat the k-th fetched one
+                hk &= hot_sims >= float(s[k - 1]) + lo - cfg.retention_weight - u_top - 1e-6
+            out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
+                             np.concatenate([hot_sims[hk], s[keep].astype(np.float64)]), so, strengthen=False, memo=memo)
+            if m >= n or m >= self._hnsw_max_fetch or len(rows) < m:
+                break
+            if len(out) == k and out[-1].score >= float(s[-1]) + top:
+                break  # nothing less similar than the last fetched can win
+            m = min(m * 4, self._hnsw_max_fetch)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out
@@ -365,6 +425,7 @@ class EpisodicMemory:
                 continue
             self._strength[rec.row] += self.config.strength_increment
             self._last_access[rec.row] = max(self._last_access[rec.row], t)
+            self._bound_block(rec.row)
 
     def reinforce(self, chunk_id: str, reward: float) -> float:
         """Update a chunk's utility from an outcome: U += rate * (reward - U). Returns the new U."""
@@ -419,9 +480,22 @@ class EpisodicMemory:
         for row in range(len(self._chunks)):
             self._index_key(row, keys[:, row])
         if self._ann is not None:  # the index is rebuilt over the new keys
-            self._ann = IVFIndex(encoder.dim)
-            for row in range(len(self._chunks)):
-                self._ann.add(row, keys[:, row])
+            self._ann = _make_index(self.config.index, encoder.dim)
+            if isinstance(self._ann, HNSWIndex):
+                self._ann.add_many(keys[:, : len(self._chunks)].T)
+            else:
+                for row in range(len(self._chunks)):
+                    self._ann.add(row, keys[:, row])
+
+    def _bound_block(self, row: int) -> None:
+        """Raise the retention bound of ``row``'s block to cover its last access and strength."""
+        b = row // _BLOCK
+        if b >= len(self._blk_last):
+            nb = max(2 * len(self._blk_last), b + 1)
+            self._blk_last = np.concatenate([self._blk_last, np.full(nb - len(self._blk_last), -np.inf)])
+            self._blk_strength = _grow(self._blk_strength, nb)
+        self._blk_last[b] = max(self._blk_last[b], self._last_access[row])
+        self._blk_strength[b] = max(self._blk_strength[b], self._strength[row])
 
     def _index_key(self, row: int, key: np.ndarray) -> None:
         """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
@@ -430,11 +504,36 @@ class EpisodicMemory:
         np.minimum(self._kmin, key, out=self._kmin)
 
     @property
+    def index(self) -> IVFIndex | HNSWIndex | None:
+        """The approximate index over the closed chunks' keys (``memory.episodic.index``), None for "exact"."""
+        return self._ann
+
+    @property
     def keys(self) -> np.ndarray:
         """The closed chunks' key vectors, one row per chunk in creation order (a read-only view)."""
         v = self._keys_t[:, : len(self._chunks)].T
         v.flags.writeable = False
         return v
+
+
+def _make_index(kind: str, dim: int) -> IVFIndex | HNSWIndex | None:
+    """The approximate index ``memory.episodic.index`` names (None for "exact"); ImportError naming
+    the ``[ann]`` extra for "hnsw" without faiss-cpu."""
+    if kind == "ivf":
+        return IVFIndex(dim)
+    if kind == "hnsw":
+        return HNSWIndex(dim)
+    return None
+
+
+def _gather_sims(keys_t: np.ndarray, q: np.ndarray, nz: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Similarity of query ``q`` (non-zero in dimensions ``nz``) with the keys of ``rows`` of the
+    dimension-major key matrix, as float64: one 1-D ``take`` per dimension (a 2-D fancy index
+    over the rows costs ~3x more)."""
+    sims = q[nz[0]] * keys_t[nz[0]].take(rows)
+    for d in nz[1:].tolist():
+        sims += q[d] * keys_t[d].take(rows)
+    return sims.astype(np.float64)
 
 
 def _chunk_text(rec: _ChunkRec) -> str:

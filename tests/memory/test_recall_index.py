@@ -1,6 +1,7 @@
 """Episodic recall scores only the chunks that can reach the top k, and stays exact for sparse
-(hashed-word) queries; ``episodic.index=ivf`` answers dense (learned-key) queries approximately,
-with a measured recall@10, and comes back on reopen (snapshot or journal replay)."""
+(hashed-word) queries; ``episodic.index=ivf`` (numpy) and ``episodic.index=hnsw`` (faiss-cpu, the
+``[ann]`` extra) answer dense (learned-key) queries approximately, with a measured recall@10, and
+come back on reopen (snapshot or journal replay)."""
 
 from __future__ import annotations
 
@@ -155,7 +156,9 @@ def test_ivf_index_is_exact_before_training_and_seeded() -> None:
 
 def test_config_refuses_unknown_index() -> None:
     with pytest.raises(ValueError, match="episodic.index"):
-        EpisodicConfig(index="hnsw")
+        EpisodicConfig(index="annoy")
+    with pytest.raises(ValueError, match="episodic.index_ef_search"):
+        EpisodicConfig(index_ef_search=0)
     with pytest.raises(ValueError, match="episodic.index_nprobe"):
         EpisodicConfig(index_nprobe=0)
 
@@ -198,3 +201,84 @@ def test_recall_breaks_ties_by_age() -> None:
     ep.new_episode(50.0)
     assert [c.id for c in ep.recall("cup", k=5)] == [f"chunk-{i}" for i in range(5)]
     assert math.isclose(ep.recall("blue cup", k=1)[0].score, 1.0, rel_tol=1e-6)
+
+
+def test_hnsw_recall_at_10_for_dense_keys_with_retention_and_utility() -> None:
+    """Chunks arrive one at a time; the re-ranking follows retention (recalls) and utility (reinforce)."""
+    pytest.importorskip("faiss")
+    enc = DenseKeys()
+    exact = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1), encoder=enc)
+    approx = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, index="hnsw"), encoder=enc)
+    for ep in (exact, approx):
+        _fill(ep, 4000, random.Random(5), {})  # same utilities in both (same seed)
+    assert len(approx.index) == 4000
+    rng = random.Random(6)
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)} {rng.choice(PLACES)}" for _ in range(60)]
+    r = _recall_at_10(exact, approx, queries)
+    print("hnsw recall@10", r)
+    assert r >= 0.9, r
+    # forgetting and utility move chunks in and out of the top: an old, weakly matching chunk
+    # reinforced to a high utility comes first in both
+    q = queries[0]
+    low = exact.recall(q, k=200, strengthen=False)[-1].id
+    for ep in (exact, approx):
+        for _ in range(30):
+            ep.reinforce(low, 10.0)
+        assert ep.recall(q, k=1, strengthen=False)[0].id == low
+    # a recall strengthens what it returns (retention 1 again) in both alike
+    for ep in (exact, approx):
+        ep.now = 9000.0
+        ep.recall(queries[1], k=10)
+    assert _recall_at_10(exact, approx, queries) >= 0.9
+
+
+def test_hnsw_index_needs_the_ann_extra(monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "faiss", None)  # import faiss -> ImportError
+    with pytest.raises(ImportError, match=r"embodied_mem\[ann\]"):
+        EpisodicMemory(MemoryGraph(), EpisodicConfig(index="hnsw"), encoder=DenseKeys())
+
+
+def test_hnsw_index_refuses_rows_out_of_order() -> None:
+    pytest.importorskip("faiss")
+    from embodied_mem.memory.ann import HNSWIndex
+
+    idx = HNSWIndex(8)
+    idx.add(0, np.ones(8, np.float32))
+    with pytest.raises(ValueError, match="in order"):
+        idx.add(5, np.ones(8, np.float32))
+    with pytest.raises(ValueError, match="dimensions"):
+        idx.add(1, np.ones(3, np.float32))
+    assert len(idx) == 1
+
+
+def test_hnsw_index_comes_back_on_reopen(tmp_path) -> None:
+    """From the snapshot (the graph itself is saved) and by journal replay (the same graph again)."""
+    pytest.importorskip("faiss")
+    cfg = {"episodic": {"index": "hnsw", "max_chunk_size": 1}, "snapshot_every": 0}
+    path = tmp_path / "m.db"
+    probe = np.random.default_rng(0).standard_normal(256).astype(np.float32)
+    with Memory.open(path, config=cfg, durability="batch") as mem:
+        _observe_many(mem, 2000)
+        before = mem.episodic.index.search(probe, 50, 64)
+        n = len(mem.episodic.index)
+        recalled = [c.id for c in mem.episodic.recall("red cup", k=10, strengthen=False)]
+    with Memory.open(path, config=cfg) as mem:
+        assert mem.snapshot_status == "ok"
+        assert len(mem.episodic.index) == n
+        after = mem.episodic.index.search(probe, 50, 64)
+        assert np.array_equal(before[0], after[0]) and np.allclose(before[1], after[1])
+        assert [c.id for c in mem.episodic.recall("red cup", k=10, strengthen=False)] == recalled
+        _observe_many(mem, 10, t0=2000)  # and it keeps growing after the reopen
+        assert len(mem.episodic.index) == len(mem.episodic.keys)
+
+    enc = DenseKeys()
+    queries = ["red cup", "kitchen lamp", "wooden box garden"]
+    path2 = tmp_path / "dense.db"
+    with Memory.open(path2, config=cfg, encoder=enc, durability="batch") as mem:
+        _observe_many(mem, 2000)
+        before = [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries]
+    with Memory.open(path2, config=cfg, encoder=enc) as mem:  # an explicit encoder: replayed
+        assert [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries] == before
+        assert all(len(b) == 10 for b in before)
