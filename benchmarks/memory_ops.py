@@ -937,16 +937,19 @@ def recall_ann_targets(levels: list[dict]) -> list[dict]:
     for r in levels:
         sh, dh = r["sparse_hnsw"], r["dense_hnsw"]
         x = r["sparse_recall"]["p50_ms"] / sh["p50_ms"]
+        miss = "" if sh["reached"] else ", the target recall never reached: compared with its best"
         ts.append({"target": f"recall top-10 (sparse, exact) within 2× of HNSW at matched recall, {r['chunks']:,} "
                              "chunks (p50)",
-                   "measured": f"{x:.2f}× (HNSW efSearch {sh['efSearch']}, recall@10 {sh['recall_at_10']:.3f})",
+                   "measured": f"{x:.2f}× (HNSW efSearch {sh['efSearch']}, recall@10 {sh['recall_at_10']:.3f}{miss})",
                    "met": x <= 2.0})
         for name, kind in (("dense_recall_hnsw", "hnsw"), ("dense_recall", "ivf")):
             x = r[name]["p50_ms"] / dh["p50_ms"]
             ts.append({"target": f"recall top-10 (dense, index={kind}) within 2× of HNSW at matched recall, "
                                  f"{r['chunks']:,} chunks (p50)",
                        "measured": f"{x:.2f}× ({kind} recall@10 {r[name]['recall_at_10']:.3f}; HNSW efSearch "
-                                   f"{dh['efSearch']}, recall@10 {dh['recall_at_10']:.3f})", "met": x <= 2.0})
+                                   f"{dh['efSearch']}, recall@10 {dh['recall_at_10']:.3f}"
+                                   f"{'' if dh['reached'] else ', the target recall never reached: compared with its best'})",
+                       "met": x <= 2.0})
     return ts
 
 
