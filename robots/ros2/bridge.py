@@ -162,6 +162,7 @@ class Ros2Bridge(RobotBridge):
         self._waiting: dict[str, deque[tuple[str, Any, float | None, float | None]]] = {}
         self._waiting_bytes = 0
         self._waiting_newest: dict[str, float] = {}  # topic -> newest stamp queued
+        self._pose_seen: float | None = None  # newest stamp (s) of a pose message received (odom / pose topic)
 
     # ------------------------------------------------------------------ lifecycle
     def _connect(self) -> None:
@@ -262,6 +263,8 @@ class Ros2Bridge(RobotBridge):
         if kind == "task":
             self._on_task(msg, topic)
             return []
+        if kind in ("odom", "pose") and self.converter.pose_source in (kind, "auto"):
+            self._note_pose_message(msg, recv_t)
         if kind == "query":
             text = getattr(msg, "data", None)
             if not isinstance(text, str):
@@ -287,6 +290,40 @@ class Ros2Bridge(RobotBridge):
         except _Wait:
             self._enqueue(topic, (kind, msg, recv_t, arrival))
             return []
+
+    def _note_pose_message(self, msg: Any, recv_t: float | None) -> None:
+        st = _stamp_or_none(msg)
+        if st == 0.0:
+            st = recv_t
+        if st is not None and math.isfinite(st):
+            self._pose_seen = st if self._pose_seen is None else max(self._pose_seen, st)
+
+    def pose_lag(self) -> float | None:
+        """How many seconds (message time) memory's robot pose lags behind what the robot has sent;
+        0.0 when it is current, None before the first pose.
+
+        The reference is the newest pose message received (odometry or the pose topic, converted
+        or not) and, with a pose source that publishes continuously (odometry, TF), the newest
+        ``/tf`` transform, capped at memory's clock (so one message stamped in the future cannot make
+        the pose look stale for good); the pose's time is that of the newest pose the converter
+        accepted (a pose held back by keyframing is within ``min_pose_distance`` of memory's). Pose
+        messages waiting for a transform, dropped or refused make the lag grow; a robot standing
+        still whose pose topic publishes only on movement (AMCL's ``/amcl_pose``) has none."""
+        with self._lock:
+            conv = self.converter
+            if conv is None or conv.pose_stamp is None:
+                return None
+            ref = self._pose_seen
+            if conv.pose_source in ("odom", "tf", "auto"):
+                tf = conv.tf.newest_stamp()
+                if tf is not None:
+                    ref = tf if ref is None else max(ref, tf)
+            now = self.memory.now if self.memory is not None else None
+            if ref is None:
+                return 0.0
+            if now is not None and math.isfinite(now):
+                ref = min(ref, now)
+            return max(0.0, ref - conv.pose_stamp)
 
     def _on_task(self, msg: Any, topic: str) -> None:
         text = getattr(msg, "data", None)

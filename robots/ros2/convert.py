@@ -178,6 +178,7 @@ class MessageConverter:
         self._last_stamp: dict[str, float] = {}
         self._last_pose: dict[str, tuple[float, Pose]] = {}
         self._pending_pose: dict[str, Percept] = {}
+        self.pose_stamp: float | None = None  # s: newest pose accepted (written, or held back by keyframing)
         self._last_scan_t = -math.inf
         self._pending_scan: set[str] = set()
         self._world: str | None = None
@@ -364,6 +365,8 @@ class MessageConverter:
         pose = Pose(float(T.p[0]), float(T.p[1]), float(T.p[2]), T.yaw)
         self.check_motion(source, t, T.p)
         self._accept(source, t)
+        # memory's pose is current up to t: a pose held back below is within min_pose_distance of it
+        self.pose_stamp = t if self.pose_stamp is None else max(self.pose_stamp, t)
         last = self._last_pose.get(source)
         c = self.config
         percept = Percept(t=t, pose=pose, source=source)

@@ -10,7 +10,8 @@ configuration (no multicast, peer 127.0.0.1) for tests and single-machine use; C
 its discovery sockets to all addresses, so run tests in a private network namespace.
 
 ``DdsTransport`` (used by the bridge) reads every subscribed topic on one thread that waits on a
-WaitSet, so a sample is handled as soon as it arrives. ``DdsPeer`` is a small helper to publish and
+WaitSet, so a sample is handled as soon as it arrives; each wake-up reads ``/clock`` and TF first
+(``reading_order``), so a backlog of odometry or scans finds the transforms that place it. ``DdsPeer`` is a small helper to publish and
 read ROS 2 messages (rosbags objects) over DDS: a stand-in robot, a query client, a test peer.
 """
 
@@ -25,7 +26,7 @@ from embodied_mem.deps import require
 
 from .types import idl_type, ros_type_name, to_idl
 
-__all__ = ["DdsTransport", "DdsPeer", "LOOPBACK_URI", "dds_topic"]
+__all__ = ["DdsTransport", "DdsPeer", "LOOPBACK_URI", "dds_topic", "reading_order"]
 
 log = logging.getLogger("embodied_mem.robots.ros2.dds")
 
@@ -52,6 +53,19 @@ def _qos(reliability: str = "reliable", durability: str = "volatile", depth: int
            else Policy.Reliability.BestEffort)
     dur = Policy.Durability.TransientLocal if durability == "transient_local" else Policy.Durability.Volatile
     return Qos(rel, dur, Policy.History.KeepLast(depth))
+
+
+# read first on every wake-up: the clock, then the transforms the other messages are placed with
+_FIRST = ("clock", "tf_static", "tf")
+
+
+def reading_order(subscriptions: dict[str, tuple[str, str]]) -> list[tuple[str, tuple[str, str]]]:
+    """The order the transport reads its topics in: ``/clock`` and TF before the messages that
+    need them. A backlog (the bridge busy, the CPU loaded) holds odometry, scans and detections
+    stamped up to seconds after the newest transform the bridge has; read before the ``/tf`` that
+    places them, they would wait for it and the ones the bridge gives up on (``frames.tf_wait``)
+    would be dropped, freezing memory's pose while its clock runs on."""
+    return sorted(subscriptions.items(), key=lambda kv: _FIRST.index(kv[0]) if kv[0] in _FIRST else len(_FIRST))
 
 
 class DdsTransport:
@@ -82,7 +96,7 @@ class DdsTransport:
         if c.pose_source == "auto":
             bridge.converter.pose_source = "odom"
         self.dp = DomainParticipant(int(c.domain_id))
-        for kind, (topic, typ) in bridge.subscriptions().items():
+        for kind, (topic, typ) in reading_order(bridge.subscriptions()):
             T = idl_type(typ)
             sensor = kind in ("scan", "cloud", "clock")  # /clock: best effort matches any publisher
             qos = _qos(c.qos.sensor_reliability if sensor else c.qos.reliability,

@@ -5,7 +5,9 @@ Tasks come as JSON on ``topics.task`` (``/memory/task``, see ``tasks.py``) or fr
 percept that carried a sighting) the runner builds the robot's observation (memory's clock and the
 robot's latest pose, both from the robot's own messages, and the navigator's feedback), lets the
 loop decide (preprocessor -> memory -> planner + critic -> executor, ``agent/worlds/robot``), and
-carries the action out:
+carries the action out. No decision is made while memory's pose lags the robot's newest
+odometry/TF by more than ``agent.robot.stale_pose`` s (``bridge.pose_lag()``): a stale pose is no
+evidence of progress or of none, so the critic never judges on it.
 
 - ``navigate`` -> a goal through the navigator (``navigation.py``: Nav2's NavigateToPose on the
   rclpy transport when offered, else ``/goal_pose``);
@@ -93,6 +95,8 @@ class TaskRecord:
     changes: Any = None
     interventions: list[str] = field(default_factory=list)
     goals_sent: int = 0
+    stale_skips: int = 0  # decisions skipped because memory's pose lagged the robot's odometry/TF
+    stale_since: float | None = None  # memory clock (s) since when the pose is stale (None: current)
 
     @property
     def elapsed(self) -> float:
@@ -215,8 +219,24 @@ class RobotTaskRunner:
             a.last_xy = xy
             limit = a.task.timeout or self.config.robot.task_timeout
             if now - a.start > limit:
-                self._finish("failed", f"timeout after {limit:g} s")
+                self._finish("failed", f"timeout after {limit:g} s" + (
+                    f" (no decision for {now - a.stale_since:.1f} s: memory's pose lagged the robot's odometry)"
+                    if a.stale_since is not None else ""))
                 return
+            lag = self.bridge.pose_lag()
+            if lag is not None and lag > self.config.robot.stale_pose:
+                # memory's pose is older than what the robot has sent (e.g. odometry waiting for TF under
+                # load): it is no evidence of progress or of none, so no decision (the critic would call a
+                # moving robot stalled); the navigator keeps its goal and the robot keeps driving
+                if a.stale_since is None:
+                    a.stale_since = now
+                    log.warning("memory's pose lags the robot's odometry/TF by %.1f s: no decision until it is "
+                                "current", lag)
+                a.stale_skips += 1
+                return
+            if a.stale_since is not None:
+                log.info("memory's pose is current again after %.1f s without a decision", now - a.stale_since)
+                a.stale_since = None
             p3 = (pose.x, pose.y, pose.yaw)
             obs = {"t": now, "pose": list(p3), "nav": self.nav.feedback(p3),
                    "task": {"kind": a.task.kind, "label": a.task.label, "start": a.start}}
@@ -394,7 +414,8 @@ class RobotTaskRunner:
 
         return {"tasks": [{"task": r.task.goal, "id": r.task.id, "state": r.state, "elapsed": r.elapsed,
                            "travelled": r.travelled, "decisions": r.decisions, "plans": r.plans, "text": r.text,
-                           "critic": r.interventions, "goals_sent": r.goals_sent} for r in self.results],
+                           "critic": r.interventions, "goals_sent": r.goals_sent, "stale_skips": r.stale_skips}
+                          for r in self.results],
                 "decision_ms": pct(self.decision_ms), "percept_to_goal_ms": pct(self.percept_to_goal_ms),
                 "planner": self.config.planner.backend, "lifelong": self.lifelong,
                 "navigator": getattr(self.nav, "name", None)}

@@ -25,11 +25,12 @@ class RobotConfig:
     turn_speed: float = 1.0  # rad/s of the look-around turn
     patrol_places: int = 8  # places a patrol visits (those checked longest ago)
     task_timeout: float = 600.0  # s: a task still running this long is reported failed
+    stale_pose: float = 3.0  # s: no decision while memory's pose lags the robot's newest odometry/TF this much
     place_size: float = 0.5  # m squares of the position the critic reads (oscillation detection)
 
     def __post_init__(self) -> None:
         for name in ("goal_tolerance", "reach", "approach", "frontier_tolerance", "turn_speed", "task_timeout",
-                     "place_size", "sweep_radius", "approach_cone"):
+                     "stale_pose", "place_size", "sweep_radius", "approach_cone"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < float(v) < float("inf"):
                 raise ValueError(f"agent.robot.{name} must be a number > 0, got {v!r}")
