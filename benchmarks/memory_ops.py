@@ -308,8 +308,6 @@ def durable_level(n_percepts: int, n_sightings: int, args: argparse.Namespace, t
             del rm
             gc.collect()
             res.update(reopen_in_fresh_process(path))
-            del rm
-            gc.collect()
             if snap.exists():  # the same file without its snapshot: a replay of the whole journal
                 snap.rename(snap.with_name(snap.name + ".aside"))
                 c0, t0 = time.process_time(), time.perf_counter()
