@@ -108,7 +108,8 @@ class _Beliefs:
     label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
     -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
     (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
-    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's data, kept in step).
+    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's number,
+    ``MemoryGraph.edge_data``; its data is kept in step).
 
     Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
     sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
@@ -139,7 +140,7 @@ class _Beliefs:
         self.vf, self.vt = array("d"), array("d")
         self.ecx, self.ecy = array("q"), array("q")
         self.hlast = array("i")
-        self.edge: list[dict] = []
+        self.edge = array("i")
         self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str] = []
@@ -165,6 +166,8 @@ class _Beliefs:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k in self._PICKLED:
             setattr(self, k, state[k])
+        if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
+            self.edge = array("i", [d.id for d in self.edge])
         self._derive()
 
     def _derive(self) -> None:
@@ -506,6 +509,7 @@ class SpatialMemory:
         # known): one log entry; everything else goes through _observe_sighting. The belief's state
         # is read from the columns (the graph's edge data is only written, kept in step).
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
+        seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
         hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
@@ -549,7 +553,7 @@ class SpatialMemory:
                     hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
-                    edge[r]["last_seen"] = t
+                    seen.append(edge[r])
                 else:
                     self._resight(r, pos, conf, t)
             matched.add(r)
@@ -557,6 +561,8 @@ class SpatialMemory:
                 if born is None:
                     born = {}
                 born.setdefault(s.label, []).append(r)
+        if seen:
+            self.graph.set_edges_field(seen, "last_seen", t)
         self.n_sightings += len(p.sightings)
         if B.pages is not None and len(B.ht) > B.limit:
             B.page_out()
@@ -764,13 +770,13 @@ class SpatialMemory:
             B.hv.append(v0)
             if B.pages is not None:
                 B.hrow.append(r)
-            d = B.edge[r]
+            d = self.graph.edge_data(B.edge[r])
             d["last_seen"] = t
             d["confidence"] = conf
             return
         B.sighting(r, t, conf, pos)
         if t >= last:
-            d = B.edge[r]
+            d = self.graph.edge_data(B.edge[r])
             d["last_seen"] = t
             d["confidence"] = conf
             old = (B.vx[v0], B.vy[v0], B.vz[v0])
@@ -802,7 +808,7 @@ class SpatialMemory:
             place = self._place_near(pos, create=True, t=t)
         data = self.graph.add_edge(node, place.id, "located_at", valid_from=t, source=pid, confidence=conf,
                                    recorded_at=recorded_at, position=pos, last_seen=t)
-        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data)
+        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data.id)
         self._index(r, self._icell(pos[0], pos[1]))
         B = self._b
         B.make_current(r)
@@ -811,7 +817,7 @@ class SpatialMemory:
         return r
 
     def _add_row(self, label: str, instance: str | None, obj: int, place: int, t: float, conf: float, pos: Position,
-                 data: dict) -> int:
+                 edge: int) -> int:
         """Append a belief row with its first sighting (not indexed, not current)."""
         B = self._b
         r = len(B.lab)
@@ -837,7 +843,7 @@ class SpatialMemory:
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
-        B.edge.append(data)
+        B.edge.append(edge)
         li = B.lab[r]
         B.lnext.append(-1)
         B.cnext.append(-1)
@@ -893,7 +899,7 @@ class SpatialMemory:
         data = self.graph.add_edge(self._node(cur), place.id, "located_at", valid_from=t, source=pid,
                                    confidence=conf, recorded_at=recorded_at, position=pos, last_seen=t)
         self.graph.invalidate_data(data, nxt)
-        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data)
+        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data.id)
         B.vt[r] = max(float(nxt), float(t))
         return r
 
@@ -925,7 +931,7 @@ class SpatialMemory:
         B = self._b
         if self._ended_now is not None:
             self._ended_now.append(r)
-        self.graph.invalidate_data(B.edge[r], t)
+        self.graph.invalidate_data(self.graph.edge_data(B.edge[r]), t)
         if math.isnan(B.vt[r]):
             B.vt[r] = max(float(t), B.vf[r])
         v = B.hv[B.hlast[r]]
