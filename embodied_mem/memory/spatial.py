@@ -955,15 +955,16 @@ class SpatialMemory:
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
             buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
-        cands = [r for bucket in buckets for r in bucket if r not in matched]
-        if not cands:
+        if not buckets:
             return
-        rows = np.array(cands, np.int64)
+        # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
+        # dropped from the few that qualify, not looked up one by one
+        rows = np.frombuffer(b"".join(buckets), np.int32)
         k = np.frombuffer(B.hlast, np.int32)[rows]
         v = np.frombuffer(B.hv, np.int32)[k]
         inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
         # A late percept (from another source) cannot disprove a sighting made after it.
-        gone = rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist()
+        gone = [r for r in rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist() if r not in matched]
         del k, v, inside  # release the columns' buffers before they change
         for r in gone:
             self._end(r, t)
