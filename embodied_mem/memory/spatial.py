@@ -524,8 +524,14 @@ class SpatialMemory:
                     x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
                     y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
                     best_d = tol2 + 1e-12
-                    cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
-                                                                        for iy in range(y0, y1 + 1)]
+                    if x0 == x1 and y1 - y0 <= 1:  # the cells in (ix, iy) order, as below, built directly
+                        cells = ((x0, y0),) if y0 == y1 else ((x0, y0), (x0, y1))
+                    elif x1 - x0 == 1 and y0 == y1:
+                        cells = ((x0, y0), (x1, y0))
+                    elif x1 - x0 == 1 and y1 - y0 == 1:
+                        cells = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
+                    else:  # a tolerance over half the index cell
+                        cells = [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]  # type: ignore[assignment]
                     for cell in cells:
                         bucket = grid.get(cell)
                         if bucket:
