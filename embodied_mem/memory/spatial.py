@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..percept import Percept, Pose, Position, as_position
+from ..percept import DiscView, Percept, Pose, Position, as_position
 from .config import SpatialConfig
 
 if TYPE_CHECKING:
@@ -962,6 +962,24 @@ class SpatialMemory:
         else:
             buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
         if not buckets:
+            return
+        if type(view) is DiscView:  # the common view, row by row (a few dozen rows: cheaper than numpy's calls)
+            cx, cy, _ = view.center
+            lim = view.radius * view.radius + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
+            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
+            gone = []
+            for bucket in buckets:
+                for r in bucket:
+                    if r in matched:
+                        continue
+                    k = hlast[r]
+                    if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
+                        v = hv[k]
+                        dx, dy = vx[v] - cx, vy[v] - cy
+                        if dx * dx + dy * dy <= lim:
+                            gone.append(r)
+            for r in gone:
+                self._end(r, t)
             return
         # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
         # dropped from the few that qualify, not looked up one by one
