@@ -681,7 +681,20 @@ class SpatialMemory:
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = None, float("inf")
         grid = self._place_grid
-        for ring in range(0, 4):
+        px, py = pos[0], pos[1]
+        # rings 0 and 1 (the 3 x 3 cells around), in the order of the ring loop below
+        for c in ((gx, gy), (gx - 1, gy - 1), (gx - 1, gy), (gx - 1, gy + 1), (gx, gy - 1), (gx, gy + 1),
+                  (gx + 1, gy - 1), (gx + 1, gy), (gx + 1, gy + 1)):
+            pls = grid.get(c)
+            if pls:
+                for pl in pls:
+                    q = pl.pos
+                    d = (q[0] - px) ** 2 + (q[1] - py) ** 2
+                    if d < best_d:
+                        best, best_d = pl, d
+        if best is not None:
+            return best
+        for ring in range(2, 4):
             for ix in range(gx - ring, gx + ring + 1):
                 # the ring's cells only, in (ix, iy) order: whole columns at its two ends, else top and bottom
                 iys = range(gy - ring, gy + ring + 1) if abs(ix - gx) == ring else (gy - ring, gy + ring)
@@ -1044,9 +1057,11 @@ class SpatialMemory:
         prev = self._cell(a.x, a.y)
         walked = self._walked
         walked.add(prev)
+        cs, floor = self._cs, math.floor
+        ax, ay, bx, by = a.x, a.y, b.x, b.y
         for k in range(1, n + 1):
-            x, y = a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n
-            c = self._cell(x, y)
+            x, y = ax + (bx - ax) * k / n, ay + (by - ay) * k / n
+            c = (floor(x / cs + 0.5), floor(y / cs + 0.5))  # self._cell(x, y), inlined
             if c == prev:
                 continue
             if c[0] != prev[0] and c[1] != prev[1]:  # crossed a corner: add the side cell nearer the segment
