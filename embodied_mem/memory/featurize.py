@@ -62,6 +62,11 @@ class HashingFeaturizer(KeyEncoder):
         self._cache: dict[str, tuple[int, float]] = {}
         self._words: dict[str, tuple[int, float] | tuple[()]] = {}  # word -> its token's slot, () for a stopword
 
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d.pop("_words", None)  # a cache of the words met (rebuilt as they come): not worth a snapshot's bytes
+        return d
+
     def _slot(self, tok: str) -> tuple[int, float]:
         s = self._cache.get(tok)
         if s is None:
