@@ -238,3 +238,32 @@ def test_views_follow_a_graph_restored_into_another():
     assert [e["valid_to"] for e in live.history("object:key")] == [5.0, 9.0]
     with pytest.raises(GraphError, match="not a graph"):
         live.adopt(object())
+
+
+def test_set_edges_field_writes_as_each_edge_view_would():
+    """One call sets a field on many edges (a module updating every fact a percept touched): the
+    result equals setting it edge by edge, across edges of different property sets, new properties
+    and values of another type; a bad edge number changes nothing."""
+    def build() -> MemoryGraph:
+        g = small_graph()
+        g.add_edge("object:key", "place:1", "near", valid_from=6.0, source=None, recorded_at=102.0,
+                   position=(1.0, 2.0, 3.0), last_seen=6.0)
+        g.add_edge("object:key", "place:0", "near", valid_from=7.0, source=None, recorded_at=103.0, last_seen=7.0)
+        return g
+
+    for ids, name, value in (([0, 2, 3, 2], "last_seen", 9.5), ([2, 3], "last_seen", "later"),
+                             ([1, 3], "traversals", 4), ([3, 0], "confidence", 0.25), ([2], "last_seen", 11)):
+        a, b = build(), build()
+        a.set_edges_field(ids, name, value)
+        for e in ids:
+            b.edge_data(e)[name] = value
+        assert [a.edge_data(e).copy() for e in range(4)] == [b.edge_data(e).copy() for e in range(4)]
+    g = build()
+    before = [g.edge_data(e).copy() for e in range(4)]
+    for bad in ([0, 4], [-1], [0, 1.0]):
+        with pytest.raises(GraphError, match="no edge number"):
+            g.set_edges_field(bad, "last_seen", 1.0)
+    with pytest.raises(GraphError, match="NaN"):
+        g.set_edges_field([0], "valid_from", float("nan"))
+    assert [g.edge_data(e).copy() for e in range(4)] == before
+    g.set_edges_field([], "last_seen", 1.0)

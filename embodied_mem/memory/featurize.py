@@ -60,6 +60,12 @@ class HashingFeaturizer(KeyEncoder):
             raise ValueError(f"key_dim must be >= 8, got {dim}")
         self.dim = int(dim)
         self._cache: dict[str, tuple[int, float]] = {}
+        self._words: dict[str, tuple[int, float] | tuple[()]] = {}  # word -> its token's slot, () for a stopword
+
+    def __getstate__(self) -> dict:
+        d = dict(self.__dict__)
+        d.pop("_words", None)  # a cache of the words met (rebuilt as they come): not worth a snapshot's bytes
+        return d
 
     def _slot(self, tok: str) -> tuple[int, float]:
         s = self._cache.get(tok)
@@ -70,10 +76,22 @@ class HashingFeaturizer(KeyEncoder):
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), np.float32)
+        dim, words = self.dim, self.__dict__.setdefault("_words", {})  # (absent in a featurizer from an older snapshot)
         for i, text in enumerate(texts):
-            for tok in tokens(text):
-                j, sign = self._slot(tok)
-                out[i, j] += sign
+            slots = []
+            for w in _WORD.findall(text.lower().replace("_", " ")):
+                s = words.get(w)
+                if s is None:
+                    if len(words) >= 1 << 16:
+                        words.clear()
+                    s = words[w] = () if w in STOPWORDS else self._slot(_stem(w))
+                if s:
+                    slots.append(s)
+            if not slots:
+                continue
+            js, signs = zip(*slots)
+            # per-slot sums of +-1 (exact integers in float64 and float32: the same as adding one by one)
+            out[i] = np.bincount(js, weights=signs, minlength=dim)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..percept import Percept, Pose, Position, as_position
+from ..percept import DiscView, Percept, Pose, Position, as_position
 from .config import SpatialConfig
 
 if TYPE_CHECKING:
@@ -108,7 +108,8 @@ class _Beliefs:
     label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
     -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
     (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
-    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's data, kept in step).
+    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's number,
+    ``MemoryGraph.edge_data``; its data is kept in step).
 
     Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
     sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
@@ -139,7 +140,7 @@ class _Beliefs:
         self.vf, self.vt = array("d"), array("d")
         self.ecx, self.ecy = array("q"), array("q")
         self.hlast = array("i")
-        self.edge: list[dict] = []
+        self.edge = array("i")
         self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str] = []
@@ -165,6 +166,8 @@ class _Beliefs:
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k in self._PICKLED:
             setattr(self, k, state[k])
+        if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
+            self.edge = array("i", [d.id for d in self.edge])
         self._derive()
 
     def _derive(self) -> None:
@@ -506,6 +509,7 @@ class SpatialMemory:
         # known): one log entry; everything else goes through _observe_sighting. The belief's state
         # is read from the columns (the graph's edge data is only written, kept in step).
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
+        seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
         hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
@@ -520,8 +524,14 @@ class SpatialMemory:
                     x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
                     y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
                     best_d = tol2 + 1e-12
-                    cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
-                                                                        for iy in range(y0, y1 + 1)]
+                    if x0 == x1 and y1 - y0 <= 1:  # the cells in (ix, iy) order, as below, built directly
+                        cells = ((x0, y0),) if y0 == y1 else ((x0, y0), (x0, y1))
+                    elif x1 - x0 == 1 and y0 == y1:
+                        cells = ((x0, y0), (x1, y0))
+                    elif x1 - x0 == 1 and y1 - y0 == 1:
+                        cells = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
+                    else:  # a tolerance over half the index cell
+                        cells = [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]  # type: ignore[assignment]
                     for cell in cells:
                         bucket = grid.get(cell)
                         if bucket:
@@ -549,7 +559,7 @@ class SpatialMemory:
                     hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
-                    edge[r]["last_seen"] = t
+                    seen.append(edge[r])
                 else:
                     self._resight(r, pos, conf, t)
             matched.add(r)
@@ -557,6 +567,8 @@ class SpatialMemory:
                 if born is None:
                     born = {}
                 born.setdefault(s.label, []).append(r)
+        if seen:
+            self.graph.set_edges_field(seen, "last_seen", t)
         self.n_sightings += len(p.sightings)
         if B.pages is not None and len(B.ht) > B.limit:
             B.page_out()
@@ -669,7 +681,20 @@ class SpatialMemory:
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = None, float("inf")
         grid = self._place_grid
-        for ring in range(0, 4):
+        px, py = pos[0], pos[1]
+        # rings 0 and 1 (the 3 x 3 cells around), in the order of the ring loop below
+        for c in ((gx, gy), (gx - 1, gy - 1), (gx - 1, gy), (gx - 1, gy + 1), (gx, gy - 1), (gx, gy + 1),
+                  (gx + 1, gy - 1), (gx + 1, gy), (gx + 1, gy + 1)):
+            pls = grid.get(c)
+            if pls:
+                for pl in pls:
+                    q = pl.pos
+                    d = (q[0] - px) ** 2 + (q[1] - py) ** 2
+                    if d < best_d:
+                        best, best_d = pl, d
+        if best is not None:
+            return best
+        for ring in range(2, 4):
             for ix in range(gx - ring, gx + ring + 1):
                 # the ring's cells only, in (ix, iy) order: whole columns at its two ends, else top and bottom
                 iys = range(gy - ring, gy + ring + 1) if abs(ix - gx) == ring else (gy - ring, gy + ring)
@@ -764,13 +789,13 @@ class SpatialMemory:
             B.hv.append(v0)
             if B.pages is not None:
                 B.hrow.append(r)
-            d = B.edge[r]
+            d = self.graph.edge_data(B.edge[r])
             d["last_seen"] = t
             d["confidence"] = conf
             return
         B.sighting(r, t, conf, pos)
         if t >= last:
-            d = B.edge[r]
+            d = self.graph.edge_data(B.edge[r])
             d["last_seen"] = t
             d["confidence"] = conf
             old = (B.vx[v0], B.vy[v0], B.vz[v0])
@@ -802,7 +827,7 @@ class SpatialMemory:
             place = self._place_near(pos, create=True, t=t)
         data = self.graph.add_edge(node, place.id, "located_at", valid_from=t, source=pid, confidence=conf,
                                    recorded_at=recorded_at, position=pos, last_seen=t)
-        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data)
+        r = self._add_row(label, instance, obj, place.k, float(t), conf, pos, data.id)
         self._index(r, self._icell(pos[0], pos[1]))
         B = self._b
         B.make_current(r)
@@ -811,7 +836,7 @@ class SpatialMemory:
         return r
 
     def _add_row(self, label: str, instance: str | None, obj: int, place: int, t: float, conf: float, pos: Position,
-                 data: dict) -> int:
+                 edge: int) -> int:
         """Append a belief row with its first sighting (not indexed, not current)."""
         B = self._b
         r = len(B.lab)
@@ -837,7 +862,7 @@ class SpatialMemory:
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
-        B.edge.append(data)
+        B.edge.append(edge)
         li = B.lab[r]
         B.lnext.append(-1)
         B.cnext.append(-1)
@@ -893,7 +918,7 @@ class SpatialMemory:
         data = self.graph.add_edge(self._node(cur), place.id, "located_at", valid_from=t, source=pid,
                                    confidence=conf, recorded_at=recorded_at, position=pos, last_seen=t)
         self.graph.invalidate_data(data, nxt)
-        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data)
+        r = self._add_row(label, instance, _NONE, place.k, float(t), conf, pos, data.id)
         B.vt[r] = max(float(nxt), float(t))
         return r
 
@@ -925,7 +950,7 @@ class SpatialMemory:
         B = self._b
         if self._ended_now is not None:
             self._ended_now.append(r)
-        self.graph.invalidate_data(B.edge[r], t)
+        self.graph.invalidate_data(self.graph.edge_data(B.edge[r]), t)
         if math.isnan(B.vt[r]):
             B.vt[r] = max(float(t), B.vf[r])
         v = B.hv[B.hlast[r]]
@@ -949,15 +974,34 @@ class SpatialMemory:
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
             buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
-        cands = [r for bucket in buckets for r in bucket if r not in matched]
-        if not cands:
+        if not buckets:
             return
-        rows = np.array(cands, np.int64)
+        if type(view) is DiscView:  # the common view, row by row (a few dozen rows: cheaper than numpy's calls)
+            cx, cy, _ = view.center
+            lim = view.radius * view.radius + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
+            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
+            gone = []
+            for bucket in buckets:
+                for r in bucket:
+                    if r in matched:
+                        continue
+                    k = hlast[r]
+                    if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
+                        v = hv[k]
+                        dx, dy = vx[v] - cx, vy[v] - cy
+                        if dx * dx + dy * dy <= lim:
+                            gone.append(r)
+            for r in gone:
+                self._end(r, t)
+            return
+        # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
+        # dropped from the few that qualify, not looked up one by one
+        rows = np.frombuffer(b"".join(buckets), np.int32)
         k = np.frombuffer(B.hlast, np.int32)[rows]
         v = np.frombuffer(B.hv, np.int32)[k]
         inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
         # A late percept (from another source) cannot disprove a sighting made after it.
-        gone = rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist()
+        gone = [r for r in rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist() if r not in matched]
         del k, v, inside  # release the columns' buffers before they change
         for r in gone:
             self._end(r, t)
@@ -1013,9 +1057,11 @@ class SpatialMemory:
         prev = self._cell(a.x, a.y)
         walked = self._walked
         walked.add(prev)
+        cs, floor = self._cs, math.floor
+        ax, ay, bx, by = a.x, a.y, b.x, b.y
         for k in range(1, n + 1):
-            x, y = a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n
-            c = self._cell(x, y)
+            x, y = ax + (bx - ax) * k / n, ay + (by - ay) * k / n
+            c = (floor(x / cs + 0.5), floor(y / cs + 0.5))  # self._cell(x, y), inlined
             if c == prev:
                 continue
             if c[0] != prev[0] and c[1] != prev[1]:  # crossed a corner: add the side cell nearer the segment

@@ -272,3 +272,30 @@ def test_nearest_equals_brute_force_over_locate(seed: int) -> None:
                                               loc.object_id))
             got = mem.spatial.nearest(label, (q[0], q[1]))
             assert got == want
+
+
+def test_disc_views_end_the_same_beliefs_as_any_view_of_the_same_area():
+    """Negative evidence under a disc view (spatial's row-by-row path) ends exactly the beliefs the
+    same disc ends through the generic view test (a masked view without holes), on a stream with
+    objects just inside and just outside the rim, late percepts from a second source, and moves."""
+    from embodied_mem.percept import MaskedView
+
+    rng = np.random.default_rng(3)
+    objs = [(f"l{i % 4}", float(x), float(y)) for i, (x, y) in enumerate(rng.uniform(-6, 6, (40, 2)))]
+    objs += [("rim", 3.0, 0.0), ("rim", 0.0, -3.0), ("rim", 3.0 + 1e-12, 0.0), ("rim", 2.9999999, 0.0)]
+    stream = []
+    for step in range(120):
+        cx, cy = (float(v) for v in rng.uniform(-3, 3, 2)) if step % 5 else (0.0, 0.0)  # the rim: on it
+        seen = [Sighting(lab, (x, y)) for lab, x, y in objs
+                if (x - cx) ** 2 + (y - cy) ** 2 <= 9 and rng.random() < 0.7]
+        src, t = ("a", float(step)) if step % 7 else ("b", float(step) - 3.5)
+        stream.append((t, src, (cx, cy), seen))
+    answers = []
+    for masked in (False, True):
+        mem = Memory()
+        for t, src, c, seen in stream:
+            view = View.disc(c, 3.0)
+            mem.observe(Percept(t=t, source=src, sightings=seen, view=MaskedView(view, ()) if masked else view))
+        answers.append(sorted((e["valid_from"], e["valid_to"] or -1.0, e["position"], e["last_seen"])
+                              for _, _, _, e in mem.graph.edges(relation="located_at")))
+    assert answers[0] == answers[1] and any(a[1] != -1.0 for a in answers[0])

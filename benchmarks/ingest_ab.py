@@ -1,0 +1,85 @@
+"""A/B of durable batched ingest CPU: two source trees, alternating runs in separate processes.
+
+Run: ``.venv/bin/python benchmarks/ingest_ab.py --old /tmp/base --new . --percepts 20000 --reps 3``
+(``--old`` a checkout of the code before a change, e.g. ``git archive main | tar -x -C /tmp/base``).
+Each run ingests the ``memory_ops.py`` stream into a durable (``durability="batch"``) memory file,
+``observe`` per percept then ``flush``, and times the CPU (``process_time``); a raw ``executemany``
+of the same journal rows (``memory_ops.raw_sqlite``) in the same process is the baseline. Prints one
+line per run and the medians; on a shared machine read the ratios, not the absolute speeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+CHILD = r"""
+import gc, json, sys, tempfile, time
+from pathlib import Path
+tree, bench, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in (getattr(f, "__module__", "") or "").lower()
+                    and "editable" not in type(f).__name__.lower()]
+sys.path.insert(0, tree)
+sys.path.insert(1, bench)
+import embodied_mem
+assert embodied_mem.__file__.startswith(str(Path(tree).resolve())), embodied_mem.__file__
+from embodied_mem import Memory
+from memory_ops import World, raw_sqlite
+tmp = Path(tempfile.mkdtemp(prefix="emab-"))
+p = tmp / "m.db"
+mem = Memory.open(p, durability="batch")
+gen = World(0)
+done = ns = 0
+cpu = 0.0
+gc.collect()
+while done < n:
+    block = gen.percepts(min(1000, n - done))
+    c0 = time.process_time()
+    for q in block:
+        mem.observe(q)
+    if done + len(block) >= n:
+        mem.flush()
+    cpu += time.process_time() - c0
+    ns += sum(len(q.sightings) for q in block)
+    done += len(block)
+mem.close()
+raw = raw_sqlite(p)
+print(json.dumps({"cpu_s": cpu, "sightings": ns, "raw_executemany_cpu_s": raw["raw_executemany_cpu_s"]}))
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", default=".")
+    ap.add_argument("--percepts", type=int, default=20_000)
+    ap.add_argument("--reps", type=int, default=3)
+    a = ap.parse_args(argv)
+    bench = str(Path(__file__).resolve().parent)
+    res: dict[str, list[dict]] = {"old": [], "new": []}
+    for i in range(a.reps):
+        for name in (("old", "new") if i % 2 == 0 else ("new", "old")):
+            tree = str(Path(getattr(a, name)).resolve())
+            out = subprocess.run([sys.executable, "-c", CHILD, tree, bench, str(a.percepts)], check=True,
+                                 capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            res[name].append(r)
+            print(f"{name} rep {i}: {r['cpu_s']:.2f} CPU s, {r['sightings'] / r['cpu_s']:,.0f} sightings/s, "
+                  f"{r['cpu_s'] / r['raw_executemany_cpu_s']:.1f}x executemany", flush=True)
+    med = {}
+    for name, rs in res.items():
+        cpu = statistics.median(r["cpu_s"] for r in rs)
+        ratio = statistics.median(r["cpu_s"] / r["raw_executemany_cpu_s"] for r in rs)
+        med[name] = cpu
+        print(f"{name}: median {cpu:.2f} CPU s, {rs[0]['sightings'] / cpu:,.0f} sightings/s, "
+              f"median {ratio:.1f}x executemany")
+    print(f"new/old CPU: {med['new'] / med['old']:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
