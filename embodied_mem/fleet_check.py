@@ -16,13 +16,12 @@ fleet memory (or a newer schema), or refuses the role -- the same errors as ``Me
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 from .fleet.schema import SCHEMA, ensure_schema
 from .fleet.store import percept_digest
 from .fleet.urls import redact_url
-from .memory_check import CheckReport
+from .memory_check import CheckReport, replay_problems
 from .store import StoreError
 
 __all__ = ["check_url"]
@@ -131,20 +130,5 @@ def _check_robot(conn: Any, fleet: str, robot: str, rep: CheckReport) -> None:
 
 
 def _replay_problems(url: str, fleet: str, robot: str, rep: CheckReport, own: bool) -> list[str] | None:
-    from .memory import Memory
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            mem = Memory.open(url, readonly=True, **({} if own else {"robot": robot, "fleet": fleet}))
-    except StoreError as exc:
-        rep.problem(f"cannot be opened: {exc}")
-        return None
-    try:
-        probs = list(mem.replay_problems)
-    finally:
-        mem.close()
-    extra = [p for p in probs if not any(p.startswith(f"journal row {b.split(':')[0]}") for b in rep.bad_rows)]
-    if extra:
-        rep.problem(f"{len(extra)} journal row(s) decode but fail to replay; opening the memory skips them")
-    return probs
+    """The journal rows a replay of this robot's memory skips (``memory_check.replay_problems``)."""
+    return replay_problems(url, rep, "memory", **({} if own else {"robot": robot, "fleet": fleet}))

@@ -110,7 +110,7 @@ def check_file(path: str | Path, replay: bool = True) -> CheckReport:
     finally:
         c.close()
     if replay and wal is None and rep.integrity == "ok" and "journal" in rep.counts_tables:
-        rep.replay_problems = _replay_problems(path, rep)
+        rep.replay_problems = replay_problems(path, rep)
     return rep
 
 
@@ -161,7 +161,11 @@ def _check_db(c: sqlite3.Connection, rep: CheckReport) -> None:
                     "(Memory.replay_problems names them)")
 
 
-def _replay_problems(path: Path, rep: CheckReport) -> list[str] | None:
+def replay_problems(target: Path | str, rep: CheckReport, what: str = "file", **open_kw: Any) -> list[str] | None:
+    """Open ``target`` (a file path or a database URL, with ``open_kw`` for ``Memory.open``) read-only
+    and return the journal rows its replay skips, adding a problem to ``rep`` for rows that decode but
+    fail to replay (rows ``rep.bad_rows`` already names are not counted twice); None when it cannot
+    be opened (also a problem in ``rep``)."""
     import warnings
 
     from .memory import Memory
@@ -169,7 +173,7 @@ def _replay_problems(path: Path, rep: CheckReport) -> list[str] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            mem = Memory.open(path, readonly=True)
+            mem = Memory.open(target, readonly=True, **open_kw)
     except StoreError as exc:
         rep.problem(f"cannot be opened: {exc}")
         return None
@@ -179,7 +183,7 @@ def _replay_problems(path: Path, rep: CheckReport) -> list[str] | None:
         mem.close()
     extra = [p for p in probs if not any(p.startswith(f"journal row {b.split(':')[0]}") for b in rep.bad_rows)]
     if extra:
-        rep.problem(f"{len(extra)} journal row(s) decode but fail to replay; opening the file skips them")
+        rep.problem(f"{len(extra)} journal row(s) decode but fail to replay; opening the {what} skips them")
     return probs
 
 
