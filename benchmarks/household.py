@@ -1,17 +1,20 @@
 """Changing household benchmark: fetch tasks and questions, full memory vs each ablation vs memoryless.
 
-Run: ``.venv/bin/python benchmarks/household.py`` (defaults: two seed sets of 8 households x 5
-simulated days each, the first day lived but not scored: about 280 scored fetch tasks per set; a
-few minutes). The **development** households (seeds 0-7) are the ones the agent's settings were
-chosen on; the **held-out** households (seeds 100-107, ``--held-out-seed``) were not looked at
-while choosing them, and both are reported. Every agent lives through the same households (the
-same world files, the same task schedule) with one memory kept across all its tasks; memory time
-is the simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question
-accuracy (where is X? / was door D open at hh:mm today? / what changed in room R since this time
-yesterday?), all scored against the simulator's event log. Paired differences (full minus the
-other agent, over the same tasks) with their standard errors, and the issue's targets checked per
-set. ``--agents no_semantic+no_episodic`` switches two modules off at once (a diagnostic of how
-much they stand in for each other). Results go to ``benchmarks/results/household.{json,md,png}``.
+Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 8 development and 24 held-out
+households x 5 simulated days each, the first day lived but not scored: about 280 + 820 scored
+fetch tasks; a few minutes). The **development** households (seeds 0-7) are the ones the agent's
+settings were chosen on; the **held-out** households (seeds 100-123, ``--held-out-seed``,
+``--held-out-households``) were not looked at while choosing them, and both are reported. Every
+agent lives through the same households (the same world files, the same task schedule) with one
+memory kept across all its tasks; memory time is the simulated clock. Scores: success, SPL, steps
+(place visits) of fetch tasks; question accuracy per type (where is X? / was door D open at hh:mm
+today? -- half of them about a moment it stood closed -- / what changed in room R since this time
+yesterday?), answered from the agent's memory only (the log's truth never reaches ``answer``) and
+scored against the simulator's event log; success over questions and over all tasks (fetch and
+questions). Paired differences (full minus the other agent, over the same tasks) with their
+standard errors, and the issue's targets checked per set. ``--agents no_semantic+no_episodic``
+switches two modules off at once (a diagnostic of how much they stand in for each other). Results
+go to ``benchmarks/results/household.{json,md,png}``.
 """
 
 from __future__ import annotations
