@@ -1,17 +1,20 @@
 """Changing household benchmark: fetch tasks and questions, full memory vs each ablation vs memoryless.
 
-Run: ``.venv/bin/python benchmarks/household.py`` (defaults: two seed sets of 8 households x 5
-simulated days each, the first day lived but not scored: about 280 scored fetch tasks per set; a
-few minutes). The **development** households (seeds 0-7) are the ones the agent's settings were
-chosen on; the **held-out** households (seeds 100-107, ``--held-out-seed``) were not looked at
-while choosing them, and both are reported. Every agent lives through the same households (the
-same world files, the same task schedule) with one memory kept across all its tasks; memory time
-is the simulated clock. Scores: success, SPL, steps (place visits) of fetch tasks, and question
-accuracy (where is X? / was door D open at hh:mm today? / what changed in room R since this time
-yesterday?), all scored against the simulator's event log. Paired differences (full minus the
-other agent, over the same tasks) with their standard errors, and the issue's targets checked per
-set. ``--agents no_semantic+no_episodic`` switches two modules off at once (a diagnostic of how
-much they stand in for each other). Results go to ``benchmarks/results/household.{json,md,png}``.
+Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 8 development and 24 held-out
+households x 5 simulated days each, the first day lived but not scored: about 280 + 820 scored
+fetch tasks; a few minutes). The **development** households (seeds 0-7) are the ones the agent's
+settings were chosen on; the **held-out** households (seeds 100-123, ``--held-out-seed``,
+``--held-out-households``) were not looked at while choosing them, and both are reported. Every
+agent lives through the same households (the same world files, the same task schedule) with one
+memory kept across all its tasks; memory time is the simulated clock. Scores: success, SPL, steps
+(place visits) of fetch tasks; question accuracy per type (where is X? / was door D open at hh:mm
+today? -- half of them about a moment it stood closed -- / what changed in room R since this time
+yesterday?), answered from the agent's memory only (the log's truth never reaches ``answer``) and
+scored against the simulator's event log; success over questions and over all tasks (fetch and
+questions). Paired differences (full minus the other agent, over the same tasks) with their
+standard errors, and the issue's targets checked per set. ``--agents no_semantic+no_episodic``
+switches two modules off at once (a diagnostic of how much they stand in for each other). Results
+go to ``benchmarks/results/household.{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -62,7 +65,17 @@ def question(rng: np.random.Generator, ep: int, t: float, house, env) -> dict | 
             return None
         door = house.doors[int(u[0] * len(house.doors))].name
         day0 = (t // DAY) * DAY + 7 * 3600.0
-        t_ref = day0 + u[1] * max(0.0, t - day0)
+        # balanced: half the questions are about a moment the door stood closed (when it did this
+        # morning), so the guess "open" (doors stand open ~85 % of the day) scores about one half
+        spans = door_spans(house, door, day0, t)
+        want = [s for s in spans if s[2] == (u[2] >= 0.5)] or spans
+        total = sum(b - a for a, b, _ in want)
+        t_ref, x = t, u[1] * total
+        for a, b, _ in want:
+            if x <= b - a:
+                t_ref = a + x
+                break
+            x -= b - a
         return {"kind": kind, "door": door, "t": t, "t_ref": t_ref, "truth": house.door_open(door, t_ref)}
     if t < DAY:
         return None
@@ -72,16 +85,22 @@ def question(rng: np.random.Generator, ep: int, t: float, house, env) -> dict | 
     return {"kind": kind, "room": room, "t": t, "since": t - DAY, "truth": sorted(truth)}
 
 
+def door_spans(house, door: str, a: float, b: float) -> list[tuple[float, float, bool]]:
+    """(start, end, open) stretches of ``door`` between ``a`` and ``b`` (seconds), from the log."""
+    cuts = [a] + sorted(e["t"] for e in house.events if e["kind"] == "door" and e["what"] == door and a < e["t"] < b) + [b]
+    return [(x, y, house.door_open(door, (x + y) / 2)) for x, y in zip(cuts, cuts[1:]) if y > x]
+
+
 def answer(q: dict, memory, home, config) -> object:
     from embodied_mem.agent.worlds.household import answers
 
     if q["kind"] == "where":
-        return answers.where_is(memory, home, config, q["object"], q["t"])
-    if q["kind"] == "door":
+        a = answers.where_is(memory, home, config, q["object"], q["t"])
+    elif q["kind"] == "door":
         a = answers.was_open(memory, q["door"], q["t_ref"])
-        return True if a is None else a  # no memory of it: guess the usual (doors stand open by day)
-    a = answers.changed_in_room(memory, home, q["room"], q["t"], q["since"])
-    return sorted(a) if a is not None else []
+    else:
+        a = answers.changed_in_room(memory, home, q["room"], q["t"], q["since"])
+    return answers.guess(q["kind"], a)  # memory does not know: the usual (door open, nothing changed)
 
 
 def run_agent(world_file: Path, seed: int, name: str, max_steps: int = 15) -> dict:
@@ -114,7 +133,7 @@ def run_agent(world_file: Path, seed: int, name: str, max_steps: int = 15) -> di
         obs, info = env.reset()
         q = question(qrng, ep, env.clock, house, env)
         if q is not None:
-            a = answer(q, memory, home, hcfg)
+            a = answer({k: v for k, v in q.items() if k != "truth"}, memory, home, hcfg)  # the log stays here
             qs.append({**{k: v for k, v in q.items() if k != "truth"}, "truth": q["truth"], "answer": a,
                        "score": ans.score_answer(q["kind"], a, q["truth"])})
         for _ in range(env.max_steps):
@@ -177,10 +196,21 @@ def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: P
             ks = [k for k in qr if k[2] == kind]
             row[f"q_{kind}"] = float(np.mean([qr[k] for k in ks])) if ks else None
             row[f"n_q_{kind}"] = len(ks)
+            kk = [k for k in ks if k in qb]
+            if n != base and kk:
+                row[f"q_{kind}_diff"], row[f"q_{kind}_diff_se"] = paired([qb[k] for k in kk], [qr[k] for k in kk])
         qk = sorted(set(qb) & set(qr))
         row["q_all"] = float(np.mean([qr[k] for k in qr])) if qr else None
         if n != base and qk:
             row["q_diff"], row["q_diff_se"] = paired([qb[k] for k in qk], [qr[k] for k in qk])
+        # every scored task: a fetch succeeds when the object is picked, a question by its score
+        # (chores, always done, are left out)
+        ab = {("f",) + k: float(v["success"]) for k, v in fb.items()} | {("q",) + k: v for k, v in qb.items()}
+        ar = {("f",) + k: float(v["success"]) for k, v in fr.items()} | {("q",) + k: v for k, v in qr.items()}
+        row["all_success"], row["n_all"] = float(np.mean(list(ar.values()))), len(ar)
+        ak = sorted(set(ab) & set(ar))
+        if n != base and ak:
+            row["all_success_diff"], row["all_success_diff_se"] = paired([ab[k] for k in ak], [ar[k] for k in ak])
         row["seconds"] = sum(r["seconds"] for r in runs[n].values())
         row["semantic_ops"] = {k: sum(r["semantic_ops"][k] for r in runs[n].values()) for k in ("ADD", "UPDATE", "DELETE")}
         summary[n] = row
@@ -200,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--held-out-seed", type=int, default=100,
                     help="the held-out households (never used to choose the agent's settings): seeds "
                          "held-out-seed .. + households - 1; a negative value runs the development set only")
+    ap.add_argument("--held-out-households", type=int, default=24,
+                    help="households in the held-out set (0: as many as --households); more than the development "
+                         "set so that the paired standard errors there are small")
     ap.add_argument("--sensor-range", type=float, default=None, help="metres (default: the household's)")
     ap.add_argument("--max-steps", type=int, default=15, help="place visits (and the pick) a fetch task may take")
     ap.add_argument("--rooms", default=None, help="apartment grid 'columns,rows' (default: the generator's 3 x 2-3)")
@@ -213,9 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     names = args.agents.split(",")
     sets = [("development", list(range(args.first_seed, args.first_seed + args.households)))]
     if args.held_out_seed >= 0:
-        sets.append(("held-out", list(range(args.held_out_seed, args.held_out_seed + args.households))))
+        n_held = args.held_out_households or args.households
+        sets.append(("held-out", list(range(args.held_out_seed, args.held_out_seed + n_held))))
     t_start = time.time()
-    res: dict = {"households": args.households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
+    res: dict = {"households": args.households, "held_out_households": args.held_out_households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
                  "max_steps": args.max_steps, "rooms": args.rooms, "sensor_range": args.sensor_range, "sets": []}
     all_runs = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -245,17 +279,21 @@ def targets(s: dict) -> list[str]:
     for n, r in s.items():
         if n in ("full", "memoryless") or "spl_diff" not in r:
             continue
-        rel_spl = r["spl_diff"] / max(f["spl"], 1e-9)
-        rel_succ = r["success_diff"] / max(f["success"], 1e-9)
-        # the drop that counts: the larger relative one of success and SPL
-        m, d, se, rel = ("SPL", r["spl_diff"], r["spl_diff_se"], rel_spl) if rel_spl >= rel_succ else \
-            ("success", r["success_diff"], r["success_diff_se"], rel_succ)
+        # the drop that counts: the largest relative one of fetch SPL, fetch success and success over
+        # all tasks (fetch tasks and questions)
+        cands = [("SPL", "spl"), ("fetch success", "success"), ("all-task success", "all_success")]
+        m, d, se, rel = max(((lab, r[f"{k}_diff"], r[f"{k}_diff_se"], r[f"{k}_diff"] / max(f[k], 1e-9))
+                             for lab, k in cands if f"{k}_diff" in r), key=lambda c: c[3])
         ok_se = d > 0 and se < d / 2
         line = (f"- {n}: costs {rel:.1%} of full's {m} (drop {d:+.3f} ± {se:.3f}; s.e. < half the drop "
                 f"{'✔' if ok_se else '✘'})")
         if n in ("no_temporal", "no_semantic"):
             line += f"; ≥ 15 % {'✔' if rel >= 0.15 else '✘'}"
-        out.append(line)
+        rels = [f"{lab} {r[dk] / max(f[k], 1e-9):.1%}" for lab, k, dk in
+                (("SPL", "spl", "spl_diff"), ("fetch success", "success", "success_diff"),
+                 ("question success", "q_all", "q_diff"), ("all-task success", "all_success", "all_success_diff"))
+                if dk in r and f.get(k)]
+        out.append(line + " [relative drops: " + ", ".join(rels) + "]")
     if "memoryless" in s:
         ratio = f["spl"] / max(s["memoryless"]["spl"], 1e-9)
         out.append(f"- full SPL / memoryless SPL = {ratio:.2f} (≥ 2 {'✔' if ratio >= 2 else '✘'})")
@@ -263,8 +301,8 @@ def targets(s: dict) -> list[str]:
 
 
 def report(res: dict) -> str:
-    lines = [f"# Changing household: {res['households']} households x {res['days']} days per seed set "
-             f"(the first {res['warmup_days']} day(s) lived, not scored)", "",
+    lines = ["# Changing household: " + " and ".join(f"{len(st['seeds'])} {st['name']}" for st in res["sets"])
+             + f" households x {res['days']} days (the first {res['warmup_days']} day(s) lived, not scored)", "",
              "Paired differences are full minus the agent, over the same tasks (mean ± standard error). "
              "The development households are the ones the agent's settings were chosen on; the held-out "
              "households were not looked at while choosing them.", ""]
@@ -275,15 +313,28 @@ def report(res: dict) -> str:
         s = st["summary"]
         base = res["agents"][0]
         seeds = st["seeds"]
-        lines += [f"## {st['name']} households (seeds {seeds[0]}–{seeds[-1]}): {s[base]['n_fetch']} scored fetch tasks", "",
-                  "| agent | success | SPL | steps | Δ success (full − agent) | Δ SPL | questions: where / door / changed | Δ answers |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [f"## {st['name']} households (seeds {seeds[0]}–{seeds[-1]}): {s[base]['n_fetch']} scored fetch tasks, "
+                  f"{sum(s[base][f'n_q_{k}'] for k in QUESTIONS)} questions", "",
+                  "| agent | fetch success | SPL | steps | Δ fetch success (full − agent) | Δ SPL | question success | "
+                  "Δ question success | all-task success | Δ all-task success |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+
+        def pm(r: dict, k: str) -> str:
+            return f"{r[k + '_diff']:+.3f} ± {r[k + '_diff_se']:.3f}" if k + "_diff" in r else ""
+
         for n, r in s.items():
-            d = (f"{r['success_diff']:+.3f} ± {r['success_diff_se']:.3f}", f"{r['spl_diff']:+.3f} ± {r['spl_diff_se']:.3f}") \
-                if "success_diff" in r else ("", "")
-            qd = f"{r['q_diff']:+.3f} ± {r['q_diff_se']:.3f}" if "q_diff" in r else ""
-            q = " / ".join("–" if r[f"q_{k}"] is None else f"{r[f'q_{k}']:.2f}" for k in QUESTIONS)
-            lines.append(f"| {n} | {r['success']:.3f} | {r['spl']:.3f} | {r['steps']:.2f} | {d[0]} | {d[1]} | {q} | {qd} |")
+            lines.append(f"| {n} | {r['success']:.3f} | {r['spl']:.3f} | {r['steps']:.2f} | {pm(r, 'success')} | "
+                         f"{pm(r, 'spl')} | {r['q_all']:.3f} | {pm(r, 'q')} | {r['all_success']:.3f} | {pm(r, 'all_success')} |")
+        lines += ["", "Answer accuracy per question type (where: 1/0; door: 1/0, half the questions about a moment "
+                  "it stood closed; changed: Jaccard overlap), Δ = full − agent over the same questions:", "",
+                  "| agent | " + " | ".join(f"{k} | Δ {k}" for k in QUESTIONS) + " |",
+                  "|---|" + "---|---|" * len(QUESTIONS)]
+        for n, r in s.items():
+            cells = []
+            for k in QUESTIONS:
+                cells += ["–" if r[f"q_{k}"] is None else f"{r[f'q_{k}']:.3f}", pm(r, f"q_{k}")]
+            lines.append(f"| {n} | " + " | ".join(cells) + " |")
+        lines += ["", "questions per type: " + ", ".join(f"{k} {s[base][f'n_q_{k}']}" for k in QUESTIONS)]
         lines += ["", "Targets:"] + targets(s)
         ops = s[base]["semantic_ops"]
         lines += [f"semantic operations of the {base} agent (routines): ADD {ops['ADD']}, UPDATE {ops['UPDATE']}, "
@@ -299,11 +350,12 @@ def plot(res: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sets = res["sets"]
-    fig, axes = plt.subplots(len(sets), 3, figsize=(14, 4 * len(sets)), squeeze=False)
+    fig, axes = plt.subplots(len(sets), 4, figsize=(18, 4 * len(sets)), squeeze=False)
     for row, st in zip(axes, sets):
         s = st["summary"]
         names = list(s)
-        for ax, m, title in ((row[0], "success", "fetch success"), (row[1], "spl", "SPL"), (row[2], "q_all", "answers")):
+        for ax, m, title in ((row[0], "success", "fetch success"), (row[1], "spl", "SPL"),
+                             (row[2], "q_all", "question success"), (row[3], "all_success", "all-task success")):
             vals = [s[n][m] or 0.0 for n in names]
             err = [s[n].get(f"{m}_diff_se", 0.0) if m != "q_all" else s[n].get("q_diff_se", 0.0) for n in names]
             ax.bar(range(len(names)), vals, yerr=err,
@@ -312,7 +364,8 @@ def plot(res: dict, path: Path) -> None:
             ax.set_xticklabels(names, rotation=45, ha="right")
             ax.set_title(f"{st['name']}: {title} (error bar: SE of the paired difference to full)")
             ax.title.set_fontsize(8)
-    fig.suptitle(f"changing household: {res['households']} households x {res['days']} days per set")
+    fig.suptitle("changing household: " + ", ".join(f"{st['name']} {len(st['seeds'])} households" for st in sets)
+                 + f" x {res['days']} days")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -12,7 +12,9 @@ Which memory module decides what (``world.HouseholdWorld.rank``):
 - spatial: where the object is believed now (``spatial.locate``), the places of the home map;
 - temporal: how much that belief is worth, from ``temporal.last_seen`` (seen in this time-of-day
   slot: trust it; seen before the last routine change: "it has been gone for hours, look
-  elsewhere first"); door questions read ``temporal.between``;
+  elsewhere first"); the questions "was the door open this morning?" and "what changed in the
+  living room since yesterday?" are answered from its record alone (``answers``: the nearest look
+  at the door; the as-of beliefs at both times), the usual guess without it;
 - semantic: routines consolidated from temporal memory's timeline of sightings (the last place
   each object was seen in each past slot; without temporal memory there is nothing to consolidate)
   into facts ``(mug, morning_at, kitchen:table)`` with confidence and support, ADD/UPDATE/DELETE

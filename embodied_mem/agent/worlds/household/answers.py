@@ -1,26 +1,44 @@
-"""Questions about the household answered from memory alone (scored against the log by the caller).
+"""Questions about the household answered from the agent's own memory (scored against the log by the caller).
 
-- ``where_is(memory, home, label, t)``: the place the object most likely lies on now: the search's
-  own first choice (``HouseholdWorld.rank``), or None when no module speaks for any place.
-- ``was_open(memory, door, t_ref, t)``: was the door open at ``t_ref`` (e.g. "this morning")? The
-  last observation of that door at or before ``t_ref`` (within ``max_age`` seconds), else the
-  first one after it (within ``max_age`` too), from ``temporal.between``; None when memory holds
-  neither (temporal memory off, or the door was not looked at).
+Every answer reads the memory modules through their public APIs and only when they are enabled, so
+an ablation removes exactly what that module knows; nothing here sees the simulator (only what the
+robot perceived reached memory). ``None`` means "memory does not know": the caller then makes the
+best guess a robot without that memory would make (``guess``).
+
+- ``where_is(memory, home, config, label, t)``: the place the object most likely lies on now: the
+  fetch search's own first choice (``HouseholdWorld.beliefs``: spatial's belief, temporal's age of
+  it, semantic routines, episodic recall), or None when no module speaks for any place.
+- ``was_open(memory, door, t_ref)``: was the door open at ``t_ref`` (e.g. "this morning")? Temporal
+  memory's record of what was seen around then: of the last observation of that door at or before
+  ``t_ref`` and the first one after it, the nearer in time (within ``max_age`` seconds: doors
+  change within hours); None when temporal memory is off or the door was not seen then.
+- ``as_of(memory, home, t)``: where each object was believed to lie at time ``t``, from temporal
+  memory's timeline alone: its last sighting at or before ``t`` and at most ``max_age`` seconds
+  old (residents move things every few hours), unless that place was looked at later (a
+  ``"checked <place>"`` event before ``t``) without it (then ``None``: it had gone, nobody saw
+  where). None without temporal memory (no record of when).
 - ``changed_in_room(memory, home, room, t, since)``: the objects that came into or left ``room``
-  between ``since`` (e.g. this time yesterday) and ``t``, from spatial memory's as-of beliefs
-  (``locate(at=since)`` against ``locate(at=t)``); None without spatial memory.
+  between ``since`` (e.g. this time yesterday) and ``t``: the as-of beliefs at the two times
+  compared; an object counts only when its place is believed at both times. None without temporal
+  memory.
 
-Every answer reads only public memory APIs; a memoryless agent answers None to all of them.
+Units: seconds on memory's time line, metres.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from .world import HomeMap, HouseholdWorld
+from .world import CHECKED, HomeMap, HouseholdWorld
 
-__all__ = ["where_is", "was_open", "changed_in_room", "score_answer"]
+__all__ = ["where_is", "was_open", "as_of", "changed_in_room", "guess", "score_answer"]
+
+
+def _on(memory: Any, module: str) -> Any:
+    m = getattr(memory, module, None) if memory is not None else None
+    return m if m is not None and getattr(m, "enabled", False) else None
 
 
 def where_is(memory: Any, home: HomeMap, config: Any, label: str, t: float) -> str | None:
@@ -33,42 +51,60 @@ def where_is(memory: Any, home: HomeMap, config: Any, label: str, t: float) -> s
     return max(sorted(score), key=lambda p: score[p])
 
 
-def was_open(memory: Any, door: str, t_ref: float, max_age: float = 3 * 3600.0) -> bool | None:
-    tm = getattr(memory, "temporal", None) if memory is not None else None
-    if tm is None or not getattr(tm, "enabled", False):
+def was_open(memory: Any, door: str, t_ref: float, max_age: float = 2 * 3600.0) -> bool | None:
+    tm = _on(memory, "temporal")
+    if tm is None:
         return None
 
     def state(events: Sequence[Any]) -> list[tuple[float, bool]]:
         out = []
         for e in events:
-            text = getattr(e, "text", None) or ""
+            text = e.text or ""
             if text.startswith(door + " "):
                 out.append((e.t, text.endswith(" open")))
         return out
 
-    before = state(tm.between(t_ref - max_age, t_ref, kind="event"))
-    if before:
-        return before[-1][1]
-    after = state(tm.between(t_ref, t_ref + max_age, kind="event"))
-    return after[0][1] if after else None
+    around = [(abs(t - t_ref), t > t_ref, v) for t, v in state(tm.between(t_ref - max_age, t_ref + max_age, kind="event"))]
+    return min(around)[2] if around else None  # the nearest look; a tie goes to the one before
+
+
+def as_of(memory: Any, home: HomeMap, t: float, max_age: float = 4 * 3600.0) -> dict[str, str | None] | None:
+    tm = _on(memory, "temporal")
+    if tm is None:
+        return None
+    seen: dict[str, tuple[float, str]] = {}
+    looked: dict[str, float] = {}
+    for e in tm.between(t - max_age, t):
+        if e.kind == "sighting":
+            if e.label is not None and e.position is not None:
+                p = home.nearest_place(e.position)
+                if p is not None:
+                    seen[e.label] = (e.t, p)
+        else:
+            m = CHECKED.fullmatch(e.text or "")
+            if m:
+                looked[m.group(1)] = e.t
+    return {lab: (p if looked.get(p, -math.inf) <= ts else None) for lab, (ts, p) in seen.items()}
 
 
 def changed_in_room(memory: Any, home: HomeMap, room: str, t: float, since: float) -> set[str] | None:
-    sp = getattr(memory, "spatial", None) if memory is not None else None
-    if sp is None or not getattr(sp, "enabled", False):
+    then, now = as_of(memory, home, since), as_of(memory, home, t)
+    if then is None or now is None:
         return None
+    out = set()
+    for label in set(then) & set(now):
+        a, b = then[label], now[label]
+        if a is not None and b is not None and (home.rooms_of.get(a) == room) != (home.rooms_of.get(b) == room):
+            out.add(label)
+    return out
 
-    def inside(at: float) -> set[str]:
-        out = set()
-        for label in sp.labels():
-            locs = sp.locate(label, at=at)
-            if locs:
-                p = home.nearest_place(locs[0].position)
-                if p is not None and home.rooms_of.get(p) == room:
-                    out.add(label)
-        return out
 
-    return inside(since) ^ inside(t)
+def guess(kind: str, answer: Any) -> Any:
+    """The answer given when memory does not know (``None``): doors stand open by day ("open"),
+    nothing known to have changed (the empty set); ``where`` stays None (no guess: wrong)."""
+    if answer is not None:
+        return sorted(answer) if kind == "changed" else answer
+    return {"door": True, "changed": []}.get(kind)
 
 
 def score_answer(kind: str, answer: Any, truth: Any) -> float:
