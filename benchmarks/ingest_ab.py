@@ -3,7 +3,7 @@
 Run: ``.venv/bin/python benchmarks/ingest_ab.py --old /tmp/base --new . --percepts 20000 --reps 3``
 (``--old`` a checkout of the code before a change, e.g. ``git archive main | tar -x -C /tmp/base``).
 Each run ingests the ``memory_ops.py`` stream into a durable (``durability="batch"``) memory file,
-``observe`` per percept then ``flush``, and times the CPU (``process_time``); a raw ``executemany``
+``observe`` per percept (``--api observe_many``: one call per block of 1,000) then ``flush``, and times the CPU (``process_time``); a raw ``executemany``
 of the same journal rows (``memory_ops.raw_sqlite``) in the same process is the baseline. Prints one
 line per run and the medians; on a shared machine read the ratios, not the absolute speeds.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 CHILD = r"""
 import gc, json, sys, tempfile, time
 from pathlib import Path
-tree, bench, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+tree, bench, n, api = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in (getattr(f, "__module__", "") or "").lower()
                     and "editable" not in type(f).__name__.lower()]
 sys.path.insert(0, tree)
@@ -39,8 +39,11 @@ gc.collect()
 while done < n:
     block = gen.percepts(min(1000, n - done))
     c0 = time.process_time()
-    for q in block:
-        mem.observe(q)
+    if api == "observe_many":
+        mem.observe_many(block)
+    else:
+        for q in block:
+            mem.observe(q)
     if done + len(block) >= n:
         mem.flush()
     cpu += time.process_time() - c0
@@ -58,13 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--new", default=".")
     ap.add_argument("--percepts", type=int, default=20_000)
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--api", choices=("observe", "observe_many"), default="observe",
+                    help="observe each percept, or observe_many per block of 1,000 percepts")
     a = ap.parse_args(argv)
     bench = str(Path(__file__).resolve().parent)
     res: dict[str, list[dict]] = {"old": [], "new": []}
     for i in range(a.reps):
         for name in (("old", "new") if i % 2 == 0 else ("new", "old")):
             tree = str(Path(getattr(a, name)).resolve())
-            out = subprocess.run([sys.executable, "-c", CHILD, tree, bench, str(a.percepts)], check=True,
+            out = subprocess.run([sys.executable, "-c", CHILD, tree, bench, str(a.percepts), a.api], check=True,
                                  capture_output=True, text=True).stdout
             r = json.loads(out.strip().splitlines()[-1])
             res[name].append(r)

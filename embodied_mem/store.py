@@ -35,7 +35,7 @@ import sqlite3
 import stat
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ def _text(b: bytes) -> str:
 
 
 _packer: Any = None
+_packer_surrogates: Any = None
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -78,13 +79,21 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
     ``ValueError`` for NaN or infinity anywhere in a payload other than a percept's (percepts are
     checked when built), ``TypeError`` for values MessagePack cannot hold."""
-    global _packer
+    global _packer, _packer_surrogates
     if _packer is None:
         import msgpack
 
-        # surrogatepass: any Python str round-trips (lone surrogates too, as JSON's \udcff escapes did)
-        _packer = msgpack.Packer(use_bin_type=True, datetime=False, unicode_errors="surrogatepass")
-    return _packer.pack(payload)
+        # strict UTF-8 is msgpack's fast path (it reuses each str's cached UTF-8); a text with lone
+        # surrogates (never a percept's: they are refused when built) is packed again with
+        # surrogatepass, so any Python str round-trips (as JSON's \udcff escapes did): the bytes
+        # are the same either way for every text strict UTF-8 can encode
+        _packer = msgpack.Packer(use_bin_type=True, datetime=False)
+        _packer_surrogates = msgpack.Packer(use_bin_type=True, datetime=False, unicode_errors="surrogatepass")
+    try:
+        return _packer.pack(payload)
+    except UnicodeEncodeError:
+        _packer.reset()
+        return _packer_surrogates.pack(payload)
 
 
 def _check_finite(obj: Any, where: str = "payload") -> None:
@@ -445,9 +454,9 @@ class MemoryStore:
         self._next_seq = seq + 1
         return seq
 
-    def append_many(self, kind: str, recorded_at: float, payloads: Sequence[dict[str, Any]]) -> int:
+    def append_many(self, kind: str, recorded_at: float, payloads: Iterable[dict[str, Any]]) -> int:
         """Journal several entries of one kind at once, all or none; returns the first's sequence
-        number (the others follow it).
+        number (the others follow it). ``payloads`` may be a generator: each is encoded as it comes.
 
         Every payload is encoded (and checked) before anything is written: ``ValueError`` /
         ``TypeError`` for a bad one, naming its index, and nothing is journaled. With
@@ -465,7 +474,7 @@ class MemoryStore:
                 if search(blob) is not None:
                     _check_finite(payload)
             except (ValueError, TypeError) as exc:
-                raise type(exc)(f"entry {i} of {len(payloads)}: {exc}; nothing was journaled") from None
+                raise type(exc)(f"entry {i} of the batch: {exc}; nothing was journaled") from None
             rows.append((seq + i, kind, recorded_at, blob))
         if not rows:
             return seq

@@ -669,7 +669,7 @@ class Memory:
         self._check_open()
         recorded_at = time.time()
         if store is not None:
-            seq = store.append_many("percept", recorded_at, [p.to_dict() for p in ps])
+            seq = store.append_many("percept", recorded_at, (p.to_dict() for p in ps))  # each dict freed once packed
         else:
             seq = self._next_seq
         self._next_seq = seq + len(ps)
