@@ -494,11 +494,11 @@ class Percept:
 
     def text(self) -> str:
         """A short text rendering used by text featurizers (region, labels seen, events)."""
-        parts = []
+        parts = [s.label for s in self.sightings]
         if self.region:
-            parts.append(self.region)
-        parts.extend(s.label for s in self.sightings)
-        parts.extend(self.events)
+            parts.insert(0, self.region)
+        if self.events:
+            parts += self.events
         if self.action:
             parts.append(self.action if not self.target else f"{self.action} {self.target}")
         return " ".join(parts)

@@ -35,7 +35,7 @@ import sqlite3
 import stat
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ def _text(b: bytes) -> str:
 
 
 _packer: Any = None
+_packer_surrogates: Any = None
 
 
 def encode_payload(payload: dict[str, Any]) -> bytes:
@@ -78,13 +79,21 @@ def encode_payload(payload: dict[str, Any]) -> bytes:
 
     ``ValueError`` for NaN or infinity anywhere in a payload other than a percept's (percepts are
     checked when built), ``TypeError`` for values MessagePack cannot hold."""
-    global _packer
+    global _packer, _packer_surrogates
     if _packer is None:
         import msgpack
 
-        # surrogatepass: any Python str round-trips (lone surrogates too, as JSON's \udcff escapes did)
-        _packer = msgpack.Packer(use_bin_type=True, datetime=False, unicode_errors="surrogatepass")
-    return _packer.pack(payload)
+        # strict UTF-8 is msgpack's fast path (it reuses each str's cached UTF-8); a text with lone
+        # surrogates (never a percept's: they are refused when built) is packed again with
+        # surrogatepass, so any Python str round-trips (as JSON's \udcff escapes did): the bytes
+        # are the same either way for every text strict UTF-8 can encode
+        _packer = msgpack.Packer(use_bin_type=True, datetime=False)
+        _packer_surrogates = msgpack.Packer(use_bin_type=True, datetime=False, unicode_errors="surrogatepass")
+    try:
+        return _packer.pack(payload)
+    except UnicodeEncodeError:
+        _packer.reset()
+        return _packer_surrogates.pack(payload)
 
 
 def _check_finite(obj: Any, where: str = "payload") -> None:
@@ -443,6 +452,53 @@ class MemoryStore:
                                      f"was refused, the {len(self._pending)} unflushed entries before it are "
                                      "kept in memory and written by the next flush()") from None
         self._next_seq = seq + 1
+        return seq
+
+    def append_many(self, kind: str, recorded_at: float, payloads: Iterable[dict[str, Any]]) -> int:
+        """Journal several entries of one kind at once, all or none; returns the first's sequence
+        number (the others follow it). ``payloads`` may be a generator: each is encoded as it comes.
+
+        Every payload is encoded (and checked) before anything is written: ``ValueError`` /
+        ``TypeError`` for a bad one, naming its index, and nothing is journaled. With
+        ``durability="percept"`` the entries are written in one transaction (durable together on
+        return); in batch mode they join the buffer, flushed when it reaches ``batch_size``. On a
+        write error ``StoreError`` is raised and none of these entries is taken (in batch mode the
+        entries buffered before them stay buffered)."""
+        self._writable()
+        seq = self._next_seq
+        rows = []
+        search = _MAYBE_NONFINITE.search
+        for i, payload in enumerate(payloads):
+            try:
+                blob = encode_payload(payload)
+                if search(blob) is not None:
+                    _check_finite(payload)
+            except (ValueError, TypeError) as exc:
+                raise type(exc)(f"entry {i} of the batch: {exc}; nothing was journaled") from None
+            rows.append((seq + i, kind, recorded_at, blob))
+        if not rows:
+            return seq
+        if self.durability == "percept":
+            c = self.conn
+            try:
+                c.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                c.executemany("INSERT INTO journal VALUES (?, ?, ?, ?)", rows)  # type: ignore[union-attr]
+                c.execute("COMMIT")  # type: ignore[union-attr]
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise self._write_error(exc, f"; none of these {len(rows)} entries was written") from None
+        else:
+            before = len(self._pending)
+            self._pending.extend(rows)
+            if len(self._pending) >= self.batch_size:
+                try:
+                    self.flush()
+                except StoreError:
+                    del self._pending[before:]  # refused: these entries are not taken; the earlier ones wait
+                    raise StoreError(f"{self.path}: could not write the journal: {self.last_error}; these "
+                                     f"{len(rows)} entries were refused, the {before} unflushed entries before "
+                                     "them are kept in memory and written by the next flush()") from None
+        self._next_seq = seq + len(rows)
         return seq
 
     def flush(self) -> None:

@@ -639,7 +639,13 @@ class Memory:
             return seq
 
     def observe_many(self, percepts: Iterable[Percept]) -> list[int]:
-        """Observe several percepts; all are checked first, so a bad one refuses the whole batch."""
+        """Observe several percepts, in order; returns their ids. All or none: every percept is
+        checked first (a ``TypeError`` for a non-``Percept``, ``TimeOrderError`` for time going
+        backwards within the batch or against memory, each naming its index), so a bad one refuses
+        the whole batch and changes nothing. The batch is journaled in one write (one transaction
+        with ``durability="percept"``: durable together on return); a write error (disk full)
+        raises ``StoreError`` and none of the batch is taken. Answers are the same as observing the
+        percepts one by one; a periodic snapshot falls after the batch."""
         ps = list(percepts)
         with self._lock:
             return self._observe_many(ps)
@@ -657,7 +663,21 @@ class Memory:
                 raise TimeOrderError(f"percepts[{i}]: Percept.t={p.t:g} goes backwards for source {p.source!r} "
                                      f"(last t={prev:g})")
             last[p.source] = p.t
-        return [self.observe(p) for p in ps]
+        store = self._store
+        if not ps or known is not None or (store is not None and not hasattr(store, "append_many")):
+            return [self.observe(p) for p in ps]
+        self._check_open()
+        recorded_at = time.time()
+        if store is not None:
+            seq = store.append_many("percept", recorded_at, (p.to_dict() for p in ps))  # each dict freed once packed
+        else:
+            seq = self._next_seq
+        self._next_seq = seq + len(ps)
+        apply = self._apply
+        for i, p in enumerate(ps):
+            apply(p, seq + i, recorded_at)
+        self._maybe_snapshot()
+        return list(range(seq, seq + len(ps)))
 
     def _check_time(self, p: Percept) -> None:
         prev = self._last_t.get(p.source)
