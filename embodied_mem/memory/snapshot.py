@@ -20,8 +20,9 @@ File layout (format version ``FORMAT_VERSION``)::
                         ``array``/numpy buffers stored column by column; a module class with its own
                         ``__getstate__``/``__setstate__`` (temporal memory) is saved in that compact form
 
-Format 3 (this version) reads only format-3 files: older snapshots are reported ("snapshot format
-2, this version reads 3") and ignored, and the journal is replayed in full.
+Format 4 (this version) reads only format-4 files: older snapshots are reported ("snapshot format
+3, this version reads 4") and ignored, and the journal is replayed in full. (Format 4: spatial
+memory's trajectory is five columns instead of one object per pose.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -61,12 +62,12 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
-# graph and spatial beliefs) object by object; their states no longer fit this version's modules,
-# so they are ignored (full replay) rather than half-trusted. The journal-CRC check (format 1's)
-# stays for journals that do not count edits.
-_READS = (3,)
+# graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose; their
+# states no longer fit this version's modules, so they are ignored (full replay) rather than
+# half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
+_READS = (4,)
 _U32 = struct.Struct("<I")
 
 
