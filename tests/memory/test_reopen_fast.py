@@ -7,6 +7,8 @@
   are the same from the snapshot, from a full replay and in the memory before it was closed.
 - Temporal memory slices its per-label times lazily after a load: answers before and after new
   percepts, and a snapshot written from the lazy state, equal those of a memory never closed.
+- Large ``array`` columns are raw buffers after the pickle stream; a buffer table that does not fit
+  the payload, or a snapshot of the other byte order, is ignored (full replay).
 - The collector settles the loaded objects without unfreezing what a program froze itself.
 """
 
@@ -17,12 +19,15 @@ import importlib.util
 import json
 import os
 import sqlite3
+import struct
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
 
 from embodied_mem import Memory, Percept, Pose, Sighting, StoreError
-from embodied_mem.memory.snapshot import snapshot_path
+from embodied_mem.memory.snapshot import MAGIC, snapshot_path
 from embodied_mem.store import MemoryStore
 
 
@@ -231,3 +236,43 @@ def test_the_collector_stays_on_and_a_programs_frozen_objects_stay_frozen(tmp_pa
             assert not gc.isenabled()  # a program that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def _header(path: Path) -> tuple[dict, bytes]:
+    blob = snapshot_path(path).read_bytes()
+    (hlen,) = struct.unpack_from("<I", blob, len(MAGIC))
+    h0 = len(MAGIC) + 4
+    return json.loads(blob[h0:h0 + hlen]), blob[h0 + hlen + 4:]
+
+
+def _restamp(path: Path, header: dict, payload: bytes) -> None:
+    hb = json.dumps(header).encode()
+    snapshot_path(path).write_bytes(MAGIC + struct.pack("<I", len(hb)) + hb + struct.pack("<I", zlib.crc32(hb)) + payload)
+
+
+def test_large_columns_are_out_of_band_buffers_and_a_bad_buffer_table_is_refused(tmp_path):
+    path = tmp_path / "m.db"
+    _big_memory(path, n=5000)  # temporal columns of 10k sightings: past the 64 KiB out-of-band size
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "ok"
+        before = answers(m), _temporal_answers(m), _trajectory_answers(m)
+    header, payload = _header(path)
+    assert header["buffers"] and header["pickle_len"] < header["payload_len"] == len(payload)
+    assert all(off % 64 == 0 and size >= 1 << 16 for off, size in header["buffers"])
+    (off, size), *_ = header["buffers"]
+    plen = header["pickle_len"]
+    bad_tables = [[[plen - 8, size]], [[off, len(payload)]], [[off, size], [off, size]], [[off, -1]], [["0", 1]], {}]
+    for table in bad_tables:
+        _restamp(path, {**header, "buffers": table}, payload)
+        with Memory.open(path, readonly=True) as m:
+            assert "buffer table" in m.snapshot_status, (table, m.snapshot_status)
+            assert (answers(m), _temporal_answers(m), _trajectory_answers(m)) == before
+    other = "big" if sys.byteorder == "little" else "little"
+    _restamp(path, {**header, "byteorder": other}, payload)
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == f"snapshot written on a {other}-endian machine"
+        assert (answers(m), _temporal_answers(m), _trajectory_answers(m)) == before
+    _restamp(path, header, payload)  # the same file as written: used
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "ok"
+        assert (answers(m), _temporal_answers(m), _trajectory_answers(m)) == before
