@@ -127,7 +127,7 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
 
     def out_of_band(pb: pickle.PickleBuffer) -> bool:  # False: written after the stream
         raw = pb.raw()
-        if type(raw.obj) is array and raw.nbytes >= _OUT_OF_BAND:
+        if type(raw.obj) is array:
             bufs.append(raw)
             return False
         return True
@@ -254,8 +254,10 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
-        if cls is array:  # its raw bytes, out of band when large (the default reduce copies twice on load)
-            return _array_from, (obj.typecode, pickle.PickleBuffer(obj))
+        if cls is array:  # a large column: its raw bytes, out of band (the default reduce copies twice on load)
+            if len(obj) * obj.itemsize >= _OUT_OF_BAND:
+                return _array_from, (obj.typecode, pickle.PickleBuffer(obj))
+            return NotImplemented  # a small one: array's own reduce (C, no Python call per array)
         if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
             return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
         if (isinstance(cls.__module__, str) and cls.__module__.startswith("embodied_mem.")
