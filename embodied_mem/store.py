@@ -21,6 +21,10 @@ answers every query exactly as before, and nothing acknowledged is ever rewritte
   records that count, so checking that the journal before it is unchanged costs one read
   (``edit_count``) instead of re-reading every row. Damage below SQL (a flipped bit on disk) is
   not counted: ``embodied-mem memory check`` reads every row; a full replay reports damaged rows.
+- Structure check on open: SQLite's ``quick_check`` (a damaged file is refused with ``StoreError``),
+  skipped when the file is exactly as a writer of this library left it after a check: ``close()``
+  records the file's device, inode, size and modification/change times in ``PATH.checked``, and any
+  later write to the file changes them (``structure_check`` says which check ran).
 """
 
 from __future__ import annotations

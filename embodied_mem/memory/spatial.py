@@ -21,6 +21,9 @@ Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, 
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
 
+The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
+made by the queries that return them.
+
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
 and ``trajectory()``/``walks()`` read them back, so their answers do not change. Likewise the

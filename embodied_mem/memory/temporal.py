@@ -16,8 +16,9 @@ per label stay in RAM (one pair per label, kept forever).
 
 Snapshots (``__getstate__``): the columns, the per-label sighting times as one array grouped by
 label (with offsets), first/last times as arrays by label id, the interned names; nothing per
-label as a Python object. Loading rebuilds the per-label time arrays (a slice each) and leaves the
-gap hierarchies to be rebuilt, vectorised, on a label's first gap query or next sighting.
+label as a Python object. Loading keeps the grouped times as they are: a label's times are sliced
+out on its first query (all labels' at once before the next percept), and its gap hierarchy is
+rebuilt, vectorised, on its first gap query or next sighting.
 """
 
 from __future__ import annotations
