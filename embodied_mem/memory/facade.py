@@ -197,13 +197,20 @@ class Memory:
             if scratch:  # pages in a scratch file (read-only or non-SQLite store): rebuilt by a full replay
                 mem._snap_fp = None
             t2 = time.perf_counter()
-            start = mem._load_snapshot(store)
-            t3 = time.perf_counter()
-            if scratch:
-                mem.snapshot_status = "snapshot not used: ram_budget_mb pages are rebuilt in a scratch file"
-            if lt is not None:
-                mem._adopt_long_term(start)
-            mem._replay(store, start)
+            gc_was = gc.isenabled()
+            gc.disable()  # the load and the replay make long-lived objects only (see _settle_gc)
+            try:
+                start = mem._load_snapshot(store)
+                t3 = time.perf_counter()
+                if scratch:
+                    mem.snapshot_status = "snapshot not used: ram_budget_mb pages are rebuilt in a scratch file"
+                if lt is not None:
+                    mem._adopt_long_term(start)
+                mem._replay(store, start)
+            finally:
+                if gc_was:
+                    _settle_gc()
+                    gc.enable()
             mem.open_timings = {"store": t1 - t0, "snapshot": t3 - t2, "replay": time.perf_counter() - t3,
                                 "total": time.perf_counter() - t0}
             mem._store = store
@@ -892,6 +899,17 @@ class Memory:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "in-memory"
         return f"Memory({where}, {self._n_percepts} percepts)"
+
+
+def _settle_gc() -> None:
+    """Move the objects just made (the loaded or replayed state: all of it long-lived) straight into
+    Python's oldest collector generation, so that the young-generation collections do not each
+    traverse them once more (about 0.1 s of CPU per 500k objects). The next full collection still
+    traverses them, as it would anyway. Done through ``gc.freeze``/``gc.unfreeze`` only when nothing
+    else is frozen (a program that froze objects itself, before a fork, keeps them frozen)."""
+    if gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()
 
 
 def _edit_count(store: Any) -> int | None:

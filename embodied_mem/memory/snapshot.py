@@ -18,10 +18,17 @@ File layout (format version ``FORMAT_VERSION``)::
     payload             the module state, pickle protocol 5: bulk data (temporal columns and its
                         per-label times grouped in one array, chunk keys, trajectories) are
                         ``array``/numpy buffers stored column by column; a module class with its own
-                        ``__getstate__``/``__setstate__`` (temporal memory) is saved in that compact form
+                        ``__getstate__``/``__setstate__`` (temporal memory) is saved in that compact form.
+                        The pickle stream comes first (``pickle_len`` bytes); every ``array`` column of
+                        64 KiB or more follows it as a raw out-of-band buffer, 64-byte aligned (the
+                        header's ``buffers``: offset and length of each, in payload bytes), read
+                        with one copy from the file's pages into the column
 
-Format 3 (this version) reads only format-3 files: older snapshots are reported ("snapshot format
-2, this version reads 3") and ignored, and the journal is replayed in full.
+Format 4 (this version) reads only format-4 files: older snapshots are reported ("snapshot format
+3, this version reads 4") and ignored, and the journal is replayed in full. (Format 4: spatial
+memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
+out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
+byte order is ignored.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -51,9 +58,11 @@ import mmap
 import os
 import pickle
 import struct
+import sys
 import time
 import types
 import zlib
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +70,15 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
-# graph and spatial beliefs) object by object; their states no longer fit this version's modules,
-# so they are ignored (full replay) rather than half-trusted. The journal-CRC check (format 1's)
-# stays for journals that do not count edits.
-_READS = (3,)
+# graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose; their
+# states no longer fit this version's modules, so they are ignored (full replay) rather than
+# half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
+_READS = (4,)
 _U32 = struct.Struct("<I")
+_OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
+_ALIGN = 64
 
 
 def snapshot_path(db_path: str | Path) -> Path:
@@ -112,19 +123,41 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
         raise ValueError("a snapshot needs journal_edits or journal_crc to be checked against its journal")
     path = Path(path)
     buf = io.BytesIO()
+    bufs: list[memoryview] = []
+
+    def out_of_band(pb: pickle.PickleBuffer) -> bool:  # False: written after the stream
+        raw = pb.raw()
+        if type(raw.obj) is array:
+            bufs.append(raw)
+            return False
+        return True
+
     was = gc.isenabled()
     gc.disable()
     try:
-        _Pickler(buf, protocol=5).dump(state)
+        _Pickler(buf, protocol=5, buffer_callback=out_of_band).dump(state)
     finally:
         if was:
             gc.enable()
-    payload = buf.getbuffer()
+    stream = buf.getbuffer()
+    parts: list[Any] = [stream]
+    where, pos = [], len(stream)
+    for b in bufs:
+        pad = -pos % _ALIGN
+        if pad:
+            parts.append(bytes(pad))
+        where.append([pos + pad, b.nbytes])
+        parts.append(b)
+        pos += pad + b.nbytes
+    crc = 0
+    for part in parts:
+        crc = zlib.crc32(part, crc)
     header = json.dumps({
         "format": FORMAT_VERSION, "memory_id": memory_id, "upto": int(upto), "last_entry": last_entry,
         "journal_crc": None if journal_crc is None else int(journal_crc),
         "journal_edits": None if journal_edits is None else int(journal_edits),
-        "config": config_fp, "payload_len": len(payload), "payload_crc": zlib.crc32(payload),
+        "config": config_fp, "payload_len": pos, "payload_crc": crc,
+        "pickle_len": len(stream), "buffers": where, "byteorder": sys.byteorder,
         "written_at": time.time(),
     }, separators=(",", ":")).encode()
     for stale in path.parent.glob(glob.escape(path.name) + ".tmp*"):  # left by a writer killed mid-write (one writer per file)
@@ -136,7 +169,8 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
     try:
         with open(tmp, "wb") as f:
             f.write(MAGIC + _U32.pack(len(header)) + header + _U32.pack(zlib.crc32(header)))
-            f.write(payload)
+            for part in parts:
+                f.write(part)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -154,7 +188,7 @@ def write_snapshot(path: str | Path, state: dict[str, Any], *, memory_id: str, u
             os.close(fd)
     except OSError:
         pass
-    return len(MAGIC) + 8 + len(header) + len(payload)
+    return len(MAGIC) + 8 + len(header) + pos
 
 
 def _slotted(cls: type, values: tuple[Any, ...]) -> Any:
@@ -206,6 +240,13 @@ def is_behaviour(value: Any) -> bool:
     return isinstance(value, (types.FunctionType, types.MethodType, types.BuiltinMethodType))
 
 
+def _array_from(typecode: str, data: Any) -> array:
+    """An ``array`` column from its raw bytes (machine byte order): one copy."""
+    a = array(typecode)
+    a.frombytes(data)
+    return a
+
+
 class _Pickler(pickle.Pickler):
     """Slotted dataclasses (poses, chunk records) as one tuple each (unpickling them through the
     dataclass ``__setstate__`` costs several times more); this package's other objects as their
@@ -213,6 +254,10 @@ class _Pickler(pickle.Pickler):
 
     def reducer_override(self, obj: Any) -> Any:
         cls = type(obj)
+        if cls is array:  # a large column: its raw bytes, out of band (the default reduce copies twice on load)
+            if len(obj) * obj.itemsize >= _OUT_OF_BAND:
+                return _array_from, (obj.typecode, pickle.PickleBuffer(obj))
+            return NotImplemented  # a small one: array's own reduce (C, no Python call per array)
         if "__dataclass_fields__" in cls.__dict__ and "__slots__" in cls.__dict__:
             return _slotted, (cls, tuple(getattr(obj, n) for n in _field_names(cls)))
         if (isinstance(cls.__module__, str) and cls.__module__.startswith("embodied_mem.")
@@ -324,21 +369,32 @@ def _verify(f: Any, memory_id: str, config_fp: str, next_seq: int, entry_at: Any
     have = os.fstat(f.fileno()).st_size - start
     if not isinstance(n, int) or n < 0 or have != n:
         raise _Rejected(f"torn snapshot (payload {max(have, 0)} bytes, expected {n})")
+    if header.get("byteorder") != sys.byteorder:
+        raise _Rejected(f"snapshot written on a {header.get('byteorder')}-endian machine")
+    plen, where = header.get("pickle_len"), header.get("buffers")
+    if (not isinstance(plen, int) or not 0 <= plen <= n or not isinstance(where, list)
+            or not _buffers_fit(where, plen, n)):
+        raise _Rejected("damaged snapshot (its buffer table does not fit the payload)")
     # The payload is read through a read-only memory map: its CRC and the unpickler read the page
     # cache directly, so neither a copy of the whole payload nor its RAM is needed. (Snapshots are
     # replaced by rename, never rewritten in place, so the mapped file does not change under us.)
     mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if n else None
     reader = _MappedReader(mm, start, n)
+    views: list[memoryview] = []
     was = gc.isenabled()
     try:
         if zlib.crc32(reader.view) != header.get("payload_crc"):
             raise _Rejected("damaged snapshot (payload checksum mismatch)")
+        views = [reader.view[off:off + size] for off, size in where]
+        reader.size = plen  # the pickle stream; the buffers after it are handed over by position
         gc.disable()  # millions of small objects: the cyclic collector would run hundreds of times
         try:
-            state = _SafeUnpickler(reader).load()
+            state = _SafeUnpickler(reader, buffers=views).load()
         except Exception as exc:  # a payload that passed its CRC but does not unpickle: refuse it
             raise _Rejected(f"snapshot payload unreadable: {type(exc).__name__}: {exc}") from None
     finally:
+        for v in views:  # every column was copied out of them (_array_from)
+            v.release()
         reader.close()
         if mm is not None:
             mm.close()
@@ -349,13 +405,24 @@ def _verify(f: Any, memory_id: str, config_fp: str, next_seq: int, entry_at: Any
     return Snapshot(upto=upto, state=state, header=header)
 
 
+def _buffers_fit(where: list[Any], start: int, end: int) -> bool:
+    """Each ``[offset, length]`` lies in ``[start, end)``, in order, none overlapping."""
+    pos = start
+    for item in where:
+        if (not isinstance(item, list) or len(item) != 2 or not all(type(v) is int for v in item)
+                or item[0] < pos or item[1] < 0 or item[0] + item[1] > end):
+            return False
+        pos = item[0] + item[1]
+    return True
+
+
 _BUILTINS = frozenset({"set", "frozenset", "dict", "list", "tuple", "int", "float", "str", "bytes", "bytearray",
                        "complex", "bool", "slice", "range", "object"})
 _FUNCTIONS = frozenset({("copyreg", "_reconstructor"), ("copyreg", "__newobj__"), ("array", "_array_reconstructor"),
                         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
                         ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
                         ("numpy", "dtype"), ("_codecs", "encode"), (__name__, "_slotted"),
-                        (__name__, "_with_dict"), (__name__, "_with_state")})
+                        (__name__, "_with_dict"), (__name__, "_with_state"), (__name__, "_array_from")})
 _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", "embodied_mem.memory.episodic",
                  "embodied_mem.memory.semantic", "embodied_mem.memory.config", "embodied_mem.memory.featurize",
                  "embodied_mem.memory.longterm", "embodied_mem.memory.ann", "embodied_mem.graph", "embodied_mem.percept",

@@ -21,6 +21,9 @@ Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, 
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
 
+The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
+made by the queries that return them.
+
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
 and ``trajectory()``/``walks()`` read them back, so their answers do not change. Likewise the
@@ -98,6 +101,20 @@ _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
+
+_POSE_SET = tuple(getattr(Pose, n).__set__ for n in ("x", "y", "z", "yaw"))
+
+
+def _pose(x: float, y: float, z: float, yaw: float) -> Pose:
+    """A Pose from trajectory columns, without ``Pose.__init__``'s checks (the values were checked
+    when the pose was observed): a third of the cost, which counts when a query returns 100k poses."""
+    p = object.__new__(Pose)
+    sx, sy, sz, sw = _POSE_SET
+    sx(p, x)
+    sy(p, y)
+    sz(p, z)
+    sw(p, yaw)
+    return p
 
 
 class _Beliefs:
@@ -188,9 +205,11 @@ class _Beliefs:
                 o = np.lexsort((live, cy, cx))
                 cx, cy, rows = cx[o], cy[o], live[o]
                 cuts = np.flatnonzero((np.diff(cx) != 0) | (np.diff(cy) != 0)) + 1
-                starts = np.concatenate(([0], cuts)).tolist()
-                for s, grp in zip(starts, np.split(rows, cuts)):
-                    self.grid[(int(cx[s]), int(cy[s]))] = array("i", grp.tobytes())
+                starts = np.concatenate(([0], cuts))
+                ends = np.concatenate((cuts, [len(rows)])).tolist()
+                flat = array("i", rows.tobytes())  # one array, sliced per cell (C slices, no numpy call each)
+                self.grid = dict(zip(zip(cx[starts].tolist(), cy[starts].tolist()),
+                                     map(flat.__getitem__, map(slice, starts.tolist(), ends))))
             else:  # cells beyond int64: one by one, as Python ints
                 for r, k in zip(live.tolist(), v.tolist()):
                     c = (math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
@@ -456,9 +475,10 @@ class SpatialMemory:
         self._adj: dict[str, dict[str, dict]] = {}
         self._current_place: str | None = None
         self._regions: set[str] = set()
-        # trajectory
-        self._traj_t: list[float] = []
-        self._traj: list[Pose] = []
+        # trajectory, column by column (time order): time, x, y, z, yaw; Pose objects are made by the
+        # queries that return them (a pose costs 40 bytes, and a snapshot stores five arrays)
+        self._traj_t = array("d")
+        self._traj_x, self._traj_y, self._traj_z, self._traj_yaw = array("d"), array("d"), array("d"), array("d")
         # occupancy
         self._occ: dict[tuple[int, int], int] = {}
         self._frontier: set[tuple[int, int]] = set()
@@ -592,14 +612,17 @@ class SpatialMemory:
         assert pose is not None
         t = p.t
         if t < self._traj_cut:  # a late pose older than every pose in RAM: straight to the table
-            self._page_poses([(t, pose)])
+            self._page_poses([(t, pose.x, pose.y, pose.z, pose.yaw)])
         elif self._traj_t and t < self._traj_t[-1]:
             i = bisect_right(self._traj_t, t)
-            self._traj_t.insert(i, t)
-            self._traj.insert(i, pose)
+            for col, v in zip(self._traj_cols(), (t, pose.x, pose.y, pose.z, pose.yaw)):
+                col.insert(i, v)
         else:
             self._traj_t.append(t)
-            self._traj.append(pose)
+            self._traj_x.append(pose.x)
+            self._traj_y.append(pose.y)
+            self._traj_z.append(pose.z)
+            self._traj_yaw.append(pose.yaw)
             if not self._walk(self._walk_from, pose):
                 self._walk_starts.append(t)
             self._walk_from = pose
@@ -608,10 +631,10 @@ class SpatialMemory:
                 tt = self._traj_t
                 i = bisect_left(tt, tt[len(tt) - (3 * pg.cap) // 4])  # never split one time
                 if i:
-                    self._page_poses(list(zip(tt[:i], self._traj[:i])))
+                    self._page_poses(list(zip(*(col[:i] for col in self._traj_cols()))))
                     self._traj_cut = tt[i]
-                    del tt[:i]
-                    del self._traj[:i]
+                    for col in self._traj_cols():
+                        del col[:i]
         if self._agent_node not in self.graph:
             self.graph.add_node(self._agent_node, "agent", created=t)
         place = self._place_near(pose.position, create=True, t=t)
@@ -1342,15 +1365,21 @@ class SpatialMemory:
             return []
         i0 = 0 if t0 is None else bisect_left(self._traj_t, t0)
         i1 = len(self._traj_t) if t1 is None else bisect_right(self._traj_t, t1)
-        return self._paged_poses(t0, t1) + list(zip(self._traj_t[i0:i1], self._traj[i0:i1]))
+        tt, xs, ys, zs, ws = (col[i0:i1] for col in self._traj_cols())
+        return self._paged_poses(t0, t1) + list(zip(tt, map(_pose, xs, ys, zs, ws)))
 
-    def _page_poses(self, poses: list[tuple[float, Pose]]) -> None:
+    def _traj_cols(self) -> tuple[array, array, array, array, array]:
+        """The trajectory's columns: time, x, y, z, yaw (one row per pose in RAM, in time order)."""
+        return self._traj_t, self._traj_x, self._traj_y, self._traj_z, self._traj_yaw
+
+    def _page_poses(self, poses: list[tuple[float, float, float, float, float]]) -> None:
+        """Move poses, each ``(t, x, y, z, yaw)``, into the long-term table."""
         from .longterm import POSE_V
 
         pg = self._pages
         assert pg is not None
         pg.store.insert_many("INSERT INTO lt_poses (space, t, v) VALUES (?, ?, ?)",
-                             [(pg.space, t, POSE_V.pack(t, p.x, p.y, p.z, p.yaw)) for t, p in poses])
+                             [(pg.space, row[0], POSE_V.pack(*row)) for row in poses])
         self._n_paged_poses += len(poses)
 
     def _paged_poses(self, t0: float | None, t1: float | None) -> list[tuple[float, Pose]]:
@@ -1386,7 +1415,9 @@ class SpatialMemory:
 
     def pose(self) -> Pose | None:
         """The agent's latest pose."""
-        return self._traj[-1] if (self.enabled and self._traj) else None
+        if not (self.enabled and self._traj_t):
+            return None
+        return _pose(self._traj_x[-1], self._traj_y[-1], self._traj_z[-1], self._traj_yaw[-1])
 
     # ------------------------------------------------------------ occupancy queries
     def cell_of(self, point: Sequence[float]) -> tuple[int, int]:

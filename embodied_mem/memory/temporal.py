@@ -16,8 +16,9 @@ per label stay in RAM (one pair per label, kept forever).
 
 Snapshots (``__getstate__``): the columns, the per-label sighting times as one array grouped by
 label (with offsets), first/last times as arrays by label id, the interned names; nothing per
-label as a Python object. Loading rebuilds the per-label time arrays (a slice each) and leaves the
-gap hierarchies to be rebuilt, vectorised, on a label's first gap query or next sighting.
+label as a Python object. Loading keeps the grouped times as they are: a label's times are sliced
+out on its first query (all labels' at once before the next percept), and its gap hierarchy is
+rebuilt, vectorised, on its first gap query or next sighting.
 """
 
 from __future__ import annotations
@@ -175,6 +176,9 @@ class TemporalMemory:
         self._last: dict[str, float] = {}
         self._times: dict[str, array] = {}  # label -> sorted sighting times (for at=)
         self._gaps: dict[str, _Gaps] = {}  # label -> gaps between consecutive sighting times
+        # after a snapshot load: the loaded per-label times (first, last, grouped times, offsets by
+        # label id), sliced into _times per label on first query, all at once on the next percept
+        self._lazy: tuple[array, array, array, array] | None = None
         # long-term pages (a RAM budget): entries older than _cut live in the lt_events table
         self._pages: Pages | None = None
         self._cut = -math.inf
@@ -194,7 +198,7 @@ class TemporalMemory:
 
     # ------------------------------------------------------------------ snapshot state
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
-    _DERIVED = ("_ids", "_first", "_last", "_times", "_gaps")  # rebuilt from "labels" and the names
+    _DERIVED = ("_ids", "_first", "_last", "_times", "_gaps", "_lazy")  # rebuilt from "labels" and the names
 
     def __getstate__(self) -> dict[str, object]:
         """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
@@ -206,6 +210,9 @@ class TemporalMemory:
         skip = set(self._COLUMNS) | set(self._DERIVED)
         state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
         state["columns"] = tuple(d[k] for k in self._COLUMNS)
+        if self._lazy is not None:  # nothing observed since the load: the loaded times as they are
+            state["labels"] = self._lazy
+            return state
         ids, n = self._ids, len(self._names)
         first, last = array("d", [math.nan]) * n, array("d", [math.nan]) * n
         offsets = array("q", [0]) * (n + 1)
@@ -239,10 +246,31 @@ class TemporalMemory:
         labels = [names[i] for i in idx.tolist()]
         self._first = dict(zip(labels, f[idx].tolist()))
         self._last = dict(zip(labels, np.frombuffer(last, dtype=np.float64)[idx].tolist())) if labels else {}
-        off = np.frombuffer(offsets, dtype=np.int64)
-        self._times = dict(zip(labels, map(grouped.__getitem__, map(slice, off[idx].tolist(),
-                                                                     off[idx + 1].tolist()))))
+        self._times = {}  # sliced per label on first use (_ts), all at once before the next percept
+        self._lazy = (first, last, grouped, offsets)
         self._gaps = {}  # rebuilt per label on first use (_gaps_of)
+
+    def _ts(self, label: str) -> array | None:
+        """The sorted sighting times of ``label`` in RAM (None: never sighted)."""
+        ts = self._times.get(label)
+        if ts is None and self._lazy is not None and label in self._first:
+            _, _, grouped, off = self._lazy
+            i = self._ids[label]
+            ts = self._times[label] = grouped[off[i]:off[i + 1]]
+        return ts
+
+    def _materialize(self) -> None:
+        """Slice every label's times out of the loaded arrays (before a percept changes them)."""
+        lazy, self._lazy = self._lazy, None
+        if lazy is None:
+            return
+        _, _, grouped, offsets = lazy
+        off = np.frombuffer(offsets, dtype=np.int64)
+        ids, times = self._ids, self._times
+        labels = [lbl for lbl in self._first if lbl not in times]
+        if labels:
+            idx = np.fromiter(map(ids.__getitem__, labels), dtype=np.int64, count=len(labels))
+            times.update(zip(labels, map(grouped.__getitem__, map(slice, off[idx].tolist(), off[idx + 1].tolist()))))
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
         """Keep at most about ``cap`` entries in RAM, the older ones in ``store`` (before any percept)."""
@@ -267,6 +295,8 @@ class TemporalMemory:
     def observe(self, p: Percept) -> None:
         if not self.enabled:
             return
+        if self._lazy is not None:
+            self._materialize()
         t = p.t
         src = self._intern(p.source)
         if t < self._cut:
@@ -490,7 +520,7 @@ class TemporalMemory:
             return None
         if at is None:
             return self._last.get(label)
-        ts = self._times.get(label)
+        ts = self._ts(label)
         if ts:
             i = bisect_right(ts, at)
             if i:
@@ -511,7 +541,7 @@ class TemporalMemory:
         """Every time ``label`` was sighted in [t0, t1] (inclusive), ascending."""
         if not self.enabled:
             return []
-        ts = self._times.get(label)
+        ts = self._ts(label)
         if ts is None:
             return []
         i0 = 0 if t0 is None else bisect_left(ts, t0)
@@ -520,7 +550,7 @@ class TemporalMemory:
 
     def count(self, label: str, t0: float | None = None, t1: float | None = None) -> int:
         """Number of sightings of ``label`` in [t0, t1]."""
-        ts = self._times.get(label) if self.enabled else None
+        ts = self._ts(label) if self.enabled else None
         if ts is None:
             return 0
         i0 = 0 if t0 is None else bisect_left(ts, t0)
@@ -544,7 +574,7 @@ class TemporalMemory:
         and after the last one is not a gap). None when ``label`` was sighted at fewer than two
         distinct times in the range. O(1) without a range, O(log n) with one.
         """
-        ts = self._times.get(label) if self.enabled else None
+        ts = self._ts(label) if self.enabled else None
         if ts is None:
             return None
         if t0 is not None and t1 is not None and t1 < t0:

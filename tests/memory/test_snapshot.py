@@ -182,7 +182,7 @@ def test_a_crafted_payload_with_a_valid_checksum_cannot_run_code(tmp_path, monke
     (hlen,) = struct.unpack_from("<I", blob, len(MAGIC))
     header = json.loads(blob[len(MAGIC) + 4:len(MAGIC) + 4 + hlen])
     payload = pickle.dumps({"graph": _Boom()}, protocol=5)
-    header.update(payload_len=len(payload), payload_crc=zlib.crc32(payload))
+    header.update(payload_len=len(payload), payload_crc=zlib.crc32(payload), pickle_len=len(payload), buffers=[])
     h = json.dumps(header).encode()
     snap.write_bytes(MAGIC + struct.pack("<I", len(h)) + h + struct.pack("<I", zlib.crc32(h)) + payload)
     monkeypatch.chdir(tmp_path)
