@@ -26,11 +26,12 @@ matrix): RAM for keys doubles with ``index=ivf``.
 from __future__ import annotations
 
 import math
+import weakref
 from array import array
 
 import numpy as np
 
-__all__ = ["IVFIndex", "HNSWIndex", "rows_of_bits"]
+__all__ = ["IVFIndex", "HNSWIndex", "encode_query", "rows_of_bits"]
 
 
 class IVFIndex:
@@ -371,6 +372,37 @@ class HNSWIndex:
         row_key = state.get("row_key")
         self._setup_keys(np.arange(self._index.ntotal, dtype=np.int64) if row_key is None
                          else np.asarray(row_key, np.int64))
+
+
+_QUERY_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # encoder -> {query text: key}
+_MAX_QUERY_KEYS = 1024  # query keys kept per encoder (the oldest goes first)
+
+
+def encode_query(encoder: object, query: str) -> np.ndarray:
+    """``encoder.encode([query])[0]`` (a read-only float32 vector), kept for the next
+    ``_MAX_QUERY_KEYS`` distinct queries of the same encoder object: an agent asks the same things
+    again and again, and a learned encoder's forward pass can cost more than the search. Assumes,
+    as chunk keys already do, that an encoder object maps a text to the same key for its lifetime
+    (``set_encoder`` installs a new object, which starts with nothing kept). An encoder that cannot
+    be held by a weak reference, or is not hashable, is simply called each time."""
+    try:
+        cache = _QUERY_KEYS.get(encoder)
+        if cache is None:
+            cache = _QUERY_KEYS[encoder] = {}
+    except TypeError:
+        cache = None
+    if cache is not None:
+        q = cache.get(query)
+        if q is not None:
+            return q
+    q = np.asarray(encoder.encode([query])[0], np.float32)
+    if cache is not None:
+        q = q.copy()
+        q.flags.writeable = False
+        if len(cache) >= _MAX_QUERY_KEYS:
+            del cache[next(iter(cache))]
+        cache[query] = q
+    return q
 
 
 class _one_thread:  # noqa: N801 - used as a context manager

@@ -17,7 +17,6 @@ encoder: no item sharing a word with the query), so a query with nothing relevan
 from __future__ import annotations
 
 import math
-import weakref
 from array import array
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
-from .ann import HNSWIndex, IVFIndex, rows_of_bits
+from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -36,8 +35,7 @@ __all__ = ["EpisodicMemory", "Chunk", "Item"]
 
 
 _MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
-_BLOCK_BITS = 10
-_BLOCK = 1 << _BLOCK_BITS  # rows per block of the retention bounds
+_BLOCK = 1024  # rows per block of the retention bounds
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +287,7 @@ class EpisodicMemory:
             kids, s = ann.search_keys(q, m, cfg.index_ef_search)
             rows, lens = ann.rows_of(kids)
             rs = np.repeat(s.astype(np.float64), lens) if len(rows) != len(s) else s.astype(np.float64)
-            keep = (rs > 1e-6) & ~is_hot[rows >> _BLOCK_BITS]
+            keep = (rs > 1e-6) & ~is_hot[rows // _BLOCK]
             hk = hot_ok & (hot_sims >= float(rs[k - 1]) + slack) if len(rs) >= k else hot_ok
             out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
                              np.concatenate([hot_sims[hk], rs[keep]]), so, strengthen=False, memo=memo)
@@ -530,37 +528,6 @@ class EpisodicMemory:
         v = self._keys_t[:, : len(self._chunks)].T
         v.flags.writeable = False
         return v
-
-
-_QUERY_KEYS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # encoder -> {query text: key}
-_MAX_QUERY_KEYS = 1024  # query keys kept per encoder (the oldest goes first)
-
-
-def encode_query(encoder: KeyEncoder, query: str) -> np.ndarray:
-    """``encoder.encode([query])[0]`` (a read-only float32 vector), kept for the next
-    ``_MAX_QUERY_KEYS`` distinct queries of the same encoder object: an agent asks the same things
-    again and again, and a learned encoder's forward pass can cost more than the search. Assumes,
-    as chunk keys already do, that an encoder object maps a text to the same key for its lifetime
-    (``set_encoder`` installs a new object, which starts with nothing kept). An encoder that cannot
-    be held by a weak reference, or is not hashable, is simply called each time."""
-    try:
-        cache = _QUERY_KEYS.get(encoder)
-        if cache is None:
-            cache = _QUERY_KEYS[encoder] = {}
-    except TypeError:
-        cache = None
-    if cache is not None:
-        q = cache.get(query)
-        if q is not None:
-            return q
-    q = np.asarray(encoder.encode([query])[0], np.float32)
-    if cache is not None:
-        q = q.copy()
-        q.flags.writeable = False
-        if len(cache) >= _MAX_QUERY_KEYS:
-            del cache[next(iter(cache))]
-        cache[query] = q
-    return q
 
 
 def _make_index(kind: str, dim: int) -> IVFIndex | HNSWIndex | None:
