@@ -10,6 +10,10 @@ exact search is measured in ``benchmarks/memory_ops.py`` and asserted in the tes
 
 Sparse queries (the hashing featurizer: a few non-zero dimensions) never use it: they stay exact.
 
+``HNSWIndex`` (faiss-cpu) is the other index: a graph over the distinct keys (a key repeated in
+many chunks is held once, its rows grouped), searched by episodic memory and expanded to chunks.
+``encode_query`` keeps the last query keys of each encoder for recall.
+
 - Until ``min_rows`` keys are added the index is one list searched exhaustively (exact).
 - It trains spherical k-means (inner product, unit centroids) on a sample of the keys, with
   ``nlist = round(sqrt(n))`` lists, when it reaches ``min_rows`` keys and again each time the
@@ -379,7 +383,7 @@ _MAX_QUERY_KEYS = 1024  # query keys kept per encoder (the oldest goes first)
 
 
 def encode_query(encoder: object, query: str) -> np.ndarray:
-    """``encoder.encode([query])[0]`` (a read-only float32 vector), kept for the next
+    """``encoder.encode([query])[0]`` (read-only where kept), kept for the next
     ``_MAX_QUERY_KEYS`` distinct queries of the same encoder object: an agent asks the same things
     again and again, and a learned encoder's forward pass can cost more than the search. Assumes,
     as chunk keys already do, that an encoder object maps a text to the same key for its lifetime
@@ -395,12 +399,15 @@ def encode_query(encoder: object, query: str) -> np.ndarray:
         q = cache.get(query)
         if q is not None:
             return q
-    q = np.asarray(encoder.encode([query])[0], np.float32)
+    q = encoder.encode([query])[0]
     if cache is not None:
-        q = q.copy()
+        q = np.array(q)  # a copy of the encoder's dtype, read-only below
         q.flags.writeable = False
         if len(cache) >= _MAX_QUERY_KEYS:
-            del cache[next(iter(cache))]
+            try:
+                del cache[next(iter(cache))]
+            except (RuntimeError, KeyError, StopIteration):  # another thread changed it meanwhile
+                pass
         cache[query] = q
     return q
 

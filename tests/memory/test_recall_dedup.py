@@ -148,3 +148,16 @@ def test_query_keys_are_kept_per_encoder() -> None:
     assert [c.id for c in ep.recall("red cup", k=5, strengthen=False)] == [
         c.id for c in want.recall("red cup", k=5, strengthen=False)]
     assert other.calls > 0
+
+
+def test_an_unhashable_encoder_is_called_each_time() -> None:
+    class Unhashable(DenseKeys):
+        __hash__ = None  # type: ignore[assignment]
+
+    enc = Unhashable()
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1), encoder=enc)
+    _repeating_stream(ep, 200, random.Random(4))
+    calls = enc.calls
+    a = [c.id for c in ep.recall("blue lamp", k=3, strengthen=False)]
+    b = [c.id for c in ep.recall("blue lamp", k=3, strengthen=False)]
+    assert a == b and len(a) == 3 and enc.calls == calls + 2
