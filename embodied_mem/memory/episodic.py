@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..percept import Percept
-from .ann import HNSWIndex, IVFIndex, rows_of_bits
+from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 
@@ -93,8 +93,8 @@ class EpisodicMemory:
     # (below that a scan of the query's key rows was as fast, measured at 100k and 1M chunks)
     _intersect_max_dims = 8
     _intersect_min_rows = 1 << 17
-    # A dense query through index=hnsw re-ranks at most this many fetched chunks, beside every chunk
-    # of the blocks of rows (of _BLOCK) with the highest retention bounds
+    # A dense query through index=hnsw re-ranks the chunks of at most this many fetched distinct keys,
+    # beside every chunk of the blocks of rows (of _BLOCK) with the highest retention bounds
     _hnsw_max_fetch = 2560
     _hot_blocks = 2
 
@@ -212,7 +212,7 @@ class EpisodicMemory:
             return []
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, got {type(query).__name__}")
-        q = self.encoder.encode([query])[0]
+        q = encode_query(self.encoder, query)
         if not q.any():
             return []
         n = len(self._chunks)
@@ -265,16 +265,45 @@ class EpisodicMemory:
 
     def _recall_hnsw(self, query: str, q: np.ndarray, k: int, so: float, lo: float, u_top: float,
                      strengthen: bool) -> list[Chunk]:
-        """Dense query through the HNSW index: over-fetch the most similar keys and re-rank them by
-        score (similarity + retention + utility), beside every chunk of the ``_hot_blocks`` blocks of
-        rows with the highest retention bound, scored exactly. Fetch 4x more while a chunk not
-        fetched could still outscore the k-th: its similarity is at most the last fetched one's (if
-        HNSW found the true nearest), its retention at most the bound of the other blocks and its
-        utility term at most ``u_top`` (and at least ``lo``); up to ``_hnsw_max_fetch`` chunks."""
+        """Dense query through the HNSW index: fetch the most similar distinct keys, expand them to
+        their chunks and re-rank those by score (similarity + retention + utility), beside every chunk
+        of the ``_hot_blocks`` blocks of rows with the highest retention bound, scored exactly. Fetch
+        4x more keys while a chunk not fetched could still outscore the k-th: its similarity is at
+        most the last fetched key's (if HNSW found the true nearest), its retention at most the bound
+        of the other blocks and its utility term at most ``u_top`` (and at least ``lo``); up to
+        ``_hnsw_max_fetch`` keys."""
         ann = self._ann
         assert isinstance(ann, HNSWIndex)
         cfg = self.config
-        n = len(ann)
+        hot_rows, hot_sims, is_hot, cold_r = self._hot_rows(q, len(ann))
+        top = cfg.retention_weight * cold_r + u_top + 1e-6
+        # below this similarity a hot chunk cannot beat a chunk of similarity s (the k-th fetched)
+        slack = lo - cfg.retention_weight - u_top - 1e-6
+        hot_ok = hot_sims > 1e-6
+        n_keys = ann.n_keys
+        m = k
+        memo: dict = {}
+        while True:
+            kids, s = ann.search_keys(q, m, cfg.index_ef_search)
+            rows, lens = ann.rows_of(kids)
+            rs = np.repeat(s.astype(np.float64), lens) if len(rows) != len(s) else s.astype(np.float64)
+            keep = (rs > 1e-6) & ~is_hot[rows // _BLOCK]
+            hk = hot_ok & (hot_sims >= float(rs[k - 1]) + slack) if len(rs) >= k else hot_ok
+            out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
+                             np.concatenate([hot_sims[hk], rs[keep]]), so, strengthen=False, memo=memo)
+            if m >= n_keys or m >= self._hnsw_max_fetch or len(kids) < m:
+                break
+            if len(out) == k and out[-1].score >= float(s[-1]) + top:
+                break  # nothing less similar than the last fetched key can win
+            m = min(m * 4, self._hnsw_max_fetch)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _hot_rows(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The rows of the ``_hot_blocks`` blocks with the highest retention bound and their
+        similarities to ``q``, which blocks those are (a flag per block) and the highest retention
+        bound of the other blocks."""
         nb = (n + _BLOCK - 1) // _BLOCK
         bound = np.exp(-np.maximum(self.now - self._blk_last[:nb], 0.0) / np.maximum(self._blk_strength[:nb], 1e-300))
         h = self._hot_blocks
@@ -286,27 +315,12 @@ class EpisodicMemory:
         runs = [(int(hot[0]), int(hot[-1]) + 1)] if hot[-1] - hot[0] == len(hot) - 1 else [
             (b, b + 1) for b in hot.tolist()]  # consecutive blocks (the newest, usually) in one slice
         spans = [(b0 * _BLOCK, min(n, b1 * _BLOCK)) for b0, b1 in runs]
+        if len(spans) == 1:
+            a, b = spans[0]
+            return np.arange(a, b), np.einsum("i,ij->j", q, kt[:, a:b]).astype(np.float64), is_hot, cold_r
         hot_rows = np.concatenate([np.arange(a, b) for a, b in spans])
         hot_sims = np.concatenate([np.einsum("i,ij->j", q, kt[:, a:b]) for a, b in spans]).astype(np.float64)
-        top = cfg.retention_weight * cold_r + u_top + 1e-6
-        m = max(16 * k, cfg.index_ef_search)
-        memo: dict = {}
-        while True:
-            rows, s = ann.search(q, m, cfg.index_ef_search)
-            keep = (s > 1e-6) & ~is_hot[rows // _BLOCK]
-            hk = hot_sims > 1e-6
-            if len(s) >= k:  # a hot chunk below this similarity cannot beat the k-th fetched one
-                hk &= hot_sims >= float(s[k - 1]) + lo - cfg.retention_weight - u_top - 1e-6
-            out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
-                             np.concatenate([hot_sims[hk], s[keep].astype(np.float64)]), so, strengthen=False, memo=memo)
-            if m >= n or m >= self._hnsw_max_fetch or len(rows) < m:
-                break
-            if len(out) == k and out[-1].score >= float(s[-1]) + top:
-                break  # nothing less similar than the last fetched can win
-            m = min(m * 4, self._hnsw_max_fetch)
-        if strengthen and out:
-            self.strengthen([c.id for c in out], self.now)
-        return out
+        return hot_rows, hot_sims, is_hot, cold_r
 
     def _pruned(self, query: str, q: np.ndarray, k: int, rows: np.ndarray | None, sims: np.ndarray, so: float,
                 hi: float, lo: float, floor: float, complete: bool) -> list[Chunk] | None:
