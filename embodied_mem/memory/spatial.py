@@ -129,10 +129,11 @@ class _Beliefs:
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
                  "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
-                 "pages", "cap", "limit", "n_paged", "grid", "instances")
+                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
-                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged")
+                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
+                "rid", "lp")
 
     def __init__(self, index_cell: float) -> None:
         self.ic = float(index_cell)
@@ -158,6 +159,10 @@ class _Beliefs:
         self.pages: Pages | None = None
         self.cap = self.limit = 0
         self.n_paged = 0  # sightings in the table
+        # a RAM budget: each row's permanent number (rows are renumbered when cold labels move out;
+        # the long-term tables name a belief by it) and the labels in the lt_beliefs table
+        self.rid = array("q")
+        self.lp: _LabelPages | None = None
         self._derive()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -366,7 +371,7 @@ class _Beliefs:
                 block[:, j] = np.frombuffer(col, np.float64)[vals]
             raw = block.tobytes()
             w = 40  # SIGHT_V: five doubles
-            rows = np.frombuffer(self.hrow, np.int32)[idx].tolist()
+            rows = np.frombuffer(self.rid, np.int64)[np.frombuffer(self.hrow, np.int32)[idx]].tolist()
             pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
                                  [(pg.space, r, t, raw[i * w:(i + 1) * w])
                                   for i, (r, t) in enumerate(zip(rows, block[:, 0].tolist()))])
@@ -395,7 +400,7 @@ class _Beliefs:
         pg = self.pages
         assert pg is not None
         pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
-                             [(pg.space, r, t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
+                             [(pg.space, self.rid[r], t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
         self.n_paged += len(entries)
 
     def _read(self, where: str, r: int, *args: float) -> tuple[float, float, Position] | None:
@@ -404,11 +409,27 @@ class _Beliefs:
         pg = self.pages
         assert pg is not None
         row = pg.store.execute(f"SELECT v FROM lt_sightings WHERE space=? AND row=? AND {where} LIMIT 1",
-                               (pg.space, r, *args)).fetchone()
+                               (pg.space, self.rid[r], *args)).fetchone()
         if row is None:
             return None
         t, c, x, y, z = SIGHT_V.unpack(row[0])
         return t, c, (x, y, z)
+
+
+class _LabelPages:
+    """Which labels' belief rows are in the ``lt_beliefs`` table (a RAM budget): ``paged`` (label id ->
+    rowid of the table row that holds them), ``inst`` (instance -> label id, for the instances whose
+    current belief is paged out), ``pinned`` (labels that never move out: an instance seen under two
+    labels links their rows), row counts, the row budget ``cap`` and the size that starts a move."""
+
+    def __init__(self, cap: int) -> None:
+        self.paged: dict[int, int] = {}
+        self.inst: dict[str, int] = {}
+        self.pinned: set[int] = set()
+        self.n_rows = 0  # rows in the table
+        self.n_cur = 0  # current beliefs among them
+        self.cap = self.limit = max(1, int(cap))
+        self.next_rid = 0
 
 
 class _PlaceRec:
@@ -483,7 +504,10 @@ class SpatialMemory:
         B = self._b
         B.pages = self._pages
         if store is not None:
+            from .longterm import belief_rows
+
             B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
+            B.lp = _LabelPages(int(store.sizes.get("beliefs") or belief_rows(store.ram_budget_mb)))
 
     @property
     def pages(self) -> Pages | None:
@@ -502,6 +526,8 @@ class SpatialMemory:
         if not p.sightings and p.view is None:
             return
         B = self._b
+        if B.lp is not None and B.lp.paged:
+            self._page_in_for(p)
         n0 = len(B.lab)
         matched: set[int] = set()
         born: dict[str, list[int]] | None = None
@@ -586,6 +612,8 @@ class SpatialMemory:
                         nb = born.get(B.labels[B.lab[r]])
                         if nb is not None:
                             B.next[r] = nb
+        if B.lp is not None and len(B.lab) > B.lp.limit:
+            self._trim_beliefs()
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -738,6 +766,8 @@ class SpatialMemory:
                     # history, not the current belief.
                     return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
+                if B.lp is not None and B.labels[B.lab[r]] != label:  # rows of two labels linked: never paged
+                    B.lp.pinned.update((B.lab[r], B.label_id(label)))
                 self._end(r, t)
                 nr = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=self._node(r))
                 B.next[r] = [nr]
@@ -862,6 +892,9 @@ class SpatialMemory:
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
+            if B.lp is not None:
+                B.rid.append(B.lp.next_rid)
+                B.lp.next_rid += 1
         B.edge.append(edge)
         li = B.lab[r]
         B.lnext.append(-1)
@@ -1006,6 +1039,252 @@ class SpatialMemory:
         for r in gone:
             self._end(r, t)
 
+    # ------------------------------------------------------------ long-term belief pages (a RAM budget)
+    def _need(self, label: str) -> None:
+        """Bring ``label``'s belief rows back into RAM if they are in the lt_beliefs table (a query or
+        a percept needs them); makes room first if RAM holds more rows than the budget."""
+        B = self._b
+        lp = B.lp
+        if lp is None or not lp.paged:
+            return
+        li = B.lab_id.get(label)
+        if li is None or li not in lp.paged:
+            return
+        if len(B.lab) > lp.limit:
+            self._trim_beliefs()
+        self._page_in(li)
+
+    def _page_in_for(self, p: Percept) -> None:
+        """Before a percept is filed: page in the labels it sees, the instances it sees whose current
+        belief is paged out, and every label with a current belief inside its view (a revisited
+        place brings its beliefs back: negative evidence and matching then see them)."""
+        B = self._b
+        lp = B.lp
+        assert lp is not None
+        need: set[int] = set()
+        for s in p.sightings:
+            li = B.lab_id.get(s.label)
+            if li is not None and li in lp.paged:
+                need.add(li)
+            if s.instance is not None:
+                li = lp.inst.get(s.instance)
+                if li is not None:
+                    need.add(li)
+        if p.view is not None:
+            xmin, ymin, xmax, ymax = p.view.bounds()
+            ic = self._ic
+            pg = B.pages
+            assert pg is not None
+            c = [_clamp(math.floor(v / ic)) if math.isfinite(v) else _clamp(v) for v in (xmin, ymin, xmax, ymax)]
+            for li, gen in pg.store.execute(
+                    "SELECT DISTINCT label, gen FROM lt_bcells WHERE space=? AND cx>=? AND cx<=? AND cy>=? AND cy<=?",
+                    (pg.space, c[0], c[2], c[1], c[3])).fetchall():
+                if lp.paged.get(li) == gen:
+                    need.add(li)
+        for li in sorted(need):
+            if li in lp.paged:
+                self._page_in(li)
+
+    def _trim_beliefs(self) -> None:
+        """Move the labels seen longest ago (every belief row of each, with its sightings) to the
+        long-term tables until RAM holds at most 3/4 of the row budget (pinned labels stay)."""
+        B = self._b
+        lp = B.lp
+        assert lp is not None
+        n = len(B.lab)
+        target = (3 * lp.cap) // 4
+        if n > target:
+            lab = np.frombuffer(B.lab, np.int32).copy()
+            last = np.frombuffer(B.ht, np.float64)[np.frombuffer(B.hlast, np.int32)]
+            recent = np.full(len(B.labels), -math.inf)
+            np.maximum.at(recent, lab, last)
+            count = np.bincount(lab, minlength=len(B.labels))
+            del last
+            cand = np.flatnonzero(count > 0)
+            if lp.pinned:
+                cand = cand[~np.isin(cand, np.fromiter(lp.pinned, np.int64))]
+            cand = cand[np.argsort(recent[cand], kind="stable")]
+            cum = np.cumsum(count[cand])
+            k = int(np.searchsorted(cum, n - target)) + 1  # the fewest oldest labels that get to the target
+            out = cand[:k].tolist()
+            if out:
+                self._page_out(out)
+        # A hot label larger than the budget cannot move: wait for a quarter of the budget more rows.
+        lp.limit = max(lp.cap, len(B.lab) + max(1, lp.cap // 4))
+
+    def _page_out(self, labels: list[int]) -> None:
+        """Move every belief row of ``labels`` (label ids) out of RAM: per label one lt_beliefs row (its
+        columns, each row's latest sighting, its follow links and count() positions), its rows' other
+        sightings to lt_sightings, its current beliefs' index cells to lt_bcells; the rows left are
+        renumbered (their order kept)."""
+        import pickle
+
+
+        B = self._b
+        lp, pg = B.lp, B.pages
+        assert lp is not None and pg is not None
+        st = pg.store
+        lab = np.frombuffer(B.lab, np.int32).copy()
+        gone = np.isin(lab, np.array(labels, np.int32))
+        hl = np.frombuffer(B.hlast, np.int32).copy()
+        ht = np.frombuffer(B.ht, np.float64).copy()
+        hv = np.frombuffer(B.hv, np.int32).copy()
+        hp = np.frombuffer(B.hprev, np.int32).copy()
+        hrow = np.frombuffer(B.hrow, np.int32).copy()
+        rid = np.frombuffer(B.rid, np.int64).copy()
+        vals = np.stack([np.frombuffer(c, np.float64) for c in (B.vc, B.vx, B.vy, B.vz)], 1)
+        # the leaving rows' sightings but their latest: to lt_sightings
+        e_gone = gone[hrow]
+        latest = np.zeros(len(ht), bool)
+        latest[hl] = True
+        idx = np.flatnonzero(e_gone & ~latest)
+        if len(idx):
+            block = np.empty((len(idx), 5), np.float64)
+            block[:, 0] = ht[idx]
+            block[:, 1:] = vals[hv[idx]]
+            raw = block.tobytes()
+            st.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                           [(pg.space, r, t, raw[i * 40:(i + 1) * 40])
+                            for i, (r, t) in enumerate(zip(rid[hrow[idx]].tolist(), ht[idx].tolist()))])
+            B.n_paged += len(idx)
+        cols = {k: np.frombuffer(getattr(B, k), np.int32 if getattr(B, k).typecode == "i" else
+                                 (np.int64 if getattr(B, k).typecode == "q" else np.float64)).copy()
+                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge")}
+        rows_of = np.flatnonzero(gone)
+        grp = rows_of[np.argsort(lab[rows_of], kind="stable")]  # by label, creation order within
+        cuts = np.flatnonzero(np.diff(lab[grp])) + 1
+        blobs, cells = [], []
+        for rows in np.split(grp, cuts):
+            li = int(lab[rows[0]])
+            label = B.labels[li]
+            local = {int(r): j for j, r in enumerate(rows.tolist())}
+            k = hl[rows]
+            d = {k2: v[rows].tobytes() for k2, v in cols.items()}
+            d["rid"] = rid[rows].tobytes()
+            d["last"] = np.concatenate([ht[k][:, None], vals[hv[k]]], 1).tobytes()
+            d["older"] = (hp[k] != -1).tobytes()
+            d["next"] = {local[r]: [local[c] for c in B.next[r]] for r in local if r in B.next}
+            d["moved"] = {local[r]: B.moved[r] for r in local if r in B.moved}
+            op, nt = self._obj_pos.pop(label, None), self._new_obj_t.pop(label, None)
+            d["obj_pos"] = None if op is None else op.tobytes()
+            d["new_t"] = None if nt is None else nt.tobytes()
+            blobs.append((li, pickle.dumps(d, protocol=5)))
+        gens = st.insert_each("INSERT INTO lt_beliefs (space, label, v) VALUES (?, ?, ?)",
+                              [(pg.space, li, v) for li, v in blobs])
+        gen_of = {li: g for (li, _), g in zip(blobs, gens)}
+        cur = rows_of[np.isnan(cols["vt"][rows_of])]
+        ic = self._ic
+        for r in cur.tolist():
+            v = hv[hl[r]]
+            li = int(lab[r])
+            cells.append((pg.space, _clamp(math.floor(vals[v, 1] / ic)), _clamp(math.floor(vals[v, 2] / ic)), li,
+                          gen_of[li]))
+            i = B.inst[r]
+            if i >= 0:
+                lp.inst[B.insts[i]] = li
+        st.insert_many("INSERT INTO lt_bcells (space, cx, cy, label, gen) VALUES (?, ?, ?, ?, ?)", cells)
+        lp.paged.update(gen_of)
+        lp.n_rows += len(rows_of)
+        lp.n_cur += len(cur)
+        # renumber what stays
+        keep = ~gone
+        newslot = np.cumsum(keep, dtype=np.int64) - 1
+
+        def remap(a: np.ndarray) -> np.ndarray:
+            return np.where(a >= 0, newslot[np.clip(a, 0, None)], a)
+
+        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid"):
+            a = getattr(B, k2)
+            src = lab if k2 == "lab" else (rid if k2 == "rid" else cols[k2])
+            setattr(B, k2, array(a.typecode, src[keep].tobytes()))
+        for k2 in ("lnext", "cnext", "cprev"):
+            a = getattr(B, k2)
+            setattr(B, k2, array("i", remap(np.frombuffer(a, np.int32)[keep].astype(np.int64)).astype(np.int32).tobytes()))
+        for k2 in ("lhead", "ltail", "chead"):
+            a = np.frombuffer(getattr(B, k2), np.int32).astype(np.int64)
+            a[labels] = -1
+            setattr(B, k2, array("i", remap(a).astype(np.int32).tobytes()))
+        for li in labels:
+            B.ccount[li] = 0
+        B.next = {int(newslot[r]): [int(newslot[c]) for c in cs] for r, cs in B.next.items() if keep[r]}
+        B.moved = {int(newslot[r]): cs for r, cs in B.moved.items() if keep[r]}
+        # the log: drop the leaving rows' entries, renumber
+        ek = ~e_gone
+        newidx = np.cumsum(ek, dtype=np.int64) - 1
+        hp2 = hp[ek].astype(np.int64)
+        hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
+        used, hv2 = np.unique(hv[ek], return_inverse=True)
+        B.ht = array("d", ht[ek].tobytes())
+        B.hprev = array("i", hp2.astype(np.int32).tobytes())
+        B.hv = array("i", hv2.astype(np.int32).tobytes())
+        B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
+        B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
+        B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
+        B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
+        B._derive()
+
+    def _page_in(self, li: int) -> None:
+        """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
+        label's rows are all in RAM or all out, so their order among themselves is kept)."""
+        import pickle
+
+        B = self._b
+        lp, pg = B.lp, B.pages
+        assert lp is not None and pg is not None
+        gen = lp.paged.pop(li)
+        row = pg.store.execute("SELECT v FROM lt_beliefs WHERE rowid=?", (gen,)).fetchone()
+        if row is None:
+            raise RuntimeError(f"spatial memory: paged beliefs of label {B.labels[li]!r} are missing from lt_beliefs")
+        d = pickle.loads(row[0])
+        label = B.labels[li]
+        n = len(B.lab)
+        inst = array("i", d["inst"])
+        k = len(inst)
+        B.lab.extend(array("i", [li]) * k)
+        B.inst.extend(inst)
+        for k2, tc in (("obj", "i"), ("place", "i"), ("vf", "d"), ("vt", "d"), ("ecx", "q"), ("ecy", "q"),
+                       ("edge", "i"), ("rid", "q")):
+            getattr(B, k2).extend(array(tc, d[k2]))
+        B.lnext.extend(array("i", range(n + 1, n + k)))
+        B.lnext.append(-1)
+        B.cnext.extend(array("i", [-1]) * k)
+        B.cprev.extend(array("i", [-1]) * k)
+        B.lhead[li], B.ltail[li] = n, n + k - 1
+        last = array("d", d["last"])
+        older = d["older"]
+        vt = B.vt
+        ic = self._ic
+        for j in range(k):
+            r = n + j
+            t, c, x, y, z = last[5 * j:5 * j + 5]
+            v = len(B.vc)
+            B.vc.append(c)
+            B.vx.append(x)
+            B.vy.append(y)
+            B.vz.append(z)
+            B.hlast.append(len(B.ht))
+            B.ht.append(t)
+            B.hprev.append(_PAGED if older[j] else -1)
+            B.hv.append(v)
+            B.hrow.append(r)
+            if vt[r] != vt[r]:  # NaN: a current belief
+                B.make_current(r)
+                B.grid.setdefault((math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
+                i = inst[j]
+                if i >= 0:
+                    B.instances[B.insts[i]] = r
+                    lp.inst.pop(B.insts[i], None)
+                lp.n_cur -= 1
+        for a, cs in d["next"].items():
+            B.next[n + a] = [n + c for c in cs]
+        for a, cells in d["moved"].items():
+            B.moved[n + a] = cells
+        if d["obj_pos"] is not None:
+            self._obj_pos[label] = array("d", d["obj_pos"])
+        if d["new_t"] is not None:
+            self._new_obj_t[label] = array("d", d["new_t"])
+        lp.n_rows -= k
+
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
         cs = self._cs
@@ -1144,6 +1423,7 @@ class SpatialMemory:
         """
         if not self.enabled:
             return []
+        self._need(label)
         if at is None:
             rows = self._b.current_rows(label)
         else:
@@ -1158,6 +1438,7 @@ class SpatialMemory:
         if not self.enabled:
             return None
         p = as_position(point, "point")
+        self._need(label)
         if at is not None:
             best, best_d = None, float("inf")
             for loc in self.locate(label, at=at):
@@ -1215,6 +1496,7 @@ class SpatialMemory:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
         if not self.enabled:
             return []
+        self._need(label)
         out = [self._location(r, None) for r in self._b.rows(label)]
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
@@ -1231,6 +1513,7 @@ class SpatialMemory:
         """
         if not self.enabled:
             return 0
+        self._need(label)
         ts = self._new_obj_t.get(label)
         if not ts:
             return 0
@@ -1255,6 +1538,7 @@ class SpatialMemory:
         r = self._tol if reach is None else float(reach)
         if not (r >= 0 and math.isfinite(r)):
             raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
+        self._need(label)
         B = self._b
         rows = B.rows(label)
         if not rows:
@@ -1604,8 +1888,8 @@ class SpatialMemory:
     def stats(self) -> dict[str, int]:
         return {
             "objects": self._n_objects,
-            "beliefs": len(self._b.lab),
-            "current_beliefs": sum(self._b.ccount),
+            "beliefs": len(self._b.lab) + (self._b.lp.n_rows if self._b.lp is not None else 0),
+            "current_beliefs": sum(self._b.ccount) + (self._b.lp.n_cur if self._b.lp is not None else 0),
             "sightings": self.n_sightings,
             "places": len(self._places),
             "known_cells": len(self._occ),
@@ -1616,7 +1900,8 @@ class SpatialMemory:
         """(label, region) -> number of objects of that label ever believed in that region."""
         B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label in B.labels:
+        for label in list(B.labels):
+            self._need(label)
             seen: set[str] = set()
             for r in B.rows(label):
                 node = self._node(r)
@@ -1631,7 +1916,16 @@ class SpatialMemory:
 
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
-        return {label: len({self._node(r) for r in self._b.rows(label)}) for label in self._b.labels}
+        out = {}
+        for label in list(self._b.labels):
+            self._need(label)
+            out[label] = len({self._node(r) for r in self._b.rows(label)})
+        return out
+
+
+def _clamp(c: float) -> int:
+    """An index cell number as an SQLite integer (cells past +-2**62 are one cell: a superset)."""
+    return int(max(-_BIG, min(_BIG, c)))
 
 
 def _seg_dist(p: Position, a: Pose, b: Pose) -> float:
