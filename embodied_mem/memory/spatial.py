@@ -35,7 +35,9 @@ stay in RAM: they grow with the world discovered, not with time spent in it.
 from __future__ import annotations
 
 import heapq
+import io
 import math
+import pickle
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -1117,9 +1119,6 @@ class SpatialMemory:
         columns, each row's latest sighting, its follow links and count() positions), its rows' other
         sightings to lt_sightings, its current beliefs' index cells to lt_bcells; the rows left are
         renumbered (their order kept)."""
-        import pickle
-
-
         B = self._b
         lp, pg = B.lp, B.pages
         assert lp is not None and pg is not None
@@ -1226,8 +1225,6 @@ class SpatialMemory:
     def _page_in(self, li: int) -> None:
         """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
         label's rows are all in RAM or all out, so their order among themselves is kept)."""
-        import pickle
-
         B = self._b
         lp, pg = B.lp, B.pages
         assert lp is not None and pg is not None
@@ -1235,7 +1232,7 @@ class SpatialMemory:
         row = pg.store.execute("SELECT v FROM lt_beliefs WHERE rowid=?", (gen,)).fetchone()
         if row is None:
             raise RuntimeError(f"spatial memory: paged beliefs of label {B.labels[li]!r} are missing from lt_beliefs")
-        d = pickle.loads(row[0])
+        d = _load_page(row[0])
         label = B.labels[li]
         n = len(B.lab)
         inst = array("i", d["inst"])
@@ -1921,6 +1918,18 @@ class SpatialMemory:
             self._need(label)
             out[label] = len({self._node(r) for r in self._b.rows(label)})
         return out
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or
+    function, so a crafted memory file cannot run code through it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a long-term page refers to {module}.{name}: damaged or crafted file")
+
+
+def _load_page(blob: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(blob)).load()
 
 
 def _clamp(c: float) -> int:
