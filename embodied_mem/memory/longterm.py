@@ -1,9 +1,10 @@
 """Long-term memory on disk: where a memory with a RAM budget keeps what falls out of its working set.
 
 With ``memory.ram_budget_mb`` set, the modules keep only a *working set* in RAM (the newest
-temporal entries, the newest part of the trajectory, each object belief's newest sightings) and
-move the older part, in blocks, into indexed SQLite tables (``lt_events``, ``lt_poses``,
-``lt_sightings``). Queries that reach back past the working set
+temporal entries, the newest part of the trajectory, each object belief's newest sightings, the
+object labels seen lately, the occupancy tiles used lately) and move the older part, in blocks, into
+indexed SQLite tables (``lt_events``, ``lt_poses``, ``lt_sightings``; ``lt_beliefs`` with
+``lt_bcells`` and ``lt_tiles`` for spatial memory's cold labels and far tiles). Queries that reach back past the working set
 page the rows they need in from those tables, so every answer is exactly the one an unbounded
 memory gives (RTAB-Map's working / long-term memory split, with retrieval by query).
 
@@ -32,7 +33,7 @@ import tempfile
 import weakref
 from typing import Any
 
-__all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
+__all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
 
 TABLES = ("lt_events", "lt_poses", "lt_sightings")
 
@@ -62,6 +63,10 @@ _SCHEMA += (
     "CREATE INDEX IF NOT EXISTS lt_bcells_xy ON lt_bcells (space, cx, cy)",
 )
 TABLES += ("lt_beliefs", "lt_bcells")
+# spatial memory: occupancy tiles (32 x 32 cells) far from where the agent works: one row per move,
+# ``v`` a pickled dict of the tile's known, walked and frontier cells
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
+TABLES += ("lt_tiles",)
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
@@ -77,6 +82,16 @@ _BYTES_PER_SIGHTING = 20  # spatial sightings log: t, back link, value index, be
 _SHARE_SIGHTINGS = 0.10  # share of the budget for the sightings log of object beliefs
 _BYTES_PER_BELIEF = 160  # spatial belief row: ~14 columns, its latest sighting and value, index cell, first position
 _SHARE_BELIEFS = 0.10  # share of the budget for object belief rows (cold labels move to lt_beliefs)
+
+
+_BYTES_PER_CELL = 110  # spatial occupancy: a known or walked cell (a tuple key in a dict or set)
+_SHARE_CELLS = 0.05  # share of the budget for the occupancy grid (far tiles move to lt_tiles)
+
+
+def grid_cells(ram_budget_mb: float) -> int:
+    """Occupancy cells (known plus walked) spatial memory keeps in RAM under a budget of
+    ``ram_budget_mb`` (MiB); past it, the tiles used longest ago move out until a quarter is free."""
+    return max(4096, int(float(ram_budget_mb) * 2**20 * _SHARE_CELLS / _BYTES_PER_CELL))
 
 
 def belief_rows(ram_budget_mb: float) -> int:

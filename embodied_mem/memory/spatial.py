@@ -27,9 +27,26 @@ and ``trajectory()``/``walks()`` read them back, so their answers do not change.
 sightings log keeps about ``sizes["sightings"]`` entries: past it, every belief's sightings older
 than a time cut, except each belief's latest, move to the ``lt_sightings`` table; ``locate(at=)``,
 ``nearest(at=)``, ``follow()`` and a late sighting older than RAM read them back (indexed by
-belief and time), exactly. Current answers (``locate``, ``nearest``, matching, negative evidence)
-never read the table. Belief rows (label, object, place, validity), places and the occupancy grid
-stay in RAM: they grow with the world discovered, not with time spent in it.
+belief and time), exactly. Current answers of beliefs in RAM (``locate``, ``nearest``, matching,
+negative evidence) never read that table.
+
+Belief rows move out too, a label at a time: past about ``belief_rows(budget)`` rows in RAM, the
+labels seen longest ago (every row of each: columns, latest sighting, ``follow`` links, ``count``
+positions) go to the ``lt_beliefs`` table, their other sightings to ``lt_sightings`` and the index
+cells of their current beliefs to ``lt_bcells``; the rows left are renumbered (a permanent number,
+``rid``, names a belief in the tables). A label comes back whole when a query asks about it
+(``locate``, ``nearest``, ``history``, ``count``, ``follow``, ``region_counts``, ``label_counts``) or
+a percept sees it, sees one of its instances, or views a cell holding one of its current beliefs (a
+revisited place brings its beliefs back: matching and negative evidence then see them). Labels
+linked by an instance seen under both stay in RAM. The graph keeps every ``located_at`` edge of a
+paged belief (its data, its validity): only spatial memory's own rows move.
+
+The occupancy grid moves out in tiles of 32 x 32 cells: past about ``grid_cells(budget)`` known and
+walked cells, the tiles used longest ago go to ``lt_tiles``; a percept brings back every tile within
+two cells of a cell it changes (the frontier test reads neighbours), ``path()`` and ``occupancy()``
+bring back the tiles they read, and ``occupancy_cells()`` / ``frontiers()`` read the moved tiles
+without bringing them back. What stays in RAM whatever the budget: label and instance names,
+places and their region votes, one entry per moved label and per moved tile.
 """
 
 from __future__ import annotations
@@ -100,6 +117,7 @@ _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
+_TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
 
 
 class _Beliefs:
@@ -434,6 +452,19 @@ class _LabelPages:
         self.next_rid = 0
 
 
+class _Tiles:
+    """Occupancy tiles (``2**_TILE`` cells a side) in the ``lt_tiles`` table (a RAM budget): ``paged``
+    (tile -> rowid of its row), ``touch`` (tile in RAM -> the percept count when last needed), the
+    known cells in the table (``n_occ``), the cell budget ``cap`` and the size that starts a move."""
+
+    def __init__(self, cap: int) -> None:
+        self.paged: dict[tuple[int, int], int] = {}
+        self.touch: dict[tuple[int, int], int] = {}
+        self.tick = 0
+        self.n_occ = 0
+        self.cap = self.limit = max(1, int(cap))
+
+
 class _PlaceRec:
     __slots__ = ("id", "k", "pos", "region_edge", "region_votes", "visits", "first", "last")
 
@@ -495,6 +526,7 @@ class SpatialMemory:
         self._pages: Pages | None = None
         self._traj_cut = -math.inf
         self._n_paged_poses = 0
+        self._tiles: _Tiles | None = None  # occupancy tiles in the lt_tiles table
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
         """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
@@ -506,10 +538,11 @@ class SpatialMemory:
         B = self._b
         B.pages = self._pages
         if store is not None:
-            from .longterm import belief_rows
+            from .longterm import belief_rows, grid_cells
 
             B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
             B.lp = _LabelPages(int(store.sizes.get("beliefs") or belief_rows(store.ram_budget_mb)))
+            self._tiles = _Tiles(int(store.sizes.get("cells") or grid_cells(store.ram_budget_mb)))
 
     @property
     def pages(self) -> Pages | None:
@@ -521,10 +554,15 @@ class SpatialMemory:
         if not self.enabled:
             return
         t = p.t
+        tl = self._tiles
+        if tl is not None and (p.free is not None or p.blocked is not None or p.pose is not None):
+            self._tiles_for(p)
         if p.pose is not None:
             self._observe_pose(p, pid, recorded_at)
         if p.free is not None or p.blocked is not None or p.pose is not None:
             self._observe_cells(p)
+            if tl is not None and len(self._occ) + len(self._walked) > tl.limit:
+                self._trim_tiles()
         if not p.sightings and p.view is None:
             return
         B = self._b
@@ -1282,6 +1320,118 @@ class SpatialMemory:
             self._new_obj_t[label] = array("d", d["new_t"])
         lp.n_rows -= k
 
+    # ------------------------------------------------------------ long-term occupancy tiles (a RAM budget)
+    def _tiles_for(self, p: Percept) -> None:
+        """Before a percept changes the grid: bring back every tile within two cells of a cell it may
+        change (the frontier of a changed cell's neighbours reads their neighbours), and mark them
+        used now."""
+        tl = self._tiles
+        assert tl is not None
+        tl.tick += 1
+        need: set[tuple[int, int]] = set()
+        for pts in (p.free, p.blocked):
+            if pts is not None and len(pts):
+                c = np.floor(pts / self._cs + 0.5).astype(np.int64)
+                for dx in (-2, 0, 2):  # steps of 2 <= a tile's side: every tile within 2 cells
+                    for dy in (-2, 0, 2):
+                        tx, ty = (c[:, 0] + dx) >> _TILE, (c[:, 1] + dy) >> _TILE
+                        need.update(zip(tx.tolist(), ty.tolist()))
+        if p.pose is not None:
+            x, y = self._cell(p.pose.x, p.pose.y)
+            need.update(((x + dx) >> _TILE, (y + dy) >> _TILE) for dx in (-2, 0, 2) for dy in (-2, 0, 2))
+        touch = tl.touch
+        for t in need:
+            if t in tl.paged:
+                self._tile_in(t)
+            touch[t] = tl.tick
+
+    def _tile_in(self, t: tuple[int, int]) -> None:
+        """Bring tile ``t``'s cells back from lt_tiles (cells walked since it moved out stay: a union)."""
+        tl, pg = self._tiles, self._pages
+        assert tl is not None and pg is not None
+        gen = tl.paged.pop(t)
+        row = pg.store.execute("SELECT v FROM lt_tiles WHERE rowid=?", (gen,)).fetchone()
+        if row is None:
+            raise RuntimeError(f"spatial memory: occupancy tile {t} is missing from lt_tiles")
+        d = _load_page(row[0])
+        occ = self._occ
+        for x, y, v in d["occ"]:
+            occ[(x, y)] = v
+        self._walked.update((x, y) for x, y in d["walked"])
+        self._frontier.update((x, y) for x, y in d["frontier"])
+        tl.n_occ -= len(d["occ"])
+        tl.touch.setdefault(t, 0)
+
+    def _trim_tiles(self) -> None:
+        """Move the tiles used longest ago (not by this percept) to lt_tiles until RAM holds at most
+        3/4 of the cell budget (known plus walked cells)."""
+        tl, pg = self._tiles, self._pages
+        assert tl is not None and pg is not None
+        occ, walked, fr = self._occ, self._walked, self._frontier
+        target = (3 * tl.cap) // 4
+        n = len(occ) + len(walked)
+        if n > target:
+            per: dict[tuple[int, int], int] = {}
+            for x, y in occ:
+                t = (x >> _TILE, y >> _TILE)
+                per[t] = per.get(t, 0) + 1
+            for x, y in walked:
+                t = (x >> _TILE, y >> _TILE)
+                per[t] = per.get(t, 0) + 1
+            touch = tl.touch
+            order = sorted((touch.get(t, 0), t) for t in per if touch.get(t, 0) != tl.tick)
+            out: set[tuple[int, int]] = set()
+            for _, t in order:
+                if n <= target:
+                    break
+                out.add(t)
+                n -= per[t]
+            if out:
+                for t in out:
+                    if t in tl.paged:  # cells walked in a tile that was out: merge with what is in the table
+                        self._tile_in(t)
+                pages: dict[tuple[int, int], dict[str, list]] = {t: {"occ": [], "walked": [], "frontier": []}
+                                                                 for t in out}
+                for c, v in list(occ.items()):
+                    d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                    if d is not None:
+                        d["occ"].append((c[0], c[1], v))
+                        del occ[c]
+                for name, cells in (("walked", walked), ("frontier", fr)):
+                    for c in list(cells):
+                        d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                        if d is not None:
+                            d[name].append(c)
+                            cells.discard(c)
+                keys = list(pages)
+                gens = pg.store.insert_each("INSERT INTO lt_tiles (space, v) VALUES (?, ?)",
+                                            [(pg.space, pickle.dumps(pages[t], protocol=5)) for t in keys])
+                for t, g in zip(keys, gens):
+                    tl.paged[t] = g
+                    tl.n_occ += len(pages[t]["occ"])
+                    touch.pop(t, None)
+        tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
+
+    def _paged_tiles(self) -> list[dict[str, list]]:
+        """Every tile in lt_tiles, read (not brought back)."""
+        tl, pg = self._tiles, self._pages
+        if tl is None or not tl.paged or pg is None:
+            return []
+        out = []
+        for gen in tl.paged.values():
+            row = pg.store.execute("SELECT v FROM lt_tiles WHERE rowid=?", (gen,)).fetchone()
+            if row is None:
+                raise RuntimeError("spatial memory: an occupancy tile is missing from lt_tiles")
+            out.append(_load_page(row[0]))
+        return out
+
+    def _ensure_cell(self, c: tuple[int, int]) -> None:
+        tl = self._tiles
+        if tl is not None and tl.paged:
+            t = (c[0] >> _TILE, c[1] >> _TILE)
+            if t in tl.paged:
+                self._tile_in(t)
+
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
         cs = self._cs
@@ -1681,15 +1831,25 @@ class SpatialMemory:
         """"free", "blocked" or "unknown" for the cell holding ``point``."""
         if not self.enabled:
             return "unknown"
-        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(self.cell_of(point), 0), "unknown")
+        c = self.cell_of(point)
+        self._ensure_cell(c)
+        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(c, 0), "unknown")
 
     def occupancy_cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked).
-        Memory is proportional to the known cells, however far apart they are."""
-        if not self.enabled or not self._occ:
+        """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked),
+        in (ix, iy) order. Memory is proportional to the known cells, however far apart they are
+        (under a RAM budget the tiles moved out are read for it, not brought back)."""
+        paged = self._paged_tiles() if self.enabled else []
+        if not self.enabled or not (self._occ or paged):
             return np.zeros((0, 2), np.int64), np.zeros(0, np.int8)
-        cells = np.array(list(self._occ.keys()), dtype=np.int64).reshape(-1, 2)
-        return cells, np.fromiter(self._occ.values(), np.int8, len(self._occ))
+        keys = list(self._occ.keys())
+        vals = list(self._occ.values())
+        for d in paged:
+            keys.extend((x, y) for x, y, _ in d["occ"])
+            vals.extend(v for _, _, v in d["occ"])
+        cells = np.array(keys, dtype=np.int64).reshape(-1, 2)
+        o = np.lexsort((cells[:, 1], cells[:, 0]))
+        return cells[o], np.array(vals, np.int8)[o]
 
     def occupancy_grid(self, window: tuple[int, int, int, int] | None = None,
                        max_cells: int = 1 << 24) -> tuple[np.ndarray, tuple[int, int]]:
@@ -1741,13 +1901,15 @@ class SpatialMemory:
 
     @property
     def n_known_cells(self) -> int:
-        return len(self._occ)
+        return len(self._occ) + (self._tiles.n_occ if self._tiles is not None else 0)
 
     def frontiers(self, near: Sequence[float] | None = None, limit: int | None = None) -> list[Position]:
         """Known free cells (centres) that border unknown space; nearest to ``near`` first if given."""
         if not self.enabled:
             return []
         cells = list(self._frontier)
+        for d in self._paged_tiles():
+            cells.extend((x, y) for x, y in d["frontier"])
         if near is not None:
             c0 = self.cell_of(near)
             cells.sort(key=lambda c: (abs(c[0] - c0[0]) + abs(c[1] - c0[1]), c))
@@ -1770,12 +1932,16 @@ class SpatialMemory:
         if not self.enabled:
             return None
         s, g = as_position(start, "start"), as_position(goal, "goal")
-        if not self._occ:
+        tl = self._tiles
+        paged = tl.paged if tl is not None else None
+        if not self._occ and not paged:
             return self._place_path(s, g)
         sc, gc = self._cell(s[0], s[1]), self._cell(g[0], g[1])
         occ, walked = self._occ, self._walked
 
         def free(c: tuple[int, int]) -> bool:  # observed free, or walked through and not blocked since
+            if paged and (c[0] >> _TILE, c[1] >> _TILE) in paged:  # a RAM budget: bring its tile back
+                self._tile_in((c[0] >> _TILE, c[1] >> _TILE))
             v = occ.get(c)
             return v == FREE or (v is None and c in walked)
 
@@ -1889,7 +2055,7 @@ class SpatialMemory:
             "current_beliefs": sum(self._b.ccount) + (self._b.lp.n_cur if self._b.lp is not None else 0),
             "sightings": self.n_sightings,
             "places": len(self._places),
-            "known_cells": len(self._occ),
+            "known_cells": self.n_known_cells,
             "poses": len(self._traj_t) + self._n_paged_poses,
         }
 
