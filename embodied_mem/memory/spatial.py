@@ -445,6 +445,9 @@ class _LabelPages:
     def __init__(self, cap: int) -> None:
         self.paged: dict[int, int] = {}
         self.inst: dict[str, int] = {}
+        # coarse cells (index cell >> 4) holding paged current beliefs -> how many: a percept whose
+        # view touches none of them needs no look-up in lt_bcells
+        self.coarse: dict[tuple[int, int], int] = {}
         self.pinned: set[int] = set()
         self.n_rows = 0  # rows in the table
         self.n_cur = 0  # current beliefs among them
@@ -1110,15 +1113,22 @@ class SpatialMemory:
                 li = lp.inst.get(s.instance)
                 if li is not None:
                     need.add(li)
-        if p.view is not None:
+        if p.view is not None and lp.coarse:
             xmin, ymin, xmax, ymax = p.view.bounds()
             ic = self._ic
             pg = B.pages
             assert pg is not None
             c = [_clamp(math.floor(v / ic)) if math.isfinite(v) else _clamp(v) for v in (xmin, ymin, xmax, ymax)]
-            for li, gen in pg.store.execute(
+            x0, y0, x1, y1 = c[0] >> 4, c[1] >> 4, c[2] >> 4, c[3] >> 4
+            coarse = lp.coarse
+            if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(coarse):
+                hit = any((x, y) in coarse for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+            else:
+                hit = any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in coarse)
+            rows = pg.store.execute(
                     "SELECT DISTINCT label, gen FROM lt_bcells WHERE space=? AND cx>=? AND cx<=? AND cy>=? AND cy<=?",
-                    (pg.space, c[0], c[2], c[1], c[3])).fetchall():
+                    (pg.space, c[0], c[2], c[1], c[3])).fetchall() if hit else ()
+            for li, gen in rows:
                 if lp.paged.get(li) == gen:
                     need.add(li)
         for li in sorted(need):
@@ -1214,8 +1224,9 @@ class SpatialMemory:
         for r in cur.tolist():
             v = hv[hl[r]]
             li = int(lab[r])
-            cells.append((pg.space, _clamp(math.floor(vals[v, 1] / ic)), _clamp(math.floor(vals[v, 2] / ic)), li,
-                          gen_of[li]))
+            cx, cy = _clamp(math.floor(vals[v, 1] / ic)), _clamp(math.floor(vals[v, 2] / ic))
+            cells.append((pg.space, cx, cy, li, gen_of[li]))
+            lp.coarse[(cx >> 4, cy >> 4)] = lp.coarse.get((cx >> 4, cy >> 4), 0) + 1
             i = B.inst[r]
             if i >= 0:
                 lp.inst[B.insts[i]] = li
@@ -1310,6 +1321,11 @@ class SpatialMemory:
                     B.instances[B.insts[i]] = r
                     lp.inst.pop(B.insts[i], None)
                 lp.n_cur -= 1
+                cc = (_clamp(math.floor(x / ic)) >> 4, _clamp(math.floor(y / ic)) >> 4)
+                if lp.coarse[cc] > 1:
+                    lp.coarse[cc] -= 1
+                else:
+                    del lp.coarse[cc]
         for a, cs in d["next"].items():
             B.next[n + a] = [n + c for c in cs]
         for a, cells in d["moved"].items():
