@@ -656,7 +656,7 @@ class SpatialMemory:
                         if nb is not None:
                             B.next[r] = nb
         if B.lp is not None and len(B.lab) > B.lp.limit:
-            self._trim_beliefs()
+            self._trim_beliefs({B.lab_id[s.label] for s in p.sightings})
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -1135,9 +1135,10 @@ class SpatialMemory:
             if li in lp.paged:
                 self._page_in(li)
 
-    def _trim_beliefs(self) -> None:
+    def _trim_beliefs(self, keep: set[int] | None = None) -> None:
         """Move the labels seen longest ago (every belief row of each, with its sightings) to the
-        long-term tables until RAM holds at most 3/4 of the row budget (pinned labels stay)."""
+        long-term tables until RAM holds at most 3/4 of the row budget (pinned labels and ``keep``,
+        the labels the percept just filed saw, stay)."""
         B = self._b
         lp = B.lp
         assert lp is not None
@@ -1151,8 +1152,9 @@ class SpatialMemory:
             count = np.bincount(lab, minlength=len(B.labels))
             del last
             cand = np.flatnonzero(count > 0)
-            if lp.pinned:
-                cand = cand[~np.isin(cand, np.fromiter(lp.pinned, np.int64))]
+            stay = lp.pinned | keep if keep else lp.pinned
+            if stay:
+                cand = cand[~np.isin(cand, np.fromiter(stay, np.int64))]
             cand = cand[np.argsort(recent[cand], kind="stable")]
             cum = np.cumsum(count[cand])
             k = int(np.searchsorted(cum, n - target)) + 1  # the fewest oldest labels that get to the target
