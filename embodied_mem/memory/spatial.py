@@ -181,7 +181,7 @@ class _Beliefs:
         self.n_paged = 0  # sightings in the table
         # a RAM budget: each row's permanent number (rows are renumbered when cold labels move out;
         # the long-term tables name a belief by it) and the labels in the lt_beliefs table
-        self.rid = array("q")
+        self.rid = array("i")  # like every row number here: 2**31 beliefs at most
         self.lp: _LabelPages | None = None
         self._derive()
 
@@ -391,7 +391,7 @@ class _Beliefs:
                 block[:, j] = np.frombuffer(col, np.float64)[vals]
             raw = block.tobytes()
             w = 40  # SIGHT_V: five doubles
-            rows = np.frombuffer(self.rid, np.int64)[np.frombuffer(self.hrow, np.int32)[idx]].tolist()
+            rows = np.frombuffer(self.rid, np.int32)[np.frombuffer(self.hrow, np.int32)[idx]].tolist()
             pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
                                  [(pg.space, r, t, raw[i * w:(i + 1) * w])
                                   for i, (r, t) in enumerate(zip(rows, block[:, 0].tolist()))])
@@ -1180,7 +1180,7 @@ class SpatialMemory:
         hv = np.frombuffer(B.hv, np.int32).copy()
         hp = np.frombuffer(B.hprev, np.int32).copy()
         hrow = np.frombuffer(B.hrow, np.int32).copy()
-        rid = np.frombuffer(B.rid, np.int64).copy()
+        rid = np.frombuffer(B.rid, np.int32).copy()
         vals = np.stack([np.frombuffer(c, np.float64) for c in (B.vc, B.vx, B.vy, B.vz)], 1)
         # the leaving rows' sightings but their latest: to lt_sightings
         e_gone = gone[hrow]
@@ -1291,7 +1291,7 @@ class SpatialMemory:
         B.lab.extend(array("i", [li]) * k)
         B.inst.extend(inst)
         for k2, tc in (("obj", "i"), ("place", "i"), ("vf", "d"), ("vt", "d"), ("ecx", "q"), ("ecy", "q"),
-                       ("edge", "i"), ("rid", "q")):
+                       ("edge", "i"), ("rid", "i")):
             getattr(B, k2).extend(array(tc, d[k2]))
         B.lnext.extend(array("i", range(n + 1, n + k)))
         B.lnext.append(-1)
