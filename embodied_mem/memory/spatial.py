@@ -199,6 +199,10 @@ class _Beliefs:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
         self.lab_id = {s: i for i, s in enumerate(self.labels)}
         self.inst_id = {s: i for i, s in enumerate(self.insts)}
+        self._derive_grid()
+
+    def _derive_grid(self) -> None:
+        """Rebuild ``grid`` and ``instances`` from the columns."""
         self.grid: dict[tuple[int, int], array] = {}
         self.instances: dict[str, int] = {}
         if not len(self.lab):
@@ -1093,7 +1097,7 @@ class SpatialMemory:
         li = B.lab_id.get(label)
         if li is None or li not in lp.paged:
             return
-        if len(B.lab) > lp.limit:
+        if len(B.lab) > 2 * lp.limit:  # percepts trim; queries only far past the budget (keeps their p99 low)
             self._trim_beliefs()
         self._page_in(li)
 
@@ -1271,7 +1275,7 @@ class SpatialMemory:
         B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
         B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
         B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
-        B._derive()
+        B._derive_grid()
 
     def _page_in(self, li: int) -> None:
         """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
