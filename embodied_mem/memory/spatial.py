@@ -660,7 +660,8 @@ class SpatialMemory:
                         if nb is not None:
                             B.next[r] = nb
         if B.lp is not None and len(B.lab) > B.lp.limit:
-            self._trim_beliefs({B.lab_id[s.label] for s in p.sightings})
+            # (a label seen only on an instance that matched a belief of another label has no rows)
+            self._trim_beliefs({li for li in (B.lab_id.get(s.label) for s in p.sightings) if li is not None})
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
