@@ -236,3 +236,17 @@ def test_crash_after_checkpoint_reopens_to_the_same_answers(tmp_path):
     assert mem.snapshot_status == "ok" and mem.replayed_entries == 70
     assert_same(answers(mem), answers(plain))
     mem.close()
+
+
+def test_an_instance_seen_under_two_labels_in_one_percept():
+    """The second label matches the instance's belief of the first label (no rows of its own): the
+    trim after the percept must cope, and answers stay the unbudgeted ones."""
+    ops = [("p", Percept(t=float(i), pose=Pose(float(i), 0.0), view=View.disc((float(i), 0.0), 1.0),
+                         sightings=(Sighting(f"l{i % 4}", (float(i), 0.5)), Sighting("cup", (3.5, -9.0), instance="i1"),
+                                    Sighting("mug", (3.5, -9.0), instance="i1"))))
+           for i in range(30)]
+    small, plain = budgeted(), Memory()
+    feed(small, ops)
+    feed(plain, ops)
+    assert "mug" not in small.spatial.labels() and small.spatial._b.lp.n_rows > 0  # noqa: SLF001
+    assert_same(answers(small), answers(plain))
