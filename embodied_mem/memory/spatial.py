@@ -1433,6 +1433,8 @@ class SpatialMemory:
                     tl.paged[t] = g
                     tl.n_occ += len(pages[t]["occ"])
                     touch.pop(t, None)
+            # forget when tiles with no cell in RAM were last used (a percept touches its neighbours' too)
+            tl.touch = {t: v for t, v in touch.items() if t in per and t not in out}
         tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
 
     def _paged_tiles(self) -> list[dict[str, list]]:
