@@ -536,7 +536,9 @@ class SpatialMemory:
         self._tiles: _Tiles | None = None  # occupancy tiles in the lt_tiles table
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
-        """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
+        """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept);
+        likewise the sightings log, belief rows (``sizes["beliefs"]``, else ``belief_rows``) and
+        occupancy cells (``sizes["cells"]``, else ``grid_cells``): see the module docstring."""
         from .longterm import Pages
 
         if self._traj_t or self._n_paged_poses or len(self._b.lab):
