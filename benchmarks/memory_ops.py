@@ -1054,6 +1054,11 @@ def main(argv: list[str] | None = None) -> int:
                          "no budget and the journal file, at --ram-levels sightings (results NAME_ram.{json,md})")
     ap.add_argument("--ram-levels", type=str, default="100000,300000,1000000")
     ap.add_argument("--ram-child", type=str, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--ram-trace", action="store_true",
+                    help="RAM section: also trace allocations (tracemalloc) and report them per embodied_mem module "
+                         "(slows ingest ~2x; RSS then includes the tracer's own overhead)")
+    ap.add_argument("--ram-modes", type=str, default="stream,none,budget",
+                    help="RAM section: which child processes to run (stream, none, budget)")
     args = ap.parse_args(argv)
     if args.reopen_file is not None:
         print(json.dumps(reopen_in_fresh_process(args.reopen_file, repeat=5), indent=1))
@@ -1125,6 +1130,11 @@ def ram_child(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="memory_ram-"))
     db = tmp / "m.db"
     mem = None
+    trace = bool(args.ram_trace) and mode != "stream"
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
     if mode != "stream":
         cfg = MemoryConfig.from_dict({"ram_budget_mb": args.ram_budget} if mode == "budget" else {})
         mem = Memory.open(db, config=cfg, durability="batch")
@@ -1159,6 +1169,9 @@ def ram_child(args: argparse.Namespace) -> int:
             tm, sp = mem.temporal, mem.spatial
             res["temporal_entries_in_ram"], res["temporal_entries"] = tm.n_in_ram, len(tm)
             res["poses_in_ram"], res["poses"] = sp.n_poses_in_ram, sp.stats()["poses"]
+            res.update(_ram_counts(mem))
+            if trace:
+                res["traced_by_module"] = _traced_by_module()
             rng = random.Random(args.seed)
             labels = sorted(first_t, key=first_t.get)
             now = mem.now
@@ -1192,6 +1205,33 @@ def ram_child(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ram_counts(mem: Memory) -> dict:
+    """What each module holds, and in RAM, for the RAM table (counts only; no sizes guessed)."""
+    ep, g = mem.episodic, mem.graph
+    st = ep.stats()
+    out = {"chunks": st["chunks"], "items": st["items"], "graph_nodes": g.number_of_nodes(),
+           "graph_edges": g.number_of_edges()}
+    out.update(getattr(ep, "in_ram", dict)())
+    return out
+
+
+def _traced_by_module() -> dict[str, int]:
+    """Live traced bytes by the embodied_mem file that allocated them (the rest: numpy, sqlite3, the
+    stream generator, the interpreter), largest first."""
+    import tracemalloc
+
+    gc.collect()
+    snap = tracemalloc.take_snapshot()
+    by: dict[str, int] = {}
+    for st in snap.statistics("filename"):
+        f = st.traceback[0].filename.replace(os.sep, "/")
+        i = f.rfind("/embodied_mem/")
+        key = f[i + 1:] if i >= 0 else ("(benchmark stream)" if f.endswith("memory_ops.py") else "(other: " +
+                                         f.rsplit("/", 1)[-1] + ")")
+        by[key] = by.get(key, 0) + st.size
+    return dict(sorted(by.items(), key=lambda kv: -kv[1]))
+
+
 def ram_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     """RSS of a memory without a budget and with ``--ram-budget`` beside the workload alone and the
     journal file, in one run (three child processes, one after the other)."""
@@ -1199,7 +1239,7 @@ def ram_main(args: argparse.Namespace, argv: list[str] | None) -> int:
 
     runs: dict[str, list[dict]] = {}
     base = [sys.executable, __file__, "--ram-budget", str(args.ram_budget), "--ram-levels", args.ram_levels,
-            "--seed", str(args.seed), "--queries", str(args.queries)]
+            "--seed", str(args.seed), "--queries", str(args.queries)] + (["--ram-trace"] if args.ram_trace else [])
     t_start = time.time()
     for mode in ("stream", "none", "budget"):
         t0 = time.time()
@@ -1251,7 +1291,30 @@ def ram_markdown(out: dict) -> str:
             n, b = r["none"][key], r["budget"][key]
             lines.append(f"| {r['sightings']:,} | {key} | {n['p50_ms']:.4f} / {n['p99_ms']:.4f} | "
                          f"{b['p50_ms']:.4f} / {b['p99_ms']:.4f} |")
+    lines += _traced_markdown(out)
     return "\n".join(lines) + "\n"
+
+
+def _traced_markdown(out: dict) -> list[str]:
+    """Per-module table of traced live bytes (``--ram-trace``), no budget beside the budget."""
+    mib = 2**20
+    lines: list[str] = []
+    for r in out["levels"]:
+        n, b = r["none"].get("traced_by_module"), r["budget"].get("traced_by_module")
+        if not n or not b:
+            continue
+        tn, tb = sum(n.values()), sum(b.values())
+        lines += ["", f"Live bytes traced by tracemalloc at {r['sightings']:,} sightings, by the file that allocated "
+                  f"them (MiB, share of the memory's traced total; chunks {r['none']['chunks']:,}, items "
+                  f"{r['none']['items']:,}, graph {r['none']['graph_nodes']:,} nodes / {r['none']['graph_edges']:,} "
+                  "edges):", "", "| allocated in | no budget | with budget |", "|---|---:|---:|"]
+        for key in sorted(set(n) | set(b), key=lambda k: -max(n.get(k, 0), b.get(k, 0))):
+            x, y = n.get(key, 0), b.get(key, 0)
+            if max(x, y) < 0.05 * mib:
+                continue
+            lines.append(f"| {key} | {x / mib:.1f} ({100 * x / tn:.0f} %) | {y / mib:.1f} ({100 * y / tb:.0f} %) |")
+        lines.append(f"| **total traced** | {tn / mib:.1f} | {tb / mib:.1f} |")
+    return lines
 
 
 if __name__ == "__main__":
