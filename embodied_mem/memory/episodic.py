@@ -12,6 +12,19 @@ hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similar
 ``score = similarity + retention_weight * R + utility_weight * U``, then ranks items inside the
 top chunks. Chunks with no similarity to the query are never returned (with the lexical hashing
 encoder: no item sharing a word with the query), so a query with nothing relevant recalls [].
+
+Storage: closed chunks are columns (row = creation order, id ``chunk-<row>``; times, episode,
+place, where each chunk's items end), their items three more columns (time, percept id, text).
+Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the items of the oldest closed
+chunks move out, whole chunks at a time, to the long-term table ``lt_chunks`` once more than
+``chunk_items`` items are in RAM (``longterm.working_set_sizes``), and are read back (a small LRU
+of chunks) when recall picks such a chunk or ``chunk_items`` asks for it; keys from a lexical
+encoder are then kept as sparse posting lists (``keycolumns.py``). Answers are exactly those of
+an unbudgeted memory. What stays in RAM for every chunk, forever: its row in the columns (~56
+bytes: times, codes, item end, strength, last access, utility), its key (~8 bytes per non-zero
+dimension, ~13 for a hashed scene text; a dense learned key keeps 4 * key_dim), a bit per key
+dimension (key_dim / 8 bytes) and its graph node with two edges. Nothing is deleted: retention
+lowers a chunk's rank, never removes it.
 """
 
 from __future__ import annotations
