@@ -122,6 +122,9 @@ def child(args: argparse.Namespace) -> int:
             sp = sps[name]
             res: dict = {"impl": name + (f", budget {args.budget:g} MiB" if args.budget else ""), "sightings": n,
                          "percepts": pid, "beliefs": sp.stats()["beliefs"], "places": sp.stats()["places"]}
+            b = getattr(sp, "_b", None)
+            res["beliefs_in_ram"] = len(b.lab) if b is not None else res["beliefs"]
+            res["cells_in_ram"] = len(sp._occ) + len(getattr(sp, "_walked", ()))
             if trace:
                 res["spatial_bytes"] = by_file.get(mod.__file__, 0)
             else:
@@ -136,6 +139,7 @@ def child(args: argparse.Namespace) -> int:
                 res["locate_old"] = lat(sp.locate, [(rng.choice(old),) for _ in range(q)])
                 olds = [rng.choice(old) for _ in range(q)]
                 res["locate_at_old"] = lat(sp.locate, [(lbl, first_t[lbl] + rng.uniform(0, 50)) for lbl in olds])
+                res["nearest_old"] = lat(sp.nearest, [(lbl, (0.0, 20.0)) for lbl in olds])
                 res.update(pickle_times(sp.graph, sp))
             print(json.dumps(res), flush=True)
     return 0

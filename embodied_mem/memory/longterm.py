@@ -1,9 +1,11 @@
 """Long-term memory on disk: where a memory with a RAM budget keeps what falls out of its working set.
 
 With ``memory.ram_budget_mb`` set, the modules keep only a *working set* in RAM (the newest
-temporal entries, the newest part of the trajectory, each object belief's newest sightings) and
+temporal entries, the newest part of the trajectory, each object belief's newest sightings, the
+object labels seen lately, the occupancy tiles used lately, the newest episodic chunks' items) and
 move the older part, in blocks, into indexed SQLite tables (``lt_events``, ``lt_poses``,
-``lt_sightings``; ``lt_chunks``: the items of older episodic chunks). Queries that reach back past the working set
+``lt_sightings``; ``lt_beliefs`` with ``lt_bcells`` and ``lt_tiles`` for spatial memory's cold labels
+and far tiles; ``lt_chunks`` for the items of older episodic chunks). Queries that reach back past the working set
 page the rows they need in from those tables, so every answer is exactly the one an unbounded
 memory gives (RTAB-Map's working / long-term memory split, with retrieval by query).
 
@@ -32,7 +34,7 @@ import tempfile
 import weakref
 from typing import Any
 
-__all__ = ["LongTermStore", "Pages", "working_set_sizes", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
+__all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
 
 TABLES = ("lt_events", "lt_poses", "lt_sightings")
 TABLES += ("lt_chunks",)  # episodic memory (below)
@@ -59,6 +61,22 @@ _SCHEMA += (
     "CREATE UNIQUE INDEX IF NOT EXISTS lt_chunks_row ON lt_chunks (space, row)",
 )
 
+# spatial memory: cold object labels (every belief row of a label, packed together; ``v`` a pickled
+# dict of columns) and, for each current belief of such a label, its index cell (so a percept whose
+# view reaches it pages the label back in). A label paged in again keeps its old rows (never deleted:
+# a snapshot may name them); ``gen`` (the lt_beliefs rowid) tells the live rows from stale ones.
+_SCHEMA += (
+    "CREATE TABLE IF NOT EXISTS lt_beliefs (space INTEGER NOT NULL, label INTEGER NOT NULL, v BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lt_bcells (space INTEGER NOT NULL, cx INTEGER NOT NULL, cy INTEGER NOT NULL, "
+    "label INTEGER NOT NULL, gen INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_bcells_xy ON lt_bcells (space, cx, cy)",
+)
+TABLES += ("lt_beliefs", "lt_bcells")
+# spatial memory: occupancy tiles (32 x 32 cells) far from where the agent works: one row per move,
+# ``v`` a pickled dict of the tile's known, walked and frontier cells
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
+TABLES += ("lt_tiles",)
+
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
 SIGHT_V = struct.Struct("<ddddd")  # t, confidence, x, y, z
@@ -73,6 +91,24 @@ _BYTES_PER_SIGHTING = 20  # spatial sightings log: t, back link, value index, be
 _SHARE_SIGHTINGS = 0.10  # share of the budget for the sightings log of object beliefs
 _BYTES_PER_CHUNK_ITEM = 24  # episodic: time, percept id, text pointer (texts interned, shared)
 _SHARE_CHUNK_ITEMS = 0.05  # share of the budget for the items of closed chunks
+_BYTES_PER_BELIEF = 160  # spatial belief row: ~14 columns, its latest sighting and value, index cell, first position
+_SHARE_BELIEFS = 0.10  # share of the budget for object belief rows (cold labels move to lt_beliefs)
+
+
+_BYTES_PER_CELL = 110  # spatial occupancy: a known or walked cell (a tuple key in a dict or set)
+_SHARE_CELLS = 0.05  # share of the budget for the occupancy grid (far tiles move to lt_tiles)
+
+
+def grid_cells(ram_budget_mb: float) -> int:
+    """Occupancy cells (known plus walked) spatial memory keeps in RAM under a budget of
+    ``ram_budget_mb`` (MiB); past it, the tiles used longest ago move out until a quarter is free."""
+    return max(4096, int(float(ram_budget_mb) * 2**20 * _SHARE_CELLS / _BYTES_PER_CELL))
+
+
+def belief_rows(ram_budget_mb: float) -> int:
+    """Object belief rows spatial memory keeps in RAM under a budget of ``ram_budget_mb`` (MiB); past
+    it, the labels seen longest ago move out whole (``lt_beliefs``) until a quarter is free."""
+    return max(256, int(float(ram_budget_mb) * 2**20 * _SHARE_BELIEFS / _BYTES_PER_BELIEF))
 
 
 def working_set_sizes(ram_budget_mb: float) -> dict[str, int]:
@@ -178,6 +214,22 @@ class LongTermStore:
     # ------------------------------------------------------------------ rows
     def execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, args)
+
+    def insert_each(self, sql: str, rows: Any) -> list[int]:
+        """Insert ``rows`` one by one in one transaction; their rowids, in order."""
+        c = self.conn
+        own = not c.in_transaction
+        if own:
+            c.execute("BEGIN")
+        try:
+            ids = [c.execute(sql, r).lastrowid for r in rows]
+            if own:
+                c.execute("COMMIT")
+        except BaseException:
+            if own:
+                c.execute("ROLLBACK")
+            raise
+        return ids
 
     def insert_many(self, sql: str, rows: Any) -> None:
         c = self.conn

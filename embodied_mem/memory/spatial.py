@@ -27,15 +27,34 @@ and ``trajectory()``/``walks()`` read them back, so their answers do not change.
 sightings log keeps about ``sizes["sightings"]`` entries: past it, every belief's sightings older
 than a time cut, except each belief's latest, move to the ``lt_sightings`` table; ``locate(at=)``,
 ``nearest(at=)``, ``follow()`` and a late sighting older than RAM read them back (indexed by
-belief and time), exactly. Current answers (``locate``, ``nearest``, matching, negative evidence)
-never read the table. Belief rows (label, object, place, validity), places and the occupancy grid
-stay in RAM: they grow with the world discovered, not with time spent in it.
+belief and time), exactly. Current answers of beliefs in RAM (``locate``, ``nearest``, matching,
+negative evidence) never read that table.
+
+Belief rows move out too, a label at a time: past about ``belief_rows(budget)`` rows in RAM, the
+labels seen longest ago (every row of each: columns, latest sighting, ``follow`` links, ``count``
+positions) go to the ``lt_beliefs`` table, their other sightings to ``lt_sightings`` and the index
+cells of their current beliefs to ``lt_bcells``; the rows left are renumbered (a permanent number,
+``rid``, names a belief in the tables). A label comes back whole when a query asks about it
+(``locate``, ``nearest``, ``history``, ``count``, ``follow``, ``region_counts``, ``label_counts``) or
+a percept sees it, sees one of its instances, or views a cell holding one of its current beliefs (a
+revisited place brings its beliefs back: matching and negative evidence then see them). Labels
+linked by an instance seen under both stay in RAM. The graph keeps every ``located_at`` edge of a
+paged belief (its data, its validity): only spatial memory's own rows move.
+
+The occupancy grid moves out in tiles of 32 x 32 cells: past about ``grid_cells(budget)`` known and
+walked cells, the tiles used longest ago go to ``lt_tiles``; a percept brings back every tile within
+two cells of a cell it changes (the frontier test reads neighbours), ``path()`` and ``occupancy()``
+bring back the tiles they read, and ``occupancy_cells()`` / ``frontiers()`` read the moved tiles
+without bringing them back. What stays in RAM whatever the budget: label and instance names,
+places and their region votes, one entry per moved label and per moved tile.
 """
 
 from __future__ import annotations
 
 import heapq
+import io
 import math
+import pickle
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
@@ -98,6 +117,7 @@ _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
+_TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
 
 
 class _Beliefs:
@@ -129,10 +149,11 @@ class _Beliefs:
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
                  "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
-                 "pages", "cap", "limit", "n_paged", "grid", "instances")
+                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
-                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged")
+                "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
+                "rid", "lp")
 
     def __init__(self, index_cell: float) -> None:
         self.ic = float(index_cell)
@@ -158,6 +179,10 @@ class _Beliefs:
         self.pages: Pages | None = None
         self.cap = self.limit = 0
         self.n_paged = 0  # sightings in the table
+        # a RAM budget: each row's permanent number (rows are renumbered when cold labels move out;
+        # the long-term tables name a belief by it) and the labels in the lt_beliefs table
+        self.rid = array("i")  # like every row number here: 2**31 beliefs at most
+        self.lp: _LabelPages | None = None
         self._derive()
 
     def __getstate__(self) -> dict[str, Any]:
@@ -174,6 +199,10 @@ class _Beliefs:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
         self.lab_id = {s: i for i, s in enumerate(self.labels)}
         self.inst_id = {s: i for i, s in enumerate(self.insts)}
+        self._derive_grid()
+
+    def _derive_grid(self) -> None:
+        """Rebuild ``grid`` and ``instances`` from the columns."""
         self.grid: dict[tuple[int, int], array] = {}
         self.instances: dict[str, int] = {}
         if not len(self.lab):
@@ -366,7 +395,7 @@ class _Beliefs:
                 block[:, j] = np.frombuffer(col, np.float64)[vals]
             raw = block.tobytes()
             w = 40  # SIGHT_V: five doubles
-            rows = np.frombuffer(self.hrow, np.int32)[idx].tolist()
+            rows = np.frombuffer(self.rid, np.int32)[np.frombuffer(self.hrow, np.int32)[idx]].tolist()
             pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
                                  [(pg.space, r, t, raw[i * w:(i + 1) * w])
                                   for i, (r, t) in enumerate(zip(rows, block[:, 0].tolist()))])
@@ -395,7 +424,7 @@ class _Beliefs:
         pg = self.pages
         assert pg is not None
         pg.store.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
-                             [(pg.space, r, t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
+                             [(pg.space, self.rid[r], t, SIGHT_V.pack(t, c, x, y, z)) for r, t, c, x, y, z in entries])
         self.n_paged += len(entries)
 
     def _read(self, where: str, r: int, *args: float) -> tuple[float, float, Position] | None:
@@ -404,11 +433,43 @@ class _Beliefs:
         pg = self.pages
         assert pg is not None
         row = pg.store.execute(f"SELECT v FROM lt_sightings WHERE space=? AND row=? AND {where} LIMIT 1",
-                               (pg.space, r, *args)).fetchone()
+                               (pg.space, self.rid[r], *args)).fetchone()
         if row is None:
             return None
         t, c, x, y, z = SIGHT_V.unpack(row[0])
         return t, c, (x, y, z)
+
+
+class _LabelPages:
+    """Which labels' belief rows are in the ``lt_beliefs`` table (a RAM budget): ``paged`` (label id ->
+    rowid of the table row that holds them), ``inst`` (instance -> label id, for the instances whose
+    current belief is paged out), ``pinned`` (labels that never move out: an instance seen under two
+    labels links their rows), row counts, the row budget ``cap`` and the size that starts a move."""
+
+    def __init__(self, cap: int) -> None:
+        self.paged: dict[int, int] = {}
+        self.inst: dict[str, int] = {}
+        # coarse cells (index cell >> 4) holding paged current beliefs -> how many: a percept whose
+        # view touches none of them needs no look-up in lt_bcells
+        self.coarse: dict[tuple[int, int], int] = {}
+        self.pinned: set[int] = set()
+        self.n_rows = 0  # rows in the table
+        self.n_cur = 0  # current beliefs among them
+        self.cap = self.limit = max(1, int(cap))
+        self.next_rid = 0
+
+
+class _Tiles:
+    """Occupancy tiles (``2**_TILE`` cells a side) in the ``lt_tiles`` table (a RAM budget): ``paged``
+    (tile -> rowid of its row), ``touch`` (tile in RAM -> the percept count when last needed), the
+    known cells in the table (``n_occ``), the cell budget ``cap`` and the size that starts a move."""
+
+    def __init__(self, cap: int) -> None:
+        self.paged: dict[tuple[int, int], int] = {}
+        self.touch: dict[tuple[int, int], int] = {}
+        self.tick = 0
+        self.n_occ = 0
+        self.cap = self.limit = max(1, int(cap))
 
 
 class _PlaceRec:
@@ -472,9 +533,12 @@ class SpatialMemory:
         self._pages: Pages | None = None
         self._traj_cut = -math.inf
         self._n_paged_poses = 0
+        self._tiles: _Tiles | None = None  # occupancy tiles in the lt_tiles table
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
-        """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept)."""
+        """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept);
+        likewise the sightings log, belief rows (``sizes["beliefs"]``, else ``belief_rows``) and
+        occupancy cells (``sizes["cells"]``, else ``grid_cells``): see the module docstring."""
         from .longterm import Pages
 
         if self._traj_t or self._n_paged_poses or len(self._b.lab):
@@ -483,7 +547,11 @@ class SpatialMemory:
         B = self._b
         B.pages = self._pages
         if store is not None:
+            from .longterm import belief_rows, grid_cells
+
             B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
+            B.lp = _LabelPages(int(store.sizes.get("beliefs") or belief_rows(store.ram_budget_mb)))
+            self._tiles = _Tiles(int(store.sizes.get("cells") or grid_cells(store.ram_budget_mb)))
 
     @property
     def pages(self) -> Pages | None:
@@ -495,13 +563,20 @@ class SpatialMemory:
         if not self.enabled:
             return
         t = p.t
+        tl = self._tiles
+        if tl is not None and (p.free is not None or p.blocked is not None or p.pose is not None):
+            self._tiles_for(p)
         if p.pose is not None:
             self._observe_pose(p, pid, recorded_at)
         if p.free is not None or p.blocked is not None or p.pose is not None:
             self._observe_cells(p)
+            if tl is not None and len(self._occ) + len(self._walked) > tl.limit:
+                self._trim_tiles()
         if not p.sightings and p.view is None:
             return
         B = self._b
+        if B.lp is not None and B.lp.paged:
+            self._page_in_for(p)
         n0 = len(B.lab)
         matched: set[int] = set()
         born: dict[str, list[int]] | None = None
@@ -586,6 +661,9 @@ class SpatialMemory:
                         nb = born.get(B.labels[B.lab[r]])
                         if nb is not None:
                             B.next[r] = nb
+        if B.lp is not None and len(B.lab) > B.lp.limit:
+            # (a label seen only on an instance that matched a belief of another label has no rows)
+            self._trim_beliefs({li for li in (B.lab_id.get(s.label) for s in p.sightings) if li is not None})
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
@@ -738,6 +816,8 @@ class SpatialMemory:
                     # history, not the current belief.
                     return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
                 # the same object, seen elsewhere: it moved
+                if B.lp is not None and B.labels[B.lab[r]] != label:  # rows of two labels linked: never paged
+                    B.lp.pinned.update((B.lab[r], B.label_id(label)))
                 self._end(r, t)
                 nr = self._new_belief(label, pos, instance, conf, t, pid, recorded_at, node=self._node(r))
                 B.next[r] = [nr]
@@ -862,6 +942,9 @@ class SpatialMemory:
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
+            if B.lp is not None:
+                B.rid.append(B.lp.next_rid)
+                B.lp.next_rid += 1
         B.edge.append(edge)
         li = B.lab[r]
         B.lnext.append(-1)
@@ -1006,6 +1089,376 @@ class SpatialMemory:
         for r in gone:
             self._end(r, t)
 
+    # ------------------------------------------------------------ long-term belief pages (a RAM budget)
+    def _need(self, label: str) -> None:
+        """Bring ``label``'s belief rows back into RAM if they are in the lt_beliefs table (a query or
+        a percept needs them); makes room first if RAM holds more rows than the budget."""
+        B = self._b
+        lp = B.lp
+        if lp is None or not lp.paged:
+            return
+        li = B.lab_id.get(label)
+        if li is None or li not in lp.paged:
+            return
+        if len(B.lab) > 2 * lp.limit:  # percepts trim; queries only far past the budget (keeps their p99 low)
+            self._trim_beliefs()
+        self._page_in(li)
+
+    def _page_in_for(self, p: Percept) -> None:
+        """Before a percept is filed: page in the labels it sees, the instances it sees whose current
+        belief is paged out, and every label with a current belief inside its view (a revisited
+        place brings its beliefs back: negative evidence and matching then see them)."""
+        B = self._b
+        lp = B.lp
+        assert lp is not None
+        need: set[int] = set()
+        for s in p.sightings:
+            li = B.lab_id.get(s.label)
+            if li is not None and li in lp.paged:
+                need.add(li)
+            if s.instance is not None:
+                li = lp.inst.get(s.instance)
+                if li is not None:
+                    need.add(li)
+        if p.view is not None and lp.coarse:
+            xmin, ymin, xmax, ymax = p.view.bounds()
+            ic = self._ic
+            pg = B.pages
+            assert pg is not None
+            c = [_clamp(math.floor(v / ic)) if math.isfinite(v) else _clamp(v) for v in (xmin, ymin, xmax, ymax)]
+            x0, y0, x1, y1 = c[0] >> 4, c[1] >> 4, c[2] >> 4, c[3] >> 4
+            coarse = lp.coarse
+            if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(coarse):
+                hit = any((x, y) in coarse for x in range(x0, x1 + 1) for y in range(y0, y1 + 1))
+            else:
+                hit = any(x0 <= x <= x1 and y0 <= y <= y1 for x, y in coarse)
+            rows = pg.store.execute(
+                    "SELECT DISTINCT label, gen FROM lt_bcells WHERE space=? AND cx>=? AND cx<=? AND cy>=? AND cy<=?",
+                    (pg.space, c[0], c[2], c[1], c[3])).fetchall() if hit else ()
+            for li, gen in rows:
+                if lp.paged.get(li) == gen:
+                    need.add(li)
+        for li in sorted(need):
+            if li in lp.paged:
+                self._page_in(li)
+
+    def _trim_beliefs(self, keep: set[int] | None = None) -> None:
+        """Move the labels seen longest ago (every belief row of each, with its sightings) to the
+        long-term tables until RAM holds at most 3/4 of the row budget (pinned labels and ``keep``,
+        the labels the percept just filed saw, stay)."""
+        B = self._b
+        lp = B.lp
+        assert lp is not None
+        n = len(B.lab)
+        target = (3 * lp.cap) // 4
+        if n > target:
+            lab = np.frombuffer(B.lab, np.int32).copy()
+            last = np.frombuffer(B.ht, np.float64)[np.frombuffer(B.hlast, np.int32)]
+            recent = np.full(len(B.labels), -math.inf)
+            np.maximum.at(recent, lab, last)
+            count = np.bincount(lab, minlength=len(B.labels))
+            del last
+            cand = np.flatnonzero(count > 0)
+            stay = lp.pinned | keep if keep else lp.pinned
+            if stay:
+                cand = cand[~np.isin(cand, np.fromiter(stay, np.int64))]
+            cand = cand[np.argsort(recent[cand], kind="stable")]
+            cum = np.cumsum(count[cand])
+            k = int(np.searchsorted(cum, n - target)) + 1  # the fewest oldest labels that get to the target
+            out = cand[:k].tolist()
+            if out:
+                self._page_out(out)
+        # A hot label larger than the budget cannot move: wait for a quarter of the budget more rows.
+        lp.limit = max(lp.cap, len(B.lab) + max(1, lp.cap // 4))
+
+    def _page_out(self, labels: list[int]) -> None:
+        """Move every belief row of ``labels`` (label ids) out of RAM: per label one lt_beliefs row (its
+        columns, each row's latest sighting, its follow links and count() positions), its rows' other
+        sightings to lt_sightings, its current beliefs' index cells to lt_bcells; the rows left are
+        renumbered (their order kept)."""
+        B = self._b
+        lp, pg = B.lp, B.pages
+        assert lp is not None and pg is not None
+        st = pg.store
+        lab = np.frombuffer(B.lab, np.int32).copy()
+        gone = np.isin(lab, np.array(labels, np.int32))
+        hl = np.frombuffer(B.hlast, np.int32).copy()
+        ht = np.frombuffer(B.ht, np.float64).copy()
+        hv = np.frombuffer(B.hv, np.int32).copy()
+        hp = np.frombuffer(B.hprev, np.int32).copy()
+        hrow = np.frombuffer(B.hrow, np.int32).copy()
+        rid = np.frombuffer(B.rid, np.int32).copy()
+        vals = np.stack([np.frombuffer(c, np.float64) for c in (B.vc, B.vx, B.vy, B.vz)], 1)
+        # the leaving rows' sightings but their latest: to lt_sightings
+        e_gone = gone[hrow]
+        latest = np.zeros(len(ht), bool)
+        latest[hl] = True
+        idx = np.flatnonzero(e_gone & ~latest)
+        if len(idx):
+            block = np.empty((len(idx), 5), np.float64)
+            block[:, 0] = ht[idx]
+            block[:, 1:] = vals[hv[idx]]
+            raw = block.tobytes()
+            st.insert_many("INSERT INTO lt_sightings (space, row, t, v) VALUES (?, ?, ?, ?)",
+                           [(pg.space, r, t, raw[i * 40:(i + 1) * 40])
+                            for i, (r, t) in enumerate(zip(rid[hrow[idx]].tolist(), ht[idx].tolist()))])
+            B.n_paged += len(idx)
+        cols = {k: np.frombuffer(getattr(B, k), np.int32 if getattr(B, k).typecode == "i" else
+                                 (np.int64 if getattr(B, k).typecode == "q" else np.float64)).copy()
+                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge")}
+        rows_of = np.flatnonzero(gone)
+        grp = rows_of[np.argsort(lab[rows_of], kind="stable")]  # by label, creation order within
+        cuts = np.flatnonzero(np.diff(lab[grp])) + 1
+        blobs, cells = [], []
+        for rows in np.split(grp, cuts):
+            li = int(lab[rows[0]])
+            label = B.labels[li]
+            local = {int(r): j for j, r in enumerate(rows.tolist())}
+            k = hl[rows]
+            d = {k2: v[rows].tobytes() for k2, v in cols.items()}
+            d["rid"] = rid[rows].tobytes()
+            d["last"] = np.concatenate([ht[k][:, None], vals[hv[k]]], 1).tobytes()
+            d["older"] = (hp[k] != -1).tobytes()
+            d["next"] = {local[r]: [local[c] for c in B.next[r]] for r in local if r in B.next}
+            d["moved"] = {local[r]: B.moved[r] for r in local if r in B.moved}
+            op, nt = self._obj_pos.pop(label, None), self._new_obj_t.pop(label, None)
+            d["obj_pos"] = None if op is None else op.tobytes()
+            d["new_t"] = None if nt is None else nt.tobytes()
+            blobs.append((li, pickle.dumps(d, protocol=5)))
+        gens = st.insert_each("INSERT INTO lt_beliefs (space, label, v) VALUES (?, ?, ?)",
+                              [(pg.space, li, v) for li, v in blobs])
+        gen_of = {li: g for (li, _), g in zip(blobs, gens)}
+        cur = rows_of[np.isnan(cols["vt"][rows_of])]
+        ic = self._ic
+        for r in cur.tolist():
+            v = hv[hl[r]]
+            li = int(lab[r])
+            cx, cy = _clamp(math.floor(vals[v, 1] / ic)), _clamp(math.floor(vals[v, 2] / ic))
+            cells.append((pg.space, cx, cy, li, gen_of[li]))
+            lp.coarse[(cx >> 4, cy >> 4)] = lp.coarse.get((cx >> 4, cy >> 4), 0) + 1
+            i = B.inst[r]
+            if i >= 0:
+                lp.inst[B.insts[i]] = li
+        st.insert_many("INSERT INTO lt_bcells (space, cx, cy, label, gen) VALUES (?, ?, ?, ?, ?)", cells)
+        lp.paged.update(gen_of)
+        lp.n_rows += len(rows_of)
+        lp.n_cur += len(cur)
+        # renumber what stays
+        keep = ~gone
+        newslot = np.cumsum(keep, dtype=np.int64) - 1
+
+        def remap(a: np.ndarray) -> np.ndarray:
+            return np.where(a >= 0, newslot[np.clip(a, 0, None)], a)
+
+        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid"):
+            a = getattr(B, k2)
+            src = lab if k2 == "lab" else (rid if k2 == "rid" else cols[k2])
+            setattr(B, k2, array(a.typecode, src[keep].tobytes()))
+        for k2 in ("lnext", "cnext", "cprev"):
+            a = getattr(B, k2)
+            setattr(B, k2, array("i", remap(np.frombuffer(a, np.int32)[keep].astype(np.int64)).astype(np.int32).tobytes()))
+        for k2 in ("lhead", "ltail", "chead"):
+            a = np.frombuffer(getattr(B, k2), np.int32).astype(np.int64)
+            a[labels] = -1
+            setattr(B, k2, array("i", remap(a).astype(np.int32).tobytes()))
+        for li in labels:
+            B.ccount[li] = 0
+        B.next = {int(newslot[r]): [int(newslot[c]) for c in cs] for r, cs in B.next.items() if keep[r]}
+        B.moved = {int(newslot[r]): cs for r, cs in B.moved.items() if keep[r]}
+        # the log: drop the leaving rows' entries, renumber
+        ek = ~e_gone
+        newidx = np.cumsum(ek, dtype=np.int64) - 1
+        hp2 = hp[ek].astype(np.int64)
+        hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
+        used, hv2 = np.unique(hv[ek], return_inverse=True)
+        B.ht = array("d", ht[ek].tobytes())
+        B.hprev = array("i", hp2.astype(np.int32).tobytes())
+        B.hv = array("i", hv2.astype(np.int32).tobytes())
+        B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
+        B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
+        B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
+        B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
+        B._derive_grid()
+
+    def _page_in(self, li: int) -> None:
+        """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
+        label's rows are all in RAM or all out, so their order among themselves is kept)."""
+        B = self._b
+        lp, pg = B.lp, B.pages
+        assert lp is not None and pg is not None
+        gen = lp.paged.pop(li)
+        row = pg.store.execute("SELECT v FROM lt_beliefs WHERE rowid=?", (gen,)).fetchone()
+        if row is None:
+            raise RuntimeError(f"spatial memory: paged beliefs of label {B.labels[li]!r} are missing from lt_beliefs")
+        d = _load_page(row[0])
+        label = B.labels[li]
+        n = len(B.lab)
+        inst = array("i", d["inst"])
+        k = len(inst)
+        B.lab.extend(array("i", [li]) * k)
+        B.inst.extend(inst)
+        for k2, tc in (("obj", "i"), ("place", "i"), ("vf", "d"), ("vt", "d"), ("ecx", "q"), ("ecy", "q"),
+                       ("edge", "i"), ("rid", "i")):
+            getattr(B, k2).extend(array(tc, d[k2]))
+        B.lnext.extend(array("i", range(n + 1, n + k)))
+        B.lnext.append(-1)
+        B.cnext.extend(array("i", [-1]) * k)
+        B.cprev.extend(array("i", [-1]) * k)
+        B.lhead[li], B.ltail[li] = n, n + k - 1
+        last = array("d", d["last"])
+        older = d["older"]
+        vt = B.vt
+        ic = self._ic
+        for j in range(k):
+            r = n + j
+            t, c, x, y, z = last[5 * j:5 * j + 5]
+            v = len(B.vc)
+            B.vc.append(c)
+            B.vx.append(x)
+            B.vy.append(y)
+            B.vz.append(z)
+            B.hlast.append(len(B.ht))
+            B.ht.append(t)
+            B.hprev.append(_PAGED if older[j] else -1)
+            B.hv.append(v)
+            B.hrow.append(r)
+            if vt[r] != vt[r]:  # NaN: a current belief
+                B.make_current(r)
+                B.grid.setdefault((math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
+                i = inst[j]
+                if i >= 0:
+                    B.instances[B.insts[i]] = r
+                    lp.inst.pop(B.insts[i], None)
+                lp.n_cur -= 1
+                cc = (_clamp(math.floor(x / ic)) >> 4, _clamp(math.floor(y / ic)) >> 4)
+                if lp.coarse[cc] > 1:
+                    lp.coarse[cc] -= 1
+                else:
+                    del lp.coarse[cc]
+        for a, cs in d["next"].items():
+            B.next[n + a] = [n + c for c in cs]
+        for a, cells in d["moved"].items():
+            B.moved[n + a] = cells
+        if d["obj_pos"] is not None:
+            self._obj_pos[label] = array("d", d["obj_pos"])
+        if d["new_t"] is not None:
+            self._new_obj_t[label] = array("d", d["new_t"])
+        lp.n_rows -= k
+
+    # ------------------------------------------------------------ long-term occupancy tiles (a RAM budget)
+    def _tiles_for(self, p: Percept) -> None:
+        """Before a percept changes the grid: bring back every tile within two cells of a cell it may
+        change (the frontier of a changed cell's neighbours reads their neighbours), and mark them
+        used now."""
+        tl = self._tiles
+        assert tl is not None
+        tl.tick += 1
+        need: set[tuple[int, int]] = set()
+        for pts in (p.free, p.blocked):
+            if pts is not None and len(pts):
+                c = np.floor(pts / self._cs + 0.5).astype(np.int64)
+                for dx in (-2, 0, 2):  # steps of 2 <= a tile's side: every tile within 2 cells
+                    for dy in (-2, 0, 2):
+                        tx, ty = (c[:, 0] + dx) >> _TILE, (c[:, 1] + dy) >> _TILE
+                        need.update(zip(tx.tolist(), ty.tolist()))
+        if p.pose is not None:
+            x, y = self._cell(p.pose.x, p.pose.y)
+            need.update(((x + dx) >> _TILE, (y + dy) >> _TILE) for dx in (-2, 0, 2) for dy in (-2, 0, 2))
+        touch = tl.touch
+        for t in need:
+            if t in tl.paged:
+                self._tile_in(t)
+            touch[t] = tl.tick
+
+    def _tile_in(self, t: tuple[int, int]) -> None:
+        """Bring tile ``t``'s cells back from lt_tiles (cells walked since it moved out stay: a union)."""
+        tl, pg = self._tiles, self._pages
+        assert tl is not None and pg is not None
+        gen = tl.paged.pop(t)
+        row = pg.store.execute("SELECT v FROM lt_tiles WHERE rowid=?", (gen,)).fetchone()
+        if row is None:
+            raise RuntimeError(f"spatial memory: occupancy tile {t} is missing from lt_tiles")
+        d = _load_page(row[0])
+        occ = self._occ
+        for x, y, v in d["occ"]:
+            occ[(x, y)] = v
+        self._walked.update((x, y) for x, y in d["walked"])
+        self._frontier.update((x, y) for x, y in d["frontier"])
+        tl.n_occ -= len(d["occ"])
+        tl.touch.setdefault(t, 0)
+
+    def _trim_tiles(self) -> None:
+        """Move the tiles used longest ago (not by this percept) to lt_tiles until RAM holds at most
+        3/4 of the cell budget (known plus walked cells)."""
+        tl, pg = self._tiles, self._pages
+        assert tl is not None and pg is not None
+        occ, walked, fr = self._occ, self._walked, self._frontier
+        target = (3 * tl.cap) // 4
+        n = len(occ) + len(walked)
+        if n > target:
+            per: dict[tuple[int, int], int] = {}
+            for x, y in occ:
+                t = (x >> _TILE, y >> _TILE)
+                per[t] = per.get(t, 0) + 1
+            for x, y in walked:
+                t = (x >> _TILE, y >> _TILE)
+                per[t] = per.get(t, 0) + 1
+            touch = tl.touch
+            order = sorted((touch.get(t, 0), t) for t in per if touch.get(t, 0) != tl.tick)
+            out: set[tuple[int, int]] = set()
+            for _, t in order:
+                if n <= target:
+                    break
+                out.add(t)
+                n -= per[t]
+            if out:
+                for t in out:
+                    if t in tl.paged:  # cells walked in a tile that was out: merge with what is in the table
+                        self._tile_in(t)
+                pages: dict[tuple[int, int], dict[str, list]] = {t: {"occ": [], "walked": [], "frontier": []}
+                                                                 for t in out}
+                for c, v in list(occ.items()):
+                    d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                    if d is not None:
+                        d["occ"].append((c[0], c[1], v))
+                        del occ[c]
+                for name, cells in (("walked", walked), ("frontier", fr)):
+                    for c in list(cells):
+                        d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                        if d is not None:
+                            d[name].append(c)
+                            cells.discard(c)
+                keys = list(pages)
+                gens = pg.store.insert_each("INSERT INTO lt_tiles (space, v) VALUES (?, ?)",
+                                            [(pg.space, pickle.dumps(pages[t], protocol=5)) for t in keys])
+                for t, g in zip(keys, gens):
+                    tl.paged[t] = g
+                    tl.n_occ += len(pages[t]["occ"])
+                    touch.pop(t, None)
+            # forget when tiles with no cell in RAM were last used (a percept touches its neighbours' too)
+            tl.touch = {t: v for t, v in touch.items() if t in per and t not in out}
+        tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
+
+    def _paged_tiles(self) -> list[dict[str, list]]:
+        """Every tile in lt_tiles, read (not brought back)."""
+        tl, pg = self._tiles, self._pages
+        if tl is None or not tl.paged or pg is None:
+            return []
+        out = []
+        for gen in tl.paged.values():
+            row = pg.store.execute("SELECT v FROM lt_tiles WHERE rowid=?", (gen,)).fetchone()
+            if row is None:
+                raise RuntimeError("spatial memory: an occupancy tile is missing from lt_tiles")
+            out.append(_load_page(row[0]))
+        return out
+
+    def _ensure_cell(self, c: tuple[int, int]) -> None:
+        tl = self._tiles
+        if tl is not None and tl.paged:
+            t = (c[0] >> _TILE, c[1] >> _TILE)
+            if t in tl.paged:
+                self._tile_in(t)
+
     # ------------------------------------------------------------ occupancy
     def _cell(self, x: float, y: float) -> tuple[int, int]:
         cs = self._cs
@@ -1144,6 +1597,7 @@ class SpatialMemory:
         """
         if not self.enabled:
             return []
+        self._need(label)
         if at is None:
             rows = self._b.current_rows(label)
         else:
@@ -1158,6 +1612,7 @@ class SpatialMemory:
         if not self.enabled:
             return None
         p = as_position(point, "point")
+        self._need(label)
         if at is not None:
             best, best_d = None, float("inf")
             for loc in self.locate(label, at=at):
@@ -1215,6 +1670,7 @@ class SpatialMemory:
         """Every location ever believed for ``label`` (current and invalidated), by first sighting."""
         if not self.enabled:
             return []
+        self._need(label)
         out = [self._location(r, None) for r in self._b.rows(label)]
         out.sort(key=lambda loc: (loc.first_seen, loc.object_id))
         return out
@@ -1231,6 +1687,7 @@ class SpatialMemory:
         """
         if not self.enabled:
             return 0
+        self._need(label)
         ts = self._new_obj_t.get(label)
         if not ts:
             return 0
@@ -1255,6 +1712,7 @@ class SpatialMemory:
         r = self._tol if reach is None else float(reach)
         if not (r >= 0 and math.isfinite(r)):
             raise ValueError(f"follow: reach must be a finite distance >= 0 (map units), got {reach!r}")
+        self._need(label)
         B = self._b
         rows = B.rows(label)
         if not rows:
@@ -1400,15 +1858,25 @@ class SpatialMemory:
         """"free", "blocked" or "unknown" for the cell holding ``point``."""
         if not self.enabled:
             return "unknown"
-        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(self.cell_of(point), 0), "unknown")
+        c = self.cell_of(point)
+        self._ensure_cell(c)
+        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(c, 0), "unknown")
 
     def occupancy_cells(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked).
-        Memory is proportional to the known cells, however far apart they are."""
-        if not self.enabled or not self._occ:
+        """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked),
+        in (ix, iy) order. Memory is proportional to the known cells, however far apart they are
+        (under a RAM budget the tiles moved out are read for it, not brought back)."""
+        paged = self._paged_tiles() if self.enabled else []
+        if not self.enabled or not (self._occ or paged):
             return np.zeros((0, 2), np.int64), np.zeros(0, np.int8)
-        cells = np.array(list(self._occ.keys()), dtype=np.int64).reshape(-1, 2)
-        return cells, np.fromiter(self._occ.values(), np.int8, len(self._occ))
+        keys = list(self._occ.keys())
+        vals = list(self._occ.values())
+        for d in paged:
+            keys.extend((x, y) for x, y, _ in d["occ"])
+            vals.extend(v for _, _, v in d["occ"])
+        cells = np.array(keys, dtype=np.int64).reshape(-1, 2)
+        o = np.lexsort((cells[:, 1], cells[:, 0]))
+        return cells[o], np.array(vals, np.int8)[o]
 
     def occupancy_grid(self, window: tuple[int, int, int, int] | None = None,
                        max_cells: int = 1 << 24) -> tuple[np.ndarray, tuple[int, int]]:
@@ -1460,13 +1928,15 @@ class SpatialMemory:
 
     @property
     def n_known_cells(self) -> int:
-        return len(self._occ)
+        return len(self._occ) + (self._tiles.n_occ if self._tiles is not None else 0)
 
     def frontiers(self, near: Sequence[float] | None = None, limit: int | None = None) -> list[Position]:
         """Known free cells (centres) that border unknown space; nearest to ``near`` first if given."""
         if not self.enabled:
             return []
         cells = list(self._frontier)
+        for d in self._paged_tiles():
+            cells.extend((x, y) for x, y in d["frontier"])
         if near is not None:
             c0 = self.cell_of(near)
             cells.sort(key=lambda c: (abs(c[0] - c0[0]) + abs(c[1] - c0[1]), c))
@@ -1489,12 +1959,16 @@ class SpatialMemory:
         if not self.enabled:
             return None
         s, g = as_position(start, "start"), as_position(goal, "goal")
-        if not self._occ:
+        tl = self._tiles
+        paged = tl.paged if tl is not None else None
+        if not self._occ and not paged:
             return self._place_path(s, g)
         sc, gc = self._cell(s[0], s[1]), self._cell(g[0], g[1])
         occ, walked = self._occ, self._walked
 
         def free(c: tuple[int, int]) -> bool:  # observed free, or walked through and not blocked since
+            if paged and (c[0] >> _TILE, c[1] >> _TILE) in paged:  # a RAM budget: bring its tile back
+                self._tile_in((c[0] >> _TILE, c[1] >> _TILE))
             v = occ.get(c)
             return v == FREE or (v is None and c in walked)
 
@@ -1604,11 +2078,11 @@ class SpatialMemory:
     def stats(self) -> dict[str, int]:
         return {
             "objects": self._n_objects,
-            "beliefs": len(self._b.lab),
-            "current_beliefs": sum(self._b.ccount),
+            "beliefs": len(self._b.lab) + (self._b.lp.n_rows if self._b.lp is not None else 0),
+            "current_beliefs": sum(self._b.ccount) + (self._b.lp.n_cur if self._b.lp is not None else 0),
             "sightings": self.n_sightings,
             "places": len(self._places),
-            "known_cells": len(self._occ),
+            "known_cells": self.n_known_cells,
             "poses": len(self._traj_t) + self._n_paged_poses,
         }
 
@@ -1616,7 +2090,8 @@ class SpatialMemory:
         """(label, region) -> number of objects of that label ever believed in that region."""
         B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label in B.labels:
+        for label in list(B.labels):
+            self._need(label)
             seen: set[str] = set()
             for r in B.rows(label):
                 node = self._node(r)
@@ -1631,7 +2106,28 @@ class SpatialMemory:
 
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
-        return {label: len({self._node(r) for r in self._b.rows(label)}) for label in self._b.labels}
+        out = {}
+        for label in list(self._b.labels):
+            self._need(label)
+            out[label] = len({self._node(r) for r in self._b.rows(label)})
+        return out
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or
+    function, so a crafted memory file cannot run code through it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a long-term page refers to {module}.{name}: damaged or crafted file")
+
+
+def _load_page(blob: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(blob)).load()
+
+
+def _clamp(c: float) -> int:
+    """An index cell number as an SQLite integer (cells past +-2**62 are one cell: a superset)."""
+    return int(max(-_BIG, min(_BIG, c)))
 
 
 def _seg_dist(p: Position, a: Pose, b: Pose) -> float:

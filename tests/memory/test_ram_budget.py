@@ -34,7 +34,7 @@ coord = st.integers(0, 12).map(lambda v: v / 2)
 
 def tiny(_mb: float) -> dict[str, int]:
     """Working sets of a few items: almost everything is paged out."""
-    return {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}
+    return {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3}
 
 
 @st.composite
@@ -107,6 +107,11 @@ def answers(mem: Memory, wall_clock: bool = True) -> str:
     out["walks"] = repr(sp.walks())
     out["pose"] = repr(sp.pose())
     out["places"] = [repr(p) for p in sp.places()]
+    cells, states = sp.occupancy_cells()
+    out["occupancy"] = [cells.tolist(), states.tolist(), sp.n_known_cells, sp.frontiers(),
+                        sp.frontiers(near=(1.0, 1.0), limit=3),
+                        [sp.occupancy((x, y)) for x in (-3.0, 0.0, 2.0, 5.0, 9.0) for y in (-1.0, 0.0, 3.0, 6.0)],
+                        sp.path((0.0, 0.0), (5.0, 5.0)), sp.path((1.0, 1.0), (4.0, 0.0), adjacent=True)]
     out["recall"] = [repr(c) for c in mem.episodic.recall("key apple door kitchen", k=5, strengthen=False)]
     if wall_clock:
         out["graph"] = _edges(mem.graph)
@@ -216,7 +221,8 @@ CRASH = textwrap.dedent("""
     from unittest import mock
     from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
     from embodied_mem.memory import longterm
-    with mock.patch.object(longterm, "working_set_sizes", lambda mb: {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}):
+    sizes = {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3}
+    with mock.patch.object(longterm, "working_set_sizes", lambda mb: sizes):
         mem = Memory.open(sys.argv[1], config=MemoryConfig.from_dict({"ram_budget_mb": 1}))
         for i in range(int(sys.argv[2])):
             if i == 40:
