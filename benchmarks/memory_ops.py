@@ -1100,6 +1100,11 @@ def main(argv: list[str] | None = None) -> int:
                          "no budget and the journal file, at --ram-levels sightings (results NAME_ram.{json,md})")
     ap.add_argument("--ram-levels", type=str, default="100000,300000,1000000")
     ap.add_argument("--ram-child", type=str, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--ram-trace", action="store_true",
+                    help="RAM section: also trace allocations (tracemalloc) and report them per embodied_mem module "
+                         "(slows ingest ~2x; RSS then includes the tracer's own overhead)")
+    ap.add_argument("--ram-modes", type=str, default="stream,none,budget",
+                    help="RAM section: which child processes to run (stream, none, budget)")
     args = ap.parse_args(argv)
     if args.reopen_file is not None:
         print(json.dumps(reopen_in_fresh_process(args.reopen_file, repeat=5), indent=1))
@@ -1171,6 +1176,11 @@ def ram_child(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="memory_ram-"))
     db = tmp / "m.db"
     mem = None
+    trace = bool(args.ram_trace) and mode != "stream"
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start()
     if mode != "stream":
         cfg = MemoryConfig.from_dict({"ram_budget_mb": args.ram_budget} if mode == "budget" else {})
         mem = Memory.open(db, config=cfg, durability="batch")
@@ -1205,6 +1215,9 @@ def ram_child(args: argparse.Namespace) -> int:
             tm, sp = mem.temporal, mem.spatial
             res["temporal_entries_in_ram"], res["temporal_entries"] = tm.n_in_ram, len(tm)
             res["poses_in_ram"], res["poses"] = sp.n_poses_in_ram, sp.stats()["poses"]
+            res.update(_ram_counts(mem))
+            if trace:
+                res["traced_by_module"] = _traced_by_module()
             rng = random.Random(args.seed)
             labels = sorted(first_t, key=first_t.get)
             now = mem.now
@@ -1226,6 +1239,14 @@ def ram_child(args: argparse.Namespace) -> int:
             t_old = [(t, t + 20) for _, t in old_at[: max(1, q // 10)]]
             res["trajectory_old_window"] = latency(sp.trajectory, t_old)
             res["between_old_window"] = latency(tm.between, [(t, t + 10) for t, _ in t_old])
+            ep = mem.episodic
+
+            def recall(query: str, ep: EpisodicMemory = ep) -> list:
+                return ep.recall(query, k=10, strengthen=False)
+
+            # chunks of old labels (their items paged out under a budget) and of recent ones
+            res["recall_old"] = latency(recall, [(lbl.replace("_", " "),) for lbl, in pick(old)[: max(1, q // 5)]])
+            res["recall_recent"] = latency(recall, [(lbl.replace("_", " "),) for lbl, in pick(recent)[: max(1, q // 5)]])
         gc.collect()
         res["rss_bytes"] = _rss_bytes()
         res["rss_growth_bytes"] = res["rss_bytes"] - rss0
@@ -1238,66 +1259,161 @@ def ram_child(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ram_counts(mem: Memory) -> dict:
+    """What each module holds, and in RAM, for the RAM table (counts only; no sizes guessed)."""
+    ep, g = mem.episodic, mem.graph
+    st = ep.stats()
+    out = {"chunks": st["chunks"], "items": st["items"], "graph_nodes": g.number_of_nodes(),
+           "graph_edges": g.number_of_edges()}
+    out.update(getattr(ep, "in_ram", dict)())
+    return out
+
+
+def _traced_by_module() -> dict[str, int]:
+    """Live traced bytes by the embodied_mem file that allocated them (the rest: numpy, sqlite3, the
+    stream generator, the interpreter), largest first."""
+    import tracemalloc
+
+    gc.collect()
+    snap = tracemalloc.take_snapshot()
+    by: dict[str, int] = {}
+    for st in snap.statistics("filename"):
+        f = st.traceback[0].filename.replace(os.sep, "/")
+        i = f.rfind("/embodied_mem/")
+        key = f[i + 1:] if i >= 0 else ("(benchmark stream)" if f.endswith("memory_ops.py") else "(other: " +
+                                         f.rsplit("/", 1)[-1] + ")")
+        by[key] = by.get(key, 0) + st.size
+    return dict(sorted(by.items(), key=lambda kv: -kv[1]))
+
+
 def ram_main(args: argparse.Namespace, argv: list[str] | None) -> int:
     """RSS of a memory without a budget and with ``--ram-budget`` beside the workload alone and the
-    journal file, in one run (three child processes, one after the other)."""
+    journal file, in one run (child processes one after the other: ``--ram-modes``). Results are
+    rewritten after every level, so a long run killed early keeps the levels it finished."""
     import subprocess
 
-    runs: dict[str, list[dict]] = {}
+    modes = [m for m in args.ram_modes.split(",") if m]
+    if "stream" not in modes or not set(modes) & {"none", "budget"} or set(modes) - {"stream", "none", "budget"}:
+        raise SystemExit("--ram-modes: 'stream' and at least one of 'none', 'budget'")
+    runs: dict[str, list[dict]] = {m: [] for m in modes}
     base = [sys.executable, __file__, "--ram-budget", str(args.ram_budget), "--ram-levels", args.ram_levels,
-            "--seed", str(args.seed), "--queries", str(args.queries)]
+            "--seed", str(args.seed), "--queries", str(args.queries)] + (["--ram-trace"] if args.ram_trace else [])
     t_start = time.time()
-    for mode in ("stream", "none", "budget"):
-        t0 = time.time()
-        proc = subprocess.run(base + ["--ram-child", mode], capture_output=True, text=True, check=True)
-        runs[mode] = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-        print(f"{mode}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
-    rows = []
-    for s, n, b in zip(runs["stream"], runs["none"], runs["budget"]):
-        mem_none = n["rss_growth_bytes"] - s["rss_growth_bytes"]
-        mem_budget = b["rss_growth_bytes"] - s["rss_growth_bytes"]
-        rows.append({"sightings": n["sightings"], "journal_bytes": n["file_bytes"],
-                     "file_with_long_term_tables_bytes": b["file_bytes"],
-                     "memory_rss_none_bytes": mem_none, "memory_rss_budget_bytes": mem_budget,
-                     "none_over_journal": mem_none / n["file_bytes"],
-                     "budget_over_journal": mem_budget / n["file_bytes"],
-                     "budget_over_none": mem_budget / mem_none, "none": n, "budget": b, "stream": s})
-    out = {"command": "python benchmarks/memory_ops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t_start)), "wall_s": time.time() - t_start,
-           "load_avg_at_start": os.getloadavg()[0], "ram_budget_mb": args.ram_budget, "levels": rows}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.name}_ram.json").write_text(json.dumps(out, indent=2))
-    md = ram_markdown(out)
-    (args.out / f"{args.name}_ram.md").write_text(md)
-    print(md)
+
+    def write() -> str:
+        out = {"command": "python benchmarks/memory_ops.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(t_start)), "wall_s": time.time() - t_start,
+               "load_avg_at_start": load0, "ram_budget_mb": args.ram_budget, "levels": _ram_rows(runs)}
+        (args.out / f"{args.name}_ram.json").write_text(json.dumps(out, indent=2))
+        md = ram_markdown(out)
+        (args.out / f"{args.name}_ram.md").write_text(md)
+        return md
+
+    load0 = os.getloadavg()[0]
+    for mode in modes:
+        t0 = time.time()
+        proc = subprocess.Popen(base + ["--ram-child", mode], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("{"):
+                runs[mode].append(json.loads(line))
+                print(f"{mode}: {runs[mode][-1]['sightings']:,} sightings, {time.time() - t0:.0f} s", file=sys.stderr,
+                      flush=True)
+                write()
+        if proc.wait() != 0:
+            raise SystemExit(f"the {mode} child failed")
+    print(write())
     return 0
+
+
+def _ram_rows(runs: dict[str, list[dict]]) -> list[dict]:
+    rows = []
+    for i, s in enumerate(runs["stream"]):
+        n = runs.get("none", [])[i] if i < len(runs.get("none", [])) else None
+        b = runs.get("budget", [])[i] if i < len(runs.get("budget", [])) else None
+        if n is None and b is None:
+            continue
+        r: dict = {"sightings": (n or b)["sightings"], "stream": s, "none": n, "budget": b}
+        if n is not None:
+            r["journal_bytes"] = n["file_bytes"]
+            r["memory_rss_none_bytes"] = n["rss_growth_bytes"] - s["rss_growth_bytes"]
+            r["none_over_journal"] = r["memory_rss_none_bytes"] / n["file_bytes"]
+        if b is not None:
+            r["file_with_long_term_tables_bytes"] = b["file_bytes"]
+            r["memory_rss_budget_bytes"] = b["rss_growth_bytes"] - s["rss_growth_bytes"]
+            r["rss_budget_bytes"] = b["rss_bytes"]
+        if n is not None and b is not None:
+            r["budget_over_journal"] = r["memory_rss_budget_bytes"] / n["file_bytes"]
+            r["budget_over_none"] = r["memory_rss_budget_bytes"] / r["memory_rss_none_bytes"]
+        rows.append(r)
+    return rows
 
 
 def ram_markdown(out: dict) -> str:
     mib = 2**20
-    lines = [f"# Memory under a RAM budget ({out['ram_budget_mb']:g} MiB) — {out['date']}", "",
+    budget = out["ram_budget_mb"]
+    lines = [f"# Memory under a RAM budget ({budget:g} MiB) — {out['date']}", "",
              f"`{out['command']}` ({out['wall_s']:.0f} s, load average {out['load_avg_at_start']:.1f} at start). "
              "Memory RSS = growth of the process's resident set minus that of a process generating the same "
-             "stream without a memory; journal = the SQLite file of the unbudgeted memory (durability=batch, WAL "
-             "checkpointed); with a budget the same file also holds the long-term tables (last column).", "",
-             "| sightings | journal MiB | RSS no budget MiB (× journal) | RSS with budget MiB (× journal) | "
-             "temporal entries in RAM / all | poses in RAM / all | file with tables MiB |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+             "stream without a memory (whole-process RSS of the budgeted one in brackets); journal = the SQLite file "
+             "of the unbudgeted memory (durability=batch, WAL checkpointed); with a budget the same file also holds "
+             "the long-term tables (last column). With `--ram-trace` RSS includes tracemalloc's own records.", "",
+             "| sightings | journal MiB | RSS no budget MiB (× journal) | RSS with budget MiB (process) | within budget | "
+             "temporal entries in RAM / all | poses in RAM / all | chunk items in RAM / all | file with tables MiB |",
+             "|---:|---:|---:|---:|:-:|---:|---:|---:|---:|"]
     for r in out["levels"]:
-        b = r["budget"]
-        lines.append(f"| {r['sightings']:,} | {r['journal_bytes'] / mib:.1f} | {r['memory_rss_none_bytes'] / mib:.1f} "
-                     f"({r['none_over_journal']:.2f}×) | {r['memory_rss_budget_bytes'] / mib:.1f} "
-                     f"({r['budget_over_journal']:.2f}×) | {b['temporal_entries_in_ram']:,} / {b['temporal_entries']:,} "
-                     f"| {b['poses_in_ram']:,} / {b['poses']:,} | {r['file_with_long_term_tables_bytes'] / mib:.1f} |")
+        n, b = r["none"], r["budget"]
+        journal = f"{r['journal_bytes'] / mib:.1f}" if n else "–"
+        none = f"{r['memory_rss_none_bytes'] / mib:.1f} ({r['none_over_journal']:.2f}×)" if n else "–"
+        if b:
+            within = "✔" if r["memory_rss_budget_bytes"] <= budget * mib else "✘"
+            bud = f"{r['memory_rss_budget_bytes'] / mib:.1f} ({r['rss_budget_bytes'] / mib:.0f})"
+            tail = (f"{b['temporal_entries_in_ram']:,} / {b['temporal_entries']:,} | {b['poses_in_ram']:,} / "
+                    f"{b['poses']:,} | {b.get('items_in_ram', b['items']):,} / {b['items']:,} | "
+                    f"{r['file_with_long_term_tables_bytes'] / mib:.1f}")
+        else:
+            within, bud, tail = "", "–", "– | – | – | –"
+        lines.append(f"| {r['sightings']:,} | {journal} | {none} | {bud} | {within} | {tail} |")
     lines += ["", "Query latency p50 / p99 (ms), no budget vs budget, same stream:", "",
               "| sightings | query | no budget | budget |", "|---:|---|---:|---:|"]
     for r in out["levels"]:
         for key in ("locate_working_set", "last_seen_working_set", "last_seen_at_recent", "locate_old_label",
-                    "last_seen_at_old", "seen_times_old_window", "trajectory_old_window", "between_old_window"):
-            n, b = r["none"][key], r["budget"][key]
-            lines.append(f"| {r['sightings']:,} | {key} | {n['p50_ms']:.4f} / {n['p99_ms']:.4f} | "
-                         f"{b['p50_ms']:.4f} / {b['p99_ms']:.4f} |")
+                    "last_seen_at_old", "seen_times_old_window", "trajectory_old_window", "between_old_window",
+                    "recall_recent", "recall_old"):
+            cells = []
+            for side in (r["none"], r["budget"]):
+                x = side.get(key) if side else None
+                cells.append(f"{x['p50_ms']:.4f} / {x['p99_ms']:.4f}" if x else "–")
+            if cells != ["–", "–"]:
+                lines.append(f"| {r['sightings']:,} | {key} | {cells[0]} | {cells[1]} |")
+    lines += _traced_markdown(out)
     return "\n".join(lines) + "\n"
+
+
+def _traced_markdown(out: dict) -> list[str]:
+    """Per-module table of traced live bytes (``--ram-trace``), no budget beside the budget."""
+    mib = 2**20
+    lines: list[str] = []
+    for r in out["levels"]:
+        n = (r["none"] or {}).get("traced_by_module")
+        b = (r["budget"] or {}).get("traced_by_module")
+        if not n or not b:
+            continue
+        n = {k: v for k, v in n.items() if k != "(benchmark stream)"}  # the generator's own objects
+        b = {k: v for k, v in b.items() if k != "(benchmark stream)"}
+        tn, tb = sum(n.values()), sum(b.values())
+        lines += ["", f"Live bytes traced by tracemalloc at {r['sightings']:,} sightings, by the file that allocated "
+                  f"them (MiB, share of the memory's traced total; chunks {r['none']['chunks']:,}, items "
+                  f"{r['none']['items']:,}, graph {r['none']['graph_nodes']:,} nodes / {r['none']['graph_edges']:,} "
+                  "edges):", "", "| allocated in | no budget | with budget |", "|---|---:|---:|"]
+        for key in sorted(set(n) | set(b), key=lambda k: -max(n.get(k, 0), b.get(k, 0))):
+            x, y = n.get(key, 0), b.get(key, 0)
+            if max(x, y) < 0.05 * mib:
+                continue
+            lines.append(f"| {key} | {x / mib:.1f} ({100 * x / tn:.0f} %) | {y / mib:.1f} ({100 * y / tb:.0f} %) |")
+        lines.append(f"| **total traced** | {tn / mib:.1f} | {tb / mib:.1f} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -12,14 +12,30 @@ hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similar
 ``score = similarity + retention_weight * R + utility_weight * U``, then ranks items inside the
 top chunks. Chunks with no similarity to the query are never returned (with the lexical hashing
 encoder: no item sharing a word with the query), so a query with nothing relevant recalls [].
+
+Storage: closed chunks are columns (row = creation order, id ``chunk-<row>``; times, episode,
+place, where each chunk's items end), their items three more columns (time, percept id, text).
+Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the items of the oldest closed
+chunks move out, whole chunks at a time, to the long-term table ``lt_chunks`` once more than
+``chunk_items`` items are in RAM (``longterm.working_set_sizes``), and are read back (a small LRU
+of chunks) when recall picks such a chunk or ``chunk_items`` asks for it; keys from a lexical
+encoder are then kept as sparse posting lists (``keycolumns.py``). Answers are exactly those of
+an unbudgeted memory. What stays in RAM for every chunk, forever: its row in the columns (~56
+bytes: times, codes, item end, strength, last access, utility), its key (~8 bytes per non-zero
+dimension, ~13 for a hashed scene text; a dense learned key keeps 4 * key_dim), a bit per key
+dimension (key_dim / 8 bytes) and its graph node with two edges. Nothing is deleted: retention
+lowers a chunk's rank, never removes it.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import types
 from array import array
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,15 +43,20 @@ from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
+from .keycolumns import SparseKeyColumns
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
+    from .longterm import LongTermStore, Pages
 
 __all__ = ["EpisodicMemory", "Chunk", "Item"]
 
 
 _MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
 _BLOCK = 1024  # rows per block of the retention bounds
+_BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
+_PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
+_MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +94,8 @@ class Chunk:
 
 @dataclass(slots=True)
 class _ChunkRec:
+    """The chunk being written (closed chunks live in columns, see ``EpisodicMemory``)."""
+
     id: str
     episode: str
     place: str | None
@@ -82,9 +105,7 @@ class _ChunkRec:
     ts: array = field(default_factory=lambda: array("d"))
     texts: list[str] = field(default_factory=list)  # interned: the same scene text is one string
     pids: array = field(default_factory=lambda: array("q"))
-    row: int = -1  # row in the key matrix once closed
-    utility: float = 0.0  # while open; moved into the utility column on close
-    item_tokens: list[list[str]] = field(default_factory=list)  # filled lazily by recall
+    utility: float = 0.0  # moved into the utility column on close
     open_key: tuple[int, np.ndarray] | None = None  # (items encoded, key) of the open chunk, for recall
 
 
@@ -120,8 +141,24 @@ class EpisodicMemory:
         # retention of every chunk in the block, for the hnsw re-ranking)
         self._blk_last = np.full(1, -np.inf)
         self._blk_strength = np.zeros(1)
-        self._chunks: list[_ChunkRec] = []  # closed chunks, row = index
-        self._by_id: dict[str, _ChunkRec] = {}
+        # closed chunks as columns, row = creation order (chunk ``chunk-<row>``): times, episode and
+        # place (codes into the name tables) and where each chunk's items end in the item columns
+        self._c_t0 = array("d")
+        self._c_t1 = array("d")
+        self._c_ep = array("i")
+        self._c_place = array("i")  # -1: no place
+        self._c_end = array("q")  # items of row r: [end[r-1], end[r]) in the numbering of every item
+        self._names: list[str] = []  # episode and place names (few), code = index
+        self._name_ix: dict[str, int] = {}
+        # items of the closed chunks still in RAM (rows >= _rows_out), in row order; with a RAM budget
+        # the older rows' items live in the long-term table ``lt_chunks`` (paged in by recall)
+        self._i_t = array("d")
+        self._i_pid = array("q")
+        self._i_text: list[str] = []
+        self._rows_out = 0  # closed rows whose items were moved to the long-term table
+        self._pages: Pages | None = None
+        self._paged_in: OrderedDict[int, tuple] = OrderedDict()  # recently paged-in rows (not saved)
+        self._tok: dict[str, list[str]] = {}  # item text -> its tokens, for picking items (not saved)
         self._open: _ChunkRec | None = None
         self._texts: dict[str, str] = {}  # item text interning (bounded by _MAX_INTERNED)
         self._episode: str | None = None
@@ -156,7 +193,6 @@ class EpisodicMemory:
             cid = f"chunk-{self._n_chunks}"
             self._n_chunks += 1
             o = self._open = _ChunkRec(cid, self._episode, place, p.t, p.t)
-            self._by_id[cid] = o
             self.graph.add_node(cid, "chunk", created=p.t)
             self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
             if place is not None and place in self.graph:
@@ -177,12 +213,15 @@ class EpisodicMemory:
         if o is None:
             return
         self._open = None
-        row = len(self._chunks)
+        row = len(self._c_t0)
         if row >= self._keys_t.shape[1]:
             n = self._keys_t.shape[1] * 2
-            keys = np.zeros((self._keys_t.shape[0], n), np.float32)
-            keys[:, :row] = self._keys_t[:, :row]
-            self._keys_t = keys
+            if isinstance(self._keys_t, SparseKeyColumns):
+                self._keys_t.capacity = n
+            else:
+                keys = np.zeros((self._keys_t.shape[0], n), np.float32)
+                keys[:, :row] = self._keys_t[:, :row]
+                self._keys_t = keys
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
@@ -197,8 +236,121 @@ class EpisodicMemory:
         self._last_access[row] = o.t1
         self._bound_block(row)
         self._utility[row] = o.utility
-        o.row = row
-        self._chunks.append(o)
+        self._c_t0.append(o.t0)
+        self._c_t1.append(o.t1)
+        self._c_ep.append(self._code(o.episode))
+        self._c_place.append(-1 if o.place is None else self._code(o.place))
+        self._c_end.append((self._c_end[-1] if row else 0) + len(o.ts))
+        self._i_t.extend(o.ts)
+        self._i_pid.extend(o.pids)
+        self._i_text.extend(o.texts)
+        pg = self._pages
+        if pg is not None and len(self._i_t) > pg.cap:
+            self._page_out(len(self._i_t) - (3 * pg.cap) // 4)
+
+    def _code(self, name: str) -> int:
+        c = self._name_ix.get(name)
+        if c is None:
+            c = self._name_ix[name] = len(self._names)
+            self._names.append(name)
+        return c
+
+    # ------------------------------------------------------------------ closed chunks, long-term pages
+    def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
+        """Keep the items of about ``cap`` recent items' chunks in RAM, older chunks' items in ``store``
+        (table ``lt_chunks``, paged in when recall picks a chunk). Before the first percept."""
+        from .longterm import Pages
+
+        if len(self._c_t0) or self._open is not None:
+            raise ValueError("use_long_term must be called before the first percept")
+        self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
+        # Chunk keys stay in RAM (recall scores every chunk exactly); with a lexical encoder as posting
+        # lists (~8 bytes per non-zero, about a dozen per hashed-words key, instead of 4 * key_dim)
+        if store is not None and getattr(self.encoder, "lexical", False):
+            self._keys_t = SparseKeyColumns(self.encoder.dim, self._keys_t.shape[1])
+
+    @property
+    def pages(self) -> Pages | None:
+        """This module's handle on the long-term store (None: no RAM budget, every item in RAM)."""
+        return self._pages
+
+    def _page_out(self, n: int) -> None:
+        """Move the items of the oldest closed chunks in RAM (whole chunks, about ``n`` items) into
+        ``lt_chunks``, one row per chunk: times and percept ids packed, texts as a JSON list."""
+        import bisect
+
+        base = self._c_end[self._rows_out - 1] if self._rows_out else 0
+        r1 = bisect.bisect_left(self._c_end, base + n, lo=self._rows_out)  # first row not moved whole
+        r1 = min(r1 + 1, len(self._c_end))
+        k = self._c_end[r1 - 1] - base  # items moved
+        if r1 <= self._rows_out or k <= 0:
+            return
+        pg = self._pages
+        assert pg is not None
+        space, ends, its, ipid, itext = pg.space, self._c_end, self._i_t, self._i_pid, self._i_text
+
+        def rows() -> Any:
+            a = 0
+            for r in range(self._rows_out, r1):
+                b = ends[r] - base
+                yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext[a:b]))
+                a = b
+
+        pg.store.insert_many("INSERT INTO lt_chunks (space, row, v, texts) VALUES (?, ?, ?, ?)", rows())
+        del its[:k], ipid[:k], itext[:k]
+        self._rows_out = r1
+
+    def _row_items(self, row: int) -> tuple[Any, Any, Any]:
+        """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
+        if row >= self._rows_out:
+            base = self._c_end[self._rows_out - 1] if self._rows_out else 0
+            a = (self._c_end[row - 1] if row else 0) - base
+            b = self._c_end[row] - base
+            return self._i_t[a:b], self._i_text[a:b], self._i_pid[a:b]
+        got = self._paged_in.get(row)
+        if got is not None:
+            self._paged_in.move_to_end(row)
+            return got
+        pg = self._pages
+        assert pg is not None
+        v, texts = pg.store.execute("SELECT v, texts FROM lt_chunks WHERE space=? AND row=?", (pg.space, row)).fetchone()
+        m = len(v) // 16
+        ts, pids = array("d"), array("q")
+        ts.frombytes(v[: 8 * m])
+        pids.frombytes(v[8 * m:])
+        got = self._paged_in[row] = (ts, json.loads(texts), pids)
+        if len(self._paged_in) > _PAGED_IN:
+            self._paged_in.popitem(last=False)
+        return got
+
+    def _row_of(self, chunk_id: object) -> int | None:
+        """Row of closed chunk ``chunk_id``; -1 for the open chunk; None for no such chunk."""
+        o = self._open
+        if o is not None and chunk_id == o.id:
+            return -1
+        if type(chunk_id) is not str or not chunk_id.startswith("chunk-"):
+            return None
+        num = chunk_id[6:]
+        if not num.isdigit() or not num.isascii() or (len(num) > 1 and num[0] == "0"):
+            return None
+        row = int(num)
+        return row if row < len(self._c_t0) else None
+
+    def _chunk_meta(self, row: int) -> tuple[str, str, float, float, str | None, int]:
+        """(id, episode, t0, t1, place, size) of closed chunk ``row``."""
+        pc = self._c_place[row]
+        return (f"chunk-{row}", self._names[self._c_ep[row]], self._c_t0[row], self._c_t1[row],
+                None if pc < 0 else self._names[pc], self._c_end[row] - (self._c_end[row - 1] if row else 0))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The snapshot form: every column; not the caches, nor wrappers set on the instance."""
+        return {k: v for k, v in vars(self).items()
+                if k not in ("_paged_in", "_tok") and not isinstance(v, _BEHAVIOUR)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._paged_in = OrderedDict()
+        self._tok = {}
 
     # ------------------------------------------------------------------ recall
     def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
@@ -215,7 +367,7 @@ class EpisodicMemory:
         q = encode_query(self.encoder, query)
         if not q.any():
             return []
-        n = len(self._chunks)
+        n = len(self._c_t0)
         cfg = self.config
         # The part of a score that is not similarity lies in [lo, hi]: retention in (0, 1], utility
         # within the bounds of every utility ever set. Only chunks whose similarity could still bring
@@ -362,8 +514,7 @@ class EpisodicMemory:
         open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age.
         ``memo`` keeps each row's best items across calls for one query."""
         o = self._open
-        recs = self._chunks
-        n_closed = len(recs)
+        n_closed = len(self._c_t0)
         last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
         if o is not None and so > 1e-6 and so >= open_sim_min:  # the chunk being written: retention 1
             cand = np.append(cand, n_closed)
@@ -398,17 +549,22 @@ class EpisodicMemory:
             top = top[np.lexsort((cand[top], -score[top]))][:kk]
             for i in top[done:].tolist():
                 row = int(cand[i])
-                rec = recs[row] if row < n_closed else o
+                if row < n_closed:
+                    cid, episode, t0, t1, place, size = self._chunk_meta(row)
+                else:
+                    assert o is not None
+                    cid, episode, t0, t1, place, size = o.id, o.episode, o.t0, o.t1, o.place, len(o.texts)
                 items = memo.get(row) if memo is not None else None
                 if items is None:
-                    items = self._best_items(rec, qtok)
+                    items = self._best_items(place, *(self._row_items(row) if row < n_closed else
+                                                      (o.ts, o.texts, o.pids)), qtok)
                     if memo is not None:
                         memo[row] = items
                 if lexical and not items:
                     continue
                 r = float(retention[i]) if retention is not None else 1.0
-                out.append(Chunk(rec.id, rec.episode, rec.t0, rec.t1, rec.place, items, float(score[i]),
-                                 float(sims[i]), r, float(utility[i]), len(rec.texts)))
+                out.append(Chunk(cid, episode, t0, t1, place, items, float(score[i]),
+                                 float(sims[i]), r, float(utility[i]), size))
                 if len(out) == k:
                     break
             if len(out) >= k or kk >= m:
@@ -418,64 +574,85 @@ class EpisodicMemory:
             self.strengthen([c.id for c in out], self.now)
         return out
 
-    def _best_items(self, rec: _ChunkRec, qtok: set[str]) -> tuple[Item, ...]:
-        cache = rec.item_tokens
-        for text in rec.texts[len(cache):]:  # tokenise each item once, on its first recall
-            cache.append(tokens(text))
+    def _best_items(self, place: str | None, ts: Any, texts: list[str], pids: Any, qtok: set[str]) -> tuple[Item, ...]:
+        cache = self._tok
+        if len(cache) >= _MAX_TOKENIZED:
+            cache.clear()
         scored = []
         hit = qtok.__contains__
-        for t, text, pid, toks in zip(rec.ts, rec.texts, rec.pids, cache):
+        for t, text, pid in zip(ts, texts, pids):
+            toks = cache.get(text)
+            if toks is None:  # tokenise each item text once (texts repeat: scenes are seen again)
+                toks = cache[text] = tokens(text)
             n_hits = sum(map(hit, toks))
             if n_hits:
                 scored.append((-n_hits / (1 + len(toks)) ** 0.5, t, text, pid))
         scored.sort()
-        return tuple(Item(t, text, rec.place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
+        return tuple(Item(t, text, place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
 
     def strengthen(self, chunk_ids: list[str], t: float) -> None:
         """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
         for cid in chunk_ids:
-            rec = self._by_id.get(cid)
-            if rec is None or rec.row < 0:
+            row = self._row_of(cid)
+            if row is None or row < 0:
                 continue
-            self._strength[rec.row] += self.config.strength_increment
-            self._last_access[rec.row] = max(self._last_access[rec.row], t)
-            self._bound_block(rec.row)
+            self._strength[row] += self.config.strength_increment
+            self._last_access[row] = max(self._last_access[row], t)
+            self._bound_block(row)
 
     def reinforce(self, chunk_id: str, reward: float) -> float:
         """Update a chunk's utility from an outcome: U += rate * (reward - U). Returns the new U."""
         if isinstance(reward, bool) or not isinstance(reward, (int, float)) or not math.isfinite(reward):
             raise ValueError(f"reward must be a finite number, got {reward!r}")
-        rec = self._by_id.get(chunk_id)
-        if rec is None:
+        row = self._row_of(chunk_id)
+        if row is None:
             raise KeyError(f"no chunk {chunk_id!r} in episodic memory")
-        u = rec.utility if rec.row < 0 else float(self._utility[rec.row])
+        o = self._open
+        u = o.utility if row < 0 and o is not None else float(self._utility[row])
         u += self.config.utility_rate * (float(reward) - u)
-        if rec.row < 0:
-            rec.utility = u
+        if row < 0 and o is not None:
+            o.utility = u
         else:
-            self._utility[rec.row] = u
+            self._utility[row] = u
         self._u_lo, self._u_hi = min(self._u_lo, u), max(self._u_hi, u)
         return float(u)
 
     def retention(self, chunk_id: str) -> float:
-        rec = self._by_id[chunk_id]
-        if rec.row < 0:
+        row = self._row_of(chunk_id)
+        if row is None:
+            raise KeyError(chunk_id)
+        if row < 0:
             return 1.0
-        return float(math.exp(-max(self.now - self._last_access[rec.row], 0.0) / self._strength[rec.row]))
+        return float(math.exp(-max(self.now - self._last_access[row], 0.0) / self._strength[row]))
 
     def chunks(self) -> list[str]:
-        ids = [c.id for c in self._chunks]
+        ids = [f"chunk-{r}" for r in range(len(self._c_t0))]
         if self._open is not None:
             ids.append(self._open.id)
         return ids
 
     def chunk_items(self, chunk_id: str) -> list[Item]:
-        rec = self._by_id[chunk_id]
-        return [Item(t, text, rec.place, pid) for t, text, pid in zip(rec.ts, rec.texts, rec.pids)]
+        row = self._row_of(chunk_id)
+        if row is None:
+            raise KeyError(chunk_id)
+        o = self._open
+        if row < 0 and o is not None:
+            place, (ts, texts, pids) = o.place, (o.ts, o.texts, o.pids)
+        else:
+            place, (ts, texts, pids) = self._chunk_meta(row)[4], self._row_items(row)
+        return [Item(t, text, place, pid) for t, text, pid in zip(ts, texts, pids)]
 
     def stats(self) -> dict[str, int]:
+        n_open = len(self._open.texts) if self._open else 0
+        n_closed = len(self._c_t0)
         return {"episodes": self._n_episodes, "chunks": self._n_chunks,
-                "items": sum(len(c.texts) for c in self._chunks) + (len(self._open.texts) if self._open else 0)}
+                "items": (self._c_end[-1] if n_closed else 0) + n_open}
+
+    def in_ram(self) -> dict[str, int]:
+        """Chunks whose items are in RAM, and those items (the rest are in the long-term table)."""
+        n_open = len(self._open.texts) if self._open else 0
+        return {"chunks_in_ram": len(self._c_t0) - self._rows_out + (self._open is not None),
+                "items_in_ram": len(self._i_t) + n_open}
 
     @property
     def episode(self) -> str | None:
@@ -485,20 +662,27 @@ class EpisodicMemory:
         """Swap the key encoder and recompute every closed chunk's key with it."""
         self.encoder = encoder
         keys = np.zeros((encoder.dim, max(64, self._keys_t.shape[1])), np.float32)
-        if self._chunks:
-            keys[:, : len(self._chunks)] = encoder.encode([_chunk_text(c) for c in self._chunks]).T
-        self._keys_t = keys
+        n = len(self._c_t0)
+        if n:
+            keys[:, :n] = encoder.encode([" ".join(self._row_items(r)[1]) for r in range(n)]).T
+        if self._pages is not None and getattr(encoder, "lexical", False):
+            sparse = SparseKeyColumns(encoder.dim, keys.shape[1])
+            for row in range(n):
+                sparse[:, row] = keys[:, row]
+            self._keys_t = sparse
+        else:
+            self._keys_t = keys
         self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
         self._kmax = np.zeros(encoder.dim, np.float32)
         self._kmin = np.zeros(encoder.dim, np.float32)
-        for row in range(len(self._chunks)):
+        for row in range(n):
             self._index_key(row, keys[:, row])
         if self._ann is not None:  # the index is rebuilt over the new keys
             self._ann = _make_index(self.config.index, encoder.dim)
             if isinstance(self._ann, HNSWIndex):
-                self._ann.add_many(keys[:, : len(self._chunks)].T)
+                self._ann.add_many(keys[:, :n].T)
             else:
-                for row in range(len(self._chunks)):
+                for row in range(n):
                     self._ann.add(row, keys[:, row])
 
     def _bound_block(self, row: int) -> None:
@@ -525,7 +709,7 @@ class EpisodicMemory:
     @property
     def keys(self) -> np.ndarray:
         """The closed chunks' key vectors, one row per chunk in creation order (a read-only view)."""
-        v = self._keys_t[:, : len(self._chunks)].T
+        v = self._keys_t[:, : len(self._c_t0)].T
         v.flags.writeable = False
         return v
 

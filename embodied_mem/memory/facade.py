@@ -148,7 +148,7 @@ class Memory:
         self._last_t: dict[str, float] = {}
         self.now = -math.inf
         self._n_percepts = 0
-        self._use_long_term(self.spatial, self.temporal)
+        self._use_long_term(self.spatial, self.temporal, self.episodic)
         self._wrap_journaled_methods()
         self._guard_readers()
 
@@ -389,7 +389,8 @@ class Memory:
         after the snapshot (start > 0); without one, empty the tables (the replay rebuilds them)."""
         lt = self._longterm
         assert lt is not None
-        pages = [m.pages for m in (self.spatial, self.temporal, *(x for w in self._worlds.values() for x in w[:2]))]
+        pages = [m.pages for m in (self.spatial, self.temporal, self.episodic,
+                                   *(x for w in self._worlds.values() for x in w[:2]))]
         marks = next((p.marks for p in pages if p is not None and p.marks is not None), None) if start else None
         for p in pages:
             if p is not None and p.lt is None:

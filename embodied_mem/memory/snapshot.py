@@ -428,6 +428,7 @@ _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", 
                  "embodied_mem.memory.longterm", "embodied_mem.memory.ann", "embodied_mem.graph", "embodied_mem.percept",
                  "networkx.classes.",
                  "collections")
+_TYPE_MODULES += ("embodied_mem.memory.keycolumns",)  # episodic memory's sparse chunk keys
 _NUMPY_TYPES = frozenset({"ndarray", "dtype"})
 
 

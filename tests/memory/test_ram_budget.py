@@ -34,7 +34,7 @@ coord = st.integers(0, 12).map(lambda v: v / 2)
 
 def tiny(_mb: float) -> dict[str, int]:
     """Working sets of a few items: almost everything is paged out."""
-    return {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3}
+    return {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3}
 
 
 @st.composite
@@ -221,7 +221,7 @@ CRASH = textwrap.dedent("""
     from unittest import mock
     from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
     from embodied_mem.memory import longterm
-    sizes = {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3}
+    sizes = {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3}
     with mock.patch.object(longterm, "working_set_sizes", lambda mb: sizes):
         mem = Memory.open(sys.argv[1], config=MemoryConfig.from_dict({"ram_budget_mb": 1}))
         for i in range(int(sys.argv[2])):

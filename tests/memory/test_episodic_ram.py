@@ -1,0 +1,218 @@
+"""Episodic memory under a RAM budget: older chunks' items live in the long-term table ``lt_chunks``
+and chunk keys in sparse posting lists, and every recall, retrieve and chunk read answers exactly as
+an unbudgeted memory does (also after a snapshot reopen, a full replay and a crash)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from unittest import mock
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
+from embodied_mem.memory import longterm
+from embodied_mem.memory.keycolumns import SparseKeyColumns
+
+WORDS = ["key", "apple", "tree", "cup", "door", "red", "blue"]
+QUERIES = ["key", "apple tree", "red cup door", "blue key kitchen", "hall", "tree tree apple",
+           "nothing here", "key apple tree cup door red blue kitchen hall"]
+
+
+def tiny(_mb: float) -> dict[str, int]:
+    return {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}
+
+
+def budgeted(path=None, **kw) -> Memory:
+    with mock.patch.object(longterm, "working_set_sizes", tiny):
+        cfg = MemoryConfig.from_dict({"ram_budget_mb": 1, "episodic": {"max_chunk_size": 4}})
+        return Memory(cfg) if path is None else Memory.open(path, config=cfg, **kw)
+
+
+def plain() -> Memory:
+    return Memory(MemoryConfig.from_dict({"episodic": {"max_chunk_size": 4}}))
+
+
+@st.composite
+def stream(draw):
+    """("p", Percept) | ("episode",) | ("recall", query) | ("reinforce", chunk number, reward)."""
+    t, out = 0.0, []
+    for _ in range(draw(st.integers(1, 80))):
+        op = draw(st.integers(0, 11))
+        if op == 0:
+            out.append(("episode", None))
+        elif op == 1:
+            out.append(("recall", draw(st.sampled_from(QUERIES))))
+        elif op == 2:
+            out.append(("reinforce", (draw(st.integers(0, 30)), draw(st.sampled_from([-1.0, 0.5, 1.0])))))
+        else:
+            t += draw(st.sampled_from([0.0, 1.0, 3.0]))
+            sights = tuple(Sighting(w, (draw(st.integers(0, 5)), 0.0))
+                           for w in draw(st.lists(st.sampled_from(WORDS), max_size=3)))
+            pose = Pose(draw(st.sampled_from([0.0, 10.0, 20.0])), 0.0) if draw(st.booleans()) else None
+            out.append(("p", Percept(t=t, pose=pose, sightings=sights,
+                                     events=tuple(draw(st.lists(st.sampled_from(["door opened", "ate apple"]),
+                                                                max_size=1))),
+                                     region=draw(st.sampled_from([None, "kitchen", "hall"])))))
+    return out
+
+
+def feed(mem: Memory, ops) -> list:
+    """Apply ``ops``; what the interleaved recalls and reinforcements answered."""
+    got = []
+    for kind, item in ops:
+        if kind == "p":
+            mem.observe(item)
+        elif kind == "episode":
+            mem.new_episode()
+        elif kind == "recall":
+            got.append([repr(c) for c in mem.episodic.recall(item, k=3)])  # strengthens: state changes too
+            got.append([repr(c) for c in mem.retrieve(f"where is the {item}?").episodic])
+        else:
+            cid = f"chunk-{item[0]}"
+            try:
+                got.append(mem.reinforce(cid, item[1]))
+            except KeyError as exc:
+                got.append(str(exc))
+    return got
+
+
+def answers(mem: Memory) -> str:
+    ep = mem.episodic
+    out = {"stats": ep.stats(), "chunks": ep.chunks(), "keys": ep.keys.tobytes().hex(),
+           "recall": [[repr(c) for c in ep.recall(q, k=k, strengthen=False)] for q in QUERIES for k in (1, 3, 50)],
+           "items": {c: [repr(i) for i in ep.chunk_items(c)] for c in ep.chunks()},
+           "retention": [ep.retention(c) for c in ep.chunks()]}
+    return json.dumps(out, sort_keys=True)
+
+
+def assert_same(got: str, want: str) -> None:
+    if got != want:
+        g, w = json.loads(got), json.loads(want)
+        diff = {k: (g[k], w[k]) for k in g if g[k] != w[k]}
+        raise AssertionError(f"budgeted != unbudgeted in {sorted(diff)}: {str(diff)[:1500]}")
+
+
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(stream())
+def test_budgeted_episodic_memory_answers_exactly_as_unbudgeted(ops):
+    small, big = budgeted(), plain()
+    assert feed(small, ops) == feed(big, ops)
+    assert_same(answers(small), answers(big))
+    small.close()
+    big.close()
+
+
+def test_old_chunks_items_really_leave_ram_and_come_back_exactly():
+    small, big = budgeted(), plain()
+    ops = [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3), 0.0), sightings=(Sighting(WORDS[i % 7], (0, 0)),),
+                         region="kitchen")) for i in range(300)]
+    feed(small, ops)
+    feed(big, ops)
+    ram = small.episodic.in_ram()
+    assert ram["items_in_ram"] <= 3 + 4 + 4 and ram["chunks_in_ram"] < 5  # cap, one chunk's worth, the open one
+    lt = small.episodic.pages.store
+    n_rows = lt.execute("SELECT COUNT(*) FROM lt_chunks").fetchone()[0]
+    assert n_rows == small.episodic.stats()["chunks"] - ram["chunks_in_ram"] > 90
+    assert isinstance(small.episodic._keys_t, SparseKeyColumns)  # noqa: SLF001 - keys kept sparse under a budget
+    assert_same(answers(small), answers(big))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream(), st.integers(0, 80))
+def test_reopen_snapshot_replay_and_readonly_answer_as_before(tmp_path_factory, ops, cut):
+    path = tmp_path_factory.mktemp("eg") / "m.db"
+    mem = budgeted(path)
+    with mock.patch.object(longterm, "working_set_sizes", tiny):
+        feed(mem, ops[:cut])
+        mem.checkpoint()
+        feed(mem, ops[cut:])
+    before = answers(mem)
+    mem.close()
+    again = budgeted(path)
+    assert again.snapshot_status == "ok", again.snapshot_status
+    assert_same(answers(again), before)
+    again.close()
+    os.unlink(str(path) + ".snapshot")
+    full = budgeted(path)
+    assert_same(answers(full), before)
+    full.close()
+    ro = budgeted(path, readonly=True)
+    assert_same(answers(ro), before)
+    ro.close()
+
+
+CRASH = textwrap.dedent("""
+    import os, sys
+    from unittest import mock
+    from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
+    from embodied_mem.memory import longterm
+    sizes = lambda mb: {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}
+    with mock.patch.object(longterm, "working_set_sizes", sizes):
+        cfg = MemoryConfig.from_dict({"ram_budget_mb": 1, "episodic": {"max_chunk_size": 4}})
+        mem = Memory.open(sys.argv[1], config=cfg)
+        for i in range(int(sys.argv[2])):
+            if i == 40:
+                mem.checkpoint()
+            mem.observe(Percept(t=float(i), pose=Pose(10.0 * (i // 3), 0), sightings=(Sighting("cup", (i % 3, 1)),)))
+    os._exit(0)  # a crash: lt_chunks rows written after the checkpoint stay in the file
+""")
+
+
+def test_crash_after_checkpoint_leaves_no_stray_chunk_rows(tmp_path):
+    path = tmp_path / "m.db"
+    subprocess.run([sys.executable, "-c", CRASH, str(path), "100"], check=True, timeout=120)
+    big = plain()
+    for i in range(100):
+        big.observe(Percept(t=float(i), pose=Pose(10.0 * (i // 3), 0), sightings=(Sighting("cup", (i % 3, 1)),)))
+    mem = budgeted(path)
+    assert mem.snapshot_status == "ok" and mem.replayed_entries == 60
+    assert_same(answers(mem), answers(big))
+    ep = mem.episodic
+    n = ep.pages.store.execute("SELECT COUNT(*) FROM lt_chunks").fetchone()[0]
+    assert n == ep.stats()["chunks"] - ep.in_ram()["chunks_in_ram"] > 0  # each paged chunk once
+    mem.close()
+
+
+def test_hostile_chunk_ids_and_rewards_are_refused_and_change_nothing():
+    small = budgeted()
+    for i in range(30):
+        small.observe(Percept(t=float(i), pose=Pose(10.0 * (i // 3), 0), sightings=(Sighting("key", (0, 0)),)))
+    before = answers(small)
+    for bad in ["chunk-01", "chunk-", "chunk-999", "chunk--1", "chunk-１", "x", "chunk-1 ", 3, None]:
+        with pytest.raises((KeyError, TypeError)):
+            small.episodic.reinforce(bad, 1.0)
+        small.episodic.strengthen([bad], 99.0)  # unknown ids are ignored
+    with pytest.raises(ValueError, match="reward"):
+        small.episodic.reinforce("chunk-1", float("nan"))
+    assert_same(answers(small), before)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 40), st.integers(8, 24), st.integers(0, 2**31 - 1))
+def test_sparse_key_columns_read_exactly_as_the_dense_matrix(n, dim, seed):
+    rng = np.random.default_rng(seed)
+    dense = np.zeros((dim, n), np.float32)
+    sk = SparseKeyColumns(dim)
+    for r in range(n):
+        key = np.where(rng.random(dim) < 0.2, rng.standard_normal(dim), 0.0).astype(np.float32)
+        dense[:, r] = key
+        sk[:, r] = key
+    for d in range(dim):
+        assert sk[d, :n].tobytes() == dense[d, :n].tobytes()
+        a, b = sorted(rng.integers(0, n + 1, 2).tolist())
+        assert sk[d, a:b].tobytes() == dense[d, a:b].tobytes()
+        rows = rng.integers(0, n, 7)
+        assert sk[d].take(rows).tobytes() == dense[d].take(rows).tobytes()
+    assert sk[:, :n].tobytes() == dense.tobytes()
+    with pytest.raises(IndexError):
+        sk[:, 0] = dense[:, 0]  # rows are written once, in order
