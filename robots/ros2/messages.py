@@ -77,7 +77,8 @@ def tf_message(transforms: Iterable[tuple[str, str, float, float, float, float, 
 
 def laser_scan(t: float, frame: str, ranges: Sequence[float], angle_min: float = -math.pi,
                angle_increment: float | None = None, range_min: float = 0.1, range_max: float = 12.0) -> Any:
-    r = np.asarray(ranges, dtype=np.float32)
+    with np.errstate(over="ignore"):  # a range beyond float32 is +-inf on the wire, as in a real scan
+        r = np.asarray(ranges, dtype=np.float32)
     inc = angle_increment if angle_increment is not None else 2 * math.pi / max(1, len(r))
     return T("sensor_msgs/msg/LaserScan")(
         header=header(frame, t), angle_min=float(angle_min), angle_max=float(angle_min + inc * (len(r) - 1)),
