@@ -210,7 +210,7 @@ class _Col:
         c = cls()
         c.kind, c.width, c.data, c.table = st
         if c.kind == "s":
-            c.index = {s: i for i, s in enumerate(c.table)}
+            c.index = dict(zip(c.table, range(len(c.table))))
         c._refresh()
         return c
 
@@ -297,9 +297,9 @@ class _Store:
         for k in self._ARRAYS:
             setattr(self, k, st[k])
         self.names, self.rels, self.strs, self.other_src = st["names"], st["rels"], st["strs"], st["other_src"]
-        self.ids = {n: i for i, n in enumerate(self.names)}
-        self.rel_ids = {r: i for i, r in enumerate(self.rels)}
-        self.str_ids = {s: i for i, s in enumerate(self.strs)}
+        self.ids = dict(zip(self.names, range(len(self.names))))
+        self.rel_ids = dict(zip(self.rels, range(len(self.rels))))
+        self.str_ids = dict(zip(self.strs, range(len(self.strs))))
         self.shapes, self.shape_ids = [], {}
         for names, n, cols in st["shapes"]:
             sh = _Shape(tuple(names), [_Col.from_state(c) for c in cols], n)

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import heapq
 import io
+import itertools
 import math
 import pickle
 from array import array
@@ -68,6 +69,7 @@ import numpy as np
 
 from ..percept import DiscView, Percept, Pose, Position, as_position
 from .config import SpatialConfig
+from .snapshot import is_behaviour as _is_behaviour
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
@@ -214,8 +216,8 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
-        self.lab_id = {s: i for i, s in enumerate(self.labels)}
-        self.inst_id = {s: i for i, s in enumerate(self.insts)}
+        self.lab_id = dict(zip(self.labels, range(len(self.labels))))
+        self.inst_id = dict(zip(self.insts, range(len(self.insts))))
         self._derive_grid()
 
     def _derive_grid(self) -> None:
@@ -533,7 +535,7 @@ class SpatialMemory:
         # places
         self._places: dict[str, _PlaceRec] = {}
         self._place_grid: dict[tuple[int, int], list[_PlaceRec]] = {}
-        self._adj: dict[str, dict[str, dict]] = {}
+        self._adj: dict[str, dict[str, int]] = {}  # place -> neighbour place -> connected_to edge number
         self._current_place: str | None = None
         self._regions: set[str] = set()
         # trajectory, column by column (time order): time, x, y, z, yaw; Pose objects are made by the
@@ -554,6 +556,26 @@ class SpatialMemory:
         self._traj_cut = -math.inf
         self._n_paged_poses = 0
         self._tiles: _Tiles | None = None  # occupancy tiles in the lt_tiles table
+
+    # -------------------------------------------------------------- snapshot state
+    # Places, their grid and adjacency, occupancy and the count() columns are saved as columns (a few
+    # arrays and string lists) rather than one pickled object each: unpickling a 1M-sighting memory's
+    # ~10k place records, ~35k edge views and ~150k cell tuples one by one was most of its reopen time.
+    _PACKED = ("_places", "_place_grid", "_adj", "_occ", "_frontier", "_walked", "_new_obj_t", "_obj_pos")
+
+    def __getstate__(self) -> dict[str, Any]:
+        """This module's snapshot state: its data attributes, with ``_PACKED`` ones as columns (an
+        attribute whose values do not fit a column, e.g. a cell beyond int64, is kept as it is)."""
+        st = {k: v for k, v in vars(self).items() if k not in self._PACKED and not _is_behaviour(v)}
+        st["_packed"] = _pack_spatial(self)
+        return st
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore ``__getstate__``'s state (wrappers already set on this instance stay)."""
+        st = dict(state)
+        packed = st.pop("_packed")
+        self.__dict__.update(st)
+        _unpack_spatial(self, packed)
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
         """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept);
@@ -730,11 +752,13 @@ class SpatialMemory:
 
     def _connect(self, a: str, b: str, t: float, pid: int, recorded_at: float) -> None:
         for u, v in ((a, b), (b, a)):
-            d = self._adj.setdefault(u, {}).get(v)
-            if d is None:
+            e = self._adj.setdefault(u, {}).get(v)  # the edge's number in the graph
+            if e is None:
                 d = self.graph.add_edge(u, v, "connected_to", valid_from=t, source=pid, recorded_at=recorded_at,
                                         traversals=0)
-                self._adj[u][v] = d
+                self._adj[u][v] = d.id
+            else:
+                d = self.graph.edge_data(e)
             d["traversals"] += 1
 
     def _set_region(self, place: _PlaceRec, region: str, t: float, pid: int, recorded_at: float) -> None:
@@ -2143,6 +2167,163 @@ class SpatialMemory:
             out[label] = len({self._node(r) for r in self._b.rows(label)})
         return out
 
+
+
+# ---------------------------------------------------------------------- snapshot columns
+class _NoColumns(Exception):
+    """A value that does not fit the column form (kept as an object instead)."""
+
+
+def _floats(values: Iterable[Any], none_ok: bool = False) -> array:
+    """Floats (None as NaN where ``none_ok``) as one column; ``_NoColumns`` for anything else."""
+    out = array("d")
+    for v in values:
+        if v is None and none_ok:
+            out.append(math.nan)
+        elif type(v) is float and v == v:
+            out.append(v)
+        else:
+            raise _NoColumns
+    return out
+
+
+def _ints(values: Iterable[Any]) -> array:
+    try:
+        out = array("q", values)
+    except (OverflowError, TypeError):
+        raise _NoColumns from None
+    return out
+
+
+def _cells(cells: Iterable[tuple[int, int]]) -> tuple[array, array]:
+    cs = list(cells)
+    if not all(type(c) is tuple and len(c) == 2 and type(c[0]) is int and type(c[1]) is int for c in cs):
+        raise _NoColumns
+    return _ints([c[0] for c in cs]), _ints([c[1] for c in cs])
+
+
+def _pack_places(sp: SpatialMemory) -> tuple:
+    recs = list(sp._places.values())
+    if any(type(p) is not _PlaceRec or type(p.pos) is not tuple or len(p.pos) != 3 for p in recs):
+        raise _NoColumns
+    if [p.id for p in recs] != list(sp._places):
+        raise _NoColumns
+    # the grid: each place under the cell it was filed in, in creation order (checked to rebuild exactly)
+    cell_of: dict[int, tuple[int, int]] = {}
+    for c, pls in sp._place_grid.items():
+        for pl in pls:
+            cell_of[id(pl)] = c
+    gx, gy = _cells(cell_of.get(id(p), (None, None)) for p in recs)  # type: ignore[misc]
+    grid: dict[tuple[int, int], list[_PlaceRec]] = {}
+    for p, x, y in zip(recs, gx, gy):
+        grid.setdefault((x, y), []).append(p)
+    if list(grid.items()) != list(sp._place_grid.items()):
+        raise _NoColumns
+    edges = [-1 if p.region_edge is None else getattr(p.region_edge, "id", None) for p in recs]
+    v_n = _ints(len(p.region_votes) for p in recs)
+    v_region = [r for p in recs for r in p.region_votes]
+    v_count = _ints(c for p in recs for c in p.region_votes.values())
+    if not all(type(r) is str for r in v_region):
+        raise _NoColumns
+    return ([p.id for p in recs], _ints(p.k for p in recs), _floats(p.pos[0] for p in recs),
+            _floats(p.pos[1] for p in recs), _floats(p.pos[2] for p in recs), _ints(edges), v_n, v_region,
+            v_count, _ints(p.visits for p in recs), _floats((p.first for p in recs), True),
+            _floats((p.last for p in recs), True), gx, gy)
+
+
+def _unpack_places(sp: SpatialMemory, cols: tuple) -> None:
+    ids, ks, px, py, pz, edges, v_n, v_region, v_count, visits, first, last, gx, gy = cols
+    edge_data = sp.graph.edge_data
+    votes = zip(v_region, v_count.tolist())
+    new = object.__new__
+    places: dict[str, _PlaceRec] = {}
+    grid: dict[tuple[int, int], list[_PlaceRec]] = {}
+    for pid, k, x, y, z, e, nv, vis, f, la, cx, cy in zip(ids, ks.tolist(), px, py, pz, edges.tolist(),
+                                                        v_n.tolist(), visits.tolist(), first, last,
+                                                        gx.tolist(), gy.tolist()):
+        p = new(_PlaceRec)
+        p.id, p.k, p.pos, p.visits = pid, k, (x, y, z), vis
+        p.region_edge = None if e < 0 else edge_data(e)
+        p.region_votes = dict(itertools.islice(votes, nv)) if nv else {}
+        p.first = None if f != f else f
+        p.last = None if la != la else la
+        places[pid] = p
+        c = (cx, cy)
+        pls = grid.get(c)
+        if pls is None:
+            grid[c] = [p]
+        else:
+            pls.append(p)
+    sp._places, sp._place_grid = places, grid
+
+
+def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
+    """``SpatialMemory._PACKED`` attributes as columns: ``(True, columns)`` each, or ``(False, value)``."""
+    out: dict[str, Any] = {}
+
+    def put(name: str, pack: Any) -> None:
+        try:
+            out[name] = (True, pack())
+        except _NoColumns:
+            out[name] = (False, getattr(sp, name))
+
+    put("_places", lambda: _pack_places(sp))
+    adj = sp._adj
+
+    def pack_adj() -> tuple:
+        vs = [v for d in adj.values() for v in d]
+        return (list(adj), _ints(len(d) for d in adj.values()), vs, _ints(e for d in adj.values() for e in d.values()))
+
+    put("_adj", pack_adj)
+
+    def pack_occ() -> tuple:
+        x, y = _cells(sp._occ)
+        return x, y, _ints(sp._occ.values())
+
+    put("_occ", pack_occ)
+    put("_frontier", lambda: _cells(sp._frontier))
+    put("_walked", lambda: _cells(sp._walked))
+    for name in ("_new_obj_t", "_obj_pos"):
+        d = getattr(sp, name)
+
+        def pack_lists(d: dict[str, array] = d) -> tuple:
+            if not all(type(a) is array and a.typecode == "d" for a in d.values()):
+                raise _NoColumns
+            flat = array("d")
+            for a in d.values():
+                flat.extend(a)
+            return list(d), _ints(len(a) for a in d.values()), flat
+
+        put(name, pack_lists)
+    if not out["_places"][0]:  # the grid is rebuilt with the places; kept as it is with them
+        out["_place_grid"] = (False, sp._place_grid)
+    return out
+
+
+def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
+    for name in SpatialMemory._PACKED:
+        if name in packed and not packed[name][0]:
+            setattr(sp, name, packed[name][1])
+    ok = {k for k, (cols, _) in packed.items() if cols}
+    if "_places" in ok:
+        _unpack_places(sp, packed["_places"][1])
+    if "_adj" in ok:
+        us, counts, vs, es = packed["_adj"][1]
+        it = zip(vs, es.tolist())
+        sp._adj = {u: dict(itertools.islice(it, n)) for u, n in zip(us, counts.tolist())}
+    if "_occ" in ok:
+        x, y, v = packed["_occ"][1]
+        sp._occ = dict(zip(zip(x.tolist(), y.tolist()), v.tolist()))
+    for name in ("_frontier", "_walked"):
+        if name in ok:
+            x, y = packed[name][1]
+            setattr(sp, name, set(zip(x.tolist(), y.tolist())))
+    for name in ("_new_obj_t", "_obj_pos"):
+        if name in ok:
+            keys, lens, flat = packed[name][1]
+            ends = list(itertools.accumulate(lens.tolist()))
+            starts = [0] + ends[:-1]
+            setattr(sp, name, dict(zip(keys, map(flat.__getitem__, map(slice, starts, ends)))))
 
 class _PlainUnpickler(pickle.Unpickler):
     """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or

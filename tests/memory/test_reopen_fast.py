@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import importlib.util
 import json
+import math
 import os
 import sqlite3
 import struct
@@ -276,3 +277,92 @@ def test_large_columns_are_out_of_band_buffers_and_a_bad_buffer_table_is_refused
     with Memory.open(path, readonly=True) as m:
         assert m.snapshot_status == "ok"
         assert (answers(m), _temporal_answers(m), _trajectory_answers(m)) == before
+
+
+
+def _places_stream(mem: Memory, world: str | None = None) -> None:
+    """Places (some revisited: their adjacency edges counted again), regions voted on by several
+    passes, free and blocked cells, walks, and objects counted per label."""
+    if world is not None:
+        mem.enter_world(world)
+    t = mem.now if math.isfinite(mem.now) else 0.0
+    for lap in range(3):
+        for i in range(12):
+            t += 1
+            x, y = (i % 6) * 3.0, (i // 6) * 3.0
+            mem.observe(Percept(t=t, pose=Pose(x, y, 0, 0.1 * i), region="kitchen" if (i + lap) % 4 else "hall",
+                                free=[(x + 1, y)], blocked=[(x + 0.5, y + 2.5)],
+                                sightings=[Sighting(f"cup{i % 3}", (x + 0.2, y + 0.2)),
+                                           Sighting("apple", (x - 1.0, y + 1.0 + lap))]))
+
+
+def _places_answers(mem: Memory) -> list:
+    sp = mem.spatial
+    places = sp.places()
+    return [repr(places), [sp.neighbours(p.id) for p in places], [repr(sp.place_of(p.position)) for p in places],
+            sp.regions(), sp.frontiers(), sp.path((0, 0), (15, 3)), sp.n_known_cells,
+            [sp.occupancy((x * 1.0, y * 1.0)) for x in range(-2, 18) for y in range(-2, 6)],
+            [sp.count(label) for label in ("cup0", "cup1", "apple", "none")],
+            [sp.count(label, at=t) for label in ("cup0", "apple") for t in (2, 10, 30)],
+            repr(sp.current_place), mem.graph.to_dict(), mem.stats()]
+
+
+def _places_state(sp) -> list:
+    """Spatial memory ``sp``'s attributes saved as columns: equal, in the same iteration order."""
+    recs = [(p.id, p.k, p.pos, None if p.region_edge is None else (p.region_edge.id, {k: v for k, v in p.region_edge.items() if k != "recorded_at"}),
+             list(p.region_votes.items()), p.visits, p.first, p.last) for p in sp._places.values()]  # noqa: SLF001
+    grid = [(c, [p.id for p in pls]) for c, pls in sp._place_grid.items()]  # noqa: SLF001
+    return [recs, grid, [(u, list(d.items())) for u, d in sp._adj.items()], list(sp._occ.items()),  # noqa: SLF001
+            sorted(sp._frontier), sorted(sp._walked), list(sp._new_obj_t.items()),  # noqa: SLF001
+            list(sp._obj_pos.items()),  # noqa: SLF001
+            [(u, [(v, sp.graph.edge_data(e)["traversals"]) for v, e in d.items()]) for u, d in sp._adj.items()]]  # noqa: SLF001
+
+
+def _both_worlds(mem: Memory) -> list:
+    """The current world's (w2) answers and state, and the default world's state."""
+    return [_places_answers(mem), _places_state(mem.spatial), _places_state(mem._worlds[None][0])]  # noqa: SLF001
+
+
+def test_places_adjacency_and_cells_as_columns_round_trip(tmp_path):
+    """Spatial memory's places, place grid, adjacency (edge numbers), occupancy, frontier, walked
+    cells and per-label count columns are snapshot columns: after a reopen, the answers and the
+    state are those of the memory before it was closed, in every world, and more percepts (revisits
+    that count an adjacency edge again) give what a memory never closed gives."""
+    path = tmp_path / "m.db"
+    with Memory.open(path) as mem:
+        _places_stream(mem)
+        _places_stream(mem, "w2")
+        before = _both_worlds(mem)
+    recs, _, adj = before[1][:3]
+    assert len(recs) >= 4 and any(len(d) > 1 for _, d in adj)
+    assert any(r[4] for r in recs) and any(r[3] is not None for r in recs)  # region votes and edges
+    assert before[2][0] and before[2][3]  # the default world has places and cells too
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "ok" and m.world == "w2"
+        assert _both_worlds(m) == before
+    with Memory.open(path) as m, Memory.open(tmp_path / "never.db") as never:
+        _places_stream(never)
+        _places_stream(never, "w2")
+        for mem in (m, never):
+            _places_stream(mem, "w2")  # the same places again: traversals counted on the restored edges
+        got, want = _both_worlds(m), _both_worlds(never)
+        assert got[0][:-2] == want[0][:-2] and got[1:] == want[1:]  # (graph and stats: other wall-clock times)
+        after = got
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "ok"
+        assert _both_worlds(m) == after
+
+
+def test_values_that_do_not_fit_a_column_are_kept_as_objects(tmp_path):
+    """An attribute whose values do not fit a column (here a cell number beyond int64, set by hand:
+    percepts keep coordinates within 1e9 m) is saved as it is; the others still as columns."""
+    path = tmp_path / "m.db"
+    with Memory.open(path) as mem:
+        _places_stream(mem)
+        mem.spatial._occ[(2**70, -(2**70))] = 2  # noqa: SLF001
+        mem.spatial._walked.add((2**64, 0))  # noqa: SLF001
+        before = _places_answers(mem), _places_state(mem.spatial)
+    with Memory.open(path, readonly=True) as m:
+        assert m.snapshot_status == "ok"
+        assert (_places_answers(m), _places_state(m.spatial)) == before
+        assert m.spatial._occ[(2**70, -(2**70))] == 2 and (2**64, 0) in m.spatial._walked  # noqa: SLF001
