@@ -402,7 +402,9 @@ def json_journal(path: Path, before: list, answers) -> dict:
     return res
 
 
-_FRESH = r"""
+# The fresh-process reopen, as a restarting program pays it (also run by reopen_ab.py under another
+# checkout's Python): a raw read of every journal row, then Memory.open of the same file; prints JSON.
+FRESH_REOPEN = r"""
 import gc, json, sqlite3, sys, time
 from embodied_mem import Memory
 path, out = sys.argv[1], {}
@@ -418,6 +420,7 @@ c0, t0 = time.process_time(), time.perf_counter()
 m = Memory.open(path, readonly=True)
 out["reopen_s"], out["reopen_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
 out["status"], out["timings"] = m.snapshot_status, m.open_timings
+out["structure_check"] = getattr(m._store, "structure_check", "quick_check")
 m.close()
 print(json.dumps(out))
 """
@@ -433,7 +436,7 @@ def reopen_in_fresh_process(path: Path, repeat: int = 3) -> dict:
 
     runs = []
     for _ in range(repeat):
-        cp = subprocess.run([sys.executable, "-c", _FRESH, str(path)], capture_output=True, text=True, check=True)
+        cp = subprocess.run([sys.executable, "-c", FRESH_REOPEN, str(path)], capture_output=True, text=True, check=True)
         runs.append(json.loads(cp.stdout.strip().splitlines()[-1]))
     best = min(runs, key=lambda r: r["reopen_cpu_s"])
     return {"fresh_reopen_s": best["reopen_s"], "fresh_reopen_cpu_s": best["reopen_cpu_s"],

@@ -22,26 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-_FRESH = r"""
-import gc, json, sqlite3, sys, time
-from embodied_mem import Memory
-path, out = sys.argv[1], {}
-gc.collect()
-c0, t0 = time.process_time(), time.perf_counter()
-con = sqlite3.connect(path)
-rows = con.execute("SELECT seq, kind, recorded_at, payload FROM journal").fetchall()
-out["raw_read_s"], out["raw_read_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
-con.close()
-del rows
-gc.collect()
-c0, t0 = time.process_time(), time.perf_counter()
-m = Memory.open(path, readonly=True)
-out["reopen_s"], out["reopen_cpu_s"] = time.perf_counter() - t0, time.process_time() - c0
-out["status"], out["timings"] = m.snapshot_status, m.open_timings
-out["structure_check"] = getattr(m._store, "structure_check", "quick_check")
-m.close()
-print(json.dumps(out))
-"""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory_ops import FRESH_REOPEN  # noqa: E402 - benchmarks/ is not a package
 
 
 def python_of(checkout: Path) -> str:
@@ -50,7 +32,7 @@ def python_of(checkout: Path) -> str:
 
 
 def one(checkout: Path, path: Path) -> dict:
-    cp = subprocess.run([python_of(checkout), "-c", _FRESH, str(path)], capture_output=True, text=True, check=True,
+    cp = subprocess.run([python_of(checkout), "-c", FRESH_REOPEN, str(path)], capture_output=True, text=True, check=True,
                         cwd=checkout)
     return json.loads(cp.stdout.strip().splitlines()[-1])
 
