@@ -227,7 +227,9 @@ def test_the_collector_stays_on_and_a_programs_frozen_objects_stay_frozen(tmp_pa
     try:
         frozen = gc.get_freeze_count()
         with Memory.open(path, readonly=True):
-            assert gc.get_freeze_count() == frozen and gc.isenabled()
+            # neither unfrozen (0) nor frozen again (grows by the loaded objects); a few frozen objects
+            # may be freed meanwhile by reference counting, so the count may drop a little
+            assert frozen - 1000 < gc.get_freeze_count() <= frozen and gc.isenabled()
     finally:
         gc.unfreeze()
     del keep
