@@ -1,10 +1,16 @@
 """Changing household benchmark: fetch tasks and questions, full memory vs each ablation vs memoryless.
 
 Run: ``.venv/bin/python benchmarks/household.py`` (defaults: 8 development and 24 held-out
-households x 5 simulated days each, the first day lived but not scored: about 280 + 820 scored
-fetch tasks; a few minutes). The **development** households (seeds 0-7) are the ones the agent's
-settings were chosen on; the **held-out** households (seeds 100-123, ``--held-out-seed``,
-``--held-out-households``) were not looked at while choosing them, and both are reported. Every
+households x 5 simulated days each, the first day lived but not scored: about 280 + 840 scored
+fetch tasks, plus 8 larger homes; a few minutes). The **development** households (seeds from 0)
+are the ones the agent's settings were chosen on; the **held-out** households (seeds from 100,
+``--held-out-seed``, ``--held-out-households``) were not looked at while choosing them, and both
+are reported. Each set holds equally many 6-room and 9-room homes (``stratified_seeds``: seeds
+taken in order, skipping a size once it has its half), so the two sets differ by chance in their
+homes, not in the share of small ones (plain seed ranges 0-7 / 100-123 held 6 / 8 large homes,
+which alone made a memoryless search cheaper on the held-out set). A third set of **larger
+homes** (``--large-households``, seeds from 200, a 4 x 3 grid: 12 rooms, about 160 m^2, a
+family house rather than an apartment) is reported beside them; nothing was chosen on it. Every
 agent lives through the same households (the same world files, the same task schedule) with one
 memory kept across all its tasks; memory time is the simulated clock. Scores: success, SPL, steps
 (place visits) of fetch tasks; question accuracy per type (where is X? / was door D open at hh:mm
@@ -153,16 +159,22 @@ def paired(a: list[float], b: list[float]) -> tuple[float, float]:
     return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))) if len(d) > 1 else 0.0
 
 
-def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: Path) -> tuple[dict, dict]:
-    """Every agent on the households ``seeds``: (summary per agent, compact per-task rows)."""
+def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: Path,
+            rooms: tuple[int, int] | None = None) -> tuple[dict, dict]:
+    """Every agent on the households ``seeds`` (apartment grid ``rooms``, None: the generator's):
+    (summary per agent, compact per-task rows)."""
     from embodied_mem.envs.indoor3d.household import Household
 
     runs: dict[str, dict[int, dict]] = {n: {} for n in names}
+    shape: dict[str, list[int]] = {"rooms": [], "places": []}
     for seed in seeds:
-        extra = {"rooms": tuple(int(v) for v in args.rooms.split(","))} if args.rooms else {}
+        extra: dict = {"rooms": rooms} if rooms else {}
         if args.sensor_range is not None:
             extra["sensor_range"] = args.sensor_range
-        wf = Household(seed, days=args.days, **extra).save(tmp / f"household-{seed}.json")
+        house = Household(seed, days=args.days, **extra)
+        shape["rooms"].append(len(house.apartment.rooms))
+        shape["places"].append(len(house.places))
+        wf = house.save(tmp / f"household-{seed}.json")
         for n in names:
             runs[n][seed] = run_agent(wf, seed, n, args.max_steps)
             r = runs[n][seed]
@@ -218,7 +230,7 @@ def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: P
                                       for t in r["tasks"]],
                             "questions": [[q["kind"], round(q["score"], 4)] for q in r["questions"]],
                             "seconds": round(r["seconds"], 2)} for s, r in per.items()} for n, per in runs.items()}
-    return summary, compact
+    return summary, compact, shape
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sensor-range", type=float, default=None, help="metres (default: the household's)")
     ap.add_argument("--max-steps", type=int, default=15, help="place visits (and the pick) a fetch task may take")
     ap.add_argument("--rooms", default=None, help="apartment grid 'columns,rows' (default: the generator's 3 x 2-3)")
+    ap.add_argument("--large-households", type=int, default=8,
+                    help="an additional set of larger homes (0: none), reported beside the two sets")
+    ap.add_argument("--large-seed", type=int, default=200, help="the larger homes: seeds large-seed .. + n - 1")
+    ap.add_argument("--large-rooms", default="4,3", help="the larger homes' room grid 'columns,rows'")
     ap.add_argument("--agents", default=",".join(AGENTS),
                     help="comma-separated; 'no_a+no_b' switches both modules off (a diagnostic)")
     ap.add_argument("--warmup-days", type=int, default=1,
@@ -243,19 +259,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = ap.parse_args(argv)
 
+    from embodied_mem.envs.indoor3d.household import stratified_seeds
+
     names = args.agents.split(",")
-    sets = [("development", list(range(args.first_seed, args.first_seed + args.households)))]
+    rooms = tuple(int(v) for v in args.rooms.split(",")) if args.rooms else None
+    # each set holds equally many small (6-room) and large (9-room) homes, in seed order
+    sets = [("development", stratified_seeds(args.first_seed, args.households, rooms), rooms)]
     if args.held_out_seed >= 0:
         n_held = args.held_out_households or args.households
-        sets.append(("held-out", list(range(args.held_out_seed, args.held_out_seed + n_held))))
+        sets.append(("held-out", stratified_seeds(args.held_out_seed, n_held, rooms), rooms))
+    if args.large_households > 0:  # an additional home class beside the two sets, never tuned on
+        big = tuple(int(v) for v in args.large_rooms.split(","))
+        sets.append((f"large-home ({big[0]} x {big[1]} rooms)", list(range(args.large_seed, args.large_seed + args.large_households)), big))
     t_start = time.time()
     res: dict = {"households": args.households, "held_out_households": args.held_out_households, "days": args.days, "warmup_days": args.warmup_days, "agents": names,
                  "max_steps": args.max_steps, "rooms": args.rooms, "sensor_range": args.sensor_range, "sets": []}
     all_runs = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for set_name, seeds in sets:
-            summary, compact = run_set(seeds, names, args, Path(tmp))
-            res["sets"].append({"name": set_name, "seeds": seeds, "summary": summary})
+        for set_name, seeds, grid in sets:
+            summary, compact, shape = run_set(seeds, names, args, Path(tmp), grid)
+            res["sets"].append({"name": set_name, "seeds": seeds, "rooms": grid, "home_rooms": shape["rooms"],
+                                "home_places": shape["places"], "summary": summary})
             all_runs[set_name] = compact
     res["wall_seconds"] = time.time() - t_start
     res["runs_columns"] = {"tasks": ["ep", "task", "success", "spl", "steps"], "questions": ["kind", "score"]}
@@ -313,8 +337,10 @@ def report(res: dict) -> str:
         s = st["summary"]
         base = res["agents"][0]
         seeds = st["seeds"]
-        lines += [f"## {st['name']} households (seeds {seeds[0]}–{seeds[-1]}): {s[base]['n_fetch']} scored fetch tasks, "
+        lines += [f"## {st['name']} households (seeds {', '.join(map(str, seeds))}): {s[base]['n_fetch']} scored fetch tasks, "
                   f"{sum(s[base][f'n_q_{k}'] for k in QUESTIONS)} questions", "",
+                  f"Homes: rooms {st['home_rooms']} (mean {np.mean(st['home_rooms']):.1f}), places to search "
+                  f"{st['home_places']} (mean {np.mean(st['home_places']):.1f})", "",
                   "| agent | fetch success | SPL | steps | Δ fetch success (full − agent) | Δ SPL | question success | "
                   "Δ question success | all-task success | Δ all-task success |",
                   "|---|---|---|---|---|---|---|---|---|---|"]

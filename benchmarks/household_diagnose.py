@@ -2,7 +2,7 @@
 the start of each scored fetch task, read with each module switched off in the decision.
 
 Run: ``.venv/bin/python benchmarks/household_diagnose.py`` (8 households x 5 days, ~10 s). The full
-agent lives through the same households and task schedule as in ``benchmarks/household.py``; before
+agent lives through the same (stratified) households and task schedule as in ``benchmarks/household.py``; before
 each scored fetch task (day 1 on) it counts, against the simulator's log: whether the last sighting
 of the object predates the last slot (routine) change and whether the object moved since; whether
 the spatial belief and the routine fact for this slot are right; and how often the first place of
@@ -26,9 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--households", type=int, default=8)
     ap.add_argument("--days", type=int, default=5)
-    ap.add_argument("--first-seed", type=int, default=0, help="households first-seed .. + households - 1")
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="households from first-seed on, half 6-room and half 9-room (stratified_seeds, as the benchmark)")
     args = ap.parse_args(argv)
-    from embodied_mem.envs.indoor3d.household import DAY, Household
+    from embodied_mem.envs.indoor3d.household import DAY, Household, stratified_seeds
     from embodied_mem.envs.indoor3d.household_env import HouseholdEnv
 
     from embodied_mem.agent.config import AgentConfig
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
     c: Counter[str] = Counter()
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in range(args.first_seed, args.first_seed + args.households):
+        for seed in stratified_seeds(args.first_seed, args.households):
             wf = Household(seed, days=args.days).save(Path(tmp) / f"household-{seed}.json")
             env = HouseholdEnv(world_file=str(wf))
             house = env.house

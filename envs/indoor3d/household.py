@@ -46,7 +46,7 @@ import numpy as np
 from .world import HAS_TOP, Apartment, generate_apartment
 
 __all__ = ["Household", "Place", "Door", "HouseholdFileError", "SLOTS", "slot_of", "DAY", "OBJECT_KINDS",
-           "FORMAT", "VERSION"]
+           "FORMAT", "VERSION", "stratified_seeds"]
 
 DAY = 86400.0
 FORMAT = "embodied_mem.household"
@@ -77,6 +77,33 @@ def _slot_start(day: int, slot: str) -> float:
         if name == slot:
             return day * DAY + a * 3600.0
     raise ValueError(slot)
+
+
+def stratified_seeds(first: int, n: int, rooms: tuple[int, int] | None = None) -> list[int]:
+    """``n`` household seeds from ``first`` on, taken in seed order so that every home size the
+    apartment generator draws occurs equally often (a benchmark's seed set then does not depend on
+    the luck of the draw: with the default generator half the homes have 6 rooms (3 x 2) and half 9
+    (3 x 3); 8 seeds taken in plain order can hold 6 of the larger kind, 24 only 8, and a search
+    without memory is much cheaper in a small home). With a fixed ``rooms`` grid every home has the
+    same size: the seeds ``first .. first + n - 1``. ``n`` odd: the larger size gets the extra
+    seed. Deterministic; raises ``ValueError`` for ``n < 1``."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if rooms is not None:
+        return list(range(first, first + n))
+    want = {6: n // 2, 9: n - n // 2}  # the generator's 3 x 2 and 3 x 3 grids
+    out: list[int] = []
+    seed = first
+    while len(out) < n:
+        size = len(generate_apartment(seed, n_small_objects=0).rooms)
+        if want.get(size, 0) > 0:
+            want[size] -= 1
+            out.append(seed)
+        seed += 1
+        if seed > first + 100 * n:  # the generator changed its sizes: say so rather than loop
+            raise RuntimeError(f"stratified_seeds: no {sorted(k for k, v in want.items() if v)}-room homes "
+                               f"among seeds {first}..{seed - 1}")
+    return out
 
 
 class HouseholdFileError(ValueError):

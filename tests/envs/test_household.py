@@ -218,3 +218,20 @@ def test_env_refuses_bad_settings_and_runs_out_of_tasks():
     with pytest.raises(RuntimeError, match="all .* tasks"):
         env.reset()
     assert math.isfinite(env.clock)
+
+
+def test_stratified_seeds_hold_each_home_size_equally_often():
+    from embodied_mem.envs.indoor3d.household import stratified_seeds
+    from embodied_mem.envs.indoor3d.world import generate_apartment
+
+    for first, n in ((0, 8), (100, 24), (7, 5)):
+        seeds = stratified_seeds(first, n)
+        assert len(seeds) == n == len(set(seeds)) and seeds == sorted(seeds) and seeds[0] >= first
+        sizes = Counter(len(generate_apartment(s, n_small_objects=0).rooms) for s in seeds)
+        assert sizes[6] == n // 2 and sizes[9] == n - n // 2, (first, n, sizes)
+    # plain seed order is not balanced (0-7 holds six 9-room homes): the stratified set differs from it
+    assert stratified_seeds(0, 8) != list(range(8))
+    assert stratified_seeds(0, 8) == stratified_seeds(0, 8)  # deterministic
+    assert stratified_seeds(3, 4, rooms=(4, 3)) == [3, 4, 5, 6]  # one size: plain order
+    with pytest.raises(ValueError, match="n must be a positive int"):
+        stratified_seeds(0, 0)
