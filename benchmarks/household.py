@@ -60,12 +60,13 @@ def question(rng: np.random.Generator, ep: int, t: float, house, env) -> dict | 
     """A question asked at ``t`` (the same for every agent: drawn from the household seed and task index)."""
     from embodied_mem.envs.indoor3d.household import DAY
 
+    from embodied_mem.agent.worlds.household.world import AWAY
+
     kind = QUESTIONS[ep % 3]
     u = rng.random(3)
-    if kind == "where":
-        present = [o for o in env.object_names if house.where(o, t) is not None]
-        obj = present[int(u[0] * len(present))]
-        return {"kind": kind, "object": obj, "t": t, "truth": house.where(obj, t)}
+    if kind == "where":  # any object: one taken out of the home ("where are my keys?") is "away"
+        obj = env.object_names[int(u[0] * len(env.object_names))]
+        return {"kind": kind, "object": obj, "t": t, "truth": house.where(obj, t) or AWAY}
     if kind == "door":
         if not house.doors:
             return None
@@ -211,6 +212,15 @@ def run_set(seeds: list[int], names: list[str], args: argparse.Namespace, tmp: P
             kk = [k for k in ks if k in qb]
             if n != base and kk:
                 row[f"q_{kind}_diff"], row[f"q_{kind}_diff_se"] = paired([qb[k] for k in kk], [qr[k] for k in kk])
+        # "where" questions about an object taken out of the home (truth "away"): the right answer is "away"
+        away = {(s_, i): q["score"] for s_, r in runs[n].items() for i, q in enumerate(r["questions"])
+                if q["t"] >= warm and q["kind"] == "where" and q["truth"] == "away"}
+        row["q_where_away"], row["n_q_where_away"] = (float(np.mean(list(away.values()))) if away else None), len(away)
+        if n != base and away:
+            ab_ = {(s_, i): q["score"] for s_, r in runs[base].items() for i, q in enumerate(r["questions"])
+                   if (s_, i) in away}
+            row["q_where_away_diff"], row["q_where_away_diff_se"] = paired([ab_[k] for k in sorted(away)],
+                                                                         [away[k] for k in sorted(away)])
         qk = sorted(set(qb) & set(qr))
         row["q_all"] = float(np.mean([qr[k] for k in qr])) if qr else None
         if n != base and qk:
@@ -360,7 +370,12 @@ def report(res: dict) -> str:
             for k in QUESTIONS:
                 cells += ["–" if r[f"q_{k}"] is None else f"{r[f'q_{k}']:.3f}", pm(r, f"q_{k}")]
             lines.append(f"| {n} | " + " | ".join(cells) + " |")
-        lines += ["", "questions per type: " + ", ".join(f"{k} {s[base][f'n_q_{k}']}" for k in QUESTIONS)]
+        lines += ["", "questions per type: " + ", ".join(f"{k} {s[base][f'n_q_{k}']}" for k in QUESTIONS)
+                  + f" (of the where questions {s[base].get('n_q_where_away', 0)} about an object taken out of the home)"]
+        if s[base].get("n_q_where_away"):
+            lines += ["", "Where questions about an object taken out of the home (answer \"away\"): " + ", ".join(
+                f"{n} {r['q_where_away']:.2f}" + (f" (Δ {pm(r, 'q_where_away')})" if "q_where_away_diff" in r else "")
+                for n, r in s.items())]
         lines += ["", "Targets:"] + targets(s)
         ops = s[base]["semantic_ops"]
         lines += [f"semantic operations of the {base} agent (routines): ADD {ops['ADD']}, UPDATE {ops['UPDATE']}, "

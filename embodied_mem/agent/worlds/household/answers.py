@@ -5,9 +5,12 @@ an ablation removes exactly what that module knows; nothing here sees the simula
 robot perceived reached memory). ``None`` means "memory does not know": the caller then makes the
 best guess a robot without that memory would make (``guess``).
 
-- ``where_is(memory, home, config, label, t)``: the place the object most likely lies on now: the
-  fetch search's own first choice (``HouseholdWorld.beliefs``: spatial's belief, temporal's age of
-  it, semantic routines, episodic recall), or None when no module speaks for any place.
+- ``where_is(memory, home, config, label, t)``: ``"away"`` (``AWAY``) when memory says it was taken
+  out of the home (``HouseholdWorld.taken_away``: everywhere it could be looked at since it was
+  last seen, or a routine says it is out at this time of day); else the place the object most
+  likely lies on now: the fetch search's own first choice (``HouseholdWorld.beliefs``: spatial's
+  belief, temporal's age of it, semantic routines, episodic recall), or None when no module speaks
+  for any place.
 - ``was_open(memory, door, t_ref)``: was the door open at ``t_ref`` (e.g. "this morning")? Temporal
   memory's record of what was seen around then: of the last observation of that door at or before
   ``t_ref`` and the first one after it, the nearer in time (within ``max_age`` seconds: doors
@@ -31,7 +34,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .world import CHECKED, HomeMap, HouseholdWorld
+from .world import AWAY, CHECKED, HomeMap, HouseholdWorld
 
 __all__ = ["where_is", "was_open", "as_of", "changed_in_room", "guess", "score_answer"]
 
@@ -45,6 +48,8 @@ def where_is(memory: Any, home: HomeMap, config: Any, label: str, t: float) -> s
     if memory is None:
         return None
     w = HouseholdWorld(memory, home, config)
+    if w.taken_away(label, t) is not None:
+        return AWAY
     score = w.beliefs(label, t)
     if not score:
         return None

@@ -20,3 +20,4 @@ class HouseholdConfig:
     checked_factor: float = 0.1  # routine/recall mass kept for a place looked at since the last slot change
     settle_s: float = 900.0  # routine moves mostly happen within this long after a slot boundary
     unknown_weight: float = 0.05  # belief mass of any place (where no module says anything)
+    away_cover: float = 0.75  # share of the home's places looked at without the object that says "taken away"

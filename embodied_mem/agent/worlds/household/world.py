@@ -16,10 +16,25 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HomeMap", "HouseholdWorld", "FOUND", "CHECKED", "found_text", "checked_text", "learn_routines"]
+__all__ = ["HomeMap", "HouseholdWorld", "FOUND", "CHECKED", "AWAY", "found_text", "checked_text", "learn_routines",
+           "looked_at"]
 
 FOUND = re.compile(r"found (\S+) at (\S+) in the (\w+)")
 CHECKED = re.compile(r"checked (\S+)")
+AWAY = "away"  # the routine "place" of an object taken out of the home (keys on a working day)
+
+
+def looked_at(tm: Any, t0: float, t1: float) -> dict[str, float]:
+    """Places whose surface was in view in ``(t0, t1]`` (temporal memory's ``"checked <place>"``
+    events) -> the last time each was looked at. Empty when ``t1 <= t0``."""
+    out: dict[str, float] = {}
+    if t1 <= t0:
+        return out
+    for e in tm.between(t0, t1, kind="event"):
+        m = CHECKED.fullmatch(e.text or "")
+        if m and e.t > t0:
+            out[m.group(1)] = e.t
+    return out
 
 
 def checked_text(place: str) -> str:
@@ -127,7 +142,10 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
     at least ``routine_min_fraction`` of their weight becomes (ADD) or refreshes (UPDATE:
     confidence = agreeing weight / (weight seen + 1), support = agreeing days) the fact; a fact whose support fell below the
     thresholds is retracted (DELETE), and a new place for a slot replaces the old one (DELETE of the
-    old fact, ADD of the new: the relation is exclusive). Only slots that ended after ``since``
+    old fact, ADD of the new: the relation is exclusive). A day on which the object was seen nowhere
+    in the slot although the robot looked at ``away_cover`` of the home's places then (after
+    ``settle_s``) counts for the "place" ``AWAY`` (taken out of the home: ``(keys, afternoon_at,
+    away)``); a day with neither a sighting nor such a sweep says nothing. Only slots that ended after ``since``
     trigger work. Needs temporal and semantic memory; returns the operations taken (NOOPs left out).
     """
     tm, sem = _on(memory, "temporal"), _on(memory, "semantic")
@@ -155,6 +173,14 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
         if e.t < a:  # the small hours belong to the night slot of the day before
             d -= 1
         last[(e.label, d, slot)] = (e.t, p)
+    # (day, slot) windows in which the robot looked at most of the home: an object not seen anywhere
+    # then was taken out of the home (residents move things within ``settle_s`` of a slot change)
+    swept: set[tuple[int, str]] = set()
+    for d in range(first, day_now + 1):
+        for slot, _, _ in home.slots:
+            a, b = home.slot_window(d, slot)
+            if b <= now and len(looked_at(tm, a + config.settle_s, b)) >= config.away_cover * len(home.places):
+                swept.add((d, slot))
     for label in labels:
         for slot, _, _ in home.slots:
             counts: Counter[str] = Counter()
@@ -162,8 +188,8 @@ def learn_routines(memory: Any, home: HomeMap, labels: Sequence[str], now: float
             days = [d for d in range(first, day_now + 1) if home.slot_window(d, slot)[1] <= now]
             for d in days:
                 hit = last.get((label, d, slot))
-                if hit is not None:
-                    p = hit[1]
+                p = hit[1] if hit is not None else AWAY if (d, slot) in swept else None
+                if p is not None:
                     counts[p] += 1
                     weights[p] = weights.get(p, 0.0) + config.routine_decay ** (days[-1] - d)
             rel = f"{slot}_at"
@@ -258,7 +284,7 @@ class HouseholdWorld:
         if self.sem is not None:
             rest = 1.0 - w_b
             for f in self.sem.facts(subject=label, relation=f"{slot}_at"):
-                if f.object in home.xy:
+                if f.object in home.xy or f.object == AWAY:  # AWAY: no place to search, an answer to "where?"
                     score[f.object] = score.get(f.object, 0.0) + rest * f.confidence
                     self.reasons.setdefault(f.object, f"routine {slot} (conf {f.confidence:.2f}, {f.support} days)")
         if self.ep is not None:
@@ -292,6 +318,29 @@ class HouseholdWorld:
                         score[m.group(1)] *= cfg.checked_factor
                     self.reasons[m.group(1)] = f"checked at {e.t / 3600 % 24:.1f} h without it"
         return score
+
+    def taken_away(self, label: str, t: float) -> float | None:
+        """When ``label`` was last seen, if temporal memory's record says it has since been taken
+        out of the home; else None: every place any module points to (``beliefs``) and
+        ``away_cover`` of the home's places were looked at without it since the later of its last
+        sighting and the last slot change (+ ``settle_s``: residents move things at slot changes,
+        so an earlier look says nothing about now). None without temporal memory (no record of
+        when it was seen or of what was looked at since). A semantic routine ``(label,
+        "<slot>_at", AWAY)`` ("the keys are out on weekday afternoons") is weighed in ``beliefs``
+        instead, against the other places."""
+        if self.tm is None:
+            return None
+        last = self.tm.last_seen(label)
+        if last is None:
+            return None
+        home, cfg = self.home, self.config
+        change = home.last_slot_change(t) + cfg.settle_s
+        looked = looked_at(self.tm, max(last, change) if change < t else last, t)
+        score = self.beliefs(label, t)
+        pointed = {p for p, v in score.items() if v > 0 and p in home.xy and p not in self.recently_checked}
+        if pointed - set(looked) or len(looked) < cfg.away_cover * len(home.places):
+            return None
+        return last
 
     def persistence(self, label: str, t: float) -> list[float]:
         """P(the object is still where it was last seen) after 0, 1, 2, 3+ slot changes, from the

@@ -13,12 +13,13 @@ pytest.importorskip("gymnasium")
 from embodied_mem.envs.indoor3d.household import DAY, Household  # noqa: E402
 from embodied_mem.envs.indoor3d.household_env import HouseholdEnv  # noqa: E402
 
-from embodied_mem import Memory, Percept, Pose, Sighting  # noqa: E402
+from embodied_mem import Memory, Percept, Pose, Sighting, View  # noqa: E402
 from embodied_mem.agent.factory import make_reactive, make_robomemory  # noqa: E402
 from embodied_mem.agent.worlds import describe  # noqa: E402
 from embodied_mem.agent.worlds.household import answers  # noqa: E402
 from embodied_mem.agent.worlds.household.config import HouseholdConfig  # noqa: E402
 from embodied_mem.agent.worlds.household.world import (  # noqa: E402
+    AWAY,
     HomeMap,
     HouseholdWorld,
     checked_text,
@@ -354,3 +355,58 @@ def test_persistence_is_learned_from_sightings_and_never_rises_with_more_slot_ch
     assert all(a >= b for a, b in zip(mug, mug[1:]))
     unseen = w.persistence("keys", DAY + 15 * H)
     assert unseen != mug and all(a >= b for a, b in zip(unseen, unseen[1:]))
+
+
+def look(mem: Memory, home: HomeMap, t: float, places: list[str], seen: tuple[tuple[str, str], ...] = ()) -> None:
+    """The robot looks at ``places`` at ``t`` (each a ``"checked <place>"`` event, the view covering
+    them, as the env's percept) and sees ``seen`` (label, place)."""
+    x, y = home.xy[places[0]]
+    xs, ys = [home.xy[p][0] for p in places], [home.xy[p][1] for p in places]
+    sightings = tuple(Sighting(lab, (*home.xy[p], 0.8), instance=lab) for lab, p in seen)
+    view = View.rect(min(xs) - 0.5, min(ys) - 0.5, max(xs) + 0.5, max(ys) + 0.5)
+    mem.observe(Percept(t=t, pose=Pose(x, y, 0.0, 0.0), sightings=sightings, view=view,
+                        events=tuple(checked_text(p) for p in places), region=home.rooms_of[places[0]], source="test"))
+
+
+def test_keys_taken_out_on_afternoons_become_an_away_routine_and_the_answer_away(home):
+    """Keys seen in the morning, then nowhere in the afternoon although the robot looked at nearly
+    every place: semantic memory learns (keys, afternoon_at, away); asked in a later afternoon
+    where the keys are, the robot says "away" instead of their morning place. Without temporal
+    memory there is no record of what was looked at when: no away routine, no "away"."""
+    P = list(home.places)
+    cfg = HouseholdConfig()
+    for ablation in (None, "temporal", "semantic"):
+        mem = Memory({} if ablation is None else {ablation: {"enabled": False}})
+        for day in range(3):
+            look(mem, home, day * DAY + 8 * H, [P[0]], seen=(("keys", P[0]),))
+            look(mem, home, day * DAY + 14 * H, P[1:])  # every other place: no keys
+            look(mem, home, day * DAY + 16 * H, [P[0]])  # nor where they lay this morning
+        look(mem, home, 3 * DAY + 8 * H, [P[0]], seen=(("keys", P[0]),))
+        ops = learn_routines(mem, home, ["keys"], 3 * DAY + 9 * H, cfg)
+        facts = {(o.fact.relation, o.fact.object) for o in ops if o.op == "ADD"}
+        assert (("afternoon_at", AWAY) in facts) == (ablation is None), ablation
+        look(mem, home, 3 * DAY + 14 * H, [P[0]])  # this afternoon: not on their morning place
+        answer = answers.where_is(mem, home, cfg, "keys", 3 * DAY + 15 * H)
+        assert (answer == AWAY) == (ablation is None), (ablation, answer)
+        # the search never goes to "away": fetch ranks places only
+        w = HouseholdWorld(mem, home, cfg)
+        assert set(w.rank("keys", 3 * DAY + 15 * H, P[0], set())) <= set(P)
+
+
+def test_keys_not_seen_anywhere_since_the_last_slot_change_are_taken_away(home):
+    """Temporal memory alone: last seen this morning; since the midday change every place was
+    looked at without them -> "away" (when last seen: ``taken_away``); a look at most places before
+    the change says nothing about now; without temporal memory nothing is known."""
+    P = list(home.places)
+    cfg = HouseholdConfig()
+    for ablation in (None, "semantic", "temporal"):
+        mem = Memory({} if ablation is None else {ablation: {"enabled": False}})
+        look(mem, home, DAY + 8 * H, [P[0]], seen=(("keys", P[0]),))
+        look(mem, home, DAY + 9 * H, P)  # before the 10:00 change: they may come back at 10:00
+        w = HouseholdWorld(mem, home, cfg)
+        assert w.taken_away("keys", DAY + 11 * H) is None, ablation
+        assert answers.where_is(mem, home, cfg, "keys", DAY + 11 * H) != AWAY
+        look(mem, home, DAY + 11 * H, P)  # after the change (+ settle): everywhere, no keys
+        expect = DAY + 8 * H if ablation != "temporal" else None
+        assert HouseholdWorld(mem, home, cfg).taken_away("keys", DAY + 12 * H) == expect, ablation
+        assert (answers.where_is(mem, home, cfg, "keys", DAY + 12 * H) == AWAY) == (ablation != "temporal")
