@@ -403,7 +403,7 @@ def plot(res: dict, path: Path) -> None:
                    color=["tab:green"] + ["tab:blue"] * (len(names) - 2) + ["tab:gray"])
             ax.set_xticks(range(len(names)))
             ax.set_xticklabels(names, rotation=45, ha="right")
-            ax.set_title(f"{st['name']}: {title} (error bar: SE of the paired difference to full)")
+            ax.set_title(f"{st['name']}: {title}\n(error bar: SE of the paired difference to full)")
             ax.title.set_fontsize(8)
     fig.suptitle("changing household: " + ", ".join(f"{st['name']} {len(st['seeds'])} households" for st in sets)
                  + f" x {res['days']} days")

@@ -10,7 +10,8 @@ the spatial belief and the routine fact for this slot are right; and how often t
 left out of the decision (the same memory: only the ranking changes; so "without temporal" here
 still has the routines the full agent consolidated from its timeline, which the no_temporal agent
 never learns), and with two modules left out (how much one stands in for the other). For the tasks whose first
-place is wrong, which module (if any) pointed at the true place. Prints one JSON object.
+place is wrong, which module (if any) pointed at the true place; the same per kind of object
+(``by_kind_routine`` / ``away`` / ``anywhere``). Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                     facts = memory.semantic.facts(subject=obj, relation=f"{home.slot(t)}_at")
                     fact = facts[0].object if facts else None
                     c["fetch_tasks"] += 1
+                    kind = house.objects[obj]  # routine / away (keys, backpack: at home now) / anywhere (toys)
+                    c[f"by_kind_{kind}_tasks"] += 1
                     c["last_sighting_before_last_slot_change"] += last is None or last < home.last_slot_change(t)
                     c["moved_since_last_sighting"] += last is None or (bool(moved) and moved[-1][0] > last)
                     c["belief_right"] += belief == truth
@@ -73,10 +76,14 @@ def main(argv: list[str] | None = None) -> int:
                                 setattr(w, module, None)
                         first = w.rank(obj, t, env.place_names[env.place], set())[0]
                         c[f"first_place_right_{'all_modules' if off == 'none' else 'without_' + off}"] += first == truth
+                        if off == "none":
+                            c[f"by_kind_{kind}_first_place_right"] += first == truth
                         if off == "none" and first != truth:
                             scored = w.beliefs(obj, t)
-                            c["first_wrong_truth_" + ("belief" if truth == belief else "routine_fact" if truth == fact
-                                                      else "other_module" if truth in scored else "no_module")] += 1
+                            why = ("belief" if truth == belief else "routine_fact" if truth == fact
+                                   else "other_module" if truth in scored else "no_module")
+                            c["first_wrong_truth_" + why] += 1
+                            c[f"by_kind_{kind}_first_wrong_truth_{why}"] += 1
                 for _ in range(env.max_steps):
                     obs, _, term, trunc, info = env.step(agent.act(obs, info))
                     if term or trunc:
