@@ -18,7 +18,9 @@ Which memory module decides what (``world.HouseholdWorld.rank``):
 - semantic: routines consolidated from temporal memory's timeline of sightings (the last place
   each object was seen in each past slot; without temporal memory there is nothing to consolidate)
   into facts ``(mug, morning_at, kitchen:table)`` with confidence and support, ADD/UPDATE/DELETE
-  through ``semantic.assert_fact`` / ``retract``;
+  through ``semantic.assert_fact`` / ``retract``; ``(keys, afternoon_at, away)`` for a slot in
+  which the robot looked at most of the home and saw them nowhere (the answer "away" to "where are
+  my keys?"; the search itself ranks places only);
 - episodic: recall of past searches for this object in this slot (``"found mug at ... in the
   morning"`` events) weighted by the utility ``reinforce`` learned from whether the recalled
   place held the object.
