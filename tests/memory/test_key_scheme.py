@@ -154,8 +154,10 @@ def test_a_memory_file_of_the_old_scheme_opens_and_answers(tmp_path, budget):
     assert want[0] and all(want)
     cfg = None if budget is None else {"ram_budget_mb": budget}
     with Memory.open(path, readonly=True, config=cfg) as m:
-        if budget is None:  # (with a budget given here, other settings refuse the snapshot anyway)
-            assert m.snapshot_status == "snapshot made with other memory settings or another key encoder"
+        if budget is None:  # (with a budget given here, other settings refuse the snapshot anyway;
+            # a later snapshot format refuses it before its encoder is looked at)
+            assert m.snapshot_status == "snapshot made with other memory settings or another key encoder" or (
+                m.snapshot_status.startswith("snapshot format 5, "))
         assert m.replayed_entries > 0 and recall_answers(m) == want
     with Memory.open(path, config=cfg) as m:  # a writer: replays, then snapshots with the new keys
         assert m.replayed_entries > 0 and recall_answers(m) == want
