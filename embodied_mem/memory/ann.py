@@ -323,16 +323,17 @@ class HNSWIndex:
         nk = int(self._index.ntotal)
         m = max(1, min(int(m), nk))
         ef = max(int(ef), m)
+        faiss = _faiss()
         params = self._params.get(ef)
         if params is None:
-            params = self._params[ef] = _faiss().SearchParametersHNSW()
+            params = self._params[ef] = faiss.SearchParametersHNSW()
             params.efSearch = ef
         xq = np.ascontiguousarray(q, np.float32)
         if xq.shape != (self.dim,):
             raise ValueError(f"query must have {self.dim} dimensions, got shape {xq.shape}")
         dist = np.empty(m, np.float32)
         ids = np.empty(m, np.int64)
-        swig_ptr = _faiss().swig_ptr
+        swig_ptr = faiss.swig_ptr
         with _one_thread():  # the faiss call behind ``index.search``, without its checks and copies
             self._index.search_c(1, swig_ptr(xq), m, swig_ptr(dist), swig_ptr(ids), params)
         sims = dist
@@ -348,12 +349,21 @@ class HNSWIndex:
         key_ids = np.asarray(key_ids, np.int64)
         if not groups:
             return self._key_first[key_ids], np.ones(len(key_ids), np.int64)
-        gs = [groups.get(kid) for kid in key_ids.tolist()]
-        if all(g is None for g in gs):
+        kl = key_ids.tolist()
+        gs = [groups.get(kid) for kid in kl]
+        if not any(gs):
             return self._key_first[key_ids], np.ones(len(key_ids), np.int64)
         first = self._key_first
-        parts = [first[kid:kid + 1] if g is None else np.frombuffer(g, np.int64) for kid, g in zip(key_ids.tolist(), gs)]
-        return np.concatenate(parts), np.asarray([len(p) for p in parts], np.int64)
+        rows: list[int] = []
+        lens = []
+        for kid, g in zip(kl, gs):  # as Python ints: one array built at the end
+            if g is None:
+                rows.append(int(first[kid]))
+                lens.append(1)
+            else:
+                rows.extend(g)
+                lens.append(len(g))
+        return np.array(rows, np.int64), np.array(lens, np.int64)
 
     def search(self, q: np.ndarray, m: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and inner products of (about) the ``m`` rows most similar to ``q``, most similar first

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import types
+import weakref
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
 _MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
+# memory -> the hot blocks chosen for dense recall through index=hnsw, kept while nothing they depend
+# on changes (a cache: not part of a memory's state, never pickled)
+_HOT_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, slots=True)
@@ -455,7 +459,26 @@ class EpisodicMemory:
     def _hot_rows(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """The rows of the ``_hot_blocks`` blocks with the highest retention bound and their
         similarities to ``q``, which blocks those are (a flag per block) and the highest retention
-        bound of the other blocks."""
+        bound of the other blocks. The choice of blocks is kept (``_HOT_BLOCKS``) until the time,
+        the number of rows or a block's bound changes."""
+        hit = _HOT_BLOCKS.get(self)
+        if (hit is not None and hit[0] == n and hit[1] == self.now and hit[2] is self._blk_last
+                and hit[3] is self._blk_strength and hit[4] is self._keys_t):
+            spans, hot_rows, is_hot, cold_r = hit[5]
+        else:
+            spans, hot_rows, is_hot, cold_r = self._choose_hot_blocks(n)
+            _HOT_BLOCKS[self] = (n, self.now, self._blk_last, self._blk_strength, self._keys_t,
+                                 (spans, hot_rows, is_hot, cold_r))
+        kt = self._keys_t
+        if len(spans) == 1:
+            a, b = spans[0]
+            return hot_rows, np.einsum("i,ij->j", q, kt[:, a:b]).astype(np.float64), is_hot, cold_r
+        hot_sims = np.concatenate([np.einsum("i,ij->j", q, kt[:, a:b]) for a, b in spans]).astype(np.float64)
+        return hot_rows, hot_sims, is_hot, cold_r
+
+    def _choose_hot_blocks(self, n: int) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, float]:
+        """(row spans, rows, a flag per block, the highest bound of the other blocks) of the
+        ``_hot_blocks`` blocks of rows with the highest retention bound now."""
         nb = (n + _BLOCK - 1) // _BLOCK
         bound = np.exp(-np.maximum(self.now - self._blk_last[:nb], 0.0) / np.maximum(self._blk_strength[:nb], 1e-300))
         h = self._hot_blocks
@@ -463,16 +486,11 @@ class EpisodicMemory:
         is_hot = np.zeros(nb, bool)
         is_hot[hot] = True
         cold_r = float(bound[~is_hot].max()) if nb > len(hot) else 0.0
-        kt = self._keys_t
         runs = [(int(hot[0]), int(hot[-1]) + 1)] if hot[-1] - hot[0] == len(hot) - 1 else [
             (b, b + 1) for b in hot.tolist()]  # consecutive blocks (the newest, usually) in one slice
         spans = [(b0 * _BLOCK, min(n, b1 * _BLOCK)) for b0, b1 in runs]
-        if len(spans) == 1:
-            a, b = spans[0]
-            return np.arange(a, b), np.einsum("i,ij->j", q, kt[:, a:b]).astype(np.float64), is_hot, cold_r
         hot_rows = np.concatenate([np.arange(a, b) for a, b in spans])
-        hot_sims = np.concatenate([np.einsum("i,ij->j", q, kt[:, a:b]) for a, b in spans]).astype(np.float64)
-        return hot_rows, hot_sims, is_hot, cold_r
+        return spans, hot_rows, is_hot, cold_r
 
     def _pruned(self, query: str, q: np.ndarray, k: int, rows: np.ndarray | None, sims: np.ndarray, so: float,
                 hi: float, lo: float, floor: float, complete: bool) -> list[Chunk] | None:
@@ -526,11 +544,12 @@ class EpisodicMemory:
         if m == 0:
             return []
         cfg = self.config
-        score = sims.copy()
         retention = None
         if cfg.retention_weight:
             retention = np.exp(-np.maximum(self.now - last, 0.0) / strength)
-            score = score + cfg.retention_weight * retention
+            score = sims + cfg.retention_weight * retention
+        else:
+            score = sims.copy()
         if cfg.utility_weight:
             score = score + cfg.utility_weight * utility
         qtok = set(tokens(query))
@@ -540,15 +559,22 @@ class EpisodicMemory:
         out: list[Chunk] = []
         kk = min(k, m)
         done = 0
+        # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
+        order = np.lexsort((cand, -score)) if m <= 256 else None
         while True:
-            if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
-                v = np.partition(score, m - kk)[m - kk]
-                top = np.flatnonzero(score >= v)
+            if order is not None:
+                top = order[:kk]
             else:
-                top = np.arange(m)
-            top = top[np.lexsort((cand[top], -score[top]))][:kk]
-            for i in top[done:].tolist():
-                row = int(cand[i])
+                if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
+                    v = np.partition(score, m - kk)[m - kk]
+                    top = np.flatnonzero(score >= v)
+                else:
+                    top = np.arange(m)
+                top = top[np.lexsort((cand[top], -score[top]))][:kk]
+            top = top[done:]
+            rows_l, score_l, sims_l, util_l = cand[top].tolist(), score[top].tolist(), sims[top].tolist(), utility[top].tolist()
+            ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
+            for j, row in enumerate(rows_l):
                 if row < n_closed:
                     cid, episode, t0, t1, place, size = self._chunk_meta(row)
                 else:
@@ -562,9 +588,7 @@ class EpisodicMemory:
                         memo[row] = items
                 if lexical and not items:
                     continue
-                r = float(retention[i]) if retention is not None else 1.0
-                out.append(Chunk(cid, episode, t0, t1, place, items, float(score[i]),
-                                 float(sims[i]), r, float(utility[i]), size))
+                out.append(Chunk(cid, episode, t0, t1, place, items, score_l[j], sims_l[j], ret_l[j], util_l[j], size))
                 if len(out) == k:
                     break
             if len(out) >= k or kk >= m:
@@ -592,6 +616,7 @@ class EpisodicMemory:
 
     def strengthen(self, chunk_ids: list[str], t: float) -> None:
         """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
+        _HOT_BLOCKS.pop(self, None)  # the blocks' retention bounds change
         for cid in chunk_ids:
             row = self._row_of(cid)
             if row is None or row < 0:

@@ -58,7 +58,7 @@ from ..store import MemoryStore, StoreError
 from ..stores import open_store
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
-from .featurize import make_key_encoder, tokens
+from .featurize import HASHING_SCHEME, make_key_encoder, tokens
 from .longterm import LongTermStore
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import (
@@ -330,8 +330,8 @@ class Memory:
 
     def _encoder_fingerprint(self) -> str:
         ep = self.config.episodic
-        if ep.encoder == "hashing":
-            return "hashing"
+        if ep.encoder == "hashing":  # the key scheme too: a snapshot of older keys is refused (full replay)
+            return f"hashing/{HASHING_SCHEME}"
         ckpt = ep.encoder_checkpoint
         stamp = None
         if ckpt and os.path.exists(ckpt):

@@ -2,7 +2,18 @@
 
 Tokens are lower-cased alphanumeric words with a crude plural stem ("keys" -> "key") and a few
 question words removed; each token maps to a fixed dimension by CRC32 (stable across processes,
-unlike Python's salted ``hash``) with a hashed sign. Vectors are L2-normalised float32.
+unlike Python's salted ``hash``) and adds +1 there per occurrence. Vectors are L2-normalised float32.
+
+Key scheme ``HASHING_SCHEME`` = 2 (unsigned slots). Scheme 1 gave each token a hashed sign too, so
+two words in one slot with opposite signs cancelled: a short query could encode to the zero vector
+and recall nothing (about 1 in 512 two-word queries at ``key_dim`` 256, e.g. "blue spoon"), and a
+chunk whose words cancelled was not found by either word. With unsigned slots a text with at least
+one token always has a non-zero key, and a key is non-zero in the slot of every token of its text
+(words sharing a slot add up, never cancel), so every chunk sharing a token with a query has a
+positive similarity to it. Stored keys depend on the scheme: snapshots record it (``Memory``'s
+encoder fingerprint ``"hashing/2"``; a snapshot of scheme 1 is refused and the journal replayed,
+which recomputes every key), and a featurizer unpickled from before the scheme existed keeps
+encoding with scheme 1, so it stays consistent with the keys pickled beside it.
 """
 
 from __future__ import annotations
@@ -16,7 +27,9 @@ from functools import lru_cache
 
 import numpy as np
 
-__all__ = ["HashingFeaturizer", "tokens", "KeyEncoder", "register_key_encoder", "make_key_encoder", "key_encoders"]
+__all__ = ["HASHING_SCHEME", "HashingFeaturizer", "tokens", "KeyEncoder", "register_key_encoder", "make_key_encoder", "key_encoders"]
+
+HASHING_SCHEME = 2  # the key scheme HashingFeaturizer() encodes with (see the module docstring)
 
 _WORD = re.compile(r"[a-z0-9]+")
 # byte -> itself for [a-z0-9], else a space: ``low.encode().translate(...).split()`` of an ASCII,
@@ -52,7 +65,10 @@ class KeyEncoder:
 
 
 class HashingFeaturizer(KeyEncoder):
-    """Feature hashing of ``tokens(text)`` into ``dim`` signed slots, L2-normalised.
+    """Feature hashing of ``tokens(text)`` into ``dim`` unsigned slots (token ``w`` adds its count
+    to slot ``crc32(w) % dim``), L2-normalised. Never cancels: every text with a token has a
+    non-zero key. ``scheme`` is the key scheme (``HASHING_SCHEME``; 1 only in a featurizer
+    unpickled from an older version, which then keeps encoding as it did: signed slots).
 
     ``lexical = True`` tells episodic memory that similarity means shared words, so hash collisions
     (two different words in one slot) are filtered out by checking for a shared token.
@@ -64,6 +80,7 @@ class HashingFeaturizer(KeyEncoder):
         if dim < 8:
             raise ValueError(f"key_dim must be >= 8, got {dim}")
         self.dim = int(dim)
+        self.scheme = HASHING_SCHEME
         self._cache: dict[str, tuple[int, float]] = {}
         self._words: dict[bytes, tuple[int, float] | tuple[()]] = {}  # word (UTF-8) -> its token's slot, () for a stopword
 
@@ -72,16 +89,22 @@ class HashingFeaturizer(KeyEncoder):
         d.pop("_words", None)  # a cache of the words met (rebuilt as they come): not worth a snapshot's bytes
         return d
 
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("scheme", 1)  # pickled before key schemes: signed slots, as its keys were
+
     def _slot(self, tok: str) -> tuple[int, float]:
         s = self._cache.get(tok)
         if s is None:
             h = zlib.crc32(tok.encode())
-            s = self._cache[tok] = (h % self.dim, 1.0 if (h >> 31) & 1 else -1.0)
+            sign = 1.0 if self.scheme >= 2 or (h >> 31) & 1 else -1.0
+            s = self._cache[tok] = (h % self.dim, sign)
         return s
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """``(len(texts), dim)`` float32 keys, each row L2-normalised (all zeros for a text without
-        words). Each distinct word of a text is looked up once, weighted by its count."""
+        """``(len(texts), dim)`` float32 keys, each row L2-normalised (all zeros only for a text
+        without tokens: no words, or only stopwords). Each distinct word of a text is looked up
+        once, weighted by its count."""
         out = np.zeros((len(texts), self.dim), np.float32)
         words = self.__dict__.setdefault("_words", {})  # (absent in a featurizer from an older snapshot)
         for i, text in enumerate(texts):
@@ -101,7 +124,7 @@ class HashingFeaturizer(KeyEncoder):
                 if s:
                     j, sign = s
                     acc[j] = acc.get(j, 0.0) + sign * c
-            # per-slot sums of +-1: exact integers, the same as adding the words one by one
+            # per-slot sums of +1 (scheme 1: +-1): exact integers, the same as adding the words one by one
             ss = sum(v * v for v in acc.values())
             if not ss:
                 continue

@@ -15,12 +15,13 @@ WORDS = ["chair", "chairs", "the", "a", "tree_stump", "Kitchen", "keys", "batter
          "x1", "9", "K\u212a", "\u0130stanbul", "caf\u00e9", "x\u00b2", "ǅa", "  ", "\t", "--", "BOXES"]
 
 
-def reference(text: str, dim: int) -> np.ndarray:
-    """Each token adds its hashed sign to its hashed slot, in float64; then L2-normalised in float32."""
+def reference(text: str, dim: int, scheme: int = 2) -> np.ndarray:
+    """Each token adds 1 (scheme 1: its hashed sign) to its hashed slot, in float64; then
+    L2-normalised in float32."""
     v = np.zeros(dim)
     for tok in tokens(text):
         h = zlib.crc32(tok.encode())
-        v[h % dim] += 1.0 if (h >> 31) & 1 else -1.0
+        v[h % dim] += 1.0 if scheme == 2 or (h >> 31) & 1 else -1.0
     out = v.astype(np.float32)[None, :]
     norms = np.linalg.norm(out, axis=1, keepdims=True)
     np.divide(out, norms, out=out, where=norms > 0)
@@ -37,6 +38,10 @@ def test_keys_are_the_hashing_of_the_tokens(texts, dim):
     for text, key in zip(texts, keys):
         assert np.array_equal(key, reference(text, dim)), text
     assert np.array_equal(f.encode(texts), keys)  # the word cache gives the same keys again
+    old = HashingFeaturizer.__new__(HashingFeaturizer)  # as unpickled from before key schemes
+    old.__setstate__({"dim": dim, "_cache": {}})
+    for text, key in zip(texts, old.encode(texts)):
+        assert np.array_equal(key, reference(text, dim, scheme=1)), text
 
 
 def test_a_word_repeated_past_float32_exact_range_still_normalises():

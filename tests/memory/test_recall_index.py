@@ -282,3 +282,36 @@ def test_hnsw_index_comes_back_on_reopen(tmp_path) -> None:
     with Memory.open(path2, config=cfg, encoder=enc) as mem:  # an explicit encoder: replayed
         assert [[c.id for c in mem.episodic.recall(q, k=10, strengthen=False)] for q in queries] == before
         assert all(len(b) == 10 for b in before)
+
+
+def test_hnsw_recall_follows_strengthen_and_reinforce_at_one_time() -> None:
+    """Dense recall through index=hnsw re-ranks the hot blocks (highest retention bound) it chose for
+    this time: a chunk of an old block strengthened at the same time (its block now the hottest)
+    or reinforced is ranked as exact recall ranks it, query after query."""
+    rng = random.Random(5)
+    cfg = dict(max_chunk_size=1, retention_weight=1.0, utility_weight=0.5, initial_strength=300.0)
+    exact = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg), encoder=DenseKeys())
+    approx = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg, index="hnsw", index_ef_search=512),
+                            encoder=exact.encoder)
+    texts = [_text(rng) for _ in range(6000)]
+    for ep in (exact, approx):
+        for i, text in enumerate(texts):
+            ep.observe(Percept(t=float(i), events=(text,)), i, None, 0.0)
+        ep.new_episode(6000.0)
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)}" for _ in range(20)]
+
+    def same() -> None:
+        for q in queries:
+            want = [(c.id, round(c.score, 5)) for c in exact.recall(q, k=10, strengthen=False)]
+            assert [(c.id, round(c.score, 5)) for c in approx.recall(q, k=10, strengthen=False)] == want, q
+
+    same()
+    old = [f"chunk-{r}" for r in rng.sample(range(1000), 40)]  # rows of the oldest (cold) blocks
+    for ep in (exact, approx):
+        ep.strengthen(old, ep.now)
+    assert any(c.id in old for q in queries for c in exact.recall(q, k=10, strengthen=False))
+    same()
+    for ep in (exact, approx):
+        for cid in old[:10]:
+            ep.reinforce(cid, 3.0)
+    same()
