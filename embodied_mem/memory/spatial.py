@@ -130,6 +130,8 @@ _CELL_KEY_BYTES = 130
 _DICT_ENTRY_BYTES = _CELL_KEY_BYTES
 _ARRAY_BYTES = 80
 _NAME_BYTES = 115  # a label or instance name: the string, its list slot and its id's dict entry
+_I31 = 2**31  # place grid cells within +-2**31 are kept sorted as one int64 key each
+_GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join the sorted part
 _LIST_BYTES = 120  # a short list (its header and a few slots)
 _LABEL_ARRAY_BYTES = 100  # a per-label array in a dict keyed by the label's (shared) name
 _SET_SLOT_BYTES = 40  # a set entry whose key is shared with another container (frontier cells are known cells)
@@ -521,13 +523,18 @@ class _Places:
     region voted for in the columns ``v1r``/``v1c``, any other in ``vmore`` (place -> region -> count;
     only places near a region border have one). Adjacency: one row per directed ``connected_to``
     edge (``av`` the neighbour, ``ae`` the edge number), threaded per place in creation order
-    (``ahead``/``atail`` -> ``anext``). The grid (cell of edge ``place_radius`` -> its places, in
-    creation order: the first in ``gfirst``, others in ``gmore``) is derived from the positions:
-    rebuilt when unpickled, never pickled. About 100 bytes a place with its grid entry.
+    (``ahead``/``atail`` -> ``anext``).
+
+    The grid (cell of edge ``place_radius`` -> its places, in creation order) is derived from the
+    positions (rebuilt when unpickled, never pickled), in two parts: ``gkeys``/``gks``, every place
+    but the newest few thousand as (cell key ``ix * 2**32 + iy``, place) sorted (12 bytes a place,
+    found by bisection), and a dict for the newest ones (the first of a cell in ``gfirst``, others in
+    ``gmore``), merged into the sorted part when it grows past ``_GRID_MERGE`` cells. A cell beyond
+    int32 stays in the dict. About 130 bytes a place in all.
     """
 
     __slots__ = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
-                 "ahead", "atail", "av", "ae", "anext", "regions", "reg_id", "gfirst", "gmore")
+                 "ahead", "atail", "av", "ae", "anext", "regions", "reg_id", "gfirst", "gmore", "gkeys", "gks")
     _PICKLED = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
                 "ahead", "atail", "av", "ae", "anext", "regions")
 
@@ -556,22 +563,41 @@ class _Places:
         self.reg_id = dict(zip(self.regions, range(len(self.regions))))
         self.gfirst: dict[tuple[int, int], int] = {}
         self.gmore: dict[tuple[int, int], list[int]] = {}
+        self.gkeys, self.gks = array("q"), array("i")
         n = len(self.px)
         if not n:
             return
         fx = np.floor(np.frombuffer(self.px, np.float64) / self.r)
         fy = np.floor(np.frombuffer(self.py, np.float64) / self.r)
-        if max(np.abs(fx).max(), np.abs(fy).max()) < _BIG:
-            cells = list(zip(fx.astype(np.int64).tolist(), fy.astype(np.int64).tolist()))
+        fits = (np.abs(fx + 0.5) < _I31) & (np.abs(fy + 0.5) < _I31)  # -2**31 <= cell < 2**31
+        ks = np.flatnonzero(fits)
+        keys = fx[ks].astype(np.int64) * (1 << 32) + fy[ks].astype(np.int64)
+        o = np.lexsort((ks, keys))
+        self.gkeys, self.gks = array("q", keys[o].tobytes()), array("i", ks[o].astype(np.int32).tobytes())
+        for k in np.flatnonzero(~fits).tolist():  # cells beyond int32: the dict, in creation order
+            self._file(k, self.cell(self.px[k], self.py[k]))
+
+    def _file(self, k: int, c: tuple[int, int]) -> None:
+        if c in self.gfirst:
+            self.gmore.setdefault(c, []).append(k)
         else:
-            cells = [self.cell(x, y) for x, y in zip(self.px, self.py)]
-        first = dict(zip(cells, range(n)))
-        if len(first) < n:  # cells with more than one place: each cell's first place, the others in gmore
-            first = {}
-            for k, c in enumerate(cells):
-                if first.setdefault(c, k) != k:
-                    self.gmore.setdefault(c, []).append(k)
-        self.gfirst = first
+            self.gfirst[c] = k
+
+    def _merge(self) -> None:
+        """Move the dict part's places (cells within int32) into the sorted part."""
+        ks = [k for c, k in self.gfirst.items() if -_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31]
+        ks += [k for c, more in self.gmore.items() if -_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31 for k in more]
+        if not ks:
+            return
+        new_ks = np.array(ks, np.int64)
+        fx = np.floor(np.frombuffer(self.px, np.float64)[new_ks] / self.r).astype(np.int64)
+        fy = np.floor(np.frombuffer(self.py, np.float64)[new_ks] / self.r).astype(np.int64)
+        keys = np.concatenate((np.frombuffer(self.gkeys, np.int64), fx * (1 << 32) + fy))
+        allk = np.concatenate((np.frombuffer(self.gks, np.int32).astype(np.int64), new_ks))
+        o = np.lexsort((allk, keys))
+        self.gkeys, self.gks = array("q", keys[o].tobytes()), array("i", allk[o].astype(np.int32).tobytes())
+        self.gfirst = {c: k for c, k in self.gfirst.items() if not (-_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31)}
+        self.gmore = {c: m for c, m in self.gmore.items() if not (-_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31)}
 
     def __len__(self) -> int:
         return len(self.px)
@@ -591,20 +617,30 @@ class _Places:
         for col in (self.redge, self.rreg, self.v1r, self.ahead, self.atail):
             col.append(-1)
         self.v1c.append(0)
-        c = self.cell(pos[0], pos[1])
-        if c in self.gfirst:
-            self.gmore.setdefault(c, []).append(k)
-        else:
-            self.gfirst[c] = k
+        self._file(k, self.cell(pos[0], pos[1]))
+        if len(self.gfirst) > _GRID_MERGE:
+            self._merge()
         return k
 
     def in_cell(self, c: tuple[int, int]) -> list[int]:
         """The places filed under grid cell ``c``, in creation order."""
+        out: list[int] = []
+        x, y = c
+        gkeys = self.gkeys
+        if gkeys and -_I31 <= x < _I31 and -_I31 <= y < _I31:
+            key = (x << 32) + y
+            i = bisect_left(gkeys, key)
+            n = len(gkeys)
+            while i < n and gkeys[i] == key:
+                out.append(self.gks[i])
+                i += 1
         k = self.gfirst.get(c)
-        if k is None:
-            return []
-        more = self.gmore.get(c)
-        return [k] if more is None else [k, *more]
+        if k is not None:
+            out.append(k)
+            more = self.gmore.get(c)
+            if more is not None:
+                out.extend(more)
+        return out
 
     def pos(self, k: int) -> Position:
         return (self.px[k], self.py[k], self.pz[k])
@@ -672,6 +708,7 @@ class _Places:
         """Bytes these places hold in RAM (columns, grid and vote dicts; an estimate for the dicts)."""
         n = sum(_abytes(getattr(self, k)) for k in ("px", "py", "pz", "visits", "first", "last", "redge", "rreg",
                                                      "v1r", "v1c", "ahead", "atail", "av", "ae", "anext"))
+        n += _abytes(self.gkeys) + _abytes(self.gks)
         return n + _DICT_ENTRY_BYTES * (len(self.gfirst) + len(self.gmore) + len(self.vmore)) + 120 * len(self.vmore)
 
 
@@ -972,9 +1009,29 @@ class SpatialMemory:
         r = self._pr
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = -1, r * r + 1e-9
-        gfirst, gmore, px, py = pl.gfirst, pl.gmore, pl.px, pl.py
+        gfirst, gmore, px, py, gkeys, gks = pl.gfirst, pl.gmore, pl.px, pl.py, pl.gkeys, pl.gks
+        n = len(gkeys)
+        # the sorted part: one bisection per column of three cells (their keys are consecutive)
+        sorted_ok = n and -_I31 < gx - 1 and gx + 1 < _I31 and -_I31 < gy - 1 and gy + 1 < _I31
         for ix in (gx - 1, gx, gx + 1):
+            if sorted_ok:
+                base = ix << 32
+                m = bisect_left(gkeys, base + gy - 1)
             for iy in (gy - 1, gy, gy + 1):
+                if sorted_ok:
+                    key = base + iy
+                    while m < n and gkeys[m] == key:
+                        k = gks[m]
+                        m += 1
+                        d = (px[k] - pos[0]) ** 2 + (py[k] - pos[1]) ** 2
+                        if d <= best_d:
+                            best, best_d = k, d
+                elif n:
+                    for k in pl.in_cell((ix, iy)):
+                        d = (px[k] - pos[0]) ** 2 + (py[k] - pos[1]) ** 2
+                        if d <= best_d:
+                            best, best_d = k, d
+                    continue
                 k = gfirst.get((ix, iy))
                 if k is None:
                     continue
@@ -1000,21 +1057,15 @@ class SpatialMemory:
         r = self._pr
         gx, gy = math.floor(pos[0] / r), math.floor(pos[1] / r)
         best, best_d = -1, float("inf")
-        gfirst, gmore, qx, qy = pl.gfirst, pl.gmore, pl.px, pl.py
+        qx, qy = pl.px, pl.py
         px, py = pos[0], pos[1]
         # rings 0 and 1 (the 3 x 3 cells around), in the order of the ring loop below
         for c in ((gx, gy), (gx - 1, gy - 1), (gx - 1, gy), (gx - 1, gy + 1), (gx, gy - 1), (gx, gy + 1),
                   (gx + 1, gy - 1), (gx + 1, gy), (gx + 1, gy + 1)):
-            k = gfirst.get(c)
-            if k is not None:
+            for k in pl.in_cell(c):
                 d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
                 if d < best_d:
                     best, best_d = k, d
-                if gmore:
-                    for k in gmore.get(c, ()):
-                        d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
-                        if d < best_d:
-                            best, best_d = k, d
         if best >= 0:
             return best
         for ring in range(2, 4):

@@ -315,7 +315,7 @@ def _places_state(sp) -> list:
     recs = [(p.id, p.position, None if pl.redge[k] < 0 else
              (pl.redge[k], {n: v for n, v in sp.graph.edge_data(pl.redge[k]).items() if n != "recorded_at"}),
              list(pl.votes(k).items()), p.visits, p.first_visit, p.last_visit) for k, p in enumerate(sp.places())]
-    grid = [list(pl.gfirst.items()), list(pl.gmore.items())]
+    grid = [(c, pl.in_cell(c)) for c in sorted({pl.cell(p.position[0], p.position[1]) for p in sp.places()})]
     adj = [(p.id, pl.neighbours(k)) for k, p in enumerate(sp.places()) if pl.neighbours(k)]
     return [recs, grid, adj, list(sp._occ.items()),  # noqa: SLF001
             sorted(sp._frontier), sorted(sp._walked), list(sp._new_obj_t.items()),  # noqa: SLF001
