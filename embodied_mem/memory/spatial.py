@@ -22,7 +22,9 @@ sightings with their values run-length shared), not one Python object each; a sn
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
 
 The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
-made by the queries that return them.
+made by the queries that return them. Places are rows of a columnar table too (``_Places``: position,
+visits, region edge and votes, adjacency rows; the place grid mostly a sorted array of cell keys),
+about 130 bytes a place. ``ram_bytes()`` tells what spatial memory holds in RAM now.
 
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
@@ -534,7 +536,8 @@ class _Places:
     """
 
     __slots__ = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
-                 "ahead", "atail", "av", "ae", "anext", "regions", "reg_id", "gfirst", "gmore", "gkeys", "gks")
+                 "ahead", "atail", "av", "ae", "anext", "regions", "reg_id", "gfirst", "gmore", "gkeys", "gks",
+                 "gcol0", "gcol1", "gnext")
     _PICKLED = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
                 "ahead", "atail", "av", "ae", "anext", "regions")
 
@@ -564,6 +567,8 @@ class _Places:
         self.gfirst: dict[tuple[int, int], int] = {}
         self.gmore: dict[tuple[int, int], list[int]] = {}
         self.gkeys, self.gks = array("q"), array("i")
+        self.gcol0, self.gcol1 = _BIG, -_BIG  # the columns (ix) the sorted part spans (none: lo > hi)
+        self.gnext = _GRID_MERGE  # the dict part's size that starts the next merge
         n = len(self.px)
         if not n:
             return
@@ -574,8 +579,11 @@ class _Places:
         keys = fx[ks].astype(np.int64) * (1 << 32) + fy[ks].astype(np.int64)
         o = np.lexsort((ks, keys))
         self.gkeys, self.gks = array("q", keys[o].tobytes()), array("i", ks[o].astype(np.int32).tobytes())
+        if len(ks):
+            self.gcol0, self.gcol1 = int(fx[ks].min()), int(fx[ks].max())
         for k in np.flatnonzero(~fits).tolist():  # cells beyond int32: the dict, in creation order
             self._file(k, self.cell(self.px[k], self.py[k]))
+        self.gnext = len(self.gfirst) + _GRID_MERGE
 
     def _file(self, k: int, c: tuple[int, int]) -> None:
         if c in self.gfirst:
@@ -588,6 +596,7 @@ class _Places:
         ks = [k for c, k in self.gfirst.items() if -_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31]
         ks += [k for c, more in self.gmore.items() if -_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31 for k in more]
         if not ks:
+            self.gnext = len(self.gfirst) + _GRID_MERGE  # only cells beyond int32 (they stay)
             return
         new_ks = np.array(ks, np.int64)
         fx = np.floor(np.frombuffer(self.px, np.float64)[new_ks] / self.r).astype(np.int64)
@@ -596,8 +605,11 @@ class _Places:
         allk = np.concatenate((np.frombuffer(self.gks, np.int32).astype(np.int64), new_ks))
         o = np.lexsort((allk, keys))
         self.gkeys, self.gks = array("q", keys[o].tobytes()), array("i", allk[o].astype(np.int32).tobytes())
+        lo, hi = int(fx.min()), int(fx.max())
+        self.gcol0, self.gcol1 = (lo, hi) if self.gcol0 > self.gcol1 else (min(lo, self.gcol0), max(hi, self.gcol1))
         self.gfirst = {c: k for c, k in self.gfirst.items() if not (-_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31)}
         self.gmore = {c: m for c, m in self.gmore.items() if not (-_I31 <= c[0] < _I31 and -_I31 <= c[1] < _I31)}
+        self.gnext = len(self.gfirst) + _GRID_MERGE
 
     def __len__(self) -> int:
         return len(self.px)
@@ -618,7 +630,7 @@ class _Places:
             col.append(-1)
         self.v1c.append(0)
         self._file(k, self.cell(pos[0], pos[1]))
-        if len(self.gfirst) > _GRID_MERGE:
+        if len(self.gfirst) > self.gnext:
             self._merge()
         return k
 
@@ -627,7 +639,7 @@ class _Places:
         out: list[int] = []
         x, y = c
         gkeys = self.gkeys
-        if gkeys and -_I31 <= x < _I31 and -_I31 <= y < _I31:
+        if self.gcol0 <= x <= self.gcol1 and -_I31 <= y < _I31:
             key = (x << 32) + y
             i = bisect_left(gkeys, key)
             n = len(gkeys)
@@ -740,6 +752,7 @@ class SpatialMemory:
         # places
         self._pl = _Places(self._pr)  # one row each, in columns (see _Places)
         self._current_place: str | None = None
+        self._current_k = -1  # its number
         # trajectory, column by column (time order): time, x, y, z, yaw; Pose objects are made by the
         # queries that return them (a pose costs 40 bytes, and a snapshot stores five arrays)
         self._traj_t = array("d")
@@ -941,13 +954,13 @@ class SpatialMemory:
             self.graph.add_node(self._agent_node, "agent", created=t)
         k = self._place_near(pose.position, create=True, t=t)
         pl = self._pl
-        prev = self._current_place
-        pid_k = self._place_id(k)
-        if pid_k != prev:
+        prev = self._current_k
+        if k != prev:
             pl.visits[k] += 1
-            if prev is not None:
-                self._connect(self._place_k(prev), k, t, pid, recorded_at)
-            self._current_place = pid_k
+            if prev >= 0:
+                self._connect(prev, k, t, pid, recorded_at)
+            self._current_k = k
+            self._current_place = self._place_id(k)
         last = pl.last[k]
         if last != last:  # NaN: the first visit
             pl.first[k] = pl.last[k] = t
@@ -1013,6 +1026,8 @@ class SpatialMemory:
         n = len(gkeys)
         # the sorted part: one bisection per column of three cells (their keys are consecutive)
         sorted_ok = n and -_I31 < gx - 1 and gx + 1 < _I31 and -_I31 < gy - 1 and gy + 1 < _I31
+        if sorted_ok and (gx + 1 < pl.gcol0 or gx - 1 > pl.gcol1):
+            sorted_ok = n = 0  # no column of the sorted part is near: the dict part only
         for ix in (gx - 1, gx, gx + 1):
             if sorted_ok:
                 base = ix << 32
@@ -1060,12 +1075,27 @@ class SpatialMemory:
         qx, qy = pl.px, pl.py
         px, py = pos[0], pos[1]
         # rings 0 and 1 (the 3 x 3 cells around), in the order of the ring loop below
-        for c in ((gx, gy), (gx - 1, gy - 1), (gx - 1, gy), (gx - 1, gy + 1), (gx, gy - 1), (gx, gy + 1),
-                  (gx + 1, gy - 1), (gx + 1, gy), (gx + 1, gy + 1)):
-            for k in pl.in_cell(c):
-                d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
-                if d < best_d:
-                    best, best_d = k, d
+        cells = ((gx, gy), (gx - 1, gy - 1), (gx - 1, gy), (gx - 1, gy + 1), (gx, gy - 1), (gx, gy + 1),
+                 (gx + 1, gy - 1), (gx + 1, gy), (gx + 1, gy + 1))
+        if gx + 1 < pl.gcol0 or gx - 1 > pl.gcol1:  # none in the sorted part: the dict part only
+            gfirst, gmore = pl.gfirst, pl.gmore
+            for c in cells:
+                k = gfirst.get(c)
+                if k is not None:
+                    d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
+                    if d < best_d:
+                        best, best_d = k, d
+                    if gmore:
+                        for k in gmore.get(c, ()):
+                            d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
+                            if d < best_d:
+                                best, best_d = k, d
+        else:
+            for c in cells:
+                for k in pl.in_cell(c):
+                    d = (qx[k] - px) ** 2 + (qy[k] - py) ** 2
+                    if d < best_d:
+                        best, best_d = k, d
         if best >= 0:
             return best
         for ring in range(2, 4):
@@ -1081,7 +1111,7 @@ class SpatialMemory:
                 return best
         if best >= 0:
             return best
-        return -1 if self._current_place is None else self._place_k(self._current_place)
+        return self._current_k
 
     # ------------------------------------------------------------ sightings
     def _icell(self, x: float, y: float) -> tuple[int, int]:
