@@ -761,7 +761,9 @@ class SpatialMemory:
         self._occ: dict[tuple[int, int], int] = {}
         self._frontier: set[tuple[int, int]] = set()
         # cells the agent walked through between consecutive poses: known free for path() unless a
-        # later observation blocked them (a step longer than walk_max_step is no walk: a reset, a glitch)
+        # later observation blocked them (a step longer than walk_max_step is no walk: a reset, a glitch).
+        # Only cells not in _occ (a known cell's state decides, walked or not): a cell observed later
+        # leaves the set (most walked cells are pose cells, known free: about 8 MiB at 1M sightings)
         self._walked: set[tuple[int, int]] = set()
         self._walk_from: Pose | None = None
         self._walk_starts: list[float] = []  # times at which a new walk began (see walks())
@@ -1707,10 +1709,12 @@ class SpatialMemory:
         if row is None:
             raise RuntimeError(f"spatial memory: occupancy tile {t} is missing from lt_tiles")
         d = _load_page(row[0])
-        occ = self._occ
+        occ, walked = self._occ, self._walked
         for x, y, v in d["occ"]:
             occ[(x, y)] = v
-        self._walked.update((x, y) for x, y in d["walked"])
+        if walked:  # cells walked while the tile was out (not known then) that it knows
+            walked.difference_update((x, y) for x, y, _ in d["occ"])
+        walked.update(c for c in ((x, y) for x, y in d["walked"]) if c not in occ)
         self._frontier.update((x, y) for x, y in d["frontier"])
         tl.n_occ -= len(d["occ"])
         tl.touch.setdefault(t, 0)
@@ -1817,6 +1821,8 @@ class SpatialMemory:
                 occ[c] = FREE
                 changed.append(c)
         if changed:
+            if self._walked:
+                self._walked.difference_update(changed)  # known now: its state decides
             self._update_frontier(changed)
 
     def break_walk(self) -> None:
@@ -1836,8 +1842,9 @@ class SpatialMemory:
             return True
         n = max(1, math.ceil(d / self._cs * 4))
         prev = self._cell(a.x, a.y)
-        walked = self._walked
-        walked.add(prev)
+        walked, occ = self._walked, self._occ
+        if prev not in occ:
+            walked.add(prev)
         cs, floor = self._cs, math.floor
         ax, ay, bx, by = a.x, a.y, b.x, b.y
         for k in range(1, n + 1):
@@ -1847,8 +1854,11 @@ class SpatialMemory:
                 continue
             if c[0] != prev[0] and c[1] != prev[1]:  # crossed a corner: add the side cell nearer the segment
                 side1, side2 = (c[0], prev[1]), (prev[0], c[1])
-                walked.add(min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b)))
-            walked.add(c)
+                side = min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b))
+                if side not in occ:
+                    walked.add(side)
+            if c not in occ:
+                walked.add(c)
             prev = c
         return True
 
