@@ -135,7 +135,8 @@ _NAME_BYTES = 115  # a label or instance name: the string, its list slot and its
 _I31 = 2**31  # place grid cells within +-2**31 are kept sorted as one int64 key each
 _GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join the sorted part
 _LIST_BYTES = 120  # a short list (its header and a few slots)
-_LABEL_ARRAY_BYTES = 100  # a per-label array in a dict keyed by the label's (shared) name
+_LABEL_ARRAY_BYTES = 140  # a per-label array in a dict keyed by the label's (shared) name
+_WALKED_BYTES = 170  # a walked cell: a cell key in a set that also holds the slots of cells gone known
 _SET_SLOT_BYTES = 40  # a set entry whose key is shared with another container (frontier cells are known cells)
 
 
@@ -2435,7 +2436,7 @@ class SpatialMemory:
         cols = sum(_abytes(getattr(B, k)) for k in _Beliefs._COLUMNS)
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
         n = cols + (n_lab + n_inst) * _NAME_BYTES + n_rows * 4  # names and their ids; the grid's row numbers
-        n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES - 50) + len(B.instances) * _DICT_ENTRY_BYTES
+        n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
@@ -2444,7 +2445,7 @@ class SpatialMemory:
         n += (len(self._new_obj_t) + len(self._obj_pos)) * _LABEL_ARRAY_BYTES + self._n_objects * 32
         n += self._pl.nbytes()
         n += sum(_abytes(c) for c in self._traj_cols()) + len(self._walk_starts) * 32
-        n += (len(self._occ) + len(self._walked)) * _CELL_KEY_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        n += len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
         tl = self._tiles
         if tl is not None:
             n += (len(tl.paged) + len(tl.touch)) * _DICT_ENTRY_BYTES
