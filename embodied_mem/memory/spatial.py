@@ -135,7 +135,7 @@ _NAME_BYTES = 115  # a label or instance name: the string, its list slot and its
 _I31 = 2**31  # place grid cells within +-2**31 are kept sorted as one int64 key each
 _GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join the sorted part
 _LIST_BYTES = 120  # a short list (its header and a few slots)
-_LABEL_ARRAY_BYTES = 140  # a per-label array in a dict keyed by the label's (shared) name
+_LABEL_ARRAY_BYTES = 80  # a per-label array in a dict keyed by the label's (shared) name
 _WALKED_BYTES = 170  # a walked cell: a cell key in a set that also holds the slots of cells gone known
 _SET_SLOT_BYTES = 40  # a set entry whose key is shared with another container (frontier cells are known cells)
 
@@ -746,8 +746,9 @@ class SpatialMemory:
         self._n_objects = 0
         # count(): per label, the times at which a new distinct object was first believed (sorted),
         # and the positions (x, y, z flat) where a label-level object was first believed.
-        self._new_obj_t: dict[str, array] = {}
-        self._obj_pos: dict[str, array] = {}
+        # (indexed by label id, ``_b.lab_id``; None: none, or the label's rows are paged out)
+        self._new_obj_t: list[array | None] = []
+        self._obj_pos: list[array | None] = []
         self._ended_now: list[int] | None = None
         self.n_sightings = 0
         # places
@@ -1288,9 +1289,7 @@ class SpatialMemory:
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
         """True (and remembered) unless a label-level belief of ``label`` ever started within the tolerance."""
-        ps = self._obj_pos.get(label)
-        if ps is None:
-            ps = self._obj_pos[label] = array("d")
+        ps = self._per_label(self._obj_pos, label)
         lim = self._tol2 + 1e-12
         n = len(ps) // 3
         if n > 16:
@@ -1308,10 +1307,22 @@ class SpatialMemory:
         ps.extend(pos)
         return True
 
+    def _per_label(self, col: list[array | None], label: str) -> array:
+        """``label``'s array in a per-label list (``_new_obj_t`` or ``_obj_pos``), made if it has none."""
+        li = self._b.label_id(label)
+        if li >= len(col):
+            col.extend([None] * (li + 1 - len(col)))
+        a = col[li]
+        if a is None:
+            a = col[li] = array("d")
+        return a
+
+    def _label_array(self, col: list[array | None], label: str) -> array | None:
+        li = self._b.lab_id.get(label)
+        return col[li] if li is not None and li < len(col) else None
+
     def _count_new(self, label: str, t: float) -> None:
-        ts = self._new_obj_t.get(label)
-        if ts is None:
-            ts = self._new_obj_t[label] = array("d")
+        ts = self._per_label(self._new_obj_t, label)
         if ts and t < ts[-1]:
             ts.insert(bisect_right(ts, t), t)
         else:
@@ -1552,7 +1563,10 @@ class SpatialMemory:
             d["older"] = (hp[k] != -1).tobytes()
             d["next"] = {local[r]: [local[c] for c in B.next[r]] for r in local if r in B.next}
             d["moved"] = {local[r]: B.moved[r] for r in local if r in B.moved}
-            op, nt = self._obj_pos.pop(label, None), self._new_obj_t.pop(label, None)
+            op, nt = self._label_array(self._obj_pos, label), self._label_array(self._new_obj_t, label)
+            for col in (self._obj_pos, self._new_obj_t):
+                if li < len(col):
+                    col[li] = None
             d["obj_pos"] = None if op is None else op.tobytes()
             d["new_t"] = None if nt is None else nt.tobytes()
             blobs.append((li, pickle.dumps(d, protocol=5)))
@@ -1670,10 +1684,10 @@ class SpatialMemory:
             B.next[n + a] = [n + c for c in cs]
         for a, cells in d["moved"].items():
             B.moved[n + a] = cells
-        if d["obj_pos"] is not None:
-            self._obj_pos[label] = array("d", d["obj_pos"])
-        if d["new_t"] is not None:
-            self._new_obj_t[label] = array("d", d["new_t"])
+        for col, raw in ((self._obj_pos, d["obj_pos"]), (self._new_obj_t, d["new_t"])):
+            if raw is not None:
+                self._per_label(col, label)
+                col[li] = array("d", raw)
         lp.n_rows -= k
 
     # ------------------------------------------------------------ long-term occupancy tiles (a RAM budget)
@@ -2028,7 +2042,7 @@ class SpatialMemory:
         if not self.enabled:
             return 0
         self._need(label)
-        ts = self._new_obj_t.get(label)
+        ts = self._label_array(self._new_obj_t, label)
         if not ts:
             return 0
         return len(ts) if at is None else bisect_right(ts, float(at))
@@ -2442,7 +2456,8 @@ class SpatialMemory:
         if lp is not None:
             n += (len(lp.paged) + len(lp.inst) + len(lp.coarse) + len(lp.pinned)) * _DICT_ENTRY_BYTES
         # count(): per label a times column and a positions column, at most one time and one position an object
-        n += (len(self._new_obj_t) + len(self._obj_pos)) * _LABEL_ARRAY_BYTES + self._n_objects * 32
+        n_in = n_lab - (len(lp.paged) if lp is not None else 0)  # labels with their arrays in RAM
+        n += (len(self._new_obj_t) + len(self._obj_pos)) * 8 + 2 * n_in * _LABEL_ARRAY_BYTES + self._n_objects * 32
         n += self._pl.nbytes()
         n += sum(_abytes(c) for c in self._traj_cols()) + len(self._walk_starts) * 32
         n += len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
@@ -2541,15 +2556,16 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
     put("_frontier", lambda: _cells(sp._frontier))
     put("_walked", lambda: _cells(sp._walked))
     for name in ("_new_obj_t", "_obj_pos"):
-        d = getattr(sp, name)
+        col = getattr(sp, name)
 
-        def pack_lists(d: dict[str, array] = d) -> tuple:
-            if not all(type(a) is array and a.typecode == "d" for a in d.values()):
+        def pack_lists(col: list[array | None] = col) -> tuple:
+            if type(col) is not list or not all(a is None or (type(a) is array and a.typecode == "d") for a in col):
                 raise _NoColumns
+            lis = [i for i, a in enumerate(col) if a is not None]
             flat = array("d")
-            for a in d.values():
-                flat.extend(a)
-            return list(d), _ints(len(a) for a in d.values()), flat
+            for i in lis:
+                flat.extend(col[i])  # type: ignore[arg-type]
+            return len(col), _ints(lis), _ints(len(col[i]) for i in lis), flat  # type: ignore[arg-type]
 
         put(name, pack_lists)
     return out
@@ -2569,10 +2585,13 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
             setattr(sp, name, set(zip(x.tolist(), y.tolist())))
     for name in ("_new_obj_t", "_obj_pos"):
         if name in ok:
-            keys, lens, flat = packed[name][1]
+            n, lis, lens, flat = packed[name][1]
             ends = list(itertools.accumulate(lens.tolist()))
             starts = [0] + ends[:-1]
-            setattr(sp, name, dict(zip(keys, map(flat.__getitem__, map(slice, starts, ends)))))
+            col: list[array | None] = [None] * n
+            for i, a in zip(lis.tolist(), map(flat.__getitem__, map(slice, starts, ends))):
+                col[i] = a
+            setattr(sp, name, col)
 
 class _PlainUnpickler(pickle.Unpickler):
     """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or
