@@ -1001,18 +1001,21 @@ class SpatialMemory:
 
     def _set_region(self, k: int, region: str, t: float, pid: int, recorded_at: float) -> None:
         pl = self._pl
-        node = f"{self._ns}region:{region}"
         reg = pl.reg_id.get(region)
         if reg is None:
-            self.graph.add_node(node, "region", name=region, created=t)
+            self.graph.add_node(f"{self._ns}region:{region}", "region", name=region, created=t)
             reg = pl.reg_id[region] = len(pl.regions)
             pl.regions.append(region)
         # A place near a doorway hears several region labels: it takes the one reported most often
         # while the agent is there (ties keep the current label), so it does not flip at each pass.
-        n = pl.vote(k, reg, 1)
         cur = pl.rreg[k]
+        if cur == reg and pl.v1r[k] == reg:  # the common case: one more vote for the place's region
+            pl.v1c[k] += 1
+            return
+        n = pl.vote(k, reg, 1)
         if cur >= 0 and (cur == reg or n <= pl.vote(k, cur)):
             return
+        node = f"{self._ns}region:{region}"
         if cur >= 0:
             self.graph.invalidate_data(self.graph.edge_data(pl.redge[k]), t)
         pl.redge[k] = self.graph.add_edge(self._place_id(k), node, "in_region", valid_from=t, source=pid,
