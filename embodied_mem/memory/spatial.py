@@ -2457,7 +2457,7 @@ class SpatialMemory:
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
-            n += (len(lp.paged) + len(lp.inst) + len(lp.coarse) + len(lp.pinned)) * _DICT_ENTRY_BYTES
+            n += len(lp.paged) * 90 + len(lp.inst) * 70 + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
         # count(): per label a times column and a positions column, at most one time and one position an object
         n_in = n_lab - (len(lp.paged) if lp is not None else 0)  # labels with their arrays in RAM
         n += (len(self._new_obj_t) + len(self._obj_pos)) * 8 + 2 * n_in * _LABEL_ARRAY_BYTES + self._n_objects * 32
