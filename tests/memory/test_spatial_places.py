@@ -13,10 +13,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting, View
-from embodied_mem.memory import spatial
+from embodied_mem.memory import longterm, spatial
 
 from .test_ram_budget import assert_same, feed
-from .test_ram_budget_spatial import answers, world_stream
+from .test_ram_budget_spatial import answers, budgeted, small_sets, world_stream
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                           HealthCheck.function_scoped_fixture])
@@ -53,6 +53,26 @@ def test_the_sorted_part_of_the_place_grid_answers_as_the_dict_part(ops):
                 assert len(merged.spatial._pl.gkeys) >= len(merged.spatial.places()) - 1  # noqa: SLF001
     plain.close()
     merged.close()
+
+
+@SETTINGS
+@given(world_stream())
+def test_a_budgeted_memory_with_sorted_place_grid_answers_as_an_unbudgeted_one(ops):
+    """Labels, tiles, sightings and poses paged under a tiny budget while every place is in the
+    grid's sorted part: every answer, places included, is the unbudgeted memory's."""
+    plain = Memory()
+    feed(plain, ops)
+    with mock.patch.object(spatial, "_GRID_MERGE", 0), mock.patch.object(spatial, "_TILE", 1), \
+            mock.patch.object(longterm, "working_set_sizes", small_sets):
+        small = budgeted()
+        feed(small, ops)
+        for w in [None, *plain.worlds()]:
+            if w is not None:
+                plain.enter_world(w)
+                small.enter_world(w)
+            assert_same(place_answers(small), place_answers(plain))
+    plain.close()
+    small.close()
 
 
 def grid_walk(n: int, seed: int = 3) -> list[Percept]:
