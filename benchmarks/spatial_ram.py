@@ -4,7 +4,7 @@ Run: ``.venv/bin/python benchmarks/spatial_ram.py --sightings 1000000 --budget 1
 ``memory_ops.World`` stream is fed, block by block in alternating order, to two ``SpatialMemory``
 instances (each with its own graph): one unbudgeted, one with ``use_long_term`` (tables in a
 temporary file). Prints one JSON line: ingest CPU seconds of each, belief rows and occupancy
-cells in RAM, then ``locate`` latency (wall and CPU, p50/p99 ms, 2,000 queries) for labels seen in
+cells in RAM, ``ram_bytes()`` of each, then ``locate`` latency (wall and CPU, p50/p99 ms, 2,000 queries) for labels seen in
 the last 300 steps (working set) and for the older half of the labels (paged out under the budget,
 so each query brings its label back). Results also go to ``benchmarks/results/spatial_ram.json``.
 On a shared machine compare the two columns, not absolute speeds.
@@ -79,7 +79,9 @@ def main() -> int:
                  "belief_rows_in_ram": {"none": sps["none"].stats()["beliefs"], "budget": len(b._b.lab)},  # noqa: SLF001
                  "belief_rows_paged": b._b.lp.n_rows,  # noqa: SLF001
                  "cells_in_ram": {k: len(s._occ) + len(s._walked) for k, s in sps.items()},  # noqa: SLF001
-                 "tiles_paged": len(b._tiles.paged)}  # noqa: SLF001
+                 "tiles_paged": len(b._tiles.paged),  # noqa: SLF001
+                 "places": b.stats()["places"],
+                 "ram_bytes": {k: s.ram_bytes() for k, s in sps.items()}}
     for name, pool in (("working_set", recent), ("old_label", old)):
         for k, sp in sps.items():
             rng = random.Random(1)

@@ -96,3 +96,72 @@ def test_walks_split_the_trajectory_at_resets_and_jumps() -> None:
     m.observe(Percept(t=9.0, pose=Pose(32, 0, 0)))  # a new episode: a new walk even one step away
     assert [[p.x for _, p in w] for w in m.spatial.walks()] == [[0, 1, 2], [30, 31], [32]]
     assert sum(len(w) for w in m.spatial.walks()) == len(m.spatial.trajectory())
+
+
+class _EveryWalkedCell(set):
+    """The walked set as it was before known cells left it: every cell walked, never removed."""
+
+    def difference_update(self, *cells: object) -> None:
+        return None
+
+
+def _old_walk(self, a, b) -> bool:  # noqa: ANN001 - the rule before: every walked cell into the set
+    import math
+
+    from embodied_mem.memory.spatial import _seg_dist
+
+    if a is None:
+        return False
+    d = math.hypot(b.x - a.x, b.y - a.y)
+    limit = self.config.walk_max_step
+    if d > (4.0 * self.config.place_radius if limit is None else limit):
+        return False
+    if d == 0.0:
+        return True
+    n = max(1, math.ceil(d / self._cs * 4))
+    prev = self._cell(a.x, a.y)
+    self._walked.add(prev)
+    for k in range(1, n + 1):
+        c = self._cell(a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n)
+        if c == prev:
+            continue
+        if c[0] != prev[0] and c[1] != prev[1]:
+            side1, side2 = (c[0], prev[1]), (prev[0], c[1])
+            self._walked.add(min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b)))
+        self._walked.add(c)
+        prev = c
+    return True
+
+
+def test_walked_cells_that_become_known_answer_paths_as_when_every_walked_cell_was_kept() -> None:
+    """Walked cells already known (or observed later) are not kept in the walked set (their state
+    decides): every path answer is the one of a memory that keeps every walked cell."""
+    from unittest import mock
+
+    import numpy as np
+
+    from embodied_mem.memory.spatial import SpatialMemory
+
+    rng = np.random.default_rng(11)
+    new = _mem(connectivity=8, walk_max_step=6.0)
+    with mock.patch.object(SpatialMemory, "_walk", _old_walk):
+        old = _mem(connectivity=8, walk_max_step=6.0)
+        old.spatial._walked = _EveryWalkedCell()  # noqa: SLF001 - the reference rule
+        x = y = 0.0
+        found = []
+        for t in range(400):
+            x, y = float(np.clip(x + rng.normal(0, 1.6), -9, 9)), float(np.clip(y + rng.normal(0, 1.6), -9, 9))
+            free = rng.integers(-10, 11, (int(rng.integers(0, 4)), 2)).astype(float) if t % 3 == 0 else None
+            blocked = rng.integers(-10, 11, (int(rng.integers(0, 3)), 2)).astype(float) if t % 4 == 0 else None
+            p = Percept(t=float(t), pose=Pose(x, y), free=free, blocked=blocked)
+            new.observe(p)
+            old.observe(p)
+            if t % 50 == 49:
+                pts = [tuple(q) for q in rng.integers(-10, 11, (12, 2)).astype(float)]
+                for a, b in zip(pts, pts[1:]):
+                    for adj in (False, True):
+                        got = new.spatial.path(a, b, adjacent=adj)
+                        assert got == old.spatial.path(a, b, adjacent=adj)
+                        found.append(got is not None and len(got) > 3)
+    assert any(found) and not all(found)  # long paths and no paths among the answers
+    assert len(new.spatial._walked) < len(old.spatial._walked)  # noqa: SLF001 - the point: fewer kept

@@ -311,13 +311,16 @@ def _places_answers(mem: Memory) -> list:
 
 def _places_state(sp) -> list:
     """Spatial memory ``sp``'s attributes saved as columns: equal, in the same iteration order."""
-    recs = [(p.id, p.k, p.pos, None if p.region_edge is None else (p.region_edge.id, {k: v for k, v in p.region_edge.items() if k != "recorded_at"}),
-             list(p.region_votes.items()), p.visits, p.first, p.last) for p in sp._places.values()]  # noqa: SLF001
-    grid = [(c, [p.id for p in pls]) for c, pls in sp._place_grid.items()]  # noqa: SLF001
-    return [recs, grid, [(u, list(d.items())) for u, d in sp._adj.items()], list(sp._occ.items()),  # noqa: SLF001
-            sorted(sp._frontier), sorted(sp._walked), list(sp._new_obj_t.items()),  # noqa: SLF001
-            list(sp._obj_pos.items()),  # noqa: SLF001
-            [(u, [(v, sp.graph.edge_data(e)["traversals"]) for v, e in d.items()]) for u, d in sp._adj.items()]]  # noqa: SLF001
+    pl = sp._pl  # noqa: SLF001 - the place columns are the point of this test
+    recs = [(p.id, p.position, None if pl.redge[k] < 0 else
+             (pl.redge[k], {n: v for n, v in sp.graph.edge_data(pl.redge[k]).items() if n != "recorded_at"}),
+             list(pl.votes(k).items()), p.visits, p.first_visit, p.last_visit) for k, p in enumerate(sp.places())]
+    grid = [(c, pl.in_cell(c)) for c in sorted({pl.cell(p.position[0], p.position[1]) for p in sp.places()})]
+    adj = [(p.id, pl.neighbours(k)) for k, p in enumerate(sp.places()) if pl.neighbours(k)]
+    return [recs, grid, adj, list(sp._occ.items()),  # noqa: SLF001
+            sorted(sp._frontier), sorted(sp._walked), list(enumerate(sp._new_obj_t)),  # noqa: SLF001
+            list(enumerate(sp._obj_pos)),  # noqa: SLF001
+            [(u, [(v, sp.graph.edge_data(e)["traversals"]) for v, e in d]) for u, d in adj]]
 
 
 def _both_worlds(mem: Memory) -> list:
@@ -337,7 +340,7 @@ def test_places_adjacency_and_cells_as_columns_round_trip(tmp_path):
         before = _both_worlds(mem)
     recs, _, adj = before[1][:3]
     assert len(recs) >= 4 and any(len(d) > 1 for _, d in adj)
-    assert any(r[4] for r in recs) and any(r[3] is not None for r in recs)  # region votes and edges
+    assert any(r[3] for r in recs) and any(r[2] is not None for r in recs)  # region votes and edges
     assert before[2][0] and before[2][3]  # the default world has places and cells too
     with Memory.open(path, readonly=True) as m:
         assert m.snapshot_status == "ok" and m.world == "w2"
