@@ -149,6 +149,8 @@ class Memory:
         self.now = -math.inf
         self._n_percepts = 0
         self._use_long_term(self.spatial, self.temporal, self.episodic)
+        if self._longterm is not None:
+            self.graph.use_long_term(self._longterm)
         self._wrap_journaled_methods()
         self._guard_readers()
 
@@ -389,7 +391,7 @@ class Memory:
         after the snapshot (start > 0); without one, empty the tables (the replay rebuilds them)."""
         lt = self._longterm
         assert lt is not None
-        pages = [m.pages for m in (self.spatial, self.temporal, self.episodic,
+        pages = [m.pages for m in (self.spatial, self.temporal, self.episodic, self.graph,
                                    *(x for w in self._worlds.values() for x in w[:2]))]
         marks = next((p.marks for p in pages if p is not None and p.marks is not None), None) if start else None
         for p in pages:
