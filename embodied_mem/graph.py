@@ -240,6 +240,7 @@ class _Shape:
 _BLOCK_SHIFT = 12  # ids per block: 4096 nodes or edges (a block is the unit of paging)
 _BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
 _BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
+_MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
 _EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"), ("vt", "d"), ("rec", "d"),
@@ -539,13 +540,16 @@ class _Store:
         return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
 
     def find(self, name: Any) -> int | None:
-        """Index of node ``name`` (None: no such node), also of a node whose block is paged out."""
+        """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
+        block is read back)."""
         i = self.ids.get(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
-            if r is not None:
+            if r is not None:  # a node asked about is likely asked about again: bring its block back
                 i = r[0]
+                if self.nb[i >> self.sh] is None:
+                    self.load(i >> self.sh, True)
         return i
 
     def name(self, i: int) -> str:
@@ -979,7 +983,7 @@ class MemoryGraph:
             return
         cap = int(cap if cap is not None else store.sizes.get("graph", 0))
         s.pages = Pages(store, cap)
-        s.cap = max(cap, 4 * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+        s.cap = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
 
     @property
     def pages(self) -> Any:
@@ -996,6 +1000,16 @@ class MemoryGraph:
         n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None)
         e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None)
         return n, e
+
+    def fit(self, room: int) -> None:
+        """Keep the resident blocks within ``room`` bytes from now on (at least room for a few
+        blocks: the growing ones and those a query reads), moving the ones used longest ago out
+        now. No effect without long-term pages."""
+        s = self._s
+        if s.pages is None:
+            return
+        s.cap = max(int(room), _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))
+        s.trim()
 
     def settle(self) -> None:
         """Move blocks out to the long-term table until the resident ones fit the cap (called by

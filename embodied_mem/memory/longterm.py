@@ -76,16 +76,6 @@ TABLES += ("lt_beliefs", "lt_bcells")
 # ``v`` a pickled dict of the tile's known, walked and frontier cells
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
 TABLES += ("lt_tiles",)
-# the knowledge graph (graph.py): blocks of 4096 nodes or edges used longest ago (``kind`` 0: nodes, 1:
-# edges; ``v`` a pickled dict of the block's columns; a block written again gets a new row, the graph
-# keeps the rowid of the latest) and the ids of the nodes in paged-out blocks (``idx``: the node's number)
-_SCHEMA += (
-    "CREATE TABLE IF NOT EXISTS lt_graph (space INTEGER NOT NULL, kind INTEGER NOT NULL, block INTEGER NOT NULL, "
-    "v BLOB NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS lt_gnames (space INTEGER NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS lt_gnames_name ON lt_gnames (space, name)",
-)
-TABLES += ("lt_graph", "lt_gnames")
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
@@ -109,6 +99,16 @@ _BYTES_PER_CELL = 110  # spatial occupancy: a known or walked cell (a tuple key 
 _SHARE_CELLS = 0.05  # share of the budget for the occupancy grid (far tiles move to lt_tiles)
 
 
+# the knowledge graph (graph.py): blocks of 4096 nodes or edges used longest ago (``kind`` 0: nodes, 1:
+# edges; ``v`` a pickled dict of the block's columns; a block written again gets a new row, the graph
+# keeps the rowid of the latest) and the ids of the nodes in paged-out blocks (``idx``: the node's number)
+_SCHEMA += (
+    "CREATE TABLE IF NOT EXISTS lt_graph (space INTEGER NOT NULL, kind INTEGER NOT NULL, block INTEGER NOT NULL, "
+    "v BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lt_gnames (space INTEGER NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_gnames_name ON lt_gnames (space, name)",
+)
+TABLES += ("lt_graph", "lt_gnames")
 _SHARE_GRAPH = 0.15  # share of the budget for the knowledge graph's resident blocks (graph.py)
 
 

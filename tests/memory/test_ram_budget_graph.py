@@ -209,3 +209,26 @@ def test_budget_share_of_the_graph_grows_with_the_budget():
     with mock.patch.object(longterm, "working_set_sizes", longterm._WORKING_SET_SIZES):  # noqa: SLF001
         small, big = longterm.working_set_sizes(16)["graph"], longterm.working_set_sizes(256)["graph"]
     assert 0 < small < big
+
+
+def test_ram_bytes_counts_every_part_and_the_graph_takes_what_the_others_leave():
+    mem = budgeted()
+    feed(mem, walk(300))
+    parts = mem.ram_bytes()
+    assert set(parts) == {"spatial", "temporal", "episodic", "semantic", "graph", "worlds", "total"}
+    assert parts["total"] == sum(v for k, v in parts.items() if k != "total")
+    assert all(v >= 0 for v in parts.values()) and parts["graph"] == mem.graph.ram_bytes() > 0
+    before = answers(mem), graph_answers(mem)
+    others = parts["total"] - parts["graph"]
+    g = mem.graph
+    g.fit(others * 100)  # room to spare: nothing more moves out
+    assert g._s.cap == others * 100  # noqa: SLF001
+    g.fit(0)  # no room: down to the few blocks a cap always holds
+    assert g.ram_bytes() <= g._s.cap < parts["graph"] + others  # noqa: SLF001
+    assert (answers(mem), graph_answers(mem)) == before
+    assert mem.ram_bytes()["semantic"] > 0  # a module without its own ram_bytes: its containers' sizes
+    plain = Memory()
+    feed(plain, walk(50))
+    plain.graph.fit(0)  # no pages: every block stays in RAM
+    assert plain.graph.paged_out() == (0, 0)
+    mem.close()
