@@ -237,7 +237,7 @@ class _Shape:
 
 
 # ---------------------------------------------------------------------- storage
-_BLOCK_SHIFT = 12  # ids per block: 4096 nodes or edges (a block is the unit of paging)
+_BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of paging)
 _BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
 _BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
@@ -426,8 +426,8 @@ class _Store:
     view valid."""
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
-                 "pairs", "pages", "cap", "tick", "used_n", "used_e", "row_n", "row_e", "named", "paged_names",
-                 "rn", "re")
+                 "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
+                 "paged_names", "rn", "re", "snap_row")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -445,6 +445,8 @@ class _Store:
         self.pairs: dict[int, dict[int, int]] = {}  # high out-degree node -> {target: edges}, rebuilt lazily
         self.pages: Any = None  # longterm.Pages, or None: every block in RAM
         self.cap = 0  # bytes of resident blocks past which the least recently used move out (0: no bound)
+        self.floor = 0  # the least ``cap`` may become (the graph's own share of the budget)
+        self.snap_row = 0  # lt_graph rows up to this one may be named by a snapshot: never rewritten in place
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -457,8 +459,11 @@ class _Store:
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
+        if self.pages is not None and self.pages.lt is not None:  # a snapshot may name every row written so far
+            self.snap_row = self.pages.store.execute("SELECT COALESCE(MAX(rowid), 0) FROM lt_graph").fetchone()[0]
         st: dict[str, Any] = {k: getattr(self, k) for k in (
-            "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "row_n", "row_e", "named", "paged_names", "pages")}
+            "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named", "paged_names",
+            "pages", "snap_row")}
         st["nb"] = [None if b is None else _encode_block(b, False) for b in self.nb]
         st["eb"] = [None if b is None else _encode_block(b, False) for b in self.eb]
         st["version"] = 2
@@ -468,8 +473,8 @@ class _Store:
         if not isinstance(st, dict) or st.get("version") != 2:
             raise GraphError("graph state of another format version")
         self.__init__()  # type: ignore[misc]
-        for k in ("sh", "nn", "ne", "rels", "strs", "other_src", "cap", "row_n", "row_e", "named", "paged_names",
-                  "pages"):
+        for k in ("sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named",
+                  "paged_names", "pages", "snap_row"):
             setattr(self, k, st[k])
         self.mk = (1 << self.sh) - 1
         self.rel_ids = dict(zip(self.rels, range(len(self.rels))))
@@ -556,8 +561,13 @@ class _Store:
         return self.N(i).names[i & self.mk]
 
     def cost(self) -> int:
-        """Estimated bytes of the resident blocks."""
-        return (self.rn * _BYTES_PER_NODE + self.re * _BYTES_PER_EDGE) << self.sh
+        """Estimated bytes of the resident blocks (the growing last blocks by the rows they hold)."""
+        n, e = self.rn << self.sh, self.re << self.sh
+        if self.nb:
+            n -= (len(self.nb) << self.sh) - self.nn
+        if self.eb:
+            e -= (len(self.eb) << self.sh) - self.ne
+        return n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE
 
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
@@ -599,9 +609,13 @@ class _Store:
             d = _encode_block(b, True)
             if d is None:
                 return False
-            cur = pg.store.execute("INSERT INTO lt_graph (space, kind, block, v) VALUES (?, ?, ?, ?)",
-                                   (pg.space, 0 if node else 1, k, pickle.dumps(d, protocol=5)))
-            rows[k] = cur.lastrowid
+            blob = pickle.dumps(d, protocol=5)
+            if rows[k] > self.snap_row:  # written since the last snapshot: no snapshot names it, rewrite it
+                pg.store.execute("UPDATE lt_graph SET v = ? WHERE rowid = ?", (blob, rows[k]))
+            else:
+                cur = pg.store.execute("INSERT INTO lt_graph (space, kind, block, v) VALUES (?, ?, ?, ?)",
+                                       (pg.space, 0 if node else 1, k, blob))
+                rows[k] = cur.lastrowid
         if node:
             base = k << self.sh
             if not self.named[k]:
@@ -971,7 +985,7 @@ class MemoryGraph:
 
     # ------------------------------------------------------------------ long-term pages
     def use_long_term(self, store: Any, cap: int | None = None) -> None:
-        """Keep the graph's blocks (4096 nodes or edges each) within about ``cap`` bytes of RAM
+        """Keep the graph's blocks (1024 nodes or edges each) within about ``cap`` bytes of RAM
         (default: the store's ``graph`` share of the budget), the blocks used longest ago in
         ``store``'s ``lt_graph`` table, read back by the first query that touches them (answers
         are unchanged). ``store`` None: every block in RAM."""
@@ -983,7 +997,7 @@ class MemoryGraph:
             return
         cap = int(cap if cap is not None else store.sizes.get("graph", 0))
         s.pages = Pages(store, cap)
-        s.cap = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+        s.cap = s.floor = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
 
     @property
     def pages(self) -> Any:
@@ -1002,13 +1016,13 @@ class MemoryGraph:
         return n, e
 
     def fit(self, room: int) -> None:
-        """Keep the resident blocks within ``room`` bytes from now on (at least room for a few
-        blocks: the growing ones and those a query reads), moving the ones used longest ago out
-        now. No effect without long-term pages."""
+        """Keep the resident blocks within ``room`` bytes from now on (at least the graph's own share
+        of the budget, and room for a few blocks: the growing ones and those a query reads), moving
+        the ones used longest ago out now. No effect without long-term pages."""
         s = self._s
         if s.pages is None:
             return
-        s.cap = max(int(room), _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))
+        s.cap = max(int(room), s.floor)
         s.trim()
 
     def settle(self) -> None:

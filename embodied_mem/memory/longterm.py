@@ -99,7 +99,7 @@ _BYTES_PER_CELL = 110  # spatial occupancy: a known or walked cell (a tuple key 
 _SHARE_CELLS = 0.05  # share of the budget for the occupancy grid (far tiles move to lt_tiles)
 
 
-# the knowledge graph (graph.py): blocks of 4096 nodes or edges used longest ago (``kind`` 0: nodes, 1:
+# the knowledge graph (graph.py): blocks of 1024 nodes or edges used longest ago (``kind`` 0: nodes, 1:
 # edges; ``v`` a pickled dict of the block's columns; a block written again gets a new row, the graph
 # keeps the rowid of the latest) and the ids of the nodes in paged-out blocks (``idx``: the node's number)
 _SCHEMA += (

@@ -30,7 +30,7 @@ memory's trajectory is five columns instead of one object per pose; large ``arra
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
 not edge views --, occupancy, frontier and walked cells and per-label count columns are columns.
-Format 6: the knowledge graph is stored as blocks of 4096 nodes or edges, each a dict of column
+Format 6: the knowledge graph is stored as blocks of 1024 nodes or edges, each a dict of column
 bytes; under a RAM budget, blocks paged out to ``lt_graph`` are named by their row, not stored.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
