@@ -28,6 +28,7 @@ import json
 import math
 import pickle
 import re
+import threading
 from array import array
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -427,7 +428,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row")
+                 "paged_names", "rn", "re", "snap_row", "lock")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -447,6 +448,9 @@ class _Store:
         self.cap = 0  # bytes of resident blocks past which the least recently used move out (0: no bound)
         self.floor = 0  # the least ``cap`` may become (the graph's own share of the budget)
         self.snap_row = 0  # lt_graph rows up to this one may be named by a snapshot: never rewritten in place
+        # paging in and out, one at a time: a reader in another thread (an edge view read outside the
+        # memory's lock) may read a block back while the writer moves others out
+        self.lock = threading.RLock()
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -505,6 +509,13 @@ class _Store:
         return b if b is not None else self.load(e >> self.sh, False)
 
     def load(self, k: int, node: bool) -> Any:
+        with self.lock:
+            return self._load(k, node)
+
+    def _load(self, k: int, node: bool) -> Any:
+        b = (self.nb if node else self.eb)[k]
+        if b is not None:  # another thread read it back meanwhile
+            return b
         b = self.peek(k, node)
         self.tick += 1
         if node:
@@ -572,11 +583,13 @@ class _Store:
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
         of it). The last (growing) block of nodes and of edges always stays."""
-        if not self.cap or self.cost() <= self.cap:
+        if not self.cap or self.cost() <= self.cap or self.pages is None:
             return
+        with self.lock:
+            self._trim()
+
+    def _trim(self) -> None:
         pg = self.pages
-        if pg is None:
-            return
         cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb) if b is not None and k != len(self.nb) - 1]
         cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb) if b is not None and k != len(self.eb) - 1]
         cand.sort()
