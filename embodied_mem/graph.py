@@ -428,7 +428,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock")
+                 "paged_names", "rn", "re", "snap_row", "lock", "ids_peak")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -451,6 +451,7 @@ class _Store:
         # paging in and out, one at a time: a reader in another thread (an edge view read outside the
         # memory's lock) may read a block back while the writer moves others out
         self.lock = threading.RLock()
+        self.ids_peak = 0  # most entries ``ids`` held since it was last copied compact
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -599,10 +600,14 @@ class _Store:
         if own:
             lt.conn.execute("BEGIN")
         try:
+            self.ids_peak = max(self.ids_peak, len(self.ids))
             for _used, kind, k in cand:
                 if self.cost() <= goal:
                     break
                 self.page_out(k, kind == 0)
+            if len(self.ids) < self.ids_peak // 2:  # a dict never shrinks its table on deletes: copy it compact
+                self.ids = dict(self.ids)
+                self.ids_peak = len(self.ids)
             if own:
                 lt.conn.execute("COMMIT")
         except BaseException:
