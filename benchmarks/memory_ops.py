@@ -1269,6 +1269,10 @@ def _ram_counts(mem: Memory) -> dict:
     out = {"chunks": st["chunks"], "items": st["items"], "graph_nodes": g.number_of_nodes(),
            "graph_edges": g.number_of_edges()}
     out.update(getattr(ep, "in_ram", dict)())
+    if hasattr(g, "paged_out"):  # graph blocks in lt_graph under a budget
+        out["graph_nodes_paged"], out["graph_edges_paged"] = g.paged_out()
+    if hasattr(mem, "ram_bytes"):  # each part's own estimate of its RAM (what the budget counts)
+        out["ram_bytes"] = mem.ram_bytes()
     return out
 
 

@@ -23,9 +23,12 @@ to it do not reach the graph).
 
 from __future__ import annotations
 
+import io
 import json
 import math
+import pickle
 import re
+import threading
 from array import array
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -235,85 +238,420 @@ class _Shape:
 
 
 # ---------------------------------------------------------------------- storage
-class _Store:
-    """All of a graph's data, in arrays. Edge views point here, so a graph that adopts another's
-    store (a snapshot being restored) keeps every view valid."""
+_BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of paging)
+_BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
+_BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
+_MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
-    __slots__ = (
-        "names", "ids", "n_kind", "n_shape", "n_row", "head_out", "head_in", "out_deg",
-        "e_src", "e_dst", "e_rel", "e_key", "e_vf", "e_vt", "e_rec", "e_conf", "e_srcid", "e_shape", "e_row",
-        "next_out", "next_in", "rels", "rel_ids", "strs", "str_ids", "other_src", "shapes", "shape_ids", "pairs",
-    )
+_NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
+_EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"), ("vt", "d"), ("rec", "d"),
+              ("conf", "d"), ("srcid", "q"), ("shape", "i"), ("row", "i"), ("nxo", "i"), ("nxi", "i"))
+
+
+class _NB:
+    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees."""
+
+    __slots__ = ("names", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids", "dirty")
 
     def __init__(self) -> None:
-        self.names: list[str] = []  # node index -> id
-        self.ids: dict[str, int] = {}  # node id -> index
-        self.n_kind = array("b")
-        self.n_shape = array("i")
-        self.n_row = array("i")
-        self.head_out = array("i")  # last edge out of the node, -1: none (chain through next_out)
-        self.head_in = array("i")
-        self.out_deg = array("i")
-        self.e_src = array("i")
-        self.e_dst = array("i")
-        self.e_rel = array("i")
-        self.e_key = array("i")
-        self.e_vf = array("d")
-        self.e_vt = array("d")  # NaN: still valid (valid_to None)
-        self.e_rec = array("d")
-        self.e_conf = array("d")
-        self.e_srcid = array("q")
-        self.e_shape = array("i")
-        self.e_row = array("i")
-        self.next_out = array("i")  # the previous edge out of the same node, -1: none
-        self.next_in = array("i")
+        self.names: list[str] = []
+        for name, tc in _NB_ARRAYS:
+            setattr(self, name, array(tc))
+        self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
+        self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
+        self.dirty = True  # changed since it was last written to the long-term table
+
+
+class _EB:
+    """A block of consecutive edges: endpoints, relation, key, bi-temporal fields, source, property
+    rows and the links of the per-node adjacency chains (``nxo``/``nxi``: the previous edge out of /
+    into the same node, -1: none)."""
+
+    __slots__ = ("src", "dst", "rel", "key", "vf", "vt", "rec", "conf", "srcid", "shape", "row", "nxo", "nxi",
+                 "shapes", "shape_ids", "dirty")
+
+    def __init__(self) -> None:
+        for name, tc in _EB_ARRAYS:
+            setattr(self, name, array(tc))
+        self.shapes: list[_Shape] = [_Shape(())]
+        self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
+        self.dirty = True
+
+
+def _bshape(b: Any, names: tuple[str, ...]) -> int:
+    s = b.shape_ids.get(names)
+    if s is None:
+        s = b.shape_ids[names] = len(b.shapes)
+        b.shapes.append(_Shape(names))
+    return s
+
+
+def _props(b: Any, shape: int, row: int) -> dict[str, Any]:
+    sh = b.shapes[shape]
+    return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
+
+
+def _set_prop(b: Any, shapes: array, rows: array, i: int, name: str, value: Any) -> None:
+    """Set property ``name`` of row ``i`` of block ``b`` (its node or edge columns ``shapes``/``rows``);
+    a name the row does not have yet moves it to the table of its new set of names."""
+    sh = b.shapes[shapes[i]]
+    j = sh.pos.get(name)
+    if j is not None:
+        sh.cols[j].set(rows[i], value)
+        return
+    d = _props(b, shapes[i], rows[i]) if sh.names else {}
+    d[name] = value
+    s = _bshape(b, tuple(d))
+    shapes[i] = s
+    rows[i] = b.shapes[s].add(d.values())
+
+
+def _del_prop(b: Any, shapes: array, rows: array, i: int, name: str) -> None:
+    d = _props(b, shapes[i], rows[i])
+    del d[name]  # KeyError when absent, as a dict
+    s = _bshape(b, tuple(d))
+    shapes[i] = s
+    rows[i] = b.shapes[s].add(d.values())
+
+
+_PLAIN = (type(None), bool, int, float, str, bytes)
+
+
+def _is_plain(v: Any) -> bool:
+    """True for values a page can hold (read back by an unpickler that resolves no class)."""
+    t = type(v)
+    if t in _PLAIN:
+        return True
+    if t is tuple or t is list:
+        return all(_is_plain(x) for x in v)
+    if t is dict:
+        return all(_is_plain(k) and _is_plain(x) for k, x in v.items())
+    return False
+
+
+def _enc_col(c: _Col) -> tuple:
+    data = c.data
+    if isinstance(data, array):
+        data = (data.typecode, data.tobytes())
+    return (c.kind, c.width, data, c.table)
+
+
+def _dec_col(st: Any) -> _Col:
+    kind, width, data, table = st
+    if kind not in ("n", "d", "q", "s", "v", "o") or type(width) is not int or not isinstance(table, list):
+        raise GraphError("a graph page holds a column of an unknown kind: damaged or crafted file")
+    if isinstance(data, tuple):
+        data = _arr(*data)
+    return _Col.from_state((kind, width, data, table))
+
+
+def _arr(tc: Any, raw: Any) -> array:
+    if tc not in ("b", "i", "q", "d") or not isinstance(raw, bytes):
+        raise GraphError("a graph page holds a column of an unknown type: damaged or crafted file")
+    a = array(tc)
+    a.frombytes(raw)
+    return a
+
+
+def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
+    """A block as a dict of bytes, numbers, strings and lists (None when ``plain`` and a property
+    value is not plain data: such a block stays in RAM)."""
+    shapes = []
+    for sh in b.shapes:
+        cols = []
+        for c in sh.cols:
+            if plain and c.kind == "o" and not all(_is_plain(v) for v in c.data):
+                return None
+            cols.append(_enc_col(c))
+        shapes.append((list(sh.names), sh.n, cols))
+    d: dict[str, Any] = {"shapes": shapes}
+    for name, _tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
+        a = getattr(b, name)
+        d[name] = (a.typecode, a.tobytes())
+    if type(b) is _NB:
+        if plain and not all(type(n) is str for n in b.names):
+            return None
+        d["names"] = b.names
+    return d
+
+
+def _decode_block(d: Any, node: bool) -> Any:
+    """The block ``_encode_block`` wrote; a dict of another layout raises :class:`GraphError`."""
+    try:
+        b = _NB() if node else _EB()
+        n = None
+        for name, tc in (_NB_ARRAYS if node else _EB_ARRAYS):
+            a = _arr(*d[name])
+            if a.typecode != tc or (n is not None and len(a) != n):
+                raise GraphError("a graph page's columns disagree")
+            n = len(a)
+            setattr(b, name, a)
+        if node:
+            b.names = list(d["names"])
+            if len(b.names) != n:
+                raise GraphError("a graph page's names disagree with its columns")
+        b.shapes, b.shape_ids = [], {}
+        for names, count, cols in d["shapes"]:
+            sh = _Shape(tuple(names), [_dec_col(c) for c in cols], int(count))
+            b.shape_ids[sh.names] = len(b.shapes)
+            b.shapes.append(sh)
+        b.dirty = False
+        return b
+    except GraphError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise GraphError(f"a graph page of another layout: damaged or crafted file ({type(exc).__name__})") from None
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Reads a page the graph wrote (dicts, lists, tuples, numbers, strings, bytes): resolves no class
+    or function, so a crafted memory file cannot run code through it."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"a graph page refers to {module}.{name}: damaged or crafted file")
+
+
+def _load_page(blob: bytes) -> Any:
+    return _PlainUnpickler(io.BytesIO(blob)).load()
+
+
+class _Store:
+    """All of a graph's data, in blocks of ``2**sh`` consecutive nodes (``nb``) and edges (``eb``).
+
+    Without long-term pages every block is in RAM. With them (``use_long_term``, a memory with a RAM
+    budget), blocks used longest ago move to the ``lt_graph`` table (and their node ids to
+    ``lt_gnames``) when the resident blocks cost more than ``cap`` bytes; a paged-out block is
+    ``None`` in its list and is read back (``node``/``edge``) by the first access that needs it.
+    Ids and edge numbers never change, so edge views and the ints modules keep stay valid. Edge
+    views point here, so a graph that adopts another's store (a snapshot being restored) keeps every
+    view valid."""
+
+    __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
+                 "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
+                 "paged_names", "rn", "re", "snap_row", "lock", "ids_peak")
+
+    def __init__(self) -> None:
+        self.sh = _BLOCK_SHIFT
+        self.mk = (1 << self.sh) - 1
+        self.nb: list[_NB | None] = []
+        self.eb: list[_EB | None] = []
+        self.nn = 0  # nodes
+        self.ne = 0  # edges
+        self.ids: dict[str, int] = {}  # node id -> index, for the nodes of resident blocks
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
         self.str_ids: dict[str, int] = {}
         self.other_src: dict[int, Any] = {}  # edge -> a source that is neither str, None nor an int >= 0
-        self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
-        self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.pairs: dict[int, dict[int, int]] = {}  # high out-degree node -> {target: edges}, rebuilt lazily
+        self.pages: Any = None  # longterm.Pages, or None: every block in RAM
+        self.cap = 0  # bytes of resident blocks past which the least recently used move out (0: no bound)
+        self.floor = 0  # the least ``cap`` may become (the graph's own share of the budget)
+        self.snap_row = 0  # lt_graph rows up to this one may be named by a snapshot: never rewritten in place
+        # paging in and out, one at a time: a reader in another thread (an edge view read outside the
+        # memory's lock) may read a block back while the writer moves others out
+        self.lock = threading.RLock()
+        self.ids_peak = 0  # most entries ``ids`` held since it was last copied compact
+        self.tick = 0
+        self.used_n = array("q")  # per block: tick of its creation or last page-in
+        self.used_e = array("q")
+        self.row_n = array("q")  # per block: lt_graph rowid of its latest page (0: never written)
+        self.row_e = array("q")
+        self.named = array("b")  # per node block: its node ids are in lt_gnames
+        self.paged_names = False  # some node ids live only in lt_gnames
+        self.rn = 0  # resident node blocks
+        self.re = 0  # resident edge blocks
 
-    # -------------------------------------------------------------- pickling: columns as buffers
-    _ARRAYS = ("n_kind", "n_shape", "n_row", "head_out", "head_in", "out_deg", "e_src", "e_dst", "e_rel", "e_key",
-               "e_vf", "e_vt", "e_rec", "e_conf", "e_srcid", "e_shape", "e_row", "next_out", "next_in")
-
+    # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
-        st: dict[str, Any] = {k: getattr(self, k) for k in self._ARRAYS}
-        st["names"] = self.names
-        st["rels"] = self.rels
-        st["strs"] = self.strs
-        st["other_src"] = self.other_src
-        st["shapes"] = [(s.names, s.n, [c.state() for c in s.cols]) for s in self.shapes]
-        st["version"] = 1
+        if self.pages is not None and self.pages.lt is not None:  # a snapshot may name every row written so far
+            self.snap_row = self.pages.store.execute("SELECT COALESCE(MAX(rowid), 0) FROM lt_graph").fetchone()[0]
+        st: dict[str, Any] = {k: getattr(self, k) for k in (
+            "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named", "paged_names",
+            "pages", "snap_row")}
+        st["nb"] = [None if b is None else _encode_block(b, False) for b in self.nb]
+        st["eb"] = [None if b is None else _encode_block(b, False) for b in self.eb]
+        st["version"] = 2
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        if not isinstance(st, dict) or st.get("version") != 1:
+        if not isinstance(st, dict) or st.get("version") != 2:
             raise GraphError("graph state of another format version")
         self.__init__()  # type: ignore[misc]
-        for k in self._ARRAYS:
+        for k in ("sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named",
+                  "paged_names", "pages", "snap_row"):
             setattr(self, k, st[k])
-        self.names, self.rels, self.strs, self.other_src = st["names"], st["rels"], st["strs"], st["other_src"]
-        self.ids = dict(zip(self.names, range(len(self.names))))
+        self.mk = (1 << self.sh) - 1
         self.rel_ids = dict(zip(self.rels, range(len(self.rels))))
         self.str_ids = dict(zip(self.strs, range(len(self.strs))))
-        self.shapes, self.shape_ids = [], {}
-        for names, n, cols in st["shapes"]:
-            sh = _Shape(tuple(names), [_Col.from_state(c) for c in cols], n)
-            self.shape_ids[sh.names] = len(self.shapes)
-            self.shapes.append(sh)
+        self.nb = [None if d is None else _decode_block(d, True) for d in st["nb"]]
+        self.eb = [None if d is None else _decode_block(d, False) for d in st["eb"]]
+        for k, b in enumerate(self.nb):
+            if b is not None:
+                b.dirty = True
+                base = k << self.sh
+                self.ids.update(zip(b.names, range(base, base + len(b.names))))
+        for b in self.eb:
+            if b is not None:
+                b.dirty = True
+        self.rn = sum(b is not None for b in self.nb)
+        self.re = sum(b is not None for b in self.eb)
+        self.used_n = array("q", [0]) * len(self.nb)
+        self.used_e = array("q", [0]) * len(self.eb)
+
+    # -------------------------------------------------------------- blocks
+    def N(self, i: int) -> _NB:
+        """The block of node ``i`` (read back from the long-term table when paged out)."""
+        b = self.nb[i >> self.sh]
+        return b if b is not None else self.load(i >> self.sh, True)
+
+    def E(self, e: int) -> _EB:
+        b = self.eb[e >> self.sh]
+        return b if b is not None else self.load(e >> self.sh, False)
+
+    def load(self, k: int, node: bool) -> Any:
+        with self.lock:
+            return self._load(k, node)
+
+    def _load(self, k: int, node: bool) -> Any:
+        b = (self.nb if node else self.eb)[k]
+        if b is not None:  # another thread read it back meanwhile
+            return b
+        b = self.peek(k, node)
+        self.tick += 1
+        if node:
+            base = k << self.sh
+            self.ids.update(zip(b.names, range(base, base + len(b.names))))
+            self.nb[k] = b
+            self.used_n[k] = self.tick
+            self.rn += 1
+        else:
+            self.eb[k] = b
+            self.used_e[k] = self.tick
+            self.re += 1
+        return b
+
+    def peek(self, k: int, node: bool) -> Any:
+        """Block ``k`` as it is, resident or read from the table (then not kept: a scan's view)."""
+        b = (self.nb if node else self.eb)[k]
+        if b is not None:
+            return b
+        row = (self.row_n if node else self.row_e)[k]
+        pg = self.pages
+        what = "node" if node else "edge"
+        if pg is None or row <= 0:
+            raise GraphError(f"graph {what} block {k} is neither in RAM nor in the long-term tables")
+        r = pg.store.execute("SELECT v FROM lt_graph WHERE rowid = ? AND space = ? AND kind = ? AND block = ?",
+                             (row, pg.space, 0 if node else 1, k)).fetchone()
+        if r is None:
+            raise GraphError(f"graph {what} block {k} is missing from lt_graph: damaged memory file")
+        b = _decode_block(_load_page(r[0]), node)
+        n = len(b.kind if node else b.src)
+        last = (self.nn if node else self.ne) - (k << self.sh)
+        if n != min(1 << self.sh, last):
+            raise GraphError(f"graph {what} block {k} in lt_graph holds {n} rows: damaged memory file")
+        return b
+
+    def blocks(self, node: bool) -> list[Any]:
+        """Every block, resident or read for this scan (a whole-graph read holds the graph in RAM while it runs)."""
+        return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
+
+    def find(self, name: Any) -> int | None:
+        """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
+        block is read back)."""
+        i = self.ids.get(name)
+        if i is None and self.paged_names and type(name) is str:
+            pg = self.pages
+            r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
+            if r is not None:  # a node asked about is likely asked about again: bring its block back
+                i = r[0]
+                if self.nb[i >> self.sh] is None:
+                    self.load(i >> self.sh, True)
+        return i
+
+    def name(self, i: int) -> str:
+        return self.N(i).names[i & self.mk]
+
+    def cost(self) -> int:
+        """Estimated bytes of the resident blocks (the growing last blocks by the rows they hold)."""
+        n, e = self.rn << self.sh, self.re << self.sh
+        if self.nb:
+            n -= (len(self.nb) << self.sh) - self.nn
+        if self.eb:
+            e -= (len(self.eb) << self.sh) - self.ne
+        return n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE
+
+    def trim(self) -> None:
+        """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
+        of it). The last (growing) block of nodes and of edges always stays."""
+        if not self.cap or self.cost() <= self.cap or self.pages is None:
+            return
+        with self.lock:
+            self._trim()
+
+    def _trim(self) -> None:
+        pg = self.pages
+        cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb) if b is not None and k != len(self.nb) - 1]
+        cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb) if b is not None and k != len(self.eb) - 1]
+        cand.sort()
+        goal = self.cap * 3 // 4
+        lt = pg.store
+        own = not lt.conn.in_transaction
+        if own:
+            lt.conn.execute("BEGIN")
+        try:
+            self.ids_peak = max(self.ids_peak, len(self.ids))
+            for _used, kind, k in cand:
+                if self.cost() <= goal:
+                    break
+                self.page_out(k, kind == 0)
+            if len(self.ids) < self.ids_peak // 2:  # a dict never shrinks its table on deletes: copy it compact
+                self.ids = dict(self.ids)
+                self.ids_peak = len(self.ids)
+            if own:
+                lt.conn.execute("COMMIT")
+        except BaseException:
+            if own:
+                lt.conn.execute("ROLLBACK")
+            raise
+
+    def page_out(self, k: int, node: bool) -> bool:
+        """Write block ``k`` (when changed since read) to lt_graph and drop it from RAM. False: it
+        holds a property value that is not plain data, and stays."""
+        pg = self.pages
+        b = (self.nb if node else self.eb)[k]
+        rows = self.row_n if node else self.row_e
+        if b is None:
+            return True
+        if b.dirty or rows[k] <= 0:
+            d = _encode_block(b, True)
+            if d is None:
+                return False
+            blob = pickle.dumps(d, protocol=5)
+            if rows[k] > self.snap_row:  # written since the last snapshot: no snapshot names it, rewrite it
+                pg.store.execute("UPDATE lt_graph SET v = ? WHERE rowid = ?", (blob, rows[k]))
+            else:
+                cur = pg.store.execute("INSERT INTO lt_graph (space, kind, block, v) VALUES (?, ?, ?, ?)",
+                                       (pg.space, 0 if node else 1, k, blob))
+                rows[k] = cur.lastrowid
+        if node:
+            base = k << self.sh
+            if not self.named[k]:
+                pg.store.conn.executemany("INSERT INTO lt_gnames (space, name, idx) VALUES (?, ?, ?)",
+                                          [(pg.space, n, base + j) for j, n in enumerate(b.names)])
+                self.named[k] = 1
+                self.paged_names = True
+            ids = self.ids
+            for n in b.names:
+                del ids[n]
+            self.nb[k] = None
+            self.rn -= 1
+        else:
+            self.eb[k] = None
+            self.re -= 1
+        return True
 
     # -------------------------------------------------------------- helpers
-    def shape(self, names: tuple[str, ...]) -> int:
-        s = self.shape_ids.get(names)
-        if s is None:
-            s = self.shape_ids[names] = len(self.shapes)
-            self.shapes.append(_Shape(names))
-        return s
-
     def rel(self, relation: str) -> int:
         r = self.rel_ids.get(relation)
         if r is None:
@@ -338,8 +676,8 @@ class _Store:
         self.other_src[e] = source
         return _OTHER_SRC
 
-    def source(self, e: int) -> Any:
-        c = self.e_srcid[e]
+    def source(self, b: _EB, e: int) -> Any:
+        c = b.srcid[e & self.mk]
         if c >= 0:
             return c
         if c == _NONE_SRC:
@@ -348,45 +686,55 @@ class _Store:
             return self.other_src[e]
         return self.strs[-3 - c]
 
-    def set_source(self, e: int, source: Any) -> None:
+    def set_source(self, b: _EB, e: int, source: Any) -> None:
         self.other_src.pop(e, None)
-        self.e_srcid[e] = self.src_code(e, source)
+        b.srcid[e & self.mk] = self.src_code(e, source)
 
     def out_ids(self, u: int) -> list[int]:
         """Edges out of node ``u`` in the order they were added."""
-        out, e, nxt = [], self.head_out[u], self.next_out
+        out, e, sh, mk, eb = [], self.N(u).hout[u & self.mk], self.sh, self.mk, self.eb
         while e >= 0:
             out.append(e)
-            e = nxt[e]
+            b = eb[e >> sh] or self.load(e >> sh, False)
+            e = b.nxo[e & mk]
         out.reverse()
         return out
 
     def in_ids(self, v: int) -> list[int]:
-        out, e, nxt = [], self.head_in[v], self.next_in
+        out, e, sh, mk, eb = [], self.N(v).hin[v & self.mk], self.sh, self.mk, self.eb
         while e >= 0:
             out.append(e)
-            e = nxt[e]
+            b = eb[e >> sh] or self.load(e >> sh, False)
+            e = b.nxi[e & mk]
         out.reverse()
         return out
+
+    def ends(self, e: int) -> tuple[int, int, int]:
+        """(source node, target node, key) of edge ``e``."""
+        b, i = self.E(e), e & self.mk
+        return b.src[i], b.dst[i], b.key[i]
 
     def nx_order(self, ids: list[int]) -> list[int]:
         """Edges of one source node in networkx's order: by target in the order each target was
         first linked, then by key."""
         first: dict[int, int] = {}
-        dst = self.e_dst
+        info = {e: self.ends(e) for e in ids}
         for e in ids:
-            first.setdefault(dst[e], e)
-        return sorted(ids, key=lambda e: (first[dst[e]], self.e_key[e]))
+            first.setdefault(info[e][1], e)
+        return sorted(ids, key=lambda e: (first[info[e][1]], info[e][2]))
 
     def next_key(self, u: int, v: int) -> int:
         """networkx's key for a new edge u -> v: the number of u -> v edges, raised past any key in use."""
-        if self.out_deg[u] < _PAIR_INDEX_AT:
-            dst, key, keys = self.e_dst, self.e_key, []
-            e, nxt = self.head_out[u], self.next_out
+        nbu = self.N(u)
+        if nbu.deg[u & self.mk] < _PAIR_INDEX_AT:
+            keys = []
+            e, sh, mk, eb = nbu.hout[u & self.mk], self.sh, self.mk, self.eb
             while e >= 0:
-                if dst[e] == v:
-                    keys.append(key[e])
-                e = nxt[e]
+                b = eb[e >> sh] or self.load(e >> sh, False)
+                i = e & mk
+                if b.dst[i] == v:
+                    keys.append(b.key[i])
+                e = b.nxo[i]
             k = len(keys)
             while k in keys:
                 k += 1
@@ -395,108 +743,125 @@ class _Store:
         if idx is None:  # target -> one past its largest key (the count, where keys are 0, 1, ...)
             idx = self.pairs[u] = {}
             for e in self.out_ids(u):
-                d = self.e_dst[e]
-                idx[d] = max(idx.get(d, 0), self.e_key[e] + 1)
+                _s, d, key = self.ends(e)
+                idx[d] = max(idx.get(d, 0), key + 1)
         return idx.get(v, 0)
 
     def add_edge(self, u: int, v: int, rel: int, vf: float, vt: float, rec: float, source: Any, conf: float,
                  props: dict[str, Any], key: int | None = None) -> int:
-        e = len(self.e_src)
+        e = self.ne
         if e >= (1 << 31) - 1:
             raise GraphError("the graph holds 2**31 - 1 edges, its most")
         k = self.next_key(u, v) if key is None else key
         idx = self.pairs.get(u)
         if idx is not None:
             idx[v] = max(idx.get(v, 0), k + 1)
-        self.e_src.append(u)
-        self.e_dst.append(v)
-        self.e_rel.append(rel)
-        self.e_key.append(k)
-        self.e_vf.append(vf)
-        self.e_vt.append(vt)
-        self.e_rec.append(rec)
-        self.e_conf.append(conf)
-        self.e_srcid.append(self.src_code(e, source))
-        s = self.shape(tuple(props)) if props else 0
-        self.e_shape.append(s)
-        self.e_row.append(self.shapes[s].add(props.values()) if props else 0)
-        self.next_out.append(self.head_out[u])
-        self.head_out[u] = e
-        self.next_in.append(self.head_in[v])
-        self.head_in[v] = e
-        self.out_deg[u] += 1
+        bu = self.N(u)
+        bv = self.N(v)
+        blk = e >> self.sh
+        if blk == len(self.eb):
+            self.eb.append(_EB())
+            self.re += 1
+            self.tick += 1
+            self.used_e.append(self.tick)
+            self.row_e.append(0)
+        b = self.eb[blk]
+        assert b is not None  # the last block never moves out
+        b.src.append(u)
+        b.dst.append(v)
+        b.rel.append(rel)
+        b.key.append(k)
+        b.vf.append(vf)
+        b.vt.append(vt)
+        b.rec.append(rec)
+        b.conf.append(conf)
+        b.srcid.append(self.src_code(e, source))
+        s = _bshape(b, tuple(props)) if props else 0
+        b.shape.append(s)
+        b.row.append(b.shapes[s].add(props.values()) if props else 0)
+        iu, iv = u & self.mk, v & self.mk
+        b.nxo.append(bu.hout[iu])
+        bu.hout[iu] = e
+        b.nxi.append(bv.hin[iv])
+        bv.hin[iv] = e
+        bu.deg[iu] += 1
+        b.dirty = bu.dirty = bv.dirty = True
+        self.ne = e + 1
         return e
 
     def add_node(self, node_id: str, kind: int, props: dict[str, Any]) -> int:
-        i = len(self.names)
-        self.names.append(node_id)
+        i = self.nn
+        blk = i >> self.sh
+        if blk == len(self.nb):
+            self.nb.append(_NB())
+            self.rn += 1
+            self.tick += 1
+            self.used_n.append(self.tick)
+            self.row_n.append(0)
+            self.named.append(0)
+        b = self.nb[blk]
+        assert b is not None  # the last block never moves out
+        b.names.append(node_id)
         self.ids[node_id] = i
-        self.n_kind.append(kind)
-        s = self.shape(tuple(props))
-        self.n_shape.append(s)
-        self.n_row.append(self.shapes[s].add(props.values()))
-        self.head_out.append(-1)
-        self.head_in.append(-1)
-        self.out_deg.append(0)
+        b.kind.append(kind)
+        s = _bshape(b, tuple(props))
+        b.shape.append(s)
+        b.row.append(b.shapes[s].add(props.values()))
+        b.hout.append(-1)
+        b.hin.append(-1)
+        b.deg.append(0)
+        b.dirty = True
+        self.nn = i + 1
         return i
 
-    def props(self, shape: int, row: int) -> dict[str, Any]:
-        sh = self.shapes[shape]
-        return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
-
-    def set_prop(self, shapes: array, rows: array, i: int, name: str, value: Any) -> None:
-        """Set property ``name`` of row ``i`` (a node or an edge: ``shapes``/``rows`` are its columns);
-        a name the row does not have yet moves it to the table of its new set of names."""
-        sh = self.shapes[shapes[i]]
-        j = sh.pos.get(name)
-        if j is not None:
-            sh.cols[j].set(rows[i], value)
-            return
-        d = self.props(shapes[i], rows[i]) if sh.names else {}
-        d[name] = value
-        s = self.shape(tuple(d))
-        shapes[i] = s
-        rows[i] = self.shapes[s].add(d.values())
-
-    def del_prop(self, shapes: array, rows: array, i: int, name: str) -> None:
-        d = self.props(shapes[i], rows[i])
-        del d[name]  # KeyError when absent, as a dict
-        s = self.shape(tuple(d))
-        shapes[i] = s
-        rows[i] = self.shapes[s].add(d.values())
-
-    def edge_dict(self, e: int) -> dict[str, Any]:
-        vt = self.e_vt[e]
-        d = {"relation": self.rels[self.e_rel[e]], "valid_from": self.e_vf[e], "valid_to": None if vt != vt else vt,
-             "recorded_at": self.e_rec[e], "source": self.source(e), "confidence": self.e_conf[e]}
-        s = self.e_shape[e]
+    def edge_dict(self, e: int, b: _EB | None = None) -> dict[str, Any]:
+        if b is None:
+            b = self.E(e)
+        i = e & self.mk
+        vt = b.vt[i]
+        d = {"relation": self.rels[b.rel[i]], "valid_from": b.vf[i], "valid_to": None if vt != vt else vt,
+             "recorded_at": b.rec[i], "source": self.source(b, e), "confidence": b.conf[i]}
+        s = b.shape[i]
         if s:
-            d.update(self.props(s, self.e_row[e]))
+            d.update(_props(b, s, b.row[i]))
         return d
 
-    def node_dict(self, i: int) -> dict[str, Any]:
-        d = {"kind": _KINDS[self.n_kind[i]]}
-        d.update(self.props(self.n_shape[i], self.n_row[i]))
+    def node_dict(self, i: int, b: _NB | None = None) -> dict[str, Any]:
+        if b is None:
+            b = self.N(i)
+        j = i & self.mk
+        d = {"kind": _KINDS[b.kind[j]]}
+        d.update(_props(b, b.shape[j], b.row[j]))
         return d
+
+    def columns(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """Edge columns ``names`` over every edge, as numpy arrays (a scan: paged blocks are read, not kept)."""
+        import numpy as np
+
+        out: dict[str, list] = {n: [] for n in names}
+        for b in self.blocks(False):
+            for n in names:
+                out[n].append(np.frombuffer(getattr(b, n), np.dtype(getattr(b, n).typecode)))
+        return {n: (np.concatenate(v) if v else np.zeros(0)) for n, v in out.items()}
 
 
 # ---------------------------------------------------------------------- edge views
-def _get_rel(s: _Store, e: int) -> Any:
-    return s.rels[s.e_rel[e]]
+def _get_rel(s: _Store, b: _EB, e: int) -> Any:
+    return s.rels[b.rel[e & s.mk]]
 
 
-def _get_vt(s: _Store, e: int) -> Any:
-    vt = s.e_vt[e]
+def _get_vt(s: _Store, b: _EB, e: int) -> Any:
+    vt = b.vt[e & s.mk]
     return None if vt != vt else vt
 
 
 _GETTERS = {
     "relation": _get_rel,
-    "valid_from": lambda s, e: s.e_vf[e],
+    "valid_from": lambda s, b, e: b.vf[e & s.mk],
     "valid_to": _get_vt,
-    "recorded_at": lambda s, e: s.e_rec[e],
-    "source": _Store.source,
-    "confidence": lambda s, e: s.e_conf[e],
+    "recorded_at": lambda s, b, e: b.rec[e & s.mk],
+    "source": lambda s, b, e: s.source(b, e),
+    "confidence": lambda s, b, e: b.conf[e & s.mk],
 }
 
 
@@ -510,17 +875,21 @@ def _time(v: Any, name: str) -> float:
     return f
 
 
-def _set_vt(s: _Store, e: int, v: Any) -> None:
-    s.e_vt[e] = math.nan if v is None else _time(v, "valid_to")
+def _set_vt(s: _Store, b: _EB, e: int, v: Any) -> None:
+    b.vt[e & s.mk] = math.nan if v is None else _time(v, "valid_to")
+
+
+def _set_conf(s: _Store, b: _EB, e: int, v: Any) -> None:
+    b.conf[e & s.mk] = v if type(v) is float and v == v else _time(v, "confidence")
 
 
 _SETTERS = {
-    "relation": lambda s, e, v: s.e_rel.__setitem__(e, s.rel(v)),
-    "valid_from": lambda s, e, v: s.e_vf.__setitem__(e, _time(v, "valid_from")),
+    "relation": lambda s, b, e, v: b.rel.__setitem__(e & s.mk, s.rel(v)),
+    "valid_from": lambda s, b, e, v: b.vf.__setitem__(e & s.mk, _time(v, "valid_from")),
     "valid_to": _set_vt,
-    "recorded_at": lambda s, e, v: s.e_rec.__setitem__(e, _time(v, "recorded_at")),
-    "source": _Store.set_source,
-    "confidence": lambda s, e, v: s.e_conf.__setitem__(e, v if type(v) is float and v == v else _time(v, "confidence")),
+    "recorded_at": lambda s, b, e, v: b.rec.__setitem__(e & s.mk, _time(v, "recorded_at")),
+    "source": lambda s, b, e, v: s.set_source(b, e, v),
+    "confidence": _set_conf,
 }
 
 
@@ -529,7 +898,8 @@ class EdgeData(MutableMapping):
     ``d["position"] = p``, ``dict(d)``), holding only the graph's storage and the edge's row
     number ``id``. Two views of one edge are equal; a view equals a dict with the same items.
     The bi-temporal fields (``relation``, ``valid_from``, ``valid_to``, ``recorded_at``, ``source``,
-    ``confidence``) cannot be deleted; times and confidence must be numbers (not NaN)."""
+    ``confidence``) cannot be deleted; times and confidence must be numbers (not NaN). A view of an
+    edge whose block is paged out reads it back on its next access."""
 
     __slots__ = ("_s", "id")
 
@@ -543,47 +913,56 @@ class EdgeData(MutableMapping):
     def __getitem__(self, key: str) -> Any:
         s = self._s
         e = self.id
-        c = s.shapes[s.e_shape[e]].colmap.get(key)
+        b = s.eb[e >> s.sh] or s.load(e >> s.sh, False)
+        i = e & s.mk
+        c = b.shapes[b.shape[i]].colmap.get(key)
         if c is not None:
-            return c.getter(s.e_row[e])
+            return c.getter(b.row[i])
         g = _GETTERS.get(key)
         if g is None:
             raise KeyError(key)
-        return g(s, e)
+        return g(s, b, e)
 
     def __setitem__(self, key: str, value: Any) -> None:
         s = self._s
         e = self.id
-        c = s.shapes[s.e_shape[e]].colmap.get(key)
+        b = s.eb[e >> s.sh] or s.load(e >> s.sh, False)
+        i = e & s.mk
+        c = b.shapes[b.shape[i]].colmap.get(key)
+        b.dirty = True
         if c is not None:
-            c.set(s.e_row[e], value)
+            c.set(b.row[i], value)
             return
         f = _SETTERS.get(key)
         if f is not None:
-            f(s, e, value)
+            f(s, b, e, value)
         else:
-            s.set_prop(s.e_shape, s.e_row, e, key, value)
+            _set_prop(b, b.shape, b.row, i, key, value)
 
     def __delitem__(self, key: str) -> None:
         if key in _GETTERS:
             raise GraphError(f"an edge's {key!r} cannot be deleted (facts are closed, never erased)")
         s = self._s
-        s.del_prop(s.e_shape, s.e_row, self.id, key)
+        b = s.E(self.id)
+        _del_prop(b, b.shape, b.row, self.id & s.mk, key)
+        b.dirty = True
+
+    def _names(self) -> tuple[str, ...]:
+        s = self._s
+        b = s.E(self.id)
+        return b.shapes[b.shape[self.id & s.mk]].names
 
     def __contains__(self, key: object) -> bool:
         if key in _GETTERS:
             return True
-        s = self._s
-        return key in s.shapes[s.e_shape[self.id]].pos
+        return key in self._names()
 
     def __iter__(self) -> Iterator[str]:
-        s = self._s
         yield from _CORE
-        yield from s.shapes[s.e_shape[self.id]].names
+        yield from self._names()
 
     def __len__(self) -> int:
-        s = self._s
-        return len(_CORE) + len(s.shapes[s.e_shape[self.id]].names)
+        return len(_CORE) + len(self._names())
 
     def get(self, key: str, default: Any = None) -> Any:
         try:
@@ -622,6 +1001,53 @@ class MemoryGraph:
             raise GraphError("not a graph of this version (its storage is missing)")
         self._s = st
 
+    # ------------------------------------------------------------------ long-term pages
+    def use_long_term(self, store: Any, cap: int | None = None) -> None:
+        """Keep the graph's blocks (1024 nodes or edges each) within about ``cap`` bytes of RAM
+        (default: the store's ``graph`` share of the budget), the blocks used longest ago in
+        ``store``'s ``lt_graph`` table, read back by the first query that touches them (answers
+        are unchanged). ``store`` None: every block in RAM."""
+        from .memory.longterm import Pages
+
+        s = self._s
+        if store is None:
+            s.pages, s.cap = None, 0
+            return
+        cap = int(cap if cap is not None else store.sizes.get("graph", 0))
+        s.pages = Pages(store, cap)
+        s.cap = s.floor = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+
+    @property
+    def pages(self) -> Any:
+        """The graph's handle on the long-term store (None: no RAM budget, every block in RAM)."""
+        return self._s.pages
+
+    def ram_bytes(self) -> int:
+        """Estimated bytes of RAM the graph holds (its resident blocks)."""
+        return self._s.cost()
+
+    def paged_out(self) -> tuple[int, int]:
+        """(nodes, edges) whose blocks are in the long-term table now, not in RAM."""
+        s = self._s
+        n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None)
+        e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None)
+        return n, e
+
+    def fit(self, room: int) -> None:
+        """Keep the resident blocks within ``room`` bytes from now on (at least the graph's own share
+        of the budget, and room for a few blocks: the growing ones and those a query reads), moving
+        the ones used longest ago out now. No effect without long-term pages."""
+        s = self._s
+        if s.pages is None:
+            return
+        s.cap = max(int(room), s.floor)
+        s.trim()
+
+    def settle(self) -> None:
+        """Move blocks out to the long-term table until the resident ones fit the cap (called by
+        the writers and readers; cheap when they fit)."""
+        self._s.trim()
+
     # ------------------------------------------------------------------ nodes
     def add_node(self, node_id: str, kind: str, **props: Any) -> str:
         """Add (or update the properties of) a node of ``kind``. Returns its id."""
@@ -629,13 +1055,19 @@ class MemoryGraph:
         if k is None:
             raise GraphError(f"node kind must be one of {sorted(NODE_KINDS)}, got {kind!r}")
         s = self._s
-        i = s.ids.get(node_id)
+        if s.cap:
+            s.trim()
+        i = s.find(node_id)
         if i is not None:
-            existing = _KINDS[s.n_kind[i]]
+            b = s.N(i)
+            j = i & s.mk
+            existing = _KINDS[b.kind[j]]
             if existing != kind:
                 raise GraphError(f"node {node_id!r} already exists with kind {existing!r}, not {kind!r}")
-            for name, v in props.items():
-                s.set_prop(s.n_shape, s.n_row, i, name, v)
+            if props:
+                b.dirty = True
+                for name, v in props.items():
+                    _set_prop(b, b.shape, b.row, j, name, v)
         else:
             s.add_node(node_id, k, props)
         return node_id
@@ -643,42 +1075,50 @@ class MemoryGraph:
     def nodes(self, kind: str | None = None) -> list[str]:
         """Node ids (of ``kind``), in the order they were added."""
         s = self._s
-        if kind is None:
-            return list(s.names)
-        k = _KIND_ID.get(kind)
-        if k is None:
-            return []
-        return [n for n, kk in zip(s.names, s.n_kind) if kk == k]
+        k = None
+        if kind is not None:
+            k = _KIND_ID.get(kind)
+            if k is None:
+                return []
+        out: list[str] = []
+        for b in s.blocks(True):
+            if k is None:
+                out.extend(b.names)
+            else:
+                out.extend(n for n, kk in zip(b.names, b.kind) if kk == k)
+        return out
 
     def node(self, node_id: str) -> dict[str, Any]:
         """The node's ``kind`` and properties, as a new dict (changing it does not change the graph:
         use ``add_node`` with the same kind to update properties)."""
         s = self._s
-        i = s.ids.get(node_id)
+        if s.cap:
+            s.trim()
+        i = s.find(node_id)
         if i is None:
             raise GraphError(f"no node {node_id!r} in the memory graph")
         return s.node_dict(i)
 
     def __contains__(self, node_id: object) -> bool:
         try:
-            return node_id in self._s.ids
+            return self._s.find(node_id) is not None
         except TypeError:  # unhashable: never a node
             return False
 
     def __len__(self) -> int:
-        return len(self._s.names)
+        return self._s.nn
 
     def number_of_nodes(self) -> int:
-        return len(self._s.names)
+        return self._s.nn
 
     def number_of_edges(self) -> int:
-        return len(self._s.e_src)
+        return self._s.ne
 
     def edge_data(self, edge_id: int) -> EdgeData:
         """The live data view of edge number ``edge_id`` (``EdgeData.id``; edges are numbered 0, 1, ...
         in the order they were added, and never renumbered: keeping the int is enough to find it)."""
-        if type(edge_id) is not int or not 0 <= edge_id < len(self._s.e_src):
-            raise GraphError(f"no edge number {edge_id!r} (the graph has {len(self._s.e_src)} edges)")
+        if type(edge_id) is not int or not 0 <= edge_id < self._s.ne:
+            raise GraphError(f"no edge number {edge_id!r} (the graph has {self._s.ne} edges)")
         return EdgeData(self._s, edge_id)
 
     def set_edges_field(self, edge_ids: Sequence[int], name: str, value: Any) -> None:
@@ -690,7 +1130,7 @@ class MemoryGraph:
         s = self._s
         if not len(edge_ids):
             return
-        n = len(s.e_src)
+        n = s.ne
         lo, hi = min(edge_ids), max(edge_ids)
         if type(lo) is not int or type(hi) is not int or lo < 0 or hi >= n:
             bad = next((e for e in edge_ids if type(e) is not int or not 0 <= e < n), lo)
@@ -699,24 +1139,27 @@ class MemoryGraph:
             for e in edge_ids:
                 EdgeData(s, e)[name] = value
             return
-        shapes, e_shape, e_row = s.shapes, s.e_shape, s.e_row
-        last, col, fast = -1, None, False
+        eb, sh, mk = s.eb, s.sh, s.mk
+        lb, last, col, fast, data = None, -1, None, False, None
         fv = type(value) is float
         for e in edge_ids:
-            sh = e_shape[e]
-            if sh != last:
-                col = shapes[sh].colmap.get(name)
-                last = sh
+            b = eb[e >> sh] or s.load(e >> sh, False)
+            i = e & mk
+            shp = b.shape[i]
+            if b is not lb or shp != last:
+                lb, last = b, shp
+                b.dirty = True
+                col = b.shapes[shp].colmap.get(name)
                 fast = col is not None and fv and col.kind == "d"
                 data = col.data if fast else None
             if fast:
-                data[e_row[e]] = value  # type: ignore[index]
+                data[b.row[i]] = value  # type: ignore[index]
             elif col is not None:
-                col.set(e_row[e], value)
+                col.set(b.row[i], value)
                 if col.kind != "d":  # the column may have changed its kind: look it up again
                     last = -1
             else:
-                s.set_prop(e_shape, e_row, e, name, value)
+                _set_prop(b, b.shape, b.row, i, name, value)
                 last = -1
 
     # ------------------------------------------------------------------ edges
@@ -734,8 +1177,9 @@ class MemoryGraph:
     ) -> EdgeData:
         """Add a fact ``u --relation--> v`` valid from ``valid_from``; returns its (live) data view."""
         s = self._s
-        ids = s.ids
-        a, b = ids.get(u), ids.get(v)
+        if s.cap:
+            s.trim()
+        a, b = s.find(u), s.find(v)
         if a is None or b is None:
             raise GraphError(f"edge endpoint {u if a is None else v!r} is not a node; add it first")
         for k in props:
@@ -751,20 +1195,25 @@ class MemoryGraph:
         ``data`` is an edge's :class:`EdgeData` (or a plain dict of the same fields)."""
         if type(data) is EdgeData:
             s, e = data._s, data.id
-            if s.e_vt[e] != s.e_vt[e]:
-                s.e_vt[e] = max(_time(t, "t"), s.e_vf[e])
+            b = s.E(e)
+            i = e & s.mk
+            if b.vt[i] != b.vt[i]:
+                b.vt[i] = max(_time(t, "t"), b.vf[i])
+                b.dirty = True
             return
         if data["valid_to"] is None:
             data["valid_to"] = max(float(t), data["valid_from"])  # type: ignore[index]
 
     def invalidate(self, u: str, v: str, key: int, t: float) -> None:
         s = self._s
-        a, b = s.ids.get(u), s.ids.get(v)
+        a, b = s.find(u), s.find(v)
         e = -1
         if a is not None and b is not None:
-            e = s.head_out[a]
-            while e >= 0 and not (s.e_dst[e] == b and s.e_key[e] == key):
-                e = s.next_out[e]
+            for x in s.out_ids(a):
+                _src, d, k = s.ends(x)
+                if d == b and k == key:
+                    e = x
+                    break
         if e < 0:
             raise GraphError(f"no edge {u!r} -> {v!r} with key {key}")
         self.invalidate_data(EdgeData(s, e), t)
@@ -774,66 +1223,102 @@ class MemoryGraph:
         """True when the fact holds at ``t`` (``valid_from <= t < valid_to``); ``t=None`` means now."""
         if type(data) is EdgeData:
             s, e = data._s, data.id
-            vt = s.e_vt[e]
+            b = s.eb[e >> s.sh] or s.load(e >> s.sh, False)
+            i = e & s.mk
+            vt = b.vt[i]
             if t is None:
                 return vt != vt
-            return s.e_vf[e] <= t and (vt != vt or vt > t)
+            return b.vf[i] <= t and (vt != vt or vt > t)
         if t is None:
             return data["valid_to"] is None
         vt = data["valid_to"]
         return data["valid_from"] <= t and (vt is None or vt > t)
 
+    def _order(self, cols: dict[str, Any]) -> Any:
+        """Every edge id in networkx's order (by source node, then target as first linked, then key),
+        from the columns ``src``, ``dst``, ``key`` of a scan."""
+        import numpy as np
+
+        src, dst, key = cols["src"], cols["dst"], cols["key"]
+        if not len(src):
+            return np.zeros(0, np.int64)
+        pair = src.astype(np.int64) * max(self._s.nn, 1) + dst
+        _, first_idx, inv = np.unique(pair, return_index=True, return_inverse=True)
+        first = first_idx[inv.reshape(-1)]  # np.unique returns the first occurrence: the pair's first edge
+        return np.lexsort((key, first, src))
+
     def _edge_ids(self, u: str | None) -> list[int]:
         """Edge ids in networkx's order (by source node, then target as first linked, then key)."""
         s = self._s
         if u is not None:
-            a = s.ids.get(u)
+            a = s.find(u)
             return [] if a is None else s.nx_order(s.out_ids(a))  # not a node: no edges
-        n = len(s.e_src)
-        if n == 0:
-            return []
-        import numpy as np
-
-        src = np.frombuffer(s.e_src, np.int32)
-        dst = np.frombuffer(s.e_dst, np.int32)
-        key = np.frombuffer(s.e_key, np.int32)
-        pair = src.astype(np.int64) * max(len(s.names), 1) + dst
-        _, first_idx, inv = np.unique(pair, return_index=True, return_inverse=True)
-        first = first_idx[inv.reshape(-1)]  # np.unique returns the first occurrence: the pair's first edge
-        return np.lexsort((key, first, src)).tolist()
+        return self._order(s.columns(("src", "dst", "key"))).tolist()
 
     def edges(
         self, u: str | None = None, relation: str | None = None, at: float | None = None, current: bool = False
     ) -> Iterator[tuple[str, str, int, EdgeData]]:
         """Edges (u, v, key, data), optionally from ``u``, of ``relation``, valid at ``at`` or now.
-        ``data`` is a live :class:`EdgeData` view."""
+        ``data`` is a live :class:`EdgeData` view. Without ``u``, a scan of the whole graph (with a
+        RAM budget, paged-out blocks are read for it and not kept)."""
         s = self._s
-        ids = self._edge_ids(u)
+        if s.cap:
+            s.trim()
         rel = -2
         if relation is not None:
             rel = s.rel_ids.get(relation, -1)
             if rel < 0:
                 return
-        names, src, dst, key, er, vf, vt = s.names, s.e_src, s.e_dst, s.e_key, s.e_rel, s.e_vf, s.e_vt
-        for e in ids:
-            if rel >= 0 and er[e] != rel:
-                continue
-            end = vt[e]
-            if current and end == end:
-                continue
-            if at is not None and not (vf[e] <= at and (end != end or end > at)):
-                continue
+        if u is not None:
+            a = s.find(u)
+            if a is None:
+                return
+            name_u = s.name(a)
+            for e in s.nx_order(s.out_ids(a)):
+                b = s.E(e)
+                i = e & s.mk
+                if rel >= 0 and b.rel[i] != rel:
+                    continue
+                end = b.vt[i]
+                if current and end == end:
+                    continue
+                if at is not None and not (b.vf[i] <= at and (end != end or end > at)):
+                    continue
+                yield name_u, s.name(b.dst[i]), b.key[i], EdgeData(s, e)
+            return
+        import numpy as np
+
+        cols = s.columns(("src", "dst", "key", "rel", "vf", "vt"))
+        order = self._order(cols)
+        keep = np.ones(len(order), bool)
+        vf, vt = cols["vf"], cols["vt"]
+        with np.errstate(invalid="ignore"):
+            if rel >= 0:
+                keep &= cols["rel"] == rel
+            if current:
+                keep &= np.isnan(vt)
+            if at is not None:
+                keep &= (vf <= at) & (np.isnan(vt) | (vt > at))
+        order = order[keep[order]]
+        if not len(order):
+            return
+        names = self.nodes()
+        src, dst, key = cols["src"].tolist(), cols["dst"].tolist(), cols["key"].tolist()
+        for e in order.tolist():
             yield names[src[e]], names[dst[e]], key[e], EdgeData(s, e)
 
     def history(self, node_id: str) -> list[dict[str, Any]]:
         """Every fact touching ``node_id`` (in and out, valid or invalidated), by ``valid_from``."""
         s = self._s
-        i = s.ids.get(node_id)
+        if s.cap:
+            s.trim()
+        i = s.find(node_id)
         if i is None:
             raise GraphError(f"no node {node_id!r} in the memory graph")
         out = []
         for e in s.nx_order(s.out_ids(i)) + self._in_nx_order(i):
-            out.append({"u": s.names[s.e_src[e]], "v": s.names[s.e_dst[e]], "key": s.e_key[e], **s.edge_dict(e)})
+            u, v, k = s.ends(e)
+            out.append({"u": s.name(u), "v": s.name(v), "key": k, **s.edge_dict(e)})
         out.sort(key=lambda e: (e["valid_from"], e["recorded_at"]))
         return out
 
@@ -843,55 +1328,79 @@ class MemoryGraph:
         as networkx did.)"""
         s = self._s
         ids = s.in_ids(v)
+        info = {e: s.ends(e) for e in ids}
         first: dict[int, int] = {}
         for e in ids:
-            first.setdefault(s.e_src[e], e)
-        return sorted(ids, key=lambda e: (first[s.e_src[e]], s.e_key[e]))
+            first.setdefault(info[e][0], e)
+        return sorted(ids, key=lambda e: (first[info[e][0]], info[e][2]))
+
+    def _scan(self) -> tuple[list[Any], list[Any], list[str]]:
+        """Every node block, every edge block and every node id (a whole-graph read: paged blocks are
+        read for it and not kept)."""
+        s = self._s
+        nbs, ebs = s.blocks(True), s.blocks(False)
+        names = [n for b in nbs for n in b.names]
+        return nbs, ebs, names
 
     def as_of(self, t: float) -> MemoryGraph:
         """A new graph holding the facts valid at ``t`` and the nodes created at or before ``t``."""
         s = self._s
+        nbs, ebs, names = self._scan()
         g = MemoryGraph()
         gs = g._s
-        remap = array("i", [-1]) * len(s.names)
-        for i, name in enumerate(s.names):
-            d = s.props(s.n_shape[i], s.n_row[i])
+        mk, sh = s.mk, s.sh
+        remap = array("i", [-1]) * len(names)
+        for i, name in enumerate(names):
+            b, j = nbs[i >> sh], i & mk
+            d = _props(b, b.shape[j], b.row[j])
             created = d.get("created")
             if created is None or created <= t:
-                remap[i] = gs.add_node(name, s.n_kind[i], d)
-        n = len(s.e_src)
-        if not n:
+                remap[i] = gs.add_node(name, b.kind[j], d)
+        if not s.ne:
             return g
         import numpy as np
 
-        vf = np.frombuffer(s.e_vf, np.float64)
-        vt = np.frombuffer(s.e_vt, np.float64)
+        cols = s.columns(("src", "dst", "key", "vf", "vt"))
+        vf, vt = cols["vf"], cols["vt"]
         rm = np.frombuffer(remap, np.int32)
         with np.errstate(invalid="ignore"):
             keep = (vf <= t) & (np.isnan(vt) | (vt > t))
-        keep &= (rm[np.frombuffer(s.e_src, np.int32)] >= 0) & (rm[np.frombuffer(s.e_dst, np.int32)] >= 0)
-        order = np.asarray(self._edge_ids(None), np.int64)  # networkx's order, as the old copy was made
+        keep &= (rm[cols["src"]] >= 0) & (rm[cols["dst"]] >= 0)
+        order = self._order(cols)  # networkx's order, as the old copy was made
         for e in order[keep[order]].tolist():
-            vte = s.e_vt[e]
-            props = s.props(s.e_shape[e], s.e_row[e]) if s.e_shape[e] else {}
-            gs.add_edge(remap[s.e_src[e]], remap[s.e_dst[e]], gs.rel(s.rels[s.e_rel[e]]), s.e_vf[e], vte,
-                        s.e_rec[e], s.source(e), s.e_conf[e], props, key=s.e_key[e])
+            b, j = ebs[e >> sh], e & mk
+            props = _props(b, b.shape[j], b.row[j]) if b.shape[j] else {}
+            gs.add_edge(remap[b.src[j]], remap[b.dst[j]], gs.rel(s.rels[b.rel[j]]), b.vf[j], b.vt[j],
+                        b.rec[j], s.source(b, e), b.conf[j], props, key=b.key[j])
         return g
 
     # ------------------------------------------------------------------ export
+    def _export(self) -> Iterator[tuple[str, Any, Any]]:
+        """("node", id, dict) for every node in order, then ("edge", (u, v, key), dict) for every edge
+        in networkx's order: what every export writes."""
+        s = self._s
+        nbs, ebs, names = self._scan()
+        mk, sh = s.mk, s.sh
+        for i, n in enumerate(names):
+            yield "node", n, s.node_dict(i, nbs[i >> sh])
+        if not s.ne:
+            return
+        for e in self._order(s.columns(("src", "dst", "key"))).tolist():
+            b, j = ebs[e >> sh], e & mk
+            yield "edge", (names[b.src[j]], names[b.dst[j]], b.key[j]), s.edge_dict(e, b)
+
     def to_nx(self) -> nx.MultiDiGraph:
         """A networkx ``MultiDiGraph`` copy of the graph (same ids, keys, attributes and iteration
         order as the graph's own ``nodes``/``edges``). Costs O(nodes + edges) time and about 1 KB of
         RAM per edge; changes to the copy do not reach the graph."""
         import networkx
 
-        s = self._s
         g = networkx.MultiDiGraph()
-        for i, n in enumerate(s.names):
-            g.add_node(n, **s.node_dict(i))
-        names = s.names
-        for e in self._edge_ids(None):
-            g.add_edge(names[s.e_src[e]], names[s.e_dst[e]], key=s.e_key[e], **s.edge_dict(e))
+        for what, x, d in self._export():
+            if what == "node":
+                g.add_node(x, **d)
+            else:
+                g.add_edge(x[0], x[1], key=x[2], **d)
         return g
 
     @property
@@ -902,16 +1411,13 @@ class MemoryGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """Node-link JSON form (networkx ``node_link_data`` layout), positions as lists."""
-        s = self._s
-        names = s.names
-        return {
-            "directed": True,
-            "multigraph": True,
-            "graph": {},
-            "nodes": [{**s.node_dict(i), "id": n} for i, n in enumerate(names)],
-            "edges": [{**s.edge_dict(e), "source": names[s.e_src[e]], "target": names[s.e_dst[e]], "key": s.e_key[e]}
-                      for e in self._edge_ids(None)],
-        }
+        nodes, edges = [], []
+        for what, x, d in self._export():
+            if what == "node":
+                nodes.append({**d, "id": x})
+            else:
+                edges.append({**d, "source": x[0], "target": x[1], "key": x[2]})
+        return {"directed": True, "multigraph": True, "graph": {}, "nodes": nodes, "edges": edges}
 
     def to_json(self, path: str | Path) -> Path:
         path = Path(path)
@@ -924,14 +1430,12 @@ class MemoryGraph:
         as the text ``\\uXXXX``, so that every export reads back."""
         import networkx as nx
 
-        s = self._s
         g = nx.MultiDiGraph()
-        for i, n in enumerate(s.names):
-            g.add_node(_xml_text(n), **_graphml_attrs(s.node_dict(i)))
-        names = s.names
-        for e in self._edge_ids(None):
-            g.add_edge(_xml_text(names[s.e_src[e]]), _xml_text(names[s.e_dst[e]]), key=_xml_text(s.e_key[e]),
-                       **_graphml_attrs(s.edge_dict(e)))
+        for what, x, d in self._export():
+            if what == "node":
+                g.add_node(_xml_text(x), **_graphml_attrs(d))
+            else:
+                g.add_edge(_xml_text(x[0]), _xml_text(x[1]), key=_xml_text(x[2]), **_graphml_attrs(d))
         path = Path(path)
         nx.write_graphml(g, path)
         return path

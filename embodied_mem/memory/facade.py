@@ -25,10 +25,21 @@ replays the whole journal. Snapshots are written at ``close()``/``checkpoint()``
 edit count (``MemoryStore.edit_count``), not its rows, so it costs the same at any length;
 ``snapshot_status`` says why a snapshot was or was not used, ``open_timings`` where the time went.
 
-RAM budget: with ``memory.ram_budget_mb`` set, temporal entries and trajectory poses older than
-the working set live in long-term SQLite tables (``longterm.py``) and queries read them back;
-answers do not change. A read-only (or non-SQLite) open keeps them in a scratch file and so
-replays the whole journal instead of loading the snapshot.
+RAM budget: with ``memory.ram_budget_mb`` set, what falls out of each module's working set
+(temporal entries, trajectory poses, belief rows and sightings, occupancy tiles, chunk items and
+columns, the knowledge graph's blocks of nodes and edges) lives in long-term SQLite tables
+(``longterm.py``) and queries read it back; answers do not change. A read-only (or non-SQLite)
+open keeps them in a scratch file and so replays the whole journal instead of loading the
+snapshot. What the budget covers: every module's own estimate of the RAM it holds
+(``ram_bytes()``: spatial, temporal and episodic memory, the graph; a module without one is
+counted by the sizes of its containers), summed by ``Memory.ram_bytes()``. Every
+``_FIT_EVERY`` percepts the graph's share becomes what the other parts leave of the budget (at
+least a few blocks), so that the sum stays within it while the unpaged parts fit. Not covered: the
+Python interpreter and imported libraries, SQLite's page cache (2 MiB per connection by default),
+the stream of percepts the caller holds, and query results (a whole-graph export builds the
+whole graph). Kept in RAM forever (never paged): per-label first/last times and names, places and
+their grid, each world's small tables, semantic facts, the open chunk, and the last (growing)
+block of the graph's nodes and of its edges.
 
 Worlds: ``enter_world(id)`` scopes spatial and temporal memory (map, places, trajectory, the
 per-source clock) to one world or map; semantic facts and episodic memory (chunks, utilities)
@@ -41,6 +52,7 @@ import gc
 import json
 import math
 import os
+import sys
 import threading
 import time
 import uuid
@@ -149,6 +161,8 @@ class Memory:
         self.now = -math.inf
         self._n_percepts = 0
         self._use_long_term(self.spatial, self.temporal, self.episodic)
+        if self._longterm is not None:
+            self.graph.use_long_term(self._longterm)
         self._wrap_journaled_methods()
         self._guard_readers()
 
@@ -389,7 +403,7 @@ class Memory:
         after the snapshot (start > 0); without one, empty the tables (the replay rebuilds them)."""
         lt = self._longterm
         assert lt is not None
-        pages = [m.pages for m in (self.spatial, self.temporal, self.episodic,
+        pages = [m.pages for m in (self.spatial, self.temporal, self.episodic, self.graph,
                                    *(x for w in self._worlds.values() for x in w[:2]))]
         marks = next((p.marks for p in pages if p is not None and p.marks is not None), None) if start else None
         for p in pages:
@@ -738,6 +752,8 @@ class Memory:
         place = self.spatial.current_place if p.pose is not None else None
         self.episodic.observe(p, seq, place, recorded_at)
         self.semantic.observe(p)
+        if self._longterm is not None and self._n_percepts % self._FIT_EVERY == 0:
+            self._fit_budget()
         if p.events:
             for i, text in enumerate(p.events):
                 node = f"event:{seq}:{i}"
@@ -838,6 +854,34 @@ class Memory:
         with self._lock:
             return self._stats()
 
+    _FIT_EVERY = 1024  # percepts between checks of the parts' RAM against the budget
+
+    def ram_bytes(self) -> dict[str, int]:
+        """Estimated bytes of RAM each part of memory holds now (``spatial``, ``temporal``,
+        ``episodic``, ``semantic``, ``graph``, ``worlds``: the spatial and temporal memory of
+        worlds not entered now) and their ``total``: what ``memory.ram_budget_mb`` bounds (see the
+        module docstring for what it does not count). Each module's own ``ram_bytes()`` (O(1): sizes
+        of its columns and tables); a module without one is counted by the sizes of its containers."""
+        with self._lock:
+            return self._ram_bytes()
+
+    def _ram_bytes(self) -> dict[str, int]:
+        parts = {name: _module_bytes(getattr(self, name)) for name in self._MODULES}
+        parts["graph"] = self.graph.ram_bytes()
+        parts["worlds"] = sum(_module_bytes(m) for w in self._worlds.values() for m in w[:2])
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def _fit_budget(self) -> None:
+        """Give the graph what the other parts leave of the budget (it pages its blocks used longest
+        ago out to fit): the unpaged parts of the modules grow with what the agent discovers, and
+        the sum must stay within ``ram_budget_mb`` while they fit in it."""
+        budget = self.config.ram_budget_mb
+        if budget is None:
+            return
+        parts = self._ram_bytes()
+        self.graph.fit(int(budget * 2**20) - (parts["total"] - parts["graph"]))
+
     def _stats(self) -> dict[str, Any]:
         span = self.temporal.span()
         return {
@@ -900,6 +944,19 @@ class Memory:
     def __repr__(self) -> str:
         where = str(self.path) if self.path else "in-memory"
         return f"Memory({where}, {self._n_percepts} percepts)"
+
+
+def _module_bytes(mod: Any) -> int:
+    """A module's ``ram_bytes()``; for a module without one, the sizes of its attributes' containers
+    (``sys.getsizeof``, numpy ``nbytes``: the objects a list or dict holds are not counted)."""
+    fn = getattr(mod, "ram_bytes", None)
+    if callable(fn):
+        return int(fn())
+    n = 0
+    for v in vars(mod).values():
+        nb = getattr(v, "nbytes", None)
+        n += nb if isinstance(nb, int) else sys.getsizeof(v)
+    return n
 
 
 def _settle_gc() -> None:

@@ -99,6 +99,19 @@ _BYTES_PER_CELL = 110  # spatial occupancy: a known or walked cell (a tuple key 
 _SHARE_CELLS = 0.05  # share of the budget for the occupancy grid (far tiles move to lt_tiles)
 
 
+# the knowledge graph (graph.py): blocks of 1024 nodes or edges used longest ago (``kind`` 0: nodes, 1:
+# edges; ``v`` a pickled dict of the block's columns; a block written again gets a new row, the graph
+# keeps the rowid of the latest) and the ids of the nodes in paged-out blocks (``idx``: the node's number)
+_SCHEMA += (
+    "CREATE TABLE IF NOT EXISTS lt_graph (space INTEGER NOT NULL, kind INTEGER NOT NULL, block INTEGER NOT NULL, "
+    "v BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS lt_gnames (space INTEGER NOT NULL, name TEXT NOT NULL, idx INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_gnames_name ON lt_gnames (space, name)",
+)
+TABLES += ("lt_graph", "lt_gnames")
+_SHARE_GRAPH = 0.15  # share of the budget for the knowledge graph's resident blocks (graph.py)
+
+
 def grid_cells(ram_budget_mb: float) -> int:
     """Occupancy cells (known plus walked) spatial memory keeps in RAM under a budget of
     ``ram_budget_mb`` (MiB); past it, the tiles used longest ago move out until a quarter is free."""
@@ -121,7 +134,8 @@ def working_set_sizes(ram_budget_mb: float) -> dict[str, int]:
     return {"temporal": max(256, int(b * _SHARE_TEMPORAL / _BYTES_PER_ENTRY)),
             "poses": max(256, int(b * _SHARE_TRAJECTORY / _BYTES_PER_POSE)),
             "sightings": max(256, int(b * _SHARE_SIGHTINGS / _BYTES_PER_SIGHTING)),
-            "chunk_items": max(256, int(b * _SHARE_CHUNK_ITEMS / _BYTES_PER_CHUNK_ITEM))}
+            "chunk_items": max(256, int(b * _SHARE_CHUNK_ITEMS / _BYTES_PER_CHUNK_ITEM)),
+            "graph": int(b * _SHARE_GRAPH)}
 
 
 _WORKING_SET_SIZES = working_set_sizes

@@ -31,7 +31,9 @@ out-of-band buffers in the machine's byte order, recorded in the header: a snaps
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
 not edge views --, occupancy, frontier and walked cells and per-label count columns are columns.
 Format 6: spatial memory's places are one columnar table -- positions, visits, region edge numbers
-and votes, adjacency rows --, their grid derived from the positions.)
+and votes, adjacency rows --, their grid derived from the positions; the knowledge graph is stored
+as blocks of 1024 nodes or edges, each a dict of column bytes; under a RAM budget, blocks paged out
+to ``lt_graph`` are named by their row, not stored.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
