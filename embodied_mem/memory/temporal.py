@@ -396,7 +396,13 @@ class TemporalMemory:
                 self._ix_t = np.insert(self._ix_t, k, t)
                 off[i + 1:] += 1
                 self._ix_n += 1
-            self._gapc.pop(i, None)
+            c = self._gapc.get(i)
+            if c is not None:  # a label queried for gaps: split the gap the time falls into, in place
+                ts = self._ram_times(i)
+                j = int(ts.searchsorted(t, "right")) - 1  # after every time equal to it
+                if j < c[1]:
+                    c[0].insert(j, ts)
+                    self._gapc[i] = (c[0], c[1] + 1)
         for e in p.events:
             if self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), True) < self._ix_n:
                 self._ix_n += 1
