@@ -176,10 +176,13 @@ class TemporalMemory:
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
         self.enabled = self.config.enabled
-        self._t = array("d")
+        # runs: the entries of one percept time and source, in time order (ties in arrival order);
+        # a run's entries are [_r0[r], _r0[r + 1]) (the last one's up to the end); runs are never empty
+        self._rt = array("d")  # time of each run
+        self._rs = array("i")  # interned source of each run
+        self._r0 = array("q")  # index of each run's first entry
         self._kind = array("b")
         self._sym = array("i")  # interned label or text
-        self._src = array("i")  # interned source
         self._x = array("d")
         self._y = array("d")
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
@@ -209,7 +212,8 @@ class TemporalMemory:
     # ------------------------------------------------------------------ snapshot state
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
     # rebuilt from "labels" and the names
-    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_limit")
+    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_limit",
+                "_rt", "_rs", "_r0")
 
     def __getstate__(self) -> dict[str, object]:
         """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
@@ -220,7 +224,8 @@ class TemporalMemory:
         d = vars(self)
         skip = set(self._COLUMNS) | set(self._DERIVED)
         state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
-        state["columns"] = tuple(d[k] for k in self._COLUMNS)
+        t, src = self._expand()
+        state["columns"] = tuple(t if k == "_t" else src if k == "_src" else d[k] for k in self._COLUMNS)
         self._sync_index(force=True)
         grouped, offsets = array("d"), array("q")
         grouped.frombytes(self._ix_t.tobytes())
@@ -234,8 +239,16 @@ class TemporalMemory:
         for k, v in state.items():
             if k not in ("columns", "labels"):
                 d[k] = v
-        for k, v in zip(self._COLUMNS, state["columns"]):  # type: ignore[call-overload]
-            d[k] = v
+        cols = dict(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
+        t, src = cols.pop("_t"), cols.pop("_src")
+        d.update(cols)
+        tn, sn = np.frombuffer(t, np.float64), np.frombuffer(src, np.int32)
+        starts = np.flatnonzero(np.concatenate([[True], (tn[1:] != tn[:-1]) | (sn[1:] != sn[:-1])])) if len(tn) else tn
+        self._rt, self._rs, self._r0 = array("d"), array("i"), array("q")
+        self._rt.frombytes(tn[starts].tobytes())
+        self._rs.frombytes(sn[starts].tobytes())
+        self._r0.frombytes(starts.astype(np.int64).tobytes())
+        del tn, sn
         first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
         names = self._names
         self._ids = dict(zip(names, range(len(names))))
@@ -243,10 +256,29 @@ class TemporalMemory:
         self._name_bytes = sum(map(sys.getsizeof, names))
         self._ix_t = np.frombuffer(grouped, dtype=np.float64) if len(grouped) else _EMPTY
         self._ix_off = np.frombuffer(offsets, dtype=np.int64).copy() if len(offsets) else np.zeros(1, np.int64)
-        self._ix_n = len(self._t)
+        self._ix_n = len(self._sym)
         self._gapc = {}
         pg = self._pages
         self._limit = 0 if pg is None else pg.cap
+
+    # ------------------------------------------------------------------ runs
+    def _expand(self) -> tuple[array, array]:
+        """The time and the source of every entry, as columns."""
+        n = len(self._sym)
+        lens = np.diff(np.append(np.frombuffer(self._r0, np.int64), n))
+        t, src = array("d"), array("i")
+        t.frombytes(np.repeat(np.frombuffer(self._rt, np.float64), lens).tobytes())
+        src.frombytes(np.repeat(np.frombuffer(self._rs, np.int32), lens).tobytes())
+        return t, src
+
+    def _times_at(self, idx: np.ndarray) -> np.ndarray:
+        """The times of the entries at indexes ``idx``."""
+        run = np.frombuffer(self._r0, np.int64).searchsorted(idx, "right") - 1
+        return np.frombuffer(self._rt, np.float64)[run]
+
+    def _start(self, r: int) -> int:
+        """Index of run ``r``'s first entry (the number of entries for ``r`` past the last run)."""
+        return self._r0[r] if r < len(self._r0) else len(self._sym)
 
     # ------------------------------------------------------------------ the label index
     def _offsets(self) -> np.ndarray:
@@ -259,13 +291,13 @@ class TemporalMemory:
     def _sync_index(self, force: bool = False) -> None:
         """Merge the sightings newer than the index into it: when asked (``force``) or once there are
         more than a scan should read (O(n) each time, so O(32) per sighting overall at worst)."""
-        n0, n = self._ix_n, len(self._t)
+        n0, n = self._ix_n, len(self._sym)
         if n == n0 or (not force and n - n0 <= _TAIL_MIN + n0 // 32):
             return
         m = n - n0
         sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
         sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
-        tt = np.frombuffer(self._t, np.float64, m, 8 * n0)[sel]
+        tt = self._times_at(sel + n0)
         off = self._offsets()
         if len(sym):
             counts = np.bincount(sym, minlength=len(off) - 1)
@@ -290,7 +322,7 @@ class TemporalMemory:
 
     def _ram_times(self, i: int) -> np.ndarray:
         """The sighting times in RAM of label id ``i``, ascending (float64)."""
-        n0, n = self._ix_n, len(self._t)
+        n0, n = self._ix_n, len(self._sym)
         if n - n0 > _TAIL_MIN + n0 // 32:
             self._sync_index()
             n0 = n
@@ -301,7 +333,7 @@ class TemporalMemory:
             if len(m):
                 m = m[np.frombuffer(self._kind, np.int8, n - n0, n0)[m] == SIGHTING]
                 if len(m):
-                    ts = np.concatenate([ts, np.frombuffer(self._t, np.float64, n - n0, 8 * n0)[m]])
+                    ts = np.concatenate([ts, self._times_at(m + n0)])
         return ts
 
     def _gaps_of(self, i: int, ts: np.ndarray) -> _Gaps:
@@ -323,7 +355,7 @@ class TemporalMemory:
         counts) counts against the same share: the entries kept shrink as it grows."""
         from .longterm import Pages
 
-        if self._t or self._n_paged:
+        if self._sym or self._n_paged:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["temporal"])
         self._limit = 0 if self._pages is None else self._pages.cap
@@ -338,7 +370,7 @@ class TemporalMemory:
         counts and gap hierarchies (``sys.getsizeof`` of each container, allocated capacity included;
         the interned name strings counted once here)."""
         gs = sys.getsizeof
-        n = sum(gs(a) for a in (self._t, self._kind, self._sym, self._src, self._x, self._y))
+        n = sum(gs(a) for a in (self._rt, self._rs, self._r0, self._kind, self._sym, self._x, self._y))
         if self._z is not None:
             n += gs(self._z)
         return n + self._label_bytes()
@@ -371,47 +403,83 @@ class TemporalMemory:
         if t < self._cut:
             self._observe_paged(p, src)
             return
-        if not self._t or t >= self._t[-1]:
+        if not self._rt or t >= self._rt[-1]:
             self._observe_in_order(p, t, src)
         else:
             self._observe_late(p, t, src)
-        if self._pages is not None and len(self._t) > self._limit:
+        if self._pages is not None and len(self._sym) > self._limit:
             self._keep_share()
 
     def _observe_late(self, p: Percept, t: float, src: int) -> None:
-        """``observe`` for a percept older than the newest entry (another source, late): each entry is
-        slotted in after every entry of its time; the label index and gap hierarchies follow."""
+        """``observe`` for a percept older than the newest entry (another source, late): its entries
+        are slotted in after every entry of its time; the label index and gap hierarchies follow."""
+        ss, evs = p.sightings, p.events
+        k = len(ss) + len(evs)
+        if not k:
+            return
+        syms = [self._intern(x.label) for x in ss] + [self._intern(e) for e in evs]
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        r = bisect_right(rt, t)
+        pos = self._start(r)
+        if not (r and rt[r - 1] == t and rs[r - 1] == src):  # a run of its own (else: the end of the one before)
+            rt.insert(r, t)
+            rs.insert(r, src)
+            r0.insert(r, pos)
+            r += 1
+        if r < len(r0):
+            np.frombuffer(r0, np.int64)[r:] += k
+        self._kind[pos:pos] = array("b", bytes(len(ss)) + bytes([EVENT]) * len(evs))
+        self._sym[pos:pos] = array("i", syms)
+        self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
+        self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
+        zs = [x.position[2] for x in ss] + [0.0] * len(evs)
+        z = self._z
+        if z is None and any(v != 0.0 for v in zs):
+            z = self._z = array("d", bytes(8 * (len(self._sym) - k)))
+        if z is not None:
+            z[pos:pos] = array("d", zs)
+        inside = pos < self._ix_n  # inside the indexed entries: slot each time into its label's group
+        if inside:
+            self._ix_n += k
         first, last = self._first, self._last
-        for s in p.sightings:
-            i = self._intern(s.label)
-            pos = self._add(t, SIGHTING, i, src, s.position, True)
+        new: dict[int, int] = {}
+        for i in syms[:len(ss)]:
+            new[i] = new.get(i, 0) + 1
             if not first[i] <= t:  # NaN (first sighting) or later
                 first[i] = t
             if not last[i] >= t:
                 last[i] = t
-            if pos < self._ix_n:  # inside the indexed entries: slot its time into the label's group
+            if inside:
                 off = self._offsets()
                 a = int(off[i])
-                k = a + int(np.searchsorted(self._ix_t[a:off[i + 1]], t, side="right"))
-                self._ix_t = np.insert(self._ix_t, k, t)
+                j = a + int(self._ix_t[a:off[i + 1]].searchsorted(t, "right"))
+                self._ix_t = np.insert(self._ix_t, j, t)
                 off[i + 1:] += 1
-                self._ix_n += 1
+        for i, m in new.items():
             c = self._gapc.get(i)
-            if c is not None:  # a label queried for gaps: split the gap the time falls into, in place
-                ts = self._ram_times(i)
-                j = int(ts.searchsorted(t, "right")) - 1  # after every time equal to it
-                if j < c[1]:
-                    c[0].insert(j, ts)
-                    self._gapc[i] = (c[0], c[1] + 1)
-        for e in p.events:
-            if self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), True) < self._ix_n:
-                self._ix_n += 1
+            if c is None:
+                continue
+            if m > 1:  # several at once: built again on its next gap query
+                del self._gapc[i]
+                continue
+            ts = self._ram_times(i)  # a label queried for gaps: split the gap the time falls into, in place
+            j = int(ts.searchsorted(t, "right")) - 1  # after every time equal to it
+            if j < c[1]:
+                c[0].insert(j, ts)
+                self._gapc[i] = (c[0], c[1] + 1)
 
     def _observe_in_order(self, p: Percept, t: float, src: int) -> None:
-        """``observe`` for a percept not older than any entry (the usual case): the columns grow by
-        one extend each, each label's latest time is set."""
-        sightings = p.sightings
+        """``observe`` for a percept not older than any entry (the usual case): a run (unless it
+        continues the last one), the columns grow by one extend each, each label's latest time is set."""
+        sightings, events = p.sightings, p.events
         n = len(sightings)
+        if not n and not events:
+            return
+        rt = self._rt
+        if not (rt and rt[-1] == t and self._rs[-1] == src):
+            rt.append(t)
+            self._rs.append(src)
+            self._r0.append(len(self._sym))
         if n:
             ids, first, last = self._ids, self._first, self._last
             syms = []
@@ -423,12 +491,9 @@ class TemporalMemory:
                 if not first[i] <= t:  # NaN: its first sighting
                     first[i] = t
                 last[i] = t  # t is not older than any time held (in RAM or paged)
-            tt = self._t
-            m = len(tt)
-            tt.extend([t] * n)
+            m = len(self._sym)
             self._kind.frombytes(bytes(n))  # SIGHTING == 0
             self._sym.extend(syms)
-            self._src.extend([src] * n)
             self._x.extend([s.position[0] for s in sightings])
             self._y.extend([s.position[1] for s in sightings])
             zs = [s.position[2] for s in sightings]
@@ -437,8 +502,13 @@ class TemporalMemory:
                 z = self._z = array("d", bytes(8 * m))
             if z is not None:
                 z.extend(zs)
-        for e in p.events:
-            self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), False)
+        for e in events:
+            self._kind.append(EVENT)
+            self._sym.append(self._intern(e))
+            self._x.append(0.0)
+            self._y.append(0.0)
+            if self._z is not None:
+                self._z.append(0.0)
 
     # ------------------------------------------------------------------ long-term pages
     def _keep_share(self) -> None:
@@ -447,37 +517,41 @@ class TemporalMemory:
         pg = self._pages
         assert pg is not None
         self._limit = max(pg.cap // 4, 2, pg.cap - self._label_bytes() // _ENTRY_BYTES)
-        if len(self._t) > self._limit:
-            self._page_out(len(self._t) - (3 * self._limit) // 4)
+        if len(self._sym) > self._limit:
+            self._page_out(len(self._sym) - (3 * self._limit) // 4)
 
     def _page_out(self, n: int) -> None:
         """Move the oldest ``n`` entries (fewer, so that no time is split between RAM and the
         table) into the long-term table, in time order."""
         from .longterm import EVENT_V
 
-        tt = self._t
-        i = bisect_left(tt, tt[n])  # entries [0, i) are all older than tt[i]: the new boundary
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        r = bisect_left(rt, rt[bisect_right(r0, n) - 1])  # runs [0, r) are all older than entry n
+        i = r0[r]  # entries [0, i): the new boundary is rt[r]
         if i == 0:
             return
         pg = self._pages
         assert pg is not None
         space, z, pack = pg.space, self._z, EVENT_V.pack
-        kind, sym, src, xs, ys = self._kind, self._sym, self._src, self._x, self._y
+        kind, sym, xs, ys = self._kind, self._sym, self._x, self._y
         pg.store.insert_many(
             "INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)",
-            ((space, tt[j], kind[j], sym[j], src[j], pack(tt[j], xs[j], ys[j], 0.0 if z is None else z[j]))
-             for j in range(i)))
-        cut = tt[i]
+            ((space, t, kind[j], sym[j], sr, pack(t, xs[j], ys[j], 0.0 if z is None else z[j]))
+             for t, sr, a, b in zip(rt[:r], rs[:r], r0[:r], r0[1:r + 1]) for j in range(a, b)))
+        cut = rt[r]
         # per label among the moved sightings: count, first and last time, longest gap between two
         sel = np.flatnonzero(np.frombuffer(kind, np.int8, i) == SIGHTING)
         s = np.frombuffer(sym, np.int32, i)[sel]
-        ts = np.frombuffer(tt, np.float64, i)[sel]
+        ts = self._times_at(sel)
         del sel
-        self._paged_t0 = min(self._paged_t0, tt[0])
-        for arr in (tt, kind, sym, src, xs, ys):
+        self._paged_t0 = min(self._paged_t0, rt[0])
+        for arr in (kind, sym, xs, ys):
             del arr[:i]
         if z is not None:
             del z[:i]
+        for arr in (rt, rs, r0):
+            del arr[:r]
+        np.frombuffer(r0, np.int64)[:] -= i
         self._n_paged += i
         self._cut = cut
         self._drop_index()  # rebuilt from the columns left on the next query
@@ -548,32 +622,6 @@ class TemporalMemory:
         rows = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? AND t<=? "
                                 "ORDER BY t, rowid", (pg.space, self._ids[label], lo, hi))
         return [EVENT_V.unpack(r[0])[0] for r in rows]
-
-    def _add(self, t: float, kind: int, sym: int, src: int, pos: Position, late: bool) -> int:
-        """Add one entry (``late``: after every entry of its time); returns its index."""
-        if late:
-            i = bisect_right(self._t, t)
-            for arr, v in ((self._t, t), (self._kind, kind), (self._sym, sym), (self._src, src),
-                           (self._x, pos[0]), (self._y, pos[1])):
-                arr.insert(i, v)
-        else:
-            i = len(self._t)
-            self._t.append(t)
-            self._kind.append(kind)
-            self._sym.append(sym)
-            self._src.append(src)
-            self._x.append(pos[0])
-            self._y.append(pos[1])
-        z = self._z
-        if z is None and pos[2] != 0.0:
-            z = self._z = array("d", bytes(8 * (len(self._t) - 1)))
-            z.insert(i, pos[2])
-        elif z is not None:
-            if late:
-                z.insert(i, pos[2])
-            else:
-                z.append(pos[2])
-        return i
 
     # ------------------------------------------------------------------ queries
     def first_seen(self, label: str, at: float | None = None) -> float | None:
@@ -725,14 +773,15 @@ class TemporalMemory:
             for k, sym, src, v in pg.store.execute(sql, args).fetchall():
                 t, x, y, z = EVENT_V.unpack(v)
                 yield t, k, sym, src, x, y, z
-        i0 = bisect_left(self._t, t0)
-        i1 = bisect_right(self._t, t1)
-        zz = self._z
-        for i in range(i0, i1):
-            k = self._kind[i]
-            if want is not None and k != want:
-                continue
-            yield self._t[i], k, self._sym[i], self._src[i], self._x[i], self._y[i], 0.0 if zz is None else zz[i]
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        kind, sym, xs, ys, zz = self._kind, self._sym, self._x, self._y, self._z
+        for r in range(bisect_left(rt, t0), bisect_right(rt, t1)):
+            t, src = rt[r], rs[r]
+            for i in range(r0[r], self._start(r + 1)):
+                k = kind[i]
+                if want is not None and k != want:
+                    continue
+                yield t, k, sym[i], src, xs[i], ys[i], 0.0 if zz is None else zz[i]
 
     def order(self, labels: Iterable[str]) -> list[str]:
         """``labels`` sorted by first sighting; labels never seen are left out."""
@@ -749,14 +798,14 @@ class TemporalMemory:
         return sorted(names[i] for i in range(len(names)) if self._first[i] == self._first[i])
 
     def span(self) -> tuple[float, float] | None:
-        if not self._t:
+        if not self._rt:
             return None
-        return (min(self._t[0], self._paged_t0), self._t[-1])
+        return (min(self._rt[0], self._paged_t0), self._rt[-1])
 
     def __len__(self) -> int:
-        return len(self._t) + self._n_paged
+        return len(self._sym) + self._n_paged
 
     @property
     def n_in_ram(self) -> int:
         """Entries held in RAM (the rest, ``len(self) - n_in_ram``, in the long-term table)."""
-        return len(self._t)
+        return len(self._sym)
