@@ -243,7 +243,7 @@ class TemporalMemory:
         t, src = cols.pop("_t"), cols.pop("_src")
         d.update(cols)
         tn, sn = np.frombuffer(t, np.float64), np.frombuffer(src, np.int32)
-        starts = np.flatnonzero(np.concatenate([[True], (tn[1:] != tn[:-1]) | (sn[1:] != sn[:-1])])) if len(tn) else tn
+        starts = np.flatnonzero(np.concatenate([[True], (tn[1:] != tn[:-1]) | (sn[1:] != sn[:-1])])) if len(tn) else np.zeros(0, np.int64)
         self._rt, self._rs, self._r0 = array("d"), array("i"), array("q")
         self._rt.frombytes(tn[starts].tobytes())
         self._rs.frombytes(sn[starts].tobytes())
@@ -481,24 +481,23 @@ class TemporalMemory:
             self._rs.append(src)
             self._r0.append(len(self._sym))
         if n:
-            ids, first, last = self._ids, self._first, self._last
-            syms = []
-            for s in sightings:
-                i = ids.get(s.label)
-                if i is None:
-                    i = self._intern(s.label)
-                syms.append(i)
+            first, last = self._first, self._last
+            labels = [s.label for s in sightings]
+            syms = list(map(self._ids.get, labels))
+            if None in syms:
+                syms = list(map(self._intern, labels))
+            for i in syms:
                 if not first[i] <= t:  # NaN: its first sighting
                     first[i] = t
                 last[i] = t  # t is not older than any time held (in RAM or paged)
             m = len(self._sym)
             self._kind.frombytes(bytes(n))  # SIGHTING == 0
             self._sym.extend(syms)
-            self._x.extend([s.position[0] for s in sightings])
-            self._y.extend([s.position[1] for s in sightings])
-            zs = [s.position[2] for s in sightings]
+            xs, ys, zs = zip(*[s.position for s in sightings])
+            self._x.extend(xs)
+            self._y.extend(ys)
             z = self._z
-            if z is None and any(v != 0.0 for v in zs):
+            if z is None and any(zs):  # a height other than 0
                 z = self._z = array("d", bytes(8 * m))
             if z is not None:
                 z.extend(zs)

@@ -141,3 +141,12 @@ def test_per_label_structures_count_against_the_share(monkeypatch):
         many.observe(Percept(t=float(i), sightings=[Sighting(f"cup{i}", (0, 0))]))
     assert many.temporal.n_in_ram < few.temporal.n_in_ram <= 4000
     assert many.temporal.seen_times("cup17") == [17.0] and many.temporal.count("cup5000") == 1
+
+
+def test_an_empty_memory_pickles_and_continues():
+    tm = pickle.loads(pickle.dumps(TemporalMemory()))
+    ref = Naive()
+    for p in stream(11, 50):
+        tm.observe(p)
+        ref.observe(p)
+    check(tm, ref, random.Random(0))
