@@ -150,3 +150,18 @@ def test_an_empty_memory_pickles_and_continues():
         tm.observe(p)
         ref.observe(p)
     check(tm, ref, random.Random(0))
+
+
+def test_ram_bytes_estimate_of_gap_hierarchies_follows_their_sizes(monkeypatch):
+    import sys
+
+    tm, ref = TemporalMemory(), Naive()
+    for p in stream(12, 3000):
+        tm.observe(p)
+        ref.observe(p)
+    tm.seen_times("cup")  # the label index merged first: only the hierarchies come after
+    before = tm.ram_bytes()
+    for lbl in LABELS:
+        assert tm.longest_gap(lbl, 0, 1e9) == ref.gap(lbl, 0, 1e9)
+    actual = sum(sys.getsizeof(lv) for gp, _ in tm._gapc.values() for lv in gp.levels)
+    assert 0.7 * actual <= tm.ram_bytes() - before <= 1.5 * actual + 200 * len(LABELS)
