@@ -206,14 +206,16 @@ class TemporalMemory:
         self._cut = -math.inf
         self._n_paged = 0
         self._paged_t0 = math.inf  # earliest paged time
-        self._p_count: dict[str, int] = {}  # label -> paged sightings
-        self._p_last: dict[str, float] = {}  # label -> latest paged sighting time
-        self._p_best: dict[str, float] = {}  # label -> longest gap between two paged sightings (-1: none)
+        # by name id (made on the first page-out, as long as the names after): paged sightings, the
+        # latest paged sighting time, the longest gap between two paged sightings (-1: none)
+        self._pn = array("q")
+        self._pl = array("d")
+        self._pb = array("d")
 
     # ------------------------------------------------------------------ snapshot state
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
     # rebuilt from "labels" and the names
-    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_gap_n", "_limit",
+    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
                 "_rt", "_rs", "_r0")
 
     def __getstate__(self) -> dict[str, object]:
@@ -232,13 +234,18 @@ class TemporalMemory:
         grouped.frombytes(self._ix_t.tobytes())
         offsets.frombytes(self._offsets().tobytes())
         state["labels"] = (array("d", self._first), array("d", self._last), grouped, offsets)
+        # paged counts as dicts by label (the snapshot format's shape)
+        paged = [(self._names[i], i) for i in range(len(self._pn)) if self._pn[i]]
+        state["_p_count"] = {lbl: self._pn[i] for lbl, i in paged}
+        state["_p_last"] = {lbl: self._pl[i] for lbl, i in paged}
+        state["_p_best"] = {lbl: self._pb[i] for lbl, i in paged}
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Restore ``__getstate__``'s state (keeps wrappers already set on this instance)."""
         d = vars(self)
         for k, v in state.items():
-            if k not in ("columns", "labels"):
+            if k not in ("columns", "labels", "_p_count", "_p_last", "_p_best"):
                 d[k] = v
         cols = dict(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
         t, src = cols.pop("_t"), cols.pop("_src")
@@ -260,6 +267,14 @@ class TemporalMemory:
         self._ix_n = len(self._sym)
         self._gapc = {}
         self._gap_n = 0
+        self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
+        p_count, p_last, p_best = state["_p_count"], state["_p_last"], state["_p_best"]  # type: ignore[index]
+        if p_count:
+            self._grow_paged()
+            ids = self._ids
+            for lbl, c in p_count.items():  # type: ignore[union-attr]
+                i = ids[lbl]
+                self._pn[i], self._pl[i], self._pb[i] = c, p_last[lbl], p_best[lbl]  # type: ignore[index]
         pg = self._pages
         self._limit = 0 if pg is None else pg.cap
 
@@ -310,6 +325,18 @@ class TemporalMemory:
                 self._ix_t = tt[order]
             off[1:] += np.cumsum(counts)
         self._ix_n = n
+
+    def _grow_paged(self) -> None:
+        """Make the paged counts as long as the names (on the first page-out)."""
+        k = len(self._names) - len(self._pn)
+        if k > 0:
+            self._pn.frombytes(bytes(8 * k))
+            self._pl.extend([math.nan] * k)
+            self._pb.extend([-1.0] * k)
+
+    def _paged(self, i: int) -> int:
+        """Sightings of label id ``i`` in the long-term table."""
+        return self._pn[i] if i < len(self._pn) else 0
 
     def _drop_index(self) -> None:
         self._ix_t, self._ix_off, self._ix_n = _EMPTY, np.zeros(1, dtype=np.int64), 0
@@ -385,8 +412,7 @@ class TemporalMemory:
         n = gs(self._names) + gs(self._ids) + self._name_bytes + gs(self._first) + gs(self._last)
         n += self._ix_t.nbytes + self._ix_off.nbytes
         n += 200 * len(self._gapc) + 9 * self._gap_n  # a _Gaps and its levels: ~8.2 bytes per time
-        n += gs(self._gapc) + gs(self._p_count) + gs(self._p_last) + gs(self._p_best)
-        return n + 28 * len(self._p_count) + 24 * (len(self._p_last) + len(self._p_best))
+        return n + gs(self._gapc) + gs(self._pn) + gs(self._pl) + gs(self._pb)
 
     def _intern(self, s: str) -> int:
         i = self._ids.get(s)
@@ -396,6 +422,10 @@ class TemporalMemory:
             self._first.append(math.nan)
             self._last.append(math.nan)
             self._name_bytes += sys.getsizeof(s)
+            if self._pn:
+                self._pn.append(0)
+                self._pl.append(math.nan)
+                self._pb.append(-1.0)
         return i
 
     def observe(self, p: Percept) -> None:
@@ -569,17 +599,16 @@ class TemporalMemory:
         d[:-1] = ts[1:] - ts[:-1]
         d[ends - 1] = -math.inf  # no gap across labels
         inner = np.maximum.reduceat(d, starts)
-        names, p_best, p_last, p_count = self._names, self._p_best, self._p_last, self._p_count
+        self._grow_paged()
+        pn, pl, pb = self._pn, self._pl, self._pb
         for lid, c, f, lt, g in zip(s[starts].tolist(), (ends - starts).tolist(), ts[starts].tolist(),
                                     ts[ends - 1].tolist(), inner.tolist()):
-            lbl = names[lid]
-            best = p_best.get(lbl, -1.0)
-            prev = p_last.get(lbl)
-            if prev is not None:
-                best = max(best, f - prev)
-            p_best[lbl] = max(best, g)
-            p_last[lbl] = lt
-            p_count[lbl] = p_count.get(lbl, 0) + c
+            best = pb[lid]
+            if pn[lid]:
+                best = max(best, f - pl[lid])
+            pb[lid] = max(best, g)
+            pl[lid] = lt
+            pn[lid] += c
 
     def _observe_paged(self, p: Percept, src: int) -> None:
         """A late percept (another source) older than every entry in RAM: its entries go straight to
@@ -604,27 +633,30 @@ class TemporalMemory:
         pg.store.insert_many("INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)", rows)
         self._n_paged += len(rows)
         self._paged_t0 = min(self._paged_t0, t)
+        self._grow_paged()
         for lbl in {s.label for s in p.sightings}:
-            self._p_count[lbl] = self._p_count.get(lbl, 0) + sum(1 for s in p.sightings if s.label == lbl)
-            self._p_last[lbl] = max(self._p_last.get(lbl, -math.inf), t)
+            i = self._ids[lbl]
+            pl = self._pl[i]
+            self._pl[i] = t if not self._pn[i] or t > pl else pl
+            self._pn[i] += sum(1 for s in p.sightings if s.label == lbl)
             # the new time may split a paged gap: recompute that label's longest paged gap
             row = pg.store.execute(
                 "SELECT MAX(t - pt) FROM (SELECT t, LAG(t) OVER (ORDER BY t) AS pt FROM lt_events "
-                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, self._ids[lbl])).fetchone()
-            self._p_best[lbl] = -1.0 if row[0] is None else float(row[0])
+                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, i)).fetchone()
+            self._pb[i] = -1.0 if row[0] is None else float(row[0])
 
-    def _paged_times(self, label: str, t0: float | None, t1: float | None) -> list[float]:
-        """Paged sighting times of ``label`` in [t0, t1], ascending (exact values)."""
+    def _paged_times(self, i: int, t0: float | None, t1: float | None) -> list[float]:
+        """Paged sighting times of label id ``i`` in [t0, t1], ascending (exact values)."""
         from .longterm import EVENT_V
 
-        if not self._p_count.get(label) or (t0 is not None and t0 > self._p_last[label]):
+        if not self._paged(i) or (t0 is not None and t0 > self._pl[i]):
             return []
         pg = self._pages
         assert pg is not None
         lo = -math.inf if t0 is None else t0
         hi = math.inf if t1 is None else t1
         rows = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? AND t<=? "
-                                "ORDER BY t, rowid", (pg.space, self._ids[label], lo, hi))
+                                "ORDER BY t, rowid", (pg.space, i, lo, hi))
         return [EVENT_V.unpack(r[0])[0] for r in rows]
 
     # ------------------------------------------------------------------ queries
@@ -653,10 +685,10 @@ class TemporalMemory:
         k = int(ts.searchsorted(at, "right"))
         if k:
             return float(ts[k - 1])
-        if not self._p_count.get(label):
+        if not self._paged(i):
             return None
-        if at >= self._p_last[label]:
-            return self._p_last[label]
+        if at >= self._pl[i]:
+            return self._pl[i]
         from .longterm import EVENT_V
 
         pg = self._pages
@@ -678,7 +710,7 @@ class TemporalMemory:
             return []
         ts = self._ram_times(i)
         i0, i1 = self._range(ts, t0, t1)
-        return self._paged_times(label, t0, t1) + ts[i0:i1].tolist()
+        return self._paged_times(i, t0, t1) + ts[i0:i1].tolist()
 
     def count(self, label: str, t0: float | None = None, t1: float | None = None) -> int:
         """Number of sightings of ``label`` in [t0, t1]."""
@@ -687,9 +719,9 @@ class TemporalMemory:
             return 0
         i0, i1 = self._range(self._ram_times(i), t0, t1)
         n = max(0, i1 - i0)
-        if self._p_count.get(label) and (t0 is None or t0 <= self._p_last[label]):
-            if t0 is None and (t1 is None or t1 >= self._p_last[label]):
-                n += self._p_count[label]
+        if self._paged(i) and (t0 is None or t0 <= self._pl[i]):
+            if t0 is None and (t1 is None or t1 >= self._pl[i]):
+                n += self._pn[i]
             else:
                 pg = self._pages
                 assert pg is not None
@@ -713,7 +745,7 @@ class TemporalMemory:
             raise ValueError(f"longest_gap: t1 ({t1}) is before t0 ({t0})")
         ts = self._ram_times(li)
         i0, i1 = self._range(ts, t0, t1)
-        if not self._p_count.get(label):
+        if not self._paged(li):
             if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
                 return None
             gp = self._gaps_of(li, ts)
@@ -724,13 +756,13 @@ class TemporalMemory:
         if t0 is None and t1 is None:
             if self._first[li] == self._last[li]:
                 return None
-            best = self._p_best[label]
+            best = self._pb[li]
             if len(ts):
-                best = max(best, float(ts[0]) - self._p_last[label])
+                best = max(best, float(ts[0]) - self._pl[li])
                 if len(ts) >= 2:
                     best = max(best, self._gaps_of(li, ts).best)
             return best
-        paged = self._paged_times(label, t0, t1)
+        paged = self._paged_times(li, t0, t1)
         first = paged[0] if paged else (float(ts[i0]) if i1 > i0 else None)
         last = float(ts[i1 - 1]) if i1 > i0 else (paged[-1] if paged else None)
         if first is None or len(paged) + (i1 - i0) < 2 or first == last:
