@@ -293,6 +293,14 @@ class TemporalMemory:
         run = np.frombuffer(self._r0, np.int64).searchsorted(idx, "right") - 1
         return np.frombuffer(self._rt, np.float64)[run]
 
+    def _times_from(self, a: int) -> np.ndarray:
+        """The times of the entries from index ``a`` (< their number) on, by run: O(entries)."""
+        r0 = np.frombuffer(self._r0, np.int64)
+        ra = int(r0.searchsorted(a, "right")) - 1
+        starts = r0[ra:].copy()
+        starts[0] = a
+        return np.repeat(np.frombuffer(self._rt, np.float64)[ra:], np.diff(np.append(starts, len(self._sym))))
+
     def _start(self, r: int) -> int:
         """Index of run ``r``'s first entry (the number of entries for ``r`` past the last run)."""
         return self._r0[r] if r < len(self._r0) else len(self._sym)
@@ -314,7 +322,7 @@ class TemporalMemory:
         m = n - n0
         sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
         sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
-        tt = self._times_at(sel + n0)
+        tt = self._times_from(n0)[sel]
         off = self._offsets()
         if len(sym):
             counts = np.bincount(sym, minlength=len(off) - 1)
