@@ -2,28 +2,36 @@
 
 Columnar storage (``array`` of times, kinds, interned labels, positions) kept sorted by time, so
 ``between`` is a binary search plus the k items returned (O(log n + k)); ``first_seen`` and
-``last_seen`` are O(1) for "now" and O(log n) with ``at=``; ``longest_gap`` (the longest time a
-label went unseen between two of its sightings) is O(1) unbounded and O(log n) over a time range,
-from a per-label max hierarchy over the gaps kept up to date on every sighting. Intervals are
-inclusive at both ends.
+``last_seen`` are O(1) for "now" (one pair of times per interned name, in two arrays) and O(log n)
+with ``at=``. Intervals are inclusive at both ends.
+
+Per-label times are not stored beside the columns as they arrive: a label index (every sighting
+time in RAM grouped by label id, ascending within a label; offsets by id) is merged from the
+columns on a query, and the entries newer than it are scanned (at most 4096 plus 1/32 of the
+indexed ones; past that a query merges them in, O(n), so O(32) per sighting overall at worst).
+Until a label query, RAM per entry is the columns alone (about 36 bytes). ``longest_gap`` (the
+longest time a label went unseen between two of its sightings) keeps a max hierarchy over the gaps
+of each label queried for gaps (built on its first gap query, extended by its sightings since):
+O(log n) per range after that.
 
 With a RAM budget (``use_long_term``), only the newest entries stay in the columns: when there
-are more than the working-set size, the oldest quarter moves, in time order, into the
-``lt_events`` table of the long-term store (``longterm.py``). A time boundary ``_cut`` separates
-the two (every moved entry is older than every entry in RAM); a query reaching before it reads the
-table, so every answer is exactly what the unbounded memory gives. First and last sighting times
-per label stay in RAM (one pair per label, kept forever).
+are more than the working set allows, the oldest quarter moves, in time order, into the
+``lt_events`` table of the long-term store (``longterm.py``). What is kept per label (names, first
+and last times, the index's offsets, paged counts, gap hierarchies: ``ram_bytes`` counts them all)
+counts against the same share, so the entries kept shrink as labels accumulate. A time boundary
+``_cut`` separates the two (every moved entry is older than every entry in RAM); a query reaching
+before it reads the table, so every answer is exactly what the unbounded memory gives. First and
+last sighting times per label stay in RAM (one pair per label, kept forever).
 
-Snapshots (``__getstate__``): the columns, the per-label sighting times as one array grouped by
-label (with offsets), first/last times as arrays by label id, the interned names; nothing per
-label as a Python object. Loading keeps the grouped times as they are: a label's times are sliced
-out on its first query (all labels' at once before the next percept), and its gap hierarchy is
-rebuilt, vectorised, on its first gap query or next sighting.
+Snapshots (``__getstate__``): the columns, the label index (merged up to the newest entry) as one
+array of times grouped by label with offsets, first/last times as arrays by label id, the interned
+names; nothing per label as a Python object. Loading takes the index as it is.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
@@ -159,46 +167,56 @@ class _Gaps:
         return m
 
 
+_TAIL_MIN = 4096  # newest entries the label index may leave to a scan (plus 1/32 of the indexed ones)
+_ENTRY_BYTES = 64  # RAM per entry the budget's temporal share assumes (longterm.working_set_sizes)
+_EMPTY = np.zeros(0)
+
+
 class TemporalMemory:
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
         self.enabled = self.config.enabled
-        self._t = array("d")
+        # runs: the entries of one percept time and source, in time order (ties in arrival order);
+        # a run's entries are [_r0[r], _r0[r + 1]) (the last one's up to the end); runs are never empty
+        self._rt = array("d")  # time of each run
+        self._rs = array("i")  # interned source of each run
+        self._r0 = array("q")  # index of each run's first entry
         self._kind = array("b")
         self._sym = array("i")  # interned label or text
-        self._src = array("i")  # interned source
         self._x = array("d")
         self._y = array("d")
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
         self._names: list[str] = []
         self._ids: dict[str, int] = {}
-        self._first: dict[str, float] = {}
-        self._last: dict[str, float] = {}
-        self._times: dict[str, array] = {}  # label -> sorted sighting times (for at=)
-        self._gaps: dict[str, _Gaps] = {}  # label -> gaps between consecutive sighting times
-        # after a snapshot load: the loaded per-label times (first, last, grouped times, offsets by
-        # label id), sliced into _times per label on first query, all at once on the next percept
-        self._lazy: tuple[array, array, array, array] | None = None
+        # by name id: time of the first and latest sighting (NaN: never sighted, e.g. an event text)
+        self._first = array("d")
+        self._last = array("d")
+        self._name_bytes = 0  # sys.getsizeof of every interned name (for ram_bytes)
+        # label index: the sighting times of entries [0, _ix_n) grouped by label id (ascending within
+        # a label; id i's are _ix_t[_ix_off[i]:_ix_off[i + 1]], ids past the end have none), merged
+        # from the newer entries on a query once there are enough of them, scanned until then
+        self._ix_t: np.ndarray = _EMPTY
+        self._ix_off = np.zeros(1, dtype=np.int64)
+        self._ix_n = 0
+        self._gapc: dict[int, tuple[_Gaps, int]] = {}  # label id -> gaps of its first n RAM times (queried labels)
+        self._gap_n = 0  # the n of every kept gap hierarchy, summed (for ram_bytes)
         # long-term pages (a RAM budget): entries older than _cut live in the lt_events table
         self._pages: Pages | None = None
+        self._limit = 0  # entries kept in RAM before paging out (the share less the per-label structures)
         self._cut = -math.inf
         self._n_paged = 0
         self._paged_t0 = math.inf  # earliest paged time
-        self._p_count: dict[str, int] = {}  # label -> paged sightings
-        self._p_last: dict[str, float] = {}  # label -> latest paged sighting time
-        self._p_best: dict[str, float] = {}  # label -> longest gap between two paged sightings (-1: none)
-
-    def _gaps_of(self, label: str, ts: array) -> _Gaps:
-        """The gap hierarchy of ``label`` (whose times are ``ts``), built on first use after a
-        snapshot load (or for a label with a single sighting so far)."""
-        gp = self._gaps.get(label)
-        if gp is None:
-            gp = self._gaps[label] = _Gaps.build(ts)
-        return gp
+        # by name id (made on the first page-out, as long as the names after): paged sightings, the
+        # latest paged sighting time, the longest gap between two paged sightings (-1: none)
+        self._pn = array("q")
+        self._pl = array("d")
+        self._pb = array("d")
 
     # ------------------------------------------------------------------ snapshot state
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
-    _DERIVED = ("_ids", "_first", "_last", "_times", "_gaps", "_lazy")  # rebuilt from "labels" and the names
+    # rebuilt from "labels" and the names
+    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
+                "_rt", "_rs", "_r0")
 
     def __getstate__(self) -> dict[str, object]:
         """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
@@ -209,228 +227,396 @@ class TemporalMemory:
         d = vars(self)
         skip = set(self._COLUMNS) | set(self._DERIVED)
         state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
-        state["columns"] = tuple(d[k] for k in self._COLUMNS)
-        if self._lazy is not None:  # nothing observed since the load: the loaded times as they are
-            state["labels"] = self._lazy
-            return state
-        ids, n = self._ids, len(self._names)
-        first, last = array("d", [math.nan]) * n, array("d", [math.nan]) * n
-        offsets = array("q", [0]) * (n + 1)
-        grouped = array("d")
-        for lbl, f in self._first.items():
-            i = ids[lbl]
-            first[i], last[i] = f, self._last[lbl]
-        pos = 0
-        for i in range(n):  # label ids in order; events' ids get empty ranges
-            ts = self._times.get(self._names[i]) if not math.isnan(first[i]) else None
-            if ts:
-                grouped.extend(ts)
-                pos += len(ts)
-            offsets[i + 1] = pos
-        state["labels"] = (first, last, grouped, offsets)
+        t, src = self._expand()
+        state["columns"] = tuple(t if k == "_t" else src if k == "_src" else d[k] for k in self._COLUMNS)
+        self._sync_index(force=True)
+        grouped, offsets = array("d"), array("q")
+        grouped.frombytes(self._ix_t.tobytes())
+        offsets.frombytes(self._offsets().tobytes())
+        state["labels"] = (array("d", self._first), array("d", self._last), grouped, offsets)
+        # paged counts as dicts by label (the snapshot format's shape)
+        paged = [(self._names[i], i) for i in range(len(self._pn)) if self._pn[i]]
+        state["_p_count"] = {lbl: self._pn[i] for lbl, i in paged}
+        state["_p_last"] = {lbl: self._pl[i] for lbl, i in paged}
+        state["_p_best"] = {lbl: self._pb[i] for lbl, i in paged}
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
         """Restore ``__getstate__``'s state (keeps wrappers already set on this instance)."""
         d = vars(self)
         for k, v in state.items():
-            if k not in ("columns", "labels"):
+            if k not in ("columns", "labels", "_p_count", "_p_last", "_p_best"):
                 d[k] = v
-        for k, v in zip(self._COLUMNS, state["columns"]):  # type: ignore[call-overload]
-            d[k] = v
+        cols = dict(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
+        t, src = cols.pop("_t"), cols.pop("_src")
+        d.update(cols)
+        tn, sn = np.frombuffer(t, np.float64), np.frombuffer(src, np.int32)
+        starts = np.flatnonzero(np.concatenate([[True], (tn[1:] != tn[:-1]) | (sn[1:] != sn[:-1])])) if len(tn) else np.zeros(0, np.int64)
+        self._rt, self._rs, self._r0 = array("d"), array("i"), array("q")
+        self._rt.frombytes(tn[starts].tobytes())
+        self._rs.frombytes(sn[starts].tobytes())
+        self._r0.frombytes(starts.astype(np.int64).tobytes())
+        del tn, sn
         first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
         names = self._names
         self._ids = dict(zip(names, range(len(names))))
-        f = np.frombuffer(first, dtype=np.float64) if len(first) else np.zeros(0)
-        idx = np.flatnonzero(f == f)  # labels (NaN: an event text or a source name)
-        labels = [names[i] for i in idx.tolist()]
-        self._first = dict(zip(labels, f[idx].tolist()))
-        self._last = dict(zip(labels, np.frombuffer(last, dtype=np.float64)[idx].tolist())) if labels else {}
-        self._times = {}  # sliced per label on first use (_ts), all at once before the next percept
-        self._lazy = (first, last, grouped, offsets)
-        self._gaps = {}  # rebuilt per label on first use (_gaps_of)
+        self._first, self._last = array("d", first), array("d", last)
+        self._name_bytes = sum(map(sys.getsizeof, names))
+        self._ix_t = np.frombuffer(grouped, dtype=np.float64) if len(grouped) else _EMPTY
+        self._ix_off = np.frombuffer(offsets, dtype=np.int64).copy() if len(offsets) else np.zeros(1, np.int64)
+        self._ix_n = len(self._sym)
+        self._gapc = {}
+        self._gap_n = 0
+        self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
+        p_count, p_last, p_best = state["_p_count"], state["_p_last"], state["_p_best"]  # type: ignore[index]
+        if p_count:
+            self._grow_paged()
+            ids = self._ids
+            for lbl, c in p_count.items():  # type: ignore[union-attr]
+                i = ids[lbl]
+                self._pn[i], self._pl[i], self._pb[i] = c, p_last[lbl], p_best[lbl]  # type: ignore[index]
+        pg = self._pages
+        self._limit = 0 if pg is None else pg.cap
 
-    def _ts(self, label: str) -> array | None:
-        """The sorted sighting times of ``label`` in RAM (None: never sighted)."""
-        ts = self._times.get(label)
-        if ts is None and self._lazy is not None and label in self._first:
-            _, _, grouped, off = self._lazy
-            i = self._ids[label]
-            ts = self._times[label] = grouped[off[i]:off[i + 1]]
+    # ------------------------------------------------------------------ runs
+    def _expand(self) -> tuple[array, array]:
+        """The time and the source of every entry, as columns."""
+        n = len(self._sym)
+        lens = np.diff(np.append(np.frombuffer(self._r0, np.int64), n))
+        t, src = array("d"), array("i")
+        t.frombytes(np.repeat(np.frombuffer(self._rt, np.float64), lens).tobytes())
+        src.frombytes(np.repeat(np.frombuffer(self._rs, np.int32), lens).tobytes())
+        return t, src
+
+    def _times_at(self, idx: np.ndarray) -> np.ndarray:
+        """The times of the entries at indexes ``idx``."""
+        run = np.frombuffer(self._r0, np.int64).searchsorted(idx, "right") - 1
+        return np.frombuffer(self._rt, np.float64)[run]
+
+    def _times_from(self, a: int) -> np.ndarray:
+        """The times of the entries from index ``a`` (< their number) on, by run: O(entries)."""
+        r0 = np.frombuffer(self._r0, np.int64)
+        ra = int(r0.searchsorted(a, "right")) - 1
+        starts = r0[ra:].copy()
+        starts[0] = a
+        return np.repeat(np.frombuffer(self._rt, np.float64)[ra:], np.diff(np.append(starts, len(self._sym))))
+
+    def _start(self, r: int) -> int:
+        """Index of run ``r``'s first entry (the number of entries for ``r`` past the last run)."""
+        return self._r0[r] if r < len(self._r0) else len(self._sym)
+
+    # ------------------------------------------------------------------ the label index
+    def _offsets(self) -> np.ndarray:
+        """The index's offsets, one per interned name plus one (names newer than the index: empty)."""
+        off, n = self._ix_off, len(self._names) + 1
+        if len(off) < n:
+            off = self._ix_off = np.concatenate([off, np.full(n - len(off), off[-1], dtype=np.int64)])
+        return off
+
+    def _sync_index(self, force: bool = False) -> None:
+        """Merge the sightings newer than the index into it: when asked (``force``) or once there are
+        more than a scan should read (O(n) each time, so O(32) per sighting overall at worst)."""
+        n0, n = self._ix_n, len(self._sym)
+        if n == n0 or (not force and n - n0 <= _TAIL_MIN + n0 // 32):
+            return
+        m = n - n0
+        sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
+        sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
+        tt = self._times_from(n0)[sel]
+        off = self._offsets()
+        if len(sym):
+            counts = np.bincount(sym, minlength=len(off) - 1)
+            order = np.argsort(sym, kind="stable")
+            if len(self._ix_t):
+                self._ix_t = np.insert(self._ix_t, np.repeat(off[1:], counts), tt[order])
+            else:
+                self._ix_t = tt[order]
+            off[1:] += np.cumsum(counts)
+        self._ix_n = n
+
+    def _grow_paged(self) -> None:
+        """Make the paged counts as long as the names (on the first page-out)."""
+        k = len(self._names) - len(self._pn)
+        if k > 0:
+            self._pn.frombytes(bytes(8 * k))
+            self._pl.extend([math.nan] * k)
+            self._pb.extend([-1.0] * k)
+
+    def _paged(self, i: int) -> int:
+        """Sightings of label id ``i`` in the long-term table."""
+        return self._pn[i] if i < len(self._pn) else 0
+
+    def _drop_index(self) -> None:
+        self._ix_t, self._ix_off, self._ix_n = _EMPTY, np.zeros(1, dtype=np.int64), 0
+        self._gapc.clear()
+        self._gap_n = 0
+
+    def _label(self, label: str) -> int | None:
+        """The id of ``label`` if it was ever sighted (else None)."""
+        i = self._ids.get(label)
+        if i is None or self._first[i] != self._first[i]:
+            return None
+        return i
+
+    def _ram_times(self, i: int) -> np.ndarray:
+        """The sighting times in RAM of label id ``i``, ascending (float64)."""
+        n0, n = self._ix_n, len(self._sym)
+        if n - n0 > _TAIL_MIN + n0 // 32:
+            self._sync_index()
+            n0 = n
+        off = self._ix_off
+        ts = self._ix_t[off[i]:off[i + 1]] if i + 1 < len(off) else _EMPTY
+        if n > n0:  # the newest entries: a scan
+            m = np.flatnonzero(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0) == i)
+            if len(m):
+                m = m[np.frombuffer(self._kind, np.int8, n - n0, n0)[m] == SIGHTING]
+                if len(m):
+                    ts = np.concatenate([ts, self._times_at(m + n0)])
         return ts
 
-    def _materialize(self) -> None:
-        """Slice every label's times out of the loaded arrays (before a percept changes them)."""
-        lazy, self._lazy = self._lazy, None
-        if lazy is None:
-            return
-        _, _, grouped, offsets = lazy
-        off = np.frombuffer(offsets, dtype=np.int64)
-        ids, times = self._ids, self._times
-        labels = [lbl for lbl in self._first if lbl not in times]
-        if labels:
-            idx = np.fromiter(map(ids.__getitem__, labels), dtype=np.int64, count=len(labels))
-            times.update(zip(labels, map(grouped.__getitem__, map(slice, off[idx].tolist(), off[idx + 1].tolist()))))
+    def _gaps_of(self, i: int, ts: np.ndarray) -> _Gaps:
+        """The gap hierarchy of label id ``i`` (whose RAM times are ``ts``): kept per label once
+        queried, extended by the sightings since."""
+        c = self._gapc.get(i)
+        if c is not None and c[1] >= 1 and len(ts) - c[1] <= 4 * _FAN + c[1] // 8:
+            gp, k = c
+            for g in np.diff(ts[k - 1:]).tolist():
+                gp.append(g)
+        else:
+            gp = _Gaps.build(array("d", ts.tobytes()))
+        self._gap_n += len(ts) - (0 if c is None else c[1])
+        self._gapc[i] = (gp, len(ts))
+        return gp
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
-        """Keep at most about ``cap`` entries in RAM, the older ones in ``store`` (before any percept)."""
+        """Keep at most about ``cap`` entries in RAM, the older ones in ``store`` (before any percept).
+        What this memory keeps per label (names, first/last times, the label index's offsets, paged
+        counts) counts against the same share: the entries kept shrink as it grows."""
         from .longterm import Pages
 
-        if self._t or self._n_paged:
+        if self._sym or self._n_paged:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["temporal"])
+        self._limit = 0 if self._pages is None else self._pages.cap
 
     @property
     def pages(self) -> Pages | None:
         """This module's handle on the long-term store (None: no RAM budget, all entries in RAM)."""
         return self._pages
 
+    def ram_bytes(self) -> int:
+        """Bytes this memory holds in RAM now: its columns, names, per-label times and index, paged
+        counts and gap hierarchies (``sys.getsizeof`` of each container, allocated capacity included;
+        the interned name strings counted once here; gap hierarchies estimated from their sizes). O(1)."""
+        gs = sys.getsizeof
+        n = sum(gs(a) for a in (self._rt, self._rs, self._r0, self._kind, self._sym, self._x, self._y))
+        if self._z is not None:
+            n += gs(self._z)
+        return n + self._label_bytes()
+
+    def _label_bytes(self) -> int:
+        """ram_bytes less the columns: what grows with the labels rather than with the entries."""
+        gs = sys.getsizeof
+        n = gs(self._names) + gs(self._ids) + self._name_bytes + gs(self._first) + gs(self._last)
+        n += self._ix_t.nbytes + self._ix_off.nbytes
+        n += 200 * len(self._gapc) + 9 * self._gap_n  # a _Gaps and its levels: ~8.2 bytes per time
+        return n + gs(self._gapc) + gs(self._pn) + gs(self._pl) + gs(self._pb)
+
     def _intern(self, s: str) -> int:
         i = self._ids.get(s)
         if i is None:
             i = self._ids[s] = len(self._names)
             self._names.append(s)
+            self._first.append(math.nan)
+            self._last.append(math.nan)
+            self._name_bytes += sys.getsizeof(s)
+            if self._pn:
+                self._pn.append(0)
+                self._pl.append(math.nan)
+                self._pb.append(-1.0)
         return i
 
     def observe(self, p: Percept) -> None:
         if not self.enabled:
             return
-        if self._lazy is not None:
-            self._materialize()
         t = p.t
         src = self._intern(p.source)
         if t < self._cut:
             self._observe_paged(p, src)
             return
-        late = bool(self._t) and t < self._t[-1]
-        if not late:
+        if not self._rt or t >= self._rt[-1]:
             self._observe_in_order(p, t, src)
+        else:
+            self._observe_late(p, t, src)
+        if self._pages is not None and len(self._sym) > self._limit:
+            self._keep_share()
+
+    def _observe_late(self, p: Percept, t: float, src: int) -> None:
+        """``observe`` for a percept older than the newest entry (another source, late): its entries
+        are slotted in after every entry of its time; the label index and gap hierarchies follow."""
+        ss, evs = p.sightings, p.events
+        k = len(ss) + len(evs)
+        if not k:
             return
-        for s in p.sightings:
-            self._add(t, SIGHTING, self._intern(s.label), src, s.position, late)
-            lbl = s.label
-            ts = self._times.get(lbl)
-            if ts is None:
-                ts = self._times[lbl] = array("d")
-                self._first[lbl] = t
-                self._last[lbl] = t
-            else:
-                if t < self._first[lbl]:
-                    self._first[lbl] = t
-                if t > self._last[lbl]:
-                    self._last[lbl] = t
-            if ts and t < ts[-1]:
-                i = bisect_right(ts, t)
-                gp = self._gaps.get(lbl)
-                if gp is None:  # none yet (one earlier time), or not rebuilt since a snapshot load
-                    ts.insert(i, t)
-                    self._gaps[lbl] = _Gaps.build(ts)
-                else:
-                    ts.insert(i, t)
-                    gp.insert(i, ts)  # a late sighting from another source: cost in what follows it
-            else:
-                if ts:
-                    gp = self._gaps.get(lbl)
-                    if gp is None:
-                        gp = self._gaps[lbl] = _Gaps.build(ts)  # empty for one time; built after a load
-                    gp.append(t - ts[-1])
-                ts.append(t)
-        for e in p.events:
-            self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), late)
-        pg = self._pages
-        if pg is not None and len(self._t) > pg.cap:
-            self._page_out(len(self._t) - (3 * pg.cap) // 4)
+        syms = [self._intern(x.label) for x in ss] + [self._intern(e) for e in evs]
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        r = bisect_right(rt, t)
+        pos = self._start(r)
+        if not (r and rt[r - 1] == t and rs[r - 1] == src):  # a run of its own (else: the end of the one before)
+            rt.insert(r, t)
+            rs.insert(r, src)
+            r0.insert(r, pos)
+            r += 1
+        if r < len(r0):
+            np.frombuffer(r0, np.int64)[r:] += k
+        self._kind[pos:pos] = array("b", bytes(len(ss)) + bytes([EVENT]) * len(evs))
+        self._sym[pos:pos] = array("i", syms)
+        self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
+        self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
+        zs = [x.position[2] for x in ss] + [0.0] * len(evs)
+        z = self._z
+        if z is None and any(v != 0.0 for v in zs):
+            z = self._z = array("d", bytes(8 * (len(self._sym) - k)))
+        if z is not None:
+            z[pos:pos] = array("d", zs)
+        inside = pos < self._ix_n  # inside the indexed entries: slot each time into its label's group
+        if inside:
+            self._ix_n += k
+        first, last = self._first, self._last
+        new: dict[int, int] = {}
+        for i in syms[:len(ss)]:
+            new[i] = new.get(i, 0) + 1
+            if not first[i] <= t:  # NaN (first sighting) or later
+                first[i] = t
+            if not last[i] >= t:
+                last[i] = t
+            if inside:
+                off = self._offsets()
+                a = int(off[i])
+                j = a + int(self._ix_t[a:off[i + 1]].searchsorted(t, "right"))
+                self._ix_t = np.insert(self._ix_t, j, t)
+                off[i + 1:] += 1
+        for i, m in new.items():
+            c = self._gapc.get(i)
+            if c is None:
+                continue
+            if m > 1:  # several at once: built again on its next gap query
+                del self._gapc[i]
+                self._gap_n -= c[1]
+                continue
+            ts = self._ram_times(i)  # a label queried for gaps: split the gap the time falls into, in place
+            j = int(ts.searchsorted(t, "right")) - 1  # after every time equal to it
+            if j < c[1]:
+                c[0].insert(j, ts)
+                self._gapc[i] = (c[0], c[1] + 1)
+                self._gap_n += 1
 
     def _observe_in_order(self, p: Percept, t: float, src: int) -> None:
-        """``observe`` for a percept not older than any entry (the usual case): the columns grow by
-        one extend each, and each label's times by one append and one gap."""
-        sightings = p.sightings
+        """``observe`` for a percept not older than any entry (the usual case): a run (unless it
+        continues the last one), the columns grow by one extend each, each label's latest time is set."""
+        sightings, events = p.sightings, p.events
         n = len(sightings)
+        if not n and not events:
+            return
+        rt = self._rt
+        if not (rt and rt[-1] == t and self._rs[-1] == src):
+            rt.append(t)
+            self._rs.append(src)
+            self._r0.append(len(self._sym))
         if n:
-            ids, times, first, last, gaps = self._ids, self._times, self._first, self._last, self._gaps
-            syms = []
-            for s in sightings:
-                lbl = s.label
-                i = ids.get(lbl)
-                syms.append(self._intern(lbl) if i is None else i)
-                ts = times.get(lbl)
-                if ts is None:
-                    times[lbl] = array("d", (t,))
-                    first[lbl] = last[lbl] = t
-                    continue
-                last[lbl] = t  # t is not older than any time held (in RAM or paged)
-                if ts:
-                    gp = gaps.get(lbl)
-                    if gp is None:
-                        gp = gaps[lbl] = _Gaps.build(ts)  # empty for one time; built after a snapshot load
-                    gp.append(t - ts[-1])
-                ts.append(t)
-            tt = self._t
-            m = len(tt)
-            tt.extend([t] * n)
+            first, last = self._first, self._last
+            labels = [s.label for s in sightings]
+            syms = list(map(self._ids.get, labels))
+            if None in syms:
+                syms = list(map(self._intern, labels))
+            for i in syms:
+                if not first[i] <= t:  # NaN: its first sighting
+                    first[i] = t
+                last[i] = t  # t is not older than any time held (in RAM or paged)
+            m = len(self._sym)
             self._kind.frombytes(bytes(n))  # SIGHTING == 0
             self._sym.extend(syms)
-            self._src.extend([src] * n)
-            self._x.extend([s.position[0] for s in sightings])
-            self._y.extend([s.position[1] for s in sightings])
-            zs = [s.position[2] for s in sightings]
+            xs, ys, zs = zip(*[s.position for s in sightings])
+            self._x.extend(xs)
+            self._y.extend(ys)
             z = self._z
-            if z is None and any(v != 0.0 for v in zs):
+            if z is None and any(zs):  # a height other than 0
                 z = self._z = array("d", bytes(8 * m))
             if z is not None:
                 z.extend(zs)
-        for e in p.events:
-            self._add(t, EVENT, self._intern(e), src, (0.0, 0.0, 0.0), False)
-        pg = self._pages
-        if pg is not None and len(self._t) > pg.cap:
-            self._page_out(len(self._t) - (3 * pg.cap) // 4)
+        for e in events:
+            self._kind.append(EVENT)
+            self._sym.append(self._intern(e))
+            self._x.append(0.0)
+            self._y.append(0.0)
+            if self._z is not None:
+                self._z.append(0.0)
 
     # ------------------------------------------------------------------ long-term pages
+    def _keep_share(self) -> None:
+        """Past the entries allowed in RAM: recompute how many the share leaves beside what is kept
+        per label, and move the oldest out until a quarter of that is free."""
+        pg = self._pages
+        assert pg is not None
+        self._limit = max(pg.cap // 4, 2, pg.cap - self._label_bytes() // _ENTRY_BYTES)
+        if len(self._sym) > self._limit:
+            self._page_out(len(self._sym) - (3 * self._limit) // 4)
+
     def _page_out(self, n: int) -> None:
         """Move the oldest ``n`` entries (fewer, so that no time is split between RAM and the
         table) into the long-term table, in time order."""
         from .longterm import EVENT_V
 
-        tt = self._t
-        i = bisect_left(tt, tt[n])  # entries [0, i) are all older than tt[i]: the new boundary
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        r = bisect_left(rt, rt[bisect_right(r0, n) - 1])  # runs [0, r) are all older than entry n
+        i = r0[r]  # entries [0, i): the new boundary is rt[r]
         if i == 0:
             return
         pg = self._pages
         assert pg is not None
         space, z, pack = pg.space, self._z, EVENT_V.pack
-        kind, sym, src, xs, ys = self._kind, self._sym, self._src, self._x, self._y
+        kind, sym, xs, ys = self._kind, self._sym, self._x, self._y
         pg.store.insert_many(
             "INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)",
-            ((space, tt[j], kind[j], sym[j], src[j], pack(tt[j], xs[j], ys[j], 0.0 if z is None else z[j]))
-             for j in range(i)))
-        cut = tt[i]
-        labels = {self._names[sym[j]] for j in range(i) if kind[j] == SIGHTING}
-        self._paged_t0 = min(self._paged_t0, tt[0])
-        for arr in (tt, kind, sym, src, xs, ys):
+            ((space, t, kind[j], sym[j], sr, pack(t, xs[j], ys[j], 0.0 if z is None else z[j]))
+             for t, sr, a, b in zip(rt[:r], rs[:r], r0[:r], r0[1:r + 1]) for j in range(a, b)))
+        cut = rt[r]
+        # per label among the moved sightings: count, first and last time, longest gap between two
+        sel = np.flatnonzero(np.frombuffer(kind, np.int8, i) == SIGHTING)
+        s = np.frombuffer(sym, np.int32, i)[sel]
+        ts = self._times_at(sel)
+        del sel
+        self._paged_t0 = min(self._paged_t0, rt[0])
+        for arr in (kind, sym, xs, ys):
             del arr[:i]
         if z is not None:
             del z[:i]
+        for arr in (rt, rs, r0):
+            del arr[:r]
+        np.frombuffer(r0, np.int64)[:] -= i
         self._n_paged += i
         self._cut = cut
-        for lbl in labels:
-            ts = self._times[lbl]
-            j = bisect_left(ts, cut)
-            if j == 0:
-                continue
-            best = self._p_best.get(lbl, -1.0)
-            prev = self._p_last.get(lbl)
-            if prev is not None:
-                best = max(best, ts[0] - prev)
-            if j >= 2:
-                best = max(best, self._gaps_of(lbl, ts).max(0, j - 1))
-            self._p_best[lbl] = best
-            self._p_last[lbl] = ts[j - 1]
-            self._p_count[lbl] = self._p_count.get(lbl, 0) + j
-            del ts[:j]
-            if len(ts) >= 2:
-                self._gaps[lbl] = _Gaps.build(ts)
-            else:
-                self._gaps.pop(lbl, None)
+        self._drop_index()  # rebuilt from the columns left on the next query
+        if not len(s):
+            return
+        order = np.argsort(s, kind="stable")
+        s, ts = s[order], ts[order]
+        starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
+        ends = np.append(starts[1:], len(s))
+        d = np.empty(len(s))
+        d[:-1] = ts[1:] - ts[:-1]
+        d[ends - 1] = -math.inf  # no gap across labels
+        inner = np.maximum.reduceat(d, starts)
+        self._grow_paged()
+        pn, pl, pb = self._pn, self._pl, self._pb
+        for lid, c, f, lt, g in zip(s[starts].tolist(), (ends - starts).tolist(), ts[starts].tolist(),
+                                    ts[ends - 1].tolist(), inner.tolist()):
+            best = pb[lid]
+            if pn[lid]:
+                best = max(best, f - pl[lid])
+            pb[lid] = max(best, g)
+            pl[lid] = lt
+            pn[lid] += c
 
     def _observe_paged(self, p: Percept, src: int) -> None:
         """A late percept (another source) older than every entry in RAM: its entries go straight to
@@ -440,16 +626,14 @@ class TemporalMemory:
         pg = self._pages
         assert pg is not None
         t, rows = p.t, []
+        first, last = self._first, self._last
         for s in p.sightings:
-            lbl = s.label
-            rows.append((pg.space, t, SIGHTING, self._intern(lbl), src,
-                         EVENT_V.pack(t, s.position[0], s.position[1], s.position[2])))
-            if lbl not in self._times:
-                self._times[lbl] = array("d")
-                self._first[lbl] = self._last[lbl] = t
-            else:
-                self._first[lbl] = min(self._first[lbl], t)
-                self._last[lbl] = max(self._last[lbl], t)
+            i = self._intern(s.label)
+            rows.append((pg.space, t, SIGHTING, i, src, EVENT_V.pack(t, s.position[0], s.position[1], s.position[2])))
+            if not first[i] <= t:
+                first[i] = t
+            if not last[i] >= t:
+                last[i] = t
         for e in p.events:
             rows.append((pg.space, t, EVENT, self._intern(e), src, EVENT_V.pack(t, 0.0, 0.0, 0.0)))
         if not rows:
@@ -457,60 +641,42 @@ class TemporalMemory:
         pg.store.insert_many("INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)", rows)
         self._n_paged += len(rows)
         self._paged_t0 = min(self._paged_t0, t)
+        self._grow_paged()
         for lbl in {s.label for s in p.sightings}:
-            self._p_count[lbl] = self._p_count.get(lbl, 0) + sum(1 for s in p.sightings if s.label == lbl)
-            self._p_last[lbl] = max(self._p_last.get(lbl, -math.inf), t)
+            i = self._ids[lbl]
+            pl = self._pl[i]
+            self._pl[i] = t if not self._pn[i] or t > pl else pl
+            self._pn[i] += sum(1 for s in p.sightings if s.label == lbl)
             # the new time may split a paged gap: recompute that label's longest paged gap
             row = pg.store.execute(
                 "SELECT MAX(t - pt) FROM (SELECT t, LAG(t) OVER (ORDER BY t) AS pt FROM lt_events "
-                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, self._ids[lbl])).fetchone()
-            self._p_best[lbl] = -1.0 if row[0] is None else float(row[0])
+                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, i)).fetchone()
+            self._pb[i] = -1.0 if row[0] is None else float(row[0])
 
-    def _paged_times(self, label: str, t0: float | None, t1: float | None) -> list[float]:
-        """Paged sighting times of ``label`` in [t0, t1], ascending (exact values)."""
+    def _paged_times(self, i: int, t0: float | None, t1: float | None) -> list[float]:
+        """Paged sighting times of label id ``i`` in [t0, t1], ascending (exact values)."""
         from .longterm import EVENT_V
 
-        if not self._p_count.get(label) or (t0 is not None and t0 > self._p_last[label]):
+        if not self._paged(i) or (t0 is not None and t0 > self._pl[i]):
             return []
         pg = self._pages
         assert pg is not None
         lo = -math.inf if t0 is None else t0
         hi = math.inf if t1 is None else t1
         rows = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? AND t<=? "
-                                "ORDER BY t, rowid", (pg.space, self._ids[label], lo, hi))
+                                "ORDER BY t, rowid", (pg.space, i, lo, hi))
         return [EVENT_V.unpack(r[0])[0] for r in rows]
-
-    def _add(self, t: float, kind: int, sym: int, src: int, pos: Position, late: bool) -> None:
-        if late:
-            i = bisect_right(self._t, t)
-            for arr, v in ((self._t, t), (self._kind, kind), (self._sym, sym), (self._src, src),
-                           (self._x, pos[0]), (self._y, pos[1])):
-                arr.insert(i, v)
-        else:
-            i = len(self._t)
-            self._t.append(t)
-            self._kind.append(kind)
-            self._sym.append(sym)
-            self._src.append(src)
-            self._x.append(pos[0])
-            self._y.append(pos[1])
-        z = self._z
-        if z is None and pos[2] != 0.0:
-            z = self._z = array("d", bytes(8 * (len(self._t) - 1)))
-            z.insert(i, pos[2])
-        elif z is not None:
-            if late:
-                z.insert(i, pos[2])
-            else:
-                z.append(pos[2])
 
     # ------------------------------------------------------------------ queries
     def first_seen(self, label: str, at: float | None = None) -> float | None:
         """Time of the first sighting of ``label`` (at or before ``at`` if given), or None."""
         if not self.enabled:
             return None
-        f = self._first.get(label)
-        if f is None or (at is not None and f > at):
+        i = self._label(label)
+        if i is None:
+            return None
+        f = self._first[i]
+        if at is not None and f > at:
             return None
         return f
 
@@ -518,52 +684,57 @@ class TemporalMemory:
         """Time of the latest sighting of ``label`` (at or before ``at`` if given), or None."""
         if not self.enabled:
             return None
-        if at is None:
-            return self._last.get(label)
-        ts = self._ts(label)
-        if ts:
-            i = bisect_right(ts, at)
-            if i:
-                return ts[i - 1]
-        if not self._p_count.get(label):
+        i = self._label(label)
+        if i is None:
             return None
-        if at >= self._p_last[label]:
-            return self._p_last[label]
+        if at is None:
+            return self._last[i]
+        ts = self._ram_times(i)
+        k = int(ts.searchsorted(at, "right"))
+        if k:
+            return float(ts[k - 1])
+        if not self._paged(i):
+            return None
+        if at >= self._pl[i]:
+            return self._pl[i]
         from .longterm import EVENT_V
 
         pg = self._pages
         assert pg is not None
         row = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t<=? "
-                               "ORDER BY t DESC LIMIT 1", (pg.space, self._ids[label], at)).fetchone()
+                               "ORDER BY t DESC LIMIT 1", (pg.space, i, at)).fetchone()
         return None if row is None else EVENT_V.unpack(row[0])[0]
+
+    def _range(self, ts: np.ndarray, t0: float | None, t1: float | None) -> tuple[int, int]:
+        """Indexes [i0, i1) of the times of ``ts`` inside [t0, t1]."""
+        i0 = 0 if t0 is None else int(ts.searchsorted(t0, "left"))
+        i1 = len(ts) if t1 is None else int(ts.searchsorted(t1, "right"))
+        return i0, i1
 
     def seen_times(self, label: str, t0: float | None = None, t1: float | None = None) -> list[float]:
         """Every time ``label`` was sighted in [t0, t1] (inclusive), ascending."""
-        if not self.enabled:
+        i = self._label(label) if self.enabled else None
+        if i is None:
             return []
-        ts = self._ts(label)
-        if ts is None:
-            return []
-        i0 = 0 if t0 is None else bisect_left(ts, t0)
-        i1 = len(ts) if t1 is None else bisect_right(ts, t1)
-        return self._paged_times(label, t0, t1) + ts[i0:i1].tolist()
+        ts = self._ram_times(i)
+        i0, i1 = self._range(ts, t0, t1)
+        return self._paged_times(i, t0, t1) + ts[i0:i1].tolist()
 
     def count(self, label: str, t0: float | None = None, t1: float | None = None) -> int:
         """Number of sightings of ``label`` in [t0, t1]."""
-        ts = self._ts(label) if self.enabled else None
-        if ts is None:
+        i = self._label(label) if self.enabled else None
+        if i is None:
             return 0
-        i0 = 0 if t0 is None else bisect_left(ts, t0)
-        i1 = len(ts) if t1 is None else bisect_right(ts, t1)
+        i0, i1 = self._range(self._ram_times(i), t0, t1)
         n = max(0, i1 - i0)
-        if self._p_count.get(label) and (t0 is None or t0 <= self._p_last[label]):
-            if t0 is None and (t1 is None or t1 >= self._p_last[label]):
-                n += self._p_count[label]
+        if self._paged(i) and (t0 is None or t0 <= self._pl[i]):
+            if t0 is None and (t1 is None or t1 >= self._pl[i]):
+                n += self._pn[i]
             else:
                 pg = self._pages
                 assert pg is not None
                 n += pg.store.execute("SELECT COUNT(*) FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? "
-                                      "AND t<=?", (pg.space, self._ids[label], -math.inf if t0 is None else t0,
+                                      "AND t<=?", (pg.space, i, -math.inf if t0 is None else t0,
                                                    math.inf if t1 is None else t1)).fetchone()[0]
         return n
 
@@ -572,42 +743,43 @@ class TemporalMemory:
 
         In percept time units; only sightings inside the range count (the stretch before the first
         and after the last one is not a gap). None when ``label`` was sighted at fewer than two
-        distinct times in the range. O(1) without a range, O(log n) with one.
+        distinct times in the range. O(log n) per range once a label's gap hierarchy is built (on its
+        first gap query, then extended by the sightings since).
         """
-        ts = self._ts(label) if self.enabled else None
-        if ts is None:
+        li = self._label(label) if self.enabled else None
+        if li is None:
             return None
         if t0 is not None and t1 is not None and t1 < t0:
             raise ValueError(f"longest_gap: t1 ({t1}) is before t0 ({t0})")
-        i0 = 0 if t0 is None else bisect_left(ts, t0)
-        i1 = len(ts) if t1 is None else bisect_right(ts, t1)
-        if not self._p_count.get(label):
+        ts = self._ram_times(li)
+        i0, i1 = self._range(ts, t0, t1)
+        if not self._paged(li):
             if i1 - i0 < 2 or ts[i1 - 1] == ts[i0]:
                 return None
-            gp = self._gaps_of(label, ts)
+            gp = self._gaps_of(li, ts)
             if i0 == 0 and i1 == len(ts):
                 return gp.best
             return gp.max(i0, i1 - 1)
         # part of this label's times are paged out: the paged ones in range, the boundary, RAM's
         if t0 is None and t1 is None:
-            if self._first[label] == self._last[label]:
+            if self._first[li] == self._last[li]:
                 return None
-            best = self._p_best[label]
+            best = self._pb[li]
             if len(ts):
-                best = max(best, ts[0] - self._p_last[label])
+                best = max(best, float(ts[0]) - self._pl[li])
                 if len(ts) >= 2:
-                    best = max(best, self._gaps_of(label, ts).best)
+                    best = max(best, self._gaps_of(li, ts).best)
             return best
-        paged = self._paged_times(label, t0, t1)
-        first = paged[0] if paged else (ts[i0] if i1 > i0 else None)
-        last = ts[i1 - 1] if i1 > i0 else (paged[-1] if paged else None)
+        paged = self._paged_times(li, t0, t1)
+        first = paged[0] if paged else (float(ts[i0]) if i1 > i0 else None)
+        last = float(ts[i1 - 1]) if i1 > i0 else (paged[-1] if paged else None)
         if first is None or len(paged) + (i1 - i0) < 2 or first == last:
             return None
         best = max((b - a for a, b in zip(paged, paged[1:])), default=-1.0)
         if paged and i1 > i0:
-            best = max(best, ts[i0] - paged[-1])
+            best = max(best, float(ts[i0]) - paged[-1])
         if i1 - i0 >= 2:
-            best = max(best, self._gaps_of(label, ts).max(i0, i1 - 1))
+            best = max(best, self._gaps_of(li, ts).max(i0, i1 - 1))
         return best
 
     def between(self, t0: float, t1: float, kind: str | None = None, limit: int | None = None) -> list[Event]:
@@ -645,35 +817,39 @@ class TemporalMemory:
             for k, sym, src, v in pg.store.execute(sql, args).fetchall():
                 t, x, y, z = EVENT_V.unpack(v)
                 yield t, k, sym, src, x, y, z
-        i0 = bisect_left(self._t, t0)
-        i1 = bisect_right(self._t, t1)
-        zz = self._z
-        for i in range(i0, i1):
-            k = self._kind[i]
-            if want is not None and k != want:
-                continue
-            yield self._t[i], k, self._sym[i], self._src[i], self._x[i], self._y[i], 0.0 if zz is None else zz[i]
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        kind, sym, xs, ys, zz = self._kind, self._sym, self._x, self._y, self._z
+        for r in range(bisect_left(rt, t0), bisect_right(rt, t1)):
+            t, src = rt[r], rs[r]
+            for i in range(r0[r], self._start(r + 1)):
+                k = kind[i]
+                if want is not None and k != want:
+                    continue
+                yield t, k, sym[i], src, xs[i], ys[i], 0.0 if zz is None else zz[i]
 
     def order(self, labels: Iterable[str]) -> list[str]:
         """``labels`` sorted by first sighting; labels never seen are left out."""
         if not self.enabled:
             return []
-        seen = [(self._first[lbl], lbl) for lbl in dict.fromkeys(labels) if lbl in self._first]
+        seen = [(self._first[i], lbl) for lbl in dict.fromkeys(labels) if (i := self._label(lbl)) is not None]
         seen.sort()
         return [lbl for _, lbl in seen]
 
     def labels(self) -> list[str]:
-        return sorted(self._first) if self.enabled else []
+        if not self.enabled:
+            return []
+        names = self._names
+        return sorted(names[i] for i in range(len(names)) if self._first[i] == self._first[i])
 
     def span(self) -> tuple[float, float] | None:
-        if not self._t:
+        if not self._rt:
             return None
-        return (min(self._t[0], self._paged_t0), self._t[-1])
+        return (min(self._rt[0], self._paged_t0), self._rt[-1])
 
     def __len__(self) -> int:
-        return len(self._t) + self._n_paged
+        return len(self._sym) + self._n_paged
 
     @property
     def n_in_ram(self) -> int:
         """Entries held in RAM (the rest, ``len(self) - n_in_ram``, in the long-term table)."""
-        return len(self._t)
+        return len(self._sym)

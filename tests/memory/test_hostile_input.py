@@ -177,6 +177,7 @@ def test_late_sighting_updates_gap_index_in_place(monkeypatch):
     mem = Memory()
     for i in range(3000):
         mem.observe(Percept(t=float(i), source="a", sightings=(Sighting("key", (1, 0)),)))
+    assert mem.temporal.longest_gap("key") == 1.0  # its gap hierarchy is built by its first gap query
 
     def no_rebuild(*a, **k):
         raise AssertionError("a late percept rebuilt the whole gap index (O(n))")
