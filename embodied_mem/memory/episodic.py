@@ -43,7 +43,7 @@ from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
-from .keycolumns import SparseKeyColumns
+from .keycolumns import PostingBits, SparseKeyColumns
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
@@ -167,6 +167,11 @@ class EpisodicMemory:
         self.now = -math.inf
         self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
         self._ann: IVFIndex | HNSWIndex | None = _make_index(self.config.index, dim)
+        if getattr(self.encoder, "lexical", False):
+            # hashed-words keys as posting lists (~8 bytes per non-zero, about a dozen per key, instead
+            # of 4 * key_dim), their bit sets read from the postings (no RAM of their own)
+            self._keys_t = SparseKeyColumns(dim, 64)  # type: ignore[assignment]
+            self._bits = self._keys_t.bits  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -225,9 +230,10 @@ class EpisodicMemory:
             self._strength = _grow(self._strength, n)
             self._last_access = _grow(self._last_access, n)
             self._utility = _grow(self._utility, n)
-            bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
-            bits[:, : self._bits.shape[1]] = self._bits
-            self._bits = bits
+            if not isinstance(self._bits, PostingBits):
+                bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
+                bits[:, : self._bits.shape[1]] = self._bits
+                self._bits = bits
         self._keys_t[:, row] = key = self.encoder.encode([_chunk_text(o)])[0]
         self._index_key(row, key)
         if self._ann is not None:
@@ -264,10 +270,9 @@ class EpisodicMemory:
         if len(self._c_t0) or self._open is not None:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
-        # Chunk keys stay in RAM (recall scores every chunk exactly); with a lexical encoder as posting
-        # lists (~8 bytes per non-zero, about a dozen per hashed-words key, instead of 4 * key_dim)
-        if store is not None and getattr(self.encoder, "lexical", False):
-            self._keys_t = SparseKeyColumns(self.encoder.dim, self._keys_t.shape[1])
+        # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
+        if isinstance(self._keys_t, SparseKeyColumns):
+            self._keys_t.pages = self._pages
 
     @property
     def pages(self) -> Pages | None:
@@ -299,6 +304,8 @@ class EpisodicMemory:
         pg.store.insert_many("INSERT INTO lt_chunks (space, row, v, texts) VALUES (?, ?, ?, ?)", rows())
         del its[:k], ipid[:k], itext[:k]
         self._rows_out = r1
+        if isinstance(self._keys_t, SparseKeyColumns):
+            self._keys_t.page_out(r1)
 
     def _row_items(self, row: int) -> tuple[Any, Any, Any]:
         """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
@@ -345,12 +352,14 @@ class EpisodicMemory:
     def __getstate__(self) -> dict[str, Any]:
         """The snapshot form: every column; not the caches, nor wrappers set on the instance."""
         return {k: v for k, v in vars(self).items()
-                if k not in ("_paged_in", "_tok") and not isinstance(v, _BEHAVIOUR)}
+                if k not in ("_paged_in", "_tok") and not isinstance(v, (PostingBits, *_BEHAVIOUR))}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
         self._paged_in = OrderedDict()
         self._tok = {}
+        if isinstance(self._keys_t, SparseKeyColumns):
+            self._bits = self._keys_t.bits  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ recall
     def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
@@ -665,14 +674,17 @@ class EpisodicMemory:
         n = len(self._c_t0)
         if n:
             keys[:, :n] = encoder.encode([" ".join(self._row_items(r)[1]) for r in range(n)]).T
-        if self._pages is not None and getattr(encoder, "lexical", False):
-            sparse = SparseKeyColumns(encoder.dim, keys.shape[1])
+        if getattr(encoder, "lexical", False):
+            sparse = SparseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
             for row in range(n):
                 sparse[:, row] = keys[:, row]
-            self._keys_t = sparse
+            if self._pages is not None:
+                sparse.page_out(self._rows_out)
+            self._keys_t = sparse  # type: ignore[assignment]
+            self._bits = sparse.bits  # type: ignore[assignment]
         else:
             self._keys_t = keys
-        self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
+            self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
         self._kmax = np.zeros(encoder.dim, np.float32)
         self._kmin = np.zeros(encoder.dim, np.float32)
         for row in range(n):
@@ -697,7 +709,8 @@ class EpisodicMemory:
 
     def _index_key(self, row: int, key: np.ndarray) -> None:
         """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
-        self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
+        if not isinstance(self._bits, PostingBits):  # else the bits are read from the key postings
+            self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
         np.maximum(self._kmax, key, out=self._kmax)
         np.minimum(self._kmin, key, out=self._kmin)
 

@@ -13,31 +13,41 @@ similarity is bit-identical to the dense matrix's:
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
-Episodic memory uses it under a RAM budget with a lexical (hashing) encoder; a dense (learned)
-encoder keeps the dense matrix.
+Episodic memory uses it with a lexical (hashing) encoder; a dense (learned) encoder keeps the dense
+matrix. Under a RAM budget the postings of old rows move to the long-term table ``lt_ckeys``
+(``page_out``: one row per dimension and move, rows and values packed), and every read that reaches
+rows below ``cold`` reads them back from there (SQLite, by ``(space, dim)``), so reads stay
+value-for-value those of the dense matrix. ``bits`` is a read-only view of the per-dimension bit
+sets (bit ``r`` of dimension ``d``: row ``r``'s key is non-zero there) built from the postings, so
+the bit sets cost no RAM of their own.
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["SparseKeyColumns"]
+if TYPE_CHECKING:
+    from .longterm import Pages
+
+__all__ = ["SparseKeyColumns", "PostingBits"]
 
 
 class SparseKeyColumns:
     """A ``(dim, capacity)`` float32 key matrix stored as per-dimension posting lists (see module)."""
 
-    __slots__ = ("dim", "capacity", "n", "_rows", "_vals")
+    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages")
 
-    def __init__(self, dim: int, capacity: int = 64) -> None:
+    def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
         self.dim = int(dim)
         self.capacity = int(capacity)  # rows callers may address (grown by the caller, as a matrix's)
         self.n = 0  # rows written
         self._rows = [array("i") for _ in range(self.dim)]
         self._vals = [array("f") for _ in range(self.dim)]
+        self.cold = 0  # rows below this have their postings in ``lt_ckeys`` (``pages``), not in RAM
+        self.pages = pages
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -45,15 +55,59 @@ class SparseKeyColumns:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the posting lists' items (their allocation may hold up to ~12 % more)."""
+        """Bytes of the in-RAM posting lists' items (their allocation may hold up to ~12 % more)."""
         return sum(len(r) for r in self._rows) * 8
 
+    @property
+    def bits(self) -> PostingBits:
+        """The per-dimension bit sets of the rows, as ``bits[dims, :words]`` reads them (see ``PostingBits``)."""
+        return PostingBits(self)
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "rows": self._rows, "vals": self._vals}
+        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "rows": self._rows, "vals": self._vals,
+                "cold": self.cold, "pages": self.pages}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.dim, self.capacity, self.n = st["dim"], st["capacity"], st["n"]
         self._rows, self._vals = st["rows"], st["vals"]
+        self.cold, self.pages = st.get("cold", 0), st.get("pages")
+
+    def page_out(self, upto: int) -> None:
+        """Move the postings of rows ``cold..upto-1`` to ``lt_ckeys`` (one row per dimension that has
+        any); reads of those rows then come from there. Needs ``pages``."""
+        upto = min(int(upto), self.n)
+        if upto <= self.cold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("SparseKeyColumns.page_out needs long-term pages")
+        moved = []
+        for d in range(self.dim):
+            r = self._rows[d]
+            if not r or r[0] >= upto:
+                continue
+            i = int(np.searchsorted(np.frombuffer(r, np.int32), upto))
+            moved.append((pg.space, d, self.cold, r[:i].tobytes(), self._vals[d][:i].tobytes()))
+        pg.store.insert_many("INSERT INTO lt_ckeys (space, dim, r0, rows, vals) VALUES (?, ?, ?, ?, ?)", moved)
+        for _, d, _, rb, _ in moved:
+            i = len(rb) // 4
+            del self._rows[d][:i], self._vals[d][:i]
+        self.cold = upto
+
+    def _postings(self, d: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of dimension ``d`` for rows ``lo..hi-1``, rows ascending (cold ones read back)."""
+        rows = np.frombuffer(self._rows[d], np.int32)
+        vals = np.frombuffer(self._vals[d], np.float32)
+        if lo < self.cold and self.pages is not None:
+            got = self.pages.store.execute("SELECT rows, vals FROM lt_ckeys WHERE space=? AND dim=? AND r0<? "
+                                           "ORDER BY r0", (self.pages.space, d, hi)).fetchall()
+            if got:
+                rows = np.concatenate([np.frombuffer(b"".join(g[0] for g in got), np.int32), rows])
+                vals = np.concatenate([np.frombuffer(b"".join(g[1] for g in got), np.float32), vals])
+        if len(rows) and (lo > rows[0] or hi <= rows[-1]):
+            i0, i1 = np.searchsorted(rows, [lo, hi])
+            rows, vals = rows[i0:i1], vals[i0:i1]
+        return rows, vals
 
     def __setitem__(self, idx: Any, key: np.ndarray) -> None:
         if not (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and idx[1] == self.n):
@@ -87,13 +141,9 @@ class SparseKeyColumns:
 
     def _dense_row(self, d: int, lo: int, hi: int) -> np.ndarray:
         out = np.zeros(max(0, hi - lo), np.float32)
-        if hi <= lo or not self._rows[d]:
+        if hi <= lo or (not self._rows[d] and lo >= self.cold):
             return out
-        rows = np.frombuffer(self._rows[d], np.int32)
-        vals = np.frombuffer(self._vals[d], np.float32)
-        if lo or hi < self.n:
-            i0, i1 = np.searchsorted(rows, [lo, hi])
-            rows, vals = rows[i0:i1], vals[i0:i1]
+        rows, vals = self._postings(d, lo, hi)
         out[rows - lo] = vals
         return out
 
@@ -101,13 +151,51 @@ class SparseKeyColumns:
         """Dimension ``d`` of the keys at ``rows`` (float32; 0.0 where a key is zero there)."""
         rows = np.asarray(rows, np.int64)
         out = np.zeros(len(rows), np.float32)
-        if not self._rows[d] or not len(rows):
+        if not len(rows):
             return out
-        pr = np.frombuffer(self._rows[d], np.int32)
+        lo = int(rows.min())
+        if not self._rows[d] and lo >= self.cold:
+            return out
+        pr, pv = self._postings(d, lo, int(rows.max()) + 1)
+        if not len(pr):
+            return out
         i = np.searchsorted(pr, rows)
         i[i >= len(pr)] = 0
         hit = pr[i] == rows
-        out[hit] = np.frombuffer(self._vals[d], np.float32)[i[hit]]
+        out[hit] = pv[i[hit]]
+        return out
+
+
+class PostingBits:
+    """``keys.bits``: the per-dimension bit sets of a ``SparseKeyColumns`` (uint64 words, bit ``r % 64``
+    of word ``r // 64`` set when row ``r``'s key is non-zero in that dimension), built from the
+    postings for each read ``bits[dims, :words]`` (``dims`` an integer array, then a slice of words)."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: SparseKeyColumns) -> None:
+        self.keys = keys
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.keys.dim, (self.keys.capacity + 63) // 64)
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        if not (isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], slice)):
+            raise IndexError("PostingBits reads bits[dims, :words] only")
+        dims = np.atleast_1d(np.asarray(idx[0], np.int64))
+        w0, w1, step = idx[1].indices(self.shape[1])
+        if step != 1:
+            raise IndexError("PostingBits reads contiguous words only")
+        out = np.zeros((len(dims), max(0, w1 - w0)), np.uint64)
+        for i, d in enumerate(dims.tolist()):
+            rows, _ = self.keys._postings(d, 64 * w0, 64 * w1)
+            if len(rows):
+                rows = rows.astype(np.int64)
+                words = (rows >> 6) - w0
+                bit = np.left_shift(np.uint64(1), (rows & 63).astype(np.uint64))
+                starts = np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
+                out[i, words[starts]] = np.bitwise_or.reduceat(bit, starts)
         return out
 
 

@@ -76,6 +76,12 @@ TABLES += ("lt_beliefs", "lt_bcells")
 # ``v`` a pickled dict of the tile's known, walked and frontier cells
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
 TABLES += ("lt_tiles",)
+# episodic memory: the key postings of older chunks (a lexical encoder's sparse keys), one row per
+# dimension and move (rows: int32 chunk rows ascending, vals: their float32 values; r0: first row moved)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ckeys (space INTEGER NOT NULL, dim INTEGER NOT NULL, r0 INTEGER NOT NULL, "
+            "rows BLOB NOT NULL, vals BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lt_ckeys_dim ON lt_ckeys (space, dim, r0)")
+TABLES += ("lt_ckeys",)
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
