@@ -13,24 +13,30 @@ hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similar
 top chunks. Chunks with no similarity to the query are never returned (with the lexical hashing
 encoder: no item sharing a word with the query), so a query with nothing relevant recalls [].
 
-Storage: closed chunks are columns (row = creation order, id ``chunk-<row>``; times, episode,
-place, where each chunk's items end), their items three more columns (time, percept id, text).
-Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the items of the oldest closed
-chunks move out, whole chunks at a time, to the long-term table ``lt_chunks`` once more than
-``chunk_items`` items are in RAM (``longterm.working_set_sizes``), and are read back (a small LRU
-of chunks) when recall picks such a chunk or ``chunk_items`` asks for it; keys from a lexical
-encoder are then kept as sparse posting lists (``keycolumns.py``). Answers are exactly those of
-an unbudgeted memory. What stays in RAM for every chunk, forever: its row in the columns (~56
-bytes: times, codes, item end, strength, last access, utility), its key (~8 bytes per non-zero
-dimension, ~13 for a hashed scene text; a dense learned key keeps 4 * key_dim), a bit per key
-dimension (key_dim / 8 bytes) and its graph node with two edges. Nothing is deleted: retention
-lowers a chunk's rank, never removes it.
+Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creation order, id
+``chunk-<row>``: times, episode, place, where each chunk's items end, strength, last access,
+utility: 56 bytes), their items three more columns (time, percept id, text; texts interned). Keys
+from a lexical encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension,
+~13 for a hashed scene text) whose per-dimension bit sets are read from the postings; a dense
+(learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.
+Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest closed chunks move
+out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
+(``longterm.working_set_sizes``): their items to ``lt_chunks`` (read back through a small LRU when
+recall picks such a chunk or ``chunk_items`` asks for it), their key postings to ``lt_ckeys`` (read
+back per query dimension) and their columns to ``lt_ccols`` (read back by blocks of 1024 rows;
+strength, last access or utility changed later are kept in RAM beside them). Answers are exactly
+those of an unbudgeted memory. What stays in RAM for every chunk, forever: 8 bytes per 1024
+chunks of block bounds, 8 bytes per move of the columns, and its graph node with two edges (the
+graph pages those); with a dense learned key, the key (4 * key_dim bytes) and the approximate
+index stay in RAM. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers
+a chunk's rank, never removes it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import types
 from array import array
 from collections import OrderedDict
@@ -41,6 +47,7 @@ import numpy as np
 
 from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
+from .chunkcolumns import ChunkColumns, ColumnView
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 from .keycolumns import PostingBits, SparseKeyColumns
@@ -57,6 +64,10 @@ _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
 _MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
+# RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
+_TEXT_ENTRY = 60  # an interned text's dict slot (beside the string itself)
+_ITEM_BYTES = 90  # a paged-in item: time, percept id, its own text string (JSON-decoded)
+_TOKENS_BYTES = 500  # a tokenised item text: its list of token strings
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,20 +145,17 @@ class EpisodicMemory:
         self._bits = np.zeros((dim, 1), np.uint64)
         self._kmax = np.zeros(dim, np.float32)
         self._kmin = np.zeros(dim, np.float32)
-        self._strength = np.zeros(64, np.float64)
-        self._last_access = np.zeros(64, np.float64)
-        self._utility = np.zeros(64, np.float64)
         # per block of _BLOCK rows: the latest last-access and the largest strength (a bound on the
         # retention of every chunk in the block, for the hnsw re-ranking)
         self._blk_last = np.full(1, -np.inf)
         self._blk_strength = np.zeros(1)
         # closed chunks as columns, row = creation order (chunk ``chunk-<row>``): times, episode and
-        # place (codes into the name tables) and where each chunk's items end in the item columns
-        self._c_t0 = array("d")
-        self._c_t1 = array("d")
-        self._c_ep = array("i")
-        self._c_place = array("i")  # -1: no place
-        self._c_end = array("q")  # items of row r: [end[r-1], end[r]) in the numbering of every item
+        # place (codes into the name tables), where each chunk's items end in the item columns
+        # (items of row r: [end[r-1], end[r]) in the numbering of every item), strength, last access
+        # and utility; under a RAM budget the rows paged out with their items live in ``lt_ccols``
+        self._cols = ChunkColumns()
+        self._column_views()
+        self._end_out = 0  # where the items of the paged-out rows end (the first item in RAM)
         self._names: list[str] = []  # episode and place names (few), code = index
         self._name_ix: dict[str, int] = {}
         # items of the closed chunks still in RAM (rows >= _rows_out), in row order; with a RAM budget
@@ -160,7 +168,9 @@ class EpisodicMemory:
         self._paged_in: OrderedDict[int, tuple] = OrderedDict()  # recently paged-in rows (not saved)
         self._tok: dict[str, list[str]] = {}  # item text -> its tokens, for picking items (not saved)
         self._open: _ChunkRec | None = None
-        self._texts: dict[str, str] = {}  # item text interning (bounded by _MAX_INTERNED)
+        self._texts: dict[str, str] = {}  # item text interning (bounded by _max_interned)
+        self._max_interned = _MAX_INTERNED
+        self._text_bytes = 0  # bytes of the interned texts and of texts kept uninterned
         self._episode: str | None = None
         self._n_episodes = 0
         self._n_chunks = 0
@@ -172,6 +182,13 @@ class EpisodicMemory:
             # of 4 * key_dim), their bit sets read from the postings (no RAM of their own)
             self._keys_t = SparseKeyColumns(dim, 64)  # type: ignore[assignment]
             self._bits = self._keys_t.bits  # type: ignore[assignment]
+
+    def _column_views(self) -> None:
+        """The per-chunk columns as attributes indexed like arrays (``chunkcolumns.ColumnView``)."""
+        v = self._cols.view
+        self._c_t0, self._c_t1, self._c_ep, self._c_place, self._c_end = (
+            v("t0"), v("t1"), v("ep"), v("place"), v("end"))
+        self._strength, self._last_access, self._utility = v("strength"), v("last"), v("utility")
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -205,8 +222,13 @@ class EpisodicMemory:
         itext = self._texts.get(text)
         if itext is None:
             itext = text
-            if len(self._texts) < _MAX_INTERNED:
+            if len(self._texts) >= self._max_interned and self._pages is not None:
+                # under a RAM budget the table starts over (older items' texts leave with their chunks)
+                self._texts.clear()
+                self._text_bytes = 0
+            if len(self._texts) < self._max_interned:
                 self._texts[text] = text
+            self._text_bytes += sys.getsizeof(text)
         o.ts.append(p.t)
         o.texts.append(itext)
         o.pids.append(pid)
@@ -218,7 +240,7 @@ class EpisodicMemory:
         if o is None:
             return
         self._open = None
-        row = len(self._c_t0)
+        row = self._cols.n
         if row >= self._keys_t.shape[1]:
             n = self._keys_t.shape[1] * 2
             if isinstance(self._keys_t, SparseKeyColumns):
@@ -227,9 +249,6 @@ class EpisodicMemory:
                 keys = np.zeros((self._keys_t.shape[0], n), np.float32)
                 keys[:, :row] = self._keys_t[:, :row]
                 self._keys_t = keys
-            self._strength = _grow(self._strength, n)
-            self._last_access = _grow(self._last_access, n)
-            self._utility = _grow(self._utility, n)
             if not isinstance(self._bits, PostingBits):
                 bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
                 bits[:, : self._bits.shape[1]] = self._bits
@@ -238,15 +257,9 @@ class EpisodicMemory:
         self._index_key(row, key)
         if self._ann is not None:
             self._ann.add(row, key)
-        self._strength[row] = self.config.initial_strength
-        self._last_access[row] = o.t1
+        self._cols.append(o.t0, o.t1, self._code(o.episode), -1 if o.place is None else self._code(o.place),
+                          (self._c_end[-1] if row else 0) + len(o.ts), self.config.initial_strength, o.t1, o.utility)
         self._bound_block(row)
-        self._utility[row] = o.utility
-        self._c_t0.append(o.t0)
-        self._c_t1.append(o.t1)
-        self._c_ep.append(self._code(o.episode))
-        self._c_place.append(-1 if o.place is None else self._code(o.place))
-        self._c_end.append((self._c_end[-1] if row else 0) + len(o.ts))
         self._i_t.extend(o.ts)
         self._i_pid.extend(o.pids)
         self._i_text.extend(o.texts)
@@ -270,6 +283,9 @@ class EpisodicMemory:
         if len(self._c_t0) or self._open is not None:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
+        self._cols.pages = self._pages
+        if self._pages is not None:  # at most one distinct text per item in RAM is worth sharing
+            self._max_interned = min(_MAX_INTERNED, max(256, self._pages.cap))
         # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.pages = self._pages
@@ -282,36 +298,36 @@ class EpisodicMemory:
     def _page_out(self, n: int) -> None:
         """Move the items of the oldest closed chunks in RAM (whole chunks, about ``n`` items) into
         ``lt_chunks``, one row per chunk: times and percept ids packed, texts as a JSON list."""
-        import bisect
-
-        base = self._c_end[self._rows_out - 1] if self._rows_out else 0
-        r1 = bisect.bisect_left(self._c_end, base + n, lo=self._rows_out)  # first row not moved whole
-        r1 = min(r1 + 1, len(self._c_end))
-        k = self._c_end[r1 - 1] - base  # items moved
-        if r1 <= self._rows_out or k <= 0:
+        r0, base = self._rows_out, self._end_out
+        ends = self._cols.hot("end").tolist()  # rows r0.. (the columns page out with the items)
+        r1 = r0 + int(np.searchsorted(ends, base + n, side="left"))  # first row not moved whole
+        r1 = min(r1 + 1, self._cols.n)
+        k = ends[r1 - 1 - r0] - base if r1 > r0 else 0  # items moved
+        if r1 <= r0 or k <= 0:
             return
         pg = self._pages
         assert pg is not None
-        space, ends, its, ipid, itext = pg.space, self._c_end, self._i_t, self._i_pid, self._i_text
+        space, its, ipid, itext = pg.space, self._i_t, self._i_pid, self._i_text
 
         def rows() -> Any:
             a = 0
-            for r in range(self._rows_out, r1):
-                b = ends[r] - base
+            for r in range(r0, r1):
+                b = ends[r - r0] - base
                 yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext[a:b]))
                 a = b
 
         pg.store.insert_many("INSERT INTO lt_chunks (space, row, v, texts) VALUES (?, ?, ?, ?)", rows())
         del its[:k], ipid[:k], itext[:k]
-        self._rows_out = r1
+        self._rows_out, self._end_out = r1, base + k
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.page_out(r1)
+        self._cols.page_out(r1)
 
     def _row_items(self, row: int) -> tuple[Any, Any, Any]:
         """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
         if row >= self._rows_out:
-            base = self._c_end[self._rows_out - 1] if self._rows_out else 0
-            a = (self._c_end[row - 1] if row else 0) - base
+            base = self._end_out
+            a = (self._c_end[row - 1] if row > self._rows_out else base) - base
             b = self._c_end[row] - base
             return self._i_t[a:b], self._i_text[a:b], self._i_pid[a:b]
         got = self._paged_in.get(row)
@@ -352,12 +368,13 @@ class EpisodicMemory:
     def __getstate__(self) -> dict[str, Any]:
         """The snapshot form: every column; not the caches, nor wrappers set on the instance."""
         return {k: v for k, v in vars(self).items()
-                if k not in ("_paged_in", "_tok") and not isinstance(v, (PostingBits, *_BEHAVIOUR))}
+                if k not in ("_paged_in", "_tok") and not isinstance(v, (PostingBits, ColumnView, *_BEHAVIOUR))}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
         self._paged_in = OrderedDict()
         self._tok = {}
+        self._column_views()
         if isinstance(self._keys_t, SparseKeyColumns):
             self._bits = self._keys_t.bits  # type: ignore[assignment]
 
@@ -656,6 +673,28 @@ class EpisodicMemory:
         n_closed = len(self._c_t0)
         return {"episodes": self._n_episodes, "chunks": self._n_chunks,
                 "items": (self._c_end[-1] if n_closed else 0) + n_open}
+
+    def ram_bytes(self) -> int:
+        """Bytes episodic memory holds in RAM now, estimated from its columns' sizes (cheap: no walk
+        over chunks or items): per-chunk columns, keys (posting lists or the dense matrix, bit sets,
+        bounds), the items of the chunks in RAM with their interned texts, the paged-in and token
+        caches, the approximate index. Not the graph's chunk nodes (the graph counts those)."""
+        n = self._cols.nbytes + self._kmax.nbytes + self._kmin.nbytes
+        n += self._blk_last.nbytes + self._blk_strength.nbytes
+        kt = self._keys_t
+        n += kt.ram_bytes if isinstance(kt, SparseKeyColumns) else kt.nbytes
+        if not isinstance(self._bits, PostingBits):
+            n += self._bits.nbytes
+        o = self._open
+        n_items = len(self._i_t) + (len(o.ts) if o is not None else 0)
+        n += 24 * n_items  # time, percept id, text pointer
+        n += self._text_bytes + _TEXT_ENTRY * len(self._texts)
+        n += sum(_ITEM_BYTES * len(got[0]) for got in self._paged_in.values())
+        n += _TOKENS_BYTES * len(self._tok)
+        n += 120 * len(self._names)
+        if self._ann is not None:
+            n += 4 * self.encoder.dim * len(self._ann)
+        return int(n)
 
     def in_ram(self) -> dict[str, int]:
         """Chunks whose items are in RAM, and those items (the rest are in the long-term table)."""

@@ -59,6 +59,11 @@ class SparseKeyColumns:
         return sum(len(r) for r in self._rows) * 8
 
     @property
+    def ram_bytes(self) -> int:
+        """Bytes the in-RAM postings hold: their items, the arrays' over-allocation (~1/16) and headers."""
+        return self.nbytes + self.nbytes // 16 + 2 * 64 * self.dim
+
+    @property
     def bits(self) -> PostingBits:
         """The per-dimension bit sets of the rows, as ``bits[dims, :words]`` reads them (see ``PostingBits``)."""
         return PostingBits(self)

@@ -82,6 +82,11 @@ _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ckeys (space INTEGER NOT NULL, dim IN
             "rows BLOB NOT NULL, vals BLOB NOT NULL)",
             "CREATE INDEX IF NOT EXISTS lt_ckeys_dim ON lt_ckeys (space, dim, r0)")
 TABLES += ("lt_ckeys",)
+# episodic memory: the per-chunk columns of older chunks (times, codes, item end, strength, last access,
+# utility), one row per block of up to 1024 chunk rows from r0 (memory/chunkcolumns.py)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ccols (space INTEGER NOT NULL, r0 INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_ccols_r0 ON lt_ccols (space, r0)")
+TABLES += ("lt_ccols",)
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw

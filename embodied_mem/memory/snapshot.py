@@ -24,12 +24,15 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 5 (this version) reads only format-5 files: older snapshots are reported ("snapshot format
-4, this version reads 5") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 6 (this version) reads only format-6 files: older snapshots are reported ("snapshot format
+5, this version reads 6") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
-not edge views --, occupancy, frontier and walked cells and per-label count columns are columns.)
+not edge views --, occupancy, frontier and walked cells and per-label count columns are columns.
+Format 6: episodic memory's per-chunk columns are one ``chunkcolumns.ChunkColumns``, paged under a
+RAM budget with their chunk's items and key postings, and a lexical encoder's keys are always posting
+lists.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -71,13 +74,13 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
 # states no longer fit this version's modules, so they are ignored (full replay) rather than
 # half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
-_READS = (5,)
+_READS = (6,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64
@@ -431,6 +434,7 @@ _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", 
                  "networkx.classes.",
                  "collections")
 _TYPE_MODULES += ("embodied_mem.memory.keycolumns",)  # episodic memory's sparse chunk keys
+_TYPE_MODULES += ("embodied_mem.memory.chunkcolumns",)  # episodic memory's per-chunk columns
 _NUMPY_TYPES = frozenset({"ndarray", "dtype"})
 
 

@@ -13,7 +13,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
@@ -130,6 +130,7 @@ def test_old_chunks_items_really_leave_ram_and_come_back_exactly():
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream(), st.integers(0, 80))
 def test_reopen_snapshot_replay_and_readonly_answer_as_before(tmp_path_factory, ops, cut):
+    assume(any(kind in ("p", "episode") for kind, _ in ops))  # else nothing is journaled: no snapshot
     path = tmp_path_factory.mktemp("eg") / "m.db"
     mem = budgeted(path)
     with mock.patch.object(longterm, "working_set_sizes", tiny):
@@ -216,3 +217,81 @@ def test_sparse_key_columns_read_exactly_as_the_dense_matrix(n, dim, seed):
     assert sk[:, :n].tobytes() == dense.tobytes()
     with pytest.raises(IndexError):
         sk[:, 0] = dense[:, 0]  # rows are written once, in order
+
+
+def test_old_chunks_keys_and_columns_leave_ram_and_ram_bytes_stay_bounded():
+    """Under a budget the key postings and per-chunk columns of paged-out chunks live in lt_ckeys /
+    lt_ccols, so ``ram_bytes`` stops growing with the number of chunks; without one it grows."""
+    small, big = budgeted(), plain()
+
+    def percepts(a: int, b: int):
+        return [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3 % 40), 0.0),  # 40 places, chunks of <= 3
+                              sightings=(Sighting(WORDS[i % 7], (0, 0)), Sighting(f"thing{i % 50}", (1, 0))),
+                              region="kitchen")) for i in range(a, b)]
+
+    tail = [("recall", "key"), ("reinforce", (3, 1.0)), ("reinforce", (700, -1.0))]
+    feed(small, percepts(0, 1500) + tail)
+    feed(big, percepts(0, 1500) + tail)
+    ep = small.episodic
+    mid_small, mid_big = ep.ram_bytes(), big.episodic.ram_bytes()
+    feed(small, percepts(1500, 4500) + tail)
+    feed(big, percepts(1500, 4500) + tail)
+    lt = ep.pages.store
+    rows_out = ep.stats()["chunks"] - ep.in_ram()["chunks_in_ram"]
+    assert rows_out > 900
+    assert ep._keys_t.cold == ep._cols.cold == rows_out  # noqa: SLF001 - keys and columns page out with items
+    assert lt.execute("SELECT COUNT(*) FROM lt_ckeys").fetchone()[0] > 0
+    assert lt.execute("SELECT COUNT(DISTINCT r0) FROM lt_ccols").fetchone()[0] >= rows_out // 1024
+    assert ep._keys_t.nbytes < 8 * 16 * 12  # noqa: SLF001 - postings of a few chunks' keys only
+    grown_big = big.episodic.ram_bytes() - mid_big
+    assert grown_big > 100_000  # an unbudgeted memory holds every chunk
+    assert ep.ram_bytes() - mid_small < grown_big / 20  # 3x the chunks: (almost) no more bytes
+    assert_same(answers(small), answers(big))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream())
+def test_bit_set_intersection_over_paged_keys_answers_exactly(ops):
+    """The sparse query path that intersects per-dimension bit sets (large memories) reads the bits
+    of paged-out chunks from lt_ckeys: same answers as the plain scan of an unbudgeted memory."""
+    from embodied_mem.memory.episodic import EpisodicMemory
+
+    small, big = budgeted(), plain()
+    with mock.patch.object(EpisodicMemory, "_intersect_min_rows", 0):
+        assert feed(small, ops) == feed(big, ops)
+        got = answers(small)
+    assert_same(got, answers(big))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 10**6), st.floats(-1e6, 1e6, allow_nan=False)),
+                min_size=1, max_size=300))
+def test_chunk_columns_read_and_write_exactly_as_arrays_across_page_outs(ops):
+    from embodied_mem.memory.chunkcolumns import BLOCK, COLUMNS, ChunkColumns
+
+    lt = longterm.LongTermStore(1)
+    cols = ChunkColumns(longterm.Pages(lt, 8))
+    want = {name: [] for name, _ in COLUMNS}
+    for op, a, x in ops:
+        n = cols.n
+        if op <= 1 or n == 0:  # append a row
+            vals = (x, x + 1, a % 7, a % 5 - 1, a, x * 2, x / 3, -x)
+            cols.append(*vals)
+            for (name, _), v in zip(COLUMNS, vals):
+                want[name].append(v)
+        elif op == 2:  # page out some rows (several blocks at once now and then)
+            cols.page_out(cols.cold + a % (2 * BLOCK + 3))
+        elif op == 3:  # change a mutable value of any row, cold or hot
+            name = ("strength", "last", "utility")[a % 3]
+            cols.view(name)[a % n] = x
+            want[name][a % n] = x
+        else:  # read rows back, one by one and gathered
+            rows = np.array([(a * 7919 + i * 104729) % n for i in range(5)])
+            for name, _code in COLUMNS:
+                col = cols.view(name)
+                assert [col[int(r)] for r in rows] == [want[name][r] for r in rows]
+                assert col[rows].tolist() == [want[name][r] for r in rows]
+                assert len(col) == n
+    for name, _ in COLUMNS:
+        assert cols.view(name)[np.arange(cols.n)].tolist() == want[name]
+    lt.close()

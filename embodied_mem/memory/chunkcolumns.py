@@ -1,0 +1,214 @@
+"""Episodic memory's per-chunk columns, with old rows paged out to the long-term table ``lt_ccols``.
+
+One row per closed chunk (row = creation order): ``t0``, ``t1`` (its first and last item's time),
+``ep`` and ``place`` (codes into episodic memory's name table, -1: no place), ``end`` (where its
+items end in the numbering of every item), and the three values recall changes: ``strength`` (S),
+``last`` (last access: Δt restarts there) and ``utility`` (U). 56 bytes a row.
+
+Rows ``0..cold-1`` live on disk (``page_out``), in blocks of at most ``BLOCK`` rows, one
+``lt_ccols`` row each (every column's values packed, machine byte order, exactly as in RAM), read
+back through a small LRU of decoded blocks. A recall or reinforcement that changes a cold row's
+strength, last access or utility records the new value in ``changed`` (kept in RAM and in the
+snapshot: the table rows are never updated, so a crash between a snapshot and the journal's
+replay cannot apply a change twice). Reads return exactly what an unpaged column holds.
+
+``view(name)`` is a column as episodic memory's code reads it: ``len(col)``, ``col[row]``,
+``col[rows]`` (an integer array: a float64 / int64 array), ``col[row] = value`` (only the three
+mutable columns). Not thread-safe (the ``Memory`` lock serialises calls).
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .longterm import Pages
+
+__all__ = ["ChunkColumns", "COLUMNS", "MUTABLE", "BLOCK"]
+
+COLUMNS = (("t0", "d"), ("t1", "d"), ("ep", "i"), ("place", "i"), ("end", "q"),
+           ("strength", "d"), ("last", "d"), ("utility", "d"))
+MUTABLE = ("strength", "last", "utility")
+BLOCK = 1024  # rows per lt_ccols row (at most)
+_CACHED = 8  # decoded cold blocks kept (LRU; ~57 KiB each)
+_DTYPES = {name: np.dtype(code) for name, code in COLUMNS}
+_ROW_BYTES = sum(dt.itemsize for dt in _DTYPES.values())
+_SCALAR = {"t0": float, "t1": float, "ep": int, "place": int, "end": int}  # read as Python numbers
+
+
+class ChunkColumns:
+    """The per-chunk columns of episodic memory (see the module docstring)."""
+
+    def __init__(self, pages: Pages | None = None) -> None:
+        self.n = 0  # rows
+        self.cold = 0  # rows below this are in lt_ccols
+        self.pages = pages
+        self._hot = {name: np.zeros(64, dt) for name, dt in _DTYPES.items()}  # rows cold..n-1
+        self._blocks = array("q")  # first row of each cold block, ascending
+        self.changed: dict[int, dict[str, float]] = {}  # cold rows' values set after they moved out
+        self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()  # block index -> columns
+
+    # ------------------------------------------------------------------ state
+    def __getstate__(self) -> dict[str, Any]:
+        m = self.n - self.cold
+        return {"n": self.n, "cold": self.cold, "pages": self.pages, "blocks": self._blocks, "changed": self.changed,
+                "hot": {name: array(code, self._hot[name][:m].tobytes()) for name, code in COLUMNS}}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.n, self.cold, self.pages = st["n"], st["cold"], st["pages"]
+        self._blocks, self.changed = st["blocks"], st["changed"]
+        m = self.n - self.cold
+        self._hot = {}
+        for name, dt in _DTYPES.items():
+            a = np.zeros(max(64, m), dt)
+            a[:m] = np.frombuffer(st["hot"][name], dt, m)
+            self._hot[name] = a
+        self._cache = OrderedDict()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes this object holds in RAM (hot columns' allocation, changed values, cached blocks)."""
+        hot = sum(a.nbytes for a in self._hot.values())
+        cached = sum(a.nbytes for got in self._cache.values() for a in got.values())
+        return (hot + cached + 8 * len(self._blocks)
+                + 232 * len(self.changed))  # a dict entry, a small dict and a float per changed row
+
+    # ------------------------------------------------------------------ writes
+    def append(self, t0: float, t1: float, ep: int, place: int, end: int,
+               strength: float, last: float, utility: float) -> None:
+        i = self.n - self.cold
+        if i >= len(self._hot["t0"]):
+            cap = max(64, i + i // 2)
+            for name, a in self._hot.items():
+                b = np.zeros(cap, a.dtype)
+                b[:i] = a[:i]
+                self._hot[name] = b
+        h = self._hot
+        h["t0"][i], h["t1"][i], h["ep"][i], h["place"][i], h["end"][i] = t0, t1, ep, place, end
+        h["strength"][i], h["last"][i], h["utility"][i] = strength, last, utility
+        self.n += 1
+
+    def set(self, name: str, row: int, value: float) -> None:
+        if name not in MUTABLE:
+            raise KeyError(f"column {name!r} is written once")
+        if not 0 <= row < self.n:
+            raise IndexError(row)
+        if row >= self.cold:
+            self._hot[name][row - self.cold] = value
+            return
+        self.changed.setdefault(row, {})[name] = float(value)
+        b = bisect.bisect_right(self._blocks, row) - 1
+        got = self._cache.get(b)
+        if got is not None:
+            got[name][row - self._blocks[b]] = value
+
+    def page_out(self, upto: int) -> None:
+        """Move rows ``cold..upto-1`` to ``lt_ccols`` (blocks of at most ``BLOCK`` rows)."""
+        upto = min(int(upto), self.n)
+        if upto <= self.cold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("ChunkColumns.page_out needs long-term pages")
+        k = upto - self.cold
+        h = self._hot
+        starts = list(range(self.cold, upto, BLOCK))
+        rows = [(pg.space, r0, b"".join(h[name][r0 - self.cold: min(r0 + BLOCK, upto) - self.cold].tobytes()
+                                        for name, _ in COLUMNS)) for r0 in starts]
+        pg.store.insert_many("INSERT INTO lt_ccols (space, r0, v) VALUES (?, ?, ?)", rows)
+        m = self.n - upto
+        for name, a in h.items():
+            b = np.zeros(max(64, m + m // 2), a.dtype)
+            b[:m] = a[k: k + m]
+            h[name] = b
+        self._blocks.extend(starts)
+        self.cold = upto
+
+    # ------------------------------------------------------------------ reads
+    def hot(self, name: str) -> np.ndarray:
+        """Column ``name`` for rows ``cold..n-1`` (a view: valid until the next write)."""
+        return self._hot[name][: self.n - self.cold]
+
+    def get(self, name: str, row: int) -> Any:
+        if row < 0:
+            row += self.n
+        if not 0 <= row < self.n:
+            raise IndexError(row)
+        if row >= self.cold:
+            v = self._hot[name][row - self.cold]
+        else:
+            b = bisect.bisect_right(self._blocks, row) - 1
+            v = self._block(b)[name][row - self._blocks[b]]
+        conv = _SCALAR.get(name)
+        return conv(v) if conv is not None else v
+
+    def gather(self, name: str, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, np.int64)
+        if not len(rows) or int(rows.min()) >= self.cold:
+            return self._hot[name][rows - self.cold]
+        out = np.empty(len(rows), _DTYPES[name])
+        hot = rows >= self.cold
+        out[hot] = self._hot[name][rows[hot] - self.cold]
+        cold = np.flatnonzero(~hot)
+        starts = np.frombuffer(self._blocks, np.int64)
+        blk = np.searchsorted(starts, rows[cold], side="right") - 1
+        order = np.argsort(blk, kind="stable")
+        cold, blk = cold[order], blk[order]
+        edges = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True])
+        for a, b in zip(edges[:-1].tolist(), edges[1:].tolist()):
+            i = int(blk[a])
+            out[cold[a:b]] = self._block(i)[name][rows[cold[a:b]] - starts[i]]
+        return out
+
+    def _block(self, b: int) -> dict[str, np.ndarray]:
+        got = self._cache.get(b)
+        if got is not None:
+            self._cache.move_to_end(b)
+            return got
+        pg = self.pages
+        assert pg is not None
+        r0 = self._blocks[b]
+        v = pg.store.execute("SELECT v FROM lt_ccols WHERE space=? AND r0=?", (pg.space, r0)).fetchone()[0]
+        m = len(v) // _ROW_BYTES
+        got, at = {}, 0
+        for name, dt in _DTYPES.items():
+            got[name] = np.frombuffer(v, dt, m, at).copy()
+            at += m * dt.itemsize
+        if self.changed:
+            r1 = r0 + m
+            for row, vals in self.changed.items():
+                if r0 <= row < r1:
+                    for name, x in vals.items():
+                        got[name][row - r0] = x
+        self._cache[b] = got
+        if len(self._cache) > _CACHED:
+            self._cache.popitem(last=False)
+        return got
+
+    def view(self, name: str) -> ColumnView:
+        return ColumnView(self, name)
+
+
+class ColumnView:
+    """One column of a ``ChunkColumns``, indexed like an array (see the module docstring)."""
+
+    __slots__ = ("cols", "name")
+
+    def __init__(self, cols: ChunkColumns, name: str) -> None:
+        self.cols, self.name = cols, name
+
+    def __len__(self) -> int:
+        return self.cols.n
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, (int, np.integer)):
+            return self.cols.get(self.name, int(idx))
+        return self.cols.gather(self.name, idx)
+
+    def __setitem__(self, idx: Any, value: float) -> None:
+        self.cols.set(self.name, int(idx), value)
