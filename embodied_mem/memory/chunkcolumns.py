@@ -212,3 +212,72 @@ class ColumnView:
 
     def __setitem__(self, idx: Any, value: float) -> None:
         self.cols.set(self.name, int(idx), value)
+
+
+class ItemTexts:
+    """Item texts held as word codes: each text split at every ``" "`` into words, each word a code
+    (uint32) into one vocabulary, so a text costs 4 bytes a word instead of a string object
+    (~50 bytes plus one per character: scene texts rarely repeat whole, their words do). Texts
+    come back exactly (``" ".join`` of the split words). Items are appended at the end and dropped
+    from the front (``drop``: when their chunks page out). The vocabulary keeps every distinct word
+    (labels, region names, event words) for the memory's life."""
+
+    __slots__ = ("vocab", "_ix", "words", "ends", "base", "vocab_bytes")
+
+    def __init__(self) -> None:
+        self.vocab: list[str] = []
+        self._ix: dict[str, int] = {}
+        self.words = array("I")  # the codes of the items' words, item after item
+        self.ends = array("q")  # where each item's words end (absolute: counting dropped words)
+        self.base = 0  # absolute position of words[0] (the words of dropped items)
+        self.vocab_bytes = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"vocab": self.vocab, "words": self.words, "ends": self.ends, "base": self.base,
+                "vocab_bytes": self.vocab_bytes}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.vocab, self.words, self.ends, self.base = st["vocab"], st["words"], st["ends"], st["base"]
+        self.vocab_bytes = st["vocab_bytes"]
+        self._ix = {w: i for i, w in enumerate(self.vocab)}
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held: codes, ends (with ~1/16 over-allocation) and the vocabulary with its index."""
+        return (self.words.itemsize * len(self.words) + 8 * len(self.ends)) * 17 // 16 + self.vocab_bytes
+
+    def extend(self, texts: list[str]) -> None:
+        ix, vocab, words, ends = self._ix, self.vocab, self.words, self.ends
+        end = self.base + len(words)
+        for text in texts:
+            for w in text.split(" "):
+                c = ix.get(w)
+                if c is None:
+                    c = ix[w] = len(vocab)
+                    vocab.append(w)
+                    self.vocab_bytes += len(w) + 49 + 8 + 100  # the string, its list slot, its dict entry
+                words.append(c)
+            end += text.count(" ") + 1
+            ends.append(end)
+
+    def get(self, a: int, b: int) -> list[str]:
+        """Texts of items ``a..b-1`` (positions among the items held)."""
+        vocab, words, ends, base = self.vocab, self.words, self.ends, self.base
+        s = (ends[a - 1] if a else base) - base
+        out = []
+        for j in range(a, b):
+            e = ends[j] - base
+            out.append(" ".join([vocab[c] for c in words[s:e]]))
+            s = e
+        return out
+
+    def drop(self, k: int) -> None:
+        """Forget the first ``k`` items."""
+        if k <= 0:
+            return
+        nb = self.ends[k - 1]
+        del self.words[: nb - self.base], self.ends[:k]
+        self.base = nb

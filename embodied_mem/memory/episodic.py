@@ -15,9 +15,10 @@ encoder: no item sharing a word with the query), so a query with nothing relevan
 
 Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creation order, id
 ``chunk-<row>``: times, episode, place, where each chunk's items end, strength, last access,
-utility: 56 bytes), their items three more columns (time, percept id, text; texts interned). Keys
-from a lexical encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension,
-~13 for a hashed scene text) whose per-dimension bit sets are read from the postings; a dense
+utility: 56 bytes), their items three more columns (time, percept id, text; the texts as word
+codes into one vocabulary, ``chunkcolumns.ItemTexts``: 4 bytes a word). Keys from a lexical
+encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension, ~13 for a
+hashed scene text) whose per-dimension bit sets are read from the postings; a dense
 (learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.
 Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest closed chunks move
 out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
@@ -47,7 +48,7 @@ import numpy as np
 
 from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
-from .chunkcolumns import ChunkColumns, ColumnView
+from .chunkcolumns import ChunkColumns, ColumnView, ItemTexts
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 from .keycolumns import PostingBits, SparseKeyColumns
@@ -59,13 +60,11 @@ if TYPE_CHECKING:
 __all__ = ["EpisodicMemory", "Chunk", "Item"]
 
 
-_MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
 _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
 _MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
 # RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
-_TEXT_ENTRY = 60  # an interned text's dict slot (beside the string itself)
 _ITEM_BYTES = 90  # a paged-in item: time, percept id, its own text string (JSON-decoded)
 _TOKENS_BYTES = 500  # a tokenised item text: its list of token strings
 
@@ -114,7 +113,7 @@ class _ChunkRec:
     t1: float
     # items, as columns (a tuple and two boxed numbers per item cost ~120 bytes more)
     ts: array = field(default_factory=lambda: array("d"))
-    texts: list[str] = field(default_factory=list)  # interned: the same scene text is one string
+    texts: list[str] = field(default_factory=list)  # of the open chunk (closed: word codes)
     pids: array = field(default_factory=lambda: array("q"))
     utility: float = 0.0  # moved into the utility column on close
     open_key: tuple[int, np.ndarray] | None = None  # (items encoded, key) of the open chunk, for recall
@@ -162,15 +161,12 @@ class EpisodicMemory:
         # the older rows' items live in the long-term table ``lt_chunks`` (paged in by recall)
         self._i_t = array("d")
         self._i_pid = array("q")
-        self._i_text: list[str] = []
+        self._i_text = ItemTexts()  # as word codes (a scene text is seldom repeated whole; its words are)
         self._rows_out = 0  # closed rows whose items were moved to the long-term table
         self._pages: Pages | None = None
         self._paged_in: OrderedDict[int, tuple] = OrderedDict()  # recently paged-in rows (not saved)
         self._tok: dict[str, list[str]] = {}  # item text -> its tokens, for picking items (not saved)
         self._open: _ChunkRec | None = None
-        self._texts: dict[str, str] = {}  # item text interning (bounded by _max_interned)
-        self._max_interned = _MAX_INTERNED
-        self._text_bytes = 0  # bytes of the interned texts and of texts kept uninterned
         self._episode: str | None = None
         self._n_episodes = 0
         self._n_chunks = 0
@@ -219,18 +215,8 @@ class EpisodicMemory:
             self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
             if place is not None and place in self.graph:
                 self.graph.add_edge(cid, place, "happened_at", valid_from=p.t, source=pid, recorded_at=recorded_at)
-        itext = self._texts.get(text)
-        if itext is None:
-            itext = text
-            if len(self._texts) >= self._max_interned and self._pages is not None:
-                # under a RAM budget the table starts over (older items' texts leave with their chunks)
-                self._texts.clear()
-                self._text_bytes = 0
-            if len(self._texts) < self._max_interned:
-                self._texts[text] = text
-            self._text_bytes += sys.getsizeof(text)
         o.ts.append(p.t)
-        o.texts.append(itext)
+        o.texts.append(text)
         o.pids.append(pid)
         o.t0 = min(o.t0, p.t)
         o.t1 = max(o.t1, p.t)
@@ -284,8 +270,6 @@ class EpisodicMemory:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
         self._cols.pages = self._pages
-        if self._pages is not None:  # at most one distinct text per item in RAM is worth sharing
-            self._max_interned = min(_MAX_INTERNED, max(256, self._pages.cap))
         # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.pages = self._pages
@@ -313,11 +297,12 @@ class EpisodicMemory:
             a = 0
             for r in range(r0, r1):
                 b = ends[r - r0] - base
-                yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext[a:b]))
+                yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext.get(a, b)))
                 a = b
 
         pg.store.insert_many("INSERT INTO lt_chunks (space, row, v, texts) VALUES (?, ?, ?, ?)", rows())
-        del its[:k], ipid[:k], itext[:k]
+        del its[:k], ipid[:k]
+        itext.drop(k)
         self._rows_out, self._end_out = r1, base + k
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.page_out(r1)
@@ -329,7 +314,7 @@ class EpisodicMemory:
             base = self._end_out
             a = (self._c_end[row - 1] if row > self._rows_out else base) - base
             b = self._c_end[row] - base
-            return self._i_t[a:b], self._i_text[a:b], self._i_pid[a:b]
+            return self._i_t[a:b], self._i_text.get(a, b), self._i_pid[a:b]
         got = self._paged_in.get(row)
         if got is not None:
             self._paged_in.move_to_end(row)
@@ -677,7 +662,7 @@ class EpisodicMemory:
     def ram_bytes(self) -> int:
         """Bytes episodic memory holds in RAM now, estimated from its columns' sizes (cheap: no walk
         over chunks or items): per-chunk columns, keys (posting lists or the dense matrix, bit sets,
-        bounds), the items of the chunks in RAM with their interned texts, the paged-in and token
+        bounds), the items of the chunks in RAM with their texts (word codes), the paged-in and token
         caches, the approximate index. Not the graph's chunk nodes (the graph counts those)."""
         n = self._cols.nbytes + self._kmax.nbytes + self._kmin.nbytes
         n += self._blk_last.nbytes + self._blk_strength.nbytes
@@ -687,8 +672,8 @@ class EpisodicMemory:
             n += self._bits.nbytes
         o = self._open
         n_items = len(self._i_t) + (len(o.ts) if o is not None else 0)
-        n += 24 * n_items  # time, percept id, text pointer
-        n += self._text_bytes + _TEXT_ENTRY * len(self._texts)
+        n += 16 * n_items  # time, percept id
+        n += self._i_text.nbytes + (sum(map(sys.getsizeof, o.texts)) if o is not None else 0)
         n += sum(_ITEM_BYTES * len(got[0]) for got in self._paged_in.values())
         n += _TOKENS_BYTES * len(self._tok)
         n += 120 * len(self._names)

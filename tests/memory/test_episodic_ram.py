@@ -295,3 +295,23 @@ def test_chunk_columns_read_and_write_exactly_as_arrays_across_page_outs(ops):
     for name, _ in COLUMNS:
         assert cols.view(name)[np.arange(cols.n)].tolist() == want[name]
     lt.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.text(st.sampled_from(["a", "b", " ", "é", "\n", "x"]), max_size=8), max_size=6),
+                max_size=12), st.lists(st.integers(0, 5), max_size=12))
+def test_item_texts_come_back_exactly_as_given(batches, drops):
+    from embodied_mem.memory.chunkcolumns import ItemTexts
+
+    texts, want = ItemTexts(), []
+    for i, batch in enumerate(batches):
+        texts.extend(batch)
+        want += batch
+        k = min(drops[i] if i < len(drops) else 0, len(want))
+        texts.drop(k)
+        del want[:k]
+        assert len(texts) == len(want)
+        assert texts.get(0, len(want)) == want
+        if want:
+            a = len(want) // 2
+            assert texts.get(a, len(want)) == want[a:]
