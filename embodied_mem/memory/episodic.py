@@ -51,7 +51,7 @@ from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
 from .chunkcolumns import ChunkColumns, ColumnView, ItemTexts
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
-from .keycolumns import PostingBits, SparseKeyColumns
+from .keycolumns import DenseKeyColumns, PostingBits, SparseKeyColumns
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
@@ -229,7 +229,7 @@ class EpisodicMemory:
         row = self._cols.n
         if row >= self._keys_t.shape[1]:
             n = self._keys_t.shape[1] * 2
-            if isinstance(self._keys_t, SparseKeyColumns):
+            if isinstance(self._keys_t, (SparseKeyColumns, DenseKeyColumns)):
                 self._keys_t.capacity = n
             else:
                 keys = np.zeros((self._keys_t.shape[0], n), np.float32)
@@ -273,6 +273,10 @@ class EpisodicMemory:
         # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.pages = self._pages
+        elif self._pages is not None:  # dense (learned) keys: blocks in lt_dkeys
+            self._keys_t = DenseKeyColumns(dim := self._keys_t.shape[0], self._keys_t.shape[1],  # type: ignore[assignment]
+                                           pages=self._pages)
+            self._bits = np.zeros((dim, self._keys_t.shape[1] // 64), np.uint64)
 
     @property
     def pages(self) -> Pages | None:
@@ -304,7 +308,7 @@ class EpisodicMemory:
         del its[:k], ipid[:k]
         itext.drop(k)
         self._rows_out, self._end_out = r1, base + k
-        if isinstance(self._keys_t, SparseKeyColumns):
+        if isinstance(self._keys_t, (SparseKeyColumns, DenseKeyColumns)):
             self._keys_t.page_out(r1)
         self._cols.page_out(r1)
 
@@ -420,7 +424,7 @@ class EpisodicMemory:
                 for d in nz[1:].tolist():
                     sims_all += q[d] * kt[d, :n]
             else:
-                sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+                sims_all = self._dense_sims(q, n)
             out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
@@ -508,6 +512,15 @@ class EpisodicMemory:
                     return out
                 return None  # a row left out of ``rows`` could still win
             thr = out[-1].score - hi - 2e-6 if len(out) == k else 0.0
+
+    def _dense_sims(self, q: np.ndarray, n: int) -> np.ndarray:
+        """Similarity of ``q`` with every closed row's key (float32), one block of keys at a time when
+        old keys are paged out (each key's sum runs over its dimensions in the same order either way)."""
+        kt = self._keys_t
+        if isinstance(kt, DenseKeyColumns) and kt.cold:
+            return np.concatenate([np.einsum("i,ij->j", q, _strided(m)) for _, m in kt.blocks(0, n)]
+                                  or [np.zeros(0, np.float32)])
+        return np.einsum("i,ij->j", q, kt[:, :n])
 
     def _open_similarity(self, q: np.ndarray) -> float:
         """Key similarity of the chunk being written (0.0 when there is none)."""
@@ -706,6 +719,13 @@ class EpisodicMemory:
                 sparse.page_out(self._rows_out)
             self._keys_t = sparse  # type: ignore[assignment]
             self._bits = sparse.bits  # type: ignore[assignment]
+        elif self._pages is not None:
+            dense = DenseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
+            for row in range(n):
+                dense[:, row] = keys[:, row]
+            dense.page_out(self._rows_out)
+            self._keys_t = dense  # type: ignore[assignment]
+            self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
         else:
             self._keys_t = keys
             self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
@@ -769,6 +789,16 @@ def _gather_sims(keys_t: np.ndarray, q: np.ndarray, nz: np.ndarray, rows: np.nda
     for d in nz[1:].tolist():
         sims += q[d] * keys_t[d].take(rows)
     return sims.astype(np.float64)
+
+
+def _strided(m: np.ndarray) -> np.ndarray:
+    """``m`` as the unpaged key matrix's slices are laid out for a one-column piece: not contiguous
+    (einsum sums a contiguous column in another order, so a similarity could differ in its last bit)."""
+    if m.shape[1] != 1 or m.strides[0] != m.itemsize:
+        return m
+    buf = np.zeros((m.shape[0], 2), m.dtype)
+    buf[:, :1] = m
+    return buf[:, :1]
 
 
 def _chunk_text(rec: _ChunkRec) -> str:

@@ -25,6 +25,7 @@ the bit sets cost no RAM of their own.
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_right
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,7 +33,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .longterm import Pages
 
-__all__ = ["SparseKeyColumns", "PostingBits"]
+__all__ = ["SparseKeyColumns", "PostingBits", "DenseKeyColumns"]
 
 
 class SparseKeyColumns:
@@ -208,9 +209,131 @@ class _Dimension:
     """``keys[d]``: one dimension, for ``.take(rows)``."""
 
     __slots__ = ("keys", "d")
+    keys: Any
 
-    def __init__(self, keys: SparseKeyColumns, d: int) -> None:
+    def __init__(self, keys: SparseKeyColumns | DenseKeyColumns, d: int) -> None:
         self.keys, self.d = keys, d
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self.keys.take(self.d, rows)
+
+
+class DenseKeyColumns:
+    """A dense ``(dim, capacity)`` float32 key matrix (a learned encoder's keys) whose old rows live in
+    the long-term table ``lt_dkeys`` under a RAM budget: rows ``0..cold-1`` in blocks of up to
+    ``BLOCK`` rows (one table row each: the block's ``(dim, rows)`` values, C order, machine byte
+    order), the rest in RAM. Reads answer as the dense matrix would, value for value:
+
+    - ``keys[:, a:b]``: the dense block of rows ``a..b-1`` (cold blocks read back: for a scan of many
+      rows use ``blocks``, which holds one block at a time);
+    - ``keys[d, a:b]`` and ``keys[d].take(rows)``: one dimension;
+    - ``keys[:, n] = key``: append the next row; ``page_out(upto)`` moves rows below ``upto`` out.
+    """
+
+    __slots__ = ("dim", "capacity", "n", "cold", "pages", "_hot", "_blocks")
+
+    BLOCK = 1024
+
+    def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
+        self.dim = int(dim)
+        self.capacity = int(capacity)
+        self.n = 0
+        self.cold = 0
+        self.pages = pages
+        self._hot = np.zeros((self.dim, 64), np.float32)  # rows cold..n-1
+        self._blocks = array("q")  # first row of each cold block
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.dim, self.capacity)
+
+    @property
+    def nbytes(self) -> int:
+        return self._hot.nbytes + 8 * len(self._blocks)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "cold": self.cold, "pages": self.pages,
+                "hot": np.ascontiguousarray(self._hot[:, : self.n - self.cold]), "blocks": self._blocks}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.dim, self.capacity, self.n, self.cold = st["dim"], st["capacity"], st["n"], st["cold"]
+        self.pages, self._blocks = st["pages"], st["blocks"]
+        m = self.n - self.cold
+        self._hot = np.zeros((self.dim, max(64, m)), np.float32)
+        self._hot[:, :m] = st["hot"]
+
+    def __setitem__(self, idx: Any, key: np.ndarray) -> None:
+        if not (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and idx[1] == self.n):
+            raise IndexError("DenseKeyColumns only appends the next row: keys[:, n] = key")
+        i = self.n - self.cold
+        if i >= self._hot.shape[1]:
+            hot = np.zeros((self.dim, 2 * self._hot.shape[1]), np.float32)
+            hot[:, :i] = self._hot[:, :i]
+            self._hot = hot
+        self._hot[:, i] = key
+        self.n += 1
+        self.capacity = max(self.capacity, self.n)
+
+    def page_out(self, upto: int) -> None:
+        """Move rows ``cold..upto-1`` to ``lt_dkeys``. Needs ``pages``."""
+        upto = min(int(upto), self.n)
+        if upto <= self.cold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("DenseKeyColumns.page_out needs long-term pages")
+        c = self.cold
+        starts = list(range(c, upto, self.BLOCK))
+        pg.store.insert_many("INSERT INTO lt_dkeys (space, r0, v) VALUES (?, ?, ?)",
+                             [(pg.space, r0, np.ascontiguousarray(self._hot[:, r0 - c: min(r0 + self.BLOCK, upto) - c])
+                               .tobytes()) for r0 in starts])
+        m = self.n - upto
+        hot = np.zeros((self.dim, max(64, m + m // 2)), np.float32)
+        hot[:, :m] = self._hot[:, upto - c: self.n - c]
+        self._hot = hot
+        self._blocks.extend(starts)
+        self.cold = upto
+
+    def blocks(self, a: int, b: int) -> Any:
+        """Yield ``(r0, matrix)``: consecutive dense ``(dim, rows)`` pieces covering rows ``a..b-1``, cold
+        blocks read back one at a time, then the rows in RAM."""
+        b = min(b, self.n)
+        if a < self.cold:
+            pg = self.pages
+            assert pg is not None
+            i = max(0, bisect_right(self._blocks, a) - 1)
+            while i < len(self._blocks) and self._blocks[i] < min(b, self.cold):
+                r0 = self._blocks[i]
+                r1 = self._blocks[i + 1] if i + 1 < len(self._blocks) else self.cold
+                v = pg.store.execute("SELECT v FROM lt_dkeys WHERE space=? AND r0=?", (pg.space, r0)).fetchone()[0]
+                blk = np.frombuffer(v, np.float32).reshape(self.dim, r1 - r0)
+                lo, hi = max(a, r0), min(b, r1)
+                yield lo, blk[:, lo - r0: hi - r0]
+                i += 1
+        lo = max(a, self.cold)
+        if lo < b:
+            yield lo, self._hot[:, lo - self.cold: b - self.cold]
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], slice):
+            lo, hi, step = idx[1].indices(self.capacity)
+            if step != 1:
+                raise IndexError("DenseKeyColumns reads contiguous rows only")
+            if lo >= self.cold and hi <= self.n:  # rows in RAM: a view, as the dense matrix gives
+                return self._hot[idx[0], lo - self.cold: hi - self.cold]
+            # a slice of a wider buffer, as the dense matrix's slices are (einsum sums a contiguous
+            # single column in another order than a strided one: the last bit could differ)
+            out = np.zeros((self.dim, max(0, hi - lo) + 1), np.float32)[:, : max(0, hi - lo)]
+            for r0, m in self.blocks(lo, min(hi, self.n)):
+                out[:, r0 - lo: r0 - lo + m.shape[1]] = m
+            return out if idx[0] == slice(None) else out[idx[0]]
+        if isinstance(idx, tuple):
+            raise IndexError(f"unsupported key index {idx!r}")
+        return _Dimension(self, int(idx))
+
+    def take(self, d: int, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return np.zeros(0, np.float32)
+        lo = int(rows.min())
+        return self[d, lo: int(rows.max()) + 1][rows - lo]

@@ -87,6 +87,11 @@ TABLES += ("lt_ckeys",)
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ccols (space INTEGER NOT NULL, r0 INTEGER NOT NULL, v BLOB NOT NULL)",
             "CREATE UNIQUE INDEX IF NOT EXISTS lt_ccols_r0 ON lt_ccols (space, r0)")
 TABLES += ("lt_ccols",)
+# episodic memory: the keys of older chunks from a dense (learned) encoder, one row per block of up to
+# 1024 chunk rows from r0 (float32, (key_dim, rows) in C order; memory/keycolumns.py DenseKeyColumns)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_dkeys (space INTEGER NOT NULL, r0 INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_dkeys_r0 ON lt_dkeys (space, r0)")
+TABLES += ("lt_dkeys",)
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw
