@@ -134,6 +134,18 @@ class ChunkColumns:
         """Column ``name`` for rows ``cold..n-1`` (a view: valid until the next write)."""
         return self._hot[name][: self.n - self.cold]
 
+    def meta(self, row: int) -> tuple[float, float, int, int, int, int]:
+        """(t0, t1, ep, place, start, end) of ``row`` (start, end: its items' span in the numbering of
+        every item), in one call."""
+        c = self.cold
+        if c < row < self.n:  # this row and the one before in RAM: the common case, read directly
+            h, i = self._hot, row - c
+            e = h["end"]
+            return float(h["t0"][i]), float(h["t1"][i]), int(h["ep"][i]), int(h["place"][i]), int(e[i - 1]), int(e[i])
+        start = self.get("end", row - 1) if row else 0
+        return self.get("t0", row), self.get("t1", row), self.get("ep", row), self.get("place", row), start, \
+            self.get("end", row)
+
     def get(self, name: str, row: int) -> Any:
         if row < 0:
             row += self.n
@@ -265,12 +277,15 @@ class ItemTexts:
 
     def get(self, a: int, b: int) -> list[str]:
         """Texts of items ``a..b-1`` (positions among the items held)."""
-        vocab, words, ends, base = self.vocab, self.words, self.ends, self.base
-        s = (ends[a - 1] if a else base) - base
-        out = []
+        if b <= a:
+            return []
+        ends, base = self.ends, self.base
+        s0 = (ends[a - 1] if a else base) - base
+        ws = list(map(self.vocab.__getitem__, self.words[s0: ends[b - 1] - base]))
+        out, s = [], 0
         for j in range(a, b):
-            e = ends[j] - base
-            out.append(" ".join([vocab[c] for c in words[s:e]]))
+            e = ends[j] - base - s0
+            out.append(" ".join(ws[s:e]))
             s = e
         return out
 

@@ -317,8 +317,8 @@ class EpisodicMemory:
         """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
         if row >= self._rows_out:
             base = self._end_out
-            a = (self._c_end[row - 1] if row > self._rows_out else base) - base
-            b = self._c_end[row] - base
+            _, _, _, _, a, b = self._cols.meta(row)
+            a, b = max(a, base) - base, b - base
             return self._i_t[a:b], self._i_text.get(a, b), self._i_pid[a:b]
         got = self._paged_in.get(row)
         if got is not None:
@@ -351,9 +351,8 @@ class EpisodicMemory:
 
     def _chunk_meta(self, row: int) -> tuple[str, str, float, float, str | None, int]:
         """(id, episode, t0, t1, place, size) of closed chunk ``row``."""
-        pc = self._c_place[row]
-        return (f"chunk-{row}", self._names[self._c_ep[row]], self._c_t0[row], self._c_t1[row],
-                None if pc < 0 else self._names[pc], self._c_end[row] - (self._c_end[row - 1] if row else 0))
+        t0, t1, ep, pc, a, b = self._cols.meta(row)
+        return (f"chunk-{row}", self._names[ep], t0, t1, None if pc < 0 else self._names[pc], b - a)
 
     def __getstate__(self) -> dict[str, Any]:
         """The snapshot form: every column; not the caches, nor wrappers set on the instance."""
