@@ -228,7 +228,8 @@ class ColumnView:
 
 class ItemTexts:
     """Item texts held as word codes: each text split at every ``" "`` into words, each word a code
-    (uint32) into one vocabulary, so a text costs 4 bytes a word instead of a string object
+    (uint16 while the vocabulary has fewer than 65,536 words, then uint32) into one vocabulary, so a
+    text costs 2 (4) bytes a word instead of a string object
     (~50 bytes plus one per character: scene texts rarely repeat whole, their words do). Texts
     come back exactly (``" ".join`` of the split words). Items are appended at the end and dropped
     from the front (``drop``: when their chunks page out). The vocabulary keeps every distinct word
@@ -239,7 +240,7 @@ class ItemTexts:
     def __init__(self) -> None:
         self.vocab: list[str] = []
         self._ix: dict[str, int] = {}
-        self.words = array("I")  # the codes of the items' words, item after item
+        self.words = array("H")  # the codes of the items' words, item after item
         self.ends = array("q")  # where each item's words end (absolute: counting dropped words)
         self.base = 0  # absolute position of words[0] (the words of dropped items)
         self.vocab_bytes = 0
@@ -271,6 +272,8 @@ class ItemTexts:
                     c = ix[w] = len(vocab)
                     vocab.append(w)
                     self.vocab_bytes += len(w) + 49 + 8 + 100  # the string, its list slot, its dict entry
+                    if c == 1 << 16 and words.typecode == "H":
+                        words = self.words = array("I", words)
                 words.append(c)
             end += text.count(" ") + 1
             ends.append(end)

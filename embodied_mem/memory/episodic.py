@@ -16,7 +16,7 @@ encoder: no item sharing a word with the query), so a query with nothing relevan
 Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creation order, id
 ``chunk-<row>``: times, episode, place, where each chunk's items end, strength, last access,
 utility: 56 bytes), their items three more columns (time, percept id, text; the texts as word
-codes into one vocabulary, ``chunkcolumns.ItemTexts``: 4 bytes a word). Keys from a lexical
+codes into one vocabulary, ``chunkcolumns.ItemTexts``: 2 bytes a word). Keys from a lexical
 encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension, ~13 for a
 hashed scene text) whose per-dimension bit sets are read from the postings; a dense
 (learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.

@@ -350,3 +350,16 @@ def test_dense_learned_keys_page_out_and_recall_answers_exactly(ops):
     assert isinstance(kt, DenseKeyColumns)
     assert kt.cold == small.episodic.stats()["chunks"] - small.episodic.in_ram()["chunks_in_ram"]
     assert_same(answers(small), answers(big))
+
+
+def test_item_texts_past_65536_distinct_words_switch_to_wider_codes():
+    from embodied_mem.memory.chunkcolumns import ItemTexts
+
+    texts = ItemTexts()
+    want = [f"w{i} w{i + 1} common" for i in range(0, 70_000, 2)]
+    texts.extend(want[:100])
+    assert texts.words.typecode == "H"
+    texts.extend(want[100:])
+    texts.drop(5)
+    assert texts.words.typecode == "I" and len(texts.vocab) > 1 << 16
+    assert texts.get(0, len(want) - 5) == want[5:]
