@@ -5,12 +5,13 @@ One row per closed chunk (row = creation order): ``t0``, ``t1`` (its first and l
 items end in the numbering of every item), and the three values recall changes: ``strength`` (S),
 ``last`` (last access: Δt restarts there) and ``utility`` (U). 56 bytes a row.
 
-Rows ``0..cold-1`` live on disk (``page_out``), in blocks of at most ``BLOCK`` rows, one
-``lt_ccols`` row each (every column's values packed, machine byte order, exactly as in RAM), read
-back through a small LRU of decoded blocks. A recall or reinforcement that changes a cold row's
-strength, last access or utility records the new value in ``changed`` (kept in RAM and in the
-snapshot: the table rows are never updated, so a crash between a snapshot and the journal's
-replay cannot apply a change twice). Reads return exactly what an unpaged column holds.
+Under a RAM budget the times, codes and item ends (32 bytes a row) of rows ``0..cold-1`` live on
+disk (``page_out``), in blocks of at most ``BLOCK`` rows, one ``lt_ccols`` row each (the columns'
+values packed, machine byte order, exactly as in RAM), read back through a small LRU of blocks:
+recall reads them only for the chunks it returns. Strength, last access and utility (24 bytes a
+row) stay in RAM for every row: recall scores every candidate chunk with them, and they change
+(a table row is never updated, so a crash between a snapshot and the journal's replay cannot
+apply a change twice). Reads return exactly what an unpaged column holds.
 
 ``view(name)`` is a column as episodic memory's code reads it: ``len(col)``, ``col[row]``,
 ``col[rows]`` (an integer array: a float64 / int64 array), ``col[row] = value`` (only the three
@@ -29,15 +30,16 @@ import numpy as np
 if TYPE_CHECKING:
     from .longterm import Pages
 
-__all__ = ["ChunkColumns", "COLUMNS", "MUTABLE", "BLOCK"]
+__all__ = ["ChunkColumns", "ColumnView", "ItemTexts", "COLUMNS", "MUTABLE", "PAGED", "BLOCK"]
 
 COLUMNS = (("t0", "d"), ("t1", "d"), ("ep", "i"), ("place", "i"), ("end", "q"),
            ("strength", "d"), ("last", "d"), ("utility", "d"))
 MUTABLE = ("strength", "last", "utility")
+PAGED = ("t0", "t1", "ep", "place", "end")
 BLOCK = 1024  # rows per lt_ccols row (at most)
-_CACHED = 8  # decoded cold blocks kept (LRU; ~57 KiB each)
+_CACHED = 8  # decoded cold blocks kept (LRU; up to 32 KiB each)
 _DTYPES = {name: np.dtype(code) for name, code in COLUMNS}
-_ROW_BYTES = sum(dt.itemsize for dt in _DTYPES.values())
+_ROW_BYTES = sum(_DTYPES[name].itemsize for name in PAGED)
 _SCALAR = {"t0": float, "t1": float, "ep": int, "place": int, "end": int}  # read as Python numbers
 
 
@@ -46,51 +48,52 @@ class ChunkColumns:
 
     def __init__(self, pages: Pages | None = None) -> None:
         self.n = 0  # rows
-        self.cold = 0  # rows below this are in lt_ccols
+        self.cold = 0  # rows below this have their PAGED columns in lt_ccols
         self.pages = pages
-        self._hot = {name: np.zeros(64, dt) for name, dt in _DTYPES.items()}  # rows cold..n-1
+        self._hot = {name: np.zeros(64, _DTYPES[name]) for name in PAGED}  # rows cold..n-1
+        self._mut = {name: np.zeros(64, _DTYPES[name]) for name in MUTABLE}  # rows 0..n-1
         self._blocks = array("q")  # first row of each cold block, ascending
-        self.changed: dict[int, dict[str, float]] = {}  # cold rows' values set after they moved out
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()  # block index -> columns
 
     # ------------------------------------------------------------------ state
     def __getstate__(self) -> dict[str, Any]:
         m = self.n - self.cold
-        return {"n": self.n, "cold": self.cold, "pages": self.pages, "blocks": self._blocks, "changed": self.changed,
-                "hot": {name: array(code, self._hot[name][:m].tobytes()) for name, code in COLUMNS}}
+        return {"n": self.n, "cold": self.cold, "pages": self.pages, "blocks": self._blocks,
+                "hot": {name: array(_DTYPES[name].char, self._hot[name][:m].tobytes()) for name in PAGED},
+                "mut": {name: array("d", self._mut[name][: self.n].tobytes()) for name in MUTABLE}}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        self.n, self.cold, self.pages = st["n"], st["cold"], st["pages"]
-        self._blocks, self.changed = st["blocks"], st["changed"]
+        self.n, self.cold, self.pages, self._blocks = st["n"], st["cold"], st["pages"], st["blocks"]
         m = self.n - self.cold
-        self._hot = {}
-        for name, dt in _DTYPES.items():
-            a = np.zeros(max(64, m), dt)
-            a[:m] = np.frombuffer(st["hot"][name], dt, m)
-            self._hot[name] = a
+        self._hot, self._mut = {}, {}
+        for name in PAGED:
+            a = self._hot[name] = np.zeros(max(64, m), _DTYPES[name])
+            a[:m] = np.frombuffer(st["hot"][name], _DTYPES[name], m)
+        for name in MUTABLE:
+            a = self._mut[name] = np.zeros(max(64, self.n), np.float64)
+            a[: self.n] = np.frombuffer(st["mut"][name], np.float64, self.n)
         self._cache = OrderedDict()
 
     @property
     def nbytes(self) -> int:
-        """Bytes this object holds in RAM (hot columns' allocation, changed values, cached blocks)."""
-        hot = sum(a.nbytes for a in self._hot.values())
+        """Bytes this object holds in RAM (the columns' allocation, cached blocks)."""
         cached = sum(a.nbytes for got in self._cache.values() for a in got.values())
-        return (hot + cached + 8 * len(self._blocks)
-                + 232 * len(self.changed))  # a dict entry, a small dict and a float per changed row
+        return (sum(a.nbytes for a in self._hot.values()) + sum(a.nbytes for a in self._mut.values())
+                + cached + 8 * len(self._blocks))
 
     # ------------------------------------------------------------------ writes
     def append(self, t0: float, t1: float, ep: int, place: int, end: int,
                strength: float, last: float, utility: float) -> None:
         i = self.n - self.cold
         if i >= len(self._hot["t0"]):
-            cap = max(64, i + i // 2)
             for name, a in self._hot.items():
-                b = np.zeros(cap, a.dtype)
-                b[:i] = a[:i]
-                self._hot[name] = b
-        h = self._hot
+                self._hot[name] = _grown(a, i)
+        if self.n >= len(self._mut["last"]):
+            for name, a in self._mut.items():
+                self._mut[name] = _grown(a, self.n)
+        h, u, r = self._hot, self._mut, self.n
         h["t0"][i], h["t1"][i], h["ep"][i], h["place"][i], h["end"][i] = t0, t1, ep, place, end
-        h["strength"][i], h["last"][i], h["utility"][i] = strength, last, utility
+        u["strength"][r], u["last"][r], u["utility"][r] = strength, last, utility
         self.n += 1
 
     def set(self, name: str, row: int, value: float) -> None:
@@ -98,17 +101,11 @@ class ChunkColumns:
             raise KeyError(f"column {name!r} is written once")
         if not 0 <= row < self.n:
             raise IndexError(row)
-        if row >= self.cold:
-            self._hot[name][row - self.cold] = value
-            return
-        self.changed.setdefault(row, {})[name] = float(value)
-        b = bisect.bisect_right(self._blocks, row) - 1
-        got = self._cache.get(b)
-        if got is not None:
-            got[name][row - self._blocks[b]] = value
+        self._mut[name][row] = value
 
     def page_out(self, upto: int) -> None:
-        """Move rows ``cold..upto-1`` to ``lt_ccols`` (blocks of at most ``BLOCK`` rows)."""
+        """Move the times, codes and item ends of rows ``cold..upto-1`` to ``lt_ccols`` (blocks of at
+        most ``BLOCK`` rows)."""
         upto = min(int(upto), self.n)
         if upto <= self.cold:
             return
@@ -119,7 +116,7 @@ class ChunkColumns:
         h = self._hot
         starts = list(range(self.cold, upto, BLOCK))
         rows = [(pg.space, r0, b"".join(h[name][r0 - self.cold: min(r0 + BLOCK, upto) - self.cold].tobytes()
-                                        for name, _ in COLUMNS)) for r0 in starts]
+                                        for name in PAGED)) for r0 in starts]
         pg.store.insert_many("INSERT INTO lt_ccols (space, r0, v) VALUES (?, ?, ?)", rows)
         m = self.n - upto
         for name, a in h.items():
@@ -151,16 +148,21 @@ class ChunkColumns:
             row += self.n
         if not 0 <= row < self.n:
             raise IndexError(row)
+        mut = self._mut.get(name)
+        if mut is not None:
+            return mut[row]
         if row >= self.cold:
             v = self._hot[name][row - self.cold]
         else:
             b = bisect.bisect_right(self._blocks, row) - 1
             v = self._block(b)[name][row - self._blocks[b]]
-        conv = _SCALAR.get(name)
-        return conv(v) if conv is not None else v
+        return _SCALAR[name](v)
 
     def gather(self, name: str, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, np.int64)
+        mut = self._mut.get(name)
+        if mut is not None:
+            return mut[rows]
         if not len(rows) or int(rows.min()) >= self.cold:
             return self._hot[name][rows - self.cold]
         out = np.empty(len(rows), _DTYPES[name])
@@ -188,15 +190,9 @@ class ChunkColumns:
         v = pg.store.execute("SELECT v FROM lt_ccols WHERE space=? AND r0=?", (pg.space, r0)).fetchone()[0]
         m = len(v) // _ROW_BYTES
         got, at = {}, 0
-        for name, dt in _DTYPES.items():
-            got[name] = np.frombuffer(v, dt, m, at).copy()
-            at += m * dt.itemsize
-        if self.changed:
-            r1 = r0 + m
-            for row, vals in self.changed.items():
-                if r0 <= row < r1:
-                    for name, x in vals.items():
-                        got[name][row - r0] = x
+        for name in PAGED:
+            got[name] = np.frombuffer(v, _DTYPES[name], m, at)
+            at += m * _DTYPES[name].itemsize
         self._cache[b] = got
         if len(self._cache) > _CACHED:
             self._cache.popitem(last=False)
@@ -204,6 +200,12 @@ class ChunkColumns:
 
     def view(self, name: str) -> ColumnView:
         return ColumnView(self, name)
+
+
+def _grown(a: np.ndarray, used: int) -> np.ndarray:
+    b = np.zeros(max(64, used + used // 2), a.dtype)
+    b[:used] = a[:used]
+    return b
 
 
 class ColumnView:
