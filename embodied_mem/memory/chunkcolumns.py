@@ -139,9 +139,19 @@ class ChunkColumns:
             h, i = self._hot, row - c
             e = h["end"]
             return float(h["t0"][i]), float(h["t1"][i]), int(h["ep"][i]), int(h["place"][i]), int(e[i - 1]), int(e[i])
+        if not 0 <= row < self.n:
+            raise IndexError(row)
+        if row >= c:  # the first row in RAM: the one before is cold
+            h, i = self._hot, row - c
+            t0, t1, ep, place, end = h["t0"][i], h["t1"][i], h["ep"][i], h["place"][i], h["end"][i]
+        else:
+            b = bisect.bisect_right(self._blocks, row) - 1
+            got, i = self._block(b), row - self._blocks[b]
+            t0, t1, ep, place, end = got["t0"][i], got["t1"][i], got["ep"][i], got["place"][i], got["end"][i]
+            if i:
+                return float(t0), float(t1), int(ep), int(place), int(got["end"][i - 1]), int(end)
         start = self.get("end", row - 1) if row else 0
-        return self.get("t0", row), self.get("t1", row), self.get("ep", row), self.get("place", row), start, \
-            self.get("end", row)
+        return float(t0), float(t1), int(ep), int(place), start, int(end)
 
     def get(self, name: str, row: int) -> Any:
         if row < 0:

@@ -64,7 +64,7 @@ _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
 _MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
-_MAX_TOKENIZED_BUDGET = 1 << 11  # the same under a RAM budget (~0.3 KB each)
+# the same under a RAM budget: a quarter of the chunk items kept in RAM (~0.3 KB each), at most the above
 # RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
 _ITEM_BYTES = 160  # a paged-in item: time, percept id, its own text string (JSON-decoded, ~90 characters)
 _TOKENS_BYTES = 300  # a tokenised item text: its list of tokens (measured: ~284 on the benchmark stream)
@@ -600,7 +600,7 @@ class EpisodicMemory:
 
     def _best_items(self, place: str | None, ts: Any, texts: list[str], pids: Any, qtok: set[str]) -> tuple[Item, ...]:
         cache = self._tok
-        if len(cache) >= (_MAX_TOKENIZED if self._pages is None else _MAX_TOKENIZED_BUDGET):
+        if len(cache) >= (_MAX_TOKENIZED if self._pages is None else min(_MAX_TOKENIZED, max(1024, self._pages.cap // 4))):
             cache.clear()
         scored = []
         hit = qtok.__contains__

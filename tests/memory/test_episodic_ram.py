@@ -295,6 +295,9 @@ def test_chunk_columns_read_and_write_exactly_as_arrays_across_page_outs(ops):
                 assert [col[int(r)] for r in rows] == [want[name][r] for r in rows]
                 assert col[rows].tolist() == [want[name][r] for r in rows]
                 assert len(col) == n
+            for r in rows.tolist():
+                assert cols.meta(r) == (want["t0"][r], want["t1"][r], want["ep"][r], want["place"][r],
+                                        want["end"][r - 1] if r else 0, want["end"][r])
     for name, _ in COLUMNS:
         assert cols.view(name)[np.arange(cols.n)].tolist() == want[name]
     lt.close()
