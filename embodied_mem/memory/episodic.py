@@ -24,13 +24,15 @@ Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest clos
 out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
 (``longterm.working_set_sizes``): their items to ``lt_chunks`` (read back through a small LRU when
 recall picks such a chunk or ``chunk_items`` asks for it), their key postings to ``lt_ckeys`` (read
-back per query dimension) and their columns to ``lt_ccols`` (read back by blocks of 1024 rows;
-strength, last access or utility changed later are kept in RAM beside them). Answers are exactly
-those of an unbudgeted memory. What stays in RAM for every chunk, forever: 8 bytes per 1024
-chunks of block bounds, 8 bytes per move of the columns, and its graph node with two edges (the
-graph pages those); with a dense learned key, the key (4 * key_dim bytes) and the approximate
-index stay in RAM. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers
-a chunk's rank, never removes it.
+back per query dimension; a learned encoder's dense keys to ``lt_dkeys``, read back a block of
+1024 chunks at a time) and their times, codes and item span to ``lt_ccols`` (read back by blocks
+for the chunks recall returns). Answers are exactly those of an unbudgeted memory. What stays in
+RAM for every chunk, forever: its strength, last access and utility (24 bytes: recall scores
+every candidate with them, and they change), 16 bytes per 1024 chunks of retention bounds, 8
+bytes per move of the columns, and its graph node with two edges (the graph pages those); with a
+learned encoder also a bit per key dimension, and with ``index=ivf|hnsw`` the index's copy of the
+key. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers a chunk's rank,
+never removes it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,8 @@ __all__ = ["EpisodicMemory", "Chunk", "Item"]
 _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
-_MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
-# the same under a RAM budget: a quarter of the chunk items kept in RAM (~0.3 KB each), at most the above
+_MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over); under a RAM
+# budget a quarter of the chunk items kept in RAM, 1,024 at least
 # RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
 _ITEM_BYTES = 160  # a paged-in item: time, percept id, its own text string (JSON-decoded, ~90 characters)
 _TOKENS_BYTES = 300  # a tokenised item text: its list of tokens (measured: ~284 on the benchmark stream)
