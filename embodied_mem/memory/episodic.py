@@ -709,6 +709,8 @@ class EpisodicMemory:
     def set_encoder(self, encoder: KeyEncoder) -> None:
         """Swap the key encoder and recompute every closed chunk's key with it."""
         self.encoder = encoder
+        if self._open is not None:
+            self._open.open_key = None  # the open chunk's key, cached by the old encoder
         keys = np.zeros((encoder.dim, max(64, self._keys_t.shape[1])), np.float32)
         n = len(self._c_t0)
         if n:
@@ -717,7 +719,8 @@ class EpisodicMemory:
             sparse = SparseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
             for row in range(n):
                 sparse[:, row] = keys[:, row]
-            if self._pages is not None:
+            if self._pages is not None:  # rows of their own (the old keys' rows stay for older snapshots)
+                sparse.space = self._pages.store.new_space()
                 sparse.page_out(self._rows_out)
             self._keys_t = sparse  # type: ignore[assignment]
             self._bits = sparse.bits  # type: ignore[assignment]
@@ -725,6 +728,7 @@ class EpisodicMemory:
             dense = DenseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
             for row in range(n):
                 dense[:, row] = keys[:, row]
+            dense.space = self._pages.store.new_space()
             dense.page_out(self._rows_out)
             self._keys_t = dense  # type: ignore[assignment]
             self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)

@@ -39,7 +39,7 @@ __all__ = ["SparseKeyColumns", "PostingBits", "DenseKeyColumns"]
 class SparseKeyColumns:
     """A ``(dim, capacity)`` float32 key matrix stored as per-dimension posting lists (see module)."""
 
-    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages")
+    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages", "space")
 
     def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
         self.dim = int(dim)
@@ -49,6 +49,8 @@ class SparseKeyColumns:
         self._vals = [array("f") for _ in range(self.dim)]
         self.cold = 0  # rows below this have their postings in ``lt_ckeys`` (``pages``), not in RAM
         self.pages = pages
+        self.space: int | None = None  # the table space of its rows (None: the pages'; set for keys
+        # recomputed by a new encoder, so the old keys' rows are never read as theirs)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -71,12 +73,12 @@ class SparseKeyColumns:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "rows": self._rows, "vals": self._vals,
-                "cold": self.cold, "pages": self.pages}
+                "cold": self.cold, "pages": self.pages, "space": self.space}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.dim, self.capacity, self.n = st["dim"], st["capacity"], st["n"]
         self._rows, self._vals = st["rows"], st["vals"]
-        self.cold, self.pages = st.get("cold", 0), st.get("pages")
+        self.cold, self.pages, self.space = st.get("cold", 0), st.get("pages"), st.get("space")
 
     def page_out(self, upto: int) -> None:
         """Move the postings of rows ``cold..upto-1`` to ``lt_ckeys`` (one row per dimension that has
@@ -93,7 +95,7 @@ class SparseKeyColumns:
             if not r or r[0] >= upto:
                 continue
             i = int(np.searchsorted(np.frombuffer(r, np.int32), upto))
-            moved.append((pg.space, d, self.cold, r[:i].tobytes(), self._vals[d][:i].tobytes()))
+            moved.append((_space(self), d, self.cold, r[:i].tobytes(), self._vals[d][:i].tobytes()))
         pg.store.insert_many("INSERT INTO lt_ckeys (space, dim, r0, rows, vals) VALUES (?, ?, ?, ?, ?)", moved)
         for _, d, _, rb, _ in moved:
             i = len(rb) // 4
@@ -106,7 +108,7 @@ class SparseKeyColumns:
         vals = np.frombuffer(self._vals[d], np.float32)
         if lo < self.cold and self.pages is not None:
             got = self.pages.store.execute("SELECT rows, vals FROM lt_ckeys WHERE space=? AND dim=? AND r0<? "
-                                           "ORDER BY r0", (self.pages.space, d, hi)).fetchall()
+                                           "ORDER BY r0", (_space(self), d, hi)).fetchall()
             if got:
                 rows = np.concatenate([np.frombuffer(b"".join(g[0] for g in got), np.int32), rows])
                 vals = np.concatenate([np.frombuffer(b"".join(g[1] for g in got), np.float32), vals])
@@ -230,7 +232,7 @@ class DenseKeyColumns:
     - ``keys[:, n] = key``: append the next row; ``page_out(upto)`` moves rows below ``upto`` out.
     """
 
-    __slots__ = ("dim", "capacity", "n", "cold", "pages", "_hot", "_blocks")
+    __slots__ = ("dim", "capacity", "n", "cold", "pages", "_hot", "_blocks", "space")
 
     BLOCK = 1024
 
@@ -242,6 +244,7 @@ class DenseKeyColumns:
         self.pages = pages
         self._hot = np.zeros((self.dim, 64), np.float32)  # rows cold..n-1
         self._blocks = array("q")  # first row of each cold block
+        self.space: int | None = None  # as SparseKeyColumns.space
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -253,11 +256,12 @@ class DenseKeyColumns:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "cold": self.cold, "pages": self.pages,
-                "hot": np.ascontiguousarray(self._hot[:, : self.n - self.cold]), "blocks": self._blocks}
+                "hot": np.ascontiguousarray(self._hot[:, : self.n - self.cold]), "blocks": self._blocks,
+                "space": self.space}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.dim, self.capacity, self.n, self.cold = st["dim"], st["capacity"], st["n"], st["cold"]
-        self.pages, self._blocks = st["pages"], st["blocks"]
+        self.pages, self._blocks, self.space = st["pages"], st["blocks"], st.get("space")
         m = self.n - self.cold
         self._hot = np.zeros((self.dim, max(64, m)), np.float32)
         self._hot[:, :m] = st["hot"]
@@ -285,7 +289,7 @@ class DenseKeyColumns:
         c = self.cold
         starts = list(range(c, upto, self.BLOCK))
         pg.store.insert_many("INSERT INTO lt_dkeys (space, r0, v) VALUES (?, ?, ?)",
-                             [(pg.space, r0, np.ascontiguousarray(self._hot[:, r0 - c: min(r0 + self.BLOCK, upto) - c])
+                             [(_space(self), r0, np.ascontiguousarray(self._hot[:, r0 - c: min(r0 + self.BLOCK, upto) - c])
                                .tobytes()) for r0 in starts])
         m = self.n - upto
         hot = np.zeros((self.dim, max(64, m + m // 2)), np.float32)
@@ -305,7 +309,7 @@ class DenseKeyColumns:
             while i < len(self._blocks) and self._blocks[i] < min(b, self.cold):
                 r0 = self._blocks[i]
                 r1 = self._blocks[i + 1] if i + 1 < len(self._blocks) else self.cold
-                v = pg.store.execute("SELECT v FROM lt_dkeys WHERE space=? AND r0=?", (pg.space, r0)).fetchone()[0]
+                v = pg.store.execute("SELECT v FROM lt_dkeys WHERE space=? AND r0=?", (_space(self), r0)).fetchone()[0]
                 blk = np.frombuffer(v, np.float32).reshape(self.dim, r1 - r0)
                 lo, hi = max(a, r0), min(b, r1)
                 yield lo, blk[:, lo - r0: hi - r0]
@@ -337,3 +341,11 @@ class DenseKeyColumns:
             return np.zeros(0, np.float32)
         lo = int(rows.min())
         return self[d, lo: int(rows.max()) + 1][rows - lo]
+
+
+def _space(keys: SparseKeyColumns | DenseKeyColumns) -> int:
+    """The long-term table space of ``keys``' rows."""
+    if keys.space is not None:
+        return keys.space
+    assert keys.pages is not None
+    return keys.pages.space

@@ -369,3 +369,23 @@ def test_item_texts_past_65536_distinct_words_switch_to_wider_codes():
     texts.drop(5)
     assert texts.words.typecode == "I" and len(texts.vocab) > 1 << 16
     assert texts.get(0, len(want) - 5) == want[5:]
+
+
+def test_a_new_encoder_under_a_budget_recomputes_paged_keys_exactly():
+    """``set_encoder`` on a budgeted memory rewrites the paged keys (into rows of their own, the old
+    ones left for older snapshots) and answers as an unbudgeted memory given the same encoder."""
+    from embodied_mem.memory.featurize import HashingFeaturizer
+
+    small, big = budgeted(), plain()
+    ops = [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3 % 30), 0.0), sightings=(Sighting(WORDS[i % 7], (0, 0)),),
+                         region="kitchen")) for i in range(200)]
+    feed(small, ops)
+    feed(big, ops)
+    for enc in (DenseKeys(), HashingFeaturizer(128), DenseKeys()):
+        small.episodic.set_encoder(enc)
+        big.episodic.set_encoder(enc)
+        assert_same(answers(small), answers(big))
+    more = [("p", Percept(t=200.0 + i, pose=Pose(10.0 * (i // 3 % 30), 0.0), sightings=(Sighting("cup", (0, 0)),)))
+            for i in range(50)] + [("recall", "key apple"), ("recall", "cup")]
+    assert feed(small, more) == feed(big, more)
+    assert_same(answers(small), answers(big))
