@@ -13,24 +13,33 @@ hashing featurizer by default). ``recall(query, k)`` ranks chunks by key similar
 top chunks. Chunks with no similarity to the query are never returned (with the lexical hashing
 encoder: no item sharing a word with the query), so a query with nothing relevant recalls [].
 
-Storage: closed chunks are columns (row = creation order, id ``chunk-<row>``; times, episode,
-place, where each chunk's items end), their items three more columns (time, percept id, text).
-Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the items of the oldest closed
-chunks move out, whole chunks at a time, to the long-term table ``lt_chunks`` once more than
-``chunk_items`` items are in RAM (``longterm.working_set_sizes``), and are read back (a small LRU
-of chunks) when recall picks such a chunk or ``chunk_items`` asks for it; keys from a lexical
-encoder are then kept as sparse posting lists (``keycolumns.py``). Answers are exactly those of
-an unbudgeted memory. What stays in RAM for every chunk, forever: its row in the columns (~56
-bytes: times, codes, item end, strength, last access, utility), its key (~8 bytes per non-zero
-dimension, ~13 for a hashed scene text; a dense learned key keeps 4 * key_dim), a bit per key
-dimension (key_dim / 8 bytes) and its graph node with two edges. Nothing is deleted: retention
-lowers a chunk's rank, never removes it.
+Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creation order, id
+``chunk-<row>``: times, episode, place, where each chunk's items end, strength, last access,
+utility: 56 bytes), their items three more columns (time, percept id, text; the texts as word
+codes into one vocabulary, ``chunkcolumns.ItemTexts``: 2 bytes a word). Keys from a lexical
+encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension, ~13 for a
+hashed scene text) whose per-dimension bit sets are read from the postings; a dense
+(learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.
+Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest closed chunks move
+out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
+(``longterm.working_set_sizes``): their items to ``lt_chunks`` (read back through a small LRU when
+recall picks such a chunk or ``chunk_items`` asks for it), their key postings to ``lt_ckeys`` (read
+back per query dimension; a learned encoder's dense keys to ``lt_dkeys``, read back a block of
+1024 chunks at a time) and their times, codes and item span to ``lt_ccols`` (read back by blocks
+for the chunks recall returns). Answers are exactly those of an unbudgeted memory. What stays in
+RAM for every chunk, forever: its strength, last access and utility (24 bytes: recall scores
+every candidate with them, and they change), 16 bytes per 1024 chunks of retention bounds, 8
+bytes per move of the columns, and its graph node with two edges (the graph pages those); with a
+learned encoder also a bit per key dimension, and with ``index=ivf|hnsw`` the index's copy of the
+key. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers a chunk's rank,
+never removes it.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import sys
 import types
 import weakref
 from array import array
@@ -42,9 +51,10 @@ import numpy as np
 
 from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
+from .chunkcolumns import ChunkColumns, ColumnView, ItemTexts
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
-from .keycolumns import SparseKeyColumns
+from .keycolumns import DenseKeyColumns, PostingBits, SparseKeyColumns
 
 if TYPE_CHECKING:
     from ..graph import MemoryGraph
@@ -53,11 +63,14 @@ if TYPE_CHECKING:
 __all__ = ["EpisodicMemory", "Chunk", "Item"]
 
 
-_MAX_INTERNED = 1 << 16  # distinct item texts kept for sharing; later new texts are stored as they come
 _BLOCK = 1024  # rows per block of the retention bounds
 _BEHAVIOUR = (types.FunctionType, types.MethodType, types.BuiltinMethodType)
 _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
-_MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over)
+_MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over); under a RAM
+# budget a quarter of the chunk items kept in RAM, 1,024 at least
+# RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
+_ITEM_BYTES = 160  # a paged-in item: time, percept id, its own text string (JSON-decoded, ~90 characters)
+_TOKENS_BYTES = 300  # a tokenised item text: its list of tokens (measured: ~284 on the benchmark stream)
 # memory -> the hot blocks chosen for dense recall through index=hnsw, kept while nothing they depend
 # on changes (a cache: not part of a memory's state, never pickled)
 _HOT_BLOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -107,7 +120,7 @@ class _ChunkRec:
     t1: float
     # items, as columns (a tuple and two boxed numbers per item cost ~120 bytes more)
     ts: array = field(default_factory=lambda: array("d"))
-    texts: list[str] = field(default_factory=list)  # interned: the same scene text is one string
+    texts: list[str] = field(default_factory=list)  # of the open chunk (closed: word codes)
     pids: array = field(default_factory=lambda: array("q"))
     utility: float = 0.0  # moved into the utility column on close
     open_key: tuple[int, np.ndarray] | None = None  # (items encoded, key) of the open chunk, for recall
@@ -138,39 +151,47 @@ class EpisodicMemory:
         self._bits = np.zeros((dim, 1), np.uint64)
         self._kmax = np.zeros(dim, np.float32)
         self._kmin = np.zeros(dim, np.float32)
-        self._strength = np.zeros(64, np.float64)
-        self._last_access = np.zeros(64, np.float64)
-        self._utility = np.zeros(64, np.float64)
         # per block of _BLOCK rows: the latest last-access and the largest strength (a bound on the
         # retention of every chunk in the block, for the hnsw re-ranking)
         self._blk_last = np.full(1, -np.inf)
         self._blk_strength = np.zeros(1)
         # closed chunks as columns, row = creation order (chunk ``chunk-<row>``): times, episode and
-        # place (codes into the name tables) and where each chunk's items end in the item columns
-        self._c_t0 = array("d")
-        self._c_t1 = array("d")
-        self._c_ep = array("i")
-        self._c_place = array("i")  # -1: no place
-        self._c_end = array("q")  # items of row r: [end[r-1], end[r]) in the numbering of every item
+        # place (codes into the name tables), where each chunk's items end in the item columns
+        # (items of row r: [end[r-1], end[r]) in the numbering of every item), strength, last access
+        # and utility; under a RAM budget the rows paged out with their items live in ``lt_ccols``
+        self._cols = ChunkColumns()
+        self._column_views()
+        self._end_out = 0  # where the items of the paged-out rows end (the first item in RAM)
         self._names: list[str] = []  # episode and place names (few), code = index
         self._name_ix: dict[str, int] = {}
         # items of the closed chunks still in RAM (rows >= _rows_out), in row order; with a RAM budget
         # the older rows' items live in the long-term table ``lt_chunks`` (paged in by recall)
         self._i_t = array("d")
         self._i_pid = array("q")
-        self._i_text: list[str] = []
+        self._i_text = ItemTexts()  # as word codes (a scene text is seldom repeated whole; its words are)
         self._rows_out = 0  # closed rows whose items were moved to the long-term table
         self._pages: Pages | None = None
         self._paged_in: OrderedDict[int, tuple] = OrderedDict()  # recently paged-in rows (not saved)
         self._tok: dict[str, list[str]] = {}  # item text -> its tokens, for picking items (not saved)
         self._open: _ChunkRec | None = None
-        self._texts: dict[str, str] = {}  # item text interning (bounded by _MAX_INTERNED)
         self._episode: str | None = None
         self._n_episodes = 0
         self._n_chunks = 0
         self.now = -math.inf
         self._u_lo = self._u_hi = 0.0  # bounds of every utility ever set (recall skips chunks by them)
         self._ann: IVFIndex | HNSWIndex | None = _make_index(self.config.index, dim)
+        if getattr(self.encoder, "lexical", False):
+            # hashed-words keys as posting lists (~8 bytes per non-zero, about a dozen per key, instead
+            # of 4 * key_dim), their bit sets read from the postings (no RAM of their own)
+            self._keys_t = SparseKeyColumns(dim, 64)  # type: ignore[assignment]
+            self._bits = self._keys_t.bits  # type: ignore[assignment]
+
+    def _column_views(self) -> None:
+        """The per-chunk columns as attributes indexed like arrays (``chunkcolumns.ColumnView``)."""
+        v = self._cols.view
+        self._c_t0, self._c_t1, self._c_ep, self._c_place, self._c_end = (
+            v("t0"), v("t1"), v("ep"), v("place"), v("end"))
+        self._strength, self._last_access, self._utility = v("strength"), v("last"), v("utility")
 
     # ------------------------------------------------------------------ ingest
     def new_episode(self, t: float, name: str | None = None, recorded_at: float = 0.0) -> str:
@@ -201,13 +222,8 @@ class EpisodicMemory:
             self.graph.add_edge(cid, self._episode, "part_of", valid_from=p.t, source=pid, recorded_at=recorded_at)
             if place is not None and place in self.graph:
                 self.graph.add_edge(cid, place, "happened_at", valid_from=p.t, source=pid, recorded_at=recorded_at)
-        itext = self._texts.get(text)
-        if itext is None:
-            itext = text
-            if len(self._texts) < _MAX_INTERNED:
-                self._texts[text] = text
         o.ts.append(p.t)
-        o.texts.append(itext)
+        o.texts.append(text)
         o.pids.append(pid)
         o.t0 = min(o.t0, p.t)
         o.t1 = max(o.t1, p.t)
@@ -217,34 +233,26 @@ class EpisodicMemory:
         if o is None:
             return
         self._open = None
-        row = len(self._c_t0)
+        row = self._cols.n
         if row >= self._keys_t.shape[1]:
             n = self._keys_t.shape[1] * 2
-            if isinstance(self._keys_t, SparseKeyColumns):
+            if isinstance(self._keys_t, (SparseKeyColumns, DenseKeyColumns)):
                 self._keys_t.capacity = n
             else:
                 keys = np.zeros((self._keys_t.shape[0], n), np.float32)
                 keys[:, :row] = self._keys_t[:, :row]
                 self._keys_t = keys
-            self._strength = _grow(self._strength, n)
-            self._last_access = _grow(self._last_access, n)
-            self._utility = _grow(self._utility, n)
-            bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
-            bits[:, : self._bits.shape[1]] = self._bits
-            self._bits = bits
+            if not isinstance(self._bits, PostingBits):
+                bits = np.zeros((self._bits.shape[0], n // 64), np.uint64)
+                bits[:, : self._bits.shape[1]] = self._bits
+                self._bits = bits
         self._keys_t[:, row] = key = self.encoder.encode([_chunk_text(o)])[0]
         self._index_key(row, key)
         if self._ann is not None:
             self._ann.add(row, key)
-        self._strength[row] = self.config.initial_strength
-        self._last_access[row] = o.t1
+        self._cols.append(o.t0, o.t1, self._code(o.episode), -1 if o.place is None else self._code(o.place),
+                          (self._c_end[-1] if row else 0) + len(o.ts), self.config.initial_strength, o.t1, o.utility)
         self._bound_block(row)
-        self._utility[row] = o.utility
-        self._c_t0.append(o.t0)
-        self._c_t1.append(o.t1)
-        self._c_ep.append(self._code(o.episode))
-        self._c_place.append(-1 if o.place is None else self._code(o.place))
-        self._c_end.append((self._c_end[-1] if row else 0) + len(o.ts))
         self._i_t.extend(o.ts)
         self._i_pid.extend(o.pids)
         self._i_text.extend(o.texts)
@@ -268,10 +276,14 @@ class EpisodicMemory:
         if len(self._c_t0) or self._open is not None:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
-        # Chunk keys stay in RAM (recall scores every chunk exactly); with a lexical encoder as posting
-        # lists (~8 bytes per non-zero, about a dozen per hashed-words key, instead of 4 * key_dim)
-        if store is not None and getattr(self.encoder, "lexical", False):
-            self._keys_t = SparseKeyColumns(self.encoder.dim, self._keys_t.shape[1])
+        self._cols.pages = self._pages
+        # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
+        if isinstance(self._keys_t, SparseKeyColumns):
+            self._keys_t.pages = self._pages
+        elif self._pages is not None:  # dense (learned) keys: blocks in lt_dkeys
+            self._keys_t = DenseKeyColumns(dim := self._keys_t.shape[0], self._keys_t.shape[1],  # type: ignore[assignment]
+                                           pages=self._pages)
+            self._bits = np.zeros((dim, self._keys_t.shape[1] // 64), np.uint64)
 
     @property
     def pages(self) -> Pages | None:
@@ -281,36 +293,39 @@ class EpisodicMemory:
     def _page_out(self, n: int) -> None:
         """Move the items of the oldest closed chunks in RAM (whole chunks, about ``n`` items) into
         ``lt_chunks``, one row per chunk: times and percept ids packed, texts as a JSON list."""
-        import bisect
-
-        base = self._c_end[self._rows_out - 1] if self._rows_out else 0
-        r1 = bisect.bisect_left(self._c_end, base + n, lo=self._rows_out)  # first row not moved whole
-        r1 = min(r1 + 1, len(self._c_end))
-        k = self._c_end[r1 - 1] - base  # items moved
-        if r1 <= self._rows_out or k <= 0:
+        r0, base = self._rows_out, self._end_out
+        ends = self._cols.hot("end").tolist()  # rows r0.. (the columns page out with the items)
+        r1 = r0 + int(np.searchsorted(ends, base + n, side="left"))  # first row not moved whole
+        r1 = min(r1 + 1, self._cols.n)
+        k = ends[r1 - 1 - r0] - base if r1 > r0 else 0  # items moved
+        if r1 <= r0 or k <= 0:
             return
         pg = self._pages
         assert pg is not None
-        space, ends, its, ipid, itext = pg.space, self._c_end, self._i_t, self._i_pid, self._i_text
+        space, its, ipid, itext = pg.space, self._i_t, self._i_pid, self._i_text
 
         def rows() -> Any:
             a = 0
-            for r in range(self._rows_out, r1):
-                b = ends[r] - base
-                yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext[a:b]))
+            for r in range(r0, r1):
+                b = ends[r - r0] - base
+                yield (space, r, its[a:b].tobytes() + ipid[a:b].tobytes(), json.dumps(itext.get(a, b)))
                 a = b
 
         pg.store.insert_many("INSERT INTO lt_chunks (space, row, v, texts) VALUES (?, ?, ?, ?)", rows())
-        del its[:k], ipid[:k], itext[:k]
-        self._rows_out = r1
+        del its[:k], ipid[:k]
+        itext.drop(k)
+        self._rows_out, self._end_out = r1, base + k
+        if isinstance(self._keys_t, (SparseKeyColumns, DenseKeyColumns)):
+            self._keys_t.page_out(r1)
+        self._cols.page_out(r1)
 
     def _row_items(self, row: int) -> tuple[Any, Any, Any]:
         """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
         if row >= self._rows_out:
-            base = self._c_end[self._rows_out - 1] if self._rows_out else 0
-            a = (self._c_end[row - 1] if row else 0) - base
-            b = self._c_end[row] - base
-            return self._i_t[a:b], self._i_text[a:b], self._i_pid[a:b]
+            base = self._end_out
+            _, _, _, _, a, b = self._cols.meta(row)
+            a, b = max(a, base) - base, b - base
+            return self._i_t[a:b], self._i_text.get(a, b), self._i_pid[a:b]
         got = self._paged_in.get(row)
         if got is not None:
             self._paged_in.move_to_end(row)
@@ -342,19 +357,21 @@ class EpisodicMemory:
 
     def _chunk_meta(self, row: int) -> tuple[str, str, float, float, str | None, int]:
         """(id, episode, t0, t1, place, size) of closed chunk ``row``."""
-        pc = self._c_place[row]
-        return (f"chunk-{row}", self._names[self._c_ep[row]], self._c_t0[row], self._c_t1[row],
-                None if pc < 0 else self._names[pc], self._c_end[row] - (self._c_end[row - 1] if row else 0))
+        t0, t1, ep, pc, a, b = self._cols.meta(row)
+        return (f"chunk-{row}", self._names[ep], t0, t1, None if pc < 0 else self._names[pc], b - a)
 
     def __getstate__(self) -> dict[str, Any]:
         """The snapshot form: every column; not the caches, nor wrappers set on the instance."""
         return {k: v for k, v in vars(self).items()
-                if k not in ("_paged_in", "_tok") and not isinstance(v, _BEHAVIOUR)}
+                if k not in ("_paged_in", "_tok") and not isinstance(v, (PostingBits, ColumnView, *_BEHAVIOUR))}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         vars(self).update(state)
         self._paged_in = OrderedDict()
         self._tok = {}
+        self._column_views()
+        if isinstance(self._keys_t, SparseKeyColumns):
+            self._bits = self._keys_t.bits  # type: ignore[assignment]
 
     # ------------------------------------------------------------------ recall
     def recall(self, query: str, k: int = 5, *, strengthen: bool = True) -> list[Chunk]:
@@ -413,7 +430,7 @@ class EpisodicMemory:
                 for d in nz[1:].tolist():
                     sims_all += q[d] * kt[d, :n]
             else:
-                sims_all = np.einsum("i,ij->j", q, self._keys_t[:, :n])
+                sims_all = self._dense_sims(q, n)
             out = self._pruned(query, q, k, None, sims_all, so, hi, lo, floor=1e-6, complete=True)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
@@ -516,6 +533,15 @@ class EpisodicMemory:
                 return None  # a row left out of ``rows`` could still win
             thr = out[-1].score - hi - 2e-6 if len(out) == k else 0.0
 
+    def _dense_sims(self, q: np.ndarray, n: int) -> np.ndarray:
+        """Similarity of ``q`` with every closed row's key (float32), one block of keys at a time when
+        old keys are paged out (each key's sum runs over its dimensions in the same order either way)."""
+        kt = self._keys_t
+        if isinstance(kt, DenseKeyColumns) and kt.cold:
+            return np.concatenate([np.einsum("i,ij->j", q, _strided(m)) for _, m in kt.blocks(0, n)]
+                                  or [np.zeros(0, np.float32)])
+        return np.einsum("i,ij->j", q, kt[:, :n])
+
     def _open_similarity(self, q: np.ndarray) -> float:
         """Key similarity of the chunk being written (0.0 when there is none)."""
         o = self._open
@@ -600,7 +626,7 @@ class EpisodicMemory:
 
     def _best_items(self, place: str | None, ts: Any, texts: list[str], pids: Any, qtok: set[str]) -> tuple[Item, ...]:
         cache = self._tok
-        if len(cache) >= _MAX_TOKENIZED:
+        if len(cache) >= (_MAX_TOKENIZED if self._pages is None else min(_MAX_TOKENIZED, max(1024, self._pages.cap // 4))):
             cache.clear()
         scored = []
         hit = qtok.__contains__
@@ -673,6 +699,28 @@ class EpisodicMemory:
         return {"episodes": self._n_episodes, "chunks": self._n_chunks,
                 "items": (self._c_end[-1] if n_closed else 0) + n_open}
 
+    def ram_bytes(self) -> int:
+        """Bytes episodic memory holds in RAM now, estimated from its columns' sizes (cheap: no walk
+        over chunks or items): per-chunk columns, keys (posting lists or the dense matrix, bit sets,
+        bounds), the items of the chunks in RAM with their texts (word codes), the paged-in and token
+        caches, the approximate index. Not the graph's chunk nodes (the graph counts those)."""
+        n = self._cols.nbytes + self._kmax.nbytes + self._kmin.nbytes
+        n += self._blk_last.nbytes + self._blk_strength.nbytes
+        kt = self._keys_t
+        n += kt.ram_bytes if isinstance(kt, SparseKeyColumns) else kt.nbytes
+        if not isinstance(self._bits, PostingBits):
+            n += self._bits.nbytes
+        o = self._open
+        n_items = len(self._i_t) + (len(o.ts) if o is not None else 0)
+        n += 16 * n_items  # time, percept id
+        n += self._i_text.nbytes + (sum(map(sys.getsizeof, o.texts)) if o is not None else 0)
+        n += sum(_ITEM_BYTES * len(got[0]) for got in self._paged_in.values())
+        n += _TOKENS_BYTES * len(self._tok)
+        n += 120 * len(self._names)
+        if self._ann is not None:
+            n += 4 * self.encoder.dim * len(self._ann)
+        return int(n)
+
     def in_ram(self) -> dict[str, int]:
         """Chunks whose items are in RAM, and those items (the rest are in the long-term table)."""
         n_open = len(self._open.texts) if self._open else 0
@@ -686,18 +734,32 @@ class EpisodicMemory:
     def set_encoder(self, encoder: KeyEncoder) -> None:
         """Swap the key encoder and recompute every closed chunk's key with it."""
         self.encoder = encoder
+        if self._open is not None:
+            self._open.open_key = None  # the open chunk's key, cached by the old encoder
         keys = np.zeros((encoder.dim, max(64, self._keys_t.shape[1])), np.float32)
         n = len(self._c_t0)
         if n:
             keys[:, :n] = encoder.encode([" ".join(self._row_items(r)[1]) for r in range(n)]).T
-        if self._pages is not None and getattr(encoder, "lexical", False):
-            sparse = SparseKeyColumns(encoder.dim, keys.shape[1])
+        if getattr(encoder, "lexical", False):
+            sparse = SparseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
             for row in range(n):
                 sparse[:, row] = keys[:, row]
-            self._keys_t = sparse
+            if self._pages is not None:  # rows of their own (the old keys' rows stay for older snapshots)
+                sparse.space = self._pages.store.new_space()
+                sparse.page_out(self._rows_out)
+            self._keys_t = sparse  # type: ignore[assignment]
+            self._bits = sparse.bits  # type: ignore[assignment]
+        elif self._pages is not None:
+            dense = DenseKeyColumns(encoder.dim, keys.shape[1], pages=self._pages)
+            for row in range(n):
+                dense[:, row] = keys[:, row]
+            dense.space = self._pages.store.new_space()
+            dense.page_out(self._rows_out)
+            self._keys_t = dense  # type: ignore[assignment]
+            self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
         else:
             self._keys_t = keys
-        self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
+            self._bits = np.zeros((encoder.dim, keys.shape[1] // 64), np.uint64)
         self._kmax = np.zeros(encoder.dim, np.float32)
         self._kmin = np.zeros(encoder.dim, np.float32)
         for row in range(n):
@@ -722,7 +784,8 @@ class EpisodicMemory:
 
     def _index_key(self, row: int, key: np.ndarray) -> None:
         """Record closed row ``row``'s key in the per-dimension bit sets and value bounds."""
-        self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
+        if not isinstance(self._bits, PostingBits):  # else the bits are read from the key postings
+            self._bits[np.flatnonzero(key), row >> 6] |= np.uint64(1 << (row & 63))
         np.maximum(self._kmax, key, out=self._kmax)
         np.minimum(self._kmin, key, out=self._kmin)
 
@@ -757,6 +820,16 @@ def _gather_sims(keys_t: np.ndarray, q: np.ndarray, nz: np.ndarray, rows: np.nda
     for d in nz[1:].tolist():
         sims += q[d] * keys_t[d].take(rows)
     return sims.astype(np.float64)
+
+
+def _strided(m: np.ndarray) -> np.ndarray:
+    """``m`` as the unpaged key matrix's slices are laid out for a one-column piece: not contiguous
+    (einsum sums a contiguous column in another order, so a similarity could differ in its last bit)."""
+    if m.shape[1] != 1 or m.strides[0] != m.itemsize:
+        return m
+    buf = np.zeros((m.shape[0], 2), m.dtype)
+    buf[:, :1] = m
+    return buf[:, :1]
 
 
 def _chunk_text(rec: _ChunkRec) -> str:

@@ -13,31 +13,44 @@ similarity is bit-identical to the dense matrix's:
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
-Episodic memory uses it under a RAM budget with a lexical (hashing) encoder; a dense (learned)
-encoder keeps the dense matrix.
+Episodic memory uses it with a lexical (hashing) encoder; a dense (learned) encoder keeps the dense
+matrix. Under a RAM budget the postings of old rows move to the long-term table ``lt_ckeys``
+(``page_out``: one row per dimension and move, rows and values packed), and every read that reaches
+rows below ``cold`` reads them back from there (SQLite, by ``(space, dim)``), so reads stay
+value-for-value those of the dense matrix. ``bits`` is a read-only view of the per-dimension bit
+sets (bit ``r`` of dimension ``d``: row ``r``'s key is non-zero there) built from the postings, so
+the bit sets cost no RAM of their own.
 """
 
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from bisect import bisect_right
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["SparseKeyColumns"]
+if TYPE_CHECKING:
+    from .longterm import Pages
+
+__all__ = ["SparseKeyColumns", "PostingBits", "DenseKeyColumns"]
 
 
 class SparseKeyColumns:
     """A ``(dim, capacity)`` float32 key matrix stored as per-dimension posting lists (see module)."""
 
-    __slots__ = ("dim", "capacity", "n", "_rows", "_vals")
+    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages", "space")
 
-    def __init__(self, dim: int, capacity: int = 64) -> None:
+    def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
         self.dim = int(dim)
         self.capacity = int(capacity)  # rows callers may address (grown by the caller, as a matrix's)
         self.n = 0  # rows written
         self._rows = [array("i") for _ in range(self.dim)]
         self._vals = [array("f") for _ in range(self.dim)]
+        self.cold = 0  # rows below this have their postings in ``lt_ckeys`` (``pages``), not in RAM
+        self.pages = pages
+        self.space: int | None = None  # the table space of its rows (None: the pages'; set for keys
+        # recomputed by a new encoder, so the old keys' rows are never read as theirs)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -45,15 +58,64 @@ class SparseKeyColumns:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the posting lists' items (their allocation may hold up to ~12 % more)."""
+        """Bytes of the in-RAM posting lists' items (their allocation may hold up to ~12 % more)."""
         return sum(len(r) for r in self._rows) * 8
 
+    @property
+    def ram_bytes(self) -> int:
+        """Bytes the in-RAM postings hold: their items, the arrays' over-allocation (~1/16) and headers."""
+        return self.nbytes + self.nbytes // 16 + 2 * 64 * self.dim
+
+    @property
+    def bits(self) -> PostingBits:
+        """The per-dimension bit sets of the rows, as ``bits[dims, :words]`` reads them (see ``PostingBits``)."""
+        return PostingBits(self)
+
     def __getstate__(self) -> dict[str, Any]:
-        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "rows": self._rows, "vals": self._vals}
+        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "rows": self._rows, "vals": self._vals,
+                "cold": self.cold, "pages": self.pages, "space": self.space}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.dim, self.capacity, self.n = st["dim"], st["capacity"], st["n"]
         self._rows, self._vals = st["rows"], st["vals"]
+        self.cold, self.pages, self.space = st.get("cold", 0), st.get("pages"), st.get("space")
+
+    def page_out(self, upto: int) -> None:
+        """Move the postings of rows ``cold..upto-1`` to ``lt_ckeys`` (one row per dimension that has
+        any); reads of those rows then come from there. Needs ``pages``."""
+        upto = min(int(upto), self.n)
+        if upto <= self.cold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("SparseKeyColumns.page_out needs long-term pages")
+        moved = []
+        for d in range(self.dim):
+            r = self._rows[d]
+            if not r or r[0] >= upto:
+                continue
+            i = int(np.searchsorted(np.frombuffer(r, np.int32), upto))
+            moved.append((_space(self), d, self.cold, r[:i].tobytes(), self._vals[d][:i].tobytes()))
+        pg.store.insert_many("INSERT INTO lt_ckeys (space, dim, r0, rows, vals) VALUES (?, ?, ?, ?, ?)", moved)
+        for _, d, _, rb, _ in moved:
+            i = len(rb) // 4
+            del self._rows[d][:i], self._vals[d][:i]
+        self.cold = upto
+
+    def _postings(self, d: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, values) of dimension ``d`` for rows ``lo..hi-1``, rows ascending (cold ones read back)."""
+        rows = np.frombuffer(self._rows[d], np.int32)
+        vals = np.frombuffer(self._vals[d], np.float32)
+        if lo < self.cold and self.pages is not None:
+            got = self.pages.store.execute("SELECT rows, vals FROM lt_ckeys WHERE space=? AND dim=? AND r0<? "
+                                           "ORDER BY r0", (_space(self), d, hi)).fetchall()
+            if got:
+                rows = np.concatenate([np.frombuffer(b"".join(g[0] for g in got), np.int32), rows])
+                vals = np.concatenate([np.frombuffer(b"".join(g[1] for g in got), np.float32), vals])
+        if len(rows) and (lo > rows[0] or hi <= rows[-1]):
+            i0, i1 = np.searchsorted(rows, [lo, hi])
+            rows, vals = rows[i0:i1], vals[i0:i1]
+        return rows, vals
 
     def __setitem__(self, idx: Any, key: np.ndarray) -> None:
         if not (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and idx[1] == self.n):
@@ -87,13 +149,9 @@ class SparseKeyColumns:
 
     def _dense_row(self, d: int, lo: int, hi: int) -> np.ndarray:
         out = np.zeros(max(0, hi - lo), np.float32)
-        if hi <= lo or not self._rows[d]:
+        if hi <= lo or (not self._rows[d] and lo >= self.cold):
             return out
-        rows = np.frombuffer(self._rows[d], np.int32)
-        vals = np.frombuffer(self._vals[d], np.float32)
-        if lo or hi < self.n:
-            i0, i1 = np.searchsorted(rows, [lo, hi])
-            rows, vals = rows[i0:i1], vals[i0:i1]
+        rows, vals = self._postings(d, lo, hi)
         out[rows - lo] = vals
         return out
 
@@ -101,13 +159,51 @@ class SparseKeyColumns:
         """Dimension ``d`` of the keys at ``rows`` (float32; 0.0 where a key is zero there)."""
         rows = np.asarray(rows, np.int64)
         out = np.zeros(len(rows), np.float32)
-        if not self._rows[d] or not len(rows):
+        if not len(rows):
             return out
-        pr = np.frombuffer(self._rows[d], np.int32)
+        lo = int(rows.min())
+        if not self._rows[d] and lo >= self.cold:
+            return out
+        pr, pv = self._postings(d, lo, int(rows.max()) + 1)
+        if not len(pr):
+            return out
         i = np.searchsorted(pr, rows)
         i[i >= len(pr)] = 0
         hit = pr[i] == rows
-        out[hit] = np.frombuffer(self._vals[d], np.float32)[i[hit]]
+        out[hit] = pv[i[hit]]
+        return out
+
+
+class PostingBits:
+    """``keys.bits``: the per-dimension bit sets of a ``SparseKeyColumns`` (uint64 words, bit ``r % 64``
+    of word ``r // 64`` set when row ``r``'s key is non-zero in that dimension), built from the
+    postings for each read ``bits[dims, :words]`` (``dims`` an integer array, then a slice of words)."""
+
+    __slots__ = ("keys",)
+
+    def __init__(self, keys: SparseKeyColumns) -> None:
+        self.keys = keys
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.keys.dim, (self.keys.capacity + 63) // 64)
+
+    def __getitem__(self, idx: Any) -> np.ndarray:
+        if not (isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], slice)):
+            raise IndexError("PostingBits reads bits[dims, :words] only")
+        dims = np.atleast_1d(np.asarray(idx[0], np.int64))
+        w0, w1, step = idx[1].indices(self.shape[1])
+        if step != 1:
+            raise IndexError("PostingBits reads contiguous words only")
+        out = np.zeros((len(dims), max(0, w1 - w0)), np.uint64)
+        for i, d in enumerate(dims.tolist()):
+            rows, _ = self.keys._postings(d, 64 * w0, 64 * w1)
+            if len(rows):
+                rows = rows.astype(np.int64)
+                words = (rows >> 6) - w0
+                bit = np.left_shift(np.uint64(1), (rows & 63).astype(np.uint64))
+                starts = np.flatnonzero(np.r_[True, words[1:] != words[:-1]])
+                out[i, words[starts]] = np.bitwise_or.reduceat(bit, starts)
         return out
 
 
@@ -115,9 +211,141 @@ class _Dimension:
     """``keys[d]``: one dimension, for ``.take(rows)``."""
 
     __slots__ = ("keys", "d")
+    keys: Any
 
-    def __init__(self, keys: SparseKeyColumns, d: int) -> None:
+    def __init__(self, keys: SparseKeyColumns | DenseKeyColumns, d: int) -> None:
         self.keys, self.d = keys, d
 
     def take(self, rows: np.ndarray) -> np.ndarray:
         return self.keys.take(self.d, rows)
+
+
+class DenseKeyColumns:
+    """A dense ``(dim, capacity)`` float32 key matrix (a learned encoder's keys) whose old rows live in
+    the long-term table ``lt_dkeys`` under a RAM budget: rows ``0..cold-1`` in blocks of up to
+    ``BLOCK`` rows (one table row each: the block's ``(dim, rows)`` values, C order, machine byte
+    order), the rest in RAM. Reads answer as the dense matrix would, value for value:
+
+    - ``keys[:, a:b]``: the dense block of rows ``a..b-1`` (cold blocks read back: for a scan of many
+      rows use ``blocks``, which holds one block at a time);
+    - ``keys[d, a:b]`` and ``keys[d].take(rows)``: one dimension;
+    - ``keys[:, n] = key``: append the next row; ``page_out(upto)`` moves rows below ``upto`` out.
+    """
+
+    __slots__ = ("dim", "capacity", "n", "cold", "pages", "_hot", "_blocks", "space")
+
+    BLOCK = 1024
+
+    def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
+        self.dim = int(dim)
+        self.capacity = int(capacity)
+        self.n = 0
+        self.cold = 0
+        self.pages = pages
+        self._hot = np.zeros((self.dim, 64), np.float32)  # rows cold..n-1
+        self._blocks = array("q")  # first row of each cold block
+        self.space: int | None = None  # as SparseKeyColumns.space
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.dim, self.capacity)
+
+    @property
+    def nbytes(self) -> int:
+        return self._hot.nbytes + 8 * len(self._blocks)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"dim": self.dim, "capacity": self.capacity, "n": self.n, "cold": self.cold, "pages": self.pages,
+                "hot": np.ascontiguousarray(self._hot[:, : self.n - self.cold]), "blocks": self._blocks,
+                "space": self.space}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.dim, self.capacity, self.n, self.cold = st["dim"], st["capacity"], st["n"], st["cold"]
+        self.pages, self._blocks, self.space = st["pages"], st["blocks"], st.get("space")
+        m = self.n - self.cold
+        self._hot = np.zeros((self.dim, max(64, m)), np.float32)
+        self._hot[:, :m] = st["hot"]
+
+    def __setitem__(self, idx: Any, key: np.ndarray) -> None:
+        if not (isinstance(idx, tuple) and len(idx) == 2 and idx[0] == slice(None) and idx[1] == self.n):
+            raise IndexError("DenseKeyColumns only appends the next row: keys[:, n] = key")
+        i = self.n - self.cold
+        if i >= self._hot.shape[1]:
+            hot = np.zeros((self.dim, 2 * self._hot.shape[1]), np.float32)
+            hot[:, :i] = self._hot[:, :i]
+            self._hot = hot
+        self._hot[:, i] = key
+        self.n += 1
+        self.capacity = max(self.capacity, self.n)
+
+    def page_out(self, upto: int) -> None:
+        """Move rows ``cold..upto-1`` to ``lt_dkeys``. Needs ``pages``."""
+        upto = min(int(upto), self.n)
+        if upto <= self.cold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("DenseKeyColumns.page_out needs long-term pages")
+        c = self.cold
+        starts = list(range(c, upto, self.BLOCK))
+        pg.store.insert_many("INSERT INTO lt_dkeys (space, r0, v) VALUES (?, ?, ?)",
+                             [(_space(self), r0, np.ascontiguousarray(self._hot[:, r0 - c: min(r0 + self.BLOCK, upto) - c])
+                               .tobytes()) for r0 in starts])
+        m = self.n - upto
+        hot = np.zeros((self.dim, max(64, m + m // 2)), np.float32)
+        hot[:, :m] = self._hot[:, upto - c: self.n - c]
+        self._hot = hot
+        self._blocks.extend(starts)
+        self.cold = upto
+
+    def blocks(self, a: int, b: int) -> Any:
+        """Yield ``(r0, matrix)``: consecutive dense ``(dim, rows)`` pieces covering rows ``a..b-1``, cold
+        blocks read back one at a time, then the rows in RAM."""
+        b = min(b, self.n)
+        if a < self.cold:
+            pg = self.pages
+            assert pg is not None
+            i = max(0, bisect_right(self._blocks, a) - 1)
+            while i < len(self._blocks) and self._blocks[i] < min(b, self.cold):
+                r0 = self._blocks[i]
+                r1 = self._blocks[i + 1] if i + 1 < len(self._blocks) else self.cold
+                v = pg.store.execute("SELECT v FROM lt_dkeys WHERE space=? AND r0=?", (_space(self), r0)).fetchone()[0]
+                blk = np.frombuffer(v, np.float32).reshape(self.dim, r1 - r0)
+                lo, hi = max(a, r0), min(b, r1)
+                yield lo, blk[:, lo - r0: hi - r0]
+                i += 1
+        lo = max(a, self.cold)
+        if lo < b:
+            yield lo, self._hot[:, lo - self.cold: b - self.cold]
+
+    def __getitem__(self, idx: Any) -> Any:
+        if isinstance(idx, tuple) and len(idx) == 2 and isinstance(idx[1], slice):
+            lo, hi, step = idx[1].indices(self.capacity)
+            if step != 1:
+                raise IndexError("DenseKeyColumns reads contiguous rows only")
+            if lo >= self.cold and hi <= self.n:  # rows in RAM: a view, as the dense matrix gives
+                return self._hot[idx[0], lo - self.cold: hi - self.cold]
+            # a slice of a wider buffer, as the dense matrix's slices are (einsum sums a contiguous
+            # single column in another order than a strided one: the last bit could differ)
+            out = np.zeros((self.dim, max(0, hi - lo) + 1), np.float32)[:, : max(0, hi - lo)]
+            for r0, m in self.blocks(lo, min(hi, self.n)):
+                out[:, r0 - lo: r0 - lo + m.shape[1]] = m
+            return out if idx[0] == slice(None) else out[idx[0]]
+        if isinstance(idx, tuple):
+            raise IndexError(f"unsupported key index {idx!r}")
+        return _Dimension(self, int(idx))
+
+    def take(self, d: int, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, np.int64)
+        if not len(rows):
+            return np.zeros(0, np.float32)
+        lo = int(rows.min())
+        return self[d, lo: int(rows.max()) + 1][rows - lo]
+
+
+def _space(keys: SparseKeyColumns | DenseKeyColumns) -> int:
+    """The long-term table space of ``keys``' rows."""
+    if keys.space is not None:
+        return keys.space
+    assert keys.pages is not None
+    return keys.pages.space

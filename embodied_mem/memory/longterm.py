@@ -76,6 +76,22 @@ TABLES += ("lt_beliefs", "lt_bcells")
 # ``v`` a pickled dict of the tile's known, walked and frontier cells
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
 TABLES += ("lt_tiles",)
+# episodic memory: the key postings of older chunks (a lexical encoder's sparse keys), one row per
+# dimension and move (rows: int32 chunk rows ascending, vals: their float32 values; r0: first row moved)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ckeys (space INTEGER NOT NULL, dim INTEGER NOT NULL, r0 INTEGER NOT NULL, "
+            "rows BLOB NOT NULL, vals BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lt_ckeys_dim ON lt_ckeys (space, dim, r0)")
+TABLES += ("lt_ckeys",)
+# episodic memory: the per-chunk columns of older chunks (times, codes, item end, strength, last access,
+# utility), one row per block of up to 1024 chunk rows from r0 (memory/chunkcolumns.py)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_ccols (space INTEGER NOT NULL, r0 INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_ccols_r0 ON lt_ccols (space, r0)")
+TABLES += ("lt_ccols",)
+# episodic memory: the keys of older chunks from a dense (learned) encoder, one row per block of up to
+# 1024 chunk rows from r0 (float32, (key_dim, rows) in C order; memory/keycolumns.py DenseKeyColumns)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_dkeys (space INTEGER NOT NULL, r0 INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_dkeys_r0 ON lt_dkeys (space, r0)")
+TABLES += ("lt_dkeys",)
 
 EVENT_V = struct.Struct("<dddd")  # t, x, y, z
 POSE_V = struct.Struct("<ddddd")  # t, x, y, z, yaw

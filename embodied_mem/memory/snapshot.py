@@ -33,7 +33,9 @@ not edge views --, occupancy, frontier and walked cells and per-label count colu
 Format 6: spatial memory's places are one columnar table -- positions, visits, region edge numbers
 and votes, adjacency rows --, their grid derived from the positions; the knowledge graph is stored
 as blocks of 1024 nodes or edges, each a dict of column bytes; under a RAM budget, blocks paged out
-to ``lt_graph`` are named by their row, not stored.)
+to ``lt_graph`` are named by their row, not stored; episodic memory's per-chunk columns are one
+``chunkcolumns.ChunkColumns``, paged under a RAM budget with their chunk's items and key postings,
+and a lexical encoder's keys are always posting lists.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -435,6 +437,7 @@ _TYPE_MODULES = ("embodied_mem.memory.spatial", "embodied_mem.memory.temporal", 
                  "networkx.classes.",
                  "collections")
 _TYPE_MODULES += ("embodied_mem.memory.keycolumns",)  # episodic memory's sparse chunk keys
+_TYPE_MODULES += ("embodied_mem.memory.chunkcolumns",)  # episodic memory's per-chunk columns
 _NUMPY_TYPES = frozenset({"ndarray", "dtype"})
 
 

@@ -13,7 +13,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
@@ -130,6 +130,7 @@ def test_old_chunks_items_really_leave_ram_and_come_back_exactly():
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream(), st.integers(0, 80))
 def test_reopen_snapshot_replay_and_readonly_answer_as_before(tmp_path_factory, ops, cut):
+    assume(any(kind in ("p", "episode") for kind, _ in ops))  # else nothing is journaled: no snapshot
     path = tmp_path_factory.mktemp("eg") / "m.db"
     mem = budgeted(path)
     with mock.patch.object(longterm, "working_set_sizes", tiny):
@@ -216,3 +217,175 @@ def test_sparse_key_columns_read_exactly_as_the_dense_matrix(n, dim, seed):
     assert sk[:, :n].tobytes() == dense.tobytes()
     with pytest.raises(IndexError):
         sk[:, 0] = dense[:, 0]  # rows are written once, in order
+
+
+def test_old_chunks_keys_and_columns_leave_ram_and_ram_bytes_stay_bounded():
+    """Under a budget the key postings, items and times/codes of paged-out chunks live in lt_ckeys /
+    lt_chunks / lt_ccols, so ``ram_bytes`` grows by ~24 bytes a chunk (strength, last access,
+    utility) instead of ~100s."""
+    small, big = budgeted(), plain()
+
+    def percepts(a: int, b: int):
+        return [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3 % 40), 0.0),  # 40 places, chunks of <= 3
+                              sightings=(Sighting(WORDS[i % 7], (0, 0)), Sighting(f"thing{i % 50}", (1, 0))),
+                              region="kitchen")) for i in range(a, b)]
+
+    tail = [("recall", "key"), ("reinforce", (3, 1.0)), ("reinforce", (700, -1.0))]
+    feed(small, percepts(0, 1500) + tail)
+    feed(big, percepts(0, 1500) + tail)
+    ep = small.episodic
+    mid_small, mid_big, mid_chunks = ep.ram_bytes(), big.episodic.ram_bytes(), ep.stats()["chunks"]
+    feed(small, percepts(1500, 4500) + tail)
+    feed(big, percepts(1500, 4500) + tail)
+    lt = ep.pages.store
+    rows_out = ep.stats()["chunks"] - ep.in_ram()["chunks_in_ram"]
+    assert rows_out > 900
+    assert ep._keys_t.cold == ep._cols.cold == rows_out  # noqa: SLF001 - keys and columns page out with items
+    assert lt.execute("SELECT COUNT(*) FROM lt_ckeys").fetchone()[0] > 0
+    assert lt.execute("SELECT COUNT(DISTINCT r0) FROM lt_ccols").fetchone()[0] >= rows_out // 1024
+    assert ep._keys_t.nbytes < 8 * 16 * 12  # noqa: SLF001 - postings of a few chunks' keys only
+    added = ep.stats()["chunks"] - mid_chunks
+    grown_big = big.episodic.ram_bytes() - mid_big
+    assert grown_big > 100 * added  # an unbudgeted memory holds every chunk's items, key and columns
+    # a budgeted one only strength, last access and utility (24 bytes, arrays grown by half)
+    assert ep.ram_bytes() - mid_small < 40 * added, (ep.ram_bytes() - mid_small, added, grown_big)
+    assert_same(answers(small), answers(big))
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream())
+def test_bit_set_intersection_over_paged_keys_answers_exactly(ops):
+    """The sparse query path that intersects per-dimension bit sets (large memories) reads the bits
+    of paged-out chunks from lt_ckeys: same answers as the plain scan of an unbudgeted memory."""
+    from embodied_mem.memory.episodic import EpisodicMemory
+
+    small, big = budgeted(), plain()
+    with mock.patch.object(EpisodicMemory, "_intersect_min_rows", 0):
+        assert feed(small, ops) == feed(big, ops)
+        got = answers(small)
+    assert_same(got, answers(big))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 10**6), st.floats(-1e6, 1e6, allow_nan=False)),
+                min_size=1, max_size=300))
+def test_chunk_columns_read_and_write_exactly_as_arrays_across_page_outs(ops):
+    from embodied_mem.memory.chunkcolumns import BLOCK, COLUMNS, ChunkColumns
+
+    lt = longterm.LongTermStore(1)
+    cols = ChunkColumns(longterm.Pages(lt, 8))
+    want = {name: [] for name, _ in COLUMNS}
+    for op, a, x in ops:
+        n = cols.n
+        if op <= 1 or n == 0:  # append a row
+            vals = (x, x + 1, a % 7, a % 5 - 1, a, x * 2, x / 3, -x)
+            cols.append(*vals)
+            for (name, _), v in zip(COLUMNS, vals):
+                want[name].append(v)
+        elif op == 2:  # page out some rows (several blocks at once now and then)
+            cols.page_out(cols.cold + a % (2 * BLOCK + 3))
+        elif op == 3:  # change a mutable value of any row, cold or hot
+            name = ("strength", "last", "utility")[a % 3]
+            cols.view(name)[a % n] = x
+            want[name][a % n] = x
+        else:  # read rows back, one by one and gathered
+            rows = np.array([(a * 7919 + i * 104729) % n for i in range(5)])
+            for name, _code in COLUMNS:
+                col = cols.view(name)
+                assert [col[int(r)] for r in rows] == [want[name][r] for r in rows]
+                assert col[rows].tolist() == [want[name][r] for r in rows]
+                assert len(col) == n
+            for r in rows.tolist():
+                assert cols.meta(r) == (want["t0"][r], want["t1"][r], want["ep"][r], want["place"][r],
+                                        want["end"][r - 1] if r else 0, want["end"][r])
+    for name, _ in COLUMNS:
+        assert cols.view(name)[np.arange(cols.n)].tolist() == want[name]
+    lt.close()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.text(st.sampled_from(["a", "b", " ", "é", "\n", "x"]), max_size=8), max_size=6),
+                max_size=12), st.lists(st.integers(0, 5), max_size=12))
+def test_item_texts_come_back_exactly_as_given(batches, drops):
+    from embodied_mem.memory.chunkcolumns import ItemTexts
+
+    texts, want = ItemTexts(), []
+    for i, batch in enumerate(batches):
+        texts.extend(batch)
+        want += batch
+        k = min(drops[i] if i < len(drops) else 0, len(want))
+        texts.drop(k)
+        del want[:k]
+        assert len(texts) == len(want)
+        assert texts.get(0, len(want)) == want
+        if want:
+            a = len(want) // 2
+            assert texts.get(a, len(want)) == want[a:]
+
+
+class DenseKeys:
+    """A stand-in for a learned key encoder: hashed words through a fixed random projection (every
+    dimension non-zero). Not lexical."""
+
+    lexical = False
+    dim = 24
+
+    def __init__(self) -> None:
+        from embodied_mem.memory.featurize import HashingFeaturizer
+
+        self._h = HashingFeaturizer(64)
+        self._w = np.random.default_rng(3).standard_normal((64, self.dim)).astype(np.float32)
+
+    def encode(self, texts):
+        return (self._h.encode(texts) @ self._w).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stream())
+def test_dense_learned_keys_page_out_and_recall_answers_exactly(ops):
+    """Under a budget a dense encoder's keys of old chunks live in lt_dkeys; recall's scan reads them
+    back block by block and answers exactly as an unbudgeted memory with the same encoder."""
+    from embodied_mem.memory.keycolumns import DenseKeyColumns
+
+    enc = DenseKeys()
+    with mock.patch.object(longterm, "working_set_sizes", tiny):
+        small = Memory(MemoryConfig.from_dict({"ram_budget_mb": 1, "episodic": {"max_chunk_size": 4}}), encoder=enc)
+    big = Memory(MemoryConfig.from_dict({"episodic": {"max_chunk_size": 4}}), encoder=enc)
+    assert feed(small, ops) == feed(big, ops)
+    kt = small.episodic._keys_t  # noqa: SLF001 - the paged dense key matrix
+    assert isinstance(kt, DenseKeyColumns)
+    assert kt.cold == small.episodic.stats()["chunks"] - small.episodic.in_ram()["chunks_in_ram"]
+    assert_same(answers(small), answers(big))
+
+
+def test_item_texts_past_65536_distinct_words_switch_to_wider_codes():
+    from embodied_mem.memory.chunkcolumns import ItemTexts
+
+    texts = ItemTexts()
+    want = [f"w{i} w{i + 1} common" for i in range(0, 70_000, 2)]
+    texts.extend(want[:100])
+    assert texts.words.typecode == "H"
+    texts.extend(want[100:])
+    texts.drop(5)
+    assert texts.words.typecode == "I" and len(texts.vocab) > 1 << 16
+    assert texts.get(0, len(want) - 5) == want[5:]
+
+
+def test_a_new_encoder_under_a_budget_recomputes_paged_keys_exactly():
+    """``set_encoder`` on a budgeted memory rewrites the paged keys (into rows of their own, the old
+    ones left for older snapshots) and answers as an unbudgeted memory given the same encoder."""
+    from embodied_mem.memory.featurize import HashingFeaturizer
+
+    small, big = budgeted(), plain()
+    ops = [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3 % 30), 0.0), sightings=(Sighting(WORDS[i % 7], (0, 0)),),
+                         region="kitchen")) for i in range(200)]
+    feed(small, ops)
+    feed(big, ops)
+    for enc in (DenseKeys(), HashingFeaturizer(128), DenseKeys()):
+        small.episodic.set_encoder(enc)
+        big.episodic.set_encoder(enc)
+        assert_same(answers(small), answers(big))
+    more = [("p", Percept(t=200.0 + i, pose=Pose(10.0 * (i // 3 % 30), 0.0), sightings=(Sighting("cup", (0, 0)),)))
+            for i in range(50)] + [("recall", "key apple"), ("recall", "cup")]
+    assert feed(small, more) == feed(big, more)
+    assert_same(answers(small), answers(big))
