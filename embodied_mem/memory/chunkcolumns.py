@@ -296,6 +296,8 @@ class ItemTexts:
             return []
         ends, base = self.ends, self.base
         s0 = (ends[a - 1] if a else base) - base
+        if b == a + 1:  # one item (the usual chunk of one percept's text): no split into items
+            return [" ".join(map(self.vocab.__getitem__, self.words[s0: ends[a] - base]))]
         ws = list(map(self.vocab.__getitem__, self.words[s0: ends[b - 1] - base]))
         out, s = [], 0
         for j in range(a, b):

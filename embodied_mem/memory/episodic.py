@@ -319,11 +319,12 @@ class EpisodicMemory:
             self._keys_t.page_out(r1)
         self._cols.page_out(r1)
 
-    def _row_items(self, row: int) -> tuple[Any, Any, Any]:
-        """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out."""
+    def _row_items(self, row: int, span: tuple[int, int] | None = None) -> tuple[Any, Any, Any]:
+        """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out;
+        ``span``: the items' (start, end) from ``_cols.meta(row)`` when the caller has read it already."""
         if row >= self._rows_out:
             base = self._end_out
-            _, _, _, _, a, b = self._cols.meta(row)
+            a, b = span if span is not None else self._cols.meta(row)[4:]
             a, b = max(a, base) - base, b - base
             return self._i_t[a:b], self._i_text.get(a, b), self._i_pid[a:b]
         got = self._paged_in.get(row)
@@ -424,8 +425,10 @@ class EpisodicMemory:
             # recalls, and waking them on a busy CPU (a robot's, a shared machine's) cost 8-20 ms per
             # recall here even for 2k chunks. A sparse query (hashed words: a few non-zero dimensions)
             # reads only those rows of the dimension-major key matrix.
-            if sparse:
-                kt = self._keys_t
+            kt = self._keys_t
+            if sparse and isinstance(kt, SparseKeyColumns):
+                sims_all = kt.weighted_sum(q, nz.tolist(), n)  # only the query dimensions' postings
+            elif sparse:
                 sims_all = q[nz[0]] * kt[nz[0], :n]  # row by row: views, where kt[nz, :n] copies the rows
                 for d in nz[1:].tolist():
                     sims_all += q[d] * kt[d, :n]
@@ -585,6 +588,7 @@ class EpisodicMemory:
         out: list[Chunk] = []
         kk = min(k, m)
         done = 0
+        meta, names = self._cols.meta, self._names
         # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
         order = np.lexsort((cand, -score)) if m <= 256 else None
         while True:
@@ -602,13 +606,14 @@ class EpisodicMemory:
             ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
             for j, row in enumerate(rows_l):
                 if row < n_closed:
-                    cid, episode, t0, t1, place, size = self._chunk_meta(row)
+                    t0, t1, ep, pc, a, b = meta(row)  # once: both the chunk's fields and its items' span
+                    cid, episode, place, size = f"chunk-{row}", names[ep], None if pc < 0 else names[pc], b - a
                 else:
                     assert o is not None
                     cid, episode, t0, t1, place, size = o.id, o.episode, o.t0, o.t1, o.place, len(o.texts)
                 items = memo.get(row) if memo is not None else None
                 if items is None:
-                    items = self._best_items(place, *(self._row_items(row) if row < n_closed else
+                    items = self._best_items(place, *(self._row_items(row, (a, b)) if row < n_closed else
                                                       (o.ts, o.texts, o.pids)), qtok)
                     if memo is not None:
                         memo[row] = items

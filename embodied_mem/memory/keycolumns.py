@@ -10,6 +10,7 @@ similarity is bit-identical to the dense matrix's:
 
 - ``keys[d, :n]``: dimension ``d`` for rows ``0..n-1``, a dense float32 array (built per read);
 - ``keys[d].take(rows)``: dimension ``d`` at the given rows (float32);
+- ``keys.weighted_sum(q, dims, n)``: ``sum(q[d] * keys[d, :n] for d in dims)`` from the postings alone;
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
@@ -153,6 +154,26 @@ class SparseKeyColumns:
             return out
         rows, vals = self._postings(d, lo, hi)
         out[rows - lo] = vals
+        return out
+
+    def weighted_sum(self, q: np.ndarray, dims: list[int], n: int) -> np.ndarray:
+        """``q[dims[0]] * keys[dims[0], :n] + q[dims[1]] * keys[dims[1], :n] + ...`` (float32, summed in
+        the order of ``dims``), value for value what the dense matrix gives, but reading only the
+        postings of ``dims``: a row with no posting in a dimension adds nothing there (``x + 0*q == x``
+        and ``0 + v*q == v*q`` exactly; a row in none of them reads 0.0)."""
+        out = np.zeros(max(0, n), np.float32)
+        first = True
+        for d in dims:
+            if n <= 0 or (not self._rows[d] and self.cold == 0):
+                continue
+            rows, vals = self._postings(d, 0, n)
+            if not len(rows):
+                continue
+            if first:
+                out[rows] = q[d] * vals
+                first = False
+            else:
+                out[rows] += q[d] * vals  # rows are distinct within one dimension
         return out
 
     def take(self, d: int, rows: np.ndarray) -> np.ndarray:

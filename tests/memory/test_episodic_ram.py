@@ -215,6 +215,14 @@ def test_sparse_key_columns_read_exactly_as_the_dense_matrix(n, dim, seed):
         rows = rng.integers(0, n, 7)
         assert sk[d].take(rows).tobytes() == dense[d].take(rows).tobytes()
     assert sk[:, :n].tobytes() == dense.tobytes()
+    q = np.where(rng.random(dim) < 0.3, rng.standard_normal(dim), 0.0).astype(np.float32)
+    dims = np.flatnonzero(q).tolist()
+    for m in (0, n // 2, n):
+        want = np.zeros(m, np.float32)
+        for d in dims:  # as recall sums the dense rows: dimension by dimension, in float32
+            want += q[d] * dense[d, :m]
+        got = sk.weighted_sum(q, dims, m)
+        assert got.dtype == np.float32 and np.array_equal(got, want)  # equal values (0.0 == -0.0)
     with pytest.raises(IndexError):
         sk[:, 0] = dense[:, 0]  # rows are written once, in order
 
@@ -321,6 +329,7 @@ def test_item_texts_come_back_exactly_as_given(batches, drops):
         if want:
             a = len(want) // 2
             assert texts.get(a, len(want)) == want[a:]
+            assert [texts.get(i, i + 1)[0] for i in range(len(want))] == want  # one item at a time
 
 
 class DenseKeys:
