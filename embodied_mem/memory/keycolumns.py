@@ -169,11 +169,14 @@ class SparseKeyColumns:
             rows, vals = self._postings(d, 0, n)
             if not len(rows):
                 continue
+            rows = rows.astype(np.intp)  # numpy indexes with int32 rows ~2x slower than with intp
             if first:
                 out[rows] = q[d] * vals
                 first = False
-            else:
-                out[rows] += q[d] * vals  # rows are distinct within one dimension
+            else:  # rows are distinct within one dimension: read, add, write back
+                got = out.take(rows)
+                got += q[d] * vals
+                out[rows] = got
         return out
 
     def take(self, d: int, rows: np.ndarray) -> np.ndarray:
