@@ -398,3 +398,40 @@ def test_a_new_encoder_under_a_budget_recomputes_paged_keys_exactly():
             for i in range(50)] + [("recall", "key apple"), ("recall", "cup")]
     assert feed(small, more) == feed(big, more)
     assert_same(answers(small), answers(big))
+
+
+def test_sparse_recall_answers_as_the_dense_key_matrix_over_hundreds_of_queries():
+    """A/B: recall from the posting lists (sums over the query dimensions' postings only) against
+    the same memory with its keys swapped for the dense ``(dim, capacity)`` matrix recall used
+    before: same chunks, scores and items, query by query."""
+    import random
+
+    from embodied_mem.graph import MemoryGraph
+    from embodied_mem.memory.config import EpisodicConfig
+    from embodied_mem.memory.episodic import EpisodicMemory
+
+    rng = random.Random(5)
+    vocab = WORDS + ["kitchen", "hall", "lamp", "box", "shoe", "bowl", "clock", "plant"]
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=3))
+    for i in range(3000):
+        text = " ".join(rng.choice(vocab) for _ in range(rng.randint(1, 5)))
+        ep.observe(Percept(t=float(i), events=(text,)), i, None, 0.0)
+        if i % 97 == 0 and i >= 6:  # utilities vary: they enter the scores
+            ep.reinforce(f"chunk-{i // 3 - 1}", rng.uniform(-1.0, 1.0))
+        if i % 500 == 499:
+            ep.new_episode(float(i))
+    ep.recall("lamp box", k=5)  # strengthens some chunks; the open chunk stays open
+    queries = [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 4))) for _ in range(300)]
+    sparse_keys = ep._keys_t  # noqa: SLF001 - the A/B swaps the key store under the same memory
+    assert isinstance(sparse_keys, SparseKeyColumns)
+
+    def answers():
+        return [[(c.id, c.score, c.similarity, c.items) for c in ep.recall(q, k=10, strengthen=False)]
+                for q in queries]
+
+    got = answers()
+    ep._keys_t = np.ascontiguousarray(sparse_keys[:, : sparse_keys.capacity])  # noqa: SLF001
+    want = answers()
+    ep._keys_t = sparse_keys  # noqa: SLF001
+    assert got == want
+    assert sum(map(len, got)) > 1000  # the queries really found chunks
