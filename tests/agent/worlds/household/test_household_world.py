@@ -410,3 +410,13 @@ def test_keys_not_seen_anywhere_since_the_last_slot_change_are_taken_away(home):
         expect = DAY + 8 * H if ablation != "temporal" else None
         assert HouseholdWorld(mem, home, cfg).taken_away("keys", DAY + 12 * H) == expect, ablation
         assert (answers.where_is(mem, home, cfg, "keys", DAY + 12 * H) == AWAY) == (ablation != "temporal")
+
+
+@pytest.mark.parametrize("key,value", [("away_cover", 2.0), ("away_cover", float("nan")), ("away_cover", 0),
+                                       ("recall_k", 0), ("recall_k", 2.5), ("routine_decay", -0.1),
+                                       ("settle_s", float("inf")), ("distance_cost", "far"), ("blind_weight", True)])
+def test_bad_household_setting_is_refused_naming_it(key, value):
+    from embodied_mem.agent.config import AgentConfig
+
+    with pytest.raises(ValueError, match=rf"agent\.household\.{key} must be"):
+        AgentConfig.from_dict({"household": {key: value}})
