@@ -752,11 +752,18 @@ class _Store:
         e = self.ne
         if e >= (1 << 31) - 1:
             raise GraphError("the graph holds 2**31 - 1 edges, its most")
-        k = self.next_key(u, v) if key is None else key
+        mk = self.mk
+        iu, iv = u & mk, v & mk
+        bu = self.N(u)
+        if key is not None:
+            k = key
+        elif bu.deg[iu]:
+            k = self.next_key(u, v)
+        else:  # no edge out of u yet (edges are never removed): networkx's first key
+            k = 0
         idx = self.pairs.get(u)
         if idx is not None:
             idx[v] = max(idx.get(v, 0), k + 1)
-        bu = self.N(u)
         bv = self.N(v)
         blk = e >> self.sh
         if blk == len(self.eb):
@@ -776,10 +783,13 @@ class _Store:
         b.rec.append(rec)
         b.conf.append(conf)
         b.srcid.append(self.src_code(e, source))
-        s = _bshape(b, tuple(props)) if props else 0
-        b.shape.append(s)
-        b.row.append(b.shapes[s].add(props.values()) if props else 0)
-        iu, iv = u & self.mk, v & self.mk
+        if props:
+            s = _bshape(b, tuple(props))
+            b.shape.append(s)
+            b.row.append(b.shapes[s].add(props.values()))
+        else:
+            b.shape.append(0)
+            b.row.append(0)
         b.nxo.append(bu.hout[iu])
         bu.hout[iu] = e
         b.nxi.append(bv.hin[iv])
@@ -882,6 +892,8 @@ def _set_vt(s: _Store, b: _EB, e: int, v: Any) -> None:
 def _set_conf(s: _Store, b: _EB, e: int, v: Any) -> None:
     b.conf[e & s.mk] = v if type(v) is float and v == v else _time(v, "confidence")
 
+
+_BITEMPORAL = frozenset(_GETTERS)
 
 _SETTERS = {
     "relation": lambda s, b, e, v: b.rel.__setitem__(e & s.mk, s.rel(v)),
@@ -1179,14 +1191,25 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        a, b = s.find(u), s.find(v)
+        ids = s.ids
+        a, b = ids.get(u), ids.get(v)  # resident nodes; find() also reads paged-out names back
+        if a is None:
+            a = s.find(u)
+        if b is None:
+            b = s.find(v)
         if a is None or b is None:
             raise GraphError(f"edge endpoint {u if a is None else v!r} is not a node; add it first")
-        for k in props:
-            if k in _GETTERS:
-                raise GraphError(f"edge property {k!r} is one of the bi-temporal fields; pass it as such")
-        e = s.add_edge(a, b, s.rel(relation), _time(valid_from, "valid_from"), math.nan,
-                       _time(recorded_at, "recorded_at"), source, _time(confidence, "confidence"), props)
+        if props and not _BITEMPORAL.isdisjoint(props):
+            k = next(k for k in props if k in _BITEMPORAL)
+            raise GraphError(f"edge property {k!r} is one of the bi-temporal fields; pass it as such")
+        r = s.rel_ids.get(relation)
+        # floats (not NaN) as they come; anything else through _time (converted, or GraphError)
+        vf = valid_from if type(valid_from) is float and valid_from == valid_from else _time(valid_from, "valid_from")
+        rec = recorded_at if type(recorded_at) is float and recorded_at == recorded_at else _time(recorded_at,
+                                                                                                  "recorded_at")
+        conf = confidence if type(confidence) is float and confidence == confidence else _time(confidence,
+                                                                                               "confidence")
+        e = s.add_edge(a, b, s.rel(relation) if r is None else r, vf, math.nan, rec, source, conf, props)
         return EdgeData(s, e)
 
     @staticmethod

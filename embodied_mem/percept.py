@@ -603,6 +603,46 @@ def _frozen_cells(value: Any) -> np.ndarray | None:
     return arr
 
 
+def journal_dict(p: Percept) -> dict[str, Any]:
+    """``p.to_dict()`` as a journal writes it: the same keys in the same order and the same values,
+    but positions (and events) as tuples, not lists. MessagePack writes a tuple exactly as it writes
+    a list, so the encoded row is byte for byte the one ``to_dict()`` gives; building it makes one
+    dict per sighting and calls no method per sighting (durable ingest encodes every percept once).
+    Not JSON-equal to ``to_dict()`` (a tuple is not a list): for MessagePack only."""
+    d: dict[str, Any] = {"t": p.t, "source": p.source}
+    pose = p.pose
+    if pose is not None:
+        d["pose"] = {"x": pose.x, "y": pose.y, "z": pose.z, "yaw": pose.yaw}
+    if p.sightings:
+        rows = []
+        for s in p.sightings:
+            if s.instance is None and s.confidence == 1.0:  # the common case: label and position only
+                rows.append({"label": s.label, "position": s.position})
+            else:
+                e: dict[str, Any] = {"label": s.label, "position": s.position}
+                if s.instance is not None:
+                    e["instance"] = s.instance
+                if s.confidence != 1.0:
+                    e["confidence"] = s.confidence
+                rows.append(e)
+        d["sightings"] = rows
+    if p.view is not None:
+        d["view"] = p.view.to_dict()
+    if p.events:
+        d["events"] = p.events
+    if p.region is not None:
+        d["region"] = p.region
+    if p.free is not None:
+        d["free"] = p.free.tolist()
+    if p.blocked is not None:
+        d["blocked"] = p.blocked.tolist()
+    if p.action is not None:
+        d["action"] = p.action
+    if p.target is not None:
+        d["target"] = p.target
+    return d
+
+
 def percept_from_journal(d: Mapping[str, Any]) -> Percept:
     """Rebuild a percept from ``Percept.to_dict()`` output that ``Memory`` journaled itself.
 

@@ -43,6 +43,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from .percept import journal_dict
+
 __all__ = ["MemoryStore", "StoreError", "SCHEMA_VERSION", "APPLICATION_ID", "decode_row", "encode_payload",
            "wal_problem"]
 
@@ -497,6 +499,10 @@ class MemoryStore:
         self.conn.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     # ------------------------------------------------------------------ journal
+    #: a percept's payload for ``append("percept", ...)``: ``Percept.to_dict()``'s keys and values with
+    #: tuples for lists, which encode to the same bytes (``percept.journal_dict``), built faster
+    percept_payload = staticmethod(journal_dict)
+
     def append(self, kind: str, recorded_at: float, payload: dict[str, Any]) -> int:
         """Journal one entry; returns its sequence number (the percept id for percepts).
 

@@ -651,8 +651,9 @@ class Memory:
             self._check_time(percept)
             self._check_open()
             recorded_at = time.time()
-            if self._store is not None:
-                seq = self._store.append("percept", recorded_at, percept.to_dict())
+            store = self._store
+            if store is not None:
+                seq = store.append("percept", recorded_at, _percept_payload(store)(percept))
             else:
                 seq = self._next_seq
             self._next_seq = seq + 1
@@ -691,7 +692,8 @@ class Memory:
         self._check_open()
         recorded_at = time.time()
         if store is not None:
-            seq = store.append_many("percept", recorded_at, (p.to_dict() for p in ps))  # each dict freed once packed
+            payload = _percept_payload(store)
+            seq = store.append_many("percept", recorded_at, map(payload, ps))  # each dict freed once packed
         else:
             seq = self._next_seq
         self._next_seq = seq + len(ps)
@@ -957,6 +959,12 @@ def _module_bytes(mod: Any) -> int:
         nb = getattr(v, "nbytes", None)
         n += nb if isinstance(nb, int) else sys.getsizeof(v)
     return n
+
+
+def _percept_payload(store: Any) -> Any:
+    """How ``store`` wants a percept journaled: its ``percept_payload`` (the SQLite store: the
+    MessagePack-ready form, ``percept.journal_dict``), else ``Percept.to_dict``."""
+    return getattr(store, "percept_payload", Percept.to_dict)
 
 
 def _settle_gc() -> None:
