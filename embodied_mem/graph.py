@@ -148,8 +148,16 @@ class _Col:
         if k == "d" and t is float or k == "q" and t is int and -(1 << 63) <= v < (1 << 63) or k == "o":
             self.data.append(v)
             return
-        if k == "s" and (t is str or v is None):
-            self.data.append(self._code(v))
+        if k == "s":
+            if t is str:
+                c = self.index.get(v)
+                self.data.append(self._code(v) if c is None else c)
+                return
+            if v is None:
+                self.data.append(-1)
+                return
+        elif k == "n" and v is None:
+            self.data += 1
             return
         if k == "v" and t is tuple and len(v) == self.width:
             for x in v:

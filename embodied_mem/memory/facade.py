@@ -657,7 +657,10 @@ class Memory:
             else:
                 seq = self._next_seq
             self._next_seq = seq + 1
-            self._apply(percept, seq, recorded_at)
+            if self._window is None:  # long-term memory (the usual case): straight to the modules
+                self._apply_modules(percept, seq, recorded_at)
+            else:
+                self._apply(percept, seq, recorded_at)
             self._maybe_snapshot()
             return seq
 
