@@ -1,7 +1,8 @@
 """Where durable batched ingest spends its CPU, by step, without a profiler's distortion.
 
 Run: ``.venv/bin/python benchmarks/ingest_split.py --percepts 100000`` (about 1M sightings, the
-stream of ``memory_ops.py``). Ingests into a durable (``durability="batch"``) memory file with
+stream of ``memory_ops.py``); another checkout's code with ``PYTHONPATH=/its/root`` (the line
+``code:`` says which was measured). Ingests into a durable (``durability="batch"``) memory file with
 ``observe`` per percept (``--api observe_many``: per block of 1,000) and charges the CPU
 (``process_time``) of every step to one bucket, exclusively (a graph write made by spatial memory
 counts as graph, not spatial):
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     MemoryStore.append = sp.wrap("journal encode", MemoryStore.append)  # type: ignore[method-assign]
     MemoryStore.append_many = sp.wrap("journal encode", MemoryStore.append_many)  # type: ignore[method-assign]
     Percept.to_dict = sp.wrap("journal encode", Percept.to_dict)  # type: ignore[method-assign]
+    if hasattr(MemoryStore, "percept_payload"):  # the store's own percept form (percept.journal_dict)
+        MemoryStore.percept_payload = staticmethod(sp.wrap("journal encode", MemoryStore.percept_payload))
     Memory._fit_budget = sp.wrap("budget", Memory._fit_budget)  # type: ignore[method-assign]
     Memory._write_snapshot = sp.wrap("snapshot", Memory._write_snapshot)  # type: ignore[method-assign]
     mem = Memory.open(path, durability="batch")
@@ -143,6 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     res = {"percepts": a.percepts, "sightings": n_s, "api": a.api, "cpu_s": cpu,
            "sightings_per_s": n_s / cpu, "raw_executemany_cpu_s": raw["raw_executemany_cpu_s"],
            "ratio": cpu / raw["raw_executemany_cpu_s"], "split_s": sec, "validate_cpu_s": validate}
+    import embodied_mem
+
+    print(f"code: {Path(embodied_mem.__file__).parent}")
     print(f"{n_s:,} sightings in {a.percepts:,} percepts: {cpu:.2f} CPU s, {n_s / cpu:,.0f} sightings/s, "
           f"{cpu / raw['raw_executemany_cpu_s']:.1f}x raw executemany ({raw['raw_executemany_cpu_s']:.3f} CPU s)")
     for k, v in sorted(sec.items(), key=lambda kv: -kv[1]):
