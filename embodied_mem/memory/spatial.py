@@ -484,15 +484,73 @@ class _Beliefs:
         return t, c, (x, y, z)
 
 
+class _Gens:
+    """Label id -> rowid (>= 1) of the ``lt_beliefs`` row holding the label's paged belief rows, as one
+    int64 column indexed by label id (0: in RAM), with the few dict methods spatial memory uses. 8
+    bytes a label instead of a dict entry and an int object (about 90), so a memory that has seen a
+    million labels does not spend ~90 MB on knowing which of them are paged out."""
+
+    __slots__ = ("g", "n")
+
+    def __init__(self) -> None:
+        self.g = array("q")
+        self.n = 0  # labels paged out
+
+    def __getstate__(self) -> tuple[array, int]:
+        return self.g, self.n
+
+    def __setstate__(self, state: tuple[array, int]) -> None:
+        self.g, self.n = state
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+    def __contains__(self, li: object) -> bool:
+        return type(li) is int and 0 <= li < len(self.g) and self.g[li] > 0
+
+    def get(self, li: int, default: int | None = None) -> int | None:
+        if 0 <= li < len(self.g):
+            v = self.g[li]
+            if v > 0:
+                return v
+        return default
+
+    def pop(self, li: int) -> int:
+        v = self.get(li)
+        if v is None:
+            raise KeyError(li)
+        self.g[li] = 0
+        self.n -= 1
+        return v
+
+    def update(self, gens: dict[int, int]) -> None:
+        g = self.g
+        for li, gen in gens.items():
+            if gen <= 0:
+                raise ValueError(f"lt_beliefs rowid must be >= 1, got {gen}")
+            if li >= len(g):
+                g.extend(array("q", bytes(8 * (li + 1 - len(g)))))
+            if g[li] <= 0:
+                self.n += 1
+            g[li] = gen
+
+    def nbytes(self) -> int:
+        return _abytes(self.g)
+
+
 class _LabelPages:
     """Which labels' belief rows are in the ``lt_beliefs`` table (a RAM budget): ``paged`` (label id ->
-    rowid of the table row that holds them), ``inst`` (instance -> label id, for the instances whose
-    current belief is paged out), ``pinned`` (labels that never move out: an instance seen under two
-    labels links their rows), row counts, the row budget ``cap`` and the size that starts a move."""
+    rowid of the table row that holds them, a ``_Gens`` column), ``inst`` (instance -> label id, for
+    the instances whose current belief is paged out), ``pinned`` (labels that never move out: an
+    instance seen under two labels links their rows), row counts, the row budget ``cap`` and the size
+    that starts a move."""
 
     def __init__(self, cap: int) -> None:
-        self.paged: dict[int, int] = {}
-        self.inst: dict[str, int] = {}
+        self.paged = _Gens()
+        self.inst = _Gens()  # instance id -> 1 + label id of its paged current belief
         # coarse cells (index cell >> 4) holding paged current beliefs -> how many: a percept whose
         # view touches none of them needs no look-up in lt_bcells
         self.coarse: dict[tuple[int, int], int] = {}
@@ -813,6 +871,7 @@ class SpatialMemory:
             B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
             B.lp = _LabelPages(int(store.sizes.get("beliefs") or belief_rows(store.ram_budget_mb)))
             self._tiles = _Tiles(int(store.sizes.get("cells") or grid_cells(store.ram_budget_mb)))
+            self._caps0 = self._caps()
 
     @property
     def pages(self) -> Pages | None:
@@ -947,13 +1006,7 @@ class SpatialMemory:
             self._walk_from = pose
             pg = self._pages
             if pg is not None and len(self._traj_t) > pg.cap:
-                tt = self._traj_t
-                i = bisect_left(tt, tt[len(tt) - (3 * pg.cap) // 4])  # never split one time
-                if i:
-                    self._page_poses(list(zip(*(col[:i] for col in self._traj_cols()))))
-                    self._traj_cut = tt[i]
-                    for col in self._traj_cols():
-                        del col[:i]
+                self._trim_poses((3 * pg.cap) // 4)
         if self._agent_node not in self.graph:
             self.graph.add_node(self._agent_node, "agent", created=t)
         k = self._place_near(pose.position, create=True, t=t)
@@ -972,6 +1025,20 @@ class SpatialMemory:
             pl.last[k] = max(last, t)
         if p.region is not None:
             self._set_region(k, p.region, t, pid, recorded_at)
+
+    def _trim_poses(self, keep: int) -> None:
+        """Move the oldest poses to the lt_poses table, keeping about the newest ``keep`` (at least
+        one; never splitting the poses of one time)."""
+        tt = self._traj_t
+        keep = max(1, keep)
+        if len(tt) <= keep:
+            return
+        i = bisect_left(tt, tt[len(tt) - keep])
+        if i:
+            self._page_poses(list(zip(*(col[:i] for col in self._traj_cols()))))
+            self._traj_cut = tt[i]
+            for col in self._traj_cols():
+                del col[:i]
 
     def _place_id(self, k: int) -> str:
         return f"{self._ns}place:{k}"
@@ -1462,9 +1529,10 @@ class SpatialMemory:
             if li is not None and li in lp.paged:
                 need.add(li)
             if s.instance is not None:
-                li = lp.inst.get(s.instance)
-                if li is not None:
-                    need.add(li)
+                i = B.inst_id.get(s.instance)
+                g = None if i is None else lp.inst.get(i)
+                if g is not None:
+                    need.add(g - 1)
         if p.view is not None and lp.coarse:
             xmin, ymin, xmax, ymax = p.view.bounds()
             ic = self._ic
@@ -1586,7 +1654,7 @@ class SpatialMemory:
             lp.coarse[(cx >> 4, cy >> 4)] = lp.coarse.get((cx >> 4, cy >> 4), 0) + 1
             i = B.inst[r]
             if i >= 0:
-                lp.inst[B.insts[i]] = li
+                lp.inst.update({i: li + 1})
         st.insert_many("INSERT INTO lt_bcells (space, cx, cy, label, gen) VALUES (?, ?, ?, ?, ?)", cells)
         lp.paged.update(gen_of)
         lp.n_rows += len(rows_of)
@@ -1676,7 +1744,8 @@ class SpatialMemory:
                 i = inst[j]
                 if i >= 0:
                     B.instances[B.insts[i]] = r
-                    lp.inst.pop(B.insts[i], None)
+                    if i in lp.inst:
+                        lp.inst.pop(i)
                 lp.n_cur -= 1
                 cc = (_clamp(math.floor(x / ic)) >> 4, _clamp(math.floor(y / ic)) >> 4)
                 if lp.coarse[cc] > 1:
@@ -2457,7 +2526,7 @@ class SpatialMemory:
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
-            n += len(lp.paged) * 90 + len(lp.inst) * 70 + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
+            n += lp.paged.nbytes() + lp.inst.nbytes() + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
         # count(): per label a times column and a positions column, at most one time and one position an object
         n_in = n_lab - (len(lp.paged) if lp is not None else 0)  # labels with their arrays in RAM
         n += (len(self._new_obj_t) + len(self._obj_pos)) * 8 + 2 * n_in * _LABEL_ARRAY_BYTES + self._n_objects * 32
@@ -2468,6 +2537,91 @@ class SpatialMemory:
         if tl is not None:
             n += (len(tl.paged) + len(tl.touch)) * _DICT_ENTRY_BYTES
         return n
+
+    # ------------------------------------------------------------ the RAM budget's controller
+    _FLOORS = (64, 256, 64, 256)  # the smallest working sets fit() leaves: poses, sightings, belief rows, cells
+
+    def _caps(self) -> tuple[int, int, int, int]:
+        """The working-set sizes now: poses, sightings, belief rows, occupancy cells."""
+        B, tl, pg = self._b, self._tiles, self._pages
+        assert B.lp is not None and tl is not None and pg is not None
+        return pg.cap, B.cap, B.lp.cap, tl.cap
+
+    def _pageable(self) -> tuple[tuple[int, int], ...]:
+        """(bytes in RAM, items) of each working set fit() can shrink, as ``ram_bytes`` counts them:
+        poses, sightings (beyond each belief's latest, which stays with its row), belief rows (with
+        their index entries and latest sighting), occupancy cells (known plus walked)."""
+        B = self._b
+        n_rows, n_log, n_val = len(B.lab), len(B.ht), len(B.vc)
+        per_val = 32 * n_val / max(1, n_log)
+        poses = sum(_abytes(c) for c in self._traj_cols())
+        sights = int((n_log - n_rows) * (20 + per_val))
+        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
+        rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
+        rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
+        cells = len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        return ((poses, len(self._traj_t)), (sights, n_log), (rows, n_rows), (cells, len(self._occ) + len(self._walked)))
+
+    def fit(self, max_bytes: int) -> None:
+        """Keep spatial memory's RAM (``ram_bytes()``) within ``max_bytes`` from now on, best effort:
+        shrink its working sets (trajectory, sightings log, belief rows, occupancy tiles) in
+        proportion and move what falls outside them, oldest / used longest ago first, to the
+        long-term tables now; later percepts keep to the smaller sets. With room to spare (below 3/4
+        of ``max_bytes``) the sets grow back, up to the sizes the budget first gave them (nothing is
+        paged in for that: queries and percepts bring back what they need). What never moves out
+        (label and instance names, places, one entry per paged label or tile) is not shrunk: past
+        it, the working sets stay at their floors. Answers do not change. No effect without a RAM
+        budget (no long-term store)."""
+        if self._pages is None or self._tiles is None or self._b.lp is None or not self.enabled:
+            return
+        max_bytes = int(max_bytes)
+        caps0 = getattr(self, "_caps0", None) or self._caps()
+        n = self.ram_bytes()
+        if n < (3 * max_bytes) // 4:  # room to spare: let the working sets grow back
+            caps = self._caps()
+            if caps != caps0:
+                self._set_caps(tuple(min(c0, max(c + 1, (5 * c) // 4)) for c, c0 in zip(caps, caps0)))
+            return
+        for _ in range(3):  # the estimates per item are averages: a second pass corrects
+            if n <= max_bytes:
+                return
+            parts = self._pageable()
+            total = sum(b for b, _ in parts)
+            if total <= 0:
+                return
+            f = max(0.0, 1.0 - (n - max_bytes) / total)
+            caps = self._caps()
+            new = tuple(max(lo, min(c, int(k * f))) for (_, k), c, lo in zip(parts, caps, self._FLOORS))
+            if new == caps and f > 0.99:
+                return
+            self._set_caps(new, trim=True)
+            m = self.ram_bytes()
+            if m >= n and new == caps:
+                return  # nothing left to move (every working set at its floor)
+            n = m
+
+    def _set_caps(self, caps: tuple[int, ...], trim: bool = False) -> None:
+        """New working-set sizes (poses, sightings, belief rows, cells); ``trim``: move out now what
+        exceeds them (each part to its usual low-water mark below the size)."""
+        B, tl, pg = self._b, self._tiles, self._pages
+        lp = B.lp
+        assert lp is not None and tl is not None and pg is not None
+        cp, cs, cb, cc = (max(1, int(c)) for c in caps)
+        pg.cap = cp
+        if trim and len(self._traj_t) > cp:
+            self._trim_poses((3 * cp) // 4)
+        lp.cap = cb
+        lp.limit = max(cb, min(lp.limit, len(B.lab) + max(1, cb // 4)))
+        if trim and len(B.lab) > cb:
+            self._trim_beliefs()
+        B.cap = cs
+        B.limit = max(cs, min(B.limit, len(B.ht) + max(1, cs // 2)))
+        if trim and len(B.ht) > cs:
+            B.page_out()
+        tl.cap = cc
+        tl.limit = max(cc, min(tl.limit, len(self._occ) + len(self._walked) + max(1, cc // 4)))
+        if trim and len(self._occ) + len(self._walked) > cc:
+            self._trim_tiles()
 
     def stats(self) -> dict[str, int]:
         return {
