@@ -1524,11 +1524,12 @@ class SpatialMemory:
         lp = B.lp
         assert lp is not None
         need: set[int] = set()
+        gens, n_gens, lab_id = lp.paged.g, len(lp.paged.g), B.lab_id  # _Gens, read inline (once a sighting)
         for s in p.sightings:
-            li = B.lab_id.get(s.label)
-            if li is not None and li in lp.paged:
+            li = lab_id.get(s.label)
+            if li is not None and li < n_gens and gens[li] > 0:
                 need.add(li)
-            if s.instance is not None:
+            if s.instance is not None and lp.inst:
                 i = B.inst_id.get(s.instance)
                 g = None if i is None else lp.inst.get(i)
                 if g is not None:
