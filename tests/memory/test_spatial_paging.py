@@ -104,8 +104,10 @@ def feed(mem: Memory, percepts: list[Percept], shares: list[int] | None = None, 
 
 @pytest.fixture(autouse=True)
 def tiny_tiles_and_floors():
-    """2 x 2-cell tiles and working sets that may shrink to one item: nearly everything moves out and back."""
-    with mock.patch.object(spatial, "_TILE", 1), mock.patch.object(SpatialMemory, "_FLOORS", (1, 1, 1, 1)):
+    """2 x 2-cell tiles, blocks of 2 places and working sets that may shrink to one item: nearly
+    everything moves out and back."""
+    with mock.patch.object(spatial, "_TILE", 1), mock.patch.object(SpatialMemory, "_FLOORS", (1, 1, 1, 1, 1)), \
+            mock.patch.object(spatial, "_PB", 1), mock.patch.object(spatial, "_PM", 1):
         yield
 
 
@@ -141,12 +143,12 @@ def test_fit_moves_the_working_sets_out_and_lets_them_grow_back():
     assert sp.ram_bytes() <= target < full
     assert all(c < c0 for c, c0 in zip(sp._caps(), caps0))  # noqa: SLF001
     lt = sp.pages.store
-    for table in ("lt_poses", "lt_sightings", "lt_beliefs", "lt_tiles"):
+    for table in ("lt_poses", "lt_sightings", "lt_beliefs", "lt_tiles", "lt_places"):
         assert lt.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
     assert_same(answers(small), answers(plain))
     # nothing left to move: fit(0) goes down to the floors and stops (no endless loop, no error)
     sp.fit(0)
-    assert sp._caps() == (1, 1, 1, 1)  # noqa: SLF001
+    assert sp._caps() == (1, 1, 1, 1, 1)  # noqa: SLF001
     # room again: the sets grow back (a quarter a call) up to what the budget first gave them
     for _ in range(200):
         sp.fit(1 << 40)
