@@ -771,15 +771,16 @@ class _Places:
         self.res_bytes += b.nbytes()
         return b
 
-    def trim(self) -> None:
-        """Move the blocks used longest ago (not in this tick) to lt_places until at most 3/4 of
-        ``cap`` are in RAM; then wait until ``limit``."""
+    def trim(self, keep: set[int] | None = None) -> None:
+        """Move the blocks used longest ago (but the blocks in ``keep``; None: those used in this
+        tick) to lt_places until at most 3/4 of ``cap`` are in RAM; then wait until ``limit``."""
         pg = self.pages
         if pg is None:
             return
         target = (3 * self.cap) // 4
         if self.n_res > target:
-            res = [bi for bi, b in enumerate(self.blocks) if b is not None and self.btouch[bi] != self.tick]
+            res = [bi for bi, b in enumerate(self.blocks) if b is not None
+                   and (bi not in keep if keep is not None else self.btouch[bi] != self.tick)]
             res.sort(key=self.btouch.__getitem__)
             out = res[:max(0, self.n_res - target)]
             if out:
@@ -2756,7 +2757,7 @@ class SpatialMemory:
         pl.cap = cpl
         pl.limit = max(cpl, min(pl.limit, pl.n_res + max(1, cpl // 4)))
         if trim and pl.n_res > cpl:
-            pl.trim()
+            pl.trim({self._current_k >> _PB} if self._current_k >= 0 else set())
         pg.cap = cp
         if trim and len(self._traj_t) > cp:
             self._trim_poses((3 * cp) // 4)

@@ -225,3 +225,27 @@ def test_a_crafted_belief_page_is_refused_not_run():
     sp.pages.store.execute("UPDATE lt_beliefs SET v=? WHERE rowid=?", (evil, lp.paged.get(li)))
     with pytest.raises(pickle.UnpicklingError, match="damaged or crafted"):
         sp.locate(sp._b.labels[li])  # noqa: SLF001
+
+
+def test_place_blocks_leave_ram_come_back_on_a_revisit_and_crafted_ones_are_refused():
+    ps = stream(13, 400)
+    plain, small = Memory(), budgeted()
+    feed(plain, ps[:200])
+    feed(small, ps[:200])
+    pl = small.spatial._pl  # noqa: SLF001 - where the blocks are is the point of this test
+    assert pl.bpaged and pl.n_res <= pl.limit
+    first = 0 >> spatial._PB  # noqa: SLF001
+    assert first in pl.bpaged  # the walk went on: the first places' block is out
+    assert small.spatial.places() == plain.spatial.places() and first in pl.bpaged  # read, not brought back
+    feed(small, ps[200:])  # the walk comes back: the first places are revisited
+    feed(plain, ps[200:])
+    assert_same(answers(small), answers(plain))
+    small.spatial.fit(0)
+    bi = next(iter(pl.bpaged))
+    lt = small.spatial.pages.store
+    lt.execute("UPDATE lt_places SET v=? WHERE rowid=?", (pickle.dumps(os.system), pl.bpaged[bi]))
+    with pytest.raises(pickle.UnpicklingError, match="damaged or crafted"):
+        small.spatial.places()
+    lt.execute("UPDATE lt_places SET v=? WHERE rowid=?", (pickle.dumps({"pz": b"\0" * 8}), pl.bpaged[bi]))
+    with pytest.raises(ValueError, match="damaged lt_places row"):
+        small.spatial.neighbours(f"place:{bi << spatial._PB}")  # noqa: SLF001
