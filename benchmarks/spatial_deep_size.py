@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from array import array
 from pathlib import Path
@@ -45,6 +46,15 @@ def deep(o: Any, seen: set[int], skip: set[int]) -> int:
     return n
 
 
+def _rss() -> int | None:
+    """This process's resident set now (bytes; Linux), None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sightings", type=int, default=1_000_000)
@@ -74,6 +84,7 @@ def main() -> int:
             parts[k] = deep(v, seen, skip)
     out = {"sightings": n, "budget_mb": args.budget, "fit_mb": args.fit, "deep_bytes": sum(parts.values()),
            "ram_bytes": sp.ram_bytes() if hasattr(sp, "ram_bytes") else None, "stats": sp.stats(),
+           "process_rss_bytes": _rss(),
            "parts": dict(sorted(((k, v) for k, v in parts.items() if v >= 4096), key=lambda kv: -kv[1]))}
     print(json.dumps(out), flush=True)
     mem.close()

@@ -1991,6 +1991,10 @@ class SpatialMemory:
                     touch.pop(t, None)
             # forget when tiles with no cell in RAM were last used (a percept touches its neighbours' too)
             tl.touch = {t: v for t, v in touch.items() if t in per and t not in out}
+            if out:
+                # a dict's or set's table never shrinks when entries leave: copies sized to what stays
+                # (amortised: a move happens once the cells grew by a quarter of the budget)
+                self._occ, self._walked, self._frontier = dict(occ), set(walked), set(fr)
         tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
 
     def _paged_tiles(self) -> list[dict[str, list]]:
