@@ -2686,8 +2686,9 @@ class SpatialMemory:
         return n
 
     # ------------------------------------------------------------ the RAM budget's controller
-    # the smallest working sets fit() leaves: poses, sightings, belief rows, cells, place blocks
-    _FLOORS = (64, 256, 64, 256, 2)
+    # the smallest working sets fit() leaves (about 1 MiB in all: smaller sets would move rows out
+    # every few percepts for nothing): poses, sightings, belief rows, cells, place blocks
+    _FLOORS = (256, 4096, 1024, 4096, 2)
 
     def _caps(self) -> tuple[int, int, int, int, int]:
         """The working-set sizes now: poses, sightings, belief rows, occupancy cells, place blocks."""
