@@ -2742,7 +2742,8 @@ class SpatialMemory:
                 return
             f = max(0.0, 1.0 - (n - max_bytes) / total)
             caps = self._caps()
-            new = tuple(max(lo, min(c, int(k * f))) for (_, k), c, lo in zip(parts, caps, self._FLOORS))
+            new = tuple(max(min(lo, c0), min(c, int(k * f)))  # never above what the budget first gave
+                        for (_, k), c, c0, lo in zip(parts, caps, caps0, self._FLOORS))
             if new == caps and f > 0.99:
                 return
             self._set_caps(new, trim=True)

@@ -249,3 +249,13 @@ def test_place_blocks_leave_ram_come_back_on_a_revisit_and_crafted_ones_are_refu
     lt.execute("UPDATE lt_places SET v=? WHERE rowid=?", (pickle.dumps({"pz": b"\0" * 8}), pl.bpaged[bi]))
     with pytest.raises(ValueError, match="damaged lt_places row"):
         small.spatial.neighbours(f"place:{bi << spatial._PB}")  # noqa: SLF001
+
+
+def test_fit_never_raises_a_working_set_above_what_the_budget_gave():
+    small = budgeted()
+    feed(small, stream(21, 120))
+    sp = small.spatial
+    caps0 = sp._caps()  # noqa: SLF001
+    with mock.patch.object(SpatialMemory, "_FLOORS", (10**9,) * 5):
+        sp.fit(0)
+    assert sp._caps() == caps0  # noqa: SLF001
