@@ -862,6 +862,20 @@ class _Places:
             more[reg] = n
         return n
 
+    def votes(self, k: int) -> dict[str, int]:
+        """Place ``k``'s votes by region name, in the order first voted for."""
+        b, j = self.blk(k), k & _PM
+        if b.v1r[j] < 0:
+            return {}
+        out = {self.regions[b.v1r[j]]: b.v1c[j]}
+        for reg, n in b.vmore.get(j, {}).items():
+            out[self.regions[reg]] = n
+        return out
+
+    def region_edge(self, k: int) -> int:
+        """The graph edge number of place ``k``'s current ``in_region`` edge (-1: none)."""
+        return self.blk(k).redge[k & _PM]
+
     def neighbours(self, k: int, b: _PBlock | None = None) -> list[tuple[int, int]]:
         """(neighbour place, edge number) of place ``k``'s ``connected_to`` edges, in creation order
         (``b``: its block, when the caller read it without bringing it back)."""
