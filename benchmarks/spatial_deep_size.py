@@ -1,6 +1,6 @@
 """Spatial memory's RAM by part: the deep size of each of its attributes after the ``memory_ops`` stream.
 
-Run: ``.venv/bin/python benchmarks/spatial_deep_size.py --sightings 1000000 [--budget 16]``, once in
+Run: ``.venv/bin/python benchmarks/spatial_deep_size.py --sightings 1000000 [--budget 16 [--fit 8]]``, once in
 this tree and once in another (e.g. main) to compare. Feeds ``memory_ops.World`` to a ``Memory``
 (in RAM), then walks spatial memory's attributes (``sys.getsizeof`` of every container, array and
 value reached, each object once; the graph, the config and the long-term store left out) and prints
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from array import array
 from pathlib import Path
@@ -45,18 +46,31 @@ def deep(o: Any, seen: set[int], skip: set[int]) -> int:
     return n
 
 
+def _rss() -> int | None:
+    """This process's resident set now (bytes; Linux), None elsewhere."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sightings", type=int, default=1_000_000)
     ap.add_argument("--budget", type=float, default=None, help="memory.ram_budget_mb (default: none)")
+    ap.add_argument("--fit", type=float, default=None,
+                    help="MB: call spatial.fit(MB) every 1,024 percepts, as a budget controller would (needs --budget)")
     args = ap.parse_args()
     world = World(0)
     mem = Memory(config=MemoryConfig.from_dict({} if args.budget is None else {"ram_budget_mb": args.budget}))
     n = 0
     while n < args.sightings:
-        for p in world.percepts(1000):
+        for p in world.percepts(1024):
             mem.observe(p)
             n += len(p.sightings)
+        if args.fit is not None:
+            mem.spatial.fit(int(args.fit * 2**20))
     sp = mem.spatial
     skip = {id(sp.graph), id(sp.config), id(sp.pages)} | {id(v) for v in vars(sp.graph).values()}
     seen: set[int] = set()
@@ -68,8 +82,9 @@ def main() -> int:
                     parts[f"_b.{kk}"] = deep(getattr(v, kk), seen, skip)
         elif id(v) not in skip:
             parts[k] = deep(v, seen, skip)
-    out = {"sightings": n, "budget_mb": args.budget, "deep_bytes": sum(parts.values()),
+    out = {"sightings": n, "budget_mb": args.budget, "fit_mb": args.fit, "deep_bytes": sum(parts.values()),
            "ram_bytes": sp.ram_bytes() if hasattr(sp, "ram_bytes") else None, "stats": sp.stats(),
+           "process_rss_bytes": _rss(),
            "parts": dict(sorted(((k, v) for k, v in parts.items() if v >= 4096), key=lambda kv: -kv[1]))}
     print(json.dumps(out), flush=True)
     mem.close()

@@ -34,7 +34,8 @@ import tempfile
 import weakref
 from typing import Any
 
-__all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "TABLES", "EVENT_V", "POSE_V", "SIGHT_V"]
+__all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "place_blocks", "TABLES", "EVENT_V",
+           "POSE_V", "SIGHT_V"]
 
 TABLES = ("lt_events", "lt_poses", "lt_sightings")
 TABLES += ("lt_chunks",)  # episodic memory (below)
@@ -152,6 +153,21 @@ def working_set_sizes(ram_budget_mb: float) -> dict[str, int]:
             "sightings": max(256, int(b * _SHARE_SIGHTINGS / _BYTES_PER_SIGHTING)),
             "chunk_items": max(256, int(b * _SHARE_CHUNK_ITEMS / _BYTES_PER_CHUNK_ITEM)),
             "graph": int(b * _SHARE_GRAPH)}
+
+
+# spatial memory: blocks of 1024 consecutive topological places (z, visits, visit times, region edge and
+# votes, adjacency; ``v`` a pickled dict of the block's column bytes) used longest ago; a block written
+# again gets a new row (``block``: its number), spatial memory keeps the rowid of the latest
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_places (space INTEGER NOT NULL, block INTEGER NOT NULL, v BLOB NOT NULL)",)
+TABLES += ("lt_places",)
+_BYTES_PER_PLACE_IN_BLOCK = 100  # a place's block part: ~60 bytes of columns, ~3 adjacency rows, votes
+_SHARE_PLACES = 0.02  # share of the budget for the resident place blocks (positions and grid always stay)
+
+
+def place_blocks(ram_budget_mb: float) -> int:
+    """Blocks of 1024 places spatial memory keeps in RAM under a budget of ``ram_budget_mb`` (MiB); past
+    it, the blocks used longest ago move to ``lt_places`` until a quarter is free."""
+    return max(2, int(float(ram_budget_mb) * 2**20 * _SHARE_PLACES / (_BYTES_PER_PLACE_IN_BLOCK * 1024)))
 
 
 _WORKING_SET_SIZES = working_set_sizes

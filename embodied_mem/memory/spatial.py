@@ -22,9 +22,10 @@ sightings with their values run-length shared), not one Python object each; a sn
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
 
 The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
-made by the queries that return them. Places are rows of a columnar table too (``_Places``: position,
-visits, region edge and votes, adjacency rows; the place grid mostly a sorted array of cell keys),
-about 130 bytes a place. ``ram_bytes()`` tells what spatial memory holds in RAM now.
+made by the queries that return them. Places are rows of a columnar table too (``_Places``: x-y
+position and the place grid, mostly a sorted array of cell keys, always in RAM; z, visits, region
+edge and votes, adjacency rows in blocks of 1024 places), about 130 bytes a place.
+``ram_bytes()`` tells what spatial memory holds in RAM now.
 
 With a RAM budget (``use_long_term``), only the newest poses of the trajectory stay in RAM; older
 ones move, in time order, into the ``lt_poses`` table of the long-term store (``longterm.py``)
@@ -50,8 +51,19 @@ The occupancy grid moves out in tiles of 32 x 32 cells: past about ``grid_cells(
 walked cells, the tiles used longest ago go to ``lt_tiles``; a percept brings back every tile within
 two cells of a cell it changes (the frontier test reads neighbours), ``path()`` and ``occupancy()``
 bring back the tiles they read, and ``occupancy_cells()`` / ``frontiers()`` read the moved tiles
-without bringing them back. What stays in RAM whatever the budget: label and instance names,
-places and their region votes, one entry per moved label and per moved tile.
+without bringing them back.
+
+Places move out in blocks of 1024 consecutive place numbers (``lt_places``): past about
+``place_blocks(budget)`` blocks in RAM, those used longest ago; a percept or query that touches a
+place of a block brings the block back (a revisited place brings its record back), ``places()``
+reads the moved blocks without bringing them back. Place numbers (ids) never change; a place's
+x-y position and grid entry (28 bytes) stay in RAM for the nearness searches.
+
+``fit(max_bytes)`` (the budget's controller hands spatial memory its share) shrinks every working
+set above in proportion until ``ram_bytes()`` fits, moving the rest out at once; with room to spare
+they grow back to the sizes the budget first gave. What stays in RAM whatever the budget: label and
+instance names, places' positions and grid, one int64 per label (which labels are out), one entry
+per moved tile and place block.
 """
 
 from __future__ import annotations
@@ -125,6 +137,8 @@ _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are 
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 _TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
+_PB = 10  # places move out under a RAM budget in blocks of 1024 consecutive place numbers (block = k >> _PB)
+_PM = (1 << _PB) - 1
 
 # RAM estimates (ram_bytes): a dict or set entry keyed by a cell tuple (the tuple, its two ints, the
 # hash table's slot at its usual load), and an ``array`` object's own header
@@ -484,15 +498,73 @@ class _Beliefs:
         return t, c, (x, y, z)
 
 
+class _Gens:
+    """Label id -> rowid (>= 1) of the ``lt_beliefs`` row holding the label's paged belief rows, as one
+    int64 column indexed by label id (0: in RAM), with the few dict methods spatial memory uses. 8
+    bytes a label instead of a dict entry and an int object (about 90), so a memory that has seen a
+    million labels does not spend ~90 MB on knowing which of them are paged out."""
+
+    __slots__ = ("g", "n")
+
+    def __init__(self) -> None:
+        self.g = array("q")
+        self.n = 0  # labels paged out
+
+    def __getstate__(self) -> tuple[array, int]:
+        return self.g, self.n
+
+    def __setstate__(self, state: tuple[array, int]) -> None:
+        self.g, self.n = state
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+    def __contains__(self, li: object) -> bool:
+        return type(li) is int and 0 <= li < len(self.g) and self.g[li] > 0
+
+    def get(self, li: int, default: int | None = None) -> int | None:
+        if 0 <= li < len(self.g):
+            v = self.g[li]
+            if v > 0:
+                return v
+        return default
+
+    def pop(self, li: int) -> int:
+        v = self.get(li)
+        if v is None:
+            raise KeyError(li)
+        self.g[li] = 0
+        self.n -= 1
+        return v
+
+    def update(self, gens: dict[int, int]) -> None:
+        g = self.g
+        for li, gen in gens.items():
+            if gen <= 0:
+                raise ValueError(f"lt_beliefs rowid must be >= 1, got {gen}")
+            if li >= len(g):
+                g.extend(array("q", bytes(8 * (li + 1 - len(g)))))
+            if g[li] <= 0:
+                self.n += 1
+            g[li] = gen
+
+    def nbytes(self) -> int:
+        return _abytes(self.g)
+
+
 class _LabelPages:
     """Which labels' belief rows are in the ``lt_beliefs`` table (a RAM budget): ``paged`` (label id ->
-    rowid of the table row that holds them), ``inst`` (instance -> label id, for the instances whose
-    current belief is paged out), ``pinned`` (labels that never move out: an instance seen under two
-    labels links their rows), row counts, the row budget ``cap`` and the size that starts a move."""
+    rowid of the table row that holds them, a ``_Gens`` column), ``inst`` (instance -> label id, for
+    the instances whose current belief is paged out), ``pinned`` (labels that never move out: an
+    instance seen under two labels links their rows), row counts, the row budget ``cap`` and the size
+    that starts a move."""
 
     def __init__(self, cap: int) -> None:
-        self.paged: dict[int, int] = {}
-        self.inst: dict[str, int] = {}
+        self.paged = _Gens()
+        self.inst = _Gens()  # instance id -> 1 + label id of its paged current belief
         # coarse cells (index cell >> 4) holding paged current beliefs -> how many: a percept whose
         # view touches none of them needs no look-up in lt_bcells
         self.coarse: dict[tuple[int, int], int] = {}
@@ -516,41 +588,89 @@ class _Tiles:
         self.cap = self.limit = max(1, int(cap))
 
 
-class _Places:
-    """Every topological place, one row each, stored column by column (no Python object per place):
-    place ``k`` (id ``"<world>/place:<k>"``) has its position ``px, py, pz``, ``visits``, ``first`` and
-    ``last`` visit time (NaN: none), the graph edge number of its current ``in_region`` edge (``redge``,
-    -1: none) and that region (``rreg``, an index into ``regions``).
+class _PBlock:
+    """The columns of up to ``2**_PB`` consecutive places (place ``k`` at row ``k & (2**_PB - 1)`` of
+    block ``k >> _PB``) that leave RAM together under a budget: ``pz``, ``visits``, ``first``/``last``
+    visit time (NaN: none), ``redge``/``rreg`` (the current ``in_region`` edge's number and region,
+    -1: none), the first region voted for (``v1r``/``v1c``) and other votes (``vmore``: row -> region
+    -> count), and the ``connected_to`` adjacency (``ahead``/``atail`` per row -> block-local rows
+    ``av`` (the neighbour's place number), ``ae`` (the edge's number), ``anext``)."""
 
-    Region votes (how often each region label was reported while the agent was there): the first
-    region voted for in the columns ``v1r``/``v1c``, any other in ``vmore`` (place -> region -> count;
-    only places near a region border have one). Adjacency: one row per directed ``connected_to``
-    edge (``av`` the neighbour, ``ae`` the edge number), threaded per place in creation order
-    (``ahead``/``atail`` -> ``anext``).
+    __slots__ = ("pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "ahead", "atail", "av", "ae",
+                 "anext", "vmore")
+    _COLS = (("pz", "d"), ("visits", "q"), ("first", "d"), ("last", "d"), ("redge", "i"), ("rreg", "i"),
+             ("v1r", "i"), ("v1c", "q"), ("ahead", "i"), ("atail", "i"), ("av", "i"), ("ae", "i"), ("anext", "i"))
+
+    def __init__(self) -> None:
+        for k, tc in self._COLS:
+            setattr(self, k, array(tc))
+        self.vmore: dict[int, dict[int, int]] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for k in self.__slots__:
+            setattr(self, k, state[k])
+
+    def to_page(self) -> dict[str, Any]:
+        """This block as plain data (bytes, ints, dicts) for an ``lt_places`` row."""
+        d: dict[str, Any] = {k: getattr(self, k).tobytes() for k, _ in self._COLS}
+        d["vmore"] = {j: dict(m) for j, m in self.vmore.items()}
+        return d
+
+    @classmethod
+    def from_page(cls, d: dict[str, Any]) -> _PBlock:
+        """The block an ``lt_places`` row holds; ``ValueError`` for a row that is not one (damaged)."""
+        b = cls.__new__(cls)
+        try:
+            for k, tc in cls._COLS:
+                setattr(b, k, array(tc, d[k]))
+            b.vmore = {int(j): {int(r): int(c) for r, c in m.items()} for j, m in d["vmore"].items()}
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise ValueError(f"spatial memory: a damaged lt_places row ({e})") from None
+        n = len(b.pz)
+        if any(len(getattr(b, k)) != n for k in ("visits", "first", "last", "redge", "rreg", "v1r", "v1c", "ahead",
+                                                 "atail")) or not (len(b.av) == len(b.ae) == len(b.anext)):
+            raise ValueError("spatial memory: a damaged lt_places row (columns of different lengths)")
+        return b
+
+    def nbytes(self) -> int:
+        return sum(_abytes(getattr(self, k)) for k, _ in self._COLS) + len(self.vmore) * (_DICT_ENTRY_BYTES + 120)
+
+
+class _Places:
+    """Every topological place, stored column by column (no Python object per place): place ``k``
+    (id ``"<world>/place:<k>"``) has its x-y position in two columns always in RAM (``px``, ``py``:
+    the grid and every nearness search read them) and the rest in blocks of ``2**_PB`` consecutive
+    places (``_PBlock``: z, visits, visit times, region edge and votes, adjacency), reached through
+    ``blk(k)``. Under a RAM budget (``pages``), blocks used longest ago move to the ``lt_places`` table
+    (``bpaged``: block -> rowid) past ``limit`` resident blocks, and ``blk`` brings one back when a
+    percept or a query touches one of its places (a revisited place brings its record back, as in
+    RTAB-Map's retrieval); place numbers never change. ``btouch`` is each block's last use (``tick``:
+    percepts). So a place costs 28 bytes in RAM (position and grid entry) while its block is out.
 
     The grid (cell of edge ``place_radius`` -> its places, in creation order) is derived from the
     positions (rebuilt when unpickled, never pickled), in two parts: ``gkeys``/``gks``, every place
     but the newest few thousand as (cell key ``ix * 2**32 + iy``, place) sorted (12 bytes a place,
     found by bisection), and a dict for the newest ones (the first of a cell in ``gfirst``, others in
     ``gmore``), merged into the sorted part when it grows past ``_GRID_MERGE`` cells. A cell beyond
-    int32 stays in the dict. About 130 bytes a place in all.
+    int32 stays in the dict.
     """
 
-    __slots__ = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
-                 "ahead", "atail", "av", "ae", "anext", "regions", "reg_id", "gfirst", "gmore", "gkeys", "gks",
-                 "gcol0", "gcol1", "gnext")
-    _PICKLED = ("r", "px", "py", "pz", "visits", "first", "last", "redge", "rreg", "v1r", "v1c", "vmore",
-                "ahead", "atail", "av", "ae", "anext", "regions")
+    __slots__ = ("r", "px", "py", "blocks", "bpaged", "btouch", "tick", "cap", "limit", "pages", "regions", "reg_id",
+                 "gfirst", "gmore", "gkeys", "gks", "gcol0", "gcol1", "gnext", "n_res", "res_bytes")
+    _PICKLED = ("r", "px", "py", "blocks", "bpaged", "btouch", "tick", "cap", "limit", "pages", "regions")
 
     def __init__(self, radius: float) -> None:
         self.r = float(radius)
-        self.px, self.py, self.pz = array("d"), array("d"), array("d")
-        self.visits = array("q")
-        self.first, self.last = array("d"), array("d")
-        self.redge, self.rreg, self.v1r, self.v1c = array("i"), array("i"), array("i"), array("q")
-        self.vmore: dict[int, dict[int, int]] = {}
-        self.ahead, self.atail = array("i"), array("i")
-        self.av, self.ae, self.anext = array("i"), array("i"), array("i")
+        self.px, self.py = array("d"), array("d")
+        self.blocks: list[_PBlock | None] = []
+        self.bpaged: dict[int, int] = {}  # block -> rowid of its lt_places row (blocks out of RAM)
+        self.btouch = array("q")  # block -> tick when last used
+        self.tick = 0
+        self.cap = self.limit = 1 << 62  # resident blocks (a RAM budget sets it)
+        self.pages: Pages | None = None
         self.regions: list[str] = []
         self._derive()
 
@@ -565,6 +685,8 @@ class _Places:
     def _derive(self) -> None:
         """Rebuild ``reg_id`` and the grid from the columns (vectorised where the cells fit int64)."""
         self.reg_id = dict(zip(self.regions, range(len(self.regions))))
+        self.n_res = sum(b is not None for b in self.blocks)
+        self.res_bytes = sum(b.nbytes() for b in self.blocks if b is not None)
         self.gfirst: dict[tuple[int, int], int] = {}
         self.gmore: dict[tuple[int, int], list[int]] = {}
         self.gkeys, self.gks = array("q"), array("i")
@@ -618,18 +740,79 @@ class _Places:
     def cell(self, x: float, y: float) -> tuple[int, int]:
         return (math.floor(x / self.r), math.floor(y / self.r))
 
+    # ------------------------------------------------------------------ blocks
+    def blk(self, k: int) -> _PBlock:
+        """Place ``k``'s block (brought back from lt_places if it is out), marked used now."""
+        bi = k >> _PB
+        b = self.blocks[bi]
+        if b is None:
+            b = self._block_in(bi)
+        self.btouch[bi] = self.tick
+        return b
+
+    def peek(self, bi: int) -> _PBlock:
+        """Block ``bi``, read from lt_places if it is out, without bringing it back (queries over all places)."""
+        b = self.blocks[bi]
+        return b if b is not None else self._read_block(bi)
+
+    def _read_block(self, bi: int) -> _PBlock:
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute("SELECT v FROM lt_places WHERE rowid=?", (self.bpaged[bi],)).fetchone()
+        if row is None:
+            raise RuntimeError(f"spatial memory: place block {bi} is missing from lt_places")
+        return _PBlock.from_page(_load_page(row[0]))
+
+    def _block_in(self, bi: int) -> _PBlock:
+        b = self._read_block(bi)
+        del self.bpaged[bi]
+        self.blocks[bi] = b
+        self.n_res += 1
+        self.res_bytes += b.nbytes()
+        return b
+
+    def trim(self, keep: set[int] | None = None) -> None:
+        """Move the blocks used longest ago (but the blocks in ``keep``; None: those used in this
+        tick) to lt_places until at most 3/4 of ``cap`` are in RAM; then wait until ``limit``."""
+        pg = self.pages
+        if pg is None:
+            return
+        target = (3 * self.cap) // 4
+        if self.n_res > target:
+            res = [bi for bi, b in enumerate(self.blocks) if b is not None
+                   and (bi not in keep if keep is not None else self.btouch[bi] != self.tick)]
+            res.sort(key=self.btouch.__getitem__)
+            out = res[:max(0, self.n_res - target)]
+            if out:
+                gens = pg.store.insert_each("INSERT INTO lt_places (space, block, v) VALUES (?, ?, ?)",
+                                            [(pg.space, bi, pickle.dumps(self.blocks[bi].to_page(), protocol=5))  # type: ignore[union-attr]
+                                             for bi in out])
+                for bi, g in zip(out, gens):
+                    self.res_bytes -= self.blocks[bi].nbytes()  # type: ignore[union-attr]
+                    self.blocks[bi] = None
+                    self.bpaged[bi] = g
+                self.n_res -= len(out)
+        self.limit = max(self.cap, self.n_res + max(1, self.cap // 4))
+
     def add(self, pos: Position) -> int:
         """A new place at ``pos`` (no visit yet); its number."""
         k = len(self.px)
+        if k >> _PB == len(self.blocks):
+            self.blocks.append(_PBlock())
+            self.btouch.append(self.tick)
+            self.n_res += 1
+        b = self.blk(k)
+        n0 = b.nbytes()
         self.px.append(pos[0])
         self.py.append(pos[1])
-        self.pz.append(pos[2])
-        self.visits.append(0)
-        self.first.append(_NAN)
-        self.last.append(_NAN)
-        for col in (self.redge, self.rreg, self.v1r, self.ahead, self.atail):
+        b.pz.append(pos[2])
+        b.visits.append(0)
+        b.first.append(_NAN)
+        b.last.append(_NAN)
+        for col in (b.redge, b.rreg, b.v1r, b.ahead, b.atail):
             col.append(-1)
-        self.v1c.append(0)
+        b.v1c.append(0)
+        self.res_bytes += b.nbytes() - n0
         self._file(k, self.cell(pos[0], pos[1]))
         if len(self.gfirst) > self.gnext:
             self._merge()
@@ -656,22 +839,24 @@ class _Places:
         return out
 
     def pos(self, k: int) -> Position:
-        return (self.px[k], self.py[k], self.pz[k])
+        return (self.px[k], self.py[k], self.blk(k).pz[k & _PM])
 
     def vote(self, k: int, reg: int, add: int = 0) -> int:
         """Place ``k``'s votes for region ``reg`` (after adding ``add``)."""
-        if self.v1r[k] == reg:
-            self.v1c[k] += add
-            return self.v1c[k]
-        if self.v1r[k] < 0:
+        b, j = self.blk(k), k & _PM
+        if b.v1r[j] == reg:
+            b.v1c[j] += add
+            return b.v1c[j]
+        if b.v1r[j] < 0:
             if add:
-                self.v1r[k], self.v1c[k] = reg, add
+                b.v1r[j], b.v1c[j] = reg, add
             return add
-        more = self.vmore.get(k)
+        more = b.vmore.get(j)
         if more is None:
             if not add:
                 return 0
-            more = self.vmore[k] = {}
+            more = b.vmore[j] = {}
+            self.res_bytes += _DICT_ENTRY_BYTES + 120
         n = more.get(reg, 0) + add
         if add:
             more[reg] = n
@@ -679,18 +864,26 @@ class _Places:
 
     def votes(self, k: int) -> dict[str, int]:
         """Place ``k``'s votes by region name, in the order first voted for."""
-        if self.v1r[k] < 0:
+        b, j = self.blk(k), k & _PM
+        if b.v1r[j] < 0:
             return {}
-        out = {self.regions[self.v1r[k]]: self.v1c[k]}
-        for reg, n in self.vmore.get(k, {}).items():
+        out = {self.regions[b.v1r[j]]: b.v1c[j]}
+        for reg, n in b.vmore.get(j, {}).items():
             out[self.regions[reg]] = n
         return out
 
-    def neighbours(self, k: int) -> list[tuple[int, int]]:
-        """(neighbour place, edge number) of place ``k``'s ``connected_to`` edges, in creation order."""
+    def region_edge(self, k: int) -> int:
+        """The graph edge number of place ``k``'s current ``in_region`` edge (-1: none)."""
+        return self.blk(k).redge[k & _PM]
+
+    def neighbours(self, k: int, b: _PBlock | None = None) -> list[tuple[int, int]]:
+        """(neighbour place, edge number) of place ``k``'s ``connected_to`` edges, in creation order
+        (``b``: its block, when the caller read it without bringing it back)."""
+        if b is None:
+            b = self.blk(k)
         out = []
-        j = self.ahead[k]
-        av, ae, anext = self.av, self.ae, self.anext
+        j = b.ahead[k & _PM]
+        av, ae, anext = b.av, b.ae, b.anext
         while j >= 0:
             out.append((av[j], ae[j]))
             j = anext[j]
@@ -698,31 +891,34 @@ class _Places:
 
     def link(self, u: int, v: int) -> int:
         """The edge number of u -> v, or -1."""
-        j = self.ahead[u]
-        av, anext = self.av, self.anext
+        b = self.blk(u)
+        j = b.ahead[u & _PM]
+        av, anext = b.av, b.anext
         while j >= 0:
             if av[j] == v:
-                return self.ae[j]
+                return b.ae[j]
             j = anext[j]
         return -1
 
     def add_link(self, u: int, v: int, e: int) -> None:
-        j = len(self.av)
-        self.av.append(v)
-        self.ae.append(e)
-        self.anext.append(-1)
-        if self.atail[u] >= 0:
-            self.anext[self.atail[u]] = j
+        b, ju = self.blk(u), u & _PM
+        j = len(b.av)
+        b.av.append(v)
+        b.ae.append(e)
+        b.anext.append(-1)
+        if b.atail[ju] >= 0:
+            b.anext[b.atail[ju]] = j
         else:
-            self.ahead[u] = j
-        self.atail[u] = j
+            b.ahead[ju] = j
+        b.atail[ju] = j
+        self.res_bytes += 12
 
     def nbytes(self) -> int:
-        """Bytes these places hold in RAM (columns, grid and vote dicts; an estimate for the dicts)."""
-        n = sum(_abytes(getattr(self, k)) for k in ("px", "py", "pz", "visits", "first", "last", "redge", "rreg",
-                                                     "v1r", "v1c", "ahead", "atail", "av", "ae", "anext"))
-        n += _abytes(self.gkeys) + _abytes(self.gks)
-        return n + _DICT_ENTRY_BYTES * (len(self.gfirst) + len(self.gmore) + len(self.vmore)) + 120 * len(self.vmore)
+        """Bytes these places hold in RAM (positions, grid, resident blocks, one entry per block; an
+        estimate for the dicts). O(1)."""
+        n = _abytes(self.px) + _abytes(self.py) + _abytes(self.gkeys) + _abytes(self.gks) + _abytes(self.btouch)
+        n += self.res_bytes + 8 * len(self.blocks) + len(self.bpaged) * _DICT_ENTRY_BYTES
+        return n + _DICT_ENTRY_BYTES * (len(self.gfirst) + len(self.gmore))
 
 
 class SpatialMemory:
@@ -813,6 +1009,12 @@ class SpatialMemory:
             B.cap = B.limit = int(store.sizes.get("sightings", 1 << 16))
             B.lp = _LabelPages(int(store.sizes.get("beliefs") or belief_rows(store.ram_budget_mb)))
             self._tiles = _Tiles(int(store.sizes.get("cells") or grid_cells(store.ram_budget_mb)))
+            from .longterm import place_blocks
+
+            pl = self._pl
+            pl.pages = self._pages
+            pl.cap = pl.limit = max(1, int(store.sizes.get("place_blocks") or place_blocks(store.ram_budget_mb)))
+            self._caps0 = self._caps()
 
     @property
     def pages(self) -> Pages | None:
@@ -947,31 +1149,43 @@ class SpatialMemory:
             self._walk_from = pose
             pg = self._pages
             if pg is not None and len(self._traj_t) > pg.cap:
-                tt = self._traj_t
-                i = bisect_left(tt, tt[len(tt) - (3 * pg.cap) // 4])  # never split one time
-                if i:
-                    self._page_poses(list(zip(*(col[:i] for col in self._traj_cols()))))
-                    self._traj_cut = tt[i]
-                    for col in self._traj_cols():
-                        del col[:i]
+                self._trim_poses((3 * pg.cap) // 4)
         if self._agent_node not in self.graph:
             self.graph.add_node(self._agent_node, "agent", created=t)
-        k = self._place_near(pose.position, create=True, t=t)
         pl = self._pl
+        pl.tick += 1
+        k = self._place_near(pose.position, create=True, t=t)
         prev = self._current_k
+        b, j = pl.blk(k), k & _PM
         if k != prev:
-            pl.visits[k] += 1
+            b.visits[j] += 1
             if prev >= 0:
                 self._connect(prev, k, t, pid, recorded_at)
             self._current_k = k
             self._current_place = self._place_id(k)
-        last = pl.last[k]
+        last = b.last[j]
         if last != last:  # NaN: the first visit
-            pl.first[k] = pl.last[k] = t
+            b.first[j] = b.last[j] = t
         else:
-            pl.last[k] = max(last, t)
+            b.last[j] = max(last, t)
         if p.region is not None:
             self._set_region(k, p.region, t, pid, recorded_at)
+        if pl.n_res > pl.limit:
+            pl.trim()
+
+    def _trim_poses(self, keep: int) -> None:
+        """Move the oldest poses to the lt_poses table, keeping about the newest ``keep`` (at least
+        one; never splitting the poses of one time)."""
+        tt = self._traj_t
+        keep = max(1, keep)
+        if len(tt) <= keep:
+            return
+        i = bisect_left(tt, tt[len(tt) - keep])
+        if i:
+            self._page_poses(list(zip(*(col[:i] for col in self._traj_cols()))))
+            self._traj_cut = tt[i]
+            for col in self._traj_cols():
+                del col[:i]
 
     def _place_id(self, k: int) -> str:
         return f"{self._ns}place:{k}"
@@ -1008,19 +1222,20 @@ class SpatialMemory:
             pl.regions.append(region)
         # A place near a doorway hears several region labels: it takes the one reported most often
         # while the agent is there (ties keep the current label), so it does not flip at each pass.
-        cur = pl.rreg[k]
-        if cur == reg and pl.v1r[k] == reg:  # the common case: one more vote for the place's region
-            pl.v1c[k] += 1
+        b, j = pl.blk(k), k & _PM
+        cur = b.rreg[j]
+        if cur == reg and b.v1r[j] == reg:  # the common case: one more vote for the place's region
+            b.v1c[j] += 1
             return
         n = pl.vote(k, reg, 1)
         if cur >= 0 and (cur == reg or n <= pl.vote(k, cur)):
             return
         node = f"{self._ns}region:{region}"
         if cur >= 0:
-            self.graph.invalidate_data(self.graph.edge_data(pl.redge[k]), t)
-        pl.redge[k] = self.graph.add_edge(self._place_id(k), node, "in_region", valid_from=t, source=pid,
-                                          recorded_at=recorded_at, region=region).id
-        pl.rreg[k] = reg
+            self.graph.invalidate_data(self.graph.edge_data(b.redge[j]), t)
+        b.redge[j] = self.graph.add_edge(self._place_id(k), node, "in_region", valid_from=t, source=pid,
+                                         recorded_at=recorded_at, region=region).id
+        b.rreg[j] = reg
 
     def _place_near(self, pos: Position, create: bool, t: float) -> int:
         """The place within ``place_radius`` of ``pos`` (the nearest; ties: the last in grid order),
@@ -1457,14 +1672,16 @@ class SpatialMemory:
         lp = B.lp
         assert lp is not None
         need: set[int] = set()
+        gens, n_gens, lab_id = lp.paged.g, len(lp.paged.g), B.lab_id  # _Gens, read inline (once a sighting)
         for s in p.sightings:
-            li = B.lab_id.get(s.label)
-            if li is not None and li in lp.paged:
+            li = lab_id.get(s.label)
+            if li is not None and li < n_gens and gens[li] > 0:
                 need.add(li)
-            if s.instance is not None:
-                li = lp.inst.get(s.instance)
-                if li is not None:
-                    need.add(li)
+            if s.instance is not None and lp.inst:
+                i = B.inst_id.get(s.instance)
+                g = None if i is None else lp.inst.get(i)
+                if g is not None:
+                    need.add(g - 1)
         if p.view is not None and lp.coarse:
             xmin, ymin, xmax, ymax = p.view.bounds()
             ic = self._ic
@@ -1586,7 +1803,7 @@ class SpatialMemory:
             lp.coarse[(cx >> 4, cy >> 4)] = lp.coarse.get((cx >> 4, cy >> 4), 0) + 1
             i = B.inst[r]
             if i >= 0:
-                lp.inst[B.insts[i]] = li
+                lp.inst.update({i: li + 1})
         st.insert_many("INSERT INTO lt_bcells (space, cx, cy, label, gen) VALUES (?, ?, ?, ?, ?)", cells)
         lp.paged.update(gen_of)
         lp.n_rows += len(rows_of)
@@ -1676,7 +1893,8 @@ class SpatialMemory:
                 i = inst[j]
                 if i >= 0:
                     B.instances[B.insts[i]] = r
-                    lp.inst.pop(B.insts[i], None)
+                    if i in lp.inst:
+                        lp.inst.pop(i)
                 lp.n_cur -= 1
                 cc = (_clamp(math.floor(x / ic)) >> 4, _clamp(math.floor(y / ic)) >> 4)
                 if lp.coarse[cc] > 1:
@@ -1787,6 +2005,10 @@ class SpatialMemory:
                     touch.pop(t, None)
             # forget when tiles with no cell in RAM were last used (a percept touches its neighbours' too)
             tl.touch = {t: v for t, v in touch.items() if t in per and t not in out}
+            if out:
+                # a dict's or set's table never shrinks when entries leave: copies sized to what stays
+                # (amortised: a move happens once the cells grew by a quarter of the budget)
+                self._occ, self._walked, self._frontier = dict(occ), set(walked), set(fr)
         tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
 
     def _paged_tiles(self) -> list[dict[str, list]]:
@@ -1931,10 +2153,13 @@ class SpatialMemory:
             return None
         pl = self._pl
         k = self._place_k(place)
-        if k < 0 or pl.rreg[k] < 0:
+        if k < 0:
+            return None
+        reg = pl.blk(k).rreg[k & _PM]
+        if reg < 0:
             return None
         if at is None:
-            return pl.regions[pl.rreg[k]]
+            return pl.regions[reg]
         for _, _, _, d in self.graph.edges(place, relation="in_region", at=at):
             return d["region"]
         return None
@@ -2126,13 +2351,18 @@ class SpatialMemory:
     def places(self) -> list[Place]:
         if not self.enabled:
             return []
-        return [self._place(k) for k in range(len(self._pl))]
+        pl = self._pl  # blocks out of RAM are read, not brought back
+        return [self._place(k, b) for bi in range(len(pl.blocks)) for b in (pl.peek(bi),)
+                for k in range(bi << _PB, (bi << _PB) + len(b.pz))]
 
-    def _place(self, k: int) -> Place:
+    def _place(self, k: int, b: _PBlock | None = None) -> Place:
         pl = self._pl
-        reg, first, last = pl.rreg[k], pl.first[k], pl.last[k]
-        return Place(self._place_id(k), (pl.px[k], pl.py[k], pl.pz[k]), None if reg < 0 else pl.regions[reg],
-                     pl.visits[k], None if first != first else first, None if last != last else last)
+        if b is None:
+            b = pl.blk(k)
+        j = k & _PM
+        reg, first, last = b.rreg[j], b.first[j], b.last[j]
+        return Place(self._place_id(k), (pl.px[k], pl.py[k], b.pz[j]), None if reg < 0 else pl.regions[reg],
+                     b.visits[j], None if first != first else first, None if last != last else last)
 
     def place_of(self, point: Sequence[float]) -> Place | None:
         """The known place within ``place_radius`` of ``point``, or None (is this a place I know?)."""
@@ -2457,7 +2687,7 @@ class SpatialMemory:
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
-            n += len(lp.paged) * 90 + len(lp.inst) * 70 + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
+            n += lp.paged.nbytes() + lp.inst.nbytes() + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
         # count(): per label a times column and a positions column, at most one time and one position an object
         n_in = n_lab - (len(lp.paged) if lp is not None else 0)  # labels with their arrays in RAM
         n += (len(self._new_obj_t) + len(self._obj_pos)) * 8 + 2 * n_in * _LABEL_ARRAY_BYTES + self._n_objects * 32
@@ -2468,6 +2698,101 @@ class SpatialMemory:
         if tl is not None:
             n += (len(tl.paged) + len(tl.touch)) * _DICT_ENTRY_BYTES
         return n
+
+    # ------------------------------------------------------------ the RAM budget's controller
+    # the smallest working sets fit() leaves (about 1 MiB in all: smaller sets would move rows out
+    # every few percepts for nothing): poses, sightings, belief rows, cells, place blocks
+    _FLOORS = (256, 4096, 1024, 4096, 2)
+
+    def _caps(self) -> tuple[int, int, int, int, int]:
+        """The working-set sizes now: poses, sightings, belief rows, occupancy cells, place blocks."""
+        B, tl, pg = self._b, self._tiles, self._pages
+        assert B.lp is not None and tl is not None and pg is not None
+        return pg.cap, B.cap, B.lp.cap, tl.cap, self._pl.cap
+
+    def _pageable(self) -> tuple[tuple[int, int], ...]:
+        """(bytes in RAM, items) of each working set fit() can shrink, as ``ram_bytes`` counts them:
+        poses, sightings (beyond each belief's latest, which stays with its row), belief rows (with
+        their index entries and latest sighting), occupancy cells (known plus walked)."""
+        B = self._b
+        n_rows, n_log, n_val = len(B.lab), len(B.ht), len(B.vc)
+        per_val = 32 * n_val / max(1, n_log)
+        poses = sum(_abytes(c) for c in self._traj_cols())
+        sights = int((n_log - n_rows) * (20 + per_val))
+        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
+        rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
+        rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
+        cells = len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        pl = self._pl
+        return ((poses, len(self._traj_t)), (sights, n_log), (rows, n_rows), (cells, len(self._occ) + len(self._walked)),
+                (pl.res_bytes, pl.n_res))
+
+    def fit(self, max_bytes: int) -> None:
+        """Keep spatial memory's RAM (``ram_bytes()``) within ``max_bytes`` from now on, best effort:
+        shrink its working sets (trajectory, sightings log, belief rows, occupancy tiles) in
+        proportion and move what falls outside them, oldest / used longest ago first, to the
+        long-term tables now; later percepts keep to the smaller sets. With room to spare (below 3/4
+        of ``max_bytes``) the sets grow back, up to the sizes the budget first gave them (nothing is
+        paged in for that: queries and percepts bring back what they need). What never moves out
+        (label and instance names, places, one entry per paged label or tile) is not shrunk: past
+        it, the working sets stay at their floors. Answers do not change. No effect without a RAM
+        budget (no long-term store)."""
+        if self._pages is None or self._tiles is None or self._b.lp is None or not self.enabled:
+            return
+        max_bytes = int(max_bytes)
+        caps0 = getattr(self, "_caps0", None) or self._caps()
+        n = self.ram_bytes()
+        if n < (3 * max_bytes) // 4:  # room to spare: let the working sets grow back
+            caps = self._caps()
+            if caps != caps0:
+                self._set_caps(tuple(min(c0, max(c + 1, (5 * c) // 4)) for c, c0 in zip(caps, caps0)))
+            return
+        for _ in range(3):  # the estimates per item are averages: a second pass corrects
+            if n <= max_bytes:
+                return
+            parts = self._pageable()
+            total = sum(b for b, _ in parts)
+            if total <= 0:
+                return
+            f = max(0.0, 1.0 - (n - max_bytes) / total)
+            caps = self._caps()
+            new = tuple(max(min(lo, c0), min(c, int(k * f)))  # never above what the budget first gave
+                        for (_, k), c, c0, lo in zip(parts, caps, caps0, self._FLOORS))
+            if new == caps and f > 0.99:
+                return
+            self._set_caps(new, trim=True)
+            m = self.ram_bytes()
+            if m >= n and new == caps:
+                return  # nothing left to move (every working set at its floor)
+            n = m
+
+    def _set_caps(self, caps: tuple[int, ...], trim: bool = False) -> None:
+        """New working-set sizes (poses, sightings, belief rows, cells, place blocks); ``trim``: move out now what
+        exceeds them (each part to its usual low-water mark below the size)."""
+        B, tl, pg = self._b, self._tiles, self._pages
+        lp = B.lp
+        assert lp is not None and tl is not None and pg is not None
+        cp, cs, cb, cc, cpl = (max(1, int(c)) for c in caps)
+        pl = self._pl
+        pl.cap = cpl
+        pl.limit = max(cpl, min(pl.limit, pl.n_res + max(1, cpl // 4)))
+        if trim and pl.n_res > cpl:
+            pl.trim({self._current_k >> _PB} if self._current_k >= 0 else set())
+        pg.cap = cp
+        if trim and len(self._traj_t) > cp:
+            self._trim_poses((3 * cp) // 4)
+        lp.cap = cb
+        lp.limit = max(cb, min(lp.limit, len(B.lab) + max(1, cb // 4)))
+        if trim and len(B.lab) > cb:
+            self._trim_beliefs()
+        B.cap = cs
+        B.limit = max(cs, min(B.limit, len(B.ht) + max(1, cs // 2)))
+        if trim and len(B.ht) > cs:
+            B.page_out()
+        tl.cap = cc
+        tl.limit = max(cc, min(tl.limit, len(self._occ) + len(self._walked) + max(1, cc // 4)))
+        if trim and len(self._occ) + len(self._walked) > cc:
+            self._trim_tiles()
 
     def stats(self) -> dict[str, int]:
         return {

@@ -312,8 +312,8 @@ def _places_answers(mem: Memory) -> list:
 def _places_state(sp) -> list:
     """Spatial memory ``sp``'s attributes saved as columns: equal, in the same iteration order."""
     pl = sp._pl  # noqa: SLF001 - the place columns are the point of this test
-    recs = [(p.id, p.position, None if pl.redge[k] < 0 else
-             (pl.redge[k], {n: v for n, v in sp.graph.edge_data(pl.redge[k]).items() if n != "recorded_at"}),
+    recs = [(p.id, p.position, None if pl.region_edge(k) < 0 else
+             (pl.region_edge(k), {n: v for n, v in sp.graph.edge_data(pl.region_edge(k)).items() if n != "recorded_at"}),
              list(pl.votes(k).items()), p.visits, p.first_visit, p.last_visit) for k, p in enumerate(sp.places())]
     grid = [(c, pl.in_cell(c)) for c in sorted({pl.cell(p.position[0], p.position[1]) for p in sp.places()})]
     adj = [(p.id, pl.neighbours(k)) for k, p in enumerate(sp.places()) if pl.neighbours(k)]
