@@ -30,7 +30,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .longterm import Pages
 
-__all__ = ["ChunkColumns", "ColumnView", "ItemTexts", "COLUMNS", "MUTABLE", "PAGED", "BLOCK"]
+__all__ = ["ChunkColumns", "ColumnView", "ItemTexts", "NameTable", "COLUMNS", "MUTABLE", "PAGED", "BLOCK"]
 
 COLUMNS = (("t0", "d"), ("t1", "d"), ("ep", "i"), ("place", "i"), ("end", "q"),
            ("strength", "d"), ("last", "d"), ("utility", "d"))
@@ -40,6 +40,9 @@ BLOCK = 1024  # rows per lt_ccols row (at most)
 _CACHED = 8  # decoded cold blocks kept (LRU; up to 32 KiB each)
 _DTYPES = {name: np.dtype(code) for name, code in COLUMNS}
 _ROW_BYTES = sum(_DTYPES[name].itemsize for name in PAGED)
+_WORD_BYTES = 49 + 8 + 100  # a vocabulary word beside its characters: the string, its list slot, its dict entry
+_NAME_BYTES = 260  # a name in RAM: the string (~60), its ordered-dict entry (~100), its index entry (~100)
+_VOCAB_MIN = 4096  # words a vocabulary may hold before a drop compacts it
 _SCALAR = {"t0": float, "t1": float, "ep": int, "place": int, "end": int}  # read as Python numbers
 
 
@@ -244,10 +247,12 @@ class ItemTexts:
     text costs 2 (4) bytes a word instead of a string object
     (~50 bytes plus one per character: scene texts rarely repeat whole, their words do). Texts
     come back exactly (``" ".join`` of the split words). Items are appended at the end and dropped
-    from the front (``drop``: when their chunks page out). The vocabulary keeps every distinct word
-    (labels, region names, event words) for the memory's life."""
+    from the front (``drop``: when their chunks page out). The vocabulary keeps the distinct words
+    (labels, region names, event words) of the items held: the words only dropped items used are
+    forgotten once they are over half of it (their items' texts are in ``lt_chunks`` whole), so
+    under a RAM budget it stays bounded by the items held, not by the memory's life."""
 
-    __slots__ = ("vocab", "_ix", "words", "ends", "base", "vocab_bytes")
+    __slots__ = ("vocab", "_ix", "words", "ends", "base", "vocab_bytes", "live")
 
     def __init__(self) -> None:
         self.vocab: list[str] = []
@@ -256,14 +261,15 @@ class ItemTexts:
         self.ends = array("q")  # where each item's words end (absolute: counting dropped words)
         self.base = 0  # absolute position of words[0] (the words of dropped items)
         self.vocab_bytes = 0
+        self.live = 0  # words in use at the last ``compact`` (the vocabulary is compacted past twice that)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"vocab": self.vocab, "words": self.words, "ends": self.ends, "base": self.base,
-                "vocab_bytes": self.vocab_bytes}
+                "vocab_bytes": self.vocab_bytes, "live": self.live}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.vocab, self.words, self.ends, self.base = st["vocab"], st["words"], st["ends"], st["base"]
-        self.vocab_bytes = st["vocab_bytes"]
+        self.vocab_bytes, self.live = st["vocab_bytes"], st.get("live", 0)
         self._ix = {w: i for i, w in enumerate(self.vocab)}
 
     def __len__(self) -> int:
@@ -283,7 +289,7 @@ class ItemTexts:
                 if c is None:
                     c = ix[w] = len(vocab)
                     vocab.append(w)
-                    self.vocab_bytes += len(w) + 49 + 8 + 100  # the string, its list slot, its dict entry
+                    self.vocab_bytes += len(w) + _WORD_BYTES
                     if c == 1 << 16 and words.typecode == "H":
                         words = self.words = array("I", words)
                 words.append(c)
@@ -307,9 +313,118 @@ class ItemTexts:
         return out
 
     def drop(self, k: int) -> None:
-        """Forget the first ``k`` items."""
+        """Forget the first ``k`` items; once the vocabulary holds more than twice the words the items
+        left use (and over ``_VOCAB_MIN``), forget the words no item left uses (``compact``)."""
         if k <= 0:
             return
         nb = self.ends[k - 1]
         del self.words[: nb - self.base], self.ends[:k]
         self.base = nb
+        if len(self.vocab) > max(_VOCAB_MIN, 2 * self.live):
+            self.compact()
+
+    def compact(self) -> None:
+        """Keep only the words the items held use (codes renumbered in order of first code; every
+        text reads back exactly as before). O(words held + vocabulary)."""
+        codes = np.frombuffer(self.words, np.uint16 if self.words.typecode == "H" else np.uint32)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(self.vocab))) if len(codes) else np.zeros(0, np.intp)
+        remap = np.zeros(len(self.vocab), np.int64)
+        remap[used] = np.arange(len(used))
+        vocab = self.vocab
+        self.vocab = [vocab[c] for c in used.tolist()]
+        self._ix = {w: i for i, w in enumerate(self.vocab)}
+        self.vocab_bytes = sum(map(len, self.vocab)) + _WORD_BYTES * len(self.vocab)
+        self.words = array("H" if len(self.vocab) <= 1 << 16 else "I",
+                           remap[codes].astype(np.uint16 if len(self.vocab) <= 1 << 16 else np.uint32).tobytes())
+        self.live = len(self.vocab)
+
+
+class NameTable:
+    """Episodic memory's episode and place names, each a code (order of first use) the chunk columns
+    hold. Without long-term pages every name stays in RAM. With them, ``page_out(keep)`` writes the
+    names not yet written to ``lt_enames`` (one row per name, never updated) and keeps in RAM only
+    the ``keep`` names used latest (LRU: a code read or a name coded counts as a use); a name not in
+    RAM is read back from the table (by code for a chunk's meta, by name when a place is visited
+    again: it keeps its code) and counts as used. So RAM holds the names used lately, not every
+    place ever visited. Not thread-safe (the ``Memory`` lock serialises calls)."""
+
+    __slots__ = ("n", "flushed", "pages", "paged", "_hot", "_ix")
+
+    def __init__(self, pages: Pages | None = None) -> None:
+        self.n = 0  # codes given
+        self.flushed = 0  # codes below this are in lt_enames
+        self.pages = pages
+        self.paged = False  # some names are only in lt_enames
+        self._hot: OrderedDict[int, str] = OrderedDict()  # code -> name, used longest ago first
+        self._ix: dict[str, int] = {}  # name -> code of the names in RAM
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"n": self.n, "flushed": self.flushed, "pages": self.pages, "paged": self.paged,
+                "hot": list(self._hot.items())}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.n, self.flushed, self.pages, self.paged = st["n"], st["flushed"], st["pages"], st["paged"]
+        self._hot = OrderedDict(st["hot"])
+        self._ix = {name: c for c, name in self._hot.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the names in RAM hold (each: its string, an ordered-dict entry, an index entry)."""
+        return _NAME_BYTES * len(self._hot)
+
+    def code(self, name: str) -> int:
+        """The code of ``name``, a new one for a name never coded."""
+        c = self._ix.get(name)
+        if c is not None:
+            self._hot.move_to_end(c)
+            return c
+        if self.paged:
+            pg = self.pages
+            assert pg is not None
+            got = pg.store.execute("SELECT code FROM lt_enames WHERE space=? AND name=?", (pg.space, name)).fetchone()
+            if got is not None:
+                if type(got[0]) is not int or not 0 <= got[0] < self.flushed:
+                    raise RuntimeError(f"episodic name {name!r} has a bad code in lt_enames (a damaged or crafted row)")
+                c = got[0]
+                self._hot[c], self._ix[name] = name, c
+                return c
+        c = self.n
+        self.n += 1
+        self._hot[c], self._ix[name] = name, c
+        return c
+
+    def __getitem__(self, code: int) -> str:
+        name = self._hot.get(code)
+        if name is not None:
+            self._hot.move_to_end(code)
+            return name
+        if not 0 <= code < self.n:
+            raise IndexError(code)
+        pg = self.pages
+        assert pg is not None and code < self.flushed
+        got = pg.store.execute("SELECT name FROM lt_enames WHERE space=? AND code=?", (pg.space, int(code))).fetchone()
+        if got is None or type(got[0]) is not str:
+            raise RuntimeError(f"episodic name {code} is missing from lt_enames or not text (a damaged or crafted row)")
+        name = self._hot[int(code)] = got[0]
+        self._ix[name] = int(code)
+        return name
+
+    def page_out(self, keep: int) -> None:
+        """Write the names not yet in ``lt_enames`` there, then keep only the ``keep`` used latest in
+        RAM. Needs ``pages``."""
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("NameTable.page_out needs long-term pages")
+        if self.flushed < self.n:
+            hot = self._hot
+            pg.store.insert_many("INSERT INTO lt_enames (space, code, name) VALUES (?, ?, ?)",
+                                 [(pg.space, c, hot[c]) for c in range(self.flushed, self.n)])
+            self.flushed = self.n
+        keep = max(0, int(keep))
+        while len(self._hot) > keep:
+            _, name = self._hot.popitem(last=False)
+            del self._ix[name]
+            self.paged = True

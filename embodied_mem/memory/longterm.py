@@ -311,3 +311,10 @@ def _drop_file(conn: sqlite3.Connection, path: str) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+# episodic memory: episode and place names used longest ago (memory/chunkcolumns.py NameTable), one row
+# per name, written once (code: the number the chunk columns hold)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_enames (space INTEGER NOT NULL, code INTEGER NOT NULL, name TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_enames_code ON lt_enames (space, code)",
+            "CREATE INDEX IF NOT EXISTS lt_enames_name ON lt_enames (space, name)")
+TABLES += ("lt_enames",)

@@ -24,8 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 6 (this version) reads only format-6 files: older snapshots are reported ("snapshot format
-5, this version reads 6") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 7 (this version) reads only format-7 files: older snapshots are reported ("snapshot format
+6, this version reads 7") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
@@ -35,7 +35,9 @@ and votes, adjacency rows --, their grid derived from the positions; the knowled
 as blocks of 1024 nodes or edges, each a dict of column bytes; under a RAM budget, blocks paged out
 to ``lt_graph`` are named by their row, not stored; episodic memory's per-chunk columns are one
 ``chunkcolumns.ChunkColumns``, paged under a RAM budget with their chunk's items and key postings,
-and a lexical encoder's keys are always posting lists.)
+and a lexical encoder's keys are always posting lists. Format 7: episodic memory's episode and place
+names are a ``chunkcolumns.NameTable``, under a RAM budget those used longest ago named by their
+row in ``lt_enames``, not stored.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -77,13 +79,13 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
 # states no longer fit this version's modules, so they are ignored (full replay) rather than
 # half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
-_READS = (6,)
+_READS = (7,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64
