@@ -9,9 +9,14 @@ Under a RAM budget the times, codes and item ends (32 bytes a row) of rows ``0..
 disk (``page_out``), in blocks of at most ``BLOCK`` rows, one ``lt_ccols`` row each (the columns'
 values packed, machine byte order, exactly as in RAM), read back through a small LRU of blocks:
 recall reads them only for the chunks it returns. Strength, last access and utility (24 bytes a
-row) stay in RAM for every row: recall scores every candidate chunk with them, and they change
-(a table row is never updated, so a crash between a snapshot and the journal's replay cannot
-apply a change twice). Reads return exactly what an unpaged column holds.
+row) stay in RAM until ``page_out_mut`` (episodic memory's ``fit``, for rows whose items are paged
+out) moves them, in blocks of ``BLOCK`` rows, to ``lt_cmut``; recall reads a cold block back when it
+scores a candidate chunk there (LRU of ``_MCACHED`` blocks), and a change to a cold row (recall's
+strengthening, ``reinforce``) is made in the cached block, which is written as a new table row, a
+new version, when it leaves the cache (a table row is never updated, so a crash between a snapshot
+and the journal's replay cannot apply a change twice: the snapshot names its versions and keeps
+the changed blocks it holds; versions no snapshot names are deleted when superseded). Reads return
+exactly what an unpaged column holds.
 
 ``view(name)`` is a column as episodic memory's code reads it: ``len(col)``, ``col[row]``,
 ``col[rows]`` (an integer array: a float64 / int64 array), ``col[row] = value`` (only the three
@@ -38,6 +43,7 @@ MUTABLE = ("strength", "last", "utility")
 PAGED = ("t0", "t1", "ep", "place", "end")
 BLOCK = 1024  # rows per lt_ccols row (at most)
 _CACHED = 8  # decoded cold blocks kept (LRU; up to 32 KiB each)
+_MCACHED = 8  # cold blocks of the mutable columns kept (LRU; 24 KiB each)
 _DTYPES = {name: np.dtype(code) for name, code in COLUMNS}
 _ROW_BYTES = sum(_DTYPES[name].itemsize for name in PAGED)
 _WORD_BYTES = 49 + 8 + 100  # a vocabulary word beside its characters: the string, its list slot, its dict entry
@@ -54,35 +60,57 @@ class ChunkColumns:
         self.cold = 0  # rows below this have their PAGED columns in lt_ccols
         self.pages = pages
         self._hot = {name: np.zeros(64, _DTYPES[name]) for name in PAGED}  # rows cold..n-1
-        self._mut = {name: np.zeros(64, _DTYPES[name]) for name in MUTABLE}  # rows 0..n-1
+        self._mut = {name: np.zeros(64, _DTYPES[name]) for name in MUTABLE}  # rows mcold..n-1
         self._blocks = array("q")  # first row of each cold block, ascending
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()  # block index -> columns
+        # the MUTABLE columns of rows 0..mcold-1 (a multiple of BLOCK) live in lt_cmut, one table row
+        # per version of a block of BLOCK rows: ``_mrow[b]`` is the rowid of block b's latest version
+        self.mcold = 0
+        self._mrow = array("q")
+        self._mcache: OrderedDict[int, list] = OrderedDict()  # block -> [(3, BLOCK) float64, dirty]
+        self._snap_mark = 0  # the largest rowid _mrow held when a snapshot last took this state
 
     # ------------------------------------------------------------------ state
     def __getstate__(self) -> dict[str, Any]:
-        m = self.n - self.cold
+        m, k = self.n - self.cold, self.n - self.mcold
+        # versions written from now on are named by no snapshot so far: superseded, they are deleted
+        self._snap_mark = max(self._mrow, default=0)
         return {"n": self.n, "cold": self.cold, "pages": self.pages, "blocks": self._blocks,
                 "hot": {name: array(_DTYPES[name].char, self._hot[name][:m].tobytes()) for name in PAGED},
-                "mut": {name: array("d", self._mut[name][: self.n].tobytes()) for name in MUTABLE}}
+                "mut": {name: array("d", self._mut[name][:k].tobytes()) for name in MUTABLE},
+                "mcold": self.mcold, "mrow": self._mrow,
+                "dirty": [(b, got[0].tobytes()) for b, got in self._mcache.items() if got[1]]}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.n, self.cold, self.pages, self._blocks = st["n"], st["cold"], st["pages"], st["blocks"]
-        m = self.n - self.cold
+        self.mcold, self._mrow = st["mcold"], st["mrow"]
+        m, k = self.n - self.cold, self.n - self.mcold
         self._hot, self._mut = {}, {}
         for name in PAGED:
             a = self._hot[name] = np.zeros(max(64, m), _DTYPES[name])
             a[:m] = np.frombuffer(st["hot"][name], _DTYPES[name], m)
         for name in MUTABLE:
-            a = self._mut[name] = np.zeros(max(64, self.n), np.float64)
-            a[: self.n] = np.frombuffer(st["mut"][name], np.float64, self.n)
+            a = self._mut[name] = np.zeros(max(64, k), np.float64)
+            a[:k] = np.frombuffer(st["mut"][name], np.float64, k)
         self._cache = OrderedDict()
+        self._mcache = OrderedDict()
+        for b, v in st["dirty"]:
+            if not 0 <= b < len(self._mrow) or len(v) != 3 * 8 * BLOCK:
+                raise ValueError("episodic chunk columns: a changed block does not fit the columns")
+            self._mcache[b] = [np.frombuffer(v, np.float64).reshape(3, BLOCK).copy(), True]
+        self._snap_mark = max(self._mrow, default=0)
 
     @property
     def nbytes(self) -> int:
         """Bytes this object holds in RAM (the columns' allocation, cached blocks)."""
         cached = sum(a.nbytes for got in self._cache.values() for a in got.values())
         return (sum(a.nbytes for a in self._hot.values()) + sum(a.nbytes for a in self._mut.values())
-                + cached + 8 * len(self._blocks))
+                + cached + 8 * len(self._blocks) + 8 * len(self._mrow) + 3 * 8 * BLOCK * len(self._mcache))
+
+    @property
+    def mut_nbytes(self) -> int:
+        """Bytes the in-RAM strength, last access and utility columns hold (their allocation)."""
+        return sum(a.nbytes for a in self._mut.values())
 
     # ------------------------------------------------------------------ writes
     def append(self, t0: float, t1: float, ep: int, place: int, end: int,
@@ -91,10 +119,11 @@ class ChunkColumns:
         if i >= len(self._hot["t0"]):
             for name, a in self._hot.items():
                 self._hot[name] = _grown(a, i)
-        if self.n >= len(self._mut["last"]):
+        r = self.n - self.mcold
+        if r >= len(self._mut["last"]):
             for name, a in self._mut.items():
-                self._mut[name] = _grown(a, self.n)
-        h, u, r = self._hot, self._mut, self.n
+                self._mut[name] = _grown(a, r)
+        h, u = self._hot, self._mut
         h["t0"][i], h["t1"][i], h["ep"][i], h["place"][i], h["end"][i] = t0, t1, ep, place, end
         u["strength"][r], u["last"][r], u["utility"][r] = strength, last, utility
         self.n += 1
@@ -104,7 +133,61 @@ class ChunkColumns:
             raise KeyError(f"column {name!r} is written once")
         if not 0 <= row < self.n:
             raise IndexError(row)
-        self._mut[name][row] = value
+        if row >= self.mcold:
+            self._mut[name][row - self.mcold] = value
+            return
+        got = self._mblock(row // BLOCK)
+        got[0][MUTABLE.index(name), row % BLOCK] = value
+        got[1] = True
+
+    def page_out_mut(self, upto: int) -> None:
+        """Move the strength, last access and utility of rows ``mcold..upto-1`` (``upto`` rounded down
+        to whole blocks of ``BLOCK`` rows) to ``lt_cmut``, one table row per block; a block read back
+        and changed is written again as a new row (the one it supersedes is deleted unless the
+        latest snapshot names it)."""
+        upto = min(int(upto), self.n) // BLOCK * BLOCK
+        if upto <= self.mcold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("ChunkColumns.page_out_mut needs long-term pages")
+        u, c = self._mut, self.mcold
+        rows = [(pg.space, b0 // BLOCK, b"".join(u[name][b0 - c: b0 - c + BLOCK].tobytes() for name in MUTABLE))
+                for b0 in range(c, upto, BLOCK)]
+        self._mrow.extend(pg.store.insert_each("INSERT INTO lt_cmut (space, b, v) VALUES (?, ?, ?)", rows))
+        k, m = upto - c, self.n - upto
+        for name, a in u.items():
+            b = np.zeros(max(64, m + m // 2), a.dtype)
+            b[:m] = a[k: k + m]
+            u[name] = b
+        self.mcold = upto
+
+    def _mblock(self, b: int) -> list:
+        """[the (3, BLOCK) strength / last / utility values, dirty] of cold block ``b`` (read back
+        through a small LRU; a changed block evicted is written as a new version)."""
+        got = self._mcache.get(b)
+        if got is not None:
+            self._mcache.move_to_end(b)
+            return got
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute("SELECT v FROM lt_cmut WHERE rowid=?", (self._mrow[b],)).fetchone()
+        if row is None or not isinstance(row[0], bytes) or len(row[0]) != 3 * 8 * BLOCK:
+            raise RuntimeError(f"episodic chunk block {b} is missing from lt_cmut or damaged")
+        got = self._mcache[b] = [np.frombuffer(row[0], np.float64).reshape(3, BLOCK).copy(), False]
+        while len(self._mcache) > _MCACHED:
+            old, (arr, dirty) = self._mcache.popitem(last=False)
+            if dirty:
+                self._store_block(old, arr)
+        return got
+
+    def _store_block(self, b: int, arr: np.ndarray) -> None:
+        pg = self.pages
+        assert pg is not None
+        (rowid,) = pg.store.insert_each("INSERT INTO lt_cmut (space, b, v) VALUES (?, ?, ?)", [(pg.space, b, arr.tobytes())])
+        old, self._mrow[b] = self._mrow[b], rowid
+        if old > self._snap_mark:  # written since the latest snapshot took this state: no snapshot names it
+            pg.store.execute("DELETE FROM lt_cmut WHERE rowid=?", (old,))
 
     def page_out(self, upto: int) -> None:
         """Move the times, codes and item ends of rows ``cold..upto-1`` to ``lt_ccols`` (blocks of at
@@ -163,7 +246,9 @@ class ChunkColumns:
             raise IndexError(row)
         mut = self._mut.get(name)
         if mut is not None:
-            return mut[row]
+            if row >= self.mcold:
+                return mut[row - self.mcold]
+            return self._mblock(row // BLOCK)[0][MUTABLE.index(name), row % BLOCK]
         if row >= self.cold:
             v = self._hot[name][row - self.cold]
         else:
@@ -175,7 +260,22 @@ class ChunkColumns:
         rows = np.asarray(rows, np.int64)
         mut = self._mut.get(name)
         if mut is not None:
-            return mut[rows]
+            c = self.mcold
+            if not len(rows) or int(rows.min()) >= c:
+                return mut[rows - c]
+            out = np.empty(len(rows), np.float64)
+            hot = rows >= c
+            out[hot] = mut[rows[hot] - c]
+            cold = np.flatnonzero(~hot)
+            blk = rows[cold] // BLOCK
+            order = np.argsort(blk, kind="stable")
+            cold, blk = cold[order], blk[order]
+            edges = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True])
+            j = MUTABLE.index(name)
+            for a, e in zip(edges[:-1].tolist(), edges[1:].tolist()):
+                sel = cold[a:e]
+                out[sel] = self._mblock(int(blk[a]))[0][j, rows[sel] % BLOCK]
+            return out
         if not len(rows) or int(rows.min()) >= self.cold:
             return self._hot[name][rows - self.cold]
         out = np.empty(len(rows), _DTYPES[name])

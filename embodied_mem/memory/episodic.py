@@ -761,6 +761,9 @@ class EpisodicMemory:
                 break
         if self.ram_bytes() > max_bytes:
             self._names.page_out(min(_NAMES_KEPT, 256))
+        if self.ram_bytes() > max_bytes or self._cols.mut_nbytes > max_bytes // 16:
+            # the scores of chunks whose items are paged out (they grow with life length: 24 bytes a chunk)
+            self._cols.page_out_mut(self._rows_out)
         # room left for items, kept from now on (the next call recomputes it)
         room = max_bytes - self.ram_bytes()
         self._item_cap = max(_MIN_ITEMS, min(pg.cap, len(self._i_t) + int(room / self._item_bytes())))

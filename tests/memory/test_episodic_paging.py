@@ -26,6 +26,13 @@ from embodied_mem.memory.snapshot import _SafeUnpickler
 QUERIES = ["obj 3", "cup", "obj 40 cup", "door opened", "kitchen", "obj 77 obj 78", "nothing"]
 
 
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch):
+    """Blocks of 16 chunk rows, two cold blocks of scores cached: short streams page them too."""
+    monkeypatch.setattr(chunkcolumns, "BLOCK", 16)
+    monkeypatch.setattr(chunkcolumns, "_MCACHED", 2)
+
+
 def sizes(_mb: float) -> dict[str, int]:
     return {"temporal": 64, "poses": 64, "sightings": 64, "chunk_items": 400}
 
@@ -114,7 +121,13 @@ def test_fit_bounds_episodic_ram_and_answers_stay_exact():
     assert store.execute("SELECT COUNT(*) FROM lt_enames").fetchone()[0] == names.flushed <= len(names)
     assert len(ep._i_text.vocab) < len(big.episodic._i_text.vocab) // 2  # noqa: SLF001 - words forgotten
     assert ep.in_ram()["items_in_ram"] < big.episodic.in_ram()["items_in_ram"] // 3
+    cols = ep._cols  # noqa: SLF001 - scores of old chunks in lt_cmut, changed there by recall and reinforce
+    assert cols.mcold >= 64 and cols.mut_nbytes < big.episodic._cols.mut_nbytes  # noqa: SLF001
+    assert store.execute("SELECT COUNT(DISTINCT b), COUNT(*) FROM lt_cmut").fetchone()[0] == cols.mcold // 16
     assert_same(answers(small), answers(big))
+    # changed cold blocks were written again as new versions, the superseded ones deleted (no snapshot)
+    assert max(cols._mrow) > cols.mcold // 16  # noqa: SLF001
+    assert store.execute("SELECT COUNT(*) FROM lt_cmut").fetchone()[0] == cols.mcold // 16
     # a place visited long ago, visited again, keeps its code (read back by name)
     n = len(names)
     again = [("p", Percept(t=2000.0 + i, pose=Pose(12.0, 0.0), sightings=(Sighting("cup", (12.0, 1.0)),)))
@@ -159,6 +172,7 @@ def test_reopen_with_and_without_snapshot_answers_as_before(tmp_path_factory, cu
     mem.close()
     again = budgeted(path)
     assert again.snapshot_status == "ok", again.snapshot_status
+    assert again.episodic._cols.mcold > 0  # noqa: SLF001 - scores of old chunks came back through lt_cmut
     assert_same(answers(again), before)
     feed(again, walk(100, 800), fit=bound)  # continues: new names get new codes, old ones read back
     after = answers(again)
@@ -173,7 +187,9 @@ CRASH = textwrap.dedent("""
     import os, sys
     from unittest import mock
     sys.path.insert(0, sys.argv[3])
+    from embodied_mem.memory import chunkcolumns
     from test_episodic_paging import budgeted, feed, walk
+    chunkcolumns.BLOCK, chunkcolumns._MCACHED = 16, 2
     mem = budgeted(sys.argv[1])
     ops = walk(int(sys.argv[2]))
     feed(mem, ops[:300], fit=8000)
