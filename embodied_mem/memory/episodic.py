@@ -26,10 +26,16 @@ out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
 recall picks such a chunk or ``chunk_items`` asks for it), their key postings to ``lt_ckeys`` (read
 back per query dimension; a learned encoder's dense keys to ``lt_dkeys``, read back a block of
 1024 chunks at a time) and their times, codes and item span to ``lt_ccols`` (read back by blocks
-for the chunks recall returns). Answers are exactly those of an unbudgeted memory. What stays in
-RAM for every chunk, forever: its strength, last access and utility (24 bytes: recall scores
-every candidate with them, and they change), 16 bytes per 1024 chunks of retention bounds, 8
-bytes per move of the columns, and its graph node with two edges (the graph pages those); with a
+for the chunks recall returns). ``fit(max_bytes)`` (the memory's budget controller calls it with
+episodic memory's share) pages further, used longest ago first, until ``ram_bytes()`` fits: the
+caches, then more of the oldest chunks' items, keys and columns, then the episode and place names
+used longest ago (``lt_enames``: a place is a name, and places grow with what the agent explores),
+and the strength, last access and utility of chunks whose items are out (``lt_cmut``, in versioned
+blocks: recall reads a block back to score a candidate there, and strengthening or ``reinforce``
+changes it in RAM until it is written again). The vocabulary of item words keeps only the words of
+the items in RAM. Answers are exactly those of an unbudgeted memory. What stays in RAM for every
+chunk, forever: 16 bytes per 1024 chunks of retention bounds, 8 bytes per move of the columns, 8
+per block of 1024 scores, and its graph node with two edges (the graph pages those); with a
 learned encoder also a bit per key dimension, and with ``index=ivf|hnsw`` the index's copy of the
 key. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers a chunk's rank,
 never removes it.
