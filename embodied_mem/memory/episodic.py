@@ -739,7 +739,9 @@ class EpisodicMemory:
         """Page out, used longest ago first, until ``ram_bytes() <= max_bytes`` (best effort): the
         caches (paged-in chunks' items, tokenised texts), then the items, key postings and columns
         of the oldest closed chunks in RAM (whole chunks, as the RAM budget's own paging moves them:
-        recall reads them back, answers unchanged), then the names used longest ago. At least
+        recall reads them back, answers unchanged), then the names used longest ago, and the
+        strength, last access and utility of the chunks whose items are out (``lt_cmut``; also when
+        those take over a sixteenth of ``max_bytes``: they grow with life length). At least
         ``_MIN_ITEMS`` items stay. From now on the items in RAM stay within what this call left room
         for (within the budget's own ``chunk_items`` cap), until the next call gives more or less.
         Without long-term pages (no RAM budget) only the caches are emptied."""
