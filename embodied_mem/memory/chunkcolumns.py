@@ -9,9 +9,14 @@ Under a RAM budget the times, codes and item ends (32 bytes a row) of rows ``0..
 disk (``page_out``), in blocks of at most ``BLOCK`` rows, one ``lt_ccols`` row each (the columns'
 values packed, machine byte order, exactly as in RAM), read back through a small LRU of blocks:
 recall reads them only for the chunks it returns. Strength, last access and utility (24 bytes a
-row) stay in RAM for every row: recall scores every candidate chunk with them, and they change
-(a table row is never updated, so a crash between a snapshot and the journal's replay cannot
-apply a change twice). Reads return exactly what an unpaged column holds.
+row) stay in RAM until ``page_out_mut`` (episodic memory's ``fit``, for rows whose items are paged
+out) moves them, in blocks of ``BLOCK`` rows, to ``lt_cmut``; recall reads a cold block back when it
+scores a candidate chunk there (LRU of ``_MCACHED`` blocks), and a change to a cold row (recall's
+strengthening, ``reinforce``) is made in the cached block, which is written as a new table row, a
+new version, when it leaves the cache (a table row is never updated, so a crash between a snapshot
+and the journal's replay cannot apply a change twice: the snapshot names its versions and keeps
+the changed blocks it holds; versions no snapshot names are deleted when superseded). Reads return
+exactly what an unpaged column holds.
 
 ``view(name)`` is a column as episodic memory's code reads it: ``len(col)``, ``col[row]``,
 ``col[rows]`` (an integer array: a float64 / int64 array), ``col[row] = value`` (only the three
@@ -30,7 +35,7 @@ import numpy as np
 if TYPE_CHECKING:
     from .longterm import Pages
 
-__all__ = ["ChunkColumns", "ColumnView", "ItemTexts", "COLUMNS", "MUTABLE", "PAGED", "BLOCK"]
+__all__ = ["ChunkColumns", "ColumnView", "ItemTexts", "NameTable", "COLUMNS", "MUTABLE", "PAGED", "BLOCK"]
 
 COLUMNS = (("t0", "d"), ("t1", "d"), ("ep", "i"), ("place", "i"), ("end", "q"),
            ("strength", "d"), ("last", "d"), ("utility", "d"))
@@ -38,8 +43,12 @@ MUTABLE = ("strength", "last", "utility")
 PAGED = ("t0", "t1", "ep", "place", "end")
 BLOCK = 1024  # rows per lt_ccols row (at most)
 _CACHED = 8  # decoded cold blocks kept (LRU; up to 32 KiB each)
+_MCACHED = 8  # cold blocks of the mutable columns kept (LRU; 24 KiB each)
 _DTYPES = {name: np.dtype(code) for name, code in COLUMNS}
 _ROW_BYTES = sum(_DTYPES[name].itemsize for name in PAGED)
+_WORD_BYTES = 49 + 8 + 100  # a vocabulary word beside its characters: the string, its list slot, its dict entry
+_NAME_BYTES = 260  # a name in RAM: the string (~60), its ordered-dict entry (~100), its index entry (~100)
+_VOCAB_MIN = 4096  # words a vocabulary may hold before a drop compacts it
 _SCALAR = {"t0": float, "t1": float, "ep": int, "place": int, "end": int}  # read as Python numbers
 
 
@@ -51,35 +60,57 @@ class ChunkColumns:
         self.cold = 0  # rows below this have their PAGED columns in lt_ccols
         self.pages = pages
         self._hot = {name: np.zeros(64, _DTYPES[name]) for name in PAGED}  # rows cold..n-1
-        self._mut = {name: np.zeros(64, _DTYPES[name]) for name in MUTABLE}  # rows 0..n-1
+        self._mut = {name: np.zeros(64, _DTYPES[name]) for name in MUTABLE}  # rows mcold..n-1
         self._blocks = array("q")  # first row of each cold block, ascending
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()  # block index -> columns
+        # the MUTABLE columns of rows 0..mcold-1 (a multiple of BLOCK) live in lt_cmut, one table row
+        # per version of a block of BLOCK rows: ``_mrow[b]`` is the rowid of block b's latest version
+        self.mcold = 0
+        self._mrow = array("q")
+        self._mcache: OrderedDict[int, list] = OrderedDict()  # block -> [(3, BLOCK) float64, dirty]
+        self._snap_mark = 0  # the largest rowid _mrow held when a snapshot last took this state
 
     # ------------------------------------------------------------------ state
     def __getstate__(self) -> dict[str, Any]:
-        m = self.n - self.cold
+        m, k = self.n - self.cold, self.n - self.mcold
+        # versions written from now on are named by no snapshot so far: superseded, they are deleted
+        self._snap_mark = max(self._mrow, default=0)
         return {"n": self.n, "cold": self.cold, "pages": self.pages, "blocks": self._blocks,
                 "hot": {name: array(_DTYPES[name].char, self._hot[name][:m].tobytes()) for name in PAGED},
-                "mut": {name: array("d", self._mut[name][: self.n].tobytes()) for name in MUTABLE}}
+                "mut": {name: array("d", self._mut[name][:k].tobytes()) for name in MUTABLE},
+                "mcold": self.mcold, "mrow": self._mrow,
+                "dirty": [(b, got[0].tobytes()) for b, got in self._mcache.items() if got[1]]}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.n, self.cold, self.pages, self._blocks = st["n"], st["cold"], st["pages"], st["blocks"]
-        m = self.n - self.cold
+        self.mcold, self._mrow = st["mcold"], st["mrow"]
+        m, k = self.n - self.cold, self.n - self.mcold
         self._hot, self._mut = {}, {}
         for name in PAGED:
             a = self._hot[name] = np.zeros(max(64, m), _DTYPES[name])
             a[:m] = np.frombuffer(st["hot"][name], _DTYPES[name], m)
         for name in MUTABLE:
-            a = self._mut[name] = np.zeros(max(64, self.n), np.float64)
-            a[: self.n] = np.frombuffer(st["mut"][name], np.float64, self.n)
+            a = self._mut[name] = np.zeros(max(64, k), np.float64)
+            a[:k] = np.frombuffer(st["mut"][name], np.float64, k)
         self._cache = OrderedDict()
+        self._mcache = OrderedDict()
+        for b, v in st["dirty"]:
+            if not 0 <= b < len(self._mrow) or len(v) != 3 * 8 * BLOCK:
+                raise ValueError("episodic chunk columns: a changed block does not fit the columns")
+            self._mcache[b] = [np.frombuffer(v, np.float64).reshape(3, BLOCK).copy(), True]
+        self._snap_mark = max(self._mrow, default=0)
 
     @property
     def nbytes(self) -> int:
         """Bytes this object holds in RAM (the columns' allocation, cached blocks)."""
         cached = sum(a.nbytes for got in self._cache.values() for a in got.values())
         return (sum(a.nbytes for a in self._hot.values()) + sum(a.nbytes for a in self._mut.values())
-                + cached + 8 * len(self._blocks))
+                + cached + 8 * len(self._blocks) + 8 * len(self._mrow) + 3 * 8 * BLOCK * len(self._mcache))
+
+    @property
+    def mut_nbytes(self) -> int:
+        """Bytes the in-RAM strength, last access and utility columns hold (their allocation)."""
+        return sum(a.nbytes for a in self._mut.values())
 
     # ------------------------------------------------------------------ writes
     def append(self, t0: float, t1: float, ep: int, place: int, end: int,
@@ -88,10 +119,11 @@ class ChunkColumns:
         if i >= len(self._hot["t0"]):
             for name, a in self._hot.items():
                 self._hot[name] = _grown(a, i)
-        if self.n >= len(self._mut["last"]):
+        r = self.n - self.mcold
+        if r >= len(self._mut["last"]):
             for name, a in self._mut.items():
-                self._mut[name] = _grown(a, self.n)
-        h, u, r = self._hot, self._mut, self.n
+                self._mut[name] = _grown(a, r)
+        h, u = self._hot, self._mut
         h["t0"][i], h["t1"][i], h["ep"][i], h["place"][i], h["end"][i] = t0, t1, ep, place, end
         u["strength"][r], u["last"][r], u["utility"][r] = strength, last, utility
         self.n += 1
@@ -101,7 +133,61 @@ class ChunkColumns:
             raise KeyError(f"column {name!r} is written once")
         if not 0 <= row < self.n:
             raise IndexError(row)
-        self._mut[name][row] = value
+        if row >= self.mcold:
+            self._mut[name][row - self.mcold] = value
+            return
+        got = self._mblock(row // BLOCK)
+        got[0][MUTABLE.index(name), row % BLOCK] = value
+        got[1] = True
+
+    def page_out_mut(self, upto: int) -> None:
+        """Move the strength, last access and utility of rows ``mcold..upto-1`` (``upto`` rounded down
+        to whole blocks of ``BLOCK`` rows) to ``lt_cmut``, one table row per block; a block read back
+        and changed is written again as a new row (the one it supersedes is deleted unless the
+        latest snapshot names it)."""
+        upto = min(int(upto), self.n) // BLOCK * BLOCK
+        if upto <= self.mcold:
+            return
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("ChunkColumns.page_out_mut needs long-term pages")
+        u, c = self._mut, self.mcold
+        rows = [(pg.space, b0 // BLOCK, b"".join(u[name][b0 - c: b0 - c + BLOCK].tobytes() for name in MUTABLE))
+                for b0 in range(c, upto, BLOCK)]
+        self._mrow.extend(pg.store.insert_each("INSERT INTO lt_cmut (space, b, v) VALUES (?, ?, ?)", rows))
+        k, m = upto - c, self.n - upto
+        for name, a in u.items():
+            b = np.zeros(max(64, m + m // 2), a.dtype)
+            b[:m] = a[k: k + m]
+            u[name] = b
+        self.mcold = upto
+
+    def _mblock(self, b: int) -> list:
+        """[the (3, BLOCK) strength / last / utility values, dirty] of cold block ``b`` (read back
+        through a small LRU; a changed block evicted is written as a new version)."""
+        got = self._mcache.get(b)
+        if got is not None:
+            self._mcache.move_to_end(b)
+            return got
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute("SELECT v FROM lt_cmut WHERE rowid=?", (self._mrow[b],)).fetchone()
+        if row is None or not isinstance(row[0], bytes) or len(row[0]) != 3 * 8 * BLOCK:
+            raise RuntimeError(f"episodic chunk block {b} is missing from lt_cmut or damaged")
+        got = self._mcache[b] = [np.frombuffer(row[0], np.float64).reshape(3, BLOCK).copy(), False]
+        while len(self._mcache) > _MCACHED:
+            old, (arr, dirty) = self._mcache.popitem(last=False)
+            if dirty:
+                self._store_block(old, arr)
+        return got
+
+    def _store_block(self, b: int, arr: np.ndarray) -> None:
+        pg = self.pages
+        assert pg is not None
+        (rowid,) = pg.store.insert_each("INSERT INTO lt_cmut (space, b, v) VALUES (?, ?, ?)", [(pg.space, b, arr.tobytes())])
+        old, self._mrow[b] = self._mrow[b], rowid
+        if old > self._snap_mark:  # written since the latest snapshot took this state: no snapshot names it
+            pg.store.execute("DELETE FROM lt_cmut WHERE rowid=?", (old,))
 
     def page_out(self, upto: int) -> None:
         """Move the times, codes and item ends of rows ``cold..upto-1`` to ``lt_ccols`` (blocks of at
@@ -160,7 +246,9 @@ class ChunkColumns:
             raise IndexError(row)
         mut = self._mut.get(name)
         if mut is not None:
-            return mut[row]
+            if row >= self.mcold:
+                return mut[row - self.mcold]
+            return self._mblock(row // BLOCK)[0][MUTABLE.index(name), row % BLOCK]
         if row >= self.cold:
             v = self._hot[name][row - self.cold]
         else:
@@ -172,7 +260,22 @@ class ChunkColumns:
         rows = np.asarray(rows, np.int64)
         mut = self._mut.get(name)
         if mut is not None:
-            return mut[rows]
+            c = self.mcold
+            if not len(rows) or int(rows.min()) >= c:
+                return mut[rows - c]
+            out = np.empty(len(rows), np.float64)
+            hot = rows >= c
+            out[hot] = mut[rows[hot] - c]
+            cold = np.flatnonzero(~hot)
+            blk = rows[cold] // BLOCK
+            order = np.argsort(blk, kind="stable")
+            cold, blk = cold[order], blk[order]
+            edges = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True])
+            j = MUTABLE.index(name)
+            for a, e in zip(edges[:-1].tolist(), edges[1:].tolist()):
+                sel = cold[a:e]
+                out[sel] = self._mblock(int(blk[a]))[0][j, rows[sel] % BLOCK]
+            return out
         if not len(rows) or int(rows.min()) >= self.cold:
             return self._hot[name][rows - self.cold]
         out = np.empty(len(rows), _DTYPES[name])
@@ -244,10 +347,12 @@ class ItemTexts:
     text costs 2 (4) bytes a word instead of a string object
     (~50 bytes plus one per character: scene texts rarely repeat whole, their words do). Texts
     come back exactly (``" ".join`` of the split words). Items are appended at the end and dropped
-    from the front (``drop``: when their chunks page out). The vocabulary keeps every distinct word
-    (labels, region names, event words) for the memory's life."""
+    from the front (``drop``: when their chunks page out). The vocabulary keeps the distinct words
+    (labels, region names, event words) of the items held: the words only dropped items used are
+    forgotten once they are over half of it (their items' texts are in ``lt_chunks`` whole), so
+    under a RAM budget it stays bounded by the items held, not by the memory's life."""
 
-    __slots__ = ("vocab", "_ix", "words", "ends", "base", "vocab_bytes")
+    __slots__ = ("vocab", "_ix", "words", "ends", "base", "vocab_bytes", "live")
 
     def __init__(self) -> None:
         self.vocab: list[str] = []
@@ -256,14 +361,15 @@ class ItemTexts:
         self.ends = array("q")  # where each item's words end (absolute: counting dropped words)
         self.base = 0  # absolute position of words[0] (the words of dropped items)
         self.vocab_bytes = 0
+        self.live = 0  # words in use at the last ``compact`` (the vocabulary is compacted past twice that)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"vocab": self.vocab, "words": self.words, "ends": self.ends, "base": self.base,
-                "vocab_bytes": self.vocab_bytes}
+                "vocab_bytes": self.vocab_bytes, "live": self.live}
 
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.vocab, self.words, self.ends, self.base = st["vocab"], st["words"], st["ends"], st["base"]
-        self.vocab_bytes = st["vocab_bytes"]
+        self.vocab_bytes, self.live = st["vocab_bytes"], st.get("live", 0)
         self._ix = {w: i for i, w in enumerate(self.vocab)}
 
     def __len__(self) -> int:
@@ -283,7 +389,7 @@ class ItemTexts:
                 if c is None:
                     c = ix[w] = len(vocab)
                     vocab.append(w)
-                    self.vocab_bytes += len(w) + 49 + 8 + 100  # the string, its list slot, its dict entry
+                    self.vocab_bytes += len(w) + _WORD_BYTES
                     if c == 1 << 16 and words.typecode == "H":
                         words = self.words = array("I", words)
                 words.append(c)
@@ -307,9 +413,118 @@ class ItemTexts:
         return out
 
     def drop(self, k: int) -> None:
-        """Forget the first ``k`` items."""
+        """Forget the first ``k`` items; once the vocabulary holds more than twice the words the items
+        left use (and over ``_VOCAB_MIN``), forget the words no item left uses (``compact``)."""
         if k <= 0:
             return
         nb = self.ends[k - 1]
         del self.words[: nb - self.base], self.ends[:k]
         self.base = nb
+        if len(self.vocab) > max(_VOCAB_MIN, 2 * self.live):
+            self.compact()
+
+    def compact(self) -> None:
+        """Keep only the words the items held use (codes renumbered in order of first code; every
+        text reads back exactly as before). O(words held + vocabulary)."""
+        codes = np.frombuffer(self.words, np.uint16 if self.words.typecode == "H" else np.uint32)
+        used = np.flatnonzero(np.bincount(codes, minlength=len(self.vocab))) if len(codes) else np.zeros(0, np.intp)
+        remap = np.zeros(len(self.vocab), np.int64)
+        remap[used] = np.arange(len(used))
+        vocab = self.vocab
+        self.vocab = [vocab[c] for c in used.tolist()]
+        self._ix = {w: i for i, w in enumerate(self.vocab)}
+        self.vocab_bytes = sum(map(len, self.vocab)) + _WORD_BYTES * len(self.vocab)
+        self.words = array("H" if len(self.vocab) <= 1 << 16 else "I",
+                           remap[codes].astype(np.uint16 if len(self.vocab) <= 1 << 16 else np.uint32).tobytes())
+        self.live = len(self.vocab)
+
+
+class NameTable:
+    """Episodic memory's episode and place names, each a code (order of first use) the chunk columns
+    hold. Without long-term pages every name stays in RAM. With them, ``page_out(keep)`` writes the
+    names not yet written to ``lt_enames`` (one row per name, never updated) and keeps in RAM only
+    the ``keep`` names used latest (LRU: a code read or a name coded counts as a use); a name not in
+    RAM is read back from the table (by code for a chunk's meta, by name when a place is visited
+    again: it keeps its code) and counts as used. So RAM holds the names used lately, not every
+    place ever visited. Not thread-safe (the ``Memory`` lock serialises calls)."""
+
+    __slots__ = ("n", "flushed", "pages", "paged", "_hot", "_ix")
+
+    def __init__(self, pages: Pages | None = None) -> None:
+        self.n = 0  # codes given
+        self.flushed = 0  # codes below this are in lt_enames
+        self.pages = pages
+        self.paged = False  # some names are only in lt_enames
+        self._hot: OrderedDict[int, str] = OrderedDict()  # code -> name, used longest ago first
+        self._ix: dict[str, int] = {}  # name -> code of the names in RAM
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"n": self.n, "flushed": self.flushed, "pages": self.pages, "paged": self.paged,
+                "hot": list(self._hot.items())}
+
+    def __setstate__(self, st: dict[str, Any]) -> None:
+        self.n, self.flushed, self.pages, self.paged = st["n"], st["flushed"], st["pages"], st["paged"]
+        self._hot = OrderedDict(st["hot"])
+        self._ix = {name: c for c, name in self._hot.items()}
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes the names in RAM hold (each: its string, an ordered-dict entry, an index entry)."""
+        return _NAME_BYTES * len(self._hot)
+
+    def code(self, name: str) -> int:
+        """The code of ``name``, a new one for a name never coded."""
+        c = self._ix.get(name)
+        if c is not None:
+            self._hot.move_to_end(c)
+            return c
+        if self.paged:
+            pg = self.pages
+            assert pg is not None
+            got = pg.store.execute("SELECT code FROM lt_enames WHERE space=? AND name=?", (pg.space, name)).fetchone()
+            if got is not None:
+                if type(got[0]) is not int or not 0 <= got[0] < self.flushed:
+                    raise RuntimeError(f"episodic name {name!r} has a bad code in lt_enames (a damaged or crafted row)")
+                c = got[0]
+                self._hot[c], self._ix[name] = name, c
+                return c
+        c = self.n
+        self.n += 1
+        self._hot[c], self._ix[name] = name, c
+        return c
+
+    def __getitem__(self, code: int) -> str:
+        name = self._hot.get(code)
+        if name is not None:
+            self._hot.move_to_end(code)
+            return name
+        if not 0 <= code < self.n:
+            raise IndexError(code)
+        pg = self.pages
+        assert pg is not None and code < self.flushed
+        got = pg.store.execute("SELECT name FROM lt_enames WHERE space=? AND code=?", (pg.space, int(code))).fetchone()
+        if got is None or type(got[0]) is not str:
+            raise RuntimeError(f"episodic name {code} is missing from lt_enames or not text (a damaged or crafted row)")
+        name = self._hot[int(code)] = got[0]
+        self._ix[name] = int(code)
+        return name
+
+    def page_out(self, keep: int) -> None:
+        """Write the names not yet in ``lt_enames`` there, then keep only the ``keep`` used latest in
+        RAM. Needs ``pages``."""
+        pg = self.pages
+        if pg is None:
+            raise RuntimeError("NameTable.page_out needs long-term pages")
+        if self.flushed < self.n:
+            hot = self._hot
+            pg.store.insert_many("INSERT INTO lt_enames (space, code, name) VALUES (?, ?, ?)",
+                                 [(pg.space, c, hot[c]) for c in range(self.flushed, self.n)])
+            self.flushed = self.n
+        keep = max(0, int(keep))
+        while len(self._hot) > keep:
+            _, name = self._hot.popitem(last=False)
+            del self._ix[name]
+            self.paged = True

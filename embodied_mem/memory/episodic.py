@@ -26,10 +26,16 @@ out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
 recall picks such a chunk or ``chunk_items`` asks for it), their key postings to ``lt_ckeys`` (read
 back per query dimension; a learned encoder's dense keys to ``lt_dkeys``, read back a block of
 1024 chunks at a time) and their times, codes and item span to ``lt_ccols`` (read back by blocks
-for the chunks recall returns). Answers are exactly those of an unbudgeted memory. What stays in
-RAM for every chunk, forever: its strength, last access and utility (24 bytes: recall scores
-every candidate with them, and they change), 16 bytes per 1024 chunks of retention bounds, 8
-bytes per move of the columns, and its graph node with two edges (the graph pages those); with a
+for the chunks recall returns). ``fit(max_bytes)`` (the memory's budget controller calls it with
+episodic memory's share) pages further, used longest ago first, until ``ram_bytes()`` fits: the
+caches, then more of the oldest chunks' items, keys and columns, then the episode and place names
+used longest ago (``lt_enames``: a place is a name, and places grow with what the agent explores),
+and the strength, last access and utility of chunks whose items are out (``lt_cmut``, in versioned
+blocks: recall reads a block back to score a candidate there, and strengthening or ``reinforce``
+changes it in RAM until it is written again). The vocabulary of item words keeps only the words of
+the items in RAM. Answers are exactly those of an unbudgeted memory. What stays in RAM for every
+chunk, forever: 16 bytes per 1024 chunks of retention bounds, 8 bytes per move of the columns, 8
+per block of 1024 scores, and its graph node with two edges (the graph pages those); with a
 learned encoder also a bit per key dimension, and with ``index=ivf|hnsw`` the index's copy of the
 key. ``ram_bytes()`` estimates the bytes held. Nothing is deleted: retention lowers a chunk's rank,
 never removes it.
@@ -51,7 +57,7 @@ import numpy as np
 
 from ..percept import Percept
 from .ann import HNSWIndex, IVFIndex, encode_query, rows_of_bits
-from .chunkcolumns import ChunkColumns, ColumnView, ItemTexts
+from .chunkcolumns import ChunkColumns, ColumnView, ItemTexts, NameTable
 from .config import EpisodicConfig
 from .featurize import HashingFeaturizer, KeyEncoder, tokens
 from .keycolumns import DenseKeyColumns, PostingBits, SparseKeyColumns
@@ -69,6 +75,8 @@ _PAGED_IN = 256  # paged-in chunks' items kept for the next recalls (LRU)
 _MAX_TOKENIZED = 1 << 14  # item texts whose tokens are kept (then the cache starts over); under a RAM
 # budget a quarter of the chunk items kept in RAM, 1,024 at least
 # RAM estimates (bytes, measured with tracemalloc on the benchmark stream) for ``ram_bytes``
+_NAMES_KEPT = 4096  # episode and place names kept in RAM under a RAM budget (those used latest)
+_MIN_ITEMS = 256  # items ``fit`` leaves in RAM at least (the chunks a query in progress reads come back)
 _ITEM_BYTES = 160  # a paged-in item: time, percept id, its own text string (JSON-decoded, ~90 characters)
 _TOKENS_BYTES = 300  # a tokenised item text: its list of tokens (measured: ~284 on the benchmark stream)
 # memory -> the hot blocks chosen for dense recall through index=hnsw, kept while nothing they depend
@@ -162,8 +170,10 @@ class EpisodicMemory:
         self._cols = ChunkColumns()
         self._column_views()
         self._end_out = 0  # where the items of the paged-out rows end (the first item in RAM)
-        self._names: list[str] = []  # episode and place names (few), code = index
-        self._name_ix: dict[str, int] = {}
+        # episode and place names, code = order of first use (under a RAM budget those used longest
+        # ago live in ``lt_enames``: a place is a name, and places grow with what the agent explores)
+        self._names = NameTable()
+        self._item_cap: int | None = None  # items kept in RAM as ``fit`` last allowed (None: the pages' cap)
         # items of the closed chunks still in RAM (rows >= _rows_out), in row order; with a RAM budget
         # the older rows' items live in the long-term table ``lt_chunks`` (paged in by recall)
         self._i_t = array("d")
@@ -257,15 +267,13 @@ class EpisodicMemory:
         self._i_pid.extend(o.pids)
         self._i_text.extend(o.texts)
         pg = self._pages
-        if pg is not None and len(self._i_t) > pg.cap:
-            self._page_out(len(self._i_t) - (3 * pg.cap) // 4)
+        if pg is not None:
+            cap = pg.cap if self._item_cap is None else self._item_cap
+            if len(self._i_t) > cap:
+                self._page_out(len(self._i_t) - (3 * cap) // 4)
 
     def _code(self, name: str) -> int:
-        c = self._name_ix.get(name)
-        if c is None:
-            c = self._name_ix[name] = len(self._names)
-            self._names.append(name)
-        return c
+        return self._names.code(name)
 
     # ------------------------------------------------------------------ closed chunks, long-term pages
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
@@ -276,7 +284,7 @@ class EpisodicMemory:
         if len(self._c_t0) or self._open is not None:
             raise ValueError("use_long_term must be called before the first percept")
         self._pages = None if store is None else Pages(store, cap if cap is not None else store.sizes["chunk_items"])
-        self._cols.pages = self._pages
+        self._cols.pages = self._names.pages = self._pages
         # Keys from a lexical encoder (posting lists) page out with their chunks' items (lt_ckeys)
         if isinstance(self._keys_t, SparseKeyColumns):
             self._keys_t.pages = self._pages
@@ -318,6 +326,7 @@ class EpisodicMemory:
         if isinstance(self._keys_t, (SparseKeyColumns, DenseKeyColumns)):
             self._keys_t.page_out(r1)
         self._cols.page_out(r1)
+        self._names.page_out(_NAMES_KEPT)
 
     def _row_items(self, row: int, span: tuple[int, int] | None = None) -> tuple[Any, Any, Any]:
         """(times, texts, percept ids) of closed chunk ``row``'s items, paged in when moved out;
@@ -721,10 +730,65 @@ class EpisodicMemory:
         n += self._i_text.nbytes + (sum(map(sys.getsizeof, o.texts)) if o is not None else 0)
         n += sum(_ITEM_BYTES * len(got[0]) for got in self._paged_in.values())
         n += _TOKENS_BYTES * len(self._tok)
-        n += 120 * len(self._names)
+        n += self._names.nbytes
         if self._ann is not None:
             n += 4 * self.encoder.dim * len(self._ann)
         return int(n)
+
+    def fit(self, max_bytes: int) -> None:
+        """Page out, used longest ago first, until ``ram_bytes() <= max_bytes`` (best effort): the
+        caches (paged-in chunks' items, tokenised texts), then the items, key postings and columns
+        of the oldest closed chunks in RAM (whole chunks, as the RAM budget's own paging moves them:
+        recall reads them back, answers unchanged), then the names used longest ago, and the
+        strength, last access and utility of the chunks whose items are out (``lt_cmut``; also when
+        those take over a sixteenth of ``max_bytes``: they grow with life length). At least
+        ``_MIN_ITEMS`` items stay. From now on the items in RAM stay within what this call left room
+        for (within the budget's own ``chunk_items`` cap), until the next call gives more or less.
+        Without long-term pages (no RAM budget) only the caches are emptied."""
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)):
+            raise TypeError(f"max_bytes must be an int, got {type(max_bytes).__name__}")
+        max_bytes = int(max_bytes)
+        if self.ram_bytes() > max_bytes:
+            while self._paged_in and self.ram_bytes() > max_bytes:
+                self._paged_in.popitem(last=False)
+            if self._tok and self.ram_bytes() > max_bytes:
+                self._tok.clear()
+        pg = self._pages
+        if pg is None:
+            return
+        if self.ram_bytes() > max_bytes:
+            self._names.page_out(_NAMES_KEPT)
+        for _ in range(32):
+            over = self.ram_bytes() - max_bytes
+            n_items = len(self._i_t)
+            if over <= 0 or n_items <= _MIN_ITEMS:
+                break
+            before = self._rows_out
+            self._page_out(min(n_items - _MIN_ITEMS, max(64, int(over / self._item_bytes() * 1.05) + 1)))
+            if self._rows_out == before:
+                break
+        if self.ram_bytes() > max_bytes:
+            self._names.page_out(min(_NAMES_KEPT, 256))
+        if self.ram_bytes() > max_bytes or self._cols.mut_nbytes > max_bytes // 16:
+            # the scores of chunks whose items are paged out (they grow with life length: 24 bytes a chunk)
+            self._cols.page_out_mut(self._rows_out)
+        # room left for items, kept from now on (the next call recomputes it)
+        room = max_bytes - self.ram_bytes()
+        self._item_cap = max(_MIN_ITEMS, min(pg.cap, len(self._i_t) + int(room / self._item_bytes())))
+
+    def _item_bytes(self) -> float:
+        """Bytes one closed chunk's item in RAM costs now, on average (its time, percept id and text
+        codes, its share of the in-RAM key postings and chunk columns); an estimate before any item."""
+        n = len(self._i_t)
+        if not n:
+            return float(_ITEM_BYTES)
+        b = 16 * n + self._i_text.nbytes
+        kt = self._keys_t
+        if isinstance(kt, SparseKeyColumns):
+            b += kt.nbytes
+        elif isinstance(kt, DenseKeyColumns):
+            b += kt.nbytes
+        return max(16.0, b / n)
 
     def in_ram(self) -> dict[str, int]:
         """Chunks whose items are in RAM, and those items (the rest are in the long-term table)."""

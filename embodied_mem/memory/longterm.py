@@ -327,3 +327,14 @@ def _drop_file(conn: sqlite3.Connection, path: str) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+# episodic memory: episode and place names used longest ago (memory/chunkcolumns.py NameTable), one row
+# per name, written once (code: the number the chunk columns hold)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_enames (space INTEGER NOT NULL, code INTEGER NOT NULL, name TEXT NOT NULL)",
+            "CREATE UNIQUE INDEX IF NOT EXISTS lt_enames_code ON lt_enames (space, code)",
+            "CREATE INDEX IF NOT EXISTS lt_enames_name ON lt_enames (space, name)")
+TABLES += ("lt_enames",)
+# episodic memory: strength, last access and utility of older chunks (memory/chunkcolumns.py), one row
+# per version of a block of 1024 chunk rows (b: the block number; v: the three float64 columns packed)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_cmut (space INTEGER NOT NULL, b INTEGER NOT NULL, v BLOB NOT NULL)",)
+TABLES += ("lt_cmut",)

@@ -36,7 +36,9 @@ as blocks of 1024 nodes or edges, each a dict of column bytes; under a RAM budge
 to ``lt_graph`` are named by their row, not stored; episodic memory's per-chunk columns are one
 ``chunkcolumns.ChunkColumns``, paged under a RAM budget with their chunk's items and key postings,
 and a lexical encoder's keys are always posting lists. Format 7: under a RAM budget, spatial memory
-records which labels are paged out as one int64 column by label id, not a dict.)
+records which labels are paged out as one int64 column by label id, not a dict, and its places in blocks
+(``lt_places``); episodic memory's episode and place names are a ``chunkcolumns.NameTable``, under a RAM
+budget those used longest ago named by their row in ``lt_enames``, not stored.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
