@@ -71,7 +71,8 @@ from ..stores import open_store
 from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import HASHING_SCHEME, make_key_encoder, tokens
-from .longterm import LongTermStore
+from .heap import release_free_heap
+from .longterm import ESTIMATE_SHARE, MODULE_SHARES, LongTermStore, fit_shares
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import (
     config_fingerprint,
@@ -855,6 +856,9 @@ class Memory:
             return self._stats()
 
     _FIT_EVERY = 1024  # percepts between checks of the parts' RAM against the budget
+    _RELEASE_EVERY = 32  # budget checks between heap releases at the latest
+    _ram_peak = 0  # the parts' estimated total at its highest since the heap was last given back
+    _fits_since_release = 0
 
     def ram_bytes(self) -> dict[str, int]:
         """Estimated bytes of RAM each part of memory holds now (``spatial``, ``temporal``,
@@ -873,14 +877,38 @@ class Memory:
         return parts
 
     def _fit_budget(self) -> None:
-        """Give the graph what the other parts leave of the budget (it pages its blocks used longest
-        ago out to fit): the unpaged parts of the modules grow with what the agent discovers, and
-        the sum must stay within ``ram_budget_mb`` while they fit in it."""
+        """The budget controller (every ``_FIT_EVERY`` percepts, and after queries that paged much
+        in): when the parts' estimates exceed ``ESTIMATE_SHARE`` of the budget, split that share
+        among the modules that page (``fit(max_bytes)``: spatial, temporal, episodic memory, the
+        graph) by ``MODULE_SHARES`` (a module under its part leaves the rest to the others) and have
+        each one over its part page out down to it; the graph gets what the others leave (at least a
+        few blocks). Then, when the estimates fell by a sixteenth of the budget since their peak (or
+        every ``_RELEASE_EVERY`` checks), the freed heap goes back to the operating system
+        (``heap.release_free_heap``)."""
         budget = self.config.ram_budget_mb
         if budget is None:
             return
         parts = self._ram_bytes()
-        self.graph.fit(int(budget * 2**20) - (parts["total"] - parts["graph"]))
+        room = int(budget * 2**20 * ESTIMATE_SHARE)
+        fits = {name: fn for name in ("spatial", "temporal", "episodic")
+                if callable(fn := getattr(getattr(self, name), "fit", None))}
+        if parts["total"] > room and fits:
+            fixed = parts["total"] - parts["graph"] - sum(parts[n] for n in fits)  # no fit: counted as is
+            sizes = {n: parts[n] for n in fits} | {"graph": parts["graph"]}
+            caps = fit_shares(sizes, room - fixed, MODULE_SHARES)
+            for name, fit in fits.items():
+                if parts[name] > caps[name]:
+                    fit(caps[name])
+            parts = self._ram_bytes()
+        self.graph.fit(room - (parts["total"] - parts["graph"]))
+        total = self._ram_bytes()["total"]
+        self._fits_since_release += 1
+        # fell by a sixteenth of the budget (pages moved out), or a while since: give the free heap back
+        if total < self._ram_peak - budget * 2**16 or self._fits_since_release >= self._RELEASE_EVERY:
+            release_free_heap()
+            self._ram_peak, self._fits_since_release = total, 0
+        else:
+            self._ram_peak = max(self._ram_peak, total)
 
     def _stats(self) -> dict[str, Any]:
         span = self.temporal.span()
