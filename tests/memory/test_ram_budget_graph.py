@@ -25,7 +25,7 @@ from embodied_mem import graph as graph_mod
 from embodied_mem.graph import GraphError
 from embodied_mem.memory import longterm
 
-from .conftest import TINY_SIZES, assert_same, fed_pair, feed, reopens_answer_as_before, same_in_every_world
+from .conftest import TINY_SIZES, assert_same, feed, reopens_answer_as_before, same_in_every_world
 from .conftest import budgeted as _budgeted
 from .test_ram_budget import PROBES, answers, stream
 
@@ -77,7 +77,9 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 @SETTINGS
 @given(stream())
 def test_budgeted_graph_answers_every_query_as_an_unbudgeted_one(ops):
-    small, plain = fed_pair(ops, budgeted(), Memory())
+    plain, small = Memory(), budgeted()
+    feed(plain, ops)  # the unbudgeted memory first, as before the shared helpers
+    feed(small, ops)
     same_in_every_world(small, plain, lambda m: graph_answers(m, wall_clock=False), answers)
 
 
