@@ -1184,9 +1184,11 @@ def ram_child(args: argparse.Namespace) -> int:
         import tracemalloc
 
         tracemalloc.start()
+    released = {"calls": 0, "s": 0.0}
     if mode != "stream":
         cfg = MemoryConfig.from_dict({"ram_budget_mb": args.ram_budget} if mode == "budget" else {})
         mem = Memory.open(db, config=cfg, durability="batch")
+        _time_heap_releases(released)
     gc.collect()
     rss0 = _rss_bytes()
     n_s, n_p, t_ingest = 0, 0, 0.0
@@ -1219,6 +1221,7 @@ def ram_child(args: argparse.Namespace) -> int:
             res["temporal_entries_in_ram"], res["temporal_entries"] = tm.n_in_ram, len(tm)
             res["poses_in_ram"], res["poses"] = sp.n_poses_in_ram, sp.stats()["poses"]
             res.update(_ram_counts(mem))
+            res["heap_releases"], res["heap_release_s"] = released["calls"], released["s"]
             if trace:
                 res["traced_by_module"] = _traced_by_module()
             rng = random.Random(args.seed)
@@ -1260,6 +1263,25 @@ def ram_child(args: argparse.Namespace) -> int:
 
     shutil.rmtree(tmp, ignore_errors=True)
     return 0
+
+
+def _time_heap_releases(acc: dict) -> None:
+    """Count and time the budget controller's heap releases (``heap.release_free_heap``) into ``acc``."""
+    from embodied_mem.memory import facade
+
+    real = getattr(facade, "release_free_heap", None)
+    if real is None:  # a version without them (a baseline)
+        return
+
+    def timed() -> bool:
+        t0 = time.perf_counter()
+        try:
+            return real()
+        finally:
+            acc["calls"] += 1
+            acc["s"] += time.perf_counter() - t0
+
+    facade.release_free_heap = timed
 
 
 def _ram_counts(mem: Memory) -> dict:
@@ -1394,8 +1416,41 @@ def ram_markdown(out: dict) -> str:
                 cells.append(f"{x['p50_ms']:.4f} / {x['p99_ms']:.4f}" if x else "–")
             if cells != ["–", "–"]:
                 lines.append(f"| {r['sightings']:,} | {key} | {cells[0]} | {cells[1]} |")
+    lines += _estimates_markdown(out)
     lines += _traced_markdown(out)
     return "\n".join(lines) + "\n"
+
+
+def _estimates_markdown(out: dict) -> list[str]:
+    """Per level and mode: the memory's RSS growth beside the modules' own estimates
+    (``Memory.ram_bytes()``, what the budget controller counts) and, with ``--ram-trace``, what
+    tracemalloc saw allocated by embodied_mem and in all."""
+    mib = 2**20
+    lines = ["", "The memory's RSS growth beside the modules' own RAM estimates (`Memory.ram_bytes()`, MiB; what "
+             "the budget controller counts) and, with `--ram-trace`, the live bytes tracemalloc traced (embodied_mem "
+             "files / all but the stream generator):", "",
+             "| sightings | budget | memory RSS | estimates | RSS / estimates | spatial | temporal | episodic | graph | "
+             "semantic + worlds | traced embodied_mem / all | heap releases (s) |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in out["levels"]:
+        for side, key, label in (("none", "memory_rss_none_bytes", "none"),
+                                 ("budget", "memory_rss_budget_bytes", f"{out['ram_budget_mb']:g} MiB")):
+            x = r.get(side)
+            est = (x or {}).get("ram_bytes")
+            if not x or not est:
+                continue
+            rss = r[key]
+            tr = x.get("traced_by_module")
+            traced = "–"
+            if tr:
+                own = sum(v for k, v in tr.items() if k.startswith("embodied_mem/"))
+                traced = f"{own / mib:.1f} / {sum(v for k, v in tr.items() if k != '(benchmark stream)') / mib:.1f}"
+            rel = f"{x.get('heap_releases', 0)} ({x.get('heap_release_s', 0.0):.2f})"
+            lines.append(f"| {r['sightings']:,} | {label} | {rss / mib:.1f} | {est['total'] / mib:.1f} | "
+                         f"{rss / max(1, est['total']):.2f} | {est['spatial'] / mib:.1f} | {est['temporal'] / mib:.1f} | "
+                         f"{est['episodic'] / mib:.1f} | {est['graph'] / mib:.1f} | "
+                         f"{(est['semantic'] + est['worlds']) / mib:.1f} | {traced} | {rel} |")
+    return lines if len(lines) > 5 else []
 
 
 def _traced_markdown(out: dict) -> list[str]:

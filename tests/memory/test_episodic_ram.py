@@ -5,7 +5,6 @@ an unbudgeted memory does (also after a snapshot reopen, a full replay and a cra
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,27 +15,29 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting
+from embodied_mem import Memory, Percept, Pose, Sighting
 from embodied_mem.memory import longterm
 from embodied_mem.memory.keycolumns import SparseKeyColumns
+
+from .conftest import assert_same, fed_pair, feed, reopens_answer_as_before, sizes_of, unbudgeted
+from .conftest import budgeted as _budgeted
 
 WORDS = ["key", "apple", "tree", "cup", "door", "red", "blue"]
 QUERIES = ["key", "apple tree", "red cup door", "blue key kitchen", "hall", "tree tree apple",
            "nothing here", "key apple tree cup door red blue kitchen hall"]
 
 
-def tiny(_mb: float) -> dict[str, int]:
-    return {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}
+SIZES = {"temporal": 4, "poses": 3, "sightings": 4, "chunk_items": 3}
+CHUNKS_OF_4 = {"episodic": {"max_chunk_size": 4}}
+tiny = sizes_of(SIZES)
 
 
 def budgeted(path=None, **kw) -> Memory:
-    with mock.patch.object(longterm, "working_set_sizes", tiny):
-        cfg = MemoryConfig.from_dict({"ram_budget_mb": 1, "episodic": {"max_chunk_size": 4}})
-        return Memory(cfg) if path is None else Memory.open(path, config=cfg, **kw)
+    return _budgeted(path, sizes=SIZES, config=CHUNKS_OF_4, **kw)
 
 
 def plain() -> Memory:
-    return Memory(MemoryConfig.from_dict({"episodic": {"max_chunk_size": 4}}))
+    return unbudgeted(CHUNKS_OF_4)
 
 
 @st.composite
@@ -63,26 +64,6 @@ def stream(draw):
     return out
 
 
-def feed(mem: Memory, ops) -> list:
-    """Apply ``ops``; what the interleaved recalls and reinforcements answered."""
-    got = []
-    for kind, item in ops:
-        if kind == "p":
-            mem.observe(item)
-        elif kind == "episode":
-            mem.new_episode()
-        elif kind == "recall":
-            got.append([repr(c) for c in mem.episodic.recall(item, k=3)])  # strengthens: state changes too
-            got.append([repr(c) for c in mem.retrieve(f"where is the {item}?").episodic])
-        else:
-            cid = f"chunk-{item[0]}"
-            try:
-                got.append(mem.reinforce(cid, item[1]))
-            except KeyError as exc:
-                got.append(str(exc))
-    return got
-
-
 def answers(mem: Memory) -> str:
     ep = mem.episodic
     out = {"stats": ep.stats(), "chunks": ep.chunks(), "keys": ep.keys.tobytes().hex(),
@@ -92,32 +73,22 @@ def answers(mem: Memory) -> str:
     return json.dumps(out, sort_keys=True)
 
 
-def assert_same(got: str, want: str) -> None:
-    if got != want:
-        g, w = json.loads(got), json.loads(want)
-        diff = {k: (g[k], w[k]) for k in g if g[k] != w[k]}
-        raise AssertionError(f"budgeted != unbudgeted in {sorted(diff)}: {str(diff)[:1500]}")
-
-
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(stream())
 def test_budgeted_episodic_memory_answers_exactly_as_unbudgeted(ops):
-    small, big = budgeted(), plain()
-    assert feed(small, ops) == feed(big, ops)
+    small, big = fed_pair(ops, budgeted(), plain())
     assert_same(answers(small), answers(big))
     small.close()
     big.close()
 
 
 def test_old_chunks_items_really_leave_ram_and_come_back_exactly():
-    small, big = budgeted(), plain()
     ops = [("p", Percept(t=float(i), pose=Pose(10.0 * (i // 3), 0.0), sightings=(Sighting(WORDS[i % 7], (0, 0)),),
                          region="kitchen")) for i in range(300)]
-    feed(small, ops)
-    feed(big, ops)
+    small, big = fed_pair(ops, budgeted(), plain())
     ram = small.episodic.in_ram()
     assert ram["items_in_ram"] <= 3 + 4 + 4 and ram["chunks_in_ram"] < 5  # cap, one chunk's worth, the open one
     lt = small.episodic.pages.store
@@ -139,17 +110,7 @@ def test_reopen_snapshot_replay_and_readonly_answer_as_before(tmp_path_factory, 
         feed(mem, ops[cut:])
     before = answers(mem)
     mem.close()
-    again = budgeted(path)
-    assert again.snapshot_status == "ok", again.snapshot_status
-    assert_same(answers(again), before)
-    again.close()
-    os.unlink(str(path) + ".snapshot")
-    full = budgeted(path)
-    assert_same(answers(full), before)
-    full.close()
-    ro = budgeted(path, readonly=True)
-    assert_same(answers(ro), before)
-    ro.close()
+    reopens_answer_as_before(path, budgeted, {answers: before})
 
 
 CRASH = textwrap.dedent("""
@@ -357,10 +318,7 @@ def test_dense_learned_keys_page_out_and_recall_answers_exactly(ops):
     from embodied_mem.memory.keycolumns import DenseKeyColumns
 
     enc = DenseKeys()
-    with mock.patch.object(longterm, "working_set_sizes", tiny):
-        small = Memory(MemoryConfig.from_dict({"ram_budget_mb": 1, "episodic": {"max_chunk_size": 4}}), encoder=enc)
-    big = Memory(MemoryConfig.from_dict({"episodic": {"max_chunk_size": 4}}), encoder=enc)
-    assert feed(small, ops) == feed(big, ops)
+    small, big = fed_pair(ops, _budgeted(sizes=SIZES, config=CHUNKS_OF_4, encoder=enc), unbudgeted(CHUNKS_OF_4, enc))
     kt = small.episodic._keys_t  # noqa: SLF001 - the paged dense key matrix
     assert isinstance(kt, DenseKeyColumns)
     assert kt.cold == small.episodic.stats()["chunks"] - small.episodic.in_ram()["chunks_in_ram"]

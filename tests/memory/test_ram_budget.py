@@ -17,7 +17,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -27,14 +26,23 @@ from hypothesis import strategies as st
 from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting, View
 from embodied_mem.memory import longterm
 
+from .conftest import (
+    TINY_SIZES,
+    assert_same,
+    budgeted,
+    fed_pair,
+    feed,
+    reopens_answer_as_before,
+    same_in_every_world,
+    sizes_of,
+)
+
+__all__ = ["LABELS", "PROBES", "answers", "assert_same", "budgeted", "feed", "stream", "tiny"]
+
 LABELS = ["key", "apple", "tree", "cup"]
 PROBES = [-1.0, 0.0, 0.5, 1.0, 2.0, 3.5, 5.0, 8.0, 13.0, 21.0, 34.0, 55.0, 89.0, 1e9]
 coord = st.integers(0, 12).map(lambda v: v / 2)
-
-
-def tiny(_mb: float) -> dict[str, int]:
-    """Working sets of a few items: almost everything is paged out."""
-    return {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3}
+tiny = sizes_of(TINY_SIZES)  # working sets of a few items: almost everything is paged out
 
 
 @st.composite
@@ -64,16 +72,6 @@ def stream(draw):
                                                             max_size=1))),
                                  region=draw(st.sampled_from([None, "kitchen", "hall"])))))
     return out
-
-
-def feed(mem: Memory, ops) -> None:
-    for kind, item in ops:
-        if kind == "p":
-            mem.observe(item)
-        elif kind == "episode":
-            mem.new_episode()
-        else:
-            mem.enter_world(item)
 
 
 def _edges(g) -> list:
@@ -119,20 +117,6 @@ def answers(mem: Memory, wall_clock: bool = True) -> str:
     return json.dumps(out, sort_keys=True, default=repr)
 
 
-def assert_same(got: str, want: str) -> None:
-    """Equal answers; on a difference, name the first queries that differ."""
-    if got != want:
-        g, w = json.loads(got), json.loads(want)
-        diff = {k: (g.get(k), w.get(k)) for k in sorted(set(g) | set(w)) if g.get(k) != w.get(k)}
-        raise AssertionError(f"budgeted != unbudgeted in {sorted(diff)}: {str(diff)[:1500]}")
-
-
-def budgeted(path: Path | None = None, **kw) -> Memory:
-    with mock.patch.object(longterm, "working_set_sizes", tiny):
-        cfg = {"ram_budget_mb": 1}
-        return Memory(cfg) if path is None else Memory.open(path, config=MemoryConfig.from_dict(cfg), **kw)
-
-
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -144,21 +128,13 @@ def test_budgeted_and_unbudgeted_memories_answer_identically(ops):
         feed(plain, ops)
         feed(small, ops)
     # every world: leaving and re-entering brings its (paged) memories back
-    for w in [None, *plain.worlds()]:
-        if w is not None:
-            plain.enter_world(w)
-            small.enter_world(w)
-        assert_same(answers(small), answers(plain))
-    small.close()
-    plain.close()
+    same_in_every_world(small, plain, answers)
 
 
 def test_paging_really_happens_and_ram_holds_the_working_set():
     ops = [("p", Percept(t=float(i), pose=Pose(i, 0), sightings=(Sighting("cup", (i, 1)),), events=("tick",)))
            for i in range(200)]
-    small, plain = budgeted(), Memory()
-    feed(small, ops)
-    feed(plain, ops)
+    small, plain = fed_pair(ops, budgeted(), Memory())
     assert len(small.temporal) == 400 and small.temporal.n_in_ram <= 4
     assert small.spatial.stats()["poses"] == 200
     assert small.temporal.seen_times("cup") == [float(i) for i in range(200)]
@@ -176,9 +152,7 @@ def test_old_sightings_of_a_belief_are_paged_out_and_read_back_exactly():
            for i in range(200)]
     ops.append(("p", Percept(t=3.5, source="late", sightings=(Sighting("cup", (1.0, 1.0), confidence=0.99),
                                                                 Sighting("key", (9.0, 9.0), instance="k")))))
-    small, plain = budgeted(), Memory()
-    feed(small, ops)
-    feed(plain, ops)
+    small, plain = fed_pair(ops, budgeted(), Memory())
     lt = small.spatial.pages.store
     paged = lt.execute("SELECT COUNT(*) FROM lt_sightings").fetchone()[0]
     assert paged > 300 and len(small.spatial._b.ht) < 50  # noqa: SLF001 - RAM holds the working set
@@ -201,19 +175,9 @@ def test_reopen_from_snapshot_and_tail_answers_as_before(tmp_path_factory, ops, 
         feed(mem, ops[cut:])
     before = answers(mem)
     mem.close()  # writes a snapshot
-    again = budgeted(path)
-    assert again.snapshot_status == "ok", again.snapshot_status
-    assert_same(answers(again), before)
-    again.close()
-    # and a full replay (no snapshot) rebuilds the same tables
-    os.unlink(str(path) + ".snapshot")
-    full = budgeted(path)
-    assert full.replayed_entries > 0
-    assert_same(answers(full), before)
-    full.close()
-    ro = budgeted(path, readonly=True)  # read-only: pages go to a scratch file, same answers
-    assert_same(answers(ro), before)
-    ro.close()
+    # from the snapshot; a full replay (no snapshot) rebuilds the same tables; read-only: pages go to a
+    # scratch file, same answers
+    reopens_answer_as_before(path, budgeted, {answers: before}, replayed=True)
 
 
 CRASH = textwrap.dedent("""

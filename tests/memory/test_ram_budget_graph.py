@@ -25,22 +25,22 @@ from embodied_mem import graph as graph_mod
 from embodied_mem.graph import GraphError
 from embodied_mem.memory import longterm
 
-from .test_ram_budget import PROBES, answers, assert_same, feed, stream
+from .conftest import TINY_SIZES, assert_same, feed, reopens_answer_as_before, same_in_every_world
+from .conftest import budgeted as _budgeted
+from .test_ram_budget import PROBES, answers, stream
 
-
-def tiny(_mb: float) -> dict[str, int]:
-    return {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3, "chunk_items": 3, "graph": 1}
+SIZES = {**TINY_SIZES, "graph": 1}
 
 
 @pytest.fixture(autouse=True)
 def small_blocks():
-    with mock.patch.object(graph_mod, "_BLOCK_SHIFT", 1), mock.patch.object(longterm, "working_set_sizes", tiny):
+    with mock.patch.object(graph_mod, "_BLOCK_SHIFT", 1), mock.patch.object(longterm, "working_set_sizes",
+                                                                             lambda _mb: dict(SIZES)):
         yield
 
 
 def budgeted(path: Path | None = None, **kw) -> Memory:
-    cfg = {"ram_budget_mb": 1}
-    return Memory(cfg) if path is None else Memory.open(path, config=MemoryConfig.from_dict(cfg), **kw)
+    return _budgeted(path, sizes=SIZES, **kw)
 
 
 def _no_wall(d: dict) -> dict:
@@ -78,16 +78,9 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 @given(stream())
 def test_budgeted_graph_answers_every_query_as_an_unbudgeted_one(ops):
     plain, small = Memory(), budgeted()
-    feed(plain, ops)
+    feed(plain, ops)  # the unbudgeted memory first, as before the shared helpers
     feed(small, ops)
-    for w in [None, *plain.worlds()]:
-        if w is not None:
-            plain.enter_world(w)
-            small.enter_world(w)
-        assert_same(graph_answers(small, wall_clock=False), graph_answers(plain, wall_clock=False))
-        assert_same(answers(small), answers(plain))
-    small.close()
-    plain.close()
+    same_in_every_world(small, plain, lambda m: graph_answers(m, wall_clock=False), answers)
 
 
 def walk(n: int, t0: int = 0) -> list:
@@ -139,21 +132,9 @@ def test_reopen_from_snapshot_and_full_replay_answer_as_before(tmp_path):
     mem.checkpoint()
     feed(mem, [("p", Percept(t=150.0 + i, pose=Pose(i, 3), events=("x",))) for i in range(60)])
     assert mem.graph.paged_out()[1] > 0
-    before, before_g = answers(mem), graph_answers(mem)
+    before = {answers: answers(mem), graph_answers: graph_answers(mem)}
     mem.close()
-    again = budgeted(path)
-    assert again.snapshot_status == "ok", again.snapshot_status
-    assert_same(answers(again), before)
-    assert_same(graph_answers(again), before_g)
-    again.close()
-    os.unlink(str(path) + ".snapshot")
-    full = budgeted(path)
-    assert full.replayed_entries > 0
-    assert_same(graph_answers(full), before_g)
-    full.close()
-    ro = budgeted(path, readonly=True)
-    assert_same(graph_answers(ro), before_g)
-    ro.close()
+    reopens_answer_as_before(path, budgeted, before, replayed=True)
 
 
 CRASH = textwrap.dedent("""

@@ -24,10 +24,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from embodied_mem import Memory, MemoryConfig, Percept, Pose, Sighting, View
+from embodied_mem import Memory, Percept, Pose, Sighting, View
 from embodied_mem.memory import longterm, spatial
 
-from .test_ram_budget import assert_same, feed
+from .conftest import assert_same, fed_pair, feed, reopens_answer_as_before, same_in_every_world
+from .conftest import budgeted as _budgeted
 
 LABELS = [f"l{i}" for i in range(8)]
 SIZES = {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 3, "cells": 6}
@@ -91,8 +92,7 @@ def answers(mem: Memory) -> str:
 
 
 def budgeted(path=None, **kw) -> Memory:
-    cfg = {"ram_budget_mb": 1}
-    return Memory(cfg) if path is None else Memory.open(path, config=MemoryConfig.from_dict(cfg), **kw)
+    return _budgeted(path, sizes=SIZES, **kw)
 
 
 SMALL = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -108,18 +108,9 @@ def tiny_tiles_and_sets():
 @SMALL
 @given(world_stream())
 def test_budgeted_spatial_memory_answers_every_query_as_an_unbudgeted_one(ops):
-    plain, small = Memory(), budgeted()
-    feed(plain, ops)
-    feed(small, ops)
-    for w in [None, *plain.worlds()]:
-        if w is not None:
-            plain.enter_world(w)
-            small.enter_world(w)
-        assert_same(answers(small), answers(plain))
-        # asking again (after the queries paged labels and tiles in and out) answers the same
-        assert_same(answers(small), answers(plain))
-    small.close()
-    plain.close()
+    small, plain = fed_pair(ops, budgeted(), Memory())
+    # asking twice: again after the queries paged labels and tiles in and out
+    same_in_every_world(small, plain, answers, twice=True)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
@@ -133,14 +124,7 @@ def test_reopen_with_and_without_snapshot_answers_as_before(tmp_path_factory, op
     feed(mem, ops[cut:])
     before = answers(mem)  # of the world it is in (the default world cannot be re-entered)
     mem.close()
-    again = budgeted(path)
-    assert again.snapshot_status == "ok", again.snapshot_status
-    assert_same(answers(again), before)
-    again.close()
-    os.unlink(str(path) + ".snapshot")
-    full = budgeted(path)
-    assert_same(answers(full), before)
-    full.close()
+    reopens_answer_as_before(path, budgeted, {answers: before}, readonly=False)
 
 
 def walk(n: int) -> list[tuple[str, Percept]]:
@@ -245,8 +229,6 @@ def test_an_instance_seen_under_two_labels_in_one_percept():
                          sightings=(Sighting(f"l{i % 4}", (float(i), 0.5)), Sighting("cup", (3.5, -9.0), instance="i1"),
                                     Sighting("mug", (3.5, -9.0), instance="i1"))))
            for i in range(30)]
-    small, plain = budgeted(), Memory()
-    feed(small, ops)
-    feed(plain, ops)
+    small, plain = fed_pair(ops, budgeted(), Memory())
     assert "mug" not in small.spatial.labels() and small.spatial._b.lp.n_rows > 0  # noqa: SLF001
     assert_same(answers(small), answers(plain))
