@@ -412,7 +412,15 @@ class EpisodicMemory:
             out = self._rank(query, q, k, rows[keep], s[keep].astype(np.float64), so, strengthen)
             return out
         out = None
-        if sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows:
+        kt = self._keys_t
+        if sparse and isinstance(kt, SparseKeyColumns):
+            # First only the rows within reach of the best similarity, found from the postings of the
+            # query dimension that can add the most (``near_top``); exact unless a row left out could
+            # still win, then the full scan below.
+            got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6)
+            if got is not None:
+                out = self._pruned(query, q, k, got[0], got[1], so, hi, lo, floor=got[2], complete=False)
+        if out is None and sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows:
             # First the chunks whose keys share every query dimension (bit sets, no key read); exact
             # unless a chunk missing one of them could still score higher, then the full scan below.
             b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
@@ -589,6 +597,9 @@ class EpisodicMemory:
         kk = min(k, m)
         done = 0
         meta, names = self._cols.meta, self._names
+        self._trim_tokens()
+        best, best1 = self._best_items, self._best_item
+        rows_out, base, i_t, i_pid, i_text = self._rows_out, self._end_out, self._i_t, self._i_pid, self._i_text
         # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
         order = np.lexsort((cand, -score)) if m <= 256 else None
         while True:
@@ -607,19 +618,31 @@ class EpisodicMemory:
             for j, row in enumerate(rows_l):
                 if row < n_closed:
                     t0, t1, ep, pc, a, b = meta(row)  # once: both the chunk's fields and its items' span
-                    cid, episode, place, size = f"chunk-{row}", names[ep], None if pc < 0 else names[pc], b - a
+                    place = None if pc < 0 else names[pc]
+                    items = memo.get(row) if memo is not None else None
+                    if items is None:
+                        if b - a == 1 and row >= rows_out:  # one item in RAM (the usual chunk): read directly
+                            i = a - base
+                            items = best1(place, i_t[i], i_text.get(i, i + 1)[0], i_pid[i], qtok)
+                        else:
+                            items = best(place, *self._row_items(row, (a, b)), qtok)
+                        if memo is not None:
+                            memo[row] = items
+                    if lexical and not items:
+                        continue
+                    out.append(Chunk(f"chunk-{row}", names[ep], t0, t1, place, items, score_l[j], sims_l[j],
+                                     ret_l[j], util_l[j], b - a))
                 else:
                     assert o is not None
-                    cid, episode, t0, t1, place, size = o.id, o.episode, o.t0, o.t1, o.place, len(o.texts)
-                items = memo.get(row) if memo is not None else None
-                if items is None:
-                    items = self._best_items(place, *(self._row_items(row, (a, b)) if row < n_closed else
-                                                      (o.ts, o.texts, o.pids)), qtok)
-                    if memo is not None:
-                        memo[row] = items
-                if lexical and not items:
-                    continue
-                out.append(Chunk(cid, episode, t0, t1, place, items, score_l[j], sims_l[j], ret_l[j], util_l[j], size))
+                    items = memo.get(row) if memo is not None else None
+                    if items is None:
+                        items = best(o.place, o.ts, o.texts, o.pids, qtok)
+                        if memo is not None:
+                            memo[row] = items
+                    if lexical and not items:
+                        continue
+                    out.append(Chunk(o.id, o.episode, o.t0, o.t1, o.place, items, score_l[j], sims_l[j], ret_l[j],
+                                     util_l[j], len(o.texts)))
                 if len(out) == k:
                     break
             if len(out) >= k or kk >= m:
@@ -629,10 +652,17 @@ class EpisodicMemory:
             self.strengthen([c.id for c in out], self.now)
         return out
 
+    def _trim_tokens(self) -> None:
+        """Start the token cache over once it holds its limit of texts (bounded RAM)."""
+        if len(self._tok) >= (_MAX_TOKENIZED if self._pages is None else min(_MAX_TOKENIZED, max(1024, self._pages.cap // 4))):
+            self._tok.clear()
+
     def _best_items(self, place: str | None, ts: Any, texts: list[str], pids: Any, qtok: set[str]) -> tuple[Item, ...]:
+        """The chunk's ``items_per_chunk`` items sharing the most words with the query (by hits over
+        the square root of 1 + the item's token count, then time), each scored so; () if none shares one."""
+        if len(texts) == 1:
+            return self._best_item(place, ts[0], texts[0], pids[0], qtok)
         cache = self._tok
-        if len(cache) >= (_MAX_TOKENIZED if self._pages is None else min(_MAX_TOKENIZED, max(1024, self._pages.cap // 4))):
-            cache.clear()
         scored = []
         hit = qtok.__contains__
         for t, text, pid in zip(ts, texts, pids):
@@ -644,6 +674,16 @@ class EpisodicMemory:
                 scored.append((-n_hits / (1 + len(toks)) ** 0.5, t, text, pid))
         scored.sort()
         return tuple(Item(t, text, place, pid, -s) for s, t, text, pid in scored[: self.config.items_per_chunk])
+
+    def _best_item(self, place: str | None, t: float, text: str, pid: int, qtok: set[str]) -> tuple[Item, ...]:
+        """``_best_items`` of a chunk of one item: that item scored, or () when it shares no query word."""
+        toks = self._tok.get(text)
+        if toks is None:
+            toks = self._tok[text] = tokens(text)
+        n_hits = sum(map(qtok.__contains__, toks))
+        if not n_hits:
+            return ()
+        return (Item(t, text, place, pid, -(-n_hits / (1 + len(toks)) ** 0.5)),)
 
     def strengthen(self, chunk_ids: list[str], t: float) -> None:
         """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
