@@ -445,8 +445,11 @@ class EpisodicMemory:
             # query dimension that can add the most (``near_top``); exact unless a row left out could
             # still win, then the full scan below.
             got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6)
-            if got is not None:
-                out = self._pruned(query, q, k, got[0], got[1], so, hi, lo, floor=got[2], complete=False)
+            if got is not None:  # ranked at once: every row left out has similarity <= floor
+                rows, sims, floor = got
+                out = self._rank(query, q, k, rows, sims.astype(np.float64), so, strengthen=False)
+                if len(out) < k or out[-1].score < floor + hi + 1e-6:  # one left out could still win
+                    out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=floor, complete=False)
         if out is None and sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows:
             # First the chunks whose keys share every query dimension (bit sets, no key read); exact
             # unless a chunk missing one of them could still score higher, then the full scan below.
