@@ -450,9 +450,12 @@ class EpisodicMemory:
                 out = self._rank(query, q, k, rows, sims.astype(np.float64), so, strengthen=False)
                 if len(out) < k or out[-1].score < floor + hi + 1e-6:  # one left out could still win
                     out = self._pruned(query, q, k, rows, sims, so, hi, lo, floor=floor, complete=False)
-        if out is None and sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows:
+        if (out is None and sparse and 2 <= len(nz) <= self._intersect_max_dims and n >= self._intersect_min_rows
+                and not isinstance(self._bits, PostingBits)):
             # First the chunks whose keys share every query dimension (bit sets, no key read); exact
             # unless a chunk missing one of them could still score higher, then the full scan below.
+            # Not over posting lists: building their bit sets costs more than the scan (6-10 ms
+            # against 0.65 ms at 1M chunks).
             b = np.where(q[nz] > 0, q[nz] * self._kmax[nz], q[nz] * self._kmin[nz]).clip(min=0.0)
             words = np.bitwise_and.reduce(self._bits[nz, : (n + 63) // 64], axis=0)
             rows = rows_of_bits(words)
