@@ -634,10 +634,15 @@ class EpisodicMemory:
         best, best1 = self._best_items, self._best_item
         rows_out, base, i_t, i_pid, i_text = self._rows_out, self._end_out, self._i_t, self._i_pid, self._i_text
         # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
-        order = np.lexsort((cand, -score)) if m <= 256 else None
+        if m <= 256:  # as lists, in that order, at once (a few numpy calls instead of ten per round)
+            order = np.lexsort((cand, -score))
+            rows_all = cand[order].tolist()
+            score_all, sims_all, util_all, ret_all = np.vstack(
+                (score, sims, utility, retention if retention is not None else np.ones(m)))[:, order].tolist()
         while True:
-            if order is not None:
-                top = order[:kk]
+            if m <= 256:
+                rows_l, score_l, sims_l = rows_all[done:kk], score_all[done:kk], sims_all[done:kk]
+                util_l, ret_l = util_all[done:kk], ret_all[done:kk]
             else:
                 if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
                     v = np.partition(score, m - kk)[m - kk]
@@ -645,9 +650,10 @@ class EpisodicMemory:
                 else:
                     top = np.arange(m)
                 top = top[np.lexsort((cand[top], -score[top]))][:kk]
-            top = top[done:]
-            rows_l, score_l, sims_l, util_l = cand[top].tolist(), score[top].tolist(), sims[top].tolist(), utility[top].tolist()
-            ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
+                top = top[done:]
+                rows_l, score_l, sims_l = cand[top].tolist(), score[top].tolist(), sims[top].tolist()
+                util_l = utility[top].tolist()
+                ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
             for j, row in enumerate(rows_l):
                 if row < n_closed:
                     t0, t1, ep, pc, a, b = meta(row)  # once: both the chunk's fields and its items' span
