@@ -11,6 +11,10 @@ similarity is bit-identical to the dense matrix's:
 - ``keys[d, :n]``: dimension ``d`` for rows ``0..n-1``, a dense float32 array (built per read);
 - ``keys[d].take(rows)``: dimension ``d`` at the given rows (float32);
 - ``keys.weighted_sum(q, dims, n)``: ``sum(q[d] * keys[d, :n] for d in dims)`` from the postings alone;
+- ``keys.near_top(q, dims, n, slack)``: only the rows whose similarity is within ``slack`` of the
+  best, their similarities (those of ``weighted_sum``) and a bound on every other row's, read from
+  the postings of the query dimensions without a pass over all ``n`` rows (None when the bound
+  does not separate them: then ``weighted_sum``);
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
