@@ -55,14 +55,17 @@ class Model:
         self.strength: dict[str, float] = {}
         self.last: dict[str, float] = {}
         self.utility: dict[str, float] = {}
+        self.n_seen = 0  # chunks seen by sync_new
 
     def sync_new(self) -> None:
         """Chunks the memory made since: S = initial strength, last access = the chunk's last item."""
-        for cid in self.ep.chunks():
+        ids = self.ep.chunks()
+        for cid in ids[max(0, self.n_seen - 1):]:  # the chunk open before (it may have grown) and new ones
             if cid not in self.strength:
                 self.strength[cid] = self.ep.config.initial_strength
                 self.utility[cid] = 0.0
             self.last[cid] = max(self.last.get(cid, -np.inf), max(it.t for it in self.ep.chunk_items(cid)))
+        self.n_seen = len(ids)
 
     def strengthened(self, ids: list[str], t: float) -> None:
         open_id = self.ep.chunks()[-1] if len(self.ep.chunks()) > len(self.ep.keys) else None
@@ -147,8 +150,9 @@ def _check(ep: EpisodicMemory, m: Model, rng: random.Random) -> None:
         " ".join(rng.sample(WORDS + NOUNS, 6))]
     exact = not isinstance(ep.encoder, DenseKeys)  # sparse queries: bit for bit; dense: dot products' last bits
     for query in queries:
+        ranked = _reference(ep, m, query, 10)  # a total order (score, then age): top k = its first k
         for k in (1, 3, 10):
-            want = _reference(ep, m, query, k)
+            want = ranked[:k]
             got = _got(ep.recall(query, k=k, strengthen=False))
             if exact:
                 assert [g[0] for g in got] == [w[0] for w in want], (query, k)
@@ -162,7 +166,7 @@ def _check(ep: EpisodicMemory, m: Model, rng: random.Random) -> None:
             assert np.allclose([g[1] for g in got], [w[1] for w in want], rtol=0, atol=1e-9 if exact else 1e-6), (query, k)
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("path", ["near_top", "intersect", "scan", "dense"])
 def test_recall_equals_brute_force_on_random_streams(seed: int, path: str, monkeypatch) -> None:
     if path == "intersect":  # the bit-set intersection path (from 2^17 chunks, for a dense key matrix
@@ -179,7 +183,7 @@ def test_recall_equals_brute_force_on_random_streams(seed: int, path: str, monke
     m = Model(ep)
     t, pid = 0.0, 0
     place = PLACES[0]
-    for step in range(rng.randint(300, 900)):
+    for step in range(rng.randint(200, 700)):
         if rng.random() < 0.6:  # time often stands still: chunks closed at the same time tie in retention
             t += rng.choice([1.0, 1.0, 7.0])
         if rng.random() < 0.5:
