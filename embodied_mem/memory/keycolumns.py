@@ -11,6 +11,10 @@ similarity is bit-identical to the dense matrix's:
 - ``keys[d, :n]``: dimension ``d`` for rows ``0..n-1``, a dense float32 array (built per read);
 - ``keys[d].take(rows)``: dimension ``d`` at the given rows (float32);
 - ``keys.weighted_sum(q, dims, n)``: ``sum(q[d] * keys[d, :n] for d in dims)`` from the postings alone;
+- ``keys.near_top(q, dims, n, slack)``: only the rows whose similarity is within ``slack`` of the
+  best, their similarities (those of ``weighted_sum``) and a bound on every other row's, read from
+  the postings of the query dimensions without a pass over all ``n`` rows (None when the bound
+  does not separate them: then ``weighted_sum``);
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
@@ -178,6 +182,61 @@ class SparseKeyColumns:
                 got += q[d] * vals
                 out[rows] = got
         return out
+
+    def near_top(self, q: np.ndarray, dims: list[int], n: int, slack: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """The rows among ``0..n-1`` whose similarity ``sim = weighted_sum(q, dims, n)[row]`` is at
+        least ``smax - slack`` (``smax``: the largest of them all), as (rows ascending, their sims as
+        float32, value for value ``weighted_sum``'s, and a bound ``floor``: every other row has
+        ``sim <= floor``), without scanning all ``n`` rows: a row missing from the postings of the
+        dimension ``L`` that can add the most has ``sim`` at most what the other dimensions can add
+        (their ``q[d] * value`` bounds from the postings read), so when the best row of ``L`` beats
+        that bound by more than ``slack`` every wanted row is a row of ``L`` (MaxScore's argument).
+        None when that does not hold (the caller then scans every row)."""
+        if n <= 0 or not dims:
+            return None
+        posts = []
+        for d in dims:
+            if not self._rows[d] and self.cold == 0:
+                continue
+            rows, vals = self._postings(d, 0, n)
+            if len(rows):
+                # what dimension d can add to a row: at most max(0, q[d] * value) over its postings
+                qd = float(q[d])
+                posts.append((d, rows, vals, max(0.0, qd * float(vals.max() if qd > 0 else vals.min()))))
+        if not posts:
+            return None
+        ups = [p[3] for p in posts]
+        li = max(range(len(posts)), key=ups.__getitem__)
+        order = list(range(len(posts)))
+        if len(posts) == 2 and li == 0:  # two terms add up alike in either order: the best one last
+            order.reverse()
+        out = np.zeros(n, np.float32) if len(posts) > 1 else None
+        got = None
+        for i, j in enumerate(order):  # as weighted_sum: the same sums in the same order
+            d, rows, vals, _ = posts[j]
+            rows = rows.astype(np.intp)
+            add = q[d] * vals
+            last = i == len(order) - 1
+            if i == 0:
+                got = add
+                if not last:
+                    out[rows] = add
+            else:
+                got = out.take(rows)
+                got += add
+                if not (last and j == li):  # the best dimension's sums, when last, are read from ``got``
+                    out[rows] = got
+            if j == li:
+                rows_l = rows
+        sims = got if order[-1] == li else out.take(rows_l)
+        # rounding: float32 products and sums stay within a few float32 ulps of the float64 bound
+        floor = (sum(ups) - ups[li]) * (1 + 1e-5) + 1e-6
+        smax = float(sims.max())
+        cut = smax - slack
+        if cut <= floor:
+            return None
+        keep = np.flatnonzero(sims >= cut)  # cut rounded to float32 (within 2^-24 of itself) for this
+        return rows_l[keep], sims[keep], max(floor, cut + 2.4e-7 * abs(cut))
 
     def take(self, d: int, rows: np.ndarray) -> np.ndarray:
         """Dimension ``d`` of the keys at ``rows`` (float32; 0.0 where a key is zero there)."""
