@@ -311,3 +311,15 @@ def _drop_file(conn: sqlite3.Connection, path: str) -> None:
             os.unlink(path)
         except OSError:
             pass
+
+
+# temporal memory: names (labels, event texts, sources) no entry in RAM refers to, one row each time one
+# moves out (the latest row of a name is its state; gid = the id lt_events rows hold; v = TLABEL_V: first and
+# latest sighting times, latest paged sighting time, longest paged gap, paged sightings)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tlabels (space INTEGER NOT NULL, gid INTEGER NOT NULL, name TEXT NOT NULL, "
+            "sighted INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lt_tlabels_name ON lt_tlabels (space, name)",
+            "CREATE INDEX IF NOT EXISTS lt_tlabels_gid ON lt_tlabels (space, gid)")
+TABLES += ("lt_tlabels",)
+TLABEL_V = struct.Struct("<ddddq")
+__all__ += ["TLABEL_V"]
