@@ -77,13 +77,15 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
 # states no longer fit this version's modules, so they are ignored (full replay) rather than
 # half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
-_READS = (6,)
+# Format 7: temporal memory keeps names by slot with global ids (names no entry in RAM refers to
+# moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
+_READS = (7,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64
