@@ -170,7 +170,7 @@ class _Gaps:
 _TAIL_MIN = 4096  # newest entries a query leaves to a scan (past it, the query seals them into a run)
 _SEAL = 16384  # newest entries ingest leaves unindexed (past it, observe seals them into a run)
 _RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads more than this)
-_ENTRY_BYTES = 64  # RAM per entry the budget's temporal share assumes (longterm.working_set_sizes)
+_ENTRY_BYTES = 38  # RAM per entry the budget's temporal share assumes (longterm._BYTES_PER_ENTRY, the same measured figure)
 _QUERIED_NAMES = 64  # names queries may bring back into RAM before those no entry refers to move out again
 _EMPTY = np.zeros(0)
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -191,12 +191,11 @@ class _Run:
     def nbytes(self) -> int:
         return self.lab.nbytes + self.t.nbytes + 120
 
-    def times(self, i: int) -> np.ndarray:
-        """The times of label id ``i`` in this run (ascending; a view)."""
-        if i < self.lo or i > self.hi:
-            return _EMPTY
-        lab = self.lab
-        return self.t[int(lab.searchsorted(i, "left")):int(lab.searchsorted(i, "right"))]
+    def times(self, key: np.ndarray) -> np.ndarray:
+        """The times of label id ``key[0]`` in this run (ascending; a view); ``key`` = [i, i + 1] as
+        int32 (another dtype would make numpy convert the whole run to compare)."""
+        a, b = self.lab.searchsorted(key, "left").tolist()
+        return self.t[a:b]
 
     @staticmethod
     def merge(a: _Run, b: _Run) -> _Run:
@@ -448,7 +447,7 @@ class TemporalMemory:
             self._seal(merge=False)
             n0 = n
         parts: list[np.ndarray] = []
-        if n > n0:  # the newest entries: a scan
+        if n > n0 and (t1 is None or self._time_of(n0) <= t1):  # the newest entries (reaching t1): a scan
             m = np.flatnonzero(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0) == i)
             if len(m):
                 m = m[np.frombuffer(self._kind, np.int8, n - n0, n0)[m] == SIGHTING]
@@ -457,12 +456,13 @@ class TemporalMemory:
                     if newest and (t1 is None or tail[0] <= t1):
                         return tail
                     parts.append(tail)
+        key = np.array((i, i + 1), dtype=np.int32)
         for r in reversed(self._runs):
             if (t1 is not None and r.tlo > t1) or i < r.lo or i > r.hi:
                 continue
             if t0 is not None and r.thi < t0:
                 break
-            x = r.times(i)
+            x = r.times(key)
             if len(x):
                 parts.append(x)
                 if newest and (t1 is None or x[0] <= t1):
@@ -697,7 +697,7 @@ class TemporalMemory:
             if not last[i] >= t:
                 last[i] = t
             if run is not None:
-                a, b = int(run.lab.searchsorted(i, "left")), int(run.lab.searchsorted(i, "right"))
+                a, b = run.lab.searchsorted(np.array((i, i + 1), dtype=np.int32), "left").tolist()
                 j = a + int(run.t[a:b].searchsorted(t, "right"))
                 run.lab, run.t = np.insert(run.lab, j, np.int32(i)), np.insert(run.t, j, t)
                 run.lo, run.hi = min(run.lo, i), max(run.hi, i)
