@@ -5,27 +5,38 @@ Columnar storage (``array`` of times, kinds, interned labels, positions) kept so
 ``last_seen`` are O(1) for "now" (one pair of times per interned name, in two arrays) and O(log n)
 with ``at=``. Intervals are inclusive at both ends.
 
-Per-label times are not stored beside the columns as they arrive: a label index (every sighting
-time in RAM grouped by label id, ascending within a label; offsets by id) is merged from the
-columns on a query, and the entries newer than it are scanned (at most 4096 plus 1/32 of the
-indexed ones; past that a query merges them in, O(n), so O(32) per sighting overall at worst).
-Until a label query, RAM per entry is the columns alone (about 36 bytes). ``longest_gap`` (the
-longest time a label went unseen between two of its sightings) keeps a max hierarchy over the gaps
-of each label queried for gaps (built on its first gap query, extended by its sightings since):
-O(log n) per range after that.
+Per-label times: a tiered (LSM-style) label index. Ingest leaves the newest entries unindexed
+(scanned by a query) and, past ``_SEAL`` (16,384) of them, seals them into a *run*: their sightings
+sorted by label id (times ascending within a label; 12 bytes a sighting). Runs follow each other
+in entry (time) order; a new run is merged with the one before while that one is at most twice as
+big and the two cover at most ``_RUN_MAX`` (131,072) entries, so each entry is merged O(log n)
+times (amortized O(log n) per entry at ingest) and no single merge reads more than ``_RUN_MAX``
+entries: no query (and no percept) pays for indexing the whole history at once. A query reads the
+runs its time window reaches (two binary searches each) and scans the unindexed entries (a query
+seals them when there are more than ``_TAIL_MIN``). ``longest_gap`` (the longest time a label went
+unseen between two of its sightings) keeps a max hierarchy over the gaps of each label queried for
+gaps (built on its first gap query, extended by its sightings since): O(log n) per range after that.
 
 With a RAM budget (``use_long_term``), only the newest entries stay in the columns: when there
 are more than the working set allows, the oldest quarter moves, in time order, into the
-``lt_events`` table of the long-term store (``longterm.py``). What is kept per label (names, first
-and last times, the index's offsets, paged counts, gap hierarchies: ``ram_bytes`` counts them all)
-counts against the same share, so the entries kept shrink as labels accumulate. A time boundary
-``_cut`` separates the two (every moved entry is older than every entry in RAM); a query reaching
-before it reads the table, so every answer is exactly what the unbounded memory gives. First and
-last sighting times per label stay in RAM (one pair per label, kept forever).
+``lt_events`` table of the long-term store (``longterm.py``); the runs over them are dropped or
+cut. What is kept per name (names, first and last times, paged counts, gap hierarchies:
+``ram_bytes`` counts them all) counts against the same share. Names (labels, event texts,
+sources) live in *slots*; the columns and runs hold slots, ``lt_events`` holds each name's global
+id. After a move, every name no entry in RAM refers to moves out to ``lt_tlabels`` (its global id,
+first/last sighting times, paged count, latest paged time, longest paged gap; a new row each
+time) and its slot is reused; a query or a new sighting of it brings it back (one indexed
+look-up). So what is kept per name is bounded by the working set's names (plus at most
+``_QUERIED_NAMES`` brought back by queries since the last move), not by the names ever met.
+``fit(max_bytes)`` keeps ``ram_bytes`` within a byte count given by the budget controller. A time
+boundary ``_cut`` separates RAM and table (every moved entry is older than every entry in RAM); a
+query reaching before it reads the table, so every answer is exactly what the unbounded memory
+gives.
 
-Snapshots (``__getstate__``): the columns, the label index (merged up to the newest entry) as one
-array of times grouped by label with offsets, first/last times as arrays by label id, the interned
-names; nothing per label as a Python object. Loading takes the index as it is.
+Snapshots (``__getstate__``): the columns, the label index (the runs and the unindexed entries
+merged) as one array of times grouped by slot with offsets, first/last times as arrays by slot,
+the names by slot (None: free) with their global ids; nothing per label as a Python object.
+Loading takes the index as one run.
 """
 
 from __future__ import annotations
