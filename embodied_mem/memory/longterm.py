@@ -99,7 +99,7 @@ SIGHT_V = struct.Struct("<ddddd")  # t, confidence, x, y, z
 
 # Bytes one in-RAM item costs (measured with tracemalloc on the benchmark stream), used to turn the
 # budget into working-set sizes.
-_BYTES_PER_ENTRY = 38  # temporal: columns (kind, label, x, y; time and source per percept) + label index (tracemalloc-checked: 35-39 B)
+_BYTES_PER_ENTRY = 32  # temporal: an upper bound on its entries (it fits its share in bytes at its own measured 35-39 B an entry)
 _BYTES_PER_POSE = 130  # spatial trajectory: a Pose (4 floats, slots) + its time + list slots
 _SHARE_TEMPORAL = 0.25  # share of the budget for the temporal working set
 _SHARE_TRAJECTORY = 0.05  # share of the budget for the trajectory working set

@@ -181,8 +181,8 @@ class _Gaps:
 _TAIL_MIN = 4096  # newest entries a query leaves to a scan (past it, the query seals them into a run)
 _SEAL = 16384  # newest entries ingest leaves unindexed (past it, observe seals them into a run)
 _RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads more than this)
-_ENTRY_BYTES = 38  # RAM per entry the budget's temporal share assumes (longterm._BYTES_PER_ENTRY, the same measured figure)
-_QUERIED_NAMES = 64  # names queries may bring back into RAM before those no entry refers to move out again
+_ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes (entries kept = share / measured bytes an entry)
+_QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
 _EMPTY_I = np.zeros(0, dtype=np.int32)
 
