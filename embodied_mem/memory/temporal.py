@@ -779,7 +779,7 @@ class TemporalMemory:
         assert pg is not None
         room = pg.cap * _ENTRY_BYTES if self._fit_bytes is None else self._fit_bytes
         n = len(self._sym)
-        per = self._entry_bytes() / n if n >= 1024 else _ENTRY_BYTES
+        per = self._entry_bytes() / n if n >= 64 else _ENTRY_BYTES
         floor = max(2, pg.cap // 4) if self._fit_bytes is None else max(2, min(256, pg.cap // 4))
         fits = int((room - self._label_bytes()) / per)
         self._limit = max(floor, fits if self._fit_bytes is not None else min(pg.cap, fits))
