@@ -100,7 +100,7 @@ SIGHT_V = struct.Struct("<ddddd")  # t, confidence, x, y, z
 
 # Bytes one in-RAM item costs (measured with tracemalloc on the benchmark stream), used to turn the
 # budget into working-set sizes.
-_BYTES_PER_ENTRY = 64  # temporal: columns (t, kind, sym, src, x, y) + per-label time + gap
+_BYTES_PER_ENTRY = 32  # temporal: an upper bound on its entries (it fits its share in bytes at its own measured 35-39 B an entry)
 _BYTES_PER_POSE = 130  # spatial trajectory: a Pose (4 floats, slots) + its time + list slots
 _SHARE_TEMPORAL = 0.25  # share of the budget for the temporal working set
 _SHARE_TRAJECTORY = 0.05  # share of the budget for the trajectory working set
@@ -372,3 +372,14 @@ TABLES += ("lt_enames",)
 # per version of a block of 1024 chunk rows (b: the block number; v: the three float64 columns packed)
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_cmut (space INTEGER NOT NULL, b INTEGER NOT NULL, v BLOB NOT NULL)",)
 TABLES += ("lt_cmut",)
+
+# temporal memory: names (labels, event texts, sources) no entry in RAM refers to, one row each time one
+# moves out (the latest row of a name is its state; gid = the id lt_events rows hold; v = TLABEL_V: first and
+# latest sighting times, latest paged sighting time, longest paged gap, paged sightings)
+_SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tlabels (space INTEGER NOT NULL, gid INTEGER NOT NULL, name TEXT NOT NULL, "
+            "sighted INTEGER NOT NULL, v BLOB NOT NULL)",
+            "CREATE INDEX IF NOT EXISTS lt_tlabels_name ON lt_tlabels (space, name)",
+            "CREATE INDEX IF NOT EXISTS lt_tlabels_gid ON lt_tlabels (space, gid)")
+TABLES += ("lt_tlabels",)
+TLABEL_V = struct.Struct("<ddddq")
+__all__ += ["TLABEL_V"]

@@ -86,6 +86,8 @@ FORMAT_VERSION = 7
 # spatial places, adjacency edge views and cells object by object; their
 # states no longer fit this version's modules, so they are ignored (full replay) rather than
 # half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
+# Format 7: temporal memory keeps names by slot with global ids (names no entry in RAM refers to
+# moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
 _READS = (7,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream

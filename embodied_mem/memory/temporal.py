@@ -5,27 +5,38 @@ Columnar storage (``array`` of times, kinds, interned labels, positions) kept so
 ``last_seen`` are O(1) for "now" (one pair of times per interned name, in two arrays) and O(log n)
 with ``at=``. Intervals are inclusive at both ends.
 
-Per-label times are not stored beside the columns as they arrive: a label index (every sighting
-time in RAM grouped by label id, ascending within a label; offsets by id) is merged from the
-columns on a query, and the entries newer than it are scanned (at most 4096 plus 1/32 of the
-indexed ones; past that a query merges them in, O(n), so O(32) per sighting overall at worst).
-Until a label query, RAM per entry is the columns alone (about 36 bytes). ``longest_gap`` (the
-longest time a label went unseen between two of its sightings) keeps a max hierarchy over the gaps
-of each label queried for gaps (built on its first gap query, extended by its sightings since):
-O(log n) per range after that.
+Per-label times: a tiered (LSM-style) label index. Ingest leaves the newest entries unindexed
+(scanned by a query) and, past ``_SEAL`` (16,384) of them, seals them into a *run*: their sightings
+sorted by label id (times ascending within a label; 12 bytes a sighting). Runs follow each other
+in entry (time) order; a new run is merged with the one before while that one is at most twice as
+big and the two cover at most ``_RUN_MAX`` (131,072) entries, so each entry is merged O(log n)
+times (amortized O(log n) per entry at ingest) and no single merge reads more than ``_RUN_MAX``
+entries: no query (and no percept) pays for indexing the whole history at once. A query reads the
+runs its time window reaches (two binary searches each) and scans the unindexed entries (a query
+seals them when there are more than ``_TAIL_MIN``). ``longest_gap`` (the longest time a label went
+unseen between two of its sightings) keeps a max hierarchy over the gaps of each label queried for
+gaps (built on its first gap query, extended by its sightings since): O(log n) per range after that.
 
 With a RAM budget (``use_long_term``), only the newest entries stay in the columns: when there
 are more than the working set allows, the oldest quarter moves, in time order, into the
-``lt_events`` table of the long-term store (``longterm.py``). What is kept per label (names, first
-and last times, the index's offsets, paged counts, gap hierarchies: ``ram_bytes`` counts them all)
-counts against the same share, so the entries kept shrink as labels accumulate. A time boundary
-``_cut`` separates the two (every moved entry is older than every entry in RAM); a query reaching
-before it reads the table, so every answer is exactly what the unbounded memory gives. First and
-last sighting times per label stay in RAM (one pair per label, kept forever).
+``lt_events`` table of the long-term store (``longterm.py``); the runs over them are dropped or
+cut. What is kept per name (names, first and last times, paged counts, gap hierarchies:
+``ram_bytes`` counts them all) counts against the same share. Names (labels, event texts,
+sources) live in *slots*; the columns and runs hold slots, ``lt_events`` holds each name's global
+id. After a move, every name no entry in RAM refers to moves out to ``lt_tlabels`` (its global id,
+first/last sighting times, paged count, latest paged time, longest paged gap; a new row each
+time) and its slot is reused; a query or a new sighting of it brings it back (one indexed
+look-up). So what is kept per name is bounded by the working set's names (plus at most
+``_QUERIED_NAMES`` brought back by queries since the last move), not by the names ever met.
+``fit(max_bytes)`` keeps ``ram_bytes`` within a byte count given by the budget controller. A time
+boundary ``_cut`` separates RAM and table (every moved entry is older than every entry in RAM); a
+query reaching before it reads the table, so every answer is exactly what the unbounded memory
+gives.
 
-Snapshots (``__getstate__``): the columns, the label index (merged up to the newest entry) as one
-array of times grouped by label with offsets, first/last times as arrays by label id, the interned
-names; nothing per label as a Python object. Loading takes the index as it is.
+Snapshots (``__getstate__``): the columns, the label index (the runs and the unindexed entries
+merged) as one array of times grouped by slot with offsets, first/last times as arrays by slot,
+the names by slot (None: free) with their global ids; nothing per label as a Python object.
+Loading takes the index as one run.
 """
 
 from __future__ import annotations
@@ -167,9 +178,42 @@ class _Gaps:
         return m
 
 
-_TAIL_MIN = 4096  # newest entries the label index may leave to a scan (plus 1/32 of the indexed ones)
-_ENTRY_BYTES = 64  # RAM per entry the budget's temporal share assumes (longterm.working_set_sizes)
+_TAIL_MIN = 4096  # newest entries a query leaves to a scan (past it, the query seals them into a run)
+_SEAL = 16384  # newest entries ingest leaves unindexed (past it, observe seals them into a run)
+_RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads more than this)
+_ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes (entries kept = share / measured bytes an entry)
+_QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
+_EMPTY_I = np.zeros(0, dtype=np.int32)
+
+
+class _Run:
+    """One sorted run of the label index: the sightings of ``n`` consecutive entries (events count in
+    ``n`` but have no row), as label ids ``lab`` (ascending) and times ``t`` (ascending within a
+    label); ``lo``/``hi`` the smallest and largest label id in it, ``tlo``/``thi`` bounds of its times."""
+
+    __slots__ = ("lab", "t", "n", "lo", "hi", "tlo", "thi")
+
+    def __init__(self, lab: np.ndarray, t: np.ndarray, n: int, tlo: float, thi: float) -> None:
+        self.lab, self.t, self.n, self.tlo, self.thi = lab, t, n, tlo, thi
+        self.lo, self.hi = (int(lab[0]), int(lab[-1])) if len(lab) else (0, -1)
+
+    @property
+    def nbytes(self) -> int:
+        return self.lab.nbytes + self.t.nbytes + 120
+
+    def times(self, key: np.ndarray) -> np.ndarray:
+        """The times of label id ``key[0]`` in this run (ascending; a view); ``key`` = [i, i + 1] as
+        int32 (another dtype would make numpy convert the whole run to compare)."""
+        a, b = self.lab.searchsorted(key, "left").tolist()
+        return self.t[a:b]
+
+    @staticmethod
+    def merge(a: _Run, b: _Run) -> _Run:
+        """``a`` and the run right after it (newer entries) as one run."""
+        lab = np.concatenate([a.lab, b.lab])
+        order = np.argsort(lab, kind="stable")  # two sorted stretches: a merge; a's times before b's
+        return _Run(lab[order], np.concatenate([a.t, b.t])[order], a.n + b.n, a.tlo, b.thi)
 
 
 class TemporalMemory:
@@ -186,18 +230,24 @@ class TemporalMemory:
         self._x = array("d")
         self._y = array("d")
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
-        self._names: list[str] = []
-        self._ids: dict[str, int] = {}
+        # interned names (labels, event texts, sources) by slot; a name no entry in RAM refers to
+        # moves out under a RAM budget (lt_tlabels) and its slot (None) is reused
+        self._names: list[str | None] = []
+        self._ids: dict[str, int] = {}  # name -> slot
+        self._gid = array("q")  # slot -> global id (what lt_events holds; -1: a free slot)
+        self._free: list[int] = []
+        self._ngid = 0  # global ids given out
+        self._n_paged_names = 0  # rows written to lt_tlabels
+        self._queried_in = 0  # names queries brought back from lt_tlabels since the last move out
         # by name id: time of the first and latest sighting (NaN: never sighted, e.g. an event text)
         self._first = array("d")
         self._last = array("d")
         self._name_bytes = 0  # sys.getsizeof of every interned name (for ram_bytes)
-        # label index: the sighting times of entries [0, _ix_n) grouped by label id (ascending within
-        # a label; id i's are _ix_t[_ix_off[i]:_ix_off[i + 1]], ids past the end have none), merged
-        # from the newer entries on a query once there are enough of them, scanned until then
-        self._ix_t: np.ndarray = _EMPTY
-        self._ix_off = np.zeros(1, dtype=np.int64)
+        # label index: sorted runs over the entries [0, _ix_n), in entry order (each run's entries
+        # follow the one before's); the newer entries are scanned until ingest (or a query) seals them
+        self._runs: list[_Run] = []
         self._ix_n = 0
+        self._ix_bytes = 0  # the runs' bytes (for ram_bytes)
         self._gapc: dict[int, tuple[_Gaps, int]] = {}  # label id -> gaps of its first n RAM times (queried labels)
         self._gap_n = 0  # the n of every kept gap hierarchy, summed (for ram_bytes)
         # long-term pages (a RAM budget): entries older than _cut live in the lt_events table
@@ -211,11 +261,12 @@ class TemporalMemory:
         self._pn = array("q")
         self._pl = array("d")
         self._pb = array("d")
+        self._fit_bytes: int | None = None  # the bytes ``fit`` last allowed (None: the budget's share)
 
     # ------------------------------------------------------------------ snapshot state
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
     # rebuilt from "labels" and the names
-    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_ix_t", "_ix_off", "_ix_n", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
+    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_n", "_ix_bytes", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
                 "_rt", "_rs", "_r0")
 
     def __getstate__(self) -> dict[str, object]:
@@ -229,10 +280,10 @@ class TemporalMemory:
         state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
         t, src = self._expand()
         state["columns"] = tuple(t if k == "_t" else src if k == "_src" else d[k] for k in self._COLUMNS)
-        self._sync_index(force=True)
+        lab, ts = self._grouped()
         grouped, offsets = array("d"), array("q")
-        grouped.frombytes(self._ix_t.tobytes())
-        offsets.frombytes(self._offsets().tobytes())
+        grouped.frombytes(ts.tobytes())
+        offsets.frombytes(lab.searchsorted(np.arange(len(self._names) + 1), "left").astype(np.int64).tobytes())
         state["labels"] = (array("d", self._first), array("d", self._last), grouped, offsets)
         # paged counts as dicts by label (the snapshot format's shape)
         paged = [(self._names[i], i) for i in range(len(self._pn)) if self._pn[i]]
@@ -259,12 +310,15 @@ class TemporalMemory:
         del tn, sn
         first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
         names = self._names
-        self._ids = dict(zip(names, range(len(names))))
+        self._ids = {x: i for i, x in enumerate(names) if x is not None}
         self._first, self._last = array("d", first), array("d", last)
-        self._name_bytes = sum(map(sys.getsizeof, names))
-        self._ix_t = np.frombuffer(grouped, dtype=np.float64) if len(grouped) else _EMPTY
-        self._ix_off = np.frombuffer(offsets, dtype=np.int64).copy() if len(offsets) else np.zeros(1, np.int64)
-        self._ix_n = len(self._sym)
+        self._name_bytes = sum(sys.getsizeof(x) for x in names if x is not None)
+        self._runs, self._ix_n, self._ix_bytes = [], 0, 0
+        if len(self._sym):  # the index as one run over every entry
+            off = np.frombuffer(offsets, dtype=np.int64)
+            lab = np.repeat(np.arange(len(off) - 1, dtype=np.int32), np.diff(off))
+            self._add_run(_Run(lab, np.frombuffer(grouped, dtype=np.float64).copy(), len(self._sym),
+                               self._rt[0], self._rt[-1]))
         self._gapc = {}
         self._gap_n = 0
         self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
@@ -306,33 +360,66 @@ class TemporalMemory:
         return self._r0[r] if r < len(self._r0) else len(self._sym)
 
     # ------------------------------------------------------------------ the label index
-    def _offsets(self) -> np.ndarray:
-        """The index's offsets, one per interned name plus one (names newer than the index: empty)."""
-        off, n = self._ix_off, len(self._names) + 1
-        if len(off) < n:
-            off = self._ix_off = np.concatenate([off, np.full(n - len(off), off[-1], dtype=np.int64)])
-        return off
+    def _add_run(self, run: _Run) -> None:
+        self._runs.append(run)
+        self._ix_n += run.n
+        self._ix_bytes += run.nbytes
 
-    def _sync_index(self, force: bool = False) -> None:
-        """Merge the sightings newer than the index into it: when asked (``force``) or once there are
-        more than a scan should read (O(n) each time, so O(32) per sighting overall at worst)."""
+    def _seal(self, merge: bool) -> None:
+        """Index the entries newer than the runs as one more run (O(m log m) for m of them); with
+        ``merge``, then merge the newest runs while the one before is at most twice as big and the
+        two together cover at most ``_RUN_MAX`` entries (each entry is merged O(log) times)."""
         n0, n = self._ix_n, len(self._sym)
-        if n == n0 or (not force and n - n0 <= _TAIL_MIN + n0 // 32):
+        if n == n0:
             return
         m = n - n0
         sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
         sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
         tt = self._times_from(n0)[sel]
-        off = self._offsets()
-        if len(sym):
-            counts = np.bincount(sym, minlength=len(off) - 1)
-            order = np.argsort(sym, kind="stable")
-            if len(self._ix_t):
-                self._ix_t = np.insert(self._ix_t, np.repeat(off[1:], counts), tt[order])
-            else:
-                self._ix_t = tt[order]
-            off[1:] += np.cumsum(counts)
-        self._ix_n = n
+        order = np.argsort(sym, kind="stable")
+        self._add_run(_Run(sym[order], tt[order], m, self._time_of(n0), self._rt[-1]))
+        runs = self._runs
+        while merge and len(runs) >= 2 and runs[-2].n <= 2 * runs[-1].n and runs[-2].n + runs[-1].n <= _RUN_MAX:
+            a, b = runs[-2], runs[-1]
+            runs[-2:] = [_Run.merge(a, b)]
+            self._ix_bytes += runs[-1].nbytes - a.nbytes - b.nbytes
+
+    def _time_of(self, j: int) -> float:
+        """The time of entry ``j``."""
+        return self._rt[bisect_right(self._r0, j) - 1]
+
+    def _grouped(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every sighting in RAM as (label ids ascending, times ascending within a label)."""
+        n0, n = self._ix_n, len(self._sym)
+        labs = [r.lab for r in self._runs]
+        ts = [r.t for r in self._runs]
+        if n > n0:
+            sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, n - n0, n0) == SIGHTING)
+            labs.append(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0)[sel])
+            ts.append(self._times_from(n0)[sel])
+        if not labs:
+            return _EMPTY_I, _EMPTY
+        lab = np.concatenate(labs)
+        order = np.argsort(lab, kind="stable")
+        return lab[order], np.concatenate(ts)[order]
+
+    def _trim_runs(self, i: int) -> None:
+        """The entries [0, i) (every one older than the rest) left RAM: drop the runs over them and
+        the times before the new boundary ``_cut`` from the run they end in."""
+        runs, k, cut = self._runs, 0, self._cut
+        while k < len(runs) and runs[k].n <= i:
+            i -= runs[k].n
+            k += 1
+        if k == len(runs):  # every run (and perhaps part of the newer entries) went
+            self._runs, self._ix_n, self._ix_bytes = [], 0, 0
+            return
+        del runs[:k]
+        r = runs[0]
+        if i:
+            keep = r.t >= cut
+            runs[0] = _Run(r.lab[keep], r.t[keep], r.n - i, cut, r.thi)
+        self._ix_n = sum(x.n for x in runs)
+        self._ix_bytes = sum(x.nbytes for x in runs)
 
     def _grow_paged(self) -> None:
         """Make the paged counts as long as the names (on the first page-out)."""
@@ -346,33 +433,55 @@ class TemporalMemory:
         """Sightings of label id ``i`` in the long-term table."""
         return self._pn[i] if i < len(self._pn) else 0
 
-    def _drop_index(self) -> None:
-        self._ix_t, self._ix_off, self._ix_n = _EMPTY, np.zeros(1, dtype=np.int64), 0
+    def _drop_gaps(self) -> None:
         self._gapc.clear()
         self._gap_n = 0
 
     def _label(self, label: str) -> int | None:
-        """The id of ``label`` if it was ever sighted (else None)."""
+        """The slot of ``label`` if it was ever sighted (else None; paged out: brought back)."""
         i = self._ids.get(label)
+        if i is None and self._n_paged_names:
+            self._queried_in += 1
+            if self._queried_in > _QUERIED_NAMES:  # names brought back by queries: bounded
+                self._evict_names()
+            i = self._page_in(label)
         if i is None or self._first[i] != self._first[i]:
             return None
         return i
 
-    def _ram_times(self, i: int) -> np.ndarray:
-        """The sighting times in RAM of label id ``i``, ascending (float64)."""
+    def _ram_times(self, i: int, t0: float | None = None, t1: float | None = None, newest: bool = False) -> np.ndarray:
+        """The sighting times in RAM of label id ``i``, ascending (float64): all of them, or (given
+        ``t0``/``t1``) at least those in [t0, t1], reading only the runs whose times reach it; with
+        ``newest``, only the newest part holding one at or before ``t1`` (for ``last_seen(at=)``)."""
         n0, n = self._ix_n, len(self._sym)
-        if n - n0 > _TAIL_MIN + n0 // 32:
-            self._sync_index()
+        if n - n0 > _TAIL_MIN:
+            self._seal(merge=False)
             n0 = n
-        off = self._ix_off
-        ts = self._ix_t[off[i]:off[i + 1]] if i + 1 < len(off) else _EMPTY
-        if n > n0:  # the newest entries: a scan
+        parts: list[np.ndarray] = []
+        if n > n0 and (t1 is None or self._time_of(n0) <= t1):  # the newest entries (reaching t1): a scan
             m = np.flatnonzero(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0) == i)
             if len(m):
                 m = m[np.frombuffer(self._kind, np.int8, n - n0, n0)[m] == SIGHTING]
                 if len(m):
-                    ts = np.concatenate([ts, self._times_at(m + n0)])
-        return ts
+                    tail = self._times_at(m + n0)
+                    if newest and (t1 is None or tail[0] <= t1):
+                        return tail
+                    parts.append(tail)
+        key = np.array((i, i + 1), dtype=np.int32)
+        for r in reversed(self._runs):
+            if (t1 is not None and r.tlo > t1) or i < r.lo or i > r.hi:
+                continue
+            if t0 is not None and r.thi < t0:
+                break
+            x = r.times(key)
+            if len(x):
+                parts.append(x)
+                if newest and (t1 is None or x[0] <= t1):
+                    break
+        parts.reverse()
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else _EMPTY
 
     def _gaps_of(self, i: int, ts: np.ndarray) -> _Gaps:
         """The gap hierarchy of label id ``i`` (whose RAM times are ``ts``): kept per label once
@@ -408,33 +517,131 @@ class TemporalMemory:
         """Bytes this memory holds in RAM now: its columns, names, per-label times and index, paged
         counts and gap hierarchies (``sys.getsizeof`` of each container, allocated capacity included;
         the interned name strings counted once here; gap hierarchies estimated from their sizes). O(1)."""
+        return self._entry_bytes() + self._label_bytes()
+
+    def _entry_bytes(self) -> int:
+        """The columns and the label index: what grows with the entries in RAM."""
         gs = sys.getsizeof
         n = sum(gs(a) for a in (self._rt, self._rs, self._r0, self._kind, self._sym, self._x, self._y))
         if self._z is not None:
             n += gs(self._z)
-        return n + self._label_bytes()
+        return n + self._ix_bytes + gs(self._runs)
 
     def _label_bytes(self) -> int:
-        """ram_bytes less the columns: what grows with the labels rather than with the entries."""
+        """ram_bytes less the columns and index: what is kept per name in RAM (names, slots, first and
+        last times, paged counts) and the gap hierarchies of labels queried for gaps."""
         gs = sys.getsizeof
         n = gs(self._names) + gs(self._ids) + self._name_bytes + gs(self._first) + gs(self._last)
-        n += self._ix_t.nbytes + self._ix_off.nbytes
+        n += gs(self._gid) + gs(self._free)
         n += 200 * len(self._gapc) + 9 * self._gap_n  # a _Gaps and its levels: ~8.2 bytes per time
         return n + gs(self._gapc) + gs(self._pn) + gs(self._pl) + gs(self._pb)
 
+    def fit(self, max_bytes: int) -> None:
+        """Keep this memory's RAM (``ram_bytes()``) within ``max_bytes`` bytes from now on (until the
+        next ``fit``), moving the oldest entries and then the names no entry in RAM refers to out to
+        the long-term tables now; gap hierarchies (a cache) are dropped when over. Best effort: the
+        entries of the newest time stay, and a query reads what it needs back from the tables. No
+        effect without long-term pages (no RAM budget). ``max_bytes`` must be an int >= 0
+        (ValueError otherwise, nothing changed)."""
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, (int, np.integer)) or max_bytes < 0:
+            raise ValueError(f"fit: max_bytes must be an int >= 0, got {max_bytes!r}")
+        if self._pages is None:
+            return
+        self._fit_bytes = int(max_bytes)
+        if self.ram_bytes() <= max_bytes:
+            return
+        self._drop_gaps()
+        self._evict_names()
+        self._keep_share()
+
     def _intern(self, s: str) -> int:
+        """The slot of name ``s`` in RAM: its own, the one it gets back (paged out: ``_page_in``) or a
+        new one (a free slot first) with a new global id."""
         i = self._ids.get(s)
         if i is None:
-            i = self._ids[s] = len(self._names)
+            i = self._page_in(s) if self._n_paged_names else None
+            if i is None:
+                i = self._take_slot(s, self._ngid)
+                self._ngid += 1
+        return i
+
+    def _take_slot(self, s: str, gid: int) -> int:
+        """A slot for name ``s`` (global id ``gid``), never sighted and nothing paged (yet)."""
+        if self._free:
+            i = self._free.pop()
+            self._names[i] = s
+            self._first[i] = self._last[i] = math.nan
+            self._gid[i] = gid
+            if self._pn:
+                self._pn[i], self._pl[i], self._pb[i] = 0, math.nan, -1.0
+        else:
+            i = len(self._names)
             self._names.append(s)
             self._first.append(math.nan)
             self._last.append(math.nan)
-            self._name_bytes += sys.getsizeof(s)
+            self._gid.append(gid)
             if self._pn:
                 self._pn.append(0)
                 self._pl.append(math.nan)
                 self._pb.append(-1.0)
+        self._ids[s] = i
+        self._name_bytes += sys.getsizeof(s)
         return i
+
+    def _page_in(self, s: str) -> int | None:
+        """Bring name ``s`` back from ``lt_tlabels`` (its global id, first and last sighting times,
+        paged count, latest paged time, longest paged gap) into a slot; None if it was never paged out."""
+        pg = self._pages
+        assert pg is not None
+        row = pg.store.execute("SELECT gid, v FROM lt_tlabels WHERE space=? AND name=? ORDER BY rowid DESC LIMIT 1",
+                               (pg.space, s)).fetchone()
+        if row is None:
+            return None
+        from .longterm import TLABEL_V
+
+        first, last, pl, pb, pn = TLABEL_V.unpack(row[1])
+        i = self._take_slot(s, row[0])
+        self._grow_paged()
+        self._first[i], self._last[i] = first, last
+        self._pn[i], self._pl[i], self._pb[i] = pn, pl, pb
+        return i
+
+    def _evict_names(self) -> None:
+        """Page out every name no entry in RAM refers to (label, event text or source): a row in
+        ``lt_tlabels`` (written anew each time, so a snapshot's marks cut it like the other tables),
+        its slot freed for the next new name. What is kept per label is then bounded by the labels of
+        the working set."""
+        pg = self._pages
+        if pg is None:
+            return
+        names = self._names
+        used = np.zeros(len(names), dtype=bool)
+        used[np.frombuffer(self._sym, np.int32)] = True
+        used[np.frombuffer(self._rs, np.int32)] = True
+        cold = [i for i in np.flatnonzero(~used).tolist() if names[i] is not None]
+        self._queried_in = 0
+        if not cold:
+            return
+        from .longterm import TLABEL_V
+
+        self._grow_paged()
+        first, last, pn, pl, pb, gid = self._first, self._last, self._pn, self._pl, self._pb, self._gid
+        pg.store.insert_many("INSERT INTO lt_tlabels (space, gid, name, sighted, v) VALUES (?, ?, ?, ?, ?)",
+                             [(pg.space, gid[i], names[i], int(first[i] == first[i]),
+                               TLABEL_V.pack(first[i], last[i], pl[i], pb[i], pn[i])) for i in cold])
+        ids, gs = self._ids, sys.getsizeof
+        for i in cold:
+            del ids[names[i]]
+            self._name_bytes -= gs(names[i])
+            names[i] = None
+            gid[i] = -1
+            first[i] = last[i] = math.nan
+            pn[i], pl[i], pb[i] = 0, math.nan, -1.0
+            c = self._gapc.pop(i, None)
+            if c is not None:
+                self._gap_n -= c[1]
+        self._free.extend(reversed(cold))
+        self._n_paged_names += len(cold)
 
     def observe(self, p: Percept) -> None:
         if not self.enabled:
@@ -448,6 +655,8 @@ class TemporalMemory:
             self._observe_in_order(p, t, src)
         else:
             self._observe_late(p, t, src)
+        if len(self._sym) - self._ix_n > _SEAL:
+            self._seal(merge=True)
         if self._pages is not None and len(self._sym) > self._limit:
             self._keep_share()
 
@@ -479,9 +688,17 @@ class TemporalMemory:
             z = self._z = array("d", bytes(8 * (len(self._sym) - k)))
         if z is not None:
             z[pos:pos] = array("d", zs)
-        inside = pos < self._ix_n  # inside the indexed entries: slot each time into its label's group
-        if inside:
+        run = None
+        if pos < self._ix_n:  # inside the indexed entries: slot each time into its label's group of the run
+            j = pos
+            for run in self._runs:
+                if j < run.n:
+                    break
+                j -= run.n
+            assert run is not None
+            run.n += k
             self._ix_n += k
+            run.tlo, run.thi = min(run.tlo, t), max(run.thi, t)
         first, last = self._first, self._last
         new: dict[int, int] = {}
         for i in syms[:len(ss)]:
@@ -490,12 +707,12 @@ class TemporalMemory:
                 first[i] = t
             if not last[i] >= t:
                 last[i] = t
-            if inside:
-                off = self._offsets()
-                a = int(off[i])
-                j = a + int(self._ix_t[a:off[i + 1]].searchsorted(t, "right"))
-                self._ix_t = np.insert(self._ix_t, j, t)
-                off[i + 1:] += 1
+            if run is not None:
+                a, b = run.lab.searchsorted(np.array((i, i + 1), dtype=np.int32), "left").tolist()
+                j = a + int(run.t[a:b].searchsorted(t, "right"))
+                run.lab, run.t = np.insert(run.lab, j, np.int32(i)), np.insert(run.t, j, t)
+                run.lo, run.hi = min(run.lo, i), max(run.hi, i)
+                self._ix_bytes += 12
         for i, m in new.items():
             c = self._gapc.get(i)
             if c is None:
@@ -554,11 +771,18 @@ class TemporalMemory:
 
     # ------------------------------------------------------------------ long-term pages
     def _keep_share(self) -> None:
-        """Past the entries allowed in RAM: recompute how many the share leaves beside what is kept
-        per label, and move the oldest out until a quarter of that is free."""
+        """Past the entries allowed in RAM: recompute how many the share (``cap`` entries of
+        ``_ENTRY_BYTES``, at most ``cap`` entries; or what ``fit`` allowed) leaves beside what is kept
+        per name, at the bytes an entry takes now (columns and index), and move the oldest out until
+        a quarter is free."""
         pg = self._pages
         assert pg is not None
-        self._limit = max(pg.cap // 4, 2, pg.cap - self._label_bytes() // _ENTRY_BYTES)
+        room = pg.cap * _ENTRY_BYTES if self._fit_bytes is None else self._fit_bytes
+        n = len(self._sym)
+        per = self._entry_bytes() / n if n >= 64 else _ENTRY_BYTES
+        floor = max(2, pg.cap // 4) if self._fit_bytes is None else max(2, min(256, pg.cap // 4))
+        fits = int((room - self._label_bytes()) / per)
+        self._limit = max(floor, fits if self._fit_bytes is not None else min(pg.cap, fits))
         if len(self._sym) > self._limit:
             self._page_out(len(self._sym) - (3 * self._limit) // 4)
 
@@ -576,10 +800,14 @@ class TemporalMemory:
         assert pg is not None
         space, z, pack = pg.space, self._z, EVENT_V.pack
         kind, sym, xs, ys = self._kind, self._sym, self._x, self._y
+        gid = np.frombuffer(self._gid, np.int64)
+        gsym = gid[np.frombuffer(sym, np.int32, i)].tolist()  # the table holds global ids
+        gsrc = gid[np.frombuffer(rs, np.int32, r)].tolist()
         pg.store.insert_many(
             "INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)",
-            ((space, t, kind[j], sym[j], sr, pack(t, xs[j], ys[j], 0.0 if z is None else z[j]))
-             for t, sr, a, b in zip(rt[:r], rs[:r], r0[:r], r0[1:r + 1]) for j in range(a, b)))
+            ((space, t, kind[j], gsym[j], sr, pack(t, xs[j], ys[j], 0.0 if z is None else z[j]))
+             for t, sr, a, b in zip(rt[:r], gsrc, r0[:r], r0[1:r + 1]) for j in range(a, b)))
+        del gid, gsym, gsrc
         cut = rt[r]
         # per label among the moved sightings: count, first and last time, longest gap between two
         sel = np.flatnonzero(np.frombuffer(kind, np.int8, i) == SIGHTING)
@@ -596,9 +824,15 @@ class TemporalMemory:
         np.frombuffer(r0, np.int64)[:] -= i
         self._n_paged += i
         self._cut = cut
-        self._drop_index()  # rebuilt from the columns left on the next query
-        if not len(s):
-            return
+        self._trim_runs(i)
+        self._drop_gaps()  # built again from the times left on the next gap query
+        if len(s):
+            self._page_counts(s, ts)
+        self._evict_names()
+
+    def _page_counts(self, s: np.ndarray, ts: np.ndarray) -> None:
+        """Add the sightings just moved out (label slots ``s``, times ``ts``, in time order) to the
+        paged counts, latest paged times and longest paged gaps by label."""
         order = np.argsort(s, kind="stable")
         s, ts = s[order], ts[order]
         starts = np.flatnonzero(np.concatenate([[True], s[1:] != s[:-1]]))
@@ -629,13 +863,14 @@ class TemporalMemory:
         first, last = self._first, self._last
         for s in p.sightings:
             i = self._intern(s.label)
-            rows.append((pg.space, t, SIGHTING, i, src, EVENT_V.pack(t, s.position[0], s.position[1], s.position[2])))
+            rows.append((pg.space, t, SIGHTING, self._gid[i], self._gid[src],
+                         EVENT_V.pack(t, s.position[0], s.position[1], s.position[2])))
             if not first[i] <= t:
                 first[i] = t
             if not last[i] >= t:
                 last[i] = t
         for e in p.events:
-            rows.append((pg.space, t, EVENT, self._intern(e), src, EVENT_V.pack(t, 0.0, 0.0, 0.0)))
+            rows.append((pg.space, t, EVENT, self._gid[self._intern(e)], self._gid[src], EVENT_V.pack(t, 0.0, 0.0, 0.0)))
         if not rows:
             return
         pg.store.insert_many("INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)", rows)
@@ -650,7 +885,7 @@ class TemporalMemory:
             # the new time may split a paged gap: recompute that label's longest paged gap
             row = pg.store.execute(
                 "SELECT MAX(t - pt) FROM (SELECT t, LAG(t) OVER (ORDER BY t) AS pt FROM lt_events "
-                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, i)).fetchone()
+                "WHERE space=? AND kind=0 AND sym=?)", (pg.space, self._gid[i])).fetchone()
             self._pb[i] = -1.0 if row[0] is None else float(row[0])
 
     def _paged_times(self, i: int, t0: float | None, t1: float | None) -> list[float]:
@@ -664,7 +899,7 @@ class TemporalMemory:
         lo = -math.inf if t0 is None else t0
         hi = math.inf if t1 is None else t1
         rows = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? AND t<=? "
-                                "ORDER BY t, rowid", (pg.space, i, lo, hi))
+                                "ORDER BY t, rowid", (pg.space, self._gid[i], lo, hi))
         return [EVENT_V.unpack(r[0])[0] for r in rows]
 
     # ------------------------------------------------------------------ queries
@@ -689,7 +924,7 @@ class TemporalMemory:
             return None
         if at is None:
             return self._last[i]
-        ts = self._ram_times(i)
+        ts = self._ram_times(i, None, at, newest=True)
         k = int(ts.searchsorted(at, "right"))
         if k:
             return float(ts[k - 1])
@@ -702,7 +937,7 @@ class TemporalMemory:
         pg = self._pages
         assert pg is not None
         row = pg.store.execute("SELECT v FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t<=? "
-                               "ORDER BY t DESC LIMIT 1", (pg.space, i, at)).fetchone()
+                               "ORDER BY t DESC LIMIT 1", (pg.space, self._gid[i], at)).fetchone()
         return None if row is None else EVENT_V.unpack(row[0])[0]
 
     def _range(self, ts: np.ndarray, t0: float | None, t1: float | None) -> tuple[int, int]:
@@ -716,7 +951,7 @@ class TemporalMemory:
         i = self._label(label) if self.enabled else None
         if i is None:
             return []
-        ts = self._ram_times(i)
+        ts = self._ram_times(i, t0, t1)
         i0, i1 = self._range(ts, t0, t1)
         return self._paged_times(i, t0, t1) + ts[i0:i1].tolist()
 
@@ -734,7 +969,7 @@ class TemporalMemory:
                 pg = self._pages
                 assert pg is not None
                 n += pg.store.execute("SELECT COUNT(*) FROM lt_events WHERE space=? AND kind=0 AND sym=? AND t>=? "
-                                      "AND t<=?", (pg.space, i, -math.inf if t0 is None else t0,
+                                      "AND t<=?", (pg.space, self._gid[i], -math.inf if t0 is None else t0,
                                                    math.inf if t1 is None else t1)).fetchone()[0]
         return n
 
@@ -788,19 +1023,18 @@ class TemporalMemory:
             return []
         want = None if kind is None else _KIND.index(kind)
         out: list[Event] = []
-        names = self._names
         for t, k, sym, src, x, y, z in self._rows(t0, t1, want, None if limit is None else max(limit, 1)):
             if k == SIGHTING:
-                out.append(Event(t, "sighting", label=names[sym], position=(x, y, z), source=names[src]))
+                out.append(Event(t, "sighting", label=sym, position=(x, y, z), source=src))
             else:
-                out.append(Event(t, "event", text=names[sym], source=names[src]))
+                out.append(Event(t, "event", text=sym, source=src))
             if limit is not None and len(out) >= limit:
                 break
         return out
 
     def _rows(self, t0: float, t1: float, want: int | None, limit: int | None = None) -> Iterator[tuple]:
-        """(t, kind, sym, src, x, y, z) of the entries with t0 <= t <= t1 (the first ``limit`` of the
-        paged ones at most), paged ones first, lazily."""
+        """(t, kind, name, source, x, y, z) of the entries with t0 <= t <= t1 (the first ``limit`` of
+        the paged ones at most), paged ones first, lazily."""
         if self._n_paged and t0 < self._cut:
             from .longterm import EVENT_V
 
@@ -814,18 +1048,38 @@ class TemporalMemory:
             sql += " ORDER BY t, rowid"
             if limit is not None:
                 sql += f" LIMIT {int(limit)}"
-            for k, sym, src, v in pg.store.execute(sql, args).fetchall():
+            rows = pg.store.execute(sql, args).fetchall()
+            name = self._names_of({g for r in rows for g in r[1:3]})
+            for k, sym, src, v in rows:
                 t, x, y, z = EVENT_V.unpack(v)
-                yield t, k, sym, src, x, y, z
-        rt, rs, r0 = self._rt, self._rs, self._r0
+                yield t, k, name[sym], name[src], x, y, z
+        rt, rs, r0, names = self._rt, self._rs, self._r0, self._names
         kind, sym, xs, ys, zz = self._kind, self._sym, self._x, self._y, self._z
         for r in range(bisect_left(rt, t0), bisect_right(rt, t1)):
-            t, src = rt[r], rs[r]
+            t, src = rt[r], names[rs[r]]
             for i in range(r0[r], self._start(r + 1)):
                 k = kind[i]
                 if want is not None and k != want:
                     continue
-                yield t, k, sym[i], src, xs[i], ys[i], 0.0 if zz is None else zz[i]
+                yield t, k, names[sym[i]], src, xs[i], ys[i], 0.0 if zz is None else zz[i]
+
+    def _names_of(self, gids: set[int]) -> dict[int, str]:
+        """The names of global ids (of rows in the long-term table): those paged out from
+        ``lt_tlabels``, the others from their slots."""
+        out: dict[int, str] = {}
+        pg = self._pages
+        if self._n_paged_names and pg is not None:
+            for k in range(0, len(gids), 500):
+                part = sorted(gids)[k:k + 500]
+                q = ",".join("?" * len(part))
+                out.update(pg.store.execute(f"SELECT gid, name FROM lt_tlabels WHERE space=? AND gid IN ({q})",
+                                            (pg.space, *part)).fetchall())
+        rest = gids - out.keys()
+        if rest:
+            gid = np.frombuffer(self._gid, np.int64)
+            for g in rest:
+                out[g] = self._names[int(np.flatnonzero(gid == g)[0])]  # type: ignore[assignment]
+        return out
 
     def order(self, labels: Iterable[str]) -> list[str]:
         """``labels`` sorted by first sighting; labels never seen are left out."""
@@ -839,7 +1093,12 @@ class TemporalMemory:
         if not self.enabled:
             return []
         names = self._names
-        return sorted(names[i] for i in range(len(names)) if self._first[i] == self._first[i])
+        out = {names[i] for i in range(len(names)) if self._first[i] == self._first[i]}
+        pg = self._pages
+        if self._n_paged_names and pg is not None:
+            out.update(r[0] for r in pg.store.execute("SELECT DISTINCT name FROM lt_tlabels WHERE space=? AND sighted=1",
+                                                      (pg.space,)))
+        return sorted(out)  # type: ignore[arg-type]
 
     def span(self) -> tuple[float, float] | None:
         if not self._rt:
