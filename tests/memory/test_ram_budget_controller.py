@@ -152,6 +152,6 @@ def test_fit_shares_fills_the_room_fairly(sizes, room):
 
 
 def test_the_estimates_share_and_module_shares_are_sane():
-    assert 0.5 <= longterm.ESTIMATE_SHARE < 1
+    assert 0.25 <= longterm.ESTIMATE_SHARE < 1  # measured RSS / estimates ~2 (longterm.py)
     assert all(v > 0 for v in MODULE_SHARES.values())
     assert set(MODULE_SHARES) == {"spatial", "temporal", "episodic", "graph"}
