@@ -853,7 +853,7 @@ class EpisodicMemory:
             self._cols.page_out_mut(self._rows_out)
         # room left for items, kept from now on (the next call recomputes it)
         room = max_bytes - self.ram_bytes()
-        self._item_cap = max(_MIN_ITEMS, min(pg.cap, len(self._i_t) + int(room / self._item_bytes())))
+        self._item_cap = min(pg.cap, max(_MIN_ITEMS, len(self._i_t) + int(room / self._item_bytes())))  # never over the budget's own cap
 
     def _item_bytes(self) -> float:
         """Bytes one closed chunk's item in RAM costs now, on average (its time, percept id and text
