@@ -134,9 +134,10 @@ _SHARE_GRAPH = 0.15  # share of the budget for the knowledge graph's resident bl
 # paging out and in), SQLite's page cache, the journal's batch buffer. The estimates themselves are
 # close to tracemalloc's count (benchmarks/memory_ops.py --ram-trace, budget 256 MiB, 1M sightings:
 # estimates 139.8 MiB, traced embodied_mem 139.7 MiB; spatial 61.3 vs 67.9, temporal 29.5 vs 29.1,
-# episodic 13.3 vs 13.9, graph 35.7 vs 27.5), so the gap is the process's, not the estimates': the
-# memory's RSS growth was 2.01x the estimates' sum at 3M sightings (268 MiB at share 0.55; 1.38x at
-# 1M) and it grows with the stream's length. 1/2.01 = 0.50, less a margin for longer streams.
+# episodic 13.3 vs 13.9, graph 35.7 vs 27.5), so the gap is the process's, not the estimates'. At
+# 3M sightings, back to back on one machine: share 0.55 -> estimates 133.7 MiB, memory RSS 274.1 MiB (2.05x, over the
+# budget); share 0.42 -> estimates 116.0 MiB, memory RSS 150.7 MiB (1.30x). 1/2.05 = 0.49, less a
+# margin: the ratio is not constant (1.38x at 1M) and grows with the stream's length.
 ESTIMATE_SHARE = 0.42
 # How the controller splits the estimates' share among the modules that page (``fit``) when their
 # sum exceeds it: in these proportions (what each held without a budget on the benchmark stream at
