@@ -155,6 +155,9 @@ def fit_shares(sizes: dict[str, int], room: int, shares: dict[str, float]) -> di
     caps: dict[str, int] = {}
     left = dict(sizes)
     while left:
+        if sum(left.values()) <= room:  # the rest fits (decided in integers: no rounding asks a module to shrink)
+            caps.update(left)
+            return caps
         level = room / sum(shares.get(k, 0.1) for k in left)  # bytes per unit of share
         under = [k for k, v in left.items() if v <= level * shares.get(k, 0.1)]
         if not under:  # every module left is over its part: each gets exactly its part
