@@ -16,6 +16,8 @@ from embodied_mem.memory import longterm, temporal
 from embodied_mem.memory.snapshot import snapshot_path
 from embodied_mem.memory.temporal import TemporalMemory
 
+from .test_temporal_index import Naive as _Naive
+
 STEADY = ["cup", "key", "rang"]  # seen all life long ("rang" is also an event text)
 
 
@@ -37,32 +39,8 @@ def stream(seed: int, n: int) -> list[Percept]:
     return out
 
 
-class Naive:
-    """Every entry in a list, in time order with ties in arrival order; answers by scanning."""
-
-    def __init__(self) -> None:
-        self.rows: list[tuple] = []  # (t, seq, kind, name, source, position)
-
-    def observe(self, p: Percept) -> None:
-        for s in p.sightings:
-            x, y, z = (tuple(s.position) + (0.0,))[:3]
-            self.rows.append((p.t, len(self.rows), "sighting", s.label, p.source, (float(x), float(y), float(z))))
-        for e in p.events:
-            self.rows.append((p.t, len(self.rows), "event", e, p.source, None))
-        self.rows.sort(key=lambda r: (r[0], r[1]))
-
-    def times(self, lbl: str, t0: float | None = None, t1: float | None = None) -> list[float]:
-        lo, hi = -math.inf if t0 is None else t0, math.inf if t1 is None else t1
-        return [r[0] for r in self.rows if r[2] == "sighting" and r[3] == lbl and lo <= r[0] <= hi]
-
-    def gap(self, lbl: str, t0: float | None, t1: float | None) -> float | None:
-        ts = self.times(lbl, t0, t1)
-        if len(ts) < 2 or ts[0] == ts[-1]:
-            return None
-        return max(b - a for a, b in zip(ts, ts[1:]))
-
-    def between(self, t0: float, t1: float, kind: str | None) -> list[tuple]:
-        return [(r[0], r[2], r[3], r[4], r[5]) for r in self.rows if t0 <= r[0] <= t1 and kind in (None, r[2])]
+class Naive(_Naive):
+    """test_temporal_index's plain-list reference, plus the labels ever sighted."""
 
     def labels(self) -> list[str]:
         return sorted({r[3] for r in self.rows if r[2] == "sighting"})
