@@ -1040,73 +1040,7 @@ class SpatialMemory:
         B = self._b
         if B.lp is not None and B.lp.paged:
             self._page_in_for(p)
-        n0 = len(B.lab)
-        matched: set[int] = set()
-        born: dict[str, list[int]] | None = None
-        # The common case inline (the same thing seen again where it was, no later sighting of it
-        # known): one log entry; everything else goes through _observe_sighting. The belief's state
-        # is read from the columns (the graph's edge data is only written, kept in step).
-        grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
-        seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
-        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
-        hrow = B.hrow if B.pages is not None else None
-        tol, ic, tol2 = self._tol, self._ic, self._tol2
-        floor = math.floor
-        for s in p.sightings:
-            pos, conf, inst = s.position, s.confidence, s.instance
-            px, py, pz = pos
-            r = -1
-            if inst is None:
-                li = lab_id.get(s.label)
-                if li is not None:  # _match, inlined
-                    x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
-                    y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
-                    best_d = tol2 + 1e-12
-                    if x0 == x1 and y1 - y0 <= 1:  # the cells in (ix, iy) order, as below, built directly
-                        cells = ((x0, y0),) if y0 == y1 else ((x0, y0), (x0, y1))
-                    elif x1 - x0 == 1 and y0 == y1:
-                        cells = ((x0, y0), (x1, y0))
-                    elif x1 - x0 == 1 and y1 - y0 == 1:
-                        cells = ((x0, y0), (x0, y1), (x1, y0), (x1, y1))
-                    else:  # a tolerance over half the index cell
-                        cells = [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]  # type: ignore[assignment]
-                    for cell in cells:
-                        bucket = grid.get(cell)
-                        if bucket:
-                            for q in bucket:
-                                if lab[q] == li:
-                                    v = hv[hlast[q]]
-                                    d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
-                                    if d < best_d or (d == best_d and q > r):
-                                        r, best_d = q, d
-            else:
-                q = instances.get(inst)
-                if q is not None:
-                    v = hv[hlast[q]]
-                    if (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2 <= tol2:
-                        r = q
-            if r < 0:
-                r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
-            else:
-                k = hlast[r]
-                v = hv[k]
-                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
-                    hlast[r] = len(ht)
-                    ht.append(t)
-                    hprev.append(k)
-                    hv.append(v)
-                    if hrow is not None:
-                        hrow.append(r)
-                    seen.append(edge[r])
-                else:
-                    self._resight(r, pos, conf, t)
-            matched.add(r)
-            if r >= n0 and B.inst[r] < 0:
-                if born is None:
-                    born = {}
-                born.setdefault(s.label, []).append(r)
-        if seen:
-            self.graph.set_edges_field(seen, "last_seen", t)
+        matched, born = self._file_sightings(p, pid, recorded_at)
         self.n_sightings += len(p.sightings)
         if B.pages is not None and len(B.ht) > B.limit:
             B.page_out()
@@ -1127,6 +1061,90 @@ class SpatialMemory:
         if B.lp is not None and len(B.lab) > B.lp.limit:
             # (a label seen only on an instance that matched a belief of another label has no rows)
             self._trim_beliefs({li for li in (B.lab_id.get(s.label) for s in p.sightings) if li is not None})
+
+    def _file_sightings(self, p: Percept, pid: int, recorded_at: float) -> tuple[set[int], dict[str, list[int]] | None]:
+        """File every sighting of ``p`` (each as ``_observe_sighting`` would); returns the rows they went to
+        and, per label, the label-level beliefs they made (None: none).
+
+        The common case inline (the same thing seen again where it was, no later sighting of it
+        known): one log entry, and one graph call for the percept's ``last_seen``. The belief's state
+        is read from the columns (the graph's edge data is only written, kept in step). A label-level
+        sighting's match looks in its own index cell first: a belief exactly there (distance 0) ends
+        the search, as no belief elsewhere can be nearer or tie with it."""
+        B = self._b
+        t = p.t
+        n0 = len(B.lab)
+        matched: set[int] = set()
+        born: dict[str, list[int]] | None = None
+        grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
+        seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
+        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
+        hrow = B.hrow if B.pages is not None else None
+        tol, ic, tol2 = self._tol, self._ic, self._tol2
+        floor = math.floor
+        for s in p.sightings:
+            pos, conf, inst = s.position, s.confidence, s.instance
+            px, py, pz = pos
+            r = -1
+            if inst is None:
+                li = lab_id.get(s.label)
+                if li is not None:  # _match, inlined: the sighting's own index cell first
+                    own = (floor(px / ic), floor(py / ic))
+                    best_d = tol2 + 1e-12
+                    bucket = grid.get(own)
+                    if bucket:
+                        for q in bucket:
+                            if lab[q] == li:
+                                v = hv[hlast[q]]
+                                d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                                if d < best_d or (d == best_d and q > r):
+                                    r, best_d = q, d
+                    # A belief at distance 0 (and any tie with it) is filed under the sighting's own cell:
+                    # no other cell can beat it. Otherwise the other cells within the tolerance too.
+                    if best_d != 0.0:
+                        x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
+                        y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
+                        if x0 != x1 or y0 != y1:
+                            for cell in [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]:
+                                bucket = grid.get(cell) if cell != own else None
+                                if bucket:
+                                    for q in bucket:
+                                        if lab[q] == li:
+                                            v = hv[hlast[q]]
+                                            d = (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2
+                                            if d < best_d or (d == best_d and q > r):
+                                                r, best_d = q, d
+            else:
+                q = instances.get(inst)
+                if q is not None:
+                    v = hv[hlast[q]]
+                    if (vx[v] - px) ** 2 + (vy[v] - py) ** 2 + (vz[v] - pz) ** 2 <= tol2:
+                        r = q
+            if r >= 0:
+                k = hlast[r]
+                v = hv[k]
+                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
+                    hlast[r] = len(ht)
+                    ht.append(t)
+                    hprev.append(k)
+                    hv.append(v)
+                    if hrow is not None:
+                        hrow.append(r)
+                    seen.append(edge[r])
+                else:
+                    self._resight(r, pos, conf, t)
+            elif inst is None:  # no belief of the label within the tolerance (what _observe_sighting finds)
+                r = self._new_belief(s.label, pos, None, conf, t, pid, recorded_at)
+            else:
+                r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
+            matched.add(r)
+            if r >= n0 and B.inst[r] < 0:
+                if born is None:
+                    born = {}
+                born.setdefault(s.label, []).append(r)
+        if seen:
+            self.graph.set_edges_field(seen, "last_seen", t)
+        return matched, born
 
     def _observe_pose(self, p: Percept, pid: int, recorded_at: float) -> None:
         pose = p.pose
