@@ -1626,8 +1626,36 @@ class SpatialMemory:
         # fewer (a view of radius 1e7 touches no more than the beliefs there are).
         B = self._b
         grid = B.grid
-        xmin, ymin, xmax, ymax = view.bounds()
+        if not grid:
+            return
         ic = self._ic
+        if type(view) is DiscView:  # the common view, row by row (a few dozen rows: cheaper than numpy's calls)
+            cx, cy, _ = view.center
+            rad = view.radius
+            floor = math.floor
+            x0, x1 = floor((cx - rad) / ic), floor((cx + rad) / ic)  # DiscView.bounds(), inlined
+            y0, y1 = floor((cy - rad) / ic), floor((cy + rad) / ic)
+            if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
+                get = grid.get
+                buckets = [bk for bk in (get((ix, iy)) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)) if bk]
+            else:
+                buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+            lim = rad * rad + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
+            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
+            gone = []
+            for bucket in buckets:
+                for r in bucket:
+                    if r not in matched:
+                        k = hlast[r]
+                        if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
+                            v = hv[k]
+                            dx, dy = vx[v] - cx, vy[v] - cy
+                            if dx * dx + dy * dy <= lim:
+                                gone.append(r)
+            for r in gone:
+                self._end(r, t)
+            return
+        xmin, ymin, xmax, ymax = view.bounds()
         x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
         y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
         if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
@@ -1636,24 +1664,6 @@ class SpatialMemory:
         else:
             buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
         if not buckets:
-            return
-        if type(view) is DiscView:  # the common view, row by row (a few dozen rows: cheaper than numpy's calls)
-            cx, cy, _ = view.center
-            lim = view.radius * view.radius + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
-            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
-            gone = []
-            for bucket in buckets:
-                for r in bucket:
-                    if r in matched:
-                        continue
-                    k = hlast[r]
-                    if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
-                        v = hv[k]
-                        dx, dy = vx[v] - cx, vy[v] - cy
-                        if dx * dx + dy * dy <= lim:
-                            gone.append(r)
-            for r in gone:
-                self._end(r, t)
             return
         # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
         # dropped from the few that qualify, not looked up one by one
@@ -2098,26 +2108,30 @@ class SpatialMemory:
             return False
         if d == 0.0:
             return True
-        n = max(1, math.ceil(d / self._cs * 4))
-        prev = self._cell(a.x, a.y)
-        walked, occ = self._walked, self._occ
-        if prev not in occ:
-            walked.add(prev)
         cs, floor = self._cs, math.floor
+        n = max(1, math.ceil(d / cs * 4))
         ax, ay, bx, by = a.x, a.y, b.x, b.y
+        walked, occ = self._walked, self._occ
+        px, py = floor(ax / cs + 0.5), floor(ay / cs + 0.5)  # self._cell(ax, ay), inlined
+        if (px, py) not in occ:
+            walked.add((px, py))
+        dx, dy = bx - ax, by - ay
         for k in range(1, n + 1):
-            x, y = ax + (bx - ax) * k / n, ay + (by - ay) * k / n
-            c = (floor(x / cs + 0.5), floor(y / cs + 0.5))  # self._cell(x, y), inlined
-            if c == prev:
-                continue
-            if c[0] != prev[0] and c[1] != prev[1]:  # crossed a corner: add the side cell nearer the segment
-                side1, side2 = (c[0], prev[1]), (prev[0], c[1])
-                side = min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b))
+            cx, cy = floor((ax + dx * k / n) / cs + 0.5), floor((ay + dy * k / n) / cs + 0.5)
+            if cx == px:
+                if cy == py:
+                    continue
+            elif cy != py:  # crossed a corner: add the side cell nearer the segment (the first on a tie)
+                if _seg_dist((cx * cs, py * cs, 0.0), a, b) <= _seg_dist((px * cs, cy * cs, 0.0), a, b):
+                    side = (cx, py)
+                else:
+                    side = (px, cy)
                 if side not in occ:
                     walked.add(side)
+            c = (cx, cy)
             if c not in occ:
                 walked.add(c)
-            prev = c
+            px, py = cx, cy
         return True
 
     def _neigh4(self, c: tuple[int, int]) -> tuple[tuple[int, int], ...]:

@@ -4,7 +4,8 @@
 matches a label-level sighting in its own index cell first and walks a disc view's candidate rows in
 Python. The reference here files every sighting through ``_observe_sighting`` (its ``_match``,
 ``_resight``, ``_new_belief``) and gives negative evidence through the general vectorised branch
-(the view wrapped so it is no ``DiscView``). Fed the same stream, both memories must answer every
+(the view wrapped so it is no ``DiscView``), and walks the trajectory by a plain copy of the
+segment walk. Fed the same stream, both memories must answer every
 spatial query alike and hold the same spatial snapshot state (row for row), with and without a RAM
 budget. The streams put positions on and near index-cell borders (``index_cell`` 4) and exactly at
 the matching tolerance, move objects by less and more than the tolerance, re-sight instances under
@@ -14,6 +15,7 @@ other labels and elsewhere, and mix in late percepts from a second source.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from embodied_mem import Memory, Percept, Pose, Sighting, View
-from embodied_mem.memory.spatial import SpatialMemory
+from embodied_mem.memory.spatial import SpatialMemory, _seg_dist
 
 from .conftest import budgeted, feed, unbudgeted
 
@@ -68,6 +70,35 @@ def _one_by_one(self: SpatialMemory, p: Percept, pid: int, recorded_at: float):
 _negative = SpatialMemory._negative_evidence  # noqa: SLF001
 
 
+def _walk_by_steps(self: SpatialMemory, a, b) -> bool:
+    """The reference walk: the segment's sample points' cells, a corner's side cell by ``min``."""
+    if a is None:
+        return False
+    d = math.hypot(b.x - a.x, b.y - a.y)
+    limit = self.config.walk_max_step
+    if d > (4.0 * self.config.place_radius if limit is None else limit):
+        return False
+    if d == 0.0:
+        return True
+    n = max(1, math.ceil(d / self.config.cell_size * 4))
+    prev = self.cell_of((a.x, a.y))
+    walked, occ = self._walked, self._occ  # noqa: SLF001
+    if prev not in occ:
+        walked.add(prev)
+    for k in range(1, n + 1):
+        c = self.cell_of((a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n))
+        if c == prev:
+            continue
+        if c[0] != prev[0] and c[1] != prev[1]:
+            side = min(((c[0], prev[1]), (prev[0], c[1])), key=lambda q: _seg_dist(self.cell_center(q), a, b))
+            if side not in occ:
+                walked.add(side)
+        if c not in occ:
+            walked.add(c)
+        prev = c
+    return True
+
+
 def _plain_negative(self: SpatialMemory, view, matched, t):
     return _negative(self, _PlainView(view), matched, t)
 
@@ -75,7 +106,8 @@ def _plain_negative(self: SpatialMemory, view, matched, t):
 @contextmanager
 def reference_path():
     with mock.patch.object(SpatialMemory, "_file_sightings", _one_by_one), \
-            mock.patch.object(SpatialMemory, "_negative_evidence", _plain_negative):
+            mock.patch.object(SpatialMemory, "_negative_evidence", _plain_negative), \
+            mock.patch.object(SpatialMemory, "_walk", _walk_by_steps):
         yield
 
 
