@@ -1081,6 +1081,7 @@ class SpatialMemory:
         hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
+        within = tol2 + 1e-12  # _match's bound
         floor = math.floor
         for s in p.sightings:
             pos, conf, inst = s.position, s.confidence, s.instance
@@ -1090,7 +1091,7 @@ class SpatialMemory:
                 li = lab_id.get(s.label)
                 if li is not None:  # _match, inlined: the sighting's own index cell first
                     own = (floor(px / ic), floor(py / ic))
-                    best_d = tol2 + 1e-12
+                    best_d = within
                     bucket = grid.get(own)
                     if bucket:
                         for q in bucket:
@@ -1486,7 +1487,10 @@ class SpatialMemory:
         """Append a belief row with its first sighting (not indexed, not current)."""
         B = self._b
         r = len(B.lab)
-        B.lab.append(B.label_id(label))
+        li = B.lab_id.get(label)
+        if li is None:
+            li = B.label_id(label)
+        B.lab.append(li)
         if instance is None:
             B.inst.append(_NONE)
         else:
@@ -1502,8 +1506,9 @@ class SpatialMemory:
         B.ecx.append(_NOCELL)
         B.ecy.append(_NOCELL)
         v = B.add_value(r, conf, pos)
-        B.hlast.append(len(B.ht))
-        B.ht.append(t)
+        ht = B.ht
+        B.hlast.append(len(ht))
+        ht.append(t)
         B.hprev.append(-1)
         B.hv.append(v)
         if B.pages is not None:
@@ -1512,15 +1517,15 @@ class SpatialMemory:
                 B.rid.append(B.lp.next_rid)
                 B.lp.next_rid += 1
         B.edge.append(edge)
-        li = B.lab[r]
         B.lnext.append(-1)
         B.cnext.append(-1)
         B.cprev.append(-1)
-        if B.ltail[li] >= 0:
-            B.lnext[B.ltail[li]] = r
+        ltail = B.ltail
+        if ltail[li] >= 0:
+            B.lnext[ltail[li]] = r
         else:
             B.lhead[li] = r
-        B.ltail[li] = r
+        ltail[li] = r
         return r
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
