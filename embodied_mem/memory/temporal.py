@@ -7,7 +7,8 @@ with ``at=``. Intervals are inclusive at both ends.
 
 Per-label times: a tiered (LSM-style) label index. Ingest leaves the newest entries unindexed
 (scanned by a query) and, past ``_SEAL`` (16,384) of them, seals them into a *run*: their sightings
-sorted by label id (times ascending within a label; 12 bytes a sighting). Runs follow each other
+grouped by label id (times ascending within a label; 4 bytes a sighting: the number of its
+percept run, whose time ``_rt`` holds). Runs follow each other
 in entry (time) order; a new run is merged with the one before while that one is at most twice as
 big and the two cover at most ``_RUN_MAX`` (131,072) entries, so each entry is merged O(log n)
 times (amortized O(log n) per entry at ingest) and no single merge reads more than ``_RUN_MAX``
