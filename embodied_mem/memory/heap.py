@@ -9,18 +9,21 @@ dropped) stay resident until something reuses them: measured on ``benchmarks/mem
 ``release_free_heap()`` asks glibc to hand every whole free page back (``malloc_trim(0)``, which
 also advises free pages inside the heap away, not only its top).
 
-Without a RAM budget the facade calls it every ``Memory._RELEASE_UNBUDGETED`` (16,384) percepts:
-measured at 1M sightings without a budget (``benchmarks/memory_ops.py`` stream, probe with
-``mallinfo2``), the heap held 31-39 MiB of free blocks (grown ``array`` columns moved by
-``realloc``, the old tables of grown dicts, numpy temporaries of the label index's merges) and
-``malloc_trim(0)`` gave 27-35 MiB of it back in 20-33 ms.
+Without a RAM budget nothing calls it: measured at 1M sightings without a budget
+(``benchmarks/memory_ops.py``'s stream, glibc's ``mallinfo2``), the heap held 31-39 MiB of free
+blocks at the end of ingest (grown ``array`` columns moved by ``realloc``, the old tables of grown
+dicts, numpy temporaries of merges; up to 38 MiB of it a free top of the heap that glibc's raised
+trim threshold keeps) and ``malloc_trim(0)`` gave 27-35 MiB back in 20-60 ms; but a release every
+16,384 percepts left as much free heap at the end (53 MiB, 237 MiB growth against 224 without), as
+what frees after a release stays until the next one. What does keep it low is below.
 
 What the library never does by itself: change the allocator's settings, which would change the
 whole host process. ``map_large_blocks()`` is for a process that chooses to (a robot bridge, a
 benchmark, a script of its own): glibc then maps every block from 128 KiB up apart from the heap
 (``mallopt(M_MMAP_THRESHOLD)``, the same as starting Python with
 ``GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072``), so that a grown column or a freed numpy
-temporary goes back to the system at once and never leaves a hole in the heap. By default glibc
+temporary goes back to the system at once and never leaves a hole in the heap (and the trim
+threshold stays at 128 KiB, so a free top of the heap goes back too). By default glibc
 raises that threshold (up to 32 MiB) each time a mapped block is freed, after which blocks up to
 that size are carved from the heap. Measured at 1M sightings without a budget: 7 MiB of free heap
 instead of 39 MiB, and an RSS growth 35 MiB lower at the end of ingest (as low as a
