@@ -1103,6 +1103,9 @@ def main(argv: list[str] | None = None) -> int:
                          "no budget and the journal file, at --ram-levels sightings (results NAME_ram.{json,md})")
     ap.add_argument("--ram-levels", type=str, default="100000,300000,1000000")
     ap.add_argument("--ram-child", type=str, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--ram-map-large-blocks", action="store_true",
+                    help="RAM section: every child process first calls embodied_mem.memory.heap.map_large_blocks() "
+                         "(glibc maps blocks from 128 KiB up apart from the heap; a process-wide choice a host makes)")
     ap.add_argument("--ram-trace", action="store_true",
                     help="RAM section: also trace allocations (tracemalloc) and report them per embodied_mem module "
                          "(slows ingest ~2x; RSS then includes the tracer's own overhead)")
@@ -1175,6 +1178,10 @@ def ram_child(args: argparse.Namespace) -> int:
     import embodied_mem.memory.longterm  # noqa: F401 - same imports in every child
 
     mode, levels = args.ram_child, [int(x) for x in args.ram_levels.split(",")]
+    if args.ram_map_large_blocks:  # before the stream and the memory allocate anything large
+        from embodied_mem.memory.heap import map_large_blocks
+
+        map_large_blocks()
     world = World(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="memory_ram-"))
     db = tmp / "m.db"
@@ -1326,7 +1333,8 @@ def ram_main(args: argparse.Namespace, argv: list[str] | None) -> int:
         raise SystemExit("--ram-modes: 'stream' and at least one of 'none', 'budget'")
     runs: dict[str, list[dict]] = {m: [] for m in modes}
     base = [sys.executable, __file__, "--ram-budget", str(args.ram_budget), "--ram-levels", args.ram_levels,
-            "--seed", str(args.seed), "--queries", str(args.queries)] + (["--ram-trace"] if args.ram_trace else [])
+            "--seed", str(args.seed), "--queries", str(args.queries)] + (["--ram-trace"] if args.ram_trace else []) + (
+        ["--ram-map-large-blocks"] if args.ram_map_large_blocks else [])
     t_start = time.time()
     args.out.mkdir(parents=True, exist_ok=True)
 

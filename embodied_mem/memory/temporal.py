@@ -7,7 +7,8 @@ with ``at=``. Intervals are inclusive at both ends.
 
 Per-label times: a tiered (LSM-style) label index. Ingest leaves the newest entries unindexed
 (scanned by a query) and, past ``_SEAL`` (16,384) of them, seals them into a *run*: their sightings
-sorted by label id (times ascending within a label; 12 bytes a sighting). Runs follow each other
+grouped by label id (times ascending within a label; 4 bytes a sighting: the number of its
+percept run, whose time ``_rt`` holds). Runs follow each other
 in entry (time) order; a new run is merged with the one before while that one is at most twice as
 big and the two cover at most ``_RUN_MAX`` (131,072) entries, so each entry is merged O(log n)
 times (amortized O(log n) per entry at ingest) and no single merge reads more than ``_RUN_MAX``
@@ -188,32 +189,88 @@ _EMPTY_I = np.zeros(0, dtype=np.int32)
 
 
 class _Run:
-    """One sorted run of the label index: the sightings of ``n`` consecutive entries (events count in
-    ``n`` but have no row), as label ids ``lab`` (ascending) and times ``t`` (ascending within a
-    label); ``lo``/``hi`` the smallest and largest label id in it, ``tlo``/``thi`` bounds of its times."""
+    """One sorted run of the label index over ``n`` consecutive entries (events count in ``n`` but
+    have no row): for each label id in it (``ul``, ascending; ``off`` the start of its group, one
+    more at the end), the *percept runs* of its sightings (``ri``: the percept run's global number
+    less ``g0``, ascending within a label, so in time order). A time is read from the percept runs'
+    times (``TemporalMemory._rt``): 4 bytes a sighting plus 12 a distinct label, where a time would
+    take 8 and a label id 4. ``lo``/``hi`` the smallest and largest label id in it, ``tlo``/``thi``
+    bounds of its times."""
 
-    __slots__ = ("lab", "t", "n", "lo", "hi", "tlo", "thi")
+    __slots__ = ("ul", "off", "ri", "g0", "n", "lo", "hi", "tlo", "thi")
 
-    def __init__(self, lab: np.ndarray, t: np.ndarray, n: int, tlo: float, thi: float) -> None:
-        self.lab, self.t, self.n, self.tlo, self.thi = lab, t, n, tlo, thi
-        self.lo, self.hi = (int(lab[0]), int(lab[-1])) if len(lab) else (0, -1)
+    def __init__(self, lab: np.ndarray, g: np.ndarray, n: int, tlo: float, thi: float) -> None:
+        """``lab`` label ids (ascending) and ``g`` the global percept-run numbers of the sightings
+        (ascending within a label)."""
+        self.n, self.tlo, self.thi = n, tlo, thi
+        if len(lab):
+            starts = np.flatnonzero(np.concatenate([[True], lab[1:] != lab[:-1]]))
+            self.ul = lab[starts].astype(np.int32)
+            self.off = np.append(starts, len(lab)).astype(np.int64)
+            self.g0 = int(g.min())
+            span = int(g.max()) - self.g0
+            self.ri = (g - self.g0).astype(np.int32 if span < 2**31 else np.int64)
+            self.lo, self.hi = int(self.ul[0]), int(self.ul[-1])
+        else:
+            self.ul, self.off, self.ri, self.g0 = _EMPTY_I, np.zeros(1, np.int64), _EMPTY_I, 0
+            self.lo, self.hi = 0, -1
 
     @property
     def nbytes(self) -> int:
-        return self.lab.nbytes + self.t.nbytes + 120
+        return self.ul.nbytes + self.off.nbytes + self.ri.nbytes + 400
 
-    def times(self, key: np.ndarray) -> np.ndarray:
-        """The times of label id ``key[0]`` in this run (ascending; a view); ``key`` = [i, i + 1] as
-        int32 (another dtype would make numpy convert the whole run to compare)."""
-        a, b = self.lab.searchsorted(key, "left").tolist()
-        return self.t[a:b]
+    def lab(self) -> np.ndarray:
+        """The label id of each sighting (ascending), as int32."""
+        return np.repeat(self.ul, np.diff(self.off))
+
+    def glob(self) -> np.ndarray:
+        """The global percept-run number of each sighting (int64)."""
+        return self.ri.astype(np.int64) + self.g0
+
+    def group(self, i: int) -> tuple[int, int]:
+        """[a, b) of label id ``i``'s sightings in ``ri`` (a == b: none)."""
+        ul = self.ul
+        k = int(ul.searchsorted(i))
+        if k < len(ul) and ul[k] == i:
+            off = self.off
+            return int(off[k]), int(off[k + 1])
+        return 0, 0
+
+    def shift(self, g: int) -> None:
+        """A percept run was inserted at global number ``g``: the numbers from ``g`` on grow by one."""
+        if self.g0 >= g:
+            self.g0 += 1
+        elif len(self.ri):
+            k = g - self.g0
+            self.ri[self.ri >= k] += 1
+
+    def insert(self, i: int, g: int) -> None:
+        """Add a sighting of label id ``i`` in percept run ``g`` (global), after the sightings of
+        ``i`` in percept runs up to ``g``."""
+        if not len(self.ri):
+            self.g0 = g
+        elif g < self.g0 or (self.ri.dtype == np.int32 and g - self.g0 >= 2**31 - 1):
+            ri = self.glob()
+            self.g0 = min(self.g0, g)
+            self.ri = ri - self.g0
+        ul = self.ul
+        k = int(ul.searchsorted(i))
+        if k == len(ul) or ul[k] != i:
+            self.ul = np.insert(ul, k, np.int32(i))
+            self.off = np.insert(self.off, k, self.off[k])
+            self.lo, self.hi = int(self.ul[0]), int(self.ul[-1])
+        a, b = int(self.off[k]), int(self.off[k + 1])
+        r = g - self.g0
+        j = a + int(self.ri[a:b].searchsorted(r, "right"))
+        self.ri = np.insert(self.ri, j, r)
+        self.off[k + 1:] += 1
 
     @staticmethod
     def merge(a: _Run, b: _Run) -> _Run:
         """``a`` and the run right after it (newer entries) as one run."""
-        lab = np.concatenate([a.lab, b.lab])
-        order = np.argsort(lab, kind="stable")  # two sorted stretches: a merge; a's times before b's
-        return _Run(lab[order], np.concatenate([a.t, b.t])[order], a.n + b.n, a.tlo, b.thi)
+        lab = np.concatenate([a.lab(), b.lab()])
+        order = np.argsort(lab, kind="stable")  # two sorted stretches: a merge; a's sightings before b's
+        return _Run(lab[order], np.concatenate([a.glob(), b.glob()])[order], a.n + b.n, a.tlo, b.thi)
 
 
 class TemporalMemory:
@@ -225,6 +282,7 @@ class TemporalMemory:
         self._rt = array("d")  # time of each run
         self._rs = array("i")  # interned source of each run
         self._r0 = array("q")  # index of each run's first entry
+        self._rbase = 0  # global number of run 0 (runs paged out so far; the label index holds global numbers)
         self._kind = array("b")
         self._sym = array("i")  # interned label or text
         self._x = array("d")
@@ -267,7 +325,7 @@ class TemporalMemory:
     _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
     # rebuilt from "labels" and the names
     _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_n", "_ix_bytes", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
-                "_rt", "_rs", "_r0")
+                "_rt", "_rs", "_r0", "_rbase")
 
     def __getstate__(self) -> dict[str, object]:
         """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
@@ -313,12 +371,13 @@ class TemporalMemory:
         self._ids = {x: i for i, x in enumerate(names) if x is not None}
         self._first, self._last = array("d", first), array("d", last)
         self._name_bytes = sum(sys.getsizeof(x) for x in names if x is not None)
-        self._runs, self._ix_n, self._ix_bytes = [], 0, 0
+        self._runs, self._ix_n, self._ix_bytes, self._rbase = [], 0, 0, 0
         if len(self._sym):  # the index as one run over every entry
             off = np.frombuffer(offsets, dtype=np.int64)
             lab = np.repeat(np.arange(len(off) - 1, dtype=np.int32), np.diff(off))
-            self._add_run(_Run(lab, np.frombuffer(grouped, dtype=np.float64).copy(), len(self._sym),
-                               self._rt[0], self._rt[-1]))
+            # each time's first run (runs of one time differ only in source: the times read back are the same)
+            g = np.frombuffer(self._rt, np.float64).searchsorted(np.frombuffer(grouped, dtype=np.float64), "left")
+            self._add_run(_Run(lab, g, len(self._sym), self._rt[0], self._rt[-1]))
         self._gapc = {}
         self._gap_n = 0
         self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
@@ -347,13 +406,21 @@ class TemporalMemory:
         run = np.frombuffer(self._r0, np.int64).searchsorted(idx, "right") - 1
         return np.frombuffer(self._rt, np.float64)[run]
 
-    def _times_from(self, a: int) -> np.ndarray:
-        """The times of the entries from index ``a`` (< their number) on, by run: O(entries)."""
+    def _runs_from(self, a: int) -> np.ndarray:
+        """The run (index in ``_rt``) of each entry from index ``a`` (< their number) on: O(entries)."""
         r0 = np.frombuffer(self._r0, np.int64)
         ra = int(r0.searchsorted(a, "right")) - 1
         starts = r0[ra:].copy()
         starts[0] = a
-        return np.repeat(np.frombuffer(self._rt, np.float64)[ra:], np.diff(np.append(starts, len(self._sym))))
+        return np.repeat(np.arange(ra, len(r0)), np.diff(np.append(starts, len(self._sym))))
+
+    def _times_from(self, a: int) -> np.ndarray:
+        """The times of the entries from index ``a`` (< their number) on, by run: O(entries)."""
+        return np.frombuffer(self._rt, np.float64)[self._runs_from(a)]
+
+    def _run_times(self, run: _Run, a: int = 0, b: int | None = None) -> np.ndarray:
+        """The times of the sightings ``[a, b)`` of label-index run ``run`` (a copy)."""
+        return np.frombuffer(self._rt, np.float64)[run.ri[a:b] + (run.g0 - self._rbase)]
 
     def _start(self, r: int) -> int:
         """Index of run ``r``'s first entry (the number of entries for ``r`` past the last run)."""
@@ -375,9 +442,9 @@ class TemporalMemory:
         m = n - n0
         sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
         sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
-        tt = self._times_from(n0)[sel]
+        g = self._runs_from(n0)[sel] + self._rbase
         order = np.argsort(sym, kind="stable")
-        self._add_run(_Run(sym[order], tt[order], m, self._time_of(n0), self._rt[-1]))
+        self._add_run(_Run(sym[order], g[order], m, self._time_of(n0), self._rt[-1]))
         runs = self._runs
         while merge and len(runs) >= 2 and runs[-2].n <= 2 * runs[-1].n and runs[-2].n + runs[-1].n <= _RUN_MAX:
             a, b = runs[-2], runs[-1]
@@ -391,8 +458,8 @@ class TemporalMemory:
     def _grouped(self) -> tuple[np.ndarray, np.ndarray]:
         """Every sighting in RAM as (label ids ascending, times ascending within a label)."""
         n0, n = self._ix_n, len(self._sym)
-        labs = [r.lab for r in self._runs]
-        ts = [r.t for r in self._runs]
+        labs = [r.lab() for r in self._runs]
+        ts = [self._run_times(r) for r in self._runs]
         if n > n0:
             sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, n - n0, n0) == SIGHTING)
             labs.append(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0)[sel])
@@ -406,7 +473,7 @@ class TemporalMemory:
     def _trim_runs(self, i: int) -> None:
         """The entries [0, i) (every one older than the rest) left RAM: drop the runs over them and
         the times before the new boundary ``_cut`` from the run they end in."""
-        runs, k, cut = self._runs, 0, self._cut
+        runs, k, cut = self._runs, 0, self._cut  # _rbase is past the runs moved out
         while k < len(runs) and runs[k].n <= i:
             i -= runs[k].n
             k += 1
@@ -416,8 +483,9 @@ class TemporalMemory:
         del runs[:k]
         r = runs[0]
         if i:
-            keep = r.t >= cut
-            runs[0] = _Run(r.lab[keep], r.t[keep], r.n - i, cut, r.thi)
+            g = r.glob()
+            keep = g >= self._rbase  # the runs before rbase (the time cut) left
+            runs[0] = _Run(r.lab()[keep], g[keep], r.n - i, cut, r.thi)
         self._ix_n = sum(x.n for x in runs)
         self._ix_bytes = sum(x.nbytes for x in runs)
 
@@ -467,14 +535,14 @@ class TemporalMemory:
                     if newest and (t1 is None or tail[0] <= t1):
                         return tail
                     parts.append(tail)
-        key = np.array((i, i + 1), dtype=np.int32)
         for r in reversed(self._runs):
             if (t1 is not None and r.tlo > t1) or i < r.lo or i > r.hi:
                 continue
             if t0 is not None and r.thi < t0:
                 break
-            x = r.times(key)
-            if len(x):
+            a, b = r.group(i)
+            if a < b:
+                x = self._run_times(r, a, b)
                 parts.append(x)
                 if newest and (t1 is None or x[0] <= t1):
                     break
@@ -675,7 +743,11 @@ class TemporalMemory:
             rt.insert(r, t)
             rs.insert(r, src)
             r0.insert(r, pos)
+            for x in self._runs:  # the label index's runs from r on move up by one
+                if x.thi >= t:
+                    x.shift(r + self._rbase)
             r += 1
+        g = r - 1 + self._rbase  # the percept's run (global number)
         if r < len(r0):
             np.frombuffer(r0, np.int64)[r:] += k
         self._kind[pos:pos] = array("b", bytes(len(ss)) + bytes([EVENT]) * len(evs))
@@ -708,11 +780,9 @@ class TemporalMemory:
             if not last[i] >= t:
                 last[i] = t
             if run is not None:
-                a, b = run.lab.searchsorted(np.array((i, i + 1), dtype=np.int32), "left").tolist()
-                j = a + int(run.t[a:b].searchsorted(t, "right"))
-                run.lab, run.t = np.insert(run.lab, j, np.int32(i)), np.insert(run.t, j, t)
-                run.lo, run.hi = min(run.lo, i), max(run.hi, i)
-                self._ix_bytes += 12
+                before = run.nbytes
+                run.insert(i, g)
+                self._ix_bytes += run.nbytes - before
         for i, m in new.items():
             c = self._gapc.get(i)
             if c is None:
@@ -824,6 +894,7 @@ class TemporalMemory:
         np.frombuffer(r0, np.int64)[:] -= i
         self._n_paged += i
         self._cut = cut
+        self._rbase += r
         self._trim_runs(i)
         self._drop_gaps()  # built again from the times left on the next gap query
         if len(s):
