@@ -1,0 +1,139 @@
+"""Spatial memory's compact per-label columns (``count()``'s first-belief times and label-level
+objects' first positions, ``_LabelSeqs``): the same items, in the same order, as the list of one
+array per label they replaced, through adds (in time order and late), page out / in and snapshots;
+and ``count()`` answers alike with and without a RAM budget and across reopens, for labels small
+enough to be chained and large enough to hold an array of their own."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from array import array
+from bisect import bisect_right
+from unittest import mock
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from embodied_mem import Memory, Percept, Pose, Sighting, View
+from embodied_mem.memory import longterm, spatial
+
+from .conftest import budgeted as _budgeted
+from .conftest import fed_pair, feed, reopens_answer_as_before, same_in_every_world
+
+SIZES = {"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 3, "cells": 6}
+small = st.integers(-6, 6).map(float)
+ops_st = st.lists(st.tuples(st.sampled_from(["add", "add", "add", "pop", "put"]), st.integers(0, 4),
+                            st.tuples(small, small, small)), max_size=80)
+
+
+def _model_apply(model: dict[int, array], op: str, li: int, item: tuple, width: int) -> array | None:
+    """What a list of arrays per label did (the reference)."""
+    if op == "add":
+        a = model.setdefault(li, array("d"))
+        if width == 1 and a and item[0] < a[-1]:
+            a.insert(bisect_right(a, item[0]), item[0])
+        else:
+            a.extend(item[:width])
+    elif op == "pop":
+        return model.pop(li, None) or None
+    return None
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops_st, st.sampled_from([1, 3]), st.sampled_from([1, 2, 32]))
+def test_label_sequences_hold_what_one_array_per_label_held(ops, width, small_max):
+    with mock.patch.object(spatial, "_SEQ_SMALL", small_max):
+        seqs = spatial._LabelSeqs(width)  # noqa: SLF001 - the storage class is the point of this test
+        model: dict[int, array] = {}
+        popped: dict[int, array] = {}
+        for op, li, item in ops:
+            if op == "put":
+                if li in popped and li not in model:  # page in what was paged out
+                    seqs.put(li, popped[li])
+                    model[li] = popped.pop(li)
+                continue
+            if op == "pop":
+                got, want = seqs.pop(li), _model_apply(model, op, li, item, width)
+                assert got == want
+                if got is not None:
+                    popped[li] = got
+                continue
+            if li in popped:
+                continue
+            seqs.add(li, item[:width], ordered=width == 1)
+            _model_apply(model, op, li, item, width)
+            for k in range(6):
+                want = model.get(k) or None
+                assert seqs.get(k) == want
+                if width == 1:
+                    n = 0 if want is None else len(want)
+                    assert seqs.size(k) == n
+                    for at in (-7.0, -1.0, 0.0, 2.5, 7.0):
+                        assert seqs.size(k, at) == (0 if want is None else bisect_right(want, at))
+                else:
+                    for q in ((0.0, 0.0, 0.0), (3.0, -2.0, 1.0)):
+                        near = want is not None and any(
+                            (want[i] - q[0]) ** 2 + (want[i + 1] - q[1]) ** 2 + (want[i + 2] - q[2]) ** 2 <= 4.0
+                            for i in range(0, len(want), 3))
+                        assert seqs.any_near(k, q, 4.0) == near
+        again = pickle.loads(pickle.dumps(seqs))
+        rebuilt = spatial._LabelSeqs.of(width, list(seqs))  # noqa: SLF001 - as a snapshot's columns rebuild it
+        assert list(again) == list(seqs) == list(rebuilt)
+        assert seqs.nbytes() > 0
+
+
+def crowd(n: int, late_every: int = 7) -> list:
+    """Many objects of one label along a corridor (more than a chain holds), some reported late by a
+    second source (their first-belief times arrive out of order), with a few other labels."""
+    ops = []
+    for i in range(n):
+        x = 3.0 * i
+        src, t = ("late", float(i) - 5.5) if i % late_every == 3 else ("cam", float(i))
+        sights = (Sighting("rock", (x, 1.0)), Sighting(f"tree{i // 20}", (x, -1.0)),
+                  Sighting("key", (x, 0.5), instance=f"k{i % 5}"))
+        ops.append(("p", Percept(t=t, pose=Pose(x, 0.0), view=View.disc((x, 0.0), 2.0), source=src, sightings=sights)))
+    return ops
+
+
+def counts(mem: Memory) -> str:
+    sp = mem.spatial
+    labels = ["rock", "key", "none"] + [f"tree{j}" for j in range(4)]
+    return json.dumps({lbl: [sp.count(lbl)] + [sp.count(lbl, at=a) for a in (-1.0, 0.0, 3.0, 17.5, 40.0, 1e9)]
+                       for lbl in labels} | {"label_counts": sorted(sp.label_counts().items())}, sort_keys=True)
+
+
+def budgeted(path=None, **kw) -> Memory:
+    return _budgeted(path, sizes=SIZES, **kw)
+
+
+def _sets(_mb: float) -> dict[str, int]:
+    return dict(SIZES)
+
+
+def test_counts_with_a_budget_equal_counts_without_one():
+    with mock.patch.object(spatial, "_SEQ_SMALL", 4), mock.patch.object(longterm, "working_set_sizes", _sets):
+        ops = crowd(70)
+        small_mem, plain = fed_pair(ops, budgeted(), Memory())
+        assert plain.spatial.count("rock") == 70  # every one a new object, late ones included
+        same_in_every_world(small_mem, plain, counts, twice=True)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.integers(0, 60), st.sampled_from([4, 32]))
+def test_counts_survive_reopen_with_and_without_snapshot(tmp_path_factory, cut, small_max):
+    with mock.patch.object(spatial, "_SEQ_SMALL", small_max), mock.patch.object(longterm, "working_set_sizes", _sets):
+        ops = crowd(60)
+        plain = Memory()
+        feed(plain, ops)
+        want = counts(plain)
+        plain.close()
+        for open_mem in (budgeted, lambda p, **kw: Memory.open(p, **kw)):
+            path = tmp_path_factory.mktemp("c") / "m.db"
+            mem = open_mem(path)
+            feed(mem, ops[:cut])
+            mem.checkpoint()
+            feed(mem, ops[cut:])
+            assert counts(mem) == want
+            mem.close()
+            reopens_answer_as_before(path, open_mem, {counts: want}, readonly=False)
