@@ -73,6 +73,14 @@ _SCHEMA += (
     "CREATE INDEX IF NOT EXISTS lt_bcells_xy ON lt_bcells (space, cx, cy)",
 )
 TABLES += ("lt_beliefs", "lt_bcells")
+# spatial memory: the names of cold labels (their rows are in lt_beliefs): label id ``li`` -> ``name``; a
+# name paged in again keeps its row (a later move writes another, with the same id)
+_SCHEMA += (
+    "CREATE TABLE IF NOT EXISTS lt_slabels (space INTEGER NOT NULL, li INTEGER NOT NULL, name TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_slabels_name ON lt_slabels (space, name)",
+    "CREATE INDEX IF NOT EXISTS lt_slabels_li ON lt_slabels (space, li)",
+)
+TABLES += ("lt_slabels",)
 # spatial memory: occupancy tiles (32 x 32 cells) far from where the agent works: one row per move,
 # ``v`` a pickled dict of the tile's known, walked and frontier cells
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)

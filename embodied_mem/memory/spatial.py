@@ -20,6 +20,8 @@ Three layers, all in the world frame (map units):
 Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
+``count()``'s per-label columns (first-belief times, label-level objects' first positions) are chains
+through shared columns (``_LabelSeqs``), one array only for a label with more than 32 objects.
 
 The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
 made by the queries that return them. Places are rows of a columnar table too (``_Places``: x-y
@@ -61,9 +63,11 @@ x-y position and grid entry (28 bytes) stay in RAM for the nearness searches.
 
 ``fit(max_bytes)`` (the budget's controller hands spatial memory its share) shrinks every working
 set above in proportion until ``ram_bytes()`` fits, moving the rest out at once; with room to spare
-they grow back to the sizes the budget first gave. What stays in RAM whatever the budget: label and
-instance names, places' positions and grid, one int64 per label (which labels are out), one entry
-per moved tile and place block.
+they grow back to the sizes the budget first gave. The name of a label whose rows moved out moves
+too (``lt_slabels``: the label's id and name; its slot in the label list is None) and comes back with
+them; a sighting of a label not in RAM costs one indexed look-up there. What stays in RAM whatever
+the budget: instance names, places' positions and grid, about 40 bytes per label (its ids, list heads
+and counts, which labels are out), one entry per moved tile and place block.
 """
 
 from __future__ import annotations
@@ -220,7 +224,7 @@ class _Beliefs:
         self.edge = array("i")
         self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
-        self.labels: list[str] = []
+        self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
         # per label, two lists threaded through the rows (no container per label): every belief of
         # the label in creation order (lhead/ltail -> lnext) and its current beliefs (chead -> cnext,
@@ -253,7 +257,7 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
-        self.lab_id = dict(zip(self.labels, range(len(self.labels))))
+        self.lab_id = {name: i for i, name in enumerate(self.labels) if name is not None}  # None: paged out
         self.inst_id = dict(zip(self.insts, range(len(self.insts))))
         self._derive_grid()
 
@@ -291,6 +295,10 @@ class _Beliefs:
 
     def label_id(self, label: str) -> int:
         i = self.lab_id.get(label)
+        if i is None and self.lp is not None and self.lp.n_names:
+            i = self.paged_label(label)
+            if i is not None:
+                self.name_in(i, label)
         if i is None:
             i = self.lab_id[label] = len(self.labels)
             self.labels.append(label)
@@ -298,6 +306,72 @@ class _Beliefs:
                 col.append(-1)
             self.ccount.append(0)
         return i
+
+    def paged_label(self, label: str) -> int | None:
+        """The id of ``label`` when its name is in the lt_slabels table (a RAM budget), else None."""
+        pg = self.pages
+        if pg is None or self.lp is None or not self.lp.n_names:
+            return None
+        row = pg.store.execute("SELECT li FROM lt_slabels WHERE space=? AND name=? ORDER BY rowid DESC LIMIT 1",
+                               (pg.space, label)).fetchone()
+        if row is None:
+            return None
+        li = row[0]
+        if type(li) is not int or not 0 <= li < len(self.labels):
+            raise RuntimeError(f"spatial memory: a damaged lt_slabels row for label {label!r}")
+        return li if self.labels[li] is None else None
+
+    def name_of(self, li: int) -> str:
+        """Label ``li``'s name, read from lt_slabels when it is paged out (not brought back)."""
+        name = self.labels[li]
+        if name is not None:
+            return name
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute("SELECT name FROM lt_slabels WHERE space=? AND li=? ORDER BY rowid DESC LIMIT 1",
+                               (pg.space, li)).fetchone()
+        if row is None or type(row[0]) is not str:
+            raise RuntimeError(f"spatial memory: the name of label {li} is missing from lt_slabels")
+        return row[0]
+
+    def name_in(self, li: int, name: str | None = None) -> None:
+        """Bring label ``li``'s name back into RAM (``name``: already read)."""
+        if self.labels[li] is not None:
+            return
+        name = self.name_of(li) if name is None else name
+        self.labels[li] = name
+        self.lab_id[name] = li
+        assert self.lp is not None
+        self.lp.n_names -= 1
+
+    def names_out(self, lis: list[int]) -> None:
+        """Move the names of labels ``lis`` (whose rows just moved out) to lt_slabels."""
+        pg, lp = self.pages, self.lp
+        assert pg is not None and lp is not None
+        out = [(pg.space, li, self.labels[li]) for li in lis if self.labels[li] is not None]
+        pg.store.insert_many("INSERT INTO lt_slabels (space, li, name) VALUES (?, ?, ?)", out)
+        for _, li, name in out:
+            del self.lab_id[name]
+            self.labels[li] = None
+        lp.n_names += len(out)
+        if out:  # a dict's table never shrinks when entries leave: a copy sized to what stays (once a move)
+            self.lab_id = dict(self.lab_id)
+
+    def all_labels(self) -> list[str]:
+        """Every label's name in id order, those paged out read from lt_slabels (not brought back)."""
+        if self.lp is None or not self.lp.n_names:
+            return list(self.labels)  # type: ignore[arg-type]
+        pg = self.pages
+        assert pg is not None
+        paged = dict(pg.store.execute("SELECT li, name FROM lt_slabels WHERE space=?", (pg.space,)).fetchall())
+        out = []
+        for li, name in enumerate(self.labels):
+            if name is None:
+                name = paged.get(li)
+                if type(name) is not str:
+                    raise RuntimeError(f"spatial memory: the name of label {li} is missing from lt_slabels")
+            out.append(name)
+        return out
 
     def rows(self, label: str) -> list[int]:
         """Every belief row of ``label``, in creation order."""
@@ -736,6 +810,7 @@ class _LabelPages:
         self.pinned: set[int] = set()
         self.n_rows = 0  # rows in the table
         self.n_cur = 0  # current beliefs among them
+        self.n_names = 0  # label names in lt_slabels (their labels' rows are in the table)
         self.cap = self.limit = max(1, int(cap))
         self.next_rid = 0
 
@@ -1793,6 +1868,8 @@ class SpatialMemory:
         if lp is None or not lp.paged:
             return
         li = B.lab_id.get(label)
+        if li is None and lp.n_names:
+            li = B.paged_label(label)
         if li is None or li not in lp.paged:
             return
         if len(B.lab) > 2 * lp.limit:  # percepts trim; queries only far past the budget (keeps their p99 low)
@@ -1810,6 +1887,8 @@ class SpatialMemory:
         gens, n_gens, lab_id = lp.paged.g, len(lp.paged.g), B.lab_id  # _Gens, read inline (once a sighting)
         for s in p.sightings:
             li = lab_id.get(s.label)
+            if li is None and lp.n_names:  # a name out of RAM (or a new label): one indexed look-up
+                li = B.paged_label(s.label)
             if li is not None and li < n_gens and gens[li] > 0:
                 need.add(li)
             if s.instance is not None and lp.inst:
@@ -1975,6 +2054,7 @@ class SpatialMemory:
         B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
         B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
         B._derive_grid()
+        B.names_out(labels)
 
     def _page_in(self, li: int) -> None:
         """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
@@ -1982,6 +2062,7 @@ class SpatialMemory:
         B = self._b
         lp, pg = B.lp, B.pages
         assert lp is not None and pg is not None
+        B.name_in(li)
         gen = lp.paged.pop(li)
         row = pg.store.execute("SELECT v FROM lt_beliefs WHERE rowid=?", (gen,)).fetchone()
         if row is None:
@@ -2473,7 +2554,7 @@ class SpatialMemory:
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""
-        return sorted(self._b.labels)
+        return sorted(self._b.all_labels())
 
     def places(self) -> list[Place]:
         if not self.enabled:
@@ -2809,7 +2890,8 @@ class SpatialMemory:
         B = self._b
         cols = sum(_abytes(getattr(B, k)) for k in _Beliefs._COLUMNS)
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
-        n = cols + (n_lab + n_inst) * _NAME_BYTES + n_rows * 4  # names and their ids; the grid's row numbers
+        n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
+        n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
         n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
@@ -2935,7 +3017,7 @@ class SpatialMemory:
         """(label, region) -> number of objects of that label ever believed in that region."""
         B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label in list(B.labels):
+        for label in B.all_labels():
             self._need(label)
             seen: set[str] = set()
             for r in B.rows(label):
@@ -2952,7 +3034,7 @@ class SpatialMemory:
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
         out = {}
-        for label in list(self._b.labels):
+        for label in self._b.all_labels():
             self._need(label)
             out[label] = len({self._node(r) for r in self._b.rows(label)})
         return out

@@ -137,3 +137,52 @@ def test_counts_survive_reopen_with_and_without_snapshot(tmp_path_factory, cut, 
             assert counts(mem) == want
             mem.close()
             reopens_answer_as_before(path, open_mem, {counts: want}, readonly=False)
+
+
+def many_labels(n: int, t0: float = 0.0) -> list:
+    """A corridor walked out and back with a new label every few steps: the labels left behind go
+    cold (rows and names move out) and the way back sees them again (names and rows come back)."""
+    ops = []
+    for i in range(n):
+        x = float(i if i < n // 2 else n - i)
+        ops.append(("p", Percept(t=t0 + i, pose=Pose(x, 0.0), view=View.disc((x, 0.0), 2.0),
+                                 sightings=(Sighting(f"thing{int(x) // 2}", (x, 1.0)),
+                                            Sighting("door", (x, -1.0), instance=f"d{int(x) // 10}")))))
+    return ops
+
+
+def label_answers(mem: Memory) -> str:
+    sp = mem.spatial
+    out = {"labels": sp.labels(), "stats": sp.stats()}
+    for lbl in sp.labels()[::3] + ["nothing"]:
+        out[lbl] = [repr(sp.locate(lbl)), repr(sp.history(lbl)), sp.count(lbl), repr(sp.nearest(lbl, (3.0, 0.0)))]
+    out["label_counts"] = sorted(sp.label_counts().items())
+    out["region_counts"] = sorted(sp.region_counts().items())
+    return json.dumps(out, sort_keys=True)
+
+
+def test_cold_label_names_leave_ram_and_answers_do_not_change(tmp_path):
+    with mock.patch.object(longterm, "working_set_sizes", _sets):
+        ops = many_labels(120)
+        mem = budgeted(tmp_path / "m.db")
+        feed(mem, ops[:60])  # the way out: the first labels are cold by now
+        B = mem.spatial._b  # noqa: SLF001 - which names are in RAM is the point of this test
+        assert B.lp.n_names > 10 and sum(name is None for name in B.labels) == B.lp.n_names
+        assert "thing0" not in B.lab_id
+        est = mem.spatial.ram_bytes()
+        plain = Memory()
+        feed(plain, ops[:60])
+        assert label_answers(mem) == label_answers(plain)  # names read from the table (labels() leaves them out)
+        assert mem.spatial.ram_bytes() > est or B.lp.n_names < 10  # label_counts() paged every label in
+        feed(mem, ops[60:])
+        feed(plain, ops[60:])
+        want = label_answers(plain)
+        assert label_answers(mem) == want
+        mem.checkpoint()
+        feed(mem, many_labels(30, 200.0))
+        feed(plain, many_labels(30, 200.0))
+        want = label_answers(plain)
+        assert label_answers(mem) == want
+        mem.close()
+        plain.close()
+        reopens_answer_as_before(tmp_path / "m.db", budgeted, {label_answers: want}, readonly=False)
