@@ -720,7 +720,8 @@ class _LabelSeqs:
         self.head[li], self.n[li] = nxt, k
 
     def add(self, li: int, item: Sequence[float], ordered: bool = False) -> None:
-        """Append ``item`` to label ``li``'s items (``ordered``: insert it after every item <= it, width 1)."""
+        """Add ``item`` to label ``li``'s items (``ordered``: after every item <= it, width 1; else anywhere:
+        ``get`` then gives the items in an order that depends only on the adds, pops and puts made)."""
         a = self.big.get(li)
         if a is not None:
             if ordered and a and item[0] < a[-1]:
@@ -735,9 +736,13 @@ class _LabelSeqs:
             self.big[li] = a
             self.add(li, item, ordered)
             return
+        if not ordered:  # first in the chain: O(1) (the order of unordered items means nothing)
+            self.head[li] = self._slot(item, self.head[li])
+            self.n[li] += 1
+            return
         val, nxt = self.val, self.nxt
         prev, j = -1, self.head[li]
-        while j >= 0 and not (ordered and val[j] > item[0]):
+        while j >= 0 and val[j] <= item[0]:
             prev, j = j, nxt[j]
         s = self._slot(item, j)
         if prev < 0:
