@@ -193,3 +193,25 @@ def test_cold_label_names_leave_ram_and_answers_do_not_change(tmp_path):
         mem.close()
         plain.close()
         reopens_answer_as_before(tmp_path / "m.db", budgeted, {label_answers: want}, readonly=False)
+
+
+def test_the_estimate_tracks_traced_allocations_with_names_paged_out(tmp_path):
+    """Under a budget that pages cold labels (and their names) out, spatial memory's ``ram_bytes()``
+    stays within 25 % of what tracemalloc sees spatial.py allocate."""
+    import tracemalloc
+
+    from embodied_mem.memory.config import MemoryConfig
+
+    from .test_ram_estimates import traced_by_module, wander
+
+    tracemalloc.start()
+    try:
+        mem = Memory.open(tmp_path / "m.db", config=MemoryConfig.from_dict({"ram_budget_mb": 2}), durability="batch")
+        wander(mem, 1500)
+        traced, est = traced_by_module()["spatial"], mem.ram_bytes()["spatial"]
+        n_names = mem.spatial._b.lp.n_names  # noqa: SLF001
+        mem.close()
+    finally:
+        tracemalloc.stop()
+    assert n_names > 0 and traced > 100_000
+    assert 0.75 <= est / traced <= 1.25, (est, traced)
