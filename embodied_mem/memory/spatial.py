@@ -638,20 +638,23 @@ class _LabelSeqs:
     bytes of header and spare room more. ``get(li)`` / iteration give a label's items as an ``array``
     (None: none), in order; the snapshot stores exactly that (the columns of the list it replaced)."""
 
-    __slots__ = ("w", "head", "n", "val", "nxt", "free", "big")
+    __slots__ = ("w", "ordered", "head", "n", "val", "nxt", "free", "big")
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, ordered: bool = False) -> None:
         self.w = int(width)
+        # ordered (width 1): items kept sorted, a chain newest (largest) first, so the usual add -- a time
+        # no earlier than the label's others -- is O(1); get() and the big arrays are ascending
+        self.ordered = bool(ordered)
         self.head, self.n = array("i"), array("i")  # per label: first chained slot (-1: none), items
         self.val, self.nxt = array("d"), array("i")  # per slot: w doubles, next slot of its label (-1: last)
         self.free = -1  # freed slots, chained through nxt
         self.big: dict[int, array] = {}
 
     def __getstate__(self) -> tuple:
-        return self.w, self.head, self.n, self.val, self.nxt, self.free, self.big
+        return self.w, self.ordered, self.head, self.n, self.val, self.nxt, self.free, self.big
 
     def __setstate__(self, state: tuple) -> None:
-        self.w, self.head, self.n, self.val, self.nxt, self.free, self.big = state
+        self.w, self.ordered, self.head, self.n, self.val, self.nxt, self.free, self.big = state
 
     def __len__(self) -> int:
         return len(self.head)
@@ -690,6 +693,8 @@ class _LabelSeqs:
         while j >= 0:
             out.extend(val[w * j:w * j + w])
             j = nxt[j]
+        if self.ordered:
+            out.reverse()
         return out
 
     def pop(self, li: int) -> array | None:
@@ -715,14 +720,15 @@ class _LabelSeqs:
             self.big[li] = array("d", items)
             return
         nxt = -1
-        for i in range(k - 1, -1, -1):
+        for i in (range(k) if self.ordered else range(k - 1, -1, -1)):
             nxt = self._slot(items[w * i:w * i + w], nxt)
         self.head[li], self.n[li] = nxt, k
 
-    def add(self, li: int, item: Sequence[float], ordered: bool = False) -> None:
-        """Add ``item`` to label ``li``'s items (``ordered``: after every item <= it, width 1; else anywhere:
-        ``get`` then gives the items in an order that depends only on the adds, pops and puts made)."""
+    def add(self, li: int, item: Sequence[float]) -> None:
+        """Add ``item`` to label ``li``'s items (ordered: after every item <= it; else anywhere: ``get``
+        then gives the items in an order that depends only on the adds, pops and puts made)."""
         a = self.big.get(li)
+        ordered = self.ordered
         if a is not None:
             if ordered and a and item[0] < a[-1]:
                 a.insert(bisect_right(a, item[0]), item[0])
@@ -734,15 +740,16 @@ class _LabelSeqs:
             a = self.pop(li)
             assert a is not None
             self.big[li] = a
-            self.add(li, item, ordered)
+            self.add(li, item)
             return
-        if not ordered:  # first in the chain: O(1) (the order of unordered items means nothing)
-            self.head[li] = self._slot(item, self.head[li])
+        h = self.head[li]
+        if not ordered or h < 0 or self.val[h] <= item[0]:  # first in the chain: O(1)
+            self.head[li] = self._slot(item, h)
             self.n[li] += 1
             return
-        val, nxt = self.val, self.nxt
-        prev, j = -1, self.head[li]
-        while j >= 0 and val[j] <= item[0]:
+        val, nxt = self.val, self.nxt  # a late time: after (in the chain) every larger one
+        prev, j = -1, h
+        while j >= 0 and val[j] > item[0]:
             prev, j = j, nxt[j]
         s = self._slot(item, j)
         if prev < 0:
@@ -760,10 +767,10 @@ class _LabelSeqs:
             return 0
         if at is None:
             return self.n[li]
-        k, j, val, nxt = 0, self.head[li], self.val, self.nxt
-        while j >= 0 and val[j] <= at:
+        k, j, val, nxt = 0, self.head[li], self.val, self.nxt  # newest first: skip those after ``at``
+        while j >= 0 and val[j] > at:
             k, j = k + 1, nxt[j]
-        return k
+        return self.n[li] - k
 
     def any_near(self, li: int, pos: Position, lim: float) -> bool:
         """True when an item (a position, width 3) of label ``li`` lies within sqrt(``lim``) of ``pos``."""
@@ -789,9 +796,9 @@ class _LabelSeqs:
         return n + sum(_abytes(a) + _DICT_ENTRY_BYTES for a in self.big.values())
 
     @classmethod
-    def of(cls, width: int, col: Iterable[array | None]) -> _LabelSeqs:
+    def of(cls, width: int, col: Iterable[array | None], ordered: bool = False) -> _LabelSeqs:
         """The sequences of a per-label list of arrays (None: none), as a snapshot stores them."""
-        out = cls(width)
+        out = cls(width, ordered)
         for li, a in enumerate(col):
             out._grow(li)
             if a:
@@ -1188,7 +1195,7 @@ class SpatialMemory:
         # count(): per label, the times at which a new distinct object was first believed (sorted),
         # and the positions (x, y, z flat) where a label-level object was first believed.
         # (indexed by label id, ``_b.lab_id``; none while the label's rows are paged out)
-        self._new_obj_t = _LabelSeqs(1)
+        self._new_obj_t = _LabelSeqs(1, ordered=True)
         self._obj_pos = _LabelSeqs(3)
         self._ended_now: list[int] | None = None
         self.n_sightings = 0
@@ -1759,7 +1766,7 @@ class SpatialMemory:
         return True
 
     def _count_new(self, label: str, t: float) -> None:
-        self._new_obj_t.add(self._b.label_id(label), (t,), ordered=True)
+        self._new_obj_t.add(self._b.label_id(label), (t,))
 
     def _past_belief(self, cur: int, label: str, pos: Position, instance: str | None, conf: float, t: float,
                      pid: int, recorded_at: float) -> int:
@@ -3135,7 +3142,7 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
             setattr(sp, name, col)
     for name, width in (("_new_obj_t", 1), ("_obj_pos", 3)):
         if not isinstance(getattr(sp, name), _LabelSeqs):  # the columns (or a list kept as it was)
-            setattr(sp, name, _LabelSeqs.of(width, getattr(sp, name)))
+            setattr(sp, name, _LabelSeqs.of(width, getattr(sp, name), ordered=width == 1))
 
 class _PlainUnpickler(pickle.Unpickler):
     """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or

@@ -44,7 +44,7 @@ def _model_apply(model: dict[int, array], op: str, li: int, item: tuple, width: 
 @given(ops_st, st.sampled_from([1, 3]), st.sampled_from([1, 2, 32]))
 def test_label_sequences_hold_what_one_array_per_label_held(ops, width, small_max):
     with mock.patch.object(spatial, "_SEQ_SMALL", small_max):
-        seqs = spatial._LabelSeqs(width)  # noqa: SLF001 - the storage class is the point of this test
+        seqs = spatial._LabelSeqs(width, ordered=width == 1)  # noqa: SLF001 - the storage class is the point of this test
         model: dict[int, array] = {}
         popped: dict[int, array] = {}
         for op, li, item in ops:
@@ -62,7 +62,7 @@ def test_label_sequences_hold_what_one_array_per_label_held(ops, width, small_ma
                 continue
             if li in popped:
                 continue
-            seqs.add(li, item[:width], ordered=width == 1)
+            seqs.add(li, item[:width])
             _model_apply(model, op, li, item, width)
             for k in range(6):
                 want = model.get(k) or None
@@ -85,7 +85,7 @@ def test_label_sequences_hold_what_one_array_per_label_held(ops, width, small_ma
                             for i in range(0, len(want), 3))
                         assert seqs.any_near(k, q, 4.0) == near
         again = pickle.loads(pickle.dumps(seqs))
-        rebuilt = spatial._LabelSeqs.of(width, list(seqs))  # noqa: SLF001 - as a snapshot's columns rebuild it
+        rebuilt = spatial._LabelSeqs.of(width, list(seqs), ordered=width == 1)  # noqa: SLF001 - as a snapshot rebuilds it
         assert list(again) == list(seqs) == list(rebuilt)
         assert seqs.nbytes() > 0
 
