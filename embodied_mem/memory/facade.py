@@ -84,7 +84,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import HASHING_SCHEME, make_key_encoder, tokens
 from .heap import release_free_heap
-from .longterm import ESTIMATE_SHARE, MODULE_SHARES, LongTermStore, fit_shares
+from .longterm import ESTIMATE_SHARE, MODULE_SHARES, LongTermStore, fit_shares, journal_batch_rows
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import (
     config_fingerprint,
@@ -221,6 +221,8 @@ class Memory:
                                                                                 mem._encoder_fingerprint())
             lt = mem._longterm
             scratch = lt is not None and not lt.attach(getattr(store, "conn", None), writable=not readonly)
+            if lt is not None and isinstance(getattr(store, "batch_size", None), int):
+                store.batch_size = journal_batch_rows(lt.ram_budget_mb, store.batch_size)  # the buffer within the budget
             if scratch:  # pages in a scratch file (read-only or non-SQLite store): rebuilt by a full replay
                 mem._snap_fp = None
             t2 = time.perf_counter()

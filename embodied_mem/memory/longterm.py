@@ -35,7 +35,7 @@ import weakref
 from typing import Any
 
 __all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "place_blocks", "TABLES", "EVENT_V",
-           "POSE_V", "SIGHT_V", "ESTIMATE_SHARE", "MODULE_SHARES", "fit_shares"]
+           "POSE_V", "SIGHT_V", "ESTIMATE_SHARE", "MODULE_SHARES", "fit_shares", "journal_batch_rows", "cache_kib"]
 
 TABLES = ("lt_events", "lt_poses", "lt_sightings")
 TABLES += ("lt_chunks",)  # episodic memory (below)
@@ -73,6 +73,14 @@ _SCHEMA += (
     "CREATE INDEX IF NOT EXISTS lt_bcells_xy ON lt_bcells (space, cx, cy)",
 )
 TABLES += ("lt_beliefs", "lt_bcells")
+# spatial memory: the names of cold labels (their rows are in lt_beliefs): label id ``li`` -> ``name``; a
+# name paged in again keeps its row (a later move writes another, with the same id)
+_SCHEMA += (
+    "CREATE TABLE IF NOT EXISTS lt_slabels (space INTEGER NOT NULL, li INTEGER NOT NULL, name TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS lt_slabels_name ON lt_slabels (space, name)",
+    "CREATE INDEX IF NOT EXISTS lt_slabels_li ON lt_slabels (space, li)",
+)
+TABLES += ("lt_slabels",)
 # spatial memory: occupancy tiles (32 x 32 cells) far from where the agent works: one row per move,
 # ``v`` a pickled dict of the tile's known, walked and frontier cells
 _SCHEMA += ("CREATE TABLE IF NOT EXISTS lt_tiles (space INTEGER NOT NULL, v BLOB NOT NULL)",)
@@ -213,6 +221,27 @@ def place_blocks(ram_budget_mb: float) -> int:
 
 _WORKING_SET_SIZES = working_set_sizes
 
+# What a RAM budget also bounds outside the modules: the journal's batch buffer (durability="batch":
+# encoded rows waiting for one executemany; ~800 bytes a percept row on the benchmark stream, so the
+# store's default 10,000 rows are ~8 MB whatever the budget) and SQLite's page cache (its default is
+# 2000 KiB). Each gets a small share of the budget, never more than its default.
+_SHARE_JOURNAL_BUFFER = 0.02
+_BYTES_PER_JOURNAL_ROW = 1024  # an encoded percept row and its tuple (an upper figure: rows vary)
+_SHARE_SQLITE_CACHE = 0.02
+
+
+def journal_batch_rows(ram_budget_mb: float, default: int = 10_000) -> int:
+    """Rows the journal buffers before one write (durability="batch") under a budget of
+    ``ram_budget_mb`` MiB: 2 % of the budget at ~1 KiB a row, between 256 and ``default``. A smaller
+    batch costs one more commit every few hundred percepts (ingest speed changes by under a percent)."""
+    return max(256, min(int(default), int(float(ram_budget_mb) * 2**20 * _SHARE_JOURNAL_BUFFER / _BYTES_PER_JOURNAL_ROW)))
+
+
+def cache_kib(ram_budget_mb: float) -> int:
+    """SQLite page cache (KiB, ``PRAGMA cache_size=-N``) for the memory's connection under a budget of
+    ``ram_budget_mb`` MiB: 2 % of the budget, between 256 KiB and SQLite's default 2000 KiB."""
+    return max(256, min(2000, int(float(ram_budget_mb) * 1024 * _SHARE_SQLITE_CACHE)))
+
 
 class LongTermStore:
     """The long-term tables of one memory, on one SQLite connection (see the module docstring).
@@ -238,6 +267,7 @@ class LongTermStore:
         self._close_own()
         self._conn = conn
         self._ensure_schema()
+        self._size_cache()
         return True
 
     @property
@@ -251,7 +281,13 @@ class LongTermStore:
             self._conn, self._own_path = conn, path
             self._finalizer = weakref.finalize(self, _drop_file, conn, path)
             self._ensure_schema()
+            self._size_cache()
         return self._conn
+
+    def _size_cache(self) -> None:
+        """Bound SQLite's page cache on this connection to the budget's share (``cache_kib``)."""
+        assert self._conn is not None
+        self._conn.execute(f"PRAGMA cache_size=-{cache_kib(self.ram_budget_mb)}")
 
     def _ensure_schema(self) -> None:
         c = self._conn

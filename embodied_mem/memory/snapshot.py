@@ -24,8 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 7 (this version) reads only format-7 files: older snapshots are reported ("snapshot format
-6, this version reads 7") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 8 (this version) reads only format-8 files: older snapshots are reported ("snapshot format
+7, this version reads 8") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
@@ -38,7 +38,9 @@ to ``lt_graph`` are named by their row, not stored; episodic memory's per-chunk 
 and a lexical encoder's keys are always posting lists. Format 7: under a RAM budget, spatial memory
 records which labels are paged out as one int64 column by label id, not a dict, and its places in blocks
 (``lt_places``); episodic memory's episode and place names are a ``chunkcolumns.NameTable``, under a RAM
-budget those used longest ago named by their row in ``lt_enames``, not stored.)
+budget those used longest ago named by their row in ``lt_enames``, not stored. Format 8: under a RAM
+budget, spatial memory's label names whose rows are paged out are in ``lt_slabels``, their slot in its
+label list None.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -80,7 +82,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
@@ -88,7 +90,9 @@ FORMAT_VERSION = 7
 # half-trusted. The journal-CRC check (format 1's) stays for journals that do not count edits.
 # Format 7: temporal memory keeps names by slot with global ids (names no entry in RAM refers to
 # moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
-_READS = (7,)
+# Format 8: spatial memory's label list may hold None (a name paged out to lt_slabels), which format 7's
+# readers do not expect; format 7's state lacks the count of paged names.
+_READS = (8,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64

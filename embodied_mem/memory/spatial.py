@@ -20,6 +20,8 @@ Three layers, all in the world frame (map units):
 Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
 those columns and rebuilds the belief hash from them. About 60 bytes a belief and 16 a sighting.
+``count()``'s per-label columns (first-belief times, label-level objects' first positions) are chains
+through shared columns (``_LabelSeqs``), one array only for a label with more than 32 objects.
 
 The trajectory is five ``array`` columns (time, x, y, z, yaw), 40 bytes a pose; ``Pose`` objects are
 made by the queries that return them. Places are rows of a columnar table too (``_Places``: x-y
@@ -61,9 +63,11 @@ x-y position and grid entry (28 bytes) stay in RAM for the nearness searches.
 
 ``fit(max_bytes)`` (the budget's controller hands spatial memory its share) shrinks every working
 set above in proportion until ``ram_bytes()`` fits, moving the rest out at once; with room to spare
-they grow back to the sizes the budget first gave. What stays in RAM whatever the budget: label and
-instance names, places' positions and grid, one int64 per label (which labels are out), one entry
-per moved tile and place block.
+they grow back to the sizes the budget first gave. The name of a label whose rows moved out moves
+too (``lt_slabels``: the label's id and name; its slot in the label list is None) and comes back with
+them; a sighting of a label not in RAM costs one indexed look-up there. What stays in RAM whatever
+the budget: instance names, places' positions and grid, about 40 bytes per label (its ids, list heads
+and counts, which labels are out), one entry per moved tile and place block.
 """
 
 from __future__ import annotations
@@ -75,7 +79,7 @@ import math
 import pickle
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -149,9 +153,9 @@ _NAME_BYTES = 115  # a label or instance name: the string, its list slot and its
 _I31 = 2**31  # place grid cells within +-2**31 are kept sorted as one int64 key each
 _GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join the sorted part
 _LIST_BYTES = 120  # a short list (its header and a few slots)
-_LABEL_ARRAY_BYTES = 80  # a per-label array in a dict keyed by the label's (shared) name
 _WALKED_BYTES = 170  # a walked cell: a cell key in a set that also holds the slots of cells gone known
 _SET_SLOT_BYTES = 40  # a set entry whose key is shared with another container (frontier cells are known cells)
+_SEQ_SMALL = 32  # a label's count() items chained in shared columns up to this many, one array each past it
 
 
 def _abytes(a: array) -> int:
@@ -220,7 +224,7 @@ class _Beliefs:
         self.edge = array("i")
         self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
-        self.labels: list[str] = []
+        self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
         # per label, two lists threaded through the rows (no container per label): every belief of
         # the label in creation order (lhead/ltail -> lnext) and its current beliefs (chead -> cnext,
@@ -253,7 +257,7 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
-        self.lab_id = dict(zip(self.labels, range(len(self.labels))))
+        self.lab_id = {name: i for i, name in enumerate(self.labels) if name is not None}  # None: paged out
         self.inst_id = dict(zip(self.insts, range(len(self.insts))))
         self._derive_grid()
 
@@ -291,6 +295,10 @@ class _Beliefs:
 
     def label_id(self, label: str) -> int:
         i = self.lab_id.get(label)
+        if i is None and self.lp is not None and self.lp.n_names:
+            i = self.paged_label(label)
+            if i is not None:
+                self.name_in(i, label)
         if i is None:
             i = self.lab_id[label] = len(self.labels)
             self.labels.append(label)
@@ -298,6 +306,72 @@ class _Beliefs:
                 col.append(-1)
             self.ccount.append(0)
         return i
+
+    def paged_label(self, label: str) -> int | None:
+        """The id of ``label`` when its name is in the lt_slabels table (a RAM budget), else None."""
+        pg = self.pages
+        if pg is None or self.lp is None or not self.lp.n_names:
+            return None
+        row = pg.store.execute("SELECT li FROM lt_slabels WHERE space=? AND name=? ORDER BY rowid DESC LIMIT 1",
+                               (pg.space, label)).fetchone()
+        if row is None:
+            return None
+        li = row[0]
+        if type(li) is not int or not 0 <= li < len(self.labels):
+            raise RuntimeError(f"spatial memory: a damaged lt_slabels row for label {label!r}")
+        return li if self.labels[li] is None else None
+
+    def name_of(self, li: int) -> str:
+        """Label ``li``'s name, read from lt_slabels when it is paged out (not brought back)."""
+        name = self.labels[li]
+        if name is not None:
+            return name
+        pg = self.pages
+        assert pg is not None
+        row = pg.store.execute("SELECT name FROM lt_slabels WHERE space=? AND li=? ORDER BY rowid DESC LIMIT 1",
+                               (pg.space, li)).fetchone()
+        if row is None or type(row[0]) is not str:
+            raise RuntimeError(f"spatial memory: the name of label {li} is missing from lt_slabels")
+        return row[0]
+
+    def name_in(self, li: int, name: str | None = None) -> None:
+        """Bring label ``li``'s name back into RAM (``name``: already read)."""
+        if self.labels[li] is not None:
+            return
+        name = self.name_of(li) if name is None else name
+        self.labels[li] = name
+        self.lab_id[name] = li
+        assert self.lp is not None
+        self.lp.n_names -= 1
+
+    def names_out(self, lis: list[int]) -> None:
+        """Move the names of labels ``lis`` (whose rows just moved out) to lt_slabels."""
+        pg, lp = self.pages, self.lp
+        assert pg is not None and lp is not None
+        out = [(pg.space, li, self.labels[li]) for li in lis if self.labels[li] is not None]
+        pg.store.insert_many("INSERT INTO lt_slabels (space, li, name) VALUES (?, ?, ?)", out)
+        for _, li, name in out:
+            del self.lab_id[name]
+            self.labels[li] = None
+        lp.n_names += len(out)
+        if out:  # a dict's table never shrinks when entries leave: a copy sized to what stays (once a move)
+            self.lab_id = dict(self.lab_id)
+
+    def all_labels(self) -> list[str]:
+        """Every label's name in id order, those paged out read from lt_slabels (not brought back)."""
+        if self.lp is None or not self.lp.n_names:
+            return list(self.labels)  # type: ignore[arg-type]
+        pg = self.pages
+        assert pg is not None
+        paged = dict(pg.store.execute("SELECT li, name FROM lt_slabels WHERE space=?", (pg.space,)).fetchall())
+        out = []
+        for li, name in enumerate(self.labels):
+            if name is None:
+                name = paged.get(li)
+                if type(name) is not str:
+                    raise RuntimeError(f"spatial memory: the name of label {li} is missing from lt_slabels")
+            out.append(name)
+        return out
 
     def rows(self, label: str) -> list[int]:
         """Every belief row of ``label``, in creation order."""
@@ -555,6 +629,183 @@ class _Gens:
         return _abytes(self.g)
 
 
+class _LabelSeqs:
+    """Per label (indexed by label id), a sequence of float items of ``width`` doubles each (``count()``'s
+    first-belief times, width 1, kept sorted; label-level objects' first positions, width 3), without
+    an ``array`` per label: the items of a label with at most ``_SEQ_SMALL`` of them are a chain through
+    two shared columns (``val``, ``nxt``; freed slots are reused), the rest one ``array`` each in ``big``.
+    About 12 (times) or 28 (positions) bytes an item and 8 a label, where an array per label cost ~100
+    bytes of header and spare room more. ``get(li)`` / iteration give a label's items as an ``array``
+    (None: none), in order; the snapshot stores exactly that (the columns of the list it replaced)."""
+
+    __slots__ = ("w", "ordered", "head", "n", "val", "nxt", "free", "big")
+
+    def __init__(self, width: int, ordered: bool = False) -> None:
+        self.w = int(width)
+        # ordered (width 1): items kept sorted, a chain newest (largest) first, so the usual add -- a time
+        # no earlier than the label's others -- is O(1); get() and the big arrays are ascending
+        self.ordered = bool(ordered)
+        self.head, self.n = array("i"), array("i")  # per label: first chained slot (-1: none), items
+        self.val, self.nxt = array("d"), array("i")  # per slot: w doubles, next slot of its label (-1: last)
+        self.free = -1  # freed slots, chained through nxt
+        self.big: dict[int, array] = {}
+
+    def __getstate__(self) -> tuple:
+        return self.w, self.ordered, self.head, self.n, self.val, self.nxt, self.free, self.big
+
+    def __setstate__(self, state: tuple) -> None:
+        self.w, self.ordered, self.head, self.n, self.val, self.nxt, self.free, self.big = state
+
+    def __len__(self) -> int:
+        return len(self.head)
+
+    def __iter__(self) -> Iterator[array | None]:
+        return map(self.get, range(len(self.head)))
+
+    def _grow(self, li: int) -> None:
+        k = li + 1 - len(self.head)
+        if k > 0:
+            self.head.extend(array("i", [-1]) * k)
+            self.n.extend(array("i", [0]) * k)
+
+    def _slot(self, item: Sequence[float], nxt: int) -> int:
+        j = self.free
+        w = self.w
+        if j >= 0:
+            self.free = self.nxt[j]
+            self.val[w * j:w * j + w] = array("d", item)
+            self.nxt[j] = nxt
+        else:
+            j = len(self.nxt)
+            self.val.extend(item)
+            self.nxt.append(nxt)
+        return j
+
+    def get(self, li: int) -> array | None:
+        """Label ``li``'s items as one array (w doubles each, in order); None: none."""
+        a = self.big.get(li)
+        if a is not None:
+            return array("d", a)
+        if li >= len(self.head) or not self.n[li]:
+            return None
+        out, w, val, nxt = array("d"), self.w, self.val, self.nxt
+        j = self.head[li]
+        while j >= 0:
+            out.extend(val[w * j:w * j + w])
+            j = nxt[j]
+        if self.ordered:
+            out.reverse()
+        return out
+
+    def pop(self, li: int) -> array | None:
+        """Label ``li``'s items (as ``get``), removed."""
+        a = self.big.pop(li, None)
+        if a is not None:
+            return a
+        out = self.get(li)
+        if out is not None:
+            j, nxt = self.head[li], self.nxt
+            while nxt[j] >= 0:
+                j = nxt[j]
+            nxt[j], self.free = self.free, self.head[li]
+            self.head[li], self.n[li] = -1, 0
+        return out
+
+    def put(self, li: int, items: array) -> None:
+        """Set label ``li``'s items (it has none now)."""
+        self._grow(li)
+        w = self.w
+        k = len(items) // w
+        if k > _SEQ_SMALL:
+            self.big[li] = array("d", items)
+            return
+        nxt = -1
+        for i in (range(k) if self.ordered else range(k - 1, -1, -1)):
+            nxt = self._slot(items[w * i:w * i + w], nxt)
+        self.head[li], self.n[li] = nxt, k
+
+    def add(self, li: int, item: Sequence[float]) -> None:
+        """Add ``item`` to label ``li``'s items (ordered: after every item <= it; else anywhere: ``get``
+        then gives the items in an order that depends only on the adds, pops and puts made)."""
+        a = self.big.get(li)
+        ordered = self.ordered
+        if a is not None:
+            if ordered and a and item[0] < a[-1]:
+                a.insert(bisect_right(a, item[0]), item[0])
+            else:
+                a.extend(item)
+            return
+        self._grow(li)
+        if self.n[li] >= _SEQ_SMALL:  # a label with many items: one array of its own
+            a = self.pop(li)
+            assert a is not None
+            self.big[li] = a
+            self.add(li, item)
+            return
+        h = self.head[li]
+        if not ordered or h < 0 or self.val[h] <= item[0]:  # first in the chain: O(1)
+            self.head[li] = self._slot(item, h)
+            self.n[li] += 1
+            return
+        val, nxt = self.val, self.nxt  # a late time: after (in the chain) every larger one
+        prev, j = -1, h
+        while j >= 0 and val[j] > item[0]:
+            prev, j = j, nxt[j]
+        s = self._slot(item, j)
+        if prev < 0:
+            self.head[li] = s
+        else:
+            self.nxt[prev] = s
+        self.n[li] += 1
+
+    def size(self, li: int, at: float | None = None) -> int:
+        """Label ``li``'s items (with ``at``: those <= ``at``, width 1; O(log n) for a big label)."""
+        a = self.big.get(li)
+        if a is not None:
+            return len(a) // self.w if at is None else bisect_right(a, at)
+        if li >= len(self.n):
+            return 0
+        if at is None:
+            return self.n[li]
+        k, j, val, nxt = 0, self.head[li], self.val, self.nxt  # newest first: skip those after ``at``
+        while j >= 0 and val[j] > at:
+            k, j = k + 1, nxt[j]
+        return self.n[li] - k
+
+    def any_near(self, li: int, pos: Position, lim: float) -> bool:
+        """True when an item (a position, width 3) of label ``li`` lies within sqrt(``lim``) of ``pos``."""
+        a = self.big.get(li)
+        if a is not None:
+            q = np.frombuffer(a, np.float64).reshape(-1, 3)
+            near = bool((((q[:, 0] - pos[0]) ** 2 + (q[:, 1] - pos[1]) ** 2 + (q[:, 2] - pos[2]) ** 2) <= lim).any())
+            del q  # release the buffer before the array grows
+            return near
+        if li >= len(self.head):
+            return False
+        j, val, nxt = self.head[li], self.val, self.nxt
+        x, y, z = pos
+        while j >= 0:
+            if (val[3 * j] - x) ** 2 + (val[3 * j + 1] - y) ** 2 + (val[3 * j + 2] - z) ** 2 <= lim:
+                return True
+            j = nxt[j]
+        return False
+
+    def nbytes(self) -> int:
+        """Bytes in RAM: the columns and each big label's array. O(big labels)."""
+        n = _abytes(self.head) + _abytes(self.n) + _abytes(self.val) + _abytes(self.nxt)
+        return n + sum(_abytes(a) + _DICT_ENTRY_BYTES for a in self.big.values())
+
+    @classmethod
+    def of(cls, width: int, col: Iterable[array | None], ordered: bool = False) -> _LabelSeqs:
+        """The sequences of a per-label list of arrays (None: none), as a snapshot stores them."""
+        out = cls(width, ordered)
+        for li, a in enumerate(col):
+            out._grow(li)
+            if a:
+                out.put(li, a)
+        return out
+
+
 class _LabelPages:
     """Which labels' belief rows are in the ``lt_beliefs`` table (a RAM budget): ``paged`` (label id ->
     rowid of the table row that holds them, a ``_Gens`` column), ``inst`` (instance -> label id, for
@@ -571,6 +822,7 @@ class _LabelPages:
         self.pinned: set[int] = set()
         self.n_rows = 0  # rows in the table
         self.n_cur = 0  # current beliefs among them
+        self.n_names = 0  # label names in lt_slabels (their labels' rows are in the table)
         self.cap = self.limit = max(1, int(cap))
         self.next_rid = 0
 
@@ -942,9 +1194,9 @@ class SpatialMemory:
         self._n_objects = 0
         # count(): per label, the times at which a new distinct object was first believed (sorted),
         # and the positions (x, y, z flat) where a label-level object was first believed.
-        # (indexed by label id, ``_b.lab_id``; None: none, or the label's rows are paged out)
-        self._new_obj_t: list[array | None] = []
-        self._obj_pos: list[array | None] = []
+        # (indexed by label id, ``_b.lab_id``; none while the label's rows are paged out)
+        self._new_obj_t = _LabelSeqs(1, ordered=True)
+        self._obj_pos = _LabelSeqs(3)
         self._ended_now: list[int] | None = None
         self.n_sightings = 0
         # places
@@ -1530,44 +1782,14 @@ class SpatialMemory:
 
     def _is_new_object(self, label: str, pos: Position) -> bool:
         """True (and remembered) unless a label-level belief of ``label`` ever started within the tolerance."""
-        ps = self._per_label(self._obj_pos, label)
-        lim = self._tol2 + 1e-12
-        n = len(ps) // 3
-        if n > 16:
-            q = np.frombuffer(ps, np.float64).reshape(n, 3)
-            near = bool((((q[:, 0] - pos[0]) ** 2 + (q[:, 1] - pos[1]) ** 2 + (q[:, 2] - pos[2]) ** 2) <= lim).any())
-            del q  # release the buffer before ps grows
-        else:
-            near = False
-            for i in range(0, 3 * n, 3):
-                if (ps[i] - pos[0]) ** 2 + (ps[i + 1] - pos[1]) ** 2 + (ps[i + 2] - pos[2]) ** 2 <= lim:
-                    near = True
-                    break
-        if near:
+        li = self._b.label_id(label)
+        if self._obj_pos.any_near(li, pos, self._tol2 + 1e-12):
             return False
-        ps.extend(pos)
+        self._obj_pos.add(li, pos)
         return True
 
-    def _per_label(self, col: list[array | None], label: str) -> array:
-        """``label``'s array in a per-label list (``_new_obj_t`` or ``_obj_pos``), made if it has none."""
-        li = self._b.label_id(label)
-        if li >= len(col):
-            col.extend([None] * (li + 1 - len(col)))
-        a = col[li]
-        if a is None:
-            a = col[li] = array("d")
-        return a
-
-    def _label_array(self, col: list[array | None], label: str) -> array | None:
-        li = self._b.lab_id.get(label)
-        return col[li] if li is not None and li < len(col) else None
-
     def _count_new(self, label: str, t: float) -> None:
-        ts = self._per_label(self._new_obj_t, label)
-        if ts and t < ts[-1]:
-            ts.insert(bisect_right(ts, t), t)
-        else:
-            ts.append(t)
+        self._new_obj_t.add(self._b.label_id(label), (t,))
 
     def _past_belief(self, cur: int, label: str, pos: Position, instance: str | None, conf: float, t: float,
                      pid: int, recorded_at: float) -> int:
@@ -1691,6 +1913,8 @@ class SpatialMemory:
         if lp is None or not lp.paged:
             return
         li = B.lab_id.get(label)
+        if li is None and lp.n_names:
+            li = B.paged_label(label)
         if li is None or li not in lp.paged:
             return
         if len(B.lab) > 2 * lp.limit:  # percepts trim; queries only far past the budget (keeps their p99 low)
@@ -1708,6 +1932,8 @@ class SpatialMemory:
         gens, n_gens, lab_id = lp.paged.g, len(lp.paged.g), B.lab_id  # _Gens, read inline (once a sighting)
         for s in p.sightings:
             li = lab_id.get(s.label)
+            if li is None and lp.n_names:  # a name out of RAM (or a new label): one indexed look-up
+                li = B.paged_label(s.label)
             if li is not None and li < n_gens and gens[li] > 0:
                 need.add(li)
             if s.instance is not None and lp.inst:
@@ -1807,7 +2033,6 @@ class SpatialMemory:
         blobs, cells = [], []
         for rows in np.split(grp, cuts):
             li = int(lab[rows[0]])
-            label = B.labels[li]
             local = {int(r): j for j, r in enumerate(rows.tolist())}
             k = hl[rows]
             d = {k2: v[rows].tobytes() for k2, v in cols.items()}
@@ -1816,10 +2041,7 @@ class SpatialMemory:
             d["older"] = (hp[k] != -1).tobytes()
             d["next"] = {local[r]: [local[c] for c in B.next[r]] for r in local if r in B.next}
             d["moved"] = {local[r]: B.moved[r] for r in local if r in B.moved}
-            op, nt = self._label_array(self._obj_pos, label), self._label_array(self._new_obj_t, label)
-            for col in (self._obj_pos, self._new_obj_t):
-                if li < len(col):
-                    col[li] = None
+            op, nt = self._obj_pos.pop(li), self._new_obj_t.pop(li)
             d["obj_pos"] = None if op is None else op.tobytes()
             d["new_t"] = None if nt is None else nt.tobytes()
             blobs.append((li, pickle.dumps(d, protocol=5)))
@@ -1877,6 +2099,7 @@ class SpatialMemory:
         B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
         B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
         B._derive_grid()
+        B.names_out(labels)
 
     def _page_in(self, li: int) -> None:
         """Bring label ``li``'s belief rows back from lt_beliefs (appended after the rows in RAM; a
@@ -1884,12 +2107,12 @@ class SpatialMemory:
         B = self._b
         lp, pg = B.lp, B.pages
         assert lp is not None and pg is not None
+        B.name_in(li)
         gen = lp.paged.pop(li)
         row = pg.store.execute("SELECT v FROM lt_beliefs WHERE rowid=?", (gen,)).fetchone()
         if row is None:
             raise RuntimeError(f"spatial memory: paged beliefs of label {B.labels[li]!r} are missing from lt_beliefs")
         d = _load_page(row[0])
-        label = B.labels[li]
         n = len(B.lab)
         inst = array("i", d["inst"])
         k = len(inst)
@@ -1939,9 +2162,8 @@ class SpatialMemory:
         for a, cells in d["moved"].items():
             B.moved[n + a] = cells
         for col, raw in ((self._obj_pos, d["obj_pos"]), (self._new_obj_t, d["new_t"])):
-            if raw is not None:
-                self._per_label(col, label)
-                col[li] = array("d", raw)
+            if raw:
+                col.put(li, array("d", raw))
         lp.n_rows -= k
 
     # ------------------------------------------------------------ long-term occupancy tiles (a RAM budget)
@@ -2307,10 +2529,8 @@ class SpatialMemory:
         if not self.enabled:
             return 0
         self._need(label)
-        ts = self._label_array(self._new_obj_t, label)
-        if not ts:
-            return 0
-        return len(ts) if at is None else bisect_right(ts, float(at))
+        li = self._b.lab_id.get(label)
+        return 0 if li is None else self._new_obj_t.size(li, None if at is None else float(at))
 
     def follow(self, label: str, position: Sequence[float], t: float, reach: float | None = None) -> Location | None:
         """Where is it now? The ``label`` believed within ``match_tolerance`` of ``position`` at time
@@ -2383,7 +2603,7 @@ class SpatialMemory:
 
     def labels(self) -> list[str]:
         """Every object label ever sighted."""
-        return sorted(self._b.labels)
+        return sorted(self._b.all_labels())
 
     def places(self) -> list[Place]:
         if not self.enabled:
@@ -2719,15 +2939,15 @@ class SpatialMemory:
         B = self._b
         cols = sum(_abytes(getattr(B, k)) for k in _Beliefs._COLUMNS)
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
-        n = cols + (n_lab + n_inst) * _NAME_BYTES + n_rows * 4  # names and their ids; the grid's row numbers
+        n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
+        n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
         n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
             n += lp.paged.nbytes() + lp.inst.nbytes() + len(lp.coarse) * _CELL_KEY_BYTES + len(lp.pinned) * 60
         # count(): per label a times column and a positions column, at most one time and one position an object
-        n_in = n_lab - (len(lp.paged) if lp is not None else 0)  # labels with their arrays in RAM
-        n += (len(self._new_obj_t) + len(self._obj_pos)) * 8 + 2 * n_in * _LABEL_ARRAY_BYTES + self._n_objects * 32
+        n += self._new_obj_t.nbytes() + self._obj_pos.nbytes()
         n += self._pl.nbytes()
         n += sum(_abytes(c) for c in self._traj_cols()) + len(self._walk_starts) * 32
         n += len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
@@ -2846,7 +3066,7 @@ class SpatialMemory:
         """(label, region) -> number of objects of that label ever believed in that region."""
         B = self._b
         out: dict[tuple[str, str], int] = {}
-        for label in list(B.labels):
+        for label in B.all_labels():
             self._need(label)
             seen: set[str] = set()
             for r in B.rows(label):
@@ -2863,7 +3083,7 @@ class SpatialMemory:
     def label_counts(self) -> dict[str, int]:
         """label -> number of distinct objects ever believed."""
         out = {}
-        for label in list(self._b.labels):
+        for label in self._b.all_labels():
             self._need(label)
             out[label] = len({self._node(r) for r in self._b.rows(label)})
         return out
@@ -2921,10 +3141,10 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
     put("_frontier", lambda: _cells(sp._frontier))
     put("_walked", lambda: _cells(sp._walked))
     for name in ("_new_obj_t", "_obj_pos"):
-        col = getattr(sp, name)
+        col = list(getattr(sp, name))  # per label its items as an array, None: none (_LabelSeqs)
 
         def pack_lists(col: list[array | None] = col) -> tuple:
-            if type(col) is not list or not all(a is None or (type(a) is array and a.typecode == "d") for a in col):
+            if not all(a is None or (type(a) is array and a.typecode == "d") for a in col):
                 raise _NoColumns
             lis = [i for i, a in enumerate(col) if a is not None]
             flat = array("d")
@@ -2957,6 +3177,9 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
             for i, a in zip(lis.tolist(), map(flat.__getitem__, map(slice, starts, ends))):
                 col[i] = a
             setattr(sp, name, col)
+    for name, width in (("_new_obj_t", 1), ("_obj_pos", 3)):
+        if not isinstance(getattr(sp, name), _LabelSeqs):  # the columns (or a list kept as it was)
+            setattr(sp, name, _LabelSeqs.of(width, getattr(sp, name), ordered=width == 1))
 
 class _PlainUnpickler(pickle.Unpickler):
     """Reads a page this module wrote (dicts, lists, tuples, numbers, bytes): names no class or

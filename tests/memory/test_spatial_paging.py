@@ -200,7 +200,7 @@ def test_paged_labels_and_instances_are_int_columns_and_come_back():
     paged = [li for li in range(len(small.spatial.labels())) if li in lp.paged]
     assert len(paged) == len(lp.paged)
     for li in paged:
-        small.spatial.locate(small.spatial._b.labels[li])  # noqa: SLF001 - pages the label in
+        small.spatial.locate(small.spatial._b.name_of(li))  # noqa: SLF001 - pages the label (and its name) in
         assert li not in lp.paged
         assert len(lp.paged) == sum(1 for k in range(len(small.spatial.labels())) if k in lp.paged)
     g = spatial._Gens()  # noqa: SLF001
@@ -224,7 +224,7 @@ def test_a_crafted_belief_page_is_refused_not_run():
     evil = pickle.dumps(os.system)
     sp.pages.store.execute("UPDATE lt_beliefs SET v=? WHERE rowid=?", (evil, lp.paged.get(li)))
     with pytest.raises(pickle.UnpicklingError, match="damaged or crafted"):
-        sp.locate(sp._b.labels[li])  # noqa: SLF001
+        sp.locate(sp._b.name_of(li))  # noqa: SLF001 - its name is in lt_slabels
 
 
 def test_place_blocks_leave_ram_come_back_on_a_revisit_and_crafted_ones_are_refused():
