@@ -257,12 +257,19 @@ _EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"
 
 
 class _NB:
-    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees."""
+    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees.
 
-    __slots__ = ("names", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids", "dirty")
+    The ids of a block still growing are a list (``names``); a full block whose ids are all strings
+    keeps them as one string ``text`` with the start of each id in ``off`` (1025 offsets) and
+    ``names`` None: about 20 bytes an id instead of a string object and its list slot (~80)."""
+
+    __slots__ = ("names", "text", "off", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids",
+                 "dirty")
 
     def __init__(self) -> None:
-        self.names: list[str] = []
+        self.names: list[str] | None = []
+        self.text: str | None = None
+        self.off: array | None = None
         for name, tc in _NB_ARRAYS:
             setattr(self, name, array(tc))
         self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
@@ -285,6 +292,74 @@ class _EB:
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True
 
+
+
+def _freeze_names(b: _NB) -> None:
+    """Keep the ids of a full node block as one string and offsets (when every id is a ``str``)."""
+    names = b.names
+    if names is None or not all(type(n) is str for n in names):
+        return
+    off = array("I", [0])
+    n = 0
+    for x in names:
+        n += len(x)
+        off.append(n)
+    b.text, b.off, b.names = "".join(names), off, None
+
+
+def _block_names(b: _NB) -> list[Any]:
+    """The node ids of block ``b``, in order (a new list for a block kept as text)."""
+    if b.names is not None:
+        return b.names
+    t, o = b.text, b.off
+    assert t is not None and o is not None
+    return [t[o[k]:o[k + 1]] for k in range(len(o) - 1)]
+
+
+def _block_name(b: _NB, k: int) -> Any:
+    if b.names is not None:
+        return b.names[k]
+    o = b.off
+    return b.text[o[k]:o[k + 1]]  # type: ignore[index]
+
+
+class _Ids:
+    """Node id -> node index for the nodes of the resident blocks: an open-addressing table (linear
+    probing) of two arrays, the ids' hashes and the indexes (-1: empty slot), filled to at most 70 %
+    -- about 20 bytes a node, where a dict costs ~50 bytes an entry and keeps every id's string alive.
+    The ids themselves are read from their blocks to confirm a match. Rebuilt (not pickled) on load."""
+
+    __slots__ = ("hs", "ix", "size", "n")
+
+    def __init__(self, n: int = 0) -> None:
+        self.size = max(8, n * 2 + 8)
+        self.hs = array("q", [0]) * self.size
+        self.ix = array("i", [-1]) * self.size
+        self.n = 0
+
+    def insert(self, h: int, i: int) -> None:
+        """Add node ``i`` whose id hashes to ``h`` (the caller knows the id is not in the table)."""
+        if (self.n + 1) * 10 > self.size * 7:
+            self._grow()
+        hs, ix, size = self.hs, self.ix, self.size
+        j = h % size
+        while ix[j] >= 0:
+            j += 1
+            if j == size:
+                j = 0
+        hs[j] = h
+        ix[j] = i
+        self.n += 1
+
+    def _grow(self) -> None:
+        old_hs, old_ix = self.hs, self.ix
+        self.__init__(self.n)  # type: ignore[misc]
+        for h, i in zip(old_hs, old_ix):
+            if i >= 0:
+                self.insert(h, i)
+
+    def nbytes(self) -> int:
+        return self.size * 12
 
 def _bshape(b: Any, names: tuple[str, ...]) -> int:
     s = b.shape_ids.get(names)
@@ -377,9 +452,10 @@ def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
         a = getattr(b, name)
         d[name] = (a.typecode, a.tobytes())
     if type(b) is _NB:
-        if plain and not all(type(n) is str for n in b.names):
+        names = _block_names(b)
+        if plain and b.names is not None and not all(type(n) is str for n in names):
             return None
-        d["names"] = b.names
+        d["names"] = names
     return d
 
 
@@ -398,6 +474,8 @@ def _decode_block(d: Any, node: bool) -> Any:
             b.names = list(d["names"])
             if len(b.names) != n:
                 raise GraphError("a graph page's names disagree with its columns")
+            if n == 1 << _BLOCK_SHIFT:
+                _freeze_names(b)
         b.shapes, b.shape_ids = [], {}
         for names, count, cols in d["shapes"]:
             sh = _Shape(tuple(names), [_dec_col(c) for c in cols], int(count))
@@ -436,7 +514,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "ids_peak")
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -445,7 +523,8 @@ class _Store:
         self.eb: list[_EB | None] = []
         self.nn = 0  # nodes
         self.ne = 0  # edges
-        self.ids: dict[str, int] = {}  # node id -> index, for the nodes of resident blocks
+        self.ids = _Ids()  # node id -> index, for the nodes of resident blocks
+        self.hot: dict[Any, int] = {}  # the ids looked up or added lately -> index (a cache in front of ``ids``)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -459,7 +538,6 @@ class _Store:
         # paging in and out, one at a time: a reader in another thread (an edge view read outside the
         # memory's lock) may read a block back while the writer moves others out
         self.lock = threading.RLock()
-        self.ids_peak = 0  # most entries ``ids`` held since it was last copied compact
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -494,11 +572,10 @@ class _Store:
         self.str_ids = dict(zip(self.strs, range(len(self.strs))))
         self.nb = [None if d is None else _decode_block(d, True) for d in st["nb"]]
         self.eb = [None if d is None else _decode_block(d, False) for d in st["eb"]]
-        for k, b in enumerate(self.nb):
+        for b in self.nb:
             if b is not None:
                 b.dirty = True
-                base = k << self.sh
-                self.ids.update(zip(b.names, range(base, base + len(b.names))))
+        self.reindex()
         for b in self.eb:
             if b is not None:
                 b.dirty = True
@@ -528,8 +605,9 @@ class _Store:
         b = self.peek(k, node)
         self.tick += 1
         if node:
-            base = k << self.sh
-            self.ids.update(zip(b.names, range(base, base + len(b.names))))
+            base, ins = k << self.sh, self.ids.insert
+            for j, n in enumerate(_block_names(b)):
+                ins(hash(n), base + j)
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -564,10 +642,57 @@ class _Store:
         """Every block, resident or read for this scan (a whole-graph read holds the graph in RAM while it runs)."""
         return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
 
+    def reindex(self) -> None:
+        """Build ``ids`` again from the resident node blocks (after a load or blocks moved out)."""
+        n = sum(len(b.kind) for b in self.nb if b is not None)
+        self.ids = ids = _Ids(n)
+        self.hot = {}
+        ins, sh = ids.insert, self.sh
+        for k, b in enumerate(self.nb):
+            if b is not None:
+                base = k << sh
+                for j, x in enumerate(_block_names(b)):
+                    ins(hash(x), base + j)
+
+    def lookup(self, name: Any) -> int | None:
+        """Index of node ``name`` among the resident blocks (None: not there). TypeError when
+        ``name`` cannot be hashed, as a dict."""
+        i = self.hot.get(name)
+        if i is not None:
+            return i
+        h = hash(name)
+        t = self.ids
+        hs, ix, size = t.hs, t.ix, t.size
+        j = h % size
+        while True:
+            i = ix[j]
+            if i < 0:
+                return None
+            if hs[j] == h:
+                b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
+                k = i & self.mk
+                names = b.names
+                if names is not None:
+                    if names[k] == name:
+                        break
+                elif isinstance(name, str):
+                    o = b.off
+                    a = o[k]
+                    if o[k + 1] - a == len(name) and b.text.startswith(name, a):
+                        break
+            j += 1
+            if j == size:
+                j = 0
+        hot = self.hot
+        if len(hot) >= 4096:
+            hot.clear()
+        hot[name] = i
+        return i
+
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
         block is read back)."""
-        i = self.ids.get(name)
+        i = self.lookup(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
@@ -578,7 +703,7 @@ class _Store:
         return i
 
     def name(self, i: int) -> str:
-        return self.N(i).names[i & self.mk]
+        return _block_name(self.N(i), i & self.mk)
 
     def cost(self) -> int:
         """Estimated bytes of the resident blocks (the growing last blocks by the rows they hold)."""
@@ -608,14 +733,13 @@ class _Store:
         if own:
             lt.conn.execute("BEGIN")
         try:
-            self.ids_peak = max(self.ids_peak, len(self.ids))
+            rn = self.rn
             for _used, kind, k in cand:
                 if self.cost() <= goal:
                     break
-                self.page_out(k, kind == 0)
-            if len(self.ids) < self.ids_peak // 2:  # a dict never shrinks its table on deletes: copy it compact
-                self.ids = dict(self.ids)
-                self.ids_peak = len(self.ids)
+                self.page_out(k, kind == 0, reindex=False)
+            if self.rn != rn:
+                self.reindex()
             if own:
                 lt.conn.execute("COMMIT")
         except BaseException:
@@ -623,9 +747,10 @@ class _Store:
                 lt.conn.execute("ROLLBACK")
             raise
 
-    def page_out(self, k: int, node: bool) -> bool:
+    def page_out(self, k: int, node: bool, reindex: bool = True) -> bool:
         """Write block ``k`` (when changed since read) to lt_graph and drop it from RAM. False: it
-        holds a property value that is not plain data, and stays."""
+        holds a property value that is not plain data, and stays. ``reindex`` False: the caller
+        rebuilds the node index (``reindex``) after moving a node block out."""
         pg = self.pages
         b = (self.nb if node else self.eb)[k]
         rows = self.row_n if node else self.row_e
@@ -646,14 +771,13 @@ class _Store:
             base = k << self.sh
             if not self.named[k]:
                 pg.store.conn.executemany("INSERT INTO lt_gnames (space, name, idx) VALUES (?, ?, ?)",
-                                          [(pg.space, n, base + j) for j, n in enumerate(b.names)])
+                                          [(pg.space, n, base + j) for j, n in enumerate(_block_names(b))])
                 self.named[k] = 1
                 self.paged_names = True
-            ids = self.ids
-            for n in b.names:
-                del ids[n]
             self.nb[k] = None
             self.rn -= 1
+            if reindex:
+                self.reindex()
         else:
             self.eb[k] = None
             self.re -= 1
@@ -819,8 +943,14 @@ class _Store:
             self.named.append(0)
         b = self.nb[blk]
         assert b is not None  # the last block never moves out
-        b.names.append(node_id)
-        self.ids[node_id] = i
+        names = b.names
+        assert names is not None  # a growing block keeps its ids as a list
+        names.append(node_id)
+        self.ids.insert(hash(node_id), i)
+        hot = self.hot
+        if len(hot) >= 4096:
+            hot.clear()
+        hot[node_id] = i
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
         b.shape.append(s)
@@ -830,6 +960,8 @@ class _Store:
         b.deg.append(0)
         b.dirty = True
         self.nn = i + 1
+        if len(names) == 1 << self.sh:
+            _freeze_names(b)
         return i
 
     def edge_dict(self, e: int, b: _EB | None = None) -> dict[str, Any]:
@@ -1103,9 +1235,9 @@ class MemoryGraph:
         out: list[str] = []
         for b in s.blocks(True):
             if k is None:
-                out.extend(b.names)
+                out.extend(_block_names(b))
             else:
-                out.extend(n for n, kk in zip(b.names, b.kind) if kk == k)
+                out.extend(n for n, kk in zip(_block_names(b), b.kind) if kk == k)
         return out
 
     def node(self, node_id: str) -> dict[str, Any]:
@@ -1199,8 +1331,8 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        ids = s.ids
-        a, b = ids.get(u), ids.get(v)  # resident nodes; find() also reads paged-out names back
+        hot = s.hot
+        a, b = hot.get(u), hot.get(v)  # nodes used lately; find() also reads paged-out names back
         if a is None:
             a = s.find(u)
         if b is None:
@@ -1370,7 +1502,7 @@ class MemoryGraph:
         read for it and not kept)."""
         s = self._s
         nbs, ebs = s.blocks(True), s.blocks(False)
-        names = [n for b in nbs for n in b.names]
+        names = [n for b in nbs for n in _block_names(b)]
         return nbs, ebs, names
 
     def as_of(self, t: float) -> MemoryGraph:
