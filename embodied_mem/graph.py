@@ -247,13 +247,130 @@ class _Shape:
 
 # ---------------------------------------------------------------------- storage
 _BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of paging)
-_BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
-_BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
+_BYTES_PER_NODE = 100  # RAM of a node in a resident block: id text, 6 columns, properties and their string tables
+_BYTES_PER_EDGE = 64  # RAM of an edge in a resident block: 13 columns (~44 bytes), properties
+_BYTES_PER_BLOCK = 4096  # a resident block's own objects: property tables, column objects, string tables
+_BYTES_FIXED = 96 << 10  # the store's own: the cache of recently used ids (``_HOT`` entries), relation tables
+_HOT = 1024  # most ids in the cache in front of the node index
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
 _EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"), ("vt", "d"), ("rec", "d"),
               ("conf", "d"), ("srcid", "q"), ("shape", "i"), ("row", "i"), ("nxo", "i"), ("nxi", "i"))
+
+
+# columns kept narrower in RAM than in their pages (the pages keep the typecodes above): a value that
+# does not fit widens the array to the page's typecode (``_widen``)
+_NARROW = {"shape": "B", "row": "H", "rel": "B", "key": "B", "srcid": "i"}
+_LIMITS = {"B": (0, 255), "H": (0, 65535), "i": (-(1 << 31), (1 << 31) - 1)}
+_CODED = ("rec", "conf")  # float columns of few distinct values per block: ``_Coded``
+
+
+def _widen(b: Any, name: str) -> array:
+    """Array ``name`` of block ``b`` at its page typecode (a value did not fit the narrow one)."""
+    tc = dict(_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS)[name]
+    a = array(tc, getattr(b, name))
+    setattr(b, name, a)
+    return a
+
+
+def _put(b: Any, name: str, i: int, v: int) -> None:
+    """``b.<name>[i] = v``, widening the array when ``v`` does not fit it."""
+    try:
+        getattr(b, name)[i] = v
+    except OverflowError:
+        _widen(b, name)[i] = v
+
+
+def _push(b: Any, name: str, v: int) -> None:
+    """``b.<name>.append(v)`` after it overflowed the narrow array."""
+    _widen(b, name).append(v)
+
+
+class _Coded:
+    """A float column of an edge block (``recorded_at``, ``confidence``: a few distinct values in
+    1024 edges) as one-byte codes into a table of its distinct values (``vals``, ``index``), or,
+    from its 256th distinct value on, a plain ``array('d')`` (``index`` None). Reads and writes
+    like the array it replaces; values read back identical (0.0 and -0.0 apart)."""
+
+    __slots__ = ("codes", "vals", "index")
+
+    def __init__(self) -> None:
+        self.codes: array = array("B")
+        self.vals: list[float] = []
+        self.index: dict[Any, int] | None = {}
+
+    def _code(self, v: float) -> int:
+        """The code of ``v`` (added to the table); -1 when the table is full: the column turned plain."""
+        idx = self.index
+        assert idx is not None
+        key: Any = v if v else (0, math.copysign(1.0, v))  # 0.0 == -0.0 as dict keys
+        c = idx.get(key)
+        if c is None:
+            c = len(self.vals)
+            if c == 255:
+                vals = self.vals
+                self.codes = array("d", [vals[x] for x in self.codes])
+                self.vals, self.index = [], None
+                return -1
+            idx[key] = c
+            self.vals.append(v)
+        return c
+
+    def append(self, v: float) -> None:
+        idx = self.index
+        if idx is not None:
+            c = idx.get(v) if v else None
+            if c is None:
+                c = self._code(v)
+                if c < 0:
+                    self.codes.append(v)
+                    return
+            self.codes.append(c)
+        else:
+            self.codes.append(v)
+
+    def __getitem__(self, i: int) -> float:
+        if self.index is None:
+            return self.codes[i]
+        return self.vals[self.codes[i]]
+
+    def __setitem__(self, i: int, v: float) -> None:
+        if self.index is not None:
+            c = self._code(v)
+            if c >= 0:
+                self.codes[i] = c
+                return
+        self.codes[i] = v
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def nbytes(self) -> int:
+        return self.codes.itemsize * len(self.codes) + (0 if self.index is None else 50 * len(self.vals))
+
+    def to_array(self) -> array:
+        if self.index is None:
+            return self.codes
+        import numpy as np
+
+        vals = np.asarray(self.vals, np.float64)
+        return array("d", vals[np.frombuffer(self.codes, np.uint8)].tobytes())
+
+    @classmethod
+    def from_array(cls, a: array) -> _Coded:
+        import numpy as np
+
+        c = cls()
+        x = np.frombuffer(a, np.float64)
+        vals, inv = np.unique(x, return_inverse=True)
+        if len(vals) > 255 or np.isnan(vals).any() or (vals == 0.0).any():  # 0.0 and -0.0: one value to unique
+            c.codes, c.vals, c.index = array("d", a), [], None
+            return c
+        c.vals = vals.tolist()
+        c.index = {v: k for k, v in enumerate(c.vals)}
+        c.codes = array("B", inv.reshape(-1).astype(np.uint8).tobytes())
+        return c
 
 
 class _NB:
@@ -271,7 +388,7 @@ class _NB:
         self.text: str | None = None
         self.off: array | None = None
         for name, tc in _NB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True  # changed since it was last written to the long-term table
@@ -287,7 +404,7 @@ class _EB:
 
     def __init__(self) -> None:
         for name, tc in _EB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, _Coded() if name in _CODED else array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True
@@ -374,27 +491,27 @@ def _props(b: Any, shape: int, row: int) -> dict[str, Any]:
     return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
 
 
-def _set_prop(b: Any, shapes: array, rows: array, i: int, name: str, value: Any) -> None:
-    """Set property ``name`` of row ``i`` of block ``b`` (its node or edge columns ``shapes``/``rows``);
-    a name the row does not have yet moves it to the table of its new set of names."""
-    sh = b.shapes[shapes[i]]
+def _set_prop(b: Any, i: int, name: str, value: Any) -> None:
+    """Set property ``name`` of row ``i`` of block ``b`` (a node or edge block); a name the row does
+    not have yet moves it to the table of its new set of names."""
+    sh = b.shapes[b.shape[i]]
     j = sh.pos.get(name)
     if j is not None:
-        sh.cols[j].set(rows[i], value)
+        sh.cols[j].set(b.row[i], value)
         return
-    d = _props(b, shapes[i], rows[i]) if sh.names else {}
+    d = _props(b, b.shape[i], b.row[i]) if sh.names else {}
     d[name] = value
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
-def _del_prop(b: Any, shapes: array, rows: array, i: int, name: str) -> None:
-    d = _props(b, shapes[i], rows[i])
+def _del_prop(b: Any, i: int, name: str) -> None:
+    d = _props(b, b.shape[i], b.row[i])
     del d[name]  # KeyError when absent, as a dict
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
 _PLAIN = (type(None), bool, int, float, str, bytes)
@@ -448,9 +565,13 @@ def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
             cols.append(_enc_col(c))
         shapes.append((list(sh.names), sh.n, cols))
     d: dict[str, Any] = {"shapes": shapes}
-    for name, _tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
+    for name, tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
         a = getattr(b, name)
-        d[name] = (a.typecode, a.tobytes())
+        if type(a) is _Coded:
+            a = a.to_array()
+        elif a.typecode != tc:  # a narrow column: the page keeps the wide typecode
+            a = array(tc, a)
+        d[name] = (tc, a.tobytes())
     if type(b) is _NB:
         names = _block_names(b)
         if plain and b.names is not None and not all(type(n) is str for n in names):
@@ -469,6 +590,11 @@ def _decode_block(d: Any, node: bool) -> Any:
             if a.typecode != tc or (n is not None and len(a) != n):
                 raise GraphError("a graph page's columns disagree")
             n = len(a)
+            nt = _NARROW.get(name)
+            if name in _CODED:
+                a = _Coded.from_array(a)
+            elif nt is not None and (not a or _LIMITS[nt][0] <= min(a) and max(a) <= _LIMITS[nt][1]):
+                a = array(nt, a)
             setattr(b, name, a)
         if node:
             b.names = list(d["names"])
@@ -684,7 +810,7 @@ class _Store:
             if j == size:
                 j = 0
         hot = self.hot
-        if len(hot) >= 4096:
+        if len(hot) >= _HOT:
             hot.clear()
         hot[name] = i
         return i
@@ -712,7 +838,8 @@ class _Store:
             n -= (len(self.nb) << self.sh) - self.nn
         if self.eb:
             e -= (len(self.eb) << self.sh) - self.ne
-        return n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE
+        return (n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE + (self.rn + self.re) * _BYTES_PER_BLOCK
+                + self.ids.nbytes() + _BYTES_FIXED)
 
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
@@ -820,7 +947,7 @@ class _Store:
 
     def set_source(self, b: _EB, e: int, source: Any) -> None:
         self.other_src.pop(e, None)
-        b.srcid[e & self.mk] = self.src_code(e, source)
+        _put(b, "srcid", e & self.mk, self.src_code(e, source))
 
     def out_ids(self, u: int) -> list[int]:
         """Edges out of node ``u`` in the order they were added."""
@@ -908,17 +1035,34 @@ class _Store:
         assert b is not None  # the last block never moves out
         b.src.append(u)
         b.dst.append(v)
-        b.rel.append(rel)
-        b.key.append(k)
+        try:
+            b.rel.append(rel)
+        except OverflowError:
+            _push(b, "rel", rel)
+        try:
+            b.key.append(k)
+        except OverflowError:
+            _push(b, "key", k)
         b.vf.append(vf)
         b.vt.append(vt)
         b.rec.append(rec)
         b.conf.append(conf)
-        b.srcid.append(self.src_code(e, source))
+        c = self.src_code(e, source)
+        try:
+            b.srcid.append(c)
+        except OverflowError:
+            _push(b, "srcid", c)
         if props:
             s = _bshape(b, tuple(props))
-            b.shape.append(s)
-            b.row.append(b.shapes[s].add(props.values()))
+            try:
+                b.shape.append(s)
+            except OverflowError:
+                _push(b, "shape", s)
+            r = b.shapes[s].add(props.values())
+            try:
+                b.row.append(r)
+            except OverflowError:
+                _push(b, "row", r)
         else:
             b.shape.append(0)
             b.row.append(0)
@@ -944,17 +1088,26 @@ class _Store:
         b = self.nb[blk]
         assert b is not None  # the last block never moves out
         names = b.names
-        assert names is not None  # a growing block keeps its ids as a list
+        if names is None:  # a block kept as text (only full ones are) grows: back to a list
+            names = b.names = _block_names(b)
+            b.text = b.off = None
         names.append(node_id)
         self.ids.insert(hash(node_id), i)
         hot = self.hot
-        if len(hot) >= 4096:
+        if len(hot) >= _HOT:
             hot.clear()
         hot[node_id] = i
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
-        b.shape.append(s)
-        b.row.append(b.shapes[s].add(props.values()))
+        try:
+            b.shape.append(s)
+        except OverflowError:
+            _push(b, "shape", s)
+        r = b.shapes[s].add(props.values())
+        try:
+            b.row.append(r)
+        except OverflowError:
+            _push(b, "row", r)
         b.hout.append(-1)
         b.hin.append(-1)
         b.deg.append(0)
@@ -1036,7 +1189,7 @@ def _set_conf(s: _Store, b: _EB, e: int, v: Any) -> None:
 _BITEMPORAL = frozenset(_GETTERS)
 
 _SETTERS = {
-    "relation": lambda s, b, e, v: b.rel.__setitem__(e & s.mk, s.rel(v)),
+    "relation": lambda s, b, e, v: _put(b, "rel", e & s.mk, s.rel(v)),
     "valid_from": lambda s, b, e, v: b.vf.__setitem__(e & s.mk, _time(v, "valid_from")),
     "valid_to": _set_vt,
     "recorded_at": lambda s, b, e, v: b.rec.__setitem__(e & s.mk, _time(v, "recorded_at")),
@@ -1089,14 +1242,14 @@ class EdgeData(MutableMapping):
         if f is not None:
             f(s, b, e, value)
         else:
-            _set_prop(b, b.shape, b.row, i, key, value)
+            _set_prop(b, i, key, value)
 
     def __delitem__(self, key: str) -> None:
         if key in _GETTERS:
             raise GraphError(f"an edge's {key!r} cannot be deleted (facts are closed, never erased)")
         s = self._s
         b = s.E(self.id)
-        _del_prop(b, b.shape, b.row, self.id & s.mk, key)
+        _del_prop(b, self.id & s.mk, key)
         b.dirty = True
 
     def _names(self) -> tuple[str, ...]:
@@ -1219,7 +1372,7 @@ class MemoryGraph:
             if props:
                 b.dirty = True
                 for name, v in props.items():
-                    _set_prop(b, b.shape, b.row, j, name, v)
+                    _set_prop(b, j, name, v)
         else:
             s.add_node(node_id, k, props)
         return node_id
@@ -1311,7 +1464,7 @@ class MemoryGraph:
                 if col.kind != "d":  # the column may have changed its kind: look it up again
                     last = -1
             else:
-                _set_prop(b, b.shape, b.row, i, name, value)
+                _set_prop(b, i, name, value)
                 last = -1
 
     # ------------------------------------------------------------------ edges
