@@ -442,21 +442,23 @@ def _block_name(b: _NB, k: int) -> Any:
 
 class _Ids:
     """Node id -> node index for the nodes of the resident blocks: an open-addressing table (linear
-    probing) of two arrays, the ids' hashes and the indexes (-1: empty slot), filled to at most 70 %
-    -- about 20 bytes a node, where a dict costs ~50 bytes an entry and keeps every id's string alive.
-    The ids themselves are read from their blocks to confirm a match. Rebuilt (not pickled) on load."""
+    probing from slot ``h % size``, ``h`` the low 32 bits of the id's hash) of two arrays, the ``h`` and the
+    indexes (-1: empty slot), filled to at most half -- 16 to 32 bytes a node, where a dict costs
+    ~50 bytes an entry and keeps every id's string alive. The ids themselves are read from their
+    blocks to confirm a match. Rebuilt (not pickled) on load."""
 
     __slots__ = ("hs", "ix", "size", "n")
 
     def __init__(self, n: int = 0) -> None:
-        self.size = max(8, n * 2 + 8)
-        self.hs = array("q", [0]) * self.size
+        self.size = max(8, n * 3 + 8)
+        self.hs = array("I", [0]) * self.size
         self.ix = array("i", [-1]) * self.size
         self.n = 0
 
     def insert(self, h: int, i: int) -> None:
-        """Add node ``i`` whose id hashes to ``h`` (the caller knows the id is not in the table)."""
-        if (self.n + 1) * 10 > self.size * 7:
+        """Add node ``i`` whose id's hash has the low 32 bits ``h`` (the caller knows the id is not in
+        the table)."""
+        if (self.n + 1) * 2 > self.size:
             self._grow()
         hs, ix, size = self.hs, self.ix, self.size
         j = h % size
@@ -476,7 +478,7 @@ class _Ids:
                 self.insert(h, i)
 
     def nbytes(self) -> int:
-        return self.size * 12
+        return self.size * 8
 
 def _bshape(b: Any, names: tuple[str, ...]) -> int:
     s = b.shape_ids.get(names)
@@ -733,7 +735,7 @@ class _Store:
         if node:
             base, ins = k << self.sh, self.ids.insert
             for j, n in enumerate(_block_names(b)):
-                ins(hash(n), base + j)
+                ins(hash(n) & 0xFFFFFFFF, base + j)
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -778,7 +780,7 @@ class _Store:
             if b is not None:
                 base = k << sh
                 for j, x in enumerate(_block_names(b)):
-                    ins(hash(x), base + j)
+                    ins(hash(x) & 0xFFFFFFFF, base + j)
 
     def lookup(self, name: Any) -> int | None:
         """Index of node ``name`` among the resident blocks (None: not there). TypeError when
@@ -786,7 +788,7 @@ class _Store:
         i = self.hot.get(name)
         if i is not None:
             return i
-        h = hash(name)
+        h = hash(name) & 0xFFFFFFFF
         t = self.ids
         hs, ix, size = t.hs, t.ix, t.size
         j = h % size
@@ -1011,9 +1013,9 @@ class _Store:
         e = self.ne
         if e >= (1 << 31) - 1:
             raise GraphError("the graph holds 2**31 - 1 edges, its most")
-        mk = self.mk
+        mk, sh, nb = self.mk, self.sh, self.nb
         iu, iv = u & mk, v & mk
-        bu = self.N(u)
+        bu = nb[u >> sh] or self.load(u >> sh, True)
         if key is not None:
             k = key
         elif bu.deg[iu]:
@@ -1023,8 +1025,8 @@ class _Store:
         idx = self.pairs.get(u)
         if idx is not None:
             idx[v] = max(idx.get(v, 0), k + 1)
-        bv = self.N(v)
-        blk = e >> self.sh
+        bv = nb[v >> sh] or self.load(v >> sh, True)
+        blk = e >> sh
         if blk == len(self.eb):
             self.eb.append(_EB())
             self.re += 1
@@ -1047,7 +1049,7 @@ class _Store:
         b.vt.append(vt)
         b.rec.append(rec)
         b.conf.append(conf)
-        c = self.src_code(e, source)
+        c = source if type(source) is int and 0 <= source <= _MAX_SRC else self.src_code(e, source)
         try:
             b.srcid.append(c)
         except OverflowError:
@@ -1092,7 +1094,7 @@ class _Store:
             names = b.names = _block_names(b)
             b.text = b.off = None
         names.append(node_id)
-        self.ids.insert(hash(node_id), i)
+        self.ids.insert(hash(node_id) & 0xFFFFFFFF, i)
         hot = self.hot
         if len(hot) >= _HOT:
             hot.clear()

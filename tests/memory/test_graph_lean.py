@@ -134,11 +134,12 @@ def test_nodes_of_any_hashable_id_are_found_as_with_a_dict():
     """Node ids that are not strings (allowed, never paged) sit in a block kept as a list."""
     with mock.patch.object(graph_mod, "_BLOCK_SHIFT", 2):
         g, ref = MemoryGraph(), nx.MultiDiGraph()
-        ids: list = [1, (2, "x"), "s", 3.5, "t", "u", "v", "w", "z", 10]
+        ids: list = [1, (2, "x"), "s", 3.5, "t", "u", "v", "w", "z", 10, 5, 5 + 2**32, 5 + 2**33, 2**32]  # ints: low hash bits alike
         for n in ids:
             g.add_node(n, "concept")
             ref.add_node(n, kind="concept")
         assert 1.0 in g and True in g and (2, "x") in g and 10 in g and "w" in g and 11 not in g
+        assert 5 + 2**32 in g and 5 + 2**34 not in g and 0 not in g and 2**33 not in g
         _check(g, ref, [])
 
 
