@@ -250,8 +250,9 @@ _BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of 
 _BYTES_PER_NODE = 100  # RAM of a node in a resident block: id text, 6 columns, properties and their string tables
 _BYTES_PER_EDGE = 64  # RAM of an edge in a resident block: 13 columns (~44 bytes), properties
 _BYTES_PER_BLOCK = 4096  # a resident block's own objects: property tables, column objects, string tables
-_BYTES_FIXED = 96 << 10  # the store's own: the cache of recently used ids (``_HOT`` entries), relation tables
-_HOT = 1024  # most ids in the cache in front of the node index
+_BYTES_FIXED = 64 << 10  # the store's own: the cache of recently used ids (2 x ``_HOT`` entries), relation tables
+_HOT = 384  # most ids in each generation of the cache in front of the node index
+_BYTES_PER_ID = 32  # most bytes a resident node costs in the id index (``_Ids``: 8-byte slots, at least a quarter full)
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
@@ -352,6 +353,9 @@ class _Coded:
     def to_array(self) -> array:
         if self.index is None:
             return self.codes
+        if len(self.codes) <= 64:  # a small block: numpy's call costs more than the loop
+            vals = self.vals
+            return array("d", [vals[c] for c in self.codes])
         import numpy as np
 
         vals = np.asarray(self.vals, np.float64)
@@ -359,9 +363,13 @@ class _Coded:
 
     @classmethod
     def from_array(cls, a: array) -> _Coded:
+        c = cls()
+        if len(a) <= 64:
+            for v in a:
+                c.append(v)
+            return c
         import numpy as np
 
-        c = cls()
         x = np.frombuffer(a, np.float64)
         vals, inv = np.unique(x, return_inverse=True)
         if len(vals) > 255 or np.isnan(vals).any() or (vals == 0.0).any():  # 0.0 and -0.0: one value to unique
@@ -471,11 +479,20 @@ class _Ids:
         self.n += 1
 
     def _grow(self) -> None:
+        """Room for twice the entries (a quarter full): each entry moves to its slot in the new arrays."""
         old_hs, old_ix = self.hs, self.ix
-        self.__init__(self.n)  # type: ignore[misc]
+        self.size = size = max(8, self.n * 4 + 8)
+        self.hs = hs = array("I", [0]) * size
+        self.ix = ix = array("i", [-1]) * size
         for h, i in zip(old_hs, old_ix):
             if i >= 0:
-                self.insert(h, i)
+                j = h % size
+                while ix[j] >= 0:
+                    j += 1
+                    if j == size:
+                        j = 0
+                hs[j] = h
+                ix[j] = i
 
     def nbytes(self) -> int:
         return self.size * 8
@@ -642,7 +659,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "hot")
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -652,7 +669,14 @@ class _Store:
         self.nn = 0  # nodes
         self.ne = 0  # edges
         self.ids = _Ids()  # node id -> index, for the nodes of resident blocks
-        self.hot: dict[Any, int] = {}  # the ids looked up or added lately -> index (a cache in front of ``ids``)
+        # the ids looked up or added lately -> index, a cache in front of ``ids`` in two generations: when
+        # ``hot`` holds _HOT ids it becomes ``warm`` and a new ``hot`` starts; a hit in ``warm`` moves to ``hot``
+        self.hot: dict[Any, int] = {}
+        self.warm: dict[Any, int] = {}
+        # the id the last lookup did not find and the empty slot where it ended, while nothing was added
+        # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
+        self.miss: Any = None
+        self.miss_at = -1
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -734,6 +758,7 @@ class _Store:
         self.tick += 1
         if node:
             base, ins = k << self.sh, self.ids.insert
+            self.miss = None
             for j, n in enumerate(_block_names(b)):
                 ins(hash(n) & 0xFFFFFFFF, base + j)
             self.nb[k] = b
@@ -774,7 +799,8 @@ class _Store:
         """Build ``ids`` again from the resident node blocks (after a load or blocks moved out)."""
         n = sum(len(b.kind) for b in self.nb if b is not None)
         self.ids = ids = _Ids(n)
-        self.hot = {}
+        self.hot, self.warm = {}, {}
+        self.miss = None
         ins, sh = ids.insert, self.sh
         for k, b in enumerate(self.nb):
             if b is not None:
@@ -788,6 +814,12 @@ class _Store:
         i = self.hot.get(name)
         if i is not None:
             return i
+        i = self.warm.get(name)
+        if i is not None:
+            self.remember(name, i)
+            return i
+        if name is self.miss:
+            return None
         h = hash(name) & 0xFFFFFFFF
         t = self.ids
         hs, ix, size = t.hs, t.ix, t.size
@@ -795,6 +827,7 @@ class _Store:
         while True:
             i = ix[j]
             if i < 0:
+                self.miss, self.miss_at = name, j
                 return None
             if hs[j] == h:
                 b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
@@ -811,11 +844,16 @@ class _Store:
             j += 1
             if j == size:
                 j = 0
+        self.remember(name, i)
+        return i
+
+    def remember(self, name: Any, i: int) -> None:
+        """Put node ``name`` (index ``i``) in the cache of recently used ids."""
         hot = self.hot
         if len(hot) >= _HOT:
-            hot.clear()
+            self.warm, self.hot = hot, {}
+            hot = self.hot
         hot[name] = i
-        return i
 
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
@@ -1047,8 +1085,20 @@ class _Store:
             _push(b, "key", k)
         b.vf.append(vf)
         b.vt.append(vt)
-        b.rec.append(rec)
-        b.conf.append(conf)
+        col = b.rec  # _Coded.append, inline for the common case: a value already in the table
+        ci = col.index
+        c = ci.get(rec) if ci is not None and rec else None
+        if c is None:
+            col.append(rec)
+        else:
+            col.codes.append(c)
+        col = b.conf
+        ci = col.index
+        c = ci.get(conf) if ci is not None and conf else None
+        if c is None:
+            col.append(conf)
+        else:
+            col.codes.append(c)
         c = source if type(source) is int and 0 <= source <= _MAX_SRC else self.src_code(e, source)
         try:
             b.srcid.append(c)
@@ -1094,11 +1144,16 @@ class _Store:
             names = b.names = _block_names(b)
             b.text = b.off = None
         names.append(node_id)
-        self.ids.insert(hash(node_id) & 0xFFFFFFFF, i)
-        hot = self.hot
-        if len(hot) >= _HOT:
-            hot.clear()
-        hot[node_id] = i
+        ids = self.ids
+        if node_id is self.miss and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
+            j = self.miss_at
+            ids.hs[j] = hash(node_id) & 0xFFFFFFFF
+            ids.ix[j] = i
+            ids.n += 1
+        else:
+            ids.insert(hash(node_id) & 0xFFFFFFFF, i)
+        self.miss = None
+        self.remember(node_id, i)
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
         try:
@@ -1322,7 +1377,9 @@ class MemoryGraph:
             return
         cap = int(cap if cap is not None else store.sizes.get("graph", 0))
         s.pages = Pages(store, cap)
-        s.cap = s.floor = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+        least = (_MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_ID + _BYTES_PER_EDGE) << s.sh)
+                 + 2 * _MIN_BLOCKS * _BYTES_PER_BLOCK + _BYTES_FIXED)  # room for the growing blocks
+        s.cap = s.floor = max(cap, least)
 
     @property
     def pages(self) -> Any:
