@@ -676,7 +676,7 @@ class _Store:
         # the id the last lookup did not find and the empty slot where it ended, while nothing was added
         # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
         self.miss: Any = None
-        self.miss_at = -1
+        self.miss_at: tuple[_Ids, int] | None = None  # (the table looked in, its slot)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -827,7 +827,7 @@ class _Store:
         while True:
             i = ix[j]
             if i < 0:
-                self.miss, self.miss_at = name, j
+                self.miss, self.miss_at = name, (t, j)
                 return None
             if hs[j] == h:
                 b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
@@ -1145,8 +1145,8 @@ class _Store:
             b.text = b.off = None
         names.append(node_id)
         ids = self.ids
-        if node_id is self.miss and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
-            j = self.miss_at
+        t, j = self.miss_at if node_id is self.miss else (None, -1)
+        if t is ids and ids.ix[j] < 0 and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
             ids.hs[j] = hash(node_id) & 0xFFFFFFFF
             ids.ix[j] = i
             ids.n += 1
