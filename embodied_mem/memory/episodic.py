@@ -612,7 +612,7 @@ class EpisodicMemory:
         ``memo`` keeps each row's best items across calls for one query."""
         o = self._open
         n_closed = len(self._c_t0)
-        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        last, strength, utility = self._cols.scores_of(cand)
         if o is not None and so > 1e-6 and so >= open_sim_min:  # the chunk being written: retention 1
             cand = np.append(cand, n_closed)
             sims = np.append(sims, so)
@@ -631,23 +631,29 @@ class EpisodicMemory:
             score = sims.copy()
         if cfg.utility_weight:
             score = score + cfg.utility_weight * utility
-        qtok = set(tokens(query))
+        self._trim_tokens()
+        tok = self._tok
+        qtok = tok.get(query)  # the query's tokens, kept beside the item texts' (the same function)
+        if qtok is None:
+            qtok = tok[query] = tokens(query)
+        qtok = set(qtok)
         # Hashed keys collide: with a lexical encoder a chunk is relevant only if one of its items
         # shares a word with the query, so look further down the ranking until k relevant ones are found.
         lexical = bool(getattr(self.encoder, "lexical", False))
         out: list[Chunk] = []
         kk = min(k, m)
         done = 0
-        meta, names = self._cols.meta, self._names
-        self._trim_tokens()
-        best, best1 = self._best_items, self._best_item
+        names = self._names
+        name_of: dict[int, str | None] = {-1: None}  # codes read in this call (a chunk's episode repeats)
+        best = self._best_items
         rows_out, base, i_t, i_pid, i_text = self._rows_out, self._end_out, self._i_t, self._i_pid, self._i_text
+        hit = qtok.__contains__
         # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
         if m <= 256:  # as lists, in that order, at once (a few numpy calls instead of ten per round)
             order = np.lexsort((cand, -score))
             rows_all = cand[order].tolist()
-            score_all, sims_all, util_all, ret_all = np.vstack(
-                (score, sims, utility, retention if retention is not None else np.ones(m)))[:, order].tolist()
+            score_all, sims_all, util_all = score[order].tolist(), sims[order].tolist(), utility[order].tolist()
+            ret_all = retention[order].tolist() if retention is not None else [1.0] * m
         while True:
             if m <= 256:
                 rows_l, score_l, sims_l = rows_all[done:kk], score_all[done:kk], sims_all[done:kk]
@@ -663,22 +669,39 @@ class EpisodicMemory:
                 rows_l, score_l, sims_l = cand[top].tolist(), score[top].tolist(), sims[top].tolist()
                 util_l = utility[top].tolist()
                 ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
+            closed = [r for r in rows_l if r < n_closed]
+            metas_l = self._cols.metas(closed)
+            metas = iter(metas_l)
+            # the texts of the chunks of one item in RAM (the usual chunk), decoded together
+            texts = iter(i_text.texts_of([mt[4] - base for mt, r in zip(metas_l, closed) if mt[5] - mt[4] == 1
+                                          and r >= rows_out and (memo is None or r not in memo)]))
             for j, row in enumerate(rows_l):
                 if row < n_closed:
-                    t0, t1, ep, pc, a, b = meta(row)  # once: both the chunk's fields and its items' span
-                    place = None if pc < 0 else names[pc]
+                    t0, t1, ep, pc, a, b = next(metas)  # both the chunk's fields and its items' span
+                    place = name_of.get(pc)
+                    if place is None and pc >= 0:
+                        place = name_of[pc] = names[pc]
                     items = memo.get(row) if memo is not None else None
                     if items is None:
-                        if b - a == 1 and row >= rows_out:  # one item in RAM (the usual chunk): read directly
+                        if b - a == 1 and row >= rows_out:  # one item in RAM: as _best_item, inline
                             i = a - base
-                            items = best1(place, i_t[i], i_text.get(i, i + 1)[0], i_pid[i], qtok)
+                            text = next(texts)
+                            toks = tok.get(text)
+                            if toks is None:
+                                toks = tok[text] = tokens(text)
+                            n_hits = sum(map(hit, toks))
+                            items = (_new_item(i_t[i], text, place, i_pid[i], -(-n_hits / (1 + len(toks)) ** 0.5)),
+                                     ) if n_hits else ()
                         else:
                             items = best(place, *self._row_items(row, (a, b)), qtok)
                         if memo is not None:
                             memo[row] = items
                     if lexical and not items:
                         continue
-                    out.append(_new_chunk(f"chunk-{row}", names[ep], t0, t1, place, items, score_l[j], sims_l[j],
+                    epn = name_of.get(ep)
+                    if epn is None:
+                        epn = name_of[ep] = names[ep]
+                    out.append(_new_chunk(f"chunk-{row}", epn, t0, t1, place, items, score_l[j], sims_l[j],
                                           ret_l[j], util_l[j], b - a))
                 else:
                     assert o is not None
