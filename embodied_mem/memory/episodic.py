@@ -453,7 +453,7 @@ class EpisodicMemory:
             # First only the rows within reach of the best similarity, found from the postings of the
             # query dimension that can add the most (``near_top``); exact unless a row left out could
             # still win, then the full scan below.
-            got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6)
+            got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6, self._kmax, self._kmin)
             if got is not None:  # ranked at once: every row left out has similarity <= floor
                 rows, sims, floor = got
                 out = self._rank(query, q, k, rows, sims.astype(np.float64), so, strengthen=False)
