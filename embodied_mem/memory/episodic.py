@@ -606,10 +606,15 @@ class EpisodicMemory:
         return float(o.open_key[1] @ q)
 
     def _rank(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
-              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None) -> list[Chunk]:
+              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None,
+              cold_last: bool = True) -> list[Chunk]:
         """The best ``k`` relevant chunks among closed rows ``cand`` (key similarities ``sims``) and the
         open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age.
-        ``memo`` keeps each row's best items across calls for one query."""
+        ``memo`` keeps each row's best items across calls for one query. ``cold_last``: rows whose
+        scores are paged out are read only while they could still win (``_rank_cold_last``)."""
+        mcold = self._cols.mcold
+        if cold_last and mcold and len(cand) > k and self.config.retention_weight and int(cand.min()) < mcold:
+            return self._rank_cold_last(query, q, k, cand, sims, so, strengthen, open_sim_min, memo)
         o = self._open
         n_closed = len(self._c_t0)
         last, strength, utility = self._cols.scores_of(cand)
@@ -719,6 +724,37 @@ class EpisodicMemory:
             if len(out) >= k or kk >= m:
                 break
             done, kk = kk, min(m, kk * 4)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _rank_cold_last(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
+                        strengthen: bool, open_sim_min: float, memo: dict | None) -> list[Chunk]:
+        """``_rank`` when some candidates' strength, last access and utility are paged out (``lt_cmut``,
+        read back a block at a time): those rows are scored only while one of them could still be in
+        the top ``k``. Each such row's score is at most its similarity plus the retention bound of its
+        block of ``_BLOCK`` rows (kept in RAM) and the largest utility term; they join the ranking in
+        the order of that bound until the k-th result scores above the bound of every row left out."""
+        cfg = self.config
+        cold = cand < self._cols.mcold
+        blk = cand // _BLOCK
+        bound = np.exp(-np.maximum(self.now - self._blk_last[blk], 0.0) / np.maximum(self._blk_strength[blk], 1e-300))
+        ub = sims + cfg.retention_weight * bound + cfg.utility_weight * max(self._u_hi, 0.0) + 1e-9
+        ci = np.flatnonzero(cold)
+        ci = ci[np.argsort(-ub[ci], kind="stable")]
+        hot = np.flatnonzero(~cold)
+        j = 0
+        while True:
+            sel = np.sort(np.concatenate([hot, ci[:j]]))
+            out = self._rank(query, q, k, cand[sel], sims[sel], so, False, open_sim_min, memo, cold_last=False)
+            if j >= len(ci):
+                break
+            left = float(ub[ci[j]])  # the highest bound of a row left out
+            if len(out) == k and out[-1].score >= left + 1e-6:
+                break  # none left out can reach the k-th (nor tie it: ties go to the older chunk)
+            # every left-out row whose bound reaches the k-th score found (at least twice as many)
+            reach = int(np.count_nonzero(ub[ci] >= out[-1].score - 1e-6)) if len(out) == k else len(ci)
+            j = min(len(ci), max(reach, 2 * j, k))
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out
