@@ -379,6 +379,24 @@ class EpisodicMemory:
             self._paged_in.popitem(last=False)
         return got
 
+    def _page_in_items(self, rows: list[int]) -> None:
+        """Read the items of the paged-out chunks ``rows`` not in the LRU of paged-in chunks into it, in
+        one query (``_row_items`` then finds them there): up to half the LRU at once."""
+        pg, cache = self._pages, self._paged_in
+        want = [r for r in rows if r not in cache][: _PAGED_IN // 2]
+        if pg is None or len(want) < 2:
+            return
+        got = pg.store.execute(f"SELECT row, v, texts FROM lt_chunks WHERE space=? AND row IN ({','.join('?' * len(want))})",
+                               (pg.space, *want)).fetchall()
+        for row, v, texts in got:
+            m = len(v) // 16
+            ts, pids = array("d"), array("q")
+            ts.frombytes(v[: 8 * m])
+            pids.frombytes(v[8 * m:])
+            cache[row] = (ts, json.loads(texts), pids)
+            if len(cache) > _PAGED_IN:
+                cache.popitem(last=False)
+
     def _row_of(self, chunk_id: object) -> int | None:
         """Row of closed chunk ``chunk_id``; -1 for the open chunk; None for no such chunk."""
         o = self._open
@@ -676,6 +694,8 @@ class EpisodicMemory:
                 ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
             closed = [r for r in rows_l if r < n_closed]
             metas_l = self._cols.metas(closed)
+            if rows_out:  # the paged-out chunks' items this round may read: one query for them all
+                self._page_in_items([r for r in closed if r < rows_out and (memo is None or r not in memo)])
             metas = iter(metas_l)
             # the texts of the chunks of one item in RAM (the usual chunk), decoded together
             texts = iter(i_text.texts_of([mt[4] - base for mt, r in zip(metas_l, closed) if mt[5] - mt[4] == 1
