@@ -31,8 +31,10 @@ episodic memory's share) pages further, used longest ago first, until ``ram_byte
 caches, then more of the oldest chunks' items, keys and columns, then the episode and place names
 used longest ago (``lt_enames``: a place is a name, and places grow with what the agent explores),
 and the strength, last access and utility of chunks whose items are out (``lt_cmut``, in versioned
-blocks: recall reads a block back to score a candidate there, and strengthening or ``reinforce``
-changes it in RAM until it is written again). The vocabulary of item words keeps only the words of
+blocks: recall reads a block back to score a candidate there, only while that candidate could
+still reach the top k by its similarity and its block's retention bound, and strengthening or
+``reinforce`` changes it in RAM until it is written again; the items of the paged-out chunks a
+round of ranking reads come back in one query). The vocabulary of item words keeps only the words of
 the items in RAM. Answers are exactly those of an unbudgeted memory. What stays in RAM for every
 chunk, forever: 16 bytes per 1024 chunks of retention bounds, 8 bytes per move of the columns, 8
 per block of 1024 scores, and its graph node with two edges (the graph pages those); with a
