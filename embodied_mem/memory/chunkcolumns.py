@@ -239,6 +239,31 @@ class ChunkColumns:
         start = self.get("end", row - 1) if row else 0
         return float(t0), float(t1), int(ep), int(place), start, int(end)
 
+    def metas(self, rows: list[int]) -> list[tuple[float, float, int, int, int, int]]:
+        """``meta(row)`` of each of ``rows`` (each below ``n``), read as one gather per column when every
+        row and the one before it are in RAM (the rows recall returns, usually), else row by row."""
+        c = self.cold
+        if not rows or min(rows) <= c:
+            return [self.meta(r) for r in rows]
+        if max(rows) >= self.n:
+            raise IndexError(max(rows))
+        h = self._hot
+        i = np.array(rows, np.intp) - c
+        e = h["end"]
+        return list(zip(h["t0"][i].tolist(), h["t1"][i].tolist(), h["ep"][i].tolist(), h["place"][i].tolist(),
+                        e[i - 1].tolist(), e[i].tolist()))
+
+    def scores_of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(last access, strength, utility) of ``rows`` (an integer array), as three ``gather`` calls
+        would give them (float64), with one range check when every row's are in RAM."""
+        rows = np.asarray(rows, np.intp)
+        c = self.mcold
+        if not len(rows) or int(rows.min()) >= c:
+            i = rows - c if c else rows
+            u = self._mut
+            return u["last"][i], u["strength"][i], u["utility"][i]
+        return self.gather("last", rows), self.gather("strength", rows), self.gather("utility", rows)
+
     def get(self, name: str, row: int) -> Any:
         if row < 0:
             row += self.n
@@ -411,6 +436,12 @@ class ItemTexts:
             out.append(" ".join(ws[s:e]))
             s = e
         return out
+
+    def texts_of(self, idx: list[int]) -> list[str]:
+        """The text of each item of ``idx`` (positions among the items held), as ``get(i, i + 1)[0]``."""
+        ends, base, words, word = self.ends, self.base, self.words, self.vocab.__getitem__
+        join = " ".join
+        return [join(map(word, words[(ends[i - 1] if i else base) - base: ends[i] - base])) for i in idx]
 
     def drop(self, k: int) -> None:
         """Forget the first ``k`` items; once the vocabulary holds more than twice the words the items

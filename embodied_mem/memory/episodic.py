@@ -31,8 +31,10 @@ episodic memory's share) pages further, used longest ago first, until ``ram_byte
 caches, then more of the oldest chunks' items, keys and columns, then the episode and place names
 used longest ago (``lt_enames``: a place is a name, and places grow with what the agent explores),
 and the strength, last access and utility of chunks whose items are out (``lt_cmut``, in versioned
-blocks: recall reads a block back to score a candidate there, and strengthening or ``reinforce``
-changes it in RAM until it is written again). The vocabulary of item words keeps only the words of
+blocks: recall reads a block back to score a candidate there, only while that candidate could
+still reach the top k by its similarity and its block's retention bound, and strengthening or
+``reinforce`` changes it in RAM until it is written again; the items of the paged-out chunks a
+round of ranking reads come back in one query). The vocabulary of item words keeps only the words of
 the items in RAM. Answers are exactly those of an unbudgeted memory. What stays in RAM for every
 chunk, forever: 16 bytes per 1024 chunks of retention bounds, 8 bytes per move of the columns, 8
 per block of 1024 scores, and its graph node with two edges (the graph pages those); with a
@@ -379,6 +381,24 @@ class EpisodicMemory:
             self._paged_in.popitem(last=False)
         return got
 
+    def _page_in_items(self, rows: list[int]) -> None:
+        """Read the items of the paged-out chunks ``rows`` not in the LRU of paged-in chunks into it, in
+        one query (``_row_items`` then finds them there): up to half the LRU at once."""
+        pg, cache = self._pages, self._paged_in
+        want = [r for r in rows if r not in cache][: _PAGED_IN // 2]
+        if pg is None or len(want) < 2:
+            return
+        got = pg.store.execute(f"SELECT row, v, texts FROM lt_chunks WHERE space=? AND row IN ({','.join('?' * len(want))})",
+                               (pg.space, *want)).fetchall()
+        for row, v, texts in got:
+            m = len(v) // 16
+            ts, pids = array("d"), array("q")
+            ts.frombytes(v[: 8 * m])
+            pids.frombytes(v[8 * m:])
+            cache[row] = (ts, json.loads(texts), pids)
+            if len(cache) > _PAGED_IN:
+                cache.popitem(last=False)
+
     def _row_of(self, chunk_id: object) -> int | None:
         """Row of closed chunk ``chunk_id``; -1 for the open chunk; None for no such chunk."""
         o = self._open
@@ -453,7 +473,7 @@ class EpisodicMemory:
             # First only the rows within reach of the best similarity, found from the postings of the
             # query dimension that can add the most (``near_top``); exact unless a row left out could
             # still win, then the full scan below.
-            got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6)
+            got = kt.near_top(q, nz.tolist(), n, (hi - lo) + 3e-6, self._kmax, self._kmin)
             if got is not None:  # ranked at once: every row left out has similarity <= floor
                 rows, sims, floor = got
                 out = self._rank(query, q, k, rows, sims.astype(np.float64), so, strengthen=False)
@@ -606,13 +626,18 @@ class EpisodicMemory:
         return float(o.open_key[1] @ q)
 
     def _rank(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
-              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None) -> list[Chunk]:
+              strengthen: bool, open_sim_min: float = 1e-6, memo: dict | None = None,
+              cold_last: bool = True) -> list[Chunk]:
         """The best ``k`` relevant chunks among closed rows ``cand`` (key similarities ``sims``) and the
         open chunk (similarity ``so``, considered when >= ``open_sim_min``), by score, then age.
-        ``memo`` keeps each row's best items across calls for one query."""
+        ``memo`` keeps each row's best items across calls for one query. ``cold_last``: rows whose
+        scores are paged out are read only while they could still win (``_rank_cold_last``)."""
+        mcold = self._cols.mcold
+        if cold_last and mcold and len(cand) > k and self.config.retention_weight and int(cand.min()) < mcold:
+            return self._rank_cold_last(query, q, k, cand, sims, so, strengthen, open_sim_min, memo)
         o = self._open
         n_closed = len(self._c_t0)
-        last, strength, utility = self._last_access[cand], self._strength[cand], self._utility[cand]
+        last, strength, utility = self._cols.scores_of(cand)
         if o is not None and so > 1e-6 and so >= open_sim_min:  # the chunk being written: retention 1
             cand = np.append(cand, n_closed)
             sims = np.append(sims, so)
@@ -631,23 +656,29 @@ class EpisodicMemory:
             score = sims.copy()
         if cfg.utility_weight:
             score = score + cfg.utility_weight * utility
-        qtok = set(tokens(query))
+        self._trim_tokens()
+        tok = self._tok
+        qtok = tok.get(query)  # the query's tokens, kept beside the item texts' (the same function)
+        if qtok is None:
+            qtok = tok[query] = tokens(query)
+        qtok = set(qtok)
         # Hashed keys collide: with a lexical encoder a chunk is relevant only if one of its items
         # shares a word with the query, so look further down the ranking until k relevant ones are found.
         lexical = bool(getattr(self.encoder, "lexical", False))
         out: list[Chunk] = []
         kk = min(k, m)
         done = 0
-        meta, names = self._cols.meta, self._names
-        self._trim_tokens()
-        best, best1 = self._best_items, self._best_item
+        names = self._names
+        name_of: dict[int, str | None] = {-1: None}  # codes read in this call (a chunk's episode repeats)
+        best = self._best_items
         rows_out, base, i_t, i_pid, i_text = self._rows_out, self._end_out, self._i_t, self._i_pid, self._i_text
+        hit = qtok.__contains__
         # a few candidates (dense recall through an index): one sort of them all, by score then row (age)
         if m <= 256:  # as lists, in that order, at once (a few numpy calls instead of ten per round)
             order = np.lexsort((cand, -score))
             rows_all = cand[order].tolist()
-            score_all, sims_all, util_all, ret_all = np.vstack(
-                (score, sims, utility, retention if retention is not None else np.ones(m)))[:, order].tolist()
+            score_all, sims_all, util_all = score[order].tolist(), sims[order].tolist(), utility[order].tolist()
+            ret_all = retention[order].tolist() if retention is not None else [1.0] * m
         while True:
             if m <= 256:
                 rows_l, score_l, sims_l = rows_all[done:kk], score_all[done:kk], sims_all[done:kk]
@@ -663,22 +694,41 @@ class EpisodicMemory:
                 rows_l, score_l, sims_l = cand[top].tolist(), score[top].tolist(), sims[top].tolist()
                 util_l = utility[top].tolist()
                 ret_l = retention[top].tolist() if retention is not None else [1.0] * len(rows_l)
+            closed = [r for r in rows_l if r < n_closed]
+            metas_l = self._cols.metas(closed)
+            if rows_out:  # the paged-out chunks' items this round may read: one query for them all
+                self._page_in_items([r for r in closed if r < rows_out and (memo is None or r not in memo)])
+            metas = iter(metas_l)
+            # the texts of the chunks of one item in RAM (the usual chunk), decoded together
+            texts = iter(i_text.texts_of([mt[4] - base for mt, r in zip(metas_l, closed) if mt[5] - mt[4] == 1
+                                          and r >= rows_out and (memo is None or r not in memo)]))
             for j, row in enumerate(rows_l):
                 if row < n_closed:
-                    t0, t1, ep, pc, a, b = meta(row)  # once: both the chunk's fields and its items' span
-                    place = None if pc < 0 else names[pc]
+                    t0, t1, ep, pc, a, b = next(metas)  # both the chunk's fields and its items' span
+                    place = name_of.get(pc)
+                    if place is None and pc >= 0:
+                        place = name_of[pc] = names[pc]
                     items = memo.get(row) if memo is not None else None
                     if items is None:
-                        if b - a == 1 and row >= rows_out:  # one item in RAM (the usual chunk): read directly
+                        if b - a == 1 and row >= rows_out:  # one item in RAM: as _best_item, inline
                             i = a - base
-                            items = best1(place, i_t[i], i_text.get(i, i + 1)[0], i_pid[i], qtok)
+                            text = next(texts)
+                            toks = tok.get(text)
+                            if toks is None:
+                                toks = tok[text] = tokens(text)
+                            n_hits = sum(map(hit, toks))
+                            items = (_new_item(i_t[i], text, place, i_pid[i], -(-n_hits / (1 + len(toks)) ** 0.5)),
+                                     ) if n_hits else ()
                         else:
                             items = best(place, *self._row_items(row, (a, b)), qtok)
                         if memo is not None:
                             memo[row] = items
                     if lexical and not items:
                         continue
-                    out.append(_new_chunk(f"chunk-{row}", names[ep], t0, t1, place, items, score_l[j], sims_l[j],
+                    epn = name_of.get(ep)
+                    if epn is None:
+                        epn = name_of[ep] = names[ep]
+                    out.append(_new_chunk(f"chunk-{row}", epn, t0, t1, place, items, score_l[j], sims_l[j],
                                           ret_l[j], util_l[j], b - a))
                 else:
                     assert o is not None
@@ -696,6 +746,37 @@ class EpisodicMemory:
             if len(out) >= k or kk >= m:
                 break
             done, kk = kk, min(m, kk * 4)
+        if strengthen and out:
+            self.strengthen([c.id for c in out], self.now)
+        return out
+
+    def _rank_cold_last(self, query: str, q: np.ndarray, k: int, cand: np.ndarray, sims: np.ndarray, so: float,
+                        strengthen: bool, open_sim_min: float, memo: dict | None) -> list[Chunk]:
+        """``_rank`` when some candidates' strength, last access and utility are paged out (``lt_cmut``,
+        read back a block at a time): those rows are scored only while one of them could still be in
+        the top ``k``. Each such row's score is at most its similarity plus the retention bound of its
+        block of ``_BLOCK`` rows (kept in RAM) and the largest utility term; they join the ranking in
+        the order of that bound until the k-th result scores above the bound of every row left out."""
+        cfg = self.config
+        cold = cand < self._cols.mcold
+        blk = cand // _BLOCK
+        bound = np.exp(-np.maximum(self.now - self._blk_last[blk], 0.0) / np.maximum(self._blk_strength[blk], 1e-300))
+        ub = sims + cfg.retention_weight * bound + cfg.utility_weight * max(self._u_hi, 0.0) + 1e-9
+        ci = np.flatnonzero(cold)
+        ci = ci[np.argsort(-ub[ci], kind="stable")]
+        hot = np.flatnonzero(~cold)
+        j = 0
+        while True:
+            sel = np.sort(np.concatenate([hot, ci[:j]]))
+            out = self._rank(query, q, k, cand[sel], sims[sel], so, False, open_sim_min, memo, cold_last=False)
+            if j >= len(ci):
+                break
+            left = float(ub[ci[j]])  # the highest bound of a row left out
+            if len(out) == k and out[-1].score >= left + 1e-6:
+                break  # none left out can reach the k-th (nor tie it: ties go to the older chunk)
+            # every left-out row whose bound reaches the k-th score found (at least twice as many)
+            reach = int(np.count_nonzero(ub[ci] >= out[-1].score - 1e-6)) if len(out) == k else len(ci)
+            j = min(len(ci), max(reach, 2 * j, k))
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out

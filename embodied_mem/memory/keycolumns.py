@@ -183,7 +183,8 @@ class SparseKeyColumns:
                 out[rows] = got
         return out
 
-    def near_top(self, q: np.ndarray, dims: list[int], n: int, slack: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+    def near_top(self, q: np.ndarray, dims: list[int], n: int, slack: float, vmax: np.ndarray | None = None,
+                 vmin: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, float] | None:
         """The rows among ``0..n-1`` whose similarity ``sim = weighted_sum(q, dims, n)[row]`` is at
         least ``smax - slack`` (``smax``: the largest of them all), as (rows ascending, their sims as
         float32, value for value ``weighted_sum``'s, and a bound ``floor``: every other row has
@@ -191,7 +192,9 @@ class SparseKeyColumns:
         dimension ``L`` that can add the most has ``sim`` at most what the other dimensions can add
         (their ``q[d] * value`` bounds from the postings read), so when the best row of ``L`` beats
         that bound by more than ``slack`` every wanted row is a row of ``L`` (MaxScore's argument).
-        None when that does not hold (the caller then scans every row)."""
+        None when that does not hold (the caller then scans every row). ``vmax``/``vmin``: the largest /
+        smallest value of each dimension over rows ``0..n-1`` when the caller keeps them (else read from
+        the postings: a pass over each)."""
         if n <= 0 or not dims:
             return None
         posts = []
@@ -202,7 +205,11 @@ class SparseKeyColumns:
             if len(rows):
                 # what dimension d can add to a row: at most max(0, q[d] * value) over its postings
                 qd = float(q[d])
-                posts.append((d, rows, vals, max(0.0, qd * float(vals.max() if qd > 0 else vals.min()))))
+                if qd > 0:
+                    v = float(vals.max() if vmax is None else vmax[d])
+                else:
+                    v = float(vals.min() if vmin is None else vmin[d])
+                posts.append((d, rows, vals, max(0.0, qd * v)))
         if not posts:
             return None
         ups = [p[3] for p in posts]

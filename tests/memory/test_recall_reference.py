@@ -150,8 +150,8 @@ def _check(ep: EpisodicMemory, m: Model, rng: random.Random) -> None:
         " ".join(rng.sample(WORDS + NOUNS, 6))]
     exact = not isinstance(ep.encoder, DenseKeys)  # sparse queries: bit for bit; dense: dot products' last bits
     for query in queries:
-        ranked = _reference(ep, m, query, 10)  # a total order (score, then age): top k = its first k
-        for k in (1, 3, 10):
+        ranked = _reference(ep, m, query, 50)  # a total order (score, then age): top k = its first k
+        for k in (1, 3, 10, 50):  # 50: more rounds of candidates (chunks sharing no query word skipped)
             want = ranked[:k]
             got = _got(ep.recall(query, k=k, strengthen=False))
             if exact:
