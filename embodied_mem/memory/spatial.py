@@ -3141,7 +3141,16 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
     put("_frontier", lambda: _cells(sp._frontier))
     put("_walked", lambda: _cells(sp._walked))
     for name in ("_new_obj_t", "_obj_pos"):
-        col = list(getattr(sp, name))  # per label its items as an array, None: none (_LabelSeqs)
+        seqs = getattr(sp, name)
+        if isinstance(seqs, _LabelSeqs):  # its chained columns as they are (a reopen does not rebuild the chains)
+            big = sorted(seqs.big)
+            flat = array("d")
+            for li in big:
+                flat.extend(seqs.big[li])
+            out[name] = (True, ("chains", seqs.w, seqs.ordered, seqs.head, seqs.n, seqs.val, seqs.nxt, seqs.free,
+                                _ints(big), _ints(len(seqs.big[li]) for li in big), flat))
+            continue
+        col = list(seqs)  # per label its items as an array, None: none
 
         def pack_lists(col: list[array | None] = col) -> tuple:
             if not all(a is None or (type(a) is array and a.typecode == "d") for a in col):
@@ -3169,7 +3178,14 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
             x, y = packed[name][1]
             setattr(sp, name, set(zip(x.tolist(), y.tolist())))
     for name in ("_new_obj_t", "_obj_pos"):
-        if name in ok:
+        if name in ok and packed[name][1][0] == "chains":
+            _, w, ordered, head, n, val, nxt, free, big, lens, flat = packed[name][1]
+            seqs = _LabelSeqs(w, ordered)
+            seqs.head, seqs.n, seqs.val, seqs.nxt, seqs.free = head, n, val, nxt, free
+            ends = list(itertools.accumulate(lens.tolist()))
+            seqs.big = {li: flat[a:b] for li, a, b in zip(big.tolist(), [0] + ends[:-1], ends)}
+            setattr(sp, name, seqs)
+        elif name in ok:
             n, lis, lens, flat = packed[name][1]
             ends = list(itertools.accumulate(lens.tolist()))
             starts = [0] + ends[:-1]
