@@ -165,8 +165,8 @@ _CK_LIM = 1 << 30
 _CK_FAST = _CK_LIM - 4
 _CK_I = 1 << 32  # one step in i
 _CK_HALF = 1 << 31
-_OCC_BYTES = 90  # a known cell: its int key and its dict entry at the usual load
-_WALKED_BYTES = 100  # a walked cell: its int key in a set that also holds the slots of cells gone known
+_OCC_BYTES = 72  # a known cell: its int key and its dict entry at the usual load
+_WALKED_BYTES = 76  # a walked cell: its int key in a set that also holds the slots of cells gone known
 _SET_SLOT_BYTES = 40  # a set entry (frontier cells: mostly their own int key, see ram_bytes)
 
 
