@@ -2381,7 +2381,7 @@ class SpatialMemory:
             return False
         if d == 0.0:
             return True
-        cs, floor = self._cs, math.floor
+        cs, floor, lim = self._cs, math.floor, _CK_LIM
         n = max(1, math.ceil(d / cs * 4))
         ax, ay, bx, by = a.x, a.y, b.x, b.y
         walked, occ = self._walked, self._occ
@@ -2402,7 +2402,7 @@ class SpatialMemory:
                     side = cell_key(px, cy)
                 if side not in occ:
                     walked.add(side)
-            c = cell_key(cx, cy)
+            c = (cx << 32) + cy if -lim < cx < lim and -lim < cy < lim else (cx, cy)  # cell_key, inlined
             if c not in occ:
                 walked.add(c)
             px, py = cx, cy
