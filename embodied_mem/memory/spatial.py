@@ -16,6 +16,8 @@ Three layers, all in the world frame (map units):
 - **Occupancy**: known free and blocked cells (edge ``cell_size``), the frontier between known
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
+  In RAM a cell is keyed by one int (``cell_key``: ``(i << 32) + j`` within 2**30 cells of the
+  origin, the tuple (i, j) past it); queries answer cells as (i, j) tuples.
 
 Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
