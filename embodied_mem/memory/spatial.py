@@ -16,6 +16,8 @@ Three layers, all in the world frame (map units):
 - **Occupancy**: known free and blocked cells (edge ``cell_size``), the frontier between known
   free space and the unknown, and A* ``path()`` over free cells (or over the place graph when no
   cells are known).
+  In RAM a cell is keyed by one int (``cell_key``: ``(i << 32) + j`` within 2**30 cells of the
+  origin, the tuple (i, j) past it); queries answer cells as (i, j) tuples.
 
 Storage: beliefs are rows of a columnar table (``_Beliefs``: ``array`` columns, a log of
 sightings with their values run-length shared), not one Python object each; a snapshot pickles
@@ -153,9 +155,37 @@ _NAME_BYTES = 115  # a label or instance name: the string, its list slot and its
 _I31 = 2**31  # place grid cells within +-2**31 are kept sorted as one int64 key each
 _GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join the sorted part
 _LIST_BYTES = 120  # a short list (its header and a few slots)
-_WALKED_BYTES = 170  # a walked cell: a cell key in a set that also holds the slots of cells gone known
-_SET_SLOT_BYTES = 40  # a set entry whose key is shared with another container (frontier cells are known cells)
 _SEQ_SMALL = 32  # a label's count() items chained in shared columns up to this many, one array each past it
+
+# Occupancy cells (``_occ``, ``_walked``, ``_frontier``) are keyed by one int, ``(i << 32) + j``, for a
+# cell with |i| and |j| < _CK_LIM (2**30 cells from the origin: 5e7 m at 5 cm cells), and by the tuple
+# (i, j) itself past that: exact for every pair of ints (``cell_key`` / ``key_cell``). An int key is
+# one 32-byte object where a tuple key is three (about 110 bytes). Percepts whose cells all lie within
+# _CK_FAST of the origin take the fast path: neighbours by key arithmetic (+-1 in j, +-2**32 in i),
+# exact for cells up to two steps away, which stay inside _CK_LIM.
+_CK_LIM = 1 << 30
+_CK_FAST = _CK_LIM - 4
+_CK_I = 1 << 32  # one step in i
+_CK_HALF = 1 << 31
+_OCC_BYTES = 72  # a known cell: its int key and its dict entry at the usual load
+_WALKED_BYTES = 76  # a walked cell: its int key in a set that also holds the slots of cells gone known
+_SET_SLOT_BYTES = 40  # a set entry (frontier cells: mostly their own int key, see ram_bytes)
+
+
+def cell_key(i: int, j: int) -> int | tuple[int, int]:
+    """The occupancy key of cell (i, j): ``(i << 32) + j`` when |i| and |j| are below 2**30, else the
+    tuple (i, j). One key per cell and one cell per key, for any ints (``key_cell`` inverts it)."""
+    if -_CK_LIM < i < _CK_LIM and -_CK_LIM < j < _CK_LIM:
+        return (i << 32) + j
+    return (i, j)
+
+
+def key_cell(k: int | tuple[int, int]) -> tuple[int, int]:
+    """The cell (i, j) of an occupancy key made by ``cell_key``."""
+    if type(k) is int:
+        i = (k + _CK_HALF) >> 32
+        return i, k - (i << 32)
+    return k  # type: ignore[return-value]
 
 
 def _abytes(a: array) -> int:
@@ -2202,11 +2232,11 @@ class SpatialMemory:
         d = _load_page(row[0])
         occ, walked = self._occ, self._walked
         for x, y, v in d["occ"]:
-            occ[(x, y)] = v
+            occ[cell_key(x, y)] = v
         if walked:  # cells walked while the tile was out (not known then) that it knows
-            walked.difference_update((x, y) for x, y, _ in d["occ"])
-        walked.update(c for c in ((x, y) for x, y in d["walked"]) if c not in occ)
-        self._frontier.update((x, y) for x, y in d["frontier"])
+            walked.difference_update(cell_key(x, y) for x, y, _ in d["occ"])
+        walked.update(c for c in (cell_key(x, y) for x, y in d["walked"]) if c not in occ)
+        self._frontier.update(cell_key(x, y) for x, y in d["frontier"])
         tl.n_occ -= len(d["occ"])
         tl.touch.setdefault(t, 0)
 
@@ -2220,10 +2250,10 @@ class SpatialMemory:
         n = len(occ) + len(walked)
         if n > target:
             per: dict[tuple[int, int], int] = {}
-            for x, y in occ:
+            for x, y in map(key_cell, occ):
                 t = (x >> _TILE, y >> _TILE)
                 per[t] = per.get(t, 0) + 1
-            for x, y in walked:
+            for x, y in map(key_cell, walked):
                 t = (x >> _TILE, y >> _TILE)
                 per[t] = per.get(t, 0) + 1
             touch = tl.touch
@@ -2240,17 +2270,20 @@ class SpatialMemory:
                         self._tile_in(t)
                 pages: dict[tuple[int, int], dict[str, list]] = {t: {"occ": [], "walked": [], "frontier": []}
                                                                  for t in out}
-                for c, v in list(occ.items()):
-                    d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                # (a page holds cells as (x, y) tuples, whatever the keys in RAM)
+                for k, v in list(occ.items()):
+                    x, y = key_cell(k)
+                    d = pages.get((x >> _TILE, y >> _TILE))
                     if d is not None:
-                        d["occ"].append((c[0], c[1], v))
-                        del occ[c]
+                        d["occ"].append((x, y, v))
+                        del occ[k]
                 for name, cells in (("walked", walked), ("frontier", fr)):
-                    for c in list(cells):
-                        d = pages.get((c[0] >> _TILE, c[1] >> _TILE))
+                    for k in list(cells):
+                        x, y = key_cell(k)
+                        d = pages.get((x >> _TILE, y >> _TILE))
                         if d is not None:
-                            d[name].append(c)
-                            cells.discard(c)
+                            d[name].append((x, y))
+                            cells.discard(k)
                 keys = list(pages)
                 gens = pg.store.insert_each("INSERT INTO lt_tiles (space, v) VALUES (?, ?)",
                                             [(pg.space, pickle.dumps(pages[t], protocol=5)) for t in keys])
@@ -2295,30 +2328,45 @@ class SpatialMemory:
         c = np.floor(pts / self._cs + 0.5).astype(np.int64)
         return zip(c[:, 0].tolist(), c[:, 1].tolist())
 
+    def _keys_of(self, pts: np.ndarray) -> tuple[list, bool]:
+        """The occupancy keys of the cells holding points ``pts`` (N, >= 2), and whether every one of
+        them lies within _CK_FAST cells of the origin (neighbours by key arithmetic)."""
+        c = np.floor(pts[:, :2] / self._cs + 0.5)
+        if bool((np.abs(c) < _CK_FAST).all()):  # (NaN fails it: the exact path then says what is wrong)
+            ci = c.astype(np.int64)
+            return ((ci[:, 0] << 32) + ci[:, 1]).tolist(), True
+        return [cell_key(x, y) for x, y in self._cells_of(pts)], False
+
     def _observe_cells(self, p: Percept) -> None:
         # The latest percept decides a cell; inside one percept blocked beats free (a laser ray passes
         # through a cell another ray ends in), and the agent's own cell is free.
-        changed: list[tuple[int, int]] = []
+        changed: list = []
         occ = self._occ
+        fast = True
         if p.free is not None and len(p.free):
-            for c in self._cells_of(p.free):
+            keys, fast = self._keys_of(p.free)
+            for c in keys:
                 if occ.get(c) != FREE:
                     occ[c] = FREE
                     changed.append(c)
         if p.blocked is not None and len(p.blocked):
-            for c in self._cells_of(p.blocked):
+            keys, f = self._keys_of(p.blocked)
+            fast = fast and f
+            for c in keys:
                 if occ.get(c) != BLOCKED:
                     occ[c] = BLOCKED
                     changed.append(c)
         if p.pose is not None:
-            c = self._cell(p.pose.x, p.pose.y)
+            x, y = self._cell(p.pose.x, p.pose.y)
+            fast = fast and -_CK_FAST < x < _CK_FAST and -_CK_FAST < y < _CK_FAST
+            c = cell_key(x, y)
             if occ.get(c) != FREE:
                 occ[c] = FREE
                 changed.append(c)
         if changed:
             if self._walked:
                 self._walked.difference_update(changed)  # known now: its state decides
-            self._update_frontier(changed)
+            self._update_frontier(changed, fast)
 
     def break_walk(self) -> None:
         """The next pose starts a new walk (a new episode, a reset): no segment joins it to the last."""
@@ -2335,13 +2383,14 @@ class SpatialMemory:
             return False
         if d == 0.0:
             return True
-        cs, floor = self._cs, math.floor
+        cs, floor, lim = self._cs, math.floor, _CK_LIM
         n = max(1, math.ceil(d / cs * 4))
         ax, ay, bx, by = a.x, a.y, b.x, b.y
         walked, occ = self._walked, self._occ
         px, py = floor(ax / cs + 0.5), floor(ay / cs + 0.5)  # self._cell(ax, ay), inlined
-        if (px, py) not in occ:
-            walked.add((px, py))
+        c = cell_key(px, py)
+        if c not in occ:
+            walked.add(c)
         dx, dy = bx - ax, by - ay
         for k in range(1, n + 1):
             cx, cy = floor((ax + dx * k / n) / cs + 0.5), floor((ay + dy * k / n) / cs + 0.5)
@@ -2350,12 +2399,12 @@ class SpatialMemory:
                     continue
             elif cy != py:  # crossed a corner: add the side cell nearer the segment (the first on a tie)
                 if _seg_dist((cx * cs, py * cs, 0.0), a, b) <= _seg_dist((px * cs, cy * cs, 0.0), a, b):
-                    side = (cx, py)
+                    side = cell_key(cx, py)
                 else:
-                    side = (px, cy)
+                    side = cell_key(px, cy)
                 if side not in occ:
                     walked.add(side)
-            c = (cx, cy)
+            c = (cx << 32) + cy if -lim < cx < lim and -lim < cy < lim else (cx, cy)  # cell_key, inlined
             if c not in occ:
                 walked.add(c)
             px, py = cx, cy
@@ -2365,16 +2414,28 @@ class SpatialMemory:
         x, y = c
         return ((x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1))
 
-    def _update_frontier(self, changed: list[tuple[int, int]]) -> None:
+    def _update_frontier(self, changed: list, fast: bool = False) -> None:
+        """Re-decide the frontier around the cells (keys) ``changed``; ``fast``: every one of them lies
+        within _CK_FAST cells of the origin, so neighbours are key arithmetic."""
         occ, fr = self._occ, self._frontier
         todo = set(changed)
+        if fast:
+            step_i = _CK_I
+            for c in changed:
+                todo.update((c + step_i, c - step_i, c + 1, c - 1))
+            for c in todo:
+                # the four neighbour checks inlined: this loop is the hot spot of occupancy updates
+                if occ.get(c) == FREE:
+                    if c + step_i not in occ or c - step_i not in occ or c + 1 not in occ or c - 1 not in occ:
+                        fr.add(c)
+                        continue
+                fr.discard(c)
+            return
         for c in changed:
-            todo.update(self._neigh4(c))
+            todo.update(cell_key(x, y) for x, y in self._neigh4(key_cell(c)))
         for c in todo:
-            # the four neighbour checks inlined: this loop is the hot spot of occupancy updates
             if occ.get(c) == FREE:
-                x, y = c
-                if (x + 1, y) not in occ or (x - 1, y) not in occ or (x, y + 1) not in occ or (x, y - 1) not in occ:
+                if any(cell_key(x, y) not in occ for x, y in self._neigh4(key_cell(c))):
                     fr.add(c)
                     continue
             fr.discard(c)
@@ -2713,7 +2774,7 @@ class SpatialMemory:
             return "unknown"
         c = self.cell_of(point)
         self._ensure_cell(c)
-        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(c, 0), "unknown")
+        return {FREE: "free", BLOCKED: "blocked"}.get(self._occ.get(cell_key(c[0], c[1]), 0), "unknown")
 
     def occupancy_cells(self) -> tuple[np.ndarray, np.ndarray]:
         """Every known cell, sparse: (cells (N, 2) int64 [ix, iy], states (N,) int8: 1 free, 2 blocked),
@@ -2722,7 +2783,7 @@ class SpatialMemory:
         paged = self._paged_tiles() if self.enabled else []
         if not self.enabled or not (self._occ or paged):
             return np.zeros((0, 2), np.int64), np.zeros(0, np.int8)
-        keys = list(self._occ.keys())
+        keys = list(map(key_cell, self._occ))
         vals = list(self._occ.values())
         for d in paged:
             keys.extend((x, y) for x, y, _ in d["occ"])
@@ -2787,7 +2848,7 @@ class SpatialMemory:
         """Known free cells (centres) that border unknown space; nearest to ``near`` first if given."""
         if not self.enabled:
             return []
-        cells = list(self._frontier)
+        cells = list(map(key_cell, self._frontier))
         for d in self._paged_tiles():
             cells.extend((x, y) for x, y in d["frontier"])
         if near is not None:
@@ -2822,8 +2883,9 @@ class SpatialMemory:
         def free(c: tuple[int, int]) -> bool:  # observed free, or walked through and not blocked since
             if paged and (c[0] >> _TILE, c[1] >> _TILE) in paged:  # a RAM budget: bring its tile back
                 self._tile_in((c[0] >> _TILE, c[1] >> _TILE))
-            v = occ.get(c)
-            return v == FREE or (v is None and c in walked)
+            k = cell_key(c[0], c[1])
+            v = occ.get(k)
+            return v == FREE or (v is None and k in walked)
 
         if adjacent:
             goals = {n for n in self._moves(gc) if free(n) or n == sc}
@@ -2950,7 +3012,7 @@ class SpatialMemory:
         n += self._new_obj_t.nbytes() + self._obj_pos.nbytes()
         n += self._pl.nbytes()
         n += sum(_abytes(c) for c in self._traj_cols()) + len(self._walk_starts) * 32
-        n += len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        n += len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
         tl = self._tiles
         if tl is not None:
             n += (len(tl.paged) + len(tl.touch)) * _DICT_ENTRY_BYTES
@@ -2979,7 +3041,7 @@ class SpatialMemory:
         rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
-        cells = len(self._occ) * _CELL_KEY_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
         pl = self._pl
         return ((poses, len(self._traj_t)), (sights, n_log), (rows, n_rows), (cells, len(self._occ) + len(self._walked)),
                 (pl.res_bytes, pl.n_res))
@@ -3133,13 +3195,14 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
         except _NoColumns:
             out[name] = (False, getattr(sp, name))
 
+    # cells as x and y columns (the layout before int keys: snapshots of either read alike)
     def pack_occ() -> tuple:
-        x, y = _cells(sp._occ)
+        x, y = _cells(map(key_cell, sp._occ))
         return x, y, _ints(sp._occ.values())
 
     put("_occ", pack_occ)
-    put("_frontier", lambda: _cells(sp._frontier))
-    put("_walked", lambda: _cells(sp._walked))
+    put("_frontier", lambda: _cells(map(key_cell, sp._frontier)))
+    put("_walked", lambda: _cells(map(key_cell, sp._walked)))
     for name in ("_new_obj_t", "_obj_pos"):
         seqs = getattr(sp, name)
         if isinstance(seqs, _LabelSeqs):  # its chained columns as they are (a reopen does not rebuild the chains)
@@ -3169,14 +3232,20 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
     for name in SpatialMemory._PACKED:
         if name in packed and not packed[name][0]:
             setattr(sp, name, packed[name][1])
+    # cells kept as objects: keyed again by cell_key (older snapshots keyed every cell by its tuple)
+    if "_occ" in packed and not packed["_occ"][0]:
+        sp._occ = {cell_key(*key_cell(k)): v for k, v in sp._occ.items()}
+    for name in ("_frontier", "_walked"):
+        if name in packed and not packed[name][0]:
+            setattr(sp, name, {cell_key(*key_cell(k)) for k in getattr(sp, name)})
     ok = {k for k, (cols, _) in packed.items() if cols}
     if "_occ" in ok:
         x, y, v = packed["_occ"][1]
-        sp._occ = dict(zip(zip(x.tolist(), y.tolist()), v.tolist()))
+        sp._occ = dict(zip(map(cell_key, x.tolist(), y.tolist()), v.tolist()))
     for name in ("_frontier", "_walked"):
         if name in ok:
             x, y = packed[name][1]
-            setattr(sp, name, set(zip(x.tolist(), y.tolist())))
+            setattr(sp, name, set(map(cell_key, x.tolist(), y.tolist())))
     for name in ("_new_obj_t", "_obj_pos"):
         if name in ok and packed[name][1][0] == "chains":
             _, w, ordered, head, n, val, nxt, free, big, lens, flat = packed[name][1]

@@ -108,7 +108,7 @@ class _EveryWalkedCell(set):
 def _old_walk(self, a, b) -> bool:  # noqa: ANN001 - the rule before: every walked cell into the set
     import math
 
-    from embodied_mem.memory.spatial import _seg_dist
+    from embodied_mem.memory.spatial import _seg_dist, cell_key
 
     if a is None:
         return False
@@ -120,15 +120,15 @@ def _old_walk(self, a, b) -> bool:  # noqa: ANN001 - the rule before: every walk
         return True
     n = max(1, math.ceil(d / self._cs * 4))
     prev = self._cell(a.x, a.y)
-    self._walked.add(prev)
+    self._walked.add(cell_key(*prev))
     for k in range(1, n + 1):
         c = self._cell(a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n)
         if c == prev:
             continue
         if c[0] != prev[0] and c[1] != prev[1]:
             side1, side2 = (c[0], prev[1]), (prev[0], c[1])
-            self._walked.add(min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b)))
-        self._walked.add(c)
+            self._walked.add(cell_key(*min((side1, side2), key=lambda q: _seg_dist(self.cell_center(q), a, b))))
+        self._walked.add(cell_key(*c))
         prev = c
     return True
 

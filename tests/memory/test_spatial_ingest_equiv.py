@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from embodied_mem import Memory, Percept, Pose, Sighting, View
-from embodied_mem.memory.spatial import SpatialMemory, _seg_dist
+from embodied_mem.memory.spatial import SpatialMemory, _seg_dist, cell_key
 
 from .conftest import budgeted, feed, unbudgeted
 
@@ -83,18 +83,18 @@ def _walk_by_steps(self: SpatialMemory, a, b) -> bool:
     n = max(1, math.ceil(d / self.config.cell_size * 4))
     prev = self.cell_of((a.x, a.y))
     walked, occ = self._walked, self._occ  # noqa: SLF001
-    if prev not in occ:
-        walked.add(prev)
+    if cell_key(*prev) not in occ:
+        walked.add(cell_key(*prev))
     for k in range(1, n + 1):
         c = self.cell_of((a.x + (b.x - a.x) * k / n, a.y + (b.y - a.y) * k / n))
         if c == prev:
             continue
         if c[0] != prev[0] and c[1] != prev[1]:
             side = min(((c[0], prev[1]), (prev[0], c[1])), key=lambda q: _seg_dist(self.cell_center(q), a, b))
-            if side not in occ:
-                walked.add(side)
-        if c not in occ:
-            walked.add(c)
+            if cell_key(*side) not in occ:
+                walked.add(cell_key(*side))
+        if cell_key(*c) not in occ:
+            walked.add(cell_key(*c))
         prev = c
     return True
 
