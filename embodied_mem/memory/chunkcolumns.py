@@ -395,7 +395,7 @@ class ItemTexts:
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.vocab, self.words, self.ends, self.base = st["vocab"], st["words"], st["ends"], st["base"]
         self.vocab_bytes, self.live = st["vocab_bytes"], st.get("live", 0)
-        self._ix = {w: i for i, w in enumerate(self.vocab)}
+        self._ix = dict(zip(self.vocab, range(len(self.vocab))))  # C-level: a reopen builds it once
 
     def __len__(self) -> int:
         return len(self.ends)
@@ -496,7 +496,7 @@ class NameTable:
     def __setstate__(self, st: dict[str, Any]) -> None:
         self.n, self.flushed, self.pages, self.paged = st["n"], st["flushed"], st["pages"], st["paged"]
         self._hot = OrderedDict(st["hot"])
-        self._ix = {name: c for c, name in self._hot.items()}
+        self._ix = dict(zip(self._hot.values(), self._hot.keys()))
 
     def __len__(self) -> int:
         return self.n

@@ -287,7 +287,8 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
-        self.lab_id = {name: i for i, name in enumerate(self.labels) if name is not None}  # None: paged out
+        self.lab_id = dict(zip(self.labels, range(len(self.labels))))  # C-level (a reopen builds it once)
+        self.lab_id.pop(None, None)  # None: paged out
         self.inst_id = dict(zip(self.insts, range(len(self.insts))))
         self._derive_grid()
 
@@ -3228,6 +3229,21 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
     return out
 
 
+def _cell_keys(x: array, y: array) -> list[int | tuple[int, int]]:
+    """``cell_key`` of each cell (x[k], y[k]) of two int64 columns, as a list: computed as one numpy
+    expression when every cell lies within ``_CK_LIM`` (the usual case; equal to ``cell_key``'s
+    ints there), else cell by cell."""
+    if len(x) != len(y):
+        raise ValueError("spatial state: occupancy cell columns of unequal length")
+    if not len(x):
+        return []
+    if x.typecode == y.typecode == "q":
+        xa, ya = np.frombuffer(x, np.int64), np.frombuffer(y, np.int64)
+        if max(-int(xa.min()), int(xa.max()), -int(ya.min()), int(ya.max())) < _CK_LIM:
+            return ((xa << 32) + ya).tolist()
+    return list(map(cell_key, x.tolist(), y.tolist()))
+
+
 def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
     for name in SpatialMemory._PACKED:
         if name in packed and not packed[name][0]:
@@ -3241,11 +3257,11 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
     ok = {k for k, (cols, _) in packed.items() if cols}
     if "_occ" in ok:
         x, y, v = packed["_occ"][1]
-        sp._occ = dict(zip(map(cell_key, x.tolist(), y.tolist()), v.tolist()))
+        sp._occ = dict(zip(_cell_keys(x, y), v.tolist()))
     for name in ("_frontier", "_walked"):
         if name in ok:
             x, y = packed[name][1]
-            setattr(sp, name, set(map(cell_key, x.tolist(), y.tolist())))
+            setattr(sp, name, set(_cell_keys(x, y)))
     for name in ("_new_obj_t", "_obj_pos"):
         if name in ok and packed[name][1][0] == "chains":
             _, w, ordered, head, n, val, nxt, free, big, lens, flat = packed[name][1]

@@ -273,6 +273,28 @@ class _Run:
         return _Run(lab[order], np.concatenate([a.glob(), b.glob()])[order], a.n + b.n, a.tlo, b.thi)
 
 
+def _new_run() -> _Run:
+    """An empty ``_Run`` whose slots the caller sets (a snapshot load: no ``__init__`` work)."""
+    return object.__new__(_Run)
+
+
+_TYPECODES = {np.dtype(np.int32): "i", np.dtype(np.int64): "q"}
+
+
+def _col(a: np.ndarray) -> array:
+    """An int32/int64 numpy column as an ``array`` of the same items (a snapshot stores large
+    ``array`` columns as raw buffers, copied once on load)."""
+    out = array(_TYPECODES[a.dtype])
+    out.frombytes(np.ascontiguousarray(a).tobytes())
+    return out
+
+
+def _np(a: array, dtype: type) -> np.ndarray:
+    """A snapshot column back as numpy (a view of the ``array``'s buffer, which it keeps alive)."""
+    out = np.frombuffer(a, dtype) if len(a) else np.zeros(0, dtype)
+    return out
+
+
 class TemporalMemory:
     def __init__(self, config: TemporalConfig | None = None) -> None:
         self.config = config or TemporalConfig()
@@ -322,27 +344,30 @@ class TemporalMemory:
         self._fit_bytes: int | None = None  # the bytes ``fit`` last allowed (None: the budget's share)
 
     # ------------------------------------------------------------------ snapshot state
-    _COLUMNS = ("_t", "_kind", "_sym", "_src", "_x", "_y", "_z")
-    # rebuilt from "labels" and the names
-    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_n", "_ix_bytes", "_gapc", "_gap_n", "_limit", "_pn", "_pl", "_pb",
-                "_rt", "_rs", "_r0", "_rbase")
+    _COLUMNS = ("_kind", "_sym", "_x", "_y", "_z")
+    # the percept runs and the label index, stored as they are (a reopen rebuilds neither)
+    _RUNS = ("_rt", "_rs", "_r0", "_rbase", "_ix_n")
+    # rebuilt from the names, or caches
+    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_bytes", "_gapc", "_gap_n", "_limit",
+                "_pn", "_pl", "_pb") + _RUNS
 
     def __getstate__(self) -> dict[str, object]:
-        """Columnar state for a snapshot: a few arrays and the names, no per-label objects. Every
-        other attribute is kept as it is (so a field added later changes the state's shape, and a
-        snapshot without it is refused)."""
+        """Columnar state for a snapshot: the entry columns, the percept runs and the label index's
+        runs as they are (numpy/``array`` buffers, nothing rebuilt on load), the names; no per-label
+        objects. Every other attribute is kept as it is (so a field added later changes the state's
+        shape, and a snapshot without it is refused)."""
         from .snapshot import is_behaviour
 
         d = vars(self)
         skip = set(self._COLUMNS) | set(self._DERIVED)
         state: dict[str, object] = {k: v for k, v in d.items() if k not in skip and not is_behaviour(v)}
-        t, src = self._expand()
-        state["columns"] = tuple(t if k == "_t" else src if k == "_src" else d[k] for k in self._COLUMNS)
-        lab, ts = self._grouped()
-        grouped, offsets = array("d"), array("q")
-        grouped.frombytes(ts.tobytes())
-        offsets.frombytes(lab.searchsorted(np.arange(len(self._names) + 1), "left").astype(np.int64).tobytes())
-        state["labels"] = (array("d", self._first), array("d", self._last), grouped, offsets)
+        state["columns"] = tuple(d[k] for k in self._COLUMNS)
+        state["runs"] = tuple(d[k] for k in self._RUNS)
+        # each index run as (ul, off, ri, g0, n, lo, hi, tlo, thi); its arrays as ``array`` columns (large
+        # ones are out-of-band buffers in the snapshot: one copy on load)
+        state["index"] = [(_col(r.ul), _col(r.off), _col(r.ri), r.g0, r.n, r.lo, r.hi, r.tlo, r.thi)
+                          for r in self._runs]
+        state["labels"] = (array("d", self._first), array("d", self._last))
         # paged counts as dicts by label (the snapshot format's shape)
         paged = [(self._names[i], i) for i in range(len(self._pn)) if self._pn[i]]
         state["_p_count"] = {lbl: self._pn[i] for lbl, i in paged}
@@ -351,33 +376,34 @@ class TemporalMemory:
         return state
 
     def __setstate__(self, state: dict[str, object]) -> None:
-        """Restore ``__getstate__``'s state (keeps wrappers already set on this instance)."""
+        """Restore ``__getstate__``'s state (keeps wrappers already set on this instance). Raises
+        ``ValueError`` for a state whose columns disagree in length (a damaged or foreign state)."""
         d = vars(self)
         for k, v in state.items():
-            if k not in ("columns", "labels", "_p_count", "_p_last", "_p_best"):
+            if k not in ("columns", "runs", "index", "labels", "_p_count", "_p_last", "_p_best"):
                 d[k] = v
-        cols = dict(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
-        t, src = cols.pop("_t"), cols.pop("_src")
-        d.update(cols)
-        tn, sn = np.frombuffer(t, np.float64), np.frombuffer(src, np.int32)
-        starts = np.flatnonzero(np.concatenate([[True], (tn[1:] != tn[:-1]) | (sn[1:] != sn[:-1])])) if len(tn) else np.zeros(0, np.int64)
-        self._rt, self._rs, self._r0 = array("d"), array("i"), array("q")
-        self._rt.frombytes(tn[starts].tobytes())
-        self._rs.frombytes(sn[starts].tobytes())
-        self._r0.frombytes(starts.astype(np.int64).tobytes())
-        del tn, sn
-        first, last, grouped, offsets = state["labels"]  # type: ignore[misc]
+        d.update(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
+        d.update(zip(self._RUNS, state["runs"]))  # type: ignore[call-overload]
+        runs: list[_Run] = []
+        for ul, off, ri, g0, n, lo, hi, tlo, thi in state["index"]:  # type: ignore[union-attr]
+            r = _new_run()
+            r.ul, r.off, r.ri = _np(ul, np.int32), _np(off, np.int64), _np(ri, np.int32 if ri.typecode == "i" else np.int64)
+            r.g0, r.n, r.lo, r.hi, r.tlo, r.thi = g0, n, lo, hi, tlo, thi
+            if len(r.off) != len(r.ul) + 1 or int(r.off[-1]) != len(r.ri):
+                raise ValueError("temporal state: a label-index run's columns disagree")
+            runs.append(r)
+        self._runs = runs
+        self._ix_bytes = sum(r.nbytes for r in runs)
+        if (self._ix_n > len(self._sym) or sum(r.n for r in runs) != self._ix_n or len(self._rs) != len(self._rt)
+                or len(self._r0) != len(self._rt)):
+            raise ValueError("temporal state: the runs disagree with the entries")
+        first, last = state["labels"]  # type: ignore[misc]
         names = self._names
-        self._ids = {x: i for i, x in enumerate(names) if x is not None}
-        self._first, self._last = array("d", first), array("d", last)
-        self._name_bytes = sum(sys.getsizeof(x) for x in names if x is not None)
-        self._runs, self._ix_n, self._ix_bytes, self._rbase = [], 0, 0, 0
-        if len(self._sym):  # the index as one run over every entry
-            off = np.frombuffer(offsets, dtype=np.int64)
-            lab = np.repeat(np.arange(len(off) - 1, dtype=np.int32), np.diff(off))
-            # each time's first run (runs of one time differ only in source: the times read back are the same)
-            g = np.frombuffer(self._rt, np.float64).searchsorted(np.frombuffer(grouped, dtype=np.float64), "left")
-            self._add_run(_Run(lab, g, len(self._sym), self._rt[0], self._rt[-1]))
+        self._ids = ids = dict(zip(names, range(len(names))))  # C-level; free slots (None) dropped next
+        ids.pop(None, None)  # type: ignore[call-overload]
+        self._first, self._last = first, last
+        n_none = len(names) - len(self._ids)
+        self._name_bytes = sum(map(sys.getsizeof, names)) - n_none * sys.getsizeof(None)
         self._gapc = {}
         self._gap_n = 0
         self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
