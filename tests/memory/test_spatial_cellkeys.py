@@ -32,6 +32,26 @@ def test_cell_key_is_exact_and_one_to_one_on_extreme_and_negative_cells() -> Non
     assert isinstance(cell_key(2**30 - 1, -(2**30) + 1), int) and isinstance(cell_key(2**30, 0), tuple)
 
 
+
+def test_cell_keys_of_snapshot_columns_equal_cell_key_one_by_one() -> None:
+    """A reopen keys the occupancy cells of a snapshot's x / y columns in one numpy expression when
+    they all lie within the int-key range, else one by one: either way exactly ``cell_key``'s keys."""
+    from array import array
+
+    from embodied_mem.memory.spatial import _cell_keys
+
+    rng = np.random.default_rng(9)
+    inside = [(int(a), int(b)) for a, b in rng.integers(-(2**30) + 1, 2**30, (3000, 2))]
+    inside += [(a, b) for a in _EDGES for b in _EDGES if abs(a) < 2**30 and abs(b) < 2**30]
+    mixed = inside + [(a, b) for a in _EDGES for b in _EDGES if -(2**63) <= a < 2**63 and -(2**63) <= b < 2**63]
+    for cells in (inside, mixed, inside[:1], []):
+        x, y = array("q", [c[0] for c in cells]), array("q", [c[1] for c in cells])
+        got = _cell_keys(x, y)
+        want = [cell_key(*c) for c in cells]
+        assert got == want and [type(k) for k in got] == [type(k) for k in want]
+    with pytest.raises(ValueError):
+        _cell_keys(array("q", [1, 2]), array("q", [1]))
+
 def _stream(seed: int, n: int = 300) -> list[tuple[float, float, np.ndarray | None, np.ndarray | None]]:
     """Integer poses (a random walk, sometimes a jump) and integer free / blocked points."""
     rng = np.random.default_rng(seed)

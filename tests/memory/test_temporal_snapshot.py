@@ -111,3 +111,53 @@ def test_temporal_answers_match_a_naive_scan_of_the_sightings(seed):
     events = [(p.t, str(p.source)) for p in ps for _ in p.events]
     assert len(tm.between(span[0], span[1], kind="event")) == len(events)
     assert [e.t for e in tm.between(span[0], span[1])] == sorted(e.t for e in tm.between(span[0], span[1]))
+
+
+@pytest.mark.parametrize("budget", [None, 1])
+def test_snapshot_keeps_the_percept_runs_and_label_index_as_they_are(tmp_path, monkeypatch, budget):
+    """Format 9 stores the percept runs and the label index's runs as they are: the reopened memory
+    holds the same runs (entries left unsealed stay unsealed), its index arrays can still be updated
+    in place (a late percept shifts them), and it answers like the live one."""
+    import numpy as np
+
+    from embodied_mem.memory import snapshot
+
+    monkeypatch.setattr(longterm, "working_set_sizes", lambda mb: {"temporal": 40, "poses": 30})
+    cfg = {} if budget is None else {"ram_budget_mb": budget}
+    path = tmp_path / "m.db"
+    ps = stream(11, 1000)
+    mem = Memory.open(path, config=cfg)
+    for p in ps[:700]:
+        mem.observe(p)
+    tm = mem.temporal
+    live = (bytes(tm._rt), bytes(tm._rs), bytes(tm._r0), tm._rbase, tm._ix_n,
+            [(r.ul.tolist(), r.off.tolist(), r.ri.tolist(), r.g0, r.n, r.lo, r.hi, r.tlo, r.thi) for r in tm._runs])
+    want = temporal_answers(tm)
+    state = mem._state()
+    blob = tmp_path / "s.bin"
+    snapshot.write_snapshot(blob, state, memory_id="x", upto=1, last_entry=[0, "percept", 0.0, 0],
+                            config_fp="c", journal_edits=0)
+    snap, why = snapshot.read_snapshot(blob, memory_id="x", config_fp="c", journal_next_seq=1,
+                                       entry_at=lambda s: [0, "percept", 0.0, 0], journal_crc=None, journal_edits=0)
+    assert why == "ok"
+    back = TemporalMemory()
+    back.__setstate__({**back.__getstate__(), **snap.state["temporal"]})
+    got = (bytes(back._rt), bytes(back._rs), bytes(back._r0), back._rbase, back._ix_n,
+           [(r.ul.tolist(), r.off.tolist(), r.ri.tolist(), r.g0, r.n, r.lo, r.hi, r.tlo, r.thi) for r in back._runs])
+    assert got == live
+    assert all(r.ri.flags.writeable and r.off.flags.writeable for r in back._runs)
+    mem.close()
+    with Memory.open(path, readonly=True) as m2:
+        assert (m2.snapshot_status == "ok") == (budget is None)
+        assert temporal_answers(m2.temporal) == want
+    if budget is None:  # continued from the snapshot, late percepts included: answers like a never-closed memory
+        ref = Memory(cfg)
+        more = ps[700:]
+        for p in ps:
+            ref.observe(p)
+        with Memory.open(path) as m3:
+            assert m3.snapshot_status == "ok"
+            for p in more:
+                m3.observe(p)
+            assert temporal_answers(m3.temporal) == temporal_answers(ref.temporal)
+            assert np.array_equal(np.frombuffer(m3.temporal._rt), np.frombuffer(ref.temporal._rt))
