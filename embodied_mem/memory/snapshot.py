@@ -24,8 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 8 (this version) reads only format-8 files: older snapshots are reported ("snapshot format
-7, this version reads 8") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 9 (this version) reads only format-9 files: older snapshots are reported ("snapshot format
+8, this version reads 9") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
@@ -40,7 +40,9 @@ records which labels are paged out as one int64 column by label id, not a dict, 
 (``lt_places``); episodic memory's episode and place names are a ``chunkcolumns.NameTable``, under a RAM
 budget those used longest ago named by their row in ``lt_enames``, not stored. Format 8: under a RAM
 budget, spatial memory's label names whose rows are paged out are in ``lt_slabels``, their slot in its
-label list None.)
+label list None. Format 9: temporal memory's percept runs (time, source, first entry) and its label
+index's runs are stored as they are, not its per-entry times and sources and per-label grouped times
+(which a reopen re-derived the runs and one index run from).)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -92,6 +94,8 @@ FORMAT_VERSION = 9
 # moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
 # Format 8: spatial memory's label list may hold None (a name paged out to lt_slabels), which format 7's
 # readers do not expect; format 7's state lacks the count of paged names.
+# Format 9: temporal memory's runs and label index as they are; format 8's temporal state has per-entry
+# times and sources instead (its reader rebuilt them).
 _READS = (9,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream

@@ -402,8 +402,7 @@ class TemporalMemory:
         self._ids = ids = dict(zip(names, range(len(names))))  # C-level; free slots (None) dropped next
         ids.pop(None, None)  # type: ignore[call-overload]
         self._first, self._last = first, last
-        n_none = len(names) - len(self._ids)
-        self._name_bytes = sum(map(sys.getsizeof, names)) - n_none * sys.getsizeof(None)
+        self._name_bytes = sum(map(sys.getsizeof, names)) - names.count(None) * sys.getsizeof(None)
         self._gapc = {}
         self._gap_n = 0
         self._pn, self._pl, self._pb = array("q"), array("d"), array("d")
@@ -418,15 +417,6 @@ class TemporalMemory:
         self._limit = 0 if pg is None else pg.cap
 
     # ------------------------------------------------------------------ runs
-    def _expand(self) -> tuple[array, array]:
-        """The time and the source of every entry, as columns."""
-        n = len(self._sym)
-        lens = np.diff(np.append(np.frombuffer(self._r0, np.int64), n))
-        t, src = array("d"), array("i")
-        t.frombytes(np.repeat(np.frombuffer(self._rt, np.float64), lens).tobytes())
-        src.frombytes(np.repeat(np.frombuffer(self._rs, np.int32), lens).tobytes())
-        return t, src
-
     def _times_at(self, idx: np.ndarray) -> np.ndarray:
         """The times of the entries at indexes ``idx``."""
         run = np.frombuffer(self._r0, np.int64).searchsorted(idx, "right") - 1
@@ -439,10 +429,6 @@ class TemporalMemory:
         starts = r0[ra:].copy()
         starts[0] = a
         return np.repeat(np.arange(ra, len(r0)), np.diff(np.append(starts, len(self._sym))))
-
-    def _times_from(self, a: int) -> np.ndarray:
-        """The times of the entries from index ``a`` (< their number) on, by run: O(entries)."""
-        return np.frombuffer(self._rt, np.float64)[self._runs_from(a)]
 
     def _run_times(self, run: _Run, a: int = 0, b: int | None = None) -> np.ndarray:
         """The times of the sightings ``[a, b)`` of label-index run ``run`` (a copy)."""
@@ -480,21 +466,6 @@ class TemporalMemory:
     def _time_of(self, j: int) -> float:
         """The time of entry ``j``."""
         return self._rt[bisect_right(self._r0, j) - 1]
-
-    def _grouped(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every sighting in RAM as (label ids ascending, times ascending within a label)."""
-        n0, n = self._ix_n, len(self._sym)
-        labs = [r.lab() for r in self._runs]
-        ts = [self._run_times(r) for r in self._runs]
-        if n > n0:
-            sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, n - n0, n0) == SIGHTING)
-            labs.append(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0)[sel])
-            ts.append(self._times_from(n0)[sel])
-        if not labs:
-            return _EMPTY_I, _EMPTY
-        lab = np.concatenate(labs)
-        order = np.argsort(lab, kind="stable")
-        return lab[order], np.concatenate(ts)[order]
 
     def _trim_runs(self, i: int) -> None:
         """The entries [0, i) (every one older than the rest) left RAM: drop the runs over them and
