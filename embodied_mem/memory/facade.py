@@ -228,6 +228,7 @@ class Memory:
             t2 = time.perf_counter()
             gc_was = gc.isenabled()
             gc.disable()  # the load and the replay make long-lived objects only (see _settle_gc)
+            mem._opening = True  # reads inside the load and the replay start no budget check (_count_read)
             try:
                 start = mem._load_snapshot(store)
                 t3 = time.perf_counter()
@@ -237,6 +238,7 @@ class Memory:
                     mem._adopt_long_term(start)
                 mem._replay(store, start)
             finally:
+                mem._opening = False
                 if gc_was:
                     _settle_gc()
                     gc.enable()
@@ -324,11 +326,18 @@ class Memory:
         """Make the modules' public methods (and the graph's readers) take the memory's lock, so that
         queries in other threads never see a half-applied percept (threading rule: module docstring)."""
         lock, tls = self._lock, self._tls
+        budgeted = self._longterm is not None
+        owned = getattr(lock, "_is_owned", None)  # CPython's RLock: held by this thread already (a nested read)
 
         def guard(fn: Any) -> Any:
             def run(*a: Any, **k: Any) -> Any:
                 if getattr(tls, "inherit", False):
                     return fn(*a, **k)
+                if budgeted and owned is not None and not owned():  # an outermost read: counted for the budget
+                    with lock:
+                        out = fn(*a, **k)
+                        self._count_read()
+                        return out
                 with lock:
                     return fn(*a, **k)
             run.__wrapped__ = fn  # type: ignore[attr-defined]
@@ -875,7 +884,11 @@ class Memory:
             return self._stats()
 
     _FIT_EVERY = 1024  # percepts between checks of the parts' RAM against the budget
+    _READ_FIT_EVERY = 1024  # outermost module reads (queries) between checks, under a budget
     _RELEASE_EVERY = 32  # budget checks between heap releases at the latest
+    _RELEASE_EACH_FIT_MB = 64  # a budget up to this many MiB gives the free heap back at every check
+    _reads = 0  # outermost module reads since the last budget check
+    _opening = False  # in Memory.open's load and replay
     _ram_peak = 0  # the parts' estimated total at its highest since the heap was last given back
     _fits_since_release = 0
 
@@ -894,6 +907,15 @@ class Memory:
         parts["worlds"] = sum(_module_bytes(m) for w in self._worlds.values() for m in w[:2])
         parts["total"] = sum(parts.values())
         return parts
+
+    def _count_read(self) -> None:
+        """Under a budget, after each outermost module read (the lock held): every ``_READ_FIT_EVERY``
+        reads, a budget check (``_fit_budget``), so that what queries paged in (and the heap their
+        temporaries left free) is fitted and given back even when no percept comes."""
+        self._reads += 1
+        if self._reads >= self._READ_FIT_EVERY and not self._opening and (self._store is None or
+                                                                          self._store.conn is not None):
+            self._fit_budget()
 
     def _fit_budget(self) -> None:
         """The budget controller (every ``_FIT_EVERY`` percepts): when the parts' estimates exceed ``ESTIMATE_SHARE`` of the budget, split that share
@@ -921,8 +943,12 @@ class Memory:
         self.graph.fit(room - (parts["total"] - parts["graph"]))
         total = self._ram_bytes()["total"]
         self._fits_since_release += 1
-        # fell by a sixteenth of the budget (pages moved out), or a while since: give the free heap back
-        if total < self._ram_peak - budget * 2**16 or self._fits_since_release >= self._RELEASE_EVERY:
+        self._reads = 0
+        # fell by a sixteenth of the budget (pages moved out), or a while since, or a small budget (its heap
+        # is small: a release takes ~1-3 ms, and what it gives back is a large part of the budget): give
+        # the free heap back
+        if (total < self._ram_peak - budget * 2**16 or self._fits_since_release >= self._RELEASE_EVERY
+                or budget <= self._RELEASE_EACH_FIT_MB):
             release_free_heap()
             self._ram_peak, self._fits_since_release = total, 0
         else:

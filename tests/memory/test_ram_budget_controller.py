@@ -9,6 +9,7 @@ and episodic ``fit`` come from their own files and tests). The graph is the real
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 from unittest import mock
 
@@ -114,7 +115,8 @@ def test_freed_heap_is_given_back_when_the_estimates_fall():
     small = budgeted(config={"ram_budget_mb": 4}, sizes=None)
     small.temporal = Paging(small.temporal, 2 * MIB)
     calls = []
-    with mock.patch.object(facade, "release_free_heap", lambda: calls.append(1) or True):
+    with mock.patch.object(facade, "release_free_heap", lambda: calls.append(1) or True), \
+            mock.patch.object(Memory, "_RELEASE_EACH_FIT_MB", 0):  # not a small budget here
         small, plain = fed_pair(walk(40), small, Memory())
         assert not calls  # nothing paged out yet
         small.temporal.size = 0  # a big page-out: the estimates fall by far more than 1/16 of the budget
@@ -122,6 +124,68 @@ def test_freed_heap_is_given_back_when_the_estimates_fall():
     assert len(calls) == 1
     small.close()
     plain.close()
+
+
+@pytest.mark.parametrize(("budget", "each"), [(4, True), (64, True), (65, False), (512, False)])
+def test_a_small_budget_gives_the_free_heap_back_at_every_check(budget, each):
+    small = budgeted(config={"ram_budget_mb": budget}, sizes=None)
+    calls = []
+    with mock.patch.object(facade, "release_free_heap", lambda: calls.append(1) or True):
+        small, plain = fed_pair(walk(64), small, Memory())  # 4 checks; nothing paged out (estimates grow)
+    assert len(calls) == (4 if each else 0)
+    small.close()
+    plain.close()
+
+
+def test_queries_alone_start_budget_checks_and_answers_do_not_change():
+    """Under a budget, every ``_READ_FIT_EVERY`` outermost reads start a budget check (what queries paged
+    in is fitted again without a percept); reads nested in another (the lock held) never do; an
+    unbudgeted memory never counts. Answers stay those of the unbudgeted memory."""
+    small = budgeted(sizes=None)
+    small, plain = fed_pair(walk(300), small, Memory())
+    checks = []
+    real = Memory._fit_budget
+
+    def counted(self: Memory) -> None:
+        checks.append(self is small)
+        real(self)
+
+    with mock.patch.object(Memory, "_fit_budget", counted), mock.patch.object(Memory, "_READ_FIT_EVERY", 4):
+        for _ in range(8):
+            small.temporal.last_seen(LABELS[0])
+            plain.temporal.last_seen(LABELS[0])
+        assert checks == [True, True]  # 8 reads of the budgeted memory, none counted for the other
+        with small._lock:  # noqa: SLF001 - reads nested in a caller holding the lock (as the facade's own)
+            for _ in range(8):
+                small.temporal.last_seen(LABELS[0])
+        assert len(checks) == 2
+        before = len(checks)
+        got = answers(small)  # hundreds of reads: checks (and page-outs) among them
+        assert len(checks) > before + 10
+    assert_same(got, answers(plain))
+    small.close()
+    plain.close()
+
+
+def test_reads_during_open_start_no_budget_check(tmp_path):
+    """The load and the replay of ``Memory.open`` read without the lock: no read starts a check there
+    (only the replay's own checks, every ``_FIT_EVERY`` percepts, run)."""
+    mem = budgeted(tmp_path / "m.db", sizes=None)
+    fed_pair(walk(100), mem, Memory())
+    mem.close()
+    callers = []
+    real = Memory._fit_budget
+
+    def counted(self: Memory) -> None:
+        callers.append((sys._getframe(1).f_code.co_name, self._opening))  # noqa: SLF001
+        real(self)
+
+    with mock.patch.object(Memory, "_READ_FIT_EVERY", 1), mock.patch.object(Memory, "_fit_budget", counted):
+        mem = budgeted(tmp_path / "m.db", sizes=None)
+        assert ("_count_read", True) not in callers
+        mem.temporal.last_seen(LABELS[0])
+    assert callers[-1] == ("_count_read", False)
+    mem.close()
 
 
 def test_release_free_heap_runs_here_or_says_it_cannot():
