@@ -40,7 +40,7 @@ from a stream, less that of the same process generating the stream alone) is kep
 How: each module estimates the RAM it holds (``ram_bytes()``: spatial, temporal and episodic
 memory, the graph; a module without one is counted by the sizes of its containers), summed by
 ``Memory.ram_bytes()``. Every ``_FIT_EVERY`` percepts the controller (``_fit_budget``) keeps that
-sum within ``longterm.ESTIMATE_SHARE`` of the budget: the modules that page and are over their part
+sum within ``longterm.estimate_room`` (``ESTIMATE_SHARE`` of the budget less ``FIXED_MB``): the modules that page and are over their part
 (``longterm.MODULE_SHARES``) are told to ``fit`` it, the graph gets what the others leave (at least
 a few blocks), and the heap freed by paging goes back to the system (``heap.release_free_heap``).
 The rest of the budget is headroom for what the estimates do not see (allocator overhead, SQLite's
@@ -84,7 +84,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import HASHING_SCHEME, make_key_encoder, tokens
 from .heap import release_free_heap
-from .longterm import ESTIMATE_SHARE, MODULE_SHARES, LongTermStore, fit_shares, journal_batch_rows
+from .longterm import MODULE_SHARES, LongTermStore, estimate_room, fit_shares, journal_batch_rows
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import (
     config_fingerprint,
@@ -918,7 +918,9 @@ class Memory:
             self._fit_budget()
 
     def _fit_budget(self) -> None:
-        """The budget controller (every ``_FIT_EVERY`` percepts): when the parts' estimates exceed ``ESTIMATE_SHARE`` of the budget, split that share
+        """The budget controller (every ``_FIT_EVERY`` percepts, and ``_READ_FIT_EVERY`` reads): when the parts'
+        estimates exceed their room (``longterm.estimate_room``: ``ESTIMATE_SHARE`` of the budget less
+        ``FIXED_MB``), split that room
         among the modules that page (``fit(max_bytes)``: spatial, temporal, episodic memory, the
         graph) by ``MODULE_SHARES`` (a module under its part leaves the rest to the others) and have
         each one over its part page out down to it; the graph gets what the others leave (at least a
@@ -929,7 +931,7 @@ class Memory:
         if budget is None:
             return
         parts = self._ram_bytes()
-        room = int(budget * 2**20 * ESTIMATE_SHARE)
+        room = estimate_room(budget)
         fits = {name: fn for name in ("spatial", "temporal", "episodic")
                 if callable(fn := getattr(getattr(self, name), "fit", None))}
         if parts["total"] > room and fits:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from embodied_mem import Memory, Percept, Pose, Sighting
 from embodied_mem import graph as graph_mod
 from embodied_mem.memory import facade, heap, longterm
-from embodied_mem.memory.longterm import ESTIMATE_SHARE, MODULE_SHARES, fit_shares
+from embodied_mem.memory.longterm import ESTIMATE_SHARE, FIXED_MB, MODULE_SHARES, estimate_room, fit_shares
 
 from .conftest import assert_same, budgeted, fed_pair
 from .test_ram_budget import LABELS, answers
@@ -64,13 +64,13 @@ def check_often():
 
 def test_modules_over_their_part_are_told_to_fit_it_and_the_graph_gets_the_rest():
     small = budgeted(config={"ram_budget_mb": 4}, sizes=None)
-    small.temporal = Paging(small.temporal, 3 * MIB)  # over its part of 4 MiB * ESTIMATE_SHARE
+    small.temporal = Paging(small.temporal, 3 * MIB)  # over its part of estimate_room(4)
     small.episodic = Paging(small.episodic, 1000)  # well under its part: left alone
     small, plain = fed_pair(walk(200), small, Memory())
     tm, ep = small.temporal, small.episodic
     assert tm.calls and not ep.calls
     parts = small.ram_bytes()
-    room = int(4 * MIB * ESTIMATE_SHARE)
+    room = estimate_room(4)
     fixed = parts["semantic"] + parts["worlds"] + (0 if callable(getattr(small.spatial, "fit", None))
                                                    else parts["spatial"])  # a module without fit: as is
     assert tm.calls[0] < 3 * MIB and tm.size == tm.calls[-1]
@@ -91,7 +91,7 @@ def test_nothing_is_paged_while_the_estimates_fit():
     assert not small.temporal.calls and not small.spatial.calls
     assert small.graph.paged_out() == (0, 0)
     parts = small.ram_bytes()  # the others only grew since the last check: the graph's room then was larger
-    assert small.graph._s.cap >= 64 * MIB * ESTIMATE_SHARE - (parts["total"] - parts["graph"])  # noqa: SLF001
+    assert small.graph._s.cap >= estimate_room(64) - (parts["total"] - parts["graph"])  # noqa: SLF001
     small.close()
     plain.close()
 
@@ -218,5 +218,10 @@ def test_fit_shares_fills_the_room_fairly(sizes, room):
 
 def test_the_estimates_share_and_module_shares_are_sane():
     assert 0.25 <= longterm.ESTIMATE_SHARE < 1  # measured RSS / estimates ~2 (longterm.py)
+    # the fixed costs weigh on small budgets, never take more than half, and the room grows with the budget
+    assert estimate_room(16) == int((16 - FIXED_MB) * MIB * ESTIMATE_SHARE) < int(16 * MIB * ESTIMATE_SHARE)
+    assert estimate_room(1) == int(0.5 * MIB * ESTIMATE_SHARE)
+    rooms = [estimate_room(b) for b in (0.5, 1, 2, 4, 7.9, 8, 8.1, 16, 64, 256, 4096)]
+    assert rooms == sorted(rooms) and estimate_room(256) >= 0.98 * 256 * MIB * ESTIMATE_SHARE
     assert all(v > 0 for v in MODULE_SHARES.values())
     assert set(MODULE_SHARES) == {"spatial", "temporal", "episodic", "graph"}
