@@ -40,7 +40,7 @@ from a stream, less that of the same process generating the stream alone) is kep
 How: each module estimates the RAM it holds (``ram_bytes()``: spatial, temporal and episodic
 memory, the graph; a module without one is counted by the sizes of its containers), summed by
 ``Memory.ram_bytes()``. Every ``_FIT_EVERY`` percepts the controller (``_fit_budget``) keeps that
-sum within ``longterm.ESTIMATE_SHARE`` of the budget: the modules that page and are over their part
+sum within ``longterm.estimate_room`` (``ESTIMATE_SHARE`` of the budget less ``FIXED_MB``): the modules that page and are over their part
 (``longterm.MODULE_SHARES``) are told to ``fit`` it, the graph gets what the others leave (at least
 a few blocks), and the heap freed by paging goes back to the system (``heap.release_free_heap``).
 The rest of the budget is headroom for what the estimates do not see (allocator overhead, SQLite's
@@ -84,7 +84,7 @@ from .config import MemoryConfig
 from .episodic import Chunk, EpisodicMemory
 from .featurize import HASHING_SCHEME, make_key_encoder, tokens
 from .heap import release_free_heap
-from .longterm import ESTIMATE_SHARE, MODULE_SHARES, LongTermStore, fit_shares, journal_batch_rows
+from .longterm import MODULE_SHARES, LongTermStore, estimate_room, fit_shares, journal_batch_rows
 from .semantic import Fact, Operation, SemanticMemory, load_knowledge
 from .snapshot import (
     config_fingerprint,
@@ -228,6 +228,7 @@ class Memory:
             t2 = time.perf_counter()
             gc_was = gc.isenabled()
             gc.disable()  # the load and the replay make long-lived objects only (see _settle_gc)
+            mem._opening = True  # reads inside the load and the replay start no budget check (_count_read)
             try:
                 start = mem._load_snapshot(store)
                 t3 = time.perf_counter()
@@ -237,6 +238,7 @@ class Memory:
                     mem._adopt_long_term(start)
                 mem._replay(store, start)
             finally:
+                mem._opening = False
                 if gc_was:
                     _settle_gc()
                     gc.enable()
@@ -324,11 +326,18 @@ class Memory:
         """Make the modules' public methods (and the graph's readers) take the memory's lock, so that
         queries in other threads never see a half-applied percept (threading rule: module docstring)."""
         lock, tls = self._lock, self._tls
+        budgeted = self._longterm is not None
+        owned = getattr(lock, "_is_owned", None)  # CPython's RLock: held by this thread already (a nested read)
 
         def guard(fn: Any) -> Any:
             def run(*a: Any, **k: Any) -> Any:
                 if getattr(tls, "inherit", False):
                     return fn(*a, **k)
+                if budgeted and owned is not None and not owned():  # an outermost read: counted for the budget
+                    with lock:
+                        out = fn(*a, **k)
+                        self._count_read()
+                        return out
                 with lock:
                     return fn(*a, **k)
             run.__wrapped__ = fn  # type: ignore[attr-defined]
@@ -875,7 +884,11 @@ class Memory:
             return self._stats()
 
     _FIT_EVERY = 1024  # percepts between checks of the parts' RAM against the budget
+    _READ_FIT_EVERY = 1024  # outermost module reads (queries) between checks, under a budget
     _RELEASE_EVERY = 32  # budget checks between heap releases at the latest
+    _RELEASE_EACH_FIT_MB = 64  # a budget up to this many MiB gives the free heap back at every check
+    _reads = 0  # outermost module reads since the last budget check
+    _opening = False  # in Memory.open's load and replay
     _ram_peak = 0  # the parts' estimated total at its highest since the heap was last given back
     _fits_since_release = 0
 
@@ -895,8 +908,19 @@ class Memory:
         parts["total"] = sum(parts.values())
         return parts
 
+    def _count_read(self) -> None:
+        """Under a budget, after each outermost module read (the lock held): every ``_READ_FIT_EVERY``
+        reads, a budget check (``_fit_budget``), so that what queries paged in (and the heap their
+        temporaries left free) is fitted and given back even when no percept comes."""
+        self._reads += 1
+        if self._reads >= self._READ_FIT_EVERY and not self._opening and (self._store is None or
+                                                                          self._store.conn is not None):
+            self._fit_budget()
+
     def _fit_budget(self) -> None:
-        """The budget controller (every ``_FIT_EVERY`` percepts): when the parts' estimates exceed ``ESTIMATE_SHARE`` of the budget, split that share
+        """The budget controller (every ``_FIT_EVERY`` percepts, and ``_READ_FIT_EVERY`` reads): when the parts'
+        estimates exceed their room (``longterm.estimate_room``: ``ESTIMATE_SHARE`` of the budget less
+        ``FIXED_MB``), split that room
         among the modules that page (``fit(max_bytes)``: spatial, temporal, episodic memory, the
         graph) by ``MODULE_SHARES`` (a module under its part leaves the rest to the others) and have
         each one over its part page out down to it; the graph gets what the others leave (at least a
@@ -907,7 +931,7 @@ class Memory:
         if budget is None:
             return
         parts = self._ram_bytes()
-        room = int(budget * 2**20 * ESTIMATE_SHARE)
+        room = estimate_room(budget)
         fits = {name: fn for name in ("spatial", "temporal", "episodic")
                 if callable(fn := getattr(getattr(self, name), "fit", None))}
         if parts["total"] > room and fits:
@@ -921,8 +945,12 @@ class Memory:
         self.graph.fit(room - (parts["total"] - parts["graph"]))
         total = self._ram_bytes()["total"]
         self._fits_since_release += 1
-        # fell by a sixteenth of the budget (pages moved out), or a while since: give the free heap back
-        if total < self._ram_peak - budget * 2**16 or self._fits_since_release >= self._RELEASE_EVERY:
+        self._reads = 0
+        # fell by a sixteenth of the budget (pages moved out), or a while since, or a small budget (its heap
+        # is small: a release takes ~1-3 ms, and what it gives back is a large part of the budget): give
+        # the free heap back
+        if (total < self._ram_peak - budget * 2**16 or self._fits_since_release >= self._RELEASE_EVERY
+                or budget <= self._RELEASE_EACH_FIT_MB):
             release_free_heap()
             self._ram_peak, self._fits_since_release = total, 0
         else:

@@ -35,7 +35,7 @@ import weakref
 from typing import Any
 
 __all__ = ["LongTermStore", "Pages", "working_set_sizes", "belief_rows", "grid_cells", "place_blocks", "TABLES", "EVENT_V",
-           "POSE_V", "SIGHT_V", "ESTIMATE_SHARE", "MODULE_SHARES", "fit_shares", "journal_batch_rows", "cache_kib"]
+           "POSE_V", "SIGHT_V", "ESTIMATE_SHARE", "FIXED_MB", "estimate_room", "MODULE_SHARES", "fit_shares", "journal_batch_rows", "cache_kib"]
 
 TABLES = ("lt_events", "lt_poses", "lt_sightings")
 TABLES += ("lt_chunks",)  # episodic memory (below)
@@ -147,6 +147,13 @@ _SHARE_GRAPH = 0.15  # share of the budget for the knowledge graph's resident bl
 # budget); share 0.42 -> estimates 116.0 MiB, memory RSS 150.7 MiB (1.30x). 1/2.05 = 0.49, less a
 # margin: the ratio is not constant (1.38x at 1M) and grows with the stream's length.
 ESTIMATE_SHARE = 0.42
+# What a process holding a memory pays whatever the memory holds, outside the estimates (measured at
+# 1M sightings under a 16 MiB budget, beside a process generating the stream alone, /proc/self/smaps and
+# glibc's mallinfo2): the code pages of numpy and SQLite the memory touches (~3.6 MiB, file-backed),
+# SQLite's connection, schema and statements (~0.7 MiB beside its page cache), partly used Python arenas.
+# The estimates get ESTIMATE_SHARE of the budget less this (``estimate_room``), so that it weighs on small
+# budgets (16 MiB: 0.75 of the share) and hardly on large ones (256 MiB: 0.98).
+FIXED_MB = 4.0
 # How the controller splits the estimates' share among the modules that page (``fit``) when their
 # sum exceeds it: in these proportions (what each held without a budget on the benchmark stream at
 # 1M sightings: spatial 64, graph 37, temporal 35, episodic 14 MB), a module under its part leaving
@@ -176,6 +183,14 @@ def fit_shares(sizes: dict[str, int], room: int, shares: dict[str, float]) -> di
             caps[k] = left.pop(k)
             room -= caps[k]
     return caps
+
+
+def estimate_room(ram_budget_mb: float) -> int:
+    """Bytes the modules' estimates may sum to under a budget of ``ram_budget_mb`` MiB (what the budget
+    controller keeps them within): ``ESTIMATE_SHARE`` of the budget less ``FIXED_MB``, and never less
+    than the share of half the budget."""
+    b = float(ram_budget_mb)
+    return int(max(b / 2, b - FIXED_MB) * 2**20 * ESTIMATE_SHARE)
 
 
 def grid_cells(ram_budget_mb: float) -> int:
