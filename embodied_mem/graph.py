@@ -247,8 +247,12 @@ class _Shape:
 
 # ---------------------------------------------------------------------- storage
 _BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of paging)
-_BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
-_BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
+_BYTES_PER_NODE = 100  # RAM of a node in a resident block: id text, 6 columns, properties and their string tables
+_BYTES_PER_EDGE = 64  # RAM of an edge in a resident block: 13 columns (~44 bytes), properties
+_BYTES_PER_BLOCK = 4096  # a resident block's own objects: property tables, column objects, string tables
+_BYTES_FIXED = 64 << 10  # the store's own: the cache of recently used ids (2 x ``_HOT`` entries), relation tables
+_HOT = 384  # most ids in each generation of the cache in front of the node index
+_BYTES_PER_ID = 32  # most bytes a resident node costs in the id index (``_Ids``: 8-byte slots, at least a quarter full)
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
@@ -256,15 +260,143 @@ _EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"
               ("conf", "d"), ("srcid", "q"), ("shape", "i"), ("row", "i"), ("nxo", "i"), ("nxi", "i"))
 
 
-class _NB:
-    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees."""
+# columns kept narrower in RAM than in their pages (the pages keep the typecodes above): a value that
+# does not fit widens the array to the page's typecode (``_widen``)
+_NARROW = {"shape": "B", "row": "H", "rel": "B", "key": "B", "srcid": "i"}
+_LIMITS = {"B": (0, 255), "H": (0, 65535), "i": (-(1 << 31), (1 << 31) - 1)}
+_CODED = ("rec", "conf")  # float columns of few distinct values per block: ``_Coded``
 
-    __slots__ = ("names", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids", "dirty")
+
+def _widen(b: Any, name: str) -> array:
+    """Array ``name`` of block ``b`` at its page typecode (a value did not fit the narrow one)."""
+    tc = dict(_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS)[name]
+    a = array(tc, getattr(b, name))
+    setattr(b, name, a)
+    return a
+
+
+def _put(b: Any, name: str, i: int, v: int) -> None:
+    """``b.<name>[i] = v``, widening the array when ``v`` does not fit it."""
+    try:
+        getattr(b, name)[i] = v
+    except OverflowError:
+        _widen(b, name)[i] = v
+
+
+def _push(b: Any, name: str, v: int) -> None:
+    """``b.<name>.append(v)`` after it overflowed the narrow array."""
+    _widen(b, name).append(v)
+
+
+class _Coded:
+    """A float column of an edge block (``recorded_at``, ``confidence``: a few distinct values in
+    1024 edges) as one-byte codes into a table of its distinct values (``vals``, ``index``), or,
+    from its 256th distinct value on, a plain ``array('d')`` (``index`` None). Reads and writes
+    like the array it replaces; values read back identical (0.0 and -0.0 apart)."""
+
+    __slots__ = ("codes", "vals", "index")
 
     def __init__(self) -> None:
-        self.names: list[str] = []
+        self.codes: array = array("B")
+        self.vals: list[float] = []
+        self.index: dict[Any, int] | None = {}
+
+    def _code(self, v: float) -> int:
+        """The code of ``v`` (added to the table); -1 when the table is full: the column turned plain."""
+        idx = self.index
+        assert idx is not None
+        key: Any = v if v else (0, math.copysign(1.0, v))  # 0.0 == -0.0 as dict keys
+        c = idx.get(key)
+        if c is None:
+            c = len(self.vals)
+            if c == 255:
+                vals = self.vals
+                self.codes = array("d", [vals[x] for x in self.codes])
+                self.vals, self.index = [], None
+                return -1
+            idx[key] = c
+            self.vals.append(v)
+        return c
+
+    def append(self, v: float) -> None:
+        idx = self.index
+        if idx is not None:
+            c = idx.get(v) if v else None
+            if c is None:
+                c = self._code(v)
+                if c < 0:
+                    self.codes.append(v)
+                    return
+            self.codes.append(c)
+        else:
+            self.codes.append(v)
+
+    def __getitem__(self, i: int) -> float:
+        if self.index is None:
+            return self.codes[i]
+        return self.vals[self.codes[i]]
+
+    def __setitem__(self, i: int, v: float) -> None:
+        if self.index is not None:
+            c = self._code(v)
+            if c >= 0:
+                self.codes[i] = c
+                return
+        self.codes[i] = v
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def nbytes(self) -> int:
+        return self.codes.itemsize * len(self.codes) + (0 if self.index is None else 50 * len(self.vals))
+
+    def to_array(self) -> array:
+        if self.index is None:
+            return self.codes
+        if len(self.codes) <= 64:  # a small block: numpy's call costs more than the loop
+            vals = self.vals
+            return array("d", [vals[c] for c in self.codes])
+        import numpy as np
+
+        vals = np.asarray(self.vals, np.float64)
+        return array("d", vals[np.frombuffer(self.codes, np.uint8)].tobytes())
+
+    @classmethod
+    def from_array(cls, a: array) -> _Coded:
+        c = cls()
+        if len(a) <= 64:
+            for v in a:
+                c.append(v)
+            return c
+        import numpy as np
+
+        x = np.frombuffer(a, np.float64)
+        vals, inv = np.unique(x, return_inverse=True)
+        if len(vals) > 255 or np.isnan(vals).any() or (vals == 0.0).any():  # 0.0 and -0.0: one value to unique
+            c.codes, c.vals, c.index = array("d", a), [], None
+            return c
+        c.vals = vals.tolist()
+        c.index = {v: k for k, v in enumerate(c.vals)}
+        c.codes = array("B", inv.reshape(-1).astype(np.uint8).tobytes())
+        return c
+
+
+class _NB:
+    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees.
+
+    The ids of a block still growing are a list (``names``); a full block whose ids are all strings
+    keeps them as one string ``text`` with the start of each id in ``off`` (1025 offsets) and
+    ``names`` None: about 20 bytes an id instead of a string object and its list slot (~80)."""
+
+    __slots__ = ("names", "text", "off", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids",
+                 "dirty")
+
+    def __init__(self) -> None:
+        self.names: list[str] | None = []
+        self.text: str | None = None
+        self.off: array | None = None
         for name, tc in _NB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True  # changed since it was last written to the long-term table
@@ -280,11 +412,90 @@ class _EB:
 
     def __init__(self) -> None:
         for name, tc in _EB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, _Coded() if name in _CODED else array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True
 
+
+
+def _freeze_names(b: _NB) -> None:
+    """Keep the ids of a full node block as one string and offsets (when every id is a ``str``)."""
+    names = b.names
+    if names is None or not all(type(n) is str for n in names):
+        return
+    off = array("I", [0])
+    n = 0
+    for x in names:
+        n += len(x)
+        off.append(n)
+    b.text, b.off, b.names = "".join(names), off, None
+
+
+def _block_names(b: _NB) -> list[Any]:
+    """The node ids of block ``b``, in order (a new list for a block kept as text)."""
+    if b.names is not None:
+        return b.names
+    t, o = b.text, b.off
+    assert t is not None and o is not None
+    return [t[o[k]:o[k + 1]] for k in range(len(o) - 1)]
+
+
+def _block_name(b: _NB, k: int) -> Any:
+    if b.names is not None:
+        return b.names[k]
+    o = b.off
+    return b.text[o[k]:o[k + 1]]  # type: ignore[index]
+
+
+class _Ids:
+    """Node id -> node index for the nodes of the resident blocks: an open-addressing table (linear
+    probing from slot ``h % size``, ``h`` the low 32 bits of the id's hash) of two arrays, the ``h`` and the
+    indexes (-1: empty slot), filled to at most half -- 16 to 32 bytes a node, where a dict costs
+    ~50 bytes an entry and keeps every id's string alive. The ids themselves are read from their
+    blocks to confirm a match. Rebuilt (not pickled) on load."""
+
+    __slots__ = ("hs", "ix", "size", "n")
+
+    def __init__(self, n: int = 0) -> None:
+        self.size = max(8, n * 3 + 8)
+        self.hs = array("I", [0]) * self.size
+        self.ix = array("i", [-1]) * self.size
+        self.n = 0
+
+    def insert(self, h: int, i: int) -> None:
+        """Add node ``i`` whose id's hash has the low 32 bits ``h`` (the caller knows the id is not in
+        the table)."""
+        if (self.n + 1) * 2 > self.size:
+            self._grow()
+        hs, ix, size = self.hs, self.ix, self.size
+        j = h % size
+        while ix[j] >= 0:
+            j += 1
+            if j == size:
+                j = 0
+        hs[j] = h
+        ix[j] = i
+        self.n += 1
+
+    def _grow(self) -> None:
+        """Room for twice the entries (a quarter full): each entry moves to its slot in the new arrays."""
+        old_hs, old_ix = self.hs, self.ix
+        self.size = size = max(8, self.n * 4 + 8)
+        self.hs = hs = array("I", [0]) * size
+        self.ix = ix = array("i", [-1]) * size
+        for h, i in zip(old_hs, old_ix):
+            if i >= 0:
+                j = h % size
+                while ix[j] >= 0:
+                    j += 1
+                    if j == size:
+                        j = 0
+                hs[j] = h
+                ix[j] = i
+
+    def nbytes(self) -> int:
+        return self.size * 8
 
 def _bshape(b: Any, names: tuple[str, ...]) -> int:
     s = b.shape_ids.get(names)
@@ -299,27 +510,27 @@ def _props(b: Any, shape: int, row: int) -> dict[str, Any]:
     return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
 
 
-def _set_prop(b: Any, shapes: array, rows: array, i: int, name: str, value: Any) -> None:
-    """Set property ``name`` of row ``i`` of block ``b`` (its node or edge columns ``shapes``/``rows``);
-    a name the row does not have yet moves it to the table of its new set of names."""
-    sh = b.shapes[shapes[i]]
+def _set_prop(b: Any, i: int, name: str, value: Any) -> None:
+    """Set property ``name`` of row ``i`` of block ``b`` (a node or edge block); a name the row does
+    not have yet moves it to the table of its new set of names."""
+    sh = b.shapes[b.shape[i]]
     j = sh.pos.get(name)
     if j is not None:
-        sh.cols[j].set(rows[i], value)
+        sh.cols[j].set(b.row[i], value)
         return
-    d = _props(b, shapes[i], rows[i]) if sh.names else {}
+    d = _props(b, b.shape[i], b.row[i]) if sh.names else {}
     d[name] = value
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
-def _del_prop(b: Any, shapes: array, rows: array, i: int, name: str) -> None:
-    d = _props(b, shapes[i], rows[i])
+def _del_prop(b: Any, i: int, name: str) -> None:
+    d = _props(b, b.shape[i], b.row[i])
     del d[name]  # KeyError when absent, as a dict
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
 _PLAIN = (type(None), bool, int, float, str, bytes)
@@ -373,13 +584,18 @@ def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
             cols.append(_enc_col(c))
         shapes.append((list(sh.names), sh.n, cols))
     d: dict[str, Any] = {"shapes": shapes}
-    for name, _tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
+    for name, tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
         a = getattr(b, name)
-        d[name] = (a.typecode, a.tobytes())
+        if type(a) is _Coded:
+            a = a.to_array()
+        elif a.typecode != tc:  # a narrow column: the page keeps the wide typecode
+            a = array(tc, a)
+        d[name] = (tc, a.tobytes())
     if type(b) is _NB:
-        if plain and not all(type(n) is str for n in b.names):
+        names = _block_names(b)
+        if plain and b.names is not None and not all(type(n) is str for n in names):
             return None
-        d["names"] = b.names
+        d["names"] = names
     return d
 
 
@@ -393,11 +609,18 @@ def _decode_block(d: Any, node: bool) -> Any:
             if a.typecode != tc or (n is not None and len(a) != n):
                 raise GraphError("a graph page's columns disagree")
             n = len(a)
+            nt = _NARROW.get(name)
+            if name in _CODED:
+                a = _Coded.from_array(a)
+            elif nt is not None and (not a or _LIMITS[nt][0] <= min(a) and max(a) <= _LIMITS[nt][1]):
+                a = array(nt, a)
             setattr(b, name, a)
         if node:
             b.names = list(d["names"])
             if len(b.names) != n:
                 raise GraphError("a graph page's names disagree with its columns")
+            if n == 1 << _BLOCK_SHIFT:
+                _freeze_names(b)
         b.shapes, b.shape_ids = [], {}
         for names, count, cols in d["shapes"]:
             sh = _Shape(tuple(names), [_dec_col(c) for c in cols], int(count))
@@ -436,7 +659,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "ids_peak")
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -445,7 +668,15 @@ class _Store:
         self.eb: list[_EB | None] = []
         self.nn = 0  # nodes
         self.ne = 0  # edges
-        self.ids: dict[str, int] = {}  # node id -> index, for the nodes of resident blocks
+        self.ids = _Ids()  # node id -> index, for the nodes of resident blocks
+        # the ids looked up or added lately -> index, a cache in front of ``ids`` in two generations: when
+        # ``hot`` holds _HOT ids it becomes ``warm`` and a new ``hot`` starts; a hit in ``warm`` moves to ``hot``
+        self.hot: dict[Any, int] = {}
+        self.warm: dict[Any, int] = {}
+        # the id the last lookup did not find and the empty slot where it ended, while nothing was added
+        # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
+        self.miss: Any = None
+        self.miss_at: tuple[_Ids, int] | None = None  # (the table looked in, its slot)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -459,7 +690,6 @@ class _Store:
         # paging in and out, one at a time: a reader in another thread (an edge view read outside the
         # memory's lock) may read a block back while the writer moves others out
         self.lock = threading.RLock()
-        self.ids_peak = 0  # most entries ``ids`` held since it was last copied compact
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -494,11 +724,10 @@ class _Store:
         self.str_ids = dict(zip(self.strs, range(len(self.strs))))
         self.nb = [None if d is None else _decode_block(d, True) for d in st["nb"]]
         self.eb = [None if d is None else _decode_block(d, False) for d in st["eb"]]
-        for k, b in enumerate(self.nb):
+        for b in self.nb:
             if b is not None:
                 b.dirty = True
-                base = k << self.sh
-                self.ids.update(zip(b.names, range(base, base + len(b.names))))
+        self.reindex()
         for b in self.eb:
             if b is not None:
                 b.dirty = True
@@ -528,8 +757,10 @@ class _Store:
         b = self.peek(k, node)
         self.tick += 1
         if node:
-            base = k << self.sh
-            self.ids.update(zip(b.names, range(base, base + len(b.names))))
+            base, ins = k << self.sh, self.ids.insert
+            self.miss = None
+            for j, n in enumerate(_block_names(b)):
+                ins(hash(n) & 0xFFFFFFFF, base + j)
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -564,10 +795,70 @@ class _Store:
         """Every block, resident or read for this scan (a whole-graph read holds the graph in RAM while it runs)."""
         return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
 
+    def reindex(self) -> None:
+        """Build ``ids`` again from the resident node blocks (after a load or blocks moved out)."""
+        n = sum(len(b.kind) for b in self.nb if b is not None)
+        self.ids = ids = _Ids(n)
+        self.hot, self.warm = {}, {}
+        self.miss = None
+        ins, sh = ids.insert, self.sh
+        for k, b in enumerate(self.nb):
+            if b is not None:
+                base = k << sh
+                for j, x in enumerate(_block_names(b)):
+                    ins(hash(x) & 0xFFFFFFFF, base + j)
+
+    def lookup(self, name: Any) -> int | None:
+        """Index of node ``name`` among the resident blocks (None: not there). TypeError when
+        ``name`` cannot be hashed, as a dict."""
+        i = self.hot.get(name)
+        if i is not None:
+            return i
+        i = self.warm.get(name)
+        if i is not None:
+            self.remember(name, i)
+            return i
+        if name is self.miss:
+            return None
+        h = hash(name) & 0xFFFFFFFF
+        t = self.ids
+        hs, ix, size = t.hs, t.ix, t.size
+        j = h % size
+        while True:
+            i = ix[j]
+            if i < 0:
+                self.miss, self.miss_at = name, (t, j)
+                return None
+            if hs[j] == h:
+                b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
+                k = i & self.mk
+                names = b.names
+                if names is not None:
+                    if names[k] == name:
+                        break
+                elif isinstance(name, str):
+                    o = b.off
+                    a = o[k]
+                    if o[k + 1] - a == len(name) and b.text.startswith(name, a):
+                        break
+            j += 1
+            if j == size:
+                j = 0
+        self.remember(name, i)
+        return i
+
+    def remember(self, name: Any, i: int) -> None:
+        """Put node ``name`` (index ``i``) in the cache of recently used ids."""
+        hot = self.hot
+        if len(hot) >= _HOT:
+            self.warm, self.hot = hot, {}
+            hot = self.hot
+        hot[name] = i
+
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
         block is read back)."""
-        i = self.ids.get(name)
+        i = self.lookup(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
@@ -578,7 +869,7 @@ class _Store:
         return i
 
     def name(self, i: int) -> str:
-        return self.N(i).names[i & self.mk]
+        return _block_name(self.N(i), i & self.mk)
 
     def cost(self) -> int:
         """Estimated bytes of the resident blocks (the growing last blocks by the rows they hold)."""
@@ -587,7 +878,8 @@ class _Store:
             n -= (len(self.nb) << self.sh) - self.nn
         if self.eb:
             e -= (len(self.eb) << self.sh) - self.ne
-        return n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE
+        return (n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE + (self.rn + self.re) * _BYTES_PER_BLOCK
+                + self.ids.nbytes() + _BYTES_FIXED)
 
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
@@ -608,14 +900,13 @@ class _Store:
         if own:
             lt.conn.execute("BEGIN")
         try:
-            self.ids_peak = max(self.ids_peak, len(self.ids))
+            rn = self.rn
             for _used, kind, k in cand:
                 if self.cost() <= goal:
                     break
-                self.page_out(k, kind == 0)
-            if len(self.ids) < self.ids_peak // 2:  # a dict never shrinks its table on deletes: copy it compact
-                self.ids = dict(self.ids)
-                self.ids_peak = len(self.ids)
+                self.page_out(k, kind == 0, reindex=False)
+            if self.rn != rn:
+                self.reindex()
             if own:
                 lt.conn.execute("COMMIT")
         except BaseException:
@@ -623,9 +914,10 @@ class _Store:
                 lt.conn.execute("ROLLBACK")
             raise
 
-    def page_out(self, k: int, node: bool) -> bool:
+    def page_out(self, k: int, node: bool, reindex: bool = True) -> bool:
         """Write block ``k`` (when changed since read) to lt_graph and drop it from RAM. False: it
-        holds a property value that is not plain data, and stays."""
+        holds a property value that is not plain data, and stays. ``reindex`` False: the caller
+        rebuilds the node index (``reindex``) after moving a node block out."""
         pg = self.pages
         b = (self.nb if node else self.eb)[k]
         rows = self.row_n if node else self.row_e
@@ -646,14 +938,13 @@ class _Store:
             base = k << self.sh
             if not self.named[k]:
                 pg.store.conn.executemany("INSERT INTO lt_gnames (space, name, idx) VALUES (?, ?, ?)",
-                                          [(pg.space, n, base + j) for j, n in enumerate(b.names)])
+                                          [(pg.space, n, base + j) for j, n in enumerate(_block_names(b))])
                 self.named[k] = 1
                 self.paged_names = True
-            ids = self.ids
-            for n in b.names:
-                del ids[n]
             self.nb[k] = None
             self.rn -= 1
+            if reindex:
+                self.reindex()
         else:
             self.eb[k] = None
             self.re -= 1
@@ -696,7 +987,7 @@ class _Store:
 
     def set_source(self, b: _EB, e: int, source: Any) -> None:
         self.other_src.pop(e, None)
-        b.srcid[e & self.mk] = self.src_code(e, source)
+        _put(b, "srcid", e & self.mk, self.src_code(e, source))
 
     def out_ids(self, u: int) -> list[int]:
         """Edges out of node ``u`` in the order they were added."""
@@ -760,9 +1051,9 @@ class _Store:
         e = self.ne
         if e >= (1 << 31) - 1:
             raise GraphError("the graph holds 2**31 - 1 edges, its most")
-        mk = self.mk
+        mk, sh, nb = self.mk, self.sh, self.nb
         iu, iv = u & mk, v & mk
-        bu = self.N(u)
+        bu = nb[u >> sh] or self.load(u >> sh, True)
         if key is not None:
             k = key
         elif bu.deg[iu]:
@@ -772,8 +1063,8 @@ class _Store:
         idx = self.pairs.get(u)
         if idx is not None:
             idx[v] = max(idx.get(v, 0), k + 1)
-        bv = self.N(v)
-        blk = e >> self.sh
+        bv = nb[v >> sh] or self.load(v >> sh, True)
+        blk = e >> sh
         if blk == len(self.eb):
             self.eb.append(_EB())
             self.re += 1
@@ -784,17 +1075,46 @@ class _Store:
         assert b is not None  # the last block never moves out
         b.src.append(u)
         b.dst.append(v)
-        b.rel.append(rel)
-        b.key.append(k)
+        try:
+            b.rel.append(rel)
+        except OverflowError:
+            _push(b, "rel", rel)
+        try:
+            b.key.append(k)
+        except OverflowError:
+            _push(b, "key", k)
         b.vf.append(vf)
         b.vt.append(vt)
-        b.rec.append(rec)
-        b.conf.append(conf)
-        b.srcid.append(self.src_code(e, source))
+        col = b.rec  # _Coded.append, inline for the common case: a value already in the table
+        ci = col.index
+        c = ci.get(rec) if ci is not None and rec else None
+        if c is None:
+            col.append(rec)
+        else:
+            col.codes.append(c)
+        col = b.conf
+        ci = col.index
+        c = ci.get(conf) if ci is not None and conf else None
+        if c is None:
+            col.append(conf)
+        else:
+            col.codes.append(c)
+        c = source if type(source) is int and 0 <= source <= _MAX_SRC else self.src_code(e, source)
+        try:
+            b.srcid.append(c)
+        except OverflowError:
+            _push(b, "srcid", c)
         if props:
             s = _bshape(b, tuple(props))
-            b.shape.append(s)
-            b.row.append(b.shapes[s].add(props.values()))
+            try:
+                b.shape.append(s)
+            except OverflowError:
+                _push(b, "shape", s)
+            r = b.shapes[s].add(props.values())
+            try:
+                b.row.append(r)
+            except OverflowError:
+                _push(b, "row", r)
         else:
             b.shape.append(0)
             b.row.append(0)
@@ -819,17 +1139,39 @@ class _Store:
             self.named.append(0)
         b = self.nb[blk]
         assert b is not None  # the last block never moves out
-        b.names.append(node_id)
-        self.ids[node_id] = i
+        names = b.names
+        if names is None:  # a block kept as text (only full ones are) grows: back to a list
+            names = b.names = _block_names(b)
+            b.text = b.off = None
+        names.append(node_id)
+        ids = self.ids
+        t, j = self.miss_at if node_id is self.miss else (None, -1)
+        if t is ids and ids.ix[j] < 0 and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
+            ids.hs[j] = hash(node_id) & 0xFFFFFFFF
+            ids.ix[j] = i
+            ids.n += 1
+        else:
+            ids.insert(hash(node_id) & 0xFFFFFFFF, i)
+        self.miss = None
+        self.remember(node_id, i)
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
-        b.shape.append(s)
-        b.row.append(b.shapes[s].add(props.values()))
+        try:
+            b.shape.append(s)
+        except OverflowError:
+            _push(b, "shape", s)
+        r = b.shapes[s].add(props.values())
+        try:
+            b.row.append(r)
+        except OverflowError:
+            _push(b, "row", r)
         b.hout.append(-1)
         b.hin.append(-1)
         b.deg.append(0)
         b.dirty = True
         self.nn = i + 1
+        if len(names) == 1 << self.sh:
+            _freeze_names(b)
         return i
 
     def edge_dict(self, e: int, b: _EB | None = None) -> dict[str, Any]:
@@ -904,7 +1246,7 @@ def _set_conf(s: _Store, b: _EB, e: int, v: Any) -> None:
 _BITEMPORAL = frozenset(_GETTERS)
 
 _SETTERS = {
-    "relation": lambda s, b, e, v: b.rel.__setitem__(e & s.mk, s.rel(v)),
+    "relation": lambda s, b, e, v: _put(b, "rel", e & s.mk, s.rel(v)),
     "valid_from": lambda s, b, e, v: b.vf.__setitem__(e & s.mk, _time(v, "valid_from")),
     "valid_to": _set_vt,
     "recorded_at": lambda s, b, e, v: b.rec.__setitem__(e & s.mk, _time(v, "recorded_at")),
@@ -957,14 +1299,14 @@ class EdgeData(MutableMapping):
         if f is not None:
             f(s, b, e, value)
         else:
-            _set_prop(b, b.shape, b.row, i, key, value)
+            _set_prop(b, i, key, value)
 
     def __delitem__(self, key: str) -> None:
         if key in _GETTERS:
             raise GraphError(f"an edge's {key!r} cannot be deleted (facts are closed, never erased)")
         s = self._s
         b = s.E(self.id)
-        _del_prop(b, b.shape, b.row, self.id & s.mk, key)
+        _del_prop(b, self.id & s.mk, key)
         b.dirty = True
 
     def _names(self) -> tuple[str, ...]:
@@ -1035,7 +1377,9 @@ class MemoryGraph:
             return
         cap = int(cap if cap is not None else store.sizes.get("graph", 0))
         s.pages = Pages(store, cap)
-        s.cap = s.floor = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+        least = (_MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_ID + _BYTES_PER_EDGE) << s.sh)
+                 + 2 * _MIN_BLOCKS * _BYTES_PER_BLOCK + _BYTES_FIXED)  # room for the growing blocks
+        s.cap = s.floor = max(cap, least)
 
     @property
     def pages(self) -> Any:
@@ -1087,7 +1431,7 @@ class MemoryGraph:
             if props:
                 b.dirty = True
                 for name, v in props.items():
-                    _set_prop(b, b.shape, b.row, j, name, v)
+                    _set_prop(b, j, name, v)
         else:
             s.add_node(node_id, k, props)
         return node_id
@@ -1103,9 +1447,9 @@ class MemoryGraph:
         out: list[str] = []
         for b in s.blocks(True):
             if k is None:
-                out.extend(b.names)
+                out.extend(_block_names(b))
             else:
-                out.extend(n for n, kk in zip(b.names, b.kind) if kk == k)
+                out.extend(n for n, kk in zip(_block_names(b), b.kind) if kk == k)
         return out
 
     def node(self, node_id: str) -> dict[str, Any]:
@@ -1179,7 +1523,7 @@ class MemoryGraph:
                 if col.kind != "d":  # the column may have changed its kind: look it up again
                     last = -1
             else:
-                _set_prop(b, b.shape, b.row, i, name, value)
+                _set_prop(b, i, name, value)
                 last = -1
 
     # ------------------------------------------------------------------ edges
@@ -1199,8 +1543,8 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        ids = s.ids
-        a, b = ids.get(u), ids.get(v)  # resident nodes; find() also reads paged-out names back
+        hot = s.hot
+        a, b = hot.get(u), hot.get(v)  # nodes used lately; find() also reads paged-out names back
         if a is None:
             a = s.find(u)
         if b is None:
@@ -1370,7 +1714,7 @@ class MemoryGraph:
         read for it and not kept)."""
         s = self._s
         nbs, ebs = s.blocks(True), s.blocks(False)
-        names = [n for b in nbs for n in b.names]
+        names = [n for b in nbs for n in _block_names(b)]
         return nbs, ebs, names
 
     def as_of(self, t: float) -> MemoryGraph:
