@@ -29,6 +29,7 @@ import math
 import pickle
 import re
 import threading
+import zlib
 from array import array
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -362,6 +363,14 @@ class _Coded:
         return array("d", vals[np.frombuffer(self.codes, np.uint8)].tobytes())
 
     @classmethod
+    def from_codes(cls, codes: array, vals: list[float]) -> _Coded:
+        """The column a page stored as its codes and table (``codes`` every one below ``len(vals)``)."""
+        c = cls()
+        c.codes, c.vals = codes, vals
+        c.index = {(v if v else (0, math.copysign(1.0, v))): k for k, v in enumerate(vals)}
+        return c
+
+    @classmethod
     def from_array(cls, a: array) -> _Coded:
         c = cls()
         if len(a) <= 64:
@@ -497,6 +506,26 @@ class _Ids:
     def nbytes(self) -> int:
         return self.size * 8
 
+_crc32 = zlib.crc32
+
+
+def _hid(name: Any) -> int:
+    """The 32-bit hash the id index files ``name`` under: CRC-32 of a string's UTF-8 (the same in every
+    process, so a snapshot stores the index as it is), Python's ``hash`` of any other id (equal ids,
+    such as 1 and 1.0, hash alike; a string is never equal to a non-string)."""
+    if type(name) is str:
+        return _crc32(name.encode("utf-8", "surrogatepass"))
+    if isinstance(name, str):
+        return _crc32(str.encode(name, "utf-8", "surrogatepass"))
+    return hash(name) & 0xFFFFFFFF
+
+
+def _salted(name: Any) -> bool:
+    """True when ``name``'s hash may differ from one process to the next (not a str, int, float, bool
+    or None): an index holding it is built again on load."""
+    return not isinstance(name, (str, int, float)) and name is not None
+
+
 def _bshape(b: Any, names: tuple[str, ...]) -> int:
     s = b.shape_ids.get(names)
     if s is None:
@@ -565,7 +594,7 @@ def _dec_col(st: Any) -> _Col:
 
 
 def _arr(tc: Any, raw: Any) -> array:
-    if tc not in ("b", "i", "q", "d") or not isinstance(raw, bytes):
+    if tc not in ("b", "B", "H", "I", "i", "q", "d") or not isinstance(raw, bytes):
         raise GraphError("a graph page holds a column of an unknown type: damaged or crafted file")
     a = array(tc)
     a.frombytes(raw)
@@ -574,7 +603,9 @@ def _arr(tc: Any, raw: Any) -> array:
 
 def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
     """A block as a dict of bytes, numbers, strings and lists (None when ``plain`` and a property
-    value is not plain data: such a block stays in RAM)."""
+    value is not plain data: such a block stays in RAM). Columns keep their narrow typecodes, a coded
+    float column its one-byte codes and its table (``<name>_vals``), a block of ids kept as text its
+    text and offsets: a page decodes without converting anything."""
     shapes = []
     for sh in b.shapes:
         cols = []
@@ -584,43 +615,73 @@ def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
             cols.append(_enc_col(c))
         shapes.append((list(sh.names), sh.n, cols))
     d: dict[str, Any] = {"shapes": shapes}
-    for name, tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
+    for name, _tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
         a = getattr(b, name)
         if type(a) is _Coded:
-            a = a.to_array()
-        elif a.typecode != tc:  # a narrow column: the page keeps the wide typecode
-            a = array(tc, a)
-        d[name] = (tc, a.tobytes())
+            if a.index is not None:
+                d[name + "_vals"] = a.vals
+            a = a.codes
+        d[name] = (a.typecode, a.tobytes())
     if type(b) is _NB:
-        names = _block_names(b)
-        if plain and b.names is not None and not all(type(n) is str for n in names):
-            return None
-        d["names"] = names
+        if b.names is None:
+            d["text"] = b.text
+            d["off"] = ("I", b.off.tobytes())  # type: ignore[union-attr]
+        else:
+            if plain and not all(type(n) is str for n in b.names):
+                return None
+            d["names"] = b.names
     return d
 
 
 def _decode_block(d: Any, node: bool) -> Any:
-    """The block ``_encode_block`` wrote; a dict of another layout raises :class:`GraphError`."""
+    """The block ``_encode_block`` wrote (or an older page: wide typecodes, plain float columns, ids as a
+    list, which are narrowed and coded here); a dict of another layout raises :class:`GraphError`."""
     try:
         b = _NB() if node else _EB()
         n = None
         for name, tc in (_NB_ARRAYS if node else _EB_ARRAYS):
             a = _arr(*d[name])
-            if a.typecode != tc or (n is not None and len(a) != n):
-                raise GraphError("a graph page's columns disagree")
-            n = len(a)
             nt = _NARROW.get(name)
             if name in _CODED:
-                a = _Coded.from_array(a)
-            elif nt is not None and (not a or _LIMITS[nt][0] <= min(a) and max(a) <= _LIMITS[nt][1]):
-                a = array(nt, a)
+                vals = d.get(name + "_vals")
+                if vals is not None:
+                    if a.typecode != "B" or not isinstance(vals, list) or len(vals) > 255 or not all(
+                            type(v) is float for v in vals) or (len(a) and max(a) >= len(vals)):
+                        raise GraphError("a graph page's coded column disagrees with its table")
+                    a = _Coded.from_codes(a, vals)
+                elif a.typecode != tc:
+                    raise GraphError("a graph page's columns disagree")
+                else:
+                    a = _Coded.from_array(a)
+            elif a.typecode == tc:
+                if nt is not None and len(a):  # an older page: narrow the column when its values fit
+                    import numpy as np
+
+                    x = np.frombuffer(a, a.typecode)
+                    if _LIMITS[nt][0] <= int(x.min()) and int(x.max()) <= _LIMITS[nt][1]:
+                        a = array(nt, x.astype(np.dtype(nt)).tobytes())
+                elif nt is not None:
+                    a = array(nt)
+            elif a.typecode != nt:
+                raise GraphError("a graph page's columns disagree")
+            if n is not None and len(a) != n:
+                raise GraphError("a graph page's columns disagree")
+            n = len(a)
             setattr(b, name, a)
         if node:
-            b.names = list(d["names"])
-            if len(b.names) != n:
-                raise GraphError("a graph page's names disagree with its columns")
-            if n == 1 << _BLOCK_SHIFT:
-                _freeze_names(b)
+            text = d.get("text")
+            if text is not None:
+                off = _arr(*d["off"]) if d["off"][0] == "I" else None
+                if (type(text) is not str or off is None or len(off) != (n or 0) + 1 or off[0] != 0
+                        or off[-1] != len(text)):
+                    raise GraphError("a graph page's names disagree with its columns")
+                b.text, b.off, b.names = text, off, None
+            else:
+                b.names = list(d["names"])
+                if len(b.names) != n:
+                    raise GraphError("a graph page's names disagree with its columns")
+                if n == 1 << _BLOCK_SHIFT:
+                    _freeze_names(b)
         b.shapes, b.shape_ids = [], {}
         for names, count, cols in d["shapes"]:
             sh = _Shape(tuple(names), [_dec_col(c) for c in cols], int(count))
@@ -630,8 +691,17 @@ def _decode_block(d: Any, node: bool) -> Any:
         return b
     except GraphError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise GraphError(f"a graph page of another layout: damaged or crafted file ({type(exc).__name__})") from None
+
+
+def _block_state(b: Any) -> Any:
+    """What a snapshot stores of block ``b``: its page (bytes, as ``lt_graph`` holds it: read back lazily
+    and safely), or, when a property value is not plain data, the dict ``_encode_block`` makes."""
+    d = _encode_block(b, True)
+    if d is None:
+        return _encode_block(b, False)
+    return pickle.dumps(d, protocol=5)
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -659,7 +729,8 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at")
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at", "lz_n", "lz_e",
+                 "salted")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -676,7 +747,7 @@ class _Store:
         # the id the last lookup did not find and the empty slot where it ended, while nothing was added
         # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
         self.miss: Any = None
-        self.miss_at: tuple[_Ids, int] | None = None  # (the table looked in, its slot)
+        self.miss_at: tuple[_Ids, int, int] | None = None  # (the table looked in, its slot, the id's hash)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -699,21 +770,32 @@ class _Store:
         self.paged_names = False  # some node ids live only in lt_gnames
         self.rn = 0  # resident node blocks
         self.re = 0  # resident edge blocks
+        # blocks of a loaded snapshot not used since: block number -> its page (bytes), decoded on first
+        # use; the block is None in ``nb``/``eb`` but counts as resident (its ids are in ``ids``)
+        self.lz_n: dict[int, bytes] = {}
+        self.lz_e: dict[int, bytes] = {}
+        self.salted = False  # some node id's hash differs between processes: a snapshot holds no index
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
+        """The store as it is: blocks as their pages (bytes, decoded on first use after a load; a block
+        holding a value that is not plain data as a dict), the id index as its two arrays."""
         if self.pages is not None and self.pages.lt is not None:  # a snapshot may name every row written so far
             self.snap_row = self.pages.store.execute("SELECT COALESCE(MAX(rowid), 0) FROM lt_graph").fetchone()[0]
         st: dict[str, Any] = {k: getattr(self, k) for k in (
             "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named", "paged_names",
             "pages", "snap_row")}
-        st["nb"] = [None if b is None else _encode_block(b, False) for b in self.nb]
-        st["eb"] = [None if b is None else _encode_block(b, False) for b in self.eb]
-        st["version"] = 2
+        st["nb"] = [self.lz_n.get(k) if b is None else _block_state(b) for k, b in enumerate(self.nb)]
+        st["eb"] = [self.lz_e.get(k) if b is None else _block_state(b) for k, b in enumerate(self.eb)]
+        ids = self.ids
+        st["ids"] = None if self.salted else (ids.hs, ids.ix, ids.n)
+        st["version"] = 3
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        if not isinstance(st, dict) or st.get("version") != 2:
+        """Version 3 (``__getstate__``): the index as stored, pages kept as bytes until first used;
+        version 2 (before the index was stored): every block decoded, the index built."""
+        if not isinstance(st, dict) or st.get("version") not in (2, 3):
             raise GraphError("graph state of another format version")
         self.__init__()  # type: ignore[misc]
         for k in ("sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named",
@@ -722,19 +804,45 @@ class _Store:
         self.mk = (1 << self.sh) - 1
         self.rel_ids = dict(zip(self.rels, range(len(self.rels))))
         self.str_ids = dict(zip(self.strs, range(len(self.strs))))
-        self.nb = [None if d is None else _decode_block(d, True) for d in st["nb"]]
-        self.eb = [None if d is None else _decode_block(d, False) for d in st["eb"]]
-        for b in self.nb:
-            if b is not None:
-                b.dirty = True
-        self.reindex()
-        for b in self.eb:
-            if b is not None:
-                b.dirty = True
-        self.rn = sum(b is not None for b in self.nb)
-        self.re = sum(b is not None for b in self.eb)
+        self.nb, self.eb = self._blocks_from(st["nb"], True), self._blocks_from(st["eb"], False)
         self.used_n = array("q", [0]) * len(self.nb)
         self.used_e = array("q", [0]) * len(self.eb)
+        if self.nb and len(self.nb) - 1 in self.lz_n:  # the growing blocks never move out: decoded now
+            self._load(len(self.nb) - 1, True)
+        if self.eb and len(self.eb) - 1 in self.lz_e:
+            self._load(len(self.eb) - 1, False)
+        ids = st.get("ids")
+        if ids is None:
+            self.salted = st["version"] == 3  # (version 2 held no index: built here, from the ids)
+            for k in list(self.lz_n):
+                self._load(k, True)
+            self.index_all()
+        else:
+            hs, ix, n = ids
+            if (type(hs) is not array or type(ix) is not array or hs.typecode != "I" or ix.typecode != "i"
+                    or len(hs) != len(ix) or len(hs) < 2 * n or type(n) is not int):
+                raise GraphError("a graph state's id index disagrees with itself: damaged or crafted file")
+            t = self.ids = _Ids()
+            t.hs, t.ix, t.size, t.n = hs, ix, len(hs), n
+        self.rn = sum(b is not None for b in self.nb) + len(self.lz_n)
+        self.re = sum(b is not None for b in self.eb) + len(self.lz_e)
+
+    def _blocks_from(self, states: list[Any], node: bool) -> list[Any]:
+        """Blocks from their states: a page (bytes) is kept in ``lz_n``/``lz_e`` (the block None),
+        a dict decoded now."""
+        lz = self.lz_n if node else self.lz_e
+        out: list[Any] = []
+        for k, d in enumerate(states):
+            if type(d) is bytes:
+                lz[k] = d
+                out.append(None)
+            elif d is None:
+                out.append(None)
+            else:
+                b = _decode_block(d, node)
+                b.dirty = True
+                out.append(b)
+        return out
 
     # -------------------------------------------------------------- blocks
     def N(self, i: int) -> _NB:
@@ -751,8 +859,19 @@ class _Store:
             return self._load(k, node)
 
     def _load(self, k: int, node: bool) -> Any:
-        b = (self.nb if node else self.eb)[k]
+        blocks = self.nb if node else self.eb
+        b = blocks[k]
         if b is not None:  # another thread read it back meanwhile
+            return b
+        lz = self.lz_n if node else self.lz_e
+        blob = lz.get(k)
+        if blob is not None:  # a block of the snapshot not used since the load: resident, its ids indexed
+            b = self.unpage(blob, k, node)
+            b.dirty = True  # (the snapshot's block may be newer than any page of it in lt_graph)
+            blocks[k] = b
+            del lz[k]
+            self.tick += 1
+            (self.used_n if node else self.used_e)[k] = self.tick
             return b
         b = self.peek(k, node)
         self.tick += 1
@@ -760,7 +879,7 @@ class _Store:
             base, ins = k << self.sh, self.ids.insert
             self.miss = None
             for j, n in enumerate(_block_names(b)):
-                ins(hash(n) & 0xFFFFFFFF, base + j)
+                ins(_hid(n), base + j)
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -775,6 +894,8 @@ class _Store:
         b = (self.nb if node else self.eb)[k]
         if b is not None:
             return b
+        if k in (self.lz_n if node else self.lz_e):
+            return self.load(k, node)
         row = (self.row_n if node else self.row_e)[k]
         pg = self.pages
         what = "node" if node else "edge"
@@ -784,7 +905,13 @@ class _Store:
                              (row, pg.space, 0 if node else 1, k)).fetchone()
         if r is None:
             raise GraphError(f"graph {what} block {k} is missing from lt_graph: damaged memory file")
-        b = _decode_block(_load_page(r[0]), node)
+        return self.unpage(r[0], k, node)
+
+    def unpage(self, blob: bytes, k: int, node: bool) -> Any:
+        """Block ``k`` from its page ``blob`` (read by ``_PlainUnpickler``: a page naming a class raises
+        ``pickle.UnpicklingError``); a page of another layout or length raises :class:`GraphError`."""
+        what = "node" if node else "edge"
+        b = _decode_block(_load_page(blob), node)
         n = len(b.kind if node else b.src)
         last = (self.nn if node else self.ne) - (k << self.sh)
         if n != min(1 << self.sh, last):
@@ -796,7 +923,20 @@ class _Store:
         return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
 
     def reindex(self) -> None:
-        """Build ``ids`` again from the resident node blocks (after a load or blocks moved out)."""
+        """Drop from ``ids`` the nodes of blocks no longer resident (after blocks moved out): the
+        entries left are filed again in a table sized for them (their hashes are kept: no id is read)."""
+        old = self.ids
+        nb, lz, sh = self.nb, self.lz_n, self.sh
+        keep = [(h, i) for h, i in zip(old.hs, old.ix) if i >= 0 and (nb[i >> sh] is not None or (i >> sh) in lz)]
+        self.ids = ids = _Ids(len(keep))
+        self.hot, self.warm = {}, {}
+        self.miss = None
+        ins = ids.insert
+        for h, i in keep:
+            ins(h, i)
+
+    def index_all(self) -> None:
+        """Build ``ids`` from the ids of the resident node blocks (a state without a stored index)."""
         n = sum(len(b.kind) for b in self.nb if b is not None)
         self.ids = ids = _Ids(n)
         self.hot, self.warm = {}, {}
@@ -806,7 +946,7 @@ class _Store:
             if b is not None:
                 base = k << sh
                 for j, x in enumerate(_block_names(b)):
-                    ins(hash(x) & 0xFFFFFFFF, base + j)
+                    ins(_hid(x), base + j)
 
     def lookup(self, name: Any) -> int | None:
         """Index of node ``name`` among the resident blocks (None: not there). TypeError when
@@ -820,14 +960,14 @@ class _Store:
             return i
         if name is self.miss:
             return None
-        h = hash(name) & 0xFFFFFFFF
+        h = _hid(name)
         t = self.ids
         hs, ix, size = t.hs, t.ix, t.size
         j = h % size
         while True:
             i = ix[j]
             if i < 0:
-                self.miss, self.miss_at = name, (t, j)
+                self.miss, self.miss_at = name, (t, j, h)
                 return None
             if hs[j] == h:
                 b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
@@ -891,8 +1031,11 @@ class _Store:
 
     def _trim(self) -> None:
         pg = self.pages
-        cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb) if b is not None and k != len(self.nb) - 1]
-        cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb) if b is not None and k != len(self.eb) - 1]
+        lzn, lze = self.lz_n, self.lz_e
+        cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb)
+                if (b is not None or k in lzn) and k != len(self.nb) - 1]
+        cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb)
+                 if (b is not None or k in lze) and k != len(self.eb) - 1]
         cand.sort()
         goal = self.cap * 3 // 4
         lt = pg.store
@@ -921,13 +1064,19 @@ class _Store:
         pg = self.pages
         b = (self.nb if node else self.eb)[k]
         rows = self.row_n if node else self.row_e
-        if b is None:
+        lz = self.lz_n if node else self.lz_e
+        blob = lz.get(k) if b is None else None
+        if b is None and blob is None:
             return True
-        if b.dirty or rows[k] <= 0:
-            d = _encode_block(b, True)
-            if d is None:
-                return False
-            blob = pickle.dumps(d, protocol=5)
+        if blob is not None and node and not self.named[k]:  # its ids are needed below
+            blob = None
+            b = self._load(k, True)
+        if blob is not None or b.dirty or rows[k] <= 0:  # (a snapshot's page: maybe newer than lt_graph's)
+            if blob is None:
+                d = _encode_block(b, True)
+                if d is None:
+                    return False
+                blob = pickle.dumps(d, protocol=5)
             if rows[k] > self.snap_row:  # written since the last snapshot: no snapshot names it, rewrite it
                 pg.store.execute("UPDATE lt_graph SET v = ? WHERE rowid = ?", (blob, rows[k]))
             else:
@@ -942,11 +1091,13 @@ class _Store:
                 self.named[k] = 1
                 self.paged_names = True
             self.nb[k] = None
+            lz.pop(k, None)
             self.rn -= 1
             if reindex:
                 self.reindex()
         else:
             self.eb[k] = None
+            lz.pop(k, None)
             self.re -= 1
         return True
 
@@ -1145,13 +1296,15 @@ class _Store:
             b.text = b.off = None
         names.append(node_id)
         ids = self.ids
-        t, j = self.miss_at if node_id is self.miss else (None, -1)
+        t, j, h = self.miss_at if node_id is self.miss else (None, -1, 0)
         if t is ids and ids.ix[j] < 0 and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
-            ids.hs[j] = hash(node_id) & 0xFFFFFFFF
+            ids.hs[j] = h
             ids.ix[j] = i
             ids.n += 1
         else:
-            ids.insert(hash(node_id) & 0xFFFFFFFF, i)
+            ids.insert(_hid(node_id), i)
+            if type(node_id) is not str and _salted(node_id):
+                self.salted = True
         self.miss = None
         self.remember(node_id, i)
         b.kind.append(kind)
@@ -1393,8 +1546,8 @@ class MemoryGraph:
     def paged_out(self) -> tuple[int, int]:
         """(nodes, edges) whose blocks are in the long-term table now, not in RAM."""
         s = self._s
-        n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None)
-        e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None)
+        n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None and k not in s.lz_n)
+        e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None and k not in s.lz_e)
         return n, e
 
     def fit(self, room: int) -> None:

@@ -82,7 +82,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
@@ -92,7 +92,9 @@ FORMAT_VERSION = 8
 # moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
 # Format 8: spatial memory's label list may hold None (a name paged out to lt_slabels), which format 7's
 # readers do not expect; format 7's state lacks the count of paged names.
-_READS = (8,)
+# Format 9: the knowledge graph stores its blocks as their pages (bytes, decoded on first use) and its
+# id index (CRC-32 hashes) as it is; format 8's graph state lacks them (a format-8 file replays).
+_READS = (9,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64
