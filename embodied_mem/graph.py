@@ -1303,8 +1303,8 @@ class _Store:
             ids.n += 1
         else:
             ids.insert(_hid(node_id), i)
-            if type(node_id) is not str and _salted(node_id):
-                self.salted = True
+        if type(node_id) is not str and _salted(node_id):
+            self.salted = True
         self.miss = None
         self.remember(node_id, i)
         b.kind.append(kind)

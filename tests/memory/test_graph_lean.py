@@ -160,3 +160,121 @@ def test_a_memory_graph_equals_itself_reopened_replayed_and_under_a_budget(tmp_p
     assert small.graph.paged_out()[1] > 0
     assert_same(graph_answers(small, wall_clock=False), graph_answers(Memory.open(path, readonly=True), False))
     small.close()
+
+
+def _graph_of_many_ids(n: int) -> tuple[MemoryGraph, list]:
+    """A graph of ``n`` nodes (ids of mixed widths, a lone surrogate among them) over several full
+    blocks, an edge out of each node."""
+    g = MemoryGraph()
+    names = [f"place:{i}" if i % 5 else f"object:cup#{i}-é\ud800" if i % 10 == 0 else f"o{'x' * (i % 40)}:{i}"
+             for i in range(n)]
+    for i, x in enumerate(names):
+        g.add_node(x, KINDS[i % len(KINDS)], created=float(i), label=f"l{i % 7}")
+    for i, x in enumerate(names):
+        g.add_edge(x, names[(i * 7919) % n], "located_at", valid_from=float(i), source=i, recorded_at=1e9 + i % 3,
+                   confidence=0.5, position=(float(i), 1.0, 0.0), last_seen=float(i))
+    return g, names
+
+
+_CHILD = """
+import json, pickle, sys
+from embodied_mem.graph import MemoryGraph
+g = pickle.loads(open(sys.argv[1], "rb").read())
+names = json.loads(open(sys.argv[2]).read())
+lazy = (len(g._s.lz_n), len(g._s.lz_e))
+found = [x in g for x in names] + [x + "?" in g for x in names[:50]] + [(2, "x") in g]
+nodes = [g.node(x) for x in names[::97]]
+print(json.dumps({"lazy": lazy, "found": found, "nodes": nodes, "export": g.to_dict()}))
+"""
+
+
+@pytest.mark.parametrize("odd_id", [False, True])
+def test_a_pickled_graph_finds_every_id_in_a_process_of_another_hash_seed(tmp_path, odd_id):
+    """The id index is stored as it is (CRC-32 hashes, the same in every process): a process with
+    another string-hash seed finds every id, finds no other, and answers as the writer; the blocks
+    stay pages until first used. An id whose hash is salted (a tuple of a string) makes the
+    snapshot store no index: it is built on load."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    g, names = _graph_of_many_ids(3100)
+    if odd_id:
+        g.add_node((2, "x"), "concept")
+    (tmp_path / "g.pickle").write_bytes(pickle.dumps(g, protocol=5))
+    (tmp_path / "names.json").write_text(json.dumps(names))
+    want = json.loads(json.dumps({"found": [True] * len(names) + [False] * 50 + [odd_id],
+                                  "nodes": [g.node(x) for x in names[::97]], "export": g.to_dict()}))
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", _CHILD, str(tmp_path / "g.pickle"), str(tmp_path / "names.json")],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        got = json.loads(out)
+        lazy = got.pop("lazy")
+        assert got == want
+        assert lazy == ([0, 3] if odd_id else [3, 3])  # every full block a page after the load; none with a salted id
+
+
+def _old_page(d: dict, node: bool) -> dict:
+    """Page ``d`` as the code before pages kept narrow columns wrote it: wide typecodes, float columns
+    plain, ids as a list."""
+    from array import array
+
+    out = dict(d)
+    for name, tc in (graph_mod._NB_ARRAYS if node else graph_mod._EB_ARRAYS):  # noqa: SLF001
+        a = array(d[name][0])
+        a.frombytes(d[name][1])
+        vals = out.pop(name + "_vals", None)
+        wide = array(tc, [vals[c] for c in a] if vals is not None else a)
+        out[name] = (tc, wide.tobytes())
+    if "text" in out:
+        off = array("I")
+        off.frombytes(out.pop("off")[1])
+        text = out.pop("text")
+        out["names"] = [text[off[k]:off[k + 1]] for k in range(len(off) - 1)]
+    return out
+
+
+def test_a_state_of_the_previous_version_and_old_pages_read_back_alike():
+    """A version-2 state (every block a dict of wide columns, no stored index) loads: its blocks are
+    narrowed and coded, its index built, and every reader answers as before."""
+    g, names = _graph_of_many_ids(2500)
+    g.add_edge(names[0], names[1], "near", valid_from=1.0, source="s", recorded_at=2.0, confidence=0.25)
+    st = g._s.__getstate__()  # noqa: SLF001
+    old = dict(st, version=2)
+    del old["ids"]
+    old["nb"] = [_old_page(pickle.loads(b), True) for b in st["nb"]]
+    old["eb"] = [_old_page(pickle.loads(b), False) for b in st["eb"]]
+    back = MemoryGraph()
+    back._s.__setstate__(old)  # noqa: SLF001
+    assert not back._s.lz_n and not back._s.lz_e  # noqa: SLF001
+    assert back.to_dict() == g.to_dict()
+    assert all(x in back for x in names) and "nope" not in back
+    b = back._s.eb[0]  # noqa: SLF001
+    assert b.rel.typecode == "B" and b.rec.index is not None  # narrowed and coded as when written
+
+
+def test_lazy_blocks_page_out_and_back_under_a_budget(tmp_path):
+    """A budgeted memory reopened from its snapshot holds the graph's blocks as pages until used;
+    moving them out (to lt_graph) and reading them back answers as a memory that never closed."""
+    path = tmp_path / "m.db"
+    small = budgeted(path, sizes={"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3,
+                                  "chunk_items": 3, "graph": 1})
+    ops = walk(2600)
+    feed(small, ops)
+    want = graph_answers(small, wall_clock=False)
+    small.close()
+    again = budgeted(path, sizes={"temporal": 4, "poses": 3, "sightings": 4, "beliefs": 2, "cells": 3,
+                                  "chunk_items": 3, "graph": 1})
+    assert again.snapshot_status == "ok"
+    s = again.graph._s  # noqa: SLF001 - the pages kept since the load are what this test is about
+    lazy = len(s.lz_n) + len(s.lz_e)
+    assert lazy > 0
+    for k in list(s.lz_e)[: len(s.lz_e) // 2]:  # half of them moved out as they are, unread
+        s.page_out(k, False)
+    for k in list(s.lz_n)[: len(s.lz_n) // 2]:
+        s.page_out(k, True)
+    assert len(s.lz_n) + len(s.lz_e) < lazy
+    assert_same(graph_answers(again, wall_clock=False), want)
+    again.close()
