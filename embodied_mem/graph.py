@@ -960,7 +960,7 @@ class _Store:
             return i
         if name is self.miss:
             return None
-        h = _hid(name)
+        h = _crc32(name.encode("utf-8", "surrogatepass")) if type(name) is str else _hid(name)
         t = self.ids
         hs, ix, size = t.hs, t.ix, t.size
         j = h % size
@@ -998,7 +998,9 @@ class _Store:
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
         block is read back)."""
-        i = self.lookup(name)
+        i = self.hot.get(name)
+        if i is None:
+            i = self.lookup(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
@@ -1306,7 +1308,11 @@ class _Store:
         if type(node_id) is not str and _salted(node_id):
             self.salted = True
         self.miss = None
-        self.remember(node_id, i)
+        hot = self.hot
+        if len(hot) >= _HOT:
+            self.warm = hot
+            hot = self.hot = {}
+        hot[node_id] = i
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
         try:
@@ -1618,7 +1624,8 @@ class MemoryGraph:
 
     def __contains__(self, node_id: object) -> bool:
         try:
-            return self._s.find(node_id) is not None
+            s = self._s
+            return node_id in s.hot or s.find(node_id) is not None
         except TypeError:  # unhashable: never a node
             return False
 
