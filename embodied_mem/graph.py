@@ -507,6 +507,7 @@ class _Ids:
         return self.size * 8
 
 _crc32 = zlib.crc32
+_NO_MISS = object()  # ``_Store.miss`` when no lookup has missed since the last change (None is a valid id)
 
 
 def _hid(name: Any) -> int:
@@ -746,7 +747,7 @@ class _Store:
         self.warm: dict[Any, int] = {}
         # the id the last lookup did not find and the empty slot where it ended, while nothing was added
         # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
-        self.miss: Any = None
+        self.miss: Any = _NO_MISS
         self.miss_at: tuple[_Ids, int, int] | None = None  # (the table looked in, its slot, the id's hash)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
@@ -877,7 +878,7 @@ class _Store:
         self.tick += 1
         if node:
             base, ins = k << self.sh, self.ids.insert
-            self.miss = None
+            self.miss = _NO_MISS
             for j, n in enumerate(_block_names(b)):
                 ins(_hid(n), base + j)
             self.nb[k] = b
@@ -930,7 +931,7 @@ class _Store:
         keep = [(h, i) for h, i in zip(old.hs, old.ix) if i >= 0 and (nb[i >> sh] is not None or (i >> sh) in lz)]
         self.ids = ids = _Ids(len(keep))
         self.hot, self.warm = {}, {}
-        self.miss = None
+        self.miss = _NO_MISS
         ins = ids.insert
         for h, i in keep:
             ins(h, i)
@@ -940,7 +941,7 @@ class _Store:
         n = sum(len(b.kind) for b in self.nb if b is not None)
         self.ids = ids = _Ids(n)
         self.hot, self.warm = {}, {}
-        self.miss = None
+        self.miss = _NO_MISS
         ins, sh = ids.insert, self.sh
         for k, b in enumerate(self.nb):
             if b is not None:
@@ -1307,7 +1308,7 @@ class _Store:
             ids.insert(_hid(node_id), i)
         if type(node_id) is not str and _salted(node_id):
             self.salted = True
-        self.miss = None
+        self.miss = _NO_MISS
         hot = self.hot
         if len(hot) >= _HOT:
             self.warm = hot
@@ -1580,7 +1581,8 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        i = s.find(node_id)
+        # an id just asked about (``in``) and not found, nothing added since: not a node (unless paged out)
+        i = None if node_id is s.miss and not s.paged_names else s.find(node_id)
         if i is not None:
             b = s.N(i)
             j = i & s.mk

@@ -278,3 +278,16 @@ def test_lazy_blocks_page_out_and_back_under_a_budget(tmp_path):
     assert len(s.lz_n) + len(s.lz_e) < lazy
     assert_same(graph_answers(again, wall_clock=False), want)
     again.close()
+
+
+def test_none_and_other_odd_ids_are_nodes_once():
+    """None is a valid id: asked about, added, asked about again and added again (an update), it
+    is one node, as in a dict."""
+    g = MemoryGraph()
+    assert None not in g
+    g.add_node(None, "concept", a=1.0)
+    assert None in g
+    g.add_node(None, "concept", b=2.0)
+    for i in range(2000):  # the cache in front of the index turns over
+        g.add_node(f"x{i}", "place")
+    assert None in g and g.number_of_nodes() == 2001 and g.node(None) == {"kind": "concept", "a": 1.0, "b": 2.0}
