@@ -29,6 +29,7 @@ import math
 import pickle
 import re
 import threading
+import zlib
 from array import array
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -247,8 +248,12 @@ class _Shape:
 
 # ---------------------------------------------------------------------- storage
 _BLOCK_SHIFT = 10  # ids per block: 1024 nodes or edges (a block is the unit of paging)
-_BYTES_PER_NODE = 200  # RAM of a node in a resident block: id string, name index, columns, properties
-_BYTES_PER_EDGE = 100  # RAM of an edge in a resident block: 13 columns, properties
+_BYTES_PER_NODE = 100  # RAM of a node in a resident block: id text, 6 columns, properties and their string tables
+_BYTES_PER_EDGE = 64  # RAM of an edge in a resident block: 13 columns (~44 bytes), properties
+_BYTES_PER_BLOCK = 4096  # a resident block's own objects: property tables, column objects, string tables
+_BYTES_FIXED = 64 << 10  # the store's own: the cache of recently used ids (2 x ``_HOT`` entries), relation tables
+_HOT = 384  # most ids in each generation of the cache in front of the node index
+_BYTES_PER_ID = 32  # most bytes a resident node costs in the id index (``_Ids``: 8-byte slots, at least a quarter full)
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
@@ -256,15 +261,151 @@ _EB_ARRAYS = (("src", "i"), ("dst", "i"), ("rel", "i"), ("key", "i"), ("vf", "d"
               ("conf", "d"), ("srcid", "q"), ("shape", "i"), ("row", "i"), ("nxo", "i"), ("nxi", "i"))
 
 
-class _NB:
-    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees."""
+# columns kept narrower in RAM than in their pages (the pages keep the typecodes above): a value that
+# does not fit widens the array to the page's typecode (``_widen``)
+_NARROW = {"shape": "B", "row": "H", "rel": "B", "key": "B", "srcid": "i"}
+_LIMITS = {"B": (0, 255), "H": (0, 65535), "i": (-(1 << 31), (1 << 31) - 1)}
+_CODED = ("rec", "conf")  # float columns of few distinct values per block: ``_Coded``
 
-    __slots__ = ("names", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids", "dirty")
+
+def _widen(b: Any, name: str) -> array:
+    """Array ``name`` of block ``b`` at its page typecode (a value did not fit the narrow one)."""
+    tc = dict(_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS)[name]
+    a = array(tc, getattr(b, name))
+    setattr(b, name, a)
+    return a
+
+
+def _put(b: Any, name: str, i: int, v: int) -> None:
+    """``b.<name>[i] = v``, widening the array when ``v`` does not fit it."""
+    try:
+        getattr(b, name)[i] = v
+    except OverflowError:
+        _widen(b, name)[i] = v
+
+
+def _push(b: Any, name: str, v: int) -> None:
+    """``b.<name>.append(v)`` after it overflowed the narrow array."""
+    _widen(b, name).append(v)
+
+
+class _Coded:
+    """A float column of an edge block (``recorded_at``, ``confidence``: a few distinct values in
+    1024 edges) as one-byte codes into a table of its distinct values (``vals``, ``index``), or,
+    from its 256th distinct value on, a plain ``array('d')`` (``index`` None). Reads and writes
+    like the array it replaces; values read back identical (0.0 and -0.0 apart)."""
+
+    __slots__ = ("codes", "vals", "index")
 
     def __init__(self) -> None:
-        self.names: list[str] = []
+        self.codes: array = array("B")
+        self.vals: list[float] = []
+        self.index: dict[Any, int] | None = {}
+
+    def _code(self, v: float) -> int:
+        """The code of ``v`` (added to the table); -1 when the table is full: the column turned plain."""
+        idx = self.index
+        assert idx is not None
+        key: Any = v if v else (0, math.copysign(1.0, v))  # 0.0 == -0.0 as dict keys
+        c = idx.get(key)
+        if c is None:
+            c = len(self.vals)
+            if c == 255:
+                vals = self.vals
+                self.codes = array("d", [vals[x] for x in self.codes])
+                self.vals, self.index = [], None
+                return -1
+            idx[key] = c
+            self.vals.append(v)
+        return c
+
+    def append(self, v: float) -> None:
+        idx = self.index
+        if idx is not None:
+            c = idx.get(v) if v else None
+            if c is None:
+                c = self._code(v)
+                if c < 0:
+                    self.codes.append(v)
+                    return
+            self.codes.append(c)
+        else:
+            self.codes.append(v)
+
+    def __getitem__(self, i: int) -> float:
+        if self.index is None:
+            return self.codes[i]
+        return self.vals[self.codes[i]]
+
+    def __setitem__(self, i: int, v: float) -> None:
+        if self.index is not None:
+            c = self._code(v)
+            if c >= 0:
+                self.codes[i] = c
+                return
+        self.codes[i] = v
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def nbytes(self) -> int:
+        return self.codes.itemsize * len(self.codes) + (0 if self.index is None else 50 * len(self.vals))
+
+    def to_array(self) -> array:
+        if self.index is None:
+            return self.codes
+        if len(self.codes) <= 64:  # a small block: numpy's call costs more than the loop
+            vals = self.vals
+            return array("d", [vals[c] for c in self.codes])
+        import numpy as np
+
+        vals = np.asarray(self.vals, np.float64)
+        return array("d", vals[np.frombuffer(self.codes, np.uint8)].tobytes())
+
+    @classmethod
+    def from_codes(cls, codes: array, vals: list[float]) -> _Coded:
+        """The column a page stored as its codes and table (``codes`` every one below ``len(vals)``)."""
+        c = cls()
+        c.codes, c.vals = codes, vals
+        c.index = {(v if v else (0, math.copysign(1.0, v))): k for k, v in enumerate(vals)}
+        return c
+
+    @classmethod
+    def from_array(cls, a: array) -> _Coded:
+        c = cls()
+        if len(a) <= 64:
+            for v in a:
+                c.append(v)
+            return c
+        import numpy as np
+
+        x = np.frombuffer(a, np.float64)
+        vals, inv = np.unique(x, return_inverse=True)
+        if len(vals) > 255 or np.isnan(vals).any() or (vals == 0.0).any():  # 0.0 and -0.0: one value to unique
+            c.codes, c.vals, c.index = array("d", a), [], None
+            return c
+        c.vals = vals.tolist()
+        c.index = {v: k for k, v in enumerate(c.vals)}
+        c.codes = array("B", inv.reshape(-1).astype(np.uint8).tobytes())
+        return c
+
+
+class _NB:
+    """A block of consecutive nodes: ids, kinds, property rows, adjacency heads and out-degrees.
+
+    The ids of a block still growing are a list (``names``); a full block whose ids are all strings
+    keeps them as one string ``text`` with the start of each id in ``off`` (1025 offsets) and
+    ``names`` None: about 20 bytes an id instead of a string object and its list slot (~80)."""
+
+    __slots__ = ("names", "text", "off", "kind", "shape", "row", "hout", "hin", "deg", "shapes", "shape_ids",
+                 "dirty")
+
+    def __init__(self) -> None:
+        self.names: list[str] | None = []
+        self.text: str | None = None
+        self.off: array | None = None
         for name, tc in _NB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]  # 0: no properties
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True  # changed since it was last written to the long-term table
@@ -280,10 +421,110 @@ class _EB:
 
     def __init__(self) -> None:
         for name, tc in _EB_ARRAYS:
-            setattr(self, name, array(tc))
+            setattr(self, name, _Coded() if name in _CODED else array(_NARROW.get(name, tc)))
         self.shapes: list[_Shape] = [_Shape(())]
         self.shape_ids: dict[tuple[str, ...], int] = {(): 0}
         self.dirty = True
+
+
+
+def _freeze_names(b: _NB) -> None:
+    """Keep the ids of a full node block as one string and offsets (when every id is a ``str``)."""
+    names = b.names
+    if names is None or not all(type(n) is str for n in names):
+        return
+    off = array("I", [0])
+    n = 0
+    for x in names:
+        n += len(x)
+        off.append(n)
+    b.text, b.off, b.names = "".join(names), off, None
+
+
+def _block_names(b: _NB) -> list[Any]:
+    """The node ids of block ``b``, in order (a new list for a block kept as text)."""
+    if b.names is not None:
+        return b.names
+    t, o = b.text, b.off
+    assert t is not None and o is not None
+    return [t[o[k]:o[k + 1]] for k in range(len(o) - 1)]
+
+
+def _block_name(b: _NB, k: int) -> Any:
+    if b.names is not None:
+        return b.names[k]
+    o = b.off
+    return b.text[o[k]:o[k + 1]]  # type: ignore[index]
+
+
+class _Ids:
+    """Node id -> node index for the nodes of the resident blocks: an open-addressing table (linear
+    probing from slot ``h % size``, ``h`` the low 32 bits of the id's hash) of two arrays, the ``h`` and the
+    indexes (-1: empty slot), filled to at most half -- 16 to 32 bytes a node, where a dict costs
+    ~50 bytes an entry and keeps every id's string alive. The ids themselves are read from their
+    blocks to confirm a match. Rebuilt (not pickled) on load."""
+
+    __slots__ = ("hs", "ix", "size", "n")
+
+    def __init__(self, n: int = 0) -> None:
+        self.size = max(8, n * 3 + 8)
+        self.hs = array("I", [0]) * self.size
+        self.ix = array("i", [-1]) * self.size
+        self.n = 0
+
+    def insert(self, h: int, i: int) -> None:
+        """Add node ``i`` whose id's hash has the low 32 bits ``h`` (the caller knows the id is not in
+        the table)."""
+        if (self.n + 1) * 2 > self.size:
+            self._grow()
+        hs, ix, size = self.hs, self.ix, self.size
+        j = h % size
+        while ix[j] >= 0:
+            j += 1
+            if j == size:
+                j = 0
+        hs[j] = h
+        ix[j] = i
+        self.n += 1
+
+    def _grow(self) -> None:
+        """Room for twice the entries (a quarter full): each entry moves to its slot in the new arrays."""
+        old_hs, old_ix = self.hs, self.ix
+        self.size = size = max(8, self.n * 4 + 8)
+        self.hs = hs = array("I", [0]) * size
+        self.ix = ix = array("i", [-1]) * size
+        for h, i in zip(old_hs, old_ix):
+            if i >= 0:
+                j = h % size
+                while ix[j] >= 0:
+                    j += 1
+                    if j == size:
+                        j = 0
+                hs[j] = h
+                ix[j] = i
+
+    def nbytes(self) -> int:
+        return self.size * 8
+
+_crc32 = zlib.crc32
+_NO_MISS = object()  # ``_Store.miss`` when no lookup has missed since the last change (None is a valid id)
+
+
+def _hid(name: Any) -> int:
+    """The 32-bit hash the id index files ``name`` under: CRC-32 of a string's UTF-8 (the same in every
+    process, so a snapshot stores the index as it is), Python's ``hash`` of any other id (equal ids,
+    such as 1 and 1.0, hash alike; a string is never equal to a non-string)."""
+    if type(name) is str:
+        return _crc32(name.encode("utf-8", "surrogatepass"))
+    if isinstance(name, str):
+        return _crc32(str.encode(name, "utf-8", "surrogatepass"))
+    return hash(name) & 0xFFFFFFFF
+
+
+def _salted(name: Any) -> bool:
+    """True when ``name``'s hash may differ from one process to the next (not a str, int, float, bool
+    or None): an index holding it is built again on load."""
+    return not isinstance(name, (str, int, float)) and name is not None
 
 
 def _bshape(b: Any, names: tuple[str, ...]) -> int:
@@ -299,27 +540,27 @@ def _props(b: Any, shape: int, row: int) -> dict[str, Any]:
     return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
 
 
-def _set_prop(b: Any, shapes: array, rows: array, i: int, name: str, value: Any) -> None:
-    """Set property ``name`` of row ``i`` of block ``b`` (its node or edge columns ``shapes``/``rows``);
-    a name the row does not have yet moves it to the table of its new set of names."""
-    sh = b.shapes[shapes[i]]
+def _set_prop(b: Any, i: int, name: str, value: Any) -> None:
+    """Set property ``name`` of row ``i`` of block ``b`` (a node or edge block); a name the row does
+    not have yet moves it to the table of its new set of names."""
+    sh = b.shapes[b.shape[i]]
     j = sh.pos.get(name)
     if j is not None:
-        sh.cols[j].set(rows[i], value)
+        sh.cols[j].set(b.row[i], value)
         return
-    d = _props(b, shapes[i], rows[i]) if sh.names else {}
+    d = _props(b, b.shape[i], b.row[i]) if sh.names else {}
     d[name] = value
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
-def _del_prop(b: Any, shapes: array, rows: array, i: int, name: str) -> None:
-    d = _props(b, shapes[i], rows[i])
+def _del_prop(b: Any, i: int, name: str) -> None:
+    d = _props(b, b.shape[i], b.row[i])
     del d[name]  # KeyError when absent, as a dict
     s = _bshape(b, tuple(d))
-    shapes[i] = s
-    rows[i] = b.shapes[s].add(d.values())
+    _put(b, "shape", i, s)
+    _put(b, "row", i, b.shapes[s].add(d.values()))
 
 
 _PLAIN = (type(None), bool, int, float, str, bytes)
@@ -354,7 +595,7 @@ def _dec_col(st: Any) -> _Col:
 
 
 def _arr(tc: Any, raw: Any) -> array:
-    if tc not in ("b", "i", "q", "d") or not isinstance(raw, bytes):
+    if tc not in ("b", "B", "H", "I", "i", "q", "d") or not isinstance(raw, bytes):
         raise GraphError("a graph page holds a column of an unknown type: damaged or crafted file")
     a = array(tc)
     a.frombytes(raw)
@@ -363,7 +604,9 @@ def _arr(tc: Any, raw: Any) -> array:
 
 def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
     """A block as a dict of bytes, numbers, strings and lists (None when ``plain`` and a property
-    value is not plain data: such a block stays in RAM)."""
+    value is not plain data: such a block stays in RAM). Columns keep their narrow typecodes, a coded
+    float column its one-byte codes and its table (``<name>_vals``), a block of ids kept as text its
+    text and offsets: a page decodes without converting anything."""
     shapes = []
     for sh in b.shapes:
         cols = []
@@ -375,29 +618,71 @@ def _encode_block(b: Any, plain: bool) -> dict[str, Any] | None:
     d: dict[str, Any] = {"shapes": shapes}
     for name, _tc in (_NB_ARRAYS if type(b) is _NB else _EB_ARRAYS):
         a = getattr(b, name)
+        if type(a) is _Coded:
+            if a.index is not None:
+                d[name + "_vals"] = a.vals
+            a = a.codes
         d[name] = (a.typecode, a.tobytes())
     if type(b) is _NB:
-        if plain and not all(type(n) is str for n in b.names):
-            return None
-        d["names"] = b.names
+        if b.names is None:
+            d["text"] = b.text
+            d["off"] = ("I", b.off.tobytes())  # type: ignore[union-attr]
+        else:
+            if plain and not all(type(n) is str for n in b.names):
+                return None
+            d["names"] = b.names
     return d
 
 
 def _decode_block(d: Any, node: bool) -> Any:
-    """The block ``_encode_block`` wrote; a dict of another layout raises :class:`GraphError`."""
+    """The block ``_encode_block`` wrote (or an older page: wide typecodes, plain float columns, ids as a
+    list, which are narrowed and coded here); a dict of another layout raises :class:`GraphError`."""
     try:
         b = _NB() if node else _EB()
         n = None
         for name, tc in (_NB_ARRAYS if node else _EB_ARRAYS):
             a = _arr(*d[name])
-            if a.typecode != tc or (n is not None and len(a) != n):
+            nt = _NARROW.get(name)
+            if name in _CODED:
+                vals = d.get(name + "_vals")
+                if vals is not None:
+                    if a.typecode != "B" or not isinstance(vals, list) or len(vals) > 255 or not all(
+                            type(v) is float for v in vals) or (len(a) and max(a) >= len(vals)):
+                        raise GraphError("a graph page's coded column disagrees with its table")
+                    a = _Coded.from_codes(a, vals)
+                elif a.typecode != tc:
+                    raise GraphError("a graph page's columns disagree")
+                else:
+                    a = _Coded.from_array(a)
+            elif a.typecode == tc:
+                if nt is not None and len(a):  # an older page: narrow the column when its values fit
+                    import numpy as np
+
+                    x = np.frombuffer(a, a.typecode)
+                    if _LIMITS[nt][0] <= int(x.min()) and int(x.max()) <= _LIMITS[nt][1]:
+                        a = array(nt, x.astype(np.dtype(nt)).tobytes())
+                elif nt is not None:
+                    a = array(nt)
+            elif a.typecode != nt:
+                raise GraphError("a graph page's columns disagree")
+            if n is not None and len(a) != n:
                 raise GraphError("a graph page's columns disagree")
             n = len(a)
             setattr(b, name, a)
         if node:
-            b.names = list(d["names"])
-            if len(b.names) != n:
-                raise GraphError("a graph page's names disagree with its columns")
+            text = d.get("text")
+            if text is not None:
+                off = _arr(*d["off"]) if d["off"][0] == "I" else None
+                if (type(text) is not str or off is None or len(off) != (n or 0) + 1 or off[0] != 0
+                        or off[-1] != len(text)):
+                    raise GraphError("a graph page's names disagree with its columns")
+                b.text, b.off, b.names = text, off, None
+            else:
+                b.names = list(d["names"])
+                if len(b.names) != n:
+                    raise GraphError("a graph page's names disagree with its columns")
+                if n == 1 << _BLOCK_SHIFT:
+                    _freeze_names(b)
         b.shapes, b.shape_ids = [], {}
         for names, count, cols in d["shapes"]:
             sh = _Shape(tuple(names), [_dec_col(c) for c in cols], int(count))
@@ -407,8 +692,17 @@ def _decode_block(d: Any, node: bool) -> Any:
         return b
     except GraphError:
         raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
         raise GraphError(f"a graph page of another layout: damaged or crafted file ({type(exc).__name__})") from None
+
+
+def _block_state(b: Any) -> Any:
+    """What a snapshot stores of block ``b``: its page (bytes, as ``lt_graph`` holds it: read back lazily
+    and safely), or, when a property value is not plain data, the dict ``_encode_block`` makes."""
+    d = _encode_block(b, True)
+    if d is None:
+        return _encode_block(b, False)
+    return pickle.dumps(d, protocol=5)
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -436,7 +730,8 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "ids_peak")
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at", "lz_n", "lz_e",
+                 "salted")
 
     def __init__(self) -> None:
         self.sh = _BLOCK_SHIFT
@@ -445,7 +740,15 @@ class _Store:
         self.eb: list[_EB | None] = []
         self.nn = 0  # nodes
         self.ne = 0  # edges
-        self.ids: dict[str, int] = {}  # node id -> index, for the nodes of resident blocks
+        self.ids = _Ids()  # node id -> index, for the nodes of resident blocks
+        # the ids looked up or added lately -> index, a cache in front of ``ids`` in two generations: when
+        # ``hot`` holds _HOT ids it becomes ``warm`` and a new ``hot`` starts; a hit in ``warm`` moves to ``hot``
+        self.hot: dict[Any, int] = {}
+        self.warm: dict[Any, int] = {}
+        # the id the last lookup did not find and the empty slot where it ended, while nothing was added
+        # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
+        self.miss: Any = _NO_MISS
+        self.miss_at: tuple[_Ids, int, int] | None = None  # (the table looked in, its slot, the id's hash)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -459,7 +762,6 @@ class _Store:
         # paging in and out, one at a time: a reader in another thread (an edge view read outside the
         # memory's lock) may read a block back while the writer moves others out
         self.lock = threading.RLock()
-        self.ids_peak = 0  # most entries ``ids`` held since it was last copied compact
         self.tick = 0
         self.used_n = array("q")  # per block: tick of its creation or last page-in
         self.used_e = array("q")
@@ -469,21 +771,32 @@ class _Store:
         self.paged_names = False  # some node ids live only in lt_gnames
         self.rn = 0  # resident node blocks
         self.re = 0  # resident edge blocks
+        # blocks of a loaded snapshot not used since: block number -> its page (bytes), decoded on first
+        # use; the block is None in ``nb``/``eb`` but counts as resident (its ids are in ``ids``)
+        self.lz_n: dict[int, bytes] = {}
+        self.lz_e: dict[int, bytes] = {}
+        self.salted = False  # some node id's hash differs between processes: a snapshot holds no index
 
     # -------------------------------------------------------------- pickling
     def __getstate__(self) -> dict[str, Any]:
+        """The store as it is: blocks as their pages (bytes, decoded on first use after a load; a block
+        holding a value that is not plain data as a dict), the id index as its two arrays."""
         if self.pages is not None and self.pages.lt is not None:  # a snapshot may name every row written so far
             self.snap_row = self.pages.store.execute("SELECT COALESCE(MAX(rowid), 0) FROM lt_graph").fetchone()[0]
         st: dict[str, Any] = {k: getattr(self, k) for k in (
             "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named", "paged_names",
             "pages", "snap_row")}
-        st["nb"] = [None if b is None else _encode_block(b, False) for b in self.nb]
-        st["eb"] = [None if b is None else _encode_block(b, False) for b in self.eb]
-        st["version"] = 2
+        st["nb"] = [self.lz_n.get(k) if b is None else _block_state(b) for k, b in enumerate(self.nb)]
+        st["eb"] = [self.lz_e.get(k) if b is None else _block_state(b) for k, b in enumerate(self.eb)]
+        ids = self.ids
+        st["ids"] = None if self.salted else (ids.hs, ids.ix, ids.n)
+        st["version"] = 3
         return st
 
     def __setstate__(self, st: dict[str, Any]) -> None:
-        if not isinstance(st, dict) or st.get("version") != 2:
+        """Version 3 (``__getstate__``): the index as stored, pages kept as bytes until first used;
+        version 2 (before the index was stored): every block decoded, the index built."""
+        if not isinstance(st, dict) or st.get("version") not in (2, 3):
             raise GraphError("graph state of another format version")
         self.__init__()  # type: ignore[misc]
         for k in ("sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named",
@@ -492,20 +805,45 @@ class _Store:
         self.mk = (1 << self.sh) - 1
         self.rel_ids = dict(zip(self.rels, range(len(self.rels))))
         self.str_ids = dict(zip(self.strs, range(len(self.strs))))
-        self.nb = [None if d is None else _decode_block(d, True) for d in st["nb"]]
-        self.eb = [None if d is None else _decode_block(d, False) for d in st["eb"]]
-        for k, b in enumerate(self.nb):
-            if b is not None:
-                b.dirty = True
-                base = k << self.sh
-                self.ids.update(zip(b.names, range(base, base + len(b.names))))
-        for b in self.eb:
-            if b is not None:
-                b.dirty = True
-        self.rn = sum(b is not None for b in self.nb)
-        self.re = sum(b is not None for b in self.eb)
+        self.nb, self.eb = self._blocks_from(st["nb"], True), self._blocks_from(st["eb"], False)
         self.used_n = array("q", [0]) * len(self.nb)
         self.used_e = array("q", [0]) * len(self.eb)
+        if self.nb and len(self.nb) - 1 in self.lz_n:  # the growing blocks never move out: decoded now
+            self._load(len(self.nb) - 1, True)
+        if self.eb and len(self.eb) - 1 in self.lz_e:
+            self._load(len(self.eb) - 1, False)
+        ids = st.get("ids")
+        if ids is None:
+            self.salted = st["version"] == 3  # (version 2 held no index: built here, from the ids)
+            for k in list(self.lz_n):
+                self._load(k, True)
+            self.index_all()
+        else:
+            hs, ix, n = ids
+            if (type(hs) is not array or type(ix) is not array or hs.typecode != "I" or ix.typecode != "i"
+                    or len(hs) != len(ix) or len(hs) < 2 * n or type(n) is not int):
+                raise GraphError("a graph state's id index disagrees with itself: damaged or crafted file")
+            t = self.ids = _Ids()
+            t.hs, t.ix, t.size, t.n = hs, ix, len(hs), n
+        self.rn = sum(b is not None for b in self.nb) + len(self.lz_n)
+        self.re = sum(b is not None for b in self.eb) + len(self.lz_e)
+
+    def _blocks_from(self, states: list[Any], node: bool) -> list[Any]:
+        """Blocks from their states: a page (bytes) is kept in ``lz_n``/``lz_e`` (the block None),
+        a dict decoded now."""
+        lz = self.lz_n if node else self.lz_e
+        out: list[Any] = []
+        for k, d in enumerate(states):
+            if type(d) is bytes:
+                lz[k] = d
+                out.append(None)
+            elif d is None:
+                out.append(None)
+            else:
+                b = _decode_block(d, node)
+                b.dirty = True
+                out.append(b)
+        return out
 
     # -------------------------------------------------------------- blocks
     def N(self, i: int) -> _NB:
@@ -522,14 +860,27 @@ class _Store:
             return self._load(k, node)
 
     def _load(self, k: int, node: bool) -> Any:
-        b = (self.nb if node else self.eb)[k]
+        blocks = self.nb if node else self.eb
+        b = blocks[k]
         if b is not None:  # another thread read it back meanwhile
+            return b
+        lz = self.lz_n if node else self.lz_e
+        blob = lz.get(k)
+        if blob is not None:  # a block of the snapshot not used since the load: resident, its ids indexed
+            b = self.unpage(blob, k, node)
+            b.dirty = True  # (the snapshot's block may be newer than any page of it in lt_graph)
+            blocks[k] = b
+            del lz[k]
+            self.tick += 1
+            (self.used_n if node else self.used_e)[k] = self.tick
             return b
         b = self.peek(k, node)
         self.tick += 1
         if node:
-            base = k << self.sh
-            self.ids.update(zip(b.names, range(base, base + len(b.names))))
+            base, ins = k << self.sh, self.ids.insert
+            self.miss = _NO_MISS
+            for j, n in enumerate(_block_names(b)):
+                ins(_hid(n), base + j)
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -544,6 +895,8 @@ class _Store:
         b = (self.nb if node else self.eb)[k]
         if b is not None:
             return b
+        if k in (self.lz_n if node else self.lz_e):
+            return self.load(k, node)
         row = (self.row_n if node else self.row_e)[k]
         pg = self.pages
         what = "node" if node else "edge"
@@ -553,7 +906,13 @@ class _Store:
                              (row, pg.space, 0 if node else 1, k)).fetchone()
         if r is None:
             raise GraphError(f"graph {what} block {k} is missing from lt_graph: damaged memory file")
-        b = _decode_block(_load_page(r[0]), node)
+        return self.unpage(r[0], k, node)
+
+    def unpage(self, blob: bytes, k: int, node: bool) -> Any:
+        """Block ``k`` from its page ``blob`` (read by ``_PlainUnpickler``: a page naming a class raises
+        ``pickle.UnpicklingError``); a page of another layout or length raises :class:`GraphError`."""
+        what = "node" if node else "edge"
+        b = _decode_block(_load_page(blob), node)
         n = len(b.kind if node else b.src)
         last = (self.nn if node else self.ne) - (k << self.sh)
         if n != min(1 << self.sh, last):
@@ -564,10 +923,85 @@ class _Store:
         """Every block, resident or read for this scan (a whole-graph read holds the graph in RAM while it runs)."""
         return [self.peek(k, node) for k in range(len(self.nb if node else self.eb))]
 
+    def reindex(self) -> None:
+        """Drop from ``ids`` the nodes of blocks no longer resident (after blocks moved out): the
+        entries left are filed again in a table sized for them (their hashes are kept: no id is read)."""
+        old = self.ids
+        nb, lz, sh = self.nb, self.lz_n, self.sh
+        keep = [(h, i) for h, i in zip(old.hs, old.ix) if i >= 0 and (nb[i >> sh] is not None or (i >> sh) in lz)]
+        self.ids = ids = _Ids(len(keep))
+        self.hot, self.warm = {}, {}
+        self.miss = _NO_MISS
+        ins = ids.insert
+        for h, i in keep:
+            ins(h, i)
+
+    def index_all(self) -> None:
+        """Build ``ids`` from the ids of the resident node blocks (a state without a stored index)."""
+        n = sum(len(b.kind) for b in self.nb if b is not None)
+        self.ids = ids = _Ids(n)
+        self.hot, self.warm = {}, {}
+        self.miss = _NO_MISS
+        ins, sh = ids.insert, self.sh
+        for k, b in enumerate(self.nb):
+            if b is not None:
+                base = k << sh
+                for j, x in enumerate(_block_names(b)):
+                    ins(_hid(x), base + j)
+
+    def lookup(self, name: Any) -> int | None:
+        """Index of node ``name`` among the resident blocks (None: not there). TypeError when
+        ``name`` cannot be hashed, as a dict."""
+        i = self.hot.get(name)
+        if i is not None:
+            return i
+        i = self.warm.get(name)
+        if i is not None:
+            self.remember(name, i)
+            return i
+        if name is self.miss:
+            return None
+        h = _crc32(name.encode("utf-8", "surrogatepass")) if type(name) is str else _hid(name)
+        t = self.ids
+        hs, ix, size = t.hs, t.ix, t.size
+        j = h % size
+        while True:
+            i = ix[j]
+            if i < 0:
+                self.miss, self.miss_at = name, (t, j, h)
+                return None
+            if hs[j] == h:
+                b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
+                k = i & self.mk
+                names = b.names
+                if names is not None:
+                    if names[k] == name:
+                        break
+                elif isinstance(name, str):
+                    o = b.off
+                    a = o[k]
+                    if o[k + 1] - a == len(name) and b.text.startswith(name, a):
+                        break
+            j += 1
+            if j == size:
+                j = 0
+        self.remember(name, i)
+        return i
+
+    def remember(self, name: Any, i: int) -> None:
+        """Put node ``name`` (index ``i``) in the cache of recently used ids."""
+        hot = self.hot
+        if len(hot) >= _HOT:
+            self.warm, self.hot = hot, {}
+            hot = self.hot
+        hot[name] = i
+
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
         block is read back)."""
-        i = self.ids.get(name)
+        i = self.hot.get(name)
+        if i is None:
+            i = self.lookup(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
@@ -578,7 +1012,7 @@ class _Store:
         return i
 
     def name(self, i: int) -> str:
-        return self.N(i).names[i & self.mk]
+        return _block_name(self.N(i), i & self.mk)
 
     def cost(self) -> int:
         """Estimated bytes of the resident blocks (the growing last blocks by the rows they hold)."""
@@ -587,7 +1021,8 @@ class _Store:
             n -= (len(self.nb) << self.sh) - self.nn
         if self.eb:
             e -= (len(self.eb) << self.sh) - self.ne
-        return n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE
+        return (n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE + (self.rn + self.re) * _BYTES_PER_BLOCK
+                + self.ids.nbytes() + _BYTES_FIXED)
 
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
@@ -599,8 +1034,11 @@ class _Store:
 
     def _trim(self) -> None:
         pg = self.pages
-        cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb) if b is not None and k != len(self.nb) - 1]
-        cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb) if b is not None and k != len(self.eb) - 1]
+        lzn, lze = self.lz_n, self.lz_e
+        cand = [(self.used_n[k], 0, k) for k, b in enumerate(self.nb)
+                if (b is not None or k in lzn) and k != len(self.nb) - 1]
+        cand += [(self.used_e[k], 1, k) for k, b in enumerate(self.eb)
+                 if (b is not None or k in lze) and k != len(self.eb) - 1]
         cand.sort()
         goal = self.cap * 3 // 4
         lt = pg.store
@@ -608,14 +1046,13 @@ class _Store:
         if own:
             lt.conn.execute("BEGIN")
         try:
-            self.ids_peak = max(self.ids_peak, len(self.ids))
+            rn = self.rn
             for _used, kind, k in cand:
                 if self.cost() <= goal:
                     break
-                self.page_out(k, kind == 0)
-            if len(self.ids) < self.ids_peak // 2:  # a dict never shrinks its table on deletes: copy it compact
-                self.ids = dict(self.ids)
-                self.ids_peak = len(self.ids)
+                self.page_out(k, kind == 0, reindex=False)
+            if self.rn != rn:
+                self.reindex()
             if own:
                 lt.conn.execute("COMMIT")
         except BaseException:
@@ -623,19 +1060,26 @@ class _Store:
                 lt.conn.execute("ROLLBACK")
             raise
 
-    def page_out(self, k: int, node: bool) -> bool:
+    def page_out(self, k: int, node: bool, reindex: bool = True) -> bool:
         """Write block ``k`` (when changed since read) to lt_graph and drop it from RAM. False: it
-        holds a property value that is not plain data, and stays."""
+        holds a property value that is not plain data, and stays. ``reindex`` False: the caller
+        rebuilds the node index (``reindex``) after moving a node block out."""
         pg = self.pages
         b = (self.nb if node else self.eb)[k]
         rows = self.row_n if node else self.row_e
-        if b is None:
+        lz = self.lz_n if node else self.lz_e
+        blob = lz.get(k) if b is None else None
+        if b is None and blob is None:
             return True
-        if b.dirty or rows[k] <= 0:
-            d = _encode_block(b, True)
-            if d is None:
-                return False
-            blob = pickle.dumps(d, protocol=5)
+        if blob is not None and node and not self.named[k]:  # its ids are needed below
+            blob = None
+            b = self._load(k, True)
+        if blob is not None or b.dirty or rows[k] <= 0:  # (a snapshot's page: maybe newer than lt_graph's)
+            if blob is None:
+                d = _encode_block(b, True)
+                if d is None:
+                    return False
+                blob = pickle.dumps(d, protocol=5)
             if rows[k] > self.snap_row:  # written since the last snapshot: no snapshot names it, rewrite it
                 pg.store.execute("UPDATE lt_graph SET v = ? WHERE rowid = ?", (blob, rows[k]))
             else:
@@ -646,16 +1090,17 @@ class _Store:
             base = k << self.sh
             if not self.named[k]:
                 pg.store.conn.executemany("INSERT INTO lt_gnames (space, name, idx) VALUES (?, ?, ?)",
-                                          [(pg.space, n, base + j) for j, n in enumerate(b.names)])
+                                          [(pg.space, n, base + j) for j, n in enumerate(_block_names(b))])
                 self.named[k] = 1
                 self.paged_names = True
-            ids = self.ids
-            for n in b.names:
-                del ids[n]
             self.nb[k] = None
+            lz.pop(k, None)
             self.rn -= 1
+            if reindex:
+                self.reindex()
         else:
             self.eb[k] = None
+            lz.pop(k, None)
             self.re -= 1
         return True
 
@@ -696,7 +1141,7 @@ class _Store:
 
     def set_source(self, b: _EB, e: int, source: Any) -> None:
         self.other_src.pop(e, None)
-        b.srcid[e & self.mk] = self.src_code(e, source)
+        _put(b, "srcid", e & self.mk, self.src_code(e, source))
 
     def out_ids(self, u: int) -> list[int]:
         """Edges out of node ``u`` in the order they were added."""
@@ -760,9 +1205,9 @@ class _Store:
         e = self.ne
         if e >= (1 << 31) - 1:
             raise GraphError("the graph holds 2**31 - 1 edges, its most")
-        mk = self.mk
+        mk, sh, nb = self.mk, self.sh, self.nb
         iu, iv = u & mk, v & mk
-        bu = self.N(u)
+        bu = nb[u >> sh] or self.load(u >> sh, True)
         if key is not None:
             k = key
         elif bu.deg[iu]:
@@ -772,8 +1217,8 @@ class _Store:
         idx = self.pairs.get(u)
         if idx is not None:
             idx[v] = max(idx.get(v, 0), k + 1)
-        bv = self.N(v)
-        blk = e >> self.sh
+        bv = nb[v >> sh] or self.load(v >> sh, True)
+        blk = e >> sh
         if blk == len(self.eb):
             self.eb.append(_EB())
             self.re += 1
@@ -784,17 +1229,46 @@ class _Store:
         assert b is not None  # the last block never moves out
         b.src.append(u)
         b.dst.append(v)
-        b.rel.append(rel)
-        b.key.append(k)
+        try:
+            b.rel.append(rel)
+        except OverflowError:
+            _push(b, "rel", rel)
+        try:
+            b.key.append(k)
+        except OverflowError:
+            _push(b, "key", k)
         b.vf.append(vf)
         b.vt.append(vt)
-        b.rec.append(rec)
-        b.conf.append(conf)
-        b.srcid.append(self.src_code(e, source))
+        col = b.rec  # _Coded.append, inline for the common case: a value already in the table
+        ci = col.index
+        c = ci.get(rec) if ci is not None and rec else None
+        if c is None:
+            col.append(rec)
+        else:
+            col.codes.append(c)
+        col = b.conf
+        ci = col.index
+        c = ci.get(conf) if ci is not None and conf else None
+        if c is None:
+            col.append(conf)
+        else:
+            col.codes.append(c)
+        c = source if type(source) is int and 0 <= source <= _MAX_SRC else self.src_code(e, source)
+        try:
+            b.srcid.append(c)
+        except OverflowError:
+            _push(b, "srcid", c)
         if props:
             s = _bshape(b, tuple(props))
-            b.shape.append(s)
-            b.row.append(b.shapes[s].add(props.values()))
+            try:
+                b.shape.append(s)
+            except OverflowError:
+                _push(b, "shape", s)
+            r = b.shapes[s].add(props.values())
+            try:
+                b.row.append(r)
+            except OverflowError:
+                _push(b, "row", r)
         else:
             b.shape.append(0)
             b.row.append(0)
@@ -819,17 +1293,45 @@ class _Store:
             self.named.append(0)
         b = self.nb[blk]
         assert b is not None  # the last block never moves out
-        b.names.append(node_id)
-        self.ids[node_id] = i
+        names = b.names
+        if names is None:  # a block kept as text (only full ones are) grows: back to a list
+            names = b.names = _block_names(b)
+            b.text = b.off = None
+        names.append(node_id)
+        ids = self.ids
+        t, j, h = self.miss_at if node_id is self.miss else (None, -1, 0)
+        if t is ids and ids.ix[j] < 0 and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
+            ids.hs[j] = h
+            ids.ix[j] = i
+            ids.n += 1
+        else:
+            ids.insert(_hid(node_id), i)
+        if type(node_id) is not str and _salted(node_id):
+            self.salted = True
+        self.miss = _NO_MISS
+        hot = self.hot
+        if len(hot) >= _HOT:
+            self.warm = hot
+            hot = self.hot = {}
+        hot[node_id] = i
         b.kind.append(kind)
         s = _bshape(b, tuple(props))
-        b.shape.append(s)
-        b.row.append(b.shapes[s].add(props.values()))
+        try:
+            b.shape.append(s)
+        except OverflowError:
+            _push(b, "shape", s)
+        r = b.shapes[s].add(props.values())
+        try:
+            b.row.append(r)
+        except OverflowError:
+            _push(b, "row", r)
         b.hout.append(-1)
         b.hin.append(-1)
         b.deg.append(0)
         b.dirty = True
         self.nn = i + 1
+        if len(names) == 1 << self.sh:
+            _freeze_names(b)
         return i
 
     def edge_dict(self, e: int, b: _EB | None = None) -> dict[str, Any]:
@@ -904,7 +1406,7 @@ def _set_conf(s: _Store, b: _EB, e: int, v: Any) -> None:
 _BITEMPORAL = frozenset(_GETTERS)
 
 _SETTERS = {
-    "relation": lambda s, b, e, v: b.rel.__setitem__(e & s.mk, s.rel(v)),
+    "relation": lambda s, b, e, v: _put(b, "rel", e & s.mk, s.rel(v)),
     "valid_from": lambda s, b, e, v: b.vf.__setitem__(e & s.mk, _time(v, "valid_from")),
     "valid_to": _set_vt,
     "recorded_at": lambda s, b, e, v: b.rec.__setitem__(e & s.mk, _time(v, "recorded_at")),
@@ -957,14 +1459,14 @@ class EdgeData(MutableMapping):
         if f is not None:
             f(s, b, e, value)
         else:
-            _set_prop(b, b.shape, b.row, i, key, value)
+            _set_prop(b, i, key, value)
 
     def __delitem__(self, key: str) -> None:
         if key in _GETTERS:
             raise GraphError(f"an edge's {key!r} cannot be deleted (facts are closed, never erased)")
         s = self._s
         b = s.E(self.id)
-        _del_prop(b, b.shape, b.row, self.id & s.mk, key)
+        _del_prop(b, self.id & s.mk, key)
         b.dirty = True
 
     def _names(self) -> tuple[str, ...]:
@@ -1035,7 +1537,9 @@ class MemoryGraph:
             return
         cap = int(cap if cap is not None else store.sizes.get("graph", 0))
         s.pages = Pages(store, cap)
-        s.cap = s.floor = max(cap, _MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_EDGE) << s.sh))  # room for the growing blocks
+        least = (_MIN_BLOCKS * ((_BYTES_PER_NODE + _BYTES_PER_ID + _BYTES_PER_EDGE) << s.sh)
+                 + 2 * _MIN_BLOCKS * _BYTES_PER_BLOCK + _BYTES_FIXED)  # room for the growing blocks
+        s.cap = s.floor = max(cap, least)
 
     @property
     def pages(self) -> Any:
@@ -1049,8 +1553,8 @@ class MemoryGraph:
     def paged_out(self) -> tuple[int, int]:
         """(nodes, edges) whose blocks are in the long-term table now, not in RAM."""
         s = self._s
-        n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None)
-        e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None)
+        n = sum(min(1 << s.sh, s.nn - (k << s.sh)) for k, b in enumerate(s.nb) if b is None and k not in s.lz_n)
+        e = sum(min(1 << s.sh, s.ne - (k << s.sh)) for k, b in enumerate(s.eb) if b is None and k not in s.lz_e)
         return n, e
 
     def fit(self, room: int) -> None:
@@ -1077,7 +1581,8 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        i = s.find(node_id)
+        # an id just asked about (``in``) and not found, nothing added since: not a node (unless paged out)
+        i = None if node_id is s.miss and not s.paged_names else s.find(node_id)
         if i is not None:
             b = s.N(i)
             j = i & s.mk
@@ -1087,7 +1592,7 @@ class MemoryGraph:
             if props:
                 b.dirty = True
                 for name, v in props.items():
-                    _set_prop(b, b.shape, b.row, j, name, v)
+                    _set_prop(b, j, name, v)
         else:
             s.add_node(node_id, k, props)
         return node_id
@@ -1103,9 +1608,9 @@ class MemoryGraph:
         out: list[str] = []
         for b in s.blocks(True):
             if k is None:
-                out.extend(b.names)
+                out.extend(_block_names(b))
             else:
-                out.extend(n for n, kk in zip(b.names, b.kind) if kk == k)
+                out.extend(n for n, kk in zip(_block_names(b), b.kind) if kk == k)
         return out
 
     def node(self, node_id: str) -> dict[str, Any]:
@@ -1121,7 +1626,8 @@ class MemoryGraph:
 
     def __contains__(self, node_id: object) -> bool:
         try:
-            return self._s.find(node_id) is not None
+            s = self._s
+            return node_id in s.hot or s.find(node_id) is not None
         except TypeError:  # unhashable: never a node
             return False
 
@@ -1179,7 +1685,7 @@ class MemoryGraph:
                 if col.kind != "d":  # the column may have changed its kind: look it up again
                     last = -1
             else:
-                _set_prop(b, b.shape, b.row, i, name, value)
+                _set_prop(b, i, name, value)
                 last = -1
 
     # ------------------------------------------------------------------ edges
@@ -1199,8 +1705,8 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        ids = s.ids
-        a, b = ids.get(u), ids.get(v)  # resident nodes; find() also reads paged-out names back
+        hot = s.hot
+        a, b = hot.get(u), hot.get(v)  # nodes used lately; find() also reads paged-out names back
         if a is None:
             a = s.find(u)
         if b is None:
@@ -1370,7 +1876,7 @@ class MemoryGraph:
         read for it and not kept)."""
         s = self._s
         nbs, ebs = s.blocks(True), s.blocks(False)
-        names = [n for b in nbs for n in b.names]
+        names = [n for b in nbs for n in _block_names(b)]
         return nbs, ebs, names
 
     def as_of(self, t: float) -> MemoryGraph:

@@ -94,8 +94,9 @@ FORMAT_VERSION = 9
 # moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
 # Format 8: spatial memory's label list may hold None (a name paged out to lt_slabels), which format 7's
 # readers do not expect; format 7's state lacks the count of paged names.
-# Format 9: temporal memory's runs and label index as they are; format 8's temporal state has per-entry
-# times and sources instead (its reader rebuilt them).
+# Format 9: temporal memory's runs and label index as they are (format 8's temporal state has per-entry
+# times and sources; its reader rebuilt them); the knowledge graph stores its blocks as their pages (bytes,
+# decoded on first use) and its id index (CRC-32 hashes) as it is (format 8's graph state lacks them).
 _READS = (9,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream

@@ -269,7 +269,7 @@ def test_a_snapshot_checked_by_journal_crc_is_used_and_an_older_format_is_ignore
         snap.write_bytes(MAGIC + struct.pack("<I", len(hb)) + hb + struct.pack("<I", zlib.crc32(hb))
                          + blob[h0 + hlen + 4:])
 
-    for old in (2, 3, 4, 5, 6, 7, 8):  # earlier formats (3: one object per pose; 4: places, cells as objects; 5: places as records, graph unblocked, episodic columns; 6: temporal names without slots; 7: spatial label names always in RAM; 8: temporal runs and label index rebuilt on load): full replay
+    for old in (2, 3, 4, 5, 6, 7, 8):  # earlier formats (3: one object per pose; 4: places, cells as objects; 5: places as records, graph unblocked, episodic columns; 6: temporal names without slots; 7: spatial label names always in RAM; 8: temporal runs and label index rebuilt on load, graph blocks decoded and id index rebuilt): full replay
         stamp({**header, "format": old})
         with Memory.open(path, readonly=True) as m:
             assert m.snapshot_status == f"snapshot format {old}, this version reads {FORMAT_VERSION}" and m.replayed_entries > 0
