@@ -24,7 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 8 (this version) reads only format-8 files: older snapshots are reported ("snapshot format
+Format 9 (this version) reads format-8 and format-9 files (format 8's spatial sightings log, one time
+per entry, is turned into runs when read); older snapshots are reported ("snapshot format
 7, this version reads 8") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
@@ -82,7 +83,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 8
+FORMAT_VERSION = 9
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
@@ -92,7 +93,9 @@ FORMAT_VERSION = 8
 # moved out to lt_tlabels under a budget) and a byte cap from ``fit``; format 6's temporal state lacks them.
 # Format 8: spatial memory's label list may hold None (a name paged out to lt_slabels), which format 7's
 # readers do not expect; format 7's state lacks the count of paged names.
-_READS = (8,)
+# Format 9: spatial memory's sightings log keeps its times run-length (``trt``/``trs``) and each belief's
+# latest time (``tl``); a format-8 spatial state (one time per entry, ``ht``) is converted when read.
+_READS = (8, 9)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64

@@ -216,15 +216,18 @@ class _Beliefs:
     label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
     -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
     (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
-    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's number,
-    ``MemoryGraph.edge_data``; its data is kept in step).
+    was), ``hlast`` (its latest sighting in the log), ``tl`` (that sighting's time) and ``edge`` (the
+    graph edge's number, ``MemoryGraph.edge_data``; its data is kept in step).
 
-    Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
-    sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
-    long-term table), ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief); values
-    ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
-    a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
-    last-seen time are those of its latest sighting (``hlast``).
+    Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
+    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table),
+    ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
+    the entries of one percept are appended together and share its time, so the log keeps one
+    (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
+    them; a run's time is stored bit for bit. Values ``vc, vx, vy, vz`` (confidence, position) are
+    appended only when a belief's value changes, so a thing that stays put costs about 9 bytes a
+    sighting. A belief's current position, confidence and last-seen time are those of its latest
+    sighting (``hlast``; ``tl`` keeps its time so that current answers and ingest never bisect).
 
     Per label (indexed by label id), two lists threaded through the rows: every belief of the label
     in creation order (``lhead``, ``ltail``, row column ``lnext``) and its current beliefs (``chead``,
@@ -234,13 +237,15 @@ class _Beliefs:
     rows of the current beliefs there) and ``instances`` (instance -> its current row).
     """
 
-    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
-                 "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
+                 "hprev", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
                  "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances")
-    _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv", "hrow",
+    _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
+                "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
-    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
+                "hprev", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
                 "rid", "lp")
@@ -251,8 +256,11 @@ class _Beliefs:
         self.vf, self.vt = array("d"), array("d")
         self.ecx, self.ecy = array("q"), array("q")
         self.hlast = array("i")
+        self.tl = array("d")  # per row: the time of its latest sighting (the log entry hlast)
         self.edge = array("i")
-        self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
+        # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
+        self.trt, self.trs = array("d"), array("i")
+        self.hprev, self.hv, self.hrow = array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
@@ -279,6 +287,11 @@ class _Beliefs:
         return {k: getattr(self, k) for k in self._PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "ht" in state:  # snapshot format 8: one time per log entry; runs and each row's latest time from it
+            state = dict(state)
+            ht = np.frombuffer(state.pop("ht"), np.float64)
+            state["tl"] = array("d", ht[np.frombuffer(state["hlast"], np.int32)].tobytes())
+            state["trt"], state["trs"] = _runs(ht)
         for k in self._PICKLED:
             setattr(self, k, state[k])
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
@@ -454,6 +467,33 @@ class _Beliefs:
         self.cnext[r] = self.cprev[r] = -1
         self.ccount[li] -= 1
 
+    def time(self, k: int) -> float:
+        """The time of log entry ``k`` (its run's time: a bisection over the runs' starts)."""
+        return self.trt[bisect_right(self.trs, k) - 1]
+
+    def tpush(self, t: float) -> None:
+        """Before a log entry of time ``t`` is appended: start a run unless the last run's time is
+        ``t`` (bit for bit: -0.0 and 0.0 are different runs, so each time reads back as it came)."""
+        trt = self.trt
+        if trt:
+            last = trt[-1]
+            if t == last and (t != 0.0 or math.copysign(1.0, t) == math.copysign(1.0, last)):
+                return
+        trt.append(t)
+        self.trs.append(len(self.hv))
+
+    def ht_array(self) -> np.ndarray:
+        """Every log entry's time (a new float64 array, one per entry)."""
+        n = len(self.hv)
+        if not n:
+            return np.zeros(0, np.float64)
+        starts = np.frombuffer(self.trs, np.int32).astype(np.int64)
+        return np.repeat(np.frombuffer(self.trt, np.float64), np.diff(np.append(starts, n)))
+
+    def set_ht(self, ht: np.ndarray) -> None:
+        """Set the log's times from one per entry (after the log was compacted)."""
+        self.trt, self.trs = _runs(ht)
+
     def add_value(self, r: int, c: float, p: Position) -> int:
         """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
         if r < len(self.hlast):
@@ -472,24 +512,25 @@ class _Beliefs:
         from another source) is linked in at its place in time order; the cost is the sightings
         after it, not all of them. One older than every sighting of the row in RAM while older ones
         are paged out goes straight to the long-term table."""
-        ht, hprev = self.ht, self.hprev
+        hprev, time = self.hprev, self.time
         k = self.hlast[r]
-        if t >= ht[k]:
+        if t >= self.tl[r]:
             v = self.add_value(r, c, p)
-            self.hlast[r] = len(ht)
-            ht.append(t)
+            self.hlast[r] = len(hprev)
+            self.tl[r] = t
+            self.tpush(t)
             hprev.append(k)
         else:
             after = k  # the earliest sighting later than t: the new one goes just before it
             k = hprev[k]
-            while k >= 0 and ht[k] > t:
+            while k >= 0 and time(k) > t:
                 after, k = k, hprev[k]
             if k == _PAGED:
                 self._write([(r, t, c, p[0], p[1], p[2])])
                 return
             v = self.add_value(r, c, p)
-            hprev[after] = len(ht)
-            ht.append(t)
+            hprev[after] = len(hprev)
+            self.tpush(t)
             hprev.append(k)
         self.hv.append(v)
         if self.pages is not None:
@@ -497,13 +538,17 @@ class _Beliefs:
 
     def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
         """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
-        ht, hprev = self.ht, self.hprev
+        hprev, time = self.hprev, self.time
         k = self.hlast[r]
-        while k >= 0 and ht[k] > t:
+        tk = self.tl[r]
+        while tk > t:
             k = hprev[k]
+            if k < 0:
+                break
+            tk = time(k)
         if k >= 0:
             v = self.hv[k]
-            return ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+            return tk, self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
         if k == _PAGED:
             return self._read("t<=? ORDER BY t DESC, rowid DESC", r, t)
         return None
@@ -519,14 +564,18 @@ class _Beliefs:
             assert got is not None
             return got
         v = self.hv[k]
-        return self.ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+        return self.time(k), self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
 
     def next_after(self, r: int, t: float) -> float | None:
         """The time of row ``r``'s earliest sighting later than ``t`` (None: none)."""
-        ht, hprev = self.ht, self.hprev
+        hprev, time = self.hprev, self.time
         k, nxt = self.hlast[r], None
-        while k >= 0 and ht[k] > t:
-            nxt, k = ht[k], hprev[k]
+        tk = self.tl[r]
+        while tk > t:
+            nxt, k = tk, hprev[k]
+            if k < 0:
+                break
+            tk = time(k)
         if k == _PAGED:
             got = self._read("t>? ORDER BY t, rowid", r, t)
             if got is not None:
@@ -540,8 +589,8 @@ class _Beliefs:
         The latest sighting of every belief stays: current answers never read the table."""
         pg = self.pages
         assert pg is not None
-        n = len(self.ht)
-        ht = np.frombuffer(self.ht, np.float64)
+        n = len(self.hv)
+        ht = self.ht_array()
         hl = np.frombuffer(self.hlast, np.int32)
         keep_n = max(1, self.cap // 2)
         tcut = np.partition(ht, n - keep_n)[n - keep_n] if n > keep_n else -math.inf
@@ -569,16 +618,18 @@ class _Beliefs:
             hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
             used, hv_new = np.unique(hv[keep], return_inverse=True)
             cols = [np.frombuffer(c, np.float64)[used].tobytes() for c in (self.vc, self.vx, self.vy, self.vz)]
-            ht_new, hrow_new = ht[keep].tobytes(), np.frombuffer(self.hrow, np.int32)[keep].tobytes()
+            ht_new, hrow_new = ht[keep], np.frombuffer(self.hrow, np.int32)[keep].tobytes()
             hlast_new = newidx[hl].astype(np.int32).tobytes()
             del ht, hl, hv, vals, src, keep, out
-            self.ht, self.hrow = array("d", ht_new), array("i", hrow_new)
+            self.set_ht(ht_new)
+            del ht_new
+            self.hrow = array("i", hrow_new)
             self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
             self.hlast = array("i", hlast_new)
             self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
         # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
         # the log has grown by half the working set again (a move costs O(log), so amortised O(1)).
-        self.limit = max(self.cap, len(self.ht) + max(1, self.cap // 2))
+        self.limit = max(self.cap, len(self.hv) + max(1, self.cap // 2))
 
     def _write(self, entries: list[tuple[int, float, float, float, float, float]]) -> None:
         from .longterm import SIGHT_V
@@ -600,6 +651,17 @@ class _Beliefs:
             return None
         t, c, x, y, z = SIGHT_V.unpack(row[0])
         return t, c, (x, y, z)
+
+
+def _runs(ht: np.ndarray) -> tuple[array, array]:
+    """Times one per log entry as runs: (the runs' times, the runs' first entries). Equal means
+    equal bits, so -0.0 and 0.0 (and any NaN payload) read back as they came."""
+    ht = np.ascontiguousarray(ht, np.float64)
+    if not len(ht):
+        return array("d"), array("i")
+    bits = ht.view(np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(bits[1:] != bits[:-1]) + 1))
+    return array("d", ht[starts].tobytes()), array("i", starts.astype(np.int32).tobytes())
 
 
 class _Gens:
@@ -1324,7 +1386,7 @@ class SpatialMemory:
             self._page_in_for(p)
         matched, born = self._file_sightings(p, pid, recorded_at)
         self.n_sightings += len(p.sightings)
-        if B.pages is not None and len(B.ht) > B.limit:
+        if B.pages is not None and len(B.hv) > B.limit:
             B.page_out()
         if p.view is not None:
             if born is None:
@@ -1360,7 +1422,8 @@ class SpatialMemory:
         born: dict[str, list[int]] | None = None
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
         seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
-        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
+        hlast, hv, tl, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.tl, B.hprev, B.vc, B.vx, B.vy, B.vz
+        trt = B.trt
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
         within = tol2 + 1e-12  # _match's bound
@@ -1406,9 +1469,12 @@ class SpatialMemory:
             if r >= 0:
                 k = hlast[r]
                 v = hv[k]
-                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
-                    hlast[r] = len(ht)
-                    ht.append(t)
+                if t >= tl[r] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
+                    if not trt or trt[-1] != t or t == 0.0:  # a new run of times (B.tpush, inlined)
+                        B.tpush(t)
+                        trt = B.trt
+                    hlast[r] = len(hv)
+                    tl[r] = t
                     hprev.append(k)
                     hv.append(v)
                     if hrow is not None:
@@ -1660,7 +1726,7 @@ class SpatialMemory:
                 if (B.vx[v] - pos[0]) ** 2 + (B.vy[v] - pos[1]) ** 2 + (B.vz[v] - pos[2]) ** 2 <= self._tol2:
                     self._resight(r, pos, conf, t)
                     return r
-                if t < B.ht[k]:
+                if t < B.tl[r]:
                     # A late percept (another source) saw it elsewhere before its latest sighting:
                     # history, not the current belief.
                     return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
@@ -1709,11 +1775,12 @@ class SpatialMemory:
     def _resight(self, r: int, pos: Position, conf: float, t: float) -> None:
         B = self._b
         k = B.hlast[r]
-        last, v0 = B.ht[k], B.hv[k]
+        last, v0 = B.tl[r], B.hv[k]
         if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
             # the common case, seen again where it was: one log entry, the edge's last_seen
-            B.hlast[r] = len(B.ht)
-            B.ht.append(t)
+            B.tpush(t)
+            B.hlast[r] = len(B.hv)
+            B.tl[r] = t
             B.hprev.append(k)
             B.hv.append(v0)
             if B.pages is not None:
@@ -1788,9 +1855,9 @@ class SpatialMemory:
         B.ecx.append(_NOCELL)
         B.ecy.append(_NOCELL)
         v = B.add_value(r, conf, pos)
-        ht = B.ht
-        B.hlast.append(len(ht))
-        ht.append(t)
+        B.tpush(t)
+        B.hlast.append(len(B.hv))
+        B.tl.append(t)
         B.hprev.append(-1)
         B.hv.append(v)
         if B.pages is not None:
@@ -1898,14 +1965,13 @@ class SpatialMemory:
             else:
                 buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
             lim = rad * rad + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
-            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
+            hlast, hv, vx, vy, tl = B.hlast, B.hv, B.vx, B.vy, B.tl
             gone = []
             for bucket in buckets:
                 for r in bucket:
                     if r not in matched:
-                        k = hlast[r]
-                        if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
-                            v = hv[k]
+                        if tl[r] <= t:  # a late percept (from another source) cannot disprove a later sighting
+                            v = hv[hlast[r]]
                             dx, dy = vx[v] - cx, vy[v] - cy
                             if dx * dx + dy * dy <= lim:
                                 gone.append(r)
@@ -1929,7 +1995,7 @@ class SpatialMemory:
         v = np.frombuffer(B.hv, np.int32)[k]
         inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
         # A late percept (from another source) cannot disprove a sighting made after it.
-        gone = [r for r in rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist() if r not in matched]
+        gone = [r for r in rows[inside & (np.frombuffer(B.tl, np.float64)[rows] <= t)].tolist() if r not in matched]
         del k, v, inside  # release the columns' buffers before they change
         for r in gone:
             self._end(r, t)
@@ -2004,7 +2070,7 @@ class SpatialMemory:
         target = (3 * lp.cap) // 4
         if n > target:
             lab = np.frombuffer(B.lab, np.int32).copy()
-            last = np.frombuffer(B.ht, np.float64)[np.frombuffer(B.hlast, np.int32)]
+            last = np.frombuffer(B.tl, np.float64)
             recent = np.full(len(B.labels), -math.inf)
             np.maximum.at(recent, lab, last)
             count = np.bincount(lab, minlength=len(B.labels))
@@ -2034,7 +2100,7 @@ class SpatialMemory:
         lab = np.frombuffer(B.lab, np.int32).copy()
         gone = np.isin(lab, np.array(labels, np.int32))
         hl = np.frombuffer(B.hlast, np.int32).copy()
-        ht = np.frombuffer(B.ht, np.float64).copy()
+        ht = B.ht_array()
         hv = np.frombuffer(B.hv, np.int32).copy()
         hp = np.frombuffer(B.hprev, np.int32).copy()
         hrow = np.frombuffer(B.hrow, np.int32).copy()
@@ -2056,7 +2122,7 @@ class SpatialMemory:
             B.n_paged += len(idx)
         cols = {k: np.frombuffer(getattr(B, k), np.int32 if getattr(B, k).typecode == "i" else
                                  (np.int64 if getattr(B, k).typecode == "q" else np.float64)).copy()
-                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge")}
+                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "tl")}
         rows_of = np.flatnonzero(gone)
         grp = rows_of[np.argsort(lab[rows_of], kind="stable")]  # by label, creation order within
         cuts = np.flatnonzero(np.diff(lab[grp])) + 1
@@ -2065,7 +2131,7 @@ class SpatialMemory:
             li = int(lab[rows[0]])
             local = {int(r): j for j, r in enumerate(rows.tolist())}
             k = hl[rows]
-            d = {k2: v[rows].tobytes() for k2, v in cols.items()}
+            d = {k2: v[rows].tobytes() for k2, v in cols.items() if k2 != "tl"}
             d["rid"] = rid[rows].tobytes()
             d["last"] = np.concatenate([ht[k][:, None], vals[hv[k]]], 1).tobytes()
             d["older"] = (hp[k] != -1).tobytes()
@@ -2100,7 +2166,7 @@ class SpatialMemory:
         def remap(a: np.ndarray) -> np.ndarray:
             return np.where(a >= 0, newslot[np.clip(a, 0, None)], a)
 
-        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid"):
+        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid", "tl"):
             a = getattr(B, k2)
             src = lab if k2 == "lab" else (rid if k2 == "rid" else cols[k2])
             setattr(B, k2, array(a.typecode, src[keep].tobytes()))
@@ -2121,13 +2187,13 @@ class SpatialMemory:
         hp2 = hp[ek].astype(np.int64)
         hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
         used, hv2 = np.unique(hv[ek], return_inverse=True)
-        B.ht = array("d", ht[ek].tobytes())
+        B.set_ht(ht[ek])
         B.hprev = array("i", hp2.astype(np.int32).tobytes())
         B.hv = array("i", hv2.astype(np.int32).tobytes())
         B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
         B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
         B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
-        B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
+        B.limit = max(B.cap, len(B.hv) + max(1, B.cap // 2))
         B._derive_grid()
         B.names_out(labels)
 
@@ -2168,8 +2234,9 @@ class SpatialMemory:
             B.vx.append(x)
             B.vy.append(y)
             B.vz.append(z)
-            B.hlast.append(len(B.ht))
-            B.ht.append(t)
+            B.tpush(t)
+            B.hlast.append(len(B.hv))
+            B.tl.append(t)
             B.hprev.append(_PAGED if older[j] else -1)
             B.hv.append(v)
             B.hrow.append(r)
@@ -2446,7 +2513,7 @@ class SpatialMemory:
         if at is None:
             k = B.hlast[r]
             v = B.hv[k]
-            last, conf, pos = B.ht[k], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
+            last, conf, pos = B.tl[r], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
         else:
             got = B.at(r, at)
             assert got is not None  # a belief valid at ``at`` was seen at or before it
@@ -2535,7 +2602,7 @@ class SpatialMemory:
         B = self._b
         k = B.hlast[r]
         v = B.hv[k]
-        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.ht[k], self._node(r))
+        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.tl[r], self._node(r))
 
     def _nearest_in_grid(self, label: str, p: Position, n: int) -> int | None:
         """Ring search over the belief hash: rings of index cells around ``p`` until no unvisited
@@ -3034,11 +3101,11 @@ class SpatialMemory:
         poses, sightings (beyond each belief's latest, which stays with its row), belief rows (with
         their index entries and latest sighting), occupancy cells (known plus walked)."""
         B = self._b
-        n_rows, n_log, n_val = len(B.lab), len(B.ht), len(B.vc)
+        n_rows, n_log, n_val = len(B.lab), len(B.hv), len(B.vc)
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
-        sights = int((n_log - n_rows) * (20 + per_val))
-        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
+        sights = int((n_log - n_rows) * (13 + per_val))  # hprev, hv, hrow and about a byte of time runs
+        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # tl: 8 of its latest log entry's 20  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
@@ -3105,8 +3172,8 @@ class SpatialMemory:
         if trim and len(B.lab) > cb:
             self._trim_beliefs()
         B.cap = cs
-        B.limit = max(cs, min(B.limit, len(B.ht) + max(1, cs // 2)))
-        if trim and len(B.ht) > cs:
+        B.limit = max(cs, min(B.limit, len(B.hv) + max(1, cs // 2)))
+        if trim and len(B.hv) > cs:
             B.page_out()
         tl.cap = cc
         tl.limit = max(cc, min(tl.limit, len(self._occ) + len(self._walked) + max(1, cc // 4)))
