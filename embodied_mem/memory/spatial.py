@@ -240,7 +240,7 @@ class _Beliefs:
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
                  "hprev", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
-                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances")
+                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
     _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
                 "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
@@ -300,6 +300,7 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
+        self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))  # see back()
         self.lab_id = {name: i for i, name in enumerate(self.labels) if name is not None}  # None: paged out
         self.inst_id = dict(zip(self.insts, range(len(self.insts))))
         self._derive_grid()
@@ -479,6 +480,8 @@ class _Beliefs:
             last = trt[-1]
             if t == last and (t != 0.0 or math.copysign(1.0, t) == math.copysign(1.0, last)):
                 return
+            if t < last:
+                self.mono = False
         trt.append(t)
         self.trs.append(len(self.hv))
 
@@ -493,6 +496,43 @@ class _Beliefs:
     def set_ht(self, ht: np.ndarray) -> None:
         """Set the log's times from one per entry (after the log was compacted)."""
         self.trt, self.trs = _runs(ht)
+        self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))
+
+    def back(self, r: int, t: float) -> tuple[int, float, int]:
+        """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
+        entry, or -1 / ``_PAGED`` when there is none in RAM; its time, NaN for none; the entry walked
+        just before it, -1 when the latest is at or before ``t``). While the runs' times never
+        decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
+        is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
+        the runs as it goes (a step back costs a compare, a far jump a bisection)."""
+        hprev = self.hprev
+        k = self.hlast[r]
+        tk = self.tl[r]
+        after = -1
+        if tk <= t:
+            return k, tk, after
+        trs, trt = self.trs, self.trt
+        if self.mono:
+            j = bisect_right(trt, t)
+            lim = trs[j] if j < len(trs) else len(hprev)
+            while k >= lim:
+                after, k = k, hprev[k]
+            return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
+        nr = len(trs)
+        j = bisect_right(trs, k) - 1
+        while True:
+            after, k = k, hprev[k]
+            if k < 0:
+                return k, _NAN, after
+            if k < trs[j]:
+                j -= 1
+                if trs[j] > k:
+                    j = bisect_right(trs, k, 0, j) - 1
+            elif j + 1 < nr and k >= trs[j + 1]:
+                j = bisect_right(trs, k, j + 1) - 1
+            tk = trt[j]
+            if tk <= t:
+                return k, tk, after
 
     def add_value(self, r: int, c: float, p: Position) -> int:
         """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
@@ -512,7 +552,7 @@ class _Beliefs:
         from another source) is linked in at its place in time order; the cost is the sightings
         after it, not all of them. One older than every sighting of the row in RAM while older ones
         are paged out goes straight to the long-term table."""
-        hprev, time = self.hprev, self.time
+        hprev = self.hprev
         k = self.hlast[r]
         if t >= self.tl[r]:
             v = self.add_value(r, c, p)
@@ -521,10 +561,7 @@ class _Beliefs:
             self.tpush(t)
             hprev.append(k)
         else:
-            after = k  # the earliest sighting later than t: the new one goes just before it
-            k = hprev[k]
-            while k >= 0 and time(k) > t:
-                after, k = k, hprev[k]
+            k, _, after = self.back(r, t)  # after: the earliest sighting later than t: the new one goes just before it
             if k == _PAGED:
                 self._write([(r, t, c, p[0], p[1], p[2])])
                 return
@@ -538,14 +575,7 @@ class _Beliefs:
 
     def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
         """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
-        hprev, time = self.hprev, self.time
-        k = self.hlast[r]
-        tk = self.tl[r]
-        while tk > t:
-            k = hprev[k]
-            if k < 0:
-                break
-            tk = time(k)
+        k, tk, _ = self.back(r, t)
         if k >= 0:
             v = self.hv[k]
             return tk, self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
@@ -568,14 +598,8 @@ class _Beliefs:
 
     def next_after(self, r: int, t: float) -> float | None:
         """The time of row ``r``'s earliest sighting later than ``t`` (None: none)."""
-        hprev, time = self.hprev, self.time
-        k, nxt = self.hlast[r], None
-        tk = self.tl[r]
-        while tk > t:
-            nxt, k = tk, hprev[k]
-            if k < 0:
-                break
-            tk = time(k)
+        k, _, after = self.back(r, t)
+        nxt = None if after < 0 else self.time(after)
         if k == _PAGED:
             got = self._read("t>? ORDER BY t, rowid", r, t)
             if got is not None:
