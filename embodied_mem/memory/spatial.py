@@ -233,8 +233,9 @@ class _Beliefs:
     in creation order (``lhead``, ``ltail``, row column ``lnext``) and its current beliefs (``chead``,
     ``ccount``, row columns ``cnext``/``cprev``), so a label costs 16 bytes, not a container.
 
-    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell ->
-    rows of the current beliefs there) and ``instances`` (instance -> its current row).
+    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell, keyed
+    by ``cell_key`` like occupancy cells: one int, not a tuple of two -> rows of the current beliefs
+    there) and ``instances`` (instance -> its current row).
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
@@ -307,7 +308,7 @@ class _Beliefs:
 
     def _derive_grid(self) -> None:
         """Rebuild ``grid`` and ``instances`` from the columns."""
-        self.grid: dict[tuple[int, int], array] = {}
+        self.grid: dict[int | tuple[int, int], array] = {}  # keyed by cell_key(cx, cy)
         self.instances: dict[str, int] = {}
         if not len(self.lab):
             return
@@ -324,11 +325,15 @@ class _Beliefs:
                 starts = np.concatenate(([0], cuts))
                 ends = np.concatenate((cuts, [len(rows)])).tolist()
                 flat = array("i", rows.tobytes())  # one array, sliced per cell (C slices, no numpy call each)
-                self.grid = dict(zip(zip(cx[starts].tolist(), cy[starts].tolist()),
-                                     map(flat.__getitem__, map(slice, starts.tolist(), ends))))
+                sx, sy = cx[starts], cy[starts]
+                if len(sx) and max(np.abs(sx).max(), np.abs(sy).max()) < _CK_LIM:
+                    keys = ((sx << 32) + sy).tolist()  # cell_key, vectorised
+                else:
+                    keys = list(map(cell_key, sx.tolist(), sy.tolist()))
+                self.grid = dict(zip(keys, map(flat.__getitem__, map(slice, starts.tolist(), ends))))
             else:  # cells beyond int64: one by one, as Python ints
                 for r, k in zip(live.tolist(), v.tolist()):
-                    c = (math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
+                    c = cell_key(math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
                     self.grid.setdefault(c, array("i")).append(r)
             inst = np.frombuffer(self.inst, np.int32)[live]
             for r, i in zip(live[inst >= 0].tolist(), inst[inst >= 0].tolist()):
@@ -1451,7 +1456,7 @@ class SpatialMemory:
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
         within = tol2 + 1e-12  # _match's bound
-        floor = math.floor
+        floor, lim = math.floor, _CK_LIM
         for s in p.sightings:
             pos, conf, inst = s.position, s.confidence, s.instance
             px, py, pz = pos
@@ -1459,7 +1464,8 @@ class SpatialMemory:
             if inst is None:
                 li = lab_id.get(s.label)
                 if li is not None:  # _match, inlined: the sighting's own index cell first
-                    own = (floor(px / ic), floor(py / ic))
+                    ox, oy = floor(px / ic), floor(py / ic)
+                    own = (ox << 32) + oy if -lim < ox < lim and -lim < oy < lim else (ox, oy)  # cell_key, inlined
                     best_d = within
                     bucket = grid.get(own)
                     if bucket:
@@ -1475,7 +1481,7 @@ class SpatialMemory:
                         x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
                         y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
                         if x0 != x1 or y0 != y1:
-                            for cell in [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]:
+                            for cell in [cell_key(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]:
                                 bucket = grid.get(cell) if cell != own else None
                                 if bucket:
                                     for q in bucket:
@@ -1781,8 +1787,8 @@ class SpatialMemory:
         best, best_d = -1, self._tol2 + 1e-12
         grid, lab, hlast, hv, vx, vy, vz = B.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
         px, py, pz = pos
-        cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
-                                                            for iy in range(y0, y1 + 1)]
+        cells = (cell_key(x0, y0),) if x0 == x1 and y0 == y1 else [cell_key(ix, iy) for ix in range(x0, x1 + 1)
+                                                                   for iy in range(y0, y1 + 1)]
         for cell in cells:
             bucket = grid.get(cell)
             if not bucket:
@@ -1933,9 +1939,10 @@ class SpatialMemory:
 
     def _index(self, r: int, cell: tuple[int, int]) -> None:
         B = self._b
-        rows = B.grid.get(cell)
+        key = cell_key(*cell)
+        rows = B.grid.get(key)
         if rows is None:
-            rows = B.grid[cell] = array("i")
+            rows = B.grid[key] = array("i")
         rows.append(r)
         if B.ecx[r] == _NOCELL and -_BIG < cell[0] < _BIG and -_BIG < cell[1] < _BIG:
             B.ecx[r], B.ecy[r] = cell
@@ -1946,14 +1953,15 @@ class SpatialMemory:
 
     def _unindex(self, r: int, cell: tuple[int, int]) -> None:
         grid = self._b.grid
-        rows = grid.get(cell)
+        key = cell_key(*cell)
+        rows = grid.get(key)
         if rows is not None:
             try:
                 rows.remove(r)
             except ValueError:
                 pass
             if not rows:
-                del grid[cell]
+                del grid[key]
 
     def _end(self, r: int, t: float) -> None:
         B = self._b
@@ -1985,9 +1993,11 @@ class SpatialMemory:
             y0, y1 = floor((cy - rad) / ic), floor((cy + rad) / ic)
             if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
                 get = grid.get
-                buckets = [bk for bk in (get((ix, iy)) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)) if bk]
+                buckets = [bk for bk in (get(cell_key(ix, iy)) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1))
+                           if bk]
             else:
-                buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+                buckets = [bk for (ix, iy), bk in zip(map(key_cell, grid), grid.values())
+                           if x0 <= ix <= x1 and y0 <= iy <= y1]
             lim = rad * rad + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
             hlast, hv, vx, vy, tl = B.hlast, B.hv, B.vx, B.vy, B.tl
             gone = []
@@ -2006,10 +2016,11 @@ class SpatialMemory:
         x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
         y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
         if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
-            buckets = [bk for bk in (grid.get((ix, iy)) for ix in range(x0, x1 + 1)
+            buckets = [bk for bk in (grid.get(cell_key(ix, iy)) for ix in range(x0, x1 + 1)
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
-            buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+            buckets = [bk for (ix, iy), bk in zip(map(key_cell, grid), grid.values())
+                       if x0 <= ix <= x1 and y0 <= iy <= y1]
         if not buckets:
             return
         # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
@@ -2266,7 +2277,7 @@ class SpatialMemory:
             B.hrow.append(r)
             if vt[r] != vt[r]:  # NaN: a current belief
                 B.make_current(r)
-                B.grid.setdefault((math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
+                B.grid.setdefault(cell_key(math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
                 i = inst[j]
                 if i >= 0:
                     B.instances[B.insts[i]] = r
@@ -2647,7 +2658,7 @@ class SpatialMemory:
                 + [(cx - r, cy + j) for j in range(-r + 1, r)] + [(cx + r, cy + j) for j in range(-r + 1, r)])
             visited += len(cells)
             for c in cells:
-                bucket = grid.get(c)
+                bucket = grid.get(cell_key(*c))
                 if not bucket:
                     continue
                 for row in bucket:
@@ -3094,7 +3105,7 @@ class SpatialMemory:
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
         n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
         n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
-        n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
+        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
