@@ -3140,7 +3140,7 @@ class SpatialMemory:
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
         sights = int((n_log - n_rows) * (13 + per_val))  # hprev, hv, hrow and about a byte of time runs
-        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # tl: 8 of its latest log entry's 20  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
+        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry (8 of its 20: tl), columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES

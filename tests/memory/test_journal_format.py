@@ -14,10 +14,10 @@ import pytest
 
 from embodied_mem import Memory, Percept, Pose, Sighting
 from embodied_mem.memory.snapshot import _READS, snapshot_path
-
-READS = ", ".join(map(str, _READS))  # the formats this version reads, as its status line names them
 from embodied_mem.memory_check import check_file, salvage
 from embodied_mem.store import SCHEMA_VERSION, MemoryStore, StoreError, decode_row
+
+READS = ", ".join(map(str, _READS))  # the formats this version reads, as its status line names them
 
 
 def _sibling(name: str):
