@@ -96,7 +96,9 @@ FORMAT_VERSION = 9
 # readers do not expect; format 7's state lacks the count of paged names.
 # Format 9: temporal memory's runs and label index as they are (format 8's temporal state has per-entry
 # times and sources; its reader rebuilt them); the knowledge graph stores its blocks as their pages (bytes,
-# decoded on first use) and its id index (CRC-32 hashes) as it is (format 8's graph state lacks them).
+# decoded on first use) and its id index (CRC-32 hashes) as it is (format 8's graph state lacks them);
+# spatial memory's sightings log keeps its times run-length (``trt``/``trs``) and each belief's latest
+# time (``tl``) (spatial's reader still converts a format-8 state, one time per entry, but the others cannot).
 _READS = (9,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream

@@ -216,31 +216,37 @@ class _Beliefs:
     label-level object's node, ``object:<label>#<obj>``), ``place`` (index into ``place_ids`` or
     -1), ``vf``/``vt`` (valid from / to, percept time; ``vt`` NaN while the belief holds), ``ecx``/``ecy``
     (the index cell the belief was first filed under, ``_NOCELL`` for a closed late belief that never
-    was), ``hlast`` (its latest sighting in the log) and ``edge`` (the graph edge's number,
-    ``MemoryGraph.edge_data``; its data is kept in step).
+    was), ``hlast`` (its latest sighting in the log), ``tl`` (that sighting's time) and ``edge`` (the
+    graph edge's number, ``MemoryGraph.edge_data``; its data is kept in step).
 
-    Sightings: a log with one entry per sighting, ``ht`` (time), ``hprev`` (the same belief's
-    sighting before it in time order, -1 for its first, ``_PAGED`` when the ones before it are in the
-    long-term table), ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief); values
-    ``vc, vx, vy, vz`` (confidence, position) are appended only when a belief's value changes, so
-    a thing that stays put costs 16 bytes a sighting. A belief's current position, confidence and
-    last-seen time are those of its latest sighting (``hlast``).
+    Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
+    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table),
+    ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
+    the entries of one percept are appended together and share its time, so the log keeps one
+    (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
+    them; a run's time is stored bit for bit. Values ``vc, vx, vy, vz`` (confidence, position) are
+    appended only when a belief's value changes, so a thing that stays put costs about 9 bytes a
+    sighting. A belief's current position, confidence and last-seen time are those of its latest
+    sighting (``hlast``; ``tl`` keeps its time so that current answers and ingest never bisect).
 
     Per label (indexed by label id), two lists threaded through the rows: every belief of the label
     in creation order (``lhead``, ``ltail``, row column ``lnext``) and its current beliefs (``chead``,
     ``ccount``, row columns ``cnext``/``cprev``), so a label costs 16 bytes, not a container.
 
-    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell ->
-    rows of the current beliefs there) and ``instances`` (instance -> its current row).
+    Derived indices (rebuilt from the columns when unpickled, never pickled): ``grid`` (index cell, keyed
+    by ``cell_key`` like occupancy cells: one int, not a tuple of two -> rows of the current beliefs
+    there) and ``instances`` (instance -> its current row).
     """
 
-    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
-                 "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+    __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
+                 "hprev", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
-                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances")
-    _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv", "hrow",
+                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
+    _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
+                "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
-    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "edge", "ht", "hprev", "hv",
+    _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
+                "hprev", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
                 "rid", "lp")
@@ -251,8 +257,11 @@ class _Beliefs:
         self.vf, self.vt = array("d"), array("d")
         self.ecx, self.ecy = array("q"), array("q")
         self.hlast = array("i")
+        self.tl = array("d")  # per row: the time of its latest sighting (the log entry hlast)
         self.edge = array("i")
-        self.ht, self.hprev, self.hv, self.hrow = array("d"), array("i"), array("i"), array("i")
+        # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
+        self.trt, self.trs = array("d"), array("i")
+        self.hprev, self.hv, self.hrow = array("i"), array("i"), array("i")
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
@@ -279,6 +288,11 @@ class _Beliefs:
         return {k: getattr(self, k) for k in self._PICKLED}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        if "ht" in state:  # snapshot format 8: one time per log entry; runs and each row's latest time from it
+            state = dict(state)
+            ht = np.frombuffer(state.pop("ht"), np.float64)
+            state["tl"] = array("d", ht[np.frombuffer(state["hlast"], np.int32)].tobytes())
+            state["trt"], state["trs"] = _runs(ht)
         for k in self._PICKLED:
             setattr(self, k, state[k])
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
@@ -287,6 +301,7 @@ class _Beliefs:
 
     def _derive(self) -> None:
         """Rebuild the derived indices from the columns (vectorised: one pass per label and cell)."""
+        self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))  # see back()
         self.lab_id = dict(zip(self.labels, range(len(self.labels))))  # C-level (a reopen builds it once)
         self.lab_id.pop(None, None)  # None: paged out
         self.inst_id = dict(zip(self.insts, range(len(self.insts))))
@@ -294,7 +309,7 @@ class _Beliefs:
 
     def _derive_grid(self) -> None:
         """Rebuild ``grid`` and ``instances`` from the columns."""
-        self.grid: dict[tuple[int, int], array] = {}
+        self.grid: dict[int | tuple[int, int], array] = {}  # keyed by cell_key(cx, cy)
         self.instances: dict[str, int] = {}
         if not len(self.lab):
             return
@@ -311,11 +326,15 @@ class _Beliefs:
                 starts = np.concatenate(([0], cuts))
                 ends = np.concatenate((cuts, [len(rows)])).tolist()
                 flat = array("i", rows.tobytes())  # one array, sliced per cell (C slices, no numpy call each)
-                self.grid = dict(zip(zip(cx[starts].tolist(), cy[starts].tolist()),
-                                     map(flat.__getitem__, map(slice, starts.tolist(), ends))))
+                sx, sy = cx[starts], cy[starts]
+                if len(sx) and max(np.abs(sx).max(), np.abs(sy).max()) < _CK_LIM:
+                    keys = ((sx << 32) + sy).tolist()  # cell_key, vectorised
+                else:
+                    keys = list(map(cell_key, sx.tolist(), sy.tolist()))
+                self.grid = dict(zip(keys, map(flat.__getitem__, map(slice, starts.tolist(), ends))))
             else:  # cells beyond int64: one by one, as Python ints
                 for r, k in zip(live.tolist(), v.tolist()):
-                    c = (math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
+                    c = cell_key(math.floor(self.vx[k] / self.ic), math.floor(self.vy[k] / self.ic))
                     self.grid.setdefault(c, array("i")).append(r)
             inst = np.frombuffer(self.inst, np.int32)[live]
             for r, i in zip(live[inst >= 0].tolist(), inst[inst >= 0].tolist()):
@@ -455,6 +474,72 @@ class _Beliefs:
         self.cnext[r] = self.cprev[r] = -1
         self.ccount[li] -= 1
 
+    def time(self, k: int) -> float:
+        """The time of log entry ``k`` (its run's time: a bisection over the runs' starts)."""
+        return self.trt[bisect_right(self.trs, k) - 1]
+
+    def tpush(self, t: float) -> None:
+        """Before a log entry of time ``t`` is appended: start a run unless the last run's time is
+        ``t`` (bit for bit: -0.0 and 0.0 are different runs, so each time reads back as it came)."""
+        trt = self.trt
+        if trt:
+            last = trt[-1]
+            if t == last and (t != 0.0 or math.copysign(1.0, t) == math.copysign(1.0, last)):
+                return
+            if t < last:
+                self.mono = False
+        trt.append(t)
+        self.trs.append(len(self.hv))
+
+    def ht_array(self) -> np.ndarray:
+        """Every log entry's time (a new float64 array, one per entry)."""
+        n = len(self.hv)
+        if not n:
+            return np.zeros(0, np.float64)
+        starts = np.frombuffer(self.trs, np.int32).astype(np.int64)
+        return np.repeat(np.frombuffer(self.trt, np.float64), np.diff(np.append(starts, n)))
+
+    def set_ht(self, ht: np.ndarray) -> None:
+        """Set the log's times from one per entry (after the log was compacted)."""
+        self.trt, self.trs = _runs(ht)
+        self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))
+
+    def back(self, r: int, t: float) -> tuple[int, float, int]:
+        """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
+        entry, or -1 / ``_PAGED`` when there is none in RAM; its time, NaN for none; the entry walked
+        just before it, -1 when the latest is at or before ``t``). While the runs' times never
+        decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
+        is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
+        the runs as it goes (a step back costs a compare, a far jump a bisection)."""
+        hprev = self.hprev
+        k = self.hlast[r]
+        tk = self.tl[r]
+        after = -1
+        if tk <= t:
+            return k, tk, after
+        trs, trt = self.trs, self.trt
+        if self.mono:
+            j = bisect_right(trt, t)
+            lim = trs[j] if j < len(trs) else len(hprev)
+            while k >= lim:
+                after, k = k, hprev[k]
+            return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
+        nr = len(trs)
+        j = bisect_right(trs, k) - 1
+        while True:
+            after, k = k, hprev[k]
+            if k < 0:
+                return k, _NAN, after
+            if k < trs[j]:
+                j -= 1
+                if trs[j] > k:
+                    j = bisect_right(trs, k, 0, j) - 1
+            elif j + 1 < nr and k >= trs[j + 1]:
+                j = bisect_right(trs, k, j + 1) - 1
+            tk = trt[j]
+            if tk <= t:
+                return k, tk, after
+
     def add_value(self, r: int, c: float, p: Position) -> int:
         """The index of value (c, p) for a new sighting of row ``r`` (the row's latest value when equal)."""
         if r < len(self.hlast):
@@ -473,24 +558,22 @@ class _Beliefs:
         from another source) is linked in at its place in time order; the cost is the sightings
         after it, not all of them. One older than every sighting of the row in RAM while older ones
         are paged out goes straight to the long-term table."""
-        ht, hprev = self.ht, self.hprev
+        hprev = self.hprev
         k = self.hlast[r]
-        if t >= ht[k]:
+        if t >= self.tl[r]:
             v = self.add_value(r, c, p)
-            self.hlast[r] = len(ht)
-            ht.append(t)
+            self.hlast[r] = len(hprev)
+            self.tl[r] = t
+            self.tpush(t)
             hprev.append(k)
         else:
-            after = k  # the earliest sighting later than t: the new one goes just before it
-            k = hprev[k]
-            while k >= 0 and ht[k] > t:
-                after, k = k, hprev[k]
+            k, _, after = self.back(r, t)  # after: the earliest sighting later than t: the new one goes just before it
             if k == _PAGED:
                 self._write([(r, t, c, p[0], p[1], p[2])])
                 return
             v = self.add_value(r, c, p)
-            hprev[after] = len(ht)
-            ht.append(t)
+            hprev[after] = len(hprev)
+            self.tpush(t)
             hprev.append(k)
         self.hv.append(v)
         if self.pages is not None:
@@ -498,13 +581,10 @@ class _Beliefs:
 
     def at(self, r: int, t: float) -> tuple[float, float, Position] | None:
         """(time, confidence, position) of row ``r``'s latest sighting at or before ``t``; None: none."""
-        ht, hprev = self.ht, self.hprev
-        k = self.hlast[r]
-        while k >= 0 and ht[k] > t:
-            k = hprev[k]
+        k, tk, _ = self.back(r, t)
         if k >= 0:
             v = self.hv[k]
-            return ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+            return tk, self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
         if k == _PAGED:
             return self._read("t<=? ORDER BY t DESC, rowid DESC", r, t)
         return None
@@ -520,14 +600,12 @@ class _Beliefs:
             assert got is not None
             return got
         v = self.hv[k]
-        return self.ht[k], self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
+        return self.time(k), self.vc[v], (self.vx[v], self.vy[v], self.vz[v])
 
     def next_after(self, r: int, t: float) -> float | None:
         """The time of row ``r``'s earliest sighting later than ``t`` (None: none)."""
-        ht, hprev = self.ht, self.hprev
-        k, nxt = self.hlast[r], None
-        while k >= 0 and ht[k] > t:
-            nxt, k = ht[k], hprev[k]
+        k, _, after = self.back(r, t)
+        nxt = None if after < 0 else self.time(after)
         if k == _PAGED:
             got = self._read("t>? ORDER BY t, rowid", r, t)
             if got is not None:
@@ -541,8 +619,8 @@ class _Beliefs:
         The latest sighting of every belief stays: current answers never read the table."""
         pg = self.pages
         assert pg is not None
-        n = len(self.ht)
-        ht = np.frombuffer(self.ht, np.float64)
+        n = len(self.hv)
+        ht = self.ht_array()
         hl = np.frombuffer(self.hlast, np.int32)
         keep_n = max(1, self.cap // 2)
         tcut = np.partition(ht, n - keep_n)[n - keep_n] if n > keep_n else -math.inf
@@ -570,16 +648,18 @@ class _Beliefs:
             hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
             used, hv_new = np.unique(hv[keep], return_inverse=True)
             cols = [np.frombuffer(c, np.float64)[used].tobytes() for c in (self.vc, self.vx, self.vy, self.vz)]
-            ht_new, hrow_new = ht[keep].tobytes(), np.frombuffer(self.hrow, np.int32)[keep].tobytes()
+            ht_new, hrow_new = ht[keep], np.frombuffer(self.hrow, np.int32)[keep].tobytes()
             hlast_new = newidx[hl].astype(np.int32).tobytes()
             del ht, hl, hv, vals, src, keep, out
-            self.ht, self.hrow = array("d", ht_new), array("i", hrow_new)
+            self.set_ht(ht_new)
+            del ht_new
+            self.hrow = array("i", hrow_new)
             self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
             self.hlast = array("i", hlast_new)
             self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
         # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
         # the log has grown by half the working set again (a move costs O(log), so amortised O(1)).
-        self.limit = max(self.cap, len(self.ht) + max(1, self.cap // 2))
+        self.limit = max(self.cap, len(self.hv) + max(1, self.cap // 2))
 
     def _write(self, entries: list[tuple[int, float, float, float, float, float]]) -> None:
         from .longterm import SIGHT_V
@@ -601,6 +681,17 @@ class _Beliefs:
             return None
         t, c, x, y, z = SIGHT_V.unpack(row[0])
         return t, c, (x, y, z)
+
+
+def _runs(ht: np.ndarray) -> tuple[array, array]:
+    """Times one per log entry as runs: (the runs' times, the runs' first entries). Equal means
+    equal bits, so -0.0 and 0.0 (and any NaN payload) read back as they came."""
+    ht = np.ascontiguousarray(ht, np.float64)
+    if not len(ht):
+        return array("d"), array("i")
+    bits = ht.view(np.int64)
+    starts = np.concatenate(([0], np.flatnonzero(bits[1:] != bits[:-1]) + 1))
+    return array("d", ht[starts].tobytes()), array("i", starts.astype(np.int32).tobytes())
 
 
 class _Gens:
@@ -1325,7 +1416,7 @@ class SpatialMemory:
             self._page_in_for(p)
         matched, born = self._file_sightings(p, pid, recorded_at)
         self.n_sightings += len(p.sightings)
-        if B.pages is not None and len(B.ht) > B.limit:
+        if B.pages is not None and len(B.hv) > B.limit:
             B.page_out()
         if p.view is not None:
             if born is None:
@@ -1361,11 +1452,12 @@ class SpatialMemory:
         born: dict[str, list[int]] | None = None
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
         seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
-        hlast, hv, ht, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.ht, B.hprev, B.vc, B.vx, B.vy, B.vz
+        hlast, hv, tl, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.tl, B.hprev, B.vc, B.vx, B.vy, B.vz
+        trt = B.trt
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
         within = tol2 + 1e-12  # _match's bound
-        floor = math.floor
+        floor, lim = math.floor, _CK_LIM
         for s in p.sightings:
             pos, conf, inst = s.position, s.confidence, s.instance
             px, py, pz = pos
@@ -1373,7 +1465,8 @@ class SpatialMemory:
             if inst is None:
                 li = lab_id.get(s.label)
                 if li is not None:  # _match, inlined: the sighting's own index cell first
-                    own = (floor(px / ic), floor(py / ic))
+                    ox, oy = floor(px / ic), floor(py / ic)
+                    own = (ox << 32) + oy if -lim < ox < lim and -lim < oy < lim else (ox, oy)  # cell_key, inlined
                     best_d = within
                     bucket = grid.get(own)
                     if bucket:
@@ -1389,7 +1482,7 @@ class SpatialMemory:
                         x0, x1 = floor((px - tol) / ic), floor((px + tol) / ic)
                         y0, y1 = floor((py - tol) / ic), floor((py + tol) / ic)
                         if x0 != x1 or y0 != y1:
-                            for cell in [(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]:
+                            for cell in [cell_key(ix, iy) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)]:
                                 bucket = grid.get(cell) if cell != own else None
                                 if bucket:
                                     for q in bucket:
@@ -1407,9 +1500,12 @@ class SpatialMemory:
             if r >= 0:
                 k = hlast[r]
                 v = hv[k]
-                if t >= ht[k] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
-                    hlast[r] = len(ht)
-                    ht.append(t)
+                if t >= tl[r] and vc[v] == conf and vx[v] == px and vy[v] == py and vz[v] == pz:
+                    if not trt or trt[-1] != t or t == 0.0:  # a new run of times (B.tpush, inlined)
+                        B.tpush(t)
+                        trt = B.trt
+                    hlast[r] = len(hv)
+                    tl[r] = t
                     hprev.append(k)
                     hv.append(v)
                     if hrow is not None:
@@ -1661,7 +1757,7 @@ class SpatialMemory:
                 if (B.vx[v] - pos[0]) ** 2 + (B.vy[v] - pos[1]) ** 2 + (B.vz[v] - pos[2]) ** 2 <= self._tol2:
                     self._resight(r, pos, conf, t)
                     return r
-                if t < B.ht[k]:
+                if t < B.tl[r]:
                     # A late percept (another source) saw it elsewhere before its latest sighting:
                     # history, not the current belief.
                     return self._past_belief(r, label, pos, instance, conf, t, pid, recorded_at)
@@ -1692,8 +1788,8 @@ class SpatialMemory:
         best, best_d = -1, self._tol2 + 1e-12
         grid, lab, hlast, hv, vx, vy, vz = B.grid, B.lab, B.hlast, B.hv, B.vx, B.vy, B.vz
         px, py, pz = pos
-        cells = ((x0, y0),) if x0 == x1 and y0 == y1 else [(ix, iy) for ix in range(x0, x1 + 1)
-                                                            for iy in range(y0, y1 + 1)]
+        cells = (cell_key(x0, y0),) if x0 == x1 and y0 == y1 else [cell_key(ix, iy) for ix in range(x0, x1 + 1)
+                                                                   for iy in range(y0, y1 + 1)]
         for cell in cells:
             bucket = grid.get(cell)
             if not bucket:
@@ -1710,11 +1806,12 @@ class SpatialMemory:
     def _resight(self, r: int, pos: Position, conf: float, t: float) -> None:
         B = self._b
         k = B.hlast[r]
-        last, v0 = B.ht[k], B.hv[k]
+        last, v0 = B.tl[r], B.hv[k]
         if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
             # the common case, seen again where it was: one log entry, the edge's last_seen
-            B.hlast[r] = len(B.ht)
-            B.ht.append(t)
+            B.tpush(t)
+            B.hlast[r] = len(B.hv)
+            B.tl[r] = t
             B.hprev.append(k)
             B.hv.append(v0)
             if B.pages is not None:
@@ -1789,9 +1886,9 @@ class SpatialMemory:
         B.ecx.append(_NOCELL)
         B.ecy.append(_NOCELL)
         v = B.add_value(r, conf, pos)
-        ht = B.ht
-        B.hlast.append(len(ht))
-        ht.append(t)
+        B.tpush(t)
+        B.hlast.append(len(B.hv))
+        B.tl.append(t)
         B.hprev.append(-1)
         B.hv.append(v)
         if B.pages is not None:
@@ -1843,9 +1940,10 @@ class SpatialMemory:
 
     def _index(self, r: int, cell: tuple[int, int]) -> None:
         B = self._b
-        rows = B.grid.get(cell)
+        key = cell_key(*cell)
+        rows = B.grid.get(key)
         if rows is None:
-            rows = B.grid[cell] = array("i")
+            rows = B.grid[key] = array("i")
         rows.append(r)
         if B.ecx[r] == _NOCELL and -_BIG < cell[0] < _BIG and -_BIG < cell[1] < _BIG:
             B.ecx[r], B.ecy[r] = cell
@@ -1856,14 +1954,15 @@ class SpatialMemory:
 
     def _unindex(self, r: int, cell: tuple[int, int]) -> None:
         grid = self._b.grid
-        rows = grid.get(cell)
+        key = cell_key(*cell)
+        rows = grid.get(key)
         if rows is not None:
             try:
                 rows.remove(r)
             except ValueError:
                 pass
             if not rows:
-                del grid[cell]
+                del grid[key]
 
     def _end(self, r: int, t: float) -> None:
         B = self._b
@@ -1895,18 +1994,19 @@ class SpatialMemory:
             y0, y1 = floor((cy - rad) / ic), floor((cy + rad) / ic)
             if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
                 get = grid.get
-                buckets = [bk for bk in (get((ix, iy)) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1)) if bk]
+                buckets = [bk for bk in (get(cell_key(ix, iy)) for ix in range(x0, x1 + 1) for iy in range(y0, y1 + 1))
+                           if bk]
             else:
-                buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+                buckets = [bk for (ix, iy), bk in zip(map(key_cell, grid), grid.values())
+                           if x0 <= ix <= x1 and y0 <= iy <= y1]
             lim = rad * rad + 1e-9  # the test of DiscView.contains_xy, in the same float arithmetic
-            hlast, hv, vx, vy, ht = B.hlast, B.hv, B.vx, B.vy, B.ht
+            hlast, hv, vx, vy, tl = B.hlast, B.hv, B.vx, B.vy, B.tl
             gone = []
             for bucket in buckets:
                 for r in bucket:
                     if r not in matched:
-                        k = hlast[r]
-                        if ht[k] <= t:  # a late percept (from another source) cannot disprove a later sighting
-                            v = hv[k]
+                        if tl[r] <= t:  # a late percept (from another source) cannot disprove a later sighting
+                            v = hv[hlast[r]]
                             dx, dy = vx[v] - cx, vy[v] - cy
                             if dx * dx + dy * dy <= lim:
                                 gone.append(r)
@@ -1917,10 +2017,11 @@ class SpatialMemory:
         x0, x1 = math.floor(xmin / ic), math.floor(xmax / ic)
         y0, y1 = math.floor(ymin / ic), math.floor(ymax / ic)
         if (x1 - x0 + 1) * (y1 - y0 + 1) <= len(grid):
-            buckets = [bk for bk in (grid.get((ix, iy)) for ix in range(x0, x1 + 1)
+            buckets = [bk for bk in (grid.get(cell_key(ix, iy)) for ix in range(x0, x1 + 1)
                                      for iy in range(y0, y1 + 1)) if bk]
         else:
-            buckets = [bk for (ix, iy), bk in grid.items() if x0 <= ix <= x1 and y0 <= iy <= y1]
+            buckets = [bk for (ix, iy), bk in zip(map(key_cell, grid), grid.values())
+                       if x0 <= ix <= x1 and y0 <= iy <= y1]
         if not buckets:
             return
         # every candidate row at once (the buckets' bytes joined); the rows seen in this percept are
@@ -1930,7 +2031,7 @@ class SpatialMemory:
         v = np.frombuffer(B.hv, np.int32)[k]
         inside = view.contains_xy(np.frombuffer(B.vx, np.float64)[v], np.frombuffer(B.vy, np.float64)[v])
         # A late percept (from another source) cannot disprove a sighting made after it.
-        gone = [r for r in rows[inside & (np.frombuffer(B.ht, np.float64)[k] <= t)].tolist() if r not in matched]
+        gone = [r for r in rows[inside & (np.frombuffer(B.tl, np.float64)[rows] <= t)].tolist() if r not in matched]
         del k, v, inside  # release the columns' buffers before they change
         for r in gone:
             self._end(r, t)
@@ -2005,7 +2106,7 @@ class SpatialMemory:
         target = (3 * lp.cap) // 4
         if n > target:
             lab = np.frombuffer(B.lab, np.int32).copy()
-            last = np.frombuffer(B.ht, np.float64)[np.frombuffer(B.hlast, np.int32)]
+            last = np.frombuffer(B.tl, np.float64)
             recent = np.full(len(B.labels), -math.inf)
             np.maximum.at(recent, lab, last)
             count = np.bincount(lab, minlength=len(B.labels))
@@ -2035,7 +2136,7 @@ class SpatialMemory:
         lab = np.frombuffer(B.lab, np.int32).copy()
         gone = np.isin(lab, np.array(labels, np.int32))
         hl = np.frombuffer(B.hlast, np.int32).copy()
-        ht = np.frombuffer(B.ht, np.float64).copy()
+        ht = B.ht_array()
         hv = np.frombuffer(B.hv, np.int32).copy()
         hp = np.frombuffer(B.hprev, np.int32).copy()
         hrow = np.frombuffer(B.hrow, np.int32).copy()
@@ -2057,7 +2158,7 @@ class SpatialMemory:
             B.n_paged += len(idx)
         cols = {k: np.frombuffer(getattr(B, k), np.int32 if getattr(B, k).typecode == "i" else
                                  (np.int64 if getattr(B, k).typecode == "q" else np.float64)).copy()
-                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge")}
+                for k in ("inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "tl")}
         rows_of = np.flatnonzero(gone)
         grp = rows_of[np.argsort(lab[rows_of], kind="stable")]  # by label, creation order within
         cuts = np.flatnonzero(np.diff(lab[grp])) + 1
@@ -2066,7 +2167,7 @@ class SpatialMemory:
             li = int(lab[rows[0]])
             local = {int(r): j for j, r in enumerate(rows.tolist())}
             k = hl[rows]
-            d = {k2: v[rows].tobytes() for k2, v in cols.items()}
+            d = {k2: v[rows].tobytes() for k2, v in cols.items() if k2 != "tl"}
             d["rid"] = rid[rows].tobytes()
             d["last"] = np.concatenate([ht[k][:, None], vals[hv[k]]], 1).tobytes()
             d["older"] = (hp[k] != -1).tobytes()
@@ -2101,7 +2202,7 @@ class SpatialMemory:
         def remap(a: np.ndarray) -> np.ndarray:
             return np.where(a >= 0, newslot[np.clip(a, 0, None)], a)
 
-        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid"):
+        for k2 in ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "edge", "rid", "tl"):
             a = getattr(B, k2)
             src = lab if k2 == "lab" else (rid if k2 == "rid" else cols[k2])
             setattr(B, k2, array(a.typecode, src[keep].tobytes()))
@@ -2122,13 +2223,13 @@ class SpatialMemory:
         hp2 = hp[ek].astype(np.int64)
         hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
         used, hv2 = np.unique(hv[ek], return_inverse=True)
-        B.ht = array("d", ht[ek].tobytes())
+        B.set_ht(ht[ek])
         B.hprev = array("i", hp2.astype(np.int32).tobytes())
         B.hv = array("i", hv2.astype(np.int32).tobytes())
         B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
         B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
         B.vc, B.vx, B.vy, B.vz = (array("d", np.ascontiguousarray(vals[used, j]).tobytes()) for j in range(4))
-        B.limit = max(B.cap, len(B.ht) + max(1, B.cap // 2))
+        B.limit = max(B.cap, len(B.hv) + max(1, B.cap // 2))
         B._derive_grid()
         B.names_out(labels)
 
@@ -2169,14 +2270,15 @@ class SpatialMemory:
             B.vx.append(x)
             B.vy.append(y)
             B.vz.append(z)
-            B.hlast.append(len(B.ht))
-            B.ht.append(t)
+            B.tpush(t)
+            B.hlast.append(len(B.hv))
+            B.tl.append(t)
             B.hprev.append(_PAGED if older[j] else -1)
             B.hv.append(v)
             B.hrow.append(r)
             if vt[r] != vt[r]:  # NaN: a current belief
                 B.make_current(r)
-                B.grid.setdefault((math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
+                B.grid.setdefault(cell_key(math.floor(x / ic), math.floor(y / ic)), array("i")).append(r)
                 i = inst[j]
                 if i >= 0:
                     B.instances[B.insts[i]] = r
@@ -2447,7 +2549,7 @@ class SpatialMemory:
         if at is None:
             k = B.hlast[r]
             v = B.hv[k]
-            last, conf, pos = B.ht[k], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
+            last, conf, pos = B.tl[r], B.vc[v], (B.vx[v], B.vy[v], B.vz[v])
         else:
             got = B.at(r, at)
             assert got is not None  # a belief valid at ``at`` was seen at or before it
@@ -2536,7 +2638,7 @@ class SpatialMemory:
         B = self._b
         k = B.hlast[r]
         v = B.hv[k]
-        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.ht[k], self._node(r))
+        return ((B.vx[v] - p[0]) ** 2 + (B.vy[v] - p[1]) ** 2 + (B.vz[v] - p[2]) ** 2, -B.tl[r], self._node(r))
 
     def _nearest_in_grid(self, label: str, p: Position, n: int) -> int | None:
         """Ring search over the belief hash: rings of index cells around ``p`` until no unvisited
@@ -2557,7 +2659,7 @@ class SpatialMemory:
                 + [(cx - r, cy + j) for j in range(-r + 1, r)] + [(cx + r, cy + j) for j in range(-r + 1, r)])
             visited += len(cells)
             for c in cells:
-                bucket = grid.get(c)
+                bucket = grid.get(cell_key(*c))
                 if not bucket:
                     continue
                 for row in bucket:
@@ -3004,7 +3106,7 @@ class SpatialMemory:
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
         n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
         n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
-        n += len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
+        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
@@ -3035,11 +3137,11 @@ class SpatialMemory:
         poses, sightings (beyond each belief's latest, which stays with its row), belief rows (with
         their index entries and latest sighting), occupancy cells (known plus walked)."""
         B = self._b
-        n_rows, n_log, n_val = len(B.lab), len(B.ht), len(B.vc)
+        n_rows, n_log, n_val = len(B.lab), len(B.hv), len(B.vc)
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
-        sights = int((n_log - n_rows) * (20 + per_val))
-        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry, columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
+        sights = int((n_log - n_rows) * (13 + per_val))  # hprev, hv, hrow and about a byte of time runs
+        rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry (8 of its 20: tl), columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
@@ -3106,8 +3208,8 @@ class SpatialMemory:
         if trim and len(B.lab) > cb:
             self._trim_beliefs()
         B.cap = cs
-        B.limit = max(cs, min(B.limit, len(B.ht) + max(1, cs // 2)))
-        if trim and len(B.ht) > cs:
+        B.limit = max(cs, min(B.limit, len(B.hv) + max(1, cs // 2)))
+        if trim and len(B.hv) > cs:
             B.page_out()
         tl.cap = cc
         tl.limit = max(cc, min(tl.limit, len(self._occ) + len(self._walked) + max(1, cc // 4)))

@@ -155,7 +155,7 @@ def test_old_sightings_of_a_belief_are_paged_out_and_read_back_exactly():
     small, plain = fed_pair(ops, budgeted(), Memory())
     lt = small.spatial.pages.store
     paged = lt.execute("SELECT COUNT(*) FROM lt_sightings").fetchone()[0]
-    assert paged > 300 and len(small.spatial._b.ht) < 50  # noqa: SLF001 - RAM holds the working set
+    assert paged > 300 and len(small.spatial._b.hv) < 50  # noqa: SLF001 - RAM holds the working set
     for at in (None, 0.0, 3.0, 3.5, 4.0, 60.0, 120.0, 199.0):
         assert small.spatial.locate("cup", at=at) == plain.spatial.locate("cup", at=at)
         assert small.spatial.locate("key", at=at) == plain.spatial.locate("key", at=at)
