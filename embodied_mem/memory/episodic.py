@@ -172,6 +172,9 @@ class EpisodicMemory:
     # beside every chunk of the blocks of rows (of _BLOCK) with the highest retention bounds
     _hnsw_max_fetch = 2560
     _hot_blocks = 2
+    # Sparse queries over at least this many chunks (every key posting in RAM) score each distinct key
+    # once (``keycolumns.KeyGroups``), when keys repeat (at most half of them distinct)
+    _groups_min_rows = 1 << 17
 
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
@@ -469,6 +472,12 @@ class EpisodicMemory:
             return out
         out = None
         kt = self._keys_t
+        if sparse and isinstance(kt, SparseKeyColumns) and self._pages is None and n >= self._groups_min_rows:
+            out = self._recall_groups(query, q, k, nz.tolist(), n, so, cfg.utility_weight * u_hi, lo)
+            if out is not None:
+                if strengthen and out:
+                    self.strengthen([c.id for c in out], self.now)
+                return out
         if sparse and isinstance(kt, SparseKeyColumns):
             # First only the rows within reach of the best similarity, found from the postings of the
             # query dimension that can add the most (``near_top``); exact unless a row left out could
@@ -546,19 +555,88 @@ class EpisodicMemory:
             self.strengthen([c.id for c in out], self.now)
         return out
 
+    def _recall_groups(self, query: str, q: np.ndarray, k: int, dims: list[int], n: int, so: float,
+                       u_top: float, lo: float) -> list[Chunk] | None:
+        """Exact sparse recall over distinct keys (``SparseKeyColumns.groups``; None when there are
+        none: the caller reads the row postings). The rows of the ``_hot_blocks`` blocks with the
+        highest retention bound, and the rows not grouped yet, are scored from their own postings
+        (``span_sum``); every other row's score is at most its key's similarity + ``retention_weight``
+        x the highest bound of the other blocks + ``u_top`` (the largest utility term; ``lo`` the
+        smallest). First the rows and keys within reach of the best similarity are ranked, expanded to
+        their rows outside those blocks; then, while a row or key left out could still beat the k-th
+        result, every one that could: the same top ``k`` as scoring every row. Not strengthened."""
+        kt = self._keys_t
+        assert isinstance(kt, SparseKeyColumns)
+        g = kt.groups(n, self._groups_min_rows)
+        if g is None:
+            return None
+        spans, _, is_hot, cold_r = self._hot_choice(n)
+        # the rows scored from their own postings: the hot blocks' and those after the groups
+        spans = sorted(list(spans) + ([(g.n, n)] if g.n < n else []))
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        ex_rows, ex_sims = [], []
+        for a, b in merged:
+            s = kt.span_sum(q, dims, a, b)
+            i = np.flatnonzero(s > 1e-6)
+            ex_rows.append(i + a)
+            ex_sims.append(s[i])
+        ex_rows_a = np.concatenate(ex_rows) if len(ex_rows) > 1 else ex_rows[0]
+        ex_sims_a = np.concatenate(ex_sims) if len(ex_sims) > 1 else ex_sims[0]
+        ex_sims_a = ex_sims_a.astype(np.float64)
+        ks = g.sims(q, dims)
+        smax = max(float(ks.max()) if g.nk else 0.0, float(ex_sims_a.max()) if len(ex_sims_a) else 0.0, so)
+        if smax <= 1e-6:
+            return []
+        hi = self.config.retention_weight + u_top  # what a row scored from its postings adds at most
+        c = self.config.retention_weight * cold_r + u_top + 1e-6  # and a grouped row, with a margin
+        # First the rows and keys within reach of the best similarity (as ``_pruned``), then, while the
+        # k-th result found could be beaten by a row or key left out, every one that could.
+        thr_h = smax - (hi - lo) - 1e-6
+        thr_k = smax - (c - lo) - 1e-6
+        memo: dict = {}
+        while True:
+            hs = ex_sims_a >= thr_h
+            cand, cs = ex_rows_a[hs], ex_sims_a[hs]
+            kids = np.flatnonzero((ks >= thr_k) & (ks > 1e-6))
+            if len(kids):
+                rows, lens = g.rows_of(kids)
+                keep = ~is_hot[rows // _BLOCK]
+                cand = np.concatenate([cand, rows[keep]])
+                cs = np.concatenate([cs, np.repeat(ks[kids].astype(np.float64), lens)[keep]])
+            out = self._rank(query, q, k, cand, cs, so, strengthen=False, open_sim_min=thr_h, memo=memo)
+            if thr_h <= 1e-6 and thr_k <= 1e-6:
+                return out  # every row and key with a similarity
+            if len(out) == k:
+                need_h = out[-1].score - hi - 1e-6  # a row below this cannot reach the k-th score
+                need_k = out[-1].score - c  # nor a key below this
+                if need_h >= thr_h and need_k >= thr_k:
+                    return out
+                thr_h, thr_k = min(thr_h, need_h), min(thr_k, need_k)
+            else:
+                thr_h = thr_k = 0.0
+
+    def _hot_choice(self, n: int) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, float]:
+        """``_choose_hot_blocks(n)``, kept (``_HOT_BLOCKS``) until the time, the number of rows or a
+        block's bound changes."""
+        hit = _HOT_BLOCKS.get(self)
+        if (hit is not None and hit[0] == n and hit[1] == self.now and hit[2] is self._blk_last
+                and hit[3] is self._blk_strength and hit[4] is self._keys_t):
+            return hit[5]
+        got = self._choose_hot_blocks(n)
+        _HOT_BLOCKS[self] = (n, self.now, self._blk_last, self._blk_strength, self._keys_t, got)
+        return got
+
     def _hot_rows(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """The rows of the ``_hot_blocks`` blocks with the highest retention bound and their
         similarities to ``q``, which blocks those are (a flag per block) and the highest retention
         bound of the other blocks. The choice of blocks is kept (``_HOT_BLOCKS``) until the time,
         the number of rows or a block's bound changes."""
-        hit = _HOT_BLOCKS.get(self)
-        if (hit is not None and hit[0] == n and hit[1] == self.now and hit[2] is self._blk_last
-                and hit[3] is self._blk_strength and hit[4] is self._keys_t):
-            spans, hot_rows, is_hot, cold_r = hit[5]
-        else:
-            spans, hot_rows, is_hot, cold_r = self._choose_hot_blocks(n)
-            _HOT_BLOCKS[self] = (n, self.now, self._blk_last, self._blk_strength, self._keys_t,
-                                 (spans, hot_rows, is_hot, cold_r))
+        spans, hot_rows, is_hot, cold_r = self._hot_choice(n)
         kt = self._keys_t
         if len(spans) == 1:
             a, b = spans[0]
