@@ -171,6 +171,7 @@ class EpisodicMemory:
     # A dense query through index=hnsw re-ranks the chunks of at most this many fetched distinct keys,
     # beside every chunk of the blocks of rows (of _BLOCK) with the highest retention bounds
     _hnsw_max_fetch = 2560
+    _hnsw_first_rows = 64  # rows of the fetched keys ranked at first (a round of ranking costs more than rows)
     _hot_blocks = 2
     # Sparse queries over at least this many chunks (every key posting in RAM) score each distinct key
     # once (``keycolumns.KeyGroups``), when keys repeat (at most half of them distinct)
@@ -542,10 +543,25 @@ class EpisodicMemory:
             kids, s = ann.search_keys(q, m, cfg.index_ef_search)
             rows, lens = ann.rows_of(kids)
             rs = np.repeat(s.astype(np.float64), lens) if len(rows) != len(s) else s.astype(np.float64)
-            keep = (rs > 1e-6) & ~is_hot[rows // _BLOCK]
             hk = hot_ok & (hot_sims >= float(rs[k - 1]) + slack) if len(rs) >= k else hot_ok
-            out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
-                             np.concatenate([hot_sims[hk], rs[keep]]), so, strengthen=False, memo=memo)
+            cand_h, sims_h = hot_rows[hk], hot_sims[hk]
+            # the fetched keys' rows join key by key (the first keys holding k rows, and at least
+            # ``_hnsw_first_rows``, then twice as many keys...) until none of the keys left can bring a row into the top k: the same top k as
+            # ranking every fetched row at once
+            cum = np.cumsum(lens)
+            nkid = len(kids)
+            j = min(nkid, int(np.searchsorted(cum, max(k, self._hnsw_first_rows))) + 1)
+            while True:
+                p = int(cum[j - 1]) if j else 0
+                r, sr = rows[:p], rs[:p]
+                keep = (sr > 1e-6) & ~is_hot[r // _BLOCK]
+                out = self._rank(query, q, k, np.concatenate([cand_h, r[keep]]), np.concatenate([sims_h, sr[keep]]),
+                                 so, strengthen=False, memo=memo)
+                if j >= nkid or (len(out) == k and out[-1].score >= float(s[j]) + top):
+                    break
+                j = min(nkid, 2 * j)
+            if j < nkid:
+                break  # nothing less similar than the first key left out can win
             if m >= n_keys or m >= self._hnsw_max_fetch or len(kids) < m:
                 break
             if len(out) == k and out[-1].score >= float(s[-1]) + top:
