@@ -18,7 +18,10 @@ Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creatio
 utility: 56 bytes), their items three more columns (time, percept id, text; the texts as word
 codes into one vocabulary, ``chunkcolumns.ItemTexts``: 2 bytes a word). Keys from a lexical
 encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension, ~13 for a
-hashed scene text) whose per-dimension bit sets are read from the postings; a dense
+hashed scene text) whose per-dimension bit sets are read from the postings; from 2^17 chunks (all
+in RAM) a sparse recall scores each distinct key once (a scene seen again has the same key) and
+expands it to its chunks (``keycolumns.KeyGroups``: a cache rebuilt after 1/8 more chunks, 4 bytes a
+chunk, kept only while at most half the keys are distinct; answers unchanged); a dense
 (learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.
 Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest closed chunks move
 out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
