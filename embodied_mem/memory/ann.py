@@ -354,16 +354,9 @@ class HNSWIndex:
         if not any(gs):
             return self._key_first[key_ids], np.ones(len(key_ids), np.int64)
         first = self._key_first
-        rows: list[int] = []
-        lens = []
-        for kid, g in zip(kl, gs):  # as Python ints: one array built at the end
-            if g is None:
-                rows.append(int(first[kid]))
-                lens.append(1)
-            else:
-                rows.extend(g)
-                lens.append(len(g))
-        return np.array(rows, np.int64), np.array(lens, np.int64)
+        # each group's rows read in place (views released before any append), one copy at the end
+        parts = [first[kid: kid + 1] if g is None else np.frombuffer(g, np.int64) for kid, g in zip(kl, gs)]
+        return np.concatenate(parts), np.array([len(a) for a in parts], np.int64)
 
     def search(self, q: np.ndarray, m: int, ef: int) -> tuple[np.ndarray, np.ndarray]:
         """Rows and inner products of (about) the ``m`` rows most similar to ``q``, most similar first

@@ -18,7 +18,10 @@ Storage: closed chunks are columns (``chunkcolumns.ChunkColumns``; row = creatio
 utility: 56 bytes), their items three more columns (time, percept id, text; the texts as word
 codes into one vocabulary, ``chunkcolumns.ItemTexts``: 2 bytes a word). Keys from a lexical
 encoder are sparse posting lists (``keycolumns.py``, ~8 bytes per non-zero dimension, ~13 for a
-hashed scene text) whose per-dimension bit sets are read from the postings; a dense
+hashed scene text) whose per-dimension bit sets are read from the postings; from 2^17 chunks (all
+in RAM) a sparse recall scores each distinct key once (a scene seen again has the same key) and
+expands it to its chunks (``keycolumns.KeyGroups``: a cache rebuilt after 1/8 more chunks, 4 bytes a
+chunk, kept only while at most half the keys are distinct; answers unchanged); a dense
 (learned) encoder's keys are a ``(key_dim, capacity)`` float32 matrix with a bit per dimension.
 Under a RAM budget (``use_long_term``, ``memory.ram_budget_mb``) the oldest closed chunks move
 out, whole chunks at a time, once more than ``chunk_items`` items are in RAM
@@ -171,7 +174,11 @@ class EpisodicMemory:
     # A dense query through index=hnsw re-ranks the chunks of at most this many fetched distinct keys,
     # beside every chunk of the blocks of rows (of _BLOCK) with the highest retention bounds
     _hnsw_max_fetch = 2560
+    _hnsw_first_rows = 64  # rows of the fetched keys ranked at first (a round of ranking costs more than rows)
     _hot_blocks = 2
+    # Sparse queries over at least this many chunks (every key posting in RAM) score each distinct key
+    # once (``keycolumns.KeyGroups``), when keys repeat (at most half of them distinct)
+    _groups_min_rows = 1 << 17
 
     def __init__(self, graph: MemoryGraph, config: EpisodicConfig | None = None,
                  encoder: KeyEncoder | None = None) -> None:
@@ -469,6 +476,12 @@ class EpisodicMemory:
             return out
         out = None
         kt = self._keys_t
+        if sparse and isinstance(kt, SparseKeyColumns) and self._pages is None and n >= self._groups_min_rows:
+            out = self._recall_groups(query, q, k, nz.tolist(), n, so, cfg.utility_weight * u_hi, lo)
+            if out is not None:
+                if strengthen and out:
+                    self.strengthen([c.id for c in out], self.now)
+                return out
         if sparse and isinstance(kt, SparseKeyColumns):
             # First only the rows within reach of the best similarity, found from the postings of the
             # query dimension that can add the most (``near_top``); exact unless a row left out could
@@ -533,10 +546,25 @@ class EpisodicMemory:
             kids, s = ann.search_keys(q, m, cfg.index_ef_search)
             rows, lens = ann.rows_of(kids)
             rs = np.repeat(s.astype(np.float64), lens) if len(rows) != len(s) else s.astype(np.float64)
-            keep = (rs > 1e-6) & ~is_hot[rows // _BLOCK]
             hk = hot_ok & (hot_sims >= float(rs[k - 1]) + slack) if len(rs) >= k else hot_ok
-            out = self._rank(query, q, k, np.concatenate([hot_rows[hk], rows[keep]]),
-                             np.concatenate([hot_sims[hk], rs[keep]]), so, strengthen=False, memo=memo)
+            cand_h, sims_h = hot_rows[hk], hot_sims[hk]
+            # the fetched keys' rows join key by key (the first keys holding k rows, and at least
+            # ``_hnsw_first_rows``, then twice as many keys...) until none of the keys left can bring a row into the top k: the same top k as
+            # ranking every fetched row at once
+            cum = np.cumsum(lens)
+            nkid = len(kids)
+            j = min(nkid, int(np.searchsorted(cum, max(k, self._hnsw_first_rows))) + 1)
+            while True:
+                p = int(cum[j - 1]) if j else 0
+                r, sr = rows[:p], rs[:p]
+                keep = (sr > 1e-6) & ~is_hot[r // _BLOCK]
+                out = self._rank(query, q, k, np.concatenate([cand_h, r[keep]]), np.concatenate([sims_h, sr[keep]]),
+                                 so, strengthen=False, memo=memo)
+                if j >= nkid or (len(out) == k and out[-1].score >= float(s[j]) + top):
+                    break
+                j = min(nkid, 2 * j)
+            if j < nkid:
+                break  # nothing less similar than the first key left out can win
             if m >= n_keys or m >= self._hnsw_max_fetch or len(kids) < m:
                 break
             if len(out) == k and out[-1].score >= float(s[-1]) + top:
@@ -546,19 +574,88 @@ class EpisodicMemory:
             self.strengthen([c.id for c in out], self.now)
         return out
 
+    def _recall_groups(self, query: str, q: np.ndarray, k: int, dims: list[int], n: int, so: float,
+                       u_top: float, lo: float) -> list[Chunk] | None:
+        """Exact sparse recall over distinct keys (``SparseKeyColumns.groups``; None when there are
+        none: the caller reads the row postings). The rows of the ``_hot_blocks`` blocks with the
+        highest retention bound, and the rows not grouped yet, are scored from their own postings
+        (``span_sum``); every other row's score is at most its key's similarity + ``retention_weight``
+        x the highest bound of the other blocks + ``u_top`` (the largest utility term; ``lo`` the
+        smallest). First the rows and keys within reach of the best similarity are ranked, expanded to
+        their rows outside those blocks; then, while a row or key left out could still beat the k-th
+        result, every one that could: the same top ``k`` as scoring every row. Not strengthened."""
+        kt = self._keys_t
+        assert isinstance(kt, SparseKeyColumns)
+        g = kt.groups(n, self._groups_min_rows)
+        if g is None:
+            return None
+        spans, _, is_hot, cold_r = self._hot_choice(n)
+        # the rows scored from their own postings: the hot blocks' and those after the groups
+        spans = sorted(list(spans) + ([(g.n, n)] if g.n < n else []))
+        merged: list[list[int]] = []
+        for a, b in spans:
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        ex_rows, ex_sims = [], []
+        for a, b in merged:
+            s = kt.span_sum(q, dims, a, b)
+            i = np.flatnonzero(s > 1e-6)
+            ex_rows.append(i + a)
+            ex_sims.append(s[i])
+        ex_rows_a = np.concatenate(ex_rows) if len(ex_rows) > 1 else ex_rows[0]
+        ex_sims_a = np.concatenate(ex_sims) if len(ex_sims) > 1 else ex_sims[0]
+        ex_sims_a = ex_sims_a.astype(np.float64)
+        ks = g.sims(q, dims)
+        smax = max(float(ks.max()) if g.nk else 0.0, float(ex_sims_a.max()) if len(ex_sims_a) else 0.0, so)
+        if smax <= 1e-6:
+            return []
+        hi = self.config.retention_weight + u_top  # what a row scored from its postings adds at most
+        c = self.config.retention_weight * cold_r + u_top + 1e-6  # and a grouped row, with a margin
+        # First the rows and keys within reach of the best similarity (as ``_pruned``), then, while the
+        # k-th result found could be beaten by a row or key left out, every one that could.
+        thr_h = smax - (hi - lo) - 1e-6
+        thr_k = smax - (c - lo) - 1e-6
+        memo: dict = {}
+        while True:
+            hs = ex_sims_a >= thr_h
+            cand, cs = ex_rows_a[hs], ex_sims_a[hs]
+            kids = np.flatnonzero((ks >= thr_k) & (ks > 1e-6))
+            if len(kids):
+                rows, lens = g.rows_of(kids)
+                keep = ~is_hot[rows // _BLOCK]
+                cand = np.concatenate([cand, rows[keep]])
+                cs = np.concatenate([cs, np.repeat(ks[kids].astype(np.float64), lens)[keep]])
+            out = self._rank(query, q, k, cand, cs, so, strengthen=False, open_sim_min=thr_h, memo=memo)
+            if thr_h <= 1e-6 and thr_k <= 1e-6:
+                return out  # every row and key with a similarity
+            if len(out) == k:
+                need_h = out[-1].score - hi - 1e-6  # a row below this cannot reach the k-th score
+                need_k = out[-1].score - c  # nor a key below this
+                if need_h >= thr_h and need_k >= thr_k:
+                    return out
+                thr_h, thr_k = min(thr_h, need_h), min(thr_k, need_k)
+            else:
+                thr_h = thr_k = 0.0
+
+    def _hot_choice(self, n: int) -> tuple[list[tuple[int, int]], np.ndarray, np.ndarray, float]:
+        """``_choose_hot_blocks(n)``, kept (``_HOT_BLOCKS``) until the time, the number of rows or a
+        block's bound changes."""
+        hit = _HOT_BLOCKS.get(self)
+        if (hit is not None and hit[0] == n and hit[1] == self.now and hit[2] is self._blk_last
+                and hit[3] is self._blk_strength and hit[4] is self._keys_t):
+            return hit[5]
+        got = self._choose_hot_blocks(n)
+        _HOT_BLOCKS[self] = (n, self.now, self._blk_last, self._blk_strength, self._keys_t, got)
+        return got
+
     def _hot_rows(self, q: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """The rows of the ``_hot_blocks`` blocks with the highest retention bound and their
         similarities to ``q``, which blocks those are (a flag per block) and the highest retention
         bound of the other blocks. The choice of blocks is kept (``_HOT_BLOCKS``) until the time,
         the number of rows or a block's bound changes."""
-        hit = _HOT_BLOCKS.get(self)
-        if (hit is not None and hit[0] == n and hit[1] == self.now and hit[2] is self._blk_last
-                and hit[3] is self._blk_strength and hit[4] is self._keys_t):
-            spans, hot_rows, is_hot, cold_r = hit[5]
-        else:
-            spans, hot_rows, is_hot, cold_r = self._choose_hot_blocks(n)
-            _HOT_BLOCKS[self] = (n, self.now, self._blk_last, self._blk_strength, self._keys_t,
-                                 (spans, hot_rows, is_hot, cold_r))
+        spans, hot_rows, is_hot, cold_r = self._hot_choice(n)
         kt = self._keys_t
         if len(spans) == 1:
             a, b = spans[0]

@@ -15,6 +15,9 @@ similarity is bit-identical to the dense matrix's:
   best, their similarities (those of ``weighted_sum``) and a bound on every other row's, read from
   the postings of the query dimensions without a pass over all ``n`` rows (None when the bound
   does not separate them: then ``weighted_sum``);
+- ``keys.span_sum(q, dims, a, b)``: ``weighted_sum``'s values for rows ``a..b-1`` only;
+- ``keys.groups(n)``: the rows grouped by distinct key, with postings over the distinct keys
+  (``KeyGroups``), for recall over a stream that repeats its scenes (a cache, never saved);
 - ``keys[:, a:b]``: the dense ``(dim, b - a)`` block of rows ``a..b-1``;
 - ``keys[:, row] = key``: append the key of the next row (rows are written once, in order).
 
@@ -38,13 +41,14 @@ import numpy as np
 if TYPE_CHECKING:
     from .longterm import Pages
 
-__all__ = ["SparseKeyColumns", "PostingBits", "DenseKeyColumns"]
+__all__ = ["SparseKeyColumns", "PostingBits", "DenseKeyColumns", "KeyGroups"]
 
 
 class SparseKeyColumns:
     """A ``(dim, capacity)`` float32 key matrix stored as per-dimension posting lists (see module)."""
 
-    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages", "space")
+    __slots__ = ("dim", "capacity", "n", "_rows", "_vals", "cold", "pages", "space", "_groups")
+    groups_tail = 4096  # rows after the groups scored from their postings before ``groups`` rebuilds
 
     def __init__(self, dim: int, capacity: int = 64, pages: Pages | None = None) -> None:
         self.dim = int(dim)
@@ -56,6 +60,7 @@ class SparseKeyColumns:
         self.pages = pages
         self.space: int | None = None  # the table space of its rows (None: the pages'; set for keys
         # recomputed by a new encoder, so the old keys' rows are never read as theirs)
+        self._groups: KeyGroups | None = None  # the distinct keys of rows 0..groups.n-1 (a cache: not saved)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -68,8 +73,10 @@ class SparseKeyColumns:
 
     @property
     def ram_bytes(self) -> int:
-        """Bytes the in-RAM postings hold: their items, the arrays' over-allocation (~1/16) and headers."""
-        return self.nbytes + self.nbytes // 16 + 2 * 64 * self.dim
+        """Bytes the in-RAM postings hold: their items, the arrays' over-allocation (~1/16) and headers,
+        and the distinct-key groups recall keeps (``groups``)."""
+        g = self._groups
+        return self.nbytes + self.nbytes // 16 + 2 * 64 * self.dim + (g.nbytes if g is not None else 0)
 
     @property
     def bits(self) -> PostingBits:
@@ -84,6 +91,7 @@ class SparseKeyColumns:
         self.dim, self.capacity, self.n = st["dim"], st["capacity"], st["n"]
         self._rows, self._vals = st["rows"], st["vals"]
         self.cold, self.pages, self.space = st.get("cold", 0), st.get("pages"), st.get("space")
+        self._groups = None
 
     def page_out(self, upto: int) -> None:
         """Move the postings of rows ``cold..upto-1`` to ``lt_ckeys`` (one row per dimension that has
@@ -94,6 +102,7 @@ class SparseKeyColumns:
         pg = self.pages
         if pg is None:
             raise RuntimeError("SparseKeyColumns.page_out needs long-term pages")
+        self._groups = None  # groups are kept only while every posting is in RAM
         moved = []
         for d in range(self.dim):
             r = self._rows[d]
@@ -245,6 +254,47 @@ class SparseKeyColumns:
         keep = np.flatnonzero(sims >= cut)  # cut rounded to float32 (within 2^-24 of itself) for this
         return rows_l[keep], sims[keep], max(floor, cut + 2.4e-7 * abs(cut))
 
+    def span_sum(self, q: np.ndarray, dims: list[int], a: int, b: int) -> np.ndarray:
+        """``weighted_sum(q, dims, b)[a:b]`` (float32, value for value) from the postings of rows
+        ``a..b-1`` alone. Every posting in RAM (``cold == 0``), else ``RuntimeError``."""
+        if self.cold:
+            raise RuntimeError("SparseKeyColumns.span_sum reads postings in RAM only")
+        out = np.zeros(max(0, b - a), np.float32)
+        first = True
+        for d in dims:
+            r = self._rows[d]
+            if b <= a or not r:
+                continue
+            rows = np.frombuffer(r, np.int32)
+            i0, i1 = np.searchsorted(rows, (a, b)).tolist()
+            if i0 >= i1:  # (a row's first term is written, not added to 0.0: the same value)
+                continue
+            sel = rows[i0:i1].astype(np.intp) - a
+            add = q[d] * np.frombuffer(self._vals[d], np.float32)[i0:i1]
+            if first:
+                out[sel] = add
+                first = False
+            else:
+                got = out.take(sel)
+                got += add
+                out[sel] = got
+        return out
+
+    def groups(self, n: int, min_rows: int = 1 << 15) -> KeyGroups | None:
+        """The distinct keys of rows ``0..g.n-1`` (``KeyGroups``), for some ``g.n <= n``: rebuilt
+        when more than ``max(groups_tail, g.n // 8)`` rows came after it (the caller scores rows
+        ``g.n..n-1`` itself). None below ``min_rows`` rows, with postings paged out (``cold``), or
+        when the keys seldom repeat (more than half of them distinct: grouping would not pay; looked
+        at again once the rows have doubled). A rebuild costs a few passes over every posting
+        (~0.5 s at 1M rows)."""
+        if n < min_rows or self.cold or n > self.n:
+            return None
+        g = self._groups
+        if g is not None and g.n <= n and (n - g.n <= max(self.groups_tail, g.n // 8) if g.usable else n < 2 * g.n):
+            return g if g.usable else None
+        g = self._groups = KeyGroups.build(self, n)
+        return g if g.usable else None
+
     def take(self, d: int, rows: np.ndarray) -> np.ndarray:
         """Dimension ``d`` of the keys at ``rows`` (float32; 0.0 where a key is zero there)."""
         rows = np.asarray(rows, np.int64)
@@ -262,6 +312,114 @@ class SparseKeyColumns:
         hit = pr[i] == rows
         out[hit] = pv[i[hit]]
         return out
+
+
+class KeyGroups:
+    """The rows of a ``SparseKeyColumns`` grouped by distinct key (bit for bit), with one posting
+    list per dimension over the distinct keys: a stream that repeats its scenes holds the same key
+    in many chunks, and a query's similarities are then computed once per distinct key
+    (``sims``) and expanded to the rows holding them (``rows_of``), value for value the rows'.
+
+    Built from the postings of rows ``0..n-1`` (``build``): a 64-bit hash of each row's non-zero
+    (dimension, value bits), rows of equal hash grouped, and every row checked against its group's
+    first row (the same non-zeros, equal bits); a collision (never met) leaves it unusable, and
+    recall then reads the row postings. RAM: 4 bytes a row, 8 per distinct key, and the distinct
+    keys' postings (8 bytes per non-zero). A recall-time cache: never saved, rebuilt after a load.
+    """
+
+    __slots__ = ("n", "nk", "usable", "order", "starts", "_krows", "_kvals")
+    max_share = 0.5  # grouping is kept only when at most this share of the rows' keys is distinct
+
+    def __init__(self, n: int) -> None:
+        self.n, self.nk, self.usable = int(n), 0, False
+        self.order = np.zeros(0, np.int32)  # rows, grouped by key (ascending within a key)
+        self.starts = np.zeros(1, np.int64)  # key i's rows: order[starts[i]:starts[i + 1]]
+        self._krows: list[np.ndarray] = []  # per dimension: the key ids with a non-zero there, ascending
+        self._kvals: list[np.ndarray] = []  # and those values (float32)
+
+    @property
+    def nbytes(self) -> int:
+        return (self.order.nbytes + self.starts.nbytes + sum(a.nbytes for a in self._krows)
+                + sum(a.nbytes for a in self._kvals))
+
+    @classmethod
+    def build(cls, keys: SparseKeyColumns, n: int) -> KeyGroups:
+        g = cls(n)
+        posts = []
+        h = np.zeros(n, np.uint64)
+        cnt = np.zeros(n, np.int32)
+        with np.errstate(over="ignore"):
+            for d in range(keys.dim):
+                rows = np.frombuffer(keys._rows[d], np.int32)
+                vals = np.frombuffer(keys._vals[d], np.float32)
+                if len(rows) and rows[-1] >= n:
+                    i = int(np.searchsorted(rows, n))
+                    rows, vals = rows[:i], vals[:i]
+                posts.append((rows, vals))
+                if not len(rows):
+                    continue
+                ri = rows.astype(np.intp)
+                h[ri] += _entry_hash(d, vals)  # rows are distinct within a dimension
+                cnt[ri] += 1
+        uh, kid = np.unique(h, return_inverse=True)
+        del h
+        nk = len(uh)
+        if nk > cls.max_share * n:  # keys seldom repeat: not worth it
+            return g
+        kid = kid.astype(np.int32)
+        order = np.argsort(kid, kind="stable").astype(np.int32)
+        starts = np.zeros(nk + 1, np.int64)
+        np.cumsum(np.bincount(kid, minlength=nk), out=starts[1:])
+        first = order[starts[:-1]]  # each key's first row
+        rep = first[kid]  # each row's group's first row
+        if not np.array_equal(cnt, cnt[rep]):
+            return g  # a hash collision: unusable
+        is_first = np.zeros(n, bool)
+        is_first[first] = True
+        krows, kvals = [], []
+        for rows, vals in posts:  # every non-zero of a row equals one of its group's first row's
+            if len(rows):
+                r = rep[rows]
+                i = np.minimum(np.searchsorted(rows, r), len(rows) - 1)
+                if not (np.array_equal(rows[i], r) and np.array_equal(vals[i].view(np.uint32), vals.view(np.uint32))):
+                    return g
+                m = is_first[rows]
+                kr, kv = kid[rows[m]], vals[m]
+                s = np.argsort(kr, kind="stable")
+                krows.append(kr[s].astype(np.intp))
+                kvals.append(np.ascontiguousarray(kv[s]))
+            else:
+                krows.append(np.zeros(0, np.intp))
+                kvals.append(np.zeros(0, np.float32))
+        g.nk, g.order, g.starts, g._krows, g._kvals, g.usable = nk, order, starts, krows, kvals, True
+        return g
+
+    def sims(self, q: np.ndarray, dims: list[int]) -> np.ndarray:
+        """Each distinct key's similarity with ``q`` (float32, summed in the order of ``dims`` as
+        ``SparseKeyColumns.weighted_sum`` sums a row's: the same value as each of its rows)."""
+        out = np.zeros(self.nk, np.float32)
+        first = True
+        for d in dims:
+            kr = self._krows[d]
+            if not len(kr):
+                continue
+            if first:
+                out[kr] = q[d] * self._kvals[d]
+                first = False
+            else:
+                got = out.take(kr)
+                got += q[d] * self._kvals[d]
+                out[kr] = got
+        return out
+
+    def rows_of(self, kids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of each of ``kids`` (ascending within a key), concatenated, and how many each has."""
+        a, b = self.starts[kids], self.starts[np.asarray(kids) + 1]
+        lens = b - a
+        if len(kids) == 1:
+            return self.order[int(a[0]): int(b[0])].astype(np.intp), lens
+        idx = np.repeat(a - np.concatenate(([0], np.cumsum(lens)[:-1])), lens) + np.arange(int(lens.sum()))
+        return self.order[idx].astype(np.intp), lens
 
 
 class PostingBits:
@@ -431,6 +589,18 @@ class DenseKeyColumns:
             return np.zeros(0, np.float32)
         lo = int(rows.min())
         return self[d, lo: int(rows.max()) + 1][rows - lo]
+
+
+def _entry_hash(d: int, vals: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each (dimension ``d``, float32 value bits) pair (uint64; a key's hash is the
+    sum over its non-zeros, in any order)."""
+    with np.errstate(over="ignore"):
+        x = (vals.view(np.uint32).astype(np.uint64) << np.uint64(8)) ^ np.uint64(d * 0x100000001B3 + 1)
+        x *= np.uint64(0x9E3779B97F4A7C15)
+        x ^= x >> np.uint64(29)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        x ^= x >> np.uint64(32)
+    return x
 
 
 def _space(keys: SparseKeyColumns | DenseKeyColumns) -> int:

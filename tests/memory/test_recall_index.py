@@ -315,3 +315,50 @@ def test_hnsw_recall_follows_strengthen_and_reinforce_at_one_time() -> None:
         for cid in old[:10]:
             ep.reinforce(cid, 3.0)
     same()
+
+
+@pytest.mark.parametrize("block", [1024, 16])
+def test_hnsw_recall_with_many_chunks_per_key_equals_exact(block: int, monkeypatch) -> None:
+    """A stream of few distinct texts (hundreds of chunks sharing each key, many closed at one time:
+    exact ties) recalled through index=hnsw, whose fetched keys join the ranking key by key: the same
+    chunks and scores as exact recall, for k up to 60, before and after strengthening and
+    reinforcing old chunks (small blocks of rows: cold blocks hold most candidates); ties within
+    1e-6 may swap, as similarities from faiss differ from exact ones in their last bits."""
+    pytest.importorskip("faiss")
+    from embodied_mem.memory import episodic
+
+    monkeypatch.setattr(episodic, "_BLOCK", block)
+    rng = random.Random(11)
+    cfg = dict(max_chunk_size=1, retention_weight=0.5, utility_weight=0.5, initial_strength=200.0)
+    exact = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg), encoder=DenseKeys())
+    approx = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg, index="hnsw", index_ef_search=256),
+                            encoder=exact.encoder)
+    texts = [_text(rng) for _ in range(30)]
+    stream = [rng.choice(texts) for _ in range(4000)]
+    times = np.cumsum([rng.choice([0.0, 0.0, 1.0]) for _ in stream]).tolist()
+    for ep in (exact, approx):
+        for i, (t, text) in enumerate(zip(times, stream)):
+            ep.observe(Percept(t=t, events=(text,)), i, None, 0.0)
+        ep.new_episode(times[-1] + 1.0)
+    assert approx.index.n_keys <= 30
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)}" for _ in range(12)]
+
+    def same() -> None:
+        for q in queries:
+            for k in (1, 10, 60):
+                want = exact.recall(q, k=k, strengthen=False)
+                got = approx.recall(q, k=k, strengthen=False)
+                # the same chunks in the same order, but for scores within 1e-6 of each other (faiss sums a
+                # dot product in another order: the last bits of a similarity differ, and ties move)
+                assert len(got) == len(want), (q, k)
+                for g, w in zip(got, want):
+                    assert g.id == w.id or abs(g.score - w.score) <= 1e-6, (q, k)
+                assert np.allclose([c.score for c in got], [c.score for c in want], rtol=0, atol=1e-6), (q, k)
+
+    same()
+    old = [f"chunk-{r}" for r in rng.sample(range(1500), 30)]
+    for ep in (exact, approx):
+        ep.strengthen(old, ep.now)
+        for cid in old[:8]:
+            ep.reinforce(cid, 2.0)
+    same()

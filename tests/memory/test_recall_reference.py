@@ -16,7 +16,8 @@ from embodied_mem.graph import MemoryGraph
 from embodied_mem.memory.config import EpisodicConfig
 from embodied_mem.memory.episodic import EpisodicMemory
 from embodied_mem.memory.featurize import HashingFeaturizer, KeyEncoder, tokens
-from embodied_mem.memory.keycolumns import SparseKeyColumns
+from embodied_mem.memory import episodic
+from embodied_mem.memory.keycolumns import KeyGroups, SparseKeyColumns
 
 WORDS = ["red", "blue", "old", "small", "metal"]
 NOUNS = ["cup", "book", "chair", "lamp", "box", "plant", "shoe"]
@@ -167,8 +168,15 @@ def _check(ep: EpisodicMemory, m: Model, rng: random.Random) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("path", ["near_top", "intersect", "scan", "dense"])
+@pytest.mark.parametrize("path", ["near_top", "intersect", "scan", "dense", "groups"])
 def test_recall_equals_brute_force_on_random_streams(seed: int, path: str, monkeypatch) -> None:
+    if path == "groups":  # distinct keys scored once (``KeyGroups``) on a small memory: blocks of 16
+        # rows for the retention bounds, one hot block, regrouped every 40 rows, every share of repeats
+        monkeypatch.setattr(EpisodicMemory, "_groups_min_rows", 1)
+        monkeypatch.setattr(EpisodicMemory, "_hot_blocks", 1)
+        monkeypatch.setattr(episodic, "_BLOCK", 16)
+        monkeypatch.setattr(SparseKeyColumns, "groups_tail", 40)
+        monkeypatch.setattr(KeyGroups, "max_share", 1.0)
     if path == "intersect":  # the bit-set intersection path (from 2^17 chunks, for a dense key matrix
         # and sparse queries: hashed words from an encoder not marked lexical) on a small memory
         monkeypatch.setattr(EpisodicMemory, "_intersect_min_rows", 1)
@@ -208,3 +216,6 @@ def test_recall_equals_brute_force_on_random_streams(seed: int, path: str, monke
     ep.new_episode(t + 1.0)  # everything closed
     m.sync_new()
     _check(ep, m, rng)
+    if path == "groups":  # the distinct keys were used
+        g = ep._keys_t._groups
+        assert g is not None and g.usable and 0 < g.nk < g.n
