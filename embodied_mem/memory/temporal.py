@@ -46,9 +46,9 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -727,6 +727,130 @@ class TemporalMemory:
             self._seal(merge=True)
         if self._pages is not None and len(self._sym) > self._limit:
             self._keep_share()
+
+    def observe_many(self, ps: Sequence[Percept]) -> None:
+        """``observe`` of each of ``ps`` in turn, with the same result (the same entries, runs, name
+        slots, first and latest times, and label-index runs sealed at the same entries), in fewer
+        steps: the percepts not older than the newest entry are added as stretches, one extend per
+        column each; a late percept (older than the newest entry) goes through ``observe``. Under a
+        RAM budget (long-term pages) every percept goes through ``observe``. Raises nothing for
+        percepts ``Memory`` accepted (they are validated when built)."""
+        if not self.enabled:
+            return
+        if self._pages is not None:
+            for p in ps:
+                self.observe(p)
+            return
+        rt = self._rt
+        newest = rt[-1] if rt else -math.inf  # the time of the newest run, as the stretch would leave it
+        pending = len(self._sym) - self._ix_n  # entries not yet indexed, as the stretch would leave them
+        seg: list[Percept] = []
+        for p in ps:
+            k = len(p.sightings) + len(p.events)
+            if k and p.t < newest:  # late: its own way, after the stretch before it
+                if seg:
+                    self._extend(seg)
+                    seg = []
+                self.observe(p)
+                newest = rt[-1] if rt else -math.inf
+                pending = len(self._sym) - self._ix_n
+                continue
+            seg.append(p)
+            if k:
+                newest = p.t
+                pending += k
+            if pending > _SEAL:  # observe seals after this percept: so does the stretch
+                self._extend(seg)
+                seg = []
+                self._seal(merge=True)
+                pending = len(self._sym) - self._ix_n
+        if seg:
+            self._extend(seg)
+
+    def _extend(self, seg: list[Percept]) -> None:
+        """``_observe_in_order`` of each percept of ``seg`` (none older than the newest entry, the
+        times of those with entries non-decreasing, no seal due before the last): names interned in
+        the order ``observe`` interns them (source, labels, event texts), one extend per column."""
+        ids = self._ids
+        srcs = list(map(ids.get, [p.source for p in seg]))
+        labels = [s.label for p in seg for s in p.sightings]
+        lsyms = list(map(ids.get, labels))
+        events = any(p.events for p in seg)
+        esyms: list[int] = []
+        if events:
+            esyms = list(map(ids.get, [e for p in seg for e in p.events]))
+        if None in srcs or None in lsyms or None in esyms:  # a new name: intern them all in observe's order
+            intern = self._intern
+            srcs, lsyms, esyms = [], [], []
+            for p in seg:
+                srcs.append(intern(p.source))
+                lsyms.extend([intern(s.label) for s in p.sightings])
+                esyms.extend([intern(e) for e in p.events])
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        m0 = m = len(self._sym)
+        first, last = self._first, self._last
+        zfrom = -1  # the first entry (from m0) of the first percept with a height other than 0
+        ts: list[float] = []  # each sighting's time, in order
+        syms: list[int] = lsyms  # every entry's name, in order (sightings then events, per percept)
+        kinds = b""
+        if events:
+            syms, kind_parts = [], []
+            a = b = 0
+        for p, src in zip(seg, srcs):
+            ss = p.sightings
+            n = len(ss)
+            ne = len(p.events) if events else 0
+            if not n and not ne:
+                continue
+            t = p.t
+            if not (rt and rt[-1] == t and rs[-1] == src):
+                rt.append(t)
+                rs.append(src)
+                r0.append(m)
+            if n:
+                ts.extend([t] * n)
+                if zfrom < 0 and self._z is None and any([s.position[2] for s in ss]):
+                    zfrom = m - m0
+            if events:
+                syms.extend(lsyms[a:a + n])
+                syms.extend(esyms[b:b + ne])
+                a += n
+                b += ne
+                kind_parts.append(bytes(n) + bytes([EVENT]) * ne)
+            m += n + ne
+        if events:
+            kinds = b"".join(kind_parts)
+        else:
+            kinds = bytes(m - m0)  # SIGHTING == 0
+        # first and latest time per label: the first and the last of its sightings here (times are
+        # non-decreasing), as observe's per-sighting updates leave them
+        for i, t in dict(zip(reversed(lsyms), reversed(ts))).items():
+            if not first[i] <= t:  # NaN: its first sighting
+                first[i] = t
+        for i, t in dict(zip(lsyms, ts)).items():
+            last[i] = t
+        self._kind.frombytes(kinds)
+        self._sym.extend(syms)
+        if events:
+            pos: list[Any] = []
+            zero = (0.0, 0.0, 0.0)
+            for p in seg:
+                pos.extend([s.position for s in p.sightings])
+                if p.events:
+                    pos.extend([zero] * len(p.events))
+        else:
+            pos = [s.position for p in seg for s in p.sightings]
+        if not pos:
+            return
+        xs, ys, zs = zip(*pos)
+        self._x.extend(xs)
+        self._y.extend(ys)
+        z = self._z
+        if z is None and zfrom >= 0:  # made at the first height other than 0: 0.0 for every entry before
+            z = self._z = array("d", bytes(8 * (m0 + zfrom)))
+            z.extend(zs[zfrom:])
+        elif z is not None:
+            z.extend(zs)
 
     def _observe_late(self, p: Percept, t: float, src: int) -> None:
         """``observe`` for a percept older than the newest entry (another source, late): its entries
