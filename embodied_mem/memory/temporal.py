@@ -810,7 +810,8 @@ class TemporalMemory:
         if not len(has):
             return
         ks, ns = ks[has], nl[has]
-        tp = np.fromiter([p.t for p in seg], np.float64, len(seg))[has]
+        tall = np.fromiter([p.t for p in seg], np.float64, len(seg))
+        tp = tall[has]
         sp = np.asarray(srcs, np.int64)[has]
         ends = np.cumsum(ks)
         m = m0 + int(ends[-1])
@@ -826,7 +827,7 @@ class TemporalMemory:
         r0.frombytes((starts[new] + m0).tobytes())
         # first and latest time per label: those of its first and of its last sighting here (times
         # are non-decreasing), as observe's per-sighting updates leave them
-        ts = list(chain.from_iterable([[p.t] * len(p.sightings) for p in seg]))
+        ts = np.repeat(tall, nl).tolist()  # (no list per percept: they would wake the cyclic collector)
         first, last = self._first, self._last
         for i, t in dict(zip(reversed(lsyms), reversed(ts))).items():
             if not first[i] <= t:  # NaN: its first sighting
