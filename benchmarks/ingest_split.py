@@ -9,7 +9,7 @@ counts as graph, not spatial):
 
 - ``journal encode``: ``Percept.to_dict`` and the store's packing of the row (``store.append``
   minus the SQLite write); ``sqlite write``: the store's ``flush`` (its ``executemany``);
-- ``spatial``, ``temporal``, ``episodic``, ``semantic``: each module's ``observe``;
+- ``spatial``, ``temporal``, ``episodic``, ``semantic``: each module's ``observe`` (and ``observe_many``);
 - ``graph``: every ``MemoryGraph`` call the modules make;
 - ``budget``: ``Memory._fit_budget``; ``snapshot``: the periodic snapshot;
 - ``gc``: Python's garbage collector (``gc.callbacks``), whoever triggered it;
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("spatial", "temporal", "episodic", "semantic"):
         mod = getattr(mem, name)
         mod.observe = sp.wrap(name, mod.observe)
+        if hasattr(mod, "observe_many"):  # a module that takes Memory.observe_many's batch in one call
+            mod.observe_many = sp.wrap(name, mod.observe_many)
     g = mem.graph
     for name in ("add_node", "add_edge", "edge_data", "edges", "invalidate_data", "set_edges_field", "valid_at",
                  "invalidate"):

@@ -347,7 +347,7 @@ class Memory:
 
         for module in modules if modules is not None else (self.spatial, self.temporal, self.episodic, self.semantic):
             for name in dir(type(module)):
-                if name.startswith("_") or name == "observe" or not callable(getattr(type(module), name)):
+                if name.startswith("_") or name in ("observe", "observe_many") or not callable(getattr(type(module), name)):
                     continue
                 if getattr(vars(module).get(name), "_memory_lock_guard", False):
                     continue  # already guarded (a world's modules guarded again on return)
@@ -724,9 +724,17 @@ class Memory:
         else:
             seq = self._next_seq
         self._next_seq = seq + len(ps)
-        apply = self._apply
-        for i, p in enumerate(ps):
-            apply(p, seq + i, recorded_at)
+        if self._window is None and self._longterm is None:
+            # long-term memory without a RAM budget (the usual case): temporal memory, which no other
+            # module reads while observing, takes the batch in one call after the others (the same state)
+            apply_modules = self._apply_modules
+            for i, p in enumerate(ps):
+                apply_modules(p, seq + i, recorded_at, False)
+            self.temporal.observe_many(ps)
+        else:
+            apply = self._apply
+            for i, p in enumerate(ps):
+                apply(p, seq + i, recorded_at)
         self._maybe_snapshot()
         return list(range(seq, seq + len(ps)))
 
@@ -770,14 +778,17 @@ class Memory:
                 return
         self._apply_modules(p, seq, recorded_at)
 
-    def _apply_modules(self, p: Percept, seq: int, recorded_at: float) -> None:
+    def _apply_modules(self, p: Percept, seq: int, recorded_at: float, temporal: bool = True) -> None:
+        """Apply ``p`` to every module (``temporal=False``: all but temporal memory, which the caller
+        gives the percept after, in a batch)."""
         prev = self._last_t.get(p.source)
         self._last_t[p.source] = p.t if prev is None else max(prev, p.t)
         if p.t > self.now:
             self.now = p.t
         self._n_percepts += 1
         self.spatial.observe(p, seq, recorded_at)
-        self.temporal.observe(p)
+        if temporal:
+            self.temporal.observe(p)
         place = self.spatial.current_place if p.pose is not None else None
         self.episodic.observe(p, seq, place, recorded_at)
         self.semantic.observe(p)

@@ -46,9 +46,11 @@ import math
 import sys
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from itertools import accumulate, chain
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -185,6 +187,8 @@ _RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads 
 _ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes (entries kept = share / measured bytes an entry)
 _QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
+_LABEL = attrgetter("label")
+_POSITION = attrgetter("position")
 _EMPTY_I = np.zeros(0, dtype=np.int32)
 
 
@@ -293,6 +297,19 @@ def _np(a: array, dtype: type) -> np.ndarray:
     """A snapshot column back as numpy (a view of the ``array``'s buffer, which it keeps alive)."""
     out = np.frombuffer(a, dtype) if len(a) else np.zeros(0, dtype)
     return out
+
+
+def _ranks(ns: list[int]) -> np.ndarray:
+    """0, 1, ..., ns[0] - 1, 0, 1, ..., ns[1] - 1, ...: each item's rank within its group (int64)."""
+    sizes = np.asarray(ns, np.int64)
+    ends = np.cumsum(sizes)
+    return np.arange(int(ends[-1]) if len(ends) else 0, dtype=np.int64) - np.repeat(ends - sizes, sizes)
+
+
+def _first_unknown(names: list[str], known: list[Any]) -> dict[str, int]:
+    """Each name of ``names`` whose ``known`` is None, with the index of its first occurrence."""
+    at = [i for i, x in enumerate(known) if x is None]
+    return dict(zip(reversed([names[i] for i in at]), reversed(at)))
 
 
 class TemporalMemory:
@@ -724,6 +741,148 @@ class TemporalMemory:
             self._seal(merge=True)
         if self._pages is not None and len(self._sym) > self._limit:
             self._keep_share()
+
+    def observe_many(self, ps: Sequence[Percept]) -> None:
+        """``observe`` of each of ``ps`` in turn, with the same result (the same entries, runs, name
+        slots, first and latest times, and label-index runs sealed at the same entries), in fewer
+        steps: the percepts not older than the newest entry are added as stretches, one extend per
+        column each; a late percept (older than the newest entry) goes through ``observe``. Under a
+        RAM budget (long-term pages) every percept goes through ``observe``. Raises nothing for
+        percepts ``Memory`` accepted (they are validated when built)."""
+        if not self.enabled:
+            return
+        if self._pages is not None:
+            for p in ps:
+                self.observe(p)
+            return
+        rt = self._rt
+        newest = rt[-1] if rt else -math.inf  # the time of the newest run, as the stretch would leave it
+        pending = len(self._sym) - self._ix_n  # entries not yet indexed, as the stretch would leave them
+        seg: list[Percept] = []
+        for p in ps:
+            k = len(p.sightings) + len(p.events)
+            if k and p.t < newest:  # late: its own way, after the stretch before it
+                if seg:
+                    self._extend(seg)
+                    seg = []
+                self.observe(p)
+                newest = rt[-1] if rt else -math.inf
+                pending = len(self._sym) - self._ix_n
+                continue
+            seg.append(p)
+            if k:
+                newest = p.t
+                pending += k
+            if pending > _SEAL:  # observe seals after this percept: so does the stretch
+                self._extend(seg)
+                seg = []
+                self._seal(merge=True)
+                pending = len(self._sym) - self._ix_n
+        if seg:
+            self._extend(seg)
+
+    def _extend(self, seg: list[Percept]) -> None:
+        """``_observe_in_order`` of each percept of ``seg`` (none older than the newest entry, the
+        times of those with entries non-decreasing, no seal due before the last): new names get
+        their slots in the order ``observe`` interns them (source, labels, event texts, percept by
+        percept); one extend per column."""
+        ids = self._ids
+        sl = list(chain.from_iterable([p.sightings for p in seg]))
+        labels = list(map(_LABEL, sl))
+        srcs = list(map(ids.get, [p.source for p in seg]))
+        lsyms = list(map(ids.get, labels))
+        events = any([p.events for p in seg])
+        esyms: list[Any] = list(map(ids.get, [e for p in seg for e in p.events])) if events else []
+        if None in lsyms or None in srcs or None in esyms:  # new names: slots in observe's order
+            self._intern_new(seg, srcs, labels, lsyms, esyms)
+            srcs = list(map(ids.get, [p.source for p in seg]))
+            lsyms = list(map(ids.get, labels))
+            if events:
+                esyms = list(map(ids.get, [e for p in seg for e in p.events]))
+        rt, rs, r0 = self._rt, self._rs, self._r0
+        m0 = len(self._sym)
+        nl = np.fromiter(map(len, [p.sightings for p in seg]), np.int64, len(seg))
+        ks = nl + np.fromiter(map(len, [p.events for p in seg]), np.int64, len(seg)) if events else nl
+        has = np.flatnonzero(ks)  # the percepts with entries (the others add no run)
+        if not len(has):
+            return
+        ks, ns = ks[has], nl[has]
+        tall = np.fromiter([p.t for p in seg], np.float64, len(seg))
+        tp = tall[has]
+        sp = np.asarray(srcs, np.int64)[has]
+        ends = np.cumsum(ks)
+        m = m0 + int(ends[-1])
+        starts = ends - ks  # each percept's first entry, from m0
+        # a run per change of time or source (as observe: a percept with the last run's time and
+        # source continues it)
+        new = np.ones(len(has), bool)
+        new[1:] = (tp[1:] != tp[:-1]) | (sp[1:] != sp[:-1])
+        if rt and rt[-1] == tp[0] and rs[-1] == sp[0]:
+            new[0] = False
+        rt.frombytes(tp[new].tobytes())
+        rs.frombytes(sp[new].astype(np.int32).tobytes())
+        r0.frombytes((starts[new] + m0).tobytes())
+        # first and latest time per label: those of its first and of its last sighting here (times
+        # are non-decreasing), as observe's per-sighting updates leave them
+        ts = np.repeat(tall, nl).tolist()  # (no list per percept: they would wake the cyclic collector)
+        first, last = self._first, self._last
+        for i, t in dict(zip(reversed(lsyms), reversed(ts))).items():
+            if not first[i] <= t:  # NaN: its first sighting
+                first[i] = t
+        for i, t in dict(zip(lsyms, ts)).items():
+            last[i] = t
+        # the coordinates as one flat array, copied column by column byte for byte (-0.0 stays -0.0);
+        # not zip(*positions), which makes an iterator object per entry (and runs the cyclic collector)
+        xyz = np.fromiter(chain.from_iterable(map(_POSITION, sl)), np.float64, 3 * len(sl)).reshape(-1, 3)
+        if events:  # sightings, then events (at 0, 0, 0), percept by percept
+            sight = np.zeros(m - m0, bool)
+            sight[np.repeat(starts, ns) + _ranks(ns)] = True
+            full = np.zeros((m - m0, 3))
+            full[sight] = xyz
+            xyz = full
+            self._kind.frombytes((~sight).astype(np.int8).tobytes())  # SIGHTING == 0, EVENT == 1
+            syms = np.empty(m - m0, np.int32)
+            syms[sight] = lsyms
+            syms[~sight] = esyms
+            self._sym.frombytes(syms.tobytes())
+        else:
+            self._kind.frombytes(bytes(m - m0))  # SIGHTING == 0
+            self._sym.extend(lsyms)
+        self._x.frombytes(xyz[:, 0].tobytes())
+        self._y.frombytes(xyz[:, 1].tobytes())
+        z = self._z
+        if z is None:
+            nz = np.flatnonzero(xyz[:, 2])
+            if len(nz):  # made at the first percept with a height other than 0: 0.0 for every entry before
+                zfrom = int(starts[int(np.searchsorted(starts, nz[0], "right")) - 1])
+                z = self._z = array("d", bytes(8 * (m0 + zfrom)))
+                z.frombytes(xyz[zfrom:, 2].tobytes())
+        else:
+            z.frombytes(xyz[:, 2].tobytes())
+
+    def _intern_new(self, seg: list[Percept], srcs: list[Any], labels: list[str], lsyms: list[Any],
+                    esyms: list[Any]) -> None:
+        """Intern the names of ``seg`` not known yet (None in ``srcs``, ``lsyms``, ``esyms``: the
+        percepts' sources, their sightings' labels and their event texts, flat) in the order
+        ``observe`` meets them: percept by percept, its source, its labels, its event texts."""
+        # the place of each name in that order: percept j's source comes after j percepts' sources,
+        # L[j] labels and E[j] event texts; its labels and event texts follow it
+        nl = list(map(len, [p.sightings for p in seg]))
+        L = list(accumulate(nl, initial=0))
+        E = list(accumulate([len(p.events) for p in seg], initial=0))
+        new = [(j + L[j] + E[j], seg[j].source) for j, x in enumerate(srcs) if x is None]
+        for name, i in _first_unknown(labels, lsyms).items():
+            j = bisect_right(L, i) - 1
+            new.append((j + 1 + i + E[j], name))
+        if esyms:
+            for name, i in _first_unknown([e for p in seg for e in p.events], esyms).items():
+                j = bisect_right(E, i) - 1
+                new.append((j + 1 + L[j + 1] + i, name))
+        new.sort()
+        ids, intern = self._ids, self._intern
+        for _, name in new:
+            if name not in ids:
+                intern(name)
 
     def _observe_late(self, p: Percept, t: float, src: int) -> None:
         """``observe`` for a percept older than the newest entry (another source, late): its entries
