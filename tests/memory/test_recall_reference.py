@@ -13,10 +13,10 @@ import pytest
 
 from embodied_mem import Percept
 from embodied_mem.graph import MemoryGraph
+from embodied_mem.memory import episodic
 from embodied_mem.memory.config import EpisodicConfig
 from embodied_mem.memory.episodic import EpisodicMemory
 from embodied_mem.memory.featurize import HashingFeaturizer, KeyEncoder, tokens
-from embodied_mem.memory import episodic
 from embodied_mem.memory.keycolumns import KeyGroups, SparseKeyColumns
 
 WORDS = ["red", "blue", "old", "small", "metal"]
