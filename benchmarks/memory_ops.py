@@ -1089,7 +1089,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--hnsw-target-recall", type=float, default=0.99,
                     help="HNSW baseline's efSearch is doubled until its recall@10 reaches this (matched recall)")
     ap.add_argument("--hnsw-ef-max", type=int, default=8192, help="largest efSearch the tuning tries")
-    ap.add_argument("--index-ef-search", type=int, default=64, help="episodic.index_ef_search for the index=hnsw recall")
+    ap.add_argument("--index-ef-search", type=int, default=32, help="episodic.index_ef_search for the index=hnsw recall")
     ap.add_argument("--nprobe", type=int, default=8, help="episodic.index_nprobe for the dense-key ivf recall")
     ap.add_argument("--dense-dim", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)

@@ -72,7 +72,7 @@ class EpisodicConfig:
     items_per_chunk: int = 3
     index: str = "exact"  # "exact", "ivf" or "hnsw": approximate index for dense (learned) keys (memory/ann.py)
     index_nprobe: int = 8  # lists the ivf index reads per dense query (more: slower, closer to exact)
-    index_ef_search: int = 64  # hnsw: candidate list per dense query (more: slower, closer to exact)
+    index_ef_search: int = 32  # hnsw: candidate list per dense query (more: slower, closer to exact)
 
     def __post_init__(self) -> None:
         if self.index not in EPISODIC_INDEXES:
