@@ -450,7 +450,8 @@ class EpisodicMemory:
         if not isinstance(query, str):
             raise TypeError(f"query must be a str, got {type(query).__name__}")
         q = encode_query(self.encoder, query)
-        if not q.any():
+        nnz = int(np.count_nonzero(q))
+        if not nnz:
             return []
         n = len(self._c_t0)
         cfg = self.config
@@ -463,11 +464,11 @@ class EpisodicMemory:
             u_lo, u_hi = min(u_lo, o.utility), max(u_hi, o.utility)
         hi = cfg.retention_weight + cfg.utility_weight * u_hi
         lo = cfg.utility_weight * u_lo
-        nz = np.flatnonzero(q)
-        sparse = len(nz) * 4 <= len(q)
+        sparse = nnz * 4 <= len(q)
         so = self._open_similarity(q)
         if not sparse and isinstance(self._ann, HNSWIndex) and len(self._ann):
             return self._recall_hnsw(query, q, k, so, lo, cfg.utility_weight * u_hi, strengthen)
+        nz = np.flatnonzero(q)
         if not sparse and self._ann is not None and self._ann.trained:
             # dense query, approximate index: only the keys of the probed lists
             rows, s = self._ann.search(q, cfg.index_nprobe)
@@ -539,7 +540,6 @@ class EpisodicMemory:
         # below this similarity a hot chunk cannot beat a chunk of similarity s (the k-th fetched)
         slack = lo - cfg.retention_weight - u_top - 1e-6
         hot_ok = hot_sims > 1e-6
-        n_keys = ann.n_keys
         m = k
         memo: dict = {}
         while True:
@@ -565,7 +565,7 @@ class EpisodicMemory:
                 j = min(nkid, 2 * j)
             if j < nkid:
                 break  # nothing less similar than the first key left out can win
-            if m >= n_keys or m >= self._hnsw_max_fetch or len(kids) < m:
+            if m >= self._hnsw_max_fetch or len(kids) < m or m >= ann.n_keys:
                 break
             if len(out) == k and out[-1].score >= float(s[-1]) + top:
                 break  # nothing less similar than the last fetched key can win

@@ -267,6 +267,11 @@ def test_chunk_columns_read_and_write_exactly_as_arrays_across_page_outs(ops):
             for r in rows.tolist():
                 assert cols.meta(r) == (want["t0"][r], want["t1"][r], want["ep"][r], want["place"][r],
                                         want["end"][r - 1] if r else 0, want["end"][r])
+            # ``metas``: a few rows (read element by element) and many (gathered), as ``meta`` row by row
+            for rs in (rows.tolist(), [(a * 31 + i * 7) % n for i in range(40)], [n - 1]):
+                got = cols.metas(rs)
+                assert got == [cols.meta(r) for r in rs]
+                assert [type(v) for m in got for v in m] == [type(v) for r in rs for v in cols.meta(r)]
     for name, _ in COLUMNS:
         assert cols.view(name)[np.arange(cols.n)].tolist() == want[name]
     lt.close()
