@@ -215,3 +215,67 @@ def test_the_estimate_tracks_traced_allocations_with_names_paged_out(tmp_path):
         tracemalloc.stop()
     assert n_names > 0 and traced > 100_000
     assert 0.75 <= est / traced <= 1.25, (est, traced)
+
+
+# ---------------------------------------------------------------- the frontier kept as its complement
+def _reference_frontier(sp) -> list:
+    """Every known free cell with an unknown 4-neighbour, from the occupancy cells (the definition)."""
+    cells, states = sp.occupancy_cells()
+    known = set(map(tuple, cells.tolist()))
+    free = [tuple(c) for c, s in zip(cells.tolist(), states.tolist()) if s == 1]
+    fr = [c for c in free if any(n not in known for n in ((c[0] + 1, c[1]), (c[0] - 1, c[1]),
+                                                         (c[0], c[1] + 1), (c[0], c[1] - 1)))]
+    return [sp.cell_center(c) for c in sorted(fr)]
+
+
+def _occupancy_walk(seed: int, n: int, far: float = 0.0, cs: float = 1.0) -> list:
+    """Poses, free and blocked cells (cells turn from free to blocked and back), ``far`` off the
+    origin, on cells of ``cs`` metres."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        x, y = far + cs * (i * 0.7 + rng.uniform(-2, 2)), cs * rng.uniform(-3, 3)
+        free = np.array([(x + cs * dx, y + cs * dy) for dx in (-2.0, -1.0, 0.0, 1.0) for dy in (-1.0, 0.0, 1.0)
+                         if rng.random() < 0.7])
+        blocked = (np.array([(x + cs * rng.randrange(-3, 4), y + cs * rng.choice([-2.0, 2.0]))])
+                   if rng.random() < 0.4 else None)
+        out.append(Percept(t=float(i), pose=Pose(x, y) if rng.random() < 0.8 else None,
+                           free=free if len(free) else None, blocked=blocked))
+    return out
+
+
+def test_the_frontier_kept_as_inner_cells_is_the_definition_through_snapshots_and_old_states():
+    from embodied_mem.graph import MemoryGraph
+
+    for far, cs in ((0.0, 1.0), (9.9e8, 0.25)):  # int cell keys (the fast path); tuple keys past _CK_LIM
+        sp = spatial.SpatialMemory(MemoryGraph(), spatial.SpatialConfig(cell_size=cs))
+        for k, p in enumerate(_occupancy_walk(3, 120, far, cs)):
+            sp.observe(p, k, p.t)
+            if k % 10 == 0:
+                assert sp.frontiers() == _reference_frontier(sp)
+        want = sp.frontiers()
+        assert want == _reference_frontier(sp) and len(want) > 20
+        assert sp._inner and len(sp._inner) < len(sp._occ)  # noqa: SLF001 - the stored complement
+        assert all(isinstance(k, tuple) == (far > 0) for k in sp._occ)  # noqa: SLF001
+        near = sp.frontiers(near=(far + 30.0 * cs, 0.0), limit=9)
+        st = pickle.loads(pickle.dumps(sp.__getstate__(), protocol=5))
+        again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+        again.__setstate__(st)
+        assert again.frontiers() == want and again.frontiers(near=(far + 30.0 * cs, 0.0), limit=9) == near
+        # a state saved before inner cells lists the frontier instead: it opens to the same answers
+        old = pickle.loads(pickle.dumps(sp.__getstate__(), protocol=5))
+        packed = old["_packed"]
+        inner = packed.pop("_inner")
+        fr_keys = [spatial.key_cell(c) for c in sp._frontier_keys()]  # noqa: SLF001
+        if inner[0]:
+            packed["_frontier"] = (True, spatial._cells(fr_keys))  # noqa: SLF001
+        else:
+            packed["_frontier"] = (False, set(fr_keys))
+        again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+        again.__setstate__(old)
+        assert again._inner == sp._inner  # noqa: SLF001
+        assert again.frontiers() == want
