@@ -140,6 +140,22 @@ def _d2(a: Position, b: Position) -> float:
 _NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
 _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
+# The log's back links (``_Beliefs.hprev``) are stored as uint16 codes, 2 bytes a sighting: 0 for none
+# (-1), d in 1 .. _HP_FAR - 1 for the entry d before, _HP_FAR for a link kept in ``hfar`` (entry -> the
+# linked entry or _PAGED): a belief seen again more than 65534 sightings later, a late sighting's link
+# forward. In the benchmark stream every link is a short step back (99 % within 150 entries).
+_HP_FAR = 0xFFFF
+
+
+def _hp_codes(hp: np.ndarray) -> tuple[array, dict[int, int]]:
+    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s uint16 codes and
+    ``hfar``."""
+    hp = np.asarray(hp, np.int64)
+    d = np.arange(len(hp), dtype=np.int64) - hp
+    near = (hp >= 0) & (d >= 1) & (d < _HP_FAR)  # a late sighting's link forward (d < 0) is kept in hfar
+    code = np.where(near, d, np.where(hp == -1, 0, _HP_FAR)).astype(np.uint16)
+    far = np.flatnonzero(code == _HP_FAR)
+    return array("H", code.tobytes()), dict(zip(far.tolist(), hp[far].tolist()))
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 _TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
@@ -220,7 +236,8 @@ class _Beliefs:
     graph edge's number, ``MemoryGraph.edge_data``; its data is kept in step).
 
     Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
-    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table),
+    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table; stored
+    as a uint16 distance back, links that do not fit in ``hfar``, see ``prev()`` and ``_HP_FAR``),
     ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
     the entries of one percept are appended together and share its time, so the log keeps one
     (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
@@ -239,14 +256,14 @@ class _Beliefs:
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                 "hprev", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "hprev", "hfar", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
                  "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
     _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
                 "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                "hprev", "hv",
+                "hprev", "hfar", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
                 "rid", "lp")
@@ -261,7 +278,8 @@ class _Beliefs:
         self.edge = array("i")
         # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
         self.trt, self.trs = array("d"), array("i")
-        self.hprev, self.hv, self.hrow = array("i"), array("i"), array("i")
+        self.hprev, self.hv, self.hrow = array("H"), array("i"), array("i")  # hprev: codes, see _HP_FAR
+        self.hfar: dict[int, int] = {}
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
@@ -293,6 +311,10 @@ class _Beliefs:
             ht = np.frombuffer(state.pop("ht"), np.float64)
             state["tl"] = array("d", ht[np.frombuffer(state["hlast"], np.int32)].tobytes())
             state["trt"], state["trs"] = _runs(ht)
+        if "hfar" not in state:  # back links as int32 entry numbers (format 9 before the uint16 codes)
+            state = dict(state)
+            hp = state["hprev"]
+            state["hprev"], state["hfar"] = (array("H"), {}) if not len(hp) else _hp_codes(np.frombuffer(hp, np.int32))
         for k in self._PICKLED:
             setattr(self, k, state[k])
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
@@ -504,6 +526,36 @@ class _Beliefs:
         self.trt, self.trs = _runs(ht)
         self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))
 
+    def prev(self, k: int) -> int:
+        """Entry ``k``'s back link: the same belief's entry before it, -1 for none, or ``_PAGED``."""
+        d = self.hprev[k]
+        return k - d if 0 < d < _HP_FAR else (-1 if d == 0 else self.hfar[k])
+
+    def link(self, k: int, j: int) -> None:
+        """Append entry ``k``'s back link ``j`` (an entry, -1 or ``_PAGED``); k is the next entry."""
+        d = k - j
+        if 0 <= j and d < _HP_FAR:
+            self.hprev.append(d)
+        elif j == -1:
+            self.hprev.append(0)
+        else:
+            self.hprev.append(_HP_FAR)
+            self.hfar[k] = j
+
+    def prev_array(self) -> np.ndarray:
+        """Every entry's back link (int64: an entry, -1 or ``_PAGED``), decoded."""
+        d = np.frombuffer(self.hprev, np.uint16).astype(np.int64) if len(self.hprev) else np.zeros(0, np.int64)
+        hp = np.arange(len(d), dtype=np.int64) - d
+        hp[d == 0] = -1
+        if self.hfar:
+            hp[np.fromiter(self.hfar.keys(), np.int64, len(self.hfar))] = np.fromiter(self.hfar.values(), np.int64,
+                                                                                      len(self.hfar))
+        return hp
+
+    def set_prev(self, hp: np.ndarray) -> None:
+        """Set every entry's back link from ``prev_array()``'s form."""
+        self.hprev, self.hfar = _hp_codes(hp)
+
     def back(self, r: int, t: float) -> tuple[int, float, int]:
         """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
         entry, or -1 / ``_PAGED`` when there is none in RAM; its time, NaN for none; the entry walked
@@ -511,7 +563,7 @@ class _Beliefs:
         decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
         is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
         the runs as it goes (a step back costs a compare, a far jump a bisection)."""
-        hprev = self.hprev
+        hprev, hfar = self.hprev, self.hfar
         k = self.hlast[r]
         tk = self.tl[r]
         after = -1
@@ -522,12 +574,14 @@ class _Beliefs:
             j = bisect_right(trt, t)
             lim = trs[j] if j < len(trs) else len(hprev)
             while k >= lim:
-                after, k = k, hprev[k]
+                d = hprev[k]  # prev(), inlined
+                after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else hfar[k]))
             return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
         nr = len(trs)
         j = bisect_right(trs, k) - 1
         while True:
-            after, k = k, hprev[k]
+            d = hprev[k]
+            after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else hfar[k]))
             if k < 0:
                 return k, _NAN, after
             if k < trs[j]:
@@ -562,19 +616,22 @@ class _Beliefs:
         k = self.hlast[r]
         if t >= self.tl[r]:
             v = self.add_value(r, c, p)
-            self.hlast[r] = len(hprev)
+            n = len(hprev)
+            self.hlast[r] = n
             self.tl[r] = t
             self.tpush(t)
-            hprev.append(k)
+            self.link(n, k)
         else:
             k, _, after = self.back(r, t)  # after: the earliest sighting later than t: the new one goes just before it
             if k == _PAGED:
                 self._write([(r, t, c, p[0], p[1], p[2])])
                 return
             v = self.add_value(r, c, p)
-            hprev[after] = len(hprev)
+            n = len(hprev)
+            hprev[after] = _HP_FAR  # a link forward: kept in hfar
+            self.hfar[after] = n
             self.tpush(t)
-            hprev.append(k)
+            self.link(n, k)
         self.hv.append(v)
         if self.pages is not None:
             self.hrow.append(r)
@@ -591,11 +648,11 @@ class _Beliefs:
 
     def first(self, r: int) -> tuple[float, float, Position]:
         """(time, confidence, position) of row ``r``'s earliest sighting."""
-        hprev = self.hprev
         k = self.hlast[r]
-        while hprev[k] >= 0:
-            k = hprev[k]
-        if hprev[k] == _PAGED:
+        j = self.prev(k)
+        while j >= 0:
+            k, j = j, self.prev(j)
+        if j == _PAGED:
             got = self._read("1 ORDER BY t, rowid", r)
             assert got is not None
             return got
@@ -643,7 +700,7 @@ class _Beliefs:
             self.n_paged += len(idx)
             keep = ~out
             newidx = np.cumsum(keep, dtype=np.int64) - 1
-            hp = np.frombuffer(self.hprev, np.int32)[keep].astype(np.int64)
+            hp = self.prev_array()[keep]
             src = np.clip(hp, 0, None)
             hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
             used, hv_new = np.unique(hv[keep], return_inverse=True)
@@ -654,7 +711,8 @@ class _Beliefs:
             self.set_ht(ht_new)
             del ht_new
             self.hrow = array("i", hrow_new)
-            self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
+            self.set_prev(hp)
+            self.hv = array("i", hv_new.astype(np.int32).tobytes())
             self.hlast = array("i", hlast_new)
             self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
         # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
@@ -1508,9 +1566,13 @@ class SpatialMemory:
                     if not trt or trt[-1] != t or t == 0.0:  # a new run of times (B.tpush, inlined)
                         B.tpush(t)
                         trt = B.trt
-                    hlast[r] = len(hv)
+                    n = len(hv)
+                    hlast[r] = n
                     tl[r] = t
-                    hprev.append(k)
+                    if n - k < _HP_FAR:  # B.link(n, k), inlined (k is an entry: a row's latest)
+                        hprev.append(n - k)
+                    else:
+                        B.link(n, k)
                     hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
@@ -1814,9 +1876,10 @@ class SpatialMemory:
         if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
             # the common case, seen again where it was: one log entry, the edge's last_seen
             B.tpush(t)
-            B.hlast[r] = len(B.hv)
+            n = len(B.hv)
+            B.hlast[r] = n
             B.tl[r] = t
-            B.hprev.append(k)
+            B.link(n, k)
             B.hv.append(v0)
             if B.pages is not None:
                 B.hrow.append(r)
@@ -1893,7 +1956,7 @@ class SpatialMemory:
         B.tpush(t)
         B.hlast.append(len(B.hv))
         B.tl.append(t)
-        B.hprev.append(-1)
+        B.hprev.append(0)  # no link (-1)
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
@@ -2142,7 +2205,7 @@ class SpatialMemory:
         hl = np.frombuffer(B.hlast, np.int32).copy()
         ht = B.ht_array()
         hv = np.frombuffer(B.hv, np.int32).copy()
-        hp = np.frombuffer(B.hprev, np.int32).copy()
+        hp = B.prev_array()
         hrow = np.frombuffer(B.hrow, np.int32).copy()
         rid = np.frombuffer(B.rid, np.int32).copy()
         vals = np.stack([np.frombuffer(c, np.float64) for c in (B.vc, B.vx, B.vy, B.vz)], 1)
@@ -2228,7 +2291,7 @@ class SpatialMemory:
         hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
         used, hv2 = np.unique(hv[ek], return_inverse=True)
         B.set_ht(ht[ek])
-        B.hprev = array("i", hp2.astype(np.int32).tobytes())
+        B.set_prev(hp2)
         B.hv = array("i", hv2.astype(np.int32).tobytes())
         B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
         B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
@@ -2277,7 +2340,7 @@ class SpatialMemory:
             B.tpush(t)
             B.hlast.append(len(B.hv))
             B.tl.append(t)
-            B.hprev.append(_PAGED if older[j] else -1)
+            B.link(len(B.hv), _PAGED if older[j] else -1)
             B.hv.append(v)
             B.hrow.append(r)
             if vt[r] != vt[r]:  # NaN: a current belief
@@ -3122,7 +3185,7 @@ class SpatialMemory:
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
         n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
         n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
-        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
+        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + (len(B.instances) + len(B.hfar)) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
@@ -3156,7 +3219,7 @@ class SpatialMemory:
         n_rows, n_log, n_val = len(B.lab), len(B.hv), len(B.vc)
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
-        sights = int((n_log - n_rows) * (13 + per_val))  # hprev, hv, hrow and about a byte of time runs
+        sights = int((n_log - n_rows) * (11 + per_val))  # hprev, hv, hrow and about a byte of time runs
         rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry (8 of its 20: tl), columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
