@@ -279,3 +279,66 @@ def test_the_frontier_kept_as_inner_cells_is_the_definition_through_snapshots_an
         again.__setstate__(old)
         assert again._inner == sp._inner  # noqa: SLF001
         assert again.frontiers() == want
+
+
+# ---------------------------------------------------------------- trajectory columns: one value while constant
+col_ops_st = st.lists(st.tuples(st.sampled_from(["append", "append", "append", "insert", "del", "get", "slice"]),
+                                st.integers(-3, 40), st.sampled_from([0.0, -0.0, 1.5, 2.0, float("nan")])),
+                      max_size=60)
+
+
+def _bits_of(xs) -> list:
+    import struct
+
+    return [struct.pack("<d", x) for x in xs]
+
+
+@settings(max_examples=150, deadline=None)
+@given(col_ops_st, st.sampled_from([0.0, -0.0, 1.5]))
+def test_const_column_holds_what_an_array_holds(ops, first):
+    col, ref = spatial._ConstCol(), array("d")  # noqa: SLF001 - the storage class is the point of this test
+    col.append(first)
+    ref.append(first)
+    for op, i, x in ops:
+        if op == "append":
+            col.append(x)
+            ref.append(x)
+        elif op == "insert":
+            col.insert(i, x)
+            ref.insert(i, x)
+        elif op == "del":
+            del col[:i]
+            del ref[:i]
+        elif op == "get":
+            if -len(ref) <= i < len(ref):
+                assert _bits_of([col[i]]) == _bits_of([ref[i]])
+            else:
+                try:
+                    col[i]
+                except IndexError:
+                    pass
+                else:
+                    raise AssertionError("no IndexError")
+        else:
+            assert _bits_of(col[i:]) == _bits_of(ref[i:]) and _bits_of(col[:i]) == _bits_of(ref[:i])
+        assert len(col) == len(ref) and _bits_of(col[:]) == _bits_of(ref)
+        assert spatial._abytes(col) <= spatial._abytes(ref)  # noqa: SLF001
+
+
+def test_constant_z_and_yaw_take_one_value_and_an_old_state_converts():
+    from embodied_mem.graph import MemoryGraph
+
+    sp = spatial.SpatialMemory(MemoryGraph())
+    for i in range(50):
+        sp.observe(Percept(t=float(i), pose=Pose(i * 0.5, 0.0, 0.0, -0.0)), i, float(i))
+    assert sp._traj_z.a is None and sp._traj_yaw.a is None  # noqa: SLF001
+    sp.observe(Percept(t=50.0, pose=Pose(25.0, 0.0, 0.0, 0.0)), 50, 50.0)  # 0.0 is not -0.0: the yaw varies now
+    assert sp._traj_z.a is None and sp._traj_yaw.a is not None  # noqa: SLF001
+    want = repr(sp.trajectory()) + repr(sp.pose()) + repr(sp.trajectory(3, 17.5))
+    st_ = sp.__getstate__()
+    for name in ("_traj_z", "_traj_yaw"):  # a state from before the constant columns held arrays
+        st_[name] = array("d", st_[name][:])
+    again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+    again.__setstate__(pickle.loads(pickle.dumps(st_, protocol=5)))
+    assert type(again._traj_z) is spatial._ConstCol and again._traj_z.a is None  # noqa: SLF001
+    assert repr(again.trajectory()) + repr(again.pose()) + repr(again.trajectory(3, 17.5)) == want
