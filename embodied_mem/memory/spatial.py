@@ -141,21 +141,25 @@ _NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
 _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
 # The log's back links (``_Beliefs.hprev``) are stored as uint16 codes, 2 bytes a sighting: 0 for none
-# (-1), d in 1 .. _HP_FAR - 1 for the entry d before, _HP_FAR for a link kept in ``hfar`` (entry -> the
-# linked entry or _PAGED): a belief seen again more than 65534 sightings later, a late sighting's link
-# forward. In the benchmark stream every link is a short step back (99 % within 150 entries).
+# (-1), d in 1 .. _HP_FAR - 1 for the entry d before, _HP_FAR for a link kept aside: a belief seen
+# again more than 65534 sightings later, or _PAGED, in two sorted int32 columns ``hfk`` (entries, in
+# the order they were appended) and ``hfv`` (their links), 10 bytes such a sighting in all (4 before
+# the codes); a late sighting's link forward (it rewrites an older entry's) in the dict ``hfar``,
+# which wins over the columns. In the benchmark stream every link is a short step back (99 % within
+# 150 entries): 2 bytes a sighting.
 _HP_FAR = 0xFFFF
 
 
-def _hp_codes(hp: np.ndarray) -> tuple[array, dict[int, int]]:
-    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s uint16 codes and
-    ``hfar``."""
+def _hp_codes(hp: np.ndarray) -> tuple[array, array, array, dict[int, int]]:
+    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s uint16 codes,
+    ``hfk``, ``hfv`` and ``hfar`` (empty: every link kept aside goes to the sorted columns)."""
     hp = np.asarray(hp, np.int64)
     d = np.arange(len(hp), dtype=np.int64) - hp
     near = (hp >= 0) & (d >= 1) & (d < _HP_FAR)  # a late sighting's link forward (d < 0) is kept in hfar
     code = np.where(near, d, np.where(hp == -1, 0, _HP_FAR)).astype(np.uint16)
     far = np.flatnonzero(code == _HP_FAR)
-    return array("H", code.tobytes()), dict(zip(far.tolist(), hp[far].tolist()))
+    return (array("H", code.tobytes()), array("i", far.astype(np.int32).tobytes()),
+            array("i", hp[far].astype(np.int32).tobytes()), {})
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 _TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
@@ -297,7 +301,8 @@ class _Beliefs:
 
     Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
     time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table; stored
-    as a uint16 distance back, links that do not fit in ``hfar``, see ``prev()`` and ``_HP_FAR``),
+    as a uint16 distance back, links that do not fit in ``hfk``/``hfv`` and ``hfar``, see ``prev()``
+    and ``_HP_FAR``),
     ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
     the entries of one percept are appended together and share its time, so the log keeps one
     (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
@@ -316,14 +321,15 @@ class _Beliefs:
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                 "hprev", "hfar", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "hprev", "hfk", "hfv", "hfar", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
                  "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
     _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
+                "hfk", "hfv",
                 "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                "hprev", "hfar", "hv",
+                "hprev", "hfk", "hfv", "hfar", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
                 "rid", "lp")
@@ -339,6 +345,7 @@ class _Beliefs:
         # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
         self.trt, self.trs = array("d"), array("i")
         self.hprev, self.hv, self.hrow = array("H"), array("i"), array("i")  # hprev: codes, see _HP_FAR
+        self.hfk, self.hfv = array("i"), array("i")
         self.hfar: dict[int, int] = {}
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
@@ -374,7 +381,7 @@ class _Beliefs:
         if "hfar" not in state:  # back links as int32 entry numbers (format 9 before the uint16 codes)
             state = dict(state)
             hp = state["hprev"]
-            state["hprev"], state["hfar"] = (array("H"), {}) if not len(hp) else _hp_codes(np.frombuffer(hp, np.int32))
+            state["hprev"], state["hfk"], state["hfv"], state["hfar"] = _hp_codes(np.frombuffer(hp, np.int32))
         for k in self._PICKLED:
             setattr(self, k, state[k])
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
@@ -589,7 +596,14 @@ class _Beliefs:
     def prev(self, k: int) -> int:
         """Entry ``k``'s back link: the same belief's entry before it, -1 for none, or ``_PAGED``."""
         d = self.hprev[k]
-        return k - d if 0 < d < _HP_FAR else (-1 if d == 0 else self.hfar[k])
+        return k - d if 0 < d < _HP_FAR else (-1 if d == 0 else self.far(k))
+
+    def far(self, k: int) -> int:
+        """Entry ``k``'s back link kept aside (its code is _HP_FAR): ``hfar``, else ``hfk``/``hfv``."""
+        j = self.hfar.get(k)
+        if j is None:
+            j = self.hfv[bisect_left(self.hfk, k)]
+        return j
 
     def link(self, k: int, j: int) -> None:
         """Append entry ``k``'s back link ``j`` (an entry, -1 or ``_PAGED``); k is the next entry."""
@@ -600,21 +614,24 @@ class _Beliefs:
             self.hprev.append(0)
         else:
             self.hprev.append(_HP_FAR)
-            self.hfar[k] = j
+            self.hfk.append(k)  # k is the newest entry: the column stays sorted
+            self.hfv.append(j)
 
     def prev_array(self) -> np.ndarray:
         """Every entry's back link (int64: an entry, -1 or ``_PAGED``), decoded."""
         d = np.frombuffer(self.hprev, np.uint16).astype(np.int64) if len(self.hprev) else np.zeros(0, np.int64)
         hp = np.arange(len(d), dtype=np.int64) - d
         hp[d == 0] = -1
-        if self.hfar:
+        if len(self.hfk):
+            hp[np.frombuffer(self.hfk, np.int32)] = np.frombuffer(self.hfv, np.int32)
+        if self.hfar:  # (after the columns: it wins)
             hp[np.fromiter(self.hfar.keys(), np.int64, len(self.hfar))] = np.fromiter(self.hfar.values(), np.int64,
                                                                                       len(self.hfar))
         return hp
 
     def set_prev(self, hp: np.ndarray) -> None:
         """Set every entry's back link from ``prev_array()``'s form."""
-        self.hprev, self.hfar = _hp_codes(hp)
+        self.hprev, self.hfk, self.hfv, self.hfar = _hp_codes(hp)
 
     def back(self, r: int, t: float) -> tuple[int, float, int]:
         """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
@@ -623,7 +640,7 @@ class _Beliefs:
         decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
         is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
         the runs as it goes (a step back costs a compare, a far jump a bisection)."""
-        hprev, hfar = self.hprev, self.hfar
+        hprev, far = self.hprev, self.far
         k = self.hlast[r]
         tk = self.tl[r]
         after = -1
@@ -635,13 +652,13 @@ class _Beliefs:
             lim = trs[j] if j < len(trs) else len(hprev)
             while k >= lim:
                 d = hprev[k]  # prev(), inlined
-                after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else hfar[k]))
+                after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
             return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
         nr = len(trs)
         j = bisect_right(trs, k) - 1
         while True:
             d = hprev[k]
-            after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else hfar[k]))
+            after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
             if k < 0:
                 return k, _NAN, after
             if k < trs[j]:
