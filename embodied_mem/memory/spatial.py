@@ -140,6 +140,26 @@ def _d2(a: Position, b: Position) -> float:
 _NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
 _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
+# The log's back links (``_Beliefs.hprev``) are stored as uint16 codes, 2 bytes a sighting: 0 for none
+# (-1), d in 1 .. _HP_FAR - 1 for the entry d before, _HP_FAR for a link kept aside: a belief seen
+# again more than 65534 sightings later, or _PAGED, in two sorted int32 columns ``hfk`` (entries, in
+# the order they were appended) and ``hfv`` (their links), 10 bytes such a sighting in all (4 before
+# the codes); a late sighting's link forward (it rewrites an older entry's) in the dict ``hfar``,
+# which wins over the columns. In the benchmark stream every link is a short step back (99 % within
+# 150 entries): 2 bytes a sighting.
+_HP_FAR = 0xFFFF
+
+
+def _hp_codes(hp: np.ndarray) -> tuple[array, array, array, dict[int, int]]:
+    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s uint16 codes,
+    ``hfk``, ``hfv`` and ``hfar`` (empty: every link kept aside goes to the sorted columns)."""
+    hp = np.asarray(hp, np.int64)
+    d = np.arange(len(hp), dtype=np.int64) - hp
+    near = (hp >= 0) & (d >= 1) & (d < _HP_FAR)  # a late sighting's link forward (d < 0) is kept in hfar
+    code = np.where(near, d, np.where(hp == -1, 0, _HP_FAR)).astype(np.uint16)
+    far = np.flatnonzero(code == _HP_FAR)
+    return (array("H", code.tobytes()), array("i", far.astype(np.int32).tobytes()),
+            array("i", hp[far].astype(np.int32).tobytes()), {})
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 _TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
@@ -157,7 +177,7 @@ _GRID_MERGE = 4096  # newest places (grid cells) kept in a dict before they join
 _LIST_BYTES = 120  # a short list (its header and a few slots)
 _SEQ_SMALL = 32  # a label's count() items chained in shared columns up to this many, one array each past it
 
-# Occupancy cells (``_occ``, ``_walked``, ``_frontier``) are keyed by one int, ``(i << 32) + j``, for a
+# Occupancy cells (``_occ``, ``_walked``, ``_inner``) are keyed by one int, ``(i << 32) + j``, for a
 # cell with |i| and |j| < _CK_LIM (2**30 cells from the origin: 5e7 m at 5 cm cells), and by the tuple
 # (i, j) itself past that: exact for every pair of ints (``cell_key`` / ``key_cell``). An int key is
 # one 32-byte object where a tuple key is three (about 110 bytes). Percepts whose cells all lie within
@@ -169,7 +189,7 @@ _CK_I = 1 << 32  # one step in i
 _CK_HALF = 1 << 31
 _OCC_BYTES = 72  # a known cell: its int key and its dict entry at the usual load
 _WALKED_BYTES = 76  # a walked cell: its int key in a set that also holds the slots of cells gone known
-_SET_SLOT_BYTES = 40  # a set entry (frontier cells: mostly their own int key, see ram_bytes)
+_SET_SLOT_BYTES = 40  # a set entry (inner cells: mostly their own int key, see ram_bytes)
 
 
 def cell_key(i: int, j: int) -> int | tuple[int, int]:
@@ -190,7 +210,67 @@ def key_cell(k: int | tuple[int, int]) -> tuple[int, int]:
 
 def _abytes(a: array) -> int:
     """Bytes an ``array`` column holds (its items and header; over-allocation not counted)."""
+    if type(a) is _ConstCol:
+        return _ARRAY_BYTES + (0 if a.a is None else len(a.a) * 8)
     return len(a) * a.itemsize + _ARRAY_BYTES
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal bit for bit (as far as a float's value goes: -0.0 is not 0.0, NaN is never the same)."""
+    return a == b and (a != 0.0 or math.copysign(1.0, a) == math.copysign(1.0, b))
+
+
+class _ConstCol:
+    """A float64 column (``array("d")``'s interface as the trajectory uses it: ``append``, ``insert``,
+    items and slices, ``del col[:i]``, ``len``) stored as one value and a length while every item is
+    that value, as an array from the first item that differs. A trajectory's z and yaw are often
+    constant (a ground robot): 16 bytes a pose less. Items read back bit for bit."""
+
+    __slots__ = ("n", "v", "a")
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.v = 0.0
+        self.a: array | None = None
+
+    def _spill(self) -> array:
+        a = self.a = array("d", [self.v]) * self.n
+        return a
+
+    def append(self, x: float) -> None:
+        if self.a is not None:
+            self.a.append(x)
+        elif self.n == 0 or _same(self.v, x):
+            self.v = x if self.n == 0 else self.v
+            self.n += 1
+        else:
+            self._spill().append(x)
+
+    def insert(self, i: int, x: float) -> None:
+        if self.a is None and (self.n == 0 or _same(self.v, x)):
+            self.append(x)
+        else:
+            (self.a if self.a is not None else self._spill()).insert(i, x)
+
+    def __len__(self) -> int:
+        return self.n if self.a is None else len(self.a)
+
+    def __getitem__(self, i: int | slice) -> Any:
+        if self.a is not None:
+            return self.a[i]
+        if type(i) is slice:
+            return array("d", [self.v]) * len(range(*i.indices(self.n)))
+        if -self.n <= i < self.n:
+            return self.v
+        raise IndexError("trajectory column index out of range")
+
+    def __delitem__(self, i: slice) -> None:
+        if self.a is not None:
+            del self.a[i]
+        else:
+            self.n -= len(range(*i.indices(self.n)))
+            if not self.n:
+                self.v = 0.0
 
 
 _POSE_SET = tuple(getattr(Pose, n).__set__ for n in ("x", "y", "z", "yaw"))
@@ -220,7 +300,9 @@ class _Beliefs:
     graph edge's number, ``MemoryGraph.edge_data``; its data is kept in step).
 
     Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
-    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table),
+    time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table; stored
+    as a uint16 distance back, links that do not fit in ``hfk``/``hfv`` and ``hfar``, see ``prev()``
+    and ``_HP_FAR``),
     ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
     the entries of one percept are appended together and share its time, so the log keeps one
     (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
@@ -239,14 +321,15 @@ class _Beliefs:
     """
 
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                 "hprev", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
+                 "hprev", "hfk", "hfv", "hfar", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
                  "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
     _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
+                "hfk", "hfv",
                 "hv", "hrow",
                 "vc", "vx", "vy", "vz", "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "rid")
     _PICKLED = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
-                "hprev", "hv",
+                "hprev", "hfk", "hfv", "hfar", "hv",
                 "hrow", "vc", "vx", "vy", "vz", "labels", "insts", "moved", "next",
                 "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount", "pages", "cap", "limit", "n_paged",
                 "rid", "lp")
@@ -261,7 +344,9 @@ class _Beliefs:
         self.edge = array("i")
         # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
         self.trt, self.trs = array("d"), array("i")
-        self.hprev, self.hv, self.hrow = array("i"), array("i"), array("i")
+        self.hprev, self.hv, self.hrow = array("H"), array("i"), array("i")  # hprev: codes, see _HP_FAR
+        self.hfk, self.hfv = array("i"), array("i")
+        self.hfar: dict[int, int] = {}
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
         self.labels: list[str | None] = []  # None: the name is in lt_slabels (its label's rows are paged out)
         self.insts: list[str] = []
@@ -293,6 +378,10 @@ class _Beliefs:
             ht = np.frombuffer(state.pop("ht"), np.float64)
             state["tl"] = array("d", ht[np.frombuffer(state["hlast"], np.int32)].tobytes())
             state["trt"], state["trs"] = _runs(ht)
+        if "hfar" not in state:  # back links as int32 entry numbers (format 9 before the uint16 codes)
+            state = dict(state)
+            hp = state["hprev"]
+            state["hprev"], state["hfk"], state["hfv"], state["hfar"] = _hp_codes(np.frombuffer(hp, np.int32))
         for k in self._PICKLED:
             setattr(self, k, state[k])
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
@@ -504,6 +593,46 @@ class _Beliefs:
         self.trt, self.trs = _runs(ht)
         self.mono = bool(np.all(np.diff(np.frombuffer(self.trt, np.float64)) >= 0))
 
+    def prev(self, k: int) -> int:
+        """Entry ``k``'s back link: the same belief's entry before it, -1 for none, or ``_PAGED``."""
+        d = self.hprev[k]
+        return k - d if 0 < d < _HP_FAR else (-1 if d == 0 else self.far(k))
+
+    def far(self, k: int) -> int:
+        """Entry ``k``'s back link kept aside (its code is _HP_FAR): ``hfar``, else ``hfk``/``hfv``."""
+        j = self.hfar.get(k)
+        if j is None:
+            j = self.hfv[bisect_left(self.hfk, k)]
+        return j
+
+    def link(self, k: int, j: int) -> None:
+        """Append entry ``k``'s back link ``j`` (an entry, -1 or ``_PAGED``); k is the next entry."""
+        d = k - j
+        if 0 <= j and d < _HP_FAR:
+            self.hprev.append(d)
+        elif j == -1:
+            self.hprev.append(0)
+        else:
+            self.hprev.append(_HP_FAR)
+            self.hfk.append(k)  # k is the newest entry: the column stays sorted
+            self.hfv.append(j)
+
+    def prev_array(self) -> np.ndarray:
+        """Every entry's back link (int64: an entry, -1 or ``_PAGED``), decoded."""
+        d = np.frombuffer(self.hprev, np.uint16).astype(np.int64) if len(self.hprev) else np.zeros(0, np.int64)
+        hp = np.arange(len(d), dtype=np.int64) - d
+        hp[d == 0] = -1
+        if len(self.hfk):
+            hp[np.frombuffer(self.hfk, np.int32)] = np.frombuffer(self.hfv, np.int32)
+        if self.hfar:  # (after the columns: it wins)
+            hp[np.fromiter(self.hfar.keys(), np.int64, len(self.hfar))] = np.fromiter(self.hfar.values(), np.int64,
+                                                                                      len(self.hfar))
+        return hp
+
+    def set_prev(self, hp: np.ndarray) -> None:
+        """Set every entry's back link from ``prev_array()``'s form."""
+        self.hprev, self.hfk, self.hfv, self.hfar = _hp_codes(hp)
+
     def back(self, r: int, t: float) -> tuple[int, float, int]:
         """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
         entry, or -1 / ``_PAGED`` when there is none in RAM; its time, NaN for none; the entry walked
@@ -511,7 +640,7 @@ class _Beliefs:
         decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
         is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
         the runs as it goes (a step back costs a compare, a far jump a bisection)."""
-        hprev = self.hprev
+        hprev, far = self.hprev, self.far
         k = self.hlast[r]
         tk = self.tl[r]
         after = -1
@@ -522,12 +651,14 @@ class _Beliefs:
             j = bisect_right(trt, t)
             lim = trs[j] if j < len(trs) else len(hprev)
             while k >= lim:
-                after, k = k, hprev[k]
+                d = hprev[k]  # prev(), inlined
+                after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
             return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
         nr = len(trs)
         j = bisect_right(trs, k) - 1
         while True:
-            after, k = k, hprev[k]
+            d = hprev[k]
+            after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
             if k < 0:
                 return k, _NAN, after
             if k < trs[j]:
@@ -562,19 +693,22 @@ class _Beliefs:
         k = self.hlast[r]
         if t >= self.tl[r]:
             v = self.add_value(r, c, p)
-            self.hlast[r] = len(hprev)
+            n = len(hprev)
+            self.hlast[r] = n
             self.tl[r] = t
             self.tpush(t)
-            hprev.append(k)
+            self.link(n, k)
         else:
             k, _, after = self.back(r, t)  # after: the earliest sighting later than t: the new one goes just before it
             if k == _PAGED:
                 self._write([(r, t, c, p[0], p[1], p[2])])
                 return
             v = self.add_value(r, c, p)
-            hprev[after] = len(hprev)
+            n = len(hprev)
+            hprev[after] = _HP_FAR  # a link forward: kept in hfar
+            self.hfar[after] = n
             self.tpush(t)
-            hprev.append(k)
+            self.link(n, k)
         self.hv.append(v)
         if self.pages is not None:
             self.hrow.append(r)
@@ -591,11 +725,11 @@ class _Beliefs:
 
     def first(self, r: int) -> tuple[float, float, Position]:
         """(time, confidence, position) of row ``r``'s earliest sighting."""
-        hprev = self.hprev
         k = self.hlast[r]
-        while hprev[k] >= 0:
-            k = hprev[k]
-        if hprev[k] == _PAGED:
+        j = self.prev(k)
+        while j >= 0:
+            k, j = j, self.prev(j)
+        if j == _PAGED:
             got = self._read("1 ORDER BY t, rowid", r)
             assert got is not None
             return got
@@ -643,7 +777,7 @@ class _Beliefs:
             self.n_paged += len(idx)
             keep = ~out
             newidx = np.cumsum(keep, dtype=np.int64) - 1
-            hp = np.frombuffer(self.hprev, np.int32)[keep].astype(np.int64)
+            hp = self.prev_array()[keep]
             src = np.clip(hp, 0, None)
             hp = np.where(hp >= 0, np.where(out[src], _PAGED, newidx[src]), hp)
             used, hv_new = np.unique(hv[keep], return_inverse=True)
@@ -654,7 +788,8 @@ class _Beliefs:
             self.set_ht(ht_new)
             del ht_new
             self.hrow = array("i", hrow_new)
-            self.hprev, self.hv = array("i", hp.astype(np.int32).tobytes()), array("i", hv_new.astype(np.int32).tobytes())
+            self.set_prev(hp)
+            self.hv = array("i", hv_new.astype(np.int32).tobytes())
             self.hlast = array("i", hlast_new)
             self.vc, self.vx, self.vy, self.vz = (array("d", c) for c in cols)
         # Each belief keeps one sighting in RAM: with more beliefs than the working set, wait until
@@ -1328,10 +1463,15 @@ class SpatialMemory:
         # trajectory, column by column (time order): time, x, y, z, yaw; Pose objects are made by the
         # queries that return them (a pose costs 40 bytes, and a snapshot stores five arrays)
         self._traj_t = array("d")
-        self._traj_x, self._traj_y, self._traj_z, self._traj_yaw = array("d"), array("d"), array("d"), array("d")
+        self._traj_x, self._traj_y = array("d"), array("d")
+        self._traj_z, self._traj_yaw = _ConstCol(), _ConstCol()  # one value while constant
         # occupancy
         self._occ: dict[tuple[int, int], int] = {}
-        self._frontier: set[tuple[int, int]] = set()
+        # the frontier is stored as its complement among known free cells: ``_inner`` holds the known
+        # free cells whose four neighbours are all known; every other known free cell is a frontier
+        # cell (an explored area is mostly frontier: at 1M benchmark sightings 6k inner cells against
+        # 59k frontier cells, 2 MiB less). _frontier_keys() lists the frontier.
+        self._inner: set[tuple[int, int]] = set()
         # cells the agent walked through between consecutive poses: known free for path() unless a
         # later observation blocked them (a step longer than walk_max_step is no walk: a reset, a glitch).
         # Only cells not in _occ (a known cell's state decides, walked or not): a cell observed later
@@ -1350,7 +1490,7 @@ class SpatialMemory:
     # Places, their grid and adjacency, occupancy and the count() columns are saved as columns (a few
     # arrays and string lists) rather than one pickled object each: unpickling a 1M-sighting memory's
     # ~10k place records, ~35k edge views and ~150k cell tuples one by one was most of its reopen time.
-    _PACKED = ("_occ", "_frontier", "_walked", "_new_obj_t", "_obj_pos")
+    _PACKED = ("_occ", "_inner", "_walked", "_new_obj_t", "_obj_pos")
 
     def __getstate__(self) -> dict[str, Any]:
         """This module's snapshot state: its data attributes, with ``_PACKED`` ones as columns (an
@@ -1365,6 +1505,16 @@ class SpatialMemory:
         packed = st.pop("_packed")
         self.__dict__.update(st)
         _unpack_spatial(self, packed)
+        for name in ("_traj_z", "_traj_yaw"):  # a snapshot from before _ConstCol: one value while constant
+            a = self.__dict__.get(name)
+            if type(a) is array:
+                col = _ConstCol()
+                bits = np.frombuffer(a, np.uint64)
+                if len(bits) and bool(np.all(bits == bits[0])) and a[0] == a[0]:
+                    col.n, col.v = len(a), a[0]
+                elif len(bits):
+                    col.a = a
+                setattr(self, name, col)
 
     def use_long_term(self, store: LongTermStore | None, cap: int | None = None) -> None:
         """Keep at most about ``cap`` poses in RAM, the older ones in ``store`` (before any percept);
@@ -1504,9 +1654,13 @@ class SpatialMemory:
                     if not trt or trt[-1] != t or t == 0.0:  # a new run of times (B.tpush, inlined)
                         B.tpush(t)
                         trt = B.trt
-                    hlast[r] = len(hv)
+                    n = len(hv)
+                    hlast[r] = n
                     tl[r] = t
-                    hprev.append(k)
+                    if n - k < _HP_FAR:  # B.link(n, k), inlined (k is an entry: a row's latest)
+                        hprev.append(n - k)
+                    else:
+                        B.link(n, k)
                     hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
@@ -1810,9 +1964,10 @@ class SpatialMemory:
         if t >= last and B.vc[v0] == conf and B.vx[v0] == pos[0] and B.vy[v0] == pos[1] and B.vz[v0] == pos[2]:
             # the common case, seen again where it was: one log entry, the edge's last_seen
             B.tpush(t)
-            B.hlast[r] = len(B.hv)
+            n = len(B.hv)
+            B.hlast[r] = n
             B.tl[r] = t
-            B.hprev.append(k)
+            B.link(n, k)
             B.hv.append(v0)
             if B.pages is not None:
                 B.hrow.append(r)
@@ -1889,7 +2044,7 @@ class SpatialMemory:
         B.tpush(t)
         B.hlast.append(len(B.hv))
         B.tl.append(t)
-        B.hprev.append(-1)
+        B.hprev.append(0)  # no link (-1)
         B.hv.append(v)
         if B.pages is not None:
             B.hrow.append(r)
@@ -2138,7 +2293,7 @@ class SpatialMemory:
         hl = np.frombuffer(B.hlast, np.int32).copy()
         ht = B.ht_array()
         hv = np.frombuffer(B.hv, np.int32).copy()
-        hp = np.frombuffer(B.hprev, np.int32).copy()
+        hp = B.prev_array()
         hrow = np.frombuffer(B.hrow, np.int32).copy()
         rid = np.frombuffer(B.rid, np.int32).copy()
         vals = np.stack([np.frombuffer(c, np.float64) for c in (B.vc, B.vx, B.vy, B.vz)], 1)
@@ -2224,7 +2379,7 @@ class SpatialMemory:
         hp2 = np.where(hp2 >= 0, newidx[np.clip(hp2, 0, None)], hp2)
         used, hv2 = np.unique(hv[ek], return_inverse=True)
         B.set_ht(ht[ek])
-        B.hprev = array("i", hp2.astype(np.int32).tobytes())
+        B.set_prev(hp2)
         B.hv = array("i", hv2.astype(np.int32).tobytes())
         B.hrow = array("i", newslot[hrow[ek]].astype(np.int32).tobytes())
         B.hlast = array("i", newidx[hl[keep]].astype(np.int32).tobytes())
@@ -2273,7 +2428,7 @@ class SpatialMemory:
             B.tpush(t)
             B.hlast.append(len(B.hv))
             B.tl.append(t)
-            B.hprev.append(_PAGED if older[j] else -1)
+            B.link(len(B.hv), _PAGED if older[j] else -1)
             B.hv.append(v)
             B.hrow.append(r)
             if vt[r] != vt[r]:  # NaN: a current belief
@@ -2339,7 +2494,8 @@ class SpatialMemory:
         if walked:  # cells walked while the tile was out (not known then) that it knows
             walked.difference_update(cell_key(x, y) for x, y, _ in d["occ"])
         walked.update(c for c in (cell_key(x, y) for x, y in d["walked"]) if c not in occ)
-        self._frontier.update(cell_key(x, y) for x, y in d["frontier"])
+        fr = {cell_key(x, y) for x, y in d["frontier"]}  # a page lists its frontier cells: the rest are inner
+        self._inner.update(c for c in (cell_key(x, y) for x, y, v in d["occ"] if v == FREE) if c not in fr)
         tl.n_occ -= len(d["occ"])
         tl.touch.setdefault(t, 0)
 
@@ -2348,7 +2504,7 @@ class SpatialMemory:
         3/4 of the cell budget (known plus walked cells)."""
         tl, pg = self._tiles, self._pages
         assert tl is not None and pg is not None
-        occ, walked, fr = self._occ, self._walked, self._frontier
+        occ, walked, inner = self._occ, self._walked, self._inner
         target = (3 * tl.cap) // 4
         n = len(occ) + len(walked)
         if n > target:
@@ -2380,13 +2536,17 @@ class SpatialMemory:
                     if d is not None:
                         d["occ"].append((x, y, v))
                         del occ[k]
-                for name, cells in (("walked", walked), ("frontier", fr)):
-                    for k in list(cells):
-                        x, y = key_cell(k)
-                        d = pages.get((x >> _TILE, y >> _TILE))
-                        if d is not None:
-                            d[name].append((x, y))
-                            cells.discard(k)
+                        if v == FREE:  # a page lists its frontier cells (known free, not inner)
+                            if k in inner:
+                                inner.discard(k)
+                            else:
+                                d["frontier"].append((x, y))
+                for k in list(walked):
+                    x, y = key_cell(k)
+                    d = pages.get((x >> _TILE, y >> _TILE))
+                    if d is not None:
+                        d["walked"].append((x, y))
+                        walked.discard(k)
                 keys = list(pages)
                 gens = pg.store.insert_each("INSERT INTO lt_tiles (space, v) VALUES (?, ?)",
                                             [(pg.space, pickle.dumps(pages[t], protocol=5)) for t in keys])
@@ -2399,7 +2559,7 @@ class SpatialMemory:
             if out:
                 # a dict's or set's table never shrinks when entries leave: copies sized to what stays
                 # (amortised: a move happens once the cells grew by a quarter of the budget)
-                self._occ, self._walked, self._frontier = dict(occ), set(walked), set(fr)
+                self._occ, self._walked, self._inner = dict(occ), set(walked), set(inner)
         tl.limit = max(tl.cap, len(occ) + len(walked) + max(1, tl.cap // 4))
 
     def _paged_tiles(self) -> list[dict[str, list]]:
@@ -2519,8 +2679,10 @@ class SpatialMemory:
 
     def _update_frontier(self, changed: list, fast: bool = False) -> None:
         """Re-decide the frontier around the cells (keys) ``changed``; ``fast``: every one of them lies
-        within _CK_FAST cells of the origin, so neighbours are key arithmetic."""
-        occ, fr = self._occ, self._frontier
+        within _CK_FAST cells of the origin, so neighbours are key arithmetic. The frontier is kept as
+        its complement: a known free cell with its four neighbours known joins ``_inner``, any other
+        cell leaves it."""
+        occ, inner = self._occ, self._inner
         todo = set(changed)
         if fast:
             step_i = _CK_I
@@ -2529,19 +2691,24 @@ class SpatialMemory:
             for c in todo:
                 # the four neighbour checks inlined: this loop is the hot spot of occupancy updates
                 if occ.get(c) == FREE:
-                    if c + step_i not in occ or c - step_i not in occ or c + 1 not in occ or c - 1 not in occ:
-                        fr.add(c)
+                    if c + step_i in occ and c - step_i in occ and c + 1 in occ and c - 1 in occ:
+                        inner.add(c)
                         continue
-                fr.discard(c)
+                inner.discard(c)
             return
         for c in changed:
             todo.update(cell_key(x, y) for x, y in self._neigh4(key_cell(c)))
         for c in todo:
             if occ.get(c) == FREE:
-                if any(cell_key(x, y) not in occ for x, y in self._neigh4(key_cell(c))):
-                    fr.add(c)
+                if all(cell_key(x, y) in occ for x, y in self._neigh4(key_cell(c))):
+                    inner.add(c)
                     continue
-            fr.discard(c)
+            inner.discard(c)
+
+    def _frontier_keys(self) -> list:
+        """The frontier cells in RAM (keys): known free cells that are not inner."""
+        inner = self._inner
+        return [k for k, v in self._occ.items() if v == FREE and k not in inner]
 
     # ================================================================== queries
     def _location(self, r: int, at: float | None) -> Location:
@@ -2812,8 +2979,9 @@ class SpatialMemory:
         tt, xs, ys, zs, ws = (col[i0:i1] for col in self._traj_cols())
         return self._paged_poses(t0, t1) + list(zip(tt, map(_pose, xs, ys, zs, ws)))
 
-    def _traj_cols(self) -> tuple[array, array, array, array, array]:
-        """The trajectory's columns: time, x, y, z, yaw (one row per pose in RAM, in time order)."""
+    def _traj_cols(self) -> tuple[array, array, array, Any, Any]:
+        """The trajectory's columns: time, x, y, z, yaw (one row per pose in RAM, in time order; z and
+        yaw ``_ConstCol``s, arrays in a snapshot from before them)."""
         return self._traj_t, self._traj_x, self._traj_y, self._traj_z, self._traj_yaw
 
     def _page_poses(self, poses: list[tuple[float, float, float, float, float]]) -> None:
@@ -2951,7 +3119,7 @@ class SpatialMemory:
         """Known free cells (centres) that border unknown space; nearest to ``near`` first if given."""
         if not self.enabled:
             return []
-        cells = list(map(key_cell, self._frontier))
+        cells = list(map(key_cell, self._frontier_keys()))
         for d in self._paged_tiles():
             cells.extend((x, y) for x, y in d["frontier"])
         if near is not None:
@@ -3106,7 +3274,7 @@ class SpatialMemory:
         n_lab, n_inst, n_rows = len(B.labels), len(B.insts), len(B.lab)
         n_out = B.lp.n_names if B.lp is not None else 0  # names in lt_slabels: a list slot each in RAM
         n = cols + (n_lab - n_out + n_inst) * _NAME_BYTES + 8 * n_out + n_rows * 4  # names, ids; the grid's rows
-        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + len(B.instances) * _DICT_ENTRY_BYTES
+        n += len(B.grid) * (_OCC_BYTES + _ARRAY_BYTES + 15) + (len(B.instances) + len(B.hfar)) * _DICT_ENTRY_BYTES
         n += len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES) + len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
         lp = B.lp
         if lp is not None:
@@ -3115,7 +3283,7 @@ class SpatialMemory:
         n += self._new_obj_t.nbytes() + self._obj_pos.nbytes()
         n += self._pl.nbytes()
         n += sum(_abytes(c) for c in self._traj_cols()) + len(self._walk_starts) * 32
-        n += len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        n += len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._inner) * _SET_SLOT_BYTES
         tl = self._tiles
         if tl is not None:
             n += (len(tl.paged) + len(tl.touch)) * _DICT_ENTRY_BYTES
@@ -3140,11 +3308,11 @@ class SpatialMemory:
         n_rows, n_log, n_val = len(B.lab), len(B.hv), len(B.vc)
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
-        sights = int((n_log - n_rows) * (13 + per_val))  # hprev, hv, hrow and about a byte of time runs
+        sights = int((n_log - n_rows) * (11 + per_val))  # hprev, hv, hrow and about a byte of time runs
         rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry (8 of its 20: tl), columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)
-        cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._frontier) * _SET_SLOT_BYTES
+        cells = len(self._occ) * _OCC_BYTES + len(self._walked) * _WALKED_BYTES + len(self._inner) * _SET_SLOT_BYTES
         pl = self._pl
         return ((poses, len(self._traj_t)), (sights, n_log), (rows, n_rows), (cells, len(self._occ) + len(self._walked)),
                 (pl.res_bytes, pl.n_res))
@@ -3304,7 +3472,7 @@ def _pack_spatial(sp: SpatialMemory) -> dict[str, Any]:
         return x, y, _ints(sp._occ.values())
 
     put("_occ", pack_occ)
-    put("_frontier", lambda: _cells(map(key_cell, sp._frontier)))
+    put("_inner", lambda: _cells(map(key_cell, sp._inner)))
     put("_walked", lambda: _cells(map(key_cell, sp._walked)))
     for name in ("_new_obj_t", "_obj_pos"):
         seqs = getattr(sp, name)
@@ -3353,17 +3521,20 @@ def _unpack_spatial(sp: SpatialMemory, packed: dict[str, Any]) -> None:
     # cells kept as objects: keyed again by cell_key (older snapshots keyed every cell by its tuple)
     if "_occ" in packed and not packed["_occ"][0]:
         sp._occ = {cell_key(*key_cell(k)): v for k, v in sp._occ.items()}
-    for name in ("_frontier", "_walked"):
+    for name in ("_frontier", "_inner", "_walked"):
         if name in packed and not packed[name][0]:
-            setattr(sp, name, {cell_key(*key_cell(k)) for k in getattr(sp, name)})
+            setattr(sp, name, {cell_key(*key_cell(k)) for k in packed[name][1]})
     ok = {k for k, (cols, _) in packed.items() if cols}
     if "_occ" in ok:
         x, y, v = packed["_occ"][1]
         sp._occ = dict(zip(_cell_keys(x, y), v.tolist()))
-    for name in ("_frontier", "_walked"):
+    for name in ("_frontier", "_inner", "_walked"):
         if name in ok:
             x, y = packed[name][1]
             setattr(sp, name, set(_cell_keys(x, y)))
+    fr = sp.__dict__.pop("_frontier", None)
+    if fr is not None:  # a snapshot from before inner cells (format 9 and older) lists the frontier
+        sp._inner = {k for k, v in sp._occ.items() if v == FREE and k not in fr}
     for name in ("_new_obj_t", "_obj_pos"):
         if name in ok and packed[name][1][0] == "chains":
             _, w, ordered, head, n, val, nxt, free, big, lens, flat = packed[name][1]

@@ -319,7 +319,7 @@ def _places_state(sp) -> list:
     grid = [(c, pl.in_cell(c)) for c in sorted({pl.cell(p.position[0], p.position[1]) for p in sp.places()})]
     adj = [(p.id, pl.neighbours(k)) for k, p in enumerate(sp.places()) if pl.neighbours(k)]
     return [recs, grid, adj, list(sp._occ.items()),  # noqa: SLF001
-            sorted(map(key_cell, sp._frontier)), sorted(map(key_cell, sp._walked)),  # noqa: SLF001
+            sorted(map(key_cell, sp._frontier_keys())), sorted(map(key_cell, sp._walked)),  # noqa: SLF001
             list(enumerate(sp._new_obj_t)),  # noqa: SLF001
             list(enumerate(sp._obj_pos)),  # noqa: SLF001
             [(u, [(v, sp.graph.edge_data(e)["traversals"]) for v, e in d]) for u, d in adj]]

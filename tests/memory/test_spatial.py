@@ -174,7 +174,7 @@ def test_path_over_the_place_graph_when_no_cells_are_known():
     sp = mem.spatial
     mem.observe(Percept(t=0, pose=Pose(0, 0)))
     mem.spatial._occ.clear()  # a pose marks its cell free; plan as if nothing were known
-    mem.spatial._frontier.clear()
+    mem.spatial._inner.clear()
     for t, x in enumerate([3, 6, 9], start=1):
         mem.observe(Percept(t=t, pose=Pose(x, 0)))
     sp._occ.clear()

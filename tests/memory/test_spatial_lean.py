@@ -215,3 +215,130 @@ def test_the_estimate_tracks_traced_allocations_with_names_paged_out(tmp_path):
         tracemalloc.stop()
     assert n_names > 0 and traced > 100_000
     assert 0.75 <= est / traced <= 1.25, (est, traced)
+
+
+# ---------------------------------------------------------------- the frontier kept as its complement
+def _reference_frontier(sp) -> list:
+    """Every known free cell with an unknown 4-neighbour, from the occupancy cells (the definition)."""
+    cells, states = sp.occupancy_cells()
+    known = set(map(tuple, cells.tolist()))
+    free = [tuple(c) for c, s in zip(cells.tolist(), states.tolist()) if s == 1]
+    fr = [c for c in free if any(n not in known for n in ((c[0] + 1, c[1]), (c[0] - 1, c[1]),
+                                                         (c[0], c[1] + 1), (c[0], c[1] - 1)))]
+    return [sp.cell_center(c) for c in sorted(fr)]
+
+
+def _occupancy_walk(seed: int, n: int, far: float = 0.0, cs: float = 1.0) -> list:
+    """Poses, free and blocked cells (cells turn from free to blocked and back), ``far`` off the
+    origin, on cells of ``cs`` metres."""
+    import random
+
+    import numpy as np
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        x, y = far + cs * (i * 0.7 + rng.uniform(-2, 2)), cs * rng.uniform(-3, 3)
+        free = np.array([(x + cs * dx, y + cs * dy) for dx in (-2.0, -1.0, 0.0, 1.0) for dy in (-1.0, 0.0, 1.0)
+                         if rng.random() < 0.7])
+        blocked = (np.array([(x + cs * rng.randrange(-3, 4), y + cs * rng.choice([-2.0, 2.0]))])
+                   if rng.random() < 0.4 else None)
+        out.append(Percept(t=float(i), pose=Pose(x, y) if rng.random() < 0.8 else None,
+                           free=free if len(free) else None, blocked=blocked))
+    return out
+
+
+def test_the_frontier_kept_as_inner_cells_is_the_definition_through_snapshots_and_old_states():
+    from embodied_mem.graph import MemoryGraph
+
+    for far, cs in ((0.0, 1.0), (9.9e8, 0.25)):  # int cell keys (the fast path); tuple keys past _CK_LIM
+        sp = spatial.SpatialMemory(MemoryGraph(), spatial.SpatialConfig(cell_size=cs))
+        for k, p in enumerate(_occupancy_walk(3, 120, far, cs)):
+            sp.observe(p, k, p.t)
+            if k % 10 == 0:
+                assert sp.frontiers() == _reference_frontier(sp)
+        want = sp.frontiers()
+        assert want == _reference_frontier(sp) and len(want) > 20
+        assert sp._inner and len(sp._inner) < len(sp._occ)  # noqa: SLF001 - the stored complement
+        assert all(isinstance(k, tuple) == (far > 0) for k in sp._occ)  # noqa: SLF001
+        near = sp.frontiers(near=(far + 30.0 * cs, 0.0), limit=9)
+        st = pickle.loads(pickle.dumps(sp.__getstate__(), protocol=5))
+        again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+        again.__setstate__(st)
+        assert again.frontiers() == want and again.frontiers(near=(far + 30.0 * cs, 0.0), limit=9) == near
+        # a state saved before inner cells lists the frontier instead: it opens to the same answers
+        old = pickle.loads(pickle.dumps(sp.__getstate__(), protocol=5))
+        packed = old["_packed"]
+        inner = packed.pop("_inner")
+        fr_keys = [spatial.key_cell(c) for c in sp._frontier_keys()]  # noqa: SLF001
+        if inner[0]:
+            packed["_frontier"] = (True, spatial._cells(fr_keys))  # noqa: SLF001
+        else:
+            packed["_frontier"] = (False, set(fr_keys))
+        again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+        again.__setstate__(old)
+        assert again._inner == sp._inner  # noqa: SLF001
+        assert again.frontiers() == want
+
+
+# ---------------------------------------------------------------- trajectory columns: one value while constant
+col_ops_st = st.lists(st.tuples(st.sampled_from(["append", "append", "append", "insert", "del", "get", "slice"]),
+                                st.integers(-3, 40), st.sampled_from([0.0, -0.0, 1.5, 2.0, float("nan")])),
+                      max_size=60)
+
+
+def _bits_of(xs) -> list:
+    import struct
+
+    return [struct.pack("<d", x) for x in xs]
+
+
+@settings(max_examples=150, deadline=None)
+@given(col_ops_st, st.sampled_from([0.0, -0.0, 1.5]))
+def test_const_column_holds_what_an_array_holds(ops, first):
+    col, ref = spatial._ConstCol(), array("d")  # noqa: SLF001 - the storage class is the point of this test
+    col.append(first)
+    ref.append(first)
+    for op, i, x in ops:
+        if op == "append":
+            col.append(x)
+            ref.append(x)
+        elif op == "insert":
+            col.insert(i, x)
+            ref.insert(i, x)
+        elif op == "del":
+            del col[:i]
+            del ref[:i]
+        elif op == "get":
+            if -len(ref) <= i < len(ref):
+                assert _bits_of([col[i]]) == _bits_of([ref[i]])
+            else:
+                try:
+                    col[i]
+                except IndexError:
+                    pass
+                else:
+                    raise AssertionError("no IndexError")
+        else:
+            assert _bits_of(col[i:]) == _bits_of(ref[i:]) and _bits_of(col[:i]) == _bits_of(ref[:i])
+        assert len(col) == len(ref) and _bits_of(col[:]) == _bits_of(ref)
+        assert spatial._abytes(col) <= spatial._abytes(ref)  # noqa: SLF001
+
+
+def test_constant_z_and_yaw_take_one_value_and_an_old_state_converts():
+    from embodied_mem.graph import MemoryGraph
+
+    sp = spatial.SpatialMemory(MemoryGraph())
+    for i in range(50):
+        sp.observe(Percept(t=float(i), pose=Pose(i * 0.5, 0.0, 0.0, -0.0)), i, float(i))
+    assert sp._traj_z.a is None and sp._traj_yaw.a is None  # noqa: SLF001
+    sp.observe(Percept(t=50.0, pose=Pose(25.0, 0.0, 0.0, 0.0)), 50, 50.0)  # 0.0 is not -0.0: the yaw varies now
+    assert sp._traj_z.a is None and sp._traj_yaw.a is not None  # noqa: SLF001
+    want = repr(sp.trajectory()) + repr(sp.pose()) + repr(sp.trajectory(3, 17.5))
+    st_ = sp.__getstate__()
+    for name in ("_traj_z", "_traj_yaw"):  # a state from before the constant columns held arrays
+        st_[name] = array("d", st_[name][:])
+    again = spatial.SpatialMemory.__new__(spatial.SpatialMemory)
+    again.__setstate__(pickle.loads(pickle.dumps(st_, protocol=5)))
+    assert type(again._traj_z) is spatial._ConstCol and again._traj_z.a is None  # noqa: SLF001
+    assert repr(again.trajectory()) + repr(again.pose()) + repr(again.trajectory(3, 17.5)) == want

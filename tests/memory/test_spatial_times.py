@@ -69,7 +69,7 @@ def check_log(B: spatial._Beliefs, shadow: list[float]) -> None:  # noqa: SLF001
         k = B.hlast[r]
         while k >= 0:
             chain.append(k)
-            k = B.hprev[k]
+            k = B.prev(k)
         assert [shadow[k] for k in chain] == sorted((shadow[k] for k in chain), reverse=True)
         first = chain[-1]
         got = B.first(r)
@@ -135,3 +135,45 @@ def test_budgeted_log_answers_as_the_plain_one(script):
     finally:
         small.close()
         plain.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(times_st, st.sampled_from([1, 2, 3, 7]))
+@example([(0.0, 0, 2), (3.25, 0, 2), (0.0, 1, 1), (3.25, 1, 2), (0.0, 0, 3)], 2)
+def test_back_links_past_the_uint16_codes_answer_alike(script, far):
+    """The log's back links are uint16 distances with an escape to ``hfar`` (``_HP_FAR``): with the
+    escape lowered so that most links take it, the log reads back as the plain one, with and
+    without a budget, and an int32 state (format 9 before the codes) converts to the same codes."""
+    from unittest import mock
+
+    import numpy as np
+
+    ps = percepts(script)
+    plain = Memory()
+    for p in ps:
+        plain.observe(p)
+    want = answers(plain)
+    with mock.patch.object(spatial, "_HP_FAR", far):
+        mem, small = Memory(), budgeted()
+        try:
+            shadow = feed_with_shadow(mem, ps)
+            for p in ps:
+                small.observe(p)
+            B = mem.spatial._b  # noqa: SLF001
+            check_log(B, shadow)
+            assert answers(mem) == want and answers(small) == want
+            assert all(B.hprev[k] == far for k in list(B.hfar) + list(B.hfk))
+            assert list(B.hfk) == sorted(set(B.hfk))
+            hp = B.prev_array()
+            assert hp.tolist() == [B.prev(k) for k in range(len(B.hv))]
+            old = B.__getstate__()
+            old["hprev"] = array("i", hp.astype(np.int32).tobytes())
+            del old["hfar"]
+            conv = spatial._Beliefs.__new__(spatial._Beliefs)  # noqa: SLF001
+            conv.__setstate__(old)
+            assert conv.hprev.tobytes() == B.hprev.tobytes() and conv.prev_array().tolist() == hp.tolist()
+            check_log(conv, shadow)
+        finally:
+            small.close()
+            mem.close()
+    plain.close()
