@@ -38,9 +38,16 @@ MAP_LARGE_BLOCKS_COMMANDS = ("run", "robot")
 def _set_up_process(name: str) -> bool:
     """Process-wide settings of a command's own process, before it imports or allocates anything large:
     ``heap.map_large_blocks()`` for ``MAP_LARGE_BLOCKS_COMMANDS`` (unless ``EMBODIED_MEM_MAP_LARGE_BLOCKS=0``).
-    True when the allocator setting was made; False otherwise (another command, turned off, not glibc)."""
-    if name not in MAP_LARGE_BLOCKS_COMMANDS or os.environ.get("EMBODIED_MEM_MAP_LARGE_BLOCKS", "1") == "0":
+    True when the allocator setting was made; False otherwise (another command, turned off, not glibc).
+    ValueError (naming the variable and its accepted values) when the variable holds anything else."""
+    if name not in MAP_LARGE_BLOCKS_COMMANDS:
         return False
+    value = os.environ.get("EMBODIED_MEM_MAP_LARGE_BLOCKS", "1").strip().lower()
+    if value in ("0", "false", "no", "off"):
+        return False
+    if value not in ("1", "true", "yes", "on", ""):
+        raise ValueError(f"EMBODIED_MEM_MAP_LARGE_BLOCKS={os.environ['EMBODIED_MEM_MAP_LARGE_BLOCKS']!r}: "
+                         "use 1 (the default: map large blocks apart from the heap) or 0 (leave the allocator as it is)")
     from .memory import heap
 
     return heap.map_large_blocks()
@@ -115,7 +122,11 @@ def _main(argv: list[str] | None = None) -> int:
     if name not in COMMANDS:
         print(f"embodied-mem: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
-    _set_up_process(name)
+    try:
+        _set_up_process(name)
+    except ValueError as exc:
+        print(f"embodied-mem: {exc}", file=sys.stderr)
+        return 2
     from .deps import as_dependency_error
 
     module, _, func = COMMANDS[name][0].partition(":")

@@ -1964,7 +1964,7 @@ class MemoryGraph:
     def to_graphml(self, path: str | Path) -> Path:
         """Write GraphML. None values are dropped (GraphML has no null); tuples become JSON strings;
         characters XML cannot hold (NUL and other control characters, lone surrogates) are written
-        as the text ``\\uXXXX``, so that every export reads back."""
+        as the text ``\\u`` and four hex digits, so that every export reads back."""
         import networkx as nx
 
         g = nx.MultiDiGraph()

@@ -70,6 +70,22 @@ def test_the_setting_can_be_turned_off(monkeypatch):
         assert cli._set_up_process("run") is False  # noqa: SLF001
 
 
+@pytest.mark.parametrize("value", ["false", "OFF", " no "])
+def test_the_usual_spellings_of_off_turn_it_off(monkeypatch, value):
+    monkeypatch.setenv("EMBODIED_MEM_MAP_LARGE_BLOCKS", value)
+    with mock.patch.object(heap, "map_large_blocks", side_effect=AssertionError("called")):
+        assert cli._set_up_process("run") is False  # noqa: SLF001
+
+
+def test_a_bad_setting_is_refused_in_one_line_and_nothing_runs(monkeypatch, capsys):
+    monkeypatch.setenv("EMBODIED_MEM_MAP_LARGE_BLOCKS", "maybe")
+    with mock.patch.object(heap, "map_large_blocks", side_effect=AssertionError("called")), \
+            mock.patch.object(cli.importlib, "import_module", side_effect=AssertionError("the command ran")):
+        assert cli.main(["run"]) == 2
+    err = capsys.readouterr().err
+    assert "EMBODIED_MEM_MAP_LARGE_BLOCKS='maybe'" in err and "use 1" in err and len(err.strip().splitlines()) == 1
+
+
 def test_the_cli_set_up_really_changes_the_allocator():
     _glibc_with_mallinfo2()
     assert _mapped_after("from embodied_mem import cli\nassert cli._set_up_process('run') is True\n") == 1
