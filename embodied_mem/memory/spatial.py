@@ -164,12 +164,15 @@ _HP_CHK = 255  # the widening test runs at every 256th link kept aside (a mask)
 def _hp_codes(hp: np.ndarray) -> tuple[array, array, array, dict[int, int]]:
     """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s distance codes,
     ``hfk``, ``hfv`` and ``hfar`` (empty: every link kept aside goes to the sorted columns). The codes
-    are narrow (uint16) unless an eighth or more of the links would be kept aside; then wide (int32)."""
+    are narrow (uint16) unless an eighth or more of the links are links back past _HP_FAR - 1 entries;
+    then wide (int32)."""
     hp = np.asarray(hp, np.int64)
     d = np.arange(len(hp), dtype=np.int64) - hp
     ok = (hp >= 0) & (d >= 1)  # a late sighting's link forward (d < 0) is kept in hfar
     near = ok & (d < _HP_FAR)
-    wide = len(hp) and 8 * (len(hp) - int(np.count_nonzero(near | (hp == -1)))) >= len(hp)
+    # wide when an eighth or more are links back that only int32 fits (_PAGED and links forward are
+    # kept aside at either width)
+    wide = len(hp) and 8 * int(np.count_nonzero(ok & (d >= _HP_FAR))) >= len(hp)
     fc, tc, dt = (_HP_FAR_W, "i", np.int32) if wide else (_HP_FAR, "H", np.uint16)
     if wide:
         near = ok & (d < _HP_FAR_W)

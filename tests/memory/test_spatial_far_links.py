@@ -140,8 +140,10 @@ def test_widen_keeps_links_forward_and_paged():
     ``_PAGED`` aside with their codes."""
     B = spatial._Beliefs(1.0)  # noqa: SLF001
     with mock.patch.multiple(spatial, **SMALL):
-        B.set_prev(np.array([-1, 0, -2, 1, 2, 3, 4, 5, 6, 0], np.int64))  # two of ten far (-2; 9 back)
-        assert B.hprev.typecode == "i" and list(B.hfk) == [2]
+        B.set_prev(np.array([-1, 0, -2, 1, 2, 3, 4, 5, 0, 1], np.int64))  # two of ten links 8 back
+        assert B.hprev.typecode == "i" and list(B.hfk) == [2]  # (_PAGED stays aside)
+        B.set_prev(np.array([-1, -2, -2, -2, 0, 1, 2, 3], np.int64))  # _PAGED only: int32 would not help
+        assert B.hprev.typecode == "H" and list(B.hfk) == [1, 2, 3]
         hp = np.arange(-1, 39, dtype=np.int64)
         hp[3], hp[30] = spatial._PAGED, 2  # noqa: SLF001 - two of forty far: narrow
         B.set_prev(hp)
