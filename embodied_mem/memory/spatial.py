@@ -140,26 +140,48 @@ def _d2(a: Position, b: Position) -> float:
 _NONE = -1  # "no value" in an int column (no instance, no place, never indexed)
 _NAN = math.nan  # valid_to of a belief that still holds
 _PAGED = -2  # hprev of a belief's earliest sighting in RAM when older ones are in the lt_sightings table
-# The log's back links (``_Beliefs.hprev``) are stored as uint16 codes, 2 bytes a sighting: 0 for none
-# (-1), d in 1 .. _HP_FAR - 1 for the entry d before, _HP_FAR for a link kept aside: a belief seen
-# again more than 65534 sightings later, or _PAGED, in two sorted int32 columns ``hfk`` (entries, in
-# the order they were appended) and ``hfv`` (their links), 10 bytes such a sighting in all (4 before
-# the codes); a late sighting's link forward (it rewrites an older entry's) in the dict ``hfar``,
-# which wins over the columns. In the benchmark stream every link is a short step back (99 % within
-# 150 entries): 2 bytes a sighting.
+# The log's back links (``_Beliefs.hprev``) are stored as distance codes: 0 for none (-1), d in
+# 1 .. hfc - 1 for the entry d before, ``hfc`` (the log's far code) for a link kept aside: _PAGED, a
+# late sighting's link forward, or (narrow log only) a belief seen again hfc or more sightings later.
+# Links kept aside are in two sorted int32 columns ``hfk`` (entries, in the order they were appended)
+# and ``hfv`` (their links); a late sighting's link forward (it rewrites an older entry's) in the
+# dict ``hfar``, which wins over the columns. The log has one of two widths:
+# - narrow (``array("H")``, hfc = _HP_FAR = 65535): 2 bytes a sighting, 10 for one whose link is
+#   kept aside. In the benchmark stream every link is a short step back (99 % within 150 entries).
+# - wide (``array("i")``, hfc = _HP_FAR_W = 2**31 - 1): 4 bytes a sighting, every back link fits.
+#   A patrol robot that sees each object once per long loop (more than 65534 sightings) makes
+#   most links far: the narrow log would cost 10 bytes a sighting and a bisection a step back.
+# A narrow log widens (once, O(n)) when more than a quarter of the last _HP_WIN entries' links are
+# kept aside (``_Beliefs.link``): so either width costs at most about 4 bytes a sighting. The width is
+# chosen afresh (narrow when under an eighth of the links are far) whenever the links are rebuilt
+# (``set_prev``: a budget's compaction, an older snapshot's conversion).
 _HP_FAR = 0xFFFF
+_HP_FAR_W = 0x7FFFFFFF
+_HP_WIN = 1 << 16
+_HP_CHK = 255  # the widening test runs at every 256th link kept aside (a mask)
 
 
 def _hp_codes(hp: np.ndarray) -> tuple[array, array, array, dict[int, int]]:
-    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s uint16 codes,
-    ``hfk``, ``hfv`` and ``hfar`` (empty: every link kept aside goes to the sorted columns)."""
+    """Back links (entries, -1, ``_PAGED``; one per entry) as ``_Beliefs.hprev``'s distance codes,
+    ``hfk``, ``hfv`` and ``hfar`` (empty: every link kept aside goes to the sorted columns). The codes
+    are narrow (uint16) unless an eighth or more of the links are links back past _HP_FAR - 1 entries;
+    then wide (int32)."""
     hp = np.asarray(hp, np.int64)
     d = np.arange(len(hp), dtype=np.int64) - hp
-    near = (hp >= 0) & (d >= 1) & (d < _HP_FAR)  # a late sighting's link forward (d < 0) is kept in hfar
-    code = np.where(near, d, np.where(hp == -1, 0, _HP_FAR)).astype(np.uint16)
-    far = np.flatnonzero(code == _HP_FAR)
-    return (array("H", code.tobytes()), array("i", far.astype(np.int32).tobytes()),
+    ok = (hp >= 0) & (d >= 1)  # a late sighting's link forward (d < 0) is kept in hfar
+    near = ok & (d < _HP_FAR)
+    # wide when an eighth or more are links back that only int32 fits (_PAGED and links forward are
+    # kept aside at either width)
+    wide = len(hp) and 8 * int(np.count_nonzero(ok & (d >= _HP_FAR))) >= len(hp)
+    fc, tc, dt = (_HP_FAR_W, "i", np.int32) if wide else (_HP_FAR, "H", np.uint16)
+    if wide:
+        near = ok & (d < _HP_FAR_W)
+    code = np.where(near, d, np.where(hp == -1, 0, fc)).astype(dt)
+    far = np.flatnonzero(code == fc)
+    return (array(tc, code.tobytes()), array("i", far.astype(np.int32).tobytes()),
             array("i", hp[far].astype(np.int32).tobytes()), {})
+
+
 _NOCELL = -(2**63)  # ecx/ecy of a belief never filed under an index cell
 _BIG = 2**62  # index cells farther out than this are kept in ``moved`` (Python ints)
 _TILE = 5  # occupancy tiles moved out under a RAM budget: 32 x 32 cells (tile = cell >> _TILE)
@@ -301,8 +323,8 @@ class _Beliefs:
 
     Sightings: a log with one entry per sighting, ``hprev`` (the same belief's sighting before it in
     time order, -1 for its first, ``_PAGED`` when the ones before it are in the long-term table; stored
-    as a uint16 distance back, links that do not fit in ``hfk``/``hfv`` and ``hfar``, see ``prev()``
-    and ``_HP_FAR``),
+    as a distance back, uint16 or int32 (``hfc``: the far code), links that do not fit in
+    ``hfk``/``hfv`` and ``hfar``, see ``prev()`` and ``_HP_FAR``),
     ``hv`` (index of its value) and, under a RAM budget, ``hrow`` (its belief). Times are run-length:
     the entries of one percept are appended together and share its time, so the log keeps one
     (time, first entry) pair per run (``trt``/``trs``, 12 bytes a percept) and ``time(k)`` bisects
@@ -323,7 +345,7 @@ class _Beliefs:
     __slots__ = ("ic", "lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs",
                  "hprev", "hfk", "hfv", "hfar", "hv", "hrow", "vc", "vx", "vy", "vz", "labels", "lab_id", "insts", "inst_id", "moved", "next",
                  "lnext", "lhead", "ltail", "cnext", "cprev", "chead", "ccount",
-                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono")
+                 "pages", "cap", "limit", "n_paged", "rid", "lp", "grid", "instances", "mono", "hfc")
     _COLUMNS = ("lab", "inst", "obj", "place", "vf", "vt", "ecx", "ecy", "hlast", "tl", "edge", "trt", "trs", "hprev",
                 "hfk", "hfv",
                 "hv", "hrow",
@@ -345,6 +367,7 @@ class _Beliefs:
         # the log's times, run-length: entries trs[j] .. trs[j+1]-1 were seen at trt[j] (see time())
         self.trt, self.trs = array("d"), array("i")
         self.hprev, self.hv, self.hrow = array("H"), array("i"), array("i")  # hprev: codes, see _HP_FAR
+        self.hfc = _HP_FAR  # hprev's far code: _HP_FAR while it is narrow ("H"), _HP_FAR_W once wide ("i")
         self.hfk, self.hfv = array("i"), array("i")
         self.hfar: dict[int, int] = {}
         self.vc, self.vx, self.vy, self.vz = array("d"), array("d"), array("d"), array("d")
@@ -384,6 +407,7 @@ class _Beliefs:
             state["hprev"], state["hfk"], state["hfv"], state["hfar"] = _hp_codes(np.frombuffer(hp, np.int32))
         for k in self._PICKLED:
             setattr(self, k, state[k])
+        self.hfc = _HP_FAR if self.hprev.typecode == "H" else _HP_FAR_W
         if not isinstance(self.edge, array):  # a snapshot from before edge numbers: the edges' data views
             self.edge = array("i", [d.id for d in self.edge])
         self._derive()
@@ -596,7 +620,7 @@ class _Beliefs:
     def prev(self, k: int) -> int:
         """Entry ``k``'s back link: the same belief's entry before it, -1 for none, or ``_PAGED``."""
         d = self.hprev[k]
-        return k - d if 0 < d < _HP_FAR else (-1 if d == 0 else self.far(k))
+        return k - d if 0 < d < self.hfc else (-1 if d == 0 else self.far(k))
 
     def far(self, k: int) -> int:
         """Entry ``k``'s back link kept aside (its code is _HP_FAR): ``hfar``, else ``hfk``/``hfv``."""
@@ -608,18 +632,44 @@ class _Beliefs:
     def link(self, k: int, j: int) -> None:
         """Append entry ``k``'s back link ``j`` (an entry, -1 or ``_PAGED``); k is the next entry."""
         d = k - j
-        if 0 <= j and d < _HP_FAR:
+        if 0 <= j and d < self.hfc:
             self.hprev.append(d)
         elif j == -1:
             self.hprev.append(0)
         else:
-            self.hprev.append(_HP_FAR)
-            self.hfk.append(k)  # k is the newest entry: the column stays sorted
+            self.hprev.append(self.hfc)
+            hfk = self.hfk
+            hfk.append(k)  # k is the newest entry: the column stays sorted
             self.hfv.append(j)
+            if not len(hfk) & _HP_CHK and self.hfc == _HP_FAR and k >= _HP_WIN:
+                # every 256 links kept aside: more than a quarter of the last _HP_WIN entries? widen
+                if 4 * (len(hfk) - bisect_left(hfk, k - _HP_WIN)) > _HP_WIN:
+                    self.widen()
+
+    def widen(self) -> None:
+        """Store the back links as int32 distances (``hprev`` becomes ``array("i")``, 4 bytes a
+        sighting): every link that fits moves out of ``hfk``/``hfv``. O(n), once. Callers that hold
+        ``hprev`` (or the far code) in a local fetch it again after ``link``."""
+        if self.hfc != _HP_FAR:
+            return
+        d = np.frombuffer(self.hprev, np.uint16).astype(np.int32) if len(self.hprev) else np.zeros(0, np.int32)
+        fk = np.frombuffer(self.hfk, np.int32)
+        fv = np.frombuffer(self.hfv, np.int32).astype(np.int64)
+        fit = fv >= 0  # a real entry back (not _PAGED); links forward are in hfar and keep their code
+        dist = fk[fit].astype(np.int64) - fv[fit]
+        d[d == _HP_FAR] = _HP_FAR_W
+        d[fk[fit]] = dist
+        if self.hfar:  # links forward (they win over the columns) keep their code
+            d[np.fromiter(self.hfar.keys(), np.int64, len(self.hfar))] = _HP_FAR_W
+        self.hfk = array("i", fk[~fit].tobytes())
+        self.hfv = array("i", fv[~fit].astype(np.int32).tobytes())
+        self.hprev = array("i", d.tobytes())
+        self.hfc = _HP_FAR_W
 
     def prev_array(self) -> np.ndarray:
         """Every entry's back link (int64: an entry, -1 or ``_PAGED``), decoded."""
-        d = np.frombuffer(self.hprev, np.uint16).astype(np.int64) if len(self.hprev) else np.zeros(0, np.int64)
+        dt = np.uint16 if self.hprev.typecode == "H" else np.int32
+        d = np.frombuffer(self.hprev, dt).astype(np.int64) if len(self.hprev) else np.zeros(0, np.int64)
         hp = np.arange(len(d), dtype=np.int64) - d
         hp[d == 0] = -1
         if len(self.hfk):
@@ -632,6 +682,7 @@ class _Beliefs:
     def set_prev(self, hp: np.ndarray) -> None:
         """Set every entry's back link from ``prev_array()``'s form."""
         self.hprev, self.hfk, self.hfv, self.hfar = _hp_codes(hp)
+        self.hfc = _HP_FAR if self.hprev.typecode == "H" else _HP_FAR_W
 
     def back(self, r: int, t: float) -> tuple[int, float, int]:
         """Walk row ``r``'s sightings from its latest back to the first at or before ``t``: (that
@@ -640,7 +691,7 @@ class _Beliefs:
         decrease (``mono``: no late percept), an entry is at or before ``t`` exactly when its index
         is below the first run after ``t``, one bisection for the walk; otherwise the walk follows
         the runs as it goes (a step back costs a compare, a far jump a bisection)."""
-        hprev, far = self.hprev, self.far
+        hprev, far, fc = self.hprev, self.far, self.hfc
         k = self.hlast[r]
         tk = self.tl[r]
         after = -1
@@ -652,13 +703,13 @@ class _Beliefs:
             lim = trs[j] if j < len(trs) else len(hprev)
             while k >= lim:
                 d = hprev[k]  # prev(), inlined
-                after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
+                after, k = k, (k - d if 0 < d < fc else (-1 if d == 0 else far(k)))
             return k, (trt[bisect_right(trs, k) - 1] if k >= 0 else _NAN), after
         nr = len(trs)
         j = bisect_right(trs, k) - 1
         while True:
             d = hprev[k]
-            after, k = k, (k - d if 0 < d < _HP_FAR else (-1 if d == 0 else far(k)))
+            after, k = k, (k - d if 0 < d < fc else (-1 if d == 0 else far(k)))
             if k < 0:
                 return k, _NAN, after
             if k < trs[j]:
@@ -705,7 +756,7 @@ class _Beliefs:
                 return
             v = self.add_value(r, c, p)
             n = len(hprev)
-            hprev[after] = _HP_FAR  # a link forward: kept in hfar
+            hprev[after] = self.hfc  # a link forward: kept in hfar
             self.hfar[after] = n
             self.tpush(t)
             self.link(n, k)
@@ -1603,7 +1654,7 @@ class SpatialMemory:
         grid, lab, lab_id, instances, edge = B.grid, B.lab, B.lab_id, B.instances, B.edge
         seen: list[int] = []  # edges whose last_seen becomes t (one graph call for them all)
         hlast, hv, tl, hprev, vc, vx, vy, vz = B.hlast, B.hv, B.tl, B.hprev, B.vc, B.vx, B.vy, B.vz
-        trt = B.trt
+        trt, hfc = B.trt, B.hfc
         hrow = B.hrow if B.pages is not None else None
         tol, ic, tol2 = self._tol, self._ic, self._tol2
         within = tol2 + 1e-12  # _match's bound
@@ -1657,20 +1708,24 @@ class SpatialMemory:
                     n = len(hv)
                     hlast[r] = n
                     tl[r] = t
-                    if n - k < _HP_FAR:  # B.link(n, k), inlined (k is an entry: a row's latest)
+                    if n - k < hfc:  # B.link(n, k), inlined (k is an entry: a row's latest)
                         hprev.append(n - k)
                     else:
                         B.link(n, k)
+                        hprev, hfc = B.hprev, B.hfc  # (link may widen the log)
                     hv.append(v)
                     if hrow is not None:
                         hrow.append(r)
                     seen.append(edge[r])
                 else:
                     self._resight(r, pos, conf, t)
+                    hprev, hfc = B.hprev, B.hfc  # (a link may widen the log)
             elif inst is None:  # no belief of the label within the tolerance (what _observe_sighting finds)
                 r = self._new_belief(s.label, pos, None, conf, t, pid, recorded_at)
+                hprev, hfc = B.hprev, B.hfc
             else:
                 r = self._observe_sighting(s.label, pos, inst, conf, t, pid, recorded_at)
+                hprev, hfc = B.hprev, B.hfc
             matched.add(r)
             if r >= n0 and B.inst[r] < 0:
                 if born is None:
@@ -3308,7 +3363,8 @@ class SpatialMemory:
         n_rows, n_log, n_val = len(B.lab), len(B.hv), len(B.vc)
         per_val = 32 * n_val / max(1, n_log)
         poses = sum(_abytes(c) for c in self._traj_cols())
-        sights = int((n_log - n_rows) * (11 + per_val))  # hprev, hv, hrow and about a byte of time runs
+        per_link = B.hprev.itemsize + 8 * len(B.hfk) / max(1, n_log)  # the code and the far columns
+        sights = int((n_log - n_rows) * (9 + per_link + per_val))  # hprev, hv, hrow and about a byte of time runs
         rows = int(n_rows * (20 + per_val + 4 * 10 + 8 * 4 + 4 + 32))  # log entry (8 of its 20: tl), columns, grid slot, count() + len(B.grid) * (_CELL_KEY_BYTES + _ARRAY_BYTES + 15)
         rows += len(B.instances) * _DICT_ENTRY_BYTES + len(B.moved) * (_LIST_BYTES + _CELL_KEY_BYTES)
         rows += len(B.next) * (_LIST_BYTES + _DICT_ENTRY_BYTES)

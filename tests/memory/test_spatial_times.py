@@ -171,7 +171,9 @@ def test_back_links_past_the_uint16_codes_answer_alike(script, far):
             del old["hfar"]
             conv = spatial._Beliefs.__new__(spatial._Beliefs)  # noqa: SLF001
             conv.__setstate__(old)
-            assert conv.hprev.tobytes() == B.hprev.tobytes() and conv.prev_array().tolist() == hp.tolist()
+            assert conv.prev_array().tolist() == hp.tolist()
+            if conv.hprev.typecode == B.hprev.typecode:  # (an eighth or more far: the conversion makes it wide)
+                assert conv.hprev.tobytes() == B.hprev.tobytes()
             check_log(conv, shadow)
         finally:
             small.close()
