@@ -12,7 +12,8 @@ counts as graph, not spatial):
 - ``spatial``, ``temporal``, ``episodic``, ``semantic``: each module's ``observe`` (and ``observe_many``);
 - ``graph``: every ``MemoryGraph`` call the modules make;
 - ``budget``: ``Memory._fit_budget``; ``snapshot``: the periodic snapshot;
-- ``gc``: Python's garbage collector (``gc.callbacks``), whoever triggered it;
+- ``gc``: Python's garbage collector (``gc.callbacks``), whoever triggered it (its passes per
+  generation are counted too);
 - ``facade``: what is left of ``observe`` (time order, locking, dispatch).
 
 Each wrapped call costs about 0.3 µs of its own, charged to the caller's bucket (the facade
@@ -50,6 +51,7 @@ class Split:
         self.sec: dict[str, float] = {}
         self.stack: list[str] = ["outside"]
         self.t = clock()
+        self.passes = [0, 0, 0]  # the collector's passes during ingest, per generation
 
     def enter(self, name: str) -> None:
         now = clock()
@@ -78,6 +80,8 @@ class Split:
 
     def gc_callback(self, phase: str, info: dict) -> None:
         if phase == "start":  # a collection while the stream is generated is not the ingest's
+            if len(self.stack) > 1:
+                self.passes[info["generation"]] += 1
             self.enter("gc" if len(self.stack) > 1 else "outside")
         else:
             self.leave()
@@ -147,12 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     tot = sum(sec.values())
     res = {"percepts": a.percepts, "sightings": n_s, "api": a.api, "cpu_s": cpu,
            "sightings_per_s": n_s / cpu, "raw_executemany_cpu_s": raw["raw_executemany_cpu_s"],
-           "ratio": cpu / raw["raw_executemany_cpu_s"], "split_s": sec, "validate_cpu_s": validate}
+           "ratio": cpu / raw["raw_executemany_cpu_s"], "split_s": sec, "validate_cpu_s": validate,
+           "gc_passes": sp.passes}
     import embodied_mem
 
     print(f"code: {Path(embodied_mem.__file__).parent}")
     print(f"{n_s:,} sightings in {a.percepts:,} percepts: {cpu:.2f} CPU s, {n_s / cpu:,.0f} sightings/s, "
           f"{cpu / raw['raw_executemany_cpu_s']:.1f}x raw executemany ({raw['raw_executemany_cpu_s']:.3f} CPU s)")
+    print(f"  (the collector's passes during ingest, generations 0 / 1 / 2: {' / '.join(map(str, sp.passes))})")
     for k, v in sorted(sec.items(), key=lambda kv: -kv[1]):
         print(f"  {k:15s} {v:7.2f} s  {v / tot:5.1%}  {v / n_s * 1e6:6.2f} µs/sighting")
     if a.validate:

@@ -17,7 +17,9 @@ Measured per level (N sightings):
 
 - ingest rate (sightings/s) for ``Memory()`` (in memory, cumulative up to N),
   ``Memory.open(durability="percept")`` (each percept committed before observe returns; over the
-  first ``--durable-percepts`` percepts) and ``durability="batch"`` (all N, flush included);
+  first ``--durable-percepts`` percepts, ``observe`` each) and ``durability="batch"`` (all N, flush
+  included; each block of 1,000 percepts through ``observe_many``, the batch API, or with
+  ``--ingest-api observe`` one by one);
 - the per-percept cost at size N: the median ``observe`` time over the second half of the level
   (a median, because other jobs on a shared machine add bursts);
 - p50/p99 latency of ``spatial.locate(label)``, ``temporal.last_seen(label)``,
@@ -258,8 +260,11 @@ def durable_level(n_percepts: int, n_sightings: int, args: argparse.Namespace, t
             while done < n:
                 last = gen.percepts(min(1000, n - done))
                 c0, t0 = time.process_time(), time.perf_counter()
-                for p in last:
-                    dm.observe(p)
+                if mode == "batch" and args.ingest_api == "observe_many":
+                    dm.observe_many(last)
+                else:
+                    for p in last:
+                        dm.observe(p)
                 if done + len(last) >= n:
                     dm.flush()
                 dt += time.perf_counter() - t0
@@ -802,7 +807,8 @@ def markdown(out: dict) -> str:
         "Ingest rates are sightings per second of wall-clock time / of this process's CPU time (the "
         "second is the code's own cost; the first also holds the waits for a CPU on a shared machine). "
         "Durable per-percept ingest is measured over the first "
-        f"{out['config']['durable_percepts']:,} percepts of a level at most; reopening replays the batched file.",
+        f"{out['config']['durable_percepts']:,} percepts of a level at most; durable batched ingest feeds blocks of "
+        f"1,000 percepts through `{out['config'].get('ingest_api', 'observe')}`; reopening replays the batched file.",
         "",
         "| sightings | ingest in memory | durable per-percept | durable batched | µs/percept at size (median) | "
         "locate p50/p99 | naive | last_seen p50/p99 | naive | between p50/p99 | naive | "
@@ -1080,6 +1086,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=2000, help="queries per latency measurement")
     ap.add_argument("--durable-percepts", type=int, default=10_000,
                     help="durable per-percept ingest is measured over at most this many percepts")
+    ap.add_argument("--ingest-api", choices=("observe_many", "observe"), default="observe_many",
+                    help="durable batched ingest: each block of 1,000 percepts through Memory.observe_many (the "
+                         "batch API, default) or observe one by one (as before 2026-12-02)")
     ap.add_argument("--recall-chunks", type=int, default=100_000)
     ap.add_argument("--recall-ann", type=str, default="",
                     help="comma-separated chunk counts: recall beside an HNSW index (faiss-cpu), sparse and dense keys")
