@@ -104,3 +104,18 @@ def test_take_and_span_sum_equal_the_dense_rows() -> None:
     full = kc.weighted_sum(q, dims, 700)
     for a, b in [(0, 700), (13, 14), (100, 650), (699, 700), (5, 5)]:
         assert np.array_equal(kc.span_sum(q, dims, a, b), full[a:b])
+
+
+def test_build_reads_sorted_hashes_in_slices_alike(monkeypatch) -> None:
+    """``KeyGroups.build`` reads the sorted hashes a slice at a time: any slice size (keys that span
+    slices, slices of one row) gives the same groups, and no rows gives none."""
+    kc, dense = _keys(1500, seed=7)
+    want = KeyGroups.build(kc, 1400)
+    assert want.usable
+    for size in (1, 2, 7, 64, 1399, 1400, 5000):
+        monkeypatch.setattr(keycolumns, "_SLICE", size)
+        g = KeyGroups.build(kc, 1400)
+        assert g.usable and g.nk == want.nk
+        assert np.array_equal(g.order, want.order) and np.array_equal(g.starts, want.starts)
+        assert all(np.array_equal(a, b) for a, b in zip(g._krows + g._kvals, want._krows + want._kvals))
+    assert KeyGroups.build(kc, 0).nk == 0
