@@ -382,3 +382,35 @@ def test_hnsw_recall_with_many_chunks_per_key_equals_exact(block: int, monkeypat
         for cid in old[:8]:
             ep.reinforce(cid, 2.0)
     same()
+
+
+@pytest.mark.parametrize("open_chunk", [False, True])
+def test_hnsw_rounds_by_score_equal_ranking_each_round(open_chunk: bool, monkeypatch) -> None:
+    """Dense recall through index=hnsw compares the rounds' k-th scores alone and builds its results
+    once (``_hnsw_numeric``): every field of every result equals ranking each round (many chunks per
+    key, exact ties, an open chunk, strengthened and reinforced rows), for k from 1 to 80."""
+    pytest.importorskip("faiss")
+    rng = random.Random(23)
+    cfg = dict(max_chunk_size=1 if not open_chunk else 3, retention_weight=0.5, utility_weight=0.5,
+               initial_strength=150.0)
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg, index="hnsw", index_ef_search=64), encoder=DenseKeys())
+    texts = [_text(rng) for _ in range(25)]
+    t = 0.0
+    for i in range(3000):
+        t += rng.choice([0.0, 0.0, 1.0])
+        ep.observe(Percept(t=t, events=(rng.choice(texts),)), i, None, 0.0)
+    if not open_chunk:
+        ep.new_episode(t + 1.0)
+    ep.strengthen([f"chunk-{r}" for r in rng.sample(range(800), 25)], ep.now)
+    for r in rng.sample(range(800), 6):
+        ep.reinforce(f"chunk-{r}", rng.choice([-1.0, 2.0]))
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)}" for _ in range(15)] + texts[:3]
+
+    def run(numeric: bool) -> list:
+        monkeypatch.setattr(EpisodicMemory, "_hnsw_numeric", numeric)
+        return [[(c.id, c.episode, c.t0, c.t1, c.place, c.items, c.score, c.similarity, c.retention, c.utility,
+                  c.size) for c in ep.recall(q, k=k, strengthen=False)] for q in queries for k in (1, 10, 33, 80)]
+
+    want = run(False)
+    assert any(len(w) == 80 for w in want)
+    assert run(True) == want
