@@ -414,3 +414,28 @@ def test_hnsw_rounds_by_score_equal_ranking_each_round(open_chunk: bool, monkeyp
     want = run(False)
     assert any(len(w) == 80 for w in want)
     assert run(True) == want
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_sparse_recall_ties_among_many_candidates_go_to_the_oldest(groups: bool, monkeypatch) -> None:
+    """Thousands of chunks tied in score (a few texts repeated, retention rounded away or not weighed):
+    the ranking of more than 256 candidates keeps, of the chunks tied with the k-th score, the oldest,
+    as brute force does, for k from 1 to 300 (the key-groups path and the row postings)."""
+    if groups:
+        monkeypatch.setattr(EpisodicMemory, "_groups_min_rows", 1)
+    rng = random.Random(9)
+    for weight in (0.0, 0.1):
+        ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, retention_weight=weight,
+                                                          initial_strength=1.0, utility_weight=0.3))
+        texts = [_text(rng) for _ in range(6)]
+        for i in range(4000):
+            ep.observe(Percept(t=float(i), events=(rng.choice(texts),)), i, None, 0.0)
+        ep.new_episode(4000.0)
+        utilities = {cid: ep.reinforce(cid, 1.0) for cid in rng.sample(ep.chunks()[:3000], 40)}
+        queries = [" ".join(t.split()[1:3]) for t in texts] + [texts[0].split()[-1]]
+        for query in queries:
+            for k in (1, 10, 37, 300):
+                got = [(c.id, c.score) for c in ep.recall(query, k=k, strengthen=False)]
+                want = _reference(ep, query, k, utilities)
+                assert [c for c, _ in got] == [c for c, _ in want], (query, k)
+                assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-9)
