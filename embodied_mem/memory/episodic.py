@@ -974,8 +974,18 @@ class EpisodicMemory:
     def strengthen(self, chunk_ids: list[str], t: float) -> None:
         """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
         _HOT_BLOCKS.pop(self, None)  # the blocks' retention bounds change
+        row_of = self._row_of
+        rows = [r for r in map(row_of, chunk_ids) if r is not None and r >= 0]
+        if rows and max(rows) // _BLOCK < len(self._blk_last):
+            got = self._cols.bump(rows, self.config.strength_increment, t)
+            if got is not None:  # each row once, its values in RAM: as array operations
+                last, strength = got
+                b = np.array(rows, np.intp) // _BLOCK
+                np.maximum.at(self._blk_last, b, last)
+                np.maximum.at(self._blk_strength, b, strength)
+                return
         for cid in chunk_ids:
-            row = self._row_of(cid)
+            row = row_of(cid)
             if row is None or row < 0:
                 continue
             self._strength[row] += self.config.strength_increment

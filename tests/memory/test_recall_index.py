@@ -439,3 +439,42 @@ def test_sparse_recall_ties_among_many_candidates_go_to_the_oldest(groups: bool,
                 want = _reference(ep, query, k, utilities)
                 assert [c for c, _ in got] == [c for c, _ in want], (query, k)
                 assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-9)
+
+
+def test_strengthen_as_arrays_equals_row_by_row(monkeypatch) -> None:
+    """``strengthen`` of distinct rows in RAM updates strength, last access and the blocks' bounds
+    as array operations: the same columns and bounds as row by row (repeated ids, the open chunk,
+    unknown ids and times before a row's last access included), and the same recalls after."""
+    from embodied_mem.memory import chunkcolumns
+
+    rng = random.Random(4)
+
+    def build() -> EpisodicMemory:
+        ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, initial_strength=20.0), encoder=DenseKeys())
+        r = random.Random(8)
+        for i in range(2500):
+            ep.observe(Percept(t=float(i), events=(_text(r),)), i, None, 0.0)
+        return ep
+
+    fast, slow = build(), build()
+    monkeypatch.setattr(chunkcolumns.ChunkColumns, "bump", lambda self, rows, inc, t: None, raising=True)
+    calls = []
+    for _ in range(60):
+        ids = [f"chunk-{rng.randrange(2499)}" for _ in range(rng.randint(1, 12))]
+        if rng.random() < 0.2:
+            ids.append(ids[0])  # repeated: row by row
+        if rng.random() < 0.2:
+            ids += ["chunk-x", "nope", fast._open.id if fast._open is not None else "chunk-0"]
+        calls.append((ids, rng.choice([0.0, 1000.0, 2500.0, float(rng.randrange(2500))])))
+    for ids, t in calls:
+        slow.strengthen(ids, t)
+    monkeypatch.undo()
+    for ids, t in calls:
+        fast.strengthen(ids, t)
+    for name in ("_strength", "_last_access"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert np.array_equal(a[np.arange(len(a))], b[np.arange(len(b))]), name
+    assert np.array_equal(fast._blk_last, slow._blk_last) and np.array_equal(fast._blk_strength, slow._blk_strength)
+    for q in ["red cup", "old lamp box", "kitchen"]:
+        assert [(c.id, c.score) for c in fast.recall(q, k=10, strengthen=False)] == [
+            (c.id, c.score) for c in slow.recall(q, k=10, strengthen=False)]
