@@ -140,6 +140,23 @@ class ChunkColumns:
         got[0][MUTABLE.index(name), row % BLOCK] = value
         got[1] = True
 
+    def bump(self, rows: list[int], inc: float, t: float) -> tuple[np.ndarray, np.ndarray] | None:
+        """``strength[r] += inc`` and ``last[r] = max(last[r], t)`` for each of ``rows`` (distinct, each
+        in ``mcold..n-1``: their values in RAM) as array operations, the same values as ``set`` row by
+        row; their new (last access, strength). None, changing nothing, when a row is repeated, cold
+        or out of range (the caller then goes row by row)."""
+        c = self.mcold
+        if not rows or min(rows) < c or max(rows) >= self.n or len(set(rows)) != len(rows):
+            return None
+        i = np.array(rows, np.intp) - c
+        st, la = self._mut["strength"], self._mut["last"]
+        s = st[i] + inc
+        st[i] = s
+        v = la[i]
+        v = np.where(t > v, t, v)  # max(value, t) as Python's max picks (t only when above the value)
+        la[i] = v
+        return v, s
+
     def page_out_mut(self, upto: int) -> None:
         """Move the strength, last access and utility of rows ``mcold..upto-1`` (``upto`` rounded down
         to whole blocks of ``BLOCK`` rows) to ``lt_cmut``, one table row per block; a block read back

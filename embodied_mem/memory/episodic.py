@@ -176,6 +176,7 @@ class EpisodicMemory:
     _hnsw_max_fetch = 2560
     _hnsw_first_rows = 64  # rows of the fetched keys ranked at first (a round of ranking costs more than rows)
     _hot_blocks = 2
+    _hnsw_numeric = True  # rounds of a dense hnsw recall compare scores alone (False: rank each round)
     # Sparse queries over at least this many chunks (every key posting in RAM) score each distinct key
     # once (``keycolumns.KeyGroups``), when keys repeat (at most half of them distinct)
     _groups_min_rows = 1 << 17
@@ -542,6 +543,14 @@ class EpisodicMemory:
         hot_ok = hot_sims > 1e-6
         m = k
         memo: dict = {}
+        # Without a lexical encoder every candidate is a result: the rounds below compare scores
+        # alone and the results are built once (with scores paged out, ``_rank`` reads them: rounds)
+        numeric = self._hnsw_numeric and not getattr(self.encoder, "lexical", False) and not self._cols.mcold
+        o = self._open
+        open_score = None
+        if numeric and o is not None and so > 1e-6:  # the chunk being written (retention 1), as _rank scores it
+            open_score = self._scores(None, np.array([so]), (np.array([self.now]),
+                                      np.array([cfg.initial_strength], np.float64), np.array([o.utility], np.float64)))
         while True:
             kids, s = ann.search_keys(q, m, cfg.index_ef_search)
             rows, lens = ann.rows_of(kids)
@@ -554,25 +563,69 @@ class EpisodicMemory:
             cum = np.cumsum(lens)
             nkid = len(kids)
             j = min(nkid, int(np.searchsorted(cum, max(k, self._hnsw_first_rows))) + 1)
-            while True:
-                p = int(cum[j - 1]) if j else 0
-                r, sr = rows[:p], rs[:p]
-                keep = (sr > 1e-6) & ~is_hot[r // _BLOCK]
-                out = self._rank(query, q, k, np.concatenate([cand_h, r[keep]]), np.concatenate([sims_h, sr[keep]]),
-                                 so, strengthen=False, memo=memo)
-                if j >= nkid or (len(out) == k and out[-1].score >= float(s[j]) + top):
-                    break
-                j = min(nkid, 2 * j)
+            if numeric:
+                # the k-th score found so far, from the scores alone (every candidate is a result
+                # when the encoder is not lexical); the results are built once, at the end
+                cs_l, ss_l, vs_l = [cand_h], [sims_h], [self._scores(cand_h, sims_h)]
+                best = vs_l[0] if open_score is None else np.append(vs_l[0], open_score)
+                p0 = 0
+                while True:
+                    p = int(cum[j - 1]) if j else 0
+                    r, sr = rows[p0:p], rs[p0:p]
+                    keep = (sr > 1e-6) & ~is_hot[r // _BLOCK]
+                    r, sr = r[keep], sr[keep]
+                    v = self._scores(r, sr)
+                    cs_l.append(r), ss_l.append(sr), vs_l.append(v)
+                    best = np.concatenate([best, v])
+                    if len(best) > k:
+                        best = np.partition(best, len(best) - k)[len(best) - k:]
+                    kth = float(best.min()) if len(best) >= k else None
+                    if j >= nkid or (kth is not None and kth >= float(s[j]) + top):
+                        break
+                    p0, j = p, min(nkid, 2 * j)
+            else:
+                while True:
+                    p = int(cum[j - 1]) if j else 0
+                    r, sr = rows[:p], rs[:p]
+                    keep = (sr > 1e-6) & ~is_hot[r // _BLOCK]
+                    out = self._rank(query, q, k, np.concatenate([cand_h, r[keep]]), np.concatenate([sims_h, sr[keep]]),
+                                     so, strengthen=False, memo=memo)
+                    if j >= nkid or (len(out) == k and out[-1].score >= float(s[j]) + top):
+                        break
+                    j = min(nkid, 2 * j)
+                kth = out[-1].score if len(out) == k else None
             if j < nkid:
                 break  # nothing less similar than the first key left out can win
             if m >= self._hnsw_max_fetch or len(kids) < m or m >= ann.n_keys:
                 break
-            if len(out) == k and out[-1].score >= float(s[-1]) + top:
+            if kth is not None and kth >= float(s[-1]) + top:
                 break  # nothing less similar than the last fetched key can win
             m = min(m * 4, self._hnsw_max_fetch)
+        if numeric:
+            # ranked once: the candidates whose score reaches the k-th (ties and a rounding margin
+            # kept), the same top k as ranking them all
+            cand, sims, v = np.concatenate(cs_l), np.concatenate(ss_l), np.concatenate(vs_l)
+            if kth is not None:
+                sel = v >= kth - 1e-9
+                cand, sims = cand[sel], sims[sel]
+            out = self._rank(query, q, k, cand, sims, so, strengthen=False)
         if strengthen and out:
             self.strengthen([c.id for c in out], self.now)
         return out
+
+    def _scores(self, rows: np.ndarray | None, sims: np.ndarray, cols: tuple | None = None) -> np.ndarray:
+        """The ranking scores of closed ``rows`` with key similarities ``sims`` (float64), as ``_rank``
+        computes them (the same operations, value for value); ``cols``: their (last access, strength,
+        utility) instead of the rows' own (every row's in RAM)."""
+        cfg = self.config
+        last, strength, utility = self._cols.scores_of(rows) if cols is None else cols
+        if cfg.retention_weight:
+            score = sims + cfg.retention_weight * np.exp(-np.maximum(self.now - last, 0.0) / strength)
+        else:
+            score = sims.copy()
+        if cfg.utility_weight:
+            score = score + cfg.utility_weight * utility
+        return score
 
     def _recall_groups(self, query: str, q: np.ndarray, k: int, dims: list[int], n: int, so: float,
                        u_top: float, lo: float) -> list[Chunk] | None:
@@ -781,9 +834,16 @@ class EpisodicMemory:
                 rows_l, score_l, sims_l = rows_all[done:kk], score_all[done:kk], sims_all[done:kk]
                 util_l, ret_l = util_all[done:kk], ret_all[done:kk]
             else:
-                if kk < m:  # the kk best, ties at the boundary included, ordered by score then row (age)
+                if kk < m:  # the kk best, ordered by score then row (age): of the rows tied with the kk-th
+                    # score, the oldest (one partition, where sorting every tie cost ~0.1 ms when
+                    # thousands of old chunks share one key and a retention that rounds to nothing)
                     v = np.partition(score, m - kk)[m - kk]
-                    top = np.flatnonzero(score >= v)
+                    top = np.flatnonzero(score > v)
+                    eq = np.flatnonzero(score == v)
+                    need = kk - len(top)
+                    if len(eq) > need:
+                        eq = eq[np.argpartition(cand[eq], need - 1)[:need]]
+                    top = np.concatenate([top, eq])
                 else:
                     top = np.arange(m)
                 top = top[np.lexsort((cand[top], -score[top]))][:kk]
@@ -914,8 +974,18 @@ class EpisodicMemory:
     def strengthen(self, chunk_ids: list[str], t: float) -> None:
         """Recall effect: S += strength_increment and Δt restarts at ``t`` for each chunk."""
         _HOT_BLOCKS.pop(self, None)  # the blocks' retention bounds change
+        row_of = self._row_of
+        rows = [r for r in map(row_of, chunk_ids) if r is not None and r >= 0]
+        if rows and max(rows) // _BLOCK < len(self._blk_last):
+            got = self._cols.bump(rows, self.config.strength_increment, t)
+            if got is not None:  # each row once, its values in RAM: as array operations
+                last, strength = got
+                b = np.array(rows, np.intp) // _BLOCK
+                np.maximum.at(self._blk_last, b, last)
+                np.maximum.at(self._blk_strength, b, strength)
+                return
         for cid in chunk_ids:
-            row = self._row_of(cid)
+            row = row_of(cid)
             if row is None or row < 0:
                 continue
             self._strength[row] += self.config.strength_increment

@@ -74,3 +74,48 @@ def test_unique_keys_are_not_grouped() -> None:
     for row in range(300):
         kc[:, row] = rng.random(64).astype(np.float32) * (rng.random(64) < 0.2)
     assert kc.groups(300, min_rows=1) is None
+
+
+def test_find_equals_searchsorted_at_every_bound() -> None:
+    """``keycolumns._find`` / ``_find2`` (int32 searches) give ``np.searchsorted``'s positions, also
+    for bounds outside int32 and for rows that sit at its ends."""
+    rng = np.random.default_rng(1)
+    top = (1 << 31) - 1
+    for rows in (np.zeros(0, np.int32), np.array([0, 5, 5, 9], np.int32),
+                 np.unique(rng.integers(0, 1 << 20, 500)).astype(np.int32), np.array([3, top - 1, top], np.int32)):
+        bounds = [-(1 << 40), -1, 0, 1, 5, 6, 9, 10, 1 << 19, top - 1, top, top + 1, 1 << 40]
+        for x in bounds:
+            assert keycolumns._find(rows, x) == int(np.searchsorted(rows.astype(np.int64), x))
+        for a in bounds:
+            for b in bounds:
+                if a <= b:
+                    assert keycolumns._find2(rows, a, b) == tuple(np.searchsorted(rows.astype(np.int64), [a, b]).tolist())
+
+
+def test_take_and_span_sum_equal_the_dense_rows() -> None:
+    kc, dense = _keys(700, seed=4)
+    rng = np.random.default_rng(2)
+    for d in range(32):
+        rows = np.sort(rng.choice(700, 50, replace=False))
+        assert np.array_equal(kc.take(d, rows), dense[rows, d])
+        assert np.array_equal(kc.take(d, rows.astype(np.int32)), dense[rows, d])
+    q = HashingFeaturizer(32).encode(["red cup box"])[0]
+    dims = np.flatnonzero(q).tolist()
+    full = kc.weighted_sum(q, dims, 700)
+    for a, b in [(0, 700), (13, 14), (100, 650), (699, 700), (5, 5)]:
+        assert np.array_equal(kc.span_sum(q, dims, a, b), full[a:b])
+
+
+def test_build_reads_sorted_hashes_in_slices_alike(monkeypatch) -> None:
+    """``KeyGroups.build`` reads the sorted hashes a slice at a time: any slice size (keys that span
+    slices, slices of one row) gives the same groups, and no rows gives none."""
+    kc, dense = _keys(1500, seed=7)
+    want = KeyGroups.build(kc, 1400)
+    assert want.usable
+    for size in (1, 2, 7, 64, 1399, 1400, 5000):
+        monkeypatch.setattr(keycolumns, "_SLICE", size)
+        g = KeyGroups.build(kc, 1400)
+        assert g.usable and g.nk == want.nk
+        assert np.array_equal(g.order, want.order) and np.array_equal(g.starts, want.starts)
+        assert all(np.array_equal(a, b) for a, b in zip(g._krows + g._kvals, want._krows + want._kvals))
+    assert KeyGroups.build(kc, 0).nk == 0

@@ -382,3 +382,99 @@ def test_hnsw_recall_with_many_chunks_per_key_equals_exact(block: int, monkeypat
         for cid in old[:8]:
             ep.reinforce(cid, 2.0)
     same()
+
+
+@pytest.mark.parametrize("open_chunk", [False, True])
+def test_hnsw_rounds_by_score_equal_ranking_each_round(open_chunk: bool, monkeypatch) -> None:
+    """Dense recall through index=hnsw compares the rounds' k-th scores alone and builds its results
+    once (``_hnsw_numeric``): every field of every result equals ranking each round (many chunks per
+    key, exact ties, an open chunk, strengthened and reinforced rows), for k from 1 to 80."""
+    pytest.importorskip("faiss")
+    rng = random.Random(23)
+    cfg = dict(max_chunk_size=1 if not open_chunk else 3, retention_weight=0.5, utility_weight=0.5,
+               initial_strength=150.0)
+    ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(**cfg, index="hnsw", index_ef_search=64), encoder=DenseKeys())
+    texts = [_text(rng) for _ in range(25)]
+    t = 0.0
+    for i in range(3000):
+        t += rng.choice([0.0, 0.0, 1.0])
+        ep.observe(Percept(t=t, events=(rng.choice(texts),)), i, None, 0.0)
+    if not open_chunk:
+        ep.new_episode(t + 1.0)
+    ep.strengthen([f"chunk-{r}" for r in rng.sample(range(800), 25)], ep.now)
+    for r in rng.sample(range(800), 6):
+        ep.reinforce(f"chunk-{r}", rng.choice([-1.0, 2.0]))
+    queries = [f"{rng.choice(WORDS)} {rng.choice(NOUNS)}" for _ in range(15)] + texts[:3]
+
+    def run(numeric: bool) -> list:
+        monkeypatch.setattr(EpisodicMemory, "_hnsw_numeric", numeric)
+        return [[(c.id, c.episode, c.t0, c.t1, c.place, c.items, c.score, c.similarity, c.retention, c.utility,
+                  c.size) for c in ep.recall(q, k=k, strengthen=False)] for q in queries for k in (1, 10, 33, 80)]
+
+    want = run(False)
+    assert any(len(w) == 80 for w in want)
+    assert run(True) == want
+
+
+@pytest.mark.parametrize("groups", [False, True])
+def test_sparse_recall_ties_among_many_candidates_go_to_the_oldest(groups: bool, monkeypatch) -> None:
+    """Thousands of chunks tied in score (a few texts repeated, retention rounded away or not weighed):
+    the ranking of more than 256 candidates keeps, of the chunks tied with the k-th score, the oldest,
+    as brute force does, for k from 1 to 300 (the key-groups path and the row postings)."""
+    if groups:
+        monkeypatch.setattr(EpisodicMemory, "_groups_min_rows", 1)
+    rng = random.Random(9)
+    for weight in (0.0, 0.1):
+        ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, retention_weight=weight,
+                                                          initial_strength=1.0, utility_weight=0.3))
+        texts = [_text(rng) for _ in range(6)]
+        for i in range(4000):
+            ep.observe(Percept(t=float(i), events=(rng.choice(texts),)), i, None, 0.0)
+        ep.new_episode(4000.0)
+        utilities = {cid: ep.reinforce(cid, 1.0) for cid in rng.sample(ep.chunks()[:3000], 40)}
+        queries = [" ".join(t.split()[1:3]) for t in texts] + [texts[0].split()[-1]]
+        for query in queries:
+            for k in (1, 10, 37, 300):
+                got = [(c.id, c.score) for c in ep.recall(query, k=k, strengthen=False)]
+                want = _reference(ep, query, k, utilities)
+                assert [c for c, _ in got] == [c for c, _ in want], (query, k)
+                assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-9)
+
+
+def test_strengthen_as_arrays_equals_row_by_row(monkeypatch) -> None:
+    """``strengthen`` of distinct rows in RAM updates strength, last access and the blocks' bounds
+    as array operations: the same columns and bounds as row by row (repeated ids, the open chunk,
+    unknown ids and times before a row's last access included), and the same recalls after."""
+    from embodied_mem.memory import chunkcolumns
+
+    rng = random.Random(4)
+
+    def build() -> EpisodicMemory:
+        ep = EpisodicMemory(MemoryGraph(), EpisodicConfig(max_chunk_size=1, initial_strength=20.0), encoder=DenseKeys())
+        r = random.Random(8)
+        for i in range(2500):
+            ep.observe(Percept(t=float(i), events=(_text(r),)), i, None, 0.0)
+        return ep
+
+    fast, slow = build(), build()
+    monkeypatch.setattr(chunkcolumns.ChunkColumns, "bump", lambda self, rows, inc, t: None, raising=True)
+    calls = []
+    for _ in range(60):
+        ids = [f"chunk-{rng.randrange(2499)}" for _ in range(rng.randint(1, 12))]
+        if rng.random() < 0.2:
+            ids.append(ids[0])  # repeated: row by row
+        if rng.random() < 0.2:
+            ids += ["chunk-x", "nope", fast._open.id if fast._open is not None else "chunk-0"]
+        calls.append((ids, rng.choice([0.0, 1000.0, 2500.0, float(rng.randrange(2500))])))
+    for ids, t in calls:
+        slow.strengthen(ids, t)
+    monkeypatch.undo()
+    for ids, t in calls:
+        fast.strengthen(ids, t)
+    for name in ("_strength", "_last_access"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        assert np.array_equal(a[np.arange(len(a))], b[np.arange(len(b))]), name
+    assert np.array_equal(fast._blk_last, slow._blk_last) and np.array_equal(fast._blk_strength, slow._blk_strength)
+    for q in ["red cup", "old lamp box", "kitchen"]:
+        assert [(c.id, c.score) for c in fast.recall(q, k=10, strengthen=False)] == [
+            (c.id, c.score) for c in slow.recall(q, k=10, strengthen=False)]
