@@ -241,6 +241,32 @@ class _Shape:
 
     def add(self, values: Any) -> int:
         for c, v in zip(self.cols, values):
+            # ``_Col.append``'s common cases inline: a float to a float column, None to a column of Nones,
+            # a known string to a string column, a tuple of floats to a vector column
+            k = c.kind
+            if k == "d":
+                if type(v) is float:
+                    c.data.append(v)
+                    continue
+            elif k == "s":
+                if type(v) is str:
+                    j = c.index.get(v)
+                    if j is not None:
+                        c.data.append(j)
+                        continue
+                elif v is None:
+                    c.data.append(-1)
+                    continue
+            elif k == "n":
+                if v is None:
+                    c.data += 1
+                    continue
+            elif k == "v":
+                if type(v) is tuple and len(v) == 3 == c.width:
+                    x, y, z = v
+                    if type(x) is float and type(y) is float and type(z) is float:
+                        c.data.extend(v)
+                        continue
             c.append(v)
         self.n += 1
         return self.n - 1
@@ -1308,9 +1334,10 @@ class _Store:
             k = self.next_key(u, v)
         else:  # no edge out of u yet (edges are never removed): networkx's first key
             k = 0
-        idx = self.pairs.get(u)
-        if idx is not None:
-            idx[v] = max(idx.get(v, 0), k + 1)
+        if bu.deg[iu] >= _PAIR_INDEX_AT:  # (only such a node has a pair index: a degree never falls)
+            idx = self.pairs.get(u)
+            if idx is not None:
+                idx[v] = max(idx.get(v, 0), k + 1)
         bv = nb[v >> sh] or self.load(v >> sh, True)
         blk = e >> sh
         if blk == len(self.eb):
@@ -1353,7 +1380,10 @@ class _Store:
         except OverflowError:
             _push(b, "srcid", c)
         if props:
-            s = _bshape(b, tuple(props))
+            pk = tuple(props)
+            s = b.shape_ids.get(pk)
+            if s is None:
+                s = _bshape(b, pk)
             try:
                 b.shape.append(s)
             except OverflowError:
@@ -1397,7 +1427,10 @@ class _Store:
             self.salted = True
         self.miss = _NO_MISS
         b.kind.append(kind)
-        s = _bshape(b, tuple(props))
+        pk = tuple(props)
+        s = b.shape_ids.get(pk)
+        if s is None:
+            s = _bshape(b, pk)
         try:
             b.shape.append(s)
         except OverflowError:
@@ -1711,7 +1744,7 @@ class MemoryGraph:
     def __contains__(self, node_id: object) -> bool:
         try:
             s = self._s
-            return node_id in s.hot or s.find(node_id) is not None
+            return node_id in s.hot or node_id in s.grow or s.find(node_id) is not None
         except TypeError:  # unhashable: never a node
             return False
 
