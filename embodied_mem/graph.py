@@ -241,6 +241,32 @@ class _Shape:
 
     def add(self, values: Any) -> int:
         for c, v in zip(self.cols, values):
+            # ``_Col.append``'s common cases inline: a float to a float column, None to a column of Nones,
+            # a known string to a string column, a tuple of floats to a vector column
+            k = c.kind
+            if k == "d":
+                if type(v) is float:
+                    c.data.append(v)
+                    continue
+            elif k == "s":
+                if type(v) is str:
+                    j = c.index.get(v)
+                    if j is not None:
+                        c.data.append(j)
+                        continue
+                elif v is None:
+                    c.data.append(-1)
+                    continue
+            elif k == "n":
+                if v is None:
+                    c.data += 1
+                    continue
+            elif k == "v":
+                if type(v) is tuple and len(v) == 3 == c.width:
+                    x, y, z = v
+                    if type(x) is float and type(y) is float and type(z) is float:
+                        c.data.extend(v)
+                        continue
             c.append(v)
         self.n += 1
         return self.n - 1
@@ -254,6 +280,7 @@ _BYTES_PER_BLOCK = 4096  # a resident block's own objects: property tables, colu
 _BYTES_FIXED = 64 << 10  # the store's own: the cache of recently used ids (2 x ``_HOT`` entries), relation tables
 _HOT = 384  # most ids in each generation of the cache in front of the node index
 _BYTES_PER_ID = 32  # most bytes a resident node costs in the id index (``_Ids``: 8-byte slots, at least a quarter full)
+_BYTES_PER_GROW = 48  # bytes a node of the growing block costs in ``_Store.grow`` (a dict entry; its id is the block's)
 _MIN_BLOCKS = 4  # a RAM cap holds at least this many blocks of nodes and of edges
 
 _NB_ARRAYS = (("kind", "b"), ("shape", "i"), ("row", "i"), ("hout", "i"), ("hin", "i"), ("deg", "i"))
@@ -458,11 +485,12 @@ def _block_name(b: _NB, k: int) -> Any:
 
 
 class _Ids:
-    """Node id -> node index for the nodes of the resident blocks: an open-addressing table (linear
-    probing from slot ``h % size``, ``h`` the low 32 bits of the id's hash) of two arrays, the ``h`` and the
-    indexes (-1: empty slot), filled to at most half -- 16 to 32 bytes a node, where a dict costs
-    ~50 bytes an entry and keeps every id's string alive. The ids themselves are read from their
-    blocks to confirm a match. Rebuilt (not pickled) on load."""
+    """Node id -> node index for the nodes of the resident full blocks (and of the growing block up to
+    ``_Store.ixn``): an open-addressing table (linear probing from slot ``h % size``, ``h`` the 32-bit
+    ``_hid`` of the id) of two arrays, the ``h`` and the indexes (-1: empty slot), filled to at most
+    half -- 16 to 32 bytes a node, where a dict costs ~50 bytes an entry and keeps every id's string
+    alive. The ids themselves are read from their blocks to confirm a match. Stored as it is in a
+    snapshot (``_Store.__getstate__``)."""
 
     __slots__ = ("hs", "ix", "size", "n")
 
@@ -476,7 +504,7 @@ class _Ids:
         """Add node ``i`` whose id's hash has the low 32 bits ``h`` (the caller knows the id is not in
         the table)."""
         if (self.n + 1) * 2 > self.size:
-            self._grow()
+            self.rebuild(self.n + 1)
         hs, ix, size = self.hs, self.ix, self.size
         j = h % size
         while ix[j] >= 0:
@@ -487,26 +515,62 @@ class _Ids:
         ix[j] = i
         self.n += 1
 
-    def _grow(self) -> None:
-        """Room for twice the entries (a quarter full): each entry moves to its slot in the new arrays."""
-        old_hs, old_ix = self.hs, self.ix
-        self.size = size = max(8, self.n * 4 + 8)
-        self.hs = hs = array("I", [0]) * size
-        self.ix = ix = array("i", [-1]) * size
-        for h, i in zip(old_hs, old_ix):
-            if i >= 0:
-                j = h % size
-                while ix[j] >= 0:
-                    j += 1
-                    if j == size:
-                        j = 0
-                hs[j] = h
-                ix[j] = i
+    def insert_many(self, hl: Sequence[int], il: Sequence[int]) -> None:
+        """Add the nodes ``il`` whose ids hash to ``hl`` (none of them in the table yet): in place while
+        the table stays at most half full, else by one ``rebuild`` (numpy) that files them with the rest."""
+        m = len(hl)
+        if not m:
+            return
+        if (self.n + m) * 2 > self.size:
+            self.rebuild(self.n + m, hl, il)
+            return
+        hs, ix, size = self.hs, self.ix, self.size
+        for h, i in zip(hl, il):
+            j = h % size
+            while ix[j] >= 0:
+                j += 1
+                if j == size:
+                    j = 0
+            hs[j] = h
+            ix[j] = i
+        self.n += m
+
+    def rebuild(self, n: int, hl: Sequence[int] = (), il: Sequence[int] = (), keep: Any = None,
+                spare: int = 4) -> None:
+        """File the entries again in a table of ``spare * n + 8`` slots (``n`` at least the entries it
+        gets): the entries held (those whose index ``keep(ix)`` marks, a numpy bool mask; every one when
+        None) and the new ``hl``/``il``. Vectorized: sorted by home slot, entry ``k`` goes to ``max(home_k, slot_(k-1) + 1)``
+        (a running maximum); the few that run past the end wrap around, filed one by one."""
+        import numpy as np
+
+        oh = np.frombuffer(self.hs, np.uint32)
+        oi = np.frombuffer(self.ix, np.int32)
+        sel = oi >= 0 if keep is None else (oi >= 0) & keep(oi)
+        h = np.concatenate([oh[sel], np.asarray(hl, np.uint32)]).astype(np.int64)
+        ix = np.concatenate([oi[sel], np.asarray(il, np.int32)])
+        del oh, oi
+        size = max(8, max(n, len(h)) * spare + 8)
+        home = h % size
+        order = np.argsort(home, kind="stable")
+        home, h, ix = home[order], h[order], ix[order]
+        k = np.arange(len(home), dtype=np.int64)
+        slot = k + np.maximum.accumulate(home - k) if len(home) else k
+        fit = slot < size
+        hs_np = np.zeros(size, np.uint32)
+        ix_np = np.full(size, -1, np.int32)
+        hs_np[slot[fit]] = h[fit]
+        ix_np[slot[fit]] = ix[fit]
+        self.hs, self.ix, self.size, self.n = array("I"), array("i"), size, int(fit.sum())
+        self.hs.frombytes(hs_np.tobytes())
+        self.ix.frombytes(ix_np.tobytes())
+        if not fit.all():
+            self.insert_many(h[~fit].tolist(), ix[~fit].tolist())
 
     def nbytes(self) -> int:
         return self.size * 8
 
 _crc32 = zlib.crc32
+_NONE_HASH = 0x9E3779B9  # the id index's hash of the id None, the same in every process
 _NO_MISS = object()  # ``_Store.miss`` when no lookup has missed since the last change (None is a valid id)
 
 
@@ -518,7 +582,15 @@ def _hid(name: Any) -> int:
         return _crc32(name.encode("utf-8", "surrogatepass"))
     if isinstance(name, str):
         return _crc32(str.encode(name, "utf-8", "surrogatepass"))
+    if name is None:  # (before Python 3.12, ``hash(None)`` is its address: another in every process)
+        return _NONE_HASH
     return hash(name) & 0xFFFFFFFF
+
+
+def _hids(names: Sequence[Any]) -> list[int]:
+    """``_hid`` of each of ``names`` (one C call a string)."""
+    crc = _crc32
+    return [crc(x.encode("utf-8", "surrogatepass")) if type(x) is str else _hid(x) for x in names]
 
 
 def _salted(name: Any) -> bool:
@@ -730,7 +802,7 @@ class _Store:
 
     __slots__ = ("sh", "mk", "nb", "eb", "nn", "ne", "ids", "rels", "rel_ids", "strs", "str_ids", "other_src",
                  "pairs", "pages", "cap", "floor", "tick", "used_n", "used_e", "row_n", "row_e", "named",
-                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "miss_at", "lz_n", "lz_e",
+                 "paged_names", "rn", "re", "snap_row", "lock", "hot", "warm", "miss", "grow", "ixn", "lz_n", "lz_e",
                  "salted")
 
     def __init__(self) -> None:
@@ -740,15 +812,19 @@ class _Store:
         self.eb: list[_EB | None] = []
         self.nn = 0  # nodes
         self.ne = 0  # edges
-        self.ids = _Ids()  # node id -> index, for the nodes of resident blocks
+        self.ids = _Ids()  # node id -> index, for the nodes of resident blocks below ``ixn``
+        # the nodes of the growing block (at least those from ``ixn`` on) -> index: a new node costs one dict
+        # store, not a hash and a probe; they are filed in ``ids`` together (``index_growing``) when the block
+        # fills up, and before a snapshot (which stores ``ids`` as it is)
+        self.grow: dict[Any, int] = {}
+        self.ixn = 0  # ``ids`` holds every resident node below this index (and none from it on)
         # the ids looked up or added lately -> index, a cache in front of ``ids`` in two generations: when
         # ``hot`` holds _HOT ids it becomes ``warm`` and a new ``hot`` starts; a hit in ``warm`` moves to ``hot``
         self.hot: dict[Any, int] = {}
         self.warm: dict[Any, int] = {}
-        # the id the last lookup did not find and the empty slot where it ended, while nothing was added
-        # since (a writer asks ``in`` then adds the node: the second look and the insert are free)
+        # the id the last lookup did not find, while nothing was added since (a writer asks ``in`` then adds
+        # the node: the second look is free)
         self.miss: Any = _NO_MISS
-        self.miss_at: tuple[_Ids, int, int] | None = None  # (the table looked in, its slot, the id's hash)
         self.rels: list[str] = []
         self.rel_ids: dict[str, int] = {}
         self.strs: list[str] = []  # string sources
@@ -786,6 +862,7 @@ class _Store:
         st: dict[str, Any] = {k: getattr(self, k) for k in (
             "sh", "nn", "ne", "rels", "strs", "other_src", "cap", "floor", "row_n", "row_e", "named", "paged_names",
             "pages", "snap_row")}
+        self.index_growing()  # the stored index holds every node (the growing block's ids stay in ``grow`` too)
         st["nb"] = [self.lz_n.get(k) if b is None else _block_state(b) for k, b in enumerate(self.nb)]
         st["eb"] = [self.lz_e.get(k) if b is None else _block_state(b) for k, b in enumerate(self.eb)]
         ids = self.ids
@@ -825,6 +902,7 @@ class _Store:
                 raise GraphError("a graph state's id index disagrees with itself: damaged or crafted file")
             t = self.ids = _Ids()
             t.hs, t.ix, t.size, t.n = hs, ix, len(hs), n
+        self.ixn = self.nn
         self.rn = sum(b is not None for b in self.nb) + len(self.lz_n)
         self.re = sum(b is not None for b in self.eb) + len(self.lz_e)
 
@@ -877,10 +955,10 @@ class _Store:
         b = self.peek(k, node)
         self.tick += 1
         if node:
-            base, ins = k << self.sh, self.ids.insert
+            base = k << self.sh
             self.miss = _NO_MISS
-            for j, n in enumerate(_block_names(b)):
-                ins(_hid(n), base + j)
+            names = _block_names(b)
+            self.ids.insert_many(_hids(names), range(base, base + len(names)))
             self.nb[k] = b
             self.used_n[k] = self.tick
             self.rn += 1
@@ -926,33 +1004,50 @@ class _Store:
     def reindex(self) -> None:
         """Drop from ``ids`` the nodes of blocks no longer resident (after blocks moved out): the
         entries left are filed again in a table sized for them (their hashes are kept: no id is read)."""
-        old = self.ids
+        import numpy as np
+
         nb, lz, sh = self.nb, self.lz_n, self.sh
-        keep = [(h, i) for h, i in zip(old.hs, old.ix) if i >= 0 and (nb[i >> sh] is not None or (i >> sh) in lz)]
-        self.ids = ids = _Ids(len(keep))
+        res = np.array([b is not None or k in lz for k, b in enumerate(nb)] or [False], bool)
+        ids = self.ids
+        ids.rebuild(0, keep=lambda ix: res[np.maximum(ix, 0) >> sh], spare=3)
         self.hot, self.warm = {}, {}
         self.miss = _NO_MISS
-        ins = ids.insert
-        for h, i in keep:
-            ins(h, i)
 
     def index_all(self) -> None:
         """Build ``ids`` from the ids of the resident node blocks (a state without a stored index)."""
-        n = sum(len(b.kind) for b in self.nb if b is not None)
-        self.ids = ids = _Ids(n)
-        self.hot, self.warm = {}, {}
-        self.miss = _NO_MISS
-        ins, sh = ids.insert, self.sh
+        hl: list[int] = []
+        il: list[int] = []
+        sh = self.sh
         for k, b in enumerate(self.nb):
             if b is not None:
-                base = k << sh
-                for j, x in enumerate(_block_names(b)):
-                    ins(_hid(x), base + j)
+                names = _block_names(b)
+                hl += _hids(names)
+                il += range(k << sh, (k << sh) + len(names))
+        self.ids = ids = _Ids()
+        ids.rebuild(len(hl), hl, il, spare=3)
+        self.hot, self.warm, self.grow = {}, {}, {}
+        self.ixn = self.nn
+        self.miss = _NO_MISS
+
+    def index_growing(self) -> None:
+        """File the nodes from ``ixn`` on (the growing block's, in ``grow``) in ``ids``."""
+        lo, hi = self.ixn, self.nn
+        if hi > lo:
+            k = (hi - 1) >> self.sh
+            b = self.nb[k]
+            assert b is not None and lo >= k << self.sh  # (they are all in the growing block, never paged out)
+            base = k << self.sh
+            names = _block_names(b)[lo - base:hi - base]
+            self.ids.insert_many(_hids(names), range(lo, hi))
+            self.ixn = hi
 
     def lookup(self, name: Any) -> int | None:
         """Index of node ``name`` among the resident blocks (None: not there). TypeError when
         ``name`` cannot be hashed, as a dict."""
         i = self.hot.get(name)
+        if i is not None:
+            return i
+        i = self.grow.get(name)
         if i is not None:
             return i
         i = self.warm.get(name)
@@ -961,6 +1056,7 @@ class _Store:
             return i
         if name is self.miss:
             return None
+        # ``probe``, inline (a new id's first look ends here)
         h = _crc32(name.encode("utf-8", "surrogatepass")) if type(name) is str else _hid(name)
         t = self.ids
         hs, ix, size = t.hs, t.ix, t.size
@@ -968,7 +1064,7 @@ class _Store:
         while True:
             i = ix[j]
             if i < 0:
-                self.miss, self.miss_at = name, (t, j, h)
+                self.miss = name
                 return None
             if hs[j] == h:
                 b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
@@ -988,6 +1084,32 @@ class _Store:
         self.remember(name, i)
         return i
 
+    def probe(self, name: Any) -> int | None:
+        """Index of node ``name`` in ``ids`` alone (the resident nodes below ``ixn``; None: not there)."""
+        h = _crc32(name.encode("utf-8", "surrogatepass")) if type(name) is str else _hid(name)
+        t = self.ids
+        hs, ix, size = t.hs, t.ix, t.size
+        j = h % size
+        while True:
+            i = ix[j]
+            if i < 0:
+                return None
+            if hs[j] == h:
+                b = self.nb[i >> self.sh] or self.load(i >> self.sh, True)  # (moved out by another thread)
+                k = i & self.mk
+                names = b.names
+                if names is not None:
+                    if names[k] == name:
+                        return i
+                elif isinstance(name, str):
+                    o = b.off
+                    a = o[k]
+                    if o[k + 1] - a == len(name) and b.text.startswith(name, a):
+                        return i
+            j += 1
+            if j == size:
+                j = 0
+
     def remember(self, name: Any, i: int) -> None:
         """Put node ``name`` (index ``i``) in the cache of recently used ids."""
         hot = self.hot
@@ -999,9 +1121,7 @@ class _Store:
     def find(self, name: Any) -> int | None:
         """Index of node ``name`` (None: no such node), also of a node whose block was paged out (the
         block is read back)."""
-        i = self.hot.get(name)
-        if i is None:
-            i = self.lookup(name)
+        i = self.lookup(name)
         if i is None and self.paged_names and type(name) is str:
             pg = self.pages
             r = pg.store.execute("SELECT idx FROM lt_gnames WHERE space = ? AND name = ?", (pg.space, name)).fetchone()
@@ -1022,7 +1142,7 @@ class _Store:
         if self.eb:
             e -= (len(self.eb) << self.sh) - self.ne
         return (n * _BYTES_PER_NODE + e * _BYTES_PER_EDGE + (self.rn + self.re) * _BYTES_PER_BLOCK
-                + self.ids.nbytes() + _BYTES_FIXED)
+                + self.ids.nbytes() + len(self.grow) * _BYTES_PER_GROW + _BYTES_FIXED)
 
     def trim(self) -> None:
         """Move the blocks used longest ago out while the resident ones cost more than ``cap`` (to 3/4
@@ -1214,9 +1334,10 @@ class _Store:
             k = self.next_key(u, v)
         else:  # no edge out of u yet (edges are never removed): networkx's first key
             k = 0
-        idx = self.pairs.get(u)
-        if idx is not None:
-            idx[v] = max(idx.get(v, 0), k + 1)
+        if bu.deg[iu] >= _PAIR_INDEX_AT:  # (only such a node has a pair index: a degree never falls)
+            idx = self.pairs.get(u)
+            if idx is not None:
+                idx[v] = max(idx.get(v, 0), k + 1)
         bv = nb[v >> sh] or self.load(v >> sh, True)
         blk = e >> sh
         if blk == len(self.eb):
@@ -1259,7 +1380,10 @@ class _Store:
         except OverflowError:
             _push(b, "srcid", c)
         if props:
-            s = _bshape(b, tuple(props))
+            pk = tuple(props)
+            s = b.shape_ids.get(pk)
+            if s is None:
+                s = _bshape(b, pk)
             try:
                 b.shape.append(s)
             except OverflowError:
@@ -1298,24 +1422,15 @@ class _Store:
             names = b.names = _block_names(b)
             b.text = b.off = None
         names.append(node_id)
-        ids = self.ids
-        t, j, h = self.miss_at if node_id is self.miss else (None, -1, 0)
-        if t is ids and ids.ix[j] < 0 and (ids.n + 1) * 2 <= ids.size:  # the empty slot the lookup ended at
-            ids.hs[j] = h
-            ids.ix[j] = i
-            ids.n += 1
-        else:
-            ids.insert(_hid(node_id), i)
+        self.grow[node_id] = i
         if type(node_id) is not str and _salted(node_id):
             self.salted = True
         self.miss = _NO_MISS
-        hot = self.hot
-        if len(hot) >= _HOT:
-            self.warm = hot
-            hot = self.hot = {}
-        hot[node_id] = i
         b.kind.append(kind)
-        s = _bshape(b, tuple(props))
+        pk = tuple(props)
+        s = b.shape_ids.get(pk)
+        if s is None:
+            s = _bshape(b, pk)
         try:
             b.shape.append(s)
         except OverflowError:
@@ -1330,7 +1445,9 @@ class _Store:
         b.deg.append(0)
         b.dirty = True
         self.nn = i + 1
-        if len(names) == 1 << self.sh:
+        if len(names) == 1 << self.sh:  # the block is full: its ids go to the index, the next block starts
+            self.index_growing()
+            self.grow = {}
             _freeze_names(b)
         return i
 
@@ -1627,7 +1744,7 @@ class MemoryGraph:
     def __contains__(self, node_id: object) -> bool:
         try:
             s = self._s
-            return node_id in s.hot or s.find(node_id) is not None
+            return node_id in s.hot or node_id in s.grow or s.find(node_id) is not None
         except TypeError:  # unhashable: never a node
             return False
 
@@ -1705,12 +1822,16 @@ class MemoryGraph:
         s = self._s
         if s.cap:
             s.trim()
-        hot = s.hot
-        a, b = hot.get(u), hot.get(v)  # nodes used lately; find() also reads paged-out names back
+        hot, grow = s.hot, s.grow
+        a, b = hot.get(u), hot.get(v)  # nodes used lately or new; find() also reads paged-out names back
         if a is None:
-            a = s.find(u)
+            a = grow.get(u)
+            if a is None:
+                a = s.find(u)
         if b is None:
-            b = s.find(v)
+            b = grow.get(v)
+            if b is None:
+                b = s.find(v)
         if a is None or b is None:
             raise GraphError(f"edge endpoint {u if a is None else v!r} is not a node; add it first")
         if props and not _BITEMPORAL.isdisjoint(props):

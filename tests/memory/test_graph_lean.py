@@ -291,3 +291,111 @@ def test_none_and_other_odd_ids_are_nodes_once():
     for i in range(2000):  # the cache in front of the index turns over
         g.add_node(f"x{i}", "place")
     assert None in g and g.number_of_nodes() == 2001 and g.node(None) == {"kind": "concept", "a": 1.0, "b": 2.0}
+
+
+def _crc_twins() -> tuple[str, str]:
+    """Two distinct ids of the same CRC-32 (the id index's hash): found by a birthday search."""
+    import zlib
+
+    rng = random.Random(7)
+    seen: dict[int, str] = {}
+    for _ in range(400_000):
+        x = f"twin:{rng.getrandbits(48):x}"
+        h = zlib.crc32(x.encode())
+        if h in seen and seen[h] != x:
+            return seen[h], x
+        seen[h] = x
+    raise AssertionError("no CRC-32 collision among 400,000 ids")
+
+
+class _Salted:
+    """An id whose hash is salted (a tuple of a string hashes alike; this one says so by its class)."""
+
+    def __init__(self, v: str) -> None:
+        self.v = v
+
+    def __hash__(self) -> int:
+        return hash(("salted", self.v))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Salted) and other.v == self.v
+
+    def __repr__(self) -> str:
+        return f"_Salted({self.v!r})"
+
+
+def _index_agrees(g: MemoryGraph, ref: dict) -> None:
+    """The growing block's dict and the array index agree with the reference, each on its own: every
+    id below ``ixn`` is found by the array index alone at its index, every id from ``ixn`` on is in the
+    dict, the dict holds only ids of the growing block, and every reader finds every id."""
+    s = g._s  # noqa: SLF001 - the two halves of the index are what this test is about
+    first = (s.nn - 1) >> s.sh << s.sh if s.nn else 0
+    for x, i in ref.items():
+        if i < s.ixn:
+            assert s.probe(x) == i, x
+        else:
+            assert s.grow.get(x) == i, x
+        assert x in g and s.find(x) == i and s.lookup(x) == i
+    assert all(i >= first and ref[x] == i for x, i in s.grow.items())
+    assert s.ids.n == s.ixn
+
+
+@pytest.mark.parametrize("shift", [2, 3, 10])
+def test_the_growing_blocks_dict_and_the_array_index_agree(shift, tmp_path):
+    """Ids added, asked about and added again (updates) before and after their block fills up (the dict
+    folded into the array index), ``None`` and other odd ids, two ids of one CRC-32, a salted id, a
+    pickle taken mid-block and read back (here and in a process of another hash seed) and grown further:
+    the graph answers as a dict of ids would, and the two halves of its index agree with it."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    a, b = _crc_twins()
+    with mock.patch.object(graph_mod, "_BLOCK_SHIFT", shift):
+        g, ref, props = MemoryGraph(), {}, {}
+        odd = [None, 0, 1.5, -7, 2**40 + 3, True, "", "é\ud800", a, b, "x" * 300]
+        rng = random.Random(shift)
+        pool = odd + [f"n{i}" for i in range(700)]
+        for step in range(2600):
+            x = rng.choice(pool) if step % 3 else pool[step // 3 % len(pool)]
+            assert (x in g) == (x in ref)
+            g.add_node(x, "concept", step=step)
+            ref.setdefault(x, len(ref))
+            props.setdefault(x, {"kind": "concept"})["step"] = step
+            if step % 97 == 0:
+                _index_agrees(g, ref)
+                assert a not in ref or b in ref or b not in g
+        _index_agrees(g, ref)
+        assert g.nodes() == list(ref) and all(g.node(x) == props[x] for x in ref)
+        assert "n700" not in g and 2**40 + 4 not in g and "x" * 299 not in g
+        assert g.number_of_nodes() % (1 << shift)  # the growing block is part full
+        back = pickle.loads(pickle.dumps(g))  # mid-block: the stored index holds the growing block's ids
+        _index_agrees(back, ref)
+        for x in ("late-1", None, "late-2", a, "late-3"):  # grows on from the pickle: updates and new ids
+            back.add_node(x, "concept", late=True)
+            ref.setdefault(x, len(ref))
+            props.setdefault(x, {"kind": "concept"})["late"] = True
+        _index_agrees(back, ref)
+        assert back.nodes() == list(ref) and all(back.node(x) == props[x] for x in ref)
+        salted = _Salted("s")
+        back.add_node(salted, "concept")
+        ref[salted] = len(ref)
+        again = pickle.loads(pickle.dumps(back))  # a salted id: no stored index, built on load
+        assert again._s.salted  # noqa: SLF001
+        _index_agrees(again, ref)
+        strs = [x for x in ref if type(x) is str]
+        (tmp_path / "g.pickle").write_bytes(pickle.dumps(pickle.loads(pickle.dumps(g)), protocol=5))
+        (tmp_path / "names.json").write_text(json.dumps(strs + [None]))
+    child = """
+import json, pickle, sys
+g = pickle.loads(open(sys.argv[1], "rb").read())
+names = json.loads(open(sys.argv[2]).read())
+print(json.dumps([x in g for x in names] + [x + "?" in g for x in names if x is not None]))
+"""
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", child, str(tmp_path / "g.pickle"), str(tmp_path / "names.json")],
+                             capture_output=True, text=True, env=env, check=True).stdout
+        want = [x in g for x in strs] + [None in g] + [x + "?" in g for x in strs]
+        assert json.loads(out) == want and want[len(strs)] is True
