@@ -24,8 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 9 (this version) reads only format-9 files: older snapshots are reported ("snapshot format
-8, this version reads 9") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 10 (this version) reads only format-10 files: older snapshots are reported ("snapshot format
+9, this version reads 10") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
@@ -42,7 +42,9 @@ budget those used longest ago named by their row in ``lt_enames``, not stored. F
 budget, spatial memory's label names whose rows are paged out are in ``lt_slabels``, their slot in its
 label list None. Format 9: temporal memory's percept runs (time, source, first entry) and its label
 index's runs are stored as they are, not its per-entry times and sources and per-label grouped times
-(which a reopen re-derived the runs and one index run from).)
+(which a reopen re-derived the runs and one index run from). Format 10: temporal memory keeps no kind
+column (an event holds ~slot in the label column) and each entry's position as a row of a positions table,
+and its label index's percept-run numbers may be uint16.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -84,7 +86,7 @@ __all__ = ["FORMAT_VERSION", "MAGIC", "Snapshot", "snapshot_path", "write_snapsh
            "config_fingerprint", "entry_fingerprint"]
 
 MAGIC = b"EMSNAP\r\n"
-FORMAT_VERSION = 9
+FORMAT_VERSION = 10
 # Formats 1 and 2 pickled temporal memory (and, with the graph and spatial helpers' changes, the
 # graph and spatial beliefs) object by object, format 3 the trajectory as one Pose per pose, format 4
 # spatial places, adjacency edge views and cells object by object; their
@@ -99,7 +101,11 @@ FORMAT_VERSION = 9
 # decoded on first use) and its id index (CRC-32 hashes) as it is (format 8's graph state lacks them);
 # spatial memory's sightings log keeps its times run-length (``trt``/``trs``) and each belief's latest
 # time (``tl``) (spatial's reader still converts a format-8 state, one time per entry, but the others cannot).
-_READS = (9,)
+# Format 10: temporal memory's entries hold each event as ~slot in the label column (no kind column) and
+# each position as a row of a positions table (``_pid``; or one x and y per entry where positions rarely
+# repeat); its label-index runs may hold their percept-run numbers as uint16 (format 9's temporal state
+# has a kind column and one x and y per entry).
+_READS = (10,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64
