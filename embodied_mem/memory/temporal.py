@@ -53,8 +53,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain
-from operator import attrgetter
+from itertools import accumulate, chain, compress
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -192,8 +192,8 @@ _RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads 
 _ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes (entries kept = share / measured bytes an entry)
 _QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
-_PCACHE = 4096  # positions the dictionary mode's cache holds before it is emptied
-_PKEY_BYTES = 104  # a cache key: a 2-tuple (56 bytes) and its two floats (24 each)
+_PCACHE = 4096  # positions the dictionary mode's cache may hold at a seal (past it, it is emptied)
+_PKEY_BYTES = 104  # a cache key: an (x, y) tuple (56 bytes) and its two floats (24 each)
 _LABEL = attrgetter("label")
 _POSITION = attrgetter("position")
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -345,7 +345,7 @@ class TemporalMemory:
         self._x = array("d", [0.0])
         self._y = array("d", [0.0])
         self._pid: array | None = array("i")
-        self._pcache: dict[tuple[float, float], int] = {}  # (x, y) -> row of recently added positions (a cache)
+        self._pcache: dict[tuple[float, float], int] = {}  # (x, y) -> its row (positions added since a recent seal: a cache)
         self._pc_bytes = 0  # the cache's keys (two floats and a tuple each), for ram_bytes
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
         # interned names (labels, event texts, sources) by slot; a name no entry in RAM refers to
@@ -483,36 +483,41 @@ class TemporalMemory:
         return self._r0[r] if r < len(self._r0) else len(self._sym)
 
     # ------------------------------------------------------------------ positions
-    def _pos_ids(self, xs: Sequence[float], ys: Sequence[float]) -> list[int]:
-        """The rows in the position table of positions ``(xs[k], ys[k])`` (dictionary mode), in order:
-        a position the cache holds gets its row, any other a new row (added to the cache unless a
-        coordinate is 0, so that 0.0 and -0.0 never share a row: a row holds its position byte for
-        byte). The cache is emptied when it reaches ``_PCACHE`` positions."""
+    def _pos_ids(self, keys: list[tuple[float, float]]) -> list[int]:
+        """The rows in the position table of positions ``keys`` ((x, y) tuples; dictionary mode), in order:
+        a position the cache holds gets its row; the others get new rows in order, one per distinct
+        position (added to the cache), except that a position with a coordinate 0 gets a row of its
+        own each time and is never cached (so 0.0 and -0.0 never share a row: a row holds its position
+        byte for byte). The cache is emptied only at a seal (``_seal``), so a batch gets the rows one
+        percept at a time would."""
         cache = self._pcache
-        keys = list(zip(xs, ys))
         ids = list(map(cache.get, keys))
-        if None not in ids:
+        if None not in ids:  # (cached rows are >= 1: row 0 is the events')
             return ids  # type: ignore[return-value]
         px, py = self._x, self._y
-        n = len(ids)
-        for k in range(ids.index(None), n):
-            if ids[k] is not None:
-                continue
-            key = keys[k]
-            i = cache.get(key)
+        miss = dict.fromkeys(compress(keys, map(not_, ids)))  # the new positions, in order (in C)
+        nx, ny = list(zip(*miss))[:2]
+        if all(nx) and all(ny):  # no x or y 0: one row per distinct new position
+            base = len(px)
+            rows = dict(zip(miss, range(base, base + len(miss))))
+            px.extend(nx)
+            py.extend(ny)
+            cache.update(rows)
+            self._pc_bytes += _PKEY_BYTES * len(rows)
+            return list(map(cache.get, keys))
+        for k, i in enumerate(ids):  # one at a time
             if i is None:
-                i = len(px)
-                x, y = key
-                px.append(x)
-                py.append(y)
-                if x and y:
-                    if len(cache) >= _PCACHE:
-                        cache.clear()
-                        self._pc_bytes = 0
-                        ids[k + 1:] = [None] * (n - k - 1)  # what an empty cache answers
-                    cache[key] = i
-                    self._pc_bytes += _PKEY_BYTES
-            ids[k] = i
+                key = keys[k]
+                i = cache.get(key)  # (added by a miss before it)
+                if i is None:
+                    i = len(px)
+                    x, y = key[0], key[1]
+                    px.append(x)
+                    py.append(y)
+                    if x and y:
+                        cache[key] = i
+                        self._pc_bytes += _PKEY_BYTES
+                ids[k] = i
         return ids  # type: ignore[return-value]
 
     def _xy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -574,6 +579,8 @@ class TemporalMemory:
             runs[-2:] = [_Run.merge(a, b)]
             self._ix_bytes += runs[-1].nbytes - a.nbytes - b.nbytes
         if merge:
+            if len(self._pcache) > _PCACHE:  # the positions' cache: emptied at seals only (see _pos_ids)
+                self._pcache, self._pc_bytes = {}, 0
             self._check_positions()
 
     def _time_of(self, j: int) -> float:
@@ -934,7 +941,7 @@ class TemporalMemory:
         # not zip(*positions), which makes an iterator object per entry (and runs the cyclic collector)
         xyz = np.fromiter(chain.from_iterable(map(_POSITION, sl)), np.float64, 3 * len(sl)).reshape(-1, 3)
         pid = self._pid
-        ids = self._pos_ids(xyz[:, 0].tolist(), xyz[:, 1].tolist()) if pid is not None else []
+        ids = self._pos_ids(list(zip(xyz[:, 0].tolist(), xyz[:, 1].tolist()))) if pid is not None else []
         if events:  # sightings, then events (at 0, 0, 0), percept by percept
             sight = np.zeros(m - m0, bool)
             sight[np.repeat(starts, ns) + _ranks(ns)] = True
@@ -1017,7 +1024,7 @@ class TemporalMemory:
             self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
             self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
         else:
-            ids = self._pos_ids([x.position[0] for x in ss], [x.position[1] for x in ss])
+            ids = self._pos_ids([(x.position[0], x.position[1]) for x in ss])
             self._pid[pos:pos] = array("i", ids + [0] * len(evs))
         zs = [x.position[2] for x in ss] + [0.0] * len(evs)
         z = self._z
@@ -1092,7 +1099,7 @@ class TemporalMemory:
                 self._x.extend(xs)
                 self._y.extend(ys)
             else:
-                self._pid.extend(self._pos_ids(xs, ys))
+                self._pid.extend(self._pos_ids(list(zip(xs, ys))))
             z = self._z
             if z is None and any(zs):  # a height other than 0
                 z = self._z = array("d", bytes(8 * m))
