@@ -24,8 +24,8 @@ File layout (format version ``FORMAT_VERSION``)::
                         header's ``buffers``: offset and length of each, in payload bytes), read
                         with one copy from the file's pages into the column
 
-Format 10 (this version) reads format-9 and format-10 files: older snapshots are reported ("snapshot
-format 8, this version reads 9, 10") and ignored, and the journal is replayed in full. (Format 4: spatial
+Format 10 (this version) reads only format-10 files: older snapshots are reported ("snapshot format
+9, this version reads 10") and ignored, and the journal is replayed in full. (Format 4: spatial
 memory's trajectory is five columns instead of one object per pose; large ``array`` columns are
 out-of-band buffers in the machine's byte order, recorded in the header: a snapshot of another
 byte order is ignored. Format 5: spatial memory's places, place grid, adjacency -- edge numbers,
@@ -42,8 +42,10 @@ budget those used longest ago named by their row in ``lt_enames``, not stored. F
 budget, spatial memory's label names whose rows are paged out are in ``lt_slabels``, their slot in its
 label list None. Format 9: temporal memory's percept runs (time, source, first entry) and its label
 index's runs are stored as they are, not its per-entry times and sources and per-label grouped times
-(which a reopen re-derived the runs and one index run from). Format 10: spatial memory's sightings log
-may keep its back links as int32 distances, not uint16 codes, when most of them are far.)
+(which a reopen re-derived the runs and one index run from). Format 10: temporal memory keeps no kind
+column (an event holds ~slot in the label column) and each entry's position as a row of a positions table,
+and its label index's percept-run numbers may be uint16; spatial memory's sightings log may keep its back
+links as int32 distances, not uint16 codes, when most of them are far.)
 
 A snapshot is used only when every check passes; otherwise it is ignored and the whole journal
 is replayed (``read_snapshot`` returns ``(None, reason)``; ``Memory.snapshot_status`` shows it). Checks: magic and format version; header CRC; payload
@@ -100,10 +102,13 @@ FORMAT_VERSION = 10
 # decoded on first use) and its id index (CRC-32 hashes) as it is (format 8's graph state lacks them);
 # spatial memory's sightings log keeps its times run-length (``trt``/``trs``) and each belief's latest
 # time (``tl``) (spatial's reader still converts a format-8 state, one time per entry, but the others cannot).
-# Format 10: spatial memory's sightings log may hold its back links as int32 distances (``hprev`` an
-# ``array("i")``: a log whose links are mostly far, see spatial._HP_FAR), which format 9's readers would
-# take for uint16 codes. A format-9 file still opens (its spatial state is the narrow case).
-_READS = (9, 10)
+# Format 10: temporal memory's entries hold each event as ~slot in the label column (no kind column) and
+# each position as a row of a positions table (``_pid``; or one x and y per entry where positions rarely
+# repeat); its label-index runs may hold their percept-run numbers as uint16 (format 9's temporal state
+# has a kind column and one x and y per entry). Spatial memory's sightings log may hold its back links as
+# int32 distances (``hprev`` an ``array("i")``: a log whose links are mostly far, see spatial._HP_FAR),
+# which format 9's readers would take for uint16 codes.
+_READS = (10,)
 _U32 = struct.Struct("<I")
 _OUT_OF_BAND = 1 << 16  # array columns from this many bytes on are raw buffers after the pickle stream
 _ALIGN = 64

@@ -1,14 +1,19 @@
 """Temporal memory: a time index over every sighting and event.
 
-Columnar storage (``array`` of times, kinds, interned labels, positions) kept sorted by time, so
+Columnar storage kept sorted by time: percept runs (time, source, first entry), and per entry its
+interned label (an event: ~ its text's slot, so no kind column) and its position as a row of a table of
+positions (dictionary mode: an object seen again at the same place adds 4 bytes, not 16; where positions
+rarely repeat, one x and y per entry instead, see ``_check_positions``; a height column only once a
+height other than 0 comes). So
 ``between`` is a binary search plus the k items returned (O(log n + k)); ``first_seen`` and
 ``last_seen`` are O(1) for "now" (one pair of times per interned name, in two arrays) and O(log n)
 with ``at=``. Intervals are inclusive at both ends.
 
 Per-label times: a tiered (LSM-style) label index. Ingest leaves the newest entries unindexed
 (scanned by a query) and, past ``_SEAL`` (16,384) of them, seals them into a *run*: their sightings
-grouped by label id (times ascending within a label; 4 bytes a sighting: the number of its
-percept run, whose time ``_rt`` holds). Runs follow each other
+grouped by label id (times ascending within a label; 2 bytes a sighting: the number of its
+percept run, whose time ``_rt`` holds, less the run's first, as uint16 while they span < 65,536
+percept runs, else int32 or int64; a change that would outgrow the type widens it first). Runs follow each other
 in entry (time) order; a new run is merged with the one before while that one is at most twice as
 big and the two cover at most ``_RUN_MAX`` (131,072) entries, so each entry is merged O(log n)
 times (amortized O(log n) per entry at ingest) and no single merge reads more than ``_RUN_MAX``
@@ -48,8 +53,8 @@ from array import array
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, chain
-from operator import attrgetter
+from itertools import accumulate, chain, compress
+from operator import attrgetter, not_
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -187,6 +192,8 @@ _RUN_MAX = 1 << 17  # entries a run may cover through merges (so no merge reads 
 _ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes (entries kept = share / measured bytes an entry)
 _QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
+_PCACHE = 4096  # positions the dictionary mode's cache may hold at a seal (past it, it is emptied)
+_PKEY_BYTES = 104  # a cache key: an (x, y) tuple (56 bytes) and its two floats (24 each)
 _LABEL = attrgetter("label")
 _POSITION = attrgetter("position")
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -197,8 +204,9 @@ class _Run:
     have no row): for each label id in it (``ul``, ascending; ``off`` the start of its group, one
     more at the end), the *percept runs* of its sightings (``ri``: the percept run's global number
     less ``g0``, ascending within a label, so in time order). A time is read from the percept runs'
-    times (``TemporalMemory._rt``): 4 bytes a sighting plus 12 a distinct label, where a time would
-    take 8 and a label id 4. ``lo``/``hi`` the smallest and largest label id in it, ``tlo``/``thi``
+    times (``TemporalMemory._rt``): 2 bytes a sighting (uint16 while the span allows, else int32 or
+    int64; widened before a shift or insert would outgrow it) plus 12 a distinct label, where a time
+    would take 8 and a label id 4. ``lo``/``hi`` the smallest and largest label id in it, ``tlo``/``thi``
     bounds of its times."""
 
     __slots__ = ("ul", "off", "ri", "g0", "n", "lo", "hi", "tlo", "thi")
@@ -213,7 +221,7 @@ class _Run:
             self.off = np.append(starts, len(lab)).astype(np.int64)
             self.g0 = int(g.min())
             span = int(g.max()) - self.g0
-            self.ri = (g - self.g0).astype(np.int32 if span < 2**31 else np.int64)
+            self.ri = (g - self.g0).astype(_ri_dtype(span))
             self.lo, self.hi = int(self.ul[0]), int(self.ul[-1])
         else:
             self.ul, self.off, self.ri, self.g0 = _EMPTY_I, np.zeros(1, np.int64), _EMPTY_I, 0
@@ -246,6 +254,8 @@ class _Run:
             self.g0 += 1
         elif len(self.ri):
             k = g - self.g0
+            if int(self.ri.max()) >= np.iinfo(self.ri.dtype).max:  # the largest would outgrow its type: widen first
+                self.ri = self.glob() - self.g0
             self.ri[self.ri >= k] += 1
 
     def insert(self, i: int, g: int) -> None:
@@ -253,10 +263,10 @@ class _Run:
         ``i`` in percept runs up to ``g``."""
         if not len(self.ri):
             self.g0 = g
-        elif g < self.g0 or (self.ri.dtype == np.int32 and g - self.g0 >= 2**31 - 1):
+        elif g < self.g0 or g - self.g0 > np.iinfo(self.ri.dtype).max:  # (checked: never a silent overflow)
             ri = self.glob()
             self.g0 = min(self.g0, g)
-            self.ri = ri - self.g0
+            self.ri = ri - self.g0  # int64
         ul = self.ul
         k = int(ul.searchsorted(i))
         if k == len(ul) or ul[k] != i:
@@ -282,7 +292,13 @@ def _new_run() -> _Run:
     return object.__new__(_Run)
 
 
-_TYPECODES = {np.dtype(np.int32): "i", np.dtype(np.int64): "q"}
+_TYPECODES = {np.dtype(np.uint16): "H", np.dtype(np.int32): "i", np.dtype(np.int64): "q"}
+_DTYPES = {"H": np.uint16, "i": np.int32, "q": np.int64}
+
+
+def _ri_dtype(span: int) -> type:
+    """The narrowest of uint16, int32 and int64 that holds 0..``span``."""
+    return np.uint16 if span < 2**16 else np.int32 if span < 2**31 else np.int64
 
 
 def _col(a: np.ndarray) -> array:
@@ -322,10 +338,15 @@ class TemporalMemory:
         self._rs = array("i")  # interned source of each run
         self._r0 = array("q")  # index of each run's first entry
         self._rbase = 0  # global number of run 0 (runs paged out so far; the label index holds global numbers)
-        self._kind = array("b")
-        self._sym = array("i")  # interned label or text
-        self._x = array("d")
-        self._y = array("d")
+        self._sym = array("i")  # interned label (a slot) or event text (~slot, < 0: the entry is an event)
+        # positions: a table of positions (row 0: (0, 0), what events hold) and each entry's row in it,
+        # ``_pid`` (dictionary mode); where positions rarely repeat, one x and y per entry (plain mode,
+        # ``_pid`` None; see ``_check_positions``)
+        self._x = array("d", [0.0])
+        self._y = array("d", [0.0])
+        self._pid: array | None = array("i")
+        self._pcache: dict[tuple[float, float], int] = {}  # (x, y) -> its row (positions added since a recent seal: a cache)
+        self._pc_bytes = 0  # the cache's keys (two floats and a tuple each), for ram_bytes
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
         # interned names (labels, event texts, sources) by slot; a name no entry in RAM refers to
         # moves out under a RAM budget (lt_tlabels) and its slot (None) is reused
@@ -361,11 +382,11 @@ class TemporalMemory:
         self._fit_bytes: int | None = None  # the bytes ``fit`` last allowed (None: the budget's share)
 
     # ------------------------------------------------------------------ snapshot state
-    _COLUMNS = ("_kind", "_sym", "_x", "_y", "_z")
+    _COLUMNS = ("_sym", "_x", "_y", "_z", "_pid")
     # the percept runs and the label index, stored as they are (a reopen rebuilds neither)
     _RUNS = ("_rt", "_rs", "_r0", "_rbase", "_ix_n")
     # rebuilt from the names, or caches
-    _DERIVED = ("_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_bytes", "_gapc", "_gap_n", "_limit",
+    _DERIVED = ("_pcache", "_pc_bytes", "_ids", "_first", "_last", "_name_bytes", "_runs", "_ix_bytes", "_gapc", "_gap_n", "_limit",
                 "_pn", "_pl", "_pb") + _RUNS
 
     def __getstate__(self) -> dict[str, object]:
@@ -400,11 +421,17 @@ class TemporalMemory:
             if k not in ("columns", "runs", "index", "labels", "_p_count", "_p_last", "_p_best"):
                 d[k] = v
         d.update(zip(self._COLUMNS, state["columns"]))  # type: ignore[call-overload]
+        self._pcache, self._pc_bytes = {}, 0
+        pid = self._pid
+        if len(self._x) != len(self._y) or (pid is None and len(self._x) != len(self._sym)) or (
+                pid is not None and (len(pid) != len(self._sym) or not len(self._x) or self._x[0] != 0.0
+                                     or self._y[0] != 0.0 or (len(pid) and not 0 <= min(pid) <= max(pid) < len(self._x)))):
+            raise ValueError("temporal state: the position columns disagree with the entries")
         d.update(zip(self._RUNS, state["runs"]))  # type: ignore[call-overload]
         runs: list[_Run] = []
         for ul, off, ri, g0, n, lo, hi, tlo, thi in state["index"]:  # type: ignore[union-attr]
             r = _new_run()
-            r.ul, r.off, r.ri = _np(ul, np.int32), _np(off, np.int64), _np(ri, np.int32 if ri.typecode == "i" else np.int64)
+            r.ul, r.off, r.ri = _np(ul, np.int32), _np(off, np.int64), _np(ri, _DTYPES[ri.typecode])
             r.g0, r.n, r.lo, r.hi, r.tlo, r.thi = g0, n, lo, hi, tlo, thi
             if len(r.off) != len(r.ul) + 1 or int(r.off[-1]) != len(r.ri):
                 raise ValueError("temporal state: a label-index run's columns disagree")
@@ -449,11 +476,82 @@ class TemporalMemory:
 
     def _run_times(self, run: _Run, a: int = 0, b: int | None = None) -> np.ndarray:
         """The times of the sightings ``[a, b)`` of label-index run ``run`` (a copy)."""
-        return np.frombuffer(self._rt, np.float64)[run.ri[a:b] + (run.g0 - self._rbase)]
+        return np.frombuffer(self._rt, np.float64)[run.ri[a:b].astype(np.intp) + (run.g0 - self._rbase)]
 
     def _start(self, r: int) -> int:
         """Index of run ``r``'s first entry (the number of entries for ``r`` past the last run)."""
         return self._r0[r] if r < len(self._r0) else len(self._sym)
+
+    # ------------------------------------------------------------------ positions
+    def _pos_ids(self, keys: list[tuple[float, float]]) -> list[int]:
+        """The rows in the position table of positions ``keys`` ((x, y) tuples; dictionary mode), in order:
+        a position the cache holds gets its row; the others get new rows in order, one per distinct
+        position (added to the cache), except that a position with a coordinate 0 gets a row of its
+        own each time and is never cached (so 0.0 and -0.0 never share a row: a row holds its position
+        byte for byte). The cache is emptied only at a seal (``_seal``), so a batch gets the rows one
+        percept at a time would."""
+        cache = self._pcache
+        ids = list(map(cache.get, keys))
+        if None not in ids:  # (cached rows are >= 1: row 0 is the events')
+            return ids  # type: ignore[return-value]
+        px, py = self._x, self._y
+        miss = dict.fromkeys(compress(keys, map(not_, ids)))  # the new positions, in order (in C)
+        nx, ny = list(zip(*miss))[:2]
+        if all(nx) and all(ny):  # no x or y 0: one row per distinct new position
+            base = len(px)
+            rows = dict(zip(miss, range(base, base + len(miss))))
+            px.extend(nx)
+            py.extend(ny)
+            cache.update(rows)
+            self._pc_bytes += _PKEY_BYTES * len(rows)
+            return list(map(cache.get, keys))
+        for k, i in enumerate(ids):  # one at a time
+            if i is None:
+                key = keys[k]
+                i = cache.get(key)  # (added by a miss before it)
+                if i is None:
+                    i = len(px)
+                    x, y = key[0], key[1]
+                    px.append(x)
+                    py.append(y)
+                    if x and y:
+                        cache[key] = i
+                        self._pc_bytes += _PKEY_BYTES
+                ids[k] = i
+        return ids  # type: ignore[return-value]
+
+    def _xy(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """x and y of the first ``n`` entries (events: 0, 0), float64 (copies in dictionary mode)."""
+        if self._pid is None:
+            return np.frombuffer(self._x, np.float64, n), np.frombuffer(self._y, np.float64, n)
+        p = np.frombuffer(self._pid, np.int32, n)
+        return np.frombuffer(self._x, np.float64)[p], np.frombuffer(self._y, np.float64)[p]
+
+    def _check_positions(self) -> None:
+        """Dictionary mode while it pays: once the positions table holds more than 3/4 as many rows as
+        there are entries (positions rarely repeat, e.g. noisy detections), go to plain mode (one x
+        and y per entry) for good. O(entries) once."""
+        pid = self._pid
+        if pid is None or len(pid) < _SEAL or 4 * (len(self._x) - 1) <= 3 * len(pid):
+            return
+        x, y = self._xy(len(pid))
+        self._x, self._y = array("d", x.tobytes()), array("d", y.tobytes())
+        self._pid, self._pcache, self._pc_bytes = None, {}, 0
+
+    def _compact_positions(self) -> None:
+        """Drop the table rows no entry refers to any more (after a page-out), renumbering the rest in
+        order (row 0 stays (0, 0)); the cache is emptied."""
+        pa = np.frombuffer(self._pid, np.int32)
+        used = np.zeros(len(self._x), bool)
+        used[0] = True
+        used[pa] = True
+        keep = np.flatnonzero(used)
+        new = (np.cumsum(used, dtype=np.int64) - 1).astype(np.int32)[pa]
+        del pa
+        self._pid = array("i", new.tobytes())
+        self._x = array("d", np.frombuffer(self._x, np.float64)[keep].tobytes())
+        self._y = array("d", np.frombuffer(self._y, np.float64)[keep].tobytes())
+        self._pcache, self._pc_bytes = {}, 0
 
     # ------------------------------------------------------------------ the label index
     def _add_run(self, run: _Run) -> None:
@@ -469,8 +567,9 @@ class TemporalMemory:
         if n == n0:
             return
         m = n - n0
-        sel = np.flatnonzero(np.frombuffer(self._kind, np.int8, m, n0) == SIGHTING)
-        sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)[sel]
+        sym = np.frombuffer(self._sym, np.int32, m, 4 * n0)
+        sel = np.flatnonzero(sym >= 0)  # the sightings (events hold ~slot)
+        sym = sym[sel]
         g = self._runs_from(n0)[sel] + self._rbase
         order = np.argsort(sym, kind="stable")
         self._add_run(_Run(sym[order], g[order], m, self._time_of(n0), self._rt[-1]))
@@ -479,6 +578,10 @@ class TemporalMemory:
             a, b = runs[-2], runs[-1]
             runs[-2:] = [_Run.merge(a, b)]
             self._ix_bytes += runs[-1].nbytes - a.nbytes - b.nbytes
+        if merge:
+            if len(self._pcache) > _PCACHE:  # the positions' cache: emptied at seals only (see _pos_ids)
+                self._pcache, self._pc_bytes = {}, 0
+            self._check_positions()
 
     def _time_of(self, j: int) -> float:
         """The time of entry ``j``."""
@@ -541,14 +644,12 @@ class TemporalMemory:
             n0 = n
         parts: list[np.ndarray] = []
         if n > n0 and (t1 is None or self._time_of(n0) <= t1):  # the newest entries (reaching t1): a scan
-            m = np.flatnonzero(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0) == i)
+            m = np.flatnonzero(np.frombuffer(self._sym, np.int32, n - n0, 4 * n0) == i)  # (events are < 0)
             if len(m):
-                m = m[np.frombuffer(self._kind, np.int8, n - n0, n0)[m] == SIGHTING]
-                if len(m):
-                    tail = self._times_at(m + n0)
-                    if newest and (t1 is None or tail[0] <= t1):
-                        return tail
-                    parts.append(tail)
+                tail = self._times_at(m + n0)
+                if newest and (t1 is None or tail[0] <= t1):
+                    return tail
+                parts.append(tail)
         for r in reversed(self._runs):
             if (t1 is not None and r.tlo > t1) or i < r.lo or i > r.hi:
                 continue
@@ -604,9 +705,11 @@ class TemporalMemory:
     def _entry_bytes(self) -> int:
         """The columns and the label index: what grows with the entries in RAM."""
         gs = sys.getsizeof
-        n = sum(gs(a) for a in (self._rt, self._rs, self._r0, self._kind, self._sym, self._x, self._y))
+        n = sum(gs(a) for a in (self._rt, self._rs, self._r0, self._sym, self._x, self._y))
         if self._z is not None:
             n += gs(self._z)
+        if self._pid is not None:
+            n += gs(self._pid) + gs(self._pcache) + self._pc_bytes
         return n + self._ix_bytes + gs(self._runs)
 
     def _label_bytes(self) -> int:
@@ -698,7 +801,10 @@ class TemporalMemory:
             return
         names = self._names
         used = np.zeros(len(names), dtype=bool)
-        used[np.frombuffer(self._sym, np.int32)] = True
+        sym = np.frombuffer(self._sym, np.int32)
+        used[sym[sym >= 0]] = True
+        used[~sym[sym < 0]] = True
+        del sym
         used[np.frombuffer(self._rs, np.int32)] = True
         cold = [i for i in np.flatnonzero(~used).tolist() if names[i] is not None]
         self._queried_in = 0
@@ -834,22 +940,29 @@ class TemporalMemory:
         # the coordinates as one flat array, copied column by column byte for byte (-0.0 stays -0.0);
         # not zip(*positions), which makes an iterator object per entry (and runs the cyclic collector)
         xyz = np.fromiter(chain.from_iterable(map(_POSITION, sl)), np.float64, 3 * len(sl)).reshape(-1, 3)
+        pid = self._pid
+        ids = self._pos_ids(list(zip(xyz[:, 0].tolist(), xyz[:, 1].tolist()))) if pid is not None else []
         if events:  # sightings, then events (at 0, 0, 0), percept by percept
             sight = np.zeros(m - m0, bool)
             sight[np.repeat(starts, ns) + _ranks(ns)] = True
             full = np.zeros((m - m0, 3))
             full[sight] = xyz
             xyz = full
-            self._kind.frombytes((~sight).astype(np.int8).tobytes())  # SIGHTING == 0, EVENT == 1
             syms = np.empty(m - m0, np.int32)
             syms[sight] = lsyms
-            syms[~sight] = esyms
+            syms[~sight] = ~np.asarray(esyms, np.int32)  # an event holds ~slot
             self._sym.frombytes(syms.tobytes())
+            if pid is not None:
+                pa = np.zeros(m - m0, np.int32)  # events: row 0, (0, 0)
+                pa[sight] = ids
+                pid.frombytes(pa.tobytes())
         else:
-            self._kind.frombytes(bytes(m - m0))  # SIGHTING == 0
             self._sym.extend(lsyms)
-        self._x.frombytes(xyz[:, 0].tobytes())
-        self._y.frombytes(xyz[:, 1].tobytes())
+            if pid is not None:
+                pid.extend(ids)
+        if pid is None:
+            self._x.frombytes(xyz[:, 0].tobytes())
+            self._y.frombytes(xyz[:, 1].tobytes())
         z = self._z
         if z is None:
             nz = np.flatnonzero(xyz[:, 2])
@@ -891,7 +1004,7 @@ class TemporalMemory:
         k = len(ss) + len(evs)
         if not k:
             return
-        syms = [self._intern(x.label) for x in ss] + [self._intern(e) for e in evs]
+        syms = [self._intern(x.label) for x in ss] + [~self._intern(e) for e in evs]  # an event: ~slot
         rt, rs, r0 = self._rt, self._rs, self._r0
         r = bisect_right(rt, t)
         pos = self._start(r)
@@ -906,10 +1019,13 @@ class TemporalMemory:
         g = r - 1 + self._rbase  # the percept's run (global number)
         if r < len(r0):
             np.frombuffer(r0, np.int64)[r:] += k
-        self._kind[pos:pos] = array("b", bytes(len(ss)) + bytes([EVENT]) * len(evs))
         self._sym[pos:pos] = array("i", syms)
-        self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
-        self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
+        if self._pid is None:
+            self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
+            self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
+        else:
+            ids = self._pos_ids([(x.position[0], x.position[1]) for x in ss])
+            self._pid[pos:pos] = array("i", ids + [0] * len(evs))
         zs = [x.position[2] for x in ss] + [0.0] * len(evs)
         z = self._z
         if z is None and any(v != 0.0 for v in zs):
@@ -977,21 +1093,25 @@ class TemporalMemory:
                     first[i] = t
                 last[i] = t  # t is not older than any time held (in RAM or paged)
             m = len(self._sym)
-            self._kind.frombytes(bytes(n))  # SIGHTING == 0
             self._sym.extend(syms)
             xs, ys, zs = zip(*[s.position for s in sightings])
-            self._x.extend(xs)
-            self._y.extend(ys)
+            if self._pid is None:
+                self._x.extend(xs)
+                self._y.extend(ys)
+            else:
+                self._pid.extend(self._pos_ids(list(zip(xs, ys))))
             z = self._z
             if z is None and any(zs):  # a height other than 0
                 z = self._z = array("d", bytes(8 * m))
             if z is not None:
                 z.extend(zs)
         for e in events:
-            self._kind.append(EVENT)
-            self._sym.append(self._intern(e))
-            self._x.append(0.0)
-            self._y.append(0.0)
+            self._sym.append(~self._intern(e))  # an event: ~slot
+            if self._pid is None:
+                self._x.append(0.0)
+                self._y.append(0.0)
+            else:
+                self._pid.append(0)
             if self._z is not None:
                 self._z.append(0.0)
 
@@ -1025,24 +1145,33 @@ class TemporalMemory:
         pg = self._pages
         assert pg is not None
         space, z, pack = pg.space, self._z, EVENT_V.pack
-        kind, sym, xs, ys = self._kind, self._sym, self._x, self._y
+        sym = self._sym
         gid = np.frombuffer(self._gid, np.int64)
-        gsym = gid[np.frombuffer(sym, np.int32, i)].tolist()  # the table holds global ids
+        sa = np.frombuffer(sym, np.int32, i)
+        ev = sa < 0  # events hold ~slot
+        kind = ev.view(np.int8).tolist()  # EVENT == 1, SIGHTING == 0
+        gsym = gid[np.where(ev, ~sa, sa)].tolist()  # the table holds global ids
         gsrc = gid[np.frombuffer(rs, np.int32, r)].tolist()
+        xa, ya = (a.tolist() for a in self._xy(i))
         pg.store.insert_many(
             "INSERT INTO lt_events (space, t, kind, sym, src, v) VALUES (?, ?, ?, ?, ?, ?)",
-            ((space, t, kind[j], gsym[j], sr, pack(t, xs[j], ys[j], 0.0 if z is None else z[j]))
+            ((space, t, kind[j], gsym[j], sr, pack(t, xa[j], ya[j], 0.0 if z is None else z[j]))
              for t, sr, a, b in zip(rt[:r], gsrc, r0[:r], r0[1:r + 1]) for j in range(a, b)))
-        del gid, gsym, gsrc
+        del gid, gsym, gsrc, kind, xa, ya
         cut = rt[r]
         # per label among the moved sightings: count, first and last time, longest gap between two
-        sel = np.flatnonzero(np.frombuffer(kind, np.int8, i) == SIGHTING)
-        s = np.frombuffer(sym, np.int32, i)[sel]
+        sel = np.flatnonzero(~ev)
+        s = sa[sel]
         ts = self._times_at(sel)
-        del sel
+        del sel, sa, ev
         self._paged_t0 = min(self._paged_t0, rt[0])
-        for arr in (kind, sym, xs, ys):
-            del arr[:i]
+        del sym[:i]
+        if self._pid is None:
+            del self._x[:i]
+            del self._y[:i]
+        else:
+            del self._pid[:i]
+            self._compact_positions()
         if z is not None:
             del z[:i]
         for arr in (rt, rs, r0):
@@ -1281,14 +1410,16 @@ class TemporalMemory:
                 t, x, y, z = EVENT_V.unpack(v)
                 yield t, k, name[sym], name[src], x, y, z
         rt, rs, r0, names = self._rt, self._rs, self._r0, self._names
-        kind, sym, xs, ys, zz = self._kind, self._sym, self._x, self._y, self._z
+        sym, xs, ys, zz, pid = self._sym, self._x, self._y, self._z, self._pid
         for r in range(bisect_left(rt, t0), bisect_right(rt, t1)):
             t, src = rt[r], names[rs[r]]
             for i in range(r0[r], self._start(r + 1)):
-                k = kind[i]
+                s = sym[i]
+                k = EVENT if s < 0 else SIGHTING
                 if want is not None and k != want:
                     continue
-                yield t, k, names[sym[i]], src, xs[i], ys[i], 0.0 if zz is None else zz[i]
+                p = i if pid is None else pid[i]
+                yield t, k, names[~s if s < 0 else s], src, xs[p], ys[p], 0.0 if zz is None else zz[i]
 
     def _names_of(self, gids: set[int]) -> dict[int, str]:
         """The names of global ids (of rows in the long-term table): those paged out from

@@ -256,7 +256,7 @@ def _restamp(path: Path, header: dict, payload: bytes) -> None:
 
 def test_large_columns_are_out_of_band_buffers_and_a_bad_buffer_table_is_refused(tmp_path):
     path = tmp_path / "m.db"
-    _big_memory(path, n=5000)  # temporal columns of 10k sightings: past the 64 KiB out-of-band size
+    _big_memory(path, n=9000)  # temporal columns of 18k entries (4 bytes each): past the 64 KiB out-of-band size
     with Memory.open(path, readonly=True) as m:
         assert m.snapshot_status == "ok"
         before = answers(m), _temporal_answers(m), _trajectory_answers(m)

@@ -43,8 +43,8 @@ def state(tm: TemporalMemory) -> dict:
     tm._seal(merge=False)  # noqa: SLF001 - also compares what a query would index next
     return {
         "runs": (bytes(tm._rt), bytes(tm._rs), bytes(tm._r0)),
-        "entries": (bytes(tm._kind), bytes(tm._sym), bytes(tm._x), bytes(tm._y),
-                    None if tm._z is None else bytes(tm._z)),
+        "entries": (bytes(tm._sym), bytes(tm._x), bytes(tm._y), None if tm._z is None else bytes(tm._z),
+                    None if tm._pid is None else bytes(tm._pid)),
         "names": (list(tm._names), dict(tm._ids), bytes(tm._gid), tm._ngid),
         "times": (bytes(tm._first), bytes(tm._last)),
         "index": [(r.lab().tobytes(), r.glob().tobytes(), r.n, r.tlo, r.thi) for r in tm._runs],

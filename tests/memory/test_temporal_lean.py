@@ -102,3 +102,24 @@ def test_an_entry_takes_under_30_bytes_once_indexed():
     assert tm._ix_n == n
     per = tm.ram_bytes() / n
     assert 25 <= per < 30, per
+
+
+def test_label_index_run_widens_its_narrow_column_before_it_would_overflow():
+    """A run's percept-run numbers are uint16 while their span allows; a shift or an insert that
+    would outgrow it widens the column first (never a silent wrap-around)."""
+    import numpy as np
+
+    from embodied_mem.memory.temporal import _Run
+
+    lab = np.array([3, 3, 5, 5], np.int32)
+    g = np.array([10, 10 + 65535, 10, 11], np.int64)
+    r = _Run(lab, g, 4, 0.0, 1.0)
+    assert r.ri.dtype == np.uint16
+    r.shift(11)  # the numbers from 11 on grow by one: 65535 + 1 no longer fits uint16
+    assert r.glob().tolist() == [10, 10 + 65536, 10, 12] and r.ri.dtype != np.uint16
+    r2 = _Run(lab, np.array([10, 20, 10, 11], np.int64), 4, 0.0, 1.0)
+    assert r2.ri.dtype == np.uint16
+    r2.insert(5, 10 + 70000)
+    r2.insert(4, 3)  # before g0: rebased
+    assert r2.lab().tolist() == [3, 3, 4, 5, 5, 5]
+    assert r2.glob().tolist() == [10, 20, 3, 10, 11, 10 + 70000]
