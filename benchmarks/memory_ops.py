@@ -1201,10 +1201,12 @@ def ram_child(args: argparse.Namespace) -> int:
 
         tracemalloc.start()
     released = {"calls": 0, "s": 0.0}
+    checks = {"n": 0}
     if mode != "stream":
         cfg = MemoryConfig.from_dict({"ram_budget_mb": args.ram_budget} if mode == "budget" else {})
         mem = Memory.open(db, config=cfg, durability="batch")
         _time_heap_releases(released)
+        _count_budget_checks(mem, checks)
     gc.collect()
     rss0 = _rss_bytes()
     n_s, n_p, t_ingest = 0, 0, 0.0
@@ -1240,6 +1242,7 @@ def ram_child(args: argparse.Namespace) -> int:
             res["heap_releases"], res["heap_release_s"] = released["calls"], released["s"]
             if trace:
                 res["traced_by_module"] = _traced_by_module()
+            checks_before = checks["n"]
             rng = random.Random(args.seed)
             labels = sorted(first_t, key=first_t.get)
             now = mem.now
@@ -1267,11 +1270,17 @@ def ram_child(args: argparse.Namespace) -> int:
                 return ep.recall(query, k=10, strengthen=False)
 
             # chunks of old labels (their items paged out under a budget) and of recent ones
-            res["recall_old"] = latency(recall, [(lbl.replace("_", " "),) for lbl, in pick(old)[: max(1, q // 5)]])
-            res["recall_recent"] = latency(recall, [(lbl.replace("_", " "),) for lbl, in pick(recent)[: max(1, q // 5)]])
+            q_old = [(lbl.replace("_", " "),) for lbl, in pick(old)[: max(1, q // 5)]]
+            q_recent = [(lbl.replace("_", " "),) for lbl, in pick(recent)[: max(1, q // 5)]]
+            res["recall_old"] = latency(recall, q_old)
+            res["recall_recent"] = latency(recall, q_recent)
+            res["budget_checks_in_queries"] = checks["n"] - checks_before
+            diag = (recall, q_old, q_recent)  # read after RSS is measured (these recalls page in too)
         gc.collect()
         res["rss_bytes"] = _rss_bytes()
         res["rss_growth_bytes"] = res["rss_bytes"] - rss0
+        if mem is not None:
+            res.update(_recall_reads(mem, *diag))
         print(json.dumps(res), flush=True)
     if mem is not None:
         mem.close()
@@ -1298,6 +1307,49 @@ def _time_heap_releases(acc: dict) -> None:
             acc["s"] += time.perf_counter() - t0
 
     facade.release_free_heap = timed
+
+
+def _count_budget_checks(mem: Memory, acc: dict) -> None:
+    """Count the budget controller's checks (``Memory._fit_budget``, on this instance) into ``acc``."""
+    real = getattr(mem, "_fit_budget", None)
+    if real is None:
+        return
+
+    def counted() -> None:
+        acc["n"] += 1
+        real()
+
+    mem._fit_budget = counted  # type: ignore[method-assign]
+
+
+def _recall_reads(mem: Memory, recall, q_old: list, q_recent: list) -> dict:  # noqa: ANN001
+    """What budgeted recall reads from the long-term tables: over (up to) the first 100 old and 100 recent
+    recall queries again, SQL statements per recall (and those of them that read paged-out scores,
+    ``lt_cmut``), CPU ms per recall, and the chunks whose scores are paged out. {} without a budget."""
+    lt = getattr(mem, "_longterm", None)
+    conn = getattr(lt, "_conn", None)
+    if conn is None:
+        return {}
+    out: dict = {"episodic_scores_paged_rows": int(getattr(getattr(mem.episodic, "_cols", None), "mcold", 0))}
+    for name, qs in (("old", q_old[:100]), ("recent", q_recent[:100])):
+        n = {"sql": 0, "cmut": 0}
+
+        def trace(stmt: str, n: dict = n) -> None:
+            n["sql"] += 1
+            n["cmut"] += "lt_cmut" in stmt
+
+        conn.set_trace_callback(trace)
+        c0 = time.process_time()
+        try:
+            for a in qs:
+                recall(*a)
+        finally:
+            conn.set_trace_callback(None)
+        k = max(1, len(qs))
+        out[f"recall_{name}_sql_per_query"] = n["sql"] / k
+        out[f"recall_{name}_score_reads_per_query"] = n["cmut"] / k
+        out[f"recall_{name}_cpu_ms_traced"] = (time.process_time() - c0) / k * 1e3
+    return out
 
 
 def _ram_counts(mem: Memory) -> dict:
@@ -1433,6 +1485,19 @@ def ram_markdown(out: dict) -> str:
                 cells.append(f"{x['p50_ms']:.4f} / {x['p99_ms']:.4f}" if x else "–")
             if cells != ["–", "–"]:
                 lines.append(f"| {r['sightings']:,} | {key} | {cells[0]} | {cells[1]} |")
+    reads = [(r["sightings"], r["budget"]) for r in out["levels"] if r.get("budget") and
+             "recall_old_sql_per_query" in r["budget"]]
+    if reads:
+        lines += ["", "Budgeted recall's reads from the long-term tables (the first 100 old / recent recall queries "
+                  "again): SQL statements per recall (of them reads of paged-out scores, `lt_cmut`), CPU ms per "
+                  "recall; budget checks the queries started; chunks whose scores are paged out:", "",
+                  "| sightings | SQL / recall old (scores) | recent (scores) | CPU ms old / recent | checks in queries | "
+                  "chunks with paged scores |", "|---:|---:|---:|---:|---:|---:|"]
+        for n, b in reads:
+            lines.append(f"| {n:,} | {b['recall_old_sql_per_query']:.1f} ({b['recall_old_score_reads_per_query']:.1f}) | "
+                         f"{b['recall_recent_sql_per_query']:.1f} ({b['recall_recent_score_reads_per_query']:.1f}) | "
+                         f"{b['recall_old_cpu_ms_traced']:.2f} / {b['recall_recent_cpu_ms_traced']:.2f} | "
+                         f"{b.get('budget_checks_in_queries', '–')} | {b['episodic_scores_paged_rows']:,} |")
     lines += _estimates_markdown(out)
     lines += _traced_markdown(out)
     return "\n".join(lines) + "\n"

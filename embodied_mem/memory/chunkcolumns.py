@@ -282,7 +282,68 @@ class ChunkColumns:
             i = rows - c if c else rows
             u = self._mut
             return u["last"][i], u["strength"][i], u["utility"][i]
-        return self.gather("last", rows), self.gather("strength", rows), self.gather("utility", rows)
+        return self._cold_scores(rows)
+
+    def _cold_scores(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``scores_of`` when some rows' scores are paged out: each cold block they fall in is taken once
+        for all three columns (three ``gather`` calls took it three times, and more than ``_MCACHED``
+        blocks read each again from SQLite), the blocks not cached read in one statement
+        (``_mblocks``). The same values as ``gather``."""
+        c = self.mcold
+        out = np.empty((len(MUTABLE), len(rows)), np.float64)  # rows in MUTABLE order
+        hot = rows >= c
+        if hot.any():
+            i = rows[hot] - c
+            for j, name in enumerate(MUTABLE):
+                out[j, hot] = self._mut[name][i]
+        cold = np.flatnonzero(~hot)
+        blk = rows[cold] // BLOCK
+        order = np.argsort(blk, kind="stable")
+        cold, blk = cold[order], blk[order]
+        edges = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True]).tolist()
+        bs = blk[edges[:-1]].tolist()
+        got = self._mblocks(bs)
+        for a, e, b in zip(edges[:-1], edges[1:], bs):
+            sel = cold[a:e]
+            out[:, sel] = got[b][:, rows[sel] % BLOCK]
+        return out[1], out[0], out[2]
+
+    def _mblocks(self, bs: list[int]) -> dict[int, np.ndarray]:
+        """The (3, BLOCK) strength / last / utility values of cold blocks ``bs`` (distinct): cached ones
+        from the LRU, the others read in one statement per 500 and put in the LRU as ``_mblock`` does
+        (the LRU keeps its last ``_MCACHED``; the arrays returned stay valid for reading)."""
+        out: dict[int, np.ndarray] = {}
+        miss = []
+        for b in bs:
+            got = self._mcache.get(b)
+            if got is None:
+                miss.append(b)
+            else:
+                self._mcache.move_to_end(b)
+                out[b] = got[0]
+        if not miss:
+            return out
+        pg = self.pages
+        assert pg is not None
+        for s in range(0, len(miss), 500):
+            part = miss[s:s + 500]
+            ids = {self._mrow[b]: b for b in part}
+            rows = pg.store.execute(f"SELECT rowid, v FROM lt_cmut WHERE rowid IN ({','.join('?' * len(ids))})",
+                                    tuple(ids)).fetchall()
+            for rowid, v in rows:
+                b = ids.pop(rowid)
+                if not isinstance(v, bytes) or len(v) != 3 * 8 * BLOCK:
+                    raise RuntimeError(f"episodic chunk block {b} is damaged in lt_cmut")
+                out[b] = np.frombuffer(v, np.float64).reshape(3, BLOCK).copy()
+            if ids:
+                raise RuntimeError(f"episodic chunk block {next(iter(ids.values()))} is missing from lt_cmut")
+        for b in miss:  # into the LRU, as _mblock puts a block it reads (a changed block evicted is written)
+            self._mcache[b] = [out[b], False]
+            while len(self._mcache) > _MCACHED:
+                old, (arr, dirty) = self._mcache.popitem(last=False)
+                if dirty:
+                    self._store_block(old, arr)
+        return out
 
     def get(self, name: str, row: int) -> Any:
         if row < 0:

@@ -74,13 +74,18 @@ def test_recall_with_paged_scores_equals_recall_without_a_budget(seed: int, monk
     small.episodic.fit(60_000)  # the scores of most old chunks out to lt_cmut
     assert small.episodic._cols.mcold > 200  # noqa: SLF001 - the paged part of the score columns
     reads = []
-    real = ChunkColumns._mblock
+    real, real_many = ChunkColumns._mblock, ChunkColumns._mblocks
 
     def counted(self, b):  # noqa: ANN001, ANN202
         reads.append(b)
         return real(self, b)
 
+    def counted_many(self, bs):  # noqa: ANN001, ANN202
+        reads.extend(bs)
+        return real_many(self, bs)
+
     monkeypatch.setattr(ChunkColumns, "_mblock", counted)
+    monkeypatch.setattr(ChunkColumns, "_mblocks", counted_many)
     for q in QUERIES:
         for k in (1, 3, 10, 40):
             assert [repr(c) for c in small.episodic.recall(q, k=k, strengthen=False)] == \
@@ -102,3 +107,36 @@ def test_recall_with_paged_scores_equals_recall_without_a_budget(seed: int, monk
     monkeypatch.setattr(EpisodicMemory, "_rank_cold_last", lambda self, *a: EpisodicMemory._rank(self, *a, cold_last=False))
     eager = blocks_read()
     assert lazy < eager, (lazy, eager)  # (how many fewer depends on the utilities: their bound is shared)
+
+
+def test_scores_of_paged_rows_equal_the_three_gathers(monkeypatch) -> None:
+    """``scores_of`` over rows in many cold blocks (more than the LRU holds, some changed in the cache
+    and not yet written, one row twice, hot rows among them) gives what ``gather`` gives column by
+    column, and reads each cold block not cached in one statement."""
+    import numpy as np
+
+    monkeypatch.setattr(chunkcolumns, "BLOCK", 16)
+    monkeypatch.setattr(chunkcolumns, "_MCACHED", 2)
+    lt = longterm.LongTermStore(1)
+    cols = ChunkColumns(longterm.Pages(lt, 64))
+    for r in range(200):
+        cols.append(float(r), r + 0.5, 0, -1, r + 1, 1.0 + r % 7, float(r * 3 % 11), (r % 5) - 2.0)
+    cols.page_out_mut(160)
+    assert cols.mcold == 160
+    cols.set("strength", 5, 9.5)  # block 0 changed in the cache (dirty), then pushed out by later reads
+    cols.set("utility", 150, -7.0)
+    rng = np.random.default_rng(0)
+    statements = []
+    lt.conn.set_trace_callback(statements.append)
+    for _ in range(20):
+        rows = rng.integers(0, 200, size=int(rng.integers(1, 40)))
+        rows[0] = rows[-1]
+        want = (cols.gather("last", rows), cols.gather("strength", rows), cols.gather("utility", rows))
+        statements.clear()
+        got = cols.scores_of(rows)
+        for g, w in zip(got, want):
+            assert g.dtype == np.float64 and np.array_equal(g, w)
+        assert sum("lt_cmut WHERE rowid IN" in s for s in statements) <= 1
+        assert not [s for s in statements if "lt_cmut WHERE rowid=" in s]
+    assert cols.get("strength", 5) == 9.5 and cols.get("utility", 150) == -7.0
+    lt.close()
