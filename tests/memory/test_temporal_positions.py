@@ -115,3 +115,34 @@ def test_positions_reopen_and_page_like_a_plain_list(tmp_path, monkeypatch, nois
         assert exact(mem.temporal) == ref_exact(ref)
         if budget is not None:
             assert mem.temporal.n_in_ram < len(mem.temporal) / 4  # most of it was paged out
+
+
+@pytest.mark.parametrize("damage", ["row past the table", "negative row", "wide row column", "table row 0 moved"])
+def test_a_damaged_positions_state_is_refused(damage: str) -> None:
+    """A temporal state whose positions disagree with its entries (a row number outside the table, a
+    row column of another type, row 0 not the events' (0, 0)) is refused with a clear error, never
+    loaded into wrong answers."""
+    from array import array
+
+    tm = temporal.TemporalMemory()
+    for p in stream(3, 60, 0.0):
+        tm.observe(p)
+    state = tm.__getstate__()
+    cols = list(state["columns"])
+    i_pid, i_x = temporal.TemporalMemory._COLUMNS.index("_pid"), temporal.TemporalMemory._COLUMNS.index("_x")
+    pid = array("i", cols[i_pid])
+    if damage == "row past the table":
+        pid[-1] = len(cols[i_x])
+    elif damage == "negative row":
+        pid[0] = -1
+    elif damage == "wide row column":
+        pid = array("q", pid)
+    else:
+        x = array("d", cols[i_x])
+        x[0] = 1.0
+        cols[i_x] = x
+    cols[i_pid] = pid
+    state["columns"] = type(state["columns"])(cols)
+    fresh = temporal.TemporalMemory.__new__(temporal.TemporalMemory)
+    with pytest.raises(ValueError, match="temporal state: the position"):
+        fresh.__setstate__(state)
