@@ -193,7 +193,7 @@ _ENTRY_BYTES = 32  # longterm._BYTES_PER_ENTRY: cap * this = the share in bytes 
 _QUERIED_NAMES = 4096  # names queries may bring back into RAM (~200 bytes each) before those no entry refers to move out again (an O(n) pass)
 _EMPTY = np.zeros(0)
 _PCACHE = 4096  # positions the dictionary mode's cache may hold at a seal (past it, it is emptied)
-_PKEY_BYTES = 104  # a cache key: an (x, y) tuple (56 bytes) and its two floats (24 each)
+_PKEY_BYTES = 32  # a cache key: one complex x + yj (an atomic object: keys made a batch at a time do not wake the cyclic collector, as tuples did)
 _LABEL = attrgetter("label")
 _POSITION = attrgetter("position")
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -345,7 +345,7 @@ class TemporalMemory:
         self._x = array("d", [0.0])
         self._y = array("d", [0.0])
         self._pid: array | None = array("i")
-        self._pcache: dict[tuple[float, float], int] = {}  # (x, y) -> its row (positions added since a recent seal: a cache)
+        self._pcache: dict[complex, int] = {}  # complex(x, y) -> its row (positions added since a recent seal: a cache)
         self._pc_bytes = 0  # the cache's keys (two floats and a tuple each), for ram_bytes
         self._z: array | None = None  # made on the first z != 0 (grid worlds and floor robots never need it)
         # interned names (labels, event texts, sources) by slot; a name no entry in RAM refers to
@@ -488,8 +488,9 @@ class TemporalMemory:
         return self._r0[r] if r < len(self._r0) else len(self._sym)
 
     # ------------------------------------------------------------------ positions
-    def _pos_ids(self, keys: list[tuple[float, float]]) -> list[int]:
-        """The rows in the position table of positions ``keys`` ((x, y) tuples; dictionary mode), in order:
+    def _pos_ids(self, keys: list[complex]) -> list[int]:
+        """The rows in the position table of positions ``keys`` (``complex(x, y)`` each, which keeps both
+        floats exactly, -0.0 included; dictionary mode), in order:
         a position the cache holds gets its row; the others get new rows in order, one per distinct
         position (added to the cache), except that a position with a coordinate 0 gets a row of its
         own each time and is never cached (so 0.0 and -0.0 never share a row: a row holds its position
@@ -501,7 +502,8 @@ class TemporalMemory:
             return ids  # type: ignore[return-value]
         px, py = self._x, self._y
         miss = dict.fromkeys(compress(keys, map(not_, ids)))  # the new positions, in order (in C)
-        nx, ny = list(zip(*miss))[:2]
+        nx = [k.real for k in miss]
+        ny = [k.imag for k in miss]
         if all(nx) and all(ny):  # no x or y 0: one row per distinct new position
             base = len(px)
             rows = dict(zip(miss, range(base, base + len(miss))))
@@ -516,7 +518,7 @@ class TemporalMemory:
                 i = cache.get(key)  # (added by a miss before it)
                 if i is None:
                     i = len(px)
-                    x, y = key[0], key[1]
+                    x, y = key.real, key.imag
                     px.append(x)
                     py.append(y)
                     if x and y:
@@ -946,7 +948,7 @@ class TemporalMemory:
         # not zip(*positions), which makes an iterator object per entry (and runs the cyclic collector)
         xyz = np.fromiter(chain.from_iterable(map(_POSITION, sl)), np.float64, 3 * len(sl)).reshape(-1, 3)
         pid = self._pid
-        ids = self._pos_ids(list(zip(xyz[:, 0].tolist(), xyz[:, 1].tolist()))) if pid is not None else []
+        ids = self._pos_ids(list(map(complex, xyz[:, 0].tolist(), xyz[:, 1].tolist()))) if pid is not None else []
         if events:  # sightings, then events (at 0, 0, 0), percept by percept
             sight = np.zeros(m - m0, bool)
             sight[np.repeat(starts, ns) + _ranks(ns)] = True
@@ -1029,7 +1031,7 @@ class TemporalMemory:
             self._x[pos:pos] = array("d", [x.position[0] for x in ss] + [0.0] * len(evs))
             self._y[pos:pos] = array("d", [x.position[1] for x in ss] + [0.0] * len(evs))
         else:
-            ids = self._pos_ids([(x.position[0], x.position[1]) for x in ss])
+            ids = self._pos_ids([complex(x.position[0], x.position[1]) for x in ss])
             self._pid[pos:pos] = array("i", ids + [0] * len(evs))
         zs = [x.position[2] for x in ss] + [0.0] * len(evs)
         z = self._z
@@ -1104,7 +1106,7 @@ class TemporalMemory:
                 self._x.extend(xs)
                 self._y.extend(ys)
             else:
-                self._pid.extend(self._pos_ids(list(zip(xs, ys))))
+                self._pid.extend(self._pos_ids(list(map(complex, xs, ys))))
             z = self._z
             if z is None and any(zs):  # a height other than 0
                 z = self._z = array("d", bytes(8 * m))
