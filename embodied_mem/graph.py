@@ -607,6 +607,24 @@ def _bshape(b: Any, names: tuple[str, ...]) -> int:
     return s
 
 
+def _put_props(b: Any, props: dict[str, Any]) -> None:
+    """Append a row holding ``props`` to block ``b`` (a node or edge block): the row's shape (its set
+    of property names) and its row in that shape's table."""
+    pk = tuple(props)
+    s = b.shape_ids.get(pk)
+    if s is None:
+        s = _bshape(b, pk)
+    try:
+        b.shape.append(s)
+    except OverflowError:
+        _push(b, "shape", s)
+    r = b.shapes[s].add(props.values())
+    try:
+        b.row.append(r)
+    except OverflowError:
+        _push(b, "row", r)
+
+
 def _props(b: Any, shape: int, row: int) -> dict[str, Any]:
     sh = b.shapes[shape]
     return {k: c.get(row) for k, c in zip(sh.names, sh.cols)}
@@ -1380,19 +1398,7 @@ class _Store:
         except OverflowError:
             _push(b, "srcid", c)
         if props:
-            pk = tuple(props)
-            s = b.shape_ids.get(pk)
-            if s is None:
-                s = _bshape(b, pk)
-            try:
-                b.shape.append(s)
-            except OverflowError:
-                _push(b, "shape", s)
-            r = b.shapes[s].add(props.values())
-            try:
-                b.row.append(r)
-            except OverflowError:
-                _push(b, "row", r)
+            _put_props(b, props)
         else:
             b.shape.append(0)
             b.row.append(0)
@@ -1427,19 +1433,7 @@ class _Store:
             self.salted = True
         self.miss = _NO_MISS
         b.kind.append(kind)
-        pk = tuple(props)
-        s = b.shape_ids.get(pk)
-        if s is None:
-            s = _bshape(b, pk)
-        try:
-            b.shape.append(s)
-        except OverflowError:
-            _push(b, "shape", s)
-        r = b.shapes[s].add(props.values())
-        try:
-            b.row.append(r)
-        except OverflowError:
-            _push(b, "row", r)
+        _put_props(b, props)
         b.hout.append(-1)
         b.hin.append(-1)
         b.deg.append(0)
