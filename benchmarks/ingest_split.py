@@ -95,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--validate", action="store_true", help="also time building the percepts (validation)")
     ap.add_argument("--json", help="write the figures here as JSON")
     a = ap.parse_args(argv)
+    if a.percepts < 1:
+        ap.error(f"--percepts must be at least 1 (got {a.percepts})")
     tmp = Path(tempfile.mkdtemp(prefix="emsplit-"))
     path = tmp / "m.db"
     sp = Split()

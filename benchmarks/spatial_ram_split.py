@@ -44,6 +44,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--top", type=int, default=25)
     args = ap.parse_args()
+    if args.sightings < 1 or args.top < 1:
+        ap.error(f"--sightings and --top must be at least 1 (got {args.sightings}, {args.top})")
     world, mem, n = World(args.seed), Memory(), 0
     c0 = time.process_time()
     while n < args.sightings:
